@@ -1,0 +1,1 @@
+"""Strongroom HTTP API (FastAPI)."""

@@ -1,0 +1,1 @@
+"""Strongroom keeper: the off-chain half of the custody system."""

@@ -1,0 +1,61 @@
+"""Shared fixtures. The suite runs under `ape test` on a fork of the upstream chain
+(the local mainnet by default; a real mainnet archive node when ape-config.yaml says so)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keeper.assets import USDC, USDT
+
+ROOT = Path(__file__).resolve().parent.parent
+SAFE_DEPLOYMENTS = ROOT / "node_modules/@safe-global/safe-deployments/dist/assets/v1.4.1"
+
+
+@pytest.fixture(scope="session")
+def rpc_url(chain: Any) -> str:
+    """HTTP JSON-RPC URL of the forked chain the tests run on."""
+    return str(chain.provider.uri)
+
+
+@pytest.fixture(scope="session")
+def w3(chain: Any) -> Any:
+    """A web3.Web3 connected to the forked chain (ape's own connection)."""
+    return chain.provider.web3
+
+
+@pytest.fixture(scope="session")
+def usdc(project: Any) -> Any:
+    """USDC at its real mainnet address (the stand-in locally, the real one on a mainnet fork)."""
+    return project.FiatTokenV2.at(USDC.address)
+
+
+@pytest.fixture(scope="session")
+def usdt(project: Any) -> Any:
+    """USDT at its real mainnet address (the stand-in locally, the real one on a mainnet fork)."""
+    return project.TetherToken.at(USDT.address)
+
+
+@pytest.fixture(scope="session")
+def safe_deployments() -> dict[str, dict[str, Any]]:
+    """Safe 1.4.1 canonical deployments (address, codeHash, abi) from @safe-global/safe-deployments."""
+    out = {}
+    for path in sorted(SAFE_DEPLOYMENTS.glob("*.json")):
+        meta = json.loads(path.read_text())
+        canonical = meta["deployments"].get("canonical")
+        if canonical:
+            out[meta["contractName"]] = {**canonical, "abi": meta["abi"]}
+    return out
+
+
+@pytest.fixture
+def fund(chain: Any):
+    """Give an address ETH for gas: ``fund(address, wei=10**20)``."""
+
+    def _fund(address: str, wei: int = 10**20) -> None:
+        chain.provider.set_balance(address, wei)
+
+    return _fund
