@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
-from keeper.config import Settings, load_settings
+from keeper.config import Settings
 
 
 def get_settings(request: Request) -> Settings:

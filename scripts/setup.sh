@@ -34,11 +34,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # 2. Node toolchain (anvil binary and Safe artifacts come from npm).
-command -v node >/dev/null && command -v npm >/dev/null \
+NODE=${NODE:-node}; NPM=${NPM:-npm}
+command -v "$NODE" >/dev/null && command -v "$NPM" >/dev/null \
   || die "node and npm not found; run: sudo apt-get install -y nodejs npm"
 if [ ! -x node_modules/.bin/anvil ] || ! fresh npm package-lock.json; then
   say "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>"$DATA/npm.log" || { cat "$DATA/npm.log" >&2; die "npm ci failed"; }
+  "$NPM" ci --no-audit --no-fund --loglevel=error >/dev/null 2>"$DATA/npm.log" || { cat "$DATA/npm.log" >&2; die "npm ci failed"; }
   mark npm package-lock.json
 fi
 
@@ -58,7 +59,7 @@ if ! fresh pip pyproject.toml; then
 fi
 
 # 4. Contracts, the local mainnet state, the local HSM token and the database.
-export PATH=$ROOT/node_modules/.bin:$PATH
+export PATH=$ROOT/.venv/bin:$ROOT/node_modules/.bin:$PATH
 if ! fresh contracts $(find contracts -name '*.vy' | sort) ape-config.yaml; then
   say "compiling contracts (ape compile)"
   .venv/bin/ape compile >"$DATA/compile.log" 2>&1 || { cat "$DATA/compile.log" >&2; die "contract compilation failed"; }

@@ -3,7 +3,7 @@
 # When that upstream is the local mainnet (the default), serve it for the duration of the run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export PATH=$PWD/node_modules/.bin:$PATH
+export PATH=$PWD/.venv/bin:$PWD/node_modules/.bin:$PATH
 UPSTREAM=$(.venv/bin/python -c "import yaml; print(yaml.safe_load(open('ape-config.yaml'))['node']['ethereum']['mainnet']['uri'])")
 started=0
 cleanup() { if [ "$started" = 1 ]; then .venv/bin/python scripts/localnet.py stop >/dev/null; fi; }

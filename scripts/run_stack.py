@@ -1,0 +1,128 @@
+"""`make run`: bring the local Strongroom stack up end to end and keep it up until Ctrl-C.
+
+1. the upstream local mainnet (anvil, chain id 1, USDC/USDT/Safe at real addresses);
+2. a fork of it (ape's foundry provider), on which the system contracts are deployed;
+3. the keeper (chain follower mirroring vault events into the ledger);
+4. the API (uvicorn).
+
+Everything runs on embedded defaults: SQLite and SoftHSM under ``.data/``, loopback only.
+``--check`` brings everything up, verifies it answers, prints the summary and stops (used by the
+test suite to prove the main job works).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ["PATH"] = os.pathsep.join(
+    [str(ROOT / ".venv/bin"), str(ROOT / "node_modules/.bin"), os.environ.get("PATH", "")]
+)
+
+from scripts import localnet  # noqa: E402
+
+
+def free_port() -> int:
+    """A free loopback TCP port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_api(port: int, env: dict[str, str]) -> tuple[Any, threading.Thread]:
+    """Serve the API with uvicorn in a thread; return (server, thread)."""
+    import uvicorn
+
+    os.environ.update(env)
+    from api.main import create_app
+
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise RuntimeError("API did not start")
+    return server, thread
+
+
+def get_json(url: str) -> Any:
+    """GET a URL on loopback and decode its JSON body."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback only
+        return json.loads(resp.read())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Bring the stack up; with --check verify and stop, else wait for Ctrl-C."""
+    parser = argparse.ArgumentParser(description="Run the local Strongroom stack")
+    parser.add_argument("--check", action="store_true", help="start, verify, stop")
+    parser.add_argument("--api-port", type=int, default=int(os.environ.get("STRONGROOM_API_PORT", 8000)))
+    args = parser.parse_args(argv)
+
+    upstream_was_running = localnet.running_pid() is not None
+    upstream = localnet.start()
+    import ape
+    from ape import accounts, networks
+
+    from scripts.stack import bring_up
+
+    with networks.parse_network_choice("ethereum:mainnet-fork:foundry") as provider:
+        fork_url = str(provider.uri)
+        summary = bring_up(ape, accounts.test_accounts[0], fork_url)
+        env = {"STRONGROOM_RPC_URL": fork_url, "STRONGROOM_DB_URL": summary["database_url"]}
+        api_port = args.api_port if not args.check else free_port()
+        server, thread = start_api(api_port, env)
+        api_url = f"http://127.0.0.1:{api_port}"
+        health = get_json(f"{api_url}/health")
+        print("Strongroom local stack is up")
+        print(f"  upstream mainnet  {upstream}  (chain id 1; USDC, USDT, Safe 1.4.1 at real addresses)")
+        print(f"  fork (contracts)  {fork_url}")
+        for name, address in summary["contracts"].items():
+            print(f"    {name:<22}{address}")
+        print(f"  database          {summary['database_display']}")
+        print(f"  keeper            {summary['keeper']}")
+        print(f"  API               {api_url}  (docs {api_url}/docs)  health={health}")
+        if not health.get("ok"):
+            print("run: error: API health check failed", file=sys.stderr)
+            return 1
+        if args.check:
+            server.should_exit = True
+            summary["stop"]()
+            thread.join(timeout=10)
+            if not upstream_was_running:
+                localnet.stop()
+            print("check: ok")
+            return 0
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        print("Press Ctrl-C to stop.")
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        print("stopping...")
+        server.should_exit = True
+        summary["stop"]()
+        thread.join(timeout=10)
+    if not upstream_was_running:
+        localnet.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
