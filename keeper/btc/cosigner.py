@@ -1,0 +1,117 @@
+"""Cosigner command line: show what a PSBT pays, and sign it.
+
+    python -m keeper.btc.cosigner show PSBT --descriptor DESC [--network regtest]
+    python -m keeper.btc.cosigner sign PSBT --descriptor DESC (--xprv-file F | --hsm-conf C
+        --hsm-token L --hsm-key K --hsm-pin-file P) [--out OUT]
+
+Signing refuses a PSBT whose fee exceeds ``--max-fee`` sats. Keys are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bitcointx.core.psbt import PartiallySignedTransaction
+
+from keeper.btc.descriptor import MultisigDescriptor
+from keeper.btc.network import get_network
+from keeper.btc.signers import HdCosigner, KeyCosigner
+from keeper.btc.wallet import summarize
+from keeper.keys.hd.bip32 import VERSIONS, ExtendedPrivateKey
+
+
+def _load_psbt(path: Path) -> PartiallySignedTransaction:
+    return PartiallySignedTransaction.from_base64_or_binary(path.read_bytes().strip())
+
+
+def _parse_xprv(text: str) -> ExtendedPrivateKey:
+    from embit import base58
+
+    raw = base58.decode_check(text.strip())
+    for net, (_, prv) in VERSIONS.items():
+        if raw[:4] == prv:
+            return ExtendedPrivateKey(
+                raw[46:78], raw[13:45], raw[4], raw[5:9], int.from_bytes(raw[9:13], "big"), net
+            )
+    raise ValueError("not an xprv/tprv")
+
+
+def _show(args: argparse.Namespace) -> int:
+    network = get_network(args.network)
+    desc, _ = MultisigDescriptor.parse(args.descriptor, network)
+    s = summarize(_load_psbt(Path(args.psbt)), desc)
+    print(f"inputs total: {s.inputs_total} sat")
+    for o in s.outputs:
+        tag = "change" if o.is_change else "pay"
+        print(f"{tag:6} {o.address} {o.amount} sat")
+    print(f"fee: {s.fee} sat")
+    done = sum(1 for n, m in s.signatures if n >= m)
+    print(f"signed inputs: {done}/{len(s.signatures)}")
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    network = get_network(args.network)
+    desc, _ = MultisigDescriptor.parse(args.descriptor, network)
+    psbt = _load_psbt(Path(args.psbt))
+    s = summarize(psbt, desc)
+    if s.fee > args.max_fee:
+        print(f"refusing: fee {s.fee} sat exceeds --max-fee {args.max_fee}", file=sys.stderr)
+        return 2
+    if args.xprv_file:
+        cosigner: HdCosigner | KeyCosigner = HdCosigner(
+            _parse_xprv(Path(args.xprv_file).read_text())
+        )
+    elif args.hsm_conf:
+        from keeper.keys.hsm import HsmConfig, HsmSigner
+        from keeper.keys.hsm.config import SOFTHSM_MODULE
+        from keeper.keys.secrets import PinSource
+
+        cfg = HsmConfig(
+            module=Path(args.hsm_module) if args.hsm_module else SOFTHSM_MODULE,
+            token_label=args.hsm_token,
+            pin=PinSource(env="STRONGROOM_HSM_PIN", file=Path(args.hsm_pin_file)),
+            conf=Path(args.hsm_conf),
+        )
+        cosigner = KeyCosigner(HsmSigner(cfg, args.hsm_key))
+    else:
+        print("need --xprv-file or --hsm-conf", file=sys.stderr)
+        return 2
+    n = cosigner.sign(psbt)
+    out = Path(args.out or args.psbt)
+    out.write_text(psbt.to_base64())
+    print(f"added {n} signatures -> {out}")
+    return 0 if n else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser (exposed for tests and docs)."""
+    p = argparse.ArgumentParser(prog="python -m keeper.btc.cosigner")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("show", "sign"):
+        sp = sub.add_parser(name)
+        sp.add_argument("psbt")
+        sp.add_argument("--descriptor", required=True)
+        sp.add_argument("--network", default="regtest")
+    sign = sub.choices["sign"]
+    sign.add_argument("--xprv-file")
+    sign.add_argument("--hsm-conf")
+    sign.add_argument("--hsm-module")
+    sign.add_argument("--hsm-token", default="strongroom")
+    sign.add_argument("--hsm-key", default="btc-cosigner")
+    sign.add_argument("--hsm-pin-file")
+    sign.add_argument("--max-fee", type=int, default=1_000_000)
+    sign.add_argument("--out")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    return _show(args) if args.cmd == "show" else _sign(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,193 @@
+"""Multisig wallet: tracked UTXOs, coin selection, PSBT creation with change."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bitcointx.core import COutPoint, CTransaction, CTxIn, CTxOut, lx
+from bitcointx.core.key import BIP32Path, CPubKey
+from bitcointx.core.psbt import (
+    PartiallySignedTransaction,
+    PSBT_KeyDerivationInfo,
+    PSBT_Output,
+)
+from bitcointx.core.script import CScript
+from bitcointx.segwit_addr import decode as segwit_decode
+from bitcointx.segwit_addr import encode as segwit_encode
+
+from keeper.btc.chain import Utxo, UtxoSource
+from keeper.btc.descriptor import MultisigDescriptor
+from keeper.btc.network import Network
+from keeper.btc.psbt import OutputLine, PsbtSummary, signature_status
+
+DUST_LIMIT = 330  # P2WSH dust at the default relay fee
+
+
+class InsufficientFundsError(Exception):
+    """Tracked UTXOs do not cover amount + fee."""
+
+
+def address_to_script(address: str, network: Network) -> bytes:
+    """scriptPubKey of a segwit (bech32/bech32m) address on ``network``."""
+    ver, prog = segwit_decode(network.hrp, address)
+    if ver is None or prog is None:
+        raise ValueError(f"not a {network.name} segwit address: {address!r}")
+    opcode = 0 if ver == 0 else 0x50 + ver
+    return bytes([opcode, len(prog)]) + bytes(prog)
+
+
+def script_to_address(spk: bytes, network: Network) -> str:
+    """Segwit address of a scriptPubKey (``?`` + hex when not segwit)."""
+    if len(spk) >= 4 and (spk[0] == 0 or 0x51 <= spk[0] <= 0x60) and spk[1] == len(spk) - 2:
+        ver = 0 if spk[0] == 0 else spk[0] - 0x50
+        return segwit_encode(network.hrp, ver, spk[2:])
+    return "?" + spk.hex()
+
+
+def _input_vbytes_x4(threshold: int, n: int) -> int:
+    """Weight of one P2WSH m-of-n input (worst-case 73-byte signatures)."""
+    ws_len = 3 + 34 * n
+    witness = 1 + 1 + threshold * (1 + 73) + (1 if ws_len < 253 else 3) + ws_len
+    return 41 * 4 + witness
+
+
+def estimate_vsize(threshold: int, n: int, n_inputs: int, out_scripts: Sequence[int]) -> int:
+    """Virtual size of a spend of ``n_inputs`` multisig inputs to outputs of given script sizes."""
+    def varint(x: int) -> int:
+        return 1 if x < 253 else 3
+
+    base = 4 + 4 + varint(n_inputs) + varint(len(out_scripts))
+    base += sum(8 + varint(s) + s for s in out_scripts)
+    weight = base * 4 + 2 + n_inputs * _input_vbytes_x4(threshold, n)
+    return math.ceil(weight / 4)
+
+
+@dataclass
+class MultisigWallet:
+    """Watch-only wallet over a ``MultisigDescriptor`` (receive branch 0, change branch 1)."""
+
+    descriptor: MultisigDescriptor
+    source: UtxoSource
+    lookahead: int = 100
+    next_change: int = 0
+
+    def __post_init__(self) -> None:
+        self._scripts: dict[bytes, tuple[int, int]] = {}
+        self.watch(0, self.lookahead)
+        self.watch(1, self.lookahead)
+
+    @property
+    def network(self) -> Network:
+        """The descriptor's network."""
+        return self.descriptor.network
+
+    def watch(self, branch: int, upto: int) -> None:
+        """Track scripts ``0..upto-1`` of ``branch``."""
+        for i in range(upto):
+            spk = bytes(self.descriptor.script_pubkey(branch, i))
+            self._scripts.setdefault(spk, (branch, i))
+
+    def locate(self, spk: bytes) -> tuple[int, int] | None:
+        """(branch, index) of one of our scripts, else None."""
+        return self._scripts.get(bytes(spk))
+
+    def utxos(self, exclude: Iterable[tuple[str, int]] = ()) -> list[Utxo]:
+        """Our unspent outputs, minus ``exclude`` (outpoints locked by pending spends)."""
+        skip = set(exclude)
+        return [u for u in self.source.list_unspent(self._scripts) if u.outpoint not in skip]
+
+    def _derivations(self, branch: int, index: int) -> dict:
+        return {
+            CPubKey(pub): PSBT_KeyDerivationInfo(fp, BIP32Path(list(path), is_partial=False))
+            for pub, fp, path in self.descriptor.child_keys(branch, index)
+        }
+
+    def create_psbt(
+        self,
+        payments: Sequence[tuple[str, int]],
+        fee_rate: int,
+        exclude: Iterable[tuple[str, int]] = (),
+    ) -> PartiallySignedTransaction:
+        """Build an unsigned PSBT paying ``payments`` [(address, sats)] at ``fee_rate`` sat/vB.
+
+        Coin selection: largest-first over tracked UTXOs until amount + fee is covered;
+        change (above dust) goes to the next change address of this wallet.
+        """
+        if not payments or any(not isinstance(a, int) or a <= 0 for _, a in payments):
+            raise ValueError("payments need positive integer satoshi amounts")
+        if not isinstance(fee_rate, int) or fee_rate < 1:
+            raise ValueError("fee_rate is an integer >= 1 sat/vB")
+        pay_scripts = [address_to_script(addr, self.network) for addr, _ in payments]
+        target = sum(a for _, a in payments)
+        m, n = self.descriptor.threshold, len(self.descriptor.keys)
+        change_spk = bytes(self.descriptor.script_pubkey(1, self.next_change))
+        chosen: list[Utxo] = []
+        total = 0
+        fee = 0
+        for u in sorted(self.utxos(exclude), key=lambda u: (-u.value, u.txid, u.vout)):
+            chosen.append(u)
+            total += u.value
+            sizes = [len(s) for s in pay_scripts]
+            fee = fee_rate * estimate_vsize(m, n, len(chosen), [*sizes, len(change_spk)])
+            if total >= target + fee:
+                break
+        else:
+            raise InsufficientFundsError(f"have {total} sats, need {target} + fee {fee}")
+        change = total - target - fee
+        if change < DUST_LIMIT:
+            change = 0  # dust goes to the fee
+        vin = [CTxIn(COutPoint(lx(u.txid), u.vout), nSequence=0xFFFFFFFD) for u in chosen]
+        vout = [CTxOut(a, CScript(s)) for (_, a), s in zip(payments, pay_scripts, strict=True)]
+        if change:
+            vout.append(CTxOut(change, CScript(change_spk)))
+        psbt = PartiallySignedTransaction(unsigned_tx=CTransaction(vin, vout, nVersion=2))
+        for i, u in enumerate(chosen):
+            loc = self.locate(u.script_pubkey)
+            assert loc is not None  # noqa: S101 - utxos() only returns our scripts
+            inp = psbt.inputs[i]
+            inp.set_utxo(CTxOut(u.value, CScript(u.script_pubkey)), psbt.unsigned_tx)
+            inp.witness_script = self.descriptor.witness_script(*loc)
+            inp.derivation_map.update(self._derivations(*loc))
+        if change:
+            out = psbt.outputs[len(vout) - 1]
+            out.witness_script = self.descriptor.witness_script(1, self.next_change)
+            out.derivation_map.update(self._derivations(1, self.next_change))
+            self.next_change += 1
+        return psbt
+
+    def summarize(self, psbt: PartiallySignedTransaction) -> PsbtSummary:
+        """Outputs (change verified against our descriptor, not trusted from the PSBT) and fee."""
+        return summarize(psbt, self.descriptor)
+
+
+def _is_change(psbt_out: PSBT_Output, spk: bytes, descriptor: MultisigDescriptor) -> bool:
+    for info in psbt_out.derivation_map.values():
+        path = list(info.path)
+        if len(path) >= 2:
+            branch, index = path[-2], path[-1]
+            if branch == 1 and bytes(descriptor.script_pubkey(1, index)) == spk:
+                return True
+    return False
+
+
+def summarize(psbt: PartiallySignedTransaction, descriptor: MultisigDescriptor) -> PsbtSummary:
+    """What ``psbt`` pays, with change recognised only if it re-derives from ``descriptor``."""
+    inputs_total = 0
+    for i, inp in enumerate(psbt.inputs):
+        if inp.witness_utxo is None:
+            raise ValueError(f"input {i} has no witness_utxo; amount unknown")
+        inputs_total += inp.witness_utxo.nValue
+    lines = []
+    for out, psbt_out in zip(psbt.unsigned_tx.vout, psbt.outputs, strict=True):
+        spk = bytes(out.scriptPubKey)
+        lines.append(
+            OutputLine(
+                script_to_address(spk, descriptor.network),
+                out.nValue,
+                _is_change(psbt_out, spk, descriptor),
+            )
+        )
+    fee = inputs_total - sum(o.amount for o in lines)
+    return PsbtSummary(inputs_total, tuple(lines), fee, tuple(signature_status(psbt)))

@@ -1,0 +1,140 @@
+"""HSM configuration and the local SoftHSM2 token lifecycle (create, backup)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from keeper.keys.secrets import PinSource, write_secret_file
+
+log = logging.getLogger(__name__)
+
+SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
+DEFAULT_TOKEN_LABEL = "strongroom"  # noqa: S105 - a label, not a secret
+#: secp256k1 keys generated in the local token by the set-up.
+DEFAULT_EC_KEYS: tuple[str, ...] = ("eth-hot", "safe-signer", "btc-cosigner")
+#: AES-256 key that wraps cosigner seeds (never leaves the token).
+SEED_WRAP_KEY = "seed-wrap"
+
+
+@dataclass(frozen=True)
+class HsmConfig:
+    """How to reach one token: PKCS#11 module, token label, PIN source.
+
+    ``conf`` is the SoftHSM2 config file (``SOFTHSM2_CONF``); leave it ``None`` for a
+    Luna / CloudHSM module, which is configured by its own client files.
+    """
+
+    module: Path
+    token_label: str
+    pin: PinSource
+    conf: Path | None = None
+    so_pin: PinSource | None = None
+
+
+def _softhsm_env(conf: Path) -> dict[str, str]:
+    return {**os.environ, "SOFTHSM2_CONF": str(conf)}
+
+
+def _write_conf(hsm_dir: Path) -> Path:
+    conf = hsm_dir / "softhsm2.conf"
+    tokens = hsm_dir / "tokens"
+    tokens.mkdir(parents=True, exist_ok=True)
+    os.chmod(tokens, 0o700)
+    conf.write_text(
+        f"directories.tokendir = {tokens}\n"
+        "objectstore.backend = file\n"
+        "log.level = ERROR\n"
+        "slots.removable = false\n"
+    )
+    return conf
+
+
+def _token_present(conf: Path, label: str) -> bool:
+    out = subprocess.run(
+        ["softhsm2-util", "--show-slots"],
+        env=_softhsm_env(conf),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    labels = [
+        line.split(":", 1)[1].strip()
+        for line in out.splitlines()
+        if line.strip().startswith("Label:")
+    ]
+    return label in labels
+
+
+def ensure_local_token(
+    data_dir: Path,
+    label: str = DEFAULT_TOKEN_LABEL,
+    ec_keys: tuple[str, ...] = DEFAULT_EC_KEYS,
+) -> HsmConfig:
+    """Create (idempotently) the project's SoftHSM2 token under ``data_dir/hsm``.
+
+    Layout: ``hsm/softhsm2.conf``, ``hsm/tokens/``, ``hsm/secrets/{so-pin,user-pin}`` (0600,
+    random). The token gets secp256k1 keys ``ec_keys`` and the AES seed-wrap key, generated
+    inside it as sensitive and non-extractable. Returns the config signers use.
+    """
+    from keeper.keys.hsm.signer import ensure_keys  # local import: avoids a cycle
+
+    hsm_dir = Path(data_dir) / "hsm"
+    conf = _write_conf(hsm_dir)
+    secrets_dir = hsm_dir / "secrets"
+    so_file = write_secret_file(secrets_dir / "so-pin")
+    pin_file = write_secret_file(secrets_dir / "user-pin")
+    config = HsmConfig(
+        module=SOFTHSM_MODULE,
+        token_label=label,
+        pin=PinSource(env="STRONGROOM_HSM_PIN", file=pin_file),
+        conf=conf,
+        so_pin=PinSource(file=so_file),
+    )
+    if not _token_present(conf, label):
+        log.info("initialising SoftHSM2 token %r under %s", label, hsm_dir)
+        # softhsm2-util takes PINs on argv only (no stdin mode); this runs once at set-up
+        # on a token that holds no keys yet. Output is captured, never logged.
+        subprocess.run(
+            [
+                "softhsm2-util", "--init-token", "--free", "--label", label,
+                "--so-pin", so_file.read_text().strip(),
+                "--pin", pin_file.read_text().strip(),
+            ],
+            env=_softhsm_env(conf),
+            capture_output=True,
+            check=True,
+        )
+    ensure_keys(config, ec_keys)
+    return config
+
+
+def backup_token(config: HsmConfig, dest_dir: Path) -> HsmConfig:
+    """Copy the token directory (and its PIN files) to ``dest_dir`` with its own config.
+
+    A SoftHSM2 token directory copied elsewhere, with a second config file pointing at it,
+    is a working token with the same keys and PINs: that is the backup HSM.
+    """
+    if config.conf is None:
+        raise ValueError("backup_token only handles SoftHSM2 tokens (config.conf is None)")
+    src_dir = config.conf.parent
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    if (dest_dir / "tokens").exists():
+        shutil.rmtree(dest_dir / "tokens")
+    shutil.copytree(src_dir / "tokens", dest_dir / "tokens")
+    conf = _write_conf(dest_dir)
+    pin_file = dest_dir / "secrets" / "user-pin"
+    pin_file.unlink(missing_ok=True)
+    write_secret_file(pin_file, config.pin.read().reveal())
+    so_pin = None
+    if config.so_pin is not None:
+        so_file = dest_dir / "secrets" / "so-pin"
+        so_file.unlink(missing_ok=True)
+        write_secret_file(so_file, config.so_pin.read().reveal())
+        so_pin = PinSource(file=so_file)
+    return replace(config, conf=conf, pin=PinSource(env=config.pin.env, file=pin_file), so_pin=so_pin)

@@ -1,0 +1,56 @@
+"""Cosigner CLI: show what a PSBT pays and sign it (software xprv and HSM)."""
+
+from __future__ import annotations
+
+import os
+
+from bitcointx.core.psbt import PartiallySignedTransaction
+
+from keeper.btc import MultisigWallet, finalize
+from keeper.btc.cosigner import main
+
+DEST = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
+
+
+def test_show_then_sign_with_xprv_and_hsm(warm, cosigners, chain, tmp_path, capsys):
+    wallet = MultisigWallet(warm, chain, lookahead=5)
+    chain.fund(bytes(warm.script_pubkey(0, 0)), 200_000)
+    psbt = wallet.create_psbt([(DEST, 120_000)], fee_rate=4)
+    path = tmp_path / "spend.psbt"
+    path.write_text(psbt.to_base64())
+    desc = warm.to_string(0)
+
+    assert main(["show", str(path), "--descriptor", desc]) == 0
+    out = capsys.readouterr().out
+    fee = 200_000 - sum(o.nValue for o in psbt.unsigned_tx.vout)
+    assert f"pay    {DEST} 120000 sat" in out
+    assert "change bcrt1q" in out and f"fee: {fee} sat" in out
+
+    xprv = tmp_path / "cosigner.xprv"
+    fd = os.open(xprv, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, cosigners.masters[0].serialize().encode())
+    os.close(fd)
+    assert main(["sign", str(path), "--descriptor", desc, "--xprv-file", str(xprv)]) == 0
+    assert cosigners.masters[0].serialize() not in capsys.readouterr().out
+
+    cfg = cosigners.hsm.config
+    assert main([
+        "sign", str(path), "--descriptor", desc, "--hsm-conf", str(cfg.conf),
+        "--hsm-pin-file", str(cfg.pin.file), "--hsm-key", "btc-cosigner",
+    ]) == 0
+    signed = PartiallySignedTransaction.from_base64(path.read_text())
+    assert chain.broadcast(finalize(signed))
+
+
+def test_sign_refuses_excessive_fee(warm, cosigners, chain, tmp_path):
+    wallet = MultisigWallet(warm, chain, lookahead=5)
+    chain.fund(bytes(warm.script_pubkey(0, 0)), 200_000)
+    psbt = wallet.create_psbt([(DEST, 100_000)], fee_rate=50)
+    path = tmp_path / "spend.psbt"
+    path.write_text(psbt.to_base64())
+    xprv = tmp_path / "k"
+    xprv.write_text(cosigners.masters[0].serialize())
+    rc = main(["sign", str(path), "--descriptor", warm.to_string(0), "--xprv-file", str(xprv),
+               "--max-fee", "1000"])
+    assert rc == 2
+    assert PartiallySignedTransaction.from_base64(path.read_text()).inputs[0].partial_sigs == {}
