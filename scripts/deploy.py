@@ -1,0 +1,35 @@
+"""Deploy and wire the Strongroom contract set (idempotent).
+
+    .venv/bin/ape run deploy --network ethereum:mainnet-fork:foundry
+
+Owners and roles come from the test mnemonic (scripts.deployments.local_config); the deployer
+is ape test account 0. Addresses go to .data/deployments/<chain_id>.json, or to the path in
+STRONGROOM_DEPLOYMENTS. Re-running with a matching deployments file sends no transaction.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from ape.cli import ConnectedProviderCommand, network_option
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts.deployments import deploy_system, deployments_path, local_config  # noqa: E402
+
+
+@click.command(cls=ConnectedProviderCommand)
+@network_option()
+@click.option("--deployments", "path", default=None, help="Deployments file to read and write.")
+def cli(network, path):
+    """Deploy Multisigs, Timelock, Whitelist, Vault and Escrow and write the deployments file."""
+    from ape import accounts, chain
+
+    deployer = accounts.test_accounts[0]
+    record = deploy_system(deployer, local_config(), path)
+    click.echo(f"deployments: {deployments_path(chain.chain_id, path)}")
+    for name, address in sorted(record["addresses"].items()):
+        click.echo(f"  {name:16} {address}")
+    click.echo(f"transactions sent: {record['transactions_sent']}")

@@ -1,0 +1,358 @@
+"""Deploy, wire, record and verify the Strongroom contract set.
+
+Importable from tests, `scripts/deploy.py`, `scripts/verify.py` and the lead's `make run`:
+
+    from scripts.deployments import SystemConfig, deploy_system, local_config
+    addresses = deploy_system(accounts[0], local_config(accounts))
+
+Deployment is idempotent: every contract recorded in the deployments file whose on-chain
+runtime code equals what its recorded constructor call produces (and whose constructor
+arguments equal the ones the current config asks for) is reused; wiring steps check the
+on-chain state before sending anything. A second run with the same file sends no transaction.
+
+The deployments file (JSON) is `.data/deployments/<chain_id>.json` unless STRONGROOM_DEPLOYMENTS
+names another path. The keeper and the API read `addresses` and `start_block` from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from hexbytes import HexBytes
+
+ROOT = Path(__file__).resolve().parent.parent
+ETH = "0x0000000000000000000000000000000000000000"
+USDC_MAINNET = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+USDT_MAINNET = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
+HOUR = 3600
+DAY = 24 * HOUR
+
+# Vault role bit flags (flag Roles in contracts/Vault.vy, declaration order).
+ADMIN, COMPLIANCE_OFFICER, TREASURY, PAUSER, CUSTOMER = 1, 2, 4, 8, 16
+# Timelock role bit flags.
+PROPOSER, EXECUTOR, CANCELLER = 1, 2, 4
+# Escrow role bit flags.
+ESCROW_ADMIN, ESCROW_ORACLE, ESCROW_COMPLIANCE = 1, 2, 4
+TIER_WARM, TIER_COLD = 1, 2
+
+
+@dataclass
+class TokenLimits:
+    """Per-token vault limits in base units."""
+
+    daily_limit: int
+    tx_cap: int
+    queue_threshold: int
+
+
+def _usd_limits(decimals: int) -> TokenLimits:
+    unit = 10**decimals
+    # 10M/day (spec 7.5), 1M per transaction, above 50K queued for 24 h (spec 6.3 hot tier).
+    return TokenLimits(10_000_000 * unit, 1_000_000 * unit, 50_000 * unit)
+
+
+@dataclass
+class SystemConfig:
+    """Everything `deploy_system` needs; addresses are checksummed strings."""
+
+    cold_owners: list[str]
+    warm_owners: list[str]
+    pauser_owners: list[str]
+    compliance: str
+    operator: str
+    oracle: str
+    cold_threshold: int = 3
+    warm_threshold: int = 2
+    pauser_threshold: int = 2
+    recovery_owners: list[str] = field(default_factory=list)
+    recovery_threshold: int = 0
+    recovery_delay: int = 0
+    usdc: str = USDC_MAINNET
+    usdt: str = USDT_MAINNET
+    # ETH limits are set in wei; 3,000 ETH/day is ~10M USD at ~3,300 USD/ETH.
+    eth_limits: TokenLimits = field(
+        default_factory=lambda: TokenLimits(3_000 * 10**18, 300 * 10**18, 15 * 10**18)
+    )
+    usdc_limits: TokenLimits = field(default_factory=lambda: _usd_limits(6))
+    usdt_limits: TokenLimits = field(default_factory=lambda: _usd_limits(6))
+    timelock_delay: int = 48 * HOUR
+    timelock_floor: int = 48 * HOUR
+    whitelist_delay: int = DAY
+
+    def token_limits(self) -> dict[str, TokenLimits]:
+        """Vault token configuration, keyed by token address (ETH = zero address)."""
+        return {ETH: self.eth_limits, self.usdc: self.usdc_limits, self.usdt: self.usdt_limits}
+
+
+TEST_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+def derived_signer(index: int, mnemonic: str = TEST_MNEMONIC) -> Any:
+    """eth_account LocalAccount number `index` of the (test) mnemonic (m/44'/60'/0'/0/index).
+
+    ape only exposes the first `number_of_accounts` test accounts; signers beyond those come
+    from here (they sign off-chain and need no gas).
+    """
+    Account.enable_unaudited_hdwallet_features()
+    return Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{index}")
+
+
+def local_config(accounts: Any = None, **overrides: Any) -> SystemConfig:
+    """Config for local runs from the test mnemonic (index 0 is the deployer).
+
+    Cold 3-of-5 = indices 1-5, warm 2-of-3 = 6-8, emergency pauser 2-of-3 = 9-11,
+    compliance = 12, operator (CUSTOMER) = 13, oracle = 14. `accounts` is accepted for
+    symmetry with ape fixtures but the addresses are always derived from the test mnemonic.
+    """
+    def addr(i: int) -> str:
+        return str(derived_signer(i).address)
+
+    cfg = SystemConfig(
+        cold_owners=[addr(i) for i in range(1, 6)],
+        warm_owners=[addr(i) for i in range(6, 9)],
+        pauser_owners=[addr(i) for i in range(9, 12)],
+        compliance=addr(12),
+        operator=addr(13),
+        oracle=addr(14),
+    )
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+def deployments_path(chain_id: int, path: str | os.PathLike | None = None) -> Path:
+    """Where the deployments file lives: explicit path, STRONGROOM_DEPLOYMENTS, or the default."""
+    if path is not None:
+        return Path(path)
+    env = os.environ.get("STRONGROOM_DEPLOYMENTS")
+    if env:
+        return Path(env)
+    return ROOT / ".data" / "deployments" / f"{chain_id}.json"
+
+
+def load_deployments(path: Path) -> dict[str, Any]:
+    """Read a deployments file, or an empty record when it does not exist."""
+    if path.exists():
+        return json.loads(path.read_text())
+    return {}
+
+
+def save_deployments(path: Path, state: dict[str, Any]) -> None:
+    """Write the deployments file atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+# ---------------------------------------------------------------- code checks
+
+
+def _container(project: Any, contract_name: str) -> Any:
+    return getattr(project, contract_name)
+
+
+def constructor_args_hex(project: Any, contract_name: str, args: list[Any]) -> str:
+    """ABI-encoded constructor arguments (no bytecode) as 0x-hex."""
+    container = _container(project, contract_name)
+    return HexBytes(container.constructor.encode_input(*args)).to_0x_hex()
+
+
+def expected_runtime(project: Any, provider: Any, entry: dict[str, Any]) -> bytes:
+    """Runtime code the recorded constructor call produces (immutables included).
+
+    Runs the artifact's deployment bytecode plus the recorded constructor arguments through
+    `eth_call` from the recorded deployer: the EVM returns the exact runtime code the
+    constructor would install, immutables and all.
+    """
+    contract_type = _container(project, entry["contract"]).contract_type
+    initcode = HexBytes(
+        bytes(HexBytes(contract_type.deployment_bytecode.bytecode)) + bytes(HexBytes(entry["args"]))
+    )
+    tx = {"from": entry["deployer"], "data": initcode.to_0x_hex()}
+    result = provider.make_request("eth_call", [tx, "latest"])
+    return bytes(HexBytes(result))
+
+
+def code_matches(project: Any, provider: Any, entry: dict[str, Any]) -> tuple[bool, str]:
+    """Compare on-chain runtime code of a recorded contract with the build artifact."""
+    onchain = bytes(HexBytes(provider.get_code(entry["address"])))
+    if not onchain:
+        return False, "no code at address"
+    contract_type = _container(project, entry["contract"]).contract_type
+    runtime = bytes(HexBytes(contract_type.runtime_bytecode.bytecode))
+    if not onchain.startswith(runtime):
+        return False, "runtime code differs from artifact"
+    expected = expected_runtime(project, provider, entry)
+    if onchain != expected:
+        return False, "immutables or trailing data differ from the recorded constructor call"
+    return True, "ok"
+
+
+# ---------------------------------------------------------------- deployment
+
+
+class _Deployer:
+    """Deploys contracts at most once per matching deployments-file entry."""
+
+    def __init__(self, project: Any, chain: Any, deployer: Any, path: Path) -> None:
+        self.project, self.chain, self.deployer, self.path = project, chain, deployer, path
+        self.state = load_deployments(path)
+        self.state.setdefault("chain_id", chain.chain_id)
+        self.state.setdefault("contracts", {})
+        self.sent = 0
+
+    def ensure(self, name: str, contract_name: str, args: list[Any]) -> Any:
+        container = _container(self.project, contract_name)
+        args_hex = constructor_args_hex(self.project, contract_name, args)
+        entry = self.state["contracts"].get(name)
+        if entry and entry["contract"] == contract_name and entry["args"] == args_hex:
+            ok, _ = code_matches(self.project, self.chain.provider, entry)
+            if ok:
+                return container.at(entry["address"])
+        contract = container.deploy(*args, sender=self.deployer)
+        receipt = contract.creation_metadata.receipt if contract.creation_metadata else None
+        self.sent += 1
+        self.state["contracts"][name] = {
+            "contract": contract_name,
+            "address": contract.address,
+            "args": args_hex,
+            "deployer": self.deployer.address,
+            "block": receipt.block_number if receipt else self.chain.blocks.head.number,
+            "tx": receipt.txn_hash if receipt else None,
+        }
+        self.save()
+        return contract
+
+    def send(self, contract: Any, method: str, *args: Any) -> None:
+        getattr(contract, method)(*args, sender=self.deployer)
+        self.sent += 1
+
+    def save(self) -> None:
+        contracts = self.state["contracts"]
+        self.state["addresses"] = {k: v["address"] for k, v in contracts.items()}
+        self.state["start_block"] = min((v["block"] for v in contracts.values()), default=0)
+        save_deployments(self.path, self.state)
+
+
+def _wire_vault(d: _Deployer, vault: Any, timelock: Any, warm: Any, cold: Any,
+                pauser: Any, cfg: SystemConfig) -> None:
+    """Configure limits, tiers and roles, then hand ADMIN to the Timelock (skipped if done)."""
+    me = d.deployer.address
+    if vault.roles(me) == 0 and vault.roles(timelock.address) & ADMIN:
+        return  # already handed over: governance owns the parameters from here on
+    for token, lim in cfg.token_limits().items():
+        want = (True, lim.daily_limit, lim.tx_cap, lim.queue_threshold)
+        if tuple(vault.token_config(token)) != want:
+            d.send(vault, "setTokenConfig", token, *want)
+    for tier, wallet in ((TIER_WARM, warm), (TIER_COLD, cold)):
+        if vault.tier_address(tier) != wallet.address:
+            d.send(vault, "setTier", tier, wallet.address)
+    grants: dict[str, int] = {}
+    for account, role in ((cfg.compliance, COMPLIANCE_OFFICER), (warm.address, TREASURY),
+                          (pauser.address, PAUSER), (cfg.operator, CUSTOMER),
+                          (timelock.address, ADMIN)):
+        grants[account] = grants.get(account, 0) | role
+    for account, roles in grants.items():
+        if vault.roles(account) != roles:
+            d.send(vault, "setRoles", account, roles)
+    d.send(vault, "renounceRoles")
+
+
+def deploy_system(deployer: Any, config: SystemConfig,
+                  path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Deploy and wire Multisigs, Timelock, Whitelist, Vault and Escrow; return the record.
+
+    `deployer` is an ape account; `config` a SystemConfig. Returns the deployments record
+    (also written to the deployments file): `addresses` maps cold_multisig, warm_multisig,
+    pauser_multisig, timelock, whitelist, vault, escrow to addresses; `transactions_sent`
+    counts what this call sent (0 when everything was already in place).
+    """
+    from ape import chain, project
+
+    d = _Deployer(project, chain, deployer, deployments_path(chain.chain_id, path))
+    rec = [config.recovery_owners, config.recovery_threshold, config.recovery_delay]
+    cold = d.ensure("cold_multisig", "Multisig", [config.cold_owners, config.cold_threshold, *rec])
+    warm = d.ensure("warm_multisig", "Multisig", [config.warm_owners, config.warm_threshold, *rec])
+    pauser = d.ensure("pauser_multisig", "Multisig",
+                      [config.pauser_owners, config.pauser_threshold, *rec])
+    timelock = d.ensure("timelock", "Timelock", [
+        config.timelock_delay, config.timelock_floor,
+        [cold.address], [cold.address], [cold.address, config.compliance],
+    ])
+    whitelist = d.ensure("whitelist", "Whitelist", [
+        timelock.address, config.compliance, config.whitelist_delay,
+        [warm.address, cold.address],
+    ])
+    vault = d.ensure("vault", "Vault", [deployer.address, whitelist.address])
+    _wire_vault(d, vault, timelock, warm, cold, pauser, config)
+    d.ensure("escrow", "Escrow", [config.usdc, timelock.address, config.oracle, config.compliance])
+    d.state["config"] = _jsonable(asdict(config))
+    d.state["tokens"] = {"ETH": ETH, "USDC": config.usdc, "USDT": config.usdt}
+    d.save()
+    result = dict(d.state)
+    result["transactions_sent"] = d.sent
+    return result
+
+
+def verify_deployments(project: Any, provider: Any, state: dict[str, Any]) -> list[str]:
+    """Problems found comparing every recorded contract with its artifact (empty = all match)."""
+    problems = []
+    for name, entry in sorted(state.get("contracts", {}).items()):
+        ok, why = code_matches(project, provider, entry)
+        if not ok:
+            problems.append(f"{name} ({entry['contract']} at {entry['address']}): {why}")
+    return problems
+
+
+# ---------------------------------------------------------------- multisig helper
+
+
+def exec_multisig(safe: Any, owners: list[Any], target: Any, data: bytes, sender: Any,
+                  value: int = 0, safe_tx_gas: int = 0) -> Any:
+    """Have `owners` (ape test accounts or eth_account LocalAccounts) sign and execute a call."""
+    nonce = safe.call_view_method("nonce")  # `safe.nonce` is ape's account nonce
+    zero = ETH
+    tx_hash = safe.getTransactionHash(target, value, data, 0, safe_tx_gas, 0, 0, zero, zero, nonce)
+    sigs = b""
+    for owner in sorted(owners, key=lambda a: int(str(a.address), 16)):
+        key = getattr(owner, "private_key", None) or owner.key
+        sig = Account.unsafe_sign_hash(bytes(HexBytes(tx_hash)), key)
+        sigs += sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v])
+    return safe.execTransaction(target, value, data, 0, safe_tx_gas, 0, 0, zero, zero, sigs,
+                                sender=sender)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, int) and abs(obj) > 2**53:
+        return str(obj)
+    return obj
+
+
+def deploy_stand_in_tokens(owner: Any, holders: list[Any], amount: int = 10**15) -> tuple[Any, Any]:
+    """Fresh USDC/USDT stand-ins (contracts/tokens) owned by `owner`, `amount` to each holder.
+
+    For tests and bare local chains; on the local mainnet the stand-ins already sit at the real
+    addresses. `owner` is master minter, pauser, blacklister and owner of the USDC stand-in and
+    owner of the USDT stand-in.
+    """
+    from ape import project
+
+    usdc = project.FiatTokenV2.deploy("USD Coin", "USDC", "USD", 6, owner, owner, owner, owner,
+                                      sender=owner)
+    usdc.configureMinter(owner, 2**200, sender=owner)
+    usdt = project.TetherToken.deploy(amount * (len(holders) + 1), "Tether USD", "USDT", 6,
+                                      sender=owner)
+    for holder in holders:
+        usdc.mint(holder, amount, sender=owner)
+        usdt.transfer(holder, amount, sender=owner)
+    return usdc, usdt

@@ -1,0 +1,112 @@
+"""Vault fixtures: roles held by plain test accounts (the system tests use the multisigs)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from scripts.deployments import (
+    ADMIN,
+    COMPLIANCE_OFFICER,
+    CUSTOMER,
+    ETH,
+    PAUSER,
+    TREASURY,
+    deploy_stand_in_tokens,
+    derived_signer,
+)
+
+DAY = 86400
+USD = 10**6
+# Small limits so the tests reach them: per token (daily, tx cap, queue threshold).
+ETH_LIMITS = (100 * 10**18, 40 * 10**18, 10 * 10**18)
+USD_LIMITS = (1_000_000 * USD, 400_000 * USD, 50_000 * USD)
+
+
+@pytest.fixture(scope="module")
+def who(accounts: Any) -> SimpleNamespace:
+    """Named actors."""
+    return SimpleNamespace(
+        deployer=accounts[0], admin=accounts[1], compliance=accounts[2], treasury=accounts[3],
+        pauser=accounts[4], customer=accounts[5], dest=accounts[6], stranger=accounts[7],
+        depositor=accounts[8], dest2=accounts[9],
+        warm=derived_signer(10), cold=derived_signer(11), pending=derived_signer(12),
+    )
+
+
+@pytest.fixture(scope="module")
+def tokens(who: SimpleNamespace) -> tuple[Any, Any]:
+    """Fresh USDC and USDT stand-ins; the depositor holds 10^9 of each."""
+    return deploy_stand_in_tokens(who.deployer, [who.depositor], amount=10**15)
+
+
+@pytest.fixture(scope="module")
+def usdc_t(tokens: tuple[Any, Any]) -> Any:
+    return tokens[0]
+
+
+@pytest.fixture(scope="module")
+def usdt_t(tokens: tuple[Any, Any]) -> Any:
+    return tokens[1]
+
+
+@pytest.fixture(scope="module")
+def whitelist(project: Any, who: SimpleNamespace) -> Any:
+    """Whitelist with dest, dest2 and both tiers active at genesis."""
+    return project.Whitelist.deploy(
+        who.admin, who.compliance, DAY,
+        [who.dest.address, who.dest2.address, who.warm.address, who.cold.address],
+        sender=who.deployer,
+    )
+
+
+@pytest.fixture(scope="module")
+def vault(project: Any, who: SimpleNamespace, whitelist: Any, usdc_t: Any, usdt_t: Any) -> Any:
+    """Vault with ETH/USDC/USDT configured, tiers set and roles granted to EOAs."""
+    v = project.Vault.deploy(who.admin, whitelist.address, sender=who.deployer)
+    v.setTokenConfig(ETH, True, *ETH_LIMITS, sender=who.admin)
+    v.setTokenConfig(usdc_t.address, True, *USD_LIMITS, sender=who.admin)
+    v.setTokenConfig(usdt_t.address, True, *USD_LIMITS, sender=who.admin)
+    v.setTier(1, who.warm.address, sender=who.admin)
+    v.setTier(2, who.cold.address, sender=who.admin)
+    for acct, role in ((who.compliance, COMPLIANCE_OFFICER), (who.treasury, TREASURY),
+                       (who.pauser, PAUSER), (who.customer, CUSTOMER)):
+        v.setRoles(acct.address, role, sender=who.admin)
+    assert v.roles(who.admin.address) == ADMIN
+    return v
+
+
+@pytest.fixture(scope="module")
+def funded_vault(vault: Any, who: SimpleNamespace, usdc_t: Any, usdt_t: Any) -> Any:
+    """The vault holding 200 ETH and 3M of each stablecoin."""
+    vault.depositEth(b"\x01" * 32, value=200 * 10**18, sender=who.depositor)
+    for token in (usdc_t, usdt_t):
+        token.approve(vault.address, 3_000_000 * USD, sender=who.depositor)
+        vault.deposit(token.address, 3_000_000 * USD, b"\x02" * 32, sender=who.depositor)
+    return vault
+
+
+@pytest.fixture
+def state_of(chain: Any, who: SimpleNamespace, usdc_t: Any, usdt_t: Any):
+    """Snapshot of every balance and vault state a failed call must leave unchanged."""
+
+    def _state(vault: Any, op_ids: tuple[bytes, ...] = ()) -> tuple:
+        holders = [vault.address, who.dest.address, who.dest2.address, who.warm.address,
+                   who.cold.address, who.pending.address, who.depositor.address]
+        bals = []
+        for h in holders:
+            bals.append(chain.provider.get_balance(h) if h != who.depositor.address else 0)
+            bals.append(usdc_t.balanceOf(h))
+            bals.append(usdt_t.balanceOf(h))
+        flows = [vault.outflowToday(t) for t in (ETH, usdc_t.address, usdt_t.address)]
+        ops = [tuple(vault.operations(o)) for o in op_ids]
+        return (tuple(bals), tuple(flows), tuple(ops), vault.paused_at(), vault.migrated_to())
+
+    return _state
+
+
+def op(n: int) -> bytes:
+    """A deterministic non-zero op id."""
+    return n.to_bytes(32, "big")
