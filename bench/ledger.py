@@ -1,0 +1,149 @@
+"""Ledger throughput bench: durable postings/s and p50/p99 latency, SQLite and PostgreSQL.
+
+For each backend:
+  * open loop: a producer submits single-posting requests at a fixed rate (default 12,000/s, i.e.
+    above the 10,000/s target) for a fixed duration; latency = commit acknowledged - scheduled
+    submit time (queueing included). 80% deposits omnibus -> client (one hot omnibus account on
+    every posting), 20% client -> client moves between pre-funded clients.
+  * saturation: as fast as the writer drains a pre-filled queue (peak postings/s).
+  * baseline: the naive design, one transaction + commit per posting, same workload.
+SQLite runs WAL + synchronous=FULL (fsync per commit); PostgreSQL a fresh cluster with fsync=on,
+synchronous_commit=on (defaults). Usage: python bench/ledger.py [--rate N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests/keeper/ledger")]
+
+from keeper.ledger import Ledger, TransferSpec, upgrade  # noqa: E402
+
+CLIENTS = 1000
+
+
+def _accounts(lg: Ledger) -> tuple[int, list[int]]:
+    om = lg.omnibus_account("USDC", "vault")
+    clients = [lg.client_account(f"c{i}", "USDC") for i in range(CLIENTS)]
+    futs = [lg.submit(TransferSpec(f"fund-{c}", om, c, 10**12)) for c in clients]
+    for f in futs:
+        f.result()
+    return om, clients
+
+
+def _spec(i: int, prefix: str, om: int, clients: list[int], rnd: random.Random) -> TransferSpec:
+    if rnd.random() < 0.8:
+        return TransferSpec(f"{prefix}{i}", om, rnd.choice(clients), rnd.randint(1, 10**9))
+    a, b = rnd.sample(clients, 2)
+    return TransferSpec(f"{prefix}{i}", a, b, rnd.randint(1, 1000))
+
+
+def open_loop(lg: Ledger, om: int, clients: list[int], rate: int, seconds: float) -> dict:
+    """Submit at ``rate``/s for ``seconds``; return throughput and latency figures."""
+    rnd = random.Random(1)
+    n = int(rate * seconds)
+    specs = [_spec(i, "o", om, clients, rnd) for i in range(n)]
+    tickets = []
+    start = time.perf_counter()
+    tick = 0.001
+    per_tick = max(1, int(rate * tick))
+    i = 0
+    while i < n:
+        sched = start + (i / rate)
+        now = time.perf_counter()
+        if sched > now:
+            time.sleep(sched - now)
+        for s in specs[i : i + per_tick]:
+            tickets.append(lg.submit(s))
+        i += per_tick
+    errors = sum(t.exception() is not None for t in tickets)
+    end = max(t.completed_at for t in tickets)
+    # latency: commit acknowledged - the time the posting was *scheduled* (queueing included)
+    lat = sorted(t.completed_at - (start + (k // per_tick) * per_tick / rate)
+                 for k, t in enumerate(tickets))
+    elapsed = end - start
+    lat.sort()
+    return {
+        "postings": n, "errors": errors, "per_s": n / elapsed,
+        "p50_ms": 1000 * statistics.median(lat), "p99_ms": 1000 * lat[int(0.99 * len(lat)) - 1],
+        "max_ms": 1000 * lat[-1],
+    }
+
+
+def saturate(lg: Ledger, om: int, clients: list[int], n: int) -> float:
+    """Peak postings/s: ``n`` requests queued at once."""
+    rnd = random.Random(2)
+    specs = [_spec(i, "s", om, clients, rnd) for i in range(n)]
+    t = time.perf_counter()
+    futs = [lg.submit(s) for s in specs]
+    for f in futs:
+        f.result()
+    return n / (time.perf_counter() - t)
+
+
+def baseline(url: str, om: int, clients: list[int], seconds: float) -> float:
+    """The naive design: one transaction and one commit per posting, for ``seconds``."""
+    rnd = random.Random(3)
+    lg = Ledger(url, group_commit=False)
+    n, t = 0, time.perf_counter()
+    while time.perf_counter() - t < seconds:
+        lg.post(_spec(n, "b", om, clients, rnd))
+        n += 1
+    rate = n / (time.perf_counter() - t)
+    lg.close()
+    return rate
+
+
+def run(name: str, url: str, rate: int, seconds: float, max_batch: int) -> None:
+    """Bench one backend and print its figures."""
+    upgrade(url)
+    lg = Ledger(url, max_batch=max_batch)
+    om, clients = _accounts(lg)
+    ol = open_loop(lg, om, clients, rate, seconds)
+    peak = saturate(lg, om, clients, 50_000)
+    batches = lg._committer.batches if lg._committer else 0  # noqa: SLF001
+    problems = lg.verify_invariants()
+    lg.close()
+    base = baseline(url, om, clients, 5.0)
+    print(
+        f"{name:10s} open-loop {rate}/s x {seconds:.0f}s: sustained {ol['per_s']:,.0f} postings/s, "
+        f"p50 {ol['p50_ms']:.1f} ms, p99 {ol['p99_ms']:.1f} ms, max {ol['max_ms']:.1f} ms, "
+        f"errors {ol['errors']}"
+    )
+    print(f"{name:10s} saturation: {peak:,.0f} postings/s ({batches} group commits in total)")
+    print(f"{name:10s} baseline one-commit-per-posting: {base:,.0f} postings/s -> "
+          f"group commit x{ol['per_s'] / base:.1f} sustained, x{peak / base:.1f} peak")
+    print(f"{name:10s} invariants: {'OK' if not problems else problems[:3]}")
+
+
+def main() -> None:
+    """Run the SQLite and PostgreSQL benches."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rate", type=int, default=12_000)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--only", choices=["sqlite", "postgresql"])
+    ap.add_argument("--max-batch", type=int, default=8192)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.only in (None, "sqlite"):
+            run("sqlite", f"sqlite:///{tmp}/bench.db", args.rate, args.seconds, args.max_batch)
+    if args.only in (None, "postgresql"):
+        from pgcluster import PostgresCluster, pg_unavailable_reason
+
+        reason = pg_unavailable_reason()
+        if reason:
+            print(f"postgresql skipped: {reason}")
+            return
+        with PostgresCluster(fsync=True) as pg:
+            run("postgresql", pg.create_database("bench"), args.rate, args.seconds, args.max_batch)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Double-entry sub-ledger: client holdings inside the omnibus wallets (spec 004 §6.4).
+
+Public surface: :class:`Ledger`, :class:`TransferSpec` / :class:`TransferResult`, :class:`Kind`,
+:class:`AccountKind`, the errors, :func:`upgrade` (Alembic migrations) and :func:`make_engine`.
+"""
+
+from keeper.ledger.db import make_engine
+from keeper.ledger.domain import GL_CODES, AccountKind, Balance, Kind, TransferResult, TransferSpec
+from keeper.ledger.errors import (
+    AlreadyReversed,
+    AssetMismatch,
+    HoldExpired,
+    HoldNotFound,
+    HoldResolved,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidTransfer,
+    InvariantViolation,
+    LedgerError,
+    UnknownAccount,
+)
+from keeper.ledger.ledger import Ledger, normalise_ref
+from keeper.ledger.migrate import upgrade
+from keeper.ledger.statements import Statement, StatementLine
+
+__all__ = [
+    "GL_CODES", "AccountKind", "AlreadyReversed", "AssetMismatch", "Balance", "HoldExpired",
+    "HoldNotFound", "HoldResolved", "IdempotencyConflict", "InsufficientFunds", "InvalidTransfer",
+    "InvariantViolation", "Kind", "Ledger", "LedgerError", "Statement", "StatementLine",
+    "TransferResult", "TransferSpec", "UnknownAccount", "make_engine", "normalise_ref", "upgrade",
+]

@@ -1,0 +1,316 @@
+"""The core of a group commit: apply many transfer requests in one database transaction.
+
+All requests of a batch are validated against balances read once under the write lock, applied
+in memory in submission order, then written with one multi-row INSERT of transfers and one UPDATE
+per *touched account* (not per posting): a hot omnibus account costs one row update per batch
+however many postings hit it. Nothing is written for a refused request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from keeper.ledger import errors as err
+from keeper.ledger.domain import Kind, TransferResult, TransferSpec
+from keeper.ledger.models import Account, Transfer
+
+Hook = Callable[[Connection], None]
+_CHUNK = 2000
+_ACC = Account.__table__
+_TRF = Transfer.__table__
+
+
+@dataclass(slots=True)
+class Request:
+    """One caller's unit: transfers applied all-or-nothing, then ``hook`` runs in the txn."""
+
+    transfers: Sequence[TransferSpec]
+    hook: Hook | None = None
+    results: list[TransferResult] | None = None
+    error: BaseException | None = None
+
+
+@dataclass(slots=True)
+class _Ref:
+    kind: str
+    debit: int
+    credit: int
+    asset: str
+    amount: int
+    expires_at: datetime | None
+
+
+@dataclass(slots=True)
+class _State:
+    """Everything read under the lock plus what this batch has added so far."""
+
+    now: datetime
+    accounts: dict[int, list[Any]]  # id -> [asset, no_overdraft, dp, cp, dpend, cpend]
+    existing: dict[str, tuple[str, int, datetime]]  # transfer_id -> (fingerprint, amount, at)
+    refs: dict[str, _Ref]
+    resolved: set[str]
+    reversed: set[str]
+    amt: Callable[[int], Any] = int
+    ts: Callable[[datetime | None], Any] = lambda d: d  # noqa: E731
+    now_db: Any = None
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    dirty: set[int] = field(default_factory=set)
+
+
+def utc(dt: datetime | None) -> datetime | None:
+    """Return ``dt`` as an aware UTC datetime (SQLite hands back naive UTC values)."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def sqlite_amount(v: int) -> int | str:
+    """SQLite storage form of an amount (see :mod:`keeper.ledger.types`)."""
+    return v if -(2**63) <= v < 2**63 else str(v)
+
+
+def sqlite_datetime(d: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite DATETIME storage form (naive UTC)."""
+    if d is None:
+        return None
+    return utc(d).strftime("%Y-%m-%d %H:%M:%S.%f")  # type: ignore[union-attr]
+
+
+_INSERT = (
+    "INSERT INTO ledger_transfers (transfer_id, kind, debit_account_id, credit_account_id, asset, "
+    "amount, pending_id, reverses_id, expires_at, reference, source, source_pos, fingerprint, "
+    "created_at) VALUES ({})"
+)
+_UPDATE = (
+    "UPDATE ledger_accounts SET debits_posted={0}, credits_posted={0}, debits_pending={0}, "
+    "credits_pending={0} WHERE id={0}"
+)
+
+
+def _write(conn: Connection, st: _State) -> None:
+    """The two hot statements, executemany straight through the driver (no per-row ORM work)."""
+    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    if st.rows:
+        conn.exec_driver_sql(_INSERT.format(", ".join([ph] * 14)), st.rows)
+    if st.dirty:
+        amt = st.amt
+        params = [
+            (amt(v[2]), amt(v[3]), amt(v[4]), amt(v[5]), i)
+            for i, v in ((i, st.accounts[i]) for i in sorted(st.dirty))
+        ]
+        conn.exec_driver_sql(_UPDATE.format(ph), params)
+
+
+def _chunks(items: list[Any]) -> Iterable[list[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _load(conn: Connection, requests: Sequence[Request], now: datetime) -> _State:
+    ids: set[str] = set()
+    pend: set[str] = set()
+    revs: set[str] = set()
+    acc_ids: set[int] = set()
+    for req in requests:
+        for t in req.transfers:
+            ids.add(t.transfer_id)
+            if t.pending_id:
+                pend.add(t.pending_id)
+            if t.reverses_id:
+                revs.add(t.reverses_id)
+            acc_ids.add(t.debit_account)
+            acc_ids.add(t.credit_account)
+    existing: dict[str, tuple[str, int, datetime]] = {}
+    c = _TRF.c
+    for chunk in _chunks(sorted(ids)):
+        q = select(c.transfer_id, c.fingerprint, c.amount, c.created_at).where(
+            c.transfer_id.in_(chunk)
+        )
+        for tid, fp, amt, at in conn.execute(q):
+            existing[tid] = (fp, amt, utc(at))
+    refs: dict[str, _Ref] = {}
+    resolved: set[str] = set()
+    reversed_: set[str] = set()
+    for chunk in _chunks(sorted(pend | revs)):
+        q = select(
+            c.transfer_id, c.kind, c.debit_account_id, c.credit_account_id, c.asset, c.amount,
+            c.expires_at,
+        ).where(c.transfer_id.in_(chunk))
+        for tid, kind, d, cr, asset, amt, exp in conn.execute(q):
+            refs[tid] = _Ref(kind, d, cr, asset, amt, utc(exp))
+            acc_ids.add(d)
+            acc_ids.add(cr)
+    for chunk in _chunks(sorted(pend)):
+        resolved.update(conn.scalars(select(c.pending_id).where(c.pending_id.in_(chunk))))
+    for chunk in _chunks(sorted(revs)):
+        reversed_.update(conn.scalars(select(c.reverses_id).where(c.reverses_id.in_(chunk))))
+    accounts: dict[int, list[Any]] = {}
+    a = _ACC.c
+    lock = conn.dialect.name == "postgresql"
+    for chunk in _chunks(sorted(acc_ids)):
+        q = select(
+            a.id, a.asset, a.no_overdraft, a.debits_posted, a.credits_posted, a.debits_pending,
+            a.credits_pending,
+        ).where(a.id.in_(chunk)).order_by(a.id)
+        if lock:  # row locks in id order: concurrent writers serialise per account, no deadlock
+            q = q.with_for_update()
+        for row in conn.execute(q):
+            accounts[row[0]] = list(row[1:])
+    return _State(now, accounts, existing, refs, resolved, reversed_)
+
+
+class _Group:
+    """Copy-on-write overlay so a multi-transfer request is all-or-nothing."""
+
+    def __init__(self, st: _State) -> None:
+        self.st = st
+        self.acc: dict[int, list[Any]] = {}
+        self.created: dict[str, tuple[str, int, datetime]] = {}
+        self.refs: dict[str, _Ref] = {}
+        self.resolved: set[str] = set()
+        self.reversed: set[str] = set()
+        self.rows: list[tuple[Any, ...]] = []
+
+    def account(self, acc_id: int) -> list[Any]:
+        if acc_id not in self.acc:
+            base = self.st.accounts.get(acc_id)
+            if base is None:
+                raise err.UnknownAccount(f"account {acc_id} does not exist")
+            self.acc[acc_id] = list(base)
+        return self.acc[acc_id]
+
+    def existing(self, tid: str) -> tuple[str, int, datetime] | None:
+        return self.created.get(tid) or self.st.existing.get(tid)
+
+    def ref(self, tid: str) -> _Ref | None:
+        return self.refs.get(tid) or self.st.refs.get(tid)
+
+    def commit(self) -> None:
+        st = self.st
+        st.accounts.update(self.acc)
+        st.dirty.update(self.acc)
+        st.existing.update(self.created)
+        st.refs.update(self.refs)
+        st.resolved |= self.resolved
+        st.reversed |= self.reversed
+        st.rows.extend(self.rows)
+
+
+def _apply_one(g: _Group, t: TransferSpec) -> TransferResult:
+    st = g.st
+    if not isinstance(t.amount, int) or isinstance(t.amount, bool) or t.amount < 0:
+        raise err.InvalidTransfer(f"{t.transfer_id}: amount must be a non-negative int")
+    if not t.transfer_id or len(t.transfer_id) > 160:
+        raise err.InvalidTransfer("transfer_id must be 1..160 characters")
+    fp = t.fingerprint()
+    prior = g.existing(t.transfer_id)
+    if prior is not None:
+        if prior[0] != fp:
+            raise err.IdempotencyConflict(
+                f"transfer id {t.transfer_id!r} already used with different content"
+            )
+        return TransferResult(t.transfer_id, False, prior[1], prior[2])
+    kind = t.kind
+    debit, credit, amount = t.debit_account, t.credit_account, t.amount
+    hold: _Ref | None = None
+    if kind in (Kind.SINGLE, Kind.PENDING):
+        if t.pending_id:
+            raise err.InvalidTransfer(f"{t.transfer_id}: pending_id only for post/void")
+        if amount == 0:
+            raise err.InvalidTransfer(f"{t.transfer_id}: amount must be > 0")
+        if debit == credit:
+            raise err.InvalidTransfer(f"{t.transfer_id}: debit and credit account are the same")
+        if t.reverses_id:
+            if kind is not Kind.SINGLE:
+                raise err.InvalidTransfer("a reversal must be a single-phase transfer")
+            orig = g.ref(t.reverses_id)
+            if orig is None or orig.kind not in (Kind.SINGLE, Kind.POST):
+                raise err.InvalidTransfer(f"nothing posted to reverse under {t.reverses_id!r}")
+            if t.reverses_id in st.reversed or t.reverses_id in g.reversed:
+                raise err.AlreadyReversed(f"{t.reverses_id!r} was already reversed")
+            if (orig.debit, orig.credit, orig.amount) != (credit, debit, amount):
+                raise err.InvalidTransfer("a reversal must swap the accounts and match the amount")
+    elif kind in (Kind.POST, Kind.VOID):
+        if not t.pending_id:
+            raise err.InvalidTransfer(f"{t.transfer_id}: post/void needs pending_id")
+        hold = g.ref(t.pending_id)
+        if hold is None or hold.kind != Kind.PENDING:
+            raise err.HoldNotFound(f"no pending transfer {t.pending_id!r}")
+        if t.pending_id in st.resolved or t.pending_id in g.resolved:
+            raise err.HoldResolved(f"pending transfer {t.pending_id!r} is already resolved")
+        if kind is Kind.POST and hold.expires_at is not None and st.now >= hold.expires_at:
+            raise err.HoldExpired(f"pending transfer {t.pending_id!r} expired")
+        if (debit or hold.debit) != hold.debit or (credit or hold.credit) != hold.credit:
+            raise err.InvalidTransfer(f"{t.transfer_id}: accounts differ from the hold's")
+        debit, credit = hold.debit, hold.credit
+        amount = amount or hold.amount
+        if amount > hold.amount or (kind is Kind.VOID and amount != hold.amount):
+            raise err.InvalidTransfer(f"{t.transfer_id}: amount exceeds the held amount")
+    else:
+        raise err.InvalidTransfer(f"unknown transfer kind {kind!r}")
+    da, ca = g.account(debit), g.account(credit)
+    if da[0] != ca[0]:
+        raise err.AssetMismatch(f"account {debit} holds {da[0]}, account {credit} holds {ca[0]}")
+    if kind in (Kind.SINGLE, Kind.PENDING) and da[1]:
+        available = da[3] - da[2] - da[4]
+        if amount > available:
+            raise err.InsufficientFunds(debit, available, amount)
+    if kind is Kind.SINGLE:
+        da[2] += amount
+        ca[3] += amount
+    elif kind is Kind.PENDING:
+        da[4] += amount
+        ca[5] += amount
+    else:
+        assert hold is not None
+        da[4] -= hold.amount
+        ca[5] -= hold.amount
+        if kind is Kind.POST:
+            da[2] += amount
+            ca[3] += amount
+        g.resolved.add(t.pending_id)  # type: ignore[arg-type]
+    if t.reverses_id:
+        g.reversed.add(t.reverses_id)
+    g.refs[t.transfer_id] = _Ref(kind, debit, credit, da[0], amount, t.expires_at)
+    g.created[t.transfer_id] = (fp, amount, st.now)
+    g.rows.append(
+        (
+            t.transfer_id, kind.value, debit, credit, da[0], st.amt(amount), t.pending_id,
+            t.reverses_id, st.ts(t.expires_at), t.reference, t.source, t.source_pos, fp,
+            st.now_db,
+        )
+    )
+    return TransferResult(t.transfer_id, True, amount, st.now)
+
+
+def apply_requests(
+    conn: Connection, requests: Sequence[Request], now: datetime | None = None
+) -> None:
+    """Apply ``requests`` inside the caller's open transaction on ``conn``.
+
+    Each request gets ``results`` or ``error`` set. Refused requests write nothing. Hooks of
+    accepted requests run last, inside the same transaction; a hook exception propagates (the
+    caller must roll back).
+    """
+    st = _load(conn, requests, now or datetime.now(UTC))
+    if conn.dialect.name == "sqlite":  # bind exactly what the Amount/DateTime types would
+        st.amt, st.ts = sqlite_amount, sqlite_datetime
+    st.now_db = st.ts(st.now)
+    for req in requests:
+        g = _Group(st)
+        try:
+            req.results = [_apply_one(g, t) for t in req.transfers]
+        except err.LedgerError as exc:
+            req.error = exc
+            req.results = None
+            continue
+        g.commit()
+    _write(conn, st)
+    for req in requests:
+        if req.error is None and req.hook is not None:
+            req.hook(conn)

@@ -1,0 +1,51 @@
+"""Ledger fixtures: every ``ledger_url`` test runs on SQLite and on a throwaway PostgreSQL.
+
+``pg_cluster`` (session scope) is the reusable PostgreSQL fixture; it skips with the printed
+reason only when the server binaries are absent. The helper class lives in ``pgcluster.py`` beside
+this file (import it as ``pgcluster``: pytest puts this directory on sys.path).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from pgcluster import PostgresCluster, pg_unavailable_reason
+
+from keeper.ledger import Ledger, upgrade
+
+_db_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL 15 cluster for the whole session (fsync off: tests only, not benches)."""
+    reason = pg_unavailable_reason()
+    if reason:
+        print(f"SKIP postgres: {reason}")
+        pytest.skip(reason)
+    cluster = PostgresCluster(fsync=False)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ledger_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN001
+    """A freshly migrated, empty ledger database URL (SQLite file or a new PG database)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        cluster = request.getfixturevalue("pg_cluster")
+        url = cluster.create_database(f"ledger_{next(_db_counter)}")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    """A group-committing ``Ledger`` on ``ledger_url``."""
+    lg = Ledger(ledger_url)
+    yield lg
+    lg.close()
