@@ -1,16 +1,27 @@
-"""Typed dependencies shared by the routes."""
+"""Typed dependencies shared by the routes (``SessionDep``, ``LedgerDep``, ``CurrentClient``...).
+
+Long-lived resources (engine, ledger) are created once per app by :func:`api.main.create_app` and
+kept on ``app.state``; a database session is opened per request and closed afterwards.
+
+Authentication: ``Authorization: Bearer <api key>``. Every failure (no header, another scheme,
+malformed, unknown, wrong or revoked key) is the same 401; a valid key lacking the route's scope
+is 403. The authenticated client comes only from the key, never from the request.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Depends, Request
-from sqlalchemy import Engine, create_engine
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from api.errors import unauthorized
+from keeper.clients import CLIENT_READ, Client, Deployment, Principal, authenticate, read_deployment
 from keeper.config import Settings
+from keeper.ledger import Ledger
 
 
 def get_settings(request: Request) -> Settings:
@@ -18,14 +29,9 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-@lru_cache(maxsize=8)
-def _engine_for(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True)
-
-
-def get_engine(settings: Annotated[Settings, Depends(get_settings)]) -> Engine:
-    """One engine per database URL for the life of the process."""
-    return _engine_for(settings.database_url)
+def get_engine(request: Request) -> Engine:
+    """The app's engine (one per app, disposed at shutdown)."""
+    return request.app.state.engine
 
 
 def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
@@ -34,6 +40,63 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
         yield session
 
 
+def get_ledger(request: Request) -> Ledger:
+    """The app's ledger facade (direct commits; the API only reads)."""
+    return request.app.state.ledger
+
+
+def get_chain_id(request: Request) -> int:
+    """Chain id of the Ethereum network the system is deployed on."""
+    return request.app.state.chain_id
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+ChainIdDep = Annotated[int, Depends(get_chain_id)]
+
+
+def get_deployment(settings: SettingsDep, chain_id: ChainIdDep) -> Deployment | None:
+    """The contract deployment on ``chain_id`` (re-read per request), or ``None``."""
+    return read_deployment(settings.deployments_dir, chain_id)
+
+
+DeploymentDep = Annotated[Deployment | None, Depends(get_deployment)]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    bearerFormat="sr_<key_id>_<secret>",
+    description="API key issued with `python -m keeper.clients issue-key`, sent as "
+    "`Authorization: Bearer <key>`.",
+)
+
+
+def get_principal(
+    security_scopes: SecurityScopes,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """Authenticate the request's API key and check it holds the route's scopes."""
+    principal = authenticate(session, credentials.credentials if credentials else None)
+    if principal is None:
+        raise unauthorized()
+    missing = sorted(set(security_scopes.scopes) - principal.scopes)
+    if missing:
+        raise HTTPException(
+            403, f"this API key lacks the scope(s): {' '.join(missing)}",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{" ".join(missing)}"'},
+        )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Security(get_principal, scopes=[CLIENT_READ])]
+
+
+def get_current_client(principal: CurrentPrincipal) -> Client:
+    """The client the API key belongs to (the only client a request can see)."""
+    return principal.client
+
+
+CurrentClient = Annotated[Client, Depends(get_current_client)]

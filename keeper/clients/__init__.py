@@ -1,0 +1,49 @@
+"""Clients of the custody service and their API keys (own tables ``clients_*``, own migrations).
+
+Public surface: the client/key service (:func:`create_client`, :func:`issue_key`,
+:func:`revoke_key`, :func:`authenticate`, ...), the read services the customer API calls
+(:func:`balances`, :func:`statement`, :func:`deposit_instructions`), :func:`upgrade` (Alembic,
+version table ``clients_alembic_version``) and the errors. CLI: ``python -m keeper.clients``.
+"""
+
+from keeper.clients.deposits import (
+    Deployment,
+    DepositInstructions,
+    deposit_instructions,
+    read_deployment,
+)
+from keeper.clients.errors import (
+    ClientsError,
+    DepositsUnavailable,
+    InvalidScope,
+    UnknownClient,
+    UnknownKey,
+)
+from keeper.clients.migrate import downgrade, upgrade
+from keeper.clients.portfolio import AssetBalance, balances, statement
+from keeper.clients.service import (
+    CLIENT_READ,
+    DEFAULT_SCOPES,
+    SCOPES,
+    ApiKeyInfo,
+    Client,
+    IssuedKey,
+    Principal,
+    authenticate,
+    create_client,
+    get_client,
+    issue_key,
+    key_digest,
+    list_clients,
+    list_keys,
+    revoke_key,
+    visible_client,
+)
+
+__all__ = [
+    "CLIENT_READ", "DEFAULT_SCOPES", "SCOPES", "ApiKeyInfo", "AssetBalance", "Client", "ClientsError",
+    "Deployment", "DepositInstructions", "DepositsUnavailable", "InvalidScope", "IssuedKey",
+    "Principal", "UnknownClient", "UnknownKey", "authenticate", "balances", "create_client",
+    "deposit_instructions", "downgrade", "get_client", "issue_key", "key_digest", "list_clients",
+    "list_keys", "read_deployment", "revoke_key", "statement", "upgrade", "visible_client",
+]

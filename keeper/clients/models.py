@@ -1,0 +1,54 @@
+"""SQLAlchemy 2 models of the client registry and its API keys (tables prefixed ``clients_``).
+
+* ``clients_clients``: one row per institutional client: opaque id (UUID4), display name and the
+  bytes32 ``client_ref`` its on-chain deposits carry (also registered in the ledger's registry).
+* ``clients_api_keys``: API keys. Only the SHA-256 digest of a key is stored; the key itself is
+  shown once when issued. ``key_id`` is the public, non-secret part of the key (it names the key in
+  logs and for revocation). A revoked key keeps its row (audit trail) with ``revoked_at`` set.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class ClientsBase(DeclarativeBase):
+    """Declarative base of the clients schema (own MetaData; shares the database with others)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ClientRow(ClientsBase):
+    """An institutional client."""
+
+    __tablename__ = "clients_clients"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    client_ref: Mapped[str] = mapped_column(String(66), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKeyRow(ClientsBase):
+    """An API key of one client: digest only, scopes space-separated."""
+
+    __tablename__ = "clients_api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients_clients.id"), index=True)
+    key_sha256: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(256))
+    label: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,0 +1,102 @@
+"""Test world of the API tests: a migrated SQLite database, two clients, their keys and postings.
+
+No chain is needed: the ledger and clients schemas are migrated with their own Alembic
+environments, postings go through ``keeper.ledger``'s public API and the deployments file is a
+JSON file in a temp folder. Importable as ``apiworld`` (pytest puts this folder on sys.path).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+import keeper.clients as clients
+import keeper.ledger as ledger_pkg
+from keeper.assets import USDC, USDT
+from keeper.config import Settings
+from keeper.ledger import Kind, Ledger, TransferSpec
+
+BIG = 2**53 + 1  # first integer a JSON double cannot hold
+VAULT = "0x1111111111111111111111111111111111111111"
+CHAIN_ID = 1
+
+
+@dataclass
+class Party:
+    """A client, its API key and what was posted to it."""
+
+    client: clients.Client
+    key: clients.IssuedKey
+    transfer_ids: set[str] = field(default_factory=set)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization header of this client's key."""
+        return {"Authorization": f"Bearer {self.key.api_key}"}
+
+
+@dataclass
+class World:
+    """Two clients with postings, the database URL and the month the postings fell in."""
+
+    url: str
+    data_dir: Path
+    alice: Party
+    bob: Party
+    year: int
+    month: int
+
+    def settings(self) -> Settings:
+        """Settings pointing at this world's database and data folder."""
+        return Settings(data_dir=self.data_dir, database_url=self.url)
+
+    def deploy(self, record: dict | None = None) -> None:
+        """Write the deployments file the API reads (a Vault at ``VAULT``)."""
+        path = self.data_dir / "deployments" / f"{CHAIN_ID}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rec = record if record is not None else {
+            "chain_id": CHAIN_ID, "addresses": {"vault": VAULT},
+            "tokens": {"ETH": "0x" + "0" * 40, "USDC": USDC.address, "USDT": USDT.address},
+        }
+        path.write_text(json.dumps(rec))
+
+
+def build_world(data_dir: Path) -> World:
+    """Migrate a fresh SQLite database and fill it with two clients' keys and postings."""
+    url = f"sqlite:///{data_dir / 'strongroom.db'}"
+    ledger_pkg.upgrade(url)
+    clients.upgrade(url)
+    lg = Ledger(url, group_commit=False)
+    try:
+        with Session(lg.engine) as s:
+            alice_c = clients.create_client(s, lg, "Alice Capital")
+            bob_c = clients.create_client(s, lg, "Bob Treasury")
+            alice = Party(alice_c, clients.issue_key(s, alice_c.id, label="alice ops"))
+            bob = Party(bob_c, clients.issue_key(s, bob_c.id))
+
+        def post(party: Party, tid: str, asset: str, amount: int, kind: Kind = Kind.SINGLE,
+                 inbound: bool = True) -> TransferSpec:
+            om, mine = lg.omnibus_account(asset, "vault"), lg.client_account(party.client.id, asset)
+            spec = TransferSpec(tid, om, mine, amount, kind) if inbound else \
+                TransferSpec(tid, mine, om, amount, kind)
+            result = lg.post(spec)
+            if kind is not Kind.PENDING:
+                party.transfer_ids.add(tid)
+            return result
+
+        first = post(alice, "a-dep-1", "USDC", BIG)
+        post(alice, "a-dep-2", "USDC", 10)
+        post(alice, "a-wd-1", "USDC", 4, inbound=False)
+        post(alice, "a-hold-1", "USDC", 3, Kind.PENDING, inbound=False)
+        post(alice, "a-eth-1", "ETH", 10**21 + 1)
+        post(bob, "b-dep-1", "USDC", 5_000_000)
+        post(bob, "b-btc-1", "BTC", 123)
+    finally:
+        lg.close()
+    at = first.created_at
+    return World(url, data_dir, alice, bob, at.year, at.month)
+
+

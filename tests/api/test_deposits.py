@@ -1,0 +1,82 @@
+"""Deposit instructions: Vault from the deployments file + the client's registered client_ref."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from apiworld import VAULT, World
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+import keeper.clients as clients
+from keeper.assets import USDC
+from keeper.clients.models import ClientRow
+from keeper.ledger import Ledger, make_engine
+
+
+def test_not_deployed_is_503_with_a_clear_message(api: TestClient, world: World) -> None:
+    r = api.get("/v1/deposit-instructions/USDC", headers=world.alice.headers)
+    assert r.status_code == 503
+    err = r.json()["error"]
+    assert err["code"] == "unavailable"
+    assert "not deployed on chain 1" in err["message"]
+    assert str(world.data_dir) not in r.text  # no server paths in responses
+
+
+def test_deployments_file_without_a_vault_is_503(api: TestClient, world: World) -> None:
+    world.deploy({"chain_id": 1, "addresses": {"timelock": VAULT}})
+    assert api.get("/v1/deposit-instructions/ETH", headers=world.alice.headers).status_code == 503
+    (world.data_dir / "deployments" / "1.json").write_text("{not json")
+    assert api.get("/v1/deposit-instructions/ETH", headers=world.alice.headers).status_code == 503
+
+
+def test_instructions_carry_the_vault_and_own_client_ref(api: TestClient, world: World) -> None:
+    world.deploy()
+    refs = {}
+    for party in (world.alice, world.bob):
+        r = api.get("/v1/deposit-instructions/USDC", headers=party.headers)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["client_id"] == party.client.id
+        assert body["vault_address"] == VAULT
+        assert body["client_ref"] == party.client.client_ref
+        assert body["token_address"] == USDC.address
+        assert body["method"] == "deposit(address,uint256,bytes32)"
+        assert body["asset"]["decimals"] == 6 and body["chain_id"] == 1
+        refs[party.client.id] = body["client_ref"]
+    assert len(set(refs.values())) == 2
+    # the reference shown is the one the chain follower will resolve to this client
+    lg = Ledger(world.url, group_commit=False)
+    registry = lg.client_refs()
+    lg.close()
+    assert {registry[ref] for ref in refs.values()} == set(refs)
+
+    r = api.get("/v1/deposit-instructions/ETH", headers=world.alice.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["method"] == "depositEth(bytes32)" and r.json()["token_address"] is None
+
+
+def test_btc_has_no_vault_deposit_instructions(api: TestClient, world: World) -> None:
+    world.deploy()
+    r = api.get("/v1/deposit-instructions/BTC", headers=world.alice.headers)
+    assert r.status_code == 422
+    assert r.json()["error"]["details"][0]["loc"] == ["path", "asset"]
+
+
+def test_unregistered_client_ref_is_503(api: TestClient, world: World) -> None:
+    """A client whose reference the ledger does not know would see deposits parked in suspense."""
+    world.deploy()
+    engine = make_engine(world.url)
+    with Session(engine) as s:
+        cid = str(uuid.uuid4())
+        s.add(ClientRow(id=cid, name="Orphan", client_ref="0x" + "ab" * 32,
+                        created_at=datetime.now(UTC)))
+        s.commit()
+    with Session(engine) as s:
+        key = clients.issue_key(s, cid)
+    engine.dispose()
+    r = api.get("/v1/deposit-instructions/USDT",
+                headers={"Authorization": f"Bearer {key.api_key}"})
+    assert r.status_code == 503
+    assert "deposit reference is not active" in r.json()["error"]["message"]
