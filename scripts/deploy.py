@@ -3,8 +3,8 @@
     .venv/bin/ape run deploy --network ethereum:mainnet-fork:foundry
 
 Owners and roles come from the test mnemonic (scripts.deployments.local_config); the deployer
-is ape test account 0. Addresses go to .data/deployments/<chain_id>.json, or to the path in
-STRONGROOM_DEPLOYMENTS. Re-running with a matching deployments file sends no transaction.
+is ape test account 0. Addresses go to <deployments_dir>/<chain_id>.json (.data/deployments unless
+STRONGROOM_DEPLOYMENTS_DIR says otherwise). Re-running with a matching file sends no transaction.
 """
 
 from __future__ import annotations

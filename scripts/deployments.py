@@ -10,8 +10,9 @@ runtime code equals what its recorded constructor call produces (and whose const
 arguments equal the ones the current config asks for) is reused; wiring steps check the
 on-chain state before sending anything. A second run with the same file sends no transaction.
 
-The deployments file (JSON) is `.data/deployments/<chain_id>.json` unless STRONGROOM_DEPLOYMENTS
-names another path. The keeper and the API read `addresses` and `start_block` from it.
+The deployments file (JSON) is `<deployments_dir>/<chain_id>.json`, the folder being
+`.data/deployments` unless STRONGROOM_DEPLOYMENTS_DIR names another. The keeper and the API read
+`addresses` and `start_block` from it.
 """
 
 from __future__ import annotations
@@ -126,13 +127,13 @@ def local_config(accounts: Any = None, **overrides: Any) -> SystemConfig:
 
 
 def deployments_path(chain_id: int, path: str | os.PathLike | None = None) -> Path:
-    """Where the deployments file lives: explicit path, STRONGROOM_DEPLOYMENTS, or the default."""
+    """Where the deployments file lives: an explicit path, else ``<deployments_dir>/<chain_id>.json``
+    with the folder from :class:`keeper.config.Settings` (``STRONGROOM_DEPLOYMENTS_DIR``)."""
     if path is not None:
         return Path(path)
-    env = os.environ.get("STRONGROOM_DEPLOYMENTS")
-    if env:
-        return Path(env)
-    return ROOT / ".data" / "deployments" / f"{chain_id}.json"
+    from keeper.config import load_settings
+
+    return load_settings().deployments_dir / f"{chain_id}.json"
 
 
 def load_deployments(path: Path) -> dict[str, Any]:

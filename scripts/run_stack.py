@@ -20,6 +20,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -73,17 +74,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("STRONGROOM_API_PORT", 8000)))
     args = parser.parse_args(argv)
 
+    warnings.filterwarnings("ignore", module="pydantic_settings")
     upstream_was_running = localnet.running_pid() is not None
     upstream = localnet.start()
     import ape
     from ape import accounts, networks
+    from ape.logging import logger
 
-    from scripts.stack import bring_up
+    logger.set_level("WARNING")  # one summary, not a line per deployment transaction
+
+    from scripts.stack import bring_up, demo_deposit
 
     with networks.parse_network_choice("ethereum:mainnet-fork:foundry") as provider:
         fork_url = str(provider.uri)
         summary = bring_up(ape, accounts.test_accounts[0], fork_url)
-        env = {"STRONGROOM_RPC_URL": fork_url, "STRONGROOM_DB_URL": summary["database_url"]}
+        env = {"STRONGROOM_RPC_URL": fork_url, "STRONGROOM_DB_URL": summary["database_url"],
+               "STRONGROOM_DEPLOYMENTS_DIR": summary["deployments_dir"], "STRONGROOM_CHAIN_ID": "1"}
         api_port = args.api_port if not args.check else free_port()
         server, thread = start_api(api_port, env)
         api_url = f"http://127.0.0.1:{api_port}"
@@ -99,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         if not health.get("ok"):
             print("run: error: API health check failed", file=sys.stderr)
             return 1
+        print(f"  demo              {demo_deposit(ape, summary, api_url)}")
         if args.check:
             server.should_exit = True
             summary["stop"]()
@@ -108,14 +115,14 @@ def main(argv: list[str] | None = None) -> int:
             print("check: ok")
             return 0
         stop = threading.Event()
+        # Our handlers replace ape's SIGINT handler, which would kill the fork's anvil before the
+        # keeper and the API stop: we stop them first, then leave the provider context.
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        print("Press Ctrl-C to stop.")
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        print("Press Ctrl-C to stop.", flush=True)
+        while not stop.wait(0.5):
             pass
-        print("stopping...")
+        print("stopping...", flush=True)
         server.should_exit = True
         summary["stop"]()
         thread.join(timeout=10)
