@@ -13,6 +13,7 @@ test suite to prove the main job works).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -31,6 +32,8 @@ os.environ["PATH"] = os.pathsep.join(
 )
 
 from scripts import localnet  # noqa: E402
+
+FORK_NETWORK = "ethereum:mainnet-fork:foundry"
 
 
 def free_port() -> int:
@@ -59,6 +62,21 @@ def start_api(port: int, env: dict[str, str]) -> tuple[Any, threading.Thread]:
     return server, thread
 
 
+def enter_fork(exits: contextlib.ExitStack, networks: Any, attempts: int = 3) -> Any:
+    """Connect ape's foundry provider to a new fork of the upstream, retrying a slow start
+    (ape waits 20 s for anvil to answer, which a loaded 2-core machine can exceed)."""
+    from ape.exceptions import RPCTimeoutError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return exits.enter_context(networks.parse_network_choice(FORK_NETWORK))
+        except RPCTimeoutError:
+            if attempt == attempts:
+                raise
+            print(f"run: the fork's anvil was slow to answer; retrying ({attempt}/{attempts})")
+    raise AssertionError("unreachable")
+
+
 def get_json(url: str) -> Any:
     """GET a URL on loopback and decode its JSON body."""
     import urllib.request
@@ -85,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from scripts.stack import bring_up, demo_deposit
 
-    with networks.parse_network_choice("ethereum:mainnet-fork:foundry") as provider:
+    with contextlib.ExitStack() as exits:
+        provider = enter_fork(exits, networks)
         fork_url = str(provider.uri)
         summary = bring_up(ape, accounts.test_accounts[0], fork_url)
         env = {"STRONGROOM_RPC_URL": fork_url, "STRONGROOM_DB_URL": summary["database_url"],
