@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT))
 from keeper.clients import upgrade as upgrade_clients  # noqa: E402
 from keeper.config import load_settings  # noqa: E402
 from keeper.keys.hsm import ensure_local_token  # noqa: E402
+from keeper.keys.migrate import upgrade as upgrade_keys  # noqa: E402
 from keeper.ledger import upgrade  # noqa: E402
 
 
@@ -25,6 +26,7 @@ def main() -> int:
     ensure_local_token(settings.data_dir)
     upgrade(settings.database_url)
     upgrade_clients(settings.database_url)
+    upgrade_keys(settings.database_url)
     return 0
 
 

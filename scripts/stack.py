@@ -15,6 +15,7 @@ from typing import Any
 from keeper.clients import upgrade as upgrade_clients
 from keeper.config import Settings, load_settings
 from keeper.keys.hsm import ensure_local_token
+from keeper.keys.migrate import upgrade as upgrade_keys
 from keeper.ledger import upgrade
 from scripts.deployments import deploy_system, local_config
 
@@ -39,6 +40,7 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
     hsm = ensure_local_token(settings.data_dir)
     upgrade(database_url)
     upgrade_clients(database_url)
+    upgrade_keys(database_url)
     record = deploy_system(deployer, local_config(), path=folder / "deployments" / "1.json")
     stop_keeper, keeper_desc = start_keeper(settings, record)
     return {

@@ -87,8 +87,10 @@ class AddressRegistry:
         self.engine = engine
 
     def create_schema(self) -> None:
-        """Create the ``keys_*`` tables if absent."""
-        KeysBase.metadata.create_all(self.engine)
+        """Bring the ``keys_*`` tables to the latest migration (Alembic, own version table)."""
+        from keeper.keys.migrate import upgrade
+
+        upgrade(self.engine)
 
     def register_wallet(self, name: str, deriver: AddressDeriver) -> int:
         """Register a wallet by its public descriptor; private key material is refused."""

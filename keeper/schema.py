@@ -1,0 +1,75 @@
+"""Per-domain schema migrations (Alembic) sharing one database.
+
+Each domain that owns tables (``ledger_*``, ``clients_*``, ``keys_*``) keeps its own migration
+history under ``<package>/migrations`` with its own version table, so domains evolve
+independently while living in the same SQLite/PostgreSQL database. This module is the one place
+that wires a domain's metadata, version table and table prefix into Alembic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, MetaData, pool
+
+
+@dataclass(frozen=True)
+class DomainSchema:
+    """Where a domain's migrations live and which tables are its own."""
+
+    migrations: Path
+    version_table: str
+    table_prefix: str
+
+    def include_name(self, name: str | None, type_: str, parent_names: object) -> bool:
+        """Autogenerate/compare filter: only this domain's tables (others share the database)."""
+        return type_ != "table" or bool(name and name.startswith(self.table_prefix))
+
+    def alembic_config(self, url: str) -> Config:
+        """Alembic ``Config`` pointing at this domain's migrations and ``url``."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(self.migrations))
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+        return cfg
+
+    def upgrade(self, engine_url: str | Engine, revision: str = "head") -> None:
+        """Migrate the database at ``engine_url`` (URL or Engine) up to ``revision``."""
+        command.upgrade(self.alembic_config(_url(engine_url)), revision)
+
+    def downgrade(self, engine_url: str | Engine, revision: str = "base") -> None:
+        """Migrate the database at ``engine_url`` down to ``revision``."""
+        command.downgrade(self.alembic_config(_url(engine_url)), revision)
+
+
+def _url(engine_url: str | Engine) -> str:
+    if isinstance(engine_url, Engine):
+        return engine_url.url.render_as_string(hide_password=False)
+    return engine_url
+
+
+def run_alembic_env(schema: DomainSchema, metadata: MetaData) -> None:
+    """Body of a domain's ``migrations/env.py``: run offline (SQL) or online migrations."""
+    from alembic import context
+
+    from keeper.ledger.db import make_engine
+
+    url = context.get_x_argument(as_dictionary=True).get("url") or context.config.get_main_option(
+        "sqlalchemy.url")
+    options = {"target_metadata": metadata, "version_table": schema.version_table,
+               "render_as_batch": True, "include_name": schema.include_name}
+    if context.is_offline_mode():
+        context.configure(url=url, literal_binds=True, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = make_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            context.configure(connection=connection, **options)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
