@@ -27,7 +27,7 @@ from web3 import Web3
 
 from keeper.chain import events as ev
 from keeper.ledger import InsufficientFunds, Kind, Ledger, TransferSpec
-from keeper.ledger.models import Alert, Cursor, CursorBlock, Transfer
+from keeper.ledger.models import Account, Alert, Cursor, CursorBlock, Transfer
 
 log = logging.getLogger(__name__)
 AlertSink = Callable[[str, str], None]
@@ -152,7 +152,11 @@ class Follower:
                 explained[(e.tx_hash, e.token, e.amount, direction)] += 1
         for e in decoded:
             tid = f"{self.cfg.name}:g{gen}:{e.block_hash}:{e.log_index}"
-            asset = self.tokens.get(e.token, f"ERC20:{e.token}")
+            asset = self.tokens.get(e.token)
+            if asset is None:  # a vault event of a token we were not configured to custody
+                alerts.append(("unknown_token", f"{e.kind} of {e.amount} units of unconfigured "
+                               f"token {e.token} (block {e.block_number} tx {e.tx_hash})", tid))
+                continue
             om = lg.omnibus_account(asset, self.vault_loc)
             ref = f"block {e.block_number} tx {e.tx_hash} log {e.log_index}"
             src = {"source": self.cfg.name, "source_pos": e.block_number}
@@ -260,13 +264,67 @@ class Follower:
             conn.execute(insert(Alert.__table__), [
                 {"kind": k, "message": m, "ref": r, "created_at": now} for k, m, r in alerts])
 
-        try:
-            self.ledger.post_all(specs, hook=hook)
-        except InsufficientFunds as exc:
-            # a client already spent a credit from an orphaned block (only possible with a reorg
-            # deeper than the confirmation depth): stop and escalate, never go negative
-            if self.on_alert:
-                self.on_alert("reorg_shortfall", f"cannot reverse orphaned postings: {exc}")
-            raise
+        self._post_reversals(specs, orphans, gen, hook)
         if self.on_alert:
             self.on_alert(*alerts[0][:2])
+
+    def _post_reversals(self, specs: list[TransferSpec], orphans: list[Any], gen: int,
+                        hook: Callable[[Connection], None]) -> None:
+        """Post the reversals; if a client already spent an orphaned credit (a reorg deeper than
+        the confirmation depth), cover the shortfall from suspense first, never going negative.
+
+        The cover (``suspense -> client``) and the exact reversal (``client -> omnibus``) commit
+        together: the omnibus matches the chain again, the client ends at zero, and the suspense
+        account carries the amount to recover from the client, with a ``reorg_shortfall`` alert.
+        """
+        covers: list[TransferSpec] = []
+        shortfalls: list[tuple[str, str, str]] = []
+        for _attempt in range(5):
+            try:
+                self.ledger.post_all(covers + specs, hook=self._with_alerts(hook, shortfalls))
+                break
+            except InsufficientFunds:
+                covers, shortfalls = self._covers(orphans, gen)
+        else:
+            raise RuntimeError(f"{self.cfg.name}: reorg reversal kept failing for lack of funds")
+        for kind, message, _ in shortfalls:
+            log.error("alert %s: %s", kind, message)
+            if self.on_alert:
+                self.on_alert(kind, message)
+
+    def _covers(self, orphans: list[Any], gen: int) -> tuple[list[TransferSpec], list[tuple]]:
+        """Suspense -> client transfers covering what each client lacks to be debited."""
+        need: dict[int, int] = {}
+        assets: dict[int, str] = {}
+        for _tid, _debit, credit, amt, asset in orphans:  # reversal debits the original credit
+            need[credit] = need.get(credit, 0) + amt
+            assets[credit] = asset
+        a = Account.__table__.c
+        with self.ledger.engine.connect() as conn:
+            clients = {i: (cp, dp, dpe) for i, cp, dp, dpe in conn.execute(
+                select(a.id, a.credits_posted, a.debits_posted, a.debits_pending).where(
+                    a.id.in_(sorted(need)), a.no_overdraft.is_(True)))}
+        covers: list[TransferSpec] = []
+        alerts: list[tuple[str, str, str]] = []
+        for acc, (cp, dp, dpe) in sorted(clients.items()):
+            short = need[acc] - (cp - dp - dpe)
+            if short <= 0:
+                continue
+            asset = assets[acc]
+            ref = f"{self.cfg.name}:reorg-shortfall:g{gen}:{acc}"
+            covers.append(TransferSpec(ref, self.ledger.suspense_account(asset), acc, short,
+                                       reference="reorg shortfall: orphaned credit already spent"))
+            alerts.append(("reorg_shortfall", f"reorg reversed credits of account {acc} it had "
+                           f"already spent: {short} {asset} posted to suspense to recover", ref))
+        return covers, alerts
+
+    @staticmethod
+    def _with_alerts(hook: Callable[[Connection], None],
+                     alerts: list[tuple[str, str, str]]) -> Callable[[Connection], None]:
+        def run(conn: Connection) -> None:
+            hook(conn)
+            if alerts:
+                now = datetime.now(UTC)
+                conn.execute(insert(Alert.__table__), [
+                    {"kind": k, "message": m, "ref": r, "created_at": now} for k, m, r in alerts])
+        return run

@@ -18,8 +18,9 @@ from keeper.ledger.errors import (
     InvariantViolation,
     LedgerError,
     UnknownAccount,
+    UnknownAsset,
 )
-from keeper.ledger.ledger import Ledger, normalise_ref
+from keeper.ledger.ledger import Ledger, normalise_asset, normalise_ref
 from keeper.ledger.migrate import upgrade
 from keeper.ledger.statements import Statement, StatementLine
 
@@ -27,5 +28,6 @@ __all__ = [
     "GL_CODES", "AccountKind", "AlreadyReversed", "AssetMismatch", "Balance", "HoldExpired",
     "HoldNotFound", "HoldResolved", "IdempotencyConflict", "InsufficientFunds", "InvalidTransfer",
     "InvariantViolation", "Kind", "Ledger", "LedgerError", "Statement", "StatementLine",
-    "TransferResult", "TransferSpec", "UnknownAccount", "make_engine", "normalise_ref", "upgrade",
+    "TransferResult", "TransferSpec", "UnknownAccount", "UnknownAsset", "make_engine",
+    "normalise_asset", "normalise_ref", "upgrade",
 ]

@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
-from keeper.ledger.db import WRITE
+from keeper.ledger.checkpoint import Checkpointer
+from keeper.ledger.db import NO_AUTOCHECKPOINT, WRITE
 from keeper.ledger.domain import TransferResult, TransferSpec
 from keeper.ledger.engine import Hook, Request, apply_requests
 
@@ -82,12 +83,16 @@ class Ticket:
         self._done = True
 
 
-def commit_requests(engine: Engine, requests: Sequence[Request]) -> None:
+def commit_requests(
+    engine: Engine, requests: Sequence[Request], options: dict[str, object] | None = None
+) -> None:
     """Commit ``requests`` in one transaction; if that fails for a non-ledger reason (a hook error,
     a concurrent writer), retry each request in its own transaction so one cannot sink the others.
+    ``options`` are the write connection's execution options (default :data:`WRITE`).
     """
+    options = options or WRITE
     try:
-        with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        with engine.connect().execution_options(**options) as conn, conn.begin():
             apply_requests(conn, requests)
         return
     except Exception as exc:  # noqa: BLE001 - isolate the failing request below
@@ -100,7 +105,7 @@ def commit_requests(engine: Engine, requests: Sequence[Request]) -> None:
         req.error = None
         req.results = None
         try:
-            with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            with engine.connect().execution_options(**options) as conn, conn.begin():
                 apply_requests(conn, [req])
         except Exception as exc:  # noqa: BLE001
             req.error = exc
@@ -108,11 +113,20 @@ def commit_requests(engine: Engine, requests: Sequence[Request]) -> None:
 
 
 class GroupCommitter:
-    """Background writer thread accumulating requests into group commits."""
+    """Background writer thread accumulating requests into group commits.
 
-    def __init__(self, engine: Engine, max_batch: int = 8192) -> None:
+    ``max_batch`` caps the transfers of one commit: a bigger batch amortises the fsync further but
+    every posting in it waits for the whole batch, so the cap bounds the latency a backlog adds.
+    On SQLite the committer's commits skip automatic WAL checkpoints and a
+    :class:`~keeper.ledger.checkpoint.Checkpointer` thread runs them in the background.
+    """
+
+    def __init__(self, engine: Engine, max_batch: int = 4096) -> None:
         self.engine = engine
         self.max_batch = max_batch
+        sqlite = engine.dialect.name == "sqlite"
+        self.checkpointer = Checkpointer(engine) if sqlite else None
+        self._options: dict[str, object] = NO_AUTOCHECKPOINT if sqlite else WRITE
         self._q: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="ledger-group-commit", daemon=True)
@@ -130,6 +144,9 @@ class GroupCommitter:
         """Flush pending requests and stop the writer thread."""
         self._q.put(_STOP)
         self._thread.join()
+        if self.checkpointer is not None:
+            self.checkpointer.close()
+            self.checkpointer = None
 
     def _run(self) -> None:
         stop = False
@@ -151,12 +168,14 @@ class GroupCommitter:
                 n += len(nxt[0].transfers)  # type: ignore[index]
             reqs = [b[0] for b in batch]  # type: ignore[index]
             try:
-                commit_requests(self.engine, reqs)
+                commit_requests(self.engine, reqs, self._options)
             except BaseException as exc:  # noqa: BLE001 - never leave a caller hanging
                 for req in reqs:
                     req.error = exc
             self.batches += 1
             self.committed += n
+            if self.checkpointer is not None:
+                self.checkpointer.kick()
             callbacks = []
             at = time.perf_counter()
             with self._cond:
@@ -165,6 +184,11 @@ class GroupCommitter:
                     if ticket._callbacks:  # noqa: SLF001
                         callbacks.append(ticket)
                 self._cond.notify_all()
+            if self.checkpointer is not None:  # after the callers were released
+                try:
+                    self.checkpointer.restart_if_large()
+                except Exception:  # noqa: BLE001 - retried after the next commit
+                    log.exception("WAL restart checkpoint failed")
             for ticket in callbacks:
                 for fn in ticket._callbacks:  # noqa: SLF001
                     try:

@@ -8,21 +8,18 @@ however many postings hit it. Nothing is written for a refused request.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
+from keeper.ledger import bulk
 from keeper.ledger import errors as err
 from keeper.ledger.domain import Kind, TransferResult, TransferSpec
-from keeper.ledger.models import Account, Transfer
 
 Hook = Callable[[Connection], None]
-_CHUNK = 2000
-_ACC = Account.__table__
-_TRF = Transfer.__table__
 
 
 @dataclass(slots=True)
@@ -81,34 +78,15 @@ def sqlite_datetime(d: datetime | None) -> str | None:
     return utc(d).strftime("%Y-%m-%d %H:%M:%S.%f")  # type: ignore[union-attr]
 
 
-_INSERT = (
-    "INSERT INTO ledger_transfers (transfer_id, kind, debit_account_id, credit_account_id, asset, "
-    "amount, pending_id, reverses_id, expires_at, reference, source, source_pos, fingerprint, "
-    "created_at) VALUES ({})"
-)
-_UPDATE = (
-    "UPDATE ledger_accounts SET debits_posted={0}, credits_posted={0}, debits_pending={0}, "
-    "credits_pending={0} WHERE id={0}"
-)
-
-
 def _write(conn: Connection, st: _State) -> None:
-    """The two hot statements, executemany straight through the driver (no per-row ORM work)."""
-    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    if st.rows:
-        conn.exec_driver_sql(_INSERT.format(", ".join([ph] * 14)), st.rows)
+    """The two hot statements: every new transfer row, then every touched account's totals."""
+    bulk.insert_transfers(conn, st.rows)
     if st.dirty:
-        amt = st.amt
-        params = [
+        amt, acc = st.amt, st.accounts
+        bulk.update_accounts(conn, [
             (amt(v[2]), amt(v[3]), amt(v[4]), amt(v[5]), i)
-            for i, v in ((i, st.accounts[i]) for i in sorted(st.dirty))
-        ]
-        conn.exec_driver_sql(_UPDATE.format(ph), params)
-
-
-def _chunks(items: list[Any]) -> Iterable[list[Any]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]
+            for i, v in ((i, acc[i]) for i in sorted(st.dirty))
+        ])
 
 
 def _load(conn: Connection, requests: Sequence[Request], now: datetime) -> _State:
@@ -125,43 +103,52 @@ def _load(conn: Connection, requests: Sequence[Request], now: datetime) -> _Stat
                 revs.add(t.reverses_id)
             acc_ids.add(t.debit_account)
             acc_ids.add(t.credit_account)
-    existing: dict[str, tuple[str, int, datetime]] = {}
-    c = _TRF.c
-    for chunk in _chunks(sorted(ids)):
-        q = select(c.transfer_id, c.fingerprint, c.amount, c.created_at).where(
-            c.transfer_id.in_(chunk)
-        )
-        for tid, fp, amt, at in conn.execute(q):
-            existing[tid] = (fp, amt, utc(at))
+    existing = {tid: (fp, amt, at) for tid, fp, amt, at in bulk.fetch_transfers(conn, ids)}
     refs: dict[str, _Ref] = {}
-    resolved: set[str] = set()
-    reversed_: set[str] = set()
-    for chunk in _chunks(sorted(pend | revs)):
-        q = select(
-            c.transfer_id, c.kind, c.debit_account_id, c.credit_account_id, c.asset, c.amount,
-            c.expires_at,
-        ).where(c.transfer_id.in_(chunk))
-        for tid, kind, d, cr, asset, amt, exp in conn.execute(q):
-            refs[tid] = _Ref(kind, d, cr, asset, amt, utc(exp))
-            acc_ids.add(d)
-            acc_ids.add(cr)
-    for chunk in _chunks(sorted(pend)):
-        resolved.update(conn.scalars(select(c.pending_id).where(c.pending_id.in_(chunk))))
-    for chunk in _chunks(sorted(revs)):
-        reversed_.update(conn.scalars(select(c.reverses_id).where(c.reverses_id.in_(chunk))))
-    accounts: dict[int, list[Any]] = {}
-    a = _ACC.c
-    lock = conn.dialect.name == "postgresql"
-    for chunk in _chunks(sorted(acc_ids)):
-        q = select(
-            a.id, a.asset, a.no_overdraft, a.debits_posted, a.credits_posted, a.debits_pending,
-            a.credits_pending,
-        ).where(a.id.in_(chunk)).order_by(a.id)
-        if lock:  # row locks in id order: concurrent writers serialise per account, no deadlock
-            q = q.with_for_update()
-        for row in conn.execute(q):
-            accounts[row[0]] = list(row[1:])
+    for tid, kind, d, cr, asset, amt, exp in bulk.fetch_refs(conn, pend | revs):
+        refs[tid] = _Ref(kind, d, cr, asset, amt, exp)
+        acc_ids.add(d)
+        acc_ids.add(cr)
+    resolved = bulk.fetch_links(conn, "pending_id", pend)
+    reversed_ = bulk.fetch_links(conn, "reverses_id", revs)
+    acc_ids.discard(0)
+    accounts = bulk.fetch_accounts(conn, acc_ids)
     return _State(now, accounts, existing, refs, resolved, reversed_)
+
+
+class _Direct:
+    """Overlay of a single-transfer request: writes straight into the batch state.
+
+    ``_apply_one`` raises every refusal before it mutates anything, so a request of one transfer
+    needs no copy-on-write to stay all-or-nothing (the common case: no per-request copies).
+    """
+
+    __slots__ = ("st", "acc", "created", "refs", "resolved", "reversed", "rows")
+
+    def __init__(self, st: _State) -> None:
+        self.st = st
+        self.acc = st.accounts
+        self.created = st.existing
+        self.refs = st.refs
+        self.resolved = st.resolved
+        self.reversed = st.reversed
+        self.rows = st.rows
+
+    def account(self, acc_id: int) -> list[Any]:
+        base = self.acc.get(acc_id)
+        if base is None:
+            raise err.UnknownAccount(f"account {acc_id} does not exist")
+        self.st.dirty.add(acc_id)
+        return base
+
+    def existing(self, tid: str) -> tuple[str, int, datetime] | None:
+        return self.created.get(tid)
+
+    def ref(self, tid: str) -> _Ref | None:
+        return self.refs.get(tid)
+
+    def commit(self) -> None:
+        """Nothing to do: every change went to the batch state directly."""
 
 
 class _Group:
@@ -201,7 +188,7 @@ class _Group:
         st.rows.extend(self.rows)
 
 
-def _apply_one(g: _Group, t: TransferSpec) -> TransferResult:
+def _apply_one(g: _Group | _Direct, t: TransferSpec) -> TransferResult:
     st = g.st
     if not isinstance(t.amount, int) or isinstance(t.amount, bool) or t.amount < 0:
         raise err.InvalidTransfer(f"{t.transfer_id}: amount must be a non-negative int")
@@ -301,8 +288,9 @@ def apply_requests(
     if conn.dialect.name == "sqlite":  # bind exactly what the Amount/DateTime types would
         st.amt, st.ts = sqlite_amount, sqlite_datetime
     st.now_db = st.ts(st.now)
+    direct = _Direct(st)  # stateless beyond ``st``: one for the whole batch
     for req in requests:
-        g = _Group(st)
+        g = direct if len(req.transfers) == 1 else _Group(st)
         try:
             req.results = [_apply_one(g, t) for t in req.transfers]
         except err.LedgerError as exc:

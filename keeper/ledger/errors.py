@@ -15,6 +15,10 @@ class UnknownAccount(LedgerError):  # noqa: N818 - domain names read better
     """An account id does not exist."""
 
 
+class UnknownAsset(LedgerError, ValueError):  # noqa: N818 - domain names read better
+    """The asset symbol is not one Strongroom custodies (see :mod:`keeper.assets`)."""
+
+
 class AssetMismatch(LedgerError):  # noqa: N818 - domain names read better
     """Debit and credit accounts hold different assets."""
 

@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from keeper.assets import ASSETS, by_symbol
 from keeper.ledger import errors as err
 from keeper.ledger.batcher import GroupCommitter, Ticket, commit_requests
 from keeper.ledger.db import WRITE, make_engine
 from keeper.ledger.domain import GL_CODES, AccountKind, Balance, Kind, TransferResult, TransferSpec
 from keeper.ledger.engine import Request, utc
 from keeper.ledger.models import Account, Alert, ClientRef, Transfer
+from keeper.ledger.statements import Statement, monthly_statement
 
 AlertSink = Callable[[str, str], None]
 
@@ -32,7 +34,7 @@ class Ledger:
         url_or_engine: str | Engine,
         *,
         group_commit: bool = True,
-        max_batch: int = 8192,
+        max_batch: int = 4096,
         on_alert: AlertSink | None = None,
     ) -> None:
         self.engine = (
@@ -58,15 +60,32 @@ class Ledger:
         self.close()
 
     # ----------------------------------------------------------------- accounts
-    def open_account(self, kind: AccountKind, asset: str, owner: str = "") -> int:
-        """Return the id of the (kind, asset, owner) account, creating it if needed."""
+    def _find(self, kind: AccountKind, asset: str, owner: str) -> tuple[tuple[str, str, str], int | None]:
+        """(cache key, id or None) of the (kind, asset, owner) account; never writes."""
+        asset = normalise_asset(asset)
         key = (str(kind), asset, owner)
         if key in self._accounts:
-            return self._accounts[key]
+            return key, self._accounts[key]
         c = Account.__table__.c
         q = select(c.id).where(c.kind == key[0], c.asset == asset, c.owner == owner)
         with self.engine.connect() as conn:
             acc_id = conn.scalar(q)
+        if acc_id is not None:
+            self._accounts[key] = int(acc_id)
+        return key, acc_id
+
+    def open_account(self, kind: AccountKind, asset: str, owner: str = "") -> int:
+        """Return the id of the (kind, asset, owner) account, creating it if needed.
+
+        ``asset`` is a custodied asset symbol (any case; stored upper-case, e.g. ``USDC``);
+        an unknown symbol raises :class:`~keeper.ledger.errors.UnknownAsset`.
+        """
+        key, acc_id = self._find(kind, asset, owner)
+        if acc_id is not None:
+            return acc_id
+        asset = key[1]
+        c = Account.__table__.c
+        q = select(c.id).where(c.kind == key[0], c.asset == asset, c.owner == owner)
         if acc_id is None:
             row = {
                 "kind": key[0], "asset": asset, "owner": owner,
@@ -86,8 +105,20 @@ class Ledger:
         return int(acc_id)
 
     def client_account(self, client_id: str, asset: str) -> int:
-        """Client holding account (GL 1100), never negative."""
+        """Client holding account (GL 1100), never negative; created on first use."""
         return self.open_account(AccountKind.CLIENT, asset, client_id)
+
+    def find_client_account(self, client_id: str, asset: str) -> int | None:
+        """Id of the client's ``asset`` account, or None if it has none (read-only)."""
+        return self._find(AccountKind.CLIENT, asset, client_id)[1]
+
+    def client_balances(self, client_id: str) -> dict[str, Balance]:
+        """Stored totals of every account ``client_id`` holds, by asset symbol (read-only)."""
+        c = Account.__table__.c
+        q = select(c.asset, c.id, c.debits_posted, c.credits_posted, c.debits_pending,
+                   c.credits_pending).where(c.kind == str(AccountKind.CLIENT), c.owner == client_id)
+        with self.engine.connect() as conn:
+            return {asset: Balance(*rest) for asset, *rest in conn.execute(q.order_by(c.asset))}
 
     def omnibus_account(self, asset: str, location: str) -> int:
         """Omnibus account of ``asset`` at ``location`` (GL 2100), e.g. ``vault:0x...``."""
@@ -199,6 +230,12 @@ class Ledger:
             elif cur != client_id:
                 raise err.LedgerError(f"client_ref {ref} already maps to another client")
 
+    def client_id_for_ref(self, client_ref: str | bytes) -> str | None:
+        """The client a bytes32 ``client_ref`` maps to, or None (read-only)."""
+        ref = normalise_ref(client_ref)
+        with self.engine.connect() as conn:
+            return conn.scalar(select(ClientRef.client_id).where(ClientRef.client_ref == ref))
+
     def client_refs(self) -> dict[str, str]:
         """The whole registry, ref -> client id."""
         with self.engine.connect() as conn:
@@ -217,11 +254,25 @@ class Ledger:
 
         return verify_invariants(self.engine)
 
-    def statement(self, client_id: str, asset: str, year: int, month: int):  # noqa: ANN201
-        """Monthly statement of a client's holding (see :mod:`keeper.ledger.statements`)."""
-        from keeper.ledger.statements import monthly_statement
+    def statement(self, client_id: str, asset: str, year: int, month: int) -> Statement:
+        """Monthly statement of a client's holding (see :mod:`keeper.ledger.statements`).
 
-        return monthly_statement(self.engine, self.client_account(client_id, asset), year, month)
+        Read-only: a client without an ``asset`` account gets an empty statement (account id 0,
+        zero balances) and no account is created.
+        """
+        acc = self.find_client_account(client_id, asset)
+        if acc is None:
+            return Statement(0, year, month, 0, [], 0)
+        return monthly_statement(self.engine, acc, year, month)
+
+
+def normalise_asset(asset: str) -> str:
+    """The canonical (upper-case) symbol of a custodied asset; raises ``UnknownAsset``."""
+    try:
+        return by_symbol(str(asset)).symbol
+    except KeyError:
+        raise err.UnknownAsset(
+            f"unknown asset {asset!r}; the ledger holds {sorted(ASSETS)}") from None
 
 
 def normalise_ref(client_ref: str | bytes) -> str:

@@ -53,17 +53,17 @@ def test_migration_matches_models(ledger_url: str) -> None:
 
 def test_gl_codes_and_kinds(ledger: Ledger) -> None:
     ids = {
-        AccountKind.CLIENT: ledger.client_account("7890", "usdc"),
-        AccountKind.OMNIBUS: ledger.omnibus_account("usdc", "hot"),
-        AccountKind.FEE: ledger.fee_account("usdc"),
-        AccountKind.SUSPENSE: ledger.suspense_account("usdc"),
+        AccountKind.CLIENT: ledger.client_account("7890", "USDC"),
+        AccountKind.OMNIBUS: ledger.omnibus_account("USDC", "hot"),
+        AccountKind.FEE: ledger.fee_account("USDC"),
+        AccountKind.SUSPENSE: ledger.suspense_account("USDC"),
     }
     with ledger.engine.connect() as conn:
         rows = dict(conn.execute(text("SELECT id, gl_code FROM ledger_accounts")).all())
     assert rows[ids[AccountKind.CLIENT]] == "1100-CUSTOMER-USDC-WALLET"
     assert rows[ids[AccountKind.OMNIBUS]] == "2100-USDC-OMNIBUS-WALLET"
     assert rows[ids[AccountKind.FEE]] == "4500-FEE-REVENUE"
-    assert ledger.client_account("7890", "usdc") == ids[AccountKind.CLIENT]
+    assert ledger.client_account("7890", "USDC") == ids[AccountKind.CLIENT]
 
 
 def test_uint256_amounts_are_exact(ledger: Ledger) -> None:

@@ -145,8 +145,8 @@ def _build(seq, om: int, fee: int, clients: list[int], ns: str) -> list[Transfer
 
 def _check_sequence(ledger: Ledger, seq) -> None:
     ns = f"p{next(_ns)}"
-    asset = f"A{ns}"
-    om, fee = ledger.omnibus_account(asset, "vault"), ledger.fee_account(asset)
+    asset = "USDC"  # a fresh namespace of accounts per example (assets are a fixed registry)
+    om, fee = ledger.omnibus_account(asset, f"{ns}:vault"), ledger.omnibus_account(asset, f"{ns}:fee")
     clients = [ledger.client_account(f"{ns}c{i}", asset) for i in range(CLIENTS)]
     specs = _build(seq, om, fee, clients, ns)
     model = Model(om, fee, clients)
@@ -178,7 +178,7 @@ def test_random_sequences_keep_invariants(ledger: Ledger, seq) -> None:
 def test_idempotent_retry_never_double_posts(ledger: Ledger, amount: int, retries: int,
                                              spread: bool) -> None:
     ns = f"r{next(_ns)}"
-    om, c = ledger.omnibus_account("R", "vault"), ledger.client_account(ns, "R")
+    om, c = ledger.omnibus_account("ETH", ns), ledger.client_account(ns, "ETH")
     spec = TransferSpec(f"{ns}-dep", om, c, amount)
     if spread:  # retries in separate commits
         results = [ledger.post(spec) for _ in range(retries + 1)]
@@ -192,8 +192,8 @@ def test_idempotent_retry_never_double_posts(ledger: Ledger, amount: int, retrie
 @given(have=st.integers(0, 2**70), extra=st.integers(1, 2**70))
 def test_overdraw_refused_changes_nothing(ledger: Ledger, have: int, extra: int) -> None:
     ns = f"o{next(_ns)}"
-    om, c, d = (ledger.omnibus_account("O", "vault"), ledger.client_account(ns, "O"),
-                ledger.client_account(ns + "x", "O"))
+    om, c, d = (ledger.omnibus_account("BTC", ns), ledger.client_account(ns, "BTC"),
+                ledger.client_account(ns + "x", "BTC"))
     if have:
         ledger.post(TransferSpec(f"{ns}-dep", om, c, have))
     before = ledger.balance(c), ledger.balance(d), ledger.balance(om)
