@@ -87,7 +87,7 @@ def deposit_instructions(
         raise DepositsUnavailable(
             f"deposits are not available yet: the custody contracts are not deployed on chain {chain_id}"
         )
-    if ledger.client_refs().get(client.client_ref) != client.id:
+    if ledger.client_id_for_ref(client.client_ref) != client.id:
         log.error("client %s: client_ref not registered in the ledger", client.id)
         raise DepositsUnavailable(
             "deposits are not available for this client yet: its deposit reference is not active"

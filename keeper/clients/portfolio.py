@@ -27,11 +27,18 @@ class AssetBalance:
 
 
 def balances(ledger: Ledger, client_id: str) -> list[AssetBalance]:
-    """The client's balance of every custodied asset (zero where it never held any)."""
+    """The client's balance of every custodied asset (zero where it never held any).
+
+    Read-only: one query over the client's existing accounts; nothing is created on a read.
+    """
+    held = ledger.client_balances(client_id)
     out = []
     for asset in ASSETS.values():
-        bal = ledger.balance(ledger.client_account(client_id, asset.symbol))
-        out.append(AssetBalance(asset, bal.credit_balance, bal.available, bal.credits_pending))
+        bal = held.get(asset.symbol)
+        if bal is None:
+            out.append(AssetBalance(asset, 0, 0, 0))
+        else:
+            out.append(AssetBalance(asset, bal.credit_balance, bal.available, bal.credits_pending))
     return out
 
 
