@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             print("run: error: API health check failed", file=sys.stderr)
             return 1
         print(f"  demo              {demo_deposit(ape, summary, api_url)}")
+        gc.freeze()  # long-lived start-up objects leave the GC's generations: no full-GC pauses
         if args.check:
             server.should_exit = True
             summary["stop"]()
