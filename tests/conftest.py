@@ -59,3 +59,34 @@ def fund(chain: Any):
         chain.provider.set_balance(address, wei)
 
     return _fund
+
+
+@pytest.fixture
+def assert_deploy_reverts(chain: Any):
+    """``assert_deploy_reverts(container, *args, reason=..., sender=...)``: the constructor
+    reverts with exactly ``reason`` and nothing is deployed.
+
+    The reason is read with an ``eth_call`` of the init code straight from the node: ape's
+    decoding of a reverted deployment is unreliable (it sometimes fails with eth_abi's
+    InvalidPointer and reports "did not revert").
+    """
+    from eth_abi import decode
+    from hexbytes import HexBytes
+    from web3.exceptions import ContractLogicError
+
+    def _check(container: Any, *args: Any, reason: str, sender: Any) -> None:
+        init = bytes(HexBytes(container.contract_type.deployment_bytecode.bytecode))
+        init += bytes(container.constructor.encode_input(*args))
+        nonce_before = chain.provider.get_nonce(sender.address)
+        try:
+            chain.provider.web3.eth.call({"from": sender.address, "data": "0x" + init.hex()})
+        except ContractLogicError as err:
+            data = err.data if isinstance(err.data, str) else ""
+            got = (decode(["string"], bytes.fromhex(data[10:]))[0]
+                   if data.startswith("0x08c379a0") else str(err))
+            assert got == reason or reason in str(err), f"reverted with {got!r}, expected {reason!r}"
+        else:
+            raise AssertionError(f"constructor did not revert (expected {reason!r})")
+        assert chain.provider.get_nonce(sender.address) == nonce_before
+
+    return _check

@@ -149,6 +149,6 @@ def test_admin_grants_roles(escrow, accounts, deal):
     assert escrow.escrows(i).status == 2
 
 
-def test_constructor_reverts(project, accounts, usdc):
-    with ape.reverts("Escrow: zero address"):
-        project.Escrow.deploy(usdc.address, ZERO, ZERO, ZERO, sender=accounts[0])
+def test_constructor_reverts(project, accounts, usdc, assert_deploy_reverts):
+    assert_deploy_reverts(project.Escrow, usdc.address, ZERO, ZERO, ZERO,
+                          reason="Escrow: zero address", sender=accounts[0])

@@ -231,8 +231,7 @@ def test_roles_and_renounce(funded_vault, who):
     (("0x0000000000000000000000000000000000000000", "wl"), "Vault: zero admin"),
     (("admin", "0x0000000000000000000000000000000000000000"), "Vault: zero whitelist"),
 ])
-def test_constructor_reverts(project, who, whitelist, args, reason):
+def test_constructor_reverts(project, who, whitelist, args, reason, assert_deploy_reverts):
     resolved = [who.admin.address if a == "admin" else whitelist.address if a == "wl" else a
                 for a in args]
-    with ape.reverts(reason):
-        project.Vault.deploy(*resolved, sender=who.deployer)
+    assert_deploy_reverts(project.Vault, *resolved, reason=reason, sender=who.deployer)

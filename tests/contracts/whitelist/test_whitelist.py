@@ -80,7 +80,6 @@ def test_reverts_change_nothing(wl, accounts):
     (("a1", ZERO, 31 * DAY, []), "Whitelist: delay too long"),
     (("a1", ZERO, 0, [ZERO]), "Whitelist: zero address"),
 ])
-def test_constructor_reverts(project, accounts, args, reason):
+def test_constructor_reverts(project, accounts, args, reason, assert_deploy_reverts):
     args = [accounts[1].address if a == "a1" else a for a in args]
-    with ape.reverts(reason):
-        project.Whitelist.deploy(*args, sender=accounts[0])
+    assert_deploy_reverts(project.Whitelist, *args, reason=reason, sender=accounts[0])
