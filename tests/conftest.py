@@ -8,8 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from keeper.assets import USDC, USDT
+
+# 2 shared cores: an example's wall time says nothing about correctness, so no deadlines.
+settings.register_profile("strongroom", deadline=None, print_blob=True)
+settings.load_profile("strongroom")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFE_DEPLOYMENTS = ROOT / "node_modules/@safe-global/safe-deployments/dist/assets/v1.4.1"
