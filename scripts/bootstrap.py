@@ -1,6 +1,7 @@
-"""Last set-up step: the project's data folder, local HSM token and database schema.
+"""Last set-up step: the project's data folder, local HSM token and database schemas.
 
-Idempotent: each step checks what exists and only creates what is missing.
+Idempotent: each step checks what exists and only creates what is missing. ``make run`` calls
+:func:`prepare` for its per-run database too.
 """
 
 from __future__ import annotations
@@ -12,21 +13,27 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from keeper.clients import upgrade as upgrade_clients  # noqa: E402
-from keeper.config import load_settings  # noqa: E402
-from keeper.keys.hsm import ensure_local_token  # noqa: E402
+from keeper.config import Settings, load_settings  # noqa: E402
+from keeper.keys.hsm import HsmConfig, ensure_local_token  # noqa: E402
 from keeper.keys.migrate import upgrade as upgrade_keys  # noqa: E402
-from keeper.ledger import upgrade  # noqa: E402
+from keeper.ledger import upgrade as upgrade_ledger  # noqa: E402
+
+SCHEMA_UPGRADES = (upgrade_ledger, upgrade_clients, upgrade_keys)
+
+
+def prepare(settings: Settings) -> HsmConfig:
+    """Data and deployments folders, the local HSM token, and every domain's schema."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.deployments_dir.mkdir(parents=True, exist_ok=True)
+    hsm = ensure_local_token(settings.data_dir)
+    for upgrade in SCHEMA_UPGRADES:
+        upgrade(settings.database_url)
+    return hsm
 
 
 def main() -> int:
-    """Create what the local stack needs under the data folder."""
-    settings = load_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.deployments_dir.mkdir(parents=True, exist_ok=True)
-    ensure_local_token(settings.data_dir)
-    upgrade(settings.database_url)
-    upgrade_clients(settings.database_url)
-    upgrade_keys(settings.database_url)
+    """Prepare what the local stack needs under the data folder."""
+    prepare(load_settings())
     return 0
 
 

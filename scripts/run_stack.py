@@ -18,7 +18,6 @@ import gc
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -37,21 +36,14 @@ from scripts import localnet  # noqa: E402
 FORK_NETWORK = "ethereum:mainnet-fork:foundry"
 
 
-def free_port() -> int:
-    """A free loopback TCP port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_api(port: int, env: dict[str, str]) -> tuple[Any, threading.Thread]:
-    """Serve the API with uvicorn in a thread; return (server, thread)."""
+def start_api(port: int, settings: Any) -> tuple[Any, threading.Thread]:
+    """Serve the API for the run's ``settings`` with uvicorn in a thread; return (server, thread)."""
     import uvicorn
 
-    os.environ.update(env)
     from api.main import create_app
 
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(settings, chain_id=localnet.CHAIN_ID)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="api", daemon=True)
     thread.start()
@@ -108,10 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         provider = enter_fork(exits, networks)
         fork_url = str(provider.uri)
         summary = bring_up(ape, accounts.test_accounts[0], fork_url)
-        env = {"STRONGROOM_RPC_URL": fork_url, "STRONGROOM_DB_URL": summary["database_url"],
-               "STRONGROOM_DEPLOYMENTS_DIR": summary["deployments_dir"], "STRONGROOM_CHAIN_ID": "1"}
-        api_port = args.api_port if not args.check else free_port()
-        server, thread = start_api(api_port, env)
+        api_port = args.api_port if not args.check else localnet.free_port()
+        server, thread = start_api(api_port, summary["settings"])
         api_url = f"http://127.0.0.1:{api_port}"
         health = get_json(f"{api_url}/health")
         print("Strongroom local stack is up")

@@ -12,11 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from keeper.clients import upgrade as upgrade_clients
 from keeper.config import Settings, load_settings
-from keeper.keys.hsm import ensure_local_token
-from keeper.keys.migrate import upgrade as upgrade_keys
-from keeper.ledger import upgrade
+from scripts.bootstrap import prepare
 from scripts.deployments import deploy_system, local_config
 
 
@@ -28,26 +25,22 @@ def run_dir(settings: Settings) -> Path:
 def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
     """Deploy the system contracts on the fork, prepare database and HSM, start the keeper.
 
-    Returns what the caller prints: contract addresses, database, keeper description, and a
-    ``stop`` callable that stops the keeper.
+    Returns what the caller prints and serves: the run's ``settings`` (for the API), contract
+    addresses, database, keeper description, and a ``stop`` callable that stops the keeper.
     """
     base = load_settings()
     folder = run_dir(base)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    database_url = f"sqlite:///{folder / 'strongroom.db'}"
-    settings = Settings(data_dir=base.data_dir, database_url=database_url, rpc_url=fork_url)
-    hsm = ensure_local_token(settings.data_dir)
-    upgrade(database_url)
-    upgrade_clients(database_url)
-    upgrade_keys(database_url)
-    record = deploy_system(deployer, local_config(), path=folder / "deployments" / "1.json")
+    settings = Settings(data_dir=base.data_dir, database_url=f"sqlite:///{folder / 'strongroom.db'}",
+                        rpc_url=fork_url, deployments_dir=folder / "deployments")
+    hsm = prepare(settings)
+    record = deploy_system(deployer, local_config(), path=settings.deployments_dir / "1.json")
     stop_keeper, keeper_desc = start_keeper(settings, record)
     return {
+        "settings": settings,
         "contracts": {**record["addresses"], "hsm_token": hsm.token_label},
-        "database_url": database_url,
         "database_display": settings.redacted_database_url(),
-        "deployments_dir": str(folder / "deployments"),
         "keeper": keeper_desc,
         "stop": stop_keeper,
     }
@@ -83,8 +76,8 @@ def demo_deposit(ape: Any, summary: dict[str, Any], api_url: str, timeout: float
     from keeper.clients import create_client, issue_key
     from keeper.ledger import Ledger
 
-    settings = load_settings()
-    ledger = Ledger(summary["database_url"], group_commit=False)
+    settings: Settings = summary["settings"]
+    ledger = Ledger(settings.database_url, group_commit=False)
     try:
         with Session(ledger.engine) as session:
             client = create_client(session, ledger, "Demo Client")
@@ -99,7 +92,7 @@ def demo_deposit(ape: Any, summary: dict[str, Any], api_url: str, timeout: float
     depositor = ape.accounts.test_accounts[2]
     amount = 10**18
     vault.depositEth(bytes.fromhex(client.client_ref.removeprefix("0x")), value=amount, sender=depositor)
-    ape.chain.mine(load_settings().confirmations)
+    ape.chain.mine(settings.confirmations)
 
     request = urllib.request.Request(f"{api_url}/v1/balances",  # noqa: S310 - loopback API
                                      headers={"Authorization": f"Bearer {key.api_key}"})

@@ -11,15 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from scripts import localnet
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = [pytest.mark.fork, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def assert_stack_output(out: str) -> None:
@@ -42,7 +38,7 @@ def test_check_mode_comes_up_verifies_and_stops():
 
 
 def test_ctrl_c_stops_everything_cleanly():
-    port = free_port()
+    port = localnet.free_port()
     proc = subprocess.Popen([sys.executable, "-m", "scripts.run_stack", "--api-port", str(port)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
