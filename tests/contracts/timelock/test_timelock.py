@@ -154,13 +154,9 @@ def test_renounce(tl, accounts):
     assert tl.roles(accounts[3]) == 0
 
 
-def test_constructor_floor(project, accounts, chain):
-    # eth_call of the init code: the revert reason is read straight from the node (ape's
-    # deploy-revert decoding of this constructor's dynamic arguments is unreliable)
-    init = bytes(HexBytes(project.Timelock.contract_type.deployment_bytecode.bytecode)) + bytes(
-        project.Timelock.constructor.encode_input(DELAY - 1, DELAY, [accounts[1]], [], []))
-    with pytest.raises(Exception, match="Timelock: delay below floor"):
-        chain.provider.web3.eth.call({"from": accounts[0].address, "data": "0x" + init.hex()})
+def test_constructor_floor(project, accounts, chain, assert_deploy_reverts):
+    assert_deploy_reverts(project.Timelock, DELAY - 1, DELAY, [accounts[1]], [], [],
+                          reason="Timelock: delay below floor", sender=accounts[0])
     ok = bytes(HexBytes(project.Timelock.contract_type.deployment_bytecode.bytecode)) + bytes(
         project.Timelock.constructor.encode_input(DELAY, DELAY, [accounts[1]], [], []))
     assert chain.provider.web3.eth.call({"from": accounts[0].address, "data": "0x" + ok.hex()})
