@@ -10,7 +10,8 @@ import pytest
 from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
+from token_helpers import act_as, args, fresh, snapshot
 
 ONE_USDC = 10**6
 MAX_UINT256 = 2**256 - 1
@@ -20,30 +21,6 @@ PAUSED = "Pausable: paused"
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def act_as(accounts, chain, address):
-    """An impersonated, ETH-funded account for `address` (a role holder)."""
-    account = accounts[to_checksum_address(address)]
-    chain.provider.set_balance(account.address, 10**20)
-    return account
-
-
-def fresh(accounts, chain):
-    """A new funded account nobody else uses (no prior token history on any fork)."""
-    account = accounts.generate_test_account()
-    chain.provider.set_balance(account.address, 10**20)
-    return account
-
-
-def args(log):
-    """Event arguments in ABI order (names differ between Solidity and Vyper ABIs)."""
-    return list(log.event_arguments.values())
-
-
-def snapshot(usdc, *holders):
-    """Balances of `holders` plus the total supply, to show a revert changed nothing."""
-    return [usdc.balanceOf(h) for h in holders] + [usdc.totalSupply()]
 
 
 @pytest.fixture

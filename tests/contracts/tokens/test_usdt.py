@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import ape
 import pytest
 from ape.exceptions import ContractLogicError, VirtualMachineError
-from eth_utils import to_checksum_address
+from token_helpers import act_as, args, fresh, snapshot
 
 ONE_USDT = 10**6
 MAX_UINT256 = 2**256 - 1
@@ -39,29 +39,6 @@ def invalid_opcode():
     with pytest.raises(VirtualMachineError, match="InvalidFEOpcode") as info:
         yield info
     assert not isinstance(info.value, ContractLogicError)
-
-
-def act_as(accounts, chain, address):
-    """An impersonated, ETH-funded account for `address` (e.g. the owner)."""
-    account = accounts[to_checksum_address(address)]
-    chain.provider.set_balance(account.address, 10**20)
-    return account
-
-
-def fresh(accounts, chain):
-    """A new funded account nobody else uses."""
-    account = accounts.generate_test_account()
-    chain.provider.set_balance(account.address, 10**20)
-    return account
-
-
-def args(log):
-    """Event arguments in ABI order (names differ between Solidity and Vyper ABIs)."""
-    return list(log.event_arguments.values())
-
-
-def snapshot(usdt, *holders):
-    return [usdt.balanceOf(h) for h in holders] + [usdt.totalSupply()]
 
 
 def abi_outputs(usdt, name):
