@@ -8,6 +8,7 @@ that wires a domain's metadata, version table and table prefix into Alembic.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,12 @@ class DomainSchema:
     migrations: Path
     version_table: str
     table_prefix: str
+    metadata_ref: str = ""  # "package.module:Base" whose ``metadata`` holds this domain's tables
+
+    def metadata(self) -> MetaData:
+        """The SQLAlchemy metadata of this domain's models (imported on demand)."""
+        module, _, attr = self.metadata_ref.partition(":")
+        return getattr(importlib.import_module(module), attr).metadata
 
     def include_name(self, name: str | None, type_: str, parent_names: object) -> bool:
         """Autogenerate/compare filter: only this domain's tables (others share the database)."""
@@ -73,3 +80,23 @@ def run_alembic_env(schema: DomainSchema, metadata: MetaData) -> None:
                 context.run_migrations()
     finally:
         engine.dispose()
+
+
+# Every domain that owns tables, in migration order: the one list set-up, tests and tools use.
+# A new domain adds its ``<package>.migrate`` module here (each defines ``SCHEMA``).
+SCHEMA_MODULES: tuple[str, ...] = (
+    "keeper.ledger.migrate",
+    "keeper.clients.migrate",
+    "keeper.keys.migrate",
+)
+
+
+def all_schemas() -> dict[str, DomainSchema]:
+    """Every domain's schema by package name (``ledger``, ``clients``, ``keys``, ...)."""
+    return {mod.split(".")[1]: importlib.import_module(mod).SCHEMA for mod in SCHEMA_MODULES}
+
+
+def upgrade_all(engine_url: str | Engine) -> None:
+    """Migrate every domain's schema in ``engine_url`` to its head (idempotent)."""
+    for schema in all_schemas().values():
+        schema.upgrade(engine_url)

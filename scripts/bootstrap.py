@@ -12,13 +12,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from keeper.clients import upgrade as upgrade_clients  # noqa: E402
 from keeper.config import Settings, load_settings  # noqa: E402
 from keeper.keys.hsm import HsmConfig, ensure_local_token  # noqa: E402
-from keeper.keys.migrate import upgrade as upgrade_keys  # noqa: E402
-from keeper.ledger import upgrade as upgrade_ledger  # noqa: E402
-
-SCHEMA_UPGRADES = (upgrade_ledger, upgrade_clients, upgrade_keys)
+from keeper.schema import upgrade_all  # noqa: E402
 
 
 def prepare(settings: Settings) -> HsmConfig:
@@ -26,8 +22,7 @@ def prepare(settings: Settings) -> HsmConfig:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.deployments_dir.mkdir(parents=True, exist_ok=True)
     hsm = ensure_local_token(settings.data_dir)
-    for upgrade in SCHEMA_UPGRADES:
-        upgrade(settings.database_url)
+    upgrade_all(settings.database_url)
     return hsm
 
 

@@ -53,7 +53,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! fresh pip pyproject.toml; then
   say "installing Python dependencies (pip)"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e . >"$DATA/pip.log" 2>&1 \
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' >"$DATA/pip.log" 2>&1 \
     || { tail -20 "$DATA/pip.log" >&2; die "pip install failed"; }
   mark pip pyproject.toml
 fi

@@ -10,6 +10,7 @@ SCHEMA = DomainSchema(
     migrations=Path(__file__).with_name("migrations"),
     version_table="clients_alembic_version",  # own table: the ledger and others share the DB
     table_prefix="clients_",
+    metadata_ref="keeper.clients.models:ClientsBase",
 )
 VERSION_TABLE = SCHEMA.version_table
 MIGRATIONS = SCHEMA.migrations

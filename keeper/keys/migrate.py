@@ -10,6 +10,7 @@ SCHEMA = DomainSchema(
     migrations=Path(__file__).with_name("migrations"),
     version_table="keys_alembic_version",
     table_prefix="keys_",
+    metadata_ref="keeper.keys.hd.registry:KeysBase",
 )
 upgrade = SCHEMA.upgrade
 downgrade = SCHEMA.downgrade

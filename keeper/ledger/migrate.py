@@ -10,6 +10,7 @@ SCHEMA = DomainSchema(
     migrations=Path(__file__).with_name("migrations"),
     version_table="ledger_alembic_version",  # own table: other domains migrate the same DB
     table_prefix="ledger_",
+    metadata_ref="keeper.ledger.models:Base",
 )
 MIGRATIONS = SCHEMA.migrations
 VERSION_TABLE = SCHEMA.version_table

@@ -1,5 +1,6 @@
 """Every domain's migrations produce exactly its models' tables, side by side in one database,
-and each can be rolled back without touching the others."""
+and each can be rolled back without touching the others. The domains come from the one list,
+:data:`keeper.schema.SCHEMA_MODULES`."""
 
 from __future__ import annotations
 
@@ -8,48 +9,52 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from keeper.clients.migrate import SCHEMA as CLIENTS
-from keeper.clients.models import ClientsBase
-from keeper.keys.hd.registry import KeysBase
-from keeper.keys.migrate import SCHEMA as KEYS
-from keeper.ledger import upgrade as upgrade_ledger
-from keeper.ledger.models import Base as LedgerBase
+from keeper.schema import all_schemas, upgrade_all
 
-DOMAINS = {"clients": (CLIENTS, ClientsBase.metadata), "keys": (KEYS, KeysBase.metadata)}
+DOMAINS = all_schemas()
 
 
 @pytest.fixture
 def db_url(tmp_path):
     url = f"sqlite:///{tmp_path / 'all.db'}"
-    upgrade_ledger(url)
-    for schema, _ in DOMAINS.values():
-        schema.upgrade(url)
+    upgrade_all(url)
     return url
+
+
+def test_every_domain_with_tables_is_listed():
+    assert {"ledger", "clients", "keys"} <= set(DOMAINS)
+    for name, schema in DOMAINS.items():
+        assert schema.table_prefix == f"{name}_"
+        assert schema.version_table == f"{name}_alembic_version"
+        assert all(t.startswith(schema.table_prefix) for t in schema.metadata().tables)
 
 
 @pytest.mark.parametrize("domain", sorted(DOMAINS))
 def test_migrations_match_models(db_url, domain):
-    schema, metadata = DOMAINS[domain]
+    schema = DOMAINS[domain]
     engine = create_engine(db_url)
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"include_name": schema.include_name,
                                                      "version_table": schema.version_table})
-        assert compare_metadata(ctx, metadata) == []
+        assert compare_metadata(ctx, schema.metadata()) == []
     engine.dispose()
 
 
-def test_domains_share_one_database_and_roll_back_independently(db_url):
+@pytest.mark.parametrize("domain", sorted(DOMAINS))
+def test_domains_share_one_database_and_roll_back_independently(db_url, domain):
     engine = create_engine(db_url)
     tables = set(inspect(engine).get_table_names())
-    for metadata in (LedgerBase.metadata, ClientsBase.metadata, KeysBase.metadata):
-        assert set(metadata.tables) <= tables
-    assert {"ledger_alembic_version", "clients_alembic_version", "keys_alembic_version"} <= tables
+    for schema in DOMAINS.values():
+        assert set(schema.metadata().tables) <= tables
+        assert schema.version_table in tables
 
-    KEYS.downgrade(db_url)
+    target = DOMAINS[domain]
+    target.downgrade(db_url)
     after = set(inspect(engine).get_table_names())
-    assert not any(t.startswith("keys_") and t != "keys_alembic_version" for t in after)
-    assert set(LedgerBase.metadata.tables) <= after
-    assert set(ClientsBase.metadata.tables) <= after
-    KEYS.upgrade(db_url)  # and back
-    assert set(KeysBase.metadata.tables) <= set(inspect(engine).get_table_names())
+    assert not any(t.startswith(target.table_prefix) and t != target.version_table for t in after)
+    for name, schema in DOMAINS.items():
+        if name != domain:
+            assert set(schema.metadata().tables) <= after
+    target.upgrade(db_url)  # and back
+    assert set(target.metadata().tables) <= set(inspect(engine).get_table_names())
     engine.dispose()
