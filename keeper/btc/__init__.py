@@ -15,10 +15,13 @@ from keeper.btc.psbt import (
     PsbtError,
     PsbtSummary,
     QuorumNotReachedError,
+    UnverifiableInputError,
     combine,
     finalize,
     has_quorum,
+    load_psbt,
     sign_psbt,
+    spent_output,
 )
 from keeper.btc.signers import HdCosigner, KeyCosigner
 from keeper.btc.verify import verify_transaction
@@ -45,6 +48,7 @@ __all__ = [
     "QuorumNotReachedError",
     "SpendCoordinator",
     "TransactionRejectedError",
+    "UnverifiableInputError",
     "Utxo",
     "UtxoSource",
     "combine",
@@ -54,7 +58,9 @@ __all__ = [
     "finalize",
     "get_network",
     "has_quorum",
+    "load_psbt",
     "sign_psbt",
+    "spent_output",
     "summarize",
     "verify_transaction",
 ]

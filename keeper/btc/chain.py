@@ -29,10 +29,19 @@ class Utxo:
 
 
 class UtxoSource(Protocol):
-    """Lists unspent outputs paying to the given scripts."""
+    """Lists unspent outputs paying to the given scripts, and serves their full transactions.
+
+    PSBTs carry each input's whole previous transaction (``non_witness_utxo``) so a cosigner can
+    check the amount it signs for against the txid; the source must therefore keep transactions,
+    not only outputs.
+    """
 
     def list_unspent(self, scripts: Iterable[bytes]) -> list[Utxo]:
         """Unspent outputs whose scriptPubKey is in ``scripts``."""
+        ...
+
+    def get_transaction(self, txid: str) -> CTransaction:
+        """The full transaction ``txid`` (raises ``KeyError`` if unknown)."""
         ...
 
 
@@ -57,6 +66,7 @@ class LocalChain:
 
     def __init__(self) -> None:
         self.utxos: dict[tuple[str, int], Utxo] = {}
+        self.transactions: dict[str, CTransaction] = {}
         self.accepted: list[CTransaction] = []
         self._n = 0
 
@@ -70,8 +80,13 @@ class LocalChain:
             [CTxIn(COutPoint(seed, 0xFFFFFFFF))], [CTxOut(value, CScript(script_pubkey))]
         )
         utxo = Utxo(b2lx(tx.GetTxid()), 0, value, bytes(script_pubkey))
+        self.transactions[utxo.txid] = tx
         self.utxos[utxo.outpoint] = utxo
         return utxo
+
+    def get_transaction(self, txid: str) -> CTransaction:
+        """A funding or accepted transaction by txid."""
+        return self.transactions[txid]
 
     def list_unspent(self, scripts: Iterable[bytes]) -> list[Utxo]:
         """Unspent outputs paying to ``scripts``."""
@@ -97,5 +112,6 @@ class LocalChain:
             del self.utxos[u.outpoint]
         for n, out in enumerate(tx.vout):
             self.utxos[(txid, n)] = Utxo(txid, n, out.nValue, bytes(out.scriptPubKey))
+        self.transactions[txid] = tx
         self.accepted.append(tx)
         return txid

@@ -16,14 +16,15 @@ from pathlib import Path
 from bitcointx.core.psbt import PartiallySignedTransaction
 
 from keeper.btc.descriptor import MultisigDescriptor
-from keeper.btc.network import get_network
+from keeper.btc.network import Network, get_network
+from keeper.btc.psbt import PsbtError, load_psbt
 from keeper.btc.signers import HdCosigner, KeyCosigner
 from keeper.btc.wallet import summarize
 from keeper.keys.hd.bip32 import VERSIONS, ExtendedPrivateKey
 
 
-def _load_psbt(path: Path) -> PartiallySignedTransaction:
-    return PartiallySignedTransaction.from_base64_or_binary(path.read_bytes().strip())
+def _load_psbt(path: Path, network: Network) -> PartiallySignedTransaction:
+    return load_psbt(path.read_bytes(), network)
 
 
 def _parse_xprv(text: str) -> ExtendedPrivateKey:
@@ -41,7 +42,7 @@ def _parse_xprv(text: str) -> ExtendedPrivateKey:
 def _show(args: argparse.Namespace) -> int:
     network = get_network(args.network)
     desc, _ = MultisigDescriptor.parse(args.descriptor, network)
-    s = summarize(_load_psbt(Path(args.psbt)), desc)
+    s = summarize(_load_psbt(Path(args.psbt), network), desc)
     print(f"inputs total: {s.inputs_total} sat")
     for o in s.outputs:
         tag = "change" if o.is_change else "pay"
@@ -55,7 +56,7 @@ def _show(args: argparse.Namespace) -> int:
 def _sign(args: argparse.Namespace) -> int:
     network = get_network(args.network)
     desc, _ = MultisigDescriptor.parse(args.descriptor, network)
-    psbt = _load_psbt(Path(args.psbt))
+    psbt = _load_psbt(Path(args.psbt), network)
     s = summarize(psbt, desc)
     if s.fee > args.max_fee:
         print(f"refusing: fee {s.fee} sat exceeds --max-fee {args.max_fee}", file=sys.stderr)
@@ -110,7 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    return _show(args) if args.cmd == "show" else _sign(args)
+    try:
+        return _show(args) if args.cmd == "show" else _sign(args)
+    except PsbtError as exc:
+        print(f"refusing: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bitcointx import ChainParams
+
 
 @dataclass(frozen=True)
 class Network:
@@ -17,6 +19,8 @@ class Network:
     coin_type: int
     #: embit ``NETWORKS`` key.
     embit_name: str
+    #: python-bitcointx chain parameters (tpub/xpub prefixes of PSBT global xpubs).
+    chain_params: str = "bitcoin"
 
     def bdk(self):  # noqa: ANN201 - optional dependency type
         """The matching ``bdkpython.Network`` (imported lazily; bdk is a test/interop tool)."""
@@ -29,11 +33,15 @@ class Network:
             "signet": bdk.Network.SIGNET,
         }[self.name]
 
+    def params(self) -> ChainParams:
+        """Context selecting this network in python-bitcointx (for PSBT (de)serialization)."""
+        return ChainParams(self.chain_params)
 
-MAINNET = Network("main", "bc", "main", 0, "main")
-TESTNET = Network("testnet", "tb", "test", 1, "test")
-SIGNET = Network("signet", "tb", "test", 1, "signet")
-REGTEST = Network("regtest", "bcrt", "test", 1, "regtest")
+
+MAINNET = Network("main", "bc", "main", 0, "main", "bitcoin")
+TESTNET = Network("testnet", "tb", "test", 1, "test", "bitcoin/testnet")
+SIGNET = Network("signet", "tb", "test", 1, "signet", "bitcoin/signet")
+REGTEST = Network("regtest", "bcrt", "test", 1, "regtest", "bitcoin/regtest")
 
 NETWORKS = {n.name: n for n in (MAINNET, TESTNET, SIGNET, REGTEST)}
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import coincurve
-from bitcointx.core import CMutableTransaction, CTransaction, CTxInWitness, CTxWitness
+from bitcointx.core import CMutableTransaction, CTransaction, CTxInWitness, CTxOut, CTxWitness
 from bitcointx.core.key import CPubKey
 from bitcointx.core.psbt import PartiallySignedTransaction
 from bitcointx.core.script import (
@@ -18,6 +18,7 @@ from bitcointx.core.script import (
     SignatureHash,
 )
 
+from keeper.btc.network import Network
 from keeper.btc.verify import verify_transaction
 from keeper.keys.ecdsa import DigestSigner, der_encode
 
@@ -34,6 +35,49 @@ class InvalidSignatureError(PsbtError):
     """A partial signature does not verify against the transaction (e.g. tampered output)."""
 
 
+class UnverifiableInputError(PsbtError):
+    """An input's amount cannot be proven (no or forged ``non_witness_utxo``)."""
+
+
+def load_psbt(data: bytes | str, network: Network) -> PartiallySignedTransaction:
+    """Parse a base64 or binary PSBT for ``network`` (its xpub/tpub global keys).
+
+    Anything unparseable, including inconsistent UTXO fields, raises ``PsbtError``: a PSBT is
+    outsider input and must never crash the caller with a library exception.
+    """
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    try:
+        with network.params():
+            return PartiallySignedTransaction.from_base64_or_binary(raw.strip())
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a refused PSBT
+        raise PsbtError(f"unreadable PSBT: {exc}") from exc
+
+
+def spent_output(psbt: PartiallySignedTransaction, i: int) -> CTxOut:
+    """The output input ``i`` spends, proven by its full previous transaction.
+
+    A segwit v0 signature commits only to its own input's amount, so ``witness_utxo`` alone can
+    lie about the others (the two-PSBT fee attack, CVE-2020-14199): we require
+    ``non_witness_utxo``, check that it hashes to the outpoint's txid, and that any
+    ``witness_utxo`` equals the output it names. Raises ``UnverifiableInputError``.
+    """
+    inp = psbt.inputs[i]
+    prev = inp.utxo
+    if not isinstance(prev, CTransaction):
+        raise UnverifiableInputError(
+            f"input {i}: no non_witness_utxo (full previous transaction); amount unproven")
+    outpoint = psbt.unsigned_tx.vin[i].prevout
+    if prev.GetTxid() != outpoint.hash:
+        raise UnverifiableInputError(f"input {i}: previous transaction is not the one spent")
+    if outpoint.n >= len(prev.vout):
+        raise UnverifiableInputError(f"input {i}: previous transaction has no output {outpoint.n}")
+    out = prev.vout[outpoint.n]
+    witness_utxo = inp.witness_utxo
+    if witness_utxo is not None and witness_utxo.serialize() != out.serialize():
+        raise UnverifiableInputError(f"input {i}: witness_utxo disagrees with the previous tx")
+    return out
+
+
 def parse_multisig(ws: CScript) -> tuple[int, list[bytes]]:
     """Decode ``m <pubkeys> n OP_CHECKMULTISIG`` into ``(m, pubkeys)``."""
     ops = list(ws)
@@ -46,11 +90,10 @@ def parse_multisig(ws: CScript) -> tuple[int, list[bytes]]:
 
 
 def _input_context(psbt: PartiallySignedTransaction, i: int) -> tuple[CScript, int, bytes]:
-    inp = psbt.inputs[i]
-    ws = inp.witness_script
-    utxo = inp.witness_utxo
-    if ws is None or len(ws) == 0 or utxo is None:
-        raise PsbtError(f"input {i} lacks witness_script or witness_utxo")
+    ws = psbt.inputs[i].witness_script
+    if ws is None or len(ws) == 0:
+        raise PsbtError(f"input {i} lacks a witness_script")
+    utxo = spent_output(psbt, i)
     if bytes(utxo.scriptPubKey) != bytes(ws.to_p2wsh_scriptPubKey()):
         raise PsbtError(f"input {i}: witness script does not match the spent output")
     sighash = SignatureHash(
@@ -149,7 +192,8 @@ def finalize(psbt: PartiallySignedTransaction) -> CTransaction:
             raise QuorumNotReachedError(f"input {i}: {len(chosen)} of {m} signatures")
         ws = inp.witness_script
         stacks.append(CScriptWitness([b"", *chosen, bytes(ws)]))
-        prevouts.append((bytes(inp.witness_utxo.scriptPubKey), inp.witness_utxo.nValue))
+        spent = spent_output(psbt, i)
+        prevouts.append((bytes(spent.scriptPubKey), spent.nValue))
     tx = CMutableTransaction.from_instance(psbt.unsigned_tx)
     tx.wit = CTxWitness([CTxInWitness(s) for s in stacks])
     final = tx.to_immutable()

@@ -20,7 +20,7 @@ from bitcointx.segwit_addr import encode as segwit_encode
 from keeper.btc.chain import Utxo, UtxoSource
 from keeper.btc.descriptor import MultisigDescriptor
 from keeper.btc.network import Network
-from keeper.btc.psbt import OutputLine, PsbtSummary, signature_status
+from keeper.btc.psbt import OutputLine, PsbtSummary, signature_status, spent_output
 
 DUST_LIMIT = 330  # P2WSH dust at the default relay fee
 
@@ -147,7 +147,7 @@ class MultisigWallet:
             loc = self.locate(u.script_pubkey)
             assert loc is not None  # noqa: S101 - utxos() only returns our scripts
             inp = psbt.inputs[i]
-            inp.set_utxo(CTxOut(u.value, CScript(u.script_pubkey)), psbt.unsigned_tx)
+            inp.set_utxo(self.source.get_transaction(u.txid), psbt.unsigned_tx)
             inp.witness_script = self.descriptor.witness_script(*loc)
             inp.derivation_map.update(self._derivations(*loc))
         if change:
@@ -174,11 +174,7 @@ def _is_change(psbt_out: PSBT_Output, spk: bytes, descriptor: MultisigDescriptor
 
 def summarize(psbt: PartiallySignedTransaction, descriptor: MultisigDescriptor) -> PsbtSummary:
     """What ``psbt`` pays, with change recognised only if it re-derives from ``descriptor``."""
-    inputs_total = 0
-    for i, inp in enumerate(psbt.inputs):
-        if inp.witness_utxo is None:
-            raise ValueError(f"input {i} has no witness_utxo; amount unknown")
-        inputs_total += inp.witness_utxo.nValue
+    inputs_total = sum(spent_output(psbt, i).nValue for i in range(len(psbt.inputs)))
     lines = []
     for out, psbt_out in zip(psbt.unsigned_tx.vout, psbt.outputs, strict=True):
         spk = bytes(out.scriptPubKey)
