@@ -23,7 +23,7 @@ from keeper.btc.psbt import (
     sign_psbt,
     spent_output,
 )
-from keeper.btc.signers import HdCosigner, KeyCosigner
+from keeper.btc.signers import FeeTooHighError, HdCosigner, KeyCosigner
 from keeper.btc.verify import verify_transaction
 from keeper.btc.wallet import InsufficientFundsError, MultisigWallet, summarize
 
@@ -33,6 +33,7 @@ __all__ = [
     "SIGNET",
     "TESTNET",
     "Broadcaster",
+    "FeeTooHighError",
     "HdCosigner",
     "InsufficientFundsError",
     "InvalidSignatureError",

@@ -4,7 +4,10 @@
     python -m keeper.btc.cosigner sign PSBT --descriptor DESC (--xprv-file F | --hsm-conf C
         --hsm-token L --hsm-key K --hsm-pin-file P) [--out OUT]
 
-Signing refuses a PSBT whose fee exceeds ``--max-fee`` sats. Keys are never printed.
+Both print every input (its proven amount, and whether it re-derives from DESC) and output.
+Signing signs only inputs of DESC, and refuses (exit 2, file untouched) a PSBT whose fee exceeds
+``--max-fee`` sats or whose input amounts are not proven by full previous transactions. Keys are
+never printed.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from bitcointx.core.psbt import PartiallySignedTransaction
 
 from keeper.btc.descriptor import MultisigDescriptor
 from keeper.btc.network import Network, get_network
-from keeper.btc.psbt import PsbtError, load_psbt
+from keeper.btc.psbt import PsbtError, PsbtSummary, load_psbt
 from keeper.btc.signers import HdCosigner, KeyCosigner
 from keeper.btc.wallet import summarize
 from keeper.keys.hd.bip32 import VERSIONS, ExtendedPrivateKey
@@ -39,10 +42,10 @@ def _parse_xprv(text: str) -> ExtendedPrivateKey:
     raise ValueError("not an xprv/tprv")
 
 
-def _show(args: argparse.Namespace) -> int:
-    network = get_network(args.network)
-    desc, _ = MultisigDescriptor.parse(args.descriptor, network)
-    s = summarize(_load_psbt(Path(args.psbt), network), desc)
+def _print_summary(s: PsbtSummary) -> None:
+    for line in s.inputs:
+        origin = f"ours {line.owned[0]}/{line.owned[1]}" if line.owned else "FOREIGN (not signed)"
+        print(f"input  {line.txid}:{line.vout} {line.amount} sat {origin}")
     print(f"inputs total: {s.inputs_total} sat")
     for o in s.outputs:
         tag = "change" if o.is_change else "pay"
@@ -50,22 +53,20 @@ def _show(args: argparse.Namespace) -> int:
     print(f"fee: {s.fee} sat")
     done = sum(1 for n, m in s.signatures if n >= m)
     print(f"signed inputs: {done}/{len(s.signatures)}")
+
+
+def _show(args: argparse.Namespace) -> int:
+    network = get_network(args.network)
+    desc, _ = MultisigDescriptor.parse(args.descriptor, network)
+    _print_summary(summarize(_load_psbt(Path(args.psbt), network), desc))
     return 0
 
 
-def _sign(args: argparse.Namespace) -> int:
-    network = get_network(args.network)
-    desc, _ = MultisigDescriptor.parse(args.descriptor, network)
-    psbt = _load_psbt(Path(args.psbt), network)
-    s = summarize(psbt, desc)
-    if s.fee > args.max_fee:
-        print(f"refusing: fee {s.fee} sat exceeds --max-fee {args.max_fee}", file=sys.stderr)
-        return 2
+def _cosigner(args: argparse.Namespace, desc: MultisigDescriptor) -> HdCosigner | KeyCosigner:
     if args.xprv_file:
-        cosigner: HdCosigner | KeyCosigner = HdCosigner(
-            _parse_xprv(Path(args.xprv_file).read_text())
-        )
-    elif args.hsm_conf:
+        master = _parse_xprv(Path(args.xprv_file).read_text())
+        return HdCosigner(master, desc, args.max_fee)
+    if args.hsm_conf:
         from keeper.keys.hsm import HsmConfig, HsmSigner
         from keeper.keys.hsm.config import SOFTHSM_MODULE
         from keeper.keys.secrets import PinSource
@@ -76,11 +77,21 @@ def _sign(args: argparse.Namespace) -> int:
             pin=PinSource(env="STRONGROOM_HSM_PIN", file=Path(args.hsm_pin_file)),
             conf=Path(args.hsm_conf),
         )
-        cosigner = KeyCosigner(HsmSigner(cfg, args.hsm_key))
-    else:
-        print("need --xprv-file or --hsm-conf", file=sys.stderr)
+        return KeyCosigner(HsmSigner(cfg, args.hsm_key), desc, args.max_fee)
+    raise ValueError("need --xprv-file or --hsm-conf")
+
+
+def _sign(args: argparse.Namespace) -> int:
+    network = get_network(args.network)
+    desc, _ = MultisigDescriptor.parse(args.descriptor, network)
+    psbt = _load_psbt(Path(args.psbt), network)
+    try:
+        cosigner = _cosigner(args, desc)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
         return 2
-    n = cosigner.sign(psbt)
+    _print_summary(cosigner.review(psbt))
+    n = cosigner.sign(psbt)  # FeeTooHighError & co. propagate to main(): exit 2, file untouched
     out = Path(args.out or args.psbt)
     out.write_text(psbt.to_base64())
     print(f"added {n} signatures -> {out}")

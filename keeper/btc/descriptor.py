@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bitcointx.core.script import OP_CHECKMULTISIG, CScript
 from bitcointx.segwit_addr import encode as segwit_encode
 
 from keeper.btc.network import Network
-from keeper.keys.hd.bip32 import ExtendedPublicKey, format_path, hash160, parse_path
+from keeper.keys.hd.bip32 import (
+    HARDENED,
+    ExtendedPublicKey,
+    format_path,
+    hash160,
+    parse_path,
+)
 
 _INPUT_CHARSET = (
     "0123456789()[],'/*abcdefgh@:$%{}"
@@ -166,6 +173,31 @@ class MultisigDescriptor:
     def script_pubkey(self, branch: int, index: int) -> CScript:
         """P2WSH scriptPubKey ``0 <sha256(witness_script)>``."""
         return CScript([0, hashlib.sha256(self.witness_script(branch, index)).digest()])
+
+    def locate(
+        self, spk: bytes, hints: Iterable[tuple[bytes, Sequence[int]]]
+    ) -> tuple[int, int] | None:
+        """``(branch, index)`` at which ``spk`` re-derives from this descriptor, else ``None``.
+
+        ``hints`` are a PSBT's (fingerprint, path) claims. They only propose candidate indices
+        (a path under one of our ranged keys' origins ending ``/<0|1>/<index>``); a candidate
+        counts only if this descriptor derives exactly ``spk`` there, so no claimed path can
+        make a foreign script ours. A descriptor of fixed keys only has the one script (0, 0).
+        """
+        candidates: set[tuple[int, int]] = set()
+        if all(k.xpub is None for k in self.keys):
+            candidates.add((0, 0))
+        for fp, path in hints:
+            for k in self.keys:
+                n = len(k.origin)
+                if (k.xpub is not None and bytes(fp) == k.fingerprint and len(path) == n + 2
+                        and tuple(path[:n]) == k.origin and path[n] in (0, 1)
+                        and 0 <= path[n + 1] < HARDENED):
+                    candidates.add((path[n], path[n + 1]))
+        for branch, index in sorted(candidates)[: 2 * len(self.keys) + 1]:
+            if bytes(self.script_pubkey(branch, index)) == bytes(spk):
+                return branch, index
+        return None
 
     def address(self, index: int, branch: int = 0) -> str:
         """Bech32 P2WSH address on this descriptor's network."""

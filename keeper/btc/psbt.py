@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import coincurve
@@ -103,17 +103,22 @@ def _input_context(psbt: PartiallySignedTransaction, i: int) -> tuple[CScript, i
 
 
 def sign_psbt(
-    psbt: PartiallySignedTransaction, signers: DigestSigner | Mapping[bytes, DigestSigner]
+    psbt: PartiallySignedTransaction,
+    signers: DigestSigner | Mapping[bytes, DigestSigner],
+    inputs: Iterable[int] | None = None,
 ) -> int:
-    """Add SIGHASH_ALL signatures to every input whose script holds one of our keys.
+    """Add SIGHASH_ALL signatures to the inputs (all, or ``inputs``) whose script holds our keys.
 
     ``signers`` is one signer (an HSM key, a software key) or a map pubkey -> signer (an HD
-    cosigner's derived keys). Returns the number of signatures added.
+    cosigner's derived keys). Which inputs are ours is the caller's decision (cosigners pass
+    only inputs that re-derive from their descriptor). Returns the number of signatures added.
     """
     if not isinstance(signers, Mapping):
         signers = {signers.public_key(): signers}
     signed = 0
-    for i, inp in enumerate(psbt.inputs):
+    chosen = range(len(psbt.inputs)) if inputs is None else inputs
+    for i in chosen:
+        inp = psbt.inputs[i]
         if inp.witness_script is None or len(inp.witness_script) == 0:
             continue
         _, keys = parse_multisig(inp.witness_script)
@@ -213,13 +218,25 @@ class OutputLine:
 
 
 @dataclass(frozen=True)
+class InputLine:
+    """One input as a cosigner sees it: the outpoint, its proven amount (satoshis) and where it
+    re-derives from the cosigner's descriptor (``(branch, index)``, ``None`` when foreign)."""
+
+    txid: str
+    vout: int
+    amount: int
+    owned: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
 class PsbtSummary:
-    """What a PSBT pays: outputs, verified change, fee (all satoshis)."""
+    """What a PSBT spends and pays: inputs, outputs, verified change, fee (all satoshis)."""
 
     inputs_total: int
     outputs: tuple[OutputLine, ...]
     fee: int
     signatures: tuple[tuple[int, int], ...]
+    inputs: tuple[InputLine, ...] = ()
 
     @property
     def paid_out(self) -> int:

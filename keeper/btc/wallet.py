@@ -6,10 +6,11 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bitcointx.core import COutPoint, CTransaction, CTxIn, CTxOut, lx
+from bitcointx.core import COutPoint, CTransaction, CTxIn, CTxOut, b2lx, lx
 from bitcointx.core.key import BIP32Path, CPubKey
 from bitcointx.core.psbt import (
     PartiallySignedTransaction,
+    PSBT_Input,
     PSBT_KeyDerivationInfo,
     PSBT_Output,
 )
@@ -20,7 +21,13 @@ from bitcointx.segwit_addr import encode as segwit_encode
 from keeper.btc.chain import Utxo, UtxoSource
 from keeper.btc.descriptor import MultisigDescriptor
 from keeper.btc.network import Network
-from keeper.btc.psbt import OutputLine, PsbtSummary, signature_status, spent_output
+from keeper.btc.psbt import (
+    InputLine,
+    OutputLine,
+    PsbtSummary,
+    signature_status,
+    spent_output,
+)
 
 DUST_LIMIT = 330  # P2WSH dust at the default relay fee
 
@@ -162,28 +169,40 @@ class MultisigWallet:
         return summarize(psbt, self.descriptor)
 
 
-def _is_change(psbt_out: PSBT_Output, spk: bytes, descriptor: MultisigDescriptor) -> bool:
-    for info in psbt_out.derivation_map.values():
-        path = list(info.path)
-        if len(path) >= 2:
-            branch, index = path[-2], path[-1]
-            if branch == 1 and bytes(descriptor.script_pubkey(1, index)) == spk:
-                return True
-    return False
+def derivation_hints(fields: PSBT_Input | PSBT_Output) -> list[tuple[bytes, list[int]]]:
+    """The (fingerprint, path) claims of a PSBT input or output: hints, never proof."""
+    return [(bytes(info.master_fp), list(info.path)) for info in fields.derivation_map.values()]
+
+
+def owned_input(psbt: PartiallySignedTransaction, i: int, descriptor: MultisigDescriptor
+                ) -> tuple[int, int] | None:
+    """``(branch, index)`` if input ``i`` spends a script of ``descriptor`` with that script as
+    its witness script, else ``None``. The spent output is the proven one (``spent_output``)."""
+    spk = bytes(spent_output(psbt, i).scriptPubKey)
+    loc = descriptor.locate(spk, derivation_hints(psbt.inputs[i]))
+    ws = psbt.inputs[i].witness_script
+    if loc is None or ws is None or bytes(ws) != bytes(descriptor.witness_script(*loc)):
+        return None
+    return loc
 
 
 def summarize(psbt: PartiallySignedTransaction, descriptor: MultisigDescriptor) -> PsbtSummary:
-    """What ``psbt`` pays, with change recognised only if it re-derives from ``descriptor``."""
-    inputs_total = sum(spent_output(psbt, i).nValue for i in range(len(psbt.inputs)))
+    """What ``psbt`` spends and pays; amounts proven by previous transactions, change and our
+    inputs recognised only where they re-derive from ``descriptor``."""
+    inputs = []
+    for i, txin in enumerate(psbt.unsigned_tx.vin):
+        amount = spent_output(psbt, i).nValue
+        inputs.append(InputLine(b2lx(txin.prevout.hash), txin.prevout.n, amount,
+                                owned_input(psbt, i, descriptor)))
+    inputs_total = sum(line.amount for line in inputs)
     lines = []
     for out, psbt_out in zip(psbt.unsigned_tx.vout, psbt.outputs, strict=True):
         spk = bytes(out.scriptPubKey)
+        loc = descriptor.locate(spk, derivation_hints(psbt_out))
         lines.append(
-            OutputLine(
-                script_to_address(spk, descriptor.network),
-                out.nValue,
-                _is_change(psbt_out, spk, descriptor),
-            )
+            OutputLine(script_to_address(spk, descriptor.network), out.nValue,
+                       loc is not None and loc[0] == 1)
         )
     fee = inputs_total - sum(o.amount for o in lines)
-    return PsbtSummary(inputs_total, tuple(lines), fee, tuple(signature_status(psbt)))
+    return PsbtSummary(inputs_total, tuple(lines), fee, tuple(signature_status(psbt)),
+                       tuple(inputs))

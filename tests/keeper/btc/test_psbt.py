@@ -53,7 +53,7 @@ def test_embit_plus_hsm_finalized_identically_to_bdk(warm, cosigners, chain):
     b64 = psbt.to_base64()
     by_embit = _embit_sign(b64, cosigners.seeds[0])
     by_hsm = PartiallySignedTransaction.from_base64(b64)
-    assert KeyCosigner(cosigners.hsm).sign(by_hsm) == len(by_hsm.inputs)
+    assert KeyCosigner(cosigners.hsm, warm).sign(by_hsm) == len(by_hsm.inputs)
     combined = combine(by_embit, by_hsm)
     combined_b64 = combined.to_base64()
     ours = finalize(combined)
@@ -78,9 +78,9 @@ def test_cold_3_of_5_embit_hd_hsm(cold, cosigners, chain):
     assert s.inputs_total == s.fee + sum(o.amount for o in s.outputs)
     a = _embit_sign(psbt.to_base64(), cosigners.seeds[1])
     b = psbt.clone()
-    HdCosigner(cosigners.masters[3]).sign(b)
+    HdCosigner(cosigners.masters[3], cold).sign(b)
     c = psbt.clone()
-    KeyCosigner(cosigners.hsm).sign(c)
+    KeyCosigner(cosigners.hsm, cold).sign(c)
     tx = finalize(combine(a, b, c))
     assert chain.broadcast(tx)
     # change came back to the wallet and is spendable by it
@@ -90,8 +90,8 @@ def test_cold_3_of_5_embit_hd_hsm(cold, cosigners, chain):
 def test_tampered_output_is_rejected(warm, cosigners, chain):
     wallet = _funded_wallet(warm, chain, [100_000])
     psbt = wallet.create_psbt([(DEST, 50_000)], fee_rate=2)
-    HdCosigner(cosigners.masters[0]).sign(psbt)
-    KeyCosigner(cosigners.hsm).sign(psbt)
+    HdCosigner(cosigners.masters[0], warm).sign(psbt)
+    KeyCosigner(cosigners.hsm, warm).sign(psbt)
     tx = CMutableTransaction.from_instance(psbt.unsigned_tx)
     tx.vout[0] = CTxOut(tx.vout[0].nValue + 10_000, tx.vout[0].scriptPubKey)
     tampered = PartiallySignedTransaction.from_base64(psbt.to_base64())
@@ -110,9 +110,9 @@ def test_tampered_output_is_rejected(warm, cosigners, chain):
 def test_dropped_signature_does_not_reach_quorum(cold, cosigners, chain):
     wallet = _funded_wallet(cold, chain, [500_000])
     psbt = wallet.create_psbt([(DEST, 100_000)], fee_rate=2)
-    HdCosigner(cosigners.masters[0]).sign(psbt)
-    HdCosigner(cosigners.masters[1]).sign(psbt)
-    KeyCosigner(cosigners.hsm).sign(psbt)
+    HdCosigner(cosigners.masters[0], cold).sign(psbt)
+    HdCosigner(cosigners.masters[1], cold).sign(psbt)
+    KeyCosigner(cosigners.hsm, cold).sign(psbt)
     pub = next(iter(psbt.inputs[0].partial_sigs))
     del psbt.inputs[0].partial_sigs[pub]
     with pytest.raises(QuorumNotReachedError):
@@ -137,7 +137,7 @@ def test_pending_spend_expires_with_alert_and_is_never_broadcast(warm, cosigners
     other = coord.propose([(DEST, 50_000)], 2, t0)
     assert set(spend.outpoints).isdisjoint(other.outpoints)  # inputs are locked
     one = spend.psbt.clone()
-    HdCosigner(cosigners.masters[0]).sign(one)
+    HdCosigner(cosigners.masters[0], warm).sign(one)
     coord.add_signatures(spend.id, one)
     assert coord.try_release(spend.id, t0 + timedelta(minutes=5)) is None  # 1 of 2
     accepted_before = len(chain.accepted)
@@ -146,7 +146,7 @@ def test_pending_spend_expires_with_alert_and_is_never_broadcast(warm, cosigners
     assert alerts[0][0] == "btc.spend.expired" and alerts[0][1]["spend_id"] == spend.id
     # the expired spend's inputs are free again; a fully signed spend is released
     fresh = coord.propose([(DEST, 40_000)], 2, t0 + timedelta(hours=2))
-    for signer in (HdCosigner(cosigners.masters[1]), KeyCosigner(cosigners.hsm)):
+    for signer in (HdCosigner(cosigners.masters[1], warm), KeyCosigner(cosigners.hsm, warm)):
         part = fresh.psbt.clone()
         signer.sign(part)
         coord.add_signatures(fresh.id, part)
@@ -159,7 +159,7 @@ def test_coordinator_rejects_a_bad_signature(warm, cosigners, chain):
     coord = SpendCoordinator(wallet, chain, lambda *_: None)
     spend = coord.propose([(DEST, 50_000)], 2, datetime(2025, 1, 1, tzinfo=UTC))
     part = spend.psbt.clone()
-    KeyCosigner(cosigners.hsm).sign(part)
+    KeyCosigner(cosigners.hsm, warm).sign(part)
     pub, sig = next(iter(part.inputs[0].partial_sigs.items()))
     part.inputs[0].partial_sigs[pub] = sig[:10] + bytes([sig[10] ^ 1]) + sig[11:]
     with pytest.raises(InvalidSignatureError):
