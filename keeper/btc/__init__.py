@@ -25,7 +25,14 @@ from keeper.btc.psbt import (
 )
 from keeper.btc.signers import FeeTooHighError, HdCosigner, KeyCosigner
 from keeper.btc.verify import verify_transaction
-from keeper.btc.wallet import InsufficientFundsError, MultisigWallet, summarize
+from keeper.btc.wallet import (
+    DustPaymentError,
+    FeeRateTooHighError,
+    InsufficientFundsError,
+    MultisigWallet,
+    dust_threshold,
+    summarize,
+)
 
 __all__ = [
     "MAINNET",
@@ -33,6 +40,8 @@ __all__ = [
     "SIGNET",
     "TESTNET",
     "Broadcaster",
+    "DustPaymentError",
+    "FeeRateTooHighError",
     "FeeTooHighError",
     "HdCosigner",
     "InsufficientFundsError",
@@ -54,6 +63,7 @@ __all__ = [
     "UtxoSource",
     "combine",
     "descriptor_checksum",
+    "dust_threshold",
     "fixed_key",
     "ranged_key",
     "finalize",

@@ -29,11 +29,30 @@ from keeper.btc.psbt import (
     spent_output,
 )
 
-DUST_LIMIT = 330  # P2WSH dust at the default relay fee
+#: Bitcoin Core's default dust relay fee (sat/kvB) and default fee-rate ceiling (sat/vB).
+DUST_RELAY_FEE = 3000
+DEFAULT_MAX_FEE_RATE = 1000
 
 
 class InsufficientFundsError(Exception):
     """Tracked UTXOs do not cover amount + fee."""
+
+
+class FeeRateTooHighError(ValueError):
+    """The requested fee rate is above the wallet's configured ceiling."""
+
+
+class DustPaymentError(ValueError):
+    """A payment is below the dust threshold of its output script (nodes would not relay it)."""
+
+
+def dust_threshold(spk: bytes) -> int:
+    """Smallest non-dust value (sats) of an output paying ``spk``, as Bitcoin Core computes it:
+    the cost at the dust relay fee of creating the output and later spending it (segwit
+    outputs: 67 vB to spend, legacy: 148)."""
+    out_size = 8 + (1 if len(spk) < 253 else 3) + len(spk)
+    spend = 32 + 4 + 1 + 107 // 4 + 4 if segwit_version(spk) is not None else 148
+    return (out_size + spend) * DUST_RELAY_FEE // 1000
 
 
 def address_to_script(address: str, network: Network) -> bytes:
@@ -45,10 +64,17 @@ def address_to_script(address: str, network: Network) -> bytes:
     return bytes([opcode, len(prog)]) + bytes(prog)
 
 
+def segwit_version(spk: bytes) -> int | None:
+    """Witness version of a segwit scriptPubKey (``OP_n <2..40-byte program>``), else None."""
+    if 4 <= len(spk) <= 42 and (spk[0] == 0 or 0x51 <= spk[0] <= 0x60) and spk[1] == len(spk) - 2:
+        return 0 if spk[0] == 0 else spk[0] - 0x50
+    return None
+
+
 def script_to_address(spk: bytes, network: Network) -> str:
     """Segwit address of a scriptPubKey (``?`` + hex when not segwit)."""
-    if len(spk) >= 4 and (spk[0] == 0 or 0x51 <= spk[0] <= 0x60) and spk[1] == len(spk) - 2:
-        ver = 0 if spk[0] == 0 else spk[0] - 0x50
+    ver = segwit_version(spk)
+    if ver is not None:
         return segwit_encode(network.hrp, ver, spk[2:])
     return "?" + spk.hex()
 
@@ -79,8 +105,11 @@ class MultisigWallet:
     source: UtxoSource
     lookahead: int = 100
     next_change: int = 0
+    max_fee_rate: int = DEFAULT_MAX_FEE_RATE
 
     def __post_init__(self) -> None:
+        if not isinstance(self.max_fee_rate, int) or self.max_fee_rate < 1:
+            raise ValueError("max_fee_rate is an integer >= 1 sat/vB")
         self._scripts: dict[bytes, tuple[int, int]] = {}
         self.watch(0, self.lookahead)
         self.watch(1, self.lookahead)
@@ -126,7 +155,15 @@ class MultisigWallet:
             raise ValueError("payments need positive integer satoshi amounts")
         if not isinstance(fee_rate, int) or fee_rate < 1:
             raise ValueError("fee_rate is an integer >= 1 sat/vB")
+        if fee_rate > self.max_fee_rate:
+            raise FeeRateTooHighError(
+                f"fee rate {fee_rate} sat/vB exceeds the ceiling of {self.max_fee_rate} sat/vB")
         pay_scripts = [address_to_script(addr, self.network) for addr, _ in payments]
+        for (addr, amount), spk in zip(payments, pay_scripts, strict=True):
+            if amount < dust_threshold(spk):
+                raise DustPaymentError(
+                    f"payment of {amount} sat to {addr} is below the dust threshold of "
+                    f"{dust_threshold(spk)} sat")
         target = sum(a for _, a in payments)
         m, n = self.descriptor.threshold, len(self.descriptor.keys)
         change_spk = bytes(self.descriptor.script_pubkey(1, self.next_change))
@@ -143,7 +180,7 @@ class MultisigWallet:
         else:
             raise InsufficientFundsError(f"have {total} sats, need {target} + fee {fee}")
         change = total - target - fee
-        if change < DUST_LIMIT:
+        if change < dust_threshold(change_spk):
             change = 0  # dust goes to the fee
         vin = [CTxIn(COutPoint(lx(u.txid), u.vout), nSequence=0xFFFFFFFD) for u in chosen]
         vout = [CTxOut(a, CScript(s)) for (_, a), s in zip(payments, pay_scripts, strict=True)]
