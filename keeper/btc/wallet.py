@@ -17,6 +17,7 @@ from bitcointx.core.psbt import (
 from bitcointx.core.script import CScript
 from bitcointx.segwit_addr import decode as segwit_decode
 from bitcointx.segwit_addr import encode as segwit_encode
+from bitcointx.wallet import CCoinExtPubKey
 
 from keeper.btc.chain import Utxo, UtxoSource
 from keeper.btc.descriptor import MultisigDescriptor
@@ -134,6 +135,26 @@ class MultisigWallet:
         skip = set(exclude)
         return [u for u in self.source.list_unspent(self._scripts) if u.outpoint not in skip]
 
+    def global_xpubs(self) -> dict[CCoinExtPubKey, PSBT_KeyDerivationInfo]:
+        """``PSBT_GLOBAL_XPUB`` entries: each HD cosigner's account xpub with its origin.
+
+        Hardware signers (Coldcard, Trezor, ...) need the complete set to verify that a change
+        output pays back to this multisig. A fixed, non-HD key (the HSM cosigner's) has no
+        extended key, so it is absent: inventing one (e.g. a zero chain code) would claim
+        child keys the HSM never uses. Its per-input/output derivation entries still carry
+        ``hash160(pubkey)[:4]`` and an empty path. A device that insists on an xpub for every
+        cosigner therefore shows change of a wallet with a fixed key as an external payment;
+        wallets that must be verified on such devices use HD cosigners only (the HSM can hold
+        an HD cosigner as a wrapped seed, see ``HdCosigner.from_wrapped_seed``).
+        """
+        out = {}
+        with self.network.params():
+            for k in self.descriptor.keys:
+                if k.xpub is not None:
+                    out[CCoinExtPubKey(k.xpub.serialize())] = PSBT_KeyDerivationInfo(
+                        k.fingerprint, BIP32Path(list(k.origin), is_partial=False))
+        return out
+
     def _derivations(self, branch: int, index: int) -> dict:
         return {
             CPubKey(pub): PSBT_KeyDerivationInfo(fp, BIP32Path(list(path), is_partial=False))
@@ -186,7 +207,8 @@ class MultisigWallet:
         vout = [CTxOut(a, CScript(s)) for (_, a), s in zip(payments, pay_scripts, strict=True)]
         if change:
             vout.append(CTxOut(change, CScript(change_spk)))
-        psbt = PartiallySignedTransaction(unsigned_tx=CTransaction(vin, vout, nVersion=2))
+        psbt = PartiallySignedTransaction(
+            unsigned_tx=CTransaction(vin, vout, nVersion=2), xpubs=self.global_xpubs())
         for i, u in enumerate(chosen):
             loc = self.locate(u.script_pubkey)
             assert loc is not None  # noqa: S101 - utxos() only returns our scripts

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 
-from bitcointx.core.psbt import PartiallySignedTransaction
-
-from keeper.btc import MultisigWallet, finalize
+from keeper.btc import REGTEST, MultisigWallet, finalize, load_psbt
 from keeper.btc.cosigner import main
 
 DEST = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
@@ -38,7 +36,7 @@ def test_show_then_sign_with_xprv_and_hsm(warm, cosigners, chain, tmp_path, caps
         "sign", str(path), "--descriptor", desc, "--hsm-conf", str(cfg.conf),
         "--hsm-pin-file", str(cfg.pin.file), "--hsm-key", "btc-cosigner",
     ]) == 0
-    signed = PartiallySignedTransaction.from_base64(path.read_text())
+    signed = load_psbt(path.read_text(), REGTEST)
     assert chain.broadcast(finalize(signed))
 
 
@@ -53,4 +51,4 @@ def test_sign_refuses_excessive_fee(warm, cosigners, chain, tmp_path):
     rc = main(["sign", str(path), "--descriptor", warm.to_string(0), "--xprv-file", str(xprv),
                "--max-fee", "1000"])
     assert rc == 2
-    assert PartiallySignedTransaction.from_base64(path.read_text()).inputs[0].partial_sigs == {}
+    assert load_psbt(path.read_text(), REGTEST).inputs[0].partial_sigs == {}

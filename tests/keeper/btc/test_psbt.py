@@ -12,6 +12,7 @@ from embit import bip32
 from embit.psbt import PSBT as EmbitPSBT  # noqa: N811
 
 from keeper.btc import (
+    REGTEST,
     HdCosigner,
     InsufficientFundsError,
     InvalidSignatureError,
@@ -22,6 +23,7 @@ from keeper.btc import (
     TransactionRejectedError,
     combine,
     finalize,
+    load_psbt,
     summarize,
     verify_transaction,
 )
@@ -40,7 +42,7 @@ def _embit_sign(b64: str, seed: bytes) -> PartiallySignedTransaction:
     ep = EmbitPSBT.from_base64(b64)
     root = bip32.HDKey.from_seed(seed, version=bip32.NETWORKS["test"]["xprv"])
     assert ep.sign_with(root) > 0
-    return PartiallySignedTransaction.from_base64(ep.to_base64())
+    return load_psbt(ep.to_base64(), REGTEST)
 
 
 def _prevouts(psbt):
@@ -52,7 +54,7 @@ def test_embit_plus_hsm_finalized_identically_to_bdk(warm, cosigners, chain):
     psbt = wallet.create_psbt([(DEST, 150_000)], fee_rate=5)
     b64 = psbt.to_base64()
     by_embit = _embit_sign(b64, cosigners.seeds[0])
-    by_hsm = PartiallySignedTransaction.from_base64(b64)
+    by_hsm = load_psbt(b64, REGTEST)
     assert KeyCosigner(cosigners.hsm, warm).sign(by_hsm) == len(by_hsm.inputs)
     combined = combine(by_embit, by_hsm)
     combined_b64 = combined.to_base64()
@@ -94,7 +96,7 @@ def test_tampered_output_is_rejected(warm, cosigners, chain):
     KeyCosigner(cosigners.hsm, warm).sign(psbt)
     tx = CMutableTransaction.from_instance(psbt.unsigned_tx)
     tx.vout[0] = CTxOut(tx.vout[0].nValue + 10_000, tx.vout[0].scriptPubKey)
-    tampered = PartiallySignedTransaction.from_base64(psbt.to_base64())
+    tampered = load_psbt(psbt.to_base64(), REGTEST)
     tampered.unsigned_tx = tx.to_immutable()
     with pytest.raises(InvalidSignatureError):
         finalize(tampered)
