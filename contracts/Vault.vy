@@ -22,7 +22,10 @@
         Upgrade path: migration, not a proxy. A new Vault version is deployed, put on the
         Whitelist (24 h activation) and the Timelock executes `migrate` (scheduled by the
         3-of-5 cold Multisig, 48 h delay), which moves every balance to the new vault and
-        retires this one. This keeps each version immutable and independently
+        retires this one; `rescue` forwards anything left behind or arriving later to that
+        successor only, the successor accepts migration ETH only from the predecessor it
+        was built for, and refuses op ids any predecessor used. This keeps each version
+        immutable and independently
         verifiable (scripts/verify.py) and avoids storage-layout and initializer hazards
         of delegatecall proxies.
 """
@@ -39,6 +42,10 @@ interface IWhitelist:
 interface IMigrationTarget:
     def receiveMigration(): payable
 
+
+interface IPredecessor:
+    def opIdUsed(op_id: bytes32) -> bool: view
+
 # ---------------------------------------------------------------- events
 
 # FIXED ABI: consumed by the keeper's chain follower.
@@ -53,12 +60,14 @@ event Withdrawal:
     token: indexed(address)
     to: indexed(address)
     amount: uint256
+    received: uint256
 
 event Sweep:
     token: indexed(address)
     to: indexed(address)
     amount: uint256
     tier: uint8
+    received: uint256
 
 # Additional events.
 event WithdrawalQueued:
@@ -71,6 +80,9 @@ event WithdrawalQueued:
 event WithdrawalCancelled:
     op_id: indexed(bytes32)
     by: indexed(address)
+
+event WithdrawalExpired:
+    op_id: indexed(bytes32)
 
 event Paused:
     by: indexed(address)
@@ -138,6 +150,7 @@ STATUS_NONE: public(constant(uint8)) = 0
 STATUS_QUEUED: public(constant(uint8)) = 1
 STATUS_EXECUTED: public(constant(uint8)) = 2
 STATUS_CANCELLED: public(constant(uint8)) = 3
+STATUS_EXPIRED: public(constant(uint8)) = 4
 
 # ---------------------------------------------------------------- storage
 
@@ -150,17 +163,22 @@ tier_address: public(HashMap[uint8, address])
 paused_at: public(uint256)
 operations: public(HashMap[bytes32, Operation])
 migrated_to: public(address)
+# the Vault version this one succeeds (empty for a first vault); only it may send migration ETH
+PREDECESSOR: public(immutable(address))
 
 # ---------------------------------------------------------------- constructor
 
 @deploy
-def __init__(admin: address, whitelist: address):
+def __init__(admin: address, whitelist: address, predecessor: address):
     """
     @param admin Initial ADMIN (the deployer, which hands ADMIN to the Timelock)
     @param whitelist Whitelist contract consulted for every outflow
+    @param predecessor The Vault this one replaces (empty(address) for a first vault): the
+           only sender `receiveMigration` accepts, and whose used op ids this vault refuses
     """
     assert admin != empty(address), "Vault: zero admin"
     assert whitelist != empty(address), "Vault: zero whitelist"
+    PREDECESSOR = predecessor
     self._set_roles(admin, Roles.ADMIN)
     self.whitelist = IWhitelist(whitelist)
     log WhitelistSet(whitelist=whitelist)
@@ -219,7 +237,7 @@ def withdraw(token: address, to: address, amount: uint256, op_id: bytes32) -> bo
     self._check_operator()
     self._check_live()
     assert op_id != empty(bytes32), "Vault: zero op_id"
-    assert self.operations[op_id].status == STATUS_NONE, "Vault: op_id used"
+    assert not self._op_id_used(op_id), "Vault: op_id used"
     cfg: TokenConfig = self._config(token)
     assert amount != 0, "Vault: zero amount"
     assert amount <= cfg.tx_cap, "Vault: above transaction cap"
@@ -230,8 +248,8 @@ def withdraw(token: address, to: address, amount: uint256, op_id: bytes32) -> bo
         log WithdrawalQueued(op_id=op_id, token=token, to=to, amount=amount, eta=eta)
         return False
     self.operations[op_id] = Operation(token=token, to=to, amount=amount, eta=block.timestamp, status=STATUS_EXECUTED)
-    self._send(token, to, amount, cfg)
-    log Withdrawal(op_id=op_id, token=token, to=to, amount=amount)
+    received: uint256 = self._send(token, to, amount, cfg)
+    log Withdrawal(op_id=op_id, token=token, to=to, amount=amount, received=received)
     return True
 
 
@@ -254,8 +272,8 @@ def executeWithdrawal(op_id: bytes32):
     assert op.amount <= cfg.tx_cap, "Vault: above transaction cap"
     self._check_destination(op.to)
     self.operations[op_id].status = STATUS_EXECUTED
-    self._send(op.token, op.to, op.amount, cfg)
-    log Withdrawal(op_id=op_id, token=op.token, to=op.to, amount=op.amount)
+    received: uint256 = self._send(op.token, op.to, op.amount, cfg)
+    log Withdrawal(op_id=op_id, token=op.token, to=op.to, amount=op.amount, received=received)
 
 
 @external
@@ -269,6 +287,22 @@ def cancelWithdrawal(op_id: bytes32):
     assert self.operations[op_id].status == STATUS_QUEUED, "Vault: not queued"
     self.operations[op_id].status = STATUS_CANCELLED
     log WithdrawalCancelled(op_id=op_id, by=msg.sender)
+
+
+@external
+def expireWithdrawal(op_id: bytes32):
+    """
+    @notice Mark a queued withdrawal whose execution window has closed as expired
+    @dev Anyone, once block.timestamp > eta + WITHDRAWAL_GRACE (also while paused or after
+         migration). Nothing moves; it gives the keeper's mirror an event instead of a
+         status it would have to compute from the clock.
+    @param op_id Operation id given to `withdraw`
+    """
+    op: Operation = self.operations[op_id]
+    assert op.status == STATUS_QUEUED, "Vault: not queued"
+    assert block.timestamp > op.eta + WITHDRAWAL_GRACE, "Vault: not expired"
+    self.operations[op_id].status = STATUS_EXPIRED
+    log WithdrawalExpired(op_id=op_id)
 
 
 @external
@@ -289,8 +323,8 @@ def sweep(token: address, amount: uint256, tier: uint8):
     cfg: TokenConfig = self._config(token)
     assert amount != 0, "Vault: zero amount"
     self._check_destination(to)
-    self._send(token, to, amount, cfg)
-    log Sweep(token=token, to=to, amount=amount, tier=tier)
+    received: uint256 = self._send(token, to, amount, cfg)
+    log Sweep(token=token, to=to, amount=amount, tier=tier, received=received)
 
 # ---------------------------------------------------------------- external: pause
 
@@ -393,7 +427,8 @@ def migrate(new_vault: address, tokens: DynArray[address, MAX_MIGRATION_TOKENS])
     """
     @notice Move all ETH and the listed tokens to a new Vault version and retire this one
     @dev ADMIN (Timelock: 3-of-5 proposal + 48 h). Not while paused (unpause + migrate
-         can be one executeBatch). The new vault must be an active whitelisted address.
+         can be one executeBatch). The new vault must be an active whitelisted address built
+         with this vault as its predecessor. Tokens not listed are moved later by `rescue`.
     @param new_vault The new Vault contract
     @param tokens ERC-20s whose whole balance moves
     """
@@ -402,9 +437,10 @@ def migrate(new_vault: address, tokens: DynArray[address, MAX_MIGRATION_TOKENS])
     assert new_vault != self and new_vault.is_contract, "Vault: bad migration target"
     assert staticcall self.whitelist.isActive(new_vault), "Vault: destination not whitelisted"
     self.migrated_to = new_vault
+    # Always called, even without ETH: a successor not built with this vault as its
+    # predecessor refuses, so a migration can only go to a vault that knows where it came from.
     eth_amount: uint256 = self.balance
-    if eth_amount != 0:
-        extcall IMigrationTarget(new_vault).receiveMigration(value=eth_amount)
+    extcall IMigrationTarget(new_vault).receiveMigration(value=eth_amount)
     log Migrated(new_vault=new_vault, token=empty(address), amount=eth_amount)
     for token: address in tokens:
         bal: uint256 = staticcall IERC20(token).balanceOf(self)
@@ -414,11 +450,39 @@ def migrate(new_vault: address, tokens: DynArray[address, MAX_MIGRATION_TOKENS])
 
 
 @external
+@nonreentrant
+def rescue(token: address):
+    """
+    @notice After migration, forward the whole balance of `token` (empty(address) = ETH) to
+            the successor vault: tokens left out of `migrate` and funds arriving later
+    @dev Anyone may call; the destination is always `migrated_to`, nothing else. Works while
+         paused (it can only reach the successor governance chose). Emits Migrated.
+    @param token ERC-20 address, or empty(address) for ETH
+    """
+    new_vault: address = self.migrated_to
+    assert new_vault != empty(address), "Vault: not migrated"
+    amount: uint256 = 0
+    if token == empty(address):
+        amount = self.balance
+        assert amount != 0, "Vault: nothing to rescue"
+        extcall IMigrationTarget(new_vault).receiveMigration(value=amount)
+    else:
+        assert token.is_contract, "Vault: token has no code"
+        amount = staticcall IERC20(token).balanceOf(self)
+        assert amount != 0, "Vault: nothing to rescue"
+        self._erc20_call(token, abi_encode(new_vault, amount, method_id=method_id("transfer(address,uint256)")))
+    log Migrated(new_vault=new_vault, token=token, amount=amount)
+
+
+@external
 @payable
 def receiveMigration():
     """
-    @notice Receive the ETH of a predecessor vault during `migrate`
+    @notice Receive the ETH of the predecessor vault during its `migrate` or `rescue`
+    @dev Only the predecessor recorded at construction; anyone else reverts, so a
+         MigrationReceived event always comes from the vault this one replaces.
     """
+    assert PREDECESSOR != empty(address) and msg.sender == PREDECESSOR, "Vault: not predecessor"
     log MigrationReceived(sender=msg.sender, amount=msg.value)
 
 # ---------------------------------------------------------------- external: views
@@ -469,6 +533,17 @@ def remainingToday(token: address) -> uint256:
 
 @view
 @external
+def opIdUsed(op_id: bytes32) -> bool:
+    """
+    @notice True if `op_id` was used here or by any predecessor vault (queued, paid,
+            cancelled or expired): such an id is refused by `withdraw`
+    @param op_id Operation id
+    """
+    return self._op_id_used(op_id)
+
+
+@view
+@external
 def hasRole(account: address, role: Roles) -> bool:
     """
     @notice True if `account` holds every flag of `role`
@@ -484,6 +559,16 @@ def hasRole(account: address, role: Roles) -> bool:
 def _is_paused() -> bool:
     at: uint256 = self.paused_at
     return at != 0 and block.timestamp < at + PAUSE_DURATION
+
+
+@view
+@internal
+def _op_id_used(op_id: bytes32) -> bool:
+    if self.operations[op_id].status != STATUS_NONE:
+        return True
+    if PREDECESSOR == empty(address):
+        return False
+    return staticcall IPredecessor(PREDECESSOR).opIdUsed(op_id)
 
 
 @view
@@ -516,7 +601,8 @@ def _check_destination(to: address):
 
 
 @internal
-def _send(token: address, to: address, amount: uint256, cfg: TokenConfig):
+def _send(token: address, to: address, amount: uint256, cfg: TokenConfig) -> uint256:
+    # Returns what the recipient received (its measured balance increase).
     day: uint256 = block.timestamp // DAY
     used: uint256 = self.outflow[token][day] + amount
     assert used <= cfg.daily_limit, "Vault: daily limit exceeded"
@@ -525,12 +611,17 @@ def _send(token: address, to: address, amount: uint256, cfg: TokenConfig):
         assert self.balance >= amount, "Vault: insufficient balance"
         ok: bool = raw_call(to, b"", value=amount, revert_on_failure=False)
         assert ok, "Vault: ETH transfer failed"
-        return
+        return amount
     assert token.is_contract, "Vault: token has no code"
     before: uint256 = staticcall IERC20(token).balanceOf(self)
     assert before >= amount, "Vault: insufficient balance"
+    to_before: uint256 = staticcall IERC20(token).balanceOf(to)
     self._erc20_call(token, abi_encode(to, amount, method_id=method_id("transfer(address,uint256)")))
     assert before - staticcall IERC20(token).balanceOf(self) == amount, "Vault: balance delta mismatch"
+    to_after: uint256 = staticcall IERC20(token).balanceOf(to)
+    if to_after <= to_before:
+        return 0
+    return to_after - to_before
 
 
 @internal

@@ -290,7 +290,7 @@ def deploy_system(deployer: Any, config: SystemConfig,
         timelock.address, config.compliance, config.whitelist_delay,
         [warm.address, cold.address],
     ])
-    vault = d.ensure("vault", "Vault", [deployer.address, whitelist.address])
+    vault = d.ensure("vault", "Vault", [deployer.address, whitelist.address, ETH])
     _wire_vault(d, vault, timelock, warm, cold, pauser, config)
     d.ensure("escrow", "Escrow", [config.usdc, timelock.address, config.oracle, config.compliance])
     d.state["config"] = _jsonable(asdict(config))
@@ -299,6 +299,28 @@ def deploy_system(deployer: Any, config: SystemConfig,
     result = dict(d.state)
     result["transactions_sent"] = d.sent
     return result
+
+
+def deploy_open_vault(project: Any, admin: Any, compliance: Any) -> tuple[Any, Any]:
+    """A Whitelist + Vault pair with effectively unlimited limits for ETH, USDC and USDT (tests).
+
+    `admin` (an ape account) deploys both and holds ADMIN, TREASURY and CUSTOMER on the vault
+    and ADMIN on the whitelist; `compliance` (account or address) is the whitelist's and the
+    vault's compliance officer. The whitelist starts empty with a 1 s activation delay. The
+    vault has no predecessor. The signature stays stable when the limit API changes: callers
+    never touch the constructor or the limit setters themselves.
+    """
+    from keeper.assets import ETH_ADDRESS, USDC, USDT
+
+    comp = getattr(compliance, "address", compliance)
+    whitelist = project.Whitelist.deploy(admin.address, comp, 1, [], sender=admin)
+    vault = project.Vault.deploy(admin.address, whitelist.address, ETH_ADDRESS, sender=admin)
+    big = 2**128
+    for token in (ETH_ADDRESS, USDC.address, USDT.address):
+        vault.setTokenConfig(token, True, big, big, big, sender=admin)
+    vault.setRoles(admin.address, ADMIN | TREASURY | CUSTOMER, sender=admin)
+    vault.setRoles(comp, COMPLIANCE_OFFICER, sender=admin)
+    return vault, whitelist
 
 
 def verify_deployments(project: Any, provider: Any, state: dict[str, Any]) -> list[str]:

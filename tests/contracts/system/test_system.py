@@ -201,7 +201,7 @@ def test_upgrade_by_timelocked_migration(project, c, accounts, config, tokens, c
     old.depositEth(Z32, value=3 * ETHER, sender=accounts[8])
     usdt.approve(old.address, 500 * USD, sender=accounts[8])
     old.deposit(usdt.address, 500 * USD, Z32, sender=accounts[8])
-    new = project.Vault.deploy(accounts[0], c.whitelist.address, sender=accounts[0])
+    new = project.Vault.deploy(accounts[0], c.whitelist.address, old.address, sender=accounts[0])
     new.setRoles(c.timelock.address, ADMIN, sender=accounts[0])
     new.renounceRoles(sender=accounts[0])
     c.whitelist.add(new.address, sender=accounts[2])  # compliance; active after 24 h

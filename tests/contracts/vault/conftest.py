@@ -65,7 +65,7 @@ def whitelist(project: Any, who: SimpleNamespace) -> Any:
 @pytest.fixture(scope="module")
 def vault(project: Any, who: SimpleNamespace, whitelist: Any, usdc_t: Any, usdt_t: Any) -> Any:
     """Vault with ETH/USDC/USDT configured, tiers set and roles granted to EOAs."""
-    v = project.Vault.deploy(who.admin, whitelist.address, sender=who.deployer)
+    v = project.Vault.deploy(who.admin, whitelist.address, ETH, sender=who.deployer)
     v.setTokenConfig(ETH, True, *ETH_LIMITS, sender=who.admin)
     v.setTokenConfig(usdc_t.address, True, *USD_LIMITS, sender=who.admin)
     v.setTokenConfig(usdt_t.address, True, *USD_LIMITS, sender=who.admin)

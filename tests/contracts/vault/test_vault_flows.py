@@ -176,7 +176,8 @@ def test_queued_withdrawal_rechecks_whitelist(funded_vault, whitelist, who, usdc
 
 def test_migration_moves_everything(project, funded_vault, whitelist, who, usdc_t, usdt_t, chain):
     old = funded_vault
-    new = project.Vault.deploy(who.admin, whitelist.address, sender=who.deployer)
+    new = project.Vault.deploy(who.admin, whitelist.address, old.address,
+                               sender=who.deployer)
     whitelist.add(new.address, sender=who.compliance)
     with ape.reverts("Vault: destination not whitelisted"):
         old.migrate(new.address, [usdc_t.address, usdt_t.address], sender=who.admin)

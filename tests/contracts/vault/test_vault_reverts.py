@@ -53,7 +53,7 @@ def test_withdraw_reverts(funded_vault, who, usdc_t, state_of, chain, project):
 
 
 def test_withdraw_insufficient_balance_and_limit(project, whitelist, who, usdc_t, state_of):
-    vault = project.Vault.deploy(who.admin, whitelist.address, sender=who.deployer)
+    vault = project.Vault.deploy(who.admin, whitelist.address, ETH, sender=who.deployer)
     vault.setTokenConfig(ETH, True, 10 * ETHER, 10 * ETHER, 10 * ETHER, sender=who.admin)
     vault.setTokenConfig(usdc_t.address, True, 10 * USD, 10 * USD, 10 * USD, sender=who.admin)
     vault.setRoles(who.customer, 16, sender=who.admin)
@@ -228,8 +228,8 @@ def test_roles_and_renounce(funded_vault, who):
 
 
 @pytest.mark.parametrize("args,reason", [
-    (("0x0000000000000000000000000000000000000000", "wl"), "Vault: zero admin"),
-    (("admin", "0x0000000000000000000000000000000000000000"), "Vault: zero whitelist"),
+    (("0x0000000000000000000000000000000000000000", "wl", ETH), "Vault: zero admin"),
+    (("admin", "0x0000000000000000000000000000000000000000", ETH), "Vault: zero whitelist"),
 ])
 def test_constructor_reverts(project, who, whitelist, args, reason, assert_deploy_reverts):
     resolved = [who.admin.address if a == "admin" else whitelist.address if a == "wl" else a
