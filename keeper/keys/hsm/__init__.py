@@ -8,8 +8,11 @@ from keeper.keys.hsm.config import (
     backup_token,
     ensure_local_token,
 )
-from keeper.keys.hsm.failover import FailoverSigner, HsmUnavailableError
-from keeper.keys.hsm.signer import HsmSeedWrapper, HsmSigner, load_module
+from keeper.keys.hsm.errors import HsmUnavailableError, KeyMismatchError
+from keeper.keys.hsm.failover import FailoverSigner
+from keeper.keys.hsm.module import load_module
+from keeper.keys.hsm.pins import enrol_pins, load_pins, pinned_key
+from keeper.keys.hsm.signer import HsmSeedWrapper, HsmSigner, token_public_keys
 
 __all__ = [
     "DEFAULT_EC_KEYS",
@@ -20,7 +23,12 @@ __all__ = [
     "HsmSeedWrapper",
     "HsmSigner",
     "HsmUnavailableError",
+    "KeyMismatchError",
     "backup_token",
+    "enrol_pins",
     "ensure_local_token",
     "load_module",
+    "load_pins",
+    "pinned_key",
+    "token_public_keys",
 ]

@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from keeper.keys.hsm.pins import enrol_pins
 from keeper.keys.secrets import PinSource, write_secret_file
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,9 @@ class HsmConfig:
     """How to reach one token: PKCS#11 module, token label, PIN source.
 
     ``conf`` is the SoftHSM2 config file (``SOFTHSM2_CONF``); leave it ``None`` for a
-    Luna / CloudHSM module, which is configured by its own client files.
+    Luna / CloudHSM module, which is configured by its own client files. ``pins`` is the
+    record of expected public keys per key label (``keeper.keys.hsm.pins``); a backup token's
+    config points at its primary's record, so both are checked against the same keys.
     """
 
     module: Path
@@ -34,6 +37,7 @@ class HsmConfig:
     pin: PinSource
     conf: Path | None = None
     so_pin: PinSource | None = None
+    pins: Path | None = None
 
 
 def _softhsm_env(conf: Path) -> dict[str, str]:
@@ -78,10 +82,13 @@ def ensure_local_token(
     """Create (idempotently) the project's SoftHSM2 token under ``data_dir/hsm``.
 
     Layout: ``hsm/softhsm2.conf``, ``hsm/tokens/``, ``hsm/secrets/{so-pin,user-pin}`` (0600,
-    random). The token gets secp256k1 keys ``ec_keys`` and the AES seed-wrap key, generated
-    inside it as sensitive and non-extractable. Returns the config signers use.
+    random), ``hsm/key-pins.json``. The token gets secp256k1 keys ``ec_keys`` and the AES
+    seed-wrap key, generated inside it as sensitive and non-extractable. Each EC key's public
+    key is pinned once a probe signature proves the token's private key matches it; a token
+    whose key differs from the pinned one raises ``KeyMismatchError``. Returns the config
+    signers use.
     """
-    from keeper.keys.hsm.signer import ensure_keys  # local import: avoids a cycle
+    from keeper.keys.hsm.signer import ensure_keys, token_public_keys  # avoids a cycle
 
     hsm_dir = Path(data_dir) / "hsm"
     conf = _write_conf(hsm_dir)
@@ -94,6 +101,7 @@ def ensure_local_token(
         pin=PinSource(env="STRONGROOM_HSM_PIN", file=pin_file),
         conf=conf,
         so_pin=PinSource(file=so_file),
+        pins=hsm_dir / "key-pins.json",
     )
     if not _token_present(conf, label):
         log.info("initialising SoftHSM2 token %r under %s", label, hsm_dir)
@@ -110,6 +118,7 @@ def ensure_local_token(
             check=True,
         )
     ensure_keys(config, ec_keys)
+    enrol_pins(hsm_dir / "key-pins.json", token_public_keys(config, ec_keys))
     return config
 
 
@@ -117,7 +126,8 @@ def backup_token(config: HsmConfig, dest_dir: Path) -> HsmConfig:
     """Copy the token directory (and its PIN files) to ``dest_dir`` with its own config.
 
     A SoftHSM2 token directory copied elsewhere, with a second config file pointing at it,
-    is a working token with the same keys and PINs: that is the backup HSM.
+    is a working token with the same keys and PINs: that is the backup HSM. The returned
+    config keeps the primary's ``pins`` record.
     """
     if config.conf is None:
         raise ValueError("backup_token only handles SoftHSM2 tokens (config.conf is None)")

@@ -1,4 +1,4 @@
-"""Primary/backup HSM failover for signing."""
+"""Primary/backup HSM failover for signing, always with the one pinned key."""
 
 from __future__ import annotations
 
@@ -7,28 +7,33 @@ import threading
 
 import pkcs11
 
+from keeper.keys.hsm.errors import HsmUnavailableError, KeyMismatchError
 from keeper.keys.hsm.signer import HsmSigner
 
 log = logging.getLogger(__name__)
 
-
-class HsmUnavailableError(RuntimeError):
-    """Neither the primary nor the backup token could perform the operation."""
+__all__ = ["FailoverSigner", "HsmUnavailableError", "KeyMismatchError"]
 
 
 class FailoverSigner:
     """Signs on the primary token; when it fails, switches to the backup and retries.
 
-    The operation that hit the failure is retried on the backup, so no pending signature
-    is lost. The backup must hold the same key (checked by public key on switch-over),
-    so no key is lost either. Once switched, the signer stays on the backup until
-    ``reset_to_primary`` is called by an operator.
+    Both signers must pin the same public key (``ValueError`` otherwise, or if neither has
+    one): the pin is the key this signer stands for, whichever token is up. Each signer
+    verifies every signature against it, and before switching the backup must prove, by a
+    probe signature, that it holds that key; a backup with another key is refused with
+    ``KeyMismatchError`` (never retried elsewhere). The operation that hit the failure is
+    retried on the backup, so no pending signature is lost. Once switched, the signer stays
+    on the backup until an operator calls ``reset_to_primary``, which re-checks the primary.
     """
 
     def __init__(self, primary: HsmSigner, backup: HsmSigner) -> None:
-        self._signers = [primary, backup]
+        pins = {primary.pinned_public_key, backup.pinned_public_key}
+        if None in pins or len(pins) != 1:
+            raise ValueError("primary and backup need the same pinned public key")
+        self._pub: bytes = primary.pinned_public_key  # type: ignore[assignment]
+        self._signers = (primary, backup)
         self._active = 0
-        self._pub: bytes | None = None
         self._lock = threading.Lock()
         self.failovers = 0
 
@@ -37,45 +42,51 @@ class FailoverSigner:
         """``"primary"`` or ``"backup"``."""
         return "primary" if self._active == 0 else "backup"
 
-    def _switch(self, exc: Exception) -> HsmSigner:
+    def public_key(self) -> bytes:
+        """The pinned compressed public key (the same on both tokens)."""
+        return self._pub
+
+    def _switch(self, failed: HsmSigner, exc: Exception) -> HsmSigner:
         with self._lock:
+            if self._signers[self._active] is not failed:  # another thread switched already
+                return self._signers[self._active]
             if self._active == 1:
                 raise HsmUnavailableError("backup HSM failed too") from exc
             log.warning(
                 "primary HSM %r failed (%s); failing over to backup",
-                self._signers[0].config.token_label,
+                failed.config.token_label,
                 type(exc).__name__,
             )
-            self._signers[0].close()
+            failed.close()
             backup = self._signers[1]
-            if self._pub is not None and backup.public_key() != self._pub:
-                raise HsmUnavailableError("backup token holds a different key; refusing")
+            try:
+                backup.check()
+            except pkcs11.PKCS11Error as backup_exc:
+                raise HsmUnavailableError("primary and backup HSM both failed") from backup_exc
             self._active = 1
             self.failovers += 1
             return backup
 
-    def public_key(self) -> bytes:
-        """The key's compressed public key (the same on both tokens)."""
-        if self._pub is None:
-            try:
-                self._pub = self._signers[self._active].public_key()
-            except pkcs11.PKCS11Error as exc:
-                self._pub = self._switch(exc).public_key()
-        return self._pub
-
     def sign_digest(self, digest: bytes) -> tuple[int, int]:
-        """Sign on the active token; on a PKCS#11 failure of the primary, retry on backup."""
-        self.public_key()
+        """Sign on the active token; on a PKCS#11 failure of the primary, retry on the backup.
+
+        ``KeyMismatchError`` (a token with another key) is raised as is: no failover.
+        """
         signer = self._signers[self._active]
         try:
             return signer.sign_digest(digest)
         except pkcs11.PKCS11Error as exc:
             if signer is self._signers[1]:
                 raise HsmUnavailableError("backup HSM failed") from exc
-            return self._switch(exc).sign_digest(digest)
+            return self._switch(signer, exc).sign_digest(digest)
 
     def reset_to_primary(self) -> None:
-        """Operator action once the primary is restored."""
+        """Operator action once the primary is restored: re-check its key, then switch back.
+
+        Raises (and stays on the backup) when the primary is unreachable
+        (``pkcs11.PKCS11Error``) or holds another key (``KeyMismatchError``).
+        """
         with self._lock:
-            self._signers[0].close()
+            self._signers[0].check()
             self._active = 0
+            log.info("back on primary HSM %r", self._signers[0].config.token_label)

@@ -6,66 +6,26 @@ Works with SoftHSM2 locally and with a Luna / CloudHSM module in production: onl
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import shutil
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any
 
+import coincurve
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.exceptions import NoSuchKey
 
-from keeper.keys.ecdsa import compress_point, normalize_s, split_raw
+from keeper.keys.ecdsa import compress_point, der_encode, normalize_s, split_raw
 from keeper.keys.hsm.config import SEED_WRAP_KEY, HsmConfig
+from keeper.keys.hsm.errors import KeyMismatchError
+from keeper.keys.hsm.module import load_module, reinitialize_module
+from keeper.keys.hsm.pins import pinned_key
 
 log = logging.getLogger(__name__)
 
 #: DER-encoded OID 1.3.132.0.10 (secp256k1) for CKA_EC_PARAMS.
 SECP256K1_PARAMS = bytes.fromhex("06052b8104000a")
-
-_LIBS: dict[tuple[str, str | None], Any] = {}
-_USED_PATHS: set[str] = set()
-_LOAD_LOCK = threading.Lock()
-
-
-def load_module(config: HsmConfig) -> Any:
-    """Load (once) the PKCS#11 module for ``config`` and return the ``pkcs11.lib``.
-
-    SoftHSM2 reads ``SOFTHSM2_CONF`` once, at ``C_Initialize``, per loaded library image;
-    one process that talks to two SoftHSM2 tokens with different configs (primary and
-    backup) therefore loads a private copy of the module for the second config.
-    """
-    key = (str(config.module), str(config.conf) if config.conf else None)
-    with _LOAD_LOCK:
-        if key in _LIBS:
-            return _LIBS[key]
-        path = str(config.module)
-        if config.conf is not None and path in _USED_PATHS:
-            digest = hashlib.sha256(str(config.conf).encode()).hexdigest()[:16]
-            cache = Path(tempfile.gettempdir()) / "strongroom-pkcs11"
-            cache.mkdir(mode=0o700, exist_ok=True)
-            copy = cache / f"{digest}-{config.module.name}"
-            if not copy.exists():
-                shutil.copy2(config.module, copy)
-            path = str(copy)
-        previous = os.environ.get("SOFTHSM2_CONF")
-        try:
-            if config.conf is not None:
-                os.environ["SOFTHSM2_CONF"] = str(config.conf)
-            lib = pkcs11.lib(path)
-        finally:
-            if previous is None:
-                os.environ.pop("SOFTHSM2_CONF", None)
-            else:
-                os.environ["SOFTHSM2_CONF"] = previous
-        _USED_PATHS.add(path)
-        _LIBS[key] = lib
-        return lib
-
 
 def open_session(config: HsmConfig, rw: bool = False) -> Any:
     """Open a logged-in session on the configured token (PIN read at this moment only).
@@ -122,51 +82,163 @@ def ensure_keys(config: HsmConfig, ec_labels: tuple[str, ...]) -> None:
             log.info("generated AES seed-wrap key in token %r", config.token_label)
 
 
+#: Failures a reconnection cannot cure (and must not repeat: a wrong PIN counts to lockout).
+_NOT_TRANSIENT = (
+    pkcs11.exceptions.PinIncorrect,
+    pkcs11.exceptions.PinLocked,
+    pkcs11.exceptions.PinExpired,
+    pkcs11.exceptions.PinLenRange,
+    pkcs11.exceptions.NoSuchKey,
+    pkcs11.exceptions.MultipleObjectsReturned,
+)
+
+
+def _verifies(pub: bytes, digest: bytes, r: int, s: int) -> bool:
+    return coincurve.PublicKey(pub).verify(der_encode(r, s), digest, hasher=None)
+
+
+def token_public_keys(config: HsmConfig, labels: tuple[str, ...]) -> dict[str, bytes]:
+    """Compressed public keys of ``labels``, each proven by a probe signature of its private key.
+
+    Raises ``KeyMismatchError`` when a label's private key does not match its public object.
+    """
+    out: dict[str, bytes] = {}
+    with open_session(config) as session:
+        for label in labels:
+            priv = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label)
+            pub = compress_point(
+                session.get_key(object_class=ObjectClass.PUBLIC_KEY, label=label)[
+                    Attribute.EC_POINT
+                ]
+            )
+            probe = os.urandom(32)
+            r, s = normalize_s(*split_raw(priv.sign(probe, mechanism=Mechanism.ECDSA)))
+            if not _verifies(pub, probe, r, s):
+                raise KeyMismatchError(f"key {label!r}: private key does not match its public key")
+            out[label] = pub
+    return out
+
+
 class HsmSigner:
     """Signs 32-byte digests with one secp256k1 key held in a PKCS#11 token.
+
+    The expected public key is pinned: ``expected_public_key`` if given, else the entry for
+    ``key_label`` in ``config.pins`` (``LookupError`` if that record lacks it), else the key
+    the token shows at the first connection (one signer never changes keys). Every
+    connection checks the token's public key and every signature is verified against the
+    pin before it is returned (``KeyMismatchError`` otherwise). A PKCS#11 failure of the
+    session (logged out, token dropped out and back) reconnects once and retries.
 
     Returns low-s ``(r, s)``; the key never leaves the token. One logged-in session is
     kept open and used under a lock (PKCS#11 sessions are not thread-safe).
     """
 
-    def __init__(self, config: HsmConfig, key_label: str) -> None:
+    def __init__(
+        self, config: HsmConfig, key_label: str, expected_public_key: bytes | None = None
+    ) -> None:
         self.config = config
         self.key_label = key_label
         self._lock = threading.Lock()
         self._session: Any = None
         self._priv: Any = None
-        self._pub: bytes | None = None
+        if expected_public_key is None and config.pins is not None:
+            expected_public_key = pinned_key(config.pins, key_label)
+        self._pin: bytes | None = (
+            compress_point(expected_public_key) if expected_public_key is not None else None
+        )
+
+    @property
+    def pinned_public_key(self) -> bytes | None:
+        """The pinned key (``None`` until the first connection when nothing was pinned)."""
+        return self._pin
 
     def _connect(self) -> None:
         session = open_session(self.config)
         try:
-            self._priv = session.get_key(
-                object_class=ObjectClass.PRIVATE_KEY, label=self.key_label
+            priv = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=self.key_label)
+            pub = compress_point(
+                session.get_key(object_class=ObjectClass.PUBLIC_KEY, label=self.key_label)[
+                    Attribute.EC_POINT
+                ]
             )
-            pub = session.get_key(object_class=ObjectClass.PUBLIC_KEY, label=self.key_label)
-            self._pub = compress_point(pub[Attribute.EC_POINT])
         except Exception:
             session.close()
             raise
-        self._session = session
+        if self._pin is not None and pub != self._pin:
+            session.close()
+            raise KeyMismatchError(
+                f"token {self.config.token_label!r} key {self.key_label!r} is {pub.hex()}, "
+                f"not the pinned {self._pin.hex()}"
+            )
+        self._pin = pub
+        self._session, self._priv = session, priv
+
+    def _drop(self) -> None:
+        """Forget the session (closing it if the token still answers); callers hold the lock."""
+        if self._session is not None:
+            try:
+                self._session.close()
+            except pkcs11.PKCS11Error:
+                log.debug("closing a session on an unavailable token")
+        self._session = None
+        self._priv = None
+
+    def _reconnect(self, exc: Exception) -> None:
+        """Drop the session and open a new one; reinitialise the module if the token is lost."""
+        log.warning("HSM session on %r lost (%s); reconnecting",
+                    self.config.token_label, type(exc).__name__)
+        self._drop()
+        try:
+            self._connect()
+        except _NOT_TRANSIENT:
+            raise
+        except pkcs11.PKCS11Error:
+            reinitialize_module(self.config)
+            self._connect()
+
+    def _raw_sign(self, digest: bytes) -> bytes:
+        try:
+            if self._session is None:
+                self._connect()
+            return self._priv.sign(digest, mechanism=Mechanism.ECDSA)
+        except _NOT_TRANSIENT:
+            raise
+        except pkcs11.PKCS11Error as exc:
+            self._reconnect(exc)
+            return self._priv.sign(digest, mechanism=Mechanism.ECDSA)
 
     def public_key(self) -> bytes:
-        """The 33-byte compressed public key of the token key."""
+        """The 33-byte compressed public key: the pinned one (connects only if none is)."""
         with self._lock:
-            if self._pub is None:
+            if self._pin is None:
                 self._connect()
-            assert self._pub is not None  # noqa: S101 - set by _connect
-            return self._pub
+            assert self._pin is not None  # noqa: S101 - set by _connect
+            return self._pin
+
+    def check(self) -> None:
+        """Reconnect and prove the token signs with the pinned key (a probe signature)."""
+        with self._lock:
+            self._drop()
+            try:
+                self._connect()
+            except pkcs11.PKCS11Error as exc:
+                self._reconnect(exc)
+        self.sign_digest(os.urandom(32))
 
     def sign_digest(self, digest: bytes) -> tuple[int, int]:
-        """Sign a 32-byte digest inside the token (CKM_ECDSA) and normalise to low-s."""
+        """Sign a 32-byte digest inside the token (CKM_ECDSA), low-s, verified against the pin."""
         if len(digest) != 32:
             raise ValueError("digest must be 32 bytes")
         with self._lock:
-            if self._session is None:
-                self._connect()
-            raw = self._priv.sign(digest, mechanism=Mechanism.ECDSA)
-        return normalize_s(*split_raw(raw))
+            r, s = normalize_s(*split_raw(self._raw_sign(digest)))
+            assert self._pin is not None  # noqa: S101 - set by _connect
+            if not _verifies(self._pin, digest, r, s):
+                self._drop()
+                raise KeyMismatchError(
+                    f"token {self.config.token_label!r} signed {self.key_label!r} with a key "
+                    f"other than the pinned {self._pin.hex()}; signature withheld"
+                )
+        return r, s
 
     def private_key_handle(self) -> Any:
         """The PKCS#11 private key object (attributes readable only if the token allows)."""
@@ -178,13 +250,7 @@ class HsmSigner:
     def close(self) -> None:
         """Close the session (idempotent); errors from a dead token are swallowed."""
         with self._lock:
-            if self._session is not None:
-                try:
-                    self._session.close()
-                except pkcs11.PKCS11Error:
-                    log.debug("closing a session on an unavailable token")
-            self._session = None
-            self._priv = None
+            self._drop()
 
     def __repr__(self) -> str:
         return f"HsmSigner(token={self.config.token_label!r}, key={self.key_label!r})"
