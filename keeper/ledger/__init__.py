@@ -17,6 +17,8 @@ from keeper.ledger.errors import (
     InvalidTransfer,
     InvariantViolation,
     LedgerError,
+    LedgerTimeout,
+    LedgerUnavailable,
     UnknownAccount,
     UnknownAsset,
 )
@@ -27,7 +29,8 @@ from keeper.ledger.statements import Statement, StatementLine
 __all__ = [
     "GL_CODES", "AccountKind", "AlreadyReversed", "AssetMismatch", "Balance", "HoldExpired",
     "HoldNotFound", "HoldResolved", "IdempotencyConflict", "InsufficientFunds", "InvalidTransfer",
-    "InvariantViolation", "Kind", "Ledger", "LedgerError", "Statement", "StatementLine",
+    "InvariantViolation", "Kind", "Ledger", "LedgerError", "LedgerTimeout", "LedgerUnavailable",
+    "Statement", "StatementLine",
     "TransferResult", "TransferSpec", "UnknownAccount", "UnknownAsset", "make_engine",
     "normalise_asset", "normalise_ref", "upgrade",
 ]

@@ -5,25 +5,41 @@ accumulated while the previous commit was running (up to ``max_batch`` transfers
 :func:`keeper.ledger.engine.apply_requests` and commits once: the fsync and the per-account balance
 updates are shared by the whole batch (TigerBeetle-style). Under light load a batch is one request,
 so latency stays at one commit; under heavy load batches grow and throughput follows.
+
+Failures: a refused request (a ``LedgerError`` from the rules) never affects the others. If the
+batch's transaction fails, the error is classified (:func:`keeper.ledger.db.is_unavailable`):
+the database could not take the write (lock held elsewhere, I/O, connection) => every request of
+the batch fails at once with :class:`~keeper.ledger.errors.LedgerUnavailable` (retryable, nothing
+written); anything else (a hook raising, a constraint) => each request is retried alone so the
+culprit cannot sink the others. Callers wait at most ``result_timeout`` (default
+:data:`DEFAULT_RESULT_TIMEOUT`) for a ticket: then :class:`~keeper.ledger.errors.LedgerTimeout`,
+and a request the writer had not taken yet is withdrawn (it will never commit).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from types import EllipsisType
 
 from sqlalchemy import Engine
 
 from keeper.ledger.checkpoint import Checkpointer
-from keeper.ledger.db import NO_AUTOCHECKPOINT, WRITE
+from keeper.ledger.db import NO_AUTOCHECKPOINT, WRITE, WRITER_BUSY_TIMEOUT, is_unavailable
 from keeper.ledger.domain import TransferResult, TransferSpec
 from keeper.ledger.engine import Hook, Request, apply_requests
+from keeper.ledger.errors import LedgerTimeout, LedgerUnavailable
 
 log = logging.getLogger(__name__)
 _STOP = object()
+# how long ``Ticket.result()`` (hence ``Ledger.post``/``post_all``) waits by default, in seconds:
+# well above the writer's busy timeout, so a locked database surfaces as LedgerUnavailable first
+DEFAULT_RESULT_TIMEOUT = float(os.environ.get("LEDGER_RESULT_TIMEOUT_S", "30"))
+_QUEUED, _TAKEN, _WITHDRAWN = 0, 1, 2
 
 
 class Ticket:
@@ -33,10 +49,13 @@ class Ticket:
     Condition per committer, notified once per group commit.
     """
 
-    __slots__ = ("_cond", "_done", "_results", "_error", "_callbacks", "completed_at")
+    __slots__ = ("_cond", "_done", "_results", "_error", "_callbacks", "completed_at", "_state",
+                 "_timeout")
 
-    def __init__(self, cond: threading.Condition) -> None:
+    def __init__(self, cond: threading.Condition, timeout: float | None = None) -> None:
         self._cond = cond
+        self._timeout = timeout  # default wait of result()/exception(); None: forever
+        self._state = _QUEUED
         self._done = False
         self._results: list[TransferResult] | None = None
         self._error: BaseException | None = None
@@ -47,21 +66,38 @@ class Ticket:
         """True once the request was committed or refused."""
         return self._done
 
-    def _wait(self, timeout: float | None) -> None:
-        if not self._done:
-            with self._cond:
-                if not self._cond.wait_for(lambda: self._done, timeout):
-                    raise TimeoutError("ledger request not committed in time")
+    def _wait(self, timeout: float | None | EllipsisType) -> None:
+        if self._done:
+            return
+        if timeout is ...:
+            timeout = self._timeout
+        with self._cond:
+            if self._cond.wait_for(lambda: self._done, timeout):
+                return
+            if self._state != _QUEUED:
+                raise LedgerTimeout(
+                    f"ledger request not committed within {timeout} s and still in flight: it may "
+                    "yet commit; retrying with the same transfer ids is safe", in_flight=True)
+            self._state = _WITHDRAWN  # the writer will skip it
+            self._finish(None, LedgerTimeout(
+                f"ledger request not committed within {timeout} s; withdrawn, it will not be "
+                "committed", in_flight=False))
+            self._cond.notify_all()
 
-    def result(self, timeout: float | None = None) -> list[TransferResult]:
-        """Wait for the commit; return the results or raise the request's error."""
+    def result(self, timeout: float | None | EllipsisType = ...) -> list[TransferResult]:
+        """Wait for the commit; return the results or raise the request's error.
+
+        ``timeout`` defaults to the committer's ``result_timeout``; ``None`` waits forever. On
+        timeout raises :class:`~keeper.ledger.errors.LedgerTimeout`.
+        """
         self._wait(timeout)
         if self._error is not None:
             raise self._error
         return self._results  # type: ignore[return-value]
 
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        """Wait for the commit; return the request's error (None if accepted)."""
+    def exception(self, timeout: float | None | EllipsisType = ...) -> BaseException | None:
+        """Wait for the commit; return the request's error (None if accepted). ``timeout`` as
+        for :meth:`result`."""
         self._wait(timeout)
         return self._error
 
@@ -83,31 +119,57 @@ class Ticket:
         self._done = True
 
 
+def _commit(engine: Engine, requests: Sequence[Request], options: dict[str, object]) -> None:
+    with engine.connect().execution_options(**options) as conn, conn.begin():
+        apply_requests(conn, requests)
+
+
+def _fail_unavailable(requests: Sequence[Request], exc: BaseException) -> None:
+    reason = getattr(exc, "orig", None) or exc  # the driver's message, not the SQL and its values
+    for req in requests:
+        req.results = None
+        req.error = LedgerUnavailable(
+            f"ledger database unavailable ({type(reason).__name__}: {reason}); nothing was "
+            "written, retry later")
+        req.error.__cause__ = exc
+
+
 def commit_requests(
     engine: Engine, requests: Sequence[Request], options: dict[str, object] | None = None
 ) -> None:
-    """Commit ``requests`` in one transaction; if that fails for a non-ledger reason (a hook error,
-    a concurrent writer), retry each request in its own transaction so one cannot sink the others.
+    """Commit ``requests`` in one transaction, setting each request's ``results`` or ``error``.
+
+    If the transaction fails because the database cannot take writes (see
+    :func:`~keeper.ledger.db.is_unavailable`), every request fails at once with
+    ``LedgerUnavailable``. Any other failure (a hook error, a constraint) is request-specific:
+    each request is retried in its own transaction so one cannot sink the others; should one of
+    those retries find the database unavailable, it and the requests after it fail at once.
     ``options`` are the write connection's execution options (default :data:`WRITE`).
     """
     options = options or WRITE
     try:
-        with engine.connect().execution_options(**options) as conn, conn.begin():
-            apply_requests(conn, requests)
+        _commit(engine, requests, options)
         return
-    except Exception as exc:  # noqa: BLE001 - isolate the failing request below
+    except Exception as exc:  # noqa: BLE001 - classified below
+        if is_unavailable(exc):
+            log.warning("group commit of %d requests failed: database unavailable (%s)",
+                        len(requests), type(exc).__name__)
+            _fail_unavailable(requests, exc)
+            return
         if len(requests) == 1:
             requests[0].error = exc
             requests[0].results = None
             return
-        log.warning("group commit failed (%s); retrying requests one by one", exc)
-    for req in requests:
+        log.warning("group commit failed (%s); retrying requests one by one", type(exc).__name__)
+    for i, req in enumerate(requests):
         req.error = None
         req.results = None
         try:
-            with engine.connect().execution_options(**options) as conn, conn.begin():
-                apply_requests(conn, [req])
+            _commit(engine, [req], options)
         except Exception as exc:  # noqa: BLE001
+            if is_unavailable(exc):
+                _fail_unavailable(requests[i:], exc)
+                return
             req.error = exc
             req.results = None
 
@@ -121,12 +183,25 @@ class GroupCommitter:
     :class:`~keeper.ledger.checkpoint.Checkpointer` thread runs them in the background.
     """
 
-    def __init__(self, engine: Engine, max_batch: int = 4096) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        max_batch: int = 4096,
+        *,
+        busy_timeout: float | None = None,
+        result_timeout: float | None = None,
+    ) -> None:
+        """``busy_timeout``: seconds a batch waits for a lock held elsewhere before failing with
+        ``LedgerUnavailable`` (default :data:`~keeper.ledger.db.WRITER_BUSY_TIMEOUT`);
+        ``result_timeout``: the tickets' default wait (default :data:`DEFAULT_RESULT_TIMEOUT`)."""
         self.engine = engine
         self.max_batch = max_batch
+        self.result_timeout = DEFAULT_RESULT_TIMEOUT if result_timeout is None else result_timeout
+        busy_ms = int(1000 * (WRITER_BUSY_TIMEOUT if busy_timeout is None else busy_timeout))
         sqlite = engine.dialect.name == "sqlite"
-        self.checkpointer = Checkpointer(engine) if sqlite else None
-        self._options: dict[str, object] = NO_AUTOCHECKPOINT if sqlite else WRITE
+        self.checkpointer = Checkpointer(engine, busy_ms=busy_ms) if sqlite else None
+        self._options: dict[str, object] = {
+            **(NO_AUTOCHECKPOINT if sqlite else WRITE), "ledger_busy_ms": busy_ms}
         self._q: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="ledger-group-commit", daemon=True)
@@ -136,7 +211,7 @@ class GroupCommitter:
 
     def submit(self, transfers: Sequence[TransferSpec], hook: Hook | None = None) -> Ticket:
         """Queue one all-or-nothing request; the ticket yields its results or raises its error."""
-        ticket = Ticket(self._cond)
+        ticket = Ticket(self._cond, self.result_timeout)
         self._q.put((Request(list(transfers), hook), ticket))
         return ticket
 
@@ -166,9 +241,15 @@ class GroupCommitter:
                     break
                 batch.append(nxt)
                 n += len(nxt[0].transfers)  # type: ignore[index]
-            reqs = [b[0] for b in batch]  # type: ignore[index]
+            with self._cond:  # from here on a caller's timeout no longer withdraws them
+                reqs = []
+                for req, ticket in batch:  # type: ignore[misc]
+                    if ticket._state == _QUEUED:  # noqa: SLF001
+                        ticket._state = _TAKEN  # noqa: SLF001
+                        reqs.append(req)
             try:
-                commit_requests(self.engine, reqs, self._options)
+                if reqs:
+                    commit_requests(self.engine, reqs, self._options)
             except BaseException as exc:  # noqa: BLE001 - never leave a caller hanging
                 for req in reqs:
                     req.error = exc
@@ -180,7 +261,8 @@ class GroupCommitter:
             at = time.perf_counter()
             with self._cond:
                 for req, ticket in batch:  # type: ignore[misc]
-                    ticket._finish(req.results, req.error, at)  # noqa: SLF001
+                    if ticket._state == _TAKEN:  # noqa: SLF001 - withdrawn ones are finished
+                        ticket._finish(req.results, req.error, at)  # noqa: SLF001
                     if ticket._callbacks:  # noqa: SLF001
                         callbacks.append(ticket)
                 self._cond.notify_all()

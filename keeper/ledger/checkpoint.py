@@ -21,14 +21,22 @@ import time
 
 from sqlalchemy import Engine
 
+from keeper.ledger.db import BUSY_TIMEOUT_MS, set_sqlite_busy
+
 log = logging.getLogger(__name__)
 
 
 class Checkpointer:
     """A daemon thread running PASSIVE checkpoints at most every ``interval`` seconds, when kicked."""
 
-    def __init__(self, engine: Engine, interval: float = 0.05, restart_frames: int = 8192) -> None:
+    def __init__(
+        self, engine: Engine, interval: float = 0.05, restart_frames: int = 8192,
+        busy_ms: int = BUSY_TIMEOUT_MS,
+    ) -> None:
+        """``busy_ms``: how long the writer's ``RESTART`` waits for a lock held elsewhere (the
+        writer thread runs it, so it must not wait longer than the writer's own commits do)."""
         self.engine = engine
+        self.busy_ms = busy_ms
         self.interval = interval
         self.restart_frames = restart_frames
         self.runs = 0
@@ -57,6 +65,7 @@ class Checkpointer:
             return
         if self._writer_raw is None:
             self._writer_raw = self.engine.raw_connection()
+            set_sqlite_busy(self._writer_raw, self.busy_ms)
         _busy, frames, _done = self._writer_raw.driver_connection.execute(  # type: ignore[attr-defined]
             "PRAGMA wal_checkpoint(RESTART)").fetchone()
         self.restarts += 1

@@ -58,3 +58,21 @@ class AlreadyReversed(LedgerError):  # noqa: N818 - domain names read better
 
 class InvariantViolation(LedgerError):  # noqa: N818 - domain names read better
     """``verify_invariants`` found a violation."""
+
+
+class LedgerUnavailable(LedgerError):  # noqa: N818 - domain names read better
+    """The database could not take the write (locked by another process, I/O error, connection
+    lost): nothing was written; the request may be retried as is (transfer ids are idempotent)."""
+
+
+class LedgerTimeout(LedgerError, TimeoutError):  # noqa: N818 - domain names read better
+    """The request was not committed within the caller's timeout.
+
+    ``in_flight`` False: it was withdrawn before the writer took it and will never commit.
+    ``in_flight`` True: the writer had taken it; it may still commit. Either way retrying with the
+    same transfer ids is safe (an already committed transfer is returned, not posted twice).
+    """
+
+    def __init__(self, message: str, in_flight: bool) -> None:
+        super().__init__(message)
+        self.in_flight = in_flight

@@ -172,7 +172,8 @@ def test_hook_runs_in_same_transaction(ledger: Ledger) -> None:
     om, alice, _ = _setup(ledger)
 
     def bad_hook(conn) -> None:  # noqa: ANN001
-        conn.execute(text("INSERT INTO ledger_cursors VALUES ('c', 1, '0x1', 0, '2026-01-01')"))
+        conn.execute(text("INSERT INTO ledger_cursors (name, position, position_hash, generation, "
+                          "updated_at) VALUES ('c', 1, '0x1', 0, '2026-01-01')"))
         raise RuntimeError("crash before commit")
 
     with pytest.raises(RuntimeError):

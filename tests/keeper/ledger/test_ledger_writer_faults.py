@@ -1,0 +1,266 @@
+"""The group-commit writer under a locked database, failing hooks and callers that stop waiting.
+
+A second connection (another process, as far as the writer can tell) holds the write lock with
+``BEGIN IMMEDIATE`` on SQLite or a row lock on PostgreSQL. The writer must fail a whole batch fast
+with the retryable :class:`LedgerUnavailable` after one attempt, instead of retrying every request
+of the batch alone (each retry waiting out the busy timeout again). Attempts are counted as the
+write transactions the engine begins (SQLAlchemy ``begin`` events), never by wall-clock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from sqlalchemy import Connection, Engine, event, text
+
+from keeper.ledger import (
+    InsufficientFunds,
+    Ledger,
+    LedgerError,
+    LedgerTimeout,
+    LedgerUnavailable,
+    TransferSpec,
+    make_engine,
+    upgrade,
+)
+from keeper.ledger.batcher import GroupCommitter, Ticket
+
+Submit = Callable[..., Ticket]
+
+
+@contextmanager
+def paused_writer(submit: Submit, debit: int, credit: int) -> Iterator[None]:
+    """Hold the writer thread between two batches until the block exits.
+
+    A real request is committed whose hook waits until a done-callback is registered on its
+    ticket; the callback (run by the writer thread after that commit) blocks until the block
+    exits. Everything submitted meanwhile is queued and then taken as one batch.
+    """
+    in_hook, may_commit, in_callback, resume = (threading.Event() for _ in range(4))
+
+    def hook(_conn: Connection) -> None:
+        in_hook.set()
+        may_commit.wait(30)
+
+    def callback(_t: Ticket) -> None:
+        in_callback.set()
+        resume.wait(60)
+
+    gate = submit([TransferSpec(f"gate-{uuid.uuid4().hex}", debit, credit, 1)], hook)
+    try:
+        assert in_hook.wait(30)
+        gate.add_done_callback(callback)  # registered while the gate is still in its transaction
+        may_commit.set()
+        assert in_callback.wait(30)
+        assert gate.exception(timeout=30) is None
+        yield
+    finally:
+        may_commit.set()
+        resume.set()
+
+
+def count_write_attempts(engine: Engine) -> list[str]:
+    """A list that grows by one every time ``engine`` starts a write transaction: SQLite's
+    ``BEGIN IMMEDIATE`` statements (counted even when they fail), PostgreSQL's write ``begin``s."""
+    attempts: list[str] = []
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "before_cursor_execute")
+        def _stmt(_conn: Connection, _cur: object, statement: str, *_a: object) -> None:
+            if statement == "BEGIN IMMEDIATE":
+                attempts.append(statement)
+    else:
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            if conn.get_execution_options().get("ledger_write"):
+                attempts.append("BEGIN")
+    return attempts
+
+
+@pytest.fixture
+def sqlite_ledger(tmp_path) -> Iterator[tuple[Ledger, str]]:  # noqa: ANN001
+    """A direct (non-group-committing) ledger on a fresh SQLite file, and the file's path."""
+    path = str(tmp_path / "ledger.db")
+    upgrade(f"sqlite:///{path}")
+    lg = Ledger(make_engine(f"sqlite:///{path}"), group_commit=False)
+    yield lg, path
+    lg.close()
+
+
+@pytest.fixture
+def pg_locked(pg_cluster) -> Iterator[tuple[Ledger, GroupCommitter, list[str], psycopg.Connection]]:  # noqa: ANN001
+    """On a fresh PostgreSQL database: a direct ledger (seeded by :func:`_accounts`), a committer
+    whose lock waits end after 50 ms, its attempt counter, and another process's connection."""
+    url = pg_cluster.create_database(f"locked_{uuid.uuid4().hex[:8]}")
+    upgrade(url)
+    lg = Ledger(url, group_commit=False)
+    committer = GroupCommitter(lg.engine, busy_timeout=0.05)
+    blocker = psycopg.connect(url.replace("postgresql+psycopg", "postgresql"))
+    try:
+        yield lg, committer, count_write_attempts(lg.engine), blocker
+    finally:
+        blocker.close()
+        committer.close()
+        lg.close()
+
+
+def _accounts(lg: Ledger) -> tuple[int, int]:
+    om, alice = lg.omnibus_account("USDC", "vault"), lg.client_account("alice", "USDC")
+    lg.post(TransferSpec("seed", om, alice, 1_000))
+    return om, alice
+
+
+def _count(lg: Ledger, sql: str) -> int:
+    with lg.engine.connect() as conn:
+        return conn.scalar(text(sql))
+
+
+def test_locked_sqlite_fails_the_whole_batch_after_one_attempt(sqlite_ledger) -> None:  # noqa: ANN001
+    lg, path = sqlite_ledger
+    om, alice = _accounts(lg)
+    committer = GroupCommitter(lg.engine, busy_timeout=0.05)
+    attempts = count_write_attempts(lg.engine)
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        with paused_writer(committer.submit, om, alice):
+            blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+            attempts.clear()
+            tickets = [committer.submit([TransferSpec(f"t{i}", om, alice, 1)]) for i in range(8)]
+        errors = [t.exception(timeout=60) for t in tickets]
+        assert all(isinstance(e, LedgerUnavailable) for e in errors), errors
+        assert "locked" in str(errors[0])
+        assert len(attempts) == 1  # one attempt for the batch, not 1 + 8 one-by-one retries
+        assert _count(lg, "SELECT count(*) FROM ledger_transfers WHERE transfer_id LIKE 't%'") == 0
+        blocker.execute("ROLLBACK")
+        # retryable: the same requests commit once the lock is released
+        again = [committer.submit([TransferSpec(f"t{i}", om, alice, 1)]) for i in range(8)]
+        assert all(t.result(timeout=60)[0].created for t in again)
+    finally:
+        blocker.close()
+        committer.close()
+    assert lg.balance(alice).credit_balance == 1_000 + 1 + 8  # seed + gate + retried requests
+    assert lg.verify_invariants() == []
+
+
+def test_request_specific_failure_is_isolated_from_its_batch(sqlite_ledger) -> None:  # noqa: ANN001
+    lg, _ = sqlite_ledger
+    om, alice = _accounts(lg)
+    committer = GroupCommitter(lg.engine, busy_timeout=0.05)
+    attempts = count_write_attempts(lg.engine)
+
+    def bad_hook(_conn: Connection) -> None:
+        raise RuntimeError("hook failed")
+
+    try:
+        with paused_writer(committer.submit, om, alice):
+            attempts.clear()
+            good = [committer.submit([TransferSpec(f"g{i}", om, alice, 1)]) for i in range(3)]
+            bad = committer.submit([TransferSpec("bad", om, alice, 1)], bad_hook)
+            refused = committer.submit([TransferSpec("over", alice, om, 10**9)])
+        assert all(t.result(timeout=60)[0].created for t in good)
+        with pytest.raises(RuntimeError, match="hook failed"):
+            bad.result(timeout=60)
+        with pytest.raises(InsufficientFunds):  # a refusal stays a refusal
+            refused.result(timeout=60)
+        # one batch attempt, then each of the 5 requests alone
+        assert len(attempts) == 1 + 5
+    finally:
+        committer.close()
+    assert _count(lg, "SELECT count(*) FROM ledger_transfers WHERE transfer_id = 'bad'") == 0
+    assert lg.balance(alice).credit_balance == 1_000 + 1 + 3
+
+
+@pytest.mark.postgres
+def test_isolation_retries_stop_at_the_first_lock_error(pg_locked) -> None:  # noqa: ANN001
+    """A hook error makes the writer retry one by one; when another process takes a lock the
+    retries need, the first locked attempt fails every remaining request fast (no wait each)."""
+    lg, committer, attempts, blocker = pg_locked
+    om, alice = _accounts(lg)
+    calls: list[int] = []
+    locker = threading.Thread(target=blocker.execute, args=(
+        "SELECT * FROM ledger_accounts WHERE id = %s FOR UPDATE", (om,)))
+
+    def lock_then_fail(conn: Connection) -> None:
+        calls.append(1)
+        if len(calls) == 2:  # its own retry: another process queues for the omnibus row lock
+            locker.start()
+            pid = blocker.info.backend_pid
+            while not conn.scalar(text(f"SELECT cardinality(pg_blocking_pids({int(pid)}))")):
+                threading.Event().wait(0.01)  # until it waits for this transaction's row lock
+        raise RuntimeError("hook failed")
+
+    with paused_writer(committer.submit, om, alice):
+        attempts.clear()
+        bad = committer.submit([TransferSpec("bad", om, alice, 1)], lock_then_fail)
+        rest = [committer.submit([TransferSpec(f"r{i}", om, alice, 1)]) for i in range(6)]
+    with pytest.raises(RuntimeError, match="hook failed"):
+        bad.result(timeout=60)
+    errors = [t.exception(timeout=60) for t in rest]
+    assert all(isinstance(e, LedgerUnavailable) for e in errors), errors
+    assert len(attempts) == 3  # the batch, "bad" alone, then the first locked attempt
+    locker.join(30)
+    blocker.rollback()
+    assert _count(lg, "SELECT count(*) FROM ledger_transfers WHERE transfer_id LIKE 'r%'") == 0
+
+
+@pytest.mark.postgres
+def test_locked_postgres_rows_fail_the_batch_after_one_attempt(pg_locked) -> None:  # noqa: ANN001
+    lg, committer, attempts, blocker = pg_locked
+    om, alice = _accounts(lg)
+    with paused_writer(committer.submit, om, alice):
+        blocker.execute("SELECT * FROM ledger_accounts WHERE id = %s FOR UPDATE", (om,))
+        attempts.clear()
+        tickets = [committer.submit([TransferSpec(f"t{i}", om, alice, 1)]) for i in range(5)]
+    errors = [t.exception(timeout=60) for t in tickets]
+    assert all(isinstance(e, LedgerUnavailable) for e in errors), errors
+    assert "LockNotAvailable" in str(errors[0])
+    assert len(attempts) == 1
+    blocker.rollback()
+    assert committer.submit([TransferSpec("t0", om, alice, 1)]).result(timeout=60)[0].created
+
+
+def test_result_times_out_and_a_queued_request_is_withdrawn(sqlite_ledger) -> None:  # noqa: ANN001
+    lg, _ = sqlite_ledger
+    om, alice = _accounts(lg)
+    committer = GroupCommitter(lg.engine, result_timeout=0.05)
+    try:
+        with paused_writer(committer.submit, om, alice):
+            ticket = committer.submit([TransferSpec("late", om, alice, 5)])
+            with pytest.raises(LedgerTimeout) as info:
+                ticket.result()  # the committer's default timeout
+            assert isinstance(info.value, TimeoutError) and isinstance(info.value, LedgerError)
+            assert info.value.in_flight is False
+            assert ticket.done()
+        # the writer skips the withdrawn request: it never commits
+        after = committer.submit([TransferSpec("after", om, alice, 1)])
+        assert after.result(timeout=60)[0].created
+        assert isinstance(ticket.exception(), LedgerTimeout)
+    finally:
+        committer.close()
+    assert _count(lg, "SELECT count(*) FROM ledger_transfers WHERE transfer_id = 'late'") == 0
+    assert lg.balance(alice).credit_balance == 1_000 + 1 + 1
+
+
+def test_post_has_a_default_timeout(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from keeper.ledger import batcher
+
+    monkeypatch.setattr(batcher, "DEFAULT_RESULT_TIMEOUT", 0.05)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(url)
+    lg = Ledger(url)
+    try:
+        om, alice = _accounts(lg)
+        with paused_writer(lg.submit, om, alice):
+            with pytest.raises(LedgerTimeout, match="not committed"):
+                lg.post(TransferSpec("p1", om, alice, 1))
+            with pytest.raises(LedgerTimeout):
+                lg.post_all([TransferSpec("p2", om, alice, 1), TransferSpec("p3", om, alice, 1)])
+        assert lg.post(TransferSpec("p4", om, alice, 1)).created
+        assert lg.balance(alice).credit_balance == 1_000 + 1 + 1
+    finally:
+        lg.close()
