@@ -88,6 +88,7 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "keeper.ledger.migrate",
     "keeper.clients.migrate",
     "keeper.keys.migrate",
+    "keeper.btc.migrate",
 )
 
 

@@ -24,6 +24,7 @@ from keeper.btc.psbt import (
     spent_output,
 )
 from keeper.btc.signers import FeeTooHighError, HdCosigner, KeyCosigner
+from keeper.btc.store import BtcStore
 from keeper.btc.verify import verify_transaction
 from keeper.btc.wallet import (
     DustPaymentError,
@@ -40,6 +41,7 @@ __all__ = [
     "SIGNET",
     "TESTNET",
     "Broadcaster",
+    "BtcStore",
     "DustPaymentError",
     "FeeRateTooHighError",
     "FeeTooHighError",

@@ -7,11 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bitcointx.core import b2lx
 from bitcointx.core.psbt import PartiallySignedTransaction
 
 from keeper.btc.chain import Broadcaster
 from keeper.btc.psbt import combine, finalize, has_quorum, signature_status
+from keeper.btc.store import BtcStore, outpoints_of
 from keeper.btc.wallet import MultisigWallet
 
 Alert = Callable[[str, dict], None]
@@ -36,6 +36,11 @@ class SpendCoordinator:
     Inputs of a pending spend are locked so no second spend selects them. A spend that has
     not reached quorum by ``expires_at`` is marked expired, its inputs unlocked, and an alert
     raised; nothing of it is ever broadcast. The clock is passed in (``now``).
+
+    With a ``store`` (``BtcStore``) every step is durable and shared between processes: the
+    spends of this wallet are reloaded at start, locks and the change index are taken in the
+    database, so a restart neither forgets a locked input nor re-uses a change address.
+    Without one, state lives in this object only (tests, one-shot tools).
     """
 
     def __init__(
@@ -44,32 +49,68 @@ class SpendCoordinator:
         broadcaster: Broadcaster,
         alert: Alert,
         ttl: timedelta = timedelta(hours=24),
+        store: BtcStore | None = None,
     ) -> None:
         self.wallet = wallet
         self.broadcaster = broadcaster
         self.alert = alert
         self.ttl = ttl
+        self.store = store
         self.spends: dict[str, PendingSpend] = {}
+        if store is not None:
+            if wallet.name is None:
+                raise ValueError("a stored coordinator needs a wallet opened by BtcStore")
+            for row in store.load_spends(wallet):
+                self.spends[row["id"]] = PendingSpend(**row)
 
     def locked(self) -> set[tuple[str, int]]:
-        """Outpoints held by pending spends."""
-        return {o for s in self.spends.values() if s.status == "pending" for o in s.outpoints}
+        """Outpoints held by pending or released spends (from the database when there is one).
+
+        A released spend keeps its inputs locked: they are spent, but a UTXO source that has
+        not seen the transaction yet must not offer them to a new spend.
+        """
+        if self.store is not None:
+            return self.store.locked()
+        return {o for s in self.spends.values() if s.status != "expired" for o in s.outpoints}
 
     def propose(
         self, payments: Sequence[tuple[str, int]], fee_rate: int, now: datetime
     ) -> PendingSpend:
-        """Create the unsigned PSBT and register it as pending."""
-        psbt = self.wallet.create_psbt(payments, fee_rate, exclude=self.locked())
-        outpoints = tuple((b2lx(i.prevout.hash), i.prevout.n) for i in psbt.unsigned_tx.vin)
-        spend = PendingSpend(uuid.uuid4().hex, psbt, now, now + self.ttl, outpoints=outpoints)
+        """Create the unsigned PSBT and register it as pending (atomically, with a store)."""
+        spend_id = uuid.uuid4().hex
+        if self.store is None:
+            psbt = self.wallet.create_psbt(payments, fee_rate, exclude=self.locked())
+        else:
+            psbt = self._propose_stored(spend_id, payments, fee_rate, now)
+        spend = PendingSpend(spend_id, psbt, now, now + self.ttl, outpoints=outpoints_of(psbt))
         self.spends[spend.id] = spend
         return spend
+
+    def _propose_stored(self, spend_id: str, payments: Sequence[tuple[str, int]],
+                        fee_rate: int, now: datetime) -> PartiallySignedTransaction:
+        store = self.store
+        assert store is not None  # noqa: S101 - caller checked
+        before = self.wallet.next_change
+        try:
+            with store.transaction() as conn:
+                index = store.reserve_change(conn, self.wallet)
+                psbt = self.wallet.create_psbt(payments, fee_rate, exclude=store.locked(conn),
+                                               change_index=index)
+                if self.wallet.next_change <= index:  # no change output: give the index back
+                    store.release_change(conn, self.wallet, index)
+                store.record_spend(conn, self.wallet, spend_id, psbt, now, now + self.ttl)
+        except BaseException:
+            self.wallet.next_change = before  # the database rolled back; so does memory
+            raise
+        return psbt
 
     def add_signatures(self, spend_id: str, signed: PartiallySignedTransaction) -> list:
         """Merge a cosigner's PSBT; invalid signatures raise. Returns per-input status."""
         spend = self._pending(spend_id)
         merged = combine(spend.psbt, signed)
         status = signature_status(merged)  # raises InvalidSignatureError on a bad signature
+        if self.store is not None:
+            self.store.save_psbt(spend_id, merged)
         spend.psbt = merged
         return status
 
@@ -82,26 +123,29 @@ class SpendCoordinator:
         if not has_quorum(spend.psbt):
             return None
         tx = finalize(spend.psbt)  # verified by script before it leaves
-        spend.txid = self.broadcaster.broadcast(tx)
+        txid = self.broadcaster.broadcast(tx)
+        if self.store is not None:
+            self.store.mark_released(spend_id, txid, spend.psbt)
+        spend.txid = txid
         spend.status = "released"
         return spend.txid
 
     def expire(self, now: datetime) -> list[str]:
         """Expire overdue pending spends, unlock their inputs and alert; returns their ids."""
-        out = []
-        for spend in self.spends.values():
-            if spend.status == "pending" and now >= spend.expires_at:
-                spend.status = "expired"
-                out.append(spend.id)
-                self.alert(
-                    "btc.spend.expired",
-                    {
-                        "spend_id": spend.id,
-                        "signatures": signature_status(spend.psbt),
-                        "expired_at": spend.expires_at.isoformat(),
-                    },
-                )
-        return out
+        due = [s for s in self.spends.values() if s.status == "pending" and now >= s.expires_at]
+        if self.store is not None:
+            self.store.mark_expired([s.id for s in due])
+        for spend in due:
+            spend.status = "expired"
+            self.alert(
+                "btc.spend.expired",
+                {
+                    "spend_id": spend.id,
+                    "signatures": signature_status(spend.psbt),
+                    "expired_at": spend.expires_at.isoformat(),
+                },
+            )
+        return [s.id for s in due]
 
     def _pending(self, spend_id: str) -> PendingSpend:
         spend = self.spends[spend_id]

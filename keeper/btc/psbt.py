@@ -205,6 +205,10 @@ def finalize(psbt: PartiallySignedTransaction) -> CTransaction:
     verify_transaction(final, prevouts)
     for inp, stack in zip(psbt.inputs, stacks, strict=True):
         inp.final_script_witness = stack
+        # BIP174 finalizer: only the UTXO and the final witness remain (else unserializable)
+        inp.partial_sigs.clear()
+        inp.derivation_map.clear()
+        inp.witness_script = CScript()
     return final
 
 

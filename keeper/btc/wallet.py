@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bitcointx.core import COutPoint, CTransaction, CTxIn, CTxOut, b2lx, lx
@@ -100,40 +100,93 @@ def estimate_vsize(threshold: int, n: int, n_inputs: int, out_scripts: Sequence[
 
 @dataclass
 class MultisigWallet:
-    """Watch-only wallet over a ``MultisigDescriptor`` (receive branch 0, change branch 1)."""
+    """Watch-only wallet over a ``MultisigDescriptor`` (receive branch 0, change branch 1).
+
+    Address window: indices below ``next_receive`` / ``next_change`` are used (issued, seen
+    funded, or taken by a spend); ``lookahead`` (the gap limit) more beyond them are watched.
+    Both counters only grow: finding funds at index ``i`` moves the counter past ``i`` and the
+    window with it, so a restart never re-uses a change address. ``on_advance(branch, next)``
+    is called on every move (``BtcStore`` persists it).
+    """
 
     descriptor: MultisigDescriptor
     source: UtxoSource
     lookahead: int = 100
     next_change: int = 0
     max_fee_rate: int = DEFAULT_MAX_FEE_RATE
+    next_receive: int = 0
+    name: str | None = None
+    on_advance: Callable[[int, int], None] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_fee_rate, int) or self.max_fee_rate < 1:
             raise ValueError("max_fee_rate is an integer >= 1 sat/vB")
+        if not isinstance(self.lookahead, int) or self.lookahead < 1:
+            raise ValueError("lookahead (gap limit) is an integer >= 1")
         self._scripts: dict[bytes, tuple[int, int]] = {}
-        self.watch(0, self.lookahead)
-        self.watch(1, self.lookahead)
+        self._watched = [0, 0]
+        self._widen()
 
     @property
     def network(self) -> Network:
         """The descriptor's network."""
         return self.descriptor.network
 
+    def next_index(self, branch: int) -> int:
+        """First unused index of ``branch`` (0 receive, 1 change)."""
+        return self.next_receive if branch == 0 else self.next_change
+
+    def advance(self, branch: int, next_index: int) -> None:
+        """Mark indices below ``next_index`` of ``branch`` used (never moves back)."""
+        if next_index <= self.next_index(branch):
+            return
+        if branch == 0:
+            self.next_receive = next_index
+        else:
+            self.next_change = next_index
+        if self.on_advance is not None:
+            self.on_advance(branch, next_index)
+        self._widen()
+
+    def _widen(self) -> None:
+        for branch in (0, 1):
+            self.watch(branch, self.next_index(branch) + self.lookahead)
+
     def watch(self, branch: int, upto: int) -> None:
         """Track scripts ``0..upto-1`` of ``branch``."""
-        for i in range(upto):
+        for i in range(self._watched[branch], upto):
             spk = bytes(self.descriptor.script_pubkey(branch, i))
             self._scripts.setdefault(spk, (branch, i))
+        self._watched[branch] = max(self._watched[branch], upto)
 
     def locate(self, spk: bytes) -> tuple[int, int] | None:
         """(branch, index) of one of our scripts, else None."""
         return self._scripts.get(bytes(spk))
 
     def utxos(self, exclude: Iterable[tuple[str, int]] = ()) -> list[Utxo]:
-        """Our unspent outputs, minus ``exclude`` (outpoints locked by pending spends)."""
+        """Our unspent outputs, minus ``exclude`` (outpoints locked by pending spends).
+
+        Funds found near the window's edge advance it and the source is asked again, until a
+        full gap of unused addresses follows the last used one on both branches.
+        """
+        while True:
+            found = self.source.list_unspent(self._scripts)
+            top = [self.next_receive, self.next_change]
+            for u in found:
+                branch, index = self._scripts[bytes(u.script_pubkey)]
+                top[branch] = max(top[branch], index + 1)
+            if top == [self.next_receive, self.next_change]:
+                break
+            for branch in (0, 1):
+                self.advance(branch, top[branch])
         skip = set(exclude)
-        return [u for u in self.source.list_unspent(self._scripts) if u.outpoint not in skip]
+        return [u for u in found if u.outpoint not in skip]
+
+    def issue_receive(self) -> tuple[int, str]:
+        """Hand out the next receive address (index and address); the window follows it."""
+        index = self.next_receive
+        self.advance(0, index + 1)
+        return index, self.descriptor.address(index, 0)
 
     def global_xpubs(self) -> dict[CCoinExtPubKey, PSBT_KeyDerivationInfo]:
         """``PSBT_GLOBAL_XPUB`` entries: each HD cosigner's account xpub with its origin.
@@ -166,11 +219,13 @@ class MultisigWallet:
         payments: Sequence[tuple[str, int]],
         fee_rate: int,
         exclude: Iterable[tuple[str, int]] = (),
+        change_index: int | None = None,
     ) -> PartiallySignedTransaction:
         """Build an unsigned PSBT paying ``payments`` [(address, sats)] at ``fee_rate`` sat/vB.
 
         Coin selection: largest-first over tracked UTXOs until amount + fee is covered;
-        change (above dust) goes to the next change address of this wallet.
+        change (above dust) goes to ``change_index`` (default: the next unused change index,
+        a coordinator sharing a database passes the one it reserved there).
         """
         if not payments or any(not isinstance(a, int) or a <= 0 for _, a in payments):
             raise ValueError("payments need positive integer satoshi amounts")
@@ -187,7 +242,8 @@ class MultisigWallet:
                     f"{dust_threshold(spk)} sat")
         target = sum(a for _, a in payments)
         m, n = self.descriptor.threshold, len(self.descriptor.keys)
-        change_spk = bytes(self.descriptor.script_pubkey(1, self.next_change))
+        change_at = self.next_change if change_index is None else change_index
+        change_spk = bytes(self.descriptor.script_pubkey(1, change_at))
         chosen: list[Utxo] = []
         total = 0
         fee = 0
@@ -218,9 +274,9 @@ class MultisigWallet:
             inp.derivation_map.update(self._derivations(*loc))
         if change:
             out = psbt.outputs[len(vout) - 1]
-            out.witness_script = self.descriptor.witness_script(1, self.next_change)
-            out.derivation_map.update(self._derivations(1, self.next_change))
-            self.next_change += 1
+            out.witness_script = self.descriptor.witness_script(1, change_at)
+            out.derivation_map.update(self._derivations(1, change_at))
+            self.advance(1, change_at + 1)
         return psbt
 
     def summarize(self, psbt: PartiallySignedTransaction) -> PsbtSummary:

@@ -1,0 +1,151 @@
+"""The wallet never loses sight of its addresses, and a restart forgets nothing.
+
+Pending spends (PSBT, locked inputs) and the receive/change counters live in the ``btc_*``
+tables: after every Python object is dropped and the wallet is reopened from the database, the
+inputs are still locked and the next change index is past the used one. Runs on SQLite and on a
+throwaway PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import gc
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from keeper.btc import (
+    BtcStore,
+    HdCosigner,
+    InsufficientFundsError,
+    KeyCosigner,
+    MultisigWallet,
+    SpendCoordinator,
+)
+from keeper.btc.psbt import signature_status
+
+DEST = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _create(url, desc, gap_limit):
+    store = BtcStore(url)
+    store.create_wallet("warm", desc, gap_limit=gap_limit)
+    store.close()
+
+
+def _open(url, chain, alerts=None):
+    store = BtcStore(url)
+    wallet = store.open_wallet("warm", chain)
+    coord = SpendCoordinator(wallet, chain, lambda k, d: (alerts or []).append((k, d)),
+                             ttl=timedelta(hours=1), store=store)
+    return store, wallet, coord
+
+
+def _change_index(wallet: MultisigWallet, psbt) -> int:
+    locs = [wallet.locate(bytes(o.scriptPubKey)) for o in psbt.unsigned_tx.vout]
+    (change,) = [loc for loc in locs if loc is not None and loc[0] == 1]
+    return change[1]
+
+
+def test_restart_keeps_locks_change_index_and_psbt(btc_url, warm, cosigners, chain):
+    for i in range(3):
+        chain.fund(bytes(warm.script_pubkey(0, i)), 100_000)
+    _create(btc_url, warm, 5)
+    store, wallet, coord = _open(btc_url, chain)
+    spend = coord.propose([(DEST, 150_000)], 2, T0)
+    spend_id, outpoints, b64 = spend.id, set(spend.outpoints), spend.psbt.to_base64()
+    assert _change_index(wallet, spend.psbt) == 0
+    part = spend.psbt.clone()
+    HdCosigner(cosigners.masters[0], warm).sign(part)
+    coord.add_signatures(spend_id, part)
+    store.close()
+    del store, wallet, coord, spend, part
+    gc.collect()
+
+    store, wallet, coord = _open(btc_url, chain)
+    assert coord.locked() == outpoints
+    assert wallet.next_change == 1
+    restored = coord.spends[spend_id]
+    assert restored.status == "pending" and restored.psbt.to_base64() != b64  # has the signature
+    assert [n for n, _ in signature_status(restored.psbt)] == [1, 1]
+    other = coord.propose([(DEST, 20_000)], 2, T0)
+    assert set(other.outpoints).isdisjoint(outpoints)
+    assert _change_index(wallet, other.psbt) == 1
+
+    part = restored.psbt.clone()
+    KeyCosigner(cosigners.hsm, warm).sign(part)
+    coord.add_signatures(spend_id, part)
+    txid = coord.try_release(spend_id, T0 + timedelta(minutes=1))
+    assert txid and chain.get_transaction(txid)
+    store.close()
+
+    store, wallet, coord = _open(btc_url, chain)
+    assert coord.spends[spend_id].status == "released" and coord.spends[spend_id].txid == txid
+    assert coord.locked() == outpoints | set(other.outpoints)  # released inputs stay locked
+    assert wallet.next_change == 2
+    store.close()
+
+
+def test_expiry_is_persisted_and_frees_the_inputs(btc_url, warm, chain):
+    chain.fund(bytes(warm.script_pubkey(0, 0)), 100_000)
+    _create(btc_url, warm, 5)
+    alerts: list = []
+    store, _, coord = _open(btc_url, chain, alerts)
+    spend = coord.propose([(DEST, 50_000)], 2, T0)
+    assert coord.expire(T0 + timedelta(hours=2)) == [spend.id]
+    store.close()
+    store, wallet, coord = _open(btc_url, chain)
+    assert coord.spends[spend.id].status == "expired" and coord.locked() == set()
+    again = coord.propose([(DEST, 50_000)], 2, T0 + timedelta(hours=2))
+    assert again.outpoints == spend.outpoints
+    assert _change_index(wallet, again.psbt) == 1  # an expired spend's change index stays burnt
+    store.close()
+
+
+def test_two_coordinators_on_one_database_never_share_inputs_or_change(btc_url, warm, chain):
+    for i in range(2):
+        chain.fund(bytes(warm.script_pubkey(0, i)), 100_000)
+    _create(btc_url, warm, 5)
+    a_store, a_wallet, a = _open(btc_url, chain)
+    b_store, b_wallet, b = _open(btc_url, chain)  # opened before a proposes
+    first = a.propose([(DEST, 50_000)], 2, T0)
+    second = b.propose([(DEST, 50_000)], 2, T0)
+    assert set(first.outpoints).isdisjoint(second.outpoints)
+    assert {_change_index(a_wallet, first.psbt), _change_index(b_wallet, second.psbt)} == {0, 1}
+    with pytest.raises(InsufficientFundsError):  # nothing left that is not locked
+        b.propose([(DEST, 50_000)], 2, T0)
+    # the refused proposal changed nothing, in memory or in the database
+    assert b_wallet.next_change == 2 and len(b.spends) == 1
+    fresh = BtcStore(btc_url)
+    assert fresh.open_wallet("warm", chain).next_change == 2
+    fresh.close()
+    assert b.locked() == set(first.outpoints) | set(second.outpoints)
+    a_store.close()
+    b_store.close()
+
+
+def test_gap_limit_window_advances_with_use_and_issued_addresses(btc_url, warm, chain):
+    _create(btc_url, warm, 3)
+    store, wallet, _ = _open(btc_url, chain)
+    for i in (2, 5, 8):  # each within the gap of the previous one
+        chain.fund(bytes(warm.script_pubkey(0, i)), 10_000)
+    chain.fund(bytes(warm.script_pubkey(0, 20)), 10_000)  # beyond the gap: not yet watched
+    assert sorted(wallet.locate(u.script_pubkey)[1] for u in wallet.utxos()) == [2, 5, 8]
+    assert wallet.next_receive == 9  # funded addresses count as used, persisted
+    issued = [store.issue_receive(wallet)[0] for _ in range(10)]
+    assert issued == list(range(9, 19))
+    assert sorted(wallet.locate(u.script_pubkey)[1] for u in wallet.utxos()) == [2, 5, 8, 20]
+    store.close()
+    store, wallet, _ = _open(btc_url, chain)
+    assert wallet.next_receive == 21
+    assert len(wallet.utxos()) == 4
+    store.close()
+
+
+def test_reopen_refuses_a_different_descriptor(btc_url, warm, cold, chain):
+    store = BtcStore(btc_url)
+    store.create_wallet("warm", warm, gap_limit=5)
+    with pytest.raises(ValueError, match="already exists"):
+        store.create_wallet("warm", cold, gap_limit=5)
+    assert store.open_wallet("warm", chain).descriptor == warm
+    store.close()
