@@ -143,7 +143,10 @@ def combine(*psbts: PartiallySignedTransaction) -> PartiallySignedTransaction:
             raise PsbtError("PSBTs spend different transactions")
     out = first
     for other in psbts[1:]:
-        out = out.combine(other)
+        try:
+            out = out.combine(other)
+        except (ValueError, AssertionError) as exc:  # conflicting scripts, UTXOs, keys
+            raise PsbtError(f"PSBTs disagree beyond signatures: {exc}") from exc
     return out
 
 

@@ -12,6 +12,7 @@ import gc
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from bitcointx.core.script import OP_CHECKMULTISIG, CScript
 
 from keeper.btc import (
     BtcStore,
@@ -19,6 +20,7 @@ from keeper.btc import (
     InsufficientFundsError,
     KeyCosigner,
     MultisigWallet,
+    PsbtError,
     SpendCoordinator,
 )
 from keeper.btc.psbt import signature_status
@@ -148,4 +150,23 @@ def test_reopen_refuses_a_different_descriptor(btc_url, warm, cold, chain):
     with pytest.raises(ValueError, match="already exists"):
         store.create_wallet("warm", cold, gap_limit=5)
     assert store.open_wallet("warm", chain).descriptor == warm
+    store.close()
+
+
+def test_a_cosigner_returning_a_tampered_psbt_is_refused_and_changes_nothing(btc_url, warm,
+                                                                             cosigners, chain):
+    chain.fund(bytes(warm.script_pubkey(0, 0)), 100_000)
+    _create(btc_url, warm, 5)
+    store, _, coord = _open(btc_url, chain)
+    spend = coord.propose([(DEST, 50_000)], 2, T0)
+    before = spend.psbt.to_base64()
+    part = spend.psbt.clone()
+    HdCosigner(cosigners.masters[0], warm).sign(part)
+    part.inputs[0].witness_script = CScript([1, bytes(CScript()), 1, OP_CHECKMULTISIG])
+    with pytest.raises(PsbtError):
+        coord.add_signatures(spend.id, part)
+    assert coord.spends[spend.id].psbt.to_base64() == before
+    store.close()
+    store, _, coord = _open(btc_url, chain)
+    assert coord.spends[spend.id].psbt.to_base64() == before
     store.close()
