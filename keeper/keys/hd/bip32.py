@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
 import coincurve
@@ -24,19 +25,62 @@ def hash160(data: bytes) -> bytes:
     return hashlib.new("ripemd160", hashlib.sha256(data).digest()).digest()
 
 
+#: One path segment: a decimal index without sign, spaces, underscores or leading zeros
+#: (ASCII digits only), optionally followed by one hardened marker (``h``, ``H`` or ``'``).
+_SEGMENT = re.compile(r"(0|[1-9][0-9]{0,9})([hH']?)", re.ASCII)
+#: BIP32 serialises the depth in one byte.
+MAX_DEPTH = 255
+
+
 def parse_path(path: str) -> list[int]:
-    """Parse ``m/48'/1'/0'/2'`` (``h`` accepted for hardened) into child numbers."""
-    parts = [p for p in path.strip().split("/") if p and p != "m"]
+    """Parse a BIP32 path into child numbers; ``ValueError`` for anything not exactly one path.
+
+    Accepted: ``m`` (the master), ``m/48h/1h/0h/2h``, relative ``48h/1h`` and a descriptor
+    key-origin fragment ``/48'/1'`` (as it follows a fingerprint). Hardened markers ``h``,
+    ``H`` and ``'`` are equivalent. Every index must be below 2^31 (hardened or not): an
+    unhardened ``2147483648`` is refused, never read as ``0h``. Refused as ambiguous or
+    malformed: the empty string, empty segments, whitespace, signs, underscores, non-ASCII
+    digits, leading zeros, doubled markers, ``m`` anywhere but at the start, more than 255
+    levels.
+    """
+    if not isinstance(path, str):
+        raise ValueError(f"derivation path must be a string, not {type(path).__name__}")
+    if path == "m":
+        return []
+    if path.startswith("m/"):
+        body = path[2:]
+    elif path.startswith("/"):
+        body = path[1:]
+    else:
+        body = path
+    parts = body.split("/")
+    if len(parts) > MAX_DEPTH:
+        raise ValueError(f"derivation path deeper than {MAX_DEPTH} levels")
     out = []
-    for p in parts:
-        hard = p[-1] in "'h"
-        n = int(p[:-1] if hard else p)
-        out.append(n + HARDENED if hard else n)
+    for part in parts:
+        seg = _SEGMENT.fullmatch(part)
+        if seg is None:
+            raise ValueError(f"invalid derivation path segment {part!r} in {path!r}")
+        n = int(seg.group(1))
+        if n >= HARDENED:
+            raise ValueError(
+                f"derivation path index {n} in {path!r} is not below 2^31 "
+                "(write hardened indexes as <n>h with n < 2^31)"
+            )
+        out.append(n + HARDENED if seg.group(2) else n)
     return out
+
+
+def _check_index(index: int) -> None:
+    if not 0 <= index < 2**32:
+        raise ValueError(f"child index {index} is outside 0..2^32-1")
 
 
 def format_path(indices: list[int], hardened_mark: str = "h") -> str:
     """Format child numbers as ``48h/1h/0h/2h`` (no leading ``m``)."""
+    for i in indices:
+        if not 0 <= i < 2**32:
+            raise ValueError(f"derivation path index {i} is outside 0..2^32-1")
     return "/".join(
         f"{i - HARDENED}{hardened_mark}" if i >= HARDENED else str(i) for i in indices
     )
@@ -92,6 +136,7 @@ class ExtendedPublicKey:
 
     def child(self, index: int) -> ExtendedPublicKey:
         """CKDpub: non-hardened child (public-key-only math)."""
+        _check_index(index)
         if index >= HARDENED:
             raise ValueError("cannot derive a hardened child from a public key")
         i64 = hmac.digest(self.chain_code, self.key + index.to_bytes(4, "big"), "sha512")
@@ -145,6 +190,7 @@ class ExtendedPrivateKey:
 
     def child(self, index: int) -> ExtendedPrivateKey:
         """CKDpriv."""
+        _check_index(index)
         pub = coincurve.PrivateKey(self.secret).public_key.format(compressed=True)
         data = (b"\x00" + self.secret if index >= HARDENED else pub) + index.to_bytes(4, "big")
         i64 = hmac.digest(self.chain_code, data, "sha512")
