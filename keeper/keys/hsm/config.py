@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass, replace
@@ -74,6 +75,35 @@ def _token_present(conf: Path, label: str) -> bool:
     return label in labels
 
 
+def _init_token(config: HsmConfig) -> None:
+    """Initialise the token without ever putting its real PINs on a command line.
+
+    ``softhsm2-util`` takes PINs on argv only (readable by every local user through
+    ``/proc/<pid>/cmdline``), so it gets one-time random PINs; the real SO PIN and user PIN
+    are then set over PKCS#11 (``C_SetPIN``, ``C_InitPIN``). Errors carry the tool's exit
+    status and stderr, never its argv.
+    """
+    from keeper.keys.hsm.signer import set_initial_pins  # local import: avoids a cycle
+
+    assert config.conf is not None and config.so_pin is not None  # noqa: S101 - SoftHSM2 only
+    one_time_so, one_time_user = secrets.token_hex(16), secrets.token_hex(16)
+    done = subprocess.run(
+        [
+            "softhsm2-util", "--init-token", "--free", "--label", config.token_label,
+            "--so-pin", one_time_so, "--pin", one_time_user,
+        ],
+        env=_softhsm_env(config.conf),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"softhsm2-util --init-token failed (exit {done.returncode}): {done.stderr.strip()}"
+        )
+    set_initial_pins(config, one_time_so)
+
+
 def ensure_local_token(
     data_dir: Path,
     label: str = DEFAULT_TOKEN_LABEL,
@@ -105,18 +135,7 @@ def ensure_local_token(
     )
     if not _token_present(conf, label):
         log.info("initialising SoftHSM2 token %r under %s", label, hsm_dir)
-        # softhsm2-util takes PINs on argv only (no stdin mode); this runs once at set-up
-        # on a token that holds no keys yet. Output is captured, never logged.
-        subprocess.run(
-            [
-                "softhsm2-util", "--init-token", "--free", "--label", label,
-                "--so-pin", so_file.read_text().strip(),
-                "--pin", pin_file.read_text().strip(),
-            ],
-            env=_softhsm_env(conf),
-            capture_output=True,
-            check=True,
-        )
+        _init_token(config)
     ensure_keys(config, ec_keys)
     enrol_pins(hsm_dir / "key-pins.json", token_public_keys(config, ec_keys))
     return config

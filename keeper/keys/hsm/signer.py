@@ -40,6 +40,19 @@ def open_session(config: HsmConfig, rw: bool = False) -> Any:
         return token.open(rw=rw)
 
 
+def set_initial_pins(config: HsmConfig, one_time_so_pin: str) -> None:
+    """Replace a freshly initialised token's one-time SO PIN and set its user PIN.
+
+    The real PINs come from ``config.so_pin`` / ``config.pin`` and travel only over PKCS#11.
+    """
+    if config.so_pin is None:
+        raise ValueError("set_initial_pins needs config.so_pin")
+    token = load_module(config).get_token(token_label=config.token_label)
+    with token.open(rw=True, so_pin=one_time_so_pin) as session:
+        session.set_pin(one_time_so_pin, config.so_pin.read().reveal())
+        session.init_pin(config.pin.read().reveal())
+
+
 def ensure_keys(config: HsmConfig, ec_labels: tuple[str, ...]) -> None:
     """Generate the missing secp256k1 keys and the AES seed-wrap key inside the token."""
     with open_session(config, rw=True) as session:

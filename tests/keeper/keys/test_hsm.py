@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import stat
+import traceback
 
 import coincurve
 import pkcs11
@@ -24,6 +25,7 @@ from keeper.keys.hsm import (
     HsmSigner,
     backup_token,
     ensure_local_token,
+    load_module,
 )
 
 
@@ -185,3 +187,47 @@ def test_seed_wrapping_roundtrip_and_tamper(hsm_config):
     tampered = blob[:-1] + bytes([blob[-1] ^ 1])
     with pytest.raises(pkcs11.PKCS11Error):
         wrapper.unwrap(tampered)
+
+
+def _recording_softhsm_util(tmp_path, monkeypatch):
+    """Put a softhsm2-util on PATH that records its argv, then runs the real tool."""
+    real = shutil.which("softhsm2-util")
+    if real is None:
+        pytest.skip("softhsm2-util not installed (apt softhsm2)")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "argv.log"
+    tool = bindir / "softhsm2-util"
+    tool.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> "{log}"\nexec "{real}" "$@"\n')
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    return log
+
+
+def test_pins_never_on_a_command_line(tmp_path, monkeypatch):
+    """Other local users can read any process's argv (/proc/<pid>/cmdline)."""
+    argv_log = _recording_softhsm_util(tmp_path, monkeypatch)
+    cfg = ensure_local_token(tmp_path / "data")
+    assert "--init-token" in argv_log.read_text()
+    for source in (cfg.pin, cfg.so_pin):
+        assert source.read().reveal() not in argv_log.read_text()
+    # the token answers to the PINs of the secret files: SO, then user
+    token = load_module(cfg).get_token(token_label=cfg.token_label)
+    with token.open(rw=True, so_pin=cfg.so_pin.read().reveal()) as so_session:
+        assert so_session.user_type == pkcs11.UserType.SO
+    signer = HsmSigner(cfg, "eth-hot")
+    d = os.urandom(32)
+    assert coincurve.PublicKey(signer.public_key()).verify(
+        der_encode(*signer.sign_digest(d)), d, hasher=None)
+
+
+def test_pins_never_in_exception_messages(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(Exception) as failed:  # noqa: PT011 - any error, as long as it is clean
+        ensure_local_token(tmp_path, label="x" * 40)  # softhsm2-util refuses > 32 chars
+    secrets = [(tmp_path / "hsm" / "secrets" / n).read_text().strip()
+               for n in ("so-pin", "user-pin")]
+    text = "".join(traceback.format_exception(failed.value)) + caplog.text
+    assert "label" in text
+    for secret in secrets:
+        assert secret not in text
