@@ -24,6 +24,7 @@ from keeper.ledger.errors import (
 )
 from keeper.ledger.ledger import Ledger, normalise_asset, normalise_ref
 from keeper.ledger.migrate import upgrade
+from keeper.ledger.sources import CursorMoved, CursorState, HoldState, LeaseGrant, LeaseLost
 from keeper.ledger.statements import Statement, StatementLine
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "Statement", "StatementLine",
     "TransferResult", "TransferSpec", "UnknownAccount", "UnknownAsset", "make_engine",
     "normalise_asset", "normalise_ref", "upgrade",
+    "CursorMoved", "CursorState", "HoldState", "LeaseGrant", "LeaseLost",
 ]

@@ -16,13 +16,17 @@ from keeper.ledger.db import WRITE, make_engine
 from keeper.ledger.domain import GL_CODES, AccountKind, Balance, Kind, TransferResult, TransferSpec
 from keeper.ledger.engine import Request, utc
 from keeper.ledger.models import Account, Alert, ClientRef, Transfer
+from keeper.ledger.sources import SourceBook
 from keeper.ledger.statements import Statement, monthly_statement
 
 AlertSink = Callable[[str, str], None]
 
 
-class Ledger:
+class Ledger(SourceBook):
     """Double-entry sub-ledger on SQLAlchemy.
+
+    Sources feeding it (the chain follower, later domains) reach cursors, leases, alerts and
+    holds through the :class:`~keeper.ledger.sources.SourceBook` methods, never the tables.
 
     ``group_commit=True`` starts a writer thread; every posting then goes through it and shares
     commits with concurrent callers. With ``group_commit=False`` each call commits on its own.

@@ -7,6 +7,7 @@
   stored totals of an account must equal the sum of the legs that name it.
 * ``ledger_cursors`` / ``ledger_cursor_blocks``: positions of external sources (the chain follower)
   written in the same DB transaction as the postings they produce (exactly-once).
+* ``ledger_leases``: one row per cursor: which process may move it (holder, expiry, fencing token).
 * ``ledger_client_refs``: registry mapping on-chain ``client_ref`` (bytes32 hex) to client ids.
 * ``ledger_alerts``: operational alerts (e.g. deposits with unknown references parked in suspense).
 """
@@ -117,6 +118,22 @@ class Cursor(Base):
     position_hash: Mapped[str] = mapped_column(String(80))
     generation: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # source time of ``position`` (a block's timestamp, unix seconds): lag in seconds for /health
+    position_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # extra source addresses followed under this cursor (e.g. a successor vault), comma-separated
+    addresses: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class Lease(Base):
+    """Who may move a cursor: ``holder`` until ``expires_at``. ``token`` (fencing) grows at
+    every change of holder; a commit checks holder, token and expiry in its own transaction."""
+
+    __tablename__ = "ledger_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(160))
+    token: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CursorBlock(Base):

@@ -10,15 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
 from keeper.chain import Follower, FollowerConfig
-from keeper.ledger import Kind, Ledger, TransferSpec, upgrade
-from keeper.ledger.models import Transfer
+from keeper.ledger import Ledger, TransferSpec
 from scripts.deployments import deploy_system, local_config
 
 pytestmark = pytest.mark.fork
-DAY = 86400
 HELPER = Path(__file__).with_name("follower_proc.py")
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -32,33 +29,12 @@ def mine(w3, n: int) -> None:
 
 
 @pytest.fixture
-def ledger_url(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    upgrade(url)
-    return url
-
-
-@pytest.fixture
-def ledger(ledger_url):
-    lg = Ledger(ledger_url)
-    yield lg
-    lg.close()
-
-
-@pytest.fixture
-def eth_vault(project, accounts):
-    admin = accounts[0]
-    wl = project.Whitelist.deploy(admin, accounts[1], DAY, [], sender=admin)
-    v = project.Vault.deploy(admin, wl.address, sender=admin)
-    v.setTokenConfig("0x" + "00" * 20, True, 10**30, 10**30, 10**30, sender=admin)
-    return v
+def eth_vault(vault):
+    return vault
 
 
 def deposit_count(ledger: Ledger, source: str = "vault") -> int:
-    t = Transfer.__table__.c
-    with ledger.engine.connect() as conn:
-        return conn.scalar(select(func.count()).where(t.source == source, t.kind == Kind.SINGLE,
-                                                      t.reverses_id.is_(None)))
+    return ledger.count_source_postings(source)
 
 
 def test_sigkill_at_random_moments_during_backfill_loses_and_doubles_nothing(

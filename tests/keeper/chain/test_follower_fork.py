@@ -7,29 +7,9 @@ import random
 import pytest
 
 from keeper.chain import Follower, FollowerConfig
-from keeper.ledger import Ledger, upgrade
+from keeper.ledger import Ledger
 
 pytestmark = pytest.mark.fork
-DAY = 86400
-
-
-@pytest.fixture
-def vault(project, accounts):
-    admin = accounts[0]
-    wl = project.Whitelist.deploy(admin, accounts[1], DAY, [], sender=admin)
-    v = project.Vault.deploy(admin, wl.address, sender=admin)
-    big = 10**30
-    v.setTokenConfig("0x" + "00" * 20, True, big, big, big, sender=admin)
-    return v
-
-
-@pytest.fixture
-def ledger(tmp_path):
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    upgrade(url)
-    lg = Ledger(url)
-    yield lg
-    lg.close()
 
 
 def ref(n: int) -> bytes:
@@ -124,10 +104,10 @@ def test_killed_at_random_points_then_restarted_matches_chain(w3, ledger, vault,
     crashes = 0
     for _attempt in range(200):
         cfg = FollowerConfig(vault=vault.address, confirmations=0, start_block=start,
-                             range_size=rnd.randint(1, 6))
+                             range_size=rnd.randint(1, 6), holder="restarted-keeper")
         f = Follower(w3, ledger, cfg)
         point = rnd.choice(["logs", "build", "hook_before", "hook_after", "none"])
-        real_post_all, real_logs, real_build = ledger.post_all, f._logs, f._build
+        real_post_all, real_logs, real_build = ledger.post_all, f._read, f._decode
 
         def post_all(transfers, hook=None, point=point, real=real_post_all):
             def crashing_hook(conn):
@@ -138,19 +118,19 @@ def test_killed_at_random_points_then_restarted_matches_chain(w3, ledger, vault,
                     raise CrashError
             return real(transfers, hook=crashing_hook if hook else None)
 
-        def logs(a, b, point=point, real=real_logs):
-            out = real(a, b)
+        def logs(a, b, v, point=point, real=real_logs):
+            out = real(a, b, v)
             if point == "logs":
                 raise CrashError
             return out
 
-        def build(d, g, point=point, real=real_build):
-            out = real(d, g)
+        def build(d, v, g, point=point, real=real_build):
+            out = real(d, v, g)
             if point == "build":
                 raise CrashError
             return out
 
-        ledger.post_all, f._logs, f._build = post_all, logs, build
+        ledger.post_all, f._read, f._decode = post_all, logs, build
         try:
             if f.step() < 0:
                 break
@@ -160,7 +140,7 @@ def test_killed_at_random_points_then_restarted_matches_chain(w3, ledger, vault,
             ledger.post_all = real_post_all
     assert crashes > 5
     f = Follower(w3, ledger, FollowerConfig(vault=vault.address, confirmations=0,
-                                            start_block=start))
+                                            start_block=start, holder="restarted-keeper"))
     f.run_until_synced()
     for client, amt in expected.items():
         assert client_eth(ledger, client) == amt

@@ -1,0 +1,167 @@
+"""Ledger postings of decoded chain events: one all-or-nothing group per event.
+
+Every event becomes a :class:`Group` (its transfers and alerts). Rules, in one place:
+
+* Zero amounts (address-poisoning ``transferFrom(vault, x, 0)`` and the like) post nothing and
+  are recorded as ``ignored_zero_value`` alerts.
+* A token ``Transfer`` touching a vault is *explained* by the vault events of the same
+  transaction, token, vault and direction, up to their amounts (so USDT's fee-split transfers of a
+  withdrawal or sweep are explained by its ``amount``); whatever no vault event explains goes to
+  suspense with an alert (dust, direct sends).
+* Withdrawals settle their hold, found by ``op_id`` (the first hold or a reorg's re-hold); more
+  than held settles the hold in full and sends the excess to suspense; an expired, resolved or
+  missing hold sends the whole amount to suspense. Cancelled / expired operations void the hold.
+* ``Migrated`` moves the asset between the two vaults' omnibus accounts (client balances do not
+  change); ``MigrationReceived`` is explained by its predecessor's ``Migrated``.
+* ``DestroyedBlackFunds`` of a vault: omnibus -> suspense, alert ``funds_destroyed``.
+* :func:`fallback` turns any group the ledger refuses into a suspense posting (or, if even that
+  is refused, an alert alone): an outsider's event can never block the events after it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from keeper.chain import events as ev
+from keeper.ledger import Kind, Ledger, TransferSpec
+
+Alert3 = tuple[str, str, str]
+
+
+@dataclass
+class Group:
+    """The transfers (all or nothing) and alerts of one event."""
+
+    event: ev.Event
+    tid: str
+    transfers: list[TransferSpec] = field(default_factory=list)
+    alerts: list[Alert3] = field(default_factory=list)
+
+
+class Mapper:
+    """Maps one range's events to groups for follower ``name`` at generation ``gen``."""
+
+    def __init__(self, ledger: Ledger, name: str, tokens: dict[str, str], gen: int) -> None:
+        self.lg, self.name, self.tokens, self.gen = ledger, name, tokens, gen
+        self.refs = ledger.client_refs()
+        self.now = datetime.now(UTC)
+
+    def om(self, asset: str, vault: str) -> int:
+        """The omnibus account of ``asset`` held in ``vault``."""
+        return self.lg.omnibus_account(asset, f"vault:{vault}")
+
+    def groups(self, decoded: Sequence[tuple[ev.Event, str]]) -> list[Group]:
+        """One group per (event, transfer id)."""
+        budget: Counter[tuple[str, str, str, str]] = Counter()
+        for e, _ in decoded:
+            if e.kind in ("deposit", "withdrawal", "sweep", "migrated"):
+                budget[(e.tx_hash, e.token, e.vault, e.direction)] += e.amount
+            if e.kind == "migrated":  # the successor's inflow of the same move
+                budget[(e.tx_hash, e.token, e.to, "in")] += e.amount
+        return [self._one(e, tid, budget) for e, tid in decoded]
+
+    def _one(self, e: ev.Event, tid: str, budget: Counter) -> Group:
+        g = Group(e, tid)
+        where = f"block {e.block_number} tx {e.tx_hash} log {e.log_index}"
+        if e.kind in ("cancelled", "expired"):
+            return self._void(g, where)
+        asset = self.tokens.get(e.token)
+        if asset is None:
+            g.alerts.append(("unknown_token", f"{e.kind} of {e.amount} units of unconfigured "
+                             f"token {e.token} ({where})", tid))
+            return g
+        if e.amount == 0:
+            g.alerts.append(("ignored_zero_value", f"zero-value {e.kind} of {asset} ({where})",
+                             tid))
+            return g
+        om = self.om(asset, e.vault)
+        susp = self.lg.suspense_account(asset)
+        src = {"reference": where, "source": self.name, "source_pos": e.block_number}
+
+        def single(debit: int, credit: int, amount: int, n: int = 0) -> None:
+            g.transfers.append(TransferSpec(f"{tid}:{n}" if n else tid, debit, credit, amount,
+                                            **src))
+
+        if e.kind == "deposit":
+            client = self.refs.get(e.client_ref)
+            if client is None:
+                g.alerts.append(("unknown_client_ref", f"deposit of {e.amount} {asset} with "
+                                 f"unknown client_ref {e.client_ref} ({where})", tid))
+                single(om, susp, e.amount)
+            else:
+                single(om, self.lg.client_account(client, asset), e.amount)
+        elif e.kind == "withdrawal":
+            self._settle(g, e, asset, om, susp, src)
+        elif e.kind == "sweep":
+            single(self.lg.omnibus_account(asset, f"tier{e.tier}:{e.to}"), om, e.amount)
+        elif e.kind == "migrated":
+            single(self.om(asset, e.to), om, e.amount)
+        elif e.kind == "destroyed":
+            g.alerts.append(("funds_destroyed", f"{e.amount} {asset} of vault {e.vault} "
+                             f"destroyed by the token issuer ({where})", tid))
+            single(susp, om, e.amount)
+        else:  # transfer_in / transfer_out / migration_received: only what nothing explains
+            key = (e.tx_hash, e.token, e.vault, e.direction)
+            covered = min(budget[key], e.amount)
+            budget[key] -= covered
+            rest = e.amount - covered
+            if rest:
+                g.alerts.append((f"unattributed_{e.kind}", f"{e.kind} of {rest} {asset} "
+                                 f"without a vault event ({where})", tid))
+                single(*((om, susp) if e.direction == "in" else (susp, om)), rest)
+        return g
+
+    def _settle(self, g: Group, e: ev.Event, asset: str, om: int, susp: int, src: dict) -> None:
+        hold_id = self.lg.open_withdrawal_hold_id(e.op_id)
+        hold = self.lg.hold(hold_id) if hold_id else None
+        where = src["reference"]
+        if hold is not None and hold.asset != asset:
+            hold = None  # an op id reused for another asset is not this withdrawal's hold
+        if hold is None or (hold.expires_at is not None and hold.expires_at <= self.now):
+            why = "has no open hold" if hold is None else f"hold {hold_id} expired"
+            g.alerts.append(("unmatched_withdrawal", f"withdrawal {e.op_id} of {e.amount} "
+                             f"{asset} {why}: posted to suspense ({where})", g.tid))
+            g.transfers.append(TransferSpec(g.tid, susp, om, e.amount, **src))
+            return
+        settle = min(e.amount, hold.amount)
+        g.transfers.append(TransferSpec(g.tid, 0, 0, settle, Kind.POST, pending_id=hold_id, **src))
+        if e.amount > hold.amount:
+            excess = e.amount - hold.amount
+            g.alerts.append(("withdrawal_exceeds_hold", f"withdrawal {e.op_id} paid {e.amount} "
+                             f"{asset}, {excess} more than its hold: excess to suspense "
+                             f"({where})", g.tid))
+            g.transfers.append(TransferSpec(f"{g.tid}:1", susp, om, excess, **src))
+
+    def _void(self, g: Group, where: str) -> Group:
+        hold_id = self.lg.open_withdrawal_hold_id(g.event.op_id)
+        if hold_id is not None:
+            g.transfers.append(TransferSpec(g.tid, 0, 0, 0, Kind.VOID, pending_id=hold_id,
+                                            reference=f"{g.event.kind}: {where}",
+                                            source=self.name, source_pos=g.event.block_number))
+        return g
+
+
+def fallback(g: Group, m: Mapper, error: Exception, last_resort: bool) -> Group:
+    """The group to post instead of ``g``, which the ledger refused with ``error``.
+
+    First the on-chain movement goes to suspense (the omnibus keeps matching the chain); if that
+    is refused too (``last_resort``), only an alert is kept and the balance check will flag the
+    difference. Never raises: the range always commits.
+    """
+    e = g.event
+    msg = f"{e.kind} of {e.amount} (block {e.block_number} tx {e.tx_hash}) refused: {error}"
+    out = Group(e, g.tid, alerts=[a for a in g.alerts if a[0] != "refused"])
+    asset = m.tokens.get(e.token)
+    if last_resort or asset is None or not e.direction or e.amount <= 0:
+        out.alerts.append(("refused", msg + "; nothing posted", f"{g.tid}:refused"))
+        return out
+    om, susp = m.om(asset, e.vault), m.lg.suspense_account(asset)
+    debit, credit = (om, susp) if e.direction == "in" else (susp, om)
+    out.transfers.append(TransferSpec(f"{g.tid}:s", debit, credit, e.amount,
+                                      reference=f"suspense: {msg}", source=m.name,
+                                      source_pos=e.block_number))
+    out.alerts.append(("refused", msg + "; posted to suspense", f"{g.tid}:refused"))
+    return out
