@@ -1,50 +1,105 @@
-"""Runtime settings for keeper and API, read once from the environment with embedded defaults.
+"""Runtime settings of keeper, API and local-stack scripts: the one reader of the environment.
 
-Defaults give the local stack: SQLite under ``.data/``, the forked local mainnet, SoftHSM under
-``.data/hsm``. Secrets (HSM PINs, API keys) are never settings values that get printed: they are
-read from files or the environment by the component that needs them.
+Every environment variable the system takes is a field of :class:`Settings`, named in
+:data:`ENVIRONMENT`. Defaults give the local stack: SQLite under ``.data/``, the forked local
+mainnet (chain id 1), the upstream local mainnet on 127.0.0.1:18545, the API on port 8000.
+
+Secrets (HSM PINs, API keys) are never settings values: they are read from files or the
+environment by the component that needs them (:mod:`keeper.keys.secrets`). The database URL may
+carry a password: it is left out of ``repr``; print :meth:`Settings.redacted_database_url`.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK = "127.0.0.1"
+
+# field -> the environment variable that sets it (the whole list; nothing else reads os.environ)
+ENVIRONMENT: dict[str, str] = {
+    "data_dir": "STRONGROOM_DATA",
+    "database_url": "STRONGROOM_DB_URL",
+    "rpc_url": "STRONGROOM_RPC_URL",
+    "chain_id": "STRONGROOM_CHAIN_ID",
+    "confirmations": "STRONGROOM_CONFIRMATIONS",
+    "deployments_dir": "STRONGROOM_DEPLOYMENTS_DIR",
+    "api_port": "STRONGROOM_API_PORT",
+    "upstream_port": "STRONGROOM_UPSTREAM_PORT",
+    "sqlite_cache_kib": "LEDGER_SQLITE_CACHE_KIB",
+}
+_FIELD_OF = {var: field for field, var in ENVIRONMENT.items()}
 
 
-def _data_dir() -> Path:
-    return Path(os.environ.get("STRONGROOM_DATA", ROOT / ".data"))
+def _env(field: str) -> AliasChoices:
+    """Read ``field`` from its own name when passed in code, else from its environment variable."""
+    return AliasChoices(field, ENVIRONMENT[field])
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Where the keeper and API find their database, chain, data and deployments folders.
+class Settings(BaseSettings):
+    """Where the keeper, API and scripts find their database, chains, ports and data folders.
 
-    A value passed explicitly wins; an omitted one comes from the environment
-    (``STRONGROOM_DB_URL``, ``STRONGROOM_RPC_URL``, ``STRONGROOM_CONFIRMATIONS``,
-    ``STRONGROOM_DEPLOYMENTS_DIR``), else from the local-stack default.
+    A value passed explicitly wins; an omitted one comes from its environment variable
+    (:data:`ENVIRONMENT`), else from the local-stack default. ``database_url`` and
+    ``deployments_dir`` default to places inside ``data_dir``. Immutable once built.
     """
 
-    data_dir: Path = field(default_factory=_data_dir)
-    database_url: str = ""
-    rpc_url: str = ""
-    confirmations: int | None = None
-    deployments_dir: Path | None = None  # folder of ``<chain_id>.json`` deployment records
+    model_config = SettingsConfigDict(frozen=True, populate_by_name=True, extra="ignore",
+                                      case_sensitive=True)
 
-    def __post_init__(self) -> None:
-        env = os.environ.get
-        if not self.database_url:
-            default_db = f"sqlite:///{self.data_dir / 'strongroom.db'}"
-            object.__setattr__(self, "database_url", env("STRONGROOM_DB_URL") or default_db)
-        if not self.rpc_url:
-            object.__setattr__(self, "rpc_url", env("STRONGROOM_RPC_URL", "http://127.0.0.1:18546"))
-        if self.confirmations is None:
-            object.__setattr__(self, "confirmations", int(env("STRONGROOM_CONFIRMATIONS", "12")))
-        if self.deployments_dir is None:
-            folder = env("STRONGROOM_DEPLOYMENTS_DIR") or self.data_dir / "deployments"
-            object.__setattr__(self, "deployments_dir", Path(folder))
+    data_dir: Path = Field(ROOT / ".data", validation_alias=_env("data_dir"),
+                           description="project data: chain state, databases, HSM token")
+    database_url: str = Field("", repr=False, validation_alias=_env("database_url"),
+                              description="SQLAlchemy URL; default SQLite in data_dir")
+    rpc_url: str = Field("http://127.0.0.1:18546", validation_alias=_env("rpc_url"),
+                         description="JSON-RPC URL of the Ethereum node the keeper follows")
+    chain_id: int = Field(1, gt=0, validation_alias=_env("chain_id"),
+                          description="chain the system is deployed on (selects the deployments file)")
+    confirmations: int = Field(12, ge=0, validation_alias=_env("confirmations"),
+                               description="blocks on top of an event before it is credited")
+    deployments_dir: Path = Field(Path(), validation_alias=_env("deployments_dir"),
+                                  description="folder of <chain_id>.json deployment records")
+    api_port: int = Field(8000, gt=0, lt=65536, validation_alias=_env("api_port"),
+                          description="loopback port `make run` serves the API on")
+    upstream_port: int = Field(18545, gt=0, lt=65536, validation_alias=_env("upstream_port"),
+                               description="loopback port the local mainnet is served on")
+    sqlite_cache_kib: int = Field(65536, gt=0, validation_alias=_env("sqlite_cache_kib"),
+                                  description="SQLite page cache per connection, KiB")
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:  # name the variable, not only the field
+            problems = "; ".join(
+                f"{ENVIRONMENT.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'settings'}: "
+                f"{e['msg']}" for e in exc.errors())
+            raise ValueError(f"invalid settings: {problems}") from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_defaults(cls, data: Any) -> Any:
+        """One key per field (an explicit value wins over its variable); folders and database
+        inside ``data_dir`` unless given."""
+        if not isinstance(data, dict):
+            return data
+        out = {_FIELD_OF[k]: v for k, v in data.items() if k in _FIELD_OF}
+        out.update({k: v for k, v in data.items() if k not in _FIELD_OF})
+        data_dir = Path(out.get("data_dir") or ROOT / ".data")
+        out["data_dir"] = data_dir
+        if not out.get("database_url"):
+            out["database_url"] = f"sqlite:///{data_dir / 'strongroom.db'}"
+        if not out.get("deployments_dir"):
+            out["deployments_dir"] = data_dir / "deployments"
+        return out
+
+    @property
+    def upstream_url(self) -> str:
+        """URL of the local mainnet (the upstream the fork is taken from) on loopback."""
+        return f"http://{LOOPBACK}:{self.upstream_port}"
 
     def redacted_database_url(self) -> str:
         """The database URL with any password replaced, safe to print or log."""

@@ -12,9 +12,13 @@ account is impersonated and its nonce set to the one it had when it created the 
 
 ``build`` deploys all of that once into a fresh anvil and dumps the chain state to
 ``.data/localnet/state.json``; ``start`` serves that state on 127.0.0.1:18545 in about a second.
-The state is rebuilt only when its inputs (token sources, Safe artifacts, this file) change.
+The state is rebuilt only when its inputs change: the token sources, the npm lock (Safe artifacts)
+and the build recipe in this file (its parameters and build steps, see :func:`inputs_digest`).
 
-Usage: ``python scripts/localnet.py {build,start,stop,status}``.
+Usage: ``python scripts/localnet.py {build,start,stop,status,url}`` (``url`` prints where it is
+served: ``scripts/test.sh`` serves it only when ape-config.yaml's upstream is that URL).
+Data folder and port come from :class:`keeper.config.Settings` (``STRONGROOM_DATA``,
+``STRONGROOM_UPSTREAM_PORT``).
 """
 
 from __future__ import annotations
@@ -33,17 +37,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("STRONGROOM_DATA", ROOT / ".data"))
-LOCALNET_DIR = DATA / "localnet"
+from keeper.assets import USDC, USDT
+from keeper.config import ENVIRONMENT, LOOPBACK, ROOT, load_settings
+
+SETTINGS = load_settings()
+LOCALNET_DIR = SETTINGS.data_dir / "localnet"
 STATE_FILE = LOCALNET_DIR / "state.json"
 MANIFEST_FILE = LOCALNET_DIR / "manifest.json"
 PID_FILE = LOCALNET_DIR / "anvil.pid"
 LOG_FILE = LOCALNET_DIR / "anvil.log"
 SERVED_FILE = LOCALNET_DIR / "served.digest"
-HOST = "127.0.0.1"
-PORT = int(os.environ.get("STRONGROOM_UPSTREAM_PORT", "18545"))
-CHAIN_ID = 1
+HOST = LOOPBACK
+PORT = SETTINGS.upstream_port
+CHAIN_ID = 1  # like Ethereum mainnet: the fork is ape's ethereum:mainnet-fork
 
 SAFE_ARTIFACTS = ROOT / "node_modules/@safe-global/safe-contracts/build/artifacts/contracts"
 SAFE_DEPLOYMENTS = ROOT / "node_modules/@safe-global/safe-deployments/dist/assets/v1.4.1"
@@ -91,13 +97,13 @@ class TokenSpec:
 
 TOKENS = (
     TokenSpec(
-        "USDC", "FiatTokenV2.vy", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48",
+        "USDC", "FiatTokenV2.vy", str(USDC.address),
         "0x95Ba4cF87D6723ad9C0Db21737D862bE80e93911", 20,
         ("USD Coin", "USDC", "USD", 6, DEV_ACCOUNTS["token_admin"], DEV_ACCOUNTS["token_admin"],
          DEV_ACCOUNTS["token_admin"], DEV_ACCOUNTS["token_admin"]),
     ),
     TokenSpec(
-        "USDT", "TetherToken.vy", "0xdAC17F958D2ee523a2206206994597C13D831ec7",
+        "USDT", "TetherToken.vy", str(USDT.address),
         "0x36928500Bc1dCd7af6a2B4008875CC336b927D57", 6,
         (100_000_000_000 * 10**6, "Tether USD", "USDT", 6),
     ),
@@ -182,11 +188,24 @@ def spawn_anvil(port: int, extra: list[str], log_path: Path) -> subprocess.Popen
 # --------------------------------------------------------------------------------------------
 
 
+def _recipe() -> bytes:
+    """What the state is built from in this module: its parameters and the code of the build steps.
+
+    Not the whole file: settings, serving code and comments outside the build steps do not change
+    the chain, so editing them neither forces a rebuild nor restarts a served upstream.
+    """
+    import inspect
+
+    steps = (spawn_anvil, send_and_wait, compile_vyper, deploy_safe_suite, deploy_token, call, build)
+    params = repr((CHAIN_ID, ARACHNID_DEPLOYER, SAFE_SINGLETON_FACTORY, SAFE_CONTRACTS, DEV_ACCOUNTS,
+                   MINTER_ALLOWANCE, TOKENS))
+    return (params + "".join(inspect.getsource(f) for f in steps)).encode()
+
+
 def inputs_digest() -> str:
     """Hash everything the state depends on, so a stale dump is rebuilt and a fresh one reused."""
-    digest = hashlib.sha256()
-    paths = [Path(__file__).resolve(), ROOT / "package-lock.json"]
-    paths += sorted(TOKENS_DIR.glob("*.vy"))
+    digest = hashlib.sha256(_recipe())
+    paths = [ROOT / "package-lock.json", *sorted(TOKENS_DIR.glob("*.vy"))]
     for path in paths:
         digest.update(path.name.encode())
         digest.update(path.read_bytes() if path.exists() else b"<missing>")
@@ -337,7 +356,7 @@ def build(force: bool = False, quiet: bool = False) -> Path:
 
 def upstream_url() -> str:
     """The URL the upstream node answers on."""
-    return f"http://{HOST}:{PORT}"
+    return SETTINGS.upstream_url
 
 
 def running_pid() -> int | None:
@@ -367,7 +386,7 @@ def start() -> str:
         stop()
     if port_in_use(PORT):
         raise LocalnetError(f"port {PORT} is taken by another process; stop it or set "
-                            "STRONGROOM_UPSTREAM_PORT")
+                            f"{ENVIRONMENT['upstream_port']}")
     LOG_FILE.unlink(missing_ok=True)
     proc = spawn_anvil(PORT, ["--load-state", str(STATE_FILE)], LOG_FILE)
     wait_ready(url, proc)
@@ -395,7 +414,7 @@ def stop() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["build", "start", "stop", "status"])
+    parser.add_argument("command", choices=["build", "start", "stop", "status", "url"])
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     parser.add_argument("--quiet", action="store_true", help="say nothing when up to date")
     args = parser.parse_args(argv)
@@ -406,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
             start()
         elif args.command == "stop":
             stop()
+        elif args.command == "url":
+            print(upstream_url())
         else:
             pid = running_pid()
             print(f"localnet: {'serving ' + upstream_url() if pid else 'not running'}")

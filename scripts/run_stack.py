@@ -42,7 +42,7 @@ def start_api(port: int, settings: Any) -> tuple[Any, threading.Thread]:
 
     from api.main import create_app
 
-    app = create_app(settings, chain_id=localnet.CHAIN_ID)
+    app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="api", daemon=True)
@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     """Bring the stack up; with --check verify and stop, else wait for Ctrl-C."""
     parser = argparse.ArgumentParser(description="Run the local Strongroom stack")
     parser.add_argument("--check", action="store_true", help="start, verify, stop")
-    parser.add_argument("--api-port", type=int, default=int(os.environ.get("STRONGROOM_API_PORT", 8000)))
+    parser.add_argument("--api-port", type=int, default=localnet.SETTINGS.api_port,
+                        help="loopback port of the API (default: Settings.api_port, STRONGROOM_API_PORT)")
     args = parser.parse_args(argv)
 
     warnings.filterwarnings("ignore", module="pydantic_settings")

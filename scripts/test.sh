@@ -5,10 +5,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PWD/.venv/bin:$PWD/node_modules/.bin:$PATH
 UPSTREAM=$(.venv/bin/python -c "import yaml; print(yaml.safe_load(open('ape-config.yaml'))['node']['ethereum']['mainnet']['uri'])")
+LOCAL=$(.venv/bin/python scripts/localnet.py url)   # the local mainnet's URL (keeper.config.Settings)
 started=0
 cleanup() { if [ "$started" = 1 ]; then .venv/bin/python scripts/localnet.py stop >/dev/null; fi; }
 trap cleanup EXIT
-if [[ "$UPSTREAM" == "http://127.0.0.1:18545"* ]]; then
+if [[ "${UPSTREAM%/}" == "$LOCAL" ]]; then
   if ! .venv/bin/python scripts/localnet.py status | grep -q serving; then
     .venv/bin/python scripts/localnet.py start || exit 1
     started=1
