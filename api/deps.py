@@ -19,8 +19,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.errors import unauthorized
-from keeper.clients import CLIENT_READ, Client, Deployment, Principal, authenticate, read_deployment
+from keeper.clients import CLIENT_READ, Client, Principal, authenticate
 from keeper.config import Settings
+from keeper.deployments import Deployment, read_deployment
 from keeper.ledger import Ledger
 
 
@@ -45,12 +46,14 @@ def get_ledger(request: Request) -> Ledger:
     return request.app.state.ledger
 
 
-def get_chain_id(request: Request) -> int:
-    """Chain id of the Ethereum network the system is deployed on."""
-    return request.app.state.chain_id
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_chain_id(settings: SettingsDep) -> int:
+    """Chain id of the Ethereum network the system is deployed on."""
+    return settings.chain_id
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
@@ -58,7 +61,8 @@ ChainIdDep = Annotated[int, Depends(get_chain_id)]
 
 
 def get_deployment(settings: SettingsDep, chain_id: ChainIdDep) -> Deployment | None:
-    """The contract deployment on ``chain_id`` (re-read per request), or ``None``."""
+    """The deployment record of ``chain_id`` (re-read per request), or ``None`` when there is
+    no usable one (the reason is logged)."""
     return read_deployment(settings.deployments_dir, chain_id)
 
 

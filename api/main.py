@@ -6,7 +6,6 @@ both closed at shutdown. Routes live in :mod:`api.routes`, one module per resour
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,14 +16,12 @@ from api.routes import balances, clients, deposit_instructions, health, statemen
 from keeper.config import Settings, load_settings
 from keeper.ledger import Ledger, make_engine
 
-DEFAULT_CHAIN_ID = 1  # the local mainnet and its fork run with chain id 1, like Ethereum mainnet
 
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API with ``settings`` (:func:`~keeper.config.load_settings` otherwise).
 
-def create_app(settings: Settings | None = None, *, chain_id: int | None = None) -> FastAPI:
-    """Build the API with ``settings`` (environment defaults otherwise).
-
-    ``chain_id`` selects ``<deployments_dir>/<chain_id>.json``; default ``STRONGROOM_CHAIN_ID``
-    or 1. Both schemas (ledger, clients) must already be migrated.
+    ``settings.chain_id`` selects the deployment record the deposit instructions read. Every
+    domain's schema must already be migrated (:func:`keeper.schema.upgrade_all`).
     """
     settings = settings or load_settings()
     engine = make_engine(settings.database_url)
@@ -46,7 +43,6 @@ def create_app(settings: Settings | None = None, *, chain_id: int | None = None)
     app.state.settings = settings
     app.state.engine = engine
     app.state.ledger = ledger
-    app.state.chain_id = chain_id or int(os.environ.get("STRONGROOM_CHAIN_ID", DEFAULT_CHAIN_ID))
     install_error_handlers(app)
     app.include_router(health.router)
     for module in (clients, balances, statements, deposit_instructions):

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, PlainSerializer, WithJsonSchema
 
-from keeper.assets import ASSETS, Asset
+from keeper.assets import ASSETS, DEPOSITABLE, Asset
 
 BaseUnits = Annotated[
     int,
@@ -27,9 +27,7 @@ BaseUnits = Annotated[
 
 AssetSymbol = StrEnum("AssetSymbol", {s: s for s in ASSETS})  # type: ignore[misc]
 AssetSymbol.__doc__ = "A custodied asset."
-DepositAsset = StrEnum(  # type: ignore[misc]
-    "DepositAsset", {s: s for s, a in ASSETS.items() if a.chain == "ethereum"}
-)
+DepositAsset = StrEnum("DepositAsset", {s: s for s in DEPOSITABLE})  # type: ignore[misc]
 DepositAsset.__doc__ = "An asset deposited through the Vault contract."
 
 

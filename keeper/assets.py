@@ -1,13 +1,17 @@
 """The assets Strongroom custodies: one registry, used by keeper, API, scripts and tests.
 
-Amounts are always integers in the asset's base unit (wei, token base units, satoshis).
+The one home of asset facts: symbols, decimals, contract addresses (USDC and USDT at their real
+Ethereum mainnet addresses, ETH as the zero address the Vault uses for ether) and which assets
+clients can deposit through the Vault (:data:`DEPOSITABLE`). Amounts are always integers in the
+asset's base unit (wei, token base units, satoshis).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-ETH_ADDRESS = "0x0000000000000000000000000000000000000000"
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+ETH_ADDRESS = ZERO_ADDRESS  # the Vault's token argument for ether
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,16 @@ class Asset:
     chain: str
     decimals: int
     address: str | None = None
+
+    @property
+    def is_native(self) -> bool:
+        """True for ether (the Vault's ``depositEth``), False for tokens and non-EVM assets."""
+        return self.address == ETH_ADDRESS
+
+    @property
+    def is_depositable(self) -> bool:
+        """True when clients deposit it through the Vault (ETH and ERC-20s on Ethereum)."""
+        return self.chain == "ethereum" and self.address is not None
 
     def to_base_units(self, whole: int) -> int:
         """Convert a whole-unit integer amount (e.g. 5 USDC) to base units."""
@@ -30,6 +44,13 @@ USDT = Asset("USDT", "ethereum", 6, "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 BTC = Asset("BTC", "bitcoin", 8)
 
 ASSETS: dict[str, Asset] = {a.symbol: a for a in (ETH, USDC, USDT, BTC)}
+# what the Vault holds and clients deposit through it, by symbol
+DEPOSITABLE: dict[str, Asset] = {s: a for s, a in ASSETS.items() if a.is_depositable}
+
+
+def token_addresses() -> dict[str, str]:
+    """Address by symbol of every asset the Vault holds (ETH as the zero address)."""
+    return {s: a.address for s, a in DEPOSITABLE.items() if a.address is not None}
 
 
 def by_symbol(symbol: str) -> Asset:

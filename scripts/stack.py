@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from keeper.config import Settings, load_settings
+from keeper.deployments import Deployment, deployment_path, load_deployment
 from scripts.bootstrap import prepare
 from scripts.deployments import deploy_system, local_config
 
@@ -33,26 +34,29 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     settings = Settings(data_dir=base.data_dir, database_url=f"sqlite:///{folder / 'strongroom.db'}",
-                        rpc_url=fork_url, deployments_dir=folder / "deployments")
+                        rpc_url=fork_url, deployments_dir=folder / "deployments",
+                        chain_id=ape.chain.chain_id)
     hsm = prepare(settings)
-    record = deploy_system(deployer, local_config(), path=settings.deployments_dir / "1.json")
-    stop_keeper, keeper_desc = start_keeper(settings, record)
+    path = deployment_path(settings.deployments_dir, settings.chain_id)
+    deploy_system(deployer, local_config(), path=path)
+    deployment = load_deployment(path, settings.chain_id)
+    stop_keeper, keeper_desc = start_keeper(settings, deployment)
     return {
         "settings": settings,
-        "contracts": {**record["addresses"], "hsm_token": hsm.token_label},
+        "contracts": {**deployment.addresses, "hsm_token": hsm.token_label},
         "database_display": settings.redacted_database_url(),
         "keeper": keeper_desc,
         "stop": stop_keeper,
     }
 
 
-def start_keeper(settings: Settings, record: dict[str, Any]) -> tuple[Callable[[], None], str]:
+def start_keeper(settings: Settings, deployment: Deployment) -> tuple[Callable[[], None], str]:
     """Start the keeper's scheduled jobs (chain follower, hold expiry); return (stop, description)."""
     from keeper.jobs import KeeperJobs
 
-    jobs = KeeperJobs(settings, record)
+    jobs = KeeperJobs(settings, deployment.to_json())
     jobs.start()
-    desc = (f"following vault {record['addresses']['vault']} on {settings.rpc_url} "
+    desc = (f"following vault {deployment.vault} on {settings.rpc_url} "
             f"({settings.confirmations} confirmations)")
     return jobs.stop, desc
 

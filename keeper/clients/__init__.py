@@ -6,12 +6,7 @@ Public surface: the client/key service (:func:`create_client`, :func:`issue_key`
 version table ``clients_alembic_version``) and the errors. CLI: ``python -m keeper.clients``.
 """
 
-from keeper.clients.deposits import (
-    Deployment,
-    DepositInstructions,
-    deposit_instructions,
-    read_deployment,
-)
+from keeper.clients.deposits import DepositInstructions, deposit_instructions
 from keeper.clients.errors import (
     ClientsError,
     DepositsUnavailable,
@@ -42,8 +37,8 @@ from keeper.clients.service import (
 
 __all__ = [
     "CLIENT_READ", "DEFAULT_SCOPES", "SCOPES", "ApiKeyInfo", "AssetBalance", "Client", "ClientsError",
-    "Deployment", "DepositInstructions", "DepositsUnavailable", "InvalidScope", "IssuedKey",
+    "DepositInstructions", "DepositsUnavailable", "InvalidScope", "IssuedKey",
     "Principal", "UnknownClient", "UnknownKey", "authenticate", "balances", "create_client",
     "deposit_instructions", "downgrade", "get_client", "issue_key", "key_digest", "list_clients",
-    "list_keys", "read_deployment", "revoke_key", "statement", "upgrade", "visible_client",
+    "list_keys", "revoke_key", "statement", "upgrade", "visible_client",
 ]

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apiworld import CHAIN_ID, World, build_world
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from strongroom_testkit.apiworld import World, build_world
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
 @pytest.fixture
 def app(world: World) -> FastAPI:
     """The API on the world's database."""
-    return create_app(world.settings(), chain_id=CHAIN_ID)
+    return create_app(world.settings())
 
 
 @pytest.fixture

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from apiworld import World
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 import keeper.clients as clients
 from keeper.clients.models import ApiKeyRow
+from strongroom_testkit.apiworld import World
 
 ROUTES = ["/v1/me", "/v1/balances", "/v1/statements/USDC/2026/1", "/v1/deposit-instructions/ETH"]
 UNAUTHORIZED = {"error": {"code": "unauthorized", "message": "missing or invalid API key"}}

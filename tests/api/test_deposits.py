@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from apiworld import VAULT, World
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 import keeper.clients as clients
-from keeper.assets import USDC
+from keeper.assets import USDC, USDT, ZERO_ADDRESS
 from keeper.clients.models import ClientRow
 from keeper.ledger import Ledger, make_engine
+from strongroom_testkit.apiworld import VAULT, World
 
 
 def test_not_deployed_is_503_with_a_clear_message(api: TestClient, world: World) -> None:
@@ -80,3 +80,31 @@ def test_unregistered_client_ref_is_503(api: TestClient, world: World) -> None:
                 headers={"Authorization": f"Bearer {key.api_key}"})
     assert r.status_code == 503
     assert "deposit reference is not active" in r.json()["error"]["message"]
+
+
+def test_a_record_naming_another_token_contract_gives_no_instructions(api: TestClient,
+                                                                      world: World) -> None:
+    """The token address a client is told to approve comes from the asset registry only: a
+    deployments record that configured another "USDC" contract makes USDC deposits unavailable."""
+    other = "0x" + "22" * 20
+    world.deploy({"chain_id": 1, "addresses": {"vault": VAULT},
+                  "tokens": {"ETH": ZERO_ADDRESS, "USDC": other, "USDT": USDT.address}})
+    r = api.get("/v1/deposit-instructions/USDC", headers=world.alice.headers)
+    assert r.status_code == 503, r.text
+    assert other not in r.text and other.lower() not in r.text.lower()
+    r = api.get("/v1/deposit-instructions/USDT", headers=world.alice.headers)
+    assert r.status_code == 200 and r.json()["token_address"] == USDT.address
+
+
+def test_a_record_of_another_chain_or_with_a_bad_checksum_is_refused(api: TestClient,
+                                                                     world: World) -> None:
+    world.deploy({"chain_id": 5, "addresses": {"vault": VAULT}, "tokens": {"ETH": ZERO_ADDRESS}})
+    assert api.get("/v1/deposit-instructions/ETH", headers=world.alice.headers).status_code == 503
+    good = "0x52908400098527886E0F7030069857D2E4169EE7"  # EIP-55 test vector
+    i = next(i for i, ch in enumerate(good) if i > 1 and ch.isalpha())
+    bad = good[:i] + good[i].swapcase() + good[i + 1:]  # one letter's case flipped: a typo
+    world.deploy({"chain_id": 1, "addresses": {"vault": bad}, "tokens": {"ETH": ZERO_ADDRESS}})
+    assert api.get("/v1/deposit-instructions/ETH", headers=world.alice.headers).status_code == 503
+    world.deploy({"chain_id": 1, "addresses": {"vault": good}, "tokens": {"ETH": ZERO_ADDRESS}})
+    r = api.get("/v1/deposit-instructions/ETH", headers=world.alice.headers)
+    assert r.status_code == 200 and r.json()["vault_address"] == good

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from apiworld import World
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from keeper.config import Settings
+from strongroom_testkit.apiworld import World
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_openapi_schema(api: TestClient) -> None:
 def test_internal_errors_leak_nothing(tmp_path: Path, world: World) -> None:
     """A database without the clients schema: the 500 says nothing about SQL or the database."""
     empty = f"sqlite:///{tmp_path / 'unmigrated.db'}"
-    app = create_app(Settings(data_dir=tmp_path, database_url=empty), chain_id=1)
+    app = create_app(Settings(data_dir=tmp_path, database_url=empty, chain_id=1))
     with TestClient(app, raise_server_exceptions=False) as api:
         r = api.get("/v1/me", headers=world.alice.headers)
     assert r.status_code == 500

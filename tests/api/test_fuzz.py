@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from apiworld import CHAIN_ID, World, build_world
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
@@ -24,6 +23,7 @@ from schemathesis.checks import (
 )
 
 from api.main import create_app
+from strongroom_testkit.apiworld import World, build_world
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def fuzz_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture(scope="module")
 def fuzz_app(fuzz_world: World) -> FastAPI:
     """The app under fuzzing."""
-    return create_app(fuzz_world.settings(), chain_id=CHAIN_ID)
+    return create_app(fuzz_world.settings())
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import uuid
 
-from apiworld import BIG, World
 from fastapi.testclient import TestClient
+
+from strongroom_testkit.apiworld import BIG, World
 
 
 def test_me_is_the_keys_client(api: TestClient, world: World) -> None:

@@ -1,8 +1,8 @@
 """Test world of the API tests: a migrated SQLite database, two clients, their keys and postings.
 
-No chain is needed: the ledger and clients schemas are migrated with their own Alembic
-environments, postings go through ``keeper.ledger``'s public API and the deployments file is a
-JSON file in a temp folder. Importable as ``apiworld`` (pytest puts this folder on sys.path).
+No chain is needed: every domain's schema is migrated with its own Alembic environment, postings
+go through ``keeper.ledger``'s public API and the deployments file is a record written through
+:mod:`keeper.deployments`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 import keeper.clients as clients
-import keeper.ledger as ledger_pkg
-from keeper.assets import USDC, USDT
+from keeper.assets import token_addresses
 from keeper.config import Settings
+from keeper.deployments import Deployment, deployment_path
 from keeper.ledger import Kind, Ledger, TransferSpec
+from keeper.schema import upgrade_all
 
 BIG = 2**53 + 1  # first integer a JSON double cannot hold
 VAULT = "0x1111111111111111111111111111111111111111"
@@ -51,24 +52,22 @@ class World:
 
     def settings(self) -> Settings:
         """Settings pointing at this world's database and data folder."""
-        return Settings(data_dir=self.data_dir, database_url=self.url)
+        return Settings(data_dir=self.data_dir, database_url=self.url, chain_id=CHAIN_ID)
 
     def deploy(self, record: dict | None = None) -> None:
-        """Write the deployments file the API reads (a Vault at ``VAULT``)."""
-        path = self.data_dir / "deployments" / f"{CHAIN_ID}.json"
+        """Write the deployments file the API reads: ``record`` as given (any JSON, to test
+        refusals), else a Vault at ``VAULT`` holding the registry's tokens."""
+        path = deployment_path(self.data_dir / "deployments", CHAIN_ID)
         path.parent.mkdir(parents=True, exist_ok=True)
-        rec = record if record is not None else {
-            "chain_id": CHAIN_ID, "addresses": {"vault": VAULT},
-            "tokens": {"ETH": "0x" + "0" * 40, "USDC": USDC.address, "USDT": USDT.address},
-        }
-        path.write_text(json.dumps(rec))
+        if record is None:
+            record = Deployment(CHAIN_ID, {"vault": VAULT}, token_addresses()).to_json()
+        path.write_text(json.dumps(record))
 
 
 def build_world(data_dir: Path) -> World:
     """Migrate a fresh SQLite database and fill it with two clients' keys and postings."""
     url = f"sqlite:///{data_dir / 'strongroom.db'}"
-    ledger_pkg.upgrade(url)
-    clients.upgrade(url)
+    upgrade_all(url)
     lg = Ledger(url, group_commit=False)
     try:
         with Session(lg.engine) as s:
