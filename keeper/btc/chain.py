@@ -10,6 +10,7 @@ from typing import Protocol
 from bitcointx.core import COutPoint, CTransaction, CTxIn, CTxOut, b2lx
 from bitcointx.core.script import CScript
 
+from keeper.btc.network import bitcoin_classes
 from keeper.btc.verify import verify_transaction
 
 
@@ -48,6 +49,7 @@ class UtxoSource(Protocol):
 class Broadcaster(Protocol):
     """Relays a fully signed, verified transaction."""
 
+    @bitcoin_classes
     def broadcast(self, tx: CTransaction) -> str:
         """Submit ``tx``; returns its txid or raises."""
         ...
@@ -70,6 +72,7 @@ class LocalChain:
         self.accepted: list[CTransaction] = []
         self._n = 0
 
+    @bitcoin_classes
     def fund(self, script_pubkey: bytes, value: int) -> Utxo:
         """Create a spendable output (as if mined) paying ``value`` sats to a script."""
         if not isinstance(value, int) or value <= 0:

@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 from bitcointx import ChainParams
+from bitcointx.util import class_mapping_dispatch_data
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def bitcoin_classes(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` with python-bitcointx's class dispatchers active in the current thread.
+
+    python-bitcointx keeps them in a ContextVar set at import, i.e. only in the main thread:
+    in a worker thread (keeper jobs, API thread pools) ``CTxIn(COutPoint(...))`` then raises
+    TypeError. Core transaction classes are the same on every Bitcoin network, so activating
+    mainnet's is enough; network-specific parts (xpub prefixes) select their own network.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if class_mapping_dispatch_data.get_dispatcher_class("core") is not None:
+            return fn(*args, **kwargs)
+        with ChainParams("bitcoin"):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass(frozen=True)

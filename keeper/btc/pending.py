@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from bitcointx.core.psbt import PartiallySignedTransaction
 
 from keeper.btc.chain import Broadcaster
+from keeper.btc.network import bitcoin_classes
 from keeper.btc.psbt import combine, finalize, has_quorum, signature_status
 from keeper.btc.store import BtcStore, outpoints_of
 from keeper.btc.wallet import MultisigWallet
@@ -73,6 +74,7 @@ class SpendCoordinator:
             return self.store.locked()
         return {o for s in self.spends.values() if s.status != "expired" for o in s.outpoints}
 
+    @bitcoin_classes
     def propose(
         self, payments: Sequence[tuple[str, int]], fee_rate: int, now: datetime
     ) -> PendingSpend:
@@ -104,6 +106,7 @@ class SpendCoordinator:
             raise
         return psbt
 
+    @bitcoin_classes
     def add_signatures(self, spend_id: str, signed: PartiallySignedTransaction) -> list:
         """Merge a cosigner's PSBT; invalid signatures raise. Returns per-input status."""
         spend = self._pending(spend_id)
@@ -114,6 +117,7 @@ class SpendCoordinator:
         spend.psbt = merged
         return status
 
+    @bitcoin_classes
     def try_release(self, spend_id: str, now: datetime) -> str | None:
         """Finalize, verify and broadcast if quorum is reached; else ``None`` (still pending)."""
         spend = self._pending(spend_id)
@@ -130,6 +134,7 @@ class SpendCoordinator:
         spend.status = "released"
         return spend.txid
 
+    @bitcoin_classes
     def expire(self, now: datetime) -> list[str]:
         """Expire overdue pending spends, unlock their inputs and alert; returns their ids."""
         due = [s for s in self.spends.values() if s.status == "pending" and now >= s.expires_at]

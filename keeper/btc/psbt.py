@@ -18,7 +18,7 @@ from bitcointx.core.script import (
     SignatureHash,
 )
 
-from keeper.btc.network import Network
+from keeper.btc.network import Network, bitcoin_classes
 from keeper.btc.verify import verify_transaction
 from keeper.keys.ecdsa import DigestSigner, der_encode
 
@@ -102,6 +102,7 @@ def _input_context(psbt: PartiallySignedTransaction, i: int) -> tuple[CScript, i
     return ws, utxo.nValue, bytes(sighash)
 
 
+@bitcoin_classes
 def sign_psbt(
     psbt: PartiallySignedTransaction,
     signers: DigestSigner | Mapping[bytes, DigestSigner],
@@ -133,6 +134,7 @@ def sign_psbt(
     return signed
 
 
+@bitcoin_classes
 def combine(*psbts: PartiallySignedTransaction) -> PartiallySignedTransaction:
     """BIP174 combiner: merge signatures of PSBTs of the same unsigned transaction."""
     if not psbts:
@@ -170,6 +172,7 @@ def _valid_sigs(psbt: PartiallySignedTransaction, i: int) -> tuple[int, list[byt
     return m, keys, good
 
 
+@bitcoin_classes
 def signature_status(psbt: PartiallySignedTransaction) -> list[tuple[int, int]]:
     """Per input ``(valid signatures, threshold)``."""
     out = []
@@ -184,6 +187,7 @@ def has_quorum(psbt: PartiallySignedTransaction) -> bool:
     return all(n >= m for n, m in signature_status(psbt))
 
 
+@bitcoin_classes
 def finalize(psbt: PartiallySignedTransaction) -> CTransaction:
     """Finalize every input, extract the transaction and verify it by script.
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from bitcointx.core.psbt import PartiallySignedTransaction
 
 from keeper.btc.descriptor import MultisigDescriptor
+from keeper.btc.network import bitcoin_classes
 from keeper.btc.psbt import PsbtError, PsbtSummary, sign_psbt
 from keeper.btc.wallet import summarize
 from keeper.keys.ecdsa import DigestSigner, SoftwareSigner
@@ -32,6 +33,7 @@ class _DescriptorCosigner:
         self.descriptor = descriptor
         self.max_fee = max_fee
 
+    @bitcoin_classes
     def review(self, psbt: PartiallySignedTransaction) -> PsbtSummary:
         """What the PSBT spends and pays, as this cosigner verifies it."""
         return summarize(psbt, self.descriptor)
@@ -39,6 +41,7 @@ class _DescriptorCosigner:
     def _signers_at(self, branch: int, index: int) -> Mapping[bytes, DigestSigner]:
         raise NotImplementedError
 
+    @bitcoin_classes
     def sign(self, psbt: PartiallySignedTransaction) -> int:
         """Review, enforce the fee ceiling, sign our inputs in place; returns signatures added.
 

@@ -67,6 +67,8 @@ class BtcStore:
     def create_wallet(self, name: str, descriptor: MultisigDescriptor, gap_limit: int = 100
                       ) -> None:
         """Register ``name`` with its public descriptor (refuses a name already taken)."""
+        if not isinstance(gap_limit, int) or not 1 <= gap_limit <= 10_000:
+            raise ValueError("gap_limit is an integer from 1 to 10000")
         text = descriptor.to_string(0)
         with self.transaction() as conn:
             if conn.execute(select(BtcWallet.id).where(BtcWallet.name == name)).first():

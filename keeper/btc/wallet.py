@@ -21,7 +21,7 @@ from bitcointx.wallet import CCoinExtPubKey
 
 from keeper.btc.chain import Utxo, UtxoSource
 from keeper.btc.descriptor import MultisigDescriptor
-from keeper.btc.network import Network
+from keeper.btc.network import Network, bitcoin_classes
 from keeper.btc.psbt import (
     InputLine,
     OutputLine,
@@ -214,6 +214,7 @@ class MultisigWallet:
             for pub, fp, path in self.descriptor.child_keys(branch, index)
         }
 
+    @bitcoin_classes
     def create_psbt(
         self,
         payments: Sequence[tuple[str, int]],
@@ -301,6 +302,7 @@ def owned_input(psbt: PartiallySignedTransaction, i: int, descriptor: MultisigDe
     return loc
 
 
+@bitcoin_classes
 def summarize(psbt: PartiallySignedTransaction, descriptor: MultisigDescriptor) -> PsbtSummary:
     """What ``psbt`` spends and pays; amounts proven by previous transactions, change and our
     inputs recognised only where they re-derive from ``descriptor``."""

@@ -9,6 +9,8 @@ throwaway PostgreSQL.
 from __future__ import annotations
 
 import gc
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -169,4 +171,54 @@ def test_a_cosigner_returning_a_tampered_psbt_is_refused_and_changes_nothing(btc
     store.close()
     store, _, coord = _open(btc_url, chain)
     assert coord.spends[spend.id].psbt.to_base64() == before
+    store.close()
+
+
+def test_concurrent_proposers_take_distinct_inputs_and_change(btc_url, warm, chain):
+    """Two processes' coordinators racing on one database (threads here, separate engines)."""
+    n = 8
+    for i in range(n):
+        chain.fund(bytes(warm.script_pubkey(0, i)), 100_000)
+    _create(btc_url, warm, n + 2)
+    opened = [_open(btc_url, chain) for _ in range(2)]
+    for _, wallet, _ in opened:
+        wallet.utxos()  # warm the address window before the race
+    start = threading.Barrier(2)
+    results: list = []
+
+    def run(coord):
+        start.wait()
+        for _ in range(n // 2):
+            results.append(coord.propose([(DEST, 60_000)], 2, T0))
+
+    threads = [threading.Thread(target=run, args=(c,)) for _, _, c in opened]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == n
+    outpoints = [o for s in results for o in s.outpoints]
+    assert len(outpoints) == len(set(outpoints)) == n  # every input locked exactly once
+    changes = sorted(_change_index(opened[0][1], s.psbt) for s in results)
+    assert changes == list(range(n))
+    for store, _, _ in opened:
+        store.close()
+
+
+def test_the_whole_lifecycle_runs_in_worker_threads(btc_url, warm, cosigners, chain):
+    """Keeper jobs and API handlers run in thread pools; python-bitcointx selects its classes
+    per thread context, so every entry point must work off the main thread."""
+    chain.fund(bytes(warm.script_pubkey(0, 0)), 100_000)
+    _create(btc_url, warm, 5)
+    store, _, coord = _open(btc_url, chain)
+    with ThreadPoolExecutor(1) as pool:
+        spend = pool.submit(coord.propose, [(DEST, 50_000)], 2, T0).result()
+    for cosigner in (HdCosigner(cosigners.masters[1], warm), KeyCosigner(cosigners.hsm, warm)):
+        part = spend.psbt.clone()
+        with ThreadPoolExecutor(1) as pool:
+            assert pool.submit(cosigner.sign, part).result() == 1
+            pool.submit(coord.add_signatures, spend.id, part).result()
+    with ThreadPoolExecutor(1) as pool:
+        txid = pool.submit(coord.try_release, spend.id, T0 + timedelta(minutes=1)).result()
+    assert txid and chain.get_transaction(txid)
     store.close()
