@@ -1,6 +1,6 @@
 """Operator CLI: ``python -m keeper.clients COMMAND``.
 
-    migrate                          create/upgrade the ledger and clients schemas
+    migrate                          create/upgrade every domain's schema (keeper.schema)
     create-client NAME               create a client (prints its id and client_ref)
     issue-key CLIENT_ID [--scope S]  issue an API key; the key is printed once, on stdout
     revoke-key KEY_ID                revoke a key
@@ -19,9 +19,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from keeper import ledger as ledger_pkg
-from keeper.clients import migrate, service
+from keeper.clients import service
 from keeper.clients.errors import ClientsError
 from keeper.config import load_settings
+from keeper.schema import all_schemas, upgrade_all
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--db", help="database URL (default: settings database_url)")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("migrate", help="create/upgrade the ledger and clients schemas")
+    sub.add_parser("migrate", help="create/upgrade every domain's schema")
     c = sub.add_parser("create-client", help="create a client")
     c.add_argument("name")
     i = sub.add_parser("issue-key", help="issue an API key (printed once)")
@@ -49,9 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     url = args.db or load_settings().database_url
     if args.command == "migrate":
-        ledger_pkg.upgrade(url)
-        migrate.upgrade(url)
-        print("ledger and clients schemas are at head")
+        upgrade_all(url)
+        print(f"schemas at head: {' '.join(all_schemas())}")
         return 0
     engine = ledger_pkg.make_engine(url)
     try:

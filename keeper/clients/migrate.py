@@ -12,9 +12,5 @@ SCHEMA = DomainSchema(
     table_prefix="clients_",
     metadata_ref="keeper.clients.models:ClientsBase",
 )
-VERSION_TABLE = SCHEMA.version_table
-MIGRATIONS = SCHEMA.migrations
-include_name = SCHEMA.include_name
-alembic_config = SCHEMA.alembic_config
 upgrade = SCHEMA.upgrade
 downgrade = SCHEMA.downgrade

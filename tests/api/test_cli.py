@@ -6,11 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 import keeper.clients as clients
 from keeper.clients.__main__ import main
 from keeper.ledger import Ledger, make_engine
+from keeper.schema import all_schemas
 
 
 def _field(out: str, name: str) -> str:
@@ -63,3 +65,16 @@ def test_cli_on_an_unmigrated_database_says_so(
     db = f"sqlite:///{tmp_path / 'empty.db'}"
     assert main(["--db", db, "issue-key", "x"]) == 1
     assert "migrate" in capsys.readouterr().err
+
+
+def test_migrate_brings_every_domain_to_head(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``migrate`` uses the one list of schemas: a database it prepared serves every domain."""
+    db = f"sqlite:///{tmp_path / 'all.db'}"
+    assert main(["--db", db, "migrate"]) == 0
+    engine = make_engine(db)
+    tables = set(inspect(engine).get_table_names())
+    engine.dispose()
+    for name, schema in all_schemas().items():
+        assert schema.version_table in tables, name
+        assert set(schema.metadata().tables) <= tables, name
+    assert capsys.readouterr().out.strip() == f"schemas at head: {' '.join(all_schemas())}"
