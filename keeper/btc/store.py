@@ -88,13 +88,21 @@ class BtcStore:
             **options,  # type: ignore[arg-type]
         )
 
+    def advance(self, name: str, branch: int, next_index: int) -> None:
+        """Persist that indices below ``next_index`` of ``branch`` are used (never moves back).
+
+        Receive addresses handed out elsewhere (the keys domain's deposit-address registry)
+        are reported here so the wallet's window covers them after any restart.
+        """
+        if branch not in _COUNTER or not isinstance(next_index, int) or next_index < 0:
+            raise ValueError("branch is 0 or 1 and next_index a non-negative integer")
+        col = _COUNTER[branch]
+        with self.transaction() as conn:
+            conn.execute(update(BtcWallet).where(BtcWallet.name == name, col < next_index)
+                         .values({col: next_index}))
+
     def _advancer(self, name: str) -> Callable[[int, int], None]:
-        def advance(branch: int, next_index: int) -> None:
-            col = _COUNTER[branch]
-            with self.transaction() as conn:
-                conn.execute(update(BtcWallet).where(BtcWallet.name == name, col < next_index)
-                             .values({col: next_index}))
-        return advance
+        return lambda branch, next_index: self.advance(name, branch, next_index)
 
     def issue_receive(self, wallet: MultisigWallet) -> tuple[int, str]:
         """Reserve the next receive index in the database and hand out its address."""

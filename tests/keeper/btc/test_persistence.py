@@ -143,6 +143,14 @@ def test_gap_limit_window_advances_with_use_and_issued_addresses(btc_url, warm, 
     store, wallet, _ = _open(btc_url, chain)
     assert wallet.next_receive == 21
     assert len(wallet.utxos()) == 4
+    # an address handed out by another component (the deposit registry), reported here
+    chain.fund(bytes(warm.script_pubkey(0, 40)), 10_000)
+    store.advance("warm", 0, 38)
+    store.advance("warm", 0, 30)  # never moves back
+    store.close()
+    store, wallet, _ = _open(btc_url, chain)
+    assert wallet.next_receive == 38 and len(wallet.utxos()) == 5
+    assert wallet.next_receive == 41
     store.close()
 
 
