@@ -11,7 +11,8 @@ statement whose *whole* key list or row set is a single bound parameter:
   transfer rows and one ``UPDATE ... FROM unnest(arrays)`` for all touched accounts (psycopg's
   ``executemany`` is one round trip per row in this mode, which capped throughput at ~5-7k/s).
 
-Values come back in Python form: amounts as ``int``, datetimes as aware UTC ``datetime``.
+Values come back in Python form: amounts as ``int`` (:func:`keeper.ledger.types.amount_from_db`),
+datetimes as aware UTC ``datetime`` (:func:`keeper.ledger.domain.utc`).
 """
 
 # ruff: noqa: S608 - SQL is assembled from constant column names only; values are always bound
@@ -19,10 +20,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
+
+from keeper.ledger.domain import utc
+from keeper.ledger.types import amount_from_db
 
 TRANSFER_COLUMNS = (
     "transfer_id", "kind", "debit_account_id", "credit_account_id", "asset", "amount",
@@ -67,25 +70,6 @@ def _keys(conn: Connection, keys: Iterable[Any]) -> tuple[Any]:
     return (values,) if is_pg(conn) else (json.dumps(values),)
 
 
-def as_int(v: Any) -> int:
-    """A stored amount (int, Decimal, or decimal text on SQLite) as an exact ``int``."""
-    if type(v) is int:
-        return v
-    out = int(v)
-    if out != v and not isinstance(v, str | bytes):
-        raise ValueError(f"non-integral amount in database: {v}")
-    return out
-
-
-def as_utc(v: Any) -> datetime | None:
-    """A stored datetime (aware on PG, naive UTC text on SQLite) as an aware UTC datetime."""
-    if v is None:
-        return None
-    if isinstance(v, str):
-        v = datetime.fromisoformat(v)
-    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
-
-
 def fetch_transfers(conn: Connection, ids: Iterable[str]) -> list[tuple[Any, ...]]:
     """(transfer_id, fingerprint, amount, created_at) of the stored transfers among ``ids``."""
     ids = list(ids)
@@ -94,7 +78,7 @@ def fetch_transfers(conn: Connection, ids: Iterable[str]) -> list[tuple[Any, ...
     sql = ("SELECT transfer_id, fingerprint, amount, created_at FROM ledger_transfers WHERE "
            + _in(conn, "transfer_id"))
     rows = conn.exec_driver_sql(sql, _keys(conn, ids))
-    return [(t, f, as_int(a), as_utc(c)) for t, f, a, c in rows]
+    return [(t, f, amount_from_db(a), utc(c)) for t, f, a, c in rows]
 
 
 def fetch_refs(conn: Connection, ids: Iterable[str]) -> list[tuple[Any, ...]]:
@@ -104,7 +88,7 @@ def fetch_refs(conn: Connection, ids: Iterable[str]) -> list[tuple[Any, ...]]:
         return []
     sql = ("SELECT transfer_id, kind, debit_account_id, credit_account_id, asset, amount, "
            "expires_at FROM ledger_transfers WHERE " + _in(conn, "transfer_id"))
-    return [(t, k, d, c, s, as_int(a), as_utc(e))
+    return [(t, k, d, c, s, amount_from_db(a), utc(e))
             for t, k, d, c, s, a, e in conn.exec_driver_sql(sql, _keys(conn, ids))]
 
 
@@ -130,7 +114,7 @@ def fetch_accounts(conn: Connection, ids: Iterable[int]) -> dict[int, list[Any]]
     if is_pg(conn):
         sql += " FOR UPDATE"
     return {
-        i: [asset, bool(nod), as_int(dp), as_int(cp), as_int(dpe), as_int(cpe)]
+        i: [asset, bool(nod), *map(amount_from_db, (dp, cp, dpe, cpe))]
         for i, asset, nod, dp, cp, dpe, cpe in conn.exec_driver_sql(sql, _keys(conn, ids))
     }
 

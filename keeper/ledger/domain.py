@@ -4,8 +4,27 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+
+
+def utc(value: datetime | str | None) -> datetime | None:
+    """The one UTC normalisation: ``value`` as an aware UTC datetime.
+
+    Naive values are UTC (SQLite hands back naive UTC); aware ones are converted; ISO text (a raw
+    SQLite column value) is parsed first.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def available(credits_posted: int, debits_posted: int, debits_pending: int) -> int:
+    """The one available-balance rule: posted credits minus posted and pending debits (what a
+    credit-normal account may still spend; a no-overdraft account never goes below 0)."""
+    return credits_posted - debits_posted - debits_pending
 
 
 class Kind(StrEnum):
@@ -96,4 +115,4 @@ class Balance:
     @property
     def available(self) -> int:
         """Credit balance minus pending debits (what a client may still spend)."""
-        return self.credits_posted - self.debits_posted - self.debits_pending
+        return available(self.credits_posted, self.debits_posted, self.debits_pending)

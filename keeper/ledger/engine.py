@@ -17,7 +17,16 @@ from sqlalchemy import Connection
 
 from keeper.ledger import bulk
 from keeper.ledger import errors as err
-from keeper.ledger.domain import Kind, TransferResult, TransferSpec
+from keeper.ledger.domain import Kind, TransferResult, TransferSpec, available, utc
+from keeper.ledger.types import (
+    UINT256_MAX,
+    amount_error,
+    amount_to_sqlite,
+    datetime_to_sqlite,
+    is_amount,
+)
+
+__all__ = ["Hook", "Request", "apply_requests", "utc"]  # utc: re-exported for older importers
 
 Hook = Callable[[Connection], None]
 
@@ -57,25 +66,6 @@ class _State:
     now_db: Any = None
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     dirty: set[int] = field(default_factory=set)
-
-
-def utc(dt: datetime | None) -> datetime | None:
-    """Return ``dt`` as an aware UTC datetime (SQLite hands back naive UTC values)."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-def sqlite_amount(v: int) -> int | str:
-    """SQLite storage form of an amount (see :mod:`keeper.ledger.types`)."""
-    return v if -(2**63) <= v < 2**63 else str(v)
-
-
-def sqlite_datetime(d: datetime | None) -> str | None:
-    """SQLAlchemy's SQLite DATETIME storage form (naive UTC)."""
-    if d is None:
-        return None
-    return utc(d).strftime("%Y-%m-%d %H:%M:%S.%f")  # type: ignore[union-attr]
 
 
 def _write(conn: Connection, st: _State) -> None:
@@ -190,8 +180,8 @@ class _Group:
 
 def _apply_one(g: _Group | _Direct, t: TransferSpec) -> TransferResult:
     st = g.st
-    if not isinstance(t.amount, int) or isinstance(t.amount, bool) or t.amount < 0:
-        raise err.InvalidTransfer(f"{t.transfer_id}: amount must be a non-negative int")
+    if not is_amount(t.amount):
+        raise amount_error(t.transfer_id, t.amount)
     if not t.transfer_id or len(t.transfer_id) > 160:
         raise err.InvalidTransfer("transfer_id must be 1..160 characters")
     fp = t.fingerprint()
@@ -244,9 +234,14 @@ def _apply_one(g: _Group | _Direct, t: TransferSpec) -> TransferResult:
     if da[0] != ca[0]:
         raise err.AssetMismatch(f"account {debit} holds {da[0]}, account {credit} holds {ca[0]}")
     if kind in (Kind.SINGLE, Kind.PENDING) and da[1]:
-        available = da[3] - da[2] - da[4]
-        if amount > available:
-            raise err.InsufficientFunds(debit, available, amount)
+        have = available(da[3], da[2], da[4])
+        if amount > have:
+            raise err.InsufficientFunds(debit, have, amount)
+    if kind is not Kind.VOID:  # the totals it adds to stay uint256 (checked before any change)
+        i = 4 if kind is Kind.PENDING else 2
+        if da[i] + amount > UINT256_MAX or ca[i + 1] + amount > UINT256_MAX:
+            raise err.InvalidTransfer(
+                f"{t.transfer_id}: account totals would be above 2**256-1; not representable")
     if kind is Kind.SINGLE:
         da[2] += amount
         ca[3] += amount
@@ -286,7 +281,7 @@ def apply_requests(
     """
     st = _load(conn, requests, now or datetime.now(UTC))
     if conn.dialect.name == "sqlite":  # bind exactly what the Amount/DateTime types would
-        st.amt, st.ts = sqlite_amount, sqlite_datetime
+        st.amt, st.ts = amount_to_sqlite, datetime_to_sqlite
     st.now_db = st.ts(st.now)
     direct = _Direct(st)  # stateless beyond ``st``: one for the whole batch
     for req in requests:

@@ -18,15 +18,61 @@ On the Python side an amount is always ``int``, never ``float`` or ``Decimal``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Numeric
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
+from keeper.ledger.domain import utc
+from keeper.ledger.errors import InvalidTransfer
+
 _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
 UINT256_MAX = 2**256 - 1
+
+
+def is_amount(value: object) -> bool:
+    """The one amount rule: an ``int`` (not a bool, float or Decimal) in 0..2**256-1, i.e. a
+    value a uint256 can carry on chain. Every amount and account total obeys it."""
+    return type(value) is int and 0 <= value <= UINT256_MAX
+
+
+def amount_error(what: str, value: object) -> InvalidTransfer:
+    """The refusal of a ``value`` failing :func:`is_amount` (``what`` names the transfer/column)."""
+    if type(value) is int and value > UINT256_MAX:
+        return InvalidTransfer(f"{what}: amount is above 2**256-1 ({value.bit_length()} bits); "
+                               "not representable on chain")
+    return InvalidTransfer(f"{what}: amount must be a non-negative int, got {type(value).__name__}")
+
+
+def amount_to_sqlite(value: int) -> int | str:
+    """SQLite storage form of an amount: INTEGER within signed 64 bits, decimal TEXT beyond."""
+    return value if _I64_MIN <= value <= _I64_MAX else str(value)
+
+
+def amount_from_db(value: Any) -> int:
+    """A stored amount (int; Decimal from PostgreSQL; decimal text on SQLite) as an exact ``int``.
+
+    Anything else (a float: a REAL that lost digits) is refused, never rounded into money.
+    """
+    if type(value) is int:
+        return value
+    if isinstance(value, Decimal):
+        if value != value.to_integral_value():
+            raise ValueError(f"non-integral amount in database: {value}")
+        return int(value)
+    if isinstance(value, bytes | str):
+        return int(value)
+    raise TypeError(f"unexpected stored amount {value!r}")
+
+
+def datetime_to_sqlite(value: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite DATETIME storage form (naive UTC text)."""
+    if value is None:
+        return None
+    return utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")  # type: ignore[union-attr]
 
 
 class _SqliteExactInt(UserDefinedType):
@@ -39,7 +85,11 @@ class _SqliteExactInt(UserDefinedType):
 
 
 class Amount(TypeDecorator):
-    """Exact integer amount: NUMERIC(78,0) on PostgreSQL, affinity-free column on SQLite."""
+    """Exact integer amount: NUMERIC(78,0) on PostgreSQL, affinity-free column on SQLite.
+
+    Binding a value outside 0..2**256-1 raises :class:`~keeper.ledger.errors.InvalidTransfer`
+    (SQLAlchemy reports it as a ``StatementError`` whose ``orig`` is that error); nothing is written.
+    """
 
     impl = Numeric(78, 0)
     cache_ok = True
@@ -52,21 +102,9 @@ class Amount(TypeDecorator):
     def process_bind_param(self, value: Any, dialect: Any) -> Any:
         if value is None:
             return None
-        if type(value) is not int:
-            raise TypeError(f"amounts must be int, got {type(value).__name__}")
-        if dialect.name == "sqlite":
-            return value if _I64_MIN <= value <= _I64_MAX else str(value)
-        return value
+        if not is_amount(value):
+            raise amount_error("amount column", value)
+        return amount_to_sqlite(value) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Any) -> int | None:
-        if value is None:
-            return None
-        if isinstance(value, int):
-            return value
-        if isinstance(value, Decimal):
-            if value != value.to_integral_value():
-                raise ValueError(f"non-integral amount in database: {value}")
-            return int(value)
-        if isinstance(value, bytes | str):
-            return int(value)
-        raise TypeError(f"unexpected stored amount {value!r}")
+        return None if value is None else amount_from_db(value)
