@@ -8,6 +8,10 @@
 
 Amounts are summed in Python ints: exact for any width, and portable to SQLite where wide
 amounts are stored as text (see :mod:`keeper.ledger.types`).
+
+Every read happens in one snapshot, so writers committing meanwhile cannot produce false
+violations: a read-only REPEATABLE READ transaction on PostgreSQL (its default READ COMMITTED takes
+a new snapshot per statement), one read transaction on SQLite (WAL: a snapshot until it ends).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections import defaultdict
 
 from sqlalchemy import Engine, select
 
-from keeper.ledger.domain import Kind
+from keeper.ledger.domain import Kind, available
 from keeper.ledger.models import Account, Transfer
 
 
@@ -26,7 +30,9 @@ def verify_invariants(engine: Engine) -> list[str]:
     a, t = Account.__table__.c, Transfer.__table__.c
     sums: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     holds: dict[str, int] = {}
-    with engine.connect() as conn:
+    snapshot = ({"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+                if engine.dialect.name == "postgresql" else {})
+    with engine.connect().execution_options(**snapshot) as conn, conn.begin():
         accounts = {
             r[0]: r[1:]
             for r in conn.execute(
@@ -62,8 +68,8 @@ def verify_invariants(engine: Engine) -> list[str]:
             problems.append(
                 f"account {acc_id}: stored totals {stored} != sum of entries {sums.get(acc_id)}"
             )
-        if no_overdraft and dp + dpe > cp:
-            problems.append(f"account {acc_id}: negative client balance ({cp - dp - dpe})")
+        if no_overdraft and (have := available(cp, dp, dpe)) < 0:
+            problems.append(f"account {acc_id}: negative client balance ({have})")
         for i, v in enumerate(stored):
             per_asset[asset][i] += v
     for asset, (dp, cp, dpe, cpe) in per_asset.items():
