@@ -6,6 +6,10 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs the whole set-up several times
+
 ROOT = Path(__file__).resolve().parent.parent
 SETUP = ["bash", str(ROOT / "scripts/setup.sh")]
 
