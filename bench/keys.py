@@ -1,4 +1,7 @@
-"""Keys benchmark: HSM signatures/s (p50/p99) vs software, and a 100-input 3-of-5 PSBT.
+"""Keys benchmark: HSM signatures/s (p50/p99) vs software, failover, and a 100-input 3-of-5 PSBT.
+
+Every HSM signature is verified against the pinned public key before it is returned; the
+``verify only`` line shows what that check costs on its own.
 
 Run: .venv/bin/python bench/keys.py   (creates a throw-away SoftHSM2 token in a tmp dir)
 """
@@ -7,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -26,9 +30,14 @@ from keeper.btc import (  # noqa: E402
     fixed_key,
     ranged_key,
 )
-from keeper.keys.ecdsa import SoftwareSigner  # noqa: E402
+from keeper.keys.ecdsa import SoftwareSigner, verify_digest  # noqa: E402
 from keeper.keys.hd import ExtendedPrivateKey  # noqa: E402
-from keeper.keys.hsm import HsmSigner, ensure_local_token  # noqa: E402
+from keeper.keys.hsm import (  # noqa: E402
+    FailoverSigner,
+    HsmSigner,
+    backup_token,
+    ensure_local_token,
+)
 
 N_SIGS = 3000
 N_INPUTS = 100
@@ -55,6 +64,45 @@ def bench_signer(name: str, signer, n: int) -> float:
     return rate
 
 
+class _VerifyOnly:
+    """Times the pinned-key check alone: verifies one fixed signature per digest."""
+
+    def __init__(self, signer: SoftwareSigner) -> None:
+        self._pub = signer.public_key()
+        self._digest = os.urandom(32)
+        self._sig = signer.sign_digest(self._digest)
+
+    def sign_digest(self, digest: bytes) -> tuple[int, int]:
+        assert verify_digest(self._pub, self._digest, *self._sig)  # noqa: S101
+        return self._sig
+
+
+def bench_failover(tmp: Path) -> None:
+    """Signature rate through FailoverSigner, then the time to the first signature after the
+    primary token disappears (switch + probe + sign) and after a lost backup session."""
+    primary = ensure_local_token(tmp / "primary")
+    backup = backup_token(primary, tmp / "backup")
+    signer = FailoverSigner(HsmSigner(primary, "eth-hot"), HsmSigner(backup, "eth-hot"))
+    bench_signer("HSM via FailoverSigner (primary)", signer, N_SIGS)
+    shutil.move(primary.conf.parent / "tokens", tmp / "primary-gone")
+    t = time.perf_counter()
+    signer.sign_digest(os.urandom(32))
+    switch = time.perf_counter() - t
+    assert signer.active == "backup"  # noqa: S101
+    bench_signer("HSM via FailoverSigner (backup)", signer, N_SIGS)
+    shutil.move(backup.conf.parent / "tokens", tmp / "backup-away")
+    try:
+        signer.sign_digest(os.urandom(32))
+    except Exception:  # noqa: BLE001, S110 - both tokens down: expected to fail
+        pass
+    shutil.move(tmp / "backup-away", backup.conf.parent / "tokens")
+    t = time.perf_counter()
+    signer.sign_digest(os.urandom(32))
+    reconnect = time.perf_counter() - t
+    print(f"failover: first signature after primary loss {switch * 1e3:.1f} ms; "
+          f"after backup token returns (reconnect + reinit) {reconnect * 1e3:.1f} ms")
+
+
 def bench_psbt(hsm: HsmSigner) -> None:
     """Create + sign (3 cosigners: 2 HD software, 1 HSM) + finalize a 100-input 3-of-5."""
     masters = [ExtendedPrivateKey.from_seed(hashlib.sha256(b"bench%d" % i).digest())
@@ -67,12 +115,12 @@ def bench_psbt(hsm: HsmSigner) -> None:
     for i in range(N_INPUTS):
         chain.fund(bytes(desc.script_pubkey(0, i)), 50_000)
     dest = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
-    hd = [HdCosigner(masters[0]), HdCosigner(masters[1])]
+    hd = [HdCosigner(masters[0], desc), HdCosigner(masters[1], desc)]
     t0 = time.perf_counter()
     psbt = wallet.create_psbt([(dest, N_INPUTS * 50_000 - 60_000)], fee_rate=2)
     t1 = time.perf_counter()
     parts = []
-    for cos in (*hd, KeyCosigner(hsm)):
+    for cos in (*hd, KeyCosigner(hsm, desc)):
         p = psbt.clone()
         assert cos.sign(p) == len(p.inputs) == N_INPUTS
         parts.append(p)
@@ -95,8 +143,10 @@ def main() -> None:
         hsm.sign_digest(os.urandom(32))  # warm-up: session + login
         soft = SoftwareSigner(os.urandom(32))
         base = bench_signer("software (coincurve) baseline", soft, N_SIGS)
-        rate = bench_signer("HSM (SoftHSM2 CKM_ECDSA)", hsm, N_SIGS)
+        bench_signer("verify only (pinned-key check)", _VerifyOnly(soft), N_SIGS)
+        rate = bench_signer("HSM (SoftHSM2 CKM_ECDSA, verified)", hsm, N_SIGS)
         print(f"HSM / software ratio: {rate / base:.3f}")
+        bench_failover(Path(tmp))
         bench_psbt(HsmSigner(cfg, "btc-cosigner"))
 
 

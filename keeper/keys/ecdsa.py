@@ -50,6 +50,14 @@ def der_encode(r: int, s: int) -> bytes:
     return b"\x30" + bytes([len(body)]) + body
 
 
+def verify_digest(pubkey: bytes, digest: bytes, r: int, s: int) -> bool:
+    """True when ``(r, s)`` is a valid low-s signature of ``digest`` by ``pubkey``."""
+    try:
+        return coincurve.PublicKey(pubkey).verify(der_encode(r, s), digest, hasher=None)
+    except (ValueError, TypeError):
+        return False
+
+
 def compress_point(point: bytes) -> bytes:
     """Compress an SEC1 point; accepts a DER OCTET STRING wrapper as PKCS#11 returns it."""
     if len(point) == 67 and point[0] == 0x04 and point[1] == 0x41:

@@ -11,12 +11,11 @@ import os
 import threading
 from typing import Any
 
-import coincurve
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.exceptions import NoSuchKey
 
-from keeper.keys.ecdsa import compress_point, der_encode, normalize_s, split_raw
+from keeper.keys.ecdsa import compress_point, normalize_s, split_raw, verify_digest
 from keeper.keys.hsm.config import SEED_WRAP_KEY, HsmConfig
 from keeper.keys.hsm.errors import KeyMismatchError
 from keeper.keys.hsm.module import load_module, reinitialize_module
@@ -106,10 +105,6 @@ _NOT_TRANSIENT = (
 )
 
 
-def _verifies(pub: bytes, digest: bytes, r: int, s: int) -> bool:
-    return coincurve.PublicKey(pub).verify(der_encode(r, s), digest, hasher=None)
-
-
 def token_public_keys(config: HsmConfig, labels: tuple[str, ...]) -> dict[str, bytes]:
     """Compressed public keys of ``labels``, each proven by a probe signature of its private key.
 
@@ -126,7 +121,7 @@ def token_public_keys(config: HsmConfig, labels: tuple[str, ...]) -> dict[str, b
             )
             probe = os.urandom(32)
             r, s = normalize_s(*split_raw(priv.sign(probe, mechanism=Mechanism.ECDSA)))
-            if not _verifies(pub, probe, r, s):
+            if not verify_digest(pub, probe, r, s):
                 raise KeyMismatchError(f"key {label!r}: private key does not match its public key")
             out[label] = pub
     return out
@@ -245,7 +240,7 @@ class HsmSigner:
         with self._lock:
             r, s = normalize_s(*split_raw(self._raw_sign(digest)))
             assert self._pin is not None  # noqa: S101 - set by _connect
-            if not _verifies(self._pin, digest, r, s):
+            if not verify_digest(self._pin, digest, r, s):
                 self._drop()
                 raise KeyMismatchError(
                     f"token {self.config.token_label!r} signed {self.key_label!r} with a key "
