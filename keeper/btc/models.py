@@ -43,7 +43,7 @@ class BtcPendingSpend(BtcBase):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     wallet_id: Mapped[int] = mapped_column(ForeignKey("btc_wallets.id"), index=True)
     psbt: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))  # pending | released | expired
+    status: Mapped[str] = mapped_column(String(16))  # pending|broadcasting|released|expired
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     txid: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bitcointx.core import CTransaction, b2lx
 from bitcointx.core.psbt import PartiallySignedTransaction
 
 from keeper.btc.chain import Broadcaster
@@ -26,7 +27,7 @@ class PendingSpend:
     psbt: PartiallySignedTransaction
     created_at: datetime
     expires_at: datetime
-    status: str = "pending"  # pending | released | expired
+    status: str = "pending"  # pending | broadcasting | released | expired
     txid: str | None = None
     outpoints: tuple[tuple[str, int], ...] = field(default_factory=tuple)
 
@@ -119,18 +120,39 @@ class SpendCoordinator:
 
     @bitcoin_classes
     def try_release(self, spend_id: str, now: datetime) -> str | None:
-        """Finalize, verify and broadcast if quorum is reached; else ``None`` (still pending)."""
+        """Finalize, verify and broadcast if quorum is reached; else ``None`` (still pending).
+
+        The txid is recorded (status ``broadcasting``) before the transaction leaves, so a crash
+        between broadcast and bookkeeping is completed on the next call: released at once if
+        the chain already knows the transaction, else the same transaction is broadcast again
+        (finalizing is deterministic). A broadcasting spend never expires: it may be mined.
+        """
+        spend = self.spends[spend_id]
+        if spend.status == "broadcasting":
+            return self._complete(spend)
         spend = self._pending(spend_id)
         if now >= spend.expires_at:
             self.expire(now)
             return None
         if not has_quorum(spend.psbt):
             return None
-        tx = finalize(spend.psbt)  # verified by script before it leaves
-        txid = self.broadcaster.broadcast(tx)
+        tx = finalize(spend.psbt.clone())  # verified by script before it leaves
+        spend.txid, spend.status = b2lx(tx.GetTxid()), "broadcasting"
         if self.store is not None:
-            self.store.mark_released(spend_id, txid, spend.psbt)
-        spend.txid = txid
+            self.store.mark_broadcasting(spend.id, spend.txid, spend.psbt)
+        return self._complete(spend, tx)
+
+    def _complete(self, spend: PendingSpend, tx: CTransaction | None = None) -> str:
+        assert spend.txid is not None  # noqa: S101 - set with status "broadcasting"
+        if tx is None:
+            try:
+                self.wallet.source.get_transaction(spend.txid)
+            except KeyError:
+                tx = finalize(spend.psbt.clone())
+        if tx is not None:
+            self.broadcaster.broadcast(tx)
+        if self.store is not None:
+            self.store.mark_released(spend.id)
         spend.status = "released"
         return spend.txid
 

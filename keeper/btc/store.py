@@ -155,11 +155,19 @@ class BtcStore:
                 BtcPendingSpend.id == spend_id, BtcPendingSpend.status == "pending")
                 .values(psbt=psbt.to_base64()))
 
-    def mark_released(self, spend_id: str, txid: str, psbt: PartiallySignedTransaction) -> None:
-        """A broadcast spend: its inputs stay locked (they are spent)."""
+    def mark_broadcasting(self, spend_id: str, txid: str,
+                          psbt: PartiallySignedTransaction) -> None:
+        """Record the txid (and the signed PSBT) before the transaction leaves."""
+        with self.transaction() as conn:
+            conn.execute(update(BtcPendingSpend).where(
+                BtcPendingSpend.id == spend_id, BtcPendingSpend.status == "pending")
+                .values(status="broadcasting", txid=txid, psbt=psbt.to_base64()))
+
+    def mark_released(self, spend_id: str) -> None:
+        """The node accepted the transaction; its inputs stay locked (they are spent)."""
         with self.transaction() as conn:
             conn.execute(update(BtcPendingSpend).where(BtcPendingSpend.id == spend_id)
-                         .values(status="released", txid=txid, psbt=psbt.to_base64()))
+                         .values(status="released"))
 
     def mark_expired(self, spend_ids: list[str]) -> None:
         """Expired spends: status set and their inputs unlocked, in one transaction."""

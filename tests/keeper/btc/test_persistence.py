@@ -230,3 +230,49 @@ def test_the_whole_lifecycle_runs_in_worker_threads(btc_url, warm, cosigners, ch
         txid = pool.submit(coord.try_release, spend.id, T0 + timedelta(minutes=1)).result()
     assert txid and chain.get_transaction(txid)
     store.close()
+
+
+class _Crashing:
+    """A broadcaster whose process dies right before or right after the node takes the tx."""
+
+    def __init__(self, chain, relay_first: bool):
+        self.chain, self.relay_first = chain, relay_first
+
+    def broadcast(self, tx):
+        if self.relay_first:
+            self.chain.broadcast(tx)
+        raise _Crash
+
+
+class _Crash(BaseException):
+    pass
+
+
+@pytest.mark.parametrize("relay_first", [True, False], ids=["after-relay", "before-relay"])
+def test_crash_between_broadcast_and_bookkeeping_neither_loses_nor_repeats(
+        btc_url, warm, cosigners, chain, relay_first):
+    chain.fund(bytes(warm.script_pubkey(0, 0)), 100_000)
+    _create(btc_url, warm, 5)
+    store = BtcStore(btc_url)
+    coord = SpendCoordinator(store.open_wallet("warm", chain), _Crashing(chain, relay_first),
+                             lambda *_: None, ttl=timedelta(hours=1), store=store)
+    spend = coord.propose([(DEST, 50_000)], 2, T0)
+    for cosigner in (HdCosigner(cosigners.masters[0], warm), KeyCosigner(cosigners.hsm, warm)):
+        part = spend.psbt.clone()
+        cosigner.sign(part)
+        coord.add_signatures(spend.id, part)
+    with pytest.raises(_Crash):
+        coord.try_release(spend.id, T0 + timedelta(minutes=1))
+    store.close()
+    del coord, store
+    gc.collect()
+
+    alerts: list = []
+    store, _, coord = _open(btc_url, chain, alerts)
+    assert coord.spends[spend.id].status == "broadcasting"
+    assert len(chain.accepted) == (1 if relay_first else 0)
+    txid = coord.try_release(spend.id, T0 + timedelta(minutes=2))
+    assert txid == chain.accepted[0].GetTxid()[::-1].hex()
+    assert coord.spends[spend.id].status == "released" and len(chain.accepted) == 1
+    assert coord.expire(T0 + timedelta(days=1)) == [] and alerts == []  # never "expired"
+    store.close()
