@@ -1,20 +1,16 @@
 """Last set-up step: the project's data folder, local HSM token and database schemas.
 
 Idempotent: each step checks what exists and only creates what is missing. ``make run`` calls
-:func:`prepare` for its per-run database too.
+:func:`prepare` for its per-run database too. Run as ``python -m scripts.bootstrap``.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from keeper.config import Settings, load_settings  # noqa: E402
-from keeper.keys.hsm import HsmConfig, ensure_local_token  # noqa: E402
-from keeper.schema import upgrade_all  # noqa: E402
+from keeper.config import Settings, load_settings
+from keeper.keys.hsm import HsmConfig, ensure_local_token
+from keeper.schema import upgrade_all
 
 
 def prepare(settings: Settings) -> HsmConfig:
