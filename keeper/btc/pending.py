@@ -62,8 +62,18 @@ class SpendCoordinator:
         if store is not None:
             if wallet.name is None:
                 raise ValueError("a stored coordinator needs a wallet opened by BtcStore")
-            for row in store.load_spends(wallet):
-                self.spends[row["id"]] = PendingSpend(**row)
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Reload this wallet's spends from the store (e.g. ones another process proposed)."""
+        if self.store is not None:
+            self.spends = {row["id"]: PendingSpend(**row)
+                           for row in self.store.load_spends(self.wallet)}
+
+    def _get(self, spend_id: str) -> PendingSpend:
+        if spend_id not in self.spends:
+            self.refresh()
+        return self.spends[spend_id]  # KeyError: no such spend
 
     def locked(self) -> set[tuple[str, int]]:
         """Outpoints held by pending or released spends (from the database when there is one).
@@ -127,7 +137,7 @@ class SpendCoordinator:
         the chain already knows the transaction, else the same transaction is broadcast again
         (finalizing is deterministic). A broadcasting spend never expires: it may be mined.
         """
-        spend = self.spends[spend_id]
+        spend = self._get(spend_id)
         if spend.status == "broadcasting":
             return self._complete(spend)
         spend = self._pending(spend_id)
@@ -175,7 +185,7 @@ class SpendCoordinator:
         return [s.id for s in due]
 
     def _pending(self, spend_id: str) -> PendingSpend:
-        spend = self.spends[spend_id]
+        spend = self._get(spend_id)
         if spend.status != "pending":
             raise ValueError(f"spend {spend_id} is {spend.status}")
         return spend

@@ -205,6 +205,9 @@ def test_concurrent_proposers_take_distinct_inputs_and_change(btc_url, warm, cha
     for t in threads:
         t.join()
     assert len(results) == n
+    mine = opened[0][2]
+    theirs = next(s for s in results if s.id not in mine.spends)
+    assert mine.try_release(theirs.id, T0) is None  # a spend the other process proposed
     outpoints = [o for s in results for o in s.outpoints]
     assert len(outpoints) == len(set(outpoints)) == n  # every input locked exactly once
     changes = sorted(_change_index(opened[0][1], s.psbt) for s in results)
