@@ -17,7 +17,15 @@ from bitcointx.core import CMutableTransaction, CTransaction, CTxOut, b2lx
 from bitcointx.core.psbt import PartiallySignedTransaction
 from bitcointx.core.script import CScript
 
-from keeper.btc import MultisigWallet, PsbtError, finalize, load_psbt
+from keeper.btc import (
+    REGTEST,
+    KeyCosigner,
+    MultisigWallet,
+    PsbtError,
+    UnverifiableInputError,
+    finalize,
+    load_psbt,
+)
 from keeper.btc.cosigner import main
 from keeper.btc.wallet import address_to_script
 
@@ -30,7 +38,7 @@ def _attack_psbt(honest: PartiallySignedTransaction, lie: int | None, lie_value:
     """The attacker's transaction (same inputs as ``honest``, one output of ``pay`` sats);
     input ``lie`` claims ``lie_value`` sats, optionally with a forged previous transaction."""
     tx = CMutableTransaction.from_instance(honest.unsigned_tx)
-    tx.vout = [CTxOut(pay, CScript(address_to_script(DEST, _network())))]
+    tx.vout = [CTxOut(pay, CScript(address_to_script(DEST, REGTEST)))]
     psbt = PartiallySignedTransaction(unsigned_tx=tx.to_immutable())
     for i, (src, dst) in enumerate(zip(honest.inputs, psbt.inputs, strict=True)):
         dst.witness_script = src.witness_script
@@ -50,19 +58,13 @@ def _attack_psbt(honest: PartiallySignedTransaction, lie: int | None, lie_value:
     return psbt
 
 
-def _network():
-    from keeper.btc import REGTEST
-
-    return REGTEST
-
-
 def _sign_via_cli(psbt: PartiallySignedTransaction, path: Path, desc: str, signer_args: list[str]
                   ) -> PartiallySignedTransaction | None:
     path.write_bytes(psbt.serialize())
     rc = main(["sign", str(path), "--descriptor", desc, "--max-fee", str(MAX_FEE), *signer_args])
     if rc != 0:
         return None
-    return load_psbt(path.read_bytes(), _network())
+    return load_psbt(path.read_bytes(), REGTEST)
 
 
 @pytest.mark.parametrize("forge_prev_tx", [False, True], ids=["stripped", "forged-prev-tx"])
@@ -109,9 +111,24 @@ def test_two_lying_psbts_cannot_assemble_a_fee_nobody_was_shown(
 def test_honest_psbt_carries_full_previous_transactions(warm, chain):
     wallet = MultisigWallet(warm, chain, lookahead=5)
     chain.fund(bytes(warm.script_pubkey(0, 0)), 200_000)
-    psbt = load_psbt(wallet.create_psbt([(DEST, 50_000)], fee_rate=2).serialize(), _network())
+    psbt = load_psbt(wallet.create_psbt([(DEST, 50_000)], fee_rate=2).serialize(), REGTEST)
     for txin, inp in zip(psbt.unsigned_tx.vin, psbt.inputs, strict=True):
         prev = inp.utxo
         assert isinstance(prev, CTransaction)
         assert prev.GetTxid() == txin.prevout.hash
         assert prev.vout[txin.prevout.n].nValue == 200_000
+
+
+def test_cosigner_api_refuses_unproven_amounts_before_signing(warm, cosigners, chain):
+    wallet = MultisigWallet(warm, chain, lookahead=5)
+    chain.fund(bytes(warm.script_pubkey(0, 0)), 200_000)
+    chain.fund(bytes(warm.script_pubkey(0, 1)), 100_000)
+    honest = wallet.create_psbt([(DEST, 250_000)], fee_rate=2)
+    pay = 240_000
+    stripped = _attack_psbt(honest, 0, 150_000, False, pay)
+    with pytest.raises(UnverifiableInputError, match="no non_witness_utxo"):
+        KeyCosigner(cosigners.hsm, warm, max_fee=MAX_FEE).sign(stripped)
+    forged = _attack_psbt(honest, 1, 50_000, True, pay)
+    with pytest.raises(UnverifiableInputError, match="not the one spent"):
+        KeyCosigner(cosigners.hsm, warm, max_fee=MAX_FEE).sign(forged)
+    assert all(not i.partial_sigs for p in (stripped, forged) for i in p.inputs)
