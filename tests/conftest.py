@@ -4,20 +4,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
 
 from keeper.assets import USDC, USDT
+from scripts.localnet import SAFE_DEPLOYMENTS
 
 # 2 shared cores: an example's wall time says nothing about correctness, so no deadlines.
 settings.register_profile("strongroom", deadline=None, print_blob=True)
 settings.load_profile("strongroom")
-
-ROOT = Path(__file__).resolve().parent.parent
-SAFE_DEPLOYMENTS = ROOT / "node_modules/@safe-global/safe-deployments/dist/assets/v1.4.1"
 
 
 @pytest.fixture(scope="session")

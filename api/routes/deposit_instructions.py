@@ -35,7 +35,7 @@ def get_deposit_instructions(
     ledger: LedgerDep,
     deployment: DeploymentDep,
     chain_id: ChainIdDep,
-    asset: Annotated[DepositAsset, Path(description="ETH, USDC or USDT")],
+    asset: Annotated[DepositAsset, Path(description=f"One of {', '.join(DepositAsset)}")],
 ) -> DepositInstructionsOut:
     """The Vault address, the call to make and your bytes32 reference; 503 until deployed."""
     try:
