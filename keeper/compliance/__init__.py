@@ -1,0 +1,1 @@
+"""Compliance engine: sanctions screening (see :mod:`keeper.compliance.screening`)."""

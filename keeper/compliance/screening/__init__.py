@@ -1,0 +1,1 @@
+"""Sanctions screening: list importers, versioned list store, address and name screening."""
