@@ -93,7 +93,12 @@ def safe_tx_hash(chain_id: int, safe_address: str, tx: SafeTx) -> bytes:
     return keccak(b"\x19\x01" + safe_domain_separator(chain_id, safe_address) + struct)
 
 
+def sign_hash(signer: DigestSigner, digest: bytes) -> bytes:
+    """65-byte ``r || s || v`` (``v`` in {27, 28}) over a 32-byte hash (EIP-712, Safe)."""
+    v, r, s = sign_recoverable(signer, digest)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([27 + v])
+
+
 def sign_safe_tx(signer: DigestSigner, chain_id: int, safe_address: str, tx: SafeTx) -> bytes:
     """Owner signature for ``execTransaction``: ``r || s || v`` with ``v`` in {27, 28}."""
-    v, r, s = sign_recoverable(signer, safe_tx_hash(chain_id, safe_address, tx))
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([27 + v])
+    return sign_hash(signer, safe_tx_hash(chain_id, safe_address, tx))

@@ -90,3 +90,8 @@ class FailoverSigner:
             self._signers[0].check()
             self._active = 0
             log.info("back on primary HSM %r", self._signers[0].config.token_label)
+
+    def close(self) -> None:
+        """Close the sessions on both tokens (idempotent)."""
+        for signer in self._signers:
+            signer.close()
