@@ -96,3 +96,23 @@ def test_readers_that_must_keep_serving_get_none_and_a_log(tmp_path: Path,
     assert "records chain 5, not 1" in caplog.text
     with pytest.raises(FileNotFoundError):
         load_deployment(deployment_path(tmp_path, 2))
+
+
+@pytest.mark.fork
+def test_the_record_deploy_system_writes_is_the_one_keeper_reads(accounts, chain, tmp_path: Path) -> None:
+    """scripts.deployments writes, keeper.deployments reads: the two agree on a real deployment."""
+    from scripts.deployments import deploy_system, local_config
+
+    path = deployment_path(tmp_path, chain.chain_id)
+    result = deploy_system(accounts[0], local_config(), path=path)
+    dep = load_deployment(path, chain.chain_id)
+    assert dict(dep.addresses) == result["addresses"] and dep.vault == result["addresses"]["vault"]
+    assert dict(dep.tokens) == token_addresses()  # the vault was configured for the registry's tokens
+    assert dep.start_block == min(c.block for c in dep.contracts.values()) > 0
+    assert {c.address for c in dep.contracts.values()} == set(dep.addresses.values())
+    for name, entry in dep.contracts.items():
+        assert len(chain.provider.get_code(entry.address)) > 0, name
+    written = json.loads(path.read_text())
+    write_deployment(path, dep)  # rewriting through the typed record loses nothing
+    assert json.loads(path.read_text()) == written
+    assert load_deployment(path) == dep
