@@ -28,8 +28,9 @@ from types import EllipsisType
 
 from sqlalchemy import Engine
 
+from keeper.ledger import db
 from keeper.ledger.checkpoint import Checkpointer
-from keeper.ledger.db import NO_AUTOCHECKPOINT, WRITE, WRITER_BUSY_TIMEOUT, is_unavailable
+from keeper.ledger.db import NO_AUTOCHECKPOINT, WRITE, is_unavailable
 from keeper.ledger.domain import TransferResult, TransferSpec
 from keeper.ledger.engine import Hook, Request, apply_requests
 from keeper.ledger.errors import LedgerTimeout, LedgerUnavailable
@@ -119,6 +120,10 @@ class Ticket:
         self._done = True
 
 
+def _busy_ms(seconds: float | None) -> int:
+    return int(1000 * (db.WRITER_BUSY_TIMEOUT if seconds is None else seconds))
+
+
 def _commit(engine: Engine, requests: Sequence[Request], options: dict[str, object]) -> None:
     with engine.connect().execution_options(**options) as conn, conn.begin():
         apply_requests(conn, requests)
@@ -144,9 +149,10 @@ def commit_requests(
     ``LedgerUnavailable``. Any other failure (a hook error, a constraint) is request-specific:
     each request is retried in its own transaction so one cannot sink the others; should one of
     those retries find the database unavailable, it and the requests after it fail at once.
-    ``options`` are the write connection's execution options (default :data:`WRITE`).
+    ``options`` are the write connection's execution options (default: :data:`WRITE`, waiting
+    at most :data:`~keeper.ledger.db.WRITER_BUSY_TIMEOUT` for a lock held elsewhere).
     """
-    options = options or WRITE
+    options = options or {**WRITE, "ledger_busy_ms": _busy_ms(None)}
     try:
         _commit(engine, requests, options)
         return
@@ -197,7 +203,7 @@ class GroupCommitter:
         self.engine = engine
         self.max_batch = max_batch
         self.result_timeout = DEFAULT_RESULT_TIMEOUT if result_timeout is None else result_timeout
-        busy_ms = int(1000 * (WRITER_BUSY_TIMEOUT if busy_timeout is None else busy_timeout))
+        busy_ms = _busy_ms(busy_timeout)
         sqlite = engine.dialect.name == "sqlite"
         self.checkpointer = Checkpointer(engine, busy_ms=busy_ms) if sqlite else None
         self._options: dict[str, object] = {

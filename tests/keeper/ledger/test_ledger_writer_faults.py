@@ -264,3 +264,29 @@ def test_post_has_a_default_timeout(tmp_path, monkeypatch) -> None:  # noqa: ANN
         assert lg.balance(alice).credit_balance == 1_000 + 1 + 1
     finally:
         lg.close()
+
+
+def test_direct_post_waits_the_writer_busy_timeout_not_a_minute(sqlite_ledger, monkeypatch) -> None:  # noqa: ANN001
+    """Without group commit (e.g. the API's ledger) a post on a locked database also fails after
+    one attempt of the writer's busy timeout, with LedgerUnavailable."""
+    from keeper.ledger import db
+
+    lg, path = sqlite_ledger
+    om, alice = _accounts(lg)
+    monkeypatch.setattr(db, "WRITER_BUSY_TIMEOUT", 0.05)
+    busy: list[int] = []
+
+    @event.listens_for(lg.engine, "before_cursor_execute")
+    def _stmt(conn: Connection, _cur: object, statement: str, *_a: object) -> None:
+        if statement == "BEGIN IMMEDIATE":  # the lock wait this write attempt will allow
+            busy.append(conn.connection.driver_connection.execute("PRAGMA busy_timeout").fetchone()[0])
+
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(LedgerUnavailable, match="database is locked"):
+            lg.post(TransferSpec("x", om, alice, 1))
+        assert busy == [50]
+    finally:
+        blocker.close()
+    assert lg.post(TransferSpec("x", om, alice, 1)).created
