@@ -20,6 +20,7 @@ from keeper.btc.psbt import (
     finalize,
     has_quorum,
     load_psbt,
+    merge_signatures,
     sign_psbt,
     spent_output,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "get_network",
     "has_quorum",
     "load_psbt",
+    "merge_signatures",
     "sign_psbt",
     "spent_output",
     "summarize",

@@ -12,7 +12,7 @@ from bitcointx.core.psbt import PartiallySignedTransaction
 
 from keeper.btc.chain import Broadcaster
 from keeper.btc.network import bitcoin_classes
-from keeper.btc.psbt import combine, finalize, has_quorum, signature_status
+from keeper.btc.psbt import finalize, has_quorum, merge_signatures, signature_status
 from keeper.btc.store import BtcStore, outpoints_of
 from keeper.btc.wallet import MultisigWallet
 
@@ -119,9 +119,10 @@ class SpendCoordinator:
 
     @bitcoin_classes
     def add_signatures(self, spend_id: str, signed: PartiallySignedTransaction) -> list:
-        """Merge a cosigner's PSBT; invalid signatures raise. Returns per-input status."""
+        """Take a cosigner's signatures (nothing else of its PSBT); an invalid one raises and
+        changes nothing. Returns per-input ``(valid signatures, threshold)``."""
         spend = self._pending(spend_id)
-        merged = combine(spend.psbt, signed)
+        merged = merge_signatures(spend.psbt, signed)
         status = signature_status(merged)  # raises InvalidSignatureError on a bad signature
         if self.store is not None:
             self.store.save_psbt(spend_id, merged)

@@ -152,6 +152,27 @@ def combine(*psbts: PartiallySignedTransaction) -> PartiallySignedTransaction:
     return out
 
 
+@bitcoin_classes
+def merge_signatures(
+    base: PartiallySignedTransaction, signed: PartiallySignedTransaction
+) -> PartiallySignedTransaction:
+    """``base`` plus the partial signatures found in ``signed``, and nothing else of it.
+
+    A cosigner contributes signatures only: global xpubs, scripts, UTXOs or derivations it
+    added or altered are ignored, so whoever is shown the PSBT next sees what the coordinator
+    built. Signatures are not checked here (``signature_status`` does that on the result).
+    """
+    if signed.unsigned_tx.GetTxid() != base.unsigned_tx.GetTxid():
+        raise PsbtError("PSBTs spend different transactions")
+    if len(signed.inputs) != len(base.inputs):
+        raise PsbtError("PSBTs have different input counts")
+    out = base.clone()
+    for dst, src in zip(out.inputs, signed.inputs, strict=True):
+        for pub, sig in src.partial_sigs.items():
+            dst.partial_sigs.setdefault(pub, sig)
+    return out
+
+
 def _valid_sigs(psbt: PartiallySignedTransaction, i: int) -> tuple[int, list[bytes], dict]:
     ws, _, sighash = _input_context(psbt, i)
     m, keys = parse_multisig(ws)

@@ -14,15 +14,18 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from bitcointx.core.key import BIP32Path, CPubKey
+from bitcointx.core.psbt import PSBT_KeyDerivationInfo
 from bitcointx.core.script import OP_CHECKMULTISIG, CScript
+from bitcointx.wallet import CCoinExtPubKey
 
 from keeper.btc import (
     BtcStore,
     HdCosigner,
     InsufficientFundsError,
+    InvalidSignatureError,
     KeyCosigner,
     MultisigWallet,
-    PsbtError,
     SpendCoordinator,
 )
 from keeper.btc.psbt import signature_status
@@ -163,8 +166,9 @@ def test_reopen_refuses_a_different_descriptor(btc_url, warm, cold, chain):
     store.close()
 
 
-def test_a_cosigner_returning_a_tampered_psbt_is_refused_and_changes_nothing(btc_url, warm,
-                                                                             cosigners, chain):
+def test_a_cosigner_contributes_signatures_and_nothing_else(btc_url, warm, cosigners, chain):
+    """Fields a cosigner adds or alters (global xpubs, scripts, derivations) are not merged:
+    hardware signers later shown the PSBT must see what the coordinator built."""
     chain.fund(bytes(warm.script_pubkey(0, 0)), 100_000)
     _create(btc_url, warm, 5)
     store, _, coord = _open(btc_url, chain)
@@ -172,13 +176,35 @@ def test_a_cosigner_returning_a_tampered_psbt_is_refused_and_changes_nothing(btc
     before = spend.psbt.to_base64()
     part = spend.psbt.clone()
     HdCosigner(cosigners.masters[0], warm).sign(part)
-    part.inputs[0].witness_script = CScript([1, bytes(CScript()), 1, OP_CHECKMULTISIG])
-    with pytest.raises(PsbtError):
-        coord.add_signatures(spend.id, part)
-    assert coord.spends[spend.id].psbt.to_base64() == before
+    sigs = dict(part.inputs[0].partial_sigs)
+    hsm_pub = CPubKey(cosigners.hsm.public_key())
+    part.inputs[0].witness_script = CScript([1, hsm_pub, 1, OP_CHECKMULTISIG])
+    with warm.network.params():
+        intruder = CCoinExtPubKey(cosigners.masters[4].derive("m/48h/1h/0h/2h").public().serialize())
+    part.xpubs[intruder] = PSBT_KeyDerivationInfo(b"\x01\x02\x03\x04", BIP32Path([], is_partial=False))
+    part.outputs[0].derivation_map[hsm_pub] = PSBT_KeyDerivationInfo(
+        b"\x01\x02\x03\x04", BIP32Path([1, 7], is_partial=False))
+    coord.add_signatures(spend.id, part)
+
+    def without_sigs(psbt):
+        clean = psbt.clone()
+        for inp in clean.inputs:
+            inp.partial_sigs.clear()
+        return clean.to_base64()
+
+    stored = coord.spends[spend.id].psbt
+    assert dict(stored.inputs[0].partial_sigs) == sigs and without_sigs(stored) == before
+
+    bad = spend.psbt.clone()  # a corrupted signature is refused and changes nothing
+    KeyCosigner(cosigners.hsm, warm).sign(bad)
+    pub, sig = next((k, v) for k, v in bad.inputs[0].partial_sigs.items() if k == hsm_pub)
+    bad.inputs[0].partial_sigs[pub] = sig[:10] + bytes([sig[10] ^ 1]) + sig[11:]
+    with pytest.raises(InvalidSignatureError):
+        coord.add_signatures(spend.id, bad)
     store.close()
     store, _, coord = _open(btc_url, chain)
-    assert coord.spends[spend.id].psbt.to_base64() == before
+    stored = coord.spends[spend.id].psbt
+    assert dict(stored.inputs[0].partial_sigs) == sigs and without_sigs(stored) == before
     store.close()
 
 
