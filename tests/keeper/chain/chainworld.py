@@ -3,6 +3,7 @@ change of the Vault's constructor or limit API is absorbed here and nowhere else
 
 from __future__ import annotations
 
+from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 
@@ -45,3 +46,74 @@ def usdt_owner(accounts: Any, chain: Any, usdt: Any) -> Any:
     owner = usdt.owner()
     chain.provider.set_balance(owner, 10**20)
     return accounts[owner]
+
+
+class LyingNode:
+    """A JSON-RPC proxy in front of the fork that misbehaves like real providers do.
+
+    ``empty_logs``: answers ``[]`` to every ``eth_getLogs`` (a lagging, load-balanced node);
+    ``no_receipts``: refuses ``eth_getBlockReceipts``; ``cap``: refuses an ``eth_getLogs`` whose
+    answer would hold more than ``cap`` logs (as Infura/Alchemy do); ``truncate``: silently cuts
+    answers to ``truncate`` logs. Counts the calls per method in ``calls``.
+    """
+
+    def __init__(self, upstream: str, **modes: Any) -> None:
+        import http.server
+        import json
+        import threading
+        import urllib.request
+
+        self.upstream, self.modes, self.calls = upstream, modes, Counter()
+        node = self
+
+        def forward(body: bytes) -> Any:
+            req = urllib.request.Request(upstream, body, {"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback
+                return json.loads(resp.read())
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                msg = json.loads(body)
+                items = msg if isinstance(msg, list) else [msg]
+                out = [node.answer(item, forward) for item in items]
+                data = json.dumps(out if isinstance(msg, list) else out[0]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def answer(self, item: dict, forward: Any) -> dict:
+        """The (mis)answer to one JSON-RPC request."""
+        import json
+
+        method = item.get("method")
+        self.calls[method] += 1
+        err = {"jsonrpc": "2.0", "id": item.get("id")}
+        if method == "eth_getBlockReceipts" and self.modes.get("no_receipts"):
+            return {**err, "error": {"code": -32601, "message": "method not available"}}
+        if method == "eth_getLogs" and self.modes.get("empty_logs"):
+            return {**err, "result": []}
+        resp = forward(json.dumps(item).encode())
+        if method == "eth_getLogs" and "result" in resp:
+            cap, cut = self.modes.get("cap"), self.modes.get("truncate")
+            if cap is not None and len(resp["result"]) > cap:
+                return {**err, "error": {"code": -32005,
+                                         "message": f"query returned more than {cap} results"}}
+            if cut is not None:
+                resp["result"] = resp["result"][:cut]
+        return resp
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
