@@ -1,4 +1,4 @@
-"""API fixtures: a fresh world (see ``apiworld``) per test, the app on it and a TestClient."""
+"""API fixtures: a fresh world (``strongroom_testkit.apiworld``) per test, the app on it and a TestClient."""
 
 from __future__ import annotations
 
