@@ -18,26 +18,14 @@ from pkcs11.exceptions import NoSuchKey
 from keeper.keys.ecdsa import compress_point, normalize_s, split_raw, verify_digest
 from keeper.keys.hsm.config import SEED_WRAP_KEY, HsmConfig
 from keeper.keys.hsm.errors import KeyMismatchError
-from keeper.keys.hsm.module import load_module, reinitialize_module
+from keeper.keys.hsm.module import load_module
 from keeper.keys.hsm.pins import pinned_key
+from keeper.keys.hsm.session import open_session, open_with_key, reset_module
 
 log = logging.getLogger(__name__)
 
 #: DER-encoded OID 1.3.132.0.10 (secp256k1) for CKA_EC_PARAMS.
 SECP256K1_PARAMS = bytes.fromhex("06052b8104000a")
-
-def open_session(config: HsmConfig, rw: bool = False) -> Any:
-    """Open a logged-in session on the configured token (PIN read at this moment only).
-
-    PKCS#11 login state is per application and token: when another session of this process
-    is already logged in, the new session shares that login.
-    """
-    token = load_module(config).get_token(token_label=config.token_label)
-    try:
-        return token.open(user_pin=config.pin.read().reveal(), rw=rw)
-    except pkcs11.exceptions.UserAlreadyLoggedIn:
-        return token.open(rw=rw)
-
 
 def set_initial_pins(config: HsmConfig, one_time_so_pin: str) -> None:
     """Replace a freshly initialised token's one-time SO PIN and set its user PIN.
@@ -161,9 +149,8 @@ class HsmSigner:
         return self._pin
 
     def _connect(self) -> None:
-        session = open_session(self.config)
+        session, priv = open_with_key(self.config, ObjectClass.PRIVATE_KEY, self.key_label)
         try:
-            priv = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=self.key_label)
             pub = compress_point(
                 session.get_key(object_class=ObjectClass.PUBLIC_KEY, label=self.key_label)[
                     Attribute.EC_POINT
@@ -201,7 +188,7 @@ class HsmSigner:
         except _NOT_TRANSIENT:
             raise
         except pkcs11.PKCS11Error:
-            reinitialize_module(self.config)
+            reset_module(self.config)
             self._connect()
 
     def _raw_sign(self, digest: bytes) -> bytes:
@@ -277,8 +264,8 @@ class HsmSeedWrapper:
     def wrap(self, seed: bytes, aad: bytes = b"strongroom-seed") -> bytes:
         """Return the wrapped (encrypted, authenticated) seed."""
         iv = os.urandom(12)
-        with open_session(self.config) as session:
-            key = session.get_key(object_class=ObjectClass.SECRET_KEY, label=self.key_label)
+        session, key = open_with_key(self.config, ObjectClass.SECRET_KEY, self.key_label)
+        with session:
             ct = key.encrypt(
                 seed, mechanism=Mechanism.AES_GCM, mechanism_param=pkcs11.GCMParams(iv, aad)
             )
@@ -287,8 +274,8 @@ class HsmSeedWrapper:
     def unwrap(self, blob: bytes, aad: bytes = b"strongroom-seed") -> bytes:
         """Decrypt a wrapped seed inside the token; fails if the blob was altered."""
         iv, ct = blob[:12], blob[12:]
-        with open_session(self.config) as session:
-            key = session.get_key(object_class=ObjectClass.SECRET_KEY, label=self.key_label)
+        session, key = open_with_key(self.config, ObjectClass.SECRET_KEY, self.key_label)
+        with session:
             return bytes(
                 key.decrypt(
                     ct, mechanism=Mechanism.AES_GCM, mechanism_param=pkcs11.GCMParams(iv, aad)

@@ -31,7 +31,8 @@ from keeper.keys.hsm import (
     backup_token,
     ensure_local_token,
 )
-from keeper.keys.hsm.signer import SECP256K1_PARAMS, open_session
+from keeper.keys.hsm.session import forget_login, open_session
+from keeper.keys.hsm.signer import SECP256K1_PARAMS
 
 LABEL = "eth-hot"
 TX = {
@@ -176,14 +177,12 @@ def test_transient_error_on_backup_session_reconnects(tokens, tmp_path):
     primary, backup, _ = tokens
     pinned = _pins(primary)[LABEL]
     signer = FailoverSigner(HsmSigner(primary, LABEL), HsmSigner(backup, LABEL))
-    # another component of this process (e.g. a seed unwrap) holds the login on the backup
-    other = open_session(backup)
     shutil.move(_tokens(primary), tmp_path / "primary-gone")
     d = os.urandom(32)
     assert _verifies(pinned, d, signer.sign_digest(d))
     assert signer.active == "backup"
-    # 1) that component finishes: closing its session logs the application out of the token
-    other.close()
+    # 1) the backup ends this process's login (as an HSM does on a session timeout)
+    forget_login(backup)
     d = os.urandom(32)
     assert _verifies(pinned, d, signer.sign_digest(d))
     # 2) the backup token drops out (a signature attempted meanwhile fails) and comes back

@@ -6,6 +6,8 @@ import logging
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import traceback
 
 import coincurve
@@ -25,7 +27,6 @@ from keeper.keys.hsm import (
     HsmSigner,
     backup_token,
     ensure_local_token,
-    load_module,
 )
 
 
@@ -211,10 +212,22 @@ def test_pins_never_on_a_command_line(tmp_path, monkeypatch):
     assert "--init-token" in argv_log.read_text()
     for source in (cfg.pin, cfg.so_pin):
         assert source.read().reveal() not in argv_log.read_text()
-    # the token answers to the PINs of the secret files: SO, then user
-    token = load_module(cfg).get_token(token_label=cfg.token_label)
-    with token.open(rw=True, so_pin=cfg.so_pin.read().reveal()) as so_session:
-        assert so_session.user_type == pkcs11.UserType.SO
+    # the token answers to the SO PIN of the secret file (checked in a fresh process, where
+    # no user login of ours stands in the way of an SO login), then to the user PIN
+    so_check = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from pathlib import Path\n"
+         "from keeper.keys.hsm import HsmConfig, load_module\n"
+         "from keeper.keys.secrets import PinSource\n"
+         "cfg = HsmConfig(Path(sys.argv[1]), sys.argv[2], PinSource(), Path(sys.argv[3]))\n"
+         "tok = load_module(cfg).get_token(token_label=sys.argv[2])\n"
+         "with tok.open(rw=True, so_pin=PinSource(file=Path(sys.argv[4])).read().reveal()) as s:\n"
+         "    print(s.user_type.name)",
+         str(cfg.module), cfg.token_label, str(cfg.conf), str(cfg.so_pin.file)],
+        capture_output=True, text=True, check=False,
+    )
+    assert so_check.returncode == 0, so_check.stderr[-500:]
+    assert so_check.stdout.strip() == "SO"
     signer = HsmSigner(cfg, "eth-hot")
     d = os.urandom(32)
     assert coincurve.PublicKey(signer.public_key()).verify(

@@ -1,0 +1,100 @@
+"""PKCS#11 sessions and the one login per token this process holds.
+
+PKCS#11 login state belongs to the application and token, not to a session, and closing a
+logged-in session logs the whole application out (``C_Logout``), invalidating every other
+session's private-key handles. So this process logs in once per token through a dedicated
+login session that it keeps open, and every working session is opened without a PIN:
+closing it never logs anyone out, and no session is leaked by a refused second login.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pkcs11
+from pkcs11.exceptions import NoSuchKey, UserAlreadyLoggedIn
+
+from keeper.keys.hsm.config import HsmConfig
+from keeper.keys.hsm.module import load_module, reinitialize_module
+
+log = logging.getLogger(__name__)
+
+_LOGINS: dict[tuple[str, str | None, str], Any] = {}
+_LOGIN_LOCK = threading.Lock()
+
+
+def _module_key(config: HsmConfig) -> tuple[str, str | None]:
+    return str(config.module), str(config.conf) if config.conf else None
+
+
+def _login_key(config: HsmConfig) -> tuple[str, str | None, str]:
+    return (*_module_key(config), config.token_label)
+
+
+def _close_quietly(session: Any) -> None:
+    try:
+        session.close()
+    except pkcs11.PKCS11Error:
+        log.debug("closing a session on an unavailable or logged-out token")
+
+
+def open_session(config: HsmConfig, rw: bool = False) -> Any:
+    """Open a session on the configured token, logged in through this process's one login.
+
+    The PIN is read only when this process has no login on the token yet. Closing the
+    returned session never logs the application out.
+    """
+    token = load_module(config).get_token(token_label=config.token_label)
+    key = _login_key(config)
+    with _LOGIN_LOCK:
+        if key not in _LOGINS:
+            try:
+                _LOGINS[key] = token.open(user_pin=config.pin.read().reveal())
+            except UserAlreadyLoggedIn:  # logged in outside this registry: share that login
+                _LOGINS[key] = token.open()
+    return token.open(rw=rw)
+
+
+def forget_login(config: HsmConfig) -> None:
+    """Close this process's login session on the token; the next ``open_session`` logs in."""
+    with _LOGIN_LOCK:
+        session = _LOGINS.pop(_login_key(config), None)
+    if session is not None:
+        _close_quietly(session)
+
+
+def reset_module(config: HsmConfig) -> None:
+    """Reinitialise the module of ``config`` (after a token dropped out) and forget its logins.
+
+    ``C_Finalize`` closes every session of that module; their owners reconnect.
+    """
+    with _LOGIN_LOCK:
+        for key in [k for k in _LOGINS if k[:2] == _module_key(config)]:
+            del _LOGINS[key]
+        reinitialize_module(config)
+
+
+def open_with_key(config: HsmConfig, object_class: Any, label: str, rw: bool = False) -> tuple[
+    Any, Any
+]:
+    """``(session, key)`` for the object ``label`` of ``object_class``.
+
+    Private and secret objects are invisible without a login: when the key is not found,
+    the login may have been lost (e.g. the token logged everyone out), so this logs in
+    afresh once before ``NoSuchKey`` is believed.
+    """
+    for attempt in (0, 1):
+        session = open_session(config, rw=rw)
+        try:
+            return session, session.get_key(object_class=object_class, label=label)
+        except NoSuchKey:
+            _close_quietly(session)
+            if attempt:
+                raise
+            forget_login(config)
+        except Exception:
+            _close_quietly(session)
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
