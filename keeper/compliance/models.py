@@ -1,0 +1,102 @@
+"""SQLAlchemy 2 models of the compliance domain (tables ``compliance_*``, own Alembic history).
+
+* ``compliance_list_versions``: one row per imported version of a list (``OFAC-SDN``, ``EU``,
+  ``UN``, ``INTERNAL``...): format, SHA-256 of the file, counts, UTC import time. Exactly one
+  version per list is current (a partial unique index); earlier versions are kept.
+* ``compliance_entries``: the listed parties of a version, keyed by (version, position).
+* ``compliance_entry_names`` / ``compliance_entry_addresses``: their names (the first is primary)
+  and normalised crypto addresses (indexed for exact lookups).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+_CURRENT = text("is_current")
+
+
+class ComplianceBase(DeclarativeBase):
+    """Declarative base of the compliance schema (its own MetaData, naming convention fixed)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ListVersionRow(ComplianceBase):
+    """One imported version of one list."""
+
+    __tablename__ = "compliance_list_versions"
+    __table_args__ = (
+        UniqueConstraint("list_name", "version", name="uq_compliance_list_versions_version"),
+        Index("uq_compliance_list_versions_current", "list_name", unique=True,
+              sqlite_where=_CURRENT, postgresql_where=_CURRENT),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    list_name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    source_format: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    entry_count: Mapped[int] = mapped_column(Integer)
+    address_count: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class EntryRow(ComplianceBase):
+    """A listed party within one version (``seq``: its position in the file)."""
+
+    __tablename__ = "compliance_entries"
+    version_id: Mapped[int] = mapped_column(ForeignKey("compliance_list_versions.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    countries: Mapped[str] = mapped_column(Text)  # JSON list
+    birth_dates: Mapped[str] = mapped_column(Text)  # JSON list
+
+
+class NameRow(ComplianceBase):
+    """A name of a listed party (``position`` 0 is the primary name)."""
+
+    __tablename__ = "compliance_entry_names"
+    __table_args__ = (ForeignKeyConstraint(["version_id", "entry_seq"],
+                                           ["compliance_entries.version_id", "compliance_entries.seq"],
+                                           name="fk_compliance_entry_names_entry"),)
+    version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+
+
+class AddressRow(ComplianceBase):
+    """A normalised crypto address of a listed party."""
+
+    __tablename__ = "compliance_entry_addresses"
+    __table_args__ = (ForeignKeyConstraint(["version_id", "entry_seq"],
+                                           ["compliance_entries.version_id", "compliance_entries.seq"],
+                                           name="fk_compliance_entry_addresses_entry"),)
+    version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(128), index=True)
