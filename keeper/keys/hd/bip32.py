@@ -99,7 +99,11 @@ class ExtendedPublicKey:
 
     @classmethod
     def parse(cls, text: str) -> ExtendedPublicKey:
-        """Parse an ``xpub``/``tpub``; private keys are refused (watch-only)."""
+        """Parse an ``xpub``/``tpub``; private keys are refused (watch-only).
+
+        Also refused (``ValueError``), as in BIP32 test vector 5: a public key that is not a
+        compressed secp256k1 point, and depth 0 with a parent fingerprint or child index.
+        """
         raw = base58.decode_check(text)
         if len(raw) != 78:
             raise ValueError("bad extended key length")
@@ -108,8 +112,17 @@ class ExtendedPublicKey:
             if version == prv_v:
                 raise ValueError("extended PRIVATE key given where only public keys are allowed")
             if version == pub_v:
+                key = raw[45:78]
+                if key[0] not in (2, 3):
+                    raise ValueError("extended key holds no compressed public key")
+                try:
+                    coincurve.PublicKey(key)
+                except ValueError:
+                    raise ValueError("extended key's public key is not on secp256k1") from None
+                if raw[4] == 0 and (raw[5:9] != b"\x00" * 4 or raw[9:13] != b"\x00" * 4):
+                    raise ValueError("depth 0 extended key with a parent fingerprint or index")
                 return cls(
-                    key=raw[45:78],
+                    key=key,
                     chain_code=raw[13:45],
                     depth=raw[4],
                     parent_fingerprint=raw[5:9],

@@ -5,12 +5,19 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from embit import base58
 from embit import bip32 as embit_bip32
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keeper.btc import REGTEST, MultisigDescriptor
-from keeper.keys.hd import HARDENED, ExtendedPrivateKey, format_path, parse_path
+from keeper.keys.hd import (
+    HARDENED,
+    ExtendedPrivateKey,
+    ExtendedPublicKey,
+    format_path,
+    parse_path,
+)
 
 H = HARDENED
 
@@ -149,3 +156,24 @@ def test_child_index_out_of_range_is_a_value_error(index):
         master.child(index)
     with pytest.raises(ValueError, match="child index"):
         master.public().child(index)
+
+
+def _xpub_bytes(**over) -> bytes:
+    """A valid tpub's 78 bytes with fields overridden (BIP32 test vector 5 style)."""
+    node = ExtendedPrivateKey.from_seed(b"\x03" * 32).derive("m/48h/1h/0h/2h").public()
+    raw = bytearray(base58.decode_check(node.serialize()))
+    for offset, value in over.values():
+        raw[offset:offset + len(value)] = value
+    return bytes(raw)
+
+
+@pytest.mark.parametrize(("fields", "why"), [
+    ({"prefix": (45, b"\x04")}, "public key"),  # invalid pubkey prefix 04
+    ({"key": (45, b"\x02" + b"\x00" * 31 + b"\x07")}, "public key"),  # not on the curve
+    ({"depth": (4, b"\x00")}, "depth 0"),  # zero depth, non-zero parent fingerprint
+    ({"depth": (4, b"\x00"), "fp": (5, b"\x00" * 4)}, "depth 0"),  # zero depth, index != 0
+])
+def test_hostile_extended_public_keys_are_refused(fields, why):
+    text = base58.encode_check(_xpub_bytes(**fields))
+    with pytest.raises(ValueError, match=why):
+        ExtendedPublicKey.parse(text)
