@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
+import pkcs11
 from sqlalchemy import (
     DateTime,
     ForeignKey,
@@ -25,9 +27,26 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from keeper.keys.hd.bip32 import ExtendedPrivateKey
 from keeper.keys.hd.derivers import AddressDeriver
 
 _PRIVATE_MARKERS = ("xprv", "tprv", "yprv", "zprv")
+
+
+class SeedWrapper(Protocol):
+    """Encrypts and decrypts seeds inside an HSM (``keeper.keys.hsm.HsmSeedWrapper``)."""
+
+    def wrap(self, seed: bytes, aad: bytes = ...) -> bytes:
+        """Authenticated encryption of ``seed`` bound to ``aad``."""
+        ...
+
+    def unwrap(self, blob: bytes, aad: bytes = ...) -> bytes:
+        """Decrypt ``blob``; fails unless it was wrapped with the same ``aad``."""
+        ...
+
+
+def _seed_aad(name: str) -> bytes:
+    return b"strongroom-seed:" + name.encode()
 
 
 class KeysBase(DeclarativeBase):
@@ -168,6 +187,27 @@ class AddressRegistry:
                 .order_by(DepositAddress.child_index)
             ).all()
         return [(r[0], r[1]) for r in rows]
+
+    def store_seed(self, name: str, seed: bytes, wrapper: SeedWrapper) -> None:
+        """Wrap ``seed`` in the HSM, bound to ``name``, and persist it with its fingerprint."""
+        fingerprint = ExtendedPrivateKey.from_seed(seed).fingerprint()
+        self.store_wrapped_seed(name, fingerprint, wrapper.wrap(seed, aad=_seed_aad(name)))
+
+    def load_seed(self, name: str, wrapper: SeedWrapper) -> bytes:
+        """Unwrap the seed stored under ``name``; ``ValueError`` if its blob was altered, moved
+        from another name, or does not match the stored master fingerprint."""
+        with Session(self.engine) as s:
+            row = s.execute(
+                select(WrappedSeed.blob, WrappedSeed.master_fingerprint)
+                .where(WrappedSeed.name == name)
+            ).one()
+        try:
+            seed = wrapper.unwrap(row.blob, aad=_seed_aad(name))
+        except pkcs11.PKCS11Error:
+            raise ValueError(f"wrapped seed {name!r} fails authentication (altered or moved)") from None
+        if ExtendedPrivateKey.from_seed(seed).fingerprint().hex() != row.master_fingerprint:
+            raise ValueError(f"wrapped seed {name!r} does not match its stored fingerprint")
+        return seed
 
     def store_wrapped_seed(self, name: str, fingerprint: bytes, blob: bytes) -> None:
         """Persist an HSM-wrapped cosigner seed."""

@@ -142,6 +142,9 @@ class HsmSigner:
         self._pin: bytes | None = (
             compress_point(expected_public_key) if expected_public_key is not None else None
         )
+        if self._pin is None:
+            log.warning("key %r on token %r has no pinned public key: pinning on first use",
+                        key_label, config.token_label)
 
     @property
     def pinned_public_key(self) -> bytes | None:

@@ -10,7 +10,7 @@ from embit import bip32
 from eth_account import Account
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, insert
+from sqlalchemy import create_engine, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from keeper.keys.hd import (
@@ -19,6 +19,7 @@ from keeper.keys.hd import (
     EthBip44Deriver,
     ExtendedPrivateKey,
     ExtendedPublicKey,
+    WrappedSeed,
 )
 from keeper.keys.hsm import HsmSeedWrapper
 
@@ -112,3 +113,23 @@ def test_cosigner_seed_stored_only_wrapped(registry, hsm_config):
     raw_db = (registry.engine.url.database and open(registry.engine.url.database, "rb").read())
     assert seed not in raw_db
     assert ExtendedPrivateKey.from_seed(wrapper.unwrap(blob)).fingerprint() == master.fingerprint()
+
+
+def test_wrapped_seeds_are_bound_to_their_name(registry, hsm_config):
+    """Moving a wrapped blob to another name (a database edit) never yields a seed."""
+    wrapper = HsmSeedWrapper(hsm_config)
+    seeds = {name: os.urandom(32) for name in ("cosigner-a", "cosigner-b")}
+    for name, seed in seeds.items():
+        registry.store_seed(name, seed, wrapper)
+    for name, seed in seeds.items():
+        assert registry.load_seed(name, wrapper) == seed
+    blob_a = registry.load_wrapped_seed("cosigner-a")
+    blob_b = registry.load_wrapped_seed("cosigner-b")
+    with registry.engine.begin() as conn:
+        conn.execute(update(WrappedSeed).where(WrappedSeed.name == "cosigner-a")
+                     .values(blob=blob_b))
+        conn.execute(update(WrappedSeed).where(WrappedSeed.name == "cosigner-b")
+                     .values(blob=blob_a))
+    for name in seeds:
+        with pytest.raises(ValueError, match="wrapped seed"):
+            registry.load_seed(name, wrapper)
