@@ -10,7 +10,7 @@ from pathlib import Path
 from keeper.compliance.screening.ofac_advanced import parse_advanced_xml
 from keeper.compliance.screening.ofac_legacy import parse_sdn_csv, parse_sdn_xml
 from keeper.compliance.screening.own_format import parse_own_csv, parse_own_json
-from keeper.compliance.screening.records import ListEntry, ListFormatError, ParsedList
+from keeper.compliance.screening.records import KINDS, ListEntry, ListFormatError, ParsedList
 
 PARSERS: dict[str, Callable[[bytes], list[ListEntry]]] = {
     "ofac-advanced-xml": lambda data: parse_advanced_xml(io.BytesIO(data)),
@@ -31,6 +31,9 @@ def parse_list(source: bytes | Path, source_format: str) -> ParsedList:
     entries = PARSERS[source_format](data)
     if not entries:
         raise ListFormatError("the list has no entries")
+    for e in entries:  # the columns' limits, whatever the format
+        if len(e.uid) > 64 or e.kind not in KINDS or any(len(a.currency) > 32 for a in e.addresses):
+            raise ListFormatError(f"entry {e.uid[:64]!r}: uid over 64 characters, bad kind or currency")
     uids = [e.uid for e in entries]
     if len(set(uids)) != len(uids):
         raise ListFormatError("the list repeats an entry uid")
