@@ -83,7 +83,7 @@ def _init_token(config: HsmConfig) -> None:
     are then set over PKCS#11 (``C_SetPIN``, ``C_InitPIN``). Errors carry the tool's exit
     status and stderr, never its argv.
     """
-    from keeper.keys.hsm.signer import set_initial_pins  # local import: avoids a cycle
+    from keeper.keys.hsm.session import set_initial_pins  # local import: avoids a cycle
 
     assert config.conf is not None and config.so_pin is not None  # noqa: S101 - SoftHSM2 only
     one_time_so, one_time_user = secrets.token_hex(16), secrets.token_hex(16)

@@ -98,3 +98,16 @@ def open_with_key(config: HsmConfig, object_class: Any, label: str, rw: bool = F
             _close_quietly(session)
             raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def set_initial_pins(config: HsmConfig, one_time_so_pin: str) -> None:
+    """Replace a freshly initialised token's one-time SO PIN and set its user PIN.
+
+    The real PINs come from ``config.so_pin`` / ``config.pin`` and travel only over PKCS#11.
+    """
+    if config.so_pin is None:
+        raise ValueError("set_initial_pins needs config.so_pin")
+    token = load_module(config).get_token(token_label=config.token_label)
+    with token.open(rw=True, so_pin=one_time_so_pin) as session:
+        session.set_pin(one_time_so_pin, config.so_pin.read().reveal())
+        session.init_pin(config.pin.read().reveal())

@@ -18,7 +18,6 @@ from pkcs11.exceptions import NoSuchKey
 from keeper.keys.ecdsa import compress_point, normalize_s, split_raw, verify_digest
 from keeper.keys.hsm.config import SEED_WRAP_KEY, HsmConfig
 from keeper.keys.hsm.errors import KeyMismatchError
-from keeper.keys.hsm.module import load_module
 from keeper.keys.hsm.pins import pinned_key
 from keeper.keys.hsm.session import open_session, open_with_key, reset_module
 
@@ -26,18 +25,6 @@ log = logging.getLogger(__name__)
 
 #: DER-encoded OID 1.3.132.0.10 (secp256k1) for CKA_EC_PARAMS.
 SECP256K1_PARAMS = bytes.fromhex("06052b8104000a")
-
-def set_initial_pins(config: HsmConfig, one_time_so_pin: str) -> None:
-    """Replace a freshly initialised token's one-time SO PIN and set its user PIN.
-
-    The real PINs come from ``config.so_pin`` / ``config.pin`` and travel only over PKCS#11.
-    """
-    if config.so_pin is None:
-        raise ValueError("set_initial_pins needs config.so_pin")
-    token = load_module(config).get_token(token_label=config.token_label)
-    with token.open(rw=True, so_pin=one_time_so_pin) as session:
-        session.set_pin(one_time_so_pin, config.so_pin.read().reveal())
-        session.init_pin(config.pin.read().reveal())
 
 
 def ensure_keys(config: HsmConfig, ec_labels: tuple[str, ...]) -> None:
@@ -93,6 +80,17 @@ _NOT_TRANSIENT = (
 )
 
 
+def _public_key(session: Any, label: str) -> bytes:
+    """Compressed public key of the token's public object ``label``."""
+    point = session.get_key(object_class=ObjectClass.PUBLIC_KEY, label=label)[Attribute.EC_POINT]
+    return compress_point(point)
+
+
+def _sign(priv: Any, digest: bytes) -> tuple[int, int]:
+    """``CKM_ECDSA`` over a 32-byte digest, low-s normalised."""
+    return normalize_s(*split_raw(priv.sign(digest, mechanism=Mechanism.ECDSA)))
+
+
 def token_public_keys(config: HsmConfig, labels: tuple[str, ...]) -> dict[str, bytes]:
     """Compressed public keys of ``labels``, each proven by a probe signature of its private key.
 
@@ -102,14 +100,9 @@ def token_public_keys(config: HsmConfig, labels: tuple[str, ...]) -> dict[str, b
     with open_session(config) as session:
         for label in labels:
             priv = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label)
-            pub = compress_point(
-                session.get_key(object_class=ObjectClass.PUBLIC_KEY, label=label)[
-                    Attribute.EC_POINT
-                ]
-            )
+            pub = _public_key(session, label)
             probe = os.urandom(32)
-            r, s = normalize_s(*split_raw(priv.sign(probe, mechanism=Mechanism.ECDSA)))
-            if not verify_digest(pub, probe, r, s):
+            if not verify_digest(pub, probe, *_sign(priv, probe)):
                 raise KeyMismatchError(f"key {label!r}: private key does not match its public key")
             out[label] = pub
     return out
@@ -154,11 +147,7 @@ class HsmSigner:
     def _connect(self) -> None:
         session, priv = open_with_key(self.config, ObjectClass.PRIVATE_KEY, self.key_label)
         try:
-            pub = compress_point(
-                session.get_key(object_class=ObjectClass.PUBLIC_KEY, label=self.key_label)[
-                    Attribute.EC_POINT
-                ]
-            )
+            pub = _public_key(session, self.key_label)
         except Exception:
             session.close()
             raise
@@ -194,16 +183,16 @@ class HsmSigner:
             reset_module(self.config)
             self._connect()
 
-    def _raw_sign(self, digest: bytes) -> bytes:
+    def _sign_reconnecting(self, digest: bytes) -> tuple[int, int]:
         try:
             if self._session is None:
                 self._connect()
-            return self._priv.sign(digest, mechanism=Mechanism.ECDSA)
+            return _sign(self._priv, digest)
         except _NOT_TRANSIENT:
             raise
         except pkcs11.PKCS11Error as exc:
             self._reconnect(exc)
-            return self._priv.sign(digest, mechanism=Mechanism.ECDSA)
+            return _sign(self._priv, digest)
 
     def public_key(self) -> bytes:
         """The 33-byte compressed public key: the pinned one (connects only if none is)."""
@@ -219,6 +208,8 @@ class HsmSigner:
             self._drop()
             try:
                 self._connect()
+            except _NOT_TRANSIENT:
+                raise
             except pkcs11.PKCS11Error as exc:
                 self._reconnect(exc)
         self.sign_digest(os.urandom(32))
@@ -228,7 +219,7 @@ class HsmSigner:
         if len(digest) != 32:
             raise ValueError("digest must be 32 bytes")
         with self._lock:
-            r, s = normalize_s(*split_raw(self._raw_sign(digest)))
+            r, s = self._sign_reconnecting(digest)
             assert self._pin is not None  # noqa: S101 - set by _connect
             if not verify_digest(self._pin, digest, r, s):
                 self._drop()
