@@ -6,9 +6,10 @@
   logs, and its ``logsBloom`` is tested for each query (emitter address + topic0, plus the vault
   as a topic for token transfers). A block whose bloom says "maybe" but for which the node
   returned no log (a lagging or load-balanced node answering ``[]`` for a block it has not
-  indexed) is re-read from its receipts (``eth_getBlockReceipts`` by block hash), which are
-  authoritative for that exact block; a bloom false positive then simply yields nothing. If the
-  receipts are unavailable too, the range fails and is retried: the cursor never passes it.
+  indexed) is re-read from its receipts (``eth_getBlockReceipts`` by block hash, else each
+  transaction's receipt), which are authoritative for that exact block; a bloom false positive
+  then simply yields nothing. If the receipts are unavailable too, the range fails and is
+  retried (the job escalates): the cursor never passes it.
 * Headers are read in JSON-RPC batches.
 """
 
@@ -143,11 +144,22 @@ class ChainReader:
         return self.logs(start, mid, q) + self.logs(mid + 1, end, q)
 
     def receipt_logs(self, block_hash: str) -> list[dict[str, Any]]:
-        """Every log of the block ``block_hash`` from its receipts (authoritative)."""
+        """Every log of the block ``block_hash`` from its receipts (authoritative): one
+        ``eth_getBlockReceipts``, or, where a provider lacks it, the block's transaction hashes
+        and one ``eth_getTransactionReceipt`` each (batched)."""
         self.receipt_reads += 1
-        receipts = self.rpc("eth_getBlockReceipts", [block_hash])
+        try:
+            receipts = self.rpc("eth_getBlockReceipts", [block_hash])
+        except RpcError:
+            receipts = None
         if receipts is None:
-            raise RpcError(f"node has no receipts of block {block_hash}")
+            block = self.rpc("eth_getBlockByHash", [block_hash, False])
+            if block is None:
+                raise RpcError(f"node has no block {block_hash}")
+            receipts = self.batch([("eth_getTransactionReceipt", [h])
+                                   for h in block["transactions"]])
+            if any(r is None or r["blockHash"].lower() != block_hash.lower() for r in receipts):
+                raise RpcError(f"node lacks receipts of block {block_hash}")
         return [lg for r in receipts for lg in r["logs"]]
 
     def balance(self, holder: str, token: str, block: int) -> int:

@@ -52,7 +52,8 @@ class LyingNode:
     """A JSON-RPC proxy in front of the fork that misbehaves like real providers do.
 
     ``empty_logs``: answers ``[]`` to every ``eth_getLogs`` (a lagging, load-balanced node);
-    ``no_receipts``: refuses ``eth_getBlockReceipts``; ``cap``: refuses an ``eth_getLogs`` whose
+    ``no_block_receipts``: refuses ``eth_getBlockReceipts``; ``no_receipts``: refuses every
+    receipt method; ``cap``: refuses an ``eth_getLogs`` whose
     answer would hold more than ``cap`` logs (as Infura/Alchemy do); ``truncate``: silently cuts
     answers to ``truncate`` logs. Counts the calls per method in ``calls``.
     """
@@ -99,8 +100,11 @@ class LyingNode:
         method = item.get("method")
         self.calls[method] += 1
         err = {"jsonrpc": "2.0", "id": item.get("id")}
-        if method == "eth_getBlockReceipts" and self.modes.get("no_receipts"):
-            return {**err, "error": {"code": -32601, "message": "method not available"}}
+        refused = {"eth_getBlockReceipts"} if self.modes.get("no_block_receipts") else set()
+        if self.modes.get("no_receipts"):
+            refused |= {"eth_getBlockReceipts", "eth_getTransactionReceipt"}
+        if method in refused:
+            return {**err, "error": {"code": -32601, "message": f"{method} not available"}}
         if method == "eth_getLogs" and self.modes.get("empty_logs"):
             return {**err, "result": []}
         resp = forward(json.dumps(item).encode())

@@ -47,13 +47,14 @@ def eth(ledger, client: str) -> int:
     return ledger.balance(ledger.client_account(client, "ETH")).credit_balance
 
 
+@pytest.mark.parametrize("modes", [{}, {"no_block_receipts": True}])
 def test_a_node_answering_no_logs_cannot_move_the_cursor_past_deposits(
-        w3, ledger, vault, who, node):
+        w3, ledger, vault, who, node, modes):
     ledger.register_client_ref(ref(5), "alice")
     start = w3.eth.block_number + 1
     total = deposits(vault, who, 4)
     w3.provider.make_request("anvil_mine", ["0x3"])  # blocks with nothing for us
-    proxy = node(empty_logs=True)
+    proxy = node(empty_logs=True, **modes)
     f = behind(proxy, ledger, vault, start)
     f.run_until_synced()
     assert eth(ledger, "alice") == total  # recovered from the receipts of the 4 blocks
@@ -68,7 +69,7 @@ def test_without_receipts_either_the_range_fails_and_the_cursor_stays(
     deposits(vault, who, 2)
     proxy = node(empty_logs=True, no_receipts=True)
     f = behind(proxy, ledger, vault, start)
-    with pytest.raises(RuntimeError, match="eth_getBlockReceipts"):
+    with pytest.raises(RuntimeError, match="eth_getTransactionReceipt"):
         f.step()
     assert f.cursor() is None  # nothing committed: the job retries (and escalates)
     honest = behind(node(), ledger, vault, start)
