@@ -181,29 +181,24 @@ def test_isolation_retries_stop_at_the_first_lock_error(pg_locked) -> None:  # n
     retries need, the first locked attempt fails every remaining request fast (no wait each)."""
     lg, committer, attempts, blocker = pg_locked
     om, alice = _accounts(lg)
+    bob = lg.client_account("bob", "USDC")
     calls: list[int] = []
-    locker = threading.Thread(target=blocker.execute, args=(
-        "SELECT * FROM ledger_accounts WHERE id = %s FOR UPDATE", (om,)))
 
-    def lock_then_fail(conn: Connection) -> None:
+    def lock_then_fail(_conn: Connection) -> None:
         calls.append(1)
-        if len(calls) == 2:  # its own retry: another process queues for the omnibus row lock
-            locker.start()
-            pid = blocker.info.backend_pid
-            while not conn.scalar(text(f"SELECT cardinality(pg_blocking_pids({int(pid)}))")):
-                threading.Event().wait(0.01)  # until it waits for this transaction's row lock
+        if len(calls) == 2:  # its own retry: another process locks the row the others credit
+            blocker.execute("SELECT * FROM ledger_accounts WHERE id = %s FOR UPDATE", (bob,))
         raise RuntimeError("hook failed")
 
     with paused_writer(committer.submit, om, alice):
         attempts.clear()
         bad = committer.submit([TransferSpec("bad", om, alice, 1)], lock_then_fail)
-        rest = [committer.submit([TransferSpec(f"r{i}", om, alice, 1)]) for i in range(6)]
+        rest = [committer.submit([TransferSpec(f"r{i}", om, bob, 1)]) for i in range(6)]
     with pytest.raises(RuntimeError, match="hook failed"):
         bad.result(timeout=60)
     errors = [t.exception(timeout=60) for t in rest]
     assert all(isinstance(e, LedgerUnavailable) for e in errors), errors
     assert len(attempts) == 3  # the batch, "bad" alone, then the first locked attempt
-    locker.join(30)
     blocker.rollback()
     assert _count(lg, "SELECT count(*) FROM ledger_transfers WHERE transfer_id LIKE 'r%'") == 0
 
