@@ -101,8 +101,10 @@ class Follower:
         return None if st is None else (st.position, st.position_hash, st.generation)
 
     def vaults(self, state: CursorState | None) -> list[str]:
-        """The followed vaults: the configured one and every successor it migrated to."""
-        return [self.vault, *(a for a in (state.addresses if state else ()) if a != self.vault)]
+        """The followed vaults: the configured one and every vault followed before under this
+        cursor (predecessors and successors: re-configuring the successor as ``vault`` after a
+        migration keeps the old vault followed, for funds that still arrive there)."""
+        return list(dict.fromkeys([self.vault, *(state.addresses if state else ())]))
 
     def close(self) -> None:
         """Give up the cursor's lease so another keeper can take over at once."""
@@ -157,7 +159,7 @@ class Follower:
         if state is None and pos >= 0:  # anchor: a fork point below the first range must exist
             blocks[pos] = self.reader.header(pos)["hash"].lower()
         to = CursorState(self.cfg.name, end, hashes[end], gen, int(headers[-1]["timestamp"], 16),
-                         tuple(vaults[1:]))
+                         tuple(vaults))
         m = Mapper(self.ledger, self.cfg.name, self.tokens, gen)
         groups = self._commit(m, m.groups(decoded), state, to, blocks)
         if groups is None:

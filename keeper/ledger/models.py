@@ -120,7 +120,7 @@ class Cursor(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # source time of ``position`` (a block's timestamp, unix seconds): lag in seconds for /health
     position_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    # extra source addresses followed under this cursor (e.g. a successor vault), comma-separated
+    # every source address followed under this cursor (a vault and its successors), comma-separated
     addresses: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 

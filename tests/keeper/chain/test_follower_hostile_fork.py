@@ -232,8 +232,8 @@ def test_migration_moves_the_omnibus_and_the_follower_follows_the_successor(
         assert held(ledger, asset, vault) == token_balance(vault.address) == 0
         assert held(ledger, asset, new) == token_balance(new.address)
     assert set(k for k, _ in alerts) <= {"ignored_zero_value"}  # USDT moved nothing
-    # a restarted keeper follows the successor from the cursor alone
-    g = follower(w3, ledger, vault, usdc, usdt, alerts)
+    # a restarted keeper, now configured with the successor, still follows both vaults
+    g = follower(w3, ledger, new, usdc, usdt, alerts)
     deposit_usd(new, usdc, who.depositor, 500 * USD, ref(9))
     usdc.transfer(vault.address, 7, sender=who.depositor)  # late funds at the old vault
     vault.rescue(usdc.address, sender=who.attacker)  # anyone can forward them to the successor
