@@ -53,12 +53,8 @@ def test_a_transfer_between_two_followed_vaults_is_out_of_one_and_into_the_other
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    from keeper.ledger import upgrade
-
-    url = f"sqlite:///{tmp_path / 'l.db'}"
-    upgrade(url)
-    lg = Ledger(url)
+def ledger(db_url):
+    lg = Ledger(db_url)
     yield lg
     lg.close()
 
