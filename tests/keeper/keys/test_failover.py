@@ -198,3 +198,23 @@ def test_transient_error_on_backup_session_reconnects(tokens, tmp_path):
     assert wrapper.unwrap(wrapper.wrap(seed)) == seed
     d = os.urandom(32)
     assert _verifies(pinned, d, signer.sign_digest(d))
+
+
+# python-pkcs11 leaves its object-search generator open when get_key finds two objects
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_second_key_under_the_same_label_makes_the_token_refuse(tokens, tmp_path):
+    """No guessing which of two same-label keys is meant: that backup is unusable."""
+    primary, backup, _ = tokens
+    pinned = _pins(primary)[LABEL]
+    with open_session(backup, rw=True) as session:
+        params = session.create_domain_parameters(
+            KeyType.EC, {Attribute.EC_PARAMS: SECP256K1_PARAMS}, local=True)
+        params.generate_keypair(store=True, label=LABEL,
+                                private_template={Attribute.SIGN: True, Attribute.PRIVATE: True})
+    signer = FailoverSigner(HsmSigner(primary, LABEL), HsmSigner(backup, LABEL))
+    d = os.urandom(32)
+    assert _verifies(pinned, d, signer.sign_digest(d))
+    shutil.move(_tokens(primary), tmp_path / "primary-gone")
+    with pytest.raises(HsmUnavailableError):
+        signer.sign_digest(os.urandom(32))
+    assert signer.active == "primary" and signer.failovers == 0
