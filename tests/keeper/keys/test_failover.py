@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -218,3 +219,33 @@ def test_a_second_key_under_the_same_label_makes_the_token_refuse(tokens, tmp_pa
     with pytest.raises(HsmUnavailableError):
         signer.sign_digest(os.urandom(32))
     assert signer.active == "primary" and signer.failovers == 0
+
+
+def test_concurrent_signers_fail_over_once_and_never_release_a_bad_signature(tokens, tmp_path):
+    primary, backup, _ = tokens
+    pinned = _pins(primary)[LABEL]
+    signer = FailoverSigner(HsmSigner(primary, LABEL), HsmSigner(backup, LABEL))
+    results: list[tuple[bytes, tuple[int, int]]] = []
+    errors: list[BaseException] = []
+    started = threading.Barrier(5)
+
+    def work() -> None:
+        started.wait()
+        for _ in range(40):
+            d = os.urandom(32)
+            try:
+                results.append((d, signer.sign_digest(d)))
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    started.wait()
+    shutil.move(_tokens(primary), tmp_path / "primary-gone")
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(results) == 160
+    assert all(_verifies(pinned, d, sig) for d, sig in results)
+    assert signer.active == "backup" and signer.failovers == 1
