@@ -7,9 +7,13 @@ For each backend:
     every posting), 20% client -> client moves between pre-funded clients.
   * saturation: as fast as the writer drains a pre-filled queue (peak postings/s).
   * baseline: the naive design, one transaction + commit per posting, same workload.
+  * hot path: CPU cost of ``apply_requests`` per posting (batches of 4,096 applied and rolled back:
+    no commit, no fsync), the figure to compare before/after a change to the engine on a shared
+    machine where fsync-bound rates are noisy (``--hot-path`` runs only this, in a few seconds).
 Latency figures are per posting: (commit acknowledged) - (scheduled submit time).
 SQLite runs WAL + synchronous=FULL (fsync per commit); PostgreSQL a fresh cluster with fsync=on,
-synchronous_commit=on (defaults). Usage: python bench/ledger.py [--rate N] [--seconds S]
+synchronous_commit=on (defaults).
+Usage: python bench/ledger.py [--rate N] [--seconds S] [--only sqlite|postgresql] [--hot-path]
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests/keeper/ledger")]
 
 from keeper.ledger import Ledger, TransferSpec, upgrade  # noqa: E402
 from keeper.ledger.batcher import Ticket  # noqa: E402
+from keeper.ledger.db import NO_AUTOCHECKPOINT  # noqa: E402
+from keeper.ledger.engine import Request, apply_requests  # noqa: E402
 
 CLIENTS = 1000
 
@@ -117,11 +123,33 @@ def baseline(url: str, om: int, clients: list[int], seconds: float) -> float:
     return rate
 
 
-def run(name: str, url: str, rate: int, seconds: float, max_batch: int, freeze: bool = True) -> None:
+def hot_path(lg: Ledger, om: int, clients: list[int], rounds: int = 15, size: int = 4096) -> float:
+    """Fastest of ``rounds`` batches: microseconds of ``apply_requests`` per posting (rolled back)."""
+    rnd = random.Random(4)
+    best = float("inf")
+    for r in range(rounds):
+        reqs = [Request([_spec(i, f"hp{r}-", om, clients, rnd)]) for i in range(size)]
+        with lg.engine.connect().execution_options(**NO_AUTOCHECKPOINT) as conn:
+            tx = conn.begin()
+            t = time.perf_counter()
+            apply_requests(conn, reqs)
+            best = min(best, time.perf_counter() - t)
+            tx.rollback()
+        assert all(q.error is None for q in reqs)
+    return 1e6 * best / size
+
+
+def run(name: str, url: str, rate: int, seconds: float, max_batch: int, freeze: bool = True,
+        hot_only: bool = False) -> None:
     """Bench one backend and print its figures."""
     upgrade(url)
     lg = Ledger(url, max_batch=max_batch)
     om, clients = _accounts(lg)
+    hot = hot_path(lg, om, clients)
+    print(f"{name:10s} hot path: apply_requests {hot:.2f} us/posting (CPU only, no commit)")
+    if hot_only:
+        lg.close()
+        return
     gc_pauses: list[float] = []
     gc_start = [0.0]
 
@@ -167,11 +195,13 @@ def main() -> None:
     ap.add_argument("--max-batch", type=int, default=4096)
     ap.add_argument("--no-gc-freeze", action="store_true",
                     help="leave start-up objects in the collected heap (full GCs scan them)")
+    ap.add_argument("--hot-path", action="store_true",
+                    help="only the CPU cost of the engine per posting (seconds, light)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "sqlite"):
             run("sqlite", f"sqlite:///{tmp}/bench.db", args.rate, args.seconds, args.max_batch,
-                not args.no_gc_freeze)
+                not args.no_gc_freeze, args.hot_path)
     if args.only in (None, "postgresql"):
         from pgcluster import PostgresCluster, pg_unavailable_reason
 
@@ -181,7 +211,7 @@ def main() -> None:
             return
         with PostgresCluster(fsync=True) as pg:
             run("postgresql", pg.create_database("bench"), args.rate, args.seconds, args.max_batch,
-                not args.no_gc_freeze)
+                not args.no_gc_freeze, args.hot_path)
 
 
 if __name__ == "__main__":
