@@ -89,6 +89,7 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "keeper.clients.migrate",
     "keeper.keys.migrate",
     "keeper.btc.migrate",
+    "keeper.audit.migrate",
     "keeper.compliance.migrate",
 )
 

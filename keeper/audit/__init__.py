@@ -1,0 +1,29 @@
+"""Tamper-evident audit trail: every state change and API call, hash-chained, anchored.
+
+Public surface:
+
+* :class:`AuditRecord` (actor, operation, params, result, at) and :func:`append` (write records
+  inside the caller's open transaction: the change and its record commit together or not at all);
+* :class:`AuditTrail` (standalone append, group-committed ``submit``/``record``, ``verify``,
+  ``anchor``, ``export``), :class:`AuditWriter`;
+* :func:`verify_trail` / :class:`Report` (names the first bad record), :func:`anchor`,
+  :func:`export`;
+* the CLI ``python -m keeper.audit verify|export|anchor``.
+
+The storage format and the auditor's recipe (sha256sum / jq / openssl) are in ``RECIPE.md``
+beside this file; the migration makes the database refuse UPDATE and DELETE on the trail.
+"""
+
+from keeper.audit.anchors import AnchorError
+from keeper.audit.chain import AuditUnavailable, append, head
+from keeper.audit.migrate import upgrade
+from keeper.audit.records import GENESIS, Appended, AuditRecord, AuditRecordError, canonical_json
+from keeper.audit.trail import AuditTrail, anchor, export, verify_trail
+from keeper.audit.verify import Problem, Report
+from keeper.audit.writer import AuditWriter
+
+__all__ = [
+    "GENESIS", "AnchorError", "Appended", "AuditRecord", "AuditRecordError", "AuditTrail",
+    "AuditUnavailable", "AuditWriter", "Problem", "Report", "anchor", "append", "canonical_json",
+    "export", "head", "upgrade", "verify_trail",
+]

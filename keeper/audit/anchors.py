@@ -1,0 +1,173 @@
+"""Anchors: HSM-signed statements of the chain's head kept outside the database.
+
+An anchor file is JSON lines, opened ``O_APPEND`` and fsynced after every line, meant to live
+where a database administrator cannot rewrite it together with the trail (another host, a
+WORM bucket, ``chattr +a``). Each line is canonical JSON ``{"sig":"<base64 DER>","statement":S}``
+where ``S`` is itself a canonical JSON *string*::
+
+    {"at":"<UTC time>","head":"<hash of record seq>","key":"<33-byte compressed pubkey hex>",
+     "prev":"<sha256 hex of the previous anchor line, or 64 zeros>","seq":N,
+     "type":"strongroom-audit-anchor/1"}
+
+``sig`` is the secp256k1 ECDSA signature (low-s, DER) of ``sha256(S)`` made inside the HSM:
+``openssl dgst -sha256 -verify key.pem -signature sig.der statement.txt`` checks it (RECIPE.md).
+``prev`` chains the anchors, so removing a line from the middle of the file is detected.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import coincurve
+
+from keeper.audit.records import GENESIS, Appended, canonical_json, record_hash, timestamp
+from keeper.audit.verify import Problem
+from keeper.keys.ecdsa import DigestSigner, der_encode
+
+ANCHOR_TYPE = "strongroom-audit-anchor/1"
+
+
+class AnchorError(RuntimeError):
+    """An anchor could not be written (the chain failed verification, the file is unusable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """One parsed anchor line."""
+
+    line: int
+    text: str  # the whole line, without its newline
+    statement: str
+    sig: bytes
+    seq: int
+    head: str
+    key: str
+    prev: str
+    at: str
+
+
+def statement(head: Appended, key: bytes, prev: str) -> str:
+    """The canonical statement an anchor signs."""
+    return canonical_json({"at": timestamp(), "head": head.hash, "key": key.hex(), "prev": prev,
+                           "seq": head.seq, "type": ANCHOR_TYPE})
+
+
+def sign_line(signer: DigestSigner, head: Appended, prev: str) -> str:
+    """A complete anchor line for ``head``, signed by ``signer`` (the HSM key)."""
+    text = statement(head, signer.public_key(), prev)
+    r, s = signer.sign_digest(hashlib.sha256(text.encode()).digest())
+    return canonical_json({"sig": base64.b64encode(der_encode(r, s)).decode(), "statement": text})
+
+
+def _last_line(path: Path) -> str | None:
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - 65536))
+        lines = fh.read().splitlines()
+    return lines[-1].decode() if lines else None
+
+
+def append_line(path: Path, make_line: Callable[[str], str]) -> str:
+    """Append ``make_line(prev)`` to the anchor file under an exclusive lock, then fsync.
+
+    ``prev`` is the sha256 of the file's last line (64 zeros for an empty file): the lock keeps
+    two anchoring processes from chaining onto the same line.
+    """
+    path = Path(path)
+    created = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        last = _last_line(path)
+        prev = GENESIS if last is None else record_hash(last)
+        line = make_line(prev)
+        os.write(fd, (line + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:  # the new directory entry must survive a crash too
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    return line
+
+
+def parse(path: Path) -> tuple[list[Anchor], list[Problem]]:
+    """Every anchor line of ``path`` (missing file: none) and the lines that are malformed."""
+    anchors: list[Anchor] = []
+    problems: list[Problem] = []
+    path = Path(path)
+    if not path.exists():
+        return anchors, problems
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for i, raw in enumerate(fh, 1):
+            text = raw.rstrip("\n")
+            try:
+                outer = json.loads(text)
+                st = json.loads(outer["statement"])
+                a = Anchor(i, text, outer["statement"], base64.b64decode(outer["sig"], validate=True),
+                           int(st["seq"]), str(st["head"]), str(st["key"]), str(st["prev"]),
+                           str(st["at"]))
+                if st.get("type") != ANCHOR_TYPE or type(st["seq"]) is not int:
+                    raise ValueError("not an anchor statement")
+            except (ValueError, KeyError, TypeError) as exc:
+                problems.append(Problem(None, f"anchor line {i} is malformed ({exc})"))
+                continue
+            anchors.append(a)
+    return anchors, problems
+
+
+def check(anchors: list[Anchor], pubkey: bytes) -> tuple[list[Anchor], list[Problem]]:
+    """The anchors whose signature by ``pubkey`` (the trusted, pinned key) is valid, in file
+    order, and the problems of the others and of the anchor chain."""
+    good: list[Anchor] = []
+    problems: list[Problem] = []
+    key = coincurve.PublicKey(pubkey)
+    want_key = key.format(compressed=True).hex()
+    prev = GENESIS
+    for a in anchors:
+        digest = hashlib.sha256(a.statement.encode()).digest()
+        try:
+            valid = key.verify(a.sig, digest, hasher=None)
+        except (ValueError, TypeError):
+            valid = False
+        if a.key != want_key or not valid:
+            problems.append(Problem(None, f"anchor line {a.line}: not validly signed by the "
+                                          f"trusted key {want_key} (forged or altered)"))
+        else:
+            if a.prev != prev:
+                problems.append(Problem(None, f"anchor line {a.line} does not chain to the line "
+                                              "before it: an anchor was removed or inserted"))
+            good.append(a)
+        prev = record_hash(a.text)
+    return good, problems
+
+
+def against_chain(anchors: list[Anchor], hashes: dict[int, str], head: Appended) -> list[Problem]:
+    """Problems of the chain that valid ``anchors`` reveal: a tail cut below an anchored seq,
+    or an anchored head hash the chain no longer has (the segment up to it was rewritten)."""
+    problems: list[Problem] = []
+    good_upto = 0
+    for a in sorted(anchors, key=lambda x: x.seq):
+        if a.seq > head.seq:
+            problems.append(Problem(head.seq + 1, f"anchor line {a.line} (at {a.at}) covers seq "
+                                                  f"{a.seq} but the trail ends at {head.seq}: "
+                                                  "records were deleted from the tail"))
+        elif (GENESIS if a.seq == 0 else hashes.get(a.seq)) != a.head:
+            problems.append(Problem(good_upto + 1, f"anchor line {a.line} (at {a.at}) signed head "
+                                                   f"{a.head} for seq {a.seq}; the trail has "
+                                                   "another: records "
+                                                   f"{good_upto + 1}..{a.seq} were rewritten"))
+        else:
+            good_upto = max(good_upto, a.seq)
+    return problems

@@ -1,0 +1,75 @@
+"""Appending to the chain inside a caller's open transaction.
+
+:func:`append` is how every domain writes its audit records: in the *same* database transaction
+as the change they record (the ledger's ``post_all(..., hook=...)``, later flows and compliance),
+so a change never commits without its record and a record never commits without its change.
+
+Concurrency: the first statement is ``UPDATE audit_head ... RETURNING``. It takes the head row's
+lock (PostgreSQL: row lock, held to commit; READ COMMITTED re-reads the row a concurrent appender
+committed) or SQLite's write lock, and reserves ``seq`` numbers, before any record is hashed: two
+transactions can never chain onto the same predecessor. On SQLite open the transaction as a write
+(``BEGIN IMMEDIATE``, e.g. ``keeper.ledger.db.WRITE`` execution options) or let ``append`` be its
+first statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, text
+
+from keeper.audit.records import GENESIS, Appended, AuditRecord, envelope, record_hash
+
+_TAKE = text("UPDATE audit_head SET seq = seq + :n WHERE id = 1 RETURNING seq, hash")
+_SET = text("UPDATE audit_head SET hash = :h WHERE id = 1")
+_SQLITE_INSERT = "INSERT INTO audit_records (seq, hash, body) VALUES (?, ?, ?)"
+_PG_INSERT = ("INSERT INTO audit_records (seq, hash, body) "
+              "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])")
+
+
+class AuditUnavailable(RuntimeError):  # noqa: N818 - reads as a state
+    """The trail cannot be appended to (schema missing or its head row removed)."""
+
+
+def append(conn: Connection, records: AuditRecord | Sequence[AuditRecord]) -> list[Appended]:
+    """Append ``records`` (in order) to the chain in ``conn``'s open transaction.
+
+    Every record is encoded and checked first (:class:`~keeper.audit.records.AuditRecordError`
+    before anything is written). Returns each record's ``(seq, hash)``. Nothing is committed
+    here: the records commit or roll back with the caller's transaction.
+    """
+    items = [records] if isinstance(records, AuditRecord) else list(records)
+    return append_encoded(conn, [r.encode() for r in items])
+
+
+def append_encoded(conn: Connection, encoded: Sequence[str]) -> list[Appended]:
+    """:func:`append` of records already encoded with :meth:`AuditRecord.encode`."""
+    n = len(encoded)
+    if n == 0:
+        return []
+    head = conn.execute(_TAKE, {"n": n}).one_or_none()
+    if head is None:
+        raise AuditUnavailable("audit_head row is missing: the trail cannot be appended to")
+    end, prev = int(head[0]), str(head[1])
+    seqs = range(end - n + 1, end + 1)
+    hashes: list[str] = []
+    bodies: list[str] = []
+    for seq, rec in zip(seqs, encoded, strict=True):
+        body = envelope(prev, rec, seq)
+        prev = record_hash(body)
+        bodies.append(body)
+        hashes.append(prev)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_PG_INSERT, (list(seqs), hashes, bodies))
+    else:
+        conn.exec_driver_sql(_SQLITE_INSERT, list(zip(seqs, hashes, bodies, strict=True)))
+    conn.execute(_SET, {"h": prev})
+    return [Appended(s, h) for s, h in zip(seqs, hashes, strict=True)]
+
+
+def head(conn: Connection) -> Appended:
+    """The last stored record's ``(seq, hash)`` (``(0, GENESIS)`` for an empty trail), read
+    from the records themselves, not from the head cache."""
+    row = conn.exec_driver_sql(
+        "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1").one_or_none()
+    return Appended(0, GENESIS) if row is None else Appended(int(row[0]), str(row[1]))

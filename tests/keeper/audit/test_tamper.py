@@ -1,0 +1,161 @@
+"""An attacker holding the database: every kind of rewrite is detected and the first bad record
+is named, on SQLite and PostgreSQL. The guard triggers refuse UPDATE/DELETE while they exist."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import attack, forge, read_rows
+from sqlalchemy import exc as sa_exc
+
+from keeper.audit import AuditRecord, AuditTrail, guards
+from keeper.audit.records import record_hash
+
+N = 10
+K = 5  # the record the attacks aim at
+
+
+@pytest.fixture
+def filled(trail: AuditTrail) -> AuditTrail:
+    trail.append([AuditRecord(f"user{i}", "ledger.post", {"transfer_id": f"t{i}", "amount": str(10**20 + i)},
+                              {"created": True}) for i in range(1, N + 1)])
+    assert trail.verify().ok
+    return trail
+
+
+def _edit(body: str) -> str:
+    assert '"actor":"user5"' in body
+    return body.replace('"actor":"user5"', '"actor":"mallory"')
+
+
+def test_clean_trail_verifies(filled: AuditTrail) -> None:
+    report = filled.verify()
+    assert report.ok and report.records == N and report.head.seq == N
+    assert report.first_bad is None
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE audit_records SET body = 'x' WHERE seq = 5",
+    "DELETE FROM audit_records WHERE seq = 5",
+    "DELETE FROM audit_head",
+    "UPDATE audit_head SET seq = 1",
+])
+def test_database_refuses_update_and_delete(filled: AuditTrail, sql: str) -> None:
+    before = read_rows(filled.engine)
+    with pytest.raises(sa_exc.DatabaseError, match="append-only"):
+        with filled.engine.connect() as conn, conn.begin():
+            conn.exec_driver_sql(sql)
+    assert read_rows(filled.engine) == before
+    assert filled.verify().ok
+
+
+def test_database_refuses_overwrite_and_truncate(filled: AuditTrail) -> None:
+    before = read_rows(filled.engine)
+    sql = ("TRUNCATE audit_records" if filled.engine.dialect.name == "postgresql"
+           else "INSERT OR REPLACE INTO audit_records (seq, hash, body) VALUES (5, 'x', 'y')")
+    with pytest.raises(sa_exc.DatabaseError, match="append-only"):
+        with filled.engine.connect() as conn, conn.begin():
+            conn.exec_driver_sql(sql)
+    assert read_rows(filled.engine) == before
+
+
+def test_edit_detected(filled: AuditTrail) -> None:
+    attack(filled.engine, lambda rows: [(s, h, _edit(b) if s == K else b) for s, h, b in rows])
+    report = filled.verify()
+    assert not report.ok and report.first_bad == K
+    assert "edited" in report.first_problem().reason
+
+
+def test_edit_with_recomputed_hash_detected(filled: AuditTrail) -> None:
+    def change(rows):
+        out = []
+        for s, h, b in rows:
+            if s == K:
+                b = _edit(b)
+                h = record_hash(b)
+            out.append((s, h, b))
+        return out
+
+    attack(filled.engine, change)
+    report = filled.verify()
+    assert not report.ok and report.first_bad == K
+
+
+def test_delete_with_triggers_dropped_detected(filled: AuditTrail) -> None:
+    with filled.engine.connect() as conn, conn.begin():  # the attacker's own SQL, guards dropped
+        guards.remove(conn)
+        conn.exec_driver_sql("DELETE FROM audit_records WHERE seq = 5")
+    report = filled.verify()
+    assert not report.ok and report.first_bad == K
+    assert "missing" in report.first_problem().reason
+    assert any(p.seq is None and "guard trigger" in p.reason for p in report.problems)
+
+
+def test_delete_and_renumber_detected(filled: AuditTrail) -> None:
+    def change(rows):
+        kept = [r for r in rows if r[0] != K]
+        return [(s if s < K else s - 1, h, b) for s, h, b in kept]
+
+    attack(filled.engine, change)
+    report = filled.verify()
+    assert not report.ok and report.first_bad == K
+
+
+def test_insert_detected(filled: AuditTrail) -> None:
+    def change(rows):
+        prev = rows[K - 2][1]  # hash of record K-1
+        fake = forge(prev, K, AuditRecord("mallory", "ledger.post", {"amount": "1"}).encode())
+        shifted = [(s + 1, h, b) for s, h, b in rows[K - 1:]]
+        return rows[:K - 1] + [fake] + shifted
+
+    attack(filled.engine, change)
+    report = filled.verify()
+    assert report.records == N + 1
+    assert not report.ok and report.first_bad == K
+
+
+def test_insert_without_renumbering_detected(filled: AuditTrail) -> None:
+    """A forged record squeezed in by rewriting the later records' positions *and* bodies'
+    seq fields still breaks the hashes (each body is hashed)."""
+    def change(rows):
+        prev = rows[K - 2][1]
+        fake = forge(prev, K, AuditRecord("mallory", "x").encode())
+        later = []
+        for s, _h, b in rows[K - 1:]:
+            rec = json.loads(b)
+            rec["seq"] = s + 1
+            nb = json.dumps(rec, sort_keys=True, separators=(",", ":"))
+            later.append((s + 1, record_hash(nb), nb))
+        return rows[:K - 1] + [fake] + later
+
+    attack(filled.engine, change)
+    report = filled.verify()
+    assert not report.ok and report.first_bad == K
+
+
+def test_reorder_detected(filled: AuditTrail) -> None:
+    def change(rows):
+        a, b = rows[K - 1], rows[K]
+        rows[K - 1], rows[K] = (K, b[1], b[2]), (K + 1, a[1], a[2])
+        return rows
+
+    attack(filled.engine, change)
+    report = filled.verify()
+    assert not report.ok and report.first_bad == K
+    assert "reordered" in report.first_problem().reason
+
+
+def test_tail_cut_is_seen_by_the_head_cache_when_not_fixed(filled: AuditTrail) -> None:
+    attack(filled.engine, lambda rows: rows[:K - 1], fix_head=False)
+    report = filled.verify()
+    assert not report.ok and report.first_bad == K
+
+
+def test_dropped_guards_alone_fail_verification(filled: AuditTrail) -> None:
+    with filled.engine.connect() as conn, conn.begin():
+        guards.remove(conn)
+    report = filled.verify()
+    assert not report.ok and report.first_bad is None
+    assert {p.reason.split()[2] for p in report.problems} == set(
+        guards.expected(filled.engine.dialect.name))
