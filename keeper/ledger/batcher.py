@@ -48,6 +48,11 @@ class Ticket:
 
     ``concurrent.futures.Future`` costs ~20 us per posting (a Condition each); tickets share one
     Condition per committer, notified once per group commit.
+
+    Waits default to the committer's ``result_timeout``. When it passes before the writer took
+    the request, the request is withdrawn (it will never commit) and becomes its own outcome: a
+    ``LedgerTimeout`` with ``in_flight=False``. When the writer had already taken it, the wait
+    raises ``LedgerTimeout`` with ``in_flight=True`` and the ticket still completes later.
     """
 
     __slots__ = ("_cond", "_done", "_results", "_error", "_callbacks", "completed_at", "_state",
@@ -98,7 +103,8 @@ class Ticket:
 
     def exception(self, timeout: float | None | EllipsisType = ...) -> BaseException | None:
         """Wait for the commit; return the request's error (None if accepted). ``timeout`` as
-        for :meth:`result`."""
+        for :meth:`result` (a withdrawn request returns its ``LedgerTimeout``; one still in
+        flight raises it)."""
         self._wait(timeout)
         return self._error
 
