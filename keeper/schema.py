@@ -91,6 +91,7 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "keeper.btc.migrate",
     "keeper.audit.migrate",
     "keeper.compliance.migrate",
+    "keeper.recon.migrate",
 )
 
 

@@ -1,0 +1,148 @@
+"""Recon fixtures: a migrated database (SQLite and a throwaway PostgreSQL), ledger, break book."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keeper.ledger import Ledger, make_engine
+from keeper.recon import BreakBook, FiatEntry
+from keeper.schema import upgrade_all
+
+_DBS = itertools.count()
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+RESOLVER = "treasury.alice"
+
+
+def _pgcluster() -> Any:
+    """The ledger tests' throwaway-PostgreSQL helper module (loaded from its file)."""
+    path = Path(__file__).resolve().parents[1] / "ledger" / "pgcluster.py"
+    spec = importlib.util.spec_from_file_location("strongroom_pgcluster_recon", path)
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+@pytest.fixture(scope="session")
+def recon_pg() -> Iterator[Any]:
+    """A PostgreSQL 15 cluster for the session (skips, printing why, without the binaries)."""
+    pg = _pgcluster()
+    reason = pg.pg_unavailable_reason()
+    if reason:
+        print(f"SKIP postgres: {reason}")
+        pytest.skip(reason)
+    cluster = pg.PostgresCluster(fsync=False)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every domain's schema migrated, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'recon.db'}"
+    else:
+        url = request.getfixturevalue("recon_pg").create_database(f"recon_{next(_DBS)}")
+    upgrade_all(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """Every domain's schema migrated on SQLite only."""
+    url = f"sqlite:///{tmp_path / 'recon.db'}"
+    upgrade_all(url)
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Any]:
+    """An engine on ``db_url``."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+class Clock:
+    """A settable clock (break due times are computed from it)."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A settable clock starting at :data:`T0`."""
+    return Clock()
+
+
+@pytest.fixture
+def book(engine: Any, clock: Clock) -> BreakBook:
+    """A break book whose only resolver is :data:`RESOLVER`."""
+    return BreakBook(engine, resolvers=[RESOLVER], clock=clock)
+
+
+@pytest.fixture
+def ledger(engine: Any) -> Iterator[Ledger]:
+    """A directly-committing ledger on the same database."""
+    lg = Ledger(engine, group_commit=False)
+    yield lg
+    lg.close()
+
+
+
+class InMemoryCoreBanking:
+    """TEST FIXTURE ONLY: an in-memory :class:`keeper.recon.CoreBanking` for the type 2/3 tests.
+
+    Not a core-banking implementation (the local core-banking service of a later issue implements
+    the same protocol on its own database): it holds what a test puts in it, a customer's
+    movements and a balance that is their sum unless the test overrides it.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[str, list[FiatEntry]] = {}
+        self.overrides: dict[str, int] = {}
+        self.reserves: dict[str, int] = {}
+
+    def add(self, customer: str, entry_id: str, kind: str, cents: int, asset: str | None = None,
+            units: int = 0, transfer_id: str | None = None) -> FiatEntry:
+        """Record one movement (and its crypto leg for a trade)."""
+        e = FiatEntry(entry_id, datetime.now(UTC), kind, cents, asset, units, transfer_id)
+        self.entries.setdefault(customer, []).append(e)
+        return e
+
+    def fiat_balances(self) -> Mapping[str, int]:
+        """Sum of each customer's movements, unless a test overrode it."""
+        out = {c: sum(e.amount_cents for e in es) for c, es in self.entries.items()}
+        out.update(self.overrides)
+        return out
+
+    def history(self, customer: str) -> Sequence[FiatEntry]:
+        """The customer's movements."""
+        return list(self.entries.get(customer, []))
+
+    def issuer_reserves(self, asset: str) -> int:
+        """Reserves held for ``asset``'s issuer, cents."""
+        return self.reserves.get(asset, 0)
+
+
+@pytest.fixture
+def corebank() -> InMemoryCoreBanking:
+    """An empty in-memory core banking (test fixture)."""
+    return InMemoryCoreBanking()
+
+
+@pytest.fixture
+def resolver() -> str:
+    """The one actor the ``book`` fixture lets resolve breaks."""
+    return RESOLVER
