@@ -147,6 +147,36 @@ def test_locked_sqlite_fails_the_whole_batch_after_one_attempt(sqlite_ledger) ->
     assert lg.verify_invariants() == []
 
 
+def test_full_disk_fails_the_whole_batch_after_one_attempt(sqlite_ledger) -> None:  # noqa: ANN001
+    """An I/O-class error (SQLITE_FULL, from SQLite's own page limit standing in for a full
+    disk) is not the fault of any one request: one attempt, every request LedgerUnavailable."""
+    lg, _ = sqlite_ledger
+    om, alice = _accounts(lg)
+    committer = GroupCommitter(lg.engine, busy_timeout=0.05)
+    attempts = count_write_attempts(lg.engine)
+    full = threading.Event()
+
+    @event.listens_for(lg.engine, "before_cursor_execute")
+    def _cap(conn: Connection, _cur: object, statement: str, *_a: object) -> None:
+        if full.is_set() and statement == "BEGIN IMMEDIATE":  # no page may be added to the file
+            raw = conn.connection.driver_connection
+            raw.execute(f"PRAGMA max_page_count={raw.execute('PRAGMA page_count').fetchone()[0]}")
+
+    try:
+        with paused_writer(committer.submit, om, alice):
+            full.set()
+            attempts.clear()
+            tickets = [committer.submit([TransferSpec(f"t{i}", om, alice, 1, reference="x" * 4000)])
+                       for i in range(8)]
+        errors = [t.exception(timeout=60) for t in tickets]
+        assert all(isinstance(e, LedgerUnavailable) for e in errors), errors
+        assert "full" in str(errors[0])
+        assert len(attempts) == 1
+    finally:
+        committer.close()
+    assert _count(lg, "SELECT count(*) FROM ledger_transfers WHERE transfer_id LIKE 't%'") == 0
+
+
 def test_request_specific_failure_is_isolated_from_its_batch(sqlite_ledger) -> None:  # noqa: ANN001
     lg, _ = sqlite_ledger
     om, alice = _accounts(lg)
