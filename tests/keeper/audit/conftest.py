@@ -69,6 +69,38 @@ def trail(db_url: str) -> Iterator[AuditTrail]:
 Row = tuple[int, str, str]  # seq, hash, body
 
 
+class Attacker:
+    """Helpers of an attacker holding the database (tests get one from the ``attacker`` fixture)."""
+
+    @staticmethod
+    def read_rows(engine: Engine) -> list[Row]:
+        """Every stored row, in seq order."""
+        return read_rows(engine)
+
+    @staticmethod
+    def attack(engine: Engine, change: Callable[[list[Row]], list[Row]], *,
+               restore_guards: bool = True, fix_head: bool = True) -> None:
+        """See :func:`attack`."""
+        attack(engine, change, restore_guards=restore_guards, fix_head=fix_head)
+
+    @staticmethod
+    def forge(prev: str, seq: int, record_json: str) -> Row:
+        """See :func:`forge`."""
+        return forge(prev, seq, record_json)
+
+
+@pytest.fixture
+def attacker() -> Attacker:
+    """Database-level tampering helpers."""
+    return Attacker()
+
+
+@pytest.fixture
+def anchor_key() -> str:
+    """The HSM key label anchors are signed with."""
+    return ANCHOR_KEY
+
+
 def read_rows(engine: Engine) -> list[Row]:
     """Every stored row, in seq order."""
     with engine.connect() as conn:

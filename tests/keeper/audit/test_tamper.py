@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import attack, forge, read_rows
 from sqlalchemy import exc as sa_exc
 
 from keeper.audit import AuditRecord, AuditTrail, guards
@@ -41,33 +40,33 @@ def test_clean_trail_verifies(filled: AuditTrail) -> None:
     "DELETE FROM audit_head",
     "UPDATE audit_head SET seq = 1",
 ])
-def test_database_refuses_update_and_delete(filled: AuditTrail, sql: str) -> None:
-    before = read_rows(filled.engine)
+def test_database_refuses_update_and_delete(attacker, filled: AuditTrail, sql: str) -> None:
+    before = attacker.read_rows(filled.engine)
     with pytest.raises(sa_exc.DatabaseError, match="append-only"):
         with filled.engine.connect() as conn, conn.begin():
             conn.exec_driver_sql(sql)
-    assert read_rows(filled.engine) == before
+    assert attacker.read_rows(filled.engine) == before
     assert filled.verify().ok
 
 
-def test_database_refuses_overwrite_and_truncate(filled: AuditTrail) -> None:
-    before = read_rows(filled.engine)
+def test_database_refuses_overwrite_and_truncate(attacker, filled: AuditTrail) -> None:
+    before = attacker.read_rows(filled.engine)
     sql = ("TRUNCATE audit_records" if filled.engine.dialect.name == "postgresql"
            else "INSERT OR REPLACE INTO audit_records (seq, hash, body) VALUES (5, 'x', 'y')")
     with pytest.raises(sa_exc.DatabaseError, match="append-only"):
         with filled.engine.connect() as conn, conn.begin():
             conn.exec_driver_sql(sql)
-    assert read_rows(filled.engine) == before
+    assert attacker.read_rows(filled.engine) == before
 
 
-def test_edit_detected(filled: AuditTrail) -> None:
-    attack(filled.engine, lambda rows: [(s, h, _edit(b) if s == K else b) for s, h, b in rows])
+def test_edit_detected(attacker, filled: AuditTrail) -> None:
+    attacker.attack(filled.engine, lambda rows: [(s, h, _edit(b) if s == K else b) for s, h, b in rows])
     report = filled.verify()
     assert not report.ok and report.first_bad == K
     assert "edited" in report.first_problem().reason
 
 
-def test_edit_with_recomputed_hash_detected(filled: AuditTrail) -> None:
+def test_edit_with_recomputed_hash_detected(attacker, filled: AuditTrail) -> None:
     def change(rows):
         out = []
         for s, h, b in rows:
@@ -77,7 +76,7 @@ def test_edit_with_recomputed_hash_detected(filled: AuditTrail) -> None:
             out.append((s, h, b))
         return out
 
-    attack(filled.engine, change)
+    attacker.attack(filled.engine, change)
     report = filled.verify()
     assert not report.ok and report.first_bad == K
 
@@ -92,35 +91,35 @@ def test_delete_with_triggers_dropped_detected(filled: AuditTrail) -> None:
     assert any(p.seq is None and "guard trigger" in p.reason for p in report.problems)
 
 
-def test_delete_and_renumber_detected(filled: AuditTrail) -> None:
+def test_delete_and_renumber_detected(attacker, filled: AuditTrail) -> None:
     def change(rows):
         kept = [r for r in rows if r[0] != K]
         return [(s if s < K else s - 1, h, b) for s, h, b in kept]
 
-    attack(filled.engine, change)
+    attacker.attack(filled.engine, change)
     report = filled.verify()
     assert not report.ok and report.first_bad == K
 
 
-def test_insert_detected(filled: AuditTrail) -> None:
+def test_insert_detected(attacker, filled: AuditTrail) -> None:
     def change(rows):
         prev = rows[K - 2][1]  # hash of record K-1
-        fake = forge(prev, K, AuditRecord("mallory", "ledger.post", {"amount": "1"}).encode())
+        fake = attacker.forge(prev, K, AuditRecord("mallory", "ledger.post", {"amount": "1"}).encode())
         shifted = [(s + 1, h, b) for s, h, b in rows[K - 1:]]
         return rows[:K - 1] + [fake] + shifted
 
-    attack(filled.engine, change)
+    attacker.attack(filled.engine, change)
     report = filled.verify()
     assert report.records == N + 1
     assert not report.ok and report.first_bad == K
 
 
-def test_insert_without_renumbering_detected(filled: AuditTrail) -> None:
+def test_insert_without_renumbering_detected(attacker, filled: AuditTrail) -> None:
     """A forged record squeezed in by rewriting the later records' positions *and* bodies'
     seq fields still breaks the hashes (each body is hashed)."""
     def change(rows):
         prev = rows[K - 2][1]
-        fake = forge(prev, K, AuditRecord("mallory", "x").encode())
+        fake = attacker.forge(prev, K, AuditRecord("mallory", "x").encode())
         later = []
         for s, _h, b in rows[K - 1:]:
             rec = json.loads(b)
@@ -129,25 +128,25 @@ def test_insert_without_renumbering_detected(filled: AuditTrail) -> None:
             later.append((s + 1, record_hash(nb), nb))
         return rows[:K - 1] + [fake] + later
 
-    attack(filled.engine, change)
+    attacker.attack(filled.engine, change)
     report = filled.verify()
     assert not report.ok and report.first_bad == K
 
 
-def test_reorder_detected(filled: AuditTrail) -> None:
+def test_reorder_detected(attacker, filled: AuditTrail) -> None:
     def change(rows):
         a, b = rows[K - 1], rows[K]
         rows[K - 1], rows[K] = (K, b[1], b[2]), (K + 1, a[1], a[2])
         return rows
 
-    attack(filled.engine, change)
+    attacker.attack(filled.engine, change)
     report = filled.verify()
     assert not report.ok and report.first_bad == K
     assert "reordered" in report.first_problem().reason
 
 
-def test_tail_cut_is_seen_by_the_head_cache_when_not_fixed(filled: AuditTrail) -> None:
-    attack(filled.engine, lambda rows: rows[:K - 1], fix_head=False)
+def test_tail_cut_is_seen_by_the_head_cache_when_not_fixed(attacker, filled: AuditTrail) -> None:
+    attacker.attack(filled.engine, lambda rows: rows[:K - 1], fix_head=False)
     report = filled.verify()
     assert not report.ok and report.first_bad == K
 

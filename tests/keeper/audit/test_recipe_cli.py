@@ -1,0 +1,97 @@
+"""The export is checkable with standard tools exactly as RECIPE.md says (bash + jq + sha256sum,
+python3 alone, openssl for the anchors), and the CLI's exit codes tell the outcome."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from keeper.audit import AuditRecord, AuditTrail
+from keeper.audit.__main__ import main
+from keeper.audit.records import record_hash
+
+RECIPE = Path(__file__).resolve().parents[3] / "keeper" / "audit" / "RECIPE.md"
+
+
+def _block(marker: str) -> str:
+    for block in re.findall(r"```sh\n(.*?)```", RECIPE.read_text(), re.S):
+        if marker in block:
+            return block
+    raise AssertionError(f"RECIPE.md has no sh block with {marker!r}")
+
+
+def _tools(*names: str) -> None:
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        pytest.skip(f"standard tools not installed: {missing}")
+
+
+@pytest.fixture
+def exported(trail: AuditTrail, tmp_path: Path) -> Path:
+    trail.append([AuditRecord(f"user{i}", "api.call", {"name": "Zoë", "amount": str(10**24 + i)},
+                              {"status": 200}) for i in range(1, 8)])
+    out = tmp_path / "audit.jsonl"
+    with open(out, "w") as fh:
+        trail.export(fh)
+    return out
+
+
+def _run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", script, "recipe", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize("tool", ["check-chain", "python3 -c"])
+def test_recipe_checks_an_export_and_finds_the_edit(exported: Path, trail: AuditTrail, tool: str) -> None:
+    _tools("jq", "sha256sum", "python3")
+    script = _block(tool)
+    if tool == "python3 -c":
+        script = script.replace("audit.jsonl", '"$1"')
+    ok = _run(script, str(exported), cwd=exported.parent)
+    assert ok.returncode == 0, ok.stderr
+    assert trail.verify().head.hash in ok.stdout
+    lines = exported.read_text().splitlines()
+    lines[3] = lines[3].replace('"user4"', '"userX"')
+    exported.write_text("\n".join(lines) + "\n")
+    bad = _run(script, str(exported), cwd=exported.parent)
+    assert bad.returncode != 0
+    assert "5" in bad.stdout + bad.stderr  # record 5 no longer links to the edited record 4
+
+
+def test_openssl_verifies_an_anchor(exported: Path, trail: AuditTrail, anchor_signer, tmp_path: Path) -> None:
+    _tools("jq", "openssl", "xxd", "base64")
+    path = tmp_path / "anchors.jsonl"
+    at = trail.anchor(anchor_signer, path)
+    line = tmp_path / "line.json"
+    line.write_text(path.read_text().splitlines()[0])
+    done = _run(_block("check-anchor"), str(line), anchor_signer.public_key().hex(), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["Verified", "OK", str(at.seq), at.hash]
+    assert record_hash(exported.read_text().splitlines()[at.seq - 1]) == at.hash
+    forged = tmp_path / "forged.json"
+    forged.write_text(line.read_text().replace(at.hash, "f" * 64))
+    assert _run(_block("check-anchor"), str(forged), anchor_signer.public_key().hex(),
+                cwd=tmp_path).returncode != 0
+
+
+def test_cli_exit_codes(attacker, anchor_key, trail: AuditTrail, db_url: str, hsm_data: Path, tmp_path: Path,
+                        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("STRONGROOM_DATA", str(hsm_data))
+    anchors = tmp_path / "anchors.jsonl"
+    trail.append([AuditRecord("ops", "api.call", {"i": i}) for i in range(6)])
+    assert main(["--db", db_url, "anchor", "--anchors", str(anchors), "--key-label", anchor_key]) == 0
+    assert main(["--db", db_url, "verify", "--anchors", str(anchors), "--key-label", anchor_key]) == 0
+    assert "OK: 6 records" in capsys.readouterr().out
+    out = tmp_path / "export.jsonl"
+    assert main(["--db", db_url, "export", "--out", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 6
+    attacker.attack(trail.engine, lambda rows: rows[:4])
+    assert main(["--db", db_url, "verify", "--anchors", str(anchors), "--key-label", anchor_key]) == 1
+    assert "first bad record seq 5" in capsys.readouterr().out
+    assert main(["--db", db_url, "anchor", "--anchors", str(anchors), "--key-label", anchor_key]) == 1
+    assert main(["--db", db_url, "verify", "--anchors", str(anchors), "--key-label", "no-such"]) == 2
+    assert main(["--db", "sqlite:///" + str(tmp_path / "nope" / "x.db"), "verify"]) == 2
