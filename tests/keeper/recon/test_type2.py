@@ -1,0 +1,84 @@
+"""Type 2: each customer's fiat balance explained by its history, its trades posted in the
+sub-ledger (against the in-memory core-banking test fixture)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from keeper.ledger import TransferSpec
+from keeper.prices import StaticPrices
+from keeper.recon import Reconciler, SizeClass, Status
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+USDC = 10**6
+
+
+@pytest.fixture
+def rec(engine, book) -> Reconciler:
+    return Reconciler(engine, book, StaticPrices({"ETH": 300_000}, NOW))
+
+
+def buy(ledger, corebank, customer: str, entry: str, usd: int, units: int, post: int | None,
+        asset: str = "USDC") -> None:
+    """A buy: fiat out of the customer's account, ``units`` in; the ledger posts ``post``."""
+    tid = f"trade:{entry}"
+    corebank.add(customer, entry, "buy", -usd * 100, asset, units, tid)
+    if post is not None:
+        ledger.post(TransferSpec(tid, ledger.omnibus_account(asset, "vault:0x" + "11" * 20),
+                                 ledger.client_account(customer, asset), post))
+
+
+def test_histories_that_explain_everything_pass(ledger, corebank, rec, book) -> None:
+    """The spec's example: deposited $500K, bought $300K USDC -> $200K fiat + 300K USDC."""
+    corebank.add("7890", "dep-1", "deposit", 500_000_00)
+    buy(ledger, corebank, "7890", "ord-12345", 300_000, 300_000 * USDC, 300_000 * USDC)
+    corebank.add("42", "dep-2", "deposit", 10_00)
+    run = rec.run_type2(corebank, run_key="t2")
+    assert corebank.fiat_balances()["7890"] == 200_000_00
+    assert run.status == "PASS" and run.figures["exact"] == {"customers": "2", "legs_matched": "1"}
+
+
+def test_every_unexplained_difference_is_a_break_of_its_size(ledger, corebank, rec, book,
+                                                             engine) -> None:
+    corebank.add("a", "dep", "deposit", 1_000_00)
+    corebank.overrides["a"] = 1_000_50  # 50 cents nobody can explain: auto-resolved
+    corebank.add("b", "dep", "deposit", 50_000_00)
+    buy(ledger, corebank, "b", "o1", 20_000, 20_000 * USDC, None)  # the leg never posted
+    corebank.add("c", "dep", "deposit", 9_000_00)
+    buy(ledger, corebank, "c", "o2", 5_000, 5_000 * USDC, 4_900 * USDC)  # posted $100 short
+    corebank.add("d", "dep", "deposit", 10**6)
+    buy(ledger, corebank, "d", "o3", 3_000, 10**18, 10**18, asset="ETH")  # matches
+    run = rec.run_type2(corebank, run_key="t2")
+    got = {b.subject: b for b in book.breaks(run.id)}
+    assert set(got) == {"a", "b o1", "c o2"}
+    assert (got["a"].kind, got["a"].difference, got["a"].size_class, got["a"].status) == (
+        "fiat", 50, SizeClass.AUTO, Status.AUTO_RESOLVED)
+    assert (got["b o1"].difference, got["b o1"].usd_cents, got["b o1"].size_class) == (
+        -20_000 * USDC, -2_000_000, SizeClass.CRITICAL)
+    assert (got["c o2"].difference, got["c o2"].size_class) == (-100 * USDC,
+                                                                 SizeClass.INVESTIGATE)
+    assert "trade:o1" in got["b o1"].detail
+    assert run.figures["exact"]["legs_matched"] == "1"
+
+
+def test_a_leg_posted_on_another_customer_does_not_count(ledger, corebank, rec, book) -> None:
+    corebank.add("a", "dep", "deposit", 1_000_00)
+    corebank.add("a", "o1", "buy", -500_00, "USDC", 500 * USDC, "trade:o1")
+    ledger.post(TransferSpec("trade:o1", ledger.omnibus_account("USDC", "vault:0x" + "11" * 20),
+                             ledger.client_account("mallory", "USDC"), 500 * USDC))
+    run = rec.run_type2(corebank, run_key="t2")
+    (brk,) = book.breaks(run.id)
+    assert (brk.subject, brk.difference, brk.size_class) == ("a o1", -500 * USDC,
+                                                             SizeClass.INVESTIGATE)
+
+
+@pytest.mark.parametrize("bad", [1.5, "100", None])
+def test_a_non_integer_fiat_amount_is_refused_and_nothing_recorded(corebank, rec, book,
+                                                                    bad) -> None:
+    corebank.add("a", "dep", "deposit", 100)
+    corebank.overrides["a"] = bad
+    with pytest.raises(ValueError, match="not int cents"):
+        rec.run_type2(corebank, run_key="t2")
+    assert book.breaks() == []
