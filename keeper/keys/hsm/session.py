@@ -5,6 +5,12 @@ logged-in session logs the whole application out (``C_Logout``), invalidating ev
 session's private-key handles. So this process logs in once per token through a dedicated
 login session that it keeps open, and every working session is opened without a PIN:
 closing it never logs anyone out, and no session is leaked by a refused second login.
+
+Every PKCS#11 call runs inside ``using(config)``, one lock per loaded module: python-pkcs11
+calls ``C_Initialize(NULL)``, which tells the module the application will not call it from
+several threads at once, and SoftHSM2 then runs without its own locks (concurrent signers
+on one token crashed the process). The same lock keeps ``reset_module`` (``C_Finalize`` +
+``C_Initialize`` after a token dropped out) away from calls in flight.
 """
 
 from __future__ import annotations
@@ -25,12 +31,33 @@ _LOGINS: dict[tuple[str, str | None, str], Any] = {}
 _LOGIN_LOCK = threading.Lock()
 
 
+_GUARDS: dict[tuple[str, str | None], threading.RLock] = {}
+#: per module: how many times it was reinitialised; older session handles are void (and
+#: their numbers may already name other sessions, so they must never be closed)
+_GENERATIONS: dict[tuple[str, str | None], int] = {}
+
+
 def _module_key(config: HsmConfig) -> tuple[str, str | None]:
     return str(config.module), str(config.conf) if config.conf else None
 
 
 def _login_key(config: HsmConfig) -> tuple[str, str | None, str]:
     return (*_module_key(config), config.token_label)
+
+
+def _guard(config: HsmConfig) -> threading.RLock:
+    with _LOGIN_LOCK:
+        return _GUARDS.setdefault(_module_key(config), threading.RLock())
+
+
+def using(config: HsmConfig) -> threading.RLock:
+    """The lock to hold around every PKCS#11 call on the module of ``config`` (reentrant)."""
+    return _guard(config)
+
+
+def generation(config: HsmConfig) -> int:
+    """How many times the module of ``config`` was reinitialised in this process."""
+    return _GENERATIONS.get(_module_key(config), 0)
 
 
 def _close_quietly(session: Any) -> None:
@@ -43,8 +70,8 @@ def _close_quietly(session: Any) -> None:
 def open_session(config: HsmConfig, rw: bool = False) -> Any:
     """Open a session on the configured token, logged in through this process's one login.
 
-    The PIN is read only when this process has no login on the token yet. Closing the
-    returned session never logs the application out.
+    Call inside ``using(config)``. The PIN is read only when this process has no login on
+    the token yet. Closing the returned session never logs the application out.
     """
     token = load_module(config).get_token(token_label=config.token_label)
     key = _login_key(config)
@@ -70,9 +97,11 @@ def reset_module(config: HsmConfig) -> None:
 
     ``C_Finalize`` closes every session of that module; their owners reconnect.
     """
-    with _LOGIN_LOCK:
-        for key in [k for k in _LOGINS if k[:2] == _module_key(config)]:
-            del _LOGINS[key]
+    with using(config):
+        with _LOGIN_LOCK:
+            for key in [k for k in _LOGINS if k[:2] == _module_key(config)]:
+                del _LOGINS[key]
+        _GENERATIONS[_module_key(config)] = generation(config) + 1
         reinitialize_module(config)
 
 

@@ -19,7 +19,13 @@ from keeper.keys.ecdsa import compress_point, normalize_s, split_raw, verify_dig
 from keeper.keys.hsm.config import SEED_WRAP_KEY, HsmConfig
 from keeper.keys.hsm.errors import KeyMismatchError
 from keeper.keys.hsm.pins import pinned_key
-from keeper.keys.hsm.session import open_session, open_with_key, reset_module
+from keeper.keys.hsm.session import (
+    generation,
+    open_session,
+    open_with_key,
+    reset_module,
+    using,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +35,7 @@ SECP256K1_PARAMS = bytes.fromhex("06052b8104000a")
 
 def ensure_keys(config: HsmConfig, ec_labels: tuple[str, ...]) -> None:
     """Generate the missing secp256k1 keys and the AES seed-wrap key inside the token."""
-    with open_session(config, rw=True) as session:
+    with using(config), open_session(config, rw=True) as session:
         for label in ec_labels:
             try:
                 session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label)
@@ -97,7 +103,7 @@ def token_public_keys(config: HsmConfig, labels: tuple[str, ...]) -> dict[str, b
     Raises ``KeyMismatchError`` when a label's private key does not match its public object.
     """
     out: dict[str, bytes] = {}
-    with open_session(config) as session:
+    with using(config), open_session(config) as session:
         for label in labels:
             priv = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label)
             pub = _public_key(session, label)
@@ -130,6 +136,7 @@ class HsmSigner:
         self._lock = threading.Lock()
         self._session: Any = None
         self._priv: Any = None
+        self._generation = -1
         if expected_public_key is None and config.pins is not None:
             expected_public_key = pinned_key(config.pins, key_label)
         self._pin: bytes | None = (
@@ -145,6 +152,7 @@ class HsmSigner:
         return self._pin
 
     def _connect(self) -> None:
+        """Open a session and check the key; callers hold the lock and ``using``."""
         session, priv = open_with_key(self.config, ObjectClass.PRIVATE_KEY, self.key_label)
         try:
             pub = _public_key(session, self.key_label)
@@ -159,10 +167,12 @@ class HsmSigner:
             )
         self._pin = pub
         self._session, self._priv = session, priv
+        self._generation = generation(self.config)
 
     def _drop(self) -> None:
-        """Forget the session (closing it if the token still answers); callers hold the lock."""
-        if self._session is not None:
+        """Forget the session, closing it if it is still of the module's current generation
+        and the token answers; callers hold the lock and ``using``."""
+        if self._session is not None and self._generation == generation(self.config):
             try:
                 self._session.close()
             except pkcs11.PKCS11Error:
@@ -170,10 +180,21 @@ class HsmSigner:
         self._session = None
         self._priv = None
 
-    def _reconnect(self, exc: Exception) -> None:
-        """Drop the session and open a new one; reinitialise the module if the token is lost."""
-        log.warning("HSM session on %r lost (%s); reconnecting",
-                    self.config.token_label, type(exc).__name__)
+    def _ensure_session(self) -> None:
+        """Connect if there is no session or the module was reinitialised since (stale
+        handles may name other objects now); callers hold the lock and ``using``."""
+        if self._session is None or self._generation != generation(self.config):
+            self._drop()
+            self._connect()
+
+    def _connect_or_reset(self, lost: Exception | None) -> None:
+        """Open a fresh session; if the token itself is lost, reinitialise the module once.
+
+        Callers hold the lock and ``using`` (reentrant, so the reinitialisation may run).
+        """
+        if lost is not None:
+            log.warning("HSM session on %r lost (%s); reconnecting",
+                        self.config.token_label, type(lost).__name__)
         self._drop()
         try:
             self._connect()
@@ -184,34 +205,29 @@ class HsmSigner:
             self._connect()
 
     def _sign_reconnecting(self, digest: bytes) -> tuple[int, int]:
-        try:
-            if self._session is None:
-                self._connect()
-            return _sign(self._priv, digest)
-        except _NOT_TRANSIENT:
-            raise
-        except pkcs11.PKCS11Error as exc:
-            self._reconnect(exc)
-            return _sign(self._priv, digest)
+        with using(self.config):
+            try:
+                self._ensure_session()
+                return _sign(self._priv, digest)
+            except _NOT_TRANSIENT:
+                raise
+            except pkcs11.PKCS11Error as exc:
+                self._connect_or_reset(exc)
+                return _sign(self._priv, digest)
 
     def public_key(self) -> bytes:
         """The 33-byte compressed public key: the pinned one (connects only if none is)."""
         with self._lock:
             if self._pin is None:
-                self._connect()
+                with using(self.config):
+                    self._connect()
             assert self._pin is not None  # noqa: S101 - set by _connect
             return self._pin
 
     def check(self) -> None:
         """Reconnect and prove the token signs with the pinned key (a probe signature)."""
-        with self._lock:
-            self._drop()
-            try:
-                self._connect()
-            except _NOT_TRANSIENT:
-                raise
-            except pkcs11.PKCS11Error as exc:
-                self._reconnect(exc)
+        with self._lock, using(self.config):
+            self._connect_or_reset(None)
         self.sign_digest(os.urandom(32))
 
     def sign_digest(self, digest: bytes) -> tuple[int, int]:
@@ -222,7 +238,8 @@ class HsmSigner:
             r, s = self._sign_reconnecting(digest)
             assert self._pin is not None  # noqa: S101 - set by _connect
             if not verify_digest(self._pin, digest, r, s):
-                self._drop()
+                with using(self.config):
+                    self._drop()
                 raise KeyMismatchError(
                     f"token {self.config.token_label!r} signed {self.key_label!r} with a key "
                     f"other than the pinned {self._pin.hex()}; signature withheld"
@@ -231,14 +248,13 @@ class HsmSigner:
 
     def private_key_handle(self) -> Any:
         """The PKCS#11 private key object (attributes readable only if the token allows)."""
-        with self._lock:
-            if self._session is None:
-                self._connect()
+        with self._lock, using(self.config):
+            self._ensure_session()
             return self._priv
 
     def close(self) -> None:
         """Close the session (idempotent); errors from a dead token are swallowed."""
-        with self._lock:
+        with self._lock, using(self.config):
             self._drop()
 
     def __repr__(self) -> str:
@@ -258,20 +274,18 @@ class HsmSeedWrapper:
     def wrap(self, seed: bytes, aad: bytes = b"strongroom-seed") -> bytes:
         """Return the wrapped (encrypted, authenticated) seed."""
         iv = os.urandom(12)
-        session, key = open_with_key(self.config, ObjectClass.SECRET_KEY, self.key_label)
-        with session:
-            ct = key.encrypt(
-                seed, mechanism=Mechanism.AES_GCM, mechanism_param=pkcs11.GCMParams(iv, aad)
-            )
+        gcm = pkcs11.GCMParams(iv, aad)
+        with using(self.config):
+            session, key = open_with_key(self.config, ObjectClass.SECRET_KEY, self.key_label)
+            with session:
+                ct = key.encrypt(seed, mechanism=Mechanism.AES_GCM, mechanism_param=gcm)
         return iv + ct
 
     def unwrap(self, blob: bytes, aad: bytes = b"strongroom-seed") -> bytes:
         """Decrypt a wrapped seed inside the token; fails if the blob was altered."""
-        iv, ct = blob[:12], blob[12:]
-        session, key = open_with_key(self.config, ObjectClass.SECRET_KEY, self.key_label)
-        with session:
-            return bytes(
-                key.decrypt(
-                    ct, mechanism=Mechanism.AES_GCM, mechanism_param=pkcs11.GCMParams(iv, aad)
-                )
-            )
+        gcm = pkcs11.GCMParams(blob[:12], aad)
+        with using(self.config):
+            session, key = open_with_key(self.config, ObjectClass.SECRET_KEY, self.key_label)
+            with session:
+                return bytes(key.decrypt(blob[12:], mechanism=Mechanism.AES_GCM,
+                                         mechanism_param=gcm))
