@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -75,6 +76,24 @@ class _VerifyOnly:
     def sign_digest(self, digest: bytes) -> tuple[int, int]:
         assert verify_digest(self._pub, self._digest, *self._sig)  # noqa: S101
         return self._sig
+
+
+def bench_threads(cfg, labels: tuple[str, ...], n_each: int) -> None:
+    """One thread per key label signing on the same token: aggregate rate (calls into one
+    module are serialised, see keeper.keys.hsm.session)."""
+    signers = [HsmSigner(cfg, label) for label in labels]
+    for s in signers:
+        s.sign_digest(os.urandom(32))
+    threads = [threading.Thread(target=lambda s=s: [s.sign_digest(os.urandom(32))
+                                                     for _ in range(n_each)])
+               for s in signers]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rate = len(signers) * n_each / (time.perf_counter() - t0)
+    print(f"{f'HSM, {len(signers)} threads x 1 key each':32} {rate:9.0f} sig/s (aggregate)")
 
 
 def bench_failover(tmp: Path) -> None:
@@ -146,6 +165,7 @@ def main() -> None:
         bench_signer("verify only (pinned-key check)", _VerifyOnly(soft), N_SIGS)
         rate = bench_signer("HSM (SoftHSM2 CKM_ECDSA, verified)", hsm, N_SIGS)
         print(f"HSM / software ratio: {rate / base:.3f}")
+        bench_threads(cfg, ("eth-hot", "safe-signer", "btc-cosigner"), N_SIGS // 3)
         bench_failover(Path(tmp))
         bench_psbt(HsmSigner(cfg, "btc-cosigner"))
 
