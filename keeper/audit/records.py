@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+_sha256 = hashlib.sha256
 GENESIS = "0" * 64  # ``prev`` of record 1
 MAX_SAFE_INT = 2**53 - 1  # integers beyond this must be decimal strings (jq reads doubles)
 MAX_NAME = 200  # characters of an actor or operation name
@@ -125,7 +126,7 @@ def envelope(prev: str, record_json: str, seq: int) -> str:
 
 def record_hash(line: str) -> str:
     """sha256 hex of an envelope line (what ``sha256sum`` prints for the line without newline)."""
-    return hashlib.sha256(line.encode("utf-8")).hexdigest()
+    return _sha256(line.encode()).hexdigest()
 
 
 def seq_suffix(seq: int) -> str:

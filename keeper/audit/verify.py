@@ -15,7 +15,7 @@ The verifier trusts nothing in the database: not the triggers (reported when mis
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, text
@@ -24,7 +24,6 @@ from keeper.audit import guards
 from keeper.audit.records import GENESIS, PREFIX, PREV_SLICE, Appended, record_hash, seq_suffix
 
 START = Appended(0, GENESIS)  # where a chain walk begins: before record 1
-_ROWS = text("SELECT seq, hash, body FROM audit_records WHERE seq > :s ORDER BY seq")
 _BODY = text("SELECT body FROM audit_records WHERE seq = :s")
 
 
@@ -91,16 +90,17 @@ def walk(rows: Iterable[tuple[int, str, str]], report: Report, start: Appended =
     found: dict[int, str] = {}
     last_seq, last_hash, last_ok = start.seq, start.hash, True
     n = 0
+    hash_of, suffix, link = record_hash, seq_suffix, PREV_SLICE  # locals: a million iterations
     for seq, stored, body in rows:
         n += 1
         expected = last_seq + 1
         if seq != expected:
             add(Problem(expected, f"records {expected}..{seq - 1} are missing (deleted)"))
-        computed = record_hash(body)
+        computed = hash_of(body)
         ok = computed == stored
         if not ok:
             add(Problem(seq, "content does not match its hash (record edited)"))
-        if not body.endswith(seq_suffix(seq)):
+        if not body.endswith(suffix(seq)):
             claimed = _claimed_seq(body)
             if claimed is not None and claimed < seq:
                 add(Problem(max(claimed, start.seq + 1),
@@ -109,7 +109,7 @@ def walk(rows: Iterable[tuple[int, str, str]], report: Report, start: Appended =
             else:
                 add(Problem(seq, f"record at seq {seq} was written as seq {claimed}: records "
                                  "were deleted or reordered"))
-        elif not body.startswith(PREFIX) or body[PREV_SLICE] != last_hash:
+        elif body[link] != last_hash or not body.startswith(PREFIX):
             if last_ok and seq == expected:
                 bad = seq - 1 if seq - 1 > start.seq else seq
                 add(Problem(bad, f"seq {seq} does not chain to seq {seq - 1}: record {bad} was "
@@ -148,12 +148,25 @@ def anchored_hash(conn: Connection, seq: int) -> str | None:
     return None if row is None else record_hash(row[0])
 
 
-def rows(conn: Connection, start: int = 0) -> Iterable[tuple[int, str, str]]:
-    """Stream ``(seq, hash, body)`` of records after ``start`` in ``seq`` order."""
-    result = conn.execution_options(stream_results=True, yield_per=20_000).execute(
-        _ROWS, {"s": int(start)})
-    for seq, h, body in result:
-        yield int(seq), h, body
+def rows(conn: Connection, start: int = 0, chunk: int = 20_000) -> Iterator[tuple[int, str, str]]:
+    """Stream ``(seq, hash, body)`` of records after ``start`` in ``seq`` order, in ``conn``'s
+    transaction, straight from the driver (a server-side cursor on PostgreSQL): a million rows
+    cost no SQLAlchemy row objects."""
+    conn.exec_driver_sql("SELECT 1")  # the transaction (and its snapshot) is open on the driver
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        cur = raw.cursor(name="audit_walk")
+        cur.execute("SELECT seq, hash, body FROM audit_records WHERE seq > %s ORDER BY seq",
+                    (int(start),))
+    else:
+        cur = raw.cursor()
+        cur.execute("SELECT seq, hash, body FROM audit_records WHERE seq > ? ORDER BY seq",
+                    (int(start),))
+    try:
+        while batch := cur.fetchmany(chunk):
+            yield from batch
+    finally:
+        cur.close()
 
 
 def snapshot(engine: Engine) -> Connection:
