@@ -7,7 +7,7 @@ from typing import Protocol
 import coincurve
 from eth_utils import keccak, to_checksum_address
 
-from keeper.keys.hd.bip32 import ExtendedPublicKey
+from keeper.keys.hd.bip32 import HARDENED, ExtendedPublicKey
 
 
 class AddressDeriver(Protocol):
@@ -29,6 +29,11 @@ class EthBip44Deriver:
 
     def __init__(self, account_xpub: str) -> None:
         self._account = ExtendedPublicKey.parse(account_xpub)
+        if self._account.depth != 3 or self._account.child_number < HARDENED:
+            raise ValueError(
+                "need the account-level xpub of m/44'/60'/account' (depth 3, hardened); got "
+                f"depth {self._account.depth}"
+            )
         self._receive = self._account.child(0)
         self.public_descriptor = account_xpub
 

@@ -133,3 +133,11 @@ def test_wrapped_seeds_are_bound_to_their_name(registry, hsm_config):
     for name in seeds:
         with pytest.raises(ValueError, match="wrapped seed"):
             registry.load_seed(name, wrapper)
+
+
+@pytest.mark.parametrize("path", ["m", "m/44h/60h", "m/44h/60h/0h/0", "m/44h/60h/0"])
+def test_eth_deriver_wants_an_account_level_xpub(path):
+    """m/44'/60'/account' only: another level silently yields non-standard addresses."""
+    xpub = ExtendedPrivateKey.from_seed(os.urandom(32), "main").derive(path).public().serialize()
+    with pytest.raises(ValueError, match="account"):
+        EthBip44Deriver(xpub)
