@@ -3,6 +3,11 @@
 The record is a JSON object ``{label: compressed public key hex}`` kept beside the token's
 config (``HsmConfig.pins``). It is the trust anchor of signing: every token (primary or
 backup) and every signature is checked against it, so no failover can sign with another key.
+
+``ensure_local_token`` writes it for the local SoftHSM2 token. For a Luna / CloudHSM
+partition, record it once at the key ceremony and set ``HsmConfig.pins`` to it::
+
+    enrol_pins(path, token_public_keys(config, ("eth-hot", "safe-signer", "btc-cosigner")))
 """
 
 from __future__ import annotations
