@@ -9,7 +9,10 @@ lock (PostgreSQL: row lock, held to commit; READ COMMITTED re-reads the row a co
 committed) or SQLite's write lock, and reserves ``seq`` numbers, before any record is hashed: two
 transactions can never chain onto the same predecessor. On SQLite open the transaction as a write
 (``BEGIN IMMEDIATE``, e.g. ``keeper.ledger.db.WRITE`` execution options) or let ``append`` be its
-first statement.
+first statement. Call it *last* in the transaction: the head lock is then held only until the
+commit, and every transaction takes its own rows' locks before the head's (one lock order, no
+deadlock on PostgreSQL). Under REPEATABLE READ or SERIALIZABLE a concurrent append makes the
+later transaction fail with a serialization error (retry it); READ COMMITTED simply waits.
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ def _check_head_cache(conn: Connection, report: Report) -> None:
     seq, h = int(row[0]), str(row[1])
     if seq > last.seq:
         report.problems.append(Problem(last.seq + 1, f"records {last.seq + 1}..{seq} are missing "
-                                                     "from the tail (the head says {seq})"))
+                                                     f"from the tail (the head says {seq})"))
     elif seq < last.seq:
         report.problems.append(Problem(seq + 1, f"records {seq + 1}..{last.seq} were added "
                                                 "behind the head (not appended by the trail)"))

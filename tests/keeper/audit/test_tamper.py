@@ -149,6 +149,7 @@ def test_tail_cut_is_seen_by_the_head_cache_when_not_fixed(attacker, filled: Aud
     attacker.attack(filled.engine, lambda rows: rows[:K - 1], fix_head=False)
     report = filled.verify()
     assert not report.ok and report.first_bad == K
+    assert f"the head says {N}" in report.first_problem().reason
 
 
 def test_dropped_guards_alone_fail_verification(filled: AuditTrail) -> None:
