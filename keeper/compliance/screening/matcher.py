@@ -12,7 +12,9 @@ regardless of order (reordered names align), each pair scored:
 The name score is the weighted mean over aligned pairs and unmatched tokens: a pair weighs its
 token class (names 1.0, generic words and particles 0.5, legal forms 0.3) times 1.3 when the listed
 token is a family name; a query token left unmatched weighs 0.8 (it argues against the match), a
-listed token left unmatched 0.1 (a missing middle name barely matters). A match made only of
+listed token left unmatched 0.1 (a missing middle name barely matters) while the query covers at
+least half of the listed name's distinctive tokens, 0.5 otherwise (one shared word out of a long
+name, ``Exchange`` / ``Golden Crescent Exchange``, is not a match). A match made only of
 non-distinctive tokens (``CORP``, ``AL``, ``TRADING``) scores 0. Numbers in both names that differ
 multiply the score by 0.7. The tokens run together (``Abubakr`` / ``Abu Bakr``) are also compared
 under the same budget; the better reading wins. Context then subtracts points: countries that
@@ -27,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
@@ -36,6 +39,7 @@ DECLINE_ABOVE = 90.0
 REVIEW_FROM = 70.0
 EXTRA_QUERY_WEIGHT = 0.8
 EXTRA_LISTED_WEIGHT = 0.1
+UNCOVERED_LISTED_WEIGHT = 0.5
 FAMILY_WEIGHT = 1.3
 INITIAL_SCORE = 0.7
 PHONETIC_SCORE = 0.85
@@ -94,6 +98,7 @@ class NameScore:
         return f"{self.score:.1f} vs {self.listed_name!r}: " + "; ".join(parts)
 
 
+@lru_cache(maxsize=1 << 20)
 def token_similarity(q: str, r: str) -> tuple[float, str, int]:
     """Score, kind and edit count of aligning query token ``q`` with listed token ``r``."""
     if q == r:
@@ -148,9 +153,12 @@ def align(query: tuple[Token, ...], listed: tuple[Token, ...]) -> tuple[float, N
         distinctive |= listed[j].cls.distinctive
     rest_q = [t for i, t in enumerate(query) if i not in used_q]
     rest_r = [t for j, t in enumerate(listed) if j not in used_r]
+    listed_names = sum(1 for t in listed if t.cls.distinctive)
+    covered = sum(1 for j, t in enumerate(listed) if j in used_r and t.cls.distinctive)
+    extra_listed = EXTRA_LISTED_WEIGHT if 2 * covered >= listed_names else UNCOVERED_LISTED_WEIGHT
     total = sum(a.weight for a in aligned)
     total += sum(EXTRA_QUERY_WEIGHT * t.weight for t in rest_q)
-    total += sum(EXTRA_LISTED_WEIGHT * t.weight * (FAMILY_WEIGHT if t.family else 1.0) for t in rest_r)
+    total += sum(extra_listed * t.weight * (FAMILY_WEIGHT if t.family else 1.0) for t in rest_r)
     score = sum(a.score * a.weight for a in aligned) / total if total and distinctive else 0.0
     return score, NameScore(0.0, "", tuple(aligned), tuple(t.text for t in rest_q),
                             tuple(t.text for t in rest_r))

@@ -41,6 +41,8 @@ from keeper.compliance.screening.records import ListEntry
 from keeper.compliance.screening.store import ListVersion
 
 MIN_COMPACT = 6
+MAX_NAME_LENGTH = 300  # characters of a name to screen
+MAX_NAME_TOKENS = 24
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,13 @@ class Screener:
     def screen_name(self, name: str, country: str | None = None, birth_date: str | None = None,
                     limit: int = 10) -> list[Match]:
         """Listed parties whose names score at least the review threshold against ``name``,
-        best first (at most ``limit``), one match per entry."""
+        best first (at most ``limit``), one match per entry. A name too long to be a real one
+        raises ``ValueError``: the caller must refuse the transfer, not let it pass unscreened."""
+        if len(name) > MAX_NAME_LENGTH:
+            raise ValueError(f"name too long to screen ({len(name)} > {MAX_NAME_LENGTH} characters)")
         tokens = tokenize(name)
+        if len(tokens) > MAX_NAME_TOKENS:
+            raise ValueError(f"name too long to screen ({len(tokens)} > {MAX_NAME_TOKENS} words)")
         if not any(t.cls.distinctive for t in tokens):
             return []
         best: dict[int, NameScore] = {}
@@ -210,9 +217,10 @@ class Screener:
     def screen_transaction(self, address: str | None, counterparty: str | None,
                            country: str | None = None, birth_date: str | None = None) -> ScreeningResult:
         """Screen a transfer: the counterparty's address exactly, its name fuzzily. The decision
-        is the worst of all matches (an address on a list declines and files a SAR)."""
-        matches = self.screen_address(address) if address else []
-        if counterparty:
+        is the worst of all matches (an address on a list declines and files a SAR). ``None``
+        means "not given"; a malformed address or an over-long name raises ``ValueError``."""
+        matches = self.screen_address(address) if address is not None else []
+        if counterparty is not None:
             matches += self.screen_name(counterparty, country, birth_date)
         decision = max((m.decision for m in matches), key=_SEVERITY.index, default=Decision.PASS)
         return ScreeningResult(decision, tuple(matches), self.labels)
