@@ -13,6 +13,7 @@ Records look like API-call audits (~300 bytes). Usage:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -37,10 +38,13 @@ def _rec(i: int) -> AuditRecord:
 def batched(trail: AuditTrail, n: int, batch: int, start: int = 0) -> float:
     """Records/s appending ``n`` records, ``batch`` per committed transaction."""
     recs = [_rec(start + i) for i in range(n)]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(0, n, batch):
         trail.append(recs[i:i + batch])
-    return n / (time.perf_counter() - t0)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"  ({n:,} records: {dt:.2f} s wall, {cpu:.2f} s CPU of this process, "
+          f"load average {os.getloadavg()[0]:.1f})")
+    return n / dt
 
 
 def grouped(trail: AuditTrail, n: int, producers: int, start: int) -> tuple[float, float, float]:
@@ -104,12 +108,13 @@ def run(name: str, url: str, args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         fill(trail, target)
         print(f"{name}: filled to {target:,} records in {time.perf_counter() - t0:.1f} s")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = verify_trail(trail.engine)
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         assert report.ok, report.summary()
-        print(f"{name}: verify of {report.records:,} records: {dt:.2f} s "
-              f"({report.records / dt:,.0f} records/s)")
+        print(f"{name}: verify of {report.records:,} records: {dt:.2f} s wall, {cpu:.2f} s CPU "
+              f"of this process ({report.records / dt:,.0f} records/s; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     finally:
         trail.close()
 

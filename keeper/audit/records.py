@@ -49,34 +49,52 @@ class Appended(NamedTuple):
     hash: str
 
 
-def _check(value: Any, path: str, depth: int = 0) -> None:
-    """Refuse anything the canonical encoding does not carry exactly."""
-    if depth > _DEPTH:
-        raise AuditRecordError(f"{path}: nested deeper than {_DEPTH} levels")
-    if value is None or isinstance(value, bool | str):
+class _BadValueError(Exception):
+    """Internal: a refused value; carries the path to it, built only on the way out."""
+
+    def __init__(self, where: str, why: str) -> None:
+        super().__init__(why)
+        self.where, self.why = where, why
+
+
+def _check(value: Any, depth: int = 0) -> None:
+    """Refuse anything the canonical encoding does not carry exactly (the happy path builds no
+    strings: this runs for every field of every record)."""
+    t = type(value)
+    if t is str or t is bool or value is None:
         return
-    if type(value) is int:
+    if t is int:
         if -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
             return
-        raise AuditRecordError(f"{path}: integer beyond 2**53-1; pass it as a decimal string")
-    if isinstance(value, Mapping):
+        raise _BadValueError("", "integer beyond 2**53-1; pass it as a decimal string")
+    if depth >= _DEPTH:
+        raise _BadValueError("", f"nested deeper than {_DEPTH} levels")
+    if t is dict or (t is not list and t is not tuple and isinstance(value, Mapping)):
         for k, v in value.items():
-            if not isinstance(k, str):
-                raise AuditRecordError(f"{path}: object key {k!r} is not a string")
-            _check(v, f"{path}.{k}", depth + 1)
+            if type(k) is not str:
+                raise _BadValueError("", f"object key {k!r} is not a string")
+            try:
+                _check(v, depth + 1)
+            except _BadValueError as bad:
+                raise _BadValueError(f".{k}{bad.where}", bad.why) from None
         return
-    if isinstance(value, list | tuple):
+    if t is list or t is tuple:
         for i, v in enumerate(value):
-            _check(v, f"{path}[{i}]", depth + 1)
+            try:
+                _check(v, depth + 1)
+            except _BadValueError as bad:
+                raise _BadValueError(f"[{i}]{bad.where}", bad.why) from None
         return
-    raise AuditRecordError(
-        f"{path}: {type(value).__name__} is not allowed in an audit record (no floats: amounts "
-        "are integers of base units or decimal strings)")
+    raise _BadValueError("", f"{t.__name__} is not allowed in an audit record (no floats: amounts are "
+                   "integers of base units or decimal strings)")
 
 
 def canonical_json(value: Any) -> str:
     """The canonical JSON text of ``value`` (checked: no floats, no unsafe integers)."""
-    _check(value, "$")
+    try:
+        _check(value)
+    except _BadValueError as bad:
+        raise AuditRecordError(f"${bad.where}: {bad.why}") from None
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
                       allow_nan=False)
 

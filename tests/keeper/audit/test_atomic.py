@@ -3,6 +3,7 @@ append in the ledger's own transaction), and concurrent writers keep the chain l
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -107,6 +108,10 @@ def test_concurrent_writers_keep_one_linear_chain(attacker, trail: AuditTrail, d
     rows = attacker.read_rows(trail.engine)
     assert [r[0] for r in rows] == list(range(1, total + 1))
     assert len(set(got)) == 100
+    ops = [json.loads(b)["record"]["operation"] for _s, _h, b in rows]
+    for i, op in enumerate(ops):  # each transaction's two records sit side by side
+        if op == "op2":
+            assert ops[i - 1] == "op"
     report = trail.verify()
     assert report.ok, report.summary()
     assert report.records == total
