@@ -26,8 +26,9 @@ from keeper.audit.records import GENESIS, Appended, AuditRecord, envelope, recor
 _TAKE = text("UPDATE audit_head SET seq = seq + :n WHERE id = 1 RETURNING seq, hash")
 _SET = text("UPDATE audit_head SET hash = :h WHERE id = 1")
 _SQLITE_INSERT = "INSERT INTO audit_records (seq, hash, body) VALUES (?, ?, ?)"
-_PG_INSERT = ("INSERT INTO audit_records (seq, hash, body) "
-              "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])")
+# PostgreSQL: COPY (~1 us of client CPU per record); a text[] parameter costs ~30 us, psycopg
+# escaping every quote of every body with a regular expression
+_PG_COPY = "COPY audit_records (seq, hash, body) FROM STDIN"
 
 
 class AuditUnavailable(RuntimeError):  # noqa: N818 - reads as a state
@@ -62,8 +63,10 @@ def append_encoded(conn: Connection, encoded: Sequence[str]) -> list[Appended]:
         prev = record_hash(body)
         bodies.append(body)
         hashes.append(prev)
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_PG_INSERT, (list(seqs), hashes, bodies))
+    if conn.dialect.name == "postgresql":  # same driver connection, same transaction
+        with conn.connection.driver_connection.cursor() as cur, cur.copy(_PG_COPY) as copy:
+            for row in zip(seqs, hashes, bodies, strict=True):
+                copy.write_row(row)
     else:
         conn.exec_driver_sql(_SQLITE_INSERT, list(zip(seqs, hashes, bodies, strict=True)))
     conn.execute(_SET, {"h": prev})
