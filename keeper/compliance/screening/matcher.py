@@ -16,9 +16,10 @@ listed token left unmatched 0.1 (a missing middle name barely matters) while the
 least half of the listed name's distinctive tokens, 0.5 otherwise (one shared word out of a long
 name, ``Exchange`` / ``Golden Crescent Exchange``, is not a match). A match made only of
 non-distinctive tokens (``CORP``, ``AL``, ``TRADING``) scores 0. Numbers in both names that differ
-multiply the score by 0.7. The tokens run together (``Abubakr`` / ``Abu Bakr``) are also compared
-under the same budget; the better reading wins. Context then subtracts points: countries that
-disagree -20, birth years that disagree -15, full birth dates that disagree -25.
+multiply the score by 0.7. A token left over on one side may align with two or three adjacent
+left-over tokens of the other run together (``Abubakr`` / ``Abu Bakr``). Context then subtracts
+points: countries that disagree -20, birth years that disagree -15, full birth dates that
+disagree -25.
 
 Scores are 0-100 (not money: floats are fine here). Thresholds: above 90 decline and file a SAR,
 70 to 90 manual review, below 70 pass.
@@ -33,10 +34,11 @@ from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
-from keeper.compliance.screening.names import Token, TokenClass, compact, phonetic, tokenize
+from keeper.compliance.screening.names import Token, TokenClass, phonetic, tokenize
 
 DECLINE_ABOVE = 90.0
 REVIEW_FROM = 70.0
+JOIN_RUNS = (2, 3)
 EXTRA_QUERY_WEIGHT = 0.8
 EXTRA_LISTED_WEIGHT = 0.1
 UNCOVERED_LISTED_WEIGHT = 0.5
@@ -72,7 +74,7 @@ class Aligned:
 
     query: str
     listed: str
-    how: str  # exact | fuzzy | phonetic | initial | compact
+    how: str  # exact | fuzzy | phonetic | initial, or joined-<that> for a run of tokens
     edits: int
     score: float
     weight: float
@@ -166,35 +168,27 @@ def align(query: tuple[Token, ...], listed: tuple[Token, ...]) -> tuple[float, N
 
 def _joined(one: tuple[Token, ...], other: tuple[Token, ...], used_one: set[int],
             used_other: set[int]) -> list[tuple[int, int, int, float, str, int]]:
-    """Left-over tokens of ``one`` that align with two adjacent left-over tokens of ``other`` run
-    together (``Abubakr`` / ``Abu Bakr``); marks what they use."""
+    """Left-over tokens of ``one`` that align with two or three adjacent left-over tokens of
+    ``other`` run together (``Abubakr`` / ``Abu Bakr``, ``Vanderberg`` / ``Van der Berg``); marks
+    what they use. Returns (index in one, first index in other, run length, score, kind, edits)."""
     out = []
     for i, tok in enumerate(one):
         if i in used_one:
             continue
-        for j in range(len(other) - 1):
-            if j in used_other or j + 1 in used_other:
-                continue
-            sim, how, edits = token_similarity(tok.text, other[j].text + other[j + 1].text)
-            if sim > 0:
-                used_one.add(i)
-                used_other.update((j, j + 1))
-                out.append((i, j, 2, sim, f"joined-{how}", edits))
-                break
+        best: tuple[float, int, int, str, int] | None = None
+        for n in JOIN_RUNS:
+            for j in range(len(other) - n + 1):
+                if any(k in used_other for k in range(j, j + n)):
+                    continue
+                sim, how, edits = token_similarity(tok.text, "".join(t.text for t in other[j:j + n]))
+                if sim > 0 and (best is None or sim > best[0]):
+                    best = (sim, j, n, how, edits)
+        if best is not None:
+            sim, j, n, how, edits = best
+            used_one.add(i)
+            used_other.update(range(j, j + n))
+            out.append((i, j, n, sim, f"joined-{how}", edits))
     return out
-
-
-def compact_similarity(query: tuple[Token, ...], listed: tuple[Token, ...]) -> tuple[float, int]:
-    """Score and edits of the names run together, under the same ``len // 4`` budget."""
-    if not any(t.cls.distinctive for t in query) or not any(t.cls.distinctive for t in listed):
-        return 0.0, 0
-    q, r = compact(query), compact(listed)
-    size = max(len(q), len(r))
-    budget = size // 4
-    if size < 6:
-        return (1.0, 0) if q == r else (0.0, 0)
-    edits = Levenshtein.distance(q, r, score_cutoff=budget)
-    return (1.0 - edits / size, edits) if edits <= budget else (0.0, edits)
 
 
 def _numbers(tokens: Iterable[Token]) -> set[str]:
@@ -240,10 +234,6 @@ def score_tokens(q_tokens: tuple[Token, ...], l_tokens: tuple[Token, ...], liste
     """:func:`score_name` on already tokenised names."""
     score, detail = align(q_tokens, l_tokens)
     aligned = detail.aligned
-    c_score, c_edits = compact_similarity(q_tokens, l_tokens)
-    if c_score > score:
-        score = c_score
-        aligned = (Aligned(compact(q_tokens), compact(l_tokens), "compact", c_edits, c_score, 1.0),)
     notes = list(penalties)
     q_num, l_num = _numbers(q_tokens), _numbers(l_tokens)
     if q_num and l_num and q_num != l_num:

@@ -131,11 +131,6 @@ def tokenize(name: str, person: bool = False) -> tuple[Token, ...]:
                  for t, c in out)
 
 
-def compact(tokens: tuple[Token, ...]) -> str:
-    """The tokens run together (``Abu Bakr`` and ``Abubakr`` agree); legal forms left out."""
-    return "".join(t.text for t in tokens if t.cls is not TokenClass.LEGAL)
-
-
 _PHONETIC_DIGRAPHS = (("sch", "s"), ("ph", "f"), ("kh", "k"), ("gh", "g"), ("dh", "d"),
                       ("th", "t"), ("sh", "s"), ("ch", "k"), ("ck", "k"), ("zh", "s"), ("ts", "s"),
                       ("x", "ks"))

@@ -4,12 +4,11 @@ Addresses: one dict lookup on the normalised address (:mod:`.addresses`).
 
 Names, with candidate blocking so that only a few names are scored in full:
 
-1. an inverted index maps every listed token, every pair of adjacent listed tokens run together,
-   every phonetic key and every listed initial to the names holding it; the query's tokens (and
-   adjacent pairs run together) look themselves up exactly, by phonetic key, and within the
-   matcher's own ``len // 4`` edit budget in a length-bucketed vocabulary (rapidfuzz
-   ``process.extract`` with a Levenshtein ``score_cutoff``); each name run together is indexed
-   for the matcher's compact reading too;
+1. an inverted index maps every listed token, every run of two or three adjacent listed tokens
+   run together, every phonetic key and every listed initial to the names holding it; the
+   query's tokens (and its runs of two or three tokens) look themselves up exactly, by phonetic
+   key, and within the matcher's own ``len // 4`` edit budget in a length-bucketed vocabulary
+   (:class:`_Vocabulary`);
 2. a name reached only by tokens that cannot reach the review threshold is dropped: an upper
    bound of its score assumes every token that found it aligns perfectly with the heaviest
    weight, and every query token that did not find it stays unmatched. Only names whose bound is
@@ -20,7 +19,7 @@ Names, with candidate blocking so that only a few names are scored in full:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import process
@@ -30,17 +29,17 @@ from keeper.compliance.screening.addresses import normalise_address
 from keeper.compliance.screening.matcher import (
     EXTRA_QUERY_WEIGHT,
     FAMILY_WEIGHT,
+    JOIN_RUNS,
     REVIEW_FROM,
     Decision,
     NameScore,
     context_penalties,
     score_tokens,
 )
-from keeper.compliance.screening.names import Token, compact, phonetic, tokenize
+from keeper.compliance.screening.names import Token, phonetic, tokenize
 from keeper.compliance.screening.records import ListEntry
 from keeper.compliance.screening.store import ListVersion
 
-MIN_COMPACT = 6
 MAX_NAME_LENGTH = 300  # characters of a name to screen
 MAX_NAME_TOKENS = 24
 
@@ -67,26 +66,50 @@ class ScreeningResult:
     list_versions: tuple[str, ...]  # NAME@vN of every list screened against
 
 
+def _runs(tokens: tuple[Token, ...], i: int) -> list[tuple[int, str]]:
+    """(length, text) of the runs of :data:`JOIN_RUNS` tokens starting at ``i``, run together."""
+    return [(n, "".join(t.text for t in tokens[i:i + n])) for n in JOIN_RUNS if i + n <= len(tokens)]
+
+
 class _Vocabulary:
-    """Strings bucketed by length for bounded fuzzy lookups."""
+    """Strings bucketed by length for lookups within the matcher's ``len // 4`` edit budget.
+
+    A budget of one edit (both strings shorter than 8) needs no scan: split the query in halves
+    ``A + B``; one edit leaves one half intact, so a match starts with ``A`` or ends with ``B``
+    (an exact index of short prefixes and suffixes). Larger budgets scan the length buckets
+    that can be in reach with rapidfuzz's Levenshtein and its ``score_cutoff``."""
 
     def __init__(self) -> None:
         self.by_length: dict[int, list[str]] = defaultdict(list)
+        self.ends: dict[tuple[int, bool, str], list[str]] = defaultdict(list)
 
     def add(self, word: str) -> None:
-        self.by_length[len(word)].append(word)
-
-    def near(self, word: str, budget_divisor: int = 4) -> list[str]:
-        """Every stored string within ``max(len) // budget_divisor`` edits of ``word``."""
-        out = []
+        """Store ``word`` (once)."""
         size = len(word)
+        self.by_length[size].append(word)
+        if size < 8:
+            for h in range(1, min(size, 4) + 1):
+                self.ends[(size, True, word[:h])].append(word)
+                self.ends[(size, False, word[-h:])].append(word)
+
+    def near(self, word: str) -> list[str]:
+        """Every stored string within ``max(len) // 4`` edits of ``word``."""
+        out: list[str] = []
+        size = len(word)
+        half = size // 2
         for length in range(max(1, size - size // 3 - 1), size + size // 3 + 2):
-            bucket = self.by_length.get(length)
-            budget = max(size, length) // budget_divisor
-            if not bucket or budget == 0 or abs(length - size) > budget:
+            budget = max(size, length) // 4
+            if budget == 0 or abs(length - size) > budget:
                 continue
-            out.extend(m[0] for m in process.extract(word, bucket, scorer=Levenshtein.distance,
-                                                     score_cutoff=budget, limit=None))
+            if budget == 1:
+                found = {*self.ends.get((length, True, word[:half]), ()),
+                         *self.ends.get((length, False, word[half:]), ())}
+                out.extend(w for w in found if Levenshtein.distance(word, w, score_cutoff=1) <= 1)
+                continue
+            bucket = self.by_length.get(length)
+            if bucket:
+                out.extend(m[0] for m in process.extract(word, bucket, scorer=Levenshtein.distance,
+                                                         score_cutoff=budget, limit=None))
         return out
 
 
@@ -100,18 +123,19 @@ class Screener:
         self._addresses: dict[str, list[int]] = {}
         self._names: list[tuple[int, str, tuple[Token, ...]]] = []
         self._postings: dict[str, list[int]] = defaultdict(list)
-        self._vocab = _Vocabulary()
-        self._compact: dict[str, list[int]] = defaultdict(list)
-        self._compact_vocab = _Vocabulary()
+        self._vocab = _Vocabulary()  # listed tokens
+        self._pair_vocab = _Vocabulary()  # two adjacent listed tokens run together
+        self._pair_keys: set[str] = set()
         for version in self.versions:
             for entry in version.entries:
                 self._add(version, entry)
         self._postings = dict(self._postings)
+        for key in self._pair_keys:
+            self._pair_vocab.add(key)
         for key in self._postings:
-            if not key.startswith(("#", "^")):
+            if not key.startswith(("#", "^")) and key not in self._pair_keys:
                 self._vocab.add(key)
-        for key in self._compact:
-            self._compact_vocab.add(key)
+        del self._pair_keys
 
     def _add(self, version: ListVersion, entry: ListEntry) -> None:
         index = len(self._entries)
@@ -128,13 +152,11 @@ class Screener:
             for i, tok in enumerate(tokens):
                 keys.add(("^" if len(tok.text) == 1 else "") + tok.text)
                 keys.add("#" + phonetic(tok.text))
-                if i + 1 < len(tokens):
-                    keys.add(tok.text + tokens[i + 1].text)
+                for _, run in _runs(tokens, i):
+                    keys.add(run)
+                    self._pair_keys.add(run)
             for key in keys:
                 self._postings[key].append(name_id)
-            whole = compact(tokens)
-            if len(whole) >= MIN_COMPACT:
-                self._compact[whole].append(name_id)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -153,35 +175,33 @@ class Screener:
         for i, tok in enumerate(tokens):
             if len(tok.text) < 2:
                 continue
-            for name_id in self._lookup(tok.text):
+            for name_id in self._lookup(tok.text, pairs=True):
                 hits[name_id].add(i)
-            if i + 1 < len(tokens):
-                for name_id in self._lookup(tok.text + tokens[i + 1].text):
-                    hits[name_id].update((i, i + 1))
+            for n, run in _runs(tokens, i):  # a listed token may be a query run
+                for name_id in self._lookup(run, pairs=False):
+                    hits[name_id].update(range(i, i + n))
         distinctive = {i for i, t in enumerate(tokens) if t.cls.distinctive and len(t.text) > 1}
-        free = {i for i, t in enumerate(tokens) if len(t.text) == 1}  # initials: assume aligned
+        free = sum(1 for t in tokens if len(t.text) == 1)  # initials: assume aligned
+        miss = [0.0 if len(t.text) == 1 else EXTRA_QUERY_WEIGHT * t.weight for t in tokens]
+        all_missing = sum(miss)
         out = set()
         for name_id, found in hits.items():
-            if not found & distinctive:
+            if found.isdisjoint(distinctive):
                 continue
-            aligned = FAMILY_WEIGHT * (len(found) + len(free))
-            missing = sum(EXTRA_QUERY_WEIGHT * t.weight for i, t in enumerate(tokens)
-                          if i not in found and i not in free)
+            aligned = FAMILY_WEIGHT * (len(found) + free)
+            missing = all_missing - sum(miss[i] for i in found)
             if 100 * aligned / (aligned + missing) >= REVIEW_FROM:
                 out.add(name_id)
-        whole = compact(tokens)
-        if len(whole) >= MIN_COMPACT and distinctive:
-            for key in self._compact_vocab.near(whole) + [whole]:
-                out.update(self._compact.get(key, ()))
         return out
 
-    def _lookup(self, word: str) -> Iterable[int]:
+    def _lookup(self, word: str, pairs: bool) -> list[int]:
         postings = self._postings
         found = list(postings.get(word, ()))
         found += postings.get("#" + phonetic(word), ())
         found += postings.get("^" + word[0], ())
-        for near in self._vocab.near(word):
-            found += postings[near]
+        near = self._vocab.near(word) + (self._pair_vocab.near(word) if pairs else [])
+        for key in near:
+            found += postings[key]
         return found
 
     def screen_name(self, name: str, country: str | None = None, birth_date: str | None = None,
