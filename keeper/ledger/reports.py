@@ -6,9 +6,11 @@ the figures agree with each other and with the block the chain follower had reac
 
 Exact sums on both backends: PostgreSQL sums ``NUMERIC(78,0)`` exactly in SQL. On SQLite amounts
 are stored as INTEGER when they fit 64 bits, else as decimal TEXT (:mod:`keeper.ledger.types`);
-SQL ``SUM`` is used only over INTEGER-typed values (exact 64-bit arithmetic; an overflow raises
-"integer overflow", never wraps or rounds, and we then sum those rows in Python), and the rare
-wide TEXT values are summed in Python. No REAL ever enters a figure.
+SQL ``SUM`` is used only over INTEGER-typed values, split at 10**9 so no 64-bit sum can overflow
+(and if one did, SQLite raises "integer overflow", never wraps or rounds, and we then sum those
+rows in Python); the wide TEXT
+values (any holding above ~9.2 ETH in wei) come back comma-joined from the same single pass over
+the client rows and are summed in Python. No REAL ever enters a figure.
 """
 
 # ruff: noqa: S608 - SQL is assembled from constant text only; values are always bound
@@ -55,10 +57,26 @@ class LedgerTotals:
     cursors: dict[str, int]
 
 
-_GROUPED = ("SELECT kind, asset, CASE WHEN kind = 'client' THEN '' ELSE owner END, "
-            "SUM(debits_posted), SUM(credits_posted), COUNT(*) FROM ledger_accounts {where} "
-            "GROUP BY 1, 2, 3")
-_SQLITE_INT = "typeof(debits_posted) = 'integer' AND typeof(credits_posted) = 'integer'"
+_INT = "typeof({0}) = 'integer'"
+_SPLIT = 10**9
+# client holdings per asset in ONE pass over the client rows (the (kind, asset, owner) unique
+# index serves kind = 'client'). INTEGER-stored amounts (< 2**63) are summed in SQL split at
+# 10**9 (sum of the quotients, sum of the remainders: each below 2**63 for up to 10**9 rows, so
+# exact where a plain SUM of wei would overflow past 9.2 ETH); the wide ones (decimal TEXT) come
+# back comma-joined and are summed in Python
+_CLIENTS_SQLITE = "SELECT asset, {}, COUNT(*) FROM ledger_accounts WHERE kind = 'client' " \
+    "GROUP BY asset".format(", ".join(
+        f"SUM(CASE WHEN {_INT.format(col)} THEN {col} {op} {_SPLIT} END)"
+        for col in ("debits_posted", "credits_posted") for op in ("/", "%")) + ", " + ", ".join(
+        f"group_concat(CASE WHEN {_INT.format(col)} THEN NULL ELSE {col} END)"
+        for col in ("debits_posted", "credits_posted")))
+_CLIENTS_EXACT_SQL = ("SELECT asset, SUM(debits_posted), SUM(credits_posted), COUNT(*) "
+                      "FROM ledger_accounts WHERE kind = 'client' GROUP BY asset")
+_CLIENT_ROWS = ("SELECT asset, debits_posted, credits_posted FROM ledger_accounts "
+                "WHERE kind = 'client'")
+_OTHERS = ("SELECT kind, asset, owner, debits_posted, credits_posted FROM ledger_accounts "
+           "WHERE kind IN ({})".format(", ".join(f"'{k}'" for k in AccountKind
+                                                  if k is not AccountKind.CLIENT)))
 
 
 def _snapshot(engine: Engine) -> Connection:
@@ -68,35 +86,45 @@ def _snapshot(engine: Engine) -> Connection:
     return engine.connect().execution_options(**opts)
 
 
-def _grouped_rows(conn: Connection) -> Iterable[tuple]:
-    """(kind, asset, owner-or-'', debits, credits, count) groups with exact integer sums."""
+def _joined(quotients: object, remainders: object, wide: str | None) -> int:
+    """Exact total from the split SQL sums (None: no such rows) and the comma-joined wide ones."""
+    total = int(quotients or 0) * _SPLIT + int(remainders or 0)
+    return total + (sum(int(v) for v in wide.split(",")) if wide else 0)
+
+
+def _client_sums(conn: Connection) -> dict[str, tuple[int, int, int]]:
+    """asset -> (debits, credits, accounts) over every client account, exactly."""
     if conn.dialect.name != "sqlite":
-        return [tuple(r) for r in conn.exec_driver_sql(_GROUPED.format(where=""))]
+        return {asset: (amount_from_db(d or 0), amount_from_db(c or 0), int(n))
+                for asset, d, c, n in conn.exec_driver_sql(_CLIENTS_EXACT_SQL)}
     try:
-        rows = [tuple(r) for r in conn.exec_driver_sql(_GROUPED.format(where="WHERE " + _SQLITE_INT))]
-        rest = f"WHERE NOT ({_SQLITE_INT})"
-    except exc.OperationalError:  # a 64-bit overflow inside SUM: sum every row in Python
-        rows, rest = [], ""
-    sql = ("SELECT kind, asset, CASE WHEN kind = 'client' THEN '' ELSE owner END, debits_posted, "
-           f"credits_posted, 1 FROM ledger_accounts {rest}")
-    return rows + [tuple(r) for r in conn.exec_driver_sql(sql)]
+        rows = conn.exec_driver_sql(_CLIENTS_SQLITE).all()
+    except exc.OperationalError:  # an overflow (more than 10**9 rows): every row in Python
+        out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for asset, d, c in conn.exec_driver_sql(_CLIENT_ROWS):
+            acc = out[asset]
+            acc[0] += amount_from_db(d)
+            acc[1] += amount_from_db(c)
+            acc[2] += 1
+        return {a: (d, c, n) for a, (d, c, n) in out.items()}
+    return {asset: (_joined(dq, dr, dw), _joined(cq, cr, cw), int(n))
+            for asset, dq, dr, cq, cr, dw, cw, n in rows}
 
 
 def ledger_totals(engine: Engine) -> LedgerTotals:
     """Every asset's posted totals (see :class:`AssetTotals`) and every cursor's position."""
     assets: dict[str, AssetTotals] = defaultdict(AssetTotals)
     with _snapshot(engine) as conn, conn.begin():
-        for kind, asset, owner, debits, credits, count in _grouped_rows(conn):
+        for asset, (d, c, n) in _client_sums(conn).items():
+            assets[asset].clients, assets[asset].client_accounts = c - d, n
+        for kind, asset, owner, debits, credits in conn.exec_driver_sql(_OTHERS):
             d, c = amount_from_db(debits), amount_from_db(credits)
             t = assets[asset]
             if kind == AccountKind.OMNIBUS:
-                t.omnibus[owner] = t.omnibus.get(owner, 0) + d - c
-            elif kind == AccountKind.CLIENT:
-                t.clients += c - d
-                t.client_accounts += int(count)
+                t.omnibus[owner] = d - c
             elif kind == AccountKind.SUSPENSE:
                 t.suspense += c - d
-            elif kind == AccountKind.FEE:
+            else:
                 t.fees += c - d
         cursors = {n: int(p) for n, p in conn.execute(select(Cursor.name, Cursor.position))}
     return LedgerTotals(dict(assets), cursors)

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from keeper.ledger import Ledger, make_engine
+from keeper.ledger import upgrade as upgrade_ledger
 from keeper.recon import BreakBook, FiatEntry
-from keeper.schema import upgrade_all
+from keeper.recon.migrate import upgrade as upgrade_recon
 
 _DBS = itertools.count()
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -50,7 +51,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = f"sqlite:///{tmp_path / 'recon.db'}"
     else:
         url = request.getfixturevalue("recon_pg").create_database(f"recon_{next(_DBS)}")
-    upgrade_all(url)
+    upgrade_ledger(url)
+    upgrade_recon(url)
     return url
 
 
@@ -58,7 +60,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def sqlite_url(tmp_path: Path) -> str:
     """Every domain's schema migrated on SQLite only."""
     url = f"sqlite:///{tmp_path / 'recon.db'}"
-    upgrade_all(url)
+    upgrade_ledger(url)
+    upgrade_recon(url)
     return url
 
 

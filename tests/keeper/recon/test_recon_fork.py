@@ -12,6 +12,7 @@ from web3 import Web3
 
 from keeper.chain.reader import ChainReader
 from keeper.ledger import CursorState, Ledger, TransferSpec, make_engine
+from keeper.ledger import upgrade as upgrade_ledger
 from keeper.prices import StaticPrices
 from keeper.recon import (
     BreakBook,
@@ -22,7 +23,7 @@ from keeper.recon import (
     TransactionsHalted,
     ensure_open_for_business,
 )
-from keeper.schema import upgrade_all
+from keeper.recon.migrate import upgrade as upgrade_recon
 from strongroom_testkit import mine
 
 pytestmark = pytest.mark.fork
@@ -38,7 +39,8 @@ def addr(label: str) -> str:
 @pytest.fixture
 def world(tmp_path: Any, w3: Web3) -> Any:
     url = f"sqlite:///{tmp_path / 'recon.db'}"
-    upgrade_all(url)
+    upgrade_ledger(url)
+    upgrade_recon(url)
     engine = make_engine(url)
     ledger = Ledger(engine, group_commit=False)
     book = BreakBook(engine, resolvers=[RESOLVER])
