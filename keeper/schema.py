@@ -92,6 +92,8 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "keeper.audit.migrate",
     "keeper.compliance.migrate",
     "keeper.recon.migrate",
+    "keeper.jobs.migrate",
+    "keeper.alerts.migrate",
 )
 
 

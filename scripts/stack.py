@@ -54,7 +54,7 @@ def start_keeper(settings: Settings, deployment: Deployment) -> tuple[Callable[[
     """Start the keeper's scheduled jobs (chain follower, hold expiry); return (stop, description)."""
     from keeper.jobs import KeeperJobs
 
-    jobs = KeeperJobs(settings, deployment.to_json())
+    jobs = KeeperJobs(settings, deployment)
     jobs.start()
     desc = (f"following vault {deployment.vault} on {settings.rpc_url} "
             f"({settings.confirmations} confirmations)")

@@ -1,8 +1,13 @@
-"""Scheduled keeper work (APScheduler): chain mirroring and hold expiry.
+"""Scheduled keeper work: one APScheduler across keepers (lease-elected), persistent job store,
+per-slot run records; jobs registered by name in :data:`JOBS`.
 
-Public surface: :class:`KeeperJobs`.
+Public surface: :class:`KeeperJobs`, :class:`JobDef`, :data:`JOBS`, :class:`JobScheduler`,
+:class:`JobRun`, :func:`recorded_runs`.
 """
 
+from keeper.jobs.catalog import JOBS, JobDef
 from keeper.jobs.runner import KeeperJobs
+from keeper.jobs.runs import RunRecord, recorded_runs
+from keeper.jobs.scheduler import JobRun, JobScheduler
 
-__all__ = ["KeeperJobs"]
+__all__ = ["JOBS", "JobDef", "JobRun", "JobScheduler", "KeeperJobs", "RunRecord", "recorded_runs"]

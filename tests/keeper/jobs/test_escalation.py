@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from keeper.config import Settings
+from keeper.deployments import Deployment
 from keeper.jobs import KeeperJobs
-from keeper.ledger import upgrade
+from keeper.schema import upgrade_all as upgrade
 
-DEPLOYMENTS = {"addresses": {"vault": "0x" + "11" * 20}, "tokens": {}}
+DEPLOYMENT = Deployment(1, {"vault": "0x" + "11" * 20})
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def jobs(tmp_path):
     alerts: list = []
     dead = Settings(data_dir=tmp_path, database_url=url, rpc_url="http://127.0.0.1:9",
                     confirmations=2)
-    j = KeeperJobs(dead, DEPLOYMENTS, escalate_after=3, on_alert=lambda k, m: alerts.append(k))
+    j = KeeperJobs(dead, DEPLOYMENT, escalate_after=3, on_alert=lambda k, m: alerts.append(k))
     j.alerts_seen = alerts
     yield j
     j.stop()

@@ -8,8 +8,10 @@ import time
 import pytest
 
 from keeper.config import Settings
+from keeper.deployments import Deployment
 from keeper.jobs import KeeperJobs
-from keeper.ledger import Ledger, upgrade
+from keeper.ledger import Ledger
+from keeper.schema import upgrade_all as upgrade
 from scripts.deployments import deploy_system, local_config
 
 pytestmark = pytest.mark.fork
@@ -17,7 +19,8 @@ pytestmark = pytest.mark.fork
 
 @pytest.fixture
 def system(accounts, tmp_path):
-    return deploy_system(accounts[0], local_config(), path=tmp_path / "deployments.json")
+    return Deployment.from_json(
+        deploy_system(accounts[0], local_config(), path=tmp_path / "deployments.json"))
 
 
 @pytest.fixture
@@ -37,7 +40,7 @@ def test_follow_job_mirrors_a_deposit_into_the_deployed_vault(project, accounts,
     try:
         ref = (42).to_bytes(32, "big")
         jobs.ledger.register_client_ref(ref, "client-42")
-        vault = project.Vault.at(system["addresses"]["vault"])
+        vault = project.Vault.at(system.address("vault"))
         vault.depositEth(ref, value=3 * 10**17, sender=accounts[3])
         jobs.follow_once()
         assert eth_of(jobs.ledger, "client-42") == 0  # not yet confirmed
