@@ -25,8 +25,9 @@
       delayed recovery below) can move funds or change the configuration.
     - `execTransaction` is non-reentrant.
     - At most MAX_OWNERS (16) owners.
-    - Quorum-unreachable recovery: a separate recovery quorum may rotate the owner set after a
-      long delay (>= 30 days) unless the owners cancel it first.
+    - Quorum-unreachable recovery: a separate recovery quorum (at least 2 approvals) may rotate
+      the owner set after a long delay (>= 30 days), within RECOVERY_WINDOW (7 days) after it,
+      unless the owners cancel it first.
 
     Revert reasons keep Safe's error codes where the check is Safe's own (safe-eth-py maps them):
     GS001 threshold not set, GS010 not enough gas for safeTxGas, GS013 call failed with
@@ -102,6 +103,10 @@ event RecoveryApproved:
 event RecoveryQueued:
     recoveryId: indexed(bytes32)
     readyAt: uint256
+    expiresAt: uint256
+
+event RecoveryExpired:
+    recoveryId: indexed(bytes32)
 
 event RecoveryCancelled:
     cancelledEpoch: indexed(uint256)
@@ -141,6 +146,11 @@ OPERATION_CALL: constant(uint8) = 0
 # Recovery delay floor (cannot be configured lower) and the value used when 0 is passed.
 MIN_RECOVERY_DELAY: public(constant(uint256)) = 30 * 86400
 DEFAULT_RECOVERY_DELAY: public(constant(uint256)) = 30 * 86400
+# A quorate recovery executes only in [readyAt, readyAt + RECOVERY_WINDOW); afterwards it is dead
+# and must be proposed and approved again (new quorum, new full delay).
+RECOVERY_WINDOW: public(constant(uint256)) = 7 * 86400
+# Smallest recovery quorum when recovery is enabled: no single key may rotate the owners.
+MIN_RECOVERY_THRESHOLD: public(constant(uint256)) = 2
 
 # STORAGE #
 
@@ -172,6 +182,8 @@ recoveryApprovals: public(HashMap[bytes32, HashMap[address, bool]])
 recoveryApprovalCount: public(HashMap[bytes32, uint256])
 # @notice recovery id => timestamp from which it can execute (0: quorum not reached yet).
 recoveryReadyAt: public(HashMap[bytes32, uint256])
+# @notice recovery id => first timestamp at which it can no longer execute (0: not quorate).
+recoveryExpiresAt: public(HashMap[bytes32, uint256])
 
 # CONSTRUCTOR #
 
@@ -188,7 +200,7 @@ def __init__(
     @param owners Initial owners (1..16, unique, not 0x0, 0x1 or this contract).
     @param threshold Signatures required (1..len(owners)).
     @param recovery_owners Recovery quorum (0..16 unique addresses); empty disables recovery.
-    @param recovery_threshold Approvals required (1..len(recovery_owners); 0 iff empty).
+    @param recovery_threshold Approvals required (2..len(recovery_owners); 0 iff empty).
     @param recovery_delay Seconds a quorate recovery waits; 0 means DEFAULT_RECOVERY_DELAY,
         otherwise at least MIN_RECOVERY_DELAY.
     """
@@ -390,7 +402,7 @@ def changeRecovery(
     @notice Replace the recovery quorum and delay; cancels every pending recovery.
     @dev Only through execTransaction (self-call).
     @param recovery_owners New recovery quorum (empty disables recovery).
-    @param recovery_threshold Approvals required (1..len; 0 iff empty).
+    @param recovery_threshold Approvals required (2..len; 0 iff empty).
     @param recovery_delay Seconds (0 = DEFAULT_RECOVERY_DELAY, else >= MIN_RECOVERY_DELAY).
     """
     self._only_self()
@@ -413,7 +425,9 @@ def proposeRecovery(new_owners: DynArray[address, MAX_OWNERS], new_threshold: ui
     @notice Propose (or approve) rotating the whole owner set when the owners' quorum is
         unreachable. Once `recoveryThreshold` recovery owners have called this with the same
         arguments, the rotation can be executed after `recoveryDelay` seconds unless the
-        owners cancel it (cancelRecovery through execTransaction).
+        owners cancel it (cancelRecovery through execTransaction). It then stays executable
+        for RECOVERY_WINDOW seconds; a proposal whose window passed restarts from no approvals
+        when proposed again (RecoveryExpired).
     @dev Recovery owners only. The id binds the arguments and the current recovery epoch.
     @param new_owners Replacement owners (same rules as the constructor).
     @param new_threshold Replacement threshold.
@@ -423,6 +437,15 @@ def proposeRecovery(new_owners: DynArray[address, MAX_OWNERS], new_threshold: ui
     self._validate_owner_set(new_owners, new_threshold)
     epoch: uint256 = self.recoveryEpoch
     recovery_id: bytes32 = self._recovery_id(new_owners, new_threshold, epoch)
+    expires_at: uint256 = self.recoveryExpiresAt[recovery_id]
+    if expires_at != 0 and block.timestamp >= expires_at:
+        # Its window passed unused: start again from no approvals.
+        for member: address in self.recoveryOwners:
+            self.recoveryApprovals[recovery_id][member] = False
+        self.recoveryApprovalCount[recovery_id] = 0
+        self.recoveryReadyAt[recovery_id] = 0
+        self.recoveryExpiresAt[recovery_id] = 0
+        log RecoveryExpired(recoveryId=recovery_id)
     assert not self.recoveryApprovals[recovery_id][msg.sender], "recovery already approved"
     approvals: uint256 = self.recoveryApprovalCount[recovery_id] + 1
     if approvals == 1:
@@ -439,7 +462,10 @@ def proposeRecovery(new_owners: DynArray[address, MAX_OWNERS], new_threshold: ui
     if approvals == self.recoveryThreshold:
         ready_at: uint256 = block.timestamp + self.recoveryDelay
         self.recoveryReadyAt[recovery_id] = ready_at
-        log RecoveryQueued(recoveryId=recovery_id, readyAt=ready_at)
+        self.recoveryExpiresAt[recovery_id] = ready_at + RECOVERY_WINDOW
+        log RecoveryQueued(
+            recoveryId=recovery_id, readyAt=ready_at, expiresAt=ready_at + RECOVERY_WINDOW
+        )
     return recovery_id
 
 
@@ -447,7 +473,7 @@ def proposeRecovery(new_owners: DynArray[address, MAX_OWNERS], new_threshold: ui
 def executeRecovery(new_owners: DynArray[address, MAX_OWNERS], new_threshold: uint256):
     """
     @notice Replace all owners and the threshold with a quorate recovery proposal whose
-        delay has passed.
+        delay has passed and whose execution window (RECOVERY_WINDOW) has not.
     @dev Recovery owners only. Bumps the recovery epoch (no proposal can run twice). The
         transaction nonce is kept; signatures of removed owners stop counting at once.
     @param new_owners Replacement owners, exactly as proposed.
@@ -458,6 +484,7 @@ def executeRecovery(new_owners: DynArray[address, MAX_OWNERS], new_threshold: ui
     ready_at: uint256 = self.recoveryReadyAt[recovery_id]
     assert ready_at != 0, "recovery not quorate"
     assert block.timestamp >= ready_at, "recovery delay not passed"
+    assert block.timestamp < self.recoveryExpiresAt[recovery_id], "recovery window expired"
 
     # Clear the current list, then set the new one up exactly like the constructor does.
     current: address = self.owners[SENTINEL_OWNERS]
@@ -741,6 +768,9 @@ def _set_recovery(
     # Caller clears isRecoveryOwner of the previous members first.
     assert recovery_threshold <= len(recovery_owners), "recovery threshold above member count"
     assert (recovery_threshold == 0) == (len(recovery_owners) == 0), "recovery threshold zero"
+    assert recovery_threshold == 0 or recovery_threshold >= MIN_RECOVERY_THRESHOLD, (
+        "recovery threshold below 2"
+    )
     delay: uint256 = recovery_delay
     if delay == 0:
         delay = DEFAULT_RECOVERY_DELAY
