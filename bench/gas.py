@@ -84,9 +84,22 @@ def deploy(w3: Web3, sender: str, abi: list, bytecode: str, *args):
 
 
 def compile_vyper(source: str) -> tuple[list, str]:
-    """(abi, bytecode) from the installed vyper."""
+    """(abi, bytecode) of a self-contained source from the installed vyper."""
     out = vyper.compile_code(source, output_formats=["abi", "bytecode"])
     return out["abi"], out["bytecode"]
+
+
+def compile_vyper_file(path: Path) -> tuple[list, str]:
+    """(abi, bytecode) of a project contract (its `from .multisig import ...` modules resolve
+    relative to the file), compiled by the installed vyper CLI as ape-vyper does."""
+    exe = Path(sys.executable).with_name("vyper")
+    out = subprocess.run(
+        [str(exe), "-f", "abi,bytecode", str(path), "-p", str(ROOT)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    return json.loads(out[0]), out[1]
 
 
 def safe_artifact(rel: str) -> dict:
@@ -127,7 +140,7 @@ def main() -> None:
         sender = w3.eth.accounts[0]
         owners = [Account.from_key(k).address for k in SIGNER_KEYS]
 
-        ms_abi, ms_bytecode = compile_vyper((ROOT / "contracts/Multisig.vy").read_text())
+        ms_abi, ms_bytecode = compile_vyper_file(ROOT / "contracts/Multisig.vy")
         tok_abi, tok_bytecode = compile_vyper(TOKEN_SOURCE)
         token = deploy(w3, sender, tok_abi, tok_bytecode)
 
