@@ -183,7 +183,6 @@ def __init__(
         otherwise at least MIN_RECOVERY_DELAY.
     """
     self.singleton = self
-    signature_checker.__init__()
     signature_checker.owner_manager._setup_owners(owners, threshold)
     delay: uint256 = recovery._set_recovery(recovery_owners, recovery_threshold, recovery_delay)
     log MultisigSetup(

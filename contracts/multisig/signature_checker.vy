@@ -53,27 +53,12 @@ EIP1271_MAGIC_VALUE: constant(bytes4) = 0x20c13b0b
 # bytes4(keccak256("isValidSignature(bytes32,bytes)"))
 EIP1271_UPDATED_MAGIC_VALUE: constant(bytes4) = 0x1626ba7e
 
-# Domain separator computed at deployment, used while the chain id is unchanged (after a
-# chain split the fork's id differs and the separator is recomputed, as Safe always does).
-CACHED_CHAIN_ID: immutable(uint256)
-CACHED_DOMAIN_SEPARATOR: immutable(bytes32)
-
 # STORAGE #
 
 # @notice owner => hash => 1 when the owner approved the hash on-chain (Safe's approveHash).
 approvedHashes: public(HashMap[address, HashMap[bytes32, uint256]])
 # @notice SafeMessage hash => 1 when the owners approved the message on-chain (signMessage).
 signedMessages: public(HashMap[bytes32, uint256])
-
-# CONSTRUCTOR #
-
-@deploy
-def __init__():
-    """
-    @notice Cache the EIP-712 domain separator for the deployment chain id.
-    """
-    CACHED_CHAIN_ID = chain.id
-    CACHED_DOMAIN_SEPARATOR = self._build_domain_separator()
 
 # EXTERNAL #
 
@@ -177,14 +162,6 @@ def domainSeparator() -> bytes32:
 @view
 @internal
 def _domain_separator() -> bytes32:
-    if chain.id == CACHED_CHAIN_ID:
-        return CACHED_DOMAIN_SEPARATOR
-    return self._build_domain_separator()
-
-
-@view
-@internal
-def _build_domain_separator() -> bytes32:
     return keccak256(abi_encode(DOMAIN_SEPARATOR_TYPEHASH, chain.id, self))
 
 
@@ -249,7 +226,20 @@ def _check_n_signatures(
         s: uint256 = extract32(signatures, pos + 32, output_type=uint256)
         v: uint256 = extract32(signatures, pos + 33, output_type=uint256) & 255
         current_owner: address = empty(address)
-        if v == 0:
+        # Same kinds as Safe, tested most common first (the branches are disjoint).
+        if v > 30:
+            current_owner = ecrecover(
+                keccak256(concat(b"\x19Ethereum Signed Message:\n32", dataHash)), v - 4, r, s
+            )
+        elif v > 1:
+            current_owner = ecrecover(dataHash, v, r, s)
+        elif v == 1:
+            current_owner = convert(r & ADDRESS_MASK, address)
+            assert (
+                implicit_approver == current_owner
+                or self.approvedHashes[current_owner][dataHash] != 0
+            ), "GS025"
+        else:
             assert keccak256(data) == dataHash, "GS027"
             current_owner = convert(r & ADDRESS_MASK, address)
             assert s >= requiredSignatures * 65, "GS021"
@@ -261,18 +251,6 @@ def _check_n_signatures(
                 staticcall ISignatureValidator(current_owner).isValidSignature(data, contract_signature)
                 == EIP1271_MAGIC_VALUE
             ), "GS024"
-        elif v == 1:
-            current_owner = convert(r & ADDRESS_MASK, address)
-            assert (
-                implicit_approver == current_owner
-                or self.approvedHashes[current_owner][dataHash] != 0
-            ), "GS025"
-        elif v > 30:
-            current_owner = ecrecover(
-                keccak256(concat(b"\x19Ethereum Signed Message:\n32", dataHash)), v - 4, r, s
-            )
-        else:
-            current_owner = ecrecover(dataHash, v, r, s)
         assert (
             convert(current_owner, uint256) > convert(last_owner, uint256)
             and owner_manager.owners[current_owner] != empty(address)
