@@ -93,7 +93,6 @@ VERSION: public(constant(String[5])) = "1.4.1"
 # Largest `data` payload of a transaction.
 MAX_DATA: constant(uint256) = 4096
 MAX_SIGNATURES: constant(uint256) = signature_checker.MAX_SIGNATURES
-MAX_SIGNED_DATA: constant(uint256) = signature_checker.MAX_SIGNED_DATA
 
 # keccak256("SafeTx(address to,uint256 value,bytes data,uint8 operation,uint256 safeTxGas,uint256 baseGas,uint256 gasPrice,address gasToken,address refundReceiver,uint256 nonce)")
 SAFE_TX_TYPEHASH: constant(bytes32) = 0xbb8310d486368db6bd6f849402fdd73ad53d316b5a4b2644ad6efe0f941286d8
@@ -107,14 +106,6 @@ MULTISEND_CALL_ONLY: public(constant(address)) = 0x9641d764fc13c8B624c04430C7356
 MULTISEND_CALL_ONLY_CODEHASH: public(constant(bytes32)) = 0xecd5bd14a08c5d2122379900b2f272bdf107a7e92423c10dd5fe3254386c9939
 
 SENTINEL_MODULES: constant(address) = 0x0000000000000000000000000000000000000001
-# The legacy EIP-1271 call isValidSignature(bytes,bytes), answered by __default__, and the
-# largest calldata it can have (selector, 2 offsets, 2 lengths, both payloads).
-LEGACY_IS_VALID_SIGNATURE: constant(bytes4) = 0x20c13b0b
-MAX_LEGACY_CALLDATA: constant(uint256) = 4 + 4 * 32 + MAX_SIGNED_DATA + MAX_SIGNATURES
-# Identity precompile: copies the calldata of a fallback call into memory (Vyper cannot slice
-# msg.data with a run-time length).
-IDENTITY: constant(address) = 0x0000000000000000000000000000000000000004
-
 # STORAGE #
 
 # Storage slot 0, as in a Safe proxy: the singleton whose code runs here (this contract).
@@ -211,18 +202,10 @@ def __default__() -> bytes4:
         log SafeReceived(sender=msg.sender, value=msg.value)
         return empty(bytes4)
     assert len(msg.data) >= 4 and msg.value == 0, "unknown function"
-    assert convert(slice(msg.data, 0, 4), bytes4) == LEGACY_IS_VALID_SIGNATURE, "unknown function"
-    assert len(msg.data) <= MAX_LEGACY_CALLDATA, "calldata too long"
-    call_data: Bytes[MAX_LEGACY_CALLDATA] = raw_call(
-        IDENTITY, msg.data, max_outsize=MAX_LEGACY_CALLDATA, is_static_call=True
-    )
-    message: Bytes[MAX_SIGNED_DATA] = b""
-    signature: Bytes[MAX_SIGNATURES] = b""
-    message, signature = abi_decode(
-        slice(call_data, 4, len(call_data) - 4), (Bytes[MAX_SIGNED_DATA], Bytes[MAX_SIGNATURES])
-    )
-    signature_checker._check_message(message, signature)
-    return LEGACY_IS_VALID_SIGNATURE
+    selector: bytes4 = convert(slice(msg.data, 0, 4), bytes4)
+    # The legacy magic value is the selector of isValidSignature(bytes,bytes) itself.
+    assert selector == signature_checker.EIP1271_MAGIC_VALUE, "unknown function"
+    return signature_checker._legacy_is_valid_signature()
 
 
 @payable

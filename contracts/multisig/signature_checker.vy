@@ -53,6 +53,13 @@ EIP1271_MAGIC_VALUE: constant(bytes4) = 0x20c13b0b
 # bytes4(keccak256("isValidSignature(bytes32,bytes)"))
 EIP1271_UPDATED_MAGIC_VALUE: constant(bytes4) = 0x1626ba7e
 
+# Largest calldata of a legacy isValidSignature(bytes,bytes) call (selector, 2 offsets,
+# 2 lengths, both payloads).
+MAX_LEGACY_CALLDATA: constant(uint256) = 4 + 4 * 32 + MAX_SIGNED_DATA + MAX_SIGNATURES
+# Identity precompile: copies a fallback call's calldata into memory (Vyper 0.4 cannot slice
+# msg.data with a run-time length, and has no overloads for a second isValidSignature).
+IDENTITY: constant(address) = 0x0000000000000000000000000000000000000004
+
 # STORAGE #
 
 # @notice owner => hash => 1 when the owner approved the hash on-chain (Safe's approveHash).
@@ -185,6 +192,24 @@ def _check_message(message: Bytes[MAX_SIGNED_DATA], signature: Bytes[MAX_SIGNATU
         assert self.signedMessages[message_hash] != 0, "Hash not approved"
     else:
         self._check_signatures(message_hash, message_data, signature, empty(address))
+
+
+@view
+@internal
+def _legacy_is_valid_signature() -> bytes4:
+    # isValidSignature(bytes _data, bytes _signature) reaching the multisig's fallback (its
+    # selector already checked there): decode the calldata and apply _check_message.
+    assert len(msg.data) <= MAX_LEGACY_CALLDATA, "calldata too long"
+    call_data: Bytes[MAX_LEGACY_CALLDATA] = raw_call(
+        IDENTITY, msg.data, max_outsize=MAX_LEGACY_CALLDATA, is_static_call=True
+    )
+    message: Bytes[MAX_SIGNED_DATA] = b""
+    signature: Bytes[MAX_SIGNATURES] = b""
+    message, signature = abi_decode(
+        slice(call_data, 4, len(call_data) - 4), (Bytes[MAX_SIGNED_DATA], Bytes[MAX_SIGNATURES])
+    )
+    self._check_message(message, signature)
+    return EIP1271_MAGIC_VALUE
 
 
 @view
