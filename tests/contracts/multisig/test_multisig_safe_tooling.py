@@ -38,6 +38,7 @@ from safe_eth.eth import EthereumClient
 from safe_eth.eth.contracts.abis.multicall import multicall_v3_bytecode
 from safe_eth.safe import Safe
 from safe_eth.safe.multi_send import MultiSend, MultiSendOperation, MultiSendTx
+from safe_eth.safe.safe_signature import SafeSignature
 
 LEGACY_MAGIC = bytes.fromhex("20c13b0b")
 MAGIC = bytes.fromhex("1626ba7e")
@@ -225,10 +226,20 @@ def test_multisig_owns_a_real_safe_and_signs_with_v0(
     inner = _contract_signature(chain, warm, tx_data, owner_accounts[:2])
     sigs = pack([contract_sig(warm.address, inner), ecdsa(co_owner.private_key, h)])
     safe.checkSignatures(h, tx_data, sigs)  # real Safe accepts it
+    # safe-eth-py's own EIP-1271 check (the entrypoint a 1.4.1 Safe calls) agrees.
+    parsed = SafeSignature.parse_signature(sigs, h, safe_hash_preimage=tx_data)
+    assert {p.owner for p in parsed} == {warm.address, co_owner.address}
+    assert all(p.is_valid(_client(chain), safe.address, safe_version="1.4.1") for p in parsed)
 
     # One warm owner is not enough: the Safe refuses (our revert bubbles up).
     weak = pack([contract_sig(warm.address, inner[:65]), ecdsa(co_owner.private_key, h)])
     assert_reverts(safe, "execTransaction", [*tx.args(), weak], keeper, "GS020")
+    weak_part = next(
+        p
+        for p in SafeSignature.parse_signature(weak, h, safe_hash_preimage=tx_data)
+        if p.owner == warm.address
+    )
+    assert not weak_part.is_valid(_client(chain), safe.address, safe_version="1.4.1")
 
     before = outsider.balance
     safe.execTransaction(*tx.args(), sigs, sender=keeper)
