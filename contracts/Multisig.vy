@@ -106,6 +106,11 @@ MULTISEND_CALL_ONLY: public(constant(address)) = 0x9641d764fc13c8B624c04430C7356
 MULTISEND_CALL_ONLY_CODEHASH: public(constant(bytes32)) = 0xecd5bd14a08c5d2122379900b2f272bdf107a7e92423c10dd5fe3254386c9939
 
 SENTINEL_MODULES: constant(address) = 0x0000000000000000000000000000000000000001
+# isValidSignature(bytes32,bytes) calldata bound (selector, hash, offset, length, signature)
+# and the identity precompile that copies it into memory.
+MAX_BYTES32_CALLDATA: constant(uint256) = 4 + 3 * 32 + MAX_SIGNATURES
+IDENTITY: constant(address) = 0x0000000000000000000000000000000000000004
+
 # STORAGE #
 
 # Storage slot 0, as in a Safe proxy: the singleton whose code runs here (this contract).
@@ -191,21 +196,43 @@ def __init__(
 @external
 def __default__() -> bytes4:
     """
-    @notice Receive ETH (plain transfers, emits SafeReceived) and answer the legacy EIP-1271
-        isValidSignature(bytes _data, bytes _signature) -> 0x20c13b0b (Safe 1.4.1 calls this
-        on contract owners); any other unknown call reverts instead of being swallowed.
-    @dev The legacy check reverts unless `_signature` holds `threshold` owner signatures of
-        getMessageHash(_data), or is empty and the message was approved with signMessage.
-    @return 0x20c13b0b for a valid legacy EIP-1271 call; nothing meaningful for a transfer.
+    @notice Receive ETH (plain transfers, emits SafeReceived) and answer the standard EIP-1271
+        isValidSignature(bytes32 _dataHash, bytes _signature) -> 0x1626ba7e; any other unknown
+        call reverts instead of being swallowed.
+    @dev Like Safe's CompatibilityFallbackHandler, the bytes32 flavour calls this contract's
+        legacy isValidSignature(abi.encode(_dataHash), _signature) and reverts unless it holds.
+        Vyper has no overloads, hence the fallback; it calls no internal function, so a plain
+        ETH receipt touches little memory and fits a 2300-gas stipend.
+    @return 0x1626ba7e for a valid EIP-1271 call; nothing meaningful for a transfer.
     """
     if len(msg.data) == 0:
         log SafeReceived(sender=msg.sender, value=msg.value)
         return empty(bytes4)
     assert len(msg.data) >= 4 and msg.value == 0, "unknown function"
     selector: bytes4 = convert(slice(msg.data, 0, 4), bytes4)
-    # The legacy magic value is the selector of isValidSignature(bytes,bytes) itself.
-    assert selector == signature_checker.EIP1271_MAGIC_VALUE, "unknown function"
-    return signature_checker._legacy_is_valid_signature()
+    assert selector == signature_checker.EIP1271_UPDATED_MAGIC_VALUE, "unknown function"
+    assert len(msg.data) <= MAX_BYTES32_CALLDATA, "calldata too long"
+    # Vyper cannot slice msg.data with a run-time length: copy it through the identity precompile.
+    call_data: Bytes[MAX_BYTES32_CALLDATA] = raw_call(
+        IDENTITY, msg.data, max_outsize=MAX_BYTES32_CALLDATA, is_static_call=True
+    )
+    data_hash: bytes32 = empty(bytes32)
+    signature: Bytes[MAX_SIGNATURES] = b""
+    data_hash, signature = abi_decode(
+        slice(call_data, 4, len(call_data) - 4), (bytes32, Bytes[MAX_SIGNATURES])
+    )
+    legacy: Bytes[32] = raw_call(
+        self,
+        abi_encode(
+            abi_encode(data_hash),
+            signature,
+            method_id=method_id("isValidSignature(bytes,bytes)"),
+        ),
+        max_outsize=32,
+        is_static_call=True,
+    )
+    assert convert(slice(legacy, 0, 4), bytes4) == signature_checker.EIP1271_MAGIC_VALUE, "GS024"
+    return signature_checker.EIP1271_UPDATED_MAGIC_VALUE
 
 
 @payable

@@ -53,13 +53,6 @@ EIP1271_MAGIC_VALUE: constant(bytes4) = 0x20c13b0b
 # bytes4(keccak256("isValidSignature(bytes32,bytes)"))
 EIP1271_UPDATED_MAGIC_VALUE: constant(bytes4) = 0x1626ba7e
 
-# Largest calldata of a legacy isValidSignature(bytes,bytes) call (selector, 2 offsets,
-# 2 lengths, both payloads).
-MAX_LEGACY_CALLDATA: constant(uint256) = 4 + 4 * 32 + MAX_SIGNED_DATA + MAX_SIGNATURES
-# Identity precompile: copies a fallback call's calldata into memory (Vyper 0.4 cannot slice
-# msg.data with a run-time length, and has no overloads for a second isValidSignature).
-IDENTITY: constant(address) = 0x0000000000000000000000000000000000000004
-
 # STORAGE #
 
 # @notice owner => hash => 1 when the owner approved the hash on-chain (Safe's approveHash).
@@ -97,19 +90,21 @@ def signMessage(_data: Bytes[MAX_SIGNED_DATA]):
 
 @view
 @external
-def isValidSignature(_dataHash: bytes32, _signature: Bytes[MAX_SIGNATURES]) -> bytes4:
+def isValidSignature(_data: Bytes[MAX_SIGNED_DATA], _signature: Bytes[MAX_SIGNATURES]) -> bytes4:
     """
-    @notice EIP-1271: 0x1626ba7e when the owners signed `_dataHash` (as a SafeMessage over
-        abi.encode(_dataHash)); reverts otherwise, like Safe's CompatibilityFallbackHandler.
-    @dev The legacy isValidSignature(bytes,bytes) -> 0x20c13b0b is answered by the multisig's
-        fallback (Vyper has no overloads) with the same rules.
-    @param _dataHash The hash the caller wants signed.
-    @param _signature Owner signatures over getMessageHash(abi.encode(_dataHash)); empty for a
-        message approved with signMessage.
-    @return 0x1626ba7e
+    @notice Legacy EIP-1271 (what Safe 1.4.1 calls on contract owners): 0x20c13b0b when the
+        owners signed `_data` as a SafeMessage; reverts otherwise, like Safe's
+        CompatibilityFallbackHandler.
+    @dev The standard isValidSignature(bytes32,bytes) -> 0x1626ba7e is answered by the
+        multisig's fallback (Vyper has no overloads) by calling this with abi.encode(hash),
+        exactly as the handler calls back the Safe.
+    @param _data The signed message (for a Safe this multisig owns: its SafeTx preimage).
+    @param _signature Owner signatures over getMessageHash(_data); empty for a message
+        approved with signMessage.
+    @return 0x20c13b0b
     """
-    self._check_message(abi_encode(_dataHash), _signature)
-    return EIP1271_UPDATED_MAGIC_VALUE
+    self._check_message(_data, _signature)
+    return EIP1271_MAGIC_VALUE
 
 
 @view
@@ -192,24 +187,6 @@ def _check_message(message: Bytes[MAX_SIGNED_DATA], signature: Bytes[MAX_SIGNATU
         assert self.signedMessages[message_hash] != 0, "Hash not approved"
     else:
         self._check_signatures(message_hash, message_data, signature, empty(address))
-
-
-@view
-@internal
-def _legacy_is_valid_signature() -> bytes4:
-    # isValidSignature(bytes _data, bytes _signature) reaching the multisig's fallback (its
-    # selector already checked there): decode the calldata and apply _check_message.
-    assert len(msg.data) <= MAX_LEGACY_CALLDATA, "calldata too long"
-    call_data: Bytes[MAX_LEGACY_CALLDATA] = raw_call(
-        IDENTITY, msg.data, max_outsize=MAX_LEGACY_CALLDATA, is_static_call=True
-    )
-    message: Bytes[MAX_SIGNED_DATA] = b""
-    signature: Bytes[MAX_SIGNATURES] = b""
-    message, signature = abi_decode(
-        slice(call_data, 4, len(call_data) - 4), (Bytes[MAX_SIGNED_DATA], Bytes[MAX_SIGNATURES])
-    )
-    self._check_message(message, signature)
-    return EIP1271_MAGIC_VALUE
 
 
 @view

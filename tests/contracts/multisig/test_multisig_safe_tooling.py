@@ -39,6 +39,7 @@ from safe_eth.eth.contracts.abis.multicall import multicall_v3_bytecode
 from safe_eth.safe import Safe
 from safe_eth.safe.multi_send import MultiSend, MultiSendOperation, MultiSendTx
 from safe_eth.safe.safe_signature import SafeSignature
+from web3.exceptions import ContractLogicError
 
 LEGACY_MAGIC = bytes.fromhex("20c13b0b")
 MAGIC = bytes.fromhex("1626ba7e")
@@ -53,10 +54,20 @@ def _client(chain) -> EthereumClient:
     return EthereumClient(chain.provider.web3.provider.endpoint_uri, use_request_caching=False)
 
 
-def _legacy_call(w3, msig, message: bytes, signature: bytes, sender: str) -> bytes:
-    """eth_call isValidSignature(bytes,bytes) (no ABI entry: Vyper has no overloads)."""
-    data = LEGACY_MAGIC + encode(["bytes", "bytes"], [message, signature])
-    return bytes(w3.eth.call({"from": sender, "to": msig.address, "data": data}))
+def _eip1271(w3, msig, selector: bytes, types: list[str], args: list, sender: str) -> bytes:
+    """eth_call of an isValidSignature flavour by selector; its bytes4 answer (reverts raise)."""
+    data = selector + encode(types, args)
+    return decode(["bytes4"], bytes(w3.eth.call({"from": sender, "to": msig.address, "data": data})))[0]
+
+
+def _legacy(w3, msig, message: bytes, signature: bytes, sender: str) -> bytes:
+    """isValidSignature(bytes,bytes): Safe 1.4.1's ISignatureValidator."""
+    return _eip1271(w3, msig, LEGACY_MAGIC, ["bytes", "bytes"], [message, signature], sender)
+
+
+def _standard(w3, msig, digest: bytes, signature: bytes, sender: str) -> bytes:
+    """isValidSignature(bytes32,bytes): EIP-1271 as dapps call it."""
+    return _eip1271(w3, msig, MAGIC, ["bytes32", "bytes"], [digest, signature], sender)
 
 
 def _message_hash(chain, msig, message: bytes) -> bytes:
@@ -132,45 +143,46 @@ def test_is_valid_signature_both_flavours(chain, cold, owner_accounts, outsider)
     w3 = chain.provider.web3
     message = b"terms v3 accepted by Strongroom cold wallet"
     sigs = _contract_signature(chain, cold, message, owner_accounts[:3])
-    ret = _legacy_call(w3, cold, message, sigs, outsider.address)
-    assert decode(["bytes4"], ret)[0] == LEGACY_MAGIC
+    assert _legacy(w3, cold, message, sigs, outsider.address) == LEGACY_MAGIC
 
     digest = keccak(text="an EIP-712 digest a dapp asks us to sign")
     sigs32 = _contract_signature(chain, cold, encode(["bytes32"], [digest]), owner_accounts[2:5])
-    assert bytes(cold.isValidSignature(digest, sigs32)) == MAGIC
+    assert _standard(w3, cold, digest, sigs32, outsider.address) == MAGIC
     # Mixed kinds count as in checkSignatures (eth_sign here).
     h = _message_hash(chain, cold, encode(["bytes32"], [digest]))
     mixed = pack(
         [eth_sign(a.private_key, h) for a in owner_accounts[:2]] + [ecdsa(owner_accounts[4].private_key, h)]
     )
-    assert bytes(cold.isValidSignature(digest, mixed)) == MAGIC
+    assert _standard(w3, cold, digest, mixed, outsider.address) == MAGIC
 
     # Too few, wrong message, non-owner: refused (reverts, as Safe's handler does).
-    assert_reverts(cold, "isValidSignature", [digest, sigs32[:130]], outsider, "GS020", send=False)
-    assert_reverts(cold, "isValidSignature", [keccak(digest), sigs32], outsider, "GS026", send=False)
-    with pytest.raises(Exception, match="GS026"):
-        _legacy_call(w3, cold, message + b"!", sigs, outsider.address)
+    for call, reason in (
+        (lambda: _standard(w3, cold, digest, sigs32[:130], outsider.address), "GS020"),
+        (lambda: _standard(w3, cold, keccak(digest), sigs32, outsider.address), "GS026"),
+        (lambda: _legacy(w3, cold, message + b"!", sigs, outsider.address), "GS026"),
+        (lambda: _legacy(w3, cold, message, sigs[:65], outsider.address), "GS020"),
+    ):
+        with pytest.raises(ContractLogicError, match=reason):
+            call()
 
 
-def test_fallback_answers_only_a_well_formed_legacy_call(chain, cold, owner_accounts, outsider):
+def test_fallback_answers_only_a_well_formed_bytes32_call(chain, cold, owner_accounts, outsider):
+    """isValidSignature(bytes32,bytes) is answered by the fallback; anything else there reverts."""
     w3 = chain.provider.web3
-    message = b"m"
-    sigs = _contract_signature(chain, cold, message, owner_accounts[:3])
-    good = LEGACY_MAGIC + encode(["bytes", "bytes"], [message, sigs])
+    digest = keccak(text="d")
+    sigs = _contract_signature(chain, cold, encode(["bytes32"], [digest]), owner_accounts[:3])
+    good = MAGIC + encode(["bytes32", "bytes"], [digest, sigs])
     base = {"from": outsider.address, "to": cold.address}
-    assert decode(["bytes4"], bytes(w3.eth.call({**base, "data": good})))[0] == LEGACY_MAGIC
+    assert decode(["bytes4"], bytes(w3.eth.call({**base, "data": good})))[0] == MAGIC
     cases = [
         ({"data": good, "value": 1}, "unknown function"),  # payable fallback, but not for this
         ({"data": good[:3]}, "unknown function"),
+        ({"data": b"\x12\x34\x56\x78" + good[4:]}, "unknown function"),
         ({"data": good[:-32]}, None),  # truncated: abi_decode refuses
-        ({"data": LEGACY_MAGIC + encode(["bytes", "bytes"], [message, bytes(4097)])}, None),  # > 4096
-        (
-            {"data": LEGACY_MAGIC + encode(["bytes", "bytes"], [bytes(1024), bytes(4097)])},
-            "calldata too long",
-        ),
+        ({"data": MAGIC + encode(["bytes32", "bytes"], [digest, bytes(4097)])}, "calldata too long"),
     ]
     for extra, reason in cases:
-        with pytest.raises(Exception) as info:
+        with pytest.raises(ContractLogicError) as info:
             w3.eth.call({**base, **extra})
         if reason is not None:
             assert reason in str(info.value), (extra, info.value)
@@ -182,10 +194,14 @@ def test_is_valid_signature_does_not_count_the_caller_as_approver(chain, cold, o
     h = _message_hash(chain, cold, encode(["bytes32"], [digest]))
     caller = owner_accounts[0]
     sigs = pack([approved(caller.address)] + [ecdsa(a.private_key, h) for a in owner_accounts[1:3]])
-    assert_reverts(cold, "isValidSignature", [digest, sigs], caller, "GS025", send=False)
+    w3 = chain.provider.web3
+    with pytest.raises(ContractLogicError, match="GS025"):
+        _standard(w3, cold, digest, sigs, caller.address)
+    with pytest.raises(ContractLogicError, match="GS025"):
+        _legacy(w3, cold, encode(["bytes32"], [digest]), sigs, caller.address)
     # Approved on-chain (approveHash of the message hash), it counts.
     cold.approveHash(h, sender=caller)
-    assert bytes(cold.isValidSignature(digest, sigs, sender=caller)) == MAGIC
+    assert _standard(w3, cold, digest, sigs, caller.address) == MAGIC
 
 
 def test_sign_message_on_chain_then_empty_signature(chain, cold, owner_accounts, keeper, outsider):
@@ -193,21 +209,22 @@ def test_sign_message_on_chain_then_empty_signature(chain, cold, owner_accounts,
     message = b"on-chain approved statement"
     h = bytes(cold.getMessageHash(message))
     assert cold.signedMessages(h) == 0
-    with pytest.raises(Exception, match="Hash not approved"):
-        _legacy_call(w3, cold, message, b"", outsider.address)
+    with pytest.raises(ContractLogicError, match="Hash not approved"):
+        _legacy(w3, cold, message, b"", outsider.address)
     assert_reverts(cold, "signMessage", [message], outsider, "GS031")
 
     receipt = self_call(cold, owner_accounts[:3], keeper, bytes(cold.signMessage.encode_input(message)))
     assert [bytes(e.msgHash) for e in cold.SignMsg.from_receipt(receipt)] == [h]
     assert cold.signedMessages(h) == 1
-    assert decode(["bytes4"], _legacy_call(w3, cold, message, b"", outsider.address))[0] == LEGACY_MAGIC
+    assert _legacy(w3, cold, message, b"", outsider.address) == LEGACY_MAGIC
     # bytes32 flavour: the message is abi.encode(digest).
     digest = keccak(text="digest approved on-chain")
     self_call(
         cold, owner_accounts[:3], keeper, bytes(cold.signMessage.encode_input(encode(["bytes32"], [digest])))
     )
-    assert bytes(cold.isValidSignature(digest, b"")) == MAGIC
-    assert_reverts(cold, "isValidSignature", [keccak(digest), b""], outsider, "Hash not approved", send=False)
+    assert _standard(w3, cold, digest, b"", outsider.address) == MAGIC
+    with pytest.raises(ContractLogicError, match="Hash not approved"):
+        _standard(w3, cold, keccak(digest), b"", outsider.address)
 
 
 def test_multisig_owns_a_real_safe_and_signs_with_v0(
@@ -353,3 +370,12 @@ def test_natspec_no_longer_claims_batching_through_call(multisig_container):
             "execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,address,bytes)"
         ]
     )
+
+
+def test_plain_eth_receipt_fits_a_transfer_stipend(chain, cold, keeper):
+    """The fallback also answers EIP-1271 now; receiving ETH must still fit 2300 gas
+    (contracts paying with Solidity's transfer()/send())."""
+    w3 = chain.provider.web3
+    tx = w3.eth.send_transaction({"from": keeper.address, "to": cold.address, "value": 1, "gas": 100_000})
+    used = w3.eth.wait_for_transaction_receipt(tx)["gasUsed"] - 21_000
+    assert 0 < used <= 2300, used
