@@ -6,7 +6,9 @@ factory from the npm artifacts, a minimal ERC-20, and prints transaction gas (re
 intrinsic + calldata included) for 2-of-3 and 3-of-5 transfers signed with ECDSA.
 
 "first" = the wallet's first transaction (nonce 0 -> 1, recipient balance 0 -> x);
-"steady" = a later one (nonce and recipient balance already non-zero).
+"steady" = a later one (nonce and recipient balance already non-zero);
+"batch of 2" = two ERC-20 transfers in one transaction, a DELEGATECALL to Safe's
+MultiSendCallOnly 1.4.1 (its artifact's runtime code placed at the canonical address).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from web3.logs import DISCARD
 ROOT = Path(__file__).resolve().parents[1]
 SAFE_ARTIFACTS = ROOT / "node_modules/@safe-global/safe-contracts/build/artifacts/contracts"
 ZERO = "0x0000000000000000000000000000000000000000"
+MULTISEND_CALL_ONLY = "0x9641d764fc13c8B624c04430C7356C1C7C8102e2"
 TOKEN_SOURCE = """# pragma version 0.4.3
 balanceOf: public(HashMap[address, uint256])
 
@@ -84,9 +87,22 @@ def deploy(w3: Web3, sender: str, abi: list, bytecode: str, *args):
 
 
 def compile_vyper(source: str) -> tuple[list, str]:
-    """(abi, bytecode) from the installed vyper."""
+    """(abi, bytecode) of a self-contained source from the installed vyper."""
     out = vyper.compile_code(source, output_formats=["abi", "bytecode"])
     return out["abi"], out["bytecode"]
+
+
+def compile_vyper_file(path: Path) -> tuple[list, str]:
+    """(abi, bytecode) of a project contract (its `from .multisig import ...` modules resolve
+    relative to the file), compiled by the installed vyper CLI as ape-vyper does."""
+    exe = Path(sys.executable).with_name("vyper")
+    out = subprocess.run(
+        [str(exe), "-f", "abi,bytecode", str(path), "-p", str(ROOT)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    return json.loads(out[0]), out[1]
 
 
 def safe_artifact(rel: str) -> dict:
@@ -103,13 +119,30 @@ def sign(hash_: bytes, keys: list[bytes]) -> bytes:
     return b"".join(s.r.to_bytes(32, "big") + s.s.to_bytes(32, "big") + bytes([s.v]) for _, s in pairs)
 
 
-def transfer_via(w3: Web3, wallet, token, to: str, amount: int, keys: list[bytes], sender: str) -> int:
-    """execTransaction(token.transfer(to, amount)) signed by `keys`; returns gasUsed."""
-    data = function_signature_to_4byte_selector("transfer(address,uint256)") + encode(
+def transfer_data(to: str, amount: int) -> bytes:
+    """ERC-20 transfer(to, amount) calldata."""
+    return function_signature_to_4byte_selector("transfer(address,uint256)") + encode(
         ["address", "uint256"], [to, amount]
     )
+
+
+def batch_data(token: str, recipients: list[str], amount: int) -> bytes:
+    """MultiSendCallOnly.multiSend(bytes) calldata: one CALL transfer per recipient."""
+    packed = b"".join(
+        b"\x00"
+        + bytes.fromhex(token[2:])
+        + (0).to_bytes(32, "big")
+        + len(transfer_data(r, amount)).to_bytes(32, "big")
+        + transfer_data(r, amount)
+        for r in recipients
+    )
+    return function_signature_to_4byte_selector("multiSend(bytes)") + encode(["bytes"], [packed])
+
+
+def exec_via(w3: Web3, wallet, to: str, data: bytes, operation: int, keys: list[bytes], sender: str) -> int:
+    """execTransaction(to, 0, data, operation) signed by `keys`; returns gasUsed."""
     nonce = wallet.functions.nonce().call()
-    args = [token.address, 0, data, 0, 0, 0, 0, ZERO, ZERO]
+    args = [to, 0, data, operation, 0, 0, 0, ZERO, ZERO]
     tx_hash = wallet.functions.getTransactionHash(*args, nonce).call()
     sigs = sign(tx_hash, keys)
     txh = wallet.functions.execTransaction(*args, sigs).transact({"from": sender, "gas": 1_000_000})
@@ -127,7 +160,7 @@ def main() -> None:
         sender = w3.eth.accounts[0]
         owners = [Account.from_key(k).address for k in SIGNER_KEYS]
 
-        ms_abi, ms_bytecode = compile_vyper((ROOT / "contracts/Multisig.vy").read_text())
+        ms_abi, ms_bytecode = compile_vyper_file(ROOT / "contracts/Multisig.vy")
         tok_abi, tok_bytecode = compile_vyper(TOKEN_SOURCE)
         token = deploy(w3, sender, tok_abi, tok_bytecode)
 
@@ -135,6 +168,8 @@ def main() -> None:
         fac_art = safe_artifact("proxies/SafeProxyFactory.sol/SafeProxyFactory.json")
         singleton = deploy(w3, sender, safe_art["abi"], safe_art["bytecode"])
         factory = deploy(w3, sender, fac_art["abi"], fac_art["bytecode"])
+        multisend = safe_artifact("libraries/MultiSendCallOnly.sol/MultiSendCallOnly.json")
+        w3.provider.make_request("anvil_setCode", [MULTISEND_CALL_ONLY, multisend["deployedBytecode"]])
 
         def new_safe(n: int, m: int, salt: int):
             setup = singleton.encode_abi("setup", [owners[:n], m, ZERO, b"", ZERO, ZERO, 0, ZERO])
@@ -161,17 +196,23 @@ def main() -> None:
                 )
                 recipient = Account.from_key(keccak(text=f"{name}-{n}")).address
                 keys = SIGNER_KEYS[:m]
-                gas[name] = [
-                    transfer_via(w3, wallet, token, recipient, 1_000_000, keys, sender) for _ in range(3)
-                ]
+                data = transfer_data(recipient, 1_000_000)
+                gas[name] = [exec_via(w3, wallet, token.address, data, 0, keys, sender) for _ in range(3)]
+                batch = batch_data(
+                    token.address,
+                    [recipient, Account.from_key(keccak(text=f"{name}-{n}-b")).address],
+                    1_000_000,
+                )
+                gas[name].append(exec_via(w3, wallet, MULTISEND_CALL_ONLY, batch, 1, keys, sender))
             ours, safe = gas["Multisig"], gas["Safe 1.4.1"]
             rows.append((f"{m}-of-{n} first", ours[0], safe[0]))
             rows.append((f"{m}-of-{n} steady", ours[2], safe[2]))
+            rows.append((f"{m}-of-{n} batch of 2", ours[3], safe[3]))
 
         print(f"ERC-20 transfer via execTransaction, gasUsed per tx (anvil, vyper {vyper.__version__})")
-        print(f"{'case':<16}{'Multisig':>10}{'Safe 1.4.1':>12}{'ours/Safe':>11}{'saved':>8}")
+        print(f"{'case':<20}{'Multisig':>10}{'Safe 1.4.1':>12}{'ours/Safe':>11}{'saved':>8}")
         for case, ours, safe in rows:
-            print(f"{case:<16}{ours:>10}{safe:>12}{ours / safe:>11.3f}{safe - ours:>8}")
+            print(f"{case:<20}{ours:>10}{safe:>12}{ours / safe:>11.3f}{safe - ours:>8}")
         print(f"Multisig runtime size: {len(w3.eth.get_code(wallets['Multisig'].address))} bytes")
     finally:
         proc.terminate()

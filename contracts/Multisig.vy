@@ -17,16 +17,33 @@
     signature kinds (v=0 EIP-1271 contract owner, v=1 approved hash, v>30 eth_sign,
     v=27/28 ECDSA), same owner linked list (`prevOwner` arguments), same events.
 
+    Safe tooling reads it as a Safe: storage slot 0 holds the singleton (this contract itself:
+    it is not a proxy), the guard, module guard and fallback handler slots are empty,
+    `getModulesPaginated` answers no modules, and EIP-1271 (`isValidSignature` in both the
+    bytes32 and the legacy bytes flavour, `signMessage`, `getMessageHash`, `signedMessages`)
+    is answered by the contract itself with CompatibilityFallbackHandler 1.4.1's semantics, so
+    this multisig can own a Safe (or another multisig) and sign for it.
+
+    One concern per module (contracts/multisig/, like Safe's OwnerManager.sol /
+    SelfAuthorized.sol): `owner_manager` (owners, threshold, the owner-set rules),
+    `signature_checker` (signatures, approved hashes, EIP-1271; it initializes the owner
+    manager it checks against), `recovery` (the delayed recovery quorum), `self_authorized`.
+    This file holds execution, the Safe-tooling views and the glue.
+
     Deliberate differences from Safe 1.4.1 (custody hardening):
-    - `operation` must be CALL (0). DELEGATECALL is refused: it runs the target's code in this
-      contract's storage context, so the target could rewrite owners, threshold and nonce.
+    - `operation` 1 (DELEGATECALL) is refused except to Safe's canonical MultiSendCallOnly 1.4.1,
+      pinned by address and runtime code hash (checked at execution). A delegatecall runs the
+      target's code in this contract's storage context, so any other target could rewrite
+      owners, threshold and nonce; MultiSendCallOnly's code only makes CALLs (it reverts on a
+      nested delegatecall) and writes no storage, so Safe tooling's batches run unchanged.
     - `gasPrice` must be 0: no gas refunds are paid out of custody funds (see `execTransaction`).
     - No modules, guards or fallback handler: nothing but `threshold` owner signatures (or the
       delayed recovery below) can move funds or change the configuration.
     - `execTransaction` is non-reentrant.
     - At most MAX_OWNERS (16) owners.
-    - Quorum-unreachable recovery: a separate recovery quorum may rotate the owner set after a
-      long delay (>= 30 days) unless the owners cancel it first.
+    - Quorum-unreachable recovery: a separate recovery quorum (at least 2 approvals) may rotate
+      the owner set after a long delay (>= 30 days), within RECOVERY_WINDOW (7 days) after it,
+      unless the owners cancel it first.
 
     Revert reasons keep Safe's error codes where the check is Safe's own (safe-eth-py maps them):
     GS001 threshold not set, GS010 not enough gas for safeTxGas, GS013 call failed with
@@ -35,24 +52,23 @@
     GS024 contract signature rejected, GS025 hash not approved, GS026 signer not an owner or not
     in ascending order (covers duplicates and invalid ECDSA), GS027 data does not hash to
     dataHash, GS030 only owners can approve a hash, GS031 only callable by the multisig itself,
-    GS201 threshold above owner count, GS202 threshold zero, GS203 invalid owner address,
-    GS204 already an owner, GS205 wrong prevOwner/owner pair.
+    GS105 / GS106 invalid module page start / size, GS201 threshold above owner count,
+    GS202 threshold zero, GS203 invalid owner address, GS204 already an owner,
+    GS205 wrong prevOwner/owner pair.
     Strongroom-specific checks revert with plain-language reasons.
 """
 
-# INTERFACES #
-
-interface ISignatureValidator:
-    # Legacy EIP-1271 as used by Safe 1.4.1 (ISignatureValidator): magic value 0x20c13b0b.
-    def isValidSignature(_data: Bytes[MAX_SIGNED_DATA], _signature: Bytes[MAX_SIGNATURES]) -> bytes4: view
+from .multisig import owner_manager
+from .multisig import recovery
+from .multisig import signature_checker
 
 # EVENTS #
 
 event MultisigSetup:
     initiator: indexed(address)
-    owners: DynArray[address, MAX_OWNERS]
+    owners: DynArray[address, owner_manager.MAX_OWNERS]
     threshold: uint256
-    recoveryOwners: DynArray[address, MAX_OWNERS]
+    recoveryOwners: DynArray[address, owner_manager.MAX_OWNERS]
     recoveryThreshold: uint256
     recoveryDelay: uint256
 
@@ -64,53 +80,9 @@ event ExecutionFailure:
     txHash: indexed(bytes32)
     payment: uint256
 
-event ApproveHash:
-    approvedHash: indexed(bytes32)
-    owner: indexed(address)
-
 event SafeReceived:
     sender: indexed(address)
     value: uint256
-
-event AddedOwner:
-    owner: indexed(address)
-
-event RemovedOwner:
-    owner: indexed(address)
-
-event ChangedThreshold:
-    threshold: uint256
-
-event RecoveryConfigChanged:
-    recoveryOwners: DynArray[address, MAX_OWNERS]
-    recoveryThreshold: uint256
-    recoveryDelay: uint256
-    recoveryEpoch: uint256
-
-event RecoveryProposed:
-    recoveryId: indexed(bytes32)
-    proposer: indexed(address)
-    newOwners: DynArray[address, MAX_OWNERS]
-    newThreshold: uint256
-    recoveryEpoch: uint256
-
-event RecoveryApproved:
-    recoveryId: indexed(bytes32)
-    approver: indexed(address)
-    approvals: uint256
-
-event RecoveryQueued:
-    recoveryId: indexed(bytes32)
-    readyAt: uint256
-
-event RecoveryCancelled:
-    cancelledEpoch: indexed(uint256)
-
-event RecoveryExecuted:
-    recoveryId: indexed(bytes32)
-    executor: indexed(address)
-    newOwners: DynArray[address, MAX_OWNERS]
-    newThreshold: uint256
 
 # CONSTANTS #
 
@@ -118,68 +90,82 @@ event RecoveryExecuted:
 # pick the EIP-712 domain (chainId is part of it from 1.3.0 on).
 VERSION: public(constant(String[5])) = "1.4.1"
 
-MAX_OWNERS: constant(uint256) = 16
 # Largest `data` payload of a transaction.
 MAX_DATA: constant(uint256) = 4096
-# Largest packed signature blob (16 static parts of 65 bytes + EIP-1271 dynamic parts).
-MAX_SIGNATURES: constant(uint256) = 4096
-# Largest `data` accepted by checkSignatures / checkNSignatures (a SafeTx preimage is 66 bytes).
-MAX_SIGNED_DATA: constant(uint256) = 1024
+MAX_SIGNATURES: constant(uint256) = signature_checker.MAX_SIGNATURES
 
-SENTINEL_OWNERS: constant(address) = 0x0000000000000000000000000000000000000001
-ADDRESS_MASK: constant(uint256) = 2**160 - 1
-
-# keccak256("EIP712Domain(uint256 chainId,address verifyingContract)")
-DOMAIN_SEPARATOR_TYPEHASH: constant(bytes32) = 0x47e79534a245952e8b16893a336b85a3d9ea9fa8c573f3d803afb92a79469218
 # keccak256("SafeTx(address to,uint256 value,bytes data,uint8 operation,uint256 safeTxGas,uint256 baseGas,uint256 gasPrice,address gasToken,address refundReceiver,uint256 nonce)")
 SAFE_TX_TYPEHASH: constant(bytes32) = 0xbb8310d486368db6bd6f849402fdd73ad53d316b5a4b2644ad6efe0f941286d8
-# bytes4(keccak256("isValidSignature(bytes,bytes)"))
-EIP1271_MAGIC_VALUE: constant(bytes4) = 0x20c13b0b
 
 OPERATION_CALL: constant(uint8) = 0
+OPERATION_DELEGATECALL: constant(uint8) = 1
 
-# Recovery delay floor (cannot be configured lower) and the value used when 0 is passed.
-MIN_RECOVERY_DELAY: public(constant(uint256)) = 30 * 86400
-DEFAULT_RECOVERY_DELAY: public(constant(uint256)) = 30 * 86400
+# The only delegatecall target: Safe's canonical MultiSendCallOnly 1.4.1 (safe-deployments
+# address and runtime code hash). Its code only CALLs (a nested delegatecall reverts).
+MULTISEND_CALL_ONLY: public(constant(address)) = 0x9641d764fc13c8B624c04430C7356C1C7C8102e2
+MULTISEND_CALL_ONLY_CODEHASH: public(constant(bytes32)) = 0xecd5bd14a08c5d2122379900b2f272bdf107a7e92423c10dd5fe3254386c9939
+
+SENTINEL_MODULES: constant(address) = 0x0000000000000000000000000000000000000001
+# isValidSignature(bytes32,bytes) calldata bound (selector, hash, offset, length, signature)
+# and the identity precompile that copies it into memory.
+MAX_BYTES32_CALLDATA: constant(uint256) = 4 + 3 * 32 + MAX_SIGNATURES
+IDENTITY: constant(address) = 0x0000000000000000000000000000000000000004
 
 # STORAGE #
 
-# Owners as Safe's singly linked list: SENTINEL -> owner_1 -> ... -> owner_n -> SENTINEL.
-owners: HashMap[address, address]
-ownerCount: uint256
-threshold: uint256
+# Storage slot 0, as in a Safe proxy: the singleton whose code runs here (this contract).
+# safe-eth-py reads it with eth_getStorageAt to recognise a Safe. Written once.
+singleton: address
+
+initializes: signature_checker
+initializes: recovery
 
 # @notice Number of the next transaction; part of every SafeTx hash (replay protection).
 nonce: public(uint256)
 
-# @notice owner => hash => 1 when the owner approved the hash on-chain (Safe's approveHash).
-approvedHashes: public(HashMap[address, HashMap[bytes32, uint256]])
-
-# Recovery quorum.
-recoveryOwners: DynArray[address, MAX_OWNERS]
-# @notice True for members of the recovery quorum.
-isRecoveryOwner: public(HashMap[address, bool])
-# @notice Approvals a recovery proposal needs before its delay starts.
-recoveryThreshold: public(uint256)
-# @notice Seconds between a recovery proposal reaching its quorum and becoming executable.
-recoveryDelay: public(uint256)
-# @notice Bumped on cancel, on recovery execution and on recovery-config change; part of every
-#     recovery id, so it invalidates all pending proposals at once.
-recoveryEpoch: public(uint256)
-# @notice recovery id => recovery owner => approved.
-recoveryApprovals: public(HashMap[bytes32, HashMap[address, bool]])
-# @notice recovery id => number of recovery-owner approvals.
-recoveryApprovalCount: public(HashMap[bytes32, uint256])
-# @notice recovery id => timestamp from which it can execute (0: quorum not reached yet).
-recoveryReadyAt: public(HashMap[bytes32, uint256])
+exports: (
+    signature_checker.owner_manager.addOwnerWithThreshold,
+    signature_checker.owner_manager.removeOwner,
+    signature_checker.owner_manager.swapOwner,
+    signature_checker.owner_manager.changeThreshold,
+    signature_checker.owner_manager.getOwners,
+    signature_checker.owner_manager.getThreshold,
+    signature_checker.owner_manager.isOwner,
+    signature_checker.approveHash,
+    signature_checker.approvedHashes,
+    signature_checker.signMessage,
+    signature_checker.signedMessages,
+    signature_checker.isValidSignature,
+    signature_checker.getMessageHash,
+    signature_checker.checkSignatures,
+    signature_checker.checkNSignatures,
+    signature_checker.domainSeparator,
+    recovery.changeRecovery,
+    recovery.proposeRecovery,
+    recovery.cancelRecovery,
+    recovery.getRecoveryId,
+    recovery.getRecoveryOwners,
+    recovery.isRecoveryOwner,
+    recovery.recoveryThreshold,
+    recovery.recoveryDelay,
+    recovery.recoveryEpoch,
+    recovery.recoveryApprovals,
+    recovery.recoveryApprovalCount,
+    recovery.recoveryReadyAt,
+    recovery.recoveryExpiresAt,
+    recovery.MIN_RECOVERY_DELAY,
+    recovery.DEFAULT_RECOVERY_DELAY,
+    recovery.RECOVERY_WINDOW,
+    recovery.MIN_RECOVERY_THRESHOLD,
+)
 
 # CONSTRUCTOR #
 
 @deploy
 def __init__(
-    owners: DynArray[address, MAX_OWNERS],
+    owners: DynArray[address, owner_manager.MAX_OWNERS],
     threshold: uint256,
-    recovery_owners: DynArray[address, MAX_OWNERS],
+    recovery_owners: DynArray[address, owner_manager.MAX_OWNERS],
     recovery_threshold: uint256,
     recovery_delay: uint256,
 ):
@@ -188,12 +174,13 @@ def __init__(
     @param owners Initial owners (1..16, unique, not 0x0, 0x1 or this contract).
     @param threshold Signatures required (1..len(owners)).
     @param recovery_owners Recovery quorum (0..16 unique addresses); empty disables recovery.
-    @param recovery_threshold Approvals required (1..len(recovery_owners); 0 iff empty).
+    @param recovery_threshold Approvals required (2..len(recovery_owners); 0 iff empty).
     @param recovery_delay Seconds a quorate recovery waits; 0 means DEFAULT_RECOVERY_DELAY,
         otherwise at least MIN_RECOVERY_DELAY.
     """
-    self._setup_owners(owners, threshold)
-    delay: uint256 = self._set_recovery(recovery_owners, recovery_threshold, recovery_delay)
+    self.singleton = self
+    signature_checker.owner_manager._setup_owners(owners, threshold)
+    delay: uint256 = recovery._set_recovery(recovery_owners, recovery_threshold, recovery_delay)
     log MultisigSetup(
         initiator=msg.sender,
         owners=owners,
@@ -207,13 +194,45 @@ def __init__(
 
 @payable
 @external
-def __default__():
+def __default__() -> bytes4:
     """
-    @notice Receive ETH (plain transfers only). Emits SafeReceived.
-    @dev Calls with calldata that match no function revert instead of being swallowed.
+    @notice Receive ETH (plain transfers, emits SafeReceived) and answer the standard EIP-1271
+        isValidSignature(bytes32 _dataHash, bytes _signature) -> 0x1626ba7e; any other unknown
+        call reverts instead of being swallowed.
+    @dev Like Safe's CompatibilityFallbackHandler, the bytes32 flavour calls this contract's
+        legacy isValidSignature(abi.encode(_dataHash), _signature) and reverts unless it holds.
+        Vyper has no overloads, hence the fallback; it calls no internal function, so a plain
+        ETH receipt touches little memory and fits a 2300-gas stipend.
+    @return 0x1626ba7e for a valid EIP-1271 call; nothing meaningful for a transfer.
     """
-    assert len(msg.data) == 0, "unknown function"
-    log SafeReceived(sender=msg.sender, value=msg.value)
+    if len(msg.data) == 0:
+        log SafeReceived(sender=msg.sender, value=msg.value)
+        return empty(bytes4)
+    assert len(msg.data) >= 4 and msg.value == 0, "unknown function"
+    selector: bytes4 = convert(slice(msg.data, 0, 4), bytes4)
+    assert selector == signature_checker.EIP1271_UPDATED_MAGIC_VALUE, "unknown function"
+    assert len(msg.data) <= MAX_BYTES32_CALLDATA, "calldata too long"
+    # Vyper cannot slice msg.data with a run-time length: copy it through the identity precompile.
+    call_data: Bytes[MAX_BYTES32_CALLDATA] = raw_call(
+        IDENTITY, msg.data, max_outsize=MAX_BYTES32_CALLDATA, is_static_call=True
+    )
+    data_hash: bytes32 = empty(bytes32)
+    signature: Bytes[MAX_SIGNATURES] = b""
+    data_hash, signature = abi_decode(
+        slice(call_data, 4, len(call_data) - 4), (bytes32, Bytes[MAX_SIGNATURES])
+    )
+    legacy: Bytes[32] = raw_call(
+        self,
+        abi_encode(
+            abi_encode(data_hash),
+            signature,
+            method_id=method_id("isValidSignature(bytes,bytes)"),
+        ),
+        max_outsize=32,
+        is_static_call=True,
+    )
+    assert convert(slice(legacy, 0, 4), bytes4) == signature_checker.EIP1271_MAGIC_VALUE, "GS024"
+    return signature_checker.EIP1271_UPDATED_MAGIC_VALUE
 
 
 @payable
@@ -240,20 +259,25 @@ def execTransaction(
         (GS013). As in Safe with gasPrice == 0, all remaining gas is forwarded to the call and
         safeTxGas only sets the minimum gas that must be left for it (GS010).
 
-        DELEGATECALL (operation 1) is refused: a delegatecall runs the target's code in this
-        contract's own storage context, so the target could rewrite owners, threshold, nonce
-        and recovery settings or self-destruct logic; a custody wallet must never run foreign
-        code in its own context. Batches go through a CALL to a multisend-style contract.
+        Batches: operation 1 (DELEGATECALL) is accepted only to MULTISEND_CALL_ONLY, Safe's
+        canonical MultiSendCallOnly 1.4.1, whose runtime code hash must equal
+        MULTISEND_CALL_ONLY_CODEHASH at execution, with value 0; `data` is its
+        multiSend(bytes) calldata exactly as Safe tooling builds it (safe-eth-py MultiSend,
+        Safe{Wallet} transaction builder). Each batched call is then a CALL from this contract
+        (self-calls included, so owner changes can be batched). Any other delegatecall is
+        refused: it would run foreign code in this contract's storage context, where it could
+        rewrite owners, threshold, nonce and recovery settings. A CALL to a multisend contract
+        does not batch: the calls would come from that contract, not from this wallet.
 
         Gas refunds are not implemented: gasPrice must be 0, and then baseGas, gasToken and
         refundReceiver are only hashed, exactly as Safe ignores them when gasPrice == 0. Our
         submitters are our own keepers that pay their own gas; paying relayers out of custody
         balances would let any signed transaction drain gas tokens to `refundReceiver`.
         Any ETH sent along with the call stays in the multisig (SafeReceived is emitted).
-    @param to Call target.
-    @param _value Wei sent with the call.
+    @param to Call target (MULTISEND_CALL_ONLY for a batch).
+    @param _value Wei sent with the call (0 for a batch).
     @param data Calldata of the call.
-    @param operation Must be 0 (CALL).
+    @param operation 0 (CALL), or 1 (DELEGATECALL) to MULTISEND_CALL_ONLY only.
     @param safeTxGas Gas that must remain for the call; 0 means "revert if the call fails".
     @param baseGas Hashed only (refunds unsupported).
     @param gasPrice Must be 0 (refunds unsupported).
@@ -263,7 +287,10 @@ def execTransaction(
         EIP-1271 dynamic parts.
     @return success Whether the inner call succeeded.
     """
-    assert operation == OPERATION_CALL, "operation must be CALL: delegatecall refused"
+    if operation != OPERATION_CALL:
+        assert operation == OPERATION_DELEGATECALL and to == MULTISEND_CALL_ONLY, (
+            "operation must be CALL: delegatecall refused"
+        )
     assert gasPrice == 0, "gas refunds unsupported: gasPrice must be 0"
     if msg.value > 0:
         log SafeReceived(sender=msg.sender, value=msg.value)
@@ -283,10 +310,18 @@ def execTransaction(
     )
     self.nonce = current_nonce + 1
     tx_hash: bytes32 = keccak256(tx_hash_data)
-    self._check_n_signatures(tx_hash, tx_hash_data, signatures, self.threshold)
+    signature_checker._check_n_signatures(
+        tx_hash, tx_hash_data, signatures, signature_checker.owner_manager.threshold, msg.sender
+    )
 
     assert msg.gas >= max(safeTxGas * 64 // 63, safeTxGas + 2500) + 500, "GS010"
-    success: bool = raw_call(to, data, value=_value, revert_on_failure=False)
+    success: bool = False
+    if operation == OPERATION_CALL:
+        success = raw_call(to, data, value=_value, revert_on_failure=False)
+    else:
+        assert _value == 0, "delegatecall carries no value"
+        assert to.codehash == MULTISEND_CALL_ONLY_CODEHASH, "MultiSendCallOnly code hash mismatch"
+        success = raw_call(to, data, is_delegate_call=True, revert_on_failure=False)
     assert success or safeTxGas != 0, "GS013"
     if success:
         log ExecutionSuccess(txHash=tx_hash, payment=0)
@@ -296,260 +331,19 @@ def execTransaction(
 
 
 @external
-def approveHash(hashToApprove: bytes32):
-    """
-    @notice Approve a hash on-chain as the calling owner (v=1 signatures then count it).
-    @param hashToApprove SafeTx hash (or any hash checked with checkSignatures).
-    """
-    assert self.owners[msg.sender] != empty(address), "GS030"
-    self.approvedHashes[msg.sender][hashToApprove] = 1
-    log ApproveHash(approvedHash=hashToApprove, owner=msg.sender)
-
-
-@external
-def addOwnerWithThreshold(owner: address, _threshold: uint256):
-    """
-    @notice Add an owner (inserted at the head of the list) and set the threshold.
-    @dev Only through execTransaction (self-call).
-    @param owner New owner.
-    @param _threshold New threshold.
-    """
-    self._only_self()
-    assert owner != empty(address) and owner != SENTINEL_OWNERS and owner != self, "GS203"
-    assert self.owners[owner] == empty(address), "GS204"
-    count: uint256 = self.ownerCount
-    assert count < MAX_OWNERS, "too many owners"
-    self.owners[owner] = self.owners[SENTINEL_OWNERS]
-    self.owners[SENTINEL_OWNERS] = owner
-    self.ownerCount = count + 1
-    log AddedOwner(owner=owner)
-    if self.threshold != _threshold:
-        self._change_threshold(_threshold)
-
-
-@external
-def removeOwner(prevOwner: address, owner: address, _threshold: uint256):
-    """
-    @notice Remove an owner and set the threshold.
-    @dev Only through execTransaction (self-call).
-    @param prevOwner Owner pointing to `owner` in the linked list (SENTINEL 0x1 for the head).
-    @param owner Owner to remove.
-    @param _threshold New threshold.
-    """
-    self._only_self()
-    assert self.ownerCount - 1 >= _threshold, "GS201"
-    assert owner != empty(address) and owner != SENTINEL_OWNERS, "GS203"
-    assert self.owners[prevOwner] == owner, "GS205"
-    self.owners[prevOwner] = self.owners[owner]
-    self.owners[owner] = empty(address)
-    self.ownerCount -= 1
-    log RemovedOwner(owner=owner)
-    if self.threshold != _threshold:
-        self._change_threshold(_threshold)
-
-
-@external
-def swapOwner(prevOwner: address, oldOwner: address, newOwner: address):
-    """
-    @notice Replace `oldOwner` by `newOwner` at the same list position.
-    @dev Only through execTransaction (self-call).
-    @param prevOwner Owner pointing to `oldOwner` (SENTINEL 0x1 for the head).
-    @param oldOwner Owner to replace.
-    @param newOwner Replacement owner.
-    """
-    self._only_self()
-    assert newOwner != empty(address) and newOwner != SENTINEL_OWNERS and newOwner != self, "GS203"
-    assert self.owners[newOwner] == empty(address), "GS204"
-    assert oldOwner != empty(address) and oldOwner != SENTINEL_OWNERS, "GS203"
-    assert self.owners[prevOwner] == oldOwner, "GS205"
-    self.owners[newOwner] = self.owners[oldOwner]
-    self.owners[prevOwner] = newOwner
-    self.owners[oldOwner] = empty(address)
-    log RemovedOwner(owner=oldOwner)
-    log AddedOwner(owner=newOwner)
-
-
-@external
-def changeThreshold(_threshold: uint256):
-    """
-    @notice Set the number of owner signatures required.
-    @dev Only through execTransaction (self-call).
-    @param _threshold New threshold (1..owner count).
-    """
-    self._only_self()
-    self._change_threshold(_threshold)
-
-
-@external
-def changeRecovery(
-    recovery_owners: DynArray[address, MAX_OWNERS],
-    recovery_threshold: uint256,
-    recovery_delay: uint256,
+def executeRecovery(
+    new_owners: DynArray[address, owner_manager.MAX_OWNERS], new_threshold: uint256
 ):
     """
-    @notice Replace the recovery quorum and delay; cancels every pending recovery.
-    @dev Only through execTransaction (self-call).
-    @param recovery_owners New recovery quorum (empty disables recovery).
-    @param recovery_threshold Approvals required (1..len; 0 iff empty).
-    @param recovery_delay Seconds (0 = DEFAULT_RECOVERY_DELAY, else >= MIN_RECOVERY_DELAY).
-    """
-    self._only_self()
-    for member: address in self.recoveryOwners:
-        self.isRecoveryOwner[member] = False
-    delay: uint256 = self._set_recovery(recovery_owners, recovery_threshold, recovery_delay)
-    epoch: uint256 = self.recoveryEpoch + 1
-    self.recoveryEpoch = epoch
-    log RecoveryConfigChanged(
-        recoveryOwners=recovery_owners,
-        recoveryThreshold=recovery_threshold,
-        recoveryDelay=delay,
-        recoveryEpoch=epoch,
-    )
-
-
-@external
-def proposeRecovery(new_owners: DynArray[address, MAX_OWNERS], new_threshold: uint256) -> bytes32:
-    """
-    @notice Propose (or approve) rotating the whole owner set when the owners' quorum is
-        unreachable. Once `recoveryThreshold` recovery owners have called this with the same
-        arguments, the rotation can be executed after `recoveryDelay` seconds unless the
-        owners cancel it (cancelRecovery through execTransaction).
-    @dev Recovery owners only. The id binds the arguments and the current recovery epoch.
-    @param new_owners Replacement owners (same rules as the constructor).
-    @param new_threshold Replacement threshold.
-    @return The recovery id.
-    """
-    assert self.isRecoveryOwner[msg.sender], "not a recovery owner"
-    self._validate_owner_set(new_owners, new_threshold)
-    epoch: uint256 = self.recoveryEpoch
-    recovery_id: bytes32 = self._recovery_id(new_owners, new_threshold, epoch)
-    assert not self.recoveryApprovals[recovery_id][msg.sender], "recovery already approved"
-    approvals: uint256 = self.recoveryApprovalCount[recovery_id] + 1
-    if approvals == 1:
-        log RecoveryProposed(
-            recoveryId=recovery_id,
-            proposer=msg.sender,
-            newOwners=new_owners,
-            newThreshold=new_threshold,
-            recoveryEpoch=epoch,
-        )
-    self.recoveryApprovals[recovery_id][msg.sender] = True
-    self.recoveryApprovalCount[recovery_id] = approvals
-    log RecoveryApproved(recoveryId=recovery_id, approver=msg.sender, approvals=approvals)
-    if approvals == self.recoveryThreshold:
-        ready_at: uint256 = block.timestamp + self.recoveryDelay
-        self.recoveryReadyAt[recovery_id] = ready_at
-        log RecoveryQueued(recoveryId=recovery_id, readyAt=ready_at)
-    return recovery_id
-
-
-@external
-def executeRecovery(new_owners: DynArray[address, MAX_OWNERS], new_threshold: uint256):
-    """
     @notice Replace all owners and the threshold with a quorate recovery proposal whose
-        delay has passed.
+        delay has passed and whose execution window (RECOVERY_WINDOW) has not.
     @dev Recovery owners only. Bumps the recovery epoch (no proposal can run twice). The
         transaction nonce is kept; signatures of removed owners stop counting at once.
     @param new_owners Replacement owners, exactly as proposed.
     @param new_threshold Replacement threshold, exactly as proposed.
     """
-    assert self.isRecoveryOwner[msg.sender], "not a recovery owner"
-    recovery_id: bytes32 = self._recovery_id(new_owners, new_threshold, self.recoveryEpoch)
-    ready_at: uint256 = self.recoveryReadyAt[recovery_id]
-    assert ready_at != 0, "recovery not quorate"
-    assert block.timestamp >= ready_at, "recovery delay not passed"
-
-    # Clear the current list, then set the new one up exactly like the constructor does.
-    current: address = self.owners[SENTINEL_OWNERS]
-    for _: uint256 in range(MAX_OWNERS):
-        if current == SENTINEL_OWNERS:
-            break
-        following: address = self.owners[current]
-        self.owners[current] = empty(address)
-        log RemovedOwner(owner=current)
-        current = following
-    self.owners[SENTINEL_OWNERS] = empty(address)
-    self.ownerCount = 0
-    self.threshold = 0
-    self._setup_owners(new_owners, new_threshold)
-    for owner: address in new_owners:
-        log AddedOwner(owner=owner)
-    log ChangedThreshold(threshold=new_threshold)
-    self.recoveryEpoch += 1
-    log RecoveryExecuted(
-        recoveryId=recovery_id,
-        executor=msg.sender,
-        newOwners=new_owners,
-        newThreshold=new_threshold,
-    )
-
-
-@external
-def cancelRecovery():
-    """
-    @notice Cancel every pending recovery proposal (bumps the recovery epoch).
-    @dev Only through execTransaction (self-call): the current owners' quorum proves it is
-        reachable.
-    """
-    self._only_self()
-    epoch: uint256 = self.recoveryEpoch
-    self.recoveryEpoch = epoch + 1
-    log RecoveryCancelled(cancelledEpoch=epoch)
-
-
-@view
-@external
-def getRecoveryId(new_owners: DynArray[address, MAX_OWNERS], new_threshold: uint256) -> bytes32:
-    """
-    @notice Id of a recovery proposal in the current recovery epoch.
-    @param new_owners Proposed owners.
-    @param new_threshold Proposed threshold.
-    @return The id used by recoveryApprovalCount / recoveryReadyAt.
-    """
-    return self._recovery_id(new_owners, new_threshold, self.recoveryEpoch)
-
-
-@view
-@external
-def getRecoveryOwners() -> DynArray[address, MAX_OWNERS]:
-    """
-    @notice Members of the recovery quorum.
-    @return The recovery owners.
-    """
-    return self.recoveryOwners
-
-
-@view
-@external
-def checkSignatures(dataHash: bytes32, data: Bytes[MAX_SIGNED_DATA], signatures: Bytes[MAX_SIGNATURES]):
-    """
-    @notice Revert unless `signatures` hold `threshold` valid owner signatures of `dataHash`.
-    @param dataHash Signed hash.
-    @param data Preimage of dataHash (only needed for EIP-1271 contract signatures).
-    @param signatures Packed signatures sorted by signer address.
-    """
-    required: uint256 = self.threshold
-    assert required > 0, "GS001"
-    self._check_n_signatures(dataHash, data, signatures, required)
-
-
-@view
-@external
-def checkNSignatures(
-    dataHash: bytes32,
-    data: Bytes[MAX_SIGNED_DATA],
-    signatures: Bytes[MAX_SIGNATURES],
-    requiredSignatures: uint256,
-):
-    """
-    @notice Revert unless `signatures` hold `requiredSignatures` valid owner signatures.
-    @dev v=1 (approved hash) counts for msg.sender itself, as in Safe.
-    @param dataHash Signed hash.
-    @param data Preimage of dataHash (only needed for EIP-1271 contract signatures).
-    @param signatures Packed signatures sorted by signer address.
-    @param requiredSignatures Number of signatures to check (at most 16).
-    """
-    self._check_n_signatures(dataHash, data, signatures, requiredSignatures)
+    recovery._consume(new_owners, new_threshold)
+    signature_checker.owner_manager._replace_owners(new_owners, new_threshold)
 
 
 @view
@@ -571,7 +365,7 @@ def getTransactionHash(
     @param to Call target.
     @param _value Wei sent.
     @param data Calldata.
-    @param operation 0 = CALL, 1 = DELEGATECALL (hashable, never executable here).
+    @param operation 0 = CALL, 1 = DELEGATECALL (executable only to MULTISEND_CALL_ONLY).
     @param safeTxGas Minimum gas for the call.
     @param baseGas Refund parameter (hashed only).
     @param gasPrice Refund parameter (must be 0 to execute).
@@ -640,12 +434,29 @@ def encodeTransactionData(
 
 @view
 @external
-def domainSeparator() -> bytes32:
+def getModulesPaginated(start: address, pageSize: uint256) -> (DynArray[address, 1], address):
     """
-    @notice EIP-712 domain separator: EIP712Domain(uint256 chainId,address verifyingContract).
-    @return The domain separator for the current chain id and this address.
+    @notice Safe's module page: this multisig has no modules and cannot enable any.
+    @dev Same checks as Safe 1.4.1 with an empty module list (GS105, GS106).
+    @param start SENTINEL (0x1), the only valid start with no modules.
+    @param pageSize Maximum number of modules to return (> 0).
+    @return array The modules (always empty).
+    @return next SENTINEL (end of the list).
     """
-    return self._domain_separator()
+    assert start == SENTINEL_MODULES, "GS105"
+    assert pageSize > 0, "GS106"
+    return [], SENTINEL_MODULES
+
+
+@view
+@external
+def isModuleEnabled(module: address) -> bool:
+    """
+    @notice Whether `module` is an enabled module: never (no modules here).
+    @param module Address to check.
+    @return False
+    """
+    return False
 
 
 @view
@@ -657,131 +468,7 @@ def getChainId() -> uint256:
     """
     return chain.id
 
-
-@view
-@external
-def getOwners() -> DynArray[address, MAX_OWNERS]:
-    """
-    @notice Owners in linked-list order (Safe order: most recently added first).
-    @return The owners.
-    """
-    result: DynArray[address, MAX_OWNERS] = []
-    current: address = self.owners[SENTINEL_OWNERS]
-    for _: uint256 in range(MAX_OWNERS):
-        if current == SENTINEL_OWNERS or current == empty(address):
-            break
-        result.append(current)
-        current = self.owners[current]
-    return result
-
-
-@view
-@external
-def getThreshold() -> uint256:
-    """
-    @notice Number of owner signatures required.
-    @return The threshold.
-    """
-    return self.threshold
-
-
-@view
-@external
-def isOwner(owner: address) -> bool:
-    """
-    @notice Whether `owner` is an owner.
-    @param owner Address to check.
-    @return True for owners.
-    """
-    return owner != SENTINEL_OWNERS and self.owners[owner] != empty(address)
-
 # INTERNAL #
-
-@internal
-def _only_self():
-    assert msg.sender == self, "GS031"
-
-
-@internal
-def _setup_owners(new_owners: DynArray[address, MAX_OWNERS], new_threshold: uint256):
-    # Safe's setupOwners on an empty list (checks GS201, GS202, GS203, GS204).
-    count: uint256 = len(new_owners)
-    assert new_threshold <= count, "GS201"
-    assert new_threshold >= 1, "GS202"
-    current: address = SENTINEL_OWNERS
-    for owner: address in new_owners:
-        assert (
-            owner != empty(address)
-            and owner != SENTINEL_OWNERS
-            and owner != self
-            and owner != current
-        ), "GS203"
-        assert self.owners[owner] == empty(address), "GS204"
-        self.owners[current] = owner
-        current = owner
-    self.owners[current] = SENTINEL_OWNERS
-    self.ownerCount = count
-    self.threshold = new_threshold
-
-
-@internal
-def _change_threshold(_threshold: uint256):
-    assert _threshold <= self.ownerCount, "GS201"
-    assert _threshold >= 1, "GS202"
-    self.threshold = _threshold
-    log ChangedThreshold(threshold=_threshold)
-
-
-@internal
-def _set_recovery(
-    recovery_owners: DynArray[address, MAX_OWNERS],
-    recovery_threshold: uint256,
-    recovery_delay: uint256,
-) -> uint256:
-    # Caller clears isRecoveryOwner of the previous members first.
-    assert recovery_threshold <= len(recovery_owners), "recovery threshold above member count"
-    assert (recovery_threshold == 0) == (len(recovery_owners) == 0), "recovery threshold zero"
-    delay: uint256 = recovery_delay
-    if delay == 0:
-        delay = DEFAULT_RECOVERY_DELAY
-    assert delay >= MIN_RECOVERY_DELAY, "recovery delay below floor"
-    for member: address in recovery_owners:
-        assert member != empty(address) and member != self, "invalid recovery owner"
-        assert not self.isRecoveryOwner[member], "duplicate recovery owner"
-        self.isRecoveryOwner[member] = True
-    self.recoveryOwners = recovery_owners
-    self.recoveryThreshold = recovery_threshold
-    self.recoveryDelay = delay
-    return delay
-
-
-@view
-@internal
-def _validate_owner_set(new_owners: DynArray[address, MAX_OWNERS], new_threshold: uint256):
-    # Same rules as _setup_owners, checked without storage (used when a recovery is proposed).
-    assert new_threshold <= len(new_owners), "GS201"
-    assert new_threshold >= 1, "GS202"
-    i: uint256 = 0
-    for owner: address in new_owners:
-        assert owner != empty(address) and owner != SENTINEL_OWNERS and owner != self, "GS203"
-        for j: uint256 in range(i, bound=MAX_OWNERS):
-            assert new_owners[j] != owner, "GS204"
-        i += 1
-
-
-@view
-@internal
-def _recovery_id(
-    new_owners: DynArray[address, MAX_OWNERS], new_threshold: uint256, epoch: uint256
-) -> bytes32:
-    return keccak256(abi_encode(self, chain.id, epoch, new_owners, new_threshold))
-
-
-@view
-@internal
-def _domain_separator() -> bytes32:
-    return keccak256(abi_encode(DOMAIN_SEPARATOR_TYPEHASH, chain.id, self))
-
 
 @view
 @internal
@@ -812,57 +499,4 @@ def _encode_transaction_data(
             _nonce,
         )
     )
-    return concat(b"\x19\x01", self._domain_separator(), safe_tx_hash)
-
-
-@view
-@internal
-def _check_n_signatures(
-    dataHash: bytes32,
-    data: Bytes[MAX_SIGNED_DATA],
-    signatures: Bytes[MAX_SIGNATURES],
-    requiredSignatures: uint256,
-):
-    # Safe 1.4.1 checkNSignatures, signature kinds by v:
-    #   0: EIP-1271 contract owner, r = owner, s = offset of (length, signature) in `signatures`
-    #   1: approved hash, r = owner; msg.sender itself or approvedHashes[owner][dataHash] != 0
-    #   >30: eth_sign, ecrecover over "\x19Ethereum Signed Message:\n32" || dataHash with v - 4
-    #   else: ECDSA over dataHash (27/28)
-    # Signers must be owners in strictly ascending address order (no duplicates).
-    assert len(signatures) >= requiredSignatures * 65, "GS020"
-    last_owner: address = empty(address)
-    for i: uint256 in range(requiredSignatures, bound=MAX_OWNERS):
-        pos: uint256 = i * 65
-        r: uint256 = extract32(signatures, pos, output_type=uint256)
-        s: uint256 = extract32(signatures, pos + 32, output_type=uint256)
-        v: uint256 = extract32(signatures, pos + 33, output_type=uint256) & 255
-        current_owner: address = empty(address)
-        if v == 0:
-            assert keccak256(data) == dataHash, "GS027"
-            current_owner = convert(r & ADDRESS_MASK, address)
-            assert s >= requiredSignatures * 65, "GS021"
-            assert s + 32 <= len(signatures), "GS022"
-            signature_length: uint256 = extract32(signatures, s, output_type=uint256)
-            assert s + 32 + signature_length <= len(signatures), "GS023"
-            contract_signature: Bytes[MAX_SIGNATURES] = slice(signatures, s + 32, signature_length)
-            assert (
-                staticcall ISignatureValidator(current_owner).isValidSignature(data, contract_signature)
-                == EIP1271_MAGIC_VALUE
-            ), "GS024"
-        elif v == 1:
-            current_owner = convert(r & ADDRESS_MASK, address)
-            assert (
-                msg.sender == current_owner or self.approvedHashes[current_owner][dataHash] != 0
-            ), "GS025"
-        elif v > 30:
-            current_owner = ecrecover(
-                keccak256(concat(b"\x19Ethereum Signed Message:\n32", dataHash)), v - 4, r, s
-            )
-        else:
-            current_owner = ecrecover(dataHash, v, r, s)
-        assert (
-            convert(current_owner, uint256) > convert(last_owner, uint256)
-            and self.owners[current_owner] != empty(address)
-            and current_owner != SENTINEL_OWNERS
-        ), "GS026"
-        last_owner = current_owner
+    return concat(b"\x19\x01", signature_checker._domain_separator(), safe_tx_hash)

@@ -101,9 +101,9 @@ def test_owner_management_revert_reasons(cold, owner_accounts):
         ("changeThreshold", [0], "GS202"),
         ("changeRecovery", [[o[0]], 2, 0], "recovery threshold above member count"),
         ("changeRecovery", [[o[0]], 0, 0], "recovery threshold zero"),
-        ("changeRecovery", [[o[0]], 1, RECOVERY_DELAY - 1], "recovery delay below floor"),
-        ("changeRecovery", [[o[0], o[0]], 1, 0], "duplicate recovery owner"),
-        ("changeRecovery", [[ZERO], 1, 0], "invalid recovery owner"),
+        ("changeRecovery", [[o[0], o[1]], 2, RECOVERY_DELAY - 1], "recovery delay below floor"),
+        ("changeRecovery", [[o[0], o[0]], 2, 0], "duplicate recovery owner"),
+        ("changeRecovery", [[o[0], ZERO], 2, 0], "invalid recovery owner"),
     ]
     for method, args, reason in cases:
         assert_reverts(cold, method, args, me, reason, send=False)
@@ -121,7 +121,7 @@ def test_owner_management_revert_reasons(cold, owner_accounts):
 
 def test_max_owners(multisig_container, keeper, recovery_accounts):
     owners = _fresh(16)
-    msig = keeper.deploy(multisig_container, owners, 9, [recovery_accounts[0].address], 1, 0)
+    msig = keeper.deploy(multisig_container, owners, 9, [a.address for a in recovery_accounts[:2]], 2, 0)
     assert len(msig.getOwners()) == 16
     assert msig.recoveryDelay() == RECOVERY_DELAY  # 0 selects the 30-day default
     me = type("Self", (), {"address": msig.address})()
@@ -226,15 +226,18 @@ def test_change_recovery_replaces_quorum(cold, owner_accounts, recovery_accounts
     new_owners = _fresh(2)
     r1 = recovery_accounts[0]
     cold.proposeRecovery(new_owners, 1, sender=r1)
-    data = _owners_data(cold, "changeRecovery", [[outsider.address], 1, 60 * 86400])
+    members = [outsider.address, owner_accounts[0].address]
+    data = _owners_data(cold, "changeRecovery", [members, 2, 60 * 86400])
     receipt = self_call(cold, owner_accounts[:3], keeper, data)
     ev = cold.RecoveryConfigChanged.from_receipt(receipt)[0]
-    assert list(ev.recoveryOwners) == [outsider.address] and ev.recoveryDelay == 60 * 86400
-    assert list(cold.getRecoveryOwners()) == [outsider.address]
+    assert list(ev.recoveryOwners) == members and ev.recoveryDelay == 60 * 86400
+    assert list(cold.getRecoveryOwners()) == members
     assert not cold.isRecoveryOwner(r1) and cold.isRecoveryOwner(outsider)
-    assert cold.recoveryThreshold() == 1 and cold.recoveryDelay() == 60 * 86400
+    assert cold.recoveryThreshold() == 2 and cold.recoveryDelay() == 60 * 86400
     assert_reverts(cold, "proposeRecovery", [new_owners, 1], r1, "not a recovery owner")
     receipt = cold.proposeRecovery(new_owners, 1, sender=outsider)
+    assert len(cold.RecoveryQueued.from_receipt(receipt)) == 0
+    receipt = cold.proposeRecovery(new_owners, 1, sender=owner_accounts[0])
     assert len(cold.RecoveryQueued.from_receipt(receipt)) == 1
 
 

@@ -162,3 +162,19 @@ def test_hash_changes_with_every_field(cold):
     hashes = {bytes(cold.getTransactionHash(*v.args(), 0)) for v in variants}
     hashes.add(bytes(cold.getTransactionHash(*base.args(), 1)))
     assert h0 not in hashes and len(hashes) == len(variants) + 1
+
+
+def test_domain_separator_follows_the_chain_id(chain, cold):
+    """Computed live, as in Safe: after a chain split the other chain has another separator."""
+    w3 = chain.provider.web3
+    original = int(w3.provider.make_request("eth_chainId", [])["result"], 16)
+    current = bytes(cold.domainSeparator())
+    assert current == domain_separator(original, cold.address)
+    call = {"to": cold.address, "data": "0x" + keccak(text="domainSeparator()")[:4].hex()}
+    w3.provider.make_request("anvil_setChainId", [original + 1336])
+    try:
+        forked = bytes.fromhex(w3.provider.make_request("eth_call", [call, "latest"])["result"][2:])
+    finally:
+        w3.provider.make_request("anvil_setChainId", [original])
+    assert forked == domain_separator(original + 1336, cold.address) != current
+    assert bytes(cold.domainSeparator()) == current
