@@ -325,9 +325,12 @@ def isOperationDone(id: bytes32) -> bool:
 
 @view
 @external
-def hasRole(role: Roles, account: address) -> bool:
+def hasRole(account: address, role: Roles) -> bool:
     """
     @notice True if `account` holds every flag of `role`
+    @dev Same argument order as Vault, Whitelist and Escrow: (account, role)
+    @param account Role holder
+    @param role Role bit set
     """
     return role in self.roles[account]
 

@@ -160,3 +160,15 @@ def test_constructor_floor(project, accounts, chain, assert_deploy_reverts):
     ok = bytes(HexBytes(project.Timelock.contract_type.deployment_bytecode.bytecode)) + bytes(
         project.Timelock.constructor.encode_input(DELAY, DELAY, [accounts[1]], [], []))
     assert chain.provider.web3.eth.call({"from": accounts[0].address, "data": "0x" + ok.hex()})
+
+
+def test_has_role_takes_account_then_role_like_the_vault(project, tl, accounts):
+    """`hasRole(account, role)` in every contract: the Vault's argument order."""
+    def inputs(container):
+        (abi,) = [m for m in container.contract_type.view_methods if m.name == "hasRole"]
+        return [(i.name, i.type) for i in abi.inputs]
+
+    assert inputs(project.Timelock) == inputs(project.Vault) == [("account", "address"),
+                                                                 ("role", "uint256")]
+    assert tl.hasRole(accounts[1], 1) and not tl.hasRole(accounts[2], 1)  # PROPOSER
+    assert tl.hasRole(accounts[2], 2) and not tl.hasRole(accounts[1], 2)  # EXECUTOR
