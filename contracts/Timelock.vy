@@ -16,6 +16,15 @@
         timelock's own operations); calldata is bounded (MAX_DATA bytes, MAX_BATCH calls).
         The Timelock is ADMIN of Vault, Whitelist and Escrow: every parameter change and
         every Vault migration (the upgrade path) passes through it.
+@dev    Cancellers are contracts (multisigs), never EOAs: the constructor and `setRoles`
+        refuse CANCELLER to an address without code. Limits of that check, made once at
+        grant time: it proves code, not a quorum (a 1-of-1 Safe, a contract one key
+        controls, or a multisig whose owners later lower its threshold to 1 all pass, so
+        deployment must grant CANCELLER only to m-of-n multisigs with m >= 2); an address
+        whose multisig is not deployed yet (counterfactual CREATE2) is refused until it is;
+        an EOA carrying an EIP-7702 delegation designator (code 0xef0100 || target) is
+        refused by that prefix; code removed later (possible only inside its creation
+        transaction since EIP-6780) is not re-checked.
 """
 
 # ---------------------------------------------------------------- interfaces
@@ -66,6 +75,8 @@ MAX_BATCH: constant(uint256) = 16
 MAX_RESPONSE: constant(uint256) = 1024
 MAX_MEMBERS: constant(uint256) = 16
 DONE_TIMESTAMP: constant(uint256) = 1
+# EIP-7702 delegation designator: code an EOA carries while one private key still controls it
+DELEGATION_PREFIX: constant(Bytes[3]) = b"\xef\x01\x00"
 
 # ---------------------------------------------------------------- storage
 
@@ -91,7 +102,7 @@ def __init__(
     @param min_delay_floor Immutable floor for the minimum delay
     @param proposers PROPOSER holders
     @param executors EXECUTOR holders (empty(address) = anyone may execute)
-    @param cancellers CANCELLER holders
+    @param cancellers CANCELLER holders: contracts (multisigs) only, see `_check_canceller`
     """
     assert min_delay >= min_delay_floor, "Timelock: delay below floor"
     MIN_DELAY_FLOOR = min_delay_floor
@@ -244,13 +255,13 @@ def updateDelay(new_delay: uint256):
 def setRoles(account: address, roles: Roles):
     """
     @notice Replace the role set of `account`
-    @dev Only the timelock itself (through a scheduled operation)
+    @dev Only the timelock itself (through a scheduled operation). CANCELLER only to a
+         contract (a multisig), never to an EOA: see `_check_canceller`
     @param account Role holder
     @param roles New role bit set
     """
     assert msg.sender == self, "Timelock: unauthorized caller"
-    self.roles[account] = roles
-    log RoleSet(account=account, roles=roles)
+    self._set_roles(account, roles)
 
 
 @external
@@ -410,5 +421,22 @@ def _call(target: address, amount: uint256, data: Bytes[MAX_DATA]):
 
 @internal
 def _grant(account: address, role: Roles):
-    self.roles[account] = self.roles[account] | role
-    log RoleSet(account=account, roles=self.roles[account])
+    self._set_roles(account, self.roles[account] | role)
+
+
+@internal
+def _set_roles(account: address, roles: Roles):
+    # the one place roles are written with a grant: every CANCELLER passes _check_canceller
+    if Roles.CANCELLER in roles:
+        self._check_canceller(account)
+    self.roles[account] = roles
+    log RoleSet(account=account, roles=roles)
+
+
+@view
+@internal
+def _check_canceller(account: address):
+    # a canceller vetoes the short path, so no single key may hold it: the limits of this
+    # check are in the contract's @dev (module docstring)
+    assert account.is_contract, "Timelock: canceller must be a contract"
+    assert slice(account.code, 0, 3) != DELEGATION_PREFIX, "Timelock: canceller must be a contract"
