@@ -6,7 +6,7 @@ import ape
 from eth_abi import encode
 from eth_utils import keccak
 from hexbytes import HexBytes
-from timelock_utils import DELAY, Z32, ZERO
+from timelock_utils import DELAY, Z32, ZERO, H, timelock_args
 
 from scripts.deployments import exec_multisig
 
@@ -78,12 +78,13 @@ def test_delay_floor_cannot_be_bypassed(tl, accounts, chain):
     with ape.reverts("Timelock: delay below floor"):
         tl.execute(tl.address, 0, low, Z32, Z32, sender=accounts[2])
     assert tl.getMinDelay() == DELAY
-    high = bytes(tl.updateDelay.encode_input(DELAY * 2))
+    higher = DELAY + 24 * H  # below PROTECTED: see test_timelock_veto
+    high = bytes(tl.updateDelay.encode_input(higher))
     tl.schedule(tl.address, 0, high, Z32, Z32, DELAY, sender=accounts[1])
     chain.mine(timestamp=chain.pending_timestamp + DELAY)
     tx = tl.execute(tl.address, 0, high, Z32, Z32, sender=accounts[2])
-    assert tx.events.filter(tl.MinDelayChange)[0].new_duration == DELAY * 2
-    assert tl.getMinDelay() == DELAY * 2 and tl.MIN_DELAY_FLOOR() == DELAY
+    assert tx.events.filter(tl.MinDelayChange)[0].new_duration == higher
+    assert tl.getMinDelay() == higher and tl.MIN_DELAY_FLOOR() == DELAY
 
 
 def test_roles_through_timelock_and_open_executor(tl, target, accounts, chain):
@@ -142,10 +143,10 @@ def test_renounce(tl, accounts, canceller, canceller_owners):
 
 
 def test_constructor_floor(project, accounts, chain, assert_deploy_reverts):
-    assert_deploy_reverts(project.Timelock, DELAY - 1, DELAY, [accounts[1]], [], [],
+    assert_deploy_reverts(project.Timelock, *timelock_args([accounts[1]], [], [], delay=DELAY - 1),
                           reason="Timelock: delay below floor", sender=accounts[0])
     ok = bytes(HexBytes(project.Timelock.contract_type.deployment_bytecode.bytecode)) + bytes(
-        project.Timelock.constructor.encode_input(DELAY, DELAY, [accounts[1]], [], []))
+        project.Timelock.constructor.encode_input(*timelock_args([accounts[1]], [], [])))
     assert chain.provider.web3.eth.call({"from": accounts[0].address, "data": "0x" + ok.hex()})
 
 
