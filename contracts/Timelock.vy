@@ -118,10 +118,11 @@ def __init__(
     @param min_delay Initial minimum delay in seconds (48 h in deployment)
     @param min_delay_floor Immutable floor for the minimum delay
     @param protected_delay Immutable delay from which an operation is protected (cancellable
-           by a PROPOSER only); above min_delay, at most MAX_PROTECTED_DELAY (96 h in deployment)
+           by a PROPOSER only; 96 h in deployment): above min_delay, at most
+           MAX_PROTECTED_DELAY
     @param proposers PROPOSER holders
     @param executors EXECUTOR holders (empty(address) = anyone may execute)
-    @param cancellers CANCELLER holders: contracts (multisigs) only, see `_check_canceller`
+    @param cancellers CANCELLER holders: contracts (multisigs) only, see the contract @dev
     """
     assert min_delay >= min_delay_floor, "Timelock: delay below floor"
     assert protected_delay > min_delay, "Timelock: protected delay too short"
@@ -286,7 +287,7 @@ def setRoles(account: address, roles: Roles):
     """
     @notice Replace the role set of `account`
     @dev Only the timelock itself (through a scheduled operation). CANCELLER only to a
-         contract (a multisig), never to an EOA: see `_check_canceller`
+         contract (a multisig), never to an EOA: see the contract @dev
     @param account Role holder
     @param roles New role bit set
     """
@@ -300,8 +301,7 @@ def renounceRoles():
     @notice Give up every role of the caller
     """
     assert self.roles[msg.sender] != empty(Roles), "Timelock: no roles"
-    self.roles[msg.sender] = empty(Roles)
-    log RoleSet(account=msg.sender, roles=empty(Roles))
+    self._set_roles(msg.sender, empty(Roles))
 
 
 @view
@@ -309,6 +309,12 @@ def renounceRoles():
 def hashOperation(target: address, amount: uint256, data: Bytes[MAX_DATA], predecessor: bytes32, salt: bytes32) -> bytes32:
     """
     @notice Operation id of a single call (same as OpenZeppelin)
+    @param target Called contract
+    @param amount Wei sent with the call
+    @param data Calldata
+    @param predecessor Operation that must be done first (0 = none)
+    @param salt Salt
+    @return keccak256(abi.encode(target, amount, data, predecessor, salt))
     """
     return self._hash_one(target, amount, data, predecessor, salt)
 
@@ -324,6 +330,12 @@ def hashOperationBatch(
 ) -> bytes32:
     """
     @notice Operation id of a batch (same as OpenZeppelin)
+    @param targets Called contracts
+    @param values Wei per call
+    @param payloads Calldata per call
+    @param predecessor Operation that must be done first (0 = none)
+    @param salt Salt
+    @return keccak256(abi.encode(targets, values, payloads, predecessor, salt))
     """
     return self._hash_batch(targets, values, payloads, predecessor, salt)
 
@@ -333,6 +345,7 @@ def hashOperationBatch(
 def isOperation(id: bytes32) -> bool:
     """
     @notice True if the operation was ever scheduled and not cancelled
+    @param id Operation id
     """
     return self.getTimestamp[id] != 0
 
@@ -342,6 +355,7 @@ def isOperation(id: bytes32) -> bool:
 def isOperationPending(id: bytes32) -> bool:
     """
     @notice True if scheduled and not yet executed (ready or waiting)
+    @param id Operation id
     """
     return self._is_pending(id)
 
@@ -351,6 +365,7 @@ def isOperationPending(id: bytes32) -> bool:
 def isOperationReady(id: bytes32) -> bool:
     """
     @notice True if pending and its delay has passed
+    @param id Operation id
     """
     return self._is_ready(id)
 
@@ -360,6 +375,7 @@ def isOperationReady(id: bytes32) -> bool:
 def isOperationDone(id: bytes32) -> bool:
     """
     @notice True if executed
+    @param id Operation id
     """
     return self.getTimestamp[id] == DONE_TIMESTAMP
 
