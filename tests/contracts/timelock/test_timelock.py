@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import ape
-import pytest
 from eth_abi import encode
 from eth_utils import keccak
 from hexbytes import HexBytes
+from timelock_utils import DELAY, Z32, ZERO, H, timelock_args
 
-H = 3600
-DELAY = 48 * H
-Z32 = b"\x00" * 32
-ZERO = "0x0000000000000000000000000000000000000000"
-
-
-@pytest.fixture(scope="module")
-def tl(project, accounts):
-    # proposer = 1, executor = 2, cancellers = 1 and 3
-    return project.Timelock.deploy(DELAY, DELAY, [accounts[1]], [accounts[2]],
-                                   [accounts[1], accounts[3]], sender=accounts[0])
-
-
-@pytest.fixture(scope="module")
-def target(project, accounts, tl):
-    """A Whitelist administered by the timelock: a real target with observable state."""
-    return project.Whitelist.deploy(tl.address, ZERO, 0, [], sender=accounts[0])
+from scripts.deployments import exec_multisig
 
 
 def _call(target, delay=3600):
@@ -75,14 +59,16 @@ def test_batch_and_predecessor(tl, target, accounts, chain):
     assert target.activation_delay() == 5400
 
 
-def test_cancel(tl, target, accounts):
+def test_cancel(tl, target, accounts, canceller, canceller_owners, fund):
     data = _call(target)
     tl.schedule(target.address, 0, data, Z32, Z32, DELAY, sender=accounts[1])
     op_id = tl.hashOperation(target.address, 0, data, Z32, Z32)
-    tx = tl.cancel(op_id, sender=accounts[3])
+    tx = exec_multisig(canceller, canceller_owners[:2], tl, tl.cancel.encode_input(op_id),
+                       accounts[0])
     assert tx.events.filter(tl.Cancelled) and not tl.isOperation(op_id)
+    fund(canceller.address)
     with ape.reverts("Timelock: operation not pending"):
-        tl.cancel(op_id, sender=accounts[3])
+        tl.cancel(op_id, sender=accounts[canceller.address])  # the multisig's own address
 
 
 def test_delay_floor_cannot_be_bypassed(tl, accounts, chain):
@@ -92,12 +78,13 @@ def test_delay_floor_cannot_be_bypassed(tl, accounts, chain):
     with ape.reverts("Timelock: delay below floor"):
         tl.execute(tl.address, 0, low, Z32, Z32, sender=accounts[2])
     assert tl.getMinDelay() == DELAY
-    high = bytes(tl.updateDelay.encode_input(DELAY * 2))
+    higher = DELAY + 24 * H  # below PROTECTED: see test_timelock_veto
+    high = bytes(tl.updateDelay.encode_input(higher))
     tl.schedule(tl.address, 0, high, Z32, Z32, DELAY, sender=accounts[1])
     chain.mine(timestamp=chain.pending_timestamp + DELAY)
     tx = tl.execute(tl.address, 0, high, Z32, Z32, sender=accounts[2])
-    assert tx.events.filter(tl.MinDelayChange)[0].new_duration == DELAY * 2
-    assert tl.getMinDelay() == DELAY * 2 and tl.MIN_DELAY_FLOOR() == DELAY
+    assert tx.events.filter(tl.MinDelayChange)[0].new_duration == higher
+    assert tl.getMinDelay() == higher and tl.MIN_DELAY_FLOOR() == DELAY
 
 
 def test_roles_through_timelock_and_open_executor(tl, target, accounts, chain):
@@ -149,14 +136,27 @@ def test_reverts(tl, target, accounts):
     assert tl.isOperationPending(op_id) and tl.getMinDelay() == DELAY
 
 
-def test_renounce(tl, accounts):
-    tl.renounceRoles(sender=accounts[3])
-    assert tl.roles(accounts[3]) == 0
+def test_renounce(tl, accounts, canceller, canceller_owners):
+    exec_multisig(canceller, canceller_owners[1:], tl, tl.renounceRoles.encode_input(),
+                  accounts[0])
+    assert tl.roles(canceller) == 0
 
 
 def test_constructor_floor(project, accounts, chain, assert_deploy_reverts):
-    assert_deploy_reverts(project.Timelock, DELAY - 1, DELAY, [accounts[1]], [], [],
+    assert_deploy_reverts(project.Timelock, *timelock_args([accounts[1]], [], [], delay=DELAY - 1),
                           reason="Timelock: delay below floor", sender=accounts[0])
     ok = bytes(HexBytes(project.Timelock.contract_type.deployment_bytecode.bytecode)) + bytes(
-        project.Timelock.constructor.encode_input(DELAY, DELAY, [accounts[1]], [], []))
+        project.Timelock.constructor.encode_input(*timelock_args([accounts[1]], [], [])))
     assert chain.provider.web3.eth.call({"from": accounts[0].address, "data": "0x" + ok.hex()})
+
+
+def test_has_role_takes_account_then_role_like_the_vault(project, tl, accounts):
+    """`hasRole(account, role)` in every contract: the Vault's argument order."""
+    def inputs(container):
+        (abi,) = [m for m in container.contract_type.view_methods if m.name == "hasRole"]
+        return [(i.name, i.type) for i in abi.inputs]
+
+    assert inputs(project.Timelock) == inputs(project.Vault) == [("account", "address"),
+                                                                 ("role", "uint256")]
+    assert tl.hasRole(accounts[1], 1) and not tl.hasRole(accounts[2], 1)  # PROPOSER
+    assert tl.hasRole(accounts[2], 2) and not tl.hasRole(accounts[1], 2)  # EXECUTOR
