@@ -9,6 +9,8 @@ difference's value in US cents (rounded up, see :mod:`keeper.prices`):
   resolves the break with a note.
 
 A difference that cannot be valued (no fresh price) is critical: nothing proves it is small.
+A later run finding the same difference (check, subject, asset, amount) while its break is still
+open records it as ``carried`` (pointing at the open one): one case to work, not one per run.
 A check can also be critical by its own rule (type 3: any reserve shortfall, spec §6.3).
 
 The circuit breaker is derived from one fact, recomputed in every transaction that changes a
@@ -73,6 +75,7 @@ class Status(StrEnum):
     AUTO_RESOLVED = "auto_resolved"
     OPEN = "open"
     RESOLVED = "resolved"
+    CARRIED = "carried"  # the same difference is still open as an earlier break
 
 
 def size_class(usd_cents: int | None) -> SizeClass:
@@ -235,9 +238,14 @@ class BreakBook:
             first_critical = None
             for f in findings:
                 cls = f.size_class
-                st = Status.AUTO_RESOLVED if cls is SizeClass.AUTO else Status.OPEN
-                due = {SizeClass.AUTO: None, SizeClass.INVESTIGATE: now + INVESTIGATION_DUE,
-                       SizeClass.CRITICAL: now}[cls]
+                carried = None if cls is SizeClass.AUTO else self._still_open(conn, f)
+                if carried is not None:
+                    st, due, note = Status.CARRIED, None, f"still open as break {carried}"
+                elif cls is SizeClass.AUTO:
+                    st, due, note = Status.AUTO_RESOLVED, None, "auto-resolved: below $100 (rounding)"
+                else:
+                    st, note = Status.OPEN, None
+                    due = now + INVESTIGATION_DUE if cls is SizeClass.INVESTIGATE else now
                 bid = conn.execute(insert(ReconBreak).values(
                     run_id=run_id, kind=f.kind, subject=f.subject[:200], asset=f.asset,
                     difference=str(f.difference),
@@ -245,13 +253,12 @@ class BreakBook:
                     size_class=cls, status=st, detail=f.detail, created_at=now, due_at=due,
                     resolved_at=now if st is Status.AUTO_RESOLVED else None,
                     resolver=SYSTEM_ACTOR if st is Status.AUTO_RESOLVED else None,
-                    note="auto-resolved: below $100 (rounding)" if st is Status.AUTO_RESOLVED
-                    else None)).inserted_primary_key[0]
+                    note=note)).inserted_primary_key[0]
                 self._audit(conn, SYSTEM_ACTOR, "recon.break.open",
                             {"run_id": run_id, "kind": f.kind, "subject": f.subject,
                              "difference": str(f.difference)},
                             {"break_id": bid, "size_class": str(cls), "status": str(st)})
-                if cls is SizeClass.CRITICAL and first_critical is None:
+                if cls is SizeClass.CRITICAL and st is Status.OPEN and first_critical is None:
                     first_critical = bid
             if first_critical is not None:
                 self._settle_breaker(conn, was, SYSTEM_ACTOR,
@@ -259,6 +266,14 @@ class BreakBook:
                                      first_critical)
             row = conn.execute(select(ReconRun).where(ReconRun.id == run_id)).one()
             return _run(row)
+
+    @staticmethod
+    def _still_open(conn: Connection, f: Finding) -> int | None:
+        """Id of an open break of the same check, subject, asset and difference, if any."""
+        b = ReconBreak.__table__.c
+        return conn.scalar(select(b.id).where(
+            b.status == Status.OPEN, b.kind == f.kind, b.subject == f.subject[:200],
+            b.asset == f.asset, b.difference == str(f.difference)).order_by(b.id).limit(1))
 
     def resolve(self, break_id: int, actor: str, note: str) -> BreakRow:
         """Close an open break with ``actor``'s ``note`` (both required; ``actor`` must be an

@@ -184,3 +184,22 @@ def test_an_unmigrated_database_fails_closed(tmp_path) -> None:
     with pytest.raises(Exception, match="recon_breaker"):
         ensure_open_for_business(eng)
     eng.dispose()
+
+
+def test_a_difference_still_open_is_carried_not_reopened(resolver, book: BreakBook,
+                                                         engine) -> None:
+    """An hourly run finding the same open difference again adds no second case to resolve."""
+    first = book.record("h1", 1, 1, {}, [usdc(5_000_000), usdc(50_000, "b")])
+    crit, case = book.breaks(first.id)
+    second = book.record("h2", 1, 2, {}, [usdc(5_000_000), usdc(50_000, "b"), usdc(70_000, "c")])
+    again_crit, again_case, new = book.breaks(second.id)
+    assert (again_crit.status, again_case.status) == (Status.CARRIED, Status.CARRIED)
+    assert f"break {crit.id}" in again_crit.note and f"break {case.id}" in again_case.note
+    assert new.status is Status.OPEN
+    assert {b.id for b in book.breaks(status=Status.OPEN)} == {crit.id, case.id, new.id}
+    book.resolve(crit.id, resolver, "found: double-posted deposit reversed")
+    ensure_open_for_business(engine)  # the carried copy does not keep the halt
+    with pytest.raises(ReconError, match="carried"):
+        book.resolve(again_crit.id, resolver, "n")
+    third = book.record("h3", 1, 3, {}, [usdc(5_000_000)])  # back after being resolved: new
+    assert book.breaks(third.id)[0].status is Status.OPEN and book.halted()
