@@ -83,6 +83,8 @@ class SystemConfig:
     usdt_limits: TokenLimits = field(default_factory=lambda: _usd_limits(6))
     timelock_delay: int = 48 * HOUR
     timelock_floor: int = 48 * HOUR
+    # operations scheduled with at least this delay can be cancelled by a proposer only
+    timelock_protected_delay: int = 96 * HOUR
     whitelist_delay: int = DAY
 
     def token_limits(self) -> dict[str, TokenLimits]:
@@ -283,8 +285,8 @@ def deploy_system(deployer: Any, config: SystemConfig,
     pauser = d.ensure("pauser_multisig", "Multisig",
                       [config.pauser_owners, config.pauser_threshold, *rec])
     timelock = d.ensure("timelock", "Timelock", [
-        config.timelock_delay, config.timelock_floor,
-        [cold.address], [cold.address], [cold.address, config.compliance],
+        config.timelock_delay, config.timelock_floor, config.timelock_protected_delay,
+        [cold.address], [cold.address], [cold.address],  # cancellers: multisigs only
     ])
     whitelist = d.ensure("whitelist", "Whitelist", [
         timelock.address, config.compliance, config.whitelist_delay,
