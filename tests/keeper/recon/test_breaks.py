@@ -203,3 +203,39 @@ def test_a_difference_still_open_is_carried_not_reopened(resolver, book: BreakBo
         book.resolve(again_crit.id, resolver, "n")
     third = book.record("h3", 1, 3, {}, [usdc(5_000_000)])  # back after being resolved: new
     assert book.breaks(third.id)[0].status is Status.OPEN and book.halted()
+
+
+def test_racing_resolutions_of_the_last_two_criticals_resume(resolver, engine, clock) -> None:
+    """Two people resolve the last two critical breaks at the same moment: whichever commits
+    last must see the other's resolution, so transactions resume (never stuck halted)."""
+    import threading
+
+    barrier = threading.Barrier(2, timeout=2)
+
+    def audit(conn, actor, operation, params, result) -> None:
+        if operation == "recon.break.resolve":
+            try:  # hold both transactions here at once, if the breaker lets them both in
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                pass  # serialised by the breaker lock: the other one is waiting for us
+
+    book = BreakBook(engine, resolvers=[resolver], audit=audit, clock=clock)
+    run = book.record("r1", 1, 1, {}, [usdc(5_000_000, "a"), usdc(6_000_000, "b")])
+    errors: list[BaseException] = []
+
+    def resolve(break_id: int) -> None:
+        try:
+            book.resolve(break_id, resolver, f"resolved {break_id}")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=resolve, args=(b.id,)) for b in book.breaks(run.id)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert book.breaks(status=Status.OPEN) == []
+    assert not book.halted()
+    ensure_open_for_business(engine)
+    assert [e[0] for e in book.breaker_events()] == ["halt", "resume"]
