@@ -23,7 +23,7 @@ def normalise_address(raw: str) -> str:
     """The lookup key of ``raw``; ``ValueError`` for something that cannot be an address."""
     address = raw.strip()
     if (not address or len(address) > MAX_ADDRESS_LENGTH or not address.isascii()
-            or not address.isprintable() or any(c.isspace() for c in address)):
+            or not address.isprintable() or " " in address):  # printable ASCII: " " is the only space
         raise ValueError(f"not an address: {raw[:MAX_ADDRESS_LENGTH]!r}")
     if _HEX.fullmatch(address):
         return address.lower()

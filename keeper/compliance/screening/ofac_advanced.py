@@ -22,6 +22,7 @@ _COUNTRY_FEATURES = ("Nationality Country", "Citizenship Country")
 _FAMILY_PARTS = ("Last Name",)
 _KIND = {"Individual": "person", "Entity": "organization", "Vessel": "vessel", "Aircraft": "aircraft"}
 
+_WANTED = frozenset({"ReferenceValueSets", "Location", "DistinctParty"})
 Refs = dict[str, dict[str, Element]]
 
 
@@ -30,7 +31,7 @@ def parse_advanced_xml(source: BinaryIO) -> list[ListEntry]:
     refs: Refs = {}
     locations: dict[str, str] = {}
     entries: list[ListEntry] = []
-    for elem in stream(source, "Sanctions"):
+    for elem in stream(source, "Sanctions", _WANTED):
         tag = local(elem.tag)
         if tag == "ReferenceValueSets":
             refs = {local(s.tag): {v.get("ID", ""): v for v in s} for s in elem}

@@ -40,7 +40,7 @@ def parse_sdn_xml(source: BinaryIO) -> list[ListEntry]:
     """Parse legacy ``sdn.xml``; its ``Record_Count`` must equal the entries found."""
     entries: list[ListEntry] = []
     expected: int | None = None
-    for elem in stream(source, "sdnList"):
+    for elem in stream(source, "sdnList", frozenset({"publshInformation", "sdnEntry"})):
         tag = local(elem.tag)
         if tag == "publshInformation":
             count = text(child(elem, "Record_Count"))

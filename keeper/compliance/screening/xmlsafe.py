@@ -17,8 +17,9 @@ def local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
-def stream(source: BinaryIO, root: str) -> Iterator[Element]:
-    """Yield every element of ``source`` as it ends (the caller clears what it consumed).
+def stream(source: BinaryIO, root: str, wanted: frozenset[str]) -> Iterator[Element]:
+    """Yield the elements of ``source`` whose local name is in ``wanted`` as they end (the caller
+    clears what it consumed).
 
     DTDs, entities and external references are refused (defusedxml), the root element must be
     ``root``, and a file that ends before its root closes (a truncated download) is refused."""
@@ -27,16 +28,23 @@ def stream(source: BinaryIO, root: str) -> Iterator[Element]:
         events = iterparse(source, events=("start", "end"), forbid_dtd=True, forbid_entities=True,
                            forbid_external=True)
         depth = 0
+        full: set[str] = set()
         for event, elem in events:
             if event == "start":
-                if depth == 0 and local(elem.tag) != root:
-                    raise ListFormatError(f"root element is {local(elem.tag)!r}, not {root!r}")
+                if depth == 0:
+                    if local(elem.tag) != root:
+                        raise ListFormatError(f"root element is {local(elem.tag)!r}, not {root!r}")
+                    namespace = elem.tag[: len(elem.tag) - len(root)]  # "{uri}" or ""
+                    full = {namespace + name for name in wanted}
                 depth += 1
                 continue
             depth -= 1
             if depth == 0:
                 closed = True
-            yield elem
+            if elem.tag in full:
+                yield elem
+            if depth == 1:  # a whole top-level section is done: free it
+                elem.clear()
     except ParseError as exc:
         raise ListFormatError(f"malformed or truncated XML: {exc}") from None
     except DefusedXmlException as exc:
@@ -52,7 +60,8 @@ def text(elem: Element | None) -> str:
 
 def children(elem: Element, name: str) -> list[Element]:
     """Direct children of ``elem`` named ``name`` (any namespace)."""
-    return [c for c in elem if local(c.tag) == name]
+    suffix = "}" + name
+    return [c for c in elem if c.tag == name or c.tag.endswith(suffix)]
 
 
 def child(elem: Element, name: str) -> Element | None:

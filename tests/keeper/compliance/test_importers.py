@@ -147,3 +147,10 @@ def test_duplicate_uids_and_unknown_format_are_refused():
         parse_list(json.dumps(doc).encode(), "own-json")
     with pytest.raises(ListFormatError, match="unknown list format"):
         parse_list(b"{}", "ofac-sdn-pdf")
+
+
+def test_absurd_listed_name_is_refused():
+    doc = json.loads(_data("own-json"))
+    doc["entries"][1]["names"].append("X " * 400)
+    with pytest.raises(ListFormatError, match="INT-2.*over 512"):
+        parse_list(json.dumps(doc).encode(), "own-json")

@@ -96,6 +96,22 @@ def test_traps_do_not_hit(ofac):
 def test_overlong_name_is_refused_not_passed(ofac):
     with pytest.raises(ValueError, match="too long"):
         ofac.screen_name("A" * 5000 + " Volkovsky")
+    with pytest.raises(ValueError, match="too long"):
+        ofac.screen_name("a " * 30 + "Volkovsky")
+    with pytest.raises(ValueError, match="too long"):  # 60 characters, 30 words after NFKC
+        ofac.screen_transaction(None, "\u338f " * 30)
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\x00\x01", "\u202e\u200b", "🙂🙂", "---", "Mr. Dr.",
+                                  "\u0301" * 200, "Ω≈ç√∫"])
+def test_hostile_names_screen_without_error(ofac, name):
+    assert ofac.screen_transaction(None, name).decision is Decision.PASS
+
+
+def test_names_in_other_scripts_fold_before_matching(ofac):
+    # Cyrillic is transliterated; accents are dropped
+    assert ofac.screen_name("Александр Волковский")[0].entry.uid == "90001"
+    assert ofac.screen_name("Alexánder Volkovskíy")[0].decision is Decision.DECLINE_SAR
 
 
 def _synthetic_entries(n: int, rng: random.Random) -> list[ListEntry]:
