@@ -29,9 +29,8 @@ from web3 import Web3  # noqa: E402
 
 from keeper.chain.reader import ChainReader  # noqa: E402
 from keeper.config import Settings  # noqa: E402
-from keeper.ledger import make_engine  # noqa: E402
+from keeper.ledger import ledger_totals, make_engine  # noqa: E402
 from keeper.ledger import upgrade as upgrade_ledger  # noqa: E402
-from keeper.ledger.reports import ledger_totals  # noqa: E402
 from keeper.ledger.types import datetime_to_sqlite  # noqa: E402
 from keeper.prices import StaticPrices  # noqa: E402
 from keeper.recon import BreakBook, Reconciler  # noqa: E402

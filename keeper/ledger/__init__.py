@@ -24,6 +24,7 @@ from keeper.ledger.errors import (
 )
 from keeper.ledger.ledger import Ledger, normalise_asset, normalise_ref
 from keeper.ledger.migrate import upgrade
+from keeper.ledger.reports import AssetTotals, LedgerTotals, client_postings, ledger_totals
 from keeper.ledger.sources import CursorMoved, CursorState, HoldState, LeaseGrant, LeaseLost
 from keeper.ledger.statements import Statement, StatementLine
 
@@ -35,4 +36,5 @@ __all__ = [
     "TransferResult", "TransferSpec", "UnknownAccount", "UnknownAsset", "make_engine",
     "normalise_asset", "normalise_ref", "upgrade",
     "CursorMoved", "CursorState", "HoldState", "LeaseGrant", "LeaseLost",
+    "AssetTotals", "LedgerTotals", "client_postings", "ledger_totals",
 ]

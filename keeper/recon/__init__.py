@@ -21,7 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from keeper.ledger.reports import ledger_totals
+from keeper.ledger import ledger_totals
 from keeper.prices import PriceFeed
 from keeper.recon.breaks import (
     Audit,

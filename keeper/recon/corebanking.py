@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from keeper.assets import USDC, USDT, by_symbol
-from keeper.ledger.reports import client_postings
+from keeper.ledger import client_postings
 from keeper.prices import PriceError, PriceFeed, to_usd_cents, value_cents
 from keeper.recon.breaks import Finding
 from keeper.recon.figures import Table, figures, format_cents, format_units

@@ -28,7 +28,7 @@ from eth_utils import is_hex_address
 
 from keeper.assets import ASSETS, BTC, by_symbol
 from keeper.btc.chain import Utxo
-from keeper.ledger.reports import LedgerTotals
+from keeper.ledger import LedgerTotals
 from keeper.prices import PriceError, PriceFeed, value_cents
 from keeper.recon.breaks import Finding
 from keeper.recon.figures import Table, figures, format_cents, format_units

@@ -10,9 +10,8 @@ from sqlalchemy import update
 
 from keeper.btc import REGTEST, LocalChain, MultisigDescriptor, MultisigWallet, ranged_key
 from keeper.keys.hd import ExtendedPrivateKey
-from keeper.ledger import TransferSpec
+from keeper.ledger import TransferSpec, client_postings, ledger_totals
 from keeper.ledger.models import Account
-from keeper.ledger.reports import client_postings, ledger_totals
 from keeper.prices import StaticPrices
 from keeper.recon import Reconciler, SizeClass, Status, TransactionsHalted, ensure_open_for_business
 
