@@ -13,10 +13,16 @@ Public surface:
 from keeper.compliance.screening.addresses import normalise_address
 from keeper.compliance.screening.formats import parse_list
 from keeper.compliance.screening.matcher import DECLINE_ABOVE, REVIEW_FROM, Decision, NameScore, score_name
-from keeper.compliance.screening.records import ListedAddress, ListEntry, ListFormatError, ParsedList
+from keeper.compliance.screening.records import (
+    ListedAddress,
+    ListEntry,
+    ListFormatError,
+    ListVersion,
+    ParsedList,
+)
 from keeper.compliance.screening.rescreen import ClientHit, ClientRecord, ScreeningService, rescreen
 from keeper.compliance.screening.screener import Match, Screener, ScreeningResult
-from keeper.compliance.screening.store import ListShrinkError, ListStore, ListVersion
+from keeper.compliance.screening.store import ListShrinkError, ListStore
 
 __all__ = [
     "DECLINE_ABOVE", "REVIEW_FROM", "ClientHit", "ClientRecord", "Decision", "ListEntry",

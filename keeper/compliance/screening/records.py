@@ -65,3 +65,20 @@ def parse_list_date(text: str) -> tuple[str, ...]:
         except ValueError:
             pass
     return tuple(dict.fromkeys(_YEAR.findall(text)))
+
+
+@dataclass(frozen=True)
+class ListVersion:
+    """One stored version of one list, with its entries."""
+
+    list_name: str
+    version: int
+    source_format: str
+    sha256: str
+    imported_at: datetime
+    entries: tuple[ListEntry, ...] = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        """``NAME@vN``: how decisions cite the list version they were made against."""
+        return f"{self.list_name}@v{self.version}"

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keeper.compliance.screening.matcher import Decision
+from keeper.compliance.screening.records import ListVersion
 from keeper.compliance.screening.screener import Screener, ScreeningResult
-from keeper.compliance.screening.store import ListStore, ListVersion
+from keeper.compliance.screening.store import ListStore
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,7 @@ from keeper.compliance.screening.matcher import (
     score_tokens,
 )
 from keeper.compliance.screening.names import Token, phonetic, tokenize
-from keeper.compliance.screening.records import ListEntry
-from keeper.compliance.screening.store import ListVersion
+from keeper.compliance.screening.records import ListEntry, ListVersion
 
 MAX_NAME_LENGTH = 300  # characters of a name to screen
 MAX_NAME_TOKENS = 24

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +21,13 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from keeper.compliance.models import AddressRow, EntryRow, ListVersionRow, NameRow
 from keeper.compliance.screening.formats import parse_list
-from keeper.compliance.screening.records import ListedAddress, ListEntry, ListFormatError, ParsedList
+from keeper.compliance.screening.records import (
+    ListedAddress,
+    ListEntry,
+    ListFormatError,
+    ListVersion,
+    ParsedList,
+)
 from keeper.ledger.db import WRITE
 from keeper.ledger.domain import utc
 
@@ -32,23 +37,6 @@ DEFAULT_MAX_SHRINK = 0.5
 
 class ListShrinkError(ListFormatError):
     """A new version would drop too many entries at once (likely a partial download)."""
-
-
-@dataclass(frozen=True)
-class ListVersion:
-    """One version of one list, with its entries."""
-
-    list_name: str
-    version: int
-    source_format: str
-    sha256: str
-    imported_at: datetime
-    entries: tuple[ListEntry, ...]
-
-    @property
-    def label(self) -> str:
-        """``NAME@vN``: how decisions cite the list version they were made against."""
-        return f"{self.list_name}@v{self.version}"
 
 
 class ListStore:
