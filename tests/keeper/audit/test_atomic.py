@@ -115,3 +115,25 @@ def test_concurrent_writers_keep_one_linear_chain(attacker, trail: AuditTrail, d
     report = trail.verify()
     assert report.ok, report.summary()
     assert report.records == total
+
+
+def test_group_commit_refuses_a_bad_record_alone(trail: AuditTrail) -> None:
+    good = [trail.submit(AuditRecord("api", "call", {"i": i})) for i in range(3)]
+    with pytest.raises(AuditRecordError):
+        trail.submit(AuditRecord("api", "call", {"price": 0.1}))
+    good.append(trail.submit(AuditRecord("api", "call", {"i": 3})))
+    assert [f.result()[0].seq for f in good] == [1, 2, 3, 4]
+    assert trail.verify().ok
+
+
+def test_a_failed_group_commit_fails_every_caller_and_writes_nothing(trail: AuditTrail,
+                                                                      attacker) -> None:
+    trail.record("api", "call")
+    with trail.engine.connect() as conn, conn.begin():  # the trail is broken under the writer
+        guards.remove(conn)
+        conn.exec_driver_sql("DELETE FROM audit_head")
+    futs = [trail.submit(AuditRecord("api", "call", {"i": i})) for i in range(5)]
+    for f in futs:
+        with pytest.raises(AuditUnavailable):
+            f.result()
+    assert [r[0] for r in attacker.read_rows(trail.engine)] == [1]
