@@ -69,8 +69,9 @@ class LogChannel:
     name: str = "log"
 
     def send(self, alert: AlertMessage) -> None:
-        """Log the alert (never fails)."""
-        log.warning("ALERT %s [%s]: %s", alert.kind, alert.key, alert.message)
+        """Log the alert on one line (control characters replaced: no forged log lines)."""
+        log.warning("ALERT %s [%s]: %s", one_line(alert.kind), one_line(alert.key),
+                    one_line(alert.message))
 
 
 def sign(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -112,19 +113,21 @@ class WebhookChannel:
         ts = int(time.time())
         headers = {"Content-Type": "application/json", DELIVERY_HEADER: alert.key,
                    SIGNATURE_HEADER: f"t={ts},v1={sign(self.secret, ts, body)}"}
-        try:
-            resp = httpx.post(self.url, content=body, headers=headers, timeout=self.timeout,
-                              follow_redirects=False)
+        try:  # streamed and never read: a hostile endpoint cannot make us buffer a huge answer
+            with httpx.stream("POST", self.url, content=body, headers=headers,
+                              timeout=self.timeout, follow_redirects=False) as resp:
+                status = resp.status_code
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"webhook {self.name}: {type(exc).__name__}") from None
-        if not 200 <= resp.status_code < 300:
-            raise DeliveryFailed(f"webhook {self.name}: HTTP {resp.status_code}")
+        if not 200 <= status < 300:
+            raise DeliveryFailed(f"webhook {self.name}: HTTP {status}")
 
 
-def _header_text(text: str, limit: int = 120) -> str:
-    """``text`` on one line, without control characters (no header injection), shortened."""
+def one_line(text: str, limit: int | None = None) -> str:
+    """``text`` on one line without control characters (no header or log-line injection),
+    shortened to ``limit`` characters when given."""
     one = _CONTROL.sub(" ", text).strip()
-    return one if len(one) <= limit else one[: limit - 3] + "..."
+    return one if limit is None or len(one) <= limit else one[: limit - 3] + "..."
 
 
 @dataclass(slots=True)
@@ -146,9 +149,9 @@ class SmtpChannel:
         msg = EmailMessage()
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.recipients)
-        msg["Subject"] = _header_text(f"[strongroom] {alert.kind}: {alert.message}")
+        msg["Subject"] = one_line(f"[strongroom] {alert.kind}: {alert.message}", 120)
         msg["Message-ID"] = make_msgid(domain="strongroom.alerts")
-        msg["X-Strongroom-Alert"] = _header_text(alert.key, 200)
+        msg["X-Strongroom-Alert"] = one_line(alert.key, 200)
         msg.set_content(f"{alert.kind}\n\n{alert.message}\n\nref: {alert.ref}\n"
                         f"raised: {alert.created_at.isoformat()}\nkey: {alert.key}\n")
         return msg

@@ -74,7 +74,7 @@ class AlertDispatcher:
     def __init__(self, ledger: Ledger, channels: Sequence[Channel], *,
                  audit: AuditFn | None = None, max_attempts: int = 8, backoff: float = 30.0,
                  max_backoff: float = 3600.0, claim_seconds: float = 120.0,
-                 actor: str = "keeper.alerts") -> None:
+                 batch: int = 200, actor: str = "keeper.alerts") -> None:
         names = [c.name for c in channels]
         if len(set(names)) != len(names) or not all(names):
             raise ValueError(f"channel names must be unique and non-empty: {names}")
@@ -88,6 +88,7 @@ class AlertDispatcher:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.claim_seconds = claim_seconds
+        self.batch = batch
         self.actor = actor
 
     def dispatch_once(self, now: datetime | None = None) -> int:
@@ -125,8 +126,8 @@ class AlertDispatcher:
 
     # ------------------------------------------------------------- delivery
     def deliver_due(self, now: datetime | None = None) -> int:
-        """Attempt every delivery due at ``now`` on a configured channel; returns how many
-        were sent."""
+        """Attempt up to ``batch`` deliveries due at ``now`` on configured channels, oldest
+        first; returns how many were sent."""
         now = now or datetime.now(UTC)
         d, e = _D.c, _E.c
         with self.engine.connect() as conn:
@@ -136,7 +137,7 @@ class AlertDispatcher:
                 .join(_E, e.id == d.event_id)
                 .where(or_(d.status == DeliveryStatus.PENDING, d.status == DeliveryStatus.SENDING),
                        d.next_attempt_at <= now, d.channel.in_(list(self.channels)))
-                .order_by(d.id)).all()
+                .order_by(d.next_attempt_at, d.id).limit(self.batch)).all()
         sent = 0
         for row in due:
             alert = AlertMessage(row.key, row.kind, row.message, row.ref, _utc(row.created_at))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keeper.jobs.models import JobRun as RunRow
@@ -67,6 +67,16 @@ def abandon_older(engine: Engine, token: int) -> int:
         return conn.execute(update(_T).where(c.status == RunStatus.RUNNING, c.token < token)
                             .values(status=RunStatus.ABANDONED,
                                     finished_at=datetime.now(UTC))).rowcount
+
+
+def prune(engine: Engine, before: datetime) -> int:
+    """Delete finished runs whose slot is before ``before``; returns how many. A pruned slot
+    could be claimed again, so ``before`` must lie beyond every job's misfire grace (a slot
+    that old is only ever recorded as missed)."""
+    c = _T.c
+    with engine.begin() as conn:
+        return conn.execute(delete(_T).where(c.slot < _utc(before),
+                                              c.status != RunStatus.RUNNING)).rowcount
 
 
 def recorded_runs(engine: Engine, job: str | None = None) -> list[RunRecord]:

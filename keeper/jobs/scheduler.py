@@ -20,10 +20,11 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -90,6 +91,7 @@ class JobScheduler:
 
     def __init__(self, ledger: Ledger, jobs: Sequence[JobDef], host: Any, *,
                  holder: str | None = None, lease_ttl: float = 30.0, workers: int = 4,
+                 keep_runs: timedelta = timedelta(days=7),
                  on_success: Callable[[str], None] | None = None,
                  on_failure: Callable[[str, BaseException], None] | None = None) -> None:
         names = [j.name for j in jobs]
@@ -104,6 +106,11 @@ class JobScheduler:
         self.workers = workers
         self.on_success = on_success
         self.on_failure = on_failure
+        # finished run records older than this are pruned (hourly, by the leader); never less
+        # than twice the longest misfire grace, so a pruned slot can only be recorded missed
+        self.keep_runs = max(keep_runs, timedelta(seconds=2 * max(
+            (j.misfire_grace for j in jobs), default=0)))
+        self._pruned_at: float | None = None
         self._lock = threading.RLock()
         self._grant: LeaseGrant | None = None
         self._scheduler: BackgroundScheduler | None = None
@@ -160,7 +167,17 @@ class JobScheduler:
                 self._promote(grant)
             else:
                 self._grant = grant
-            return True
+        self._prune()
+        return True
+
+    def _prune(self) -> None:
+        """Drop old finished run records, at most once an hour."""
+        if self._pruned_at is not None and time.monotonic() - self._pruned_at < 3600:
+            return
+        self._pruned_at = time.monotonic()
+        n = runs.prune(self.engine, datetime.now(UTC) - self.keep_runs)
+        if n:
+            log.info("pruned %d run record(s) older than %s", n, self.keep_runs)
 
     def _promote(self, grant: LeaseGrant) -> None:
         abandoned = runs.abandon_older(self.engine, grant.token)

@@ -184,3 +184,12 @@ def test_two_dispatchers_at_once_deliver_each_alert_once(ledger, receiver):
     assert sum(sent) == 6
     assert sorted(r["delivery"] for r in receiver.requests) == [f"ref:r{i}" for i in range(6)]
     assert {r.status for r in dispatchers[0].deliveries()} == {"sent"}
+
+
+def test_the_log_channel_writes_one_line_per_alert(ledger, caplog):
+    ledger.raise_alert("suspense", "evil\nALERT job_recovered [ref:x]: all fine\r", "evil-1")
+    with caplog.at_level(logging.WARNING, logger="keeper.alerts"):
+        assert AlertDispatcher(ledger, [LogChannel()]).dispatch_once() == 1
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ALERT ")]
+    assert "\n" not in line and "\r" not in line
+    assert line == "ALERT suspense [ref:evil-1]: evil ALERT job_recovered [ref:x]: all fine"

@@ -148,3 +148,26 @@ def test_a_new_holder_marks_runs_interrupted_under_the_old_lease_abandoned(ledge
     [run] = recorded_runs(ledger.engine, "hourly")
     assert (run.holder, run.status) == ("keeper-a", "abandoned")
     assert CALLS == []
+
+
+def test_the_leader_prunes_old_finished_run_records_only(ledger):
+    from keeper.jobs import runs
+
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=8), now - timedelta(days=6)
+    assert runs.claim(ledger.engine, "hourly", old, "keeper-a", 1, "running", now)  # in flight
+    assert runs.claim(ledger.engine, "hourly", recent, "k", 0, "running", now)
+    runs.finish(ledger.engine, "hourly", recent, 0, "done")
+    assert runs.claim(ledger.engine, "hourly", old - timedelta(hours=1), "k", 0, "missed", now)
+    s = scheduler(ledger, JobDef("hourly", REF, every=HOUR), holder="keeper-a")
+    try:
+        assert s.step()
+    finally:
+        s.stop()
+    left = {(r.slot, r.status) for r in recorded_runs(ledger.engine, "hourly")}
+    assert (old - timedelta(hours=1), "missed") not in left  # pruned
+    assert {(recent, "done")} <= left
+    assert (old, "running") in left  # in flight under the current lease: never pruned
+    assert s.keep_runs == timedelta(days=7)
+    long_grace = JobDef("weekly", REF, every=HOUR, misfire_grace=6 * 86400)
+    assert scheduler(ledger, long_grace, holder="x").keep_runs == timedelta(days=12)

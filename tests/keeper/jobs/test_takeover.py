@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from keeper.jobs import recorded_runs
@@ -20,7 +19,7 @@ from keeper.ledger import make_engine
 
 PROC = Path(__file__).with_name("keeper_proc.py")
 EVERY, TTL = 0.4, 3.0
-pytestmark = pytest.mark.slow
+
 
 
 def _ticks(engine) -> list[tuple[str, int]]:
