@@ -2,12 +2,13 @@
 
     python -m keeper.btc.cosigner show PSBT --descriptor DESC [--network regtest]
     python -m keeper.btc.cosigner sign PSBT --descriptor DESC (--xprv-file F | --hsm-conf C
-        --hsm-token L --hsm-key K --hsm-pin-file P) [--out OUT]
+        --hsm-token L --hsm-key K --hsm-pin-file P [--hsm-pubkey HEX]) [--out OUT]
 
 Both print every input (its proven amount, and whether it re-derives from DESC) and output.
 Signing signs only inputs of DESC, and refuses (exit 2, file untouched) a PSBT whose fee exceeds
 ``--max-fee`` sats or whose input amounts are not proven by full previous transactions. Keys are
-never printed.
+never printed. An HSM key is pinned to the descriptor's fixed key (``--hsm-pubkey`` picks one when
+the descriptor has several): a token showing another key is refused before anything is signed.
 """
 
 from __future__ import annotations
@@ -62,12 +63,30 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hsm_key(desc: MultisigDescriptor, chosen: str | None) -> bytes:
+    """The descriptor's fixed (non-HD) key the HSM must hold: ``chosen`` (hex) if given, which
+    must be one of them, else the only one. ``ValueError`` when there is none to pin to."""
+    fixed = [k.pubkey for k in desc.keys if k.pubkey is not None]
+    if chosen is not None:
+        try:
+            key = bytes.fromhex(chosen)
+        except ValueError:
+            raise ValueError("--hsm-pubkey is not hex") from None
+        if key not in fixed:
+            raise ValueError("--hsm-pubkey is not a fixed key of the descriptor")
+        return key
+    if len(fixed) != 1:
+        raise ValueError(f"the descriptor has {len(fixed)} fixed keys: an HSM key must be pinned "
+                         "to exactly one (name it with --hsm-pubkey)")
+    return fixed[0]
+
+
 def _cosigner(args: argparse.Namespace, desc: MultisigDescriptor) -> HdCosigner | KeyCosigner:
     if args.xprv_file:
         master = _parse_xprv(Path(args.xprv_file).read_text())
         return HdCosigner(master, desc, args.max_fee)
     if args.hsm_conf:
-        from keeper.keys.hsm import HsmConfig, HsmSigner
+        from keeper.keys.hsm import HsmConfig, HsmSigner, KeyMismatchError
         from keeper.keys.hsm.config import SOFTHSM_MODULE
         from keeper.keys.secrets import PinSource
 
@@ -77,19 +96,25 @@ def _cosigner(args: argparse.Namespace, desc: MultisigDescriptor) -> HdCosigner 
             pin=PinSource(env="STRONGROOM_HSM_PIN", file=Path(args.hsm_pin_file)),
             conf=Path(args.hsm_conf),
         )
-        return KeyCosigner(HsmSigner(cfg, args.hsm_key), desc, args.max_fee)
+        signer = HsmSigner(cfg, args.hsm_key, expected_public_key=_hsm_key(desc, args.hsm_pubkey))
+        try:
+            signer.check()  # the token must show, and sign with, the descriptor's key
+        except KeyMismatchError as exc:
+            signer.close()
+            raise ValueError(f"refusing the token: {exc}") from exc
+        return KeyCosigner(signer, desc, args.max_fee)
     raise ValueError("need --xprv-file or --hsm-conf")
 
 
 def _sign(args: argparse.Namespace) -> int:
     network = get_network(args.network)
     desc, _ = MultisigDescriptor.parse(args.descriptor, network)
-    psbt = _load_psbt(Path(args.psbt), network)
     try:
         cosigner = _cosigner(args, desc)
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    psbt = _load_psbt(Path(args.psbt), network)
     _print_summary(cosigner.review(psbt))
     n = cosigner.sign(psbt)  # FeeTooHighError & co. propagate to main(): exit 2, file untouched
     out = Path(args.out or args.psbt)
@@ -114,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     sign.add_argument("--hsm-token", default="strongroom")
     sign.add_argument("--hsm-key", default="btc-cosigner")
     sign.add_argument("--hsm-pin-file")
+    sign.add_argument("--hsm-pubkey", help="the descriptor's fixed key the HSM holds (hex)")
     sign.add_argument("--max-fee", type=int, default=1_000_000)
     sign.add_argument("--out")
     return p

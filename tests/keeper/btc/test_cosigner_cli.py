@@ -6,6 +6,7 @@ import os
 
 from keeper.btc import REGTEST, MultisigWallet, finalize, load_psbt
 from keeper.btc.cosigner import main
+from keeper.keys.hsm import ensure_local_token
 
 DEST = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
 
@@ -52,3 +53,36 @@ def test_sign_refuses_excessive_fee(warm, cosigners, chain, tmp_path):
                "--max-fee", "1000"])
     assert rc == 2
     assert load_psbt(path.read_text(), REGTEST).inputs[0].partial_sigs == {}
+
+
+def test_hsm_sign_refuses_a_token_whose_key_is_not_the_descriptors(warm, chain, tmp_path, capsys):
+    """A swapped token (same labels, other key material) is refused before anything is signed:
+    the CLI pins the HSM key to the descriptor's fixed key, not to whatever the token shows."""
+    impostor = ensure_local_token(tmp_path / "impostor")
+    wallet = MultisigWallet(warm, chain, lookahead=5)
+    chain.fund(bytes(warm.script_pubkey(0, 0)), 200_000)
+    path = tmp_path / "spend.psbt"
+    path.write_text(wallet.create_psbt([(DEST, 120_000)], fee_rate=4).to_base64())
+    before = path.read_bytes()
+    capsys.readouterr()
+    rc = main([
+        "sign", str(path), "--descriptor", warm.to_string(0), "--hsm-conf", str(impostor.conf),
+        "--hsm-pin-file", str(impostor.pin.file), "--hsm-key", "btc-cosigner",
+    ])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "not the pinned" in err
+    assert path.read_bytes() == before  # nothing written
+
+
+def test_hsm_sign_needs_a_fixed_key_in_the_descriptor(descriptor_factory, cosigners, tmp_path,
+                                                        capsys):
+    """An all-HD descriptor has no key an HSM could hold: refused, nothing to pin to."""
+    desc = descriptor_factory(2, 3, False)
+    path = tmp_path / "spend.psbt"
+    path.write_text("not read")
+    cfg = cosigners.hsm.config
+    rc = main(["sign", str(path), "--descriptor", desc.to_string(0), "--hsm-conf", str(cfg.conf),
+               "--hsm-pin-file", str(cfg.pin.file)])
+    assert rc == 2
+    assert "fixed" in capsys.readouterr().err
