@@ -100,7 +100,9 @@ class DescriptorKey:
         return self.xpub.child(branch).child(index).key, (*self.origin, branch, index)
 
 
-_KEY_RE = re.compile(r"^\[([0-9a-fA-F]{8})((?:/\d+['h]?)*)\]([^/]+)((?:/\d+)*)(/\*)?$")
+# re.ASCII: a bare \d also matches other scripts' digits, which int() then reads ("\u0662" -> 2)
+_KEY_RE = re.compile(r"^\[([0-9a-fA-F]{8})((?:/\d+['h]?)*)\]([^/]+)((?:/\d+)*)(/\*)?$", re.ASCII)
+_SORTEDMULTI_RE = re.compile(r"wsh\(sortedmulti\((\d+),(.*)\)\)", re.ASCII)
 
 
 def parse_key(text: str) -> tuple[DescriptorKey, int | None]:
@@ -145,7 +147,7 @@ class MultisigDescriptor:
     def parse(cls, text: str, network: Network) -> tuple[MultisigDescriptor, int]:
         """Parse a descriptor string; returns it and the branch its ranged keys use."""
         desc = strip_checksum(text.strip())
-        m = re.fullmatch(r"wsh\(sortedmulti\((\d+),(.*)\)\)", desc)
+        m = _SORTEDMULTI_RE.fullmatch(desc)
         if not m:
             raise ValueError("only wsh(sortedmulti(...)) descriptors are supported")
         parsed = [parse_key(part) for part in m.group(2).split(",")]

@@ -60,3 +60,16 @@ def test_deriver_feeds_the_registry(warm):
     d = MultisigDeriver(warm)
     assert d.derive_many(5, 3) == [warm.address(i) for i in (5, 6, 7)]
     assert "tprv" not in d.public_descriptor
+
+
+@pytest.mark.parametrize("digit", ["\u0662", "\u06f2", "\uff12", "\u0968"])  # 2 in other scripts
+def test_non_ascii_digits_are_refused(cold, digit):
+    """``\\d`` without re.ASCII matches any Unicode digit and ``int()`` reads them: a threshold
+    (or a key's branch) written in another script must be refused, never read as 2."""
+    body = cold.to_string(1).split("#")[0]
+    assert body.startswith("wsh(sortedmulti(3,")
+    with pytest.raises(ValueError):
+        MultisigDescriptor.parse(body.replace("(3,", f"({digit},", 1), REGTEST)
+    with pytest.raises(ValueError):
+        MultisigDescriptor.parse(body.replace("/1/*", f"/{digit}/*"), REGTEST)
+    assert MultisigDescriptor.parse(body.replace("(3,", "(2,", 1), REGTEST)[0].threshold == 2
