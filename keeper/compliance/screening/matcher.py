@@ -148,11 +148,11 @@ def align(query: tuple[Token, ...], listed: tuple[Token, ...]) -> tuple[float, N
     for i, j, n, sim, how, edits in _joined(query, listed, used_q, used_r):
         aligned.append(Aligned(query[i].text, "".join(t.text for t in listed[j:j + n]), how, edits,
                                sim, max(_pair_weight(query[i], r) for r in listed[j:j + n])))
-        distinctive |= query[i].cls.distinctive
+        distinctive |= query[i].cls.distinctive and any(t.cls.distinctive for t in listed[j:j + n])
     for j, i, n, sim, how, edits in _joined(listed, query, used_r, used_q):
         aligned.append(Aligned("".join(t.text for t in query[i:i + n]), listed[j].text, how, edits,
                                sim, max(_pair_weight(q, listed[j]) for q in query[i:i + n])))
-        distinctive |= listed[j].cls.distinctive
+        distinctive |= listed[j].cls.distinctive and any(t.cls.distinctive for t in query[i:i + n])
     rest_q = [t for i, t in enumerate(query) if i not in used_q]
     rest_r = [t for j, t in enumerate(listed) if j not in used_r]
     listed_names = sum(1 for t in listed if t.cls.distinctive)
@@ -181,7 +181,7 @@ def _joined(one: tuple[Token, ...], other: tuple[Token, ...], used_one: set[int]
                 if any(k in used_other for k in range(j, j + n)):
                     continue
                 sim, how, edits = token_similarity(tok.text, "".join(t.text for t in other[j:j + n]))
-                if sim > 0 and (best is None or sim > best[0]):
+                if sim > 0 and how != "initial" and (best is None or sim > best[0]):
                     best = (sim, j, n, how, edits)
         if best is not None:
             sim, j, n, how, edits = best

@@ -152,7 +152,7 @@ class Screener:
                 keys.add(("^" if len(tok.text) == 1 else "") + tok.text)
                 keys.add("#" + phonetic(tok.text))
                 for _, run in _runs(tokens, i):
-                    keys.add(run)
+                    keys.update((run, "#" + phonetic(run)))
                     self._pair_keys.add(run)
             for key in keys:
                 self._postings[key].append(name_id)

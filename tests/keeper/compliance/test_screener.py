@@ -128,14 +128,18 @@ def _synthetic_entries(n: int, rng: random.Random) -> list[ListEntry]:
 def test_blocking_loses_nothing_the_full_scorer_finds():
     rng = random.Random(11)
     entries = [ListEntry(f"L{i}", "person" if p.person else "organization", (p.listed,))
-               for i, p in enumerate(PAIRS)] + _synthetic_entries(250, rng)
+               for i, p in enumerate(PAIRS)] + _synthetic_entries(250, rng) + [
+        ListEntry("RUN1", "person", ("KARIMOV, Hussein Ali",)),  # a run, phonetically
+        ListEntry("RUN2", "organization", ("THE GROUP",))]  # nothing distinctive: never matches
     screener = Screener([_version("MIX", entries)])
-    queries = [p.query for p in PAIRS[::12]] + [e.names[1] for e in entries[-20:]] + [
-        "Mohammed Ali", "John", "Sergei Ivanov", "Ka Ro", "Karomi Sa", "Abu Bakr Baghdadi"]
+    queries = [p.query for p in PAIRS[::12]] + [e.names[1] for e in entries[-22:-2]] + [
+        "Mohammed Ali", "John", "Sergei Ivanov", "Ka Ro", "Karomi Sa", "Abu Bakr Baghdadi",
+        "Husaynali Karimov", "Thegroup", "J Karimov"]
     for query in queries:
         full = {e.uid for e, s in screener.screen_all_names(query) if s.score >= 70}
         blocked = {m.entry.uid for m in screener.screen_name(query, limit=10_000)}
         assert blocked == full, query
+    assert {m.entry.uid for m in screener.screen_name("Husaynali Karimov")} == {"RUN1"}
 
 
 def test_labelled_positives_are_found_among_distractors():
