@@ -84,3 +84,15 @@ def present(conn: Connection) -> set[str]:
 def missing_guards(conn: Connection) -> list[str]:
     """Guard triggers that should exist on this database but do not (sorted)."""
     return sorted(set(expected(conn.dialect.name)) - present(conn))
+
+
+def restrict(conn: Connection, role: str) -> None:
+    """PostgreSQL least privilege: ``role`` (the keeper's login) may read and append to the
+    trail and move its head, nothing else; it does not own the tables, so it cannot drop the
+    guard triggers either (only the schema owner, who runs migrations, can). Run as the owner."""
+    if conn.dialect.name != "postgresql":
+        raise ValueError("table privileges exist only on PostgreSQL")
+    who = conn.dialect.identifier_preparer.quote(role)
+    conn.exec_driver_sql(f"REVOKE ALL ON audit_records, audit_head FROM PUBLIC, {who}")
+    conn.exec_driver_sql(f"GRANT SELECT, INSERT ON audit_records TO {who}")
+    conn.exec_driver_sql(f"GRANT SELECT, UPDATE (seq, hash) ON audit_head TO {who}")
