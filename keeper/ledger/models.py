@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -31,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from keeper.ledger.types import Amount
+from keeper.ledger.types import UINT256_MAX, Amount
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -47,6 +48,13 @@ def _where(column: str) -> dict[str, object]:
     return {"sqlite_where": cond, "postgresql_where": cond}
 
 
+def _uint256(column: str) -> CheckConstraint:
+    """PostgreSQL backstop (migration 0003) keeping ``column`` within 0..2**256-1 even for raw
+    SQL; on SQLite the ``Amount`` type's bind check is the guard (no numeric compare there)."""
+    return CheckConstraint(f"{column} >= 0 AND {column} <= {UINT256_MAX}",
+                           name=f"{column}_range").ddl_if(dialect="postgresql")
+
+
 class Base(DeclarativeBase):
     """Declarative base of the ledger schema (its own MetaData, naming convention fixed)."""
 
@@ -57,7 +65,11 @@ class Account(Base):
     """A ledger account. ``gl_code`` is the GL account of spec 004 §8.2 it rolls up into."""
 
     __tablename__ = "ledger_accounts"
-    __table_args__ = (UniqueConstraint("kind", "asset", "owner", name="uq_ledger_accounts_key"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "asset", "owner", name="uq_ledger_accounts_key"),
+        *(_uint256(c) for c in ("debits_posted", "credits_posted", "debits_pending",
+                                "credits_pending")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))  # client | omnibus | fee | suspense
@@ -78,6 +90,7 @@ class Transfer(Base):
 
     __tablename__ = "ledger_transfers"
     __table_args__ = (
+        _uint256("amount"),
         Index("ix_ledger_transfers_debit", "debit_account_id", "id"),
         Index("ix_ledger_transfers_credit", "credit_account_id", "id"),
         # partial indexes: most transfers have no pending/reversal/source link, so they pay no
