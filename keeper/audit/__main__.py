@@ -54,7 +54,7 @@ def _trusted_key(args: argparse.Namespace) -> bytes:
 def _verify(args: argparse.Namespace) -> int:
     from keeper.audit.trail import verify_trail
 
-    key = _trusted_key(args) if args.anchors is not None and args.anchors.exists() else None
+    key = _trusted_key(args) if args.anchors is not None else None
     report = verify_trail(_engine(args.db), args.anchors, key)
     print(report.summary())
     for p in report.problems if args.all else []:

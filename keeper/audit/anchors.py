@@ -103,12 +103,10 @@ def append_line(path: Path, make_line: Callable[[str], str]) -> str:
 
 
 def parse(path: Path) -> tuple[list[Anchor], list[Problem]]:
-    """Every anchor line of ``path`` (missing file: none) and the lines that are malformed."""
+    """Every anchor line of ``path`` and the lines that are malformed. A missing file raises
+    ``FileNotFoundError``: a deleted anchor file must not verify as "no anchors"."""
     anchors: list[Anchor] = []
     problems: list[Problem] = []
-    path = Path(path)
-    if not path.exists():
-        return anchors, problems
     with open(path, encoding="utf-8", errors="replace") as fh:
         for i, raw in enumerate(fh, 1):
             text = raw.rstrip("\n")

@@ -121,3 +121,13 @@ def test_a_malformed_anchor_file_is_reported_not_fatal(trail: AuditTrail, anchor
     report = trail.verify(path, anchor_signer.public_key())
     assert not report.ok and report.anchors == 1
     assert [p.reason.split(" is ")[0] for p in report.problems] == ["anchor line 2", "anchor line 3"]
+
+
+def test_a_missing_anchor_file_is_an_error_not_a_pass(trail: AuditTrail, anchor_signer,
+                                                      tmp_path: Path) -> None:
+    path = tmp_path / "anchors.jsonl"
+    _fill(trail, 3)
+    trail.anchor(anchor_signer, path)
+    path.unlink()  # deleted (or a typo in the path): nothing was checked, so nothing may pass
+    with pytest.raises(FileNotFoundError):
+        trail.verify(path, anchor_signer.public_key())

@@ -95,3 +95,10 @@ def test_cli_exit_codes(attacker, anchor_key, trail: AuditTrail, db_url: str, hs
     assert main(["--db", db_url, "anchor", "--anchors", str(anchors), "--key-label", anchor_key]) == 1
     assert main(["--db", db_url, "verify", "--anchors", str(anchors), "--key-label", "no-such"]) == 2
     assert main(["--db", "sqlite:///" + str(tmp_path / "nope" / "x.db"), "verify"]) == 2
+
+
+def test_cli_verify_with_a_missing_anchor_file_fails_to_run(trail: AuditTrail, db_url: str,
+                                                            tmp_path: Path) -> None:
+    trail.record("ops", "api.call")
+    missing = tmp_path / "no-such-anchors.jsonl"
+    assert main(["--db", db_url, "verify", "--anchors", str(missing), "--pubkey", "02" + "11" * 32]) == 2
