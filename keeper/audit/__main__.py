@@ -9,6 +9,7 @@ trusted key).
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from pathlib import Path
 
@@ -68,11 +69,15 @@ def _verify(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from keeper.audit.trail import export
 
+    # UTF-8, not ASCII: a tampered body may hold anything, and the auditor needs it verbatim
     if args.out is None:
-        last = export(_engine(args.db), sys.stdout, args.from_seq)
+        out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
+        last = export(_engine(args.db), out, args.from_seq)
+        out.flush()
+        out.detach()
     else:
-        with open(args.out, "w", encoding="ascii") as out:
-            last = export(_engine(args.db), out, args.from_seq)
+        with open(args.out, "w", encoding="utf-8", newline="\n") as fh:
+            last = export(_engine(args.db), fh, args.from_seq)
     print(f"exported up to seq {last.seq} (hash {last.hash})", file=sys.stderr)
     return OK
 

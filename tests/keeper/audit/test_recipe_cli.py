@@ -102,3 +102,14 @@ def test_cli_verify_with_a_missing_anchor_file_fails_to_run(trail: AuditTrail, d
     trail.record("ops", "api.call")
     missing = tmp_path / "no-such-anchors.jsonl"
     assert main(["--db", db_url, "verify", "--anchors", str(missing), "--pubkey", "02" + "11" * 32]) == 2
+
+
+def test_cli_exports_a_tampered_trail_faithfully(attacker, trail: AuditTrail, db_url: str,
+                                                 tmp_path: Path) -> None:
+    trail.append([AuditRecord("ops", "api.call", {"i": i}) for i in range(3)])
+    attacker.attack(trail.engine, lambda rows: [(s, h, b.replace('"ops"', '"öps"') if s == 2 else b)
+                                                for s, h, b in rows])
+    out = tmp_path / "export.jsonl"
+    assert main(["--db", db_url, "export", "--out", str(out)]) == 0  # the auditor gets the evidence
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 3 and '"öps"' in lines[1]
