@@ -11,7 +11,8 @@ Every run first inserts its (job, scheduled slot) record (:mod:`keeper.jobs.runs
 key is what guarantees a slot runs at most once, even when a stalled holder and its successor
 both reach it. Misfire grace and coalescing are applied here (see :mod:`keeper.jobs.catalog`).
 A slot whose run was interrupted by a crash is marked abandoned and not re-run: the next slot
-catches up (the keeper's jobs resume from their own checkpoints).
+catches up (the keeper's jobs resume from their own checkpoints). The store is read back through
+:class:`~keeper.jobs.store.GuardedJobStore`: a planted row never runs code.
 """
 
 from __future__ import annotations
@@ -29,18 +30,17 @@ from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import ref_to_obj
 
 from keeper.jobs import runs
 from keeper.jobs.catalog import JobDef
-from keeper.jobs.models import STORE_TABLE, RunStatus
+from keeper.jobs.models import RunStatus
+from keeper.jobs.store import STORED_FUNC, GuardedJobStore
 from keeper.ledger import LeaseGrant, Ledger
 
 log = logging.getLogger(__name__)
 LEASE = "jobs:scheduler"
-STORED_FUNC = "keeper.jobs.scheduler:scheduled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +185,7 @@ class JobScheduler:
                  self.holder, grant.token, abandoned)
         sched = BackgroundScheduler(
             timezone=UTC,
-            jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=STORE_TABLE)},
+            jobstores={"default": GuardedJobStore(self.engine, self.jobs)},
             executors={"default": _SlotExecutor(self, self.workers)})
         sched.start(paused=True)
         self._sync(sched)

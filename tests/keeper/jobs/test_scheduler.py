@@ -171,3 +171,45 @@ def test_the_leader_prunes_old_finished_run_records_only(ledger):
     assert s.keep_runs == timedelta(days=7)
     long_grace = JobDef("weekly", REF, every=HOUR, misfire_grace=6 * 86400)
     assert scheduler(ledger, long_grace, holder="x").keep_runs == timedelta(days=12)
+
+
+class _Payload:
+    """A pickle that runs a command when loaded (what a database writer could plant)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_planted_job_row_is_refused_without_being_executed(ledger, tmp_path):
+    import pickle
+
+    from sqlalchemy import text
+
+    job = JobDef("hourly", REF, every=HOUR)
+    first = scheduler(ledger, job, holder="keeper-a")
+    assert first.step()
+    first.stop()
+    marker = tmp_path / "pwned"
+    with ledger.engine.begin() as conn:
+        conn.execute(text(f"UPDATE {STORE_TABLE} SET job_state = :s WHERE id = 'hourly'"),
+                     {"s": pickle.dumps({"id": "hourly", "x": _Payload(str(marker))})})
+        conn.execute(text(f"INSERT INTO {STORE_TABLE} (id, next_run_time, job_state) "
+                          "VALUES ('evil', 0, :s)"),
+                     {"s": pickle.dumps({"version": 1, "id": "evil", "func": "os:getcwd",
+                                         "args": (), "kwargs": {}})})
+    b = scheduler(ledger, job, holder="keeper-b")
+    try:
+        assert b.step()
+        jobs = b._scheduler.get_jobs()
+    finally:
+        b.stop()
+    assert not marker.exists()
+    assert [(j.id, j.func_ref, j.args) for j in jobs] == [
+        ("hourly", "keeper.jobs.scheduler:scheduled", ("hourly",))]  # re-written as defined
+    with ledger.engine.connect() as conn:
+        assert conn.scalars(text(f"SELECT id FROM {STORE_TABLE}")).all() == ["hourly"]
