@@ -23,8 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("verify", help="walk the chain, check guards, head and anchors")
     v.add_argument("--anchors", type=Path, help="anchor file (JSON lines) to check as well")
-    v.add_argument("--pubkey", help="trusted anchor key, compressed hex (default: the HSM pin "
-                                    "record's key --key-label)")
+    v.add_argument("--pubkey", action="append", help="trusted anchor key, compressed hex; repeat "
+                   "for keys rotated out (default: the HSM pin record's key --key-label)")
     v.add_argument("--key-label", default=DEFAULT_KEY)
     v.add_argument("--all", action="store_true", help="print every problem, not just the first")
     e = sub.add_parser("export", help="records as JSON lines (see RECIPE.md)")
@@ -43,13 +43,13 @@ def _engine(url: str | None):  # noqa: ANN202 - sqlalchemy Engine
     return make_engine(url or load_settings().database_url)
 
 
-def _trusted_key(args: argparse.Namespace) -> bytes:
+def _trusted_key(args: argparse.Namespace) -> list[bytes]:
     if args.pubkey:
-        return bytes.fromhex(args.pubkey)
+        return [bytes.fromhex(k) for k in args.pubkey]
     from keeper.config import load_settings
     from keeper.keys.hsm import pinned_key
 
-    return pinned_key(load_settings().data_dir / "hsm" / "key-pins.json", args.key_label)
+    return [pinned_key(load_settings().data_dir / "hsm" / "key-pins.json", args.key_label)]
 
 
 def _verify(args: argparse.Namespace) -> int:

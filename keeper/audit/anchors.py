@@ -21,7 +21,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,23 +125,31 @@ def parse(path: Path) -> tuple[list[Anchor], list[Problem]]:
     return anchors, problems
 
 
-def check(anchors: list[Anchor], pubkey: bytes) -> tuple[list[Anchor], list[Problem]]:
-    """The anchors whose signature by ``pubkey`` (the trusted, pinned key) is valid, in file
-    order, and the problems of the others and of the anchor chain."""
+def trusted_keys(pubkeys: bytes | Iterable[bytes]) -> dict[str, coincurve.PublicKey]:
+    """Trusted anchor keys by compressed hex (one key, or several across a key rotation)."""
+    items = [pubkeys] if isinstance(pubkeys, bytes | bytearray) else list(pubkeys)
+    keys = [coincurve.PublicKey(bytes(k)) for k in items]
+    return {k.format(compressed=True).hex(): k for k in keys}
+
+
+def check(anchors: list[Anchor], pubkeys: bytes | Iterable[bytes]) -> tuple[list[Anchor], list[Problem]]:
+    """The anchors validly signed by one of ``pubkeys`` (the trusted, pinned keys; several
+    across a key rotation), in file order, and the problems of the others and of the anchor
+    chain."""
     good: list[Anchor] = []
     problems: list[Problem] = []
-    key = coincurve.PublicKey(pubkey)
-    want_key = key.format(compressed=True).hex()
+    keys = trusted_keys(pubkeys)
     prev = GENESIS
     for a in anchors:
+        key = keys.get(a.key)
         digest = hashlib.sha256(a.statement.encode()).digest()
         try:
-            valid = key.verify(a.sig, digest, hasher=None)
+            valid = key is not None and key.verify(a.sig, digest, hasher=None)
         except (ValueError, TypeError):
             valid = False
-        if a.key != want_key or not valid:
-            problems.append(Problem(None, f"anchor line {a.line}: not validly signed by the "
-                                          f"trusted key {want_key} (forged or altered)"))
+        if not valid:
+            problems.append(Problem(None, f"anchor line {a.line}: not validly signed by a "
+                                          f"trusted key ({', '.join(keys)}): forged or altered"))
         else:
             if a.prev != prev:
                 problems.append(Problem(None, f"anchor line {a.line} does not chain to the line "

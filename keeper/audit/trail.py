@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,10 +18,12 @@ from keeper.keys.ecdsa import DigestSigner
 from keeper.ledger.db import make_engine
 
 
-def verify_trail(engine: Engine, anchors: Path | None = None, pubkey: bytes | None = None) -> Report:
+def verify_trail(engine: Engine, anchors: Path | None = None,
+                 pubkey: bytes | Iterable[bytes] | None = None) -> Report:
     """Verify the whole trail; with ``anchors`` (a file) also every anchor, signed by ``pubkey``
-    (the trusted key, e.g. the HSM pin record's). The anchor file is read *before* the database
-    snapshot is taken, so every anchor names a record the snapshot can hold."""
+    (the trusted key, e.g. the HSM pin record's, or several across a key rotation). The anchor
+    file is read *before* the database snapshot is taken, so every anchor names a record the
+    snapshot can hold."""
     found, bad = anc.parse(anchors) if anchors is not None else ([], [])
     good: list[anc.Anchor] = []
     if found:
@@ -118,7 +120,8 @@ class AuditTrail:
         rec = AuditRecord(actor, operation, {} if params is None else params, result)
         return self.submit(rec).result()[0]
 
-    def verify(self, anchors: Path | None = None, pubkey: bytes | None = None) -> Report:
+    def verify(self, anchors: Path | None = None,
+               pubkey: bytes | Iterable[bytes] | None = None) -> Report:
         """See :func:`verify_trail`."""
         return verify_trail(self.engine, anchors, pubkey)
 

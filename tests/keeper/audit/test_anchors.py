@@ -131,3 +131,17 @@ def test_a_missing_anchor_file_is_an_error_not_a_pass(trail: AuditTrail, anchor_
     path.unlink()  # deleted (or a typo in the path): nothing was checked, so nothing may pass
     with pytest.raises(FileNotFoundError):
         trail.verify(path, anchor_signer.public_key())
+
+
+def test_anchors_of_a_rotated_key_verify_with_both_trusted_keys(trail: AuditTrail, anchor_signer,
+                                                                tmp_path: Path) -> None:
+    path = tmp_path / "anchors.jsonl"
+    old = SoftwareSigner(b"\x03" * 32)  # the key before the rotation
+    _fill(trail, 2)
+    trail.anchor(old, path)
+    _fill(trail, 2, start=3)
+    trail.anchor(anchor_signer, path)  # the new HSM key picks up where the old one stopped
+    new = anchor_signer.public_key()
+    assert not trail.verify(path, new).ok  # the old anchor is not the new key's
+    report = trail.verify(path, [old.public_key(), new])
+    assert report.ok and report.anchors == 2, report.summary()
