@@ -30,7 +30,9 @@ ENVIRONMENT: dict[str, str] = {
     "deployments_dir": "STRONGROOM_DEPLOYMENTS_DIR",
     "api_port": "STRONGROOM_API_PORT",
     "upstream_port": "STRONGROOM_UPSTREAM_PORT",
-    "sqlite_cache_kib": "LEDGER_SQLITE_CACHE_KIB",
+    "ledger_sqlite_cache_kib": "STRONGROOM_LEDGER_SQLITE_CACHE_KIB",
+    "ledger_writer_busy_s": "STRONGROOM_LEDGER_WRITER_BUSY_S",
+    "ledger_result_timeout_s": "STRONGROOM_LEDGER_RESULT_TIMEOUT_S",
 }
 _FIELD_OF = {var: field for field, var in ENVIRONMENT.items()}
 
@@ -67,8 +69,15 @@ class Settings(BaseSettings):
                           description="loopback port `make run` serves the API on")
     upstream_port: int = Field(18545, gt=0, lt=65536, validation_alias=_env("upstream_port"),
                                description="loopback port the local mainnet is served on")
-    sqlite_cache_kib: int = Field(65536, gt=0, validation_alias=_env("sqlite_cache_kib"),
-                                  description="SQLite page cache per connection, KiB")
+    ledger_sqlite_cache_kib: int = Field(65536, gt=0, validation_alias=_env("ledger_sqlite_cache_kib"),
+                                         description="SQLite page cache per connection, KiB")
+    ledger_writer_busy_s: float = Field(
+        5.0, gt=0, le=600, allow_inf_nan=False, validation_alias=_env("ledger_writer_busy_s"),
+        description="seconds a ledger write waits for a lock held elsewhere, then fails its "
+                    "batch with LedgerUnavailable")
+    ledger_result_timeout_s: float = Field(
+        30.0, gt=0, le=3600, allow_inf_nan=False, validation_alias=_env("ledger_result_timeout_s"),
+        description="seconds a caller waits for its group-committed posting (LedgerTimeout)")
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -96,6 +105,15 @@ class Settings(BaseSettings):
             out["deployments_dir"] = data_dir / "deployments"
         return out
 
+    @model_validator(mode="after")
+    def _result_outlasts_busy(self) -> Settings:
+        """A caller must wait longer than a write may wait for a lock, so a locked database
+        surfaces as ``LedgerUnavailable`` (nothing written), not as an ambiguous timeout."""
+        if self.ledger_result_timeout_s <= self.ledger_writer_busy_s:
+            raise ValueError(f"{ENVIRONMENT['ledger_result_timeout_s']} must exceed "
+                             f"{ENVIRONMENT['ledger_writer_busy_s']}")
+        return self
+
     @property
     def upstream_url(self) -> str:
         """URL of the local mainnet (the upstream the fork is taken from) on loopback."""
@@ -111,3 +129,9 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Settings from the environment (with local-stack defaults)."""
     return Settings()
+
+
+def default(field: str) -> Any:
+    """The embedded default of setting ``field`` (never the environment's value): the fallback
+    of a component built without an explicit value."""
+    return Settings.model_fields[field].default

@@ -13,15 +13,21 @@ group committer's writes wait only :data:`WRITER_BUSY_TIMEOUT` (SQLite ``busy_ti
 PostgreSQL ``lock_timeout``): a batch holds the lock for milliseconds, so a longer wait means
 another process is stuck holding it, and every caller queued behind the writer should learn that
 fast (:func:`is_unavailable` classifies the error) rather than wait a minute per request.
+
+Tuning comes from :class:`keeper.config.Settings` only: the page cache
+(``STRONGROOM_LEDGER_SQLITE_CACHE_KIB``) when an engine is made, the writer's lock wait
+(``STRONGROOM_LEDGER_WRITER_BUSY_S``) where a ledger is built from settings (``Ledger(...,
+busy_timeout=settings.ledger_writer_busy_s)``); :data:`WRITER_BUSY_TIMEOUT` is its embedded default.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
+
+from keeper import config
 
 WRITE = {"ledger_write": True}
 # execution option of the group committer's writes: no automatic checkpoint inside its commits
@@ -30,10 +36,10 @@ WRITE = {"ledger_write": True}
 # lock and refuses unknown ones; accounts are never deleted)
 NO_AUTOCHECKPOINT = {"ledger_write": True, "ledger_autocheckpoint": 0, "ledger_fk": False}
 DEFAULT_AUTOCHECKPOINT = 1000  # SQLite's default, in WAL pages
-_CACHE_KIB = int(os.environ.get("LEDGER_SQLITE_CACHE_KIB", "65536"))  # page cache per connection
 BUSY_TIMEOUT_MS = 60_000  # how long an ordinary connection waits for another writer
-# how long the group committer's write waits for a lock held elsewhere before failing its batch
-WRITER_BUSY_TIMEOUT = float(os.environ.get("LEDGER_WRITER_BUSY_S", "5"))
+# how long the group committer's write waits for a lock held elsewhere before failing its batch,
+# when the ledger was built without ``busy_timeout`` (Settings' default, never the environment's)
+WRITER_BUSY_TIMEOUT: float = config.default("ledger_writer_busy_s")
 # SQLite primary result codes meaning "the database cannot take writes now", whatever is written:
 # BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB
 _SQLITE_UNAVAILABLE = frozenset({5, 6, 7, 8, 10, 11, 13, 14, 15, 26})
@@ -72,9 +78,15 @@ def set_sqlite_busy(proxy: Any, ms: int) -> None:
         proxy.info["ledger_busy_ms"] = ms
 
 
-def make_engine(url: str, **kw: Any) -> Engine:
-    """Create an engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://...``)."""
+def make_engine(url: str, *, cache_kib: int | None = None, **kw: Any) -> Engine:
+    """Create an engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://...``).
+
+    ``cache_kib``: SQLite page cache per connection (default: the setting
+    ``ledger_sqlite_cache_kib`` of :func:`keeper.config.load_settings`).
+    """
     if url.startswith("sqlite"):
+        if cache_kib is None:
+            cache_kib = config.load_settings().ledger_sqlite_cache_kib
         connect_args = {"check_same_thread": False, "timeout": 60}
         engine = create_engine(url, connect_args=connect_args, **kw)
 
@@ -87,7 +99,7 @@ def make_engine(url: str, **kw: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA journal_size_limit=67108864")  # shrink a grown WAL back to 64 MiB
-            cur.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+            cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -13,8 +13,16 @@ from keeper.assets import ASSETS, by_symbol
 from keeper.ledger import errors as err
 from keeper.ledger.batcher import GroupCommitter, Ticket, commit_requests
 from keeper.ledger.db import WRITE, make_engine
-from keeper.ledger.domain import GL_CODES, AccountKind, Balance, Kind, TransferResult, TransferSpec
-from keeper.ledger.engine import Request, utc
+from keeper.ledger.domain import (
+    GL_CODES,
+    AccountKind,
+    Balance,
+    Kind,
+    TransferResult,
+    TransferSpec,
+    utc,
+)
+from keeper.ledger.engine import Request
 from keeper.ledger.models import Account, Alert, ClientRef, Transfer
 from keeper.ledger.sources import SourceBook
 from keeper.ledger.statements import Statement, monthly_statement
@@ -31,6 +39,12 @@ class Ledger(SourceBook):
     ``group_commit=True`` starts a writer thread; every posting then goes through it and shares
     commits with concurrent callers. With ``group_commit=False`` each call commits on its own.
     The schema must exist (see :func:`keeper.ledger.migrate.upgrade`).
+
+    ``busy_timeout``: seconds a write waits for a lock held elsewhere before failing with
+    ``LedgerUnavailable``; ``result_timeout``: seconds a group-committed posting is waited for
+    before ``LedgerTimeout``. ``None`` takes the committer's defaults (the embedded defaults of
+    :class:`keeper.config.Settings`); code building a ledger from settings passes
+    ``settings.ledger_writer_busy_s`` and ``settings.ledger_result_timeout_s``.
     """
 
     def __init__(
@@ -40,11 +54,18 @@ class Ledger(SourceBook):
         group_commit: bool = True,
         max_batch: int = 4096,
         on_alert: AlertSink | None = None,
+        busy_timeout: float | None = None,
+        result_timeout: float | None = None,
     ) -> None:
         self.engine = (
             make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
         )
-        self._committer = GroupCommitter(self.engine, max_batch) if group_commit else None
+        self._committer = GroupCommitter(
+            self.engine, max_batch, busy_timeout=busy_timeout, result_timeout=result_timeout,
+        ) if group_commit else None
+        # direct commits (no committer) wait for a lock as long as the committer's would
+        self._direct_options: dict[str, object] | None = (
+            None if busy_timeout is None else {**WRITE, "ledger_busy_ms": round(busy_timeout * 1000)})
         self._accounts: dict[tuple[str, str, str], int] = {}
         self.on_alert = on_alert
         self._direct_cond = threading.Condition()
@@ -159,7 +180,7 @@ class Ledger(SourceBook):
         if self._committer is not None:
             return self._committer.submit(items, hook)
         req = Request(items, hook)
-        commit_requests(self.engine, [req])
+        commit_requests(self.engine, [req], self._direct_options)
         ticket = Ticket(self._direct_cond)
         ticket._finish(req.results, req.error)  # noqa: SLF001
         return ticket

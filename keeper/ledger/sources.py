@@ -24,8 +24,8 @@ from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keeper.ledger.db import WRITE
-from keeper.ledger.domain import AccountKind, Balance, Kind, TransferResult, TransferSpec
-from keeper.ledger.engine import Request, apply_requests, utc
+from keeper.ledger.domain import AccountKind, Balance, Kind, TransferResult, TransferSpec, utc
+from keeper.ledger.engine import Request, apply_requests
 from keeper.ledger.errors import LedgerError
 from keeper.ledger.models import Account, Alert, Cursor, CursorBlock, Lease, Transfer
 

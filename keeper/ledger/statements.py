@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, or_, select
 
-from keeper.ledger.domain import Kind
-from keeper.ledger.engine import utc
+from keeper.ledger.domain import Kind, utc
 from keeper.ledger.models import Transfer
 
 

@@ -316,3 +316,55 @@ def test_direct_post_waits_the_writer_busy_timeout_not_a_minute(sqlite_ledger, m
     finally:
         blocker.close()
     assert lg.post(TransferSpec("x", om, alice, 1)).created
+
+
+def _busy_waits(engine: Engine) -> list[int]:
+    """The SQLite busy timeout (ms) in force at every write transaction ``engine`` begins."""
+    waits: list[int] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _stmt(conn: Connection, _cur: object, statement: str, *_a: object) -> None:
+        if statement == "BEGIN IMMEDIATE":
+            waits.append(conn.connection.driver_connection.execute("PRAGMA busy_timeout").fetchone()[0])
+    return waits
+
+
+def test_group_committed_ledger_takes_its_timeouts_from_the_caller(tmp_path) -> None:  # noqa: ANN001
+    """``Ledger(busy_timeout=, result_timeout=)`` (what a caller reads from Settings) reach the
+    group committer: its writes wait that long for a lock, its callers that long for a ticket."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(url)
+    lg = Ledger(url, busy_timeout=0.25, result_timeout=0.05)
+    try:
+        om, alice = lg.omnibus_account("USDC", "vault"), lg.client_account("alice", "USDC")
+        waits = _busy_waits(lg.engine)  # (opening accounts is not the committer's write)
+        with paused_writer(lg.submit, om, alice):
+            with pytest.raises(LedgerTimeout, match="within 0.05 s"):
+                lg.post(TransferSpec("p1", om, alice, 1))
+        assert waits and set(waits) == {250}
+        assert lg.submit(TransferSpec("p2", om, alice, 1)).result(timeout=60)[0].created
+    finally:
+        lg.close()
+
+
+def test_direct_ledger_takes_its_busy_timeout_from_the_caller(tmp_path) -> None:  # noqa: ANN001
+    """Without group commit (the API's ledger) the caller's ``busy_timeout`` bounds the lock
+    wait too: LedgerUnavailable after one 40 ms attempt, nothing written."""
+    path = str(tmp_path / "ledger.db")
+    upgrade(f"sqlite:///{path}")
+    lg = Ledger(f"sqlite:///{path}", group_commit=False, busy_timeout=0.04)
+    try:
+        om, alice = _accounts(lg)
+        waits = _busy_waits(lg.engine)
+        blocker = sqlite3.connect(path, isolation_level=None, timeout=0)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")
+            with pytest.raises(LedgerUnavailable, match="database is locked"):
+                lg.post(TransferSpec("x", om, alice, 1))
+            assert waits == [40]
+        finally:
+            blocker.close()
+        assert lg.balance(alice).credit_balance == 1_000
+        assert lg.post(TransferSpec("x", om, alice, 1)).created
+    finally:
+        lg.close()
