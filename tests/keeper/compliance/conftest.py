@@ -5,6 +5,7 @@ sys.path so these tests also run on their own."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 import sys
 from collections.abc import Iterator
@@ -58,3 +59,11 @@ def engine(compliance_url: str):
 def store(engine) -> ListStore:
     """A list store on a fresh database."""
     return ListStore(engine)
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_gc() -> Iterator[None]:
+    """ScreeningService freezes its index out of the cyclic GC (process-wide); undo it after each
+    test so the rest of the suite keeps collecting its garbage cycles."""
+    yield
+    gc.unfreeze()
