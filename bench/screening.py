@@ -181,6 +181,38 @@ def bench_screening(args: argparse.Namespace) -> None:
           f"{extra} extra")
 
 
+def _advanced_xml(entries: list[ListEntry]) -> bytes:
+    """``entries`` written as SDN Advanced XML (reference values, names, address features)."""
+    refs = ('<ReferenceValueSets><FeatureTypeValues><FeatureType ID="9001">Digital Currency Address - ETH'
+            '</FeatureType></FeatureTypeValues><NamePartTypeValues><NamePartType ID="1520">Last Name'
+            '</NamePartType><NamePartType ID="1521">First Name</NamePartType><NamePartType ID="1525">'
+            'Entity Name</NamePartType></NamePartTypeValues><PartySubTypeValues><PartySubType ID="4" '
+            'PartyTypeID="1">Unknown</PartySubType><PartySubType ID="3" PartyTypeID="2">Unknown'
+            '</PartySubType></PartySubTypeValues><PartyTypeValues><PartyType ID="1">Individual</PartyType>'
+            '<PartyType ID="2">Entity</PartyType></PartyTypeValues></ReferenceValueSets>')
+    parties = []
+    for i, e in enumerate(entries):
+        aliases = []
+        for n, name in enumerate(e.names):
+            last, _, first = name.partition(", ")
+            parts = [(100, last), (101, first)] if first else [(102, name)]
+            values = "".join(f'<DocumentedNamePart><NamePartValue NamePartGroupID="{g}">{v}</NamePartValue>'
+                             "</DocumentedNamePart>" for g, v in parts)
+            aliases.append(f'<Alias Primary="{"true" if n == 0 else "false"}"><DocumentedName>{values}'
+                           "</DocumentedName></Alias>")
+        groups = ('<NamePartGroups><MasterNamePartGroup><NamePartGroup ID="100" NamePartTypeID="1520"/>'
+                  '</MasterNamePartGroup><MasterNamePartGroup><NamePartGroup ID="101" NamePartTypeID="1521"/>'
+                  '</MasterNamePartGroup><MasterNamePartGroup><NamePartGroup ID="102" NamePartTypeID="1525"/>'
+                  "</MasterNamePartGroup></NamePartGroups>")
+        features = "".join(f'<Feature FeatureTypeID="9001"><FeatureVersion><VersionDetail>{a.address}'
+                           "</VersionDetail></FeatureVersion></Feature>" for a in e.addresses)
+        parties.append(f'<DistinctParty FixedRef="{i + 1}"><Profile ID="{i + 1}" PartySubTypeID='
+                       f'"{4 if e.kind == "person" else 3}"><Identity>{"".join(aliases)}{groups}</Identity>'
+                       f"{features}</Profile></DistinctParty>")
+    return (f'<?xml version="1.0"?><Sanctions xmlns="urn:x">{refs}<DistinctParties>{"".join(parties)}'
+            "</DistinctParties></Sanctions>").encode()
+
+
 def bench_import() -> None:
     """Parse + atomic store of a 50,000-entry list in SQLite, per format."""
     rng = random.Random(7)
@@ -203,6 +235,7 @@ def bench_import() -> None:
                          f"</lastName><sdnType>{'Individual' if e.kind == 'person' else 'Entity'}</sdnType>"
                          f"<idList>{ids}</idList><akaList>{akas}</akaList></sdnEntry>")
     files = {
+        "ofac-advanced-xml": _advanced_xml(entries),
         "ofac-sdn-csv": ("\r\n".join(csv_rows) + "\r\n\x1a\r\n").encode(),
         "ofac-sdn-xml": (f'<?xml version="1.0"?><sdnList xmlns="urn:x"><publshInformation><Record_Count>'
                          f"{len(entries)}</Record_Count></publshInformation>{''.join(xml_items)}"
