@@ -100,7 +100,7 @@ class NameScore:
         return f"{self.score:.1f} vs {self.listed_name!r}: " + "; ".join(parts)
 
 
-@lru_cache(maxsize=1 << 20)
+@lru_cache(maxsize=1 << 16)
 def token_similarity(q: str, r: str) -> tuple[float, str, int]:
     """Score, kind and edit count of aligning query token ``q`` with listed token ``r``."""
     if q == r:
