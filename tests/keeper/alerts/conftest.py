@@ -1,7 +1,9 @@
-"""Alert fixtures: a migrated ledger, a local signed-webhook receiver, a local SMTP server."""
+"""Alert fixtures: a migrated ledger (SQLite and PostgreSQL, the jobs tests' ``db_url``), a local
+signed-webhook receiver, a local SMTP server."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import threading
 from collections.abc import Iterator
@@ -15,18 +17,29 @@ from aiosmtpd.controller import Controller
 
 from keeper.alerts import DELIVERY_HEADER, SIGNATURE_HEADER, verify_signature
 from keeper.ledger import Ledger
-from keeper.schema import upgrade_all
 from strongroom_testkit import free_port
+
+
+def _jobs_fixtures() -> Any:
+    """The jobs tests' conftest (its ``jobs_pg`` / ``db_url`` fixtures), loaded from its file."""
+    path = Path(__file__).resolve().parents[1] / "jobs" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("strongroom_jobs_conftest", path)
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+_JOBS = _jobs_fixtures()
+jobs_pg = _JOBS.jobs_pg
+db_url = _JOBS.db_url
 
 SECRET = b"webhook-test-secret"
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    """A ledger on a SQLite file with every domain's schema at head."""
-    url = f"sqlite:///{tmp_path / 'alerts.db'}"
-    upgrade_all(url)
-    lg = Ledger(url, group_commit=False)
+def ledger(db_url: str) -> Iterator[Ledger]:
+    """A ledger on a database with every domain's schema at head."""
+    lg = Ledger(db_url, group_commit=False)
     yield lg
     lg.close()
 
