@@ -36,7 +36,7 @@ def verify_trail(engine: Engine, anchors: Path | None = None,
         report, hashes = verify_chain(conn, frozenset(a.seq for a in good))
     finally:
         conn.close()
-    report.problems += bad + anc.against_chain(good, hashes, report.head)
+    report.extend(bad + anc.against_chain(good, hashes, report.head))
     report.anchors = len(good)
     return report
 
@@ -64,7 +64,7 @@ def anchor(engine: Engine, signer: DigestSigner, path: Path) -> Appended:
         finally:
             conn.close()
         if still != start.hash:
-            report.problems.append(Problem(start.seq, "the last anchored record was rewritten"))
+            report.add(Problem(start.seq, "the last anchored record was rewritten"))
         if not report.ok or at != report.head:
             raise anc.AnchorError(f"not anchoring a chain that fails verification: "
                                   f"{report.summary()}")

@@ -24,6 +24,7 @@ from keeper.audit import guards
 from keeper.audit.records import GENESIS, PREFIX, PREV_SLICE, Appended, record_hash, seq_suffix
 
 START = Appended(0, GENESIS)  # where a chain walk begins: before record 1
+MAX_PROBLEMS = 1000  # kept in a report; further ones are only counted
 _BODY = text("SELECT body FROM audit_records WHERE seq = :s")
 
 
@@ -43,6 +44,26 @@ class Report:
     head: Appended = START
     anchors: int = 0
     problems: list[Problem] = field(default_factory=list)
+    dropped: int = 0  # problems found beyond MAX_PROBLEMS (counted, not kept)
+    _low: int | None = None  # lowest seq any kept problem names (kept problems only get lower)
+
+    def add(self, problem: Problem) -> None:
+        """Keep ``problem``; once :data:`MAX_PROBLEMS` are kept only count it, unless it names
+        an earlier record than any kept (the first bad record is never lost)."""
+        lower = problem.seq is not None and (self._low is None or problem.seq < self._low)
+        if lower:
+            self._low = problem.seq
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+            return
+        self.dropped += 1
+        if lower:
+            self.problems[-1] = problem
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        """:meth:`add` each of ``problems``."""
+        for p in problems:
+            self.add(p)
 
     @property
     def ok(self) -> bool:
@@ -52,8 +73,7 @@ class Report:
     @property
     def first_bad(self) -> int | None:
         """The lowest ``seq`` any problem makes bad (None if no problem names a record)."""
-        seqs = [p.seq for p in self.problems if p.seq is not None]
-        return min(seqs) if seqs else None
+        return self._low
 
     def first_problem(self) -> Problem | None:
         """The problem naming :attr:`first_bad` (else the first trail-wide one)."""
@@ -70,7 +90,8 @@ class Report:
                     f"{self.anchors} anchors verified")
         p = self.first_problem()
         where = f"first bad record seq {p.seq}" if p and p.seq is not None else "trail-wide"
-        return f"TAMPERED: {where}: {p.reason if p else ''} ({len(self.problems)} problems)"
+        total = len(self.problems) + self.dropped
+        return f"TAMPERED: {where}: {p.reason if p else ''} ({total} problems)"
 
 
 def _claimed_seq(body: str) -> int | None:
@@ -86,7 +107,7 @@ def walk(rows: Iterable[tuple[int, str, str]], report: Report, start: Appended =
     """Check ``rows`` (seq, hash, body) in ``seq`` order, continuing from ``start``; add the
     problems to ``report`` and set its ``head``/``records``. Returns the recomputed hash of each
     seq in ``want`` (the anchored ones)."""
-    add = report.problems.append
+    add = report.add
     found: dict[int, str] = {}
     last_seq, last_hash, last_ok = start.seq, start.hash, True
     n = 0
@@ -126,17 +147,17 @@ def _check_head_cache(conn: Connection, report: Report) -> None:
     row = conn.exec_driver_sql("SELECT seq, hash FROM audit_head WHERE id = 1").one_or_none()
     last = report.head
     if row is None:
-        report.problems.append(Problem(None, "audit_head row is missing"))
+        report.add(Problem(None, "audit_head row is missing"))
         return
     seq, h = int(row[0]), str(row[1])
     if seq > last.seq:
-        report.problems.append(Problem(last.seq + 1, f"records {last.seq + 1}..{seq} are missing "
+        report.add(Problem(last.seq + 1, f"records {last.seq + 1}..{seq} are missing "
                                                      f"from the tail (the head says {seq})"))
     elif seq < last.seq:
-        report.problems.append(Problem(seq + 1, f"records {seq + 1}..{last.seq} were added "
+        report.add(Problem(seq + 1, f"records {seq + 1}..{last.seq} were added "
                                                 "behind the head (not appended by the trail)"))
     elif h != last.hash:
-        report.problems.append(Problem(seq, f"the last record seq {seq} differs from the head "
+        report.add(Problem(seq, f"the last record seq {seq} differs from the head "
                                             "hash (rewritten)"))
 
 
@@ -183,7 +204,7 @@ def verify_chain(conn: Connection, want: frozenset[int] = frozenset()) -> tuple[
     """Verify the whole chain, the head cache and the guard triggers in ``conn``'s snapshot."""
     report = Report()
     for name in guards.missing_guards(conn):
-        report.problems.append(Problem(None, f"guard trigger {name} is missing (dropped?)"))
+        report.add(Problem(None, f"guard trigger {name} is missing (dropped?)"))
     found = walk(rows(conn), report, want=want)
     _check_head_cache(conn, report)
     return report, found

@@ -159,3 +159,30 @@ def test_dropped_guards_alone_fail_verification(filled: AuditTrail) -> None:
     assert not report.ok and report.first_bad is None
     assert {p.reason.split()[2] for p in report.problems} == set(
         guards.expected(filled.engine.dialect.name))
+
+
+def test_a_shift_near_the_start_reports_boundedly(attacker, trail: AuditTrail) -> None:
+    """Deleting record 1 and renumbering makes every later record wrong: the report keeps the
+    first problems and counts the rest (a million-record trail must not yield a million)."""
+    from keeper.audit.verify import MAX_PROBLEMS
+
+    n = MAX_PROBLEMS + 500
+    trail.append([AuditRecord("u", "op", {"i": i}) for i in range(n)])
+    attacker.attack(trail.engine, lambda rows: [(s - 1, h, b) for s, h, b in rows[1:]])
+    report = trail.verify()
+    assert report.first_bad == 1
+    assert len(report.problems) == MAX_PROBLEMS
+    assert report.dropped == n - 1 - MAX_PROBLEMS  # every record sits one place early
+    assert f"{MAX_PROBLEMS + report.dropped} problems" in report.summary()
+
+
+def test_the_first_bad_record_survives_the_cap() -> None:
+    from keeper.audit.verify import MAX_PROBLEMS, Problem, Report
+
+    report = Report()
+    for i in range(MAX_PROBLEMS + 10):
+        report.add(Problem(100 + i, "later"))
+    report.add(Problem(None, "trail-wide"))
+    report.add(Problem(5, "rewritten (found by an anchor after the walk)"))
+    assert report.first_bad == 5 and report.first_problem().reason.startswith("rewritten")
+    assert len(report.problems) == MAX_PROBLEMS and report.dropped == 12
