@@ -127,7 +127,8 @@ class AlertDispatcher:
     # ------------------------------------------------------------- delivery
     def deliver_due(self, now: datetime | None = None) -> int:
         """Attempt up to ``batch`` deliveries due at ``now`` on configured channels, oldest
-        first; returns how many were sent."""
+        first, stopping a channel for this pass at its first failure; returns how many were
+        sent."""
         now = now or datetime.now(UTC)
         d, e = _D.c, _E.c
         with self.engine.connect() as conn:
@@ -138,12 +139,18 @@ class AlertDispatcher:
                 .where(or_(d.status == DeliveryStatus.PENDING, d.status == DeliveryStatus.SENDING),
                        d.next_attempt_at <= now, d.channel.in_(list(self.channels)))
                 .order_by(d.next_attempt_at, d.id).limit(self.batch)).all()
-        sent = 0
+        sent, failing = 0, set()
         for row in due:
+            if row.channel in failing:  # one failed try per channel and pass: a slow or dead
+                continue  # endpoint costs one timeout, not one per waiting alert
             alert = AlertMessage(row.key, row.kind, row.message, row.ref, _utc(row.created_at))
             attempt = self._claim(row, now)
-            if attempt is not None:
-                sent += self._attempt(row.id, row.channel, alert, attempt, now)
+            if attempt is None:
+                continue
+            if self._attempt(row.id, row.channel, alert, attempt, now):
+                sent += 1
+            else:
+                failing.add(row.channel)
         return sent
 
     def _claim(self, row: Any, now: datetime) -> int | None:
@@ -158,7 +165,8 @@ class AlertDispatcher:
         return attempt if took == 1 else None
 
     def _attempt(self, delivery_id: int, channel: str, alert: AlertMessage, attempt: int,
-                 now: datetime) -> int:
+                 now: datetime) -> bool:
+        """Send one claimed delivery and record the outcome; whether it was sent."""
         try:
             self.channels[channel].send(alert)
         except Exception as exc:  # noqa: BLE001 - any channel failure is retried
@@ -175,9 +183,9 @@ class AlertDispatcher:
                 self.ledger.raise_alert(DEAD_LETTER, f"alert {alert.kind} ({alert.key}) could not "
                                         f"be delivered on {channel} after {attempt} attempts: "
                                         f"{error}", f"dead:{channel}:{alert.key}"[:160])
-            return 0
+            return False
         self._record(delivery_id, channel, alert, attempt, DeliveryStatus.SENT, None, now)
-        return 1
+        return True
 
     def _record(self, delivery_id: int, channel: str, alert: AlertMessage, attempt: int,
                 status: str, error: str | None, next_at: datetime) -> None:

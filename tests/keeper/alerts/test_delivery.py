@@ -193,3 +193,18 @@ def test_the_log_channel_writes_one_line_per_alert(ledger, caplog):
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ALERT ")]
     assert "\n" not in line and "\r" not in line
     assert line == "ALERT suspense [ref:evil-1]: evil ALERT job_recovered [ref:x]: all fine"
+
+
+def test_a_failing_channel_is_tried_once_per_pass_and_does_not_hold_up_the_others(ledger,
+                                                                                 receiver):
+    receiver.fail_first = 10**9  # e.g. an endpoint that times out: each attempt is costly
+    for i in range(4):
+        ledger.raise_alert("k", f"alert {i}", f"r{i}")
+    d = AlertDispatcher(ledger, [webhook(receiver), LogChannel()], backoff=10, max_attempts=9)
+    assert d.dispatch_once(at(0)) == 4  # the log got all four
+    assert len(receiver.requests) == 1  # the failing webhook was tried once, not four times
+    hooks = [r for r in d.deliveries() if r.channel == "ops-hook"]
+    assert [r.attempts for r in hooks] == [1, 0, 0, 0]
+    d.dispatch_once(at(1))  # the untried ones go first next time, one try per pass again
+    assert len(receiver.requests) == 2
+    assert [r.attempts for r in d.deliveries() if r.channel == "ops-hook"] == [1, 1, 0, 0]
