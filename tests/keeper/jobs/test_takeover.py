@@ -45,10 +45,10 @@ def test_two_keepers_run_each_slot_once_and_a_killed_holder_is_replaced(db_url):
         _wait(lambda: len(_ticks(engine)) >= 8, "eight ticks")
         ticks = _ticks(engine)
         leader = max(ticks)[1]  # the process that ran the latest slot holds the lease
-        killed_last = max(s for s, p in ticks if p == leader)
         victim = next(p for p in procs if p.pid == leader)
         os.kill(leader, signal.SIGKILL)
         victim.wait()
+        killed_last = max(s for s, p in _ticks(engine) if p == leader)
         survivor = next(p for p in procs if p.pid != leader)
         _wait(lambda: sum(1 for s, p in _ticks(engine) if p == survivor.pid and s > killed_last)
               >= 5, "five ticks by the standby after the kill")
@@ -63,7 +63,6 @@ def test_two_keepers_run_each_slot_once_and_a_killed_holder_is_replaced(db_url):
     slots = Counter(s for s, _ in ticks)
     assert [s for s, n in slots.items() if n > 1] == []  # no slot ran twice
     assert {p for _, p in ticks} == {leader, survivor.pid}
-    assert all(p == survivor.pid for s, p in ticks if s > killed_last)  # the dead one ran no more
     runs = recorded_runs(engine, "tick")
     assert len({r.slot for r in runs}) == len(runs)
     by_slot = {r.slot.isoformat(): r for r in runs}
