@@ -130,22 +130,31 @@ def ledger_totals(engine: Engine) -> LedgerTotals:
     return LedgerTotals(dict(assets), cursors)
 
 
-def client_postings(engine: Engine, client_id: str, asset: str,
-                    transfer_ids: Iterable[str]) -> dict[str, int]:
-    """Signed posted amount (+ credit to the client, - debit) of each of ``transfer_ids`` that
-    is a posted (single or post) transfer on ``client_id``'s ``asset`` account; others absent."""
+_LEGS_CHUNK = 900  # transfer ids per query (below SQLite's and psycopg's parameter limits)
+
+
+def client_postings(engine: Engine, transfer_ids: Iterable[str]) -> dict[str, list[tuple[str, str, int]]]:
+    """For each of ``transfer_ids`` that is a posted (single or post) transfer, its client legs
+    as ``(client id, asset, signed amount)`` (+ credit to the client, - debit); others absent.
+
+    Set-based: one query per chunk of ids, whatever the number of clients (type 2 reads every
+    customer's trades at once)."""
     ids = sorted(set(transfer_ids))
-    a, t = Account.__table__.c, Transfer.__table__.c
-    out: dict[str, int] = {}
-    with engine.connect() as conn:
-        acc = conn.scalar(select(a.id).where(a.kind == str(AccountKind.CLIENT),
-                                             a.asset == asset.upper(), a.owner == client_id))
-        if acc is None:
-            return out
-        for i in range(0, len(ids), 500):
-            q = select(t.transfer_id, t.amount, t.debit_account_id, t.credit_account_id).where(
-                t.transfer_id.in_(ids[i:i + 500]), t.kind.in_([Kind.SINGLE, Kind.POST]))
-            for tid, amount, debit, credit in conn.execute(q):
-                if acc in (debit, credit):
-                    out[tid] = amount if credit == acc else -amount
+    t, da, ca = Transfer.__table__, Account.__table__.alias("da"), Account.__table__.alias("ca")
+    client = str(AccountKind.CLIENT)
+    out: dict[str, list[tuple[str, str, int]]] = {}
+    with _snapshot(engine) as conn, conn.begin():
+        for i in range(0, len(ids), _LEGS_CHUNK):
+            q = (select(t.c.transfer_id, t.c.amount, da.c.kind, da.c.owner, ca.c.kind, ca.c.owner,
+                        t.c.asset)
+                 .join(da, da.c.id == t.c.debit_account_id)
+                 .join(ca, ca.c.id == t.c.credit_account_id)
+                 .where(t.c.transfer_id.in_(ids[i:i + _LEGS_CHUNK]),
+                        t.c.kind.in_([Kind.SINGLE, Kind.POST])))
+            for tid, amount, dkind, downer, ckind, cowner, asset in conn.execute(q):
+                legs = out.setdefault(tid, [])
+                if ckind == client:
+                    legs.append((cowner, asset, amount))
+                if dkind == client:
+                    legs.append((downer, asset, -amount))
     return out

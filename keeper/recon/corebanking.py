@@ -116,11 +116,12 @@ def reconcile_type2(bank: CoreBanking, engine: Engine, feed: PriceFeed,
     legs = Table("Trades not posted as recorded in the sub-ledger",
                  ["customer", "entry", "expected", "posted", "difference", "USD"])
     balances = dict(bank.fiat_balances())
-    matched = 0
+    trades: list[tuple[str, str, FiatEntry]] = []
     for customer in sorted(balances):
         bal = _valid_cents(balances[customer], f"balance of {customer!r}")
         entries = list(bank.history(customer))
         explained = sum(_valid_cents(e.amount_cents, f"entry {e.id!r}") for e in entries)
+        trades += [(customer, by_symbol(e.asset).symbol, e) for e in entries if e.asset is not None]
         if bal != explained:
             diff = bal - explained
             findings.append(Finding("fiat", customer, "USD", diff, diff,
@@ -129,32 +130,28 @@ def reconcile_type2(bank: CoreBanking, engine: Engine, feed: PriceFeed,
             if len(fiat.rows) < MAX_LISTED:
                 fiat.rows.append([customer, format_cents(bal), format_cents(explained),
                                   format_cents(diff)])
-        trades = [e for e in entries if e.asset is not None]
-        by_asset: dict[str, list[FiatEntry]] = {}
-        for e in trades:
-            by_asset.setdefault(by_symbol(e.asset).symbol, []).append(e)  # type: ignore[arg-type]
-        for asset, es in sorted(by_asset.items()):
-            posted = client_postings(engine, customer, asset,
-                                     [e.ledger_transfer_id for e in es if e.ledger_transfer_id])
-            for e in es:
-                got = posted.get(e.ledger_transfer_id or "", 0)
-                diff = got - e.asset_units
-                if not diff:
-                    matched += 1
-                    continue
-                try:
-                    cents, note = value_cents(feed, asset, diff, now), ""
-                except PriceError as exc:
-                    cents, note = None, f"; not valued: {exc}"
-                findings.append(Finding(
-                    "trade_leg", f"{customer} {e.id}", asset, diff, cents,
-                    f"{e.kind} {e.id}: core banking records {format_units(e.asset_units, asset)}, "
-                    f"ledger transfer {e.ledger_transfer_id!r} posted "
-                    f"{format_units(got, asset)}" + note))
-                if len(legs.rows) < MAX_LISTED:
-                    legs.rows.append([customer, e.id, format_units(e.asset_units, asset),
-                                      format_units(got, asset), format_units(diff, asset),
-                                      format_cents(cents)])
+    posted = client_postings(engine, [e.ledger_transfer_id for _, _, e in trades
+                                      if e.ledger_transfer_id])
+    matched = 0
+    for customer, asset, e in trades:
+        got = sum(amount for owner, a, amount in posted.get(e.ledger_transfer_id or "", ())
+                  if owner == customer and a == asset)
+        diff = got - e.asset_units
+        if not diff:
+            matched += 1
+            continue
+        try:
+            cents, note = value_cents(feed, asset, diff, now), ""
+        except PriceError as exc:
+            cents, note = None, f"; not valued: {exc}"
+        findings.append(Finding(
+            "trade_leg", f"{customer} {e.id}", asset, diff, cents,
+            f"{e.kind} {e.id}: core banking records {format_units(e.asset_units, asset)}, "
+            f"ledger transfer {e.ledger_transfer_id!r} posted {format_units(got, asset)}" + note))
+        if len(legs.rows) < MAX_LISTED:
+            legs.rows.append([customer, e.id, format_units(e.asset_units, asset),
+                              format_units(got, asset), format_units(diff, asset),
+                              format_cents(cents)])
     summary = Table("Summary", ["figure", "value"], [
         ["customers", f"{len(balances):,}"],
         ["trade legs matched", f"{matched:,}"],

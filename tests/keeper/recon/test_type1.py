@@ -56,9 +56,13 @@ def test_client_postings_sign_and_scope(ledger, engine) -> None:
     deposit(ledger, "bob", "USDC", "vault:0x" + "11" * 20, 900, "t2")
     ledger.post(TransferSpec("t3", ledger.client_account("alice", "USDC"),
                              ledger.fee_account("USDC"), 30))
-    got = client_postings(engine, "alice", "USDC", ["t1", "t2", "t3", "nope"])
-    assert got == {"t1": 700, "t3": -30}  # bob's transfer is not alice's
-    assert client_postings(engine, "carol", "USDC", ["t1"]) == {}
+    ledger.post(TransferSpec("t4", ledger.client_account("alice", "USDC"),
+                             ledger.client_account("bob", "USDC"), 200))
+    got = client_postings(engine, ["t1", "t2", "t3", "t4", "nope", "t1"])
+    assert got == {"t1": [("alice", "USDC", 700)], "t2": [("bob", "USDC", 900)],
+                   "t3": [("alice", "USDC", -30)],
+                   "t4": [("bob", "USDC", 200), ("alice", "USDC", -200)]}
+    assert client_postings(engine, []) == {}
 
 
 def test_a_corrupted_client_total_breaks_the_identity(ledger, engine, book) -> None:
