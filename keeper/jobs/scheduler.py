@@ -100,6 +100,7 @@ class JobScheduler:
         self.ledger = ledger
         self.engine = ledger.engine
         self.jobs = {j.name: j for j in jobs}
+        self._funcs = {j.name: ref_to_obj(j.func) for j in jobs}  # a bad name fails at start-up
         self.host = host
         self.holder = holder or default_holder()
         self.lease_ttl = lease_ttl
@@ -235,7 +236,7 @@ class JobScheduler:
     # ------------------------------------------------------------- runs
     def execute(self, job: str, grace: float | None, run_times: Sequence[datetime]) -> None:
         """Run ``job`` for each slot in ``run_times`` not already recorded, while leading."""
-        func = ref_to_obj(self.jobs[job].func)
+        func = self._funcs[job]
         for slot in run_times:
             slot = slot.astimezone(UTC)
             with self._lock:
