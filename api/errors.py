@@ -4,7 +4,9 @@
 * 403 ``forbidden``: a valid key without the scope the route needs.
 * 404 ``not_found``: unknown route, or a resource that is not the caller's (ids cannot be probed).
 * 422 ``validation_error``: ``details`` lists each problem (``loc``, ``msg``, ``type``).
-* 503 ``unavailable``: the system cannot serve this yet (e.g. contracts not deployed).
+* 503 ``unavailable``: the system cannot serve this yet (e.g. contracts not deployed), or the
+  ledger could not take a write: ``LedgerUnavailable`` (nothing written; ``Retry-After``) or
+  ``LedgerTimeout`` (not confirmed in time; retrying with the same ids never applies it twice).
 * 500 ``internal_error``: nothing about the cause leaks; it is logged server-side.
 """
 
@@ -20,6 +22,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from keeper.ledger import LedgerTimeout, LedgerUnavailable
+
 log = logging.getLogger("api")
 
 CODES = {
@@ -27,6 +31,7 @@ CODES = {
     405: "method_not_allowed", 422: "validation_error", 503: "unavailable",
 }
 UNAUTHORIZED = "missing or invalid API key"
+RETRY_AFTER_S = 5  # a locked ledger database usually frees within a writer's busy wait
 
 
 class ErrorDetail(BaseModel):
@@ -85,6 +90,22 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return _error(422, f"invalid request: {summary}" if summary else "invalid request", details)
 
 
+async def _ledger_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LedgerUnavailable)
+    log.warning("ledger unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return _error(503, "the ledger cannot take writes right now; nothing was written: retry "
+                  "later with the same request", headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+async def _ledger_timeout(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LedgerTimeout)
+    log.warning("ledger timeout on %s %s (in flight: %s)", request.method, request.url.path,
+                exc.in_flight)
+    state = "it may still be applied" if exc.in_flight else "it was not applied"
+    return _error(503, f"the ledger write was not confirmed in time ({state}); retry with the "
+                  "same request and ids: it is never applied twice")
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error(500, "internal server error")
@@ -94,6 +115,8 @@ def install_error_handlers(app: FastAPI) -> None:
     """Route every error through the one JSON shape."""
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(LedgerUnavailable, _ledger_unavailable)
+    app.add_exception_handler(LedgerTimeout, _ledger_timeout)
     app.add_exception_handler(Exception, _unhandled)
 
 
