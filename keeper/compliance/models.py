@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -76,7 +77,7 @@ class EntryRow(ComplianceBase):
 
 
 class NameRow(ComplianceBase):
-    """A name of a listed party (``position`` 0 is the primary name)."""
+    """A name of a listed party (``position`` 0 is the primary name; ``weak``: a weak alias)."""
 
     __tablename__ = "compliance_entry_names"
     __table_args__ = (ForeignKeyConstraint(["version_id", "entry_seq"],
@@ -86,6 +87,7 @@ class NameRow(ComplianceBase):
     entry_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(Text)
+    weak: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AddressRow(ComplianceBase):

@@ -21,6 +21,9 @@ left-over tokens of the other run together (``Abubakr`` / ``Abu Bakr``). Context
 points: countries that disagree -20, birth years that disagree -15, full birth dates that
 disagree -25.
 
+A weak alias (a name the list itself marks weak) matches only when the query has exactly its
+tokens, in any order, and then scores 80: a review, never an automatic decline.
+
 Scores are 0-100 (not money: floats are fine here). Thresholds: above 90 decline and file a SAR,
 70 to 90 manual review, below 70 pass.
 """
@@ -38,6 +41,7 @@ from keeper.compliance.screening.names import Token, TokenClass, phonetic, token
 
 DECLINE_ABOVE = 90.0
 REVIEW_FROM = 70.0
+WEAK_ALIAS_SCORE = 80.0  # an exact weak alias: review, never an automatic decline
 JOIN_RUNS = (2, 3)
 EXTRA_QUERY_WEIGHT = 0.8
 EXTRA_LISTED_WEIGHT = 0.1
@@ -189,6 +193,24 @@ def _joined(one: tuple[Token, ...], other: tuple[Token, ...], used_one: set[int]
             used_other.update(range(j, j + n))
             out.append((i, j, n, sim, f"joined-{how}", edits))
     return out
+
+
+def weak_alias_key(tokens: tuple[Token, ...]) -> tuple[str, ...] | None:
+    """What must be equal for a weak alias to match: the tokens without legal forms, in any
+    order (None when nothing distinctive is left)."""
+    if not any(t.cls.distinctive for t in tokens):
+        return None
+    return tuple(sorted(t.text for t in tokens if t.cls is not TokenClass.LEGAL))
+
+
+def weak_alias_score(q_tokens: tuple[Token, ...], listed: str, penalties: list[tuple[str, float]]
+                     ) -> NameScore:
+    """The score of a query equal to a weak alias (see :func:`weak_alias_key`): 80, less context
+    penalties. Weak aliases (OFAC "weak" AKAs) are never matched fuzzily."""
+    text = " ".join(t.text for t in q_tokens)
+    final = max(0.0, WEAK_ALIAS_SCORE - sum(p for _, p in penalties))
+    return NameScore(round(final, 2), listed, (Aligned(text, listed, "weak-alias", 0, 1.0, 1.0),),
+                     penalties=tuple(penalties))
 
 
 def _numbers(tokens: Iterable[Token]) -> set[str]:

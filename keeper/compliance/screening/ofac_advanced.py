@@ -69,7 +69,9 @@ def _party(party: Element, refs: Refs, locations: dict[str, str]) -> ListEntry:
         raise ListFormatError(f"party {uid}: unknown PartySubTypeID {profile.get('PartySubTypeID')!r}")
     kind = _KIND.get(text(subtype)) or _KIND.get(
         _ref_text(refs, "PartyTypeValues", subtype.get("PartyTypeID")), "unknown")
-    names = [n for identity in children(profile, "Identity") for n in _names(identity, refs, kind)]
+    found = [n for identity in children(profile, "Identity") for n in _names(identity, refs, kind)]
+    names = [name for weak, name in found if not weak]
+    weak_names = [name for weak, name in found if weak and name not in names]
     if not names:
         raise ListFormatError(f"party {uid} has no name")
     addresses: list[ListedAddress] = []
@@ -92,26 +94,29 @@ def _party(party: Element, refs: Refs, locations: dict[str, str]) -> ListEntry:
                                  for loc in children(version, "VersionLocation")
                                  if loc.get("LocationID") in locations)
     return ListEntry(uid, kind, tuple(dict.fromkeys(names)), tuple(addresses),
-                     tuple(dict.fromkeys(countries)), tuple(d for d in dict.fromkeys(dates) if d))
+                     tuple(dict.fromkeys(countries)), tuple(d for d in dict.fromkeys(dates) if d),
+                     tuple(dict.fromkeys(weak_names)))
 
 
-def _names(identity: Element, refs: Refs, kind: str) -> list[str]:
+def _names(identity: Element, refs: Refs, kind: str) -> list[tuple[bool, str]]:
+    """(weak, name) of every alias; weak: the alias is marked ``LowQuality="true"``."""
     groups = {g.get("ID", ""): _ref_text(refs, "NamePartTypeValues", g.get("NamePartTypeID"))
               for g in path(identity, "NamePartGroups", "MasterNamePartGroup", "NamePartGroup")}
-    out: list[tuple[bool, str]] = []
+    out: list[tuple[bool, bool, str]] = []
     for alias in children(identity, "Alias"):
         primary = alias.get("Primary") == "true"
+        weak = alias.get("LowQuality") == "true"
         for doc in children(alias, "DocumentedName"):
             family, given = [], []
             for value in path(doc, "DocumentedNamePart", "NamePartValue"):
                 part = groups.get(value.get("NamePartGroupID", ""), "")
                 (family if part in _FAMILY_PARTS else given).append(text(value))
             if kind == "person" and family and given:
-                out.append((primary, f"{' '.join(family)}, {' '.join(given)}"))
+                out.append((primary, weak, f"{' '.join(family)}, {' '.join(given)}"))
             elif family or given:
-                out.append((primary, " ".join(family + given)))
+                out.append((primary, weak, " ".join(family + given)))
     out.sort(key=lambda p: not p[0])  # primary name first
-    return [name for _, name in out if name]
+    return [(weak, name) for _, weak, name in out if name]
 
 
 def _date(start_from: Element) -> str:

@@ -59,8 +59,11 @@ def _sdn_entry(elem: Element) -> ListEntry:
     primary = _person_name(text(child(elem, "lastName")), text(child(elem, "firstName")), kind)
     if not uid or not primary:
         raise ListFormatError(f"sdnEntry {uid!r} without uid or name")
-    names = [primary] + [_person_name(text(child(a, "lastName")), text(child(a, "firstName")), kind)
-                         for a in path(elem, "akaList", "aka")]
+    akas = [(text(child(a, "category")).lower() == "weak",
+             _person_name(text(child(a, "lastName")), text(child(a, "firstName")), kind))
+            for a in path(elem, "akaList", "aka")]
+    names = [primary] + [name for weak, name in akas if not weak]
+    weak_names = [name for weak, name in akas if weak and name and name not in names]
     addresses = [_address(uid, text(child(i, "idType"))[len(CRYPTO_PREFIX):], text(child(i, "idNumber")))
                  for i in path(elem, "idList", "id") if text(child(i, "idType")).startswith(CRYPTO_PREFIX)]
     countries = [text(child(c, "country")) for c in
@@ -68,7 +71,8 @@ def _sdn_entry(elem: Element) -> ListEntry:
     dates = [d for item in path(elem, "dateOfBirthList", "dateOfBirthItem")
              for d in parse_list_date(text(child(item, "dateOfBirth")))]
     return ListEntry(uid, kind, tuple(dict.fromkeys(n for n in names if n)), tuple(addresses),
-                     tuple(dict.fromkeys(c for c in countries if c)), tuple(dict.fromkeys(dates)))
+                     tuple(dict.fromkeys(c for c in countries if c)), tuple(dict.fromkeys(dates)),
+                     tuple(dict.fromkeys(weak_names)))
 
 
 def parse_sdn_csv(data: bytes) -> list[ListEntry]:

@@ -5,7 +5,8 @@ fields are separated by ``|``; an address is ``CURRENCY:address``; the last row 
 ``__end__,<number of entries>`` so a download cut at a line boundary is still detected.
 
 JSON: ``{"format": "strongroom-list/1", "entries": [{"uid", "kind", "names": [...],
-"addresses": [{"currency", "address"}], "countries": [...], "birth_dates": [...]}]}``.
+"addresses": [{"currency", "address"}], "countries": [...], "birth_dates": [...],
+"weak_names": [...]}]}`` (``weak_names`` optional: aliases matched exactly, for review only).
 
 ``kind`` is one of person, organization, vessel, aircraft, unknown; dates ``YYYY`` or ``YYYY-MM-DD``.
 """
@@ -27,13 +28,16 @@ JSON_FORMAT = "strongroom-list/1"
 _DATE = re.compile(r"\d{4}(-\d{2}-\d{2})?")
 
 
-def _entry(uid: Any, kind: Any, names: Any, addresses: Any, countries: Any, dates: Any) -> ListEntry:
+def _entry(uid: Any, kind: Any, names: Any, addresses: Any, countries: Any, dates: Any,
+           weak: Any = ()) -> ListEntry:
     if not isinstance(uid, str) or not uid.strip():
         raise ListFormatError(f"entry without uid: {uid!r}")
     where = f"entry {uid!r}"
     if kind not in KINDS:
         raise ListFormatError(f"{where}: kind {kind!r} not one of {sorted(KINDS)}")
-    for label, values in (("names", names), ("countries", countries), ("birth_dates", dates)):
+    weak = list(weak)
+    for label, values in (("names", names), ("countries", countries), ("birth_dates", dates),
+                          ("weak_names", weak)):
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise ListFormatError(f"{where}: {label} must be a list of strings")
     names = [n.strip() for n in names if n.strip()]
@@ -52,7 +56,8 @@ def _entry(uid: Any, kind: Any, names: Any, addresses: Any, countries: Any, date
             raise ListFormatError(f"{where}: {exc}") from None
     return ListEntry(uid.strip(), kind, tuple(dict.fromkeys(names)), tuple(listed),
                      tuple(c.strip() for c in countries if c.strip()),
-                     tuple(d.strip() for d in dates if d.strip()))
+                     tuple(d.strip() for d in dates if d.strip()),
+                     tuple(dict.fromkeys(w.strip() for w in weak if w.strip())))
 
 
 def parse_own_json(data: bytes) -> list[ListEntry]:
@@ -71,8 +76,11 @@ def parse_own_json(data: bytes) -> list[ListEntry]:
         addresses = e.get("addresses", [])
         if not isinstance(addresses, list):
             raise ListFormatError(f"entry {e.get('uid')!r}: addresses must be a list")
+        weak = e.get("weak_names", [])
+        if not isinstance(weak, list):
+            raise ListFormatError(f"entry {e.get('uid')!r}: weak_names must be a list")
         out.append(_entry(e.get("uid"), e.get("kind"), e.get("names"), addresses,
-                          e.get("countries", []), e.get("birth_dates", [])))
+                          e.get("countries", []), e.get("birth_dates", []), weak))
     return out
 
 

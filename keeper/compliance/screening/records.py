@@ -23,7 +23,8 @@ class ListedAddress:
 
 @dataclass(frozen=True)
 class ListEntry:
-    """One listed party: names (the first is the primary one), addresses and identifying data."""
+    """One listed party: names (the first is the primary one), addresses and identifying data.
+    ``weak_names`` are aliases the list itself marks weak (screened by exact match only)."""
 
     uid: str
     kind: str
@@ -31,6 +32,7 @@ class ListEntry:
     addresses: tuple[ListedAddress, ...] = ()
     countries: tuple[str, ...] = ()
     birth_dates: tuple[str, ...] = ()  # "YYYY" or "YYYY-MM-DD"
+    weak_names: tuple[str, ...] = ()  # OFAC "weak" / low-quality AKAs: exact matches only
 
     @property
     def person(self) -> bool:

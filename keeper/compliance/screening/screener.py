@@ -1,6 +1,7 @@
 """The hot path: screen a transaction (address + counterparty name) against list versions.
 
-Addresses: one dict lookup on the normalised address (:mod:`.addresses`).
+Addresses: one dict lookup on the normalised address (:mod:`.addresses`). Weak aliases: one
+dict lookup on their sorted tokens (exact matches only, see :mod:`.matcher`).
 
 Names, with candidate blocking so that only a few names are scored in full:
 
@@ -35,6 +36,8 @@ from keeper.compliance.screening.matcher import (
     NameScore,
     context_penalties,
     score_tokens,
+    weak_alias_key,
+    weak_alias_score,
 )
 from keeper.compliance.screening.names import Token, phonetic, tokenize
 from keeper.compliance.screening.records import ListEntry, ListVersion
@@ -125,6 +128,7 @@ class Screener:
         self._vocab = _Vocabulary()  # listed tokens
         self._pair_vocab = _Vocabulary()  # two adjacent listed tokens run together
         self._pair_keys: set[str] = set()
+        self._weak: dict[tuple[str, ...], list[tuple[int, str]]] = defaultdict(list)
         for version in self.versions:
             for entry in version.entries:
                 self._add(version, entry)
@@ -141,6 +145,10 @@ class Screener:
         self._entries.append((version, entry))
         for listed in entry.addresses:
             self._addresses.setdefault(listed.address, []).append(index)
+        for weak in entry.weak_names:
+            key = weak_alias_key(tokenize(weak))
+            if key is not None:
+                self._weak[key].append((index, weak))
         for name in entry.names:
             tokens = tokenize(name, entry.person)
             if not any(t.cls.distinctive for t in tokens):
@@ -220,6 +228,12 @@ class Screener:
             index, listed, l_tokens = self._names[name_id]
             entry = self._entries[index][1]
             scored = score_tokens(tokens, l_tokens, listed, context_penalties(
+                country, birth_date, entry.countries, entry.birth_dates))
+            if scored.score >= REVIEW_FROM and (index not in best or scored.score > best[index].score):
+                best[index] = scored
+        for index, listed in self._weak.get(weak_alias_key(tokens) or (), ()):
+            entry = self._entries[index][1]
+            scored = weak_alias_score(tokens, listed, context_penalties(
                 country, birth_date, entry.countries, entry.birth_dates))
             if scored.score >= REVIEW_FROM and (index not in best or scored.score > best[index].score):
                 best[index] = scored

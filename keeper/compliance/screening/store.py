@@ -118,18 +118,20 @@ class ListStore:
     @staticmethod
     def _load(conn: Connection, row: object) -> ListVersion:
         vid = row.id  # type: ignore[attr-defined]
-        names: dict[int, list[str]] = defaultdict(list)
-        for r in conn.execute(select(NameRow.entry_seq, NameRow.name).where(NameRow.version_id == vid)
+        names: dict[tuple[int, bool], list[str]] = defaultdict(list)
+        for r in conn.execute(select(NameRow.entry_seq, NameRow.name, NameRow.weak)
+                              .where(NameRow.version_id == vid)
                               .order_by(NameRow.entry_seq, NameRow.position)):
-            names[r.entry_seq].append(r.name)
+            names[(r.entry_seq, bool(r.weak))].append(r.name)
         addresses: dict[int, list[ListedAddress]] = defaultdict(list)
         for r in conn.execute(select(AddressRow.entry_seq, AddressRow.currency, AddressRow.address)
                               .where(AddressRow.version_id == vid)
                               .order_by(AddressRow.entry_seq, AddressRow.position)):
             addresses[r.entry_seq].append(ListedAddress(r.currency, r.address))
         entries = tuple(
-            ListEntry(r.uid, r.kind, tuple(names[r.seq]), tuple(addresses[r.seq]),
-                      tuple(json.loads(r.countries)), tuple(json.loads(r.birth_dates)))
+            ListEntry(r.uid, r.kind, tuple(names[(r.seq, False)]), tuple(addresses[r.seq]),
+                      tuple(json.loads(r.countries)), tuple(json.loads(r.birth_dates)),
+                      tuple(names[(r.seq, True)]))
             for r in conn.execute(select(EntryRow.__table__).where(EntryRow.version_id == vid)
                                   .order_by(EntryRow.seq)))
         return ListVersion(row.list_name, row.version, row.source_format,  # type: ignore[attr-defined]
@@ -142,8 +144,9 @@ def _insert_entries(conn: Connection, version_id: int, entries: tuple[ListEntry,
          "countries": json.dumps(e.countries), "birth_dates": json.dumps(e.birth_dates)}
         for seq, e in enumerate(entries)])
     conn.execute(insert(NameRow), [
-        {"version_id": version_id, "entry_seq": seq, "position": pos, "name": name}
-        for seq, e in enumerate(entries) for pos, name in enumerate(e.names)])
+        {"version_id": version_id, "entry_seq": seq, "position": pos, "name": name,
+         "weak": pos >= len(e.names)}
+        for seq, e in enumerate(entries) for pos, name in enumerate(e.names + e.weak_names)])
     addresses = [{"version_id": version_id, "entry_seq": seq, "position": pos,
                   "currency": a.currency, "address": a.address}
                  for seq, e in enumerate(entries) for pos, a in enumerate(e.addresses)]

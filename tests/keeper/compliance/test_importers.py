@@ -30,6 +30,7 @@ def test_ofac_advanced_xml_names_addresses_and_data():
     person, org = entries["90001"], entries["90002"]
     assert person.kind == "person" and org.kind == "organization"
     assert person.names == ("VOLKOVSKY, Aleksandr Petrovich", "VOLKOVSKIY, Alexander")
+    assert person.weak_names == ("SASHA VOLK",)  # LowQuality="true"
     assert {(a.currency, a.address) for a in person.addresses} == {
         ("ETH", "0x8576acc5c05d6ce88f4e49bf65bdf0c62f91353c"),
         ("XBT", "bc1qpffx4y9g2ktdevmxnlvxjc6z9957mwlh0em2wl")}
@@ -59,7 +60,8 @@ def test_ofac_advanced_unknown_feature_type_is_refused():
 def test_legacy_sdn_xml():
     entries = _by_uid("ofac-sdn-xml")
     person = entries["80001"]
-    assert person.names == ("HADDADI, Yusuf Ahmad", "HADDADI, Yousef", "ABU YUSUF")
+    assert person.names == ("HADDADI, Yusuf Ahmad", "HADDADI, Yousef")
+    assert person.weak_names == ("ABU YUSUF",)  # category "weak"
     assert {(a.currency, a.address) for a in person.addresses} == {
         ("XBT", "bc1qhtfr68l7hq88lmnqqhytm0nndjrpdr76266gkz"),
         ("ETH", "0x980816f36b77e58d342de41f85854376d10cf9bf")}
@@ -92,6 +94,7 @@ def test_own_formats():
     assert csv_entries["EU-1"].names == ("DUBOIS, Renée", "Renee Dubois", "R. Dubois")
     assert {a.currency for a in csv_entries["EU-2"].addresses} == {"XBT", "TRX"}
     json_entries = _by_uid("own-json")
+    assert json_entries["INT-2"].weak_names == ("GPM",)
     assert json_entries["INT-1"].addresses[0].address == "0x5555555555555555555555555555555555555555"
     assert json_entries["INT-1"].birth_dates == ("1985",)
 

@@ -151,3 +151,23 @@ def test_labelled_positives_are_found_among_distractors():
     found = sum(any(m.entry.uid == f"L{i}" for m in screener.screen_name(p.query, limit=50))
                 for i, p in enumerate(positives))
     assert found / len(positives) >= 0.95
+
+
+@pytest.fixture(scope="module")
+def legacy() -> Screener:
+    parsed = parse_list(FIXTURES / "sdn.xml", "ofac-sdn-xml")
+    return Screener([_version("OFAC-LEGACY", parsed.entries, 2)])
+
+
+def test_weak_alias_is_an_exact_review_never_a_fuzzy_hit(legacy):
+    """OFAC marks some AKAs weak (sdn.xml category "weak", Advanced XML LowQuality="true"): like
+    nomenklatura's weak_alias_match they count only when the name is exactly the alias, and then
+    call for review, not an automatic decline."""
+    (hit,) = legacy.screen_name("Abu Yusuf")
+    assert hit.entry.uid == "80001" and hit.decision is Decision.REVIEW
+    assert hit.name.aligned[0].how == "weak-alias"
+    assert legacy.screen_name("Yusuf Abu")[0].decision is Decision.REVIEW  # order does not matter
+    assert legacy.screen_name("Yusuf Trading") == []
+    assert legacy.screen_name("Abu Yusef") == []  # no fuzziness on a weak alias
+    # the strong names still match as before
+    assert legacy.screen_name("Yousef Haddadi")[0].decision is Decision.DECLINE_SAR
