@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bitcointx.core import b2lx
 from bitcointx.core.psbt import PartiallySignedTransaction
@@ -23,6 +23,7 @@ from keeper.btc.network import get_network
 from keeper.btc.psbt import load_psbt
 from keeper.btc.wallet import MultisigWallet
 from keeper.ledger.db import WRITE, make_engine
+from keeper.ledger.domain import utc
 
 _COUNTER = {0: BtcWallet.next_receive, 1: BtcWallet.next_change}
 
@@ -30,10 +31,6 @@ _COUNTER = {0: BtcWallet.next_receive, 1: BtcWallet.next_change}
 def outpoints_of(psbt: PartiallySignedTransaction) -> tuple[tuple[str, int], ...]:
     """``(txid, vout)`` of every input of ``psbt``."""
     return tuple((b2lx(i.prevout.hash), i.prevout.n) for i in psbt.unsigned_tx.vin)
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
 class BtcStore:
@@ -188,7 +185,7 @@ class BtcStore:
         out = []
         for r in rows:
             psbt = load_psbt(r.psbt, wallet.network)
-            out.append({"id": r.id, "psbt": psbt, "created_at": _aware(r.created_at),
-                        "expires_at": _aware(r.expires_at), "status": r.status, "txid": r.txid,
+            out.append({"id": r.id, "psbt": psbt, "created_at": utc(r.created_at),
+                        "expires_at": utc(r.expires_at), "status": r.status, "txid": r.txid,
                         "outpoints": outpoints_of(psbt)})
         return out

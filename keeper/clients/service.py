@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from keeper.clients.errors import InvalidScope, UnknownClient, UnknownKey
 from keeper.clients.models import ApiKeyRow, ClientRow
 from keeper.ledger import Ledger, normalise_ref
+from keeper.ledger.domain import utc
 
 CLIENT_READ = "client:read"
 SCOPES: dict[str, str] = {
@@ -90,19 +91,14 @@ def key_digest(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
-def _utc(at: datetime) -> datetime:
-    """Stored times are UTC; SQLite hands them back naive, PostgreSQL aware."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def _client(row: ClientRow) -> Client:
-    return Client(row.id, row.name, row.client_ref, _utc(row.created_at))
+    return Client(row.id, row.name, row.client_ref, utc(row.created_at))  # type: ignore[arg-type]
 
 
 def _key_info(row: ApiKeyRow) -> ApiKeyInfo:
-    revoked = _utc(row.revoked_at) if row.revoked_at is not None else None
+    revoked = utc(row.revoked_at)
     return ApiKeyInfo(row.key_id, row.client_id, tuple(row.scopes.split()), row.label,
-                      _utc(row.created_at), revoked)
+                      utc(row.created_at), revoked)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------- clients

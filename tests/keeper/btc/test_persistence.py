@@ -305,3 +305,26 @@ def test_crash_between_broadcast_and_bookkeeping_neither_loses_nor_repeats(
     assert coord.spends[spend.id].status == "released" and len(chain.accepted) == 1
     assert coord.expire(T0 + timedelta(days=1)) == [] and alerts == []  # never "expired"
     store.close()
+
+
+@pytest.mark.postgres
+def test_spend_times_read_back_in_utc_whatever_the_session_zone(btc_pg_cluster, warm, chain):
+    """A PostgreSQL session in another time zone hands back aware local times: the store
+    normalises them to UTC (the one rule, ``keeper.ledger.domain.utc``), as SQLite's naive ones."""
+    from keeper.btc.migrate import upgrade
+    from keeper.ledger import make_engine
+
+    url = btc_pg_cluster.create_database("btc_tz")
+    upgrade(url)
+    chain.fund(bytes(warm.script_pubkey(0, 0)), 100_000)
+    _create(url, warm, 5)
+    tokyo = make_engine(url, connect_args={"options": "-c timezone=Asia/Tokyo"})
+    store = BtcStore(tokyo)
+    wallet = store.open_wallet("warm", chain)
+    coord = SpendCoordinator(wallet, chain, lambda k, d: None, ttl=timedelta(hours=1), store=store)
+    spend = coord.propose([(DEST, 50_000)], 2, T0)
+    (row,) = store.load_spends(wallet)
+    assert row["id"] == spend.id
+    assert row["created_at"] == T0 and row["expires_at"] == T0 + timedelta(hours=1)
+    assert row["created_at"].tzinfo is UTC and row["expires_at"].tzinfo is UTC
+    tokyo.dispose()
