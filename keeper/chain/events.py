@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from eth_utils import keccak
 
-ZERO = "0x" + "00" * 20
+from keeper.assets import ZERO_ADDRESS
+
+ZERO = ZERO_ADDRESS  # old name, still used by keeper.chain.follower: the value lives in keeper.assets
 
 
 def topic(signature: str) -> str:
@@ -126,6 +128,6 @@ def _vault_event(t: list[str], data: str, base: tuple, vault: str) -> Event | No
         return Event("migrated", *base, vault=vault, to=_addr(t[1]), token=_addr(t[2]),
                      amount=_uint(data))
     if t0 == MIGRATION_RECEIVED and len(t) == 2:
-        return Event("migration_received", *base, vault=vault, sender=_addr(t[1]), token=ZERO,
+        return Event("migration_received", *base, vault=vault, sender=_addr(t[1]), token=ZERO_ADDRESS,
                      amount=_uint(data))
     return None

@@ -19,7 +19,6 @@ SAFE_TX_TYPEHASH = keccak(
         "uint256 baseGas,uint256 gasPrice,address gasToken,address refundReceiver,uint256 nonce)"
     )
 )
-ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def signer_address(signer: DigestSigner) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from keeper.assets import ZERO_ADDRESS
 from keeper.chain import events as ev
 from keeper.chain.postings import Mapper, fallback
 from keeper.ledger import CursorState, HoldResolved, Kind, Ledger, TransferSpec
@@ -67,7 +68,7 @@ def test_a_refused_event_goes_to_suspense_and_the_range_commits(ledger):
     ledger.open_withdrawal_hold(op_id, "alice", "ETH", 40, VAULT)
     logs = [deposit(1, 5, 0), withdrawal(op_id, 40, 1), deposit(1, 6, 2)]
     decoded = [(e, f"t:{i}") for i, lg in enumerate(logs) for e in ev.decode(lg, {VAULT})]
-    m = Mapper(ledger, "vault", {ev.ZERO: "ETH"}, 0)
+    m = Mapper(ledger, "vault", {ZERO_ADDRESS: "ETH"}, 0)
     groups = m.groups(decoded)
     assert groups[1].transfers[0].kind is Kind.POST
     # the hold expires (another job) between the mapping and the commit
