@@ -159,9 +159,15 @@ def check(anchors: list[Anchor], pubkeys: bytes | Iterable[bytes]) -> tuple[list
     return good, problems
 
 
-def against_chain(anchors: list[Anchor], hashes: dict[int, str], head: Appended) -> list[Problem]:
+def against_chain(anchors: list[Anchor], hashes: dict[int, str], head: Appended,
+                  written_after: Callable[[int, int, str], int | None] | None = None) -> list[Problem]:
     """Problems of the chain that valid ``anchors`` reveal: a tail cut below an anchored seq,
-    or an anchored head hash the chain no longer has (the segment up to it was rewritten)."""
+    or an anchored head hash the chain no longer has (the segment up to it was rewritten).
+
+    For a rewritten segment ``lo..seq`` the first bad record is narrowed, when possible, by
+    ``written_after(lo, seq, anchor_time)``: the first record of the segment stamped later than
+    the anchor that covers it, which cannot be genuine (cut off and replaced by new appends).
+    """
     problems: list[Problem] = []
     good_upto = 0
     for a in sorted(anchors, key=lambda x: x.seq):
@@ -170,10 +176,13 @@ def against_chain(anchors: list[Anchor], hashes: dict[int, str], head: Appended)
                                                   f"{a.seq} but the trail ends at {head.seq}: "
                                                   "records were deleted from the tail"))
         elif (GENESIS if a.seq == 0 else hashes.get(a.seq)) != a.head:
-            problems.append(Problem(good_upto + 1, f"anchor line {a.line} (at {a.at}) signed head "
-                                                   f"{a.head} for seq {a.seq}; the trail has "
-                                                   "another: records "
-                                                   f"{good_upto + 1}..{a.seq} were rewritten"))
+            lo = good_upto + 1
+            late = written_after(lo, a.seq, a.at) if written_after is not None else None
+            why = (f"anchor line {a.line} (at {a.at}) signed head {a.head} for seq {a.seq}; the "
+                   f"trail has another: records {lo}..{a.seq} were rewritten")
+            if late is not None:
+                why += f"; seq {late} is stamped after that anchor: records were replaced from it"
+            problems.append(Problem(lo if late is None else late, why))
         else:
             good_upto = max(good_upto, a.seq)
     return problems

@@ -12,7 +12,16 @@ from sqlalchemy import Engine
 from keeper.audit import anchors as anc
 from keeper.audit.chain import append, head
 from keeper.audit.records import Appended, AuditRecord
-from keeper.audit.verify import Problem, Report, anchored_hash, rows, snapshot, verify_chain, walk
+from keeper.audit.verify import (
+    Problem,
+    Report,
+    anchored_hash,
+    rows,
+    snapshot,
+    verify_chain,
+    walk,
+    written_after,
+)
 from keeper.audit.writer import AuditWriter, write_options
 from keeper.keys.ecdsa import DigestSigner
 from keeper.ledger.db import make_engine
@@ -34,9 +43,10 @@ def verify_trail(engine: Engine, anchors: Path | None = None,
     conn = snapshot(engine)
     try:
         report, hashes = verify_chain(conn, frozenset(a.seq for a in good))
+        report.extend(bad + anc.against_chain(good, hashes, report.head,
+                                              lambda lo, hi, at: written_after(conn, lo, hi, at)))
     finally:
         conn.close()
-    report.extend(bad + anc.against_chain(good, hashes, report.head))
     report.anchors = len(good)
     return report
 

@@ -169,6 +169,21 @@ def anchored_hash(conn: Connection, seq: int) -> str | None:
     return None if row is None else record_hash(row[0])
 
 
+def written_after(conn: Connection, lo: int, hi: int, at: str) -> int | None:
+    """The first record in ``lo..hi`` whose time is later than ``at`` (a record time string),
+    or None. Only run on a segment an anchor already proved rewritten."""
+    for seq, _h, body in rows(conn, lo - 1):
+        if seq > hi:
+            break
+        try:
+            stamped = json.loads(body)["record"]["at"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if isinstance(stamped, str) and stamped > at:
+            return seq
+    return None
+
+
 def rows(conn: Connection, start: int = 0, chunk: int = 20_000) -> Iterator[tuple[int, str, str]]:
     """Stream ``(seq, hash, body)`` of records after ``start`` in ``seq`` order, in ``conn``'s
     transaction, straight from the driver (a server-side cursor on PostgreSQL): a million rows

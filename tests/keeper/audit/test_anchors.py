@@ -145,3 +145,18 @@ def test_anchors_of_a_rotated_key_verify_with_both_trusted_keys(trail: AuditTrai
     assert not trail.verify(path, new).ok  # the old anchor is not the new key's
     report = trail.verify(path, [old.public_key(), new])
     assert report.ok and report.anchors == 2, report.summary()
+
+
+def test_a_cut_below_the_latest_anchor_is_never_blessed(attacker, trail: AuditTrail, anchor_signer,
+                                                        tmp_path: Path) -> None:
+    path = tmp_path / "anchors.jsonl"
+    _fill(trail, 6)
+    trail.anchor(anchor_signer, path)
+    attacker.attack(trail.engine, lambda rows: rows[:4])  # head cache fixed: looks whole
+    _fill(trail, 5, start=100)  # and the keeper goes on appending after the cut
+    before = path.read_bytes()
+    with pytest.raises(AnchorError, match="rewritten"):
+        trail.anchor(anchor_signer, path)
+    assert path.read_bytes() == before
+    report = trail.verify(path, anchor_signer.public_key())
+    assert not report.ok and report.first_bad == 5
