@@ -160,3 +160,28 @@ def test_a_cut_below_the_latest_anchor_is_never_blessed(attacker, trail: AuditTr
     assert path.read_bytes() == before
     report = trail.verify(path, anchor_signer.public_key())
     assert not report.ok and report.first_bad == 5
+
+
+def test_concurrent_anchoring_keeps_the_anchor_chain(trail: AuditTrail, anchor_signer,
+                                                     tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "anchors.jsonl"
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for j in range(4):
+                _fill(trail, 1, start=100 * k + j)
+                trail.anchor(anchor_signer, path)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+    report = trail.verify(path, anchor_signer.public_key())
+    assert report.ok and report.anchors == 12 and report.records == 12, report.summary()
