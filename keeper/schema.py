@@ -16,6 +16,16 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, MetaData, pool
 
+# The one naming convention of constraints and indexes, for every domain's ``MetaData``: names are
+# deterministic (the same on SQLite and PostgreSQL), so a migration can name what it alters.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 
 @dataclass(frozen=True)
 class DomainSchema:

@@ -14,19 +14,13 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from keeper.schema import NAMING_CONVENTION
 
 
 class ClientsBase(DeclarativeBase):
     """Declarative base of the clients schema (own MetaData; shares the database with others)."""
 
-    metadata = MetaData(naming_convention=NAMING)
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class ClientRow(ClientsBase):

@@ -33,14 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from keeper.ledger.types import UINT256_MAX, Amount
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from keeper.schema import NAMING_CONVENTION
 
 
 def _where(column: str) -> dict[str, object]:
@@ -58,7 +51,7 @@ def _uint256(column: str) -> CheckConstraint:
 class Base(DeclarativeBase):
     """Declarative base of the ledger schema (its own MetaData, naming convention fixed)."""
 
-    metadata = MetaData(naming_convention=NAMING)
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class Account(Base):
