@@ -86,15 +86,7 @@ def _pgcluster_module():
 @pytest.fixture(scope="session")
 def btc_pg_cluster():
     """A PostgreSQL 15 cluster for the btc tests (skips, printing why, without server binaries)."""
-    pg = _pgcluster_module()
-    reason = pg.pg_unavailable_reason()
-    if reason:
-        print(f"SKIP postgres: {reason}")
-        pytest.skip(reason)
-    cluster = pg.PostgresCluster(fsync=False)
-    cluster.start()
-    yield cluster
-    cluster.stop()
+    yield from _pgcluster_module().session_cluster()
 
 
 _db_counter = iter(range(10**6))

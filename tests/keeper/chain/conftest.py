@@ -76,15 +76,7 @@ def _pgcluster() -> Any:
 @pytest.fixture(scope="session")
 def chain_pg() -> Any:
     """A PostgreSQL 15 cluster for the session (skips, printing why, without the binaries)."""
-    pg = _pgcluster()
-    reason = pg.pg_unavailable_reason()
-    if reason:
-        print(f"SKIP postgres: {reason}")
-        pytest.skip(reason)
-    cluster = pg.PostgresCluster(fsync=False)
-    cluster.start()
-    yield cluster
-    cluster.stop()
+    yield from _pgcluster().session_cluster()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

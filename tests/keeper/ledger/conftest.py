@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from pgcluster import PostgresCluster, pg_unavailable_reason
+from pgcluster import PostgresCluster, session_cluster
 
 from keeper.ledger import Ledger, upgrade
 
@@ -21,14 +21,7 @@ _db_counter = itertools.count()
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PostgresCluster]:
     """A PostgreSQL 15 cluster for the whole session (fsync off: tests only, not benches)."""
-    reason = pg_unavailable_reason()
-    if reason:
-        print(f"SKIP postgres: {reason}")
-        pytest.skip(reason)
-    cluster = PostgresCluster(fsync=False)
-    cluster.start()
-    yield cluster
-    cluster.stop()
+    yield from session_cluster()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

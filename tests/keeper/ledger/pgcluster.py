@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -109,3 +110,21 @@ class PostgresCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def session_cluster() -> Iterator[PostgresCluster]:
+    """Body of a session-scoped test fixture (``yield from session_cluster()``): a started cluster
+    with fsync off (tests only, never benches), stopped afterwards; skips, printing the reason,
+    only when the server binaries (or the user to run them as) are absent."""
+    import pytest
+
+    reason = pg_unavailable_reason()
+    if reason:
+        print(f"SKIP postgres: {reason}")
+        pytest.skip(reason)
+    cluster = PostgresCluster(fsync=False)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

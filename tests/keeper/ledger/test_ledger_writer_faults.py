@@ -292,32 +292,6 @@ def test_post_has_a_default_timeout(tmp_path, monkeypatch) -> None:  # noqa: ANN
         lg.close()
 
 
-def test_direct_post_waits_the_writer_busy_timeout_not_a_minute(sqlite_ledger, monkeypatch) -> None:  # noqa: ANN001
-    """Without group commit (e.g. the API's ledger) a post on a locked database also fails after
-    one attempt of the writer's busy timeout, with LedgerUnavailable."""
-    from keeper.ledger import db
-
-    lg, path = sqlite_ledger
-    om, alice = _accounts(lg)
-    monkeypatch.setattr(db, "WRITER_BUSY_TIMEOUT", 0.05)
-    busy: list[int] = []
-
-    @event.listens_for(lg.engine, "before_cursor_execute")
-    def _stmt(conn: Connection, _cur: object, statement: str, *_a: object) -> None:
-        if statement == "BEGIN IMMEDIATE":  # the lock wait this write attempt will allow
-            busy.append(conn.connection.driver_connection.execute("PRAGMA busy_timeout").fetchone()[0])
-
-    blocker = sqlite3.connect(path, isolation_level=None, timeout=0)
-    try:
-        blocker.execute("BEGIN IMMEDIATE")
-        with pytest.raises(LedgerUnavailable, match="database is locked"):
-            lg.post(TransferSpec("x", om, alice, 1))
-        assert busy == [50]
-    finally:
-        blocker.close()
-    assert lg.post(TransferSpec("x", om, alice, 1)).created
-
-
 def _busy_waits(engine: Engine) -> list[int]:
     """The SQLite busy timeout (ms) in force at every write transaction ``engine`` begins."""
     waits: list[int] = []
@@ -327,6 +301,38 @@ def _busy_waits(engine: Engine) -> list[int]:
         if statement == "BEGIN IMMEDIATE":
             waits.append(conn.connection.driver_connection.execute("PRAGMA busy_timeout").fetchone()[0])
     return waits
+
+
+@pytest.mark.parametrize("source", ["default", "caller"])
+def test_direct_post_waits_the_writer_busy_timeout_not_a_minute(tmp_path, monkeypatch,  # noqa: ANN001
+                                                                source: str) -> None:
+    """Without group commit (e.g. the API's ledger) a post on a locked database also fails after
+    one attempt of the writer's busy timeout, with LedgerUnavailable, nothing written. The wait is
+    the caller's ``busy_timeout`` (what it read from Settings), else the module default."""
+    from keeper.ledger import db
+
+    path = str(tmp_path / "ledger.db")
+    upgrade(f"sqlite:///{path}")
+    if source == "default":
+        monkeypatch.setattr(db, "WRITER_BUSY_TIMEOUT", 0.05)
+        lg = Ledger(f"sqlite:///{path}", group_commit=False)
+    else:
+        lg = Ledger(f"sqlite:///{path}", group_commit=False, busy_timeout=0.04)
+    try:
+        om, alice = _accounts(lg)
+        waits = _busy_waits(lg.engine)
+        blocker = sqlite3.connect(path, isolation_level=None, timeout=30)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")
+            with pytest.raises(LedgerUnavailable, match="database is locked"):
+                lg.post(TransferSpec("x", om, alice, 1))
+            assert waits == [50 if source == "default" else 40]
+        finally:
+            blocker.close()
+        assert lg.balance(alice).credit_balance == 1_000
+        assert lg.post(TransferSpec("x", om, alice, 1)).created
+    finally:
+        lg.close()
 
 
 def test_group_committed_ledger_takes_its_timeouts_from_the_caller(tmp_path) -> None:  # noqa: ANN001
@@ -343,28 +349,5 @@ def test_group_committed_ledger_takes_its_timeouts_from_the_caller(tmp_path) -> 
                 lg.post(TransferSpec("p1", om, alice, 1))
         assert waits and set(waits) == {250}
         assert lg.submit(TransferSpec("p2", om, alice, 1)).result(timeout=60)[0].created
-    finally:
-        lg.close()
-
-
-def test_direct_ledger_takes_its_busy_timeout_from_the_caller(tmp_path) -> None:  # noqa: ANN001
-    """Without group commit (the API's ledger) the caller's ``busy_timeout`` bounds the lock
-    wait too: LedgerUnavailable after one 40 ms attempt, nothing written."""
-    path = str(tmp_path / "ledger.db")
-    upgrade(f"sqlite:///{path}")
-    lg = Ledger(f"sqlite:///{path}", group_commit=False, busy_timeout=0.04)
-    try:
-        om, alice = _accounts(lg)
-        waits = _busy_waits(lg.engine)
-        blocker = sqlite3.connect(path, isolation_level=None, timeout=0)
-        try:
-            blocker.execute("BEGIN IMMEDIATE")
-            with pytest.raises(LedgerUnavailable, match="database is locked"):
-                lg.post(TransferSpec("x", om, alice, 1))
-            assert waits == [40]
-        finally:
-            blocker.close()
-        assert lg.balance(alice).credit_balance == 1_000
-        assert lg.post(TransferSpec("x", om, alice, 1)).created
     finally:
         lg.close()
