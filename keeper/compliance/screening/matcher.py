@@ -19,7 +19,8 @@ non-distinctive tokens (``CORP``, ``AL``, ``TRADING``) scores 0. Numbers in both
 multiply the score by 0.7. A token left over on one side may align with two or three adjacent
 left-over tokens of the other run together (``Abubakr`` / ``Abu Bakr``). Context then subtracts
 points: countries that disagree -20, birth years that disagree -15, full birth dates that
-disagree -25.
+disagree -25 (a malformed date counts for nothing). Those are the counterparty's own claims, so
+they can lower a strong name match (above 90) only down to review (70), never to a pass.
 
 A weak alias (a name the list itself marks weak) matches only when the query has exactly its
 tokens, in any order, and then scores 80: a review, never an automatic decline.
@@ -30,6 +31,7 @@ Scores are 0-100 (not money: floats are fine here). Thresholds: above 90 decline
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -39,6 +41,7 @@ from rapidfuzz.distance import Levenshtein
 
 from keeper.compliance.screening.names import Token, TokenClass, phonetic, tokenize
 
+_DATE = re.compile(r"\d{4}(-\d{2}-\d{2})?")
 DECLINE_ABOVE = 90.0
 REVIEW_FROM = 70.0
 WEAK_ALIAS_SCORE = 80.0  # an exact weak alias: review, never an automatic decline
@@ -100,7 +103,7 @@ class NameScore:
         parts = [f"{a.query}~{a.listed}:{a.how}({a.edits} edits)={a.score:.2f}" for a in self.aligned]
         parts += [f"unmatched query {t}" for t in self.unmatched_query]
         parts += [f"unmatched listed {t}" for t in self.unmatched_listed]
-        parts += [f"{why} -{pts:g}" for why, pts in self.penalties]
+        parts += [f"{why} {-pts:+g}" for why, pts in self.penalties]
         return f"{self.score:.1f} vs {self.listed_name!r}: " + "; ".join(parts)
 
 
@@ -229,9 +232,9 @@ def context_penalties(query_country: str | None, query_birth_date: str | None,
         same_kind = [c.strip().upper() for c in countries if (len(c.strip()) == 2) == (len(qc) == 2)]
         if same_kind and qc not in same_kind:
             out.append((f"country {qc} not in {sorted(set(same_kind))}", COUNTRY_MISMATCH))
-    dates = [d.strip() for d in birth_dates if d.strip()]
-    if query_birth_date and dates:
-        qd = query_birth_date.strip()
+    dates = [d.strip() for d in birth_dates if _DATE.fullmatch(d.strip())]
+    qd = (query_birth_date or "").strip()
+    if _DATE.fullmatch(qd) and dates:  # a malformed date says nothing
         if qd[:4] not in {d[:4] for d in dates}:
             out.append((f"birth year {qd[:4]} not listed", BIRTH_YEAR_MISMATCH))
         full = [d for d in dates if len(d) == 10]
@@ -260,6 +263,10 @@ def score_tokens(q_tokens: tuple[Token, ...], l_tokens: tuple[Token, ...], liste
     q_num, l_num = _numbers(q_tokens), _numbers(l_tokens)
     if q_num and l_num and q_num != l_num:
         notes.append((f"numbers {sorted(q_num)} vs {sorted(l_num)}", round(score * 100 * NUMBER_MISMATCH, 2)))
+    name_only = score * 100 - sum(p for why, p in notes if why.startswith("numbers"))
     final = max(0.0, score * 100 - sum(p for _, p in notes)) if score else 0.0
+    if name_only > DECLINE_ABOVE and final < REVIEW_FROM:
+        notes.append((f"floor: a name match of {name_only:.1f} stays at review", final - REVIEW_FROM))
+        final = REVIEW_FROM
     return NameScore(round(final, 2), listed, aligned, detail.unmatched_query, detail.unmatched_listed,
                      tuple(notes))

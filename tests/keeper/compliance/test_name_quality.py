@@ -73,8 +73,8 @@ def test_context_penalties_lower_the_score():
     wrong = score_name("Ivan Petrenko", "PETRENKO, Ivan", person=True, query_country="UA",
                        countries=["RU"], query_birth_date="1970-01-01", birth_dates=["1980-05-05"])
     assert base.score == 100
-    assert wrong.score == 100 - 20 - 15 - 25
-    assert len(wrong.penalties) == 3
+    assert wrong.score == 70  # 100 - 20 - 15 - 25, floored at review: a strong name hit stays
+    assert len(wrong.penalties) == 4  # the three, and the floor
     # different vocabularies (code vs name) are not a contradiction
     assert score_name("Ivan Petrenko", "PETRENKO, Ivan", person=True, query_country="UA",
                       countries=["Ukraine"]).score == 100
@@ -86,3 +86,24 @@ def test_number_mismatch_penalty():
     assert same.score == 100
     assert other.score < 70
     assert any("numbers" in why for why, _ in other.penalties)
+
+
+def test_claimed_country_and_birth_date_cannot_clear_a_strong_name_hit():
+    """A counterparty's country and birth date are its own claims: contradicting data lowers a
+    strong name match (> 90) only as far as manual review, never to a pass."""
+    lied = score_name("Ivan Petrenko", "PETRENKO, Ivan", person=True, query_country="UA",
+                      countries=["RU"], query_birth_date="1990-01-01", birth_dates=["1980-05-05"])
+    assert Decision.for_score(lied.score) is Decision.REVIEW
+    assert len(lied.penalties) >= 3
+    # a weaker name match still falls through to a pass on contradicting data
+    weaker = score_name("Ivan Petrenko", "PETRENKO, Ivana Maria", person=True)
+    assert 70 <= weaker.score <= 90
+    contradicted = score_name("Ivan Petrenko", "PETRENKO, Ivana Maria", person=True,
+                              query_country="UA", countries=["RU"])
+    assert Decision.for_score(contradicted.score) is Decision.PASS
+
+
+def test_malformed_birth_date_is_ignored_not_a_penalty():
+    for junk in ("abc", "19", "1990/01/01", "01.01.1990", "9999-99-99x"):
+        assert score_name("Ivan Petrenko", "PETRENKO, Ivan", person=True, query_birth_date=junk,
+                          birth_dates=["1980-05-05"]).score == 100
