@@ -99,9 +99,23 @@ def fold(text: str) -> str:
     return ascii_only.encode("ascii", "ignore").decode("ascii").lower()
 
 
+SPELLED_OUT = 4  # this many single letters in a row are one spelled-out word, not initials
+
+
 def words(text: str) -> list[str]:
-    """Folded words of ``text``: dots and apostrophes removed, other punctuation splits."""
-    return [w for w in _SPLIT.split(_DROP.sub("", fold(text))) if w]
+    """Folded words of ``text``: dots and apostrophes removed, other punctuation splits, and a
+    run of :data:`SPELLED_OUT` or more single letters (``V o l k o v``) joined into one word."""
+    out: list[str] = []
+    run: list[str] = []
+    for w in [*_SPLIT.split(_DROP.sub("", fold(text))), ""]:
+        if len(w) == 1:
+            run.append(w)
+            continue
+        out.extend(["".join(run)] if len(run) >= SPELLED_OUT else run)
+        run = []
+        if w:
+            out.append(w)
+    return out
 
 
 def classify(word: str) -> tuple[str, TokenClass]:
