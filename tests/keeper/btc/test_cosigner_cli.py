@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
-from keeper.btc import REGTEST, MultisigWallet, finalize, load_psbt
+import coincurve
+
+from keeper.btc import REGTEST, MultisigDescriptor, MultisigWallet, finalize, fixed_key, load_psbt
 from keeper.btc.cosigner import main
 from keeper.keys.hsm import ensure_local_token
 
@@ -86,3 +89,27 @@ def test_hsm_sign_needs_a_fixed_key_in_the_descriptor(descriptor_factory, cosign
                "--hsm-pin-file", str(cfg.pin.file)])
     assert rc == 2
     assert "fixed" in capsys.readouterr().err
+
+
+def test_hsm_key_is_named_when_the_descriptor_has_several_fixed_keys(
+        descriptor_factory, cosigners, chain, tmp_path, capsys):
+    """Two fixed keys (the HSM's and another): which one the token must hold is not guessed."""
+    other = coincurve.PrivateKey(hashlib.sha256(b"another fixed cosigner").digest())
+    hsm_pub = cosigners.hsm.public_key()
+    desc = MultisigDescriptor(2, (*descriptor_factory(2, 1, True).keys,
+                                  fixed_key(other.public_key.format())), REGTEST)
+    wallet = MultisigWallet(desc, chain, lookahead=5)
+    chain.fund(bytes(desc.script_pubkey(0, 0)), 200_000)
+    path = tmp_path / "spend.psbt"
+    path.write_text(wallet.create_psbt([(DEST, 120_000)], fee_rate=4).to_base64())
+    cfg = cosigners.hsm.config
+    base = ["sign", str(path), "--descriptor", desc.to_string(0), "--hsm-conf", str(cfg.conf),
+            "--hsm-pin-file", str(cfg.pin.file)]
+    capsys.readouterr()
+    assert main(base) == 2
+    assert "2 fixed keys" in capsys.readouterr().err
+    assert main([*base, "--hsm-pubkey", other.public_key.format().hex()]) == 2  # not the token's
+    assert main([*base, "--hsm-pubkey", "02" + "ab" * 32]) == 2  # not in the descriptor
+    assert main([*base, "--hsm-pubkey", hsm_pub.hex()]) == 0
+    signed = load_psbt(path.read_text(), REGTEST)
+    assert [len(i.partial_sigs) for i in signed.inputs] == [1]
