@@ -161,14 +161,21 @@ def _open_critical(conn: Connection) -> list[int]:
         b.status == Status.OPEN, b.size_class == SizeClass.CRITICAL).order_by(b.id)))
 
 
-def ensure_open_for_business(db: Engine | Connection) -> None:
-    """Raise :class:`TransactionsHalted` while a critical break is unresolved (every flow calls
-    this before a new transaction; pass its own connection to check inside its transaction)."""
+def ensure_open_for_business(db: Engine | Connection, *, hold: bool = False) -> None:
+    """Raise :class:`TransactionsHalted` while a critical break is unresolved. Every flow calls
+    this before a new transaction.
+
+    Pass the flow's own connection, inside its transaction, with ``hold=True`` to make the check
+    part of it: the breaker row is then share-locked (``FOR SHARE`` on PostgreSQL; SQLite write
+    transactions are serialised anyway), so a halt waits for the flow's transaction to end and
+    no transaction started before a halt commits after it unseen."""
     if isinstance(db, Engine):
         with db.connect() as conn:
             return ensure_open_for_business(conn)
-    halted = db.scalar(select(ReconBreaker.halted).where(ReconBreaker.id == 1))
-    if halted:
+    q = select(ReconBreaker.halted).where(ReconBreaker.id == 1)
+    if hold:
+        q = q.with_for_update(read=True)
+    if db.scalar(q):
         ids = _open_critical(db)
         raise TransactionsHalted(
             "new transactions are halted: critical reconciliation break(s) "

@@ -239,3 +239,27 @@ def test_racing_resolutions_of_the_last_two_criticals_resume(resolver, engine, c
     assert not book.halted()
     ensure_open_for_business(engine)
     assert [e[0] for e in book.breaker_events()] == ["halt", "resume"]
+
+
+@pytest.mark.postgres
+def test_a_flow_checking_inside_its_transaction_holds_off_a_halt(recon_pg) -> None:
+    """``ensure_open_for_business(conn, hold=True)`` share-locks the breaker: a halt (which takes
+    the row FOR UPDATE) waits until the flow's transaction ends, so no flow commits a new
+    transaction after a halt it did not see."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from keeper.ledger import make_engine, upgrade
+    from keeper.recon.migrate import upgrade as upgrade_recon
+
+    url = recon_pg.create_database("recon_hold")
+    upgrade(url)
+    upgrade_recon(url)
+    eng = make_engine(url)
+    with eng.connect() as flow, flow.begin():
+        ensure_open_for_business(flow, hold=True)
+        with eng.connect() as other, other.begin(), pytest.raises(OperationalError):
+            other.execute(text("SELECT halted FROM recon_breaker WHERE id = 1 FOR UPDATE NOWAIT"))
+    with eng.connect() as other, other.begin():  # released with the flow's transaction
+        other.execute(text("SELECT halted FROM recon_breaker WHERE id = 1 FOR UPDATE NOWAIT"))
+    eng.dispose()

@@ -7,6 +7,8 @@ Create Date: 2026-11-23 16:59:45.278019
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -25,6 +27,11 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recon_breaker'))
     )
+    # the breaker's one row exists from the start, so a flow's share lock on it always holds
+    op.bulk_insert(sa.table('recon_breaker', sa.column('id', sa.Integer()),
+                            sa.column('halted', sa.Boolean()),
+                            sa.column('updated_at', sa.DateTime(timezone=True))),
+                   [{'id': 1, 'halted': False, 'updated_at': datetime.now(UTC)}])
     op.create_table('recon_runs',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('run_key', sa.String(length=160), nullable=False),
