@@ -81,7 +81,10 @@ def parse_sdn_csv(data: bytes) -> list[ListEntry]:
     try:
         body = data.decode("utf-8")
     except UnicodeDecodeError:
-        body = data.decode("cp1252", errors="strict")
+        try:
+            body = data.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise ListFormatError(f"SDN.CSV is neither UTF-8 nor cp1252: {exc}") from None
     reader = csv.reader(io.StringIO(body, newline=""), strict=True)
     entries: list[ListEntry] = []
     try:

@@ -64,8 +64,8 @@ def parse_own_json(data: bytes) -> list[ListEntry]:
     """Parse the JSON variant."""
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ListFormatError(f"malformed or truncated JSON: {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ListFormatError(f"malformed, truncated or too deeply nested JSON: {exc!r:.200}") from None
     if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT or not isinstance(
             doc.get("entries"), list):
         raise ListFormatError(f"not a {JSON_FORMAT} document")

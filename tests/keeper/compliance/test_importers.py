@@ -157,3 +157,14 @@ def test_absurd_listed_name_is_refused():
     doc["entries"][1]["names"].append("X " * 400)
     with pytest.raises(ListFormatError, match="INT-2.*over 512"):
         parse_list(json.dumps(doc).encode(), "own-json")
+
+
+@pytest.mark.parametrize(("fmt", "junk"), [
+    ("ofac-sdn-csv", b'1,"\x81\x8d\x8f",x'),  # bytes neither UTF-8 nor cp1252
+    ("own-json", b"[" * 100_000),  # nesting deeper than the parser's recursion limit
+    ("own-json", b'{"format": "strongroom-list/1", "entries": ' + b"[" * 100_000),
+    ("own-csv", b"\xff\xfe\x00garbage"),
+], ids=["csv-undecodable", "json-deep", "json-deep-entries", "own-csv-binary"])
+def test_hostile_bytes_are_a_format_error(fmt, junk):
+    with pytest.raises(ListFormatError):
+        parse_list(junk, fmt)
