@@ -67,3 +67,18 @@ def test_a_passing_run_says_so(engine, book) -> None:
     text = " ".join(t for t, _ in pdf_pages(Reconciler(engine, book, StaticPrices({}, NOW))
                                             .render(run.id, "pdf")))
     assert "every figure reconciles" in text and "PASS" in text
+
+
+def test_type2_report_lists_the_customers_and_their_differences(engine, book, corebank) -> None:
+    rec = Reconciler(engine, book, StaticPrices({}, NOW))
+    corebank.add(HOSTILE, "dep", "deposit", 1_000_00)
+    corebank.overrides[HOSTILE] = 1_250_00
+    corebank.add("7890", "dep", "deposit", 500_000_00)
+    corebank.add("7890", "ord-1", "buy", -300_000_00, "USDC", 300_000 * 10**6, "trade:ord-1")
+    run = rec.run_type2(corebank, run_key="t2")
+    text = " ".join(" ".join(t.split()) for t, _ in pdf_pages(rec.render(run.id, "pdf")))
+    for expected in ("Type 2: core banking vs sub-ledger", "$1,250.00", "$1,000.00", "$250.00",
+                     "ord-1", "300,000.000000 USDC", "-$300,000.00", "critical", "investigate"):
+        assert expected in text, expected
+    html = rec.render(run.id, "html")
+    assert "&lt;script&gt;" in html and "<script>" not in html
