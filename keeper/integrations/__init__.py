@@ -1,0 +1,1 @@
+"""Vendor roles: each an interface plus an HTTP client (core banking, issuer, ...)."""

@@ -1,0 +1,1 @@
+"""Local services that play vendor roles in their own processes (core banking, issuer, ...)."""
