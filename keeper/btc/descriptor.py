@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import coincurve
 from bitcointx.core.script import OP_CHECKMULTISIG, CScript
 from bitcointx.segwit_addr import encode as segwit_encode
 
@@ -83,6 +84,11 @@ class DescriptorKey:
     xpub: ExtendedPublicKey | None = None
     pubkey: bytes | None = None
 
+    def __post_init__(self) -> None:
+        if self.pubkey is not None and not is_compressed_point(self.pubkey):
+            raise ValueError("a fixed key must be a 33-byte compressed secp256k1 public key "
+                             "(anything else gives addresses whose coins cannot be spent)")
+
     def text(self, branch: int) -> str:
         """Descriptor form: ``[fp/48h/1h/0h/2h]tpub.../<branch>/*`` or ``[fp]02ab...``."""
         org = "/".join([self.fingerprint.hex(), *([format_path(list(self.origin), "'")] if
@@ -102,7 +108,20 @@ class DescriptorKey:
 
 # re.ASCII: a bare \d also matches other scripts' digits, which int() then reads ("\u0662" -> 2)
 _KEY_RE = re.compile(r"^\[([0-9a-fA-F]{8})((?:/\d+['h]?)*)\]([^/]+)((?:/\d+)*)(/\*)?$", re.ASCII)
+_HEX_KEY_RE = re.compile(r"[0-9a-fA-F]{66}", re.ASCII)
 _SORTEDMULTI_RE = re.compile(r"wsh\(sortedmulti\((\d+),(.*)\)\)", re.ASCII)
+
+
+def is_compressed_point(pubkey: bytes) -> bool:
+    """True for a 33-byte compressed SEC1 point on secp256k1 (the only key P2WSH may hold:
+    uncompressed keys are non-standard in witness scripts)."""
+    if len(pubkey) != 33 or pubkey[0] not in (2, 3):
+        return False
+    try:
+        coincurve.PublicKey(pubkey)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_key(text: str) -> tuple[DescriptorKey, int | None]:
@@ -119,6 +138,8 @@ def parse_key(text: str) -> tuple[DescriptorKey, int | None]:
         return DescriptorKey(bytes.fromhex(fp), origin, ExtendedPublicKey.parse(body)), steps[0]
     if body[:4] in ("xprv", "tprv"):
         raise ValueError("private keys never go in a coordinator descriptor")
+    if not _HEX_KEY_RE.fullmatch(body):  # bytes.fromhex alone would skip whitespace
+        raise ValueError(f"fixed key is not 66 hex digits: {body!r}")
     return DescriptorKey(bytes.fromhex(fp), origin, pubkey=bytes.fromhex(body)), None
 
 

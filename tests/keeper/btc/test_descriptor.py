@@ -10,7 +10,14 @@ from embit.networks import NETWORKS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keeper.btc import REGTEST, TESTNET, MultisigDeriver, MultisigDescriptor, descriptor_checksum
+from keeper.btc import (
+    REGTEST,
+    TESTNET,
+    MultisigDeriver,
+    MultisigDescriptor,
+    descriptor_checksum,
+    fixed_key,
+)
 
 
 @pytest.mark.parametrize(("m", "n_soft", "hsm"), [(3, 4, True), (2, 2, True), (3, 5, False)])
@@ -73,3 +80,31 @@ def test_non_ascii_digits_are_refused(cold, digit):
     with pytest.raises(ValueError):
         MultisigDescriptor.parse(body.replace("/1/*", f"/{digit}/*"), REGTEST)
     assert MultisigDescriptor.parse(body.replace("(3,", "(2,", 1), REGTEST)[0].threshold == 2
+
+
+_VALID = coincurve.PrivateKey(b"\x01" * 32).public_key
+
+
+@pytest.mark.parametrize("body", [
+    "00",  # one byte
+    "02" + "00" * 32,  # prefix right, not a point on the curve
+    _VALID.format(compressed=False).hex(),  # uncompressed: non-standard in P2WSH, unspendable
+    "04" + _VALID.format()[1:].hex(),  # wrong prefix
+    "02 " + _VALID.format()[1:].hex(),  # whitespace, which bytes.fromhex skips
+    _VALID.format().hex() + "00",  # trailing byte
+])
+def test_fixed_keys_must_be_compressed_curve_points(cold, body):
+    """A fixed key that is not a 33-byte compressed secp256k1 point gives addresses whose coins
+    can never be spent (or relayed): the descriptor is refused, as bdk refuses it."""
+    text = cold.to_string(0).split("#")[0]
+    hsm = cold.keys[-1]
+    assert hsm.pubkey is not None
+    bad = text.replace(hsm.pubkey.hex(), body)
+    with pytest.raises(ValueError):
+        MultisigDescriptor.parse(bad, REGTEST)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - bdk's own error type
+        bdk.Descriptor(bad, bdk.NetworkKind.TEST)
+    if " " not in body:  # (with the space dropped those bytes are a valid key)
+        with pytest.raises(ValueError):
+            fixed_key(bytes.fromhex(body))
+    assert MultisigDescriptor.parse(text, REGTEST)[0] == cold  # the valid one still parses
