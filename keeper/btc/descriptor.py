@@ -158,6 +158,9 @@ class MultisigDescriptor:
         for k in self.keys:
             if k.xpub is not None and k.xpub.network != self.network.key_kind:
                 raise ValueError("extended key version does not match the network")
+        if len({k.xpub.serialize() if k.xpub else k.pubkey for k in self.keys}) != len(self.keys):
+            raise ValueError("a cosigner key is listed twice: its holder would supply two of the "
+                             "m signatures")
 
     def to_string(self, branch: int = 0) -> str:
         """Descriptor with checksum for ``branch`` (0 receive, 1 change)."""
@@ -185,6 +188,9 @@ class MultisigDescriptor:
             for k in self.keys:
                 pub, path = k.derive(branch, index)
                 out.append((pub, k.fingerprint, path))
+            if len({pub for pub, _, _ in out}) != len(out):
+                raise ValueError(f"two cosigners derive the same key at {branch}/{index} (a key "
+                                 "counted twice): refusing that script")
             self._cache[key] = out
         return self._cache[key]
 

@@ -108,3 +108,23 @@ def test_fixed_keys_must_be_compressed_curve_points(cold, body):
         with pytest.raises(ValueError):
             fixed_key(bytes.fromhex(body))
     assert MultisigDescriptor.parse(text, REGTEST)[0] == cold  # the valid one still parses
+
+
+def test_a_key_counted_twice_is_refused(descriptor_factory):
+    """sortedmulti with one key twice lets that key's holder supply two of the m signatures
+    (CHECKMULTISIG matches each listed key once): one key could move funds alone."""
+    base = descriptor_factory(2, 2, True)
+    a, b, hsm = base.keys
+    with pytest.raises(ValueError, match="twice"):
+        MultisigDescriptor(2, (a, a, b), REGTEST)
+    text = MultisigDescriptor(2, (a, b, hsm), REGTEST).to_string(0).split("#")[0]
+    with pytest.raises(ValueError, match="twice"):
+        MultisigDescriptor.parse(text.replace(b.text(0), a.text(0)), REGTEST)
+    with pytest.raises(ValueError, match="twice"):
+        MultisigDescriptor(2, (a, b, hsm, fixed_key(hsm.pubkey)), REGTEST)
+    # a fixed key equal to one ranged key's child: that one script is refused when derived
+    child = a.derive(0, 3)[0]
+    odd = MultisigDescriptor(2, (a, b, fixed_key(child)), REGTEST)
+    assert odd.address(2)
+    with pytest.raises(ValueError, match="twice"):
+        odd.address(3)
