@@ -1,0 +1,71 @@
+"""``python -m scripts.services.issuer --port N --db PATH --rpc URL --minter-key-file F ...``
+
+Runs the local issuer: the API on 127.0.0.1:N and the worker thread. Secrets (minter key, API
+key, admin token, webhook secret) come from 0600 files and are never logged. With
+``--configure-minter-allowance`` it first makes its key a USDC minter on an anvil fork.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from keeper.keys.secrets import read_private_file
+from scripts.services.issuer.chain import IssuerChain, configure_minter_on_fork
+from scripts.services.issuer.faults import FaultConfig, Faults, parse_delay
+from scripts.services.issuer.service import build
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="python -m scripts.services.issuer", description=__doc__)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--db", type=Path, required=True, help="the service's SQLite file")
+    p.add_argument("--rpc", required=True, help="Ethereum JSON-RPC URL")
+    p.add_argument("--minter-key-file", type=Path, required=True, help="0600 file: hex private key")
+    p.add_argument("--api-key-file", type=Path, required=True, help="0600 file: the bearer API key")
+    p.add_argument("--admin-token-file", type=Path, required=True, help="0600 file: admin token")
+    p.add_argument("--webhook", help="URL the signed webhooks are POSTed to")
+    p.add_argument("--webhook-secret-file", type=Path, help="0600 file: webhook HMAC secret")
+    p.add_argument("--webhook-backoff", type=float, default=1.0, help="first retry delay, seconds")
+    p.add_argument("--confirmations", type=int, default=12)
+    p.add_argument("--configure-minter-allowance", type=int, default=None,
+                   help="fork only: impersonate the masterMinter to allow this key to mint this much")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mint-delay", type=parse_delay, default=0.0, help='seconds or "hold"')
+    p.add_argument("--mint-fail-rate", type=float, default=0.0)
+    p.add_argument("--burn-settle-delay", type=parse_delay, default=0.0, help='seconds or "hold"')
+    p.add_argument("--burn-fail-rate", type=float, default=0.0)
+    p.add_argument("--error-rate", type=float, default=0.0)
+    p.add_argument("--lost-reply-rate", type=float, default=0.0)
+    p.add_argument("--maintenance", action="store_true")
+    args = p.parse_args(argv)
+    if args.webhook and not args.webhook_secret_file:
+        p.error("--webhook needs --webhook-secret-file")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start the service (blocks until SIGINT/SIGTERM)."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    faults = Faults(FaultConfig(
+        seed=args.seed, mint_delay_s=args.mint_delay, mint_fail_rate=args.mint_fail_rate,
+        burn_settle_delay_s=args.burn_settle_delay, burn_fail_rate=args.burn_fail_rate,
+        error_rate=args.error_rate, lost_reply_rate=args.lost_reply_rate, maintenance=args.maintenance))
+    chain = IssuerChain(args.rpc, read_private_file(args.minter_key_file))
+    if args.configure_minter_allowance is not None:
+        configure_minter_on_fork(args.rpc, chain.address, args.configure_minter_allowance)
+    secret = read_private_file(args.webhook_secret_file).encode() if args.webhook_secret_file else None
+    app = build(args.db, chain, faults, api_key=read_private_file(args.api_key_file),
+                admin_token=read_private_file(args.admin_token_file), confirmations=args.confirmations,
+                webhook_url=args.webhook, webhook_secret=secret, webhook_backoff_s=args.webhook_backoff)
+    logging.getLogger("issuer").info("issuer on 127.0.0.1:%d, minter %s", args.port, chain.address)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

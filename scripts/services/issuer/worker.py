@@ -1,0 +1,149 @@
+"""The issuer's back office: moves mints and burns on chain and delivers signed webhooks.
+
+One thread, one step at a time. At most one of the minter's transactions is in flight: a new
+one is signed only when every earlier one has its confirmations, so nonces never race and a
+crash between signing and recording is impossible (the signed bytes are stored before the
+broadcast and re-broadcast after a restart).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from keeper.integrations.issuer.webhook import signed_headers
+from scripts.services.issuer.chain import IssuerChain, Reverted
+from scripts.services.issuer.records import event_for
+from scripts.services.issuer.store import Store
+
+log = logging.getLogger("issuer.worker")
+
+
+class Worker:
+    """Advances open records; ``step()`` is one pass (the thread calls it every ``poll_s``)."""
+
+    def __init__(self, store: Store, chain: IssuerChain, *, confirmations: int,
+                 webhook_url: str | None, webhook_secret: bytes | None, webhook_backoff_s: float = 1.0,
+                 poll_s: float = 0.2) -> None:
+        self.store, self.chain, self.confirmations = store, chain, max(1, confirmations)
+        self.webhook_url, self._secret = webhook_url, webhook_secret
+        self.webhook_backoff_s, self.poll_s = webhook_backoff_s, poll_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="issuer-worker", daemon=True)
+        self._http = httpx.Client(timeout=5.0)
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current step."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception as exc:  # a node or network hiccup: try again next pass
+                log.warning("worker step failed: %s", type(exc).__name__)
+            self._stop.wait(self.poll_s)
+
+    def step(self) -> None:
+        """One pass: track in-flight transactions, start the next one, settle, deliver webhooks."""
+        busy = False
+        for table in ("mints", "burns"):
+            for row in self.store.open_rows(table):
+                if row["tx_hash"] and row["status"] == "pending":
+                    busy |= self._track(table, row)
+        for row in self.store.open_rows("mints"):
+            busy = self._advance_mint(row, busy)
+        for row in self.store.open_rows("burns"):
+            busy = self._advance_burn(row, busy)
+        self._deliver()
+
+    # --- transactions ------------------------------------------------------------------------
+
+    def _track(self, table: str, row: dict[str, Any]) -> bool:
+        """Follow a broadcast transaction; True while it still needs confirmations."""
+        seen = self.chain.confirmations(row["tx_hash"])
+        if seen is None:
+            if self.chain.nonce_used(row["tx_nonce"]) and self.chain.confirmations(row["tx_hash"]) is None:
+                self._finish(table, row, "failed", reason="transaction replaced at its nonce")
+                return False
+            self.chain.broadcast(row["raw_tx"])
+            return True
+        confs, ok = seen
+        if not ok:
+            self._finish(table, row, "failed", reason=f"{table[:-1]} transaction reverted",
+                         confirmations=confs)
+            return False
+        if confs < self.confirmations:
+            self.store.update(table, row["id"], confirmations=confs)
+            return True
+        if table == "mints":
+            self._finish(table, row, "complete", confirmations=confs)
+        else:  # burned: the payout is now owed; settlement decides the status
+            self.store.update(table, row["id"], confirmations=confs, payout_status="owed",
+                              status="delayed")
+        return False
+
+    def _submit(self, table: str, row: dict[str, Any], fn: str, *args: Any) -> bool:
+        try:
+            signed = self.chain.prepare(fn, *args)
+        except Reverted as exc:
+            self._finish(table, row, "failed", reason=f"token refused the {fn}: {exc}")
+            return False
+        self.store.update(table, row["id"], raw_tx=signed.raw, tx_hash=signed.tx_hash, tx_nonce=signed.nonce)
+        self.chain.broadcast(signed.raw)
+        return True
+
+    def _advance_mint(self, row: dict[str, Any], busy: bool) -> bool:
+        if row["tx_hash"] or row["fault"] == "hold":
+            return busy
+        if row["fault"] == "fail":
+            self._finish("mints", row, "failed", reason="issuer declined the mint after review")
+            return busy
+        if busy or (row["not_before"] or 0) > time.time():
+            return busy
+        return self._submit("mints", row, "mint", row["destination"], int(row["units"]))
+
+    def _advance_burn(self, row: dict[str, Any], busy: bool) -> bool:
+        if row["status"] == "pending" and not row["tx_hash"]:
+            return busy or self._submit("burns", row, "burn", int(row["units"]))
+        if row["payout_status"] != "owed" or row["status"] != "delayed":
+            return busy
+        if row["fault"] == "fail":
+            self._finish("burns", row, "failed", reason="issuer failed to settle the fiat payout")
+        elif row["fault"] != "hold" and (row["not_before"] or 0) <= time.time():
+            self._finish("burns", row, "complete", payout_status="sent")
+        elif row["reason"] is None:  # announce the late payout once
+            self.store.update("burns", row["id"], event=event_for("burns", {**row, "status": "delayed"}),
+                              reason="fiat payout delayed")
+        return busy
+
+    def _finish(self, table: str, row: dict[str, Any], status: str, **values: Any) -> None:
+        final = {**row, **values, "status": status}
+        self.store.update(table, row["id"], event=event_for(table, final), status=status, **values)
+
+    # --- webhooks ----------------------------------------------------------------------------
+
+    def _deliver(self) -> None:
+        if not self.webhook_url or self._secret is None:
+            return
+        for hook in self.store.due_webhooks(time.time()):
+            body = bytes(hook["body"])
+            try:
+                reply = self._http.post(self.webhook_url, content=body, headers={
+                    "Content-Type": "application/json", **signed_headers(self._secret, body)})
+                ok, error = reply.is_success, f"HTTP {reply.status_code}"
+            except httpx.HTTPError as exc:
+                ok, error = False, type(exc).__name__
+            delay = min(self.webhook_backoff_s * 2 ** hook["attempts"], 3600.0)
+            self.store.webhook_result(hook["event_id"], delivered=ok, next_at=time.time() + delay,
+                                      error=None if ok else error)
+
