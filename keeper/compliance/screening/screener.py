@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -44,6 +45,7 @@ from keeper.compliance.screening.records import ListEntry, ListVersion
 
 MAX_NAME_LENGTH = 300  # characters of a name to screen
 MAX_NAME_TOKENS = 24
+NEAR_CACHE = 16_384  # query tokens whose fuzzy neighbours are remembered, per screener
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,9 @@ class Screener:
             if not key.startswith(("#", "^")) and key not in self._pair_keys:
                 self._vocab.add(key)
         del self._pair_keys
+        # the same tokens come back all day (given names, company words): remember their neighbours
+        self._near = lru_cache(maxsize=NEAR_CACHE)(self._vocab.near)
+        self._pair_near = lru_cache(maxsize=NEAR_CACHE)(self._pair_vocab.near)
 
     def _add(self, version: ListVersion, entry: ListEntry) -> None:
         index = len(self._entries)
@@ -206,7 +211,7 @@ class Screener:
         found = list(postings.get(word, ()))
         found += postings.get("#" + phonetic(word), ())
         found += postings.get("^" + word[0], ())
-        near = self._vocab.near(word) + (self._pair_vocab.near(word) if pairs else [])
+        near = self._near(word) + (self._pair_near(word) if pairs else [])
         for key in near:
             found += postings[key]
         return found
