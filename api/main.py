@@ -24,8 +24,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     domain's schema must already be migrated (:func:`keeper.schema.upgrade_all`).
     """
     settings = settings or load_settings()
-    engine = make_engine(settings.database_url)
-    ledger = Ledger(engine, group_commit=False)
+    engine = make_engine(settings.database_url, cache_kib=settings.ledger_sqlite_cache_kib)
+    ledger = Ledger(engine, group_commit=False, busy_timeout=settings.ledger_writer_busy_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

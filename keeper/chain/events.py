@@ -15,8 +15,6 @@ from eth_utils import keccak
 
 from keeper.assets import ZERO_ADDRESS
 
-ZERO = ZERO_ADDRESS  # old name, still used by keeper.chain.follower: the value lives in keeper.assets
-
 
 def topic(signature: str) -> str:
     """keccak topic0 of an event signature."""

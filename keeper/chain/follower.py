@@ -40,6 +40,7 @@ from typing import Any
 
 from web3 import Web3
 
+from keeper.assets import ZERO_ADDRESS
 from keeper.chain import events as ev
 from keeper.chain.postings import Group, Mapper, fallback
 from keeper.chain.reader import ChainReader, Query, RpcError
@@ -89,7 +90,7 @@ class Follower:
         self.reader = ChainReader(w3, config.max_logs)
         self.vault = config.vault.lower()
         self.tokens = {k.lower(): v for k, v in config.tokens.items()}
-        self.tokens.setdefault(ev.ZERO, "ETH")
+        self.tokens.setdefault(ZERO_ADDRESS, "ETH")
         self.on_alert = on_alert
         self.holder = config.holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         self.lease: LeaseGrant | None = None
@@ -172,7 +173,7 @@ class Follower:
     def _queries(self, vaults: list[str]) -> list[Query]:
         topics = ["0x" + "00" * 12 + v[2:] for v in vaults]
         qs = [Query(vaults, [ev.VAULT_TOPICS])]
-        erc20 = [a for a in self.tokens if a != ev.ZERO]
+        erc20 = [a for a in self.tokens if a != ZERO_ADDRESS]
         if erc20:
             qs += [Query(erc20, [ev.TRANSFER, None, topics]), Query(erc20, [ev.TRANSFER, topics]),
                    Query(erc20, [ev.DESTROYED])]

@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit status."""
     args = _parser().parse_args(argv)
-    url = args.db or load_settings().database_url
+    settings = load_settings()
+    url = args.db or settings.database_url
     if args.command == "migrate":
         upgrade_all(url)
         print(f"schemas at head: {' '.join(all_schemas())}")
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = ledger_pkg.make_engine(url)
     try:
         with Session(engine) as session:
-            return _run(args, session, engine)
+            return _run(args, session, engine, settings.ledger_writer_busy_s)
     except ClientsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -68,9 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         engine.dispose()
 
 
-def _run(args: argparse.Namespace, session: Session, engine: object) -> int:
+def _run(args: argparse.Namespace, session: Session, engine: object, busy_s: float) -> int:
     if args.command == "create-client":
-        lg = ledger_pkg.Ledger(engine, group_commit=False)  # type: ignore[arg-type]
+        lg = ledger_pkg.Ledger(engine, group_commit=False, busy_timeout=busy_s)  # type: ignore[arg-type]
         client = service.create_client(session, lg, args.name)
         print(f"client_id:  {client.id}\nname:       {client.name}\nclient_ref: {client.client_ref}")
     elif args.command == "issue-key":

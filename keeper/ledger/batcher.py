@@ -19,7 +19,6 @@ and a request the writer had not taken yet is withdrawn (it will never commit).
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -28,6 +27,7 @@ from types import EllipsisType
 
 from sqlalchemy import Engine
 
+from keeper import config
 from keeper.ledger import db
 from keeper.ledger.checkpoint import Checkpointer
 from keeper.ledger.db import NO_AUTOCHECKPOINT, WRITE, is_unavailable
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 _STOP = object()
 # how long ``Ticket.result()`` (hence ``Ledger.post``/``post_all``) waits by default, in seconds:
 # well above the writer's busy timeout, so a locked database surfaces as LedgerUnavailable first
-DEFAULT_RESULT_TIMEOUT = float(os.environ.get("LEDGER_RESULT_TIMEOUT_S", "30"))
+DEFAULT_RESULT_TIMEOUT: float = config.default("ledger_result_timeout_s")
 _QUEUED, _TAKEN, _WITHDRAWN = 0, 1, 2
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from keeper.ledger import bulk
 from keeper.ledger import errors as err
-from keeper.ledger.domain import Kind, TransferResult, TransferSpec, available, utc
+from keeper.ledger.domain import Kind, TransferResult, TransferSpec, available
 from keeper.ledger.types import (
     UINT256_MAX,
     amount_error,
@@ -26,7 +26,7 @@ from keeper.ledger.types import (
     is_amount,
 )
 
-__all__ = ["Hook", "Request", "apply_requests", "utc"]  # utc: re-exported for older importers
+__all__ = ["Hook", "Request", "apply_requests"]
 
 Hook = Callable[[Connection], None]
 
