@@ -105,7 +105,8 @@ def wire_in(store: Store, key: str, body: WireIn) -> tuple[int, dict[str, Any]]:
         out = _posting_out(conn, pid, "wire_in", body.customer_id, account, amount)
         if body.earmark == "buy":
             at = utcnow()
-            tx = f"TX-{at:%Y-%m-%d}-{pid:05d}"
+            # unique beyond this database: the platform deduplicates on it forever
+            tx = f"TX-{at:%Y-%m-%d}-{pid:05d}-{secrets.token_hex(4).upper()}"
             out["transaction_id"] = tx
             payload = {"customer_id": body.customer_id, "transaction_id": tx, "amount": str(amount),
                        "currency": "USD", "reference": body.reference,

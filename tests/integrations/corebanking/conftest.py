@@ -30,9 +30,9 @@ from strongroom_testkit import free_port
 @dataclass
 class Receiver:
     """The platform side of the deposit notification, scripted per customer id prefix:
-    ``FLAKY``: 500 on the first two tries; ``SLOW``: sleeps past ATLAS's timeout on the first
-    try; ``NEW``: 400 (not onboarded); ``HOLD``: 403 (compliance hold); otherwise accepted.
-    Idempotent on ``transaction_id`` like the real platform must be: one order id per id."""
+    ``FLAKY``: 500 on the first two tries; ``DOWN``: 500 always; ``SLOW``: sleeps past ATLAS's
+    timeout on the first try; ``NEW``: 400 (not onboarded); ``HOLD``: 403 (compliance hold);
+    otherwise accepted. Idempotent on ``transaction_id`` as the platform must be."""
 
     calls: list[dict[str, Any]] = field(default_factory=list)
     orders: dict[str, str] = field(default_factory=dict)
@@ -42,12 +42,13 @@ class Receiver:
         with self.lock:
             self.calls.append(body)
             tries = sum(c.get("transaction_id") == body.get("transaction_id") for c in self.calls)
-            cust = str(body.get("customer_id", ""))
-            if cust.startswith("FLAKY") and tries <= 2:
+        cust = str(body.get("customer_id", ""))
+        if cust.startswith("SLOW") and tries == 1:
+            time.sleep(1.5)  # outside the lock: the retry is answered meanwhile
+            return 500, {"error": "too late"}
+        with self.lock:
+            if cust.startswith("DOWN") or (cust.startswith("FLAKY") and tries <= 2):
                 return 500, {"error": "platform unavailable"}
-            if cust.startswith("SLOW") and tries == 1:
-                time.sleep(1.5)
-                return 500, {"error": "too late"}
             if cust.startswith("NEW"):
                 return 400, {"error": "customer not onboarded for stablecoins"}
             if cust.startswith("HOLD"):
@@ -136,22 +137,43 @@ class Atlas:
                 self.proc.wait(10)
 
 
-@pytest.fixture(scope="session")
-def atlas(tmp_path_factory: pytest.TempPathFactory, receiver: tuple[Receiver, str]) -> Iterator[Atlas]:
-    """One ATLAS process for the session, notifying the test receiver (fast backoff)."""
-    d = tmp_path_factory.mktemp("atlas")
+def make_atlas(d: Path, platform_url: str) -> Atlas:
+    """An ATLAS (not started) with its database and key files in ``d``, notifying
+    ``platform_url`` with a fast backoff, at most 4 attempts, a 0.5 s timeout."""
+    d.mkdir(parents=True, exist_ok=True)
     api_key, ops_key = uuid.uuid4().hex, uuid.uuid4().hex
     write_secret_file(d / "keys" / "api", api_key)
     write_secret_file(d / "keys" / "ops", ops_key)
+    api_key, ops_key = (d / "keys" / "api").read_text(), (d / "keys" / "ops").read_text()
     port = free_port()
     argv = [sys.executable, "-m", "scripts.services.atlas", "--port", str(port), "--db", str(d / "atlas.db"),
             "--api-key-file", str(d / "keys" / "api"), "--ops-key-file", str(d / "keys" / "ops"),
-            "--platform-url", receiver[1], "--notify-backoff-s", "0.05", "--notify-max-attempts", "4",
+            "--platform-url", platform_url, "--notify-backoff-s", "0.05", "--notify-max-attempts", "4",
             "--notify-timeout-s", "0.5"]
-    a = Atlas(f"http://127.0.0.1:{port}", d / "atlas.db", api_key, ops_key, argv, d / "atlas.log")
+    return Atlas(f"http://127.0.0.1:{port}", d / "atlas.db", api_key, ops_key, argv, d / "atlas.log")
+
+
+@pytest.fixture(scope="session")
+def atlas(tmp_path_factory: pytest.TempPathFactory, receiver: tuple[Receiver, str]) -> Iterator[Atlas]:
+    """One ATLAS process for the session, notifying the test receiver."""
+    a = make_atlas(tmp_path_factory.mktemp("atlas"), receiver[1])
     a.start()
     yield a
     a.stop()
+
+
+@pytest.fixture
+def spawn() -> Iterator[Any]:
+    """``spawn(dir, platform_url)``: another ATLAS (stopped after the test)."""
+    made: list[Atlas] = []
+
+    def _spawn(d: Path, platform_url: str) -> Atlas:
+        made.append(make_atlas(d, platform_url))
+        return made[-1]
+
+    yield _spawn
+    for a in made:
+        a.stop()
 
 
 def ledger_problems(db: Path) -> list[Any]:

@@ -1,0 +1,88 @@
+"""The EOD GL batch contract (spec 004 §8.2): posted once per batch_id, rejected whole with its
+reasons when an account is unknown or debits != credits."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from keeper.integrations.corebanking import CoreBankingRejectedError, GLBatch
+
+
+def entry(account: str, debit: int, credit: int, currency: str = "USD-EQUIVALENT") -> dict[str, Any]:
+    return {"account": account, "debit": str(debit), "credit": str(credit), "currency": currency,
+            "description": "test", "reference": "SC-ORD-123"}
+
+
+def batch(*entries: dict[str, Any]) -> GLBatch:
+    return GLBatch(batch_id=f"GL-BATCH-{uuid.uuid4().hex[:10]}", posting_date="2026-02-01",
+                   entries=list(entries))
+
+
+def test_a_balanced_batch_posts_once(client, postings) -> None:
+    b = batch(entry("1100-CUSTOMER-USDC-WALLET", 0, 100_000_00),
+              entry("2100-USDC-OMNIBUS-WALLET", 100_000_00, 0),
+              entry("4500-FEE-REVENUE", 0, 250_00, "USD"),
+              entry("2100-USDC-OMNIBUS-WALLET", 250_00, 0, "USD"))
+    before = postings()
+    first = client.post_gl_batch(b)
+    assert first.batch_id == b.batch_id and first.atlas_batch_id.startswith("ATLAS-GL-")
+    assert client.post_gl_batch(b) == first  # a retried batch is not posted twice
+    assert postings() == before + 2  # one balanced posting per currency
+
+
+def test_the_spec_example_batch_is_rejected_as_unbalanced(client, postings) -> None:
+    """Spec 004 §8.2's own example credits a 250 fee nobody debits: ATLAS must refuse it."""
+    b = batch(entry("1100-CUSTOMER-USDC-WALLET", 0, 100000),
+              entry("2100-USDC-OMNIBUS-WALLET", 100000, 0),
+              entry("4500-FEE-REVENUE", 0, 250, "USD"))
+    before = postings()
+    with pytest.raises(CoreBankingRejectedError) as exc:
+        client.post_gl_batch(b)
+    assert exc.value.status == 422 and exc.value.code == "gl_batch_rejected"
+    assert "unbalanced in USD: debits 0 != credits 250" in exc.value.message
+    assert postings() == before
+
+
+def test_unknown_account_and_one_sided_lines_are_named(client, postings) -> None:
+    b = batch(entry("9999-NO-SUCH-ACCOUNT", 0, 500), entry("2100-USDC-OMNIBUS-WALLET", 500, 0),
+              entry("2110-USDT-OMNIBUS-WALLET", 7, 7), entry("4500-FEE-REVENUE", 0, 0, "EUR"))
+    before = postings()
+    with pytest.raises(CoreBankingRejectedError) as exc:
+        client.post_gl_batch(b)
+    msg = exc.value.message
+    assert "unknown GL account '9999-NO-SUCH-ACCOUNT'" in msg
+    assert "entry 2: exactly one of debit and credit" in msg
+    assert "entry 3: unknown currency 'EUR'" in msg
+    assert postings() == before
+
+
+def test_a_rejected_batch_id_can_be_corrected_and_resent(client) -> None:
+    bad = batch(entry("1100-CUSTOMER-USDC-WALLET", 0, 10), entry("2100-USDC-OMNIBUS-WALLET", 9, 0))
+    with pytest.raises(CoreBankingRejectedError):
+        client.post_gl_batch(bad)
+    fixed = GLBatch(batch_id=bad.batch_id, posting_date=bad.posting_date,
+                    entries=[entry("1100-CUSTOMER-USDC-WALLET", 0, 10),
+                             entry("2100-USDC-OMNIBUS-WALLET", 10, 0)])
+    assert client.post_gl_batch(fixed).batch_id == bad.batch_id
+    changed = GLBatch(batch_id=bad.batch_id, posting_date=bad.posting_date,
+                      entries=[entry("1100-CUSTOMER-USDC-WALLET", 0, 11),
+                               entry("2100-USDC-OMNIBUS-WALLET", 11, 0)])
+    with pytest.raises(CoreBankingRejectedError) as exc:  # the id is now spent
+        client.post_gl_batch(changed)
+    assert exc.value.code == "idempotency_conflict"
+
+
+@pytest.mark.parametrize("amount", [100000.00, 100000, "100000.00", "-5", "1e5", "0100", "9" * 40])
+def test_amounts_that_are_not_cent_strings_are_refused(atlas, postings, amount) -> None:
+    body = {"batch_id": f"GL-{uuid.uuid4().hex[:8]}", "posting_date": "2026-02-01",
+            "entries": [entry("1100-CUSTOMER-USDC-WALLET", 0, 0) | {"credit": amount},
+                        entry("2100-USDC-OMNIBUS-WALLET", 0, 0) | {"debit": amount}]}
+    before = postings()
+    r = httpx.post(f"{atlas.url}/atlas/gl/post-batch", json=body,
+                   headers={"Authorization": f"Bearer {atlas.api_key}"})
+    assert r.status_code == 422, r.text
+    assert postings() == before
