@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from keeper.schema import NAMING_CONVENTION
 
 
 class AlertsBase(DeclarativeBase):
-    """Declarative base of the alerts domain's tables."""
+    """Declarative base of the alerts domain's tables (the one naming convention)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class DeliveryStatus:

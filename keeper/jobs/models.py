@@ -18,6 +18,7 @@ from sqlalchemy import (
     Float,
     Integer,
     LargeBinary,
+    MetaData,
     String,
     Table,
     Text,
@@ -26,11 +27,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from keeper.schema import NAMING_CONVENTION
+
 STORE_TABLE = "jobs_apscheduler_jobs"
 
 
 class JobsBase(DeclarativeBase):
-    """Declarative base of the jobs domain's tables."""
+    """Declarative base of the jobs domain's tables (the one naming convention)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class RunStatus:

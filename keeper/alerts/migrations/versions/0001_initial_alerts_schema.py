@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 17:05:29.373889
+Create Date: 2026-11-23 17:05:29
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('ref', sa.String(length=160), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('key')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts_events')),
+    sa.UniqueConstraint('key', name=op.f('uq_alerts_events_key'))
     )
     op.create_table('alerts_deliveries',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -38,8 +38,9 @@ def upgrade() -> None:
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['event_id'], ['alerts_events.id'], ),
-    sa.PrimaryKeyConstraint('id'),
+    sa.ForeignKeyConstraint(['event_id'], ['alerts_events.id'],
+                            name=op.f('fk_alerts_deliveries_event_id_alerts_events')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts_deliveries')),
     sa.UniqueConstraint('event_id', 'channel', name='uq_alerts_deliveries_event_channel')
     )
     with op.batch_alter_table('alerts_deliveries', schema=None) as batch_op:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 17:05:29.322382
+Create Date: 2026-11-23 17:05:29
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Unicode(length=191), nullable=False),
     sa.Column('next_run_time', sa.Float(precision=25), nullable=True),
     sa.Column('job_state', sa.LargeBinary(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs_apscheduler_jobs'))
     )
     with op.batch_alter_table('jobs_apscheduler_jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_jobs_apscheduler_jobs_next_run_time'), ['next_run_time'],
@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('id'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs_runs')),
     sa.UniqueConstraint('job', 'slot', name='uq_jobs_runs_job_slot')
     )
     # ### end Alembic commands ###
