@@ -80,10 +80,11 @@ def start_issuer(tmp: Path, rpc_url: str, *, key: str, extra: list[str], db: Pat
     """Start ``python -m scripts.services.issuer`` and wait until it answers."""
     api_key, admin_token = secrets.token_hex(16), secrets.token_hex(16)
     port = port or free_port()
+    own = tmp / f"issuer-{port}"  # this start's secret files
     args = ["--port", str(port), "--db", str(db or tmp / "issuer.db"), "--rpc", rpc_url,
-            "--minter-key-file", str(_write(tmp / "minter.key", key)),
-            "--api-key-file", str(_write(tmp / "api.key", api_key)),
-            "--admin-token-file", str(_write(tmp / "admin.token", admin_token)), *extra]
+            "--minter-key-file", str(_write(own / "minter.key", key)),
+            "--api-key-file", str(_write(own / "api.key", api_key)),
+            "--admin-token-file", str(_write(own / "admin.token", admin_token)), *extra]
     log = tmp / f"issuer-{port}.log"
     proc = subprocess.Popen([sys.executable, "-m", "scripts.services.issuer", *args], cwd=ROOT,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
