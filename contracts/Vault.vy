@@ -721,10 +721,10 @@ def _check_destination(to: address):
 @internal
 def _value_usd(token: address, amount: uint256) -> uint256:
     # micro-USD, rounded up so the limits never undercount
-    p: Pricing = self.pricing[token]
-    assert p.price != 0, "Vault: token not priced"
-    unit: uint256 = 10 ** p.decimals
-    return (amount * p.price + unit - 1) // unit
+    price: uint256 = self.pricing[token].price
+    assert price != 0, "Vault: token not priced"
+    unit: uint256 = 10 ** self.pricing[token].decimals
+    return (amount * price + unit - 1) // unit
 
 
 @internal
