@@ -182,6 +182,13 @@ def test_vault_state_machine(funded_vault, whitelist, who, usdc_t, usdt_t, chain
             token = tokens[t]
             self._try(vault.sweep, token, mult * units[token], tier, sender=actors[a])
 
+        @rule(t=st.sampled_from(range(3)))
+        def evacuate(self, t):
+            # finding 6: while paused, treasury can still sweep to cold
+            if chain.pending_timestamp < self.pause_ends:
+                token = tokens[t]
+                self._try(vault.sweep, token, 3 * units[token], 2, sender=who.treasury)
+
         @rule(a=st.sampled_from([4, 4, 2, 5]))
         def pause(self, a):
             self._try(vault.pause, sender=actors[a])
