@@ -23,6 +23,7 @@
             PAUSE_DURATION (7 days); ADMIN may pause and unpause at any time, PAUSER may
             lift its own pause and may not pause again until PAUSE_COOLDOWN after the
             last pause ended (expired or lifted), so it cannot freeze the vault forever;
+            every end of a pause is an event (Unpaused, or PauseExpired via `expirePause`);
           - sweeps hot -> warm/cold go only to governance-set tier addresses that are
             also active on the Whitelist. Sweeps to cold (TIER_COLD) have their own USD
             budget and stay possible while paused, so funds can always be evacuated;
@@ -119,6 +120,9 @@ event Paused:
 event Unpaused:
     by: indexed(address)
 
+event PauseExpired:
+    ended_at: uint256
+
 event LimitChanged:
     token: indexed(address)
     enabled: bool
@@ -208,6 +212,8 @@ paused_at: public(uint256)
 # end of the current or last pause (expiry, or when it was lifted)
 pause_ends: public(uint256)
 paused_by: public(address)
+# a pause whose end has not been announced yet (by Unpaused or PauseExpired)
+pause_open: public(bool)
 operations: public(HashMap[bytes32, Operation])
 migrated_to: public(address)
 migration_imported: bool
@@ -392,10 +398,12 @@ def pause():
     assert not self._is_paused(), "Vault: already paused"
     if not access._has(msg.sender, ADMIN):
         assert block.timestamp >= self._pausable_at(), "Vault: pause cooldown"
+    self._announce_expiry()
     until: uint256 = block.timestamp + PAUSE_DURATION
     self.paused_at = block.timestamp
     self.pause_ends = until
     self.paused_by = msg.sender
+    self.pause_open = True
     log Paused(by=msg.sender, until=until)
 
 
@@ -410,7 +418,19 @@ def unpause():
     if not access._has(msg.sender, ADMIN):
         assert msg.sender == self.paused_by, "Vault: not own pause"
     self.pause_ends = block.timestamp
+    self.pause_open = False
     log Unpaused(by=msg.sender)
+
+
+@external
+def expirePause():
+    """
+    @notice Announce that the last pause ended by itself (PauseExpired), for mirrors
+    @dev Anyone, once the pause's PAUSE_DURATION is over; once per pause. A new pause
+         announces an unannounced expiry first, so the event sequence is always complete.
+    """
+    assert self.pause_open and not self._is_paused(), "Vault: no expired pause"
+    self._announce_expiry()
 
 # ---------------------------------------------------------------- external: admin
 
@@ -675,6 +695,13 @@ def opIdUsed(op_id: bytes32) -> bool:
 @internal
 def _is_paused() -> bool:
     return block.timestamp < self.pause_ends
+
+
+@internal
+def _announce_expiry():
+    if self.pause_open:
+        self.pause_open = False
+        log PauseExpired(ended_at=self.pause_ends)
 
 
 @view

@@ -54,3 +54,26 @@ def test_pauser_lifts_its_own_pause_only(funded_vault, who):
     with ape.reverts("Vault: not admin"):
         v.unpause(sender=who.customer)
     assert v.isPaused()
+
+
+def test_pause_expiry_is_an_event(funded_vault, who, chain):
+    """Finding 8: a mirror gets an event when a pause ends by itself."""
+    v = funded_vault
+    until = v.pause(sender=who.pauser).events.filter(v.Paused)[0].until
+    with ape.reverts("Vault: no expired pause"):
+        v.expirePause(sender=who.stranger)
+    chain.mine(timestamp=until)
+    tx = v.expirePause(sender=who.stranger)  # anyone
+    assert tx.events.filter(v.PauseExpired)[0].ended_at == until
+    with ape.reverts("Vault: no expired pause"):  # once per pause
+        v.expirePause(sender=who.stranger)
+    # an unannounced expiry is announced by the next pause, before its Paused event
+    until = v.pause(sender=who.admin).events.filter(v.Paused)[0].until
+    chain.mine(timestamp=until + 10)
+    tx = v.pause(sender=who.admin)
+    assert [e.event_name for e in tx.events] == \
+        ["PauseExpired", "Paused"]
+    assert tx.events.filter(v.PauseExpired)[0].ended_at == until
+    v.unpause(sender=who.admin)  # a lifted pause is announced by Unpaused, not expiry
+    with ape.reverts("Vault: no expired pause"):
+        v.expirePause(sender=who.stranger)
