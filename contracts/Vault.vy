@@ -45,13 +45,28 @@
 # ---------------------------------------------------------------- interfaces
 
 from modules import access
+from modules import pausing
 from modules import rolling_window
 from modules import safe_erc20
 
 initializes: access
+initializes: pausing
 initializes: rolling_window
 
-exports: (access.roles, access.hasRole, access.setRoles, access.renounceRoles)
+exports: (
+    access.roles,
+    access.hasRole,
+    access.setRoles,
+    access.renounceRoles,
+    pausing.expirePause,
+    pausing.isPaused,
+    pausing.pausedUntil,
+    pausing.pausableAt,
+    pausing.paused_at,
+    pausing.pause_ends,
+    pausing.paused_by,
+    pausing.pause_open,
+)
 
 
 interface IWhitelist:
@@ -112,17 +127,7 @@ event MigrationReceived:
     sender: indexed(address)
     amount: uint256
 
-# Additional events.
-event Paused:
-    by: indexed(address)
-    until: uint256
-
-event Unpaused:
-    by: indexed(address)
-
-event PauseExpired:
-    ended_at: uint256
-
+# Additional events (Paused, Unpaused, PauseExpired come from modules/pausing.vy).
 event LimitChanged:
     token: indexed(address)
     enabled: bool
@@ -185,8 +190,8 @@ struct Operation:
 ETH: public(constant(address)) = empty(address)
 WITHDRAWAL_DELAY: public(constant(uint256)) = 86400
 WITHDRAWAL_GRACE: public(constant(uint256)) = 7 * 86400
-PAUSE_DURATION: public(constant(uint256)) = 7 * 86400
-PAUSE_COOLDOWN: public(constant(uint256)) = 3 * 86400
+PAUSE_DURATION: public(constant(uint256)) = pausing.PAUSE_DURATION
+PAUSE_COOLDOWN: public(constant(uint256)) = pausing.PAUSE_COOLDOWN
 TIER_COLD: public(constant(uint8)) = 2
 MAX_MIGRATION_TOKENS: constant(uint256) = 8
 MAX_DECIMALS: constant(uint256) = 36
@@ -208,12 +213,6 @@ pricing: public(HashMap[address, Pricing])
 daily_limit_usd: public(uint256)
 cold_sweep_limit_usd: public(uint256)
 tier_address: public(HashMap[uint8, address])
-paused_at: public(uint256)
-# end of the current or last pause (expiry, or when it was lifted)
-pause_ends: public(uint256)
-paused_by: public(address)
-# a pause whose end has not been announced yet (by Unpaused or PauseExpired)
-pause_open: public(bool)
 operations: public(HashMap[bytes32, Operation])
 migrated_to: public(address)
 migration_imported: bool
@@ -375,7 +374,7 @@ def sweep(token: address, amount: uint256, tier: uint8):
     assert self.migrated_to == empty(address), "Vault: migrated"
     window: uint256 = WINDOW_COLD
     if tier != TIER_COLD:
-        assert not self._is_paused(), "Vault: paused"
+        assert not pausing._is_paused(), "Vault: paused"
         window = WINDOW_USD
     to: address = self.tier_address[tier]
     assert to != empty(address), "Vault: unknown tier"
@@ -392,19 +391,10 @@ def pause():
     """
     @notice Emergency stop of every inflow and outflow (but cold sweeps) for PAUSE_DURATION
     @dev PAUSER (the 2-of-3 emergency Multisig), not before PAUSE_COOLDOWN after the last
-         pause ended; or ADMIN at any time. Lifts itself automatically.
+         pause ended; or ADMIN at any time. Lifts itself automatically (modules/pausing.vy).
     """
     access._check_role(msg.sender, PAUSER | ADMIN, "Vault: not pauser")
-    assert not self._is_paused(), "Vault: already paused"
-    if not access._has(msg.sender, ADMIN):
-        assert block.timestamp >= self._pausable_at(), "Vault: pause cooldown"
-    self._announce_expiry()
-    until: uint256 = block.timestamp + PAUSE_DURATION
-    self.paused_at = block.timestamp
-    self.pause_ends = until
-    self.paused_by = msg.sender
-    self.pause_open = True
-    log Paused(by=msg.sender, until=until)
+    pausing._pause(msg.sender, access._has(msg.sender, ADMIN))
 
 
 @external
@@ -414,23 +404,7 @@ def unpause():
     @dev ADMIN, or the PAUSER that started it. Starts PAUSE_COOLDOWN for PAUSER.
     """
     access._check_role(msg.sender, ADMIN | PAUSER, "Vault: not admin")
-    assert self._is_paused(), "Vault: not paused"
-    if not access._has(msg.sender, ADMIN):
-        assert msg.sender == self.paused_by, "Vault: not own pause"
-    self.pause_ends = block.timestamp
-    self.pause_open = False
-    log Unpaused(by=msg.sender)
-
-
-@external
-def expirePause():
-    """
-    @notice Announce that the last pause ended by itself (PauseExpired), for mirrors
-    @dev Anyone, once the pause's PAUSE_DURATION is over; once per pause. A new pause
-         announces an unannounced expiry first, so the event sequence is always complete.
-    """
-    assert self.pause_open and not self._is_paused(), "Vault: no expired pause"
-    self._announce_expiry()
+    pausing._unpause(msg.sender, access._has(msg.sender, ADMIN))
 
 # ---------------------------------------------------------------- external: admin
 
@@ -601,35 +575,6 @@ def receiveMigration():
 
 @view
 @external
-def isPaused() -> bool:
-    """
-    @notice True while a pause is in force (it expires PAUSE_DURATION after it started)
-    """
-    return self._is_paused()
-
-
-@view
-@external
-def pausedUntil() -> uint256:
-    """
-    @notice End of the current pause, 0 if none
-    """
-    if self._is_paused():
-        return self.pause_ends
-    return 0
-
-
-@view
-@external
-def pausableAt() -> uint256:
-    """
-    @notice Earliest time PAUSER may pause again (PAUSE_COOLDOWN after the last pause)
-    """
-    return self._pausable_at()
-
-
-@view
-@external
 def outflowUsd() -> uint256:
     """
     @notice Micro-USD counted against `daily_limit_usd` in the rolling 24 h window
@@ -693,27 +638,6 @@ def opIdUsed(op_id: bytes32) -> bool:
 
 @view
 @internal
-def _is_paused() -> bool:
-    return block.timestamp < self.pause_ends
-
-
-@internal
-def _announce_expiry():
-    if self.pause_open:
-        self.pause_open = False
-        log PauseExpired(ended_at=self.pause_ends)
-
-
-@view
-@internal
-def _pausable_at() -> uint256:
-    if self.pause_ends == 0:
-        return 0
-    return self.pause_ends + PAUSE_COOLDOWN
-
-
-@view
-@internal
 def _op_id_used(op_id: bytes32) -> bool:
     if self.operations[op_id].status != STATUS_NONE:
         return True
@@ -725,7 +649,7 @@ def _op_id_used(op_id: bytes32) -> bool:
 @view
 @internal
 def _check_live():
-    assert not self._is_paused(), "Vault: paused"
+    assert not pausing._is_paused(), "Vault: paused"
     assert self.migrated_to == empty(address), "Vault: migrated"
 
 
