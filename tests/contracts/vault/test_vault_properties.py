@@ -53,6 +53,11 @@ def test_vault_state_machine(funded_vault, whitelist, who, usdc_t, usdt_t, chain
     vault = funded_vault
     tokens = [ETH, usdc_t.address, usdt_t.address]
     units = {ETH: ETHER, usdc_t.address: 10_000 * USD, usdt_t.address: 10_000 * USD}
+    # instant budgets of 8 units per 24 h, so that the random walk runs into them often
+    for t in tokens:
+        c = vault.token_config(t)
+        vault.setTokenConfig(t, True, c.tx_cap, c.queue_threshold, 8 * units[t],
+                             sender=who.admin)
     cfg = {t: vault.token_config(t) for t in tokens}
     pricing = {t: vault.pricing(t) for t in tokens}
     daily_usd, cold_usd = vault.daily_limit_usd(), vault.cold_sweep_limit_usd()
