@@ -4,16 +4,27 @@
 @license Apache-2.0
 @notice A payer locks USDC for a supplier until a deadline. The ORACLE (delivery
         confirmation service) releases it to the supplier before the deadline; after
-        the deadline the payer can take a refund. COMPLIANCE_OFFICER can freeze a
-        disputed escrow: while frozen neither release nor refund is possible until it
-        is unfrozen, or resolved by compliance to the supplier or to the payer.
-        Token calls tolerate tokens without a return value; the locked amount is the
+        the deadline the payer can take a refund. COMPLIANCE_OFFICER (the 2-of-3
+        compliance Multisig) can freeze a disputed escrow: while frozen neither release
+        nor refund is possible until it is unfrozen (by compliance or ADMIN), or resolved.
+        Resolution takes two distinct parties: compliance proposes where the funds go
+        (`proposeResolution`), and the party that loses by it (the payer for a payment to
+        the supplier, the supplier for a refund) or ADMIN (the Timelock: cold 3-of-5 +
+        48 h) confirms it with `resolve`, naming the same direction, so a proposal changed
+        in flight cannot be confirmed by mistake. The proposer can never confirm its own
+        proposal. Compliance alone can therefore freeze, but never pay anyone.
+        Token calls go through the shared SafeERC20 module; the locked amount is the
         balance delta actually received.
 """
 
 # ---------------------------------------------------------------- interfaces
 
-from ethereum.ercs import IERC20
+from modules import access
+from modules import safe_erc20
+
+initializes: access
+
+exports: (access.roles, access.hasRole, access.setRoles, access.renounceRoles)
 
 # ---------------------------------------------------------------- events
 
@@ -43,21 +54,22 @@ event EscrowUnfrozen:
     id: indexed(uint256)
     by: indexed(address)
 
+event EscrowResolutionProposed:
+    id: indexed(uint256)
+    to: indexed(address)
+    by: indexed(address)
+
 event EscrowResolved:
     id: indexed(uint256)
     to: indexed(address)
     amount: uint256
 
-event RoleSet:
-    account: indexed(address)
-    roles: Roles
-
 # ---------------------------------------------------------------- constants
 
-flag Roles:
-    ADMIN
-    ORACLE
-    COMPLIANCE_OFFICER
+# Role bits (keeper/roles.py EscrowRole is their Python home).
+ADMIN: public(constant(uint256)) = access.ADMIN
+ORACLE: public(constant(uint256)) = 2
+COMPLIANCE_OFFICER: public(constant(uint256)) = 4
 
 struct Deal:
     payer: address
@@ -66,6 +78,10 @@ struct Deal:
     expiry: uint256
     status: uint8
     frozen: bool
+
+struct Proposal:
+    proposer: address
+    to_supplier: bool
 
 STATUS_NONE: public(constant(uint8)) = 0
 STATUS_LOCKED: public(constant(uint8)) = 1
@@ -76,9 +92,10 @@ MAX_DURATION: public(constant(uint256)) = 365 * 86400
 # ---------------------------------------------------------------- storage
 
 TOKEN: public(immutable(address))
-roles: public(HashMap[address, Roles])
 escrows: public(HashMap[uint256, Deal])
 escrow_count: public(uint256)
+# pending resolution of a frozen escrow (proposer empty = none)
+proposals: public(HashMap[uint256, Proposal])
 
 # ---------------------------------------------------------------- constructor
 
@@ -88,15 +105,13 @@ def __init__(token: address, admin: address, oracle: address, compliance: addres
     @param token The stablecoin held in escrow (USDC)
     @param admin ADMIN (the Timelock)
     @param oracle ORACLE (delivery confirmation service)
-    @param compliance COMPLIANCE_OFFICER
+    @param compliance COMPLIANCE_OFFICER (the compliance Multisig)
     """
     assert token != empty(address) and admin != empty(address), "Escrow: zero address"
     TOKEN = token
-    self._set_roles(admin, Roles.ADMIN)
-    if oracle != empty(address):
-        self._set_roles(oracle, self.roles[oracle] | Roles.ORACLE)
-    if compliance != empty(address):
-        self._set_roles(compliance, self.roles[compliance] | Roles.COMPLIANCE_OFFICER)
+    access._grant(admin, ADMIN)
+    access._grant(oracle, ORACLE)
+    access._grant(compliance, COMPLIANCE_OFFICER)
 
 # ---------------------------------------------------------------- external
 
@@ -116,10 +131,7 @@ def create(supplier: address, amount: uint256, expiry: uint256, reference: bytes
     assert amount != 0, "Escrow: zero amount"
     assert expiry > block.timestamp, "Escrow: expiry in the past"
     assert expiry <= block.timestamp + MAX_DURATION, "Escrow: expiry too far"
-    before: uint256 = staticcall IERC20(TOKEN).balanceOf(self)
-    self._token_call(abi_encode(msg.sender, self, amount, method_id=method_id("transferFrom(address,address,uint256)")))
-    received: uint256 = staticcall IERC20(TOKEN).balanceOf(self) - before
-    assert received != 0, "Escrow: nothing received"
+    received: uint256 = safe_erc20._pull(TOKEN, msg.sender, amount)
     id: uint256 = self.escrow_count + 1
     self.escrow_count = id
     self.escrows[id] = Deal(payer=msg.sender, supplier=supplier, amount=received, expiry=expiry, status=STATUS_LOCKED, frozen=False)
@@ -135,11 +147,11 @@ def release(id: uint256):
     @dev ORACLE only; not while frozen
     @param id Escrow id
     """
-    assert Roles.ORACLE in self.roles[msg.sender], "Escrow: not oracle"
+    access._check_role(msg.sender, ORACLE, "Escrow: not oracle")
     deal: Deal = self._open(id)
     assert block.timestamp < deal.expiry, "Escrow: expired"
     self.escrows[id].status = STATUS_RELEASED
-    self._pay(deal.supplier, deal.amount)
+    safe_erc20._transfer(TOKEN, deal.supplier, deal.amount)
     log EscrowReleased(id=id, supplier=deal.supplier, amount=deal.amount)
 
 
@@ -155,7 +167,7 @@ def refund(id: uint256):
     assert msg.sender == deal.payer, "Escrow: not payer"
     assert block.timestamp >= deal.expiry, "Escrow: not expired"
     self.escrows[id].status = STATUS_REFUNDED
-    self._pay(deal.payer, deal.amount)
+    safe_erc20._transfer(TOKEN, deal.payer, deal.amount)
     log EscrowRefunded(id=id, payer=deal.payer, amount=deal.amount)
 
 
@@ -166,7 +178,7 @@ def freeze(id: uint256):
     @dev COMPLIANCE_OFFICER only
     @param id Escrow id
     """
-    assert Roles.COMPLIANCE_OFFICER in self.roles[msg.sender], "Escrow: not compliance"
+    access._check_role(msg.sender, COMPLIANCE_OFFICER, "Escrow: not compliance")
     deal: Deal = self._locked(id)
     assert not deal.frozen, "Escrow: already frozen"
     self.escrows[id].frozen = True
@@ -176,53 +188,68 @@ def freeze(id: uint256):
 @external
 def unfreeze(id: uint256):
     """
-    @notice Lift a freeze; normal release/refund rules apply again
-    @dev COMPLIANCE_OFFICER only
+    @notice Lift a freeze (and drop any pending resolution); normal rules apply again
+    @dev COMPLIANCE_OFFICER or ADMIN (so compliance cannot hold an escrow forever)
     @param id Escrow id
     """
-    assert Roles.COMPLIANCE_OFFICER in self.roles[msg.sender], "Escrow: not compliance"
+    access._check_role(msg.sender, COMPLIANCE_OFFICER | ADMIN, "Escrow: not compliance")
     deal: Deal = self._locked(id)
     assert deal.frozen, "Escrow: not frozen"
     self.escrows[id].frozen = False
+    self.proposals[id] = empty(Proposal)
     log EscrowUnfrozen(id=id, by=msg.sender)
+
+
+@external
+def proposeResolution(id: uint256, to_supplier: bool):
+    """
+    @notice Propose settling a frozen escrow to the supplier or back to the payer
+    @dev COMPLIANCE_OFFICER only; replaces an earlier proposal. Nothing moves until the
+         losing party or ADMIN confirms with `resolve`.
+    @param id Escrow id
+    @param to_supplier True pays the supplier, False refunds the payer
+    """
+    access._check_role(msg.sender, COMPLIANCE_OFFICER, "Escrow: not compliance")
+    deal: Deal = self._locked(id)
+    assert deal.frozen, "Escrow: not frozen"
+    self.proposals[id] = Proposal(proposer=msg.sender, to_supplier=to_supplier)
+    to: address = deal.payer
+    if to_supplier:
+        to = deal.supplier
+    log EscrowResolutionProposed(id=id, to=to, by=msg.sender)
 
 
 @external
 @nonreentrant
 def resolve(id: uint256, to_supplier: bool):
     """
-    @notice Settle a frozen (disputed) escrow to the supplier or back to the payer
-    @dev COMPLIANCE_OFFICER only; the escrow must be frozen
+    @notice Confirm compliance's proposed resolution and pay it out
+    @dev The second party: the one that loses by the proposal (the payer when it pays the
+         supplier, the supplier when it refunds the payer) or ADMIN; never the proposer.
+         `to_supplier` must equal the proposal.
     @param id Escrow id
-    @param to_supplier True pays the supplier, False refunds the payer
+    @param to_supplier The direction the confirmer agrees to
     """
-    assert Roles.COMPLIANCE_OFFICER in self.roles[msg.sender], "Escrow: not compliance"
     deal: Deal = self._locked(id)
     assert deal.frozen, "Escrow: not frozen"
+    p: Proposal = self.proposals[id]
+    assert p.proposer != empty(address), "Escrow: no proposal"
+    assert p.to_supplier == to_supplier, "Escrow: proposal differs"
+    assert msg.sender != p.proposer, "Escrow: proposer cannot confirm"
+    loser: address = deal.supplier
     to: address = deal.payer
     if to_supplier:
+        loser = deal.payer
         to = deal.supplier
         self.escrows[id].status = STATUS_RELEASED
     else:
         self.escrows[id].status = STATUS_REFUNDED
+    if msg.sender != loser:
+        access._check_role(msg.sender, ADMIN, "Escrow: not a confirming party")
     self.escrows[id].frozen = False
-    self._pay(to, deal.amount)
+    self.proposals[id] = empty(Proposal)
+    safe_erc20._transfer(TOKEN, to, deal.amount)
     log EscrowResolved(id=id, to=to, amount=deal.amount)
-
-
-@external
-def setRoles(account: address, roles: Roles):
-    """
-    @notice Replace the role set of `account`
-    @dev ADMIN only; an admin cannot drop its own ADMIN flag
-    @param account Role holder
-    @param roles New role bit set
-    """
-    assert Roles.ADMIN in self.roles[msg.sender], "Escrow: not admin"
-    assert account != empty(address), "Escrow: zero address"
-    if account == msg.sender:
-        assert Roles.ADMIN in roles, "Escrow: admin cannot drop own admin"
-    self._set_roles(account, roles)
 
 # ---------------------------------------------------------------- internal
 
@@ -240,28 +267,3 @@ def _open(id: uint256) -> Deal:
     deal: Deal = self._locked(id)
     assert not deal.frozen, "Escrow: frozen"
     return deal
-
-
-@internal
-def _pay(to: address, amount: uint256):
-    self._token_call(abi_encode(to, amount, method_id=method_id("transfer(address,uint256)")))
-
-
-@internal
-def _token_call(data: Bytes[100]):
-    ok: bool = False
-    response: Bytes[256] = b""
-    ok, response = raw_call(TOKEN, data, max_outsize=256, revert_on_failure=False)
-    if not ok:
-        if len(response) != 0 and len(response) < 256:
-            raw_revert(response)
-        raise "Escrow: token call failed"
-    if len(response) != 0:
-        assert len(response) >= 32, "Escrow: bad token return"
-        assert convert(slice(response, 0, 32), uint256) == 1, "Escrow: token returned false"
-
-
-@internal
-def _set_roles(account: address, roles: Roles):
-    self.roles[account] = roles
-    log RoleSet(account=account, roles=roles)

@@ -3,15 +3,24 @@
 @title Strongroom destination whitelist
 @license Apache-2.0
 @notice Registry of destination addresses that custody outflows may go to.
-        The compliance officer adds and removes addresses. An added address only
-        becomes usable (`isActive`) after an activation delay (24 h by default), so a
-        rogue or compromised compliance key cannot add-and-drain in one step: the
-        24 h window lets monitoring detect and remove the entry. Removal is immediate.
-        Parameter and role changes belong to ADMIN (the Timelock in deployment).
+        The compliance officer (the 2-of-3 compliance Multisig in deployment) adds and
+        removes addresses. An added address only becomes usable (`isActive`) after an
+        activation delay (24 h by default), so a rogue compliance quorum cannot
+        add-and-drain in one step: the window lets monitoring detect and remove the entry.
+        Removal is immediate, except for *protected* entries: the genesis entries (the
+        custody tier addresses: warm and cold Multisigs) and any entry ADMIN protects.
+        Compliance cannot remove them, so sweeps to cold keep working whatever compliance
+        does; only ADMIN (the Timelock) can lift the protection.
+        Parameter and role changes belong to ADMIN.
 """
 
 # ---------------------------------------------------------------- interfaces
-# (none)
+
+from modules import access
+
+initializes: access
+
+exports: (access.roles, access.hasRole, access.setRoles, access.renounceRoles)
 
 # ---------------------------------------------------------------- events
 
@@ -28,15 +37,15 @@ event ActivationDelayChanged:
     old_delay: uint256
     new_delay: uint256
 
-event RoleSet:
+event ProtectionSet:
     account: indexed(address)
-    roles: Roles
+    protected: bool
 
 # ---------------------------------------------------------------- constants
 
-flag Roles:
-    ADMIN
-    COMPLIANCE_OFFICER
+# Role bits (keeper/roles.py WhitelistRole is their Python home).
+ADMIN: public(constant(uint256)) = access.ADMIN
+COMPLIANCE_OFFICER: public(constant(uint256)) = 2
 
 DEFAULT_ACTIVATION_DELAY: public(constant(uint256)) = 86400
 MAX_ACTIVATION_DELAY: public(constant(uint256)) = 30 * 86400
@@ -44,10 +53,11 @@ MAX_INITIAL: constant(uint256) = 16
 
 # ---------------------------------------------------------------- storage
 
-roles: public(HashMap[address, Roles])
 activation_delay: public(uint256)
 # timestamp from which the address is usable; 0 = not listed
 activates_at: public(HashMap[address, uint256])
+# protected entries cannot be removed by compliance
+protected: public(HashMap[address, bool])
 
 # ---------------------------------------------------------------- constructor
 
@@ -60,15 +70,15 @@ def __init__(
 ):
     """
     @param admin Holder of ADMIN (the Timelock in deployment)
-    @param compliance Holder of COMPLIANCE_OFFICER
+    @param compliance Holder of COMPLIANCE_OFFICER (the compliance Multisig)
     @param activation_delay Seconds between add and activation (0 = default 24 h)
-    @param initial Genesis entries (the custody tier addresses), active immediately
+    @param initial Genesis entries (the custody tier addresses), active immediately and
+           protected
     """
     assert admin != empty(address), "Whitelist: zero admin"
     assert activation_delay <= MAX_ACTIVATION_DELAY, "Whitelist: delay too long"
-    self._set_roles(admin, Roles.ADMIN)
-    if compliance != empty(address):
-        self._set_roles(compliance, self.roles[compliance] | Roles.COMPLIANCE_OFFICER)
+    access._grant(admin, ADMIN)
+    access._grant(compliance, COMPLIANCE_OFFICER)
     delay: uint256 = activation_delay
     if delay == 0:
         delay = DEFAULT_ACTIVATION_DELAY
@@ -78,6 +88,8 @@ def __init__(
         assert account != empty(address), "Whitelist: zero address"
         self.activates_at[account] = block.timestamp
         log AddressAdded(account=account, activates_at=block.timestamp, by=msg.sender)
+        self.protected[account] = True
+        log ProtectionSet(account=account, protected=True)
 
 # ---------------------------------------------------------------- external
 
@@ -89,7 +101,7 @@ def add(account: address) -> uint256:
     @param account Destination address
     @return Timestamp at which the address becomes active
     """
-    assert Roles.COMPLIANCE_OFFICER in self.roles[msg.sender], "Whitelist: not compliance"
+    access._check_role(msg.sender, COMPLIANCE_OFFICER, "Whitelist: not compliance")
     assert account != empty(address), "Whitelist: zero address"
     assert self.activates_at[account] == 0, "Whitelist: already listed"
     at: uint256 = block.timestamp + self.activation_delay
@@ -102,13 +114,28 @@ def add(account: address) -> uint256:
 def remove(account: address):
     """
     @notice Delist `account` with immediate effect
-    @dev Only COMPLIANCE_OFFICER. Reverts if not listed.
+    @dev Only COMPLIANCE_OFFICER. Reverts if not listed or protected.
     @param account Destination address
     """
-    assert Roles.COMPLIANCE_OFFICER in self.roles[msg.sender], "Whitelist: not compliance"
+    access._check_role(msg.sender, COMPLIANCE_OFFICER, "Whitelist: not compliance")
     assert self.activates_at[account] != 0, "Whitelist: not listed"
+    assert not self.protected[account], "Whitelist: protected"
     self.activates_at[account] = 0
     log AddressRemoved(account=account, by=msg.sender)
+
+
+@external
+def setProtected(account: address, protected: bool):
+    """
+    @notice Protect a listed entry from removal by compliance, or lift the protection
+    @dev Only ADMIN (Timelock). Protecting an unlisted address is refused.
+    @param account Listed destination address
+    @param protected New protection state
+    """
+    access._check_role(msg.sender, ADMIN, "Whitelist: not admin")
+    assert self.activates_at[account] != 0 or not protected, "Whitelist: not listed"
+    self.protected[account] = protected
+    log ProtectionSet(account=account, protected=protected)
 
 
 @external
@@ -118,26 +145,11 @@ def setActivationDelay(new_delay: uint256):
     @dev Only ADMIN (Timelock). Bounded to (0, MAX_ACTIVATION_DELAY].
     @param new_delay Seconds
     """
-    assert Roles.ADMIN in self.roles[msg.sender], "Whitelist: not admin"
+    access._check_role(msg.sender, ADMIN, "Whitelist: not admin")
     assert new_delay != 0, "Whitelist: zero delay"
     assert new_delay <= MAX_ACTIVATION_DELAY, "Whitelist: delay too long"
     log ActivationDelayChanged(old_delay=self.activation_delay, new_delay=new_delay)
     self.activation_delay = new_delay
-
-
-@external
-def setRoles(account: address, roles: Roles):
-    """
-    @notice Replace the role set of `account`
-    @dev Only ADMIN. An admin cannot strip its own ADMIN flag (avoids a headless registry).
-    @param account Role holder
-    @param roles New role bit set
-    """
-    assert Roles.ADMIN in self.roles[msg.sender], "Whitelist: not admin"
-    assert account != empty(address), "Whitelist: zero address"
-    if account == msg.sender:
-        assert Roles.ADMIN in roles, "Whitelist: admin cannot drop own admin"
-    self._set_roles(account, roles)
 
 
 @view
@@ -159,10 +171,3 @@ def isListed(account: address) -> bool:
     @param account Destination address
     """
     return self.activates_at[account] != 0
-
-# ---------------------------------------------------------------- internal
-
-@internal
-def _set_roles(account: address, roles: Roles):
-    self.roles[account] = roles
-    log RoleSet(account=account, roles=roles)

@@ -26,35 +26,44 @@ from typing import Any
 from eth_account import Account
 from hexbytes import HexBytes
 
+from keeper.assets import ETH_ADDRESS, USDC, USDT
+from keeper.roles import VaultRole
+
 ROOT = Path(__file__).resolve().parent.parent
-ETH = "0x0000000000000000000000000000000000000000"
-USDC_MAINNET = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
-USDT_MAINNET = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
+ETH = ETH_ADDRESS
 HOUR = 3600
 DAY = 24 * HOUR
-
-# Vault role bit flags (flag Roles in contracts/Vault.vy, declaration order).
-ADMIN, COMPLIANCE_OFFICER, TREASURY, PAUSER, CUSTOMER = 1, 2, 4, 8, 16
-# Timelock role bit flags.
-PROPOSER, EXECUTOR, CANCELLER = 1, 2, 4
-# Escrow role bit flags.
-ESCROW_ADMIN, ESCROW_ORACLE, ESCROW_COMPLIANCE = 1, 2, 4
+USD6 = 10**6  # the vault's USD unit is the micro-USD
 TIER_WARM, TIER_COLD = 1, 2
 
 
 @dataclass
 class TokenLimits:
-    """Per-token vault limits in base units."""
+    """Per-token vault controls, in the token's base units."""
 
-    daily_limit: int
     tx_cap: int
     queue_threshold: int
+    instant_budget: int  # paid without queueing per rolling 24 h; beyond it withdrawals queue
+
+
+@dataclass
+class TokenPricing:
+    """How the vault values a token against its USD limits: micro-USD per whole token."""
+
+    decimals: int
+    price_min: int
+    price_max: int
+    price: int
 
 
 def _usd_limits(decimals: int) -> TokenLimits:
     unit = 10**decimals
-    # 10M/day (spec 7.5), 1M per transaction, above 50K queued for 24 h (spec 6.3 hot tier).
-    return TokenLimits(10_000_000 * unit, 1_000_000 * unit, 50_000 * unit)
+    # 1M per transaction, above 50K queued for 24 h (spec 6.3 hot tier), 500K instant per 24 h.
+    return TokenLimits(1_000_000 * unit, 50_000 * unit, 500_000 * unit)
+
+
+def _face_value(decimals: int) -> TokenPricing:
+    return TokenPricing(decimals, USD6, USD6, USD6)
 
 
 @dataclass
@@ -64,32 +73,44 @@ class SystemConfig:
     cold_owners: list[str]
     warm_owners: list[str]
     pauser_owners: list[str]
-    compliance: str
+    compliance_owners: list[str]
     operator: str
     oracle: str
+    pricer: str
     cold_threshold: int = 3
     warm_threshold: int = 2
     pauser_threshold: int = 2
+    compliance_threshold: int = 2
     recovery_owners: list[str] = field(default_factory=list)
     recovery_threshold: int = 0
     recovery_delay: int = 0
-    usdc: str = USDC_MAINNET
-    usdt: str = USDT_MAINNET
-    # ETH limits are set in wei; 3,000 ETH/day is ~10M USD at ~3,300 USD/ETH.
+    usdc: str = str(USDC.address)
+    usdt: str = str(USDT.address)
+    # ETH controls in wei: 300 ETH per transaction, above 15 ETH queued, 150 ETH instant/24 h.
     eth_limits: TokenLimits = field(
-        default_factory=lambda: TokenLimits(3_000 * 10**18, 300 * 10**18, 15 * 10**18)
+        default_factory=lambda: TokenLimits(300 * 10**18, 15 * 10**18, 150 * 10**18)
     )
     usdc_limits: TokenLimits = field(default_factory=lambda: _usd_limits(6))
     usdt_limits: TokenLimits = field(default_factory=lambda: _usd_limits(6))
+    # ETH priced by PRICER within 1,000..10,000 USD: at worst 10,000 ETH leave in 24 h.
+    eth_pricing: TokenPricing = field(
+        default_factory=lambda: TokenPricing(18, 1_000 * USD6, 10_000 * USD6, 3_300 * USD6)
+    )
+    # The vault-wide limit of spec 7.5 ("$10M per day"), rolling 24 h, in micro-USD; sweeps
+    # to cold have their own budget.
+    daily_limit_usd: int = 10_000_000 * USD6
+    cold_sweep_limit_usd: int = 100_000_000 * USD6
     timelock_delay: int = 48 * HOUR
     timelock_floor: int = 48 * HOUR
     # operations scheduled with at least this delay can be cancelled by a proposer only
     timelock_protected_delay: int = 96 * HOUR
     whitelist_delay: int = DAY
 
-    def token_limits(self) -> dict[str, TokenLimits]:
-        """Vault token configuration, keyed by token address (ETH = zero address)."""
-        return {ETH: self.eth_limits, self.usdc: self.usdc_limits, self.usdt: self.usdt_limits}
+    def token_limits(self) -> dict[str, tuple[TokenLimits, TokenPricing]]:
+        """Vault token controls and pricing, keyed by token address (ETH = zero address)."""
+        return {ETH: (self.eth_limits, self.eth_pricing),
+                self.usdc: (self.usdc_limits, _face_value(6)),
+                self.usdt: (self.usdt_limits, _face_value(6))}
 
 
 TEST_MNEMONIC = "test test test test test test test test test test test junk"
@@ -109,8 +130,9 @@ def local_config(accounts: Any = None, **overrides: Any) -> SystemConfig:
     """Config for local runs from the test mnemonic (index 0 is the deployer).
 
     Cold 3-of-5 = indices 1-5, warm 2-of-3 = 6-8, emergency pauser 2-of-3 = 9-11,
-    compliance = 12, operator (CUSTOMER) = 13, oracle = 14. `accounts` is accepted for
-    symmetry with ape fixtures but the addresses are always derived from the test mnemonic.
+    operator (CUSTOMER) = 13, oracle = 14, compliance 2-of-3 = 15-17, pricer = 18 (index 12,
+    the former single compliance key, holds nothing). `accounts` is accepted for symmetry
+    with ape fixtures but the addresses are always derived from the test mnemonic.
     """
     def addr(i: int) -> str:
         return str(derived_signer(i).address)
@@ -119,9 +141,10 @@ def local_config(accounts: Any = None, **overrides: Any) -> SystemConfig:
         cold_owners=[addr(i) for i in range(1, 6)],
         warm_owners=[addr(i) for i in range(6, 9)],
         pauser_owners=[addr(i) for i in range(9, 12)],
-        compliance=addr(12),
+        compliance_owners=[addr(i) for i in range(15, 18)],
         operator=addr(13),
         oracle=addr(14),
+        pricer=addr(18),
     )
     for key, value in overrides.items():
         setattr(cfg, key, value)
@@ -243,24 +266,34 @@ class _Deployer:
         save_deployments(self.path, self.state)
 
 
-def _wire_vault(d: _Deployer, vault: Any, timelock: Any, warm: Any, cold: Any,
-                pauser: Any, cfg: SystemConfig) -> None:
-    """Configure limits, tiers and roles, then hand ADMIN to the Timelock (skipped if done)."""
+def _wire_vault(d: _Deployer, vault: Any, timelock: Any, msigs: dict[str, Any],
+                cfg: SystemConfig) -> None:
+    """Configure limits, prices, tiers and roles, then hand ADMIN to the Timelock (skipped if
+    done). `msigs` maps warm, cold, pauser and compliance to their Multisigs."""
     me = d.deployer.address
-    if vault.roles(me) == 0 and vault.roles(timelock.address) & ADMIN:
+    if vault.roles(me) == 0 and vault.roles(timelock.address) & VaultRole.ADMIN:
         return  # already handed over: governance owns the parameters from here on
-    for token, lim in cfg.token_limits().items():
-        want = (True, lim.daily_limit, lim.tx_cap, lim.queue_threshold)
+    for token, (lim, price) in cfg.token_limits().items():
+        want = (True, lim.tx_cap, lim.queue_threshold, lim.instant_budget)
         if tuple(vault.token_config(token)) != want:
             d.send(vault, "setTokenConfig", token, *want)
-    for tier, wallet in ((TIER_WARM, warm), (TIER_COLD, cold)):
+        if tuple(vault.pricing(token)) != (price.decimals, price.price_min, price.price_max,
+                                           price.price):
+            d.send(vault, "setPricing", token, price.decimals, price.price_min, price.price_max,
+                   price.price)
+    if (vault.daily_limit_usd(), vault.cold_sweep_limit_usd()) != (cfg.daily_limit_usd,
+                                                                   cfg.cold_sweep_limit_usd):
+        d.send(vault, "setUsdLimits", cfg.daily_limit_usd, cfg.cold_sweep_limit_usd)
+    for tier, wallet in ((TIER_WARM, msigs["warm"]), (TIER_COLD, msigs["cold"])):
         if vault.tier_address(tier) != wallet.address:
             d.send(vault, "setTier", tier, wallet.address)
     grants: dict[str, int] = {}
-    for account, role in ((cfg.compliance, COMPLIANCE_OFFICER), (warm.address, TREASURY),
-                          (pauser.address, PAUSER), (cfg.operator, CUSTOMER),
-                          (timelock.address, ADMIN)):
-        grants[account] = grants.get(account, 0) | role
+    for account, role in ((msigs["compliance"].address, VaultRole.COMPLIANCE_OFFICER),
+                          (msigs["warm"].address, VaultRole.TREASURY),
+                          (msigs["pauser"].address, VaultRole.PAUSER),
+                          (cfg.operator, VaultRole.CUSTOMER), (cfg.pricer, VaultRole.PRICER),
+                          (timelock.address, VaultRole.ADMIN)):
+        grants[account] = grants.get(account, 0) | int(role)
     for account, roles in grants.items():
         if vault.roles(account) != roles:
             d.send(vault, "setRoles", account, roles)
@@ -273,8 +306,10 @@ def deploy_system(deployer: Any, config: SystemConfig,
 
     `deployer` is an ape account; `config` a SystemConfig. Returns the deployments record
     (also written to the deployments file): `addresses` maps cold_multisig, warm_multisig,
-    pauser_multisig, timelock, whitelist, vault, escrow to addresses; `transactions_sent`
-    counts what this call sent (0 when everything was already in place).
+    pauser_multisig, compliance_multisig, timelock, whitelist, vault, escrow to addresses;
+    `transactions_sent` counts what this call sent (0 when everything was already in place).
+    Compliance is the 2-of-3 compliance Multisig everywhere (Whitelist, Vault, Escrow and
+    Timelock canceller): no single key holds a compliance power.
     """
     from ape import chain, project
 
@@ -284,17 +319,21 @@ def deploy_system(deployer: Any, config: SystemConfig,
     warm = d.ensure("warm_multisig", "Multisig", [config.warm_owners, config.warm_threshold, *rec])
     pauser = d.ensure("pauser_multisig", "Multisig",
                       [config.pauser_owners, config.pauser_threshold, *rec])
+    compliance = d.ensure("compliance_multisig", "Multisig",
+                          [config.compliance_owners, config.compliance_threshold, *rec])
     timelock = d.ensure("timelock", "Timelock", [
         config.timelock_delay, config.timelock_floor, config.timelock_protected_delay,
-        [cold.address], [cold.address], [cold.address],  # cancellers: multisigs only
+        [cold.address], [cold.address], [cold.address, compliance.address],  # multisigs only
     ])
     whitelist = d.ensure("whitelist", "Whitelist", [
-        timelock.address, config.compliance, config.whitelist_delay,
+        timelock.address, compliance.address, config.whitelist_delay,
         [warm.address, cold.address],
     ])
     vault = d.ensure("vault", "Vault", [deployer.address, whitelist.address, ETH])
-    _wire_vault(d, vault, timelock, warm, cold, pauser, config)
-    d.ensure("escrow", "Escrow", [config.usdc, timelock.address, config.oracle, config.compliance])
+    msigs = {"warm": warm, "cold": cold, "pauser": pauser, "compliance": compliance}
+    _wire_vault(d, vault, timelock, msigs, config)
+    d.ensure("escrow", "Escrow", [config.usdc, timelock.address, config.oracle,
+                                  compliance.address])
     d.state["config"] = _jsonable(asdict(config))
     d.state["tokens"] = {"ETH": ETH, "USDC": config.usdc, "USDT": config.usdt}
     d.save()
@@ -312,16 +351,17 @@ def deploy_open_vault(project: Any, admin: Any, compliance: Any) -> tuple[Any, A
     vault has no predecessor. The signature stays stable when the limit API changes: callers
     never touch the constructor or the limit setters themselves.
     """
-    from keeper.assets import ETH_ADDRESS, USDC, USDT
-
     comp = getattr(compliance, "address", compliance)
     whitelist = project.Whitelist.deploy(admin.address, comp, 1, [], sender=admin)
-    vault = project.Vault.deploy(admin.address, whitelist.address, ETH_ADDRESS, sender=admin)
+    vault = project.Vault.deploy(admin.address, whitelist.address, ETH, sender=admin)
     big = 2**128
-    for token in (ETH_ADDRESS, USDC.address, USDT.address):
+    for token, decimals in ((ETH, 18), (USDC.address, 6), (USDT.address, 6)):
         vault.setTokenConfig(token, True, big, big, big, sender=admin)
-    vault.setRoles(admin.address, ADMIN | TREASURY | CUSTOMER, sender=admin)
-    vault.setRoles(comp, COMPLIANCE_OFFICER, sender=admin)
+        vault.setPricing(token, decimals, 1, big, USD6, sender=admin)
+    vault.setUsdLimits(2**200, 2**200, sender=admin)
+    vault.setRoles(admin.address, VaultRole.ADMIN | VaultRole.TREASURY | VaultRole.CUSTOMER,
+                   sender=admin)
+    vault.setRoles(comp, VaultRole.COMPLIANCE_OFFICER, sender=admin)
     return vault, whitelist
 
 

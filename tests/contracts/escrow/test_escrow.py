@@ -1,4 +1,5 @@
-"""Escrow: lock, oracle release, refund after expiry, compliance freeze/resolve; reverts."""
+"""Escrow: lock, oracle release, refund after expiry, compliance freeze, two-party resolve;
+reverts."""
 
 from __future__ import annotations
 
@@ -81,15 +82,47 @@ def test_frozen_blocks_release_and_refund(escrow, usdc, deal, accounts, chain):
     assert escrow.escrows(i).status == 3
 
 
-@pytest.mark.parametrize("to_supplier,who_gets", [(True, 6), (False, 5)])
-def test_resolve_dispute(escrow, usdc, deal, accounts, to_supplier, who_gets):
+# to_supplier, who gets paid, who confirms (the losing party, or ADMIN)
+@pytest.mark.parametrize("to_supplier,who_gets,confirmer", [
+    (True, 6, 5), (False, 5, 6), (True, 6, 1), (False, 5, 1)])
+def test_resolve_dispute_takes_two_parties(escrow, usdc, deal, accounts, to_supplier, who_gets,
+                                           confirmer):
     i, _ = deal
     escrow.freeze(i, sender=accounts[3])
+    tx = escrow.proposeResolution(i, to_supplier, sender=accounts[3])
+    assert tx.events.filter(escrow.EscrowResolutionProposed)[0].to == accounts[who_gets].address
+    assert escrow.escrows(i).status == 1  # a proposal alone moves nothing
     before = usdc.balanceOf(accounts[who_gets])
-    tx = escrow.resolve(i, to_supplier, sender=accounts[3])
+    tx = escrow.resolve(i, to_supplier, sender=accounts[confirmer])
     assert tx.events.filter(escrow.EscrowResolved)[0].to == accounts[who_gets].address
     assert usdc.balanceOf(accounts[who_gets]) - before == 1000 * USD
-    assert not escrow.escrows(i).frozen
+    assert not escrow.escrows(i).frozen and escrow.proposals(i).proposer == ZERO
+
+
+def test_compliance_alone_cannot_pay_anyone(escrow, usdc, deal, accounts):
+    """Finding 1 (Escrow): one compliance party can no longer pay or refund an escrow."""
+    i, _ = deal
+    escrow.freeze(i, sender=accounts[3])
+    before = _state(escrow, usdc, accounts, i)
+    with ape.reverts("Escrow: no proposal"):
+        escrow.resolve(i, True, sender=accounts[3])
+    escrow.proposeResolution(i, True, sender=accounts[3])
+    with ape.reverts("Escrow: proposer cannot confirm"):
+        escrow.resolve(i, True, sender=accounts[3])
+    # the winner cannot confirm its own win, nor can a stranger or the oracle
+    for sender in (6, 7, 2):
+        with ape.reverts("Escrow: not a confirming party"):
+            escrow.resolve(i, True, sender=accounts[sender])
+    # a confirmation names the direction: a proposal changed in flight is not confirmed
+    escrow.proposeResolution(i, False, sender=accounts[3])
+    with ape.reverts("Escrow: proposal differs"):
+        escrow.resolve(i, True, sender=accounts[5])
+    assert _state(escrow, usdc, accounts, i)[1:] == before[1:]
+    # unfreezing drops the proposal; ADMIN can unfreeze too (no endless freeze)
+    escrow.unfreeze(i, sender=accounts[1])
+    assert escrow.proposals(i).proposer == ZERO
+    escrow.release(i, sender=accounts[2])
+    assert escrow.escrows(i).status == 2
 
 
 def test_reverts_change_nothing(escrow, usdc, deal, accounts, chain):
@@ -110,11 +143,12 @@ def test_reverts_change_nothing(escrow, usdc, deal, accounts, chain):
         (escrow.freeze, (99,), 3, "Escrow: not locked"),
         (escrow.unfreeze, (i,), 3, "Escrow: not frozen"),
         (escrow.unfreeze, (i,), 2, "Escrow: not compliance"),
-        (escrow.resolve, (i, True), 3, "Escrow: not frozen"),
-        (escrow.resolve, (i, True), 2, "Escrow: not compliance"),
-        (escrow.setRoles, (accounts[7], 2), 2, "Escrow: not admin"),
-        (escrow.setRoles, (ZERO, 2), 1, "Escrow: zero address"),
-        (escrow.setRoles, (accounts[1], 2), 1, "Escrow: admin cannot drop own admin"),
+        (escrow.resolve, (i, True), 5, "Escrow: not frozen"),
+        (escrow.proposeResolution, (i, True), 3, "Escrow: not frozen"),
+        (escrow.proposeResolution, (i, True), 2, "Escrow: not compliance"),
+        (escrow.setRoles, (accounts[7], 2), 2, "access: not admin"),
+        (escrow.setRoles, (ZERO, 2), 1, "access: zero address"),
+        (escrow.setRoles, (accounts[1], 2), 1, "access: admin cannot drop own admin"),
     ]
     for fn, args, sender, reason in cases:
         before = _state(escrow, usdc, accounts, i), escrow.escrow_count()
@@ -136,9 +170,10 @@ def test_blacklisted_supplier_blocks_release_with_reason(escrow, usdc, deal, acc
     with ape.reverts("Blacklistable: account is blacklisted"):
         escrow.release(i, sender=accounts[2])
     assert escrow.escrows(i).status == 1
-    # compliance can settle the dispute back to the payer instead
+    # compliance proposes settling back to the payer; the supplier's side (here ADMIN) confirms
     escrow.freeze(i, sender=accounts[3])
-    escrow.resolve(i, False, sender=accounts[3])
+    escrow.proposeResolution(i, False, sender=accounts[3])
+    escrow.resolve(i, False, sender=accounts[1])
     assert escrow.escrows(i).status == 3
 
 

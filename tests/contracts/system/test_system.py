@@ -9,13 +9,9 @@ import json
 import ape
 import pytest
 
+from keeper.roles import EscrowRole, TimelockRole, VaultRole, WhitelistRole
 from scripts.deployments import (
-    ADMIN,
-    COMPLIANCE_OFFICER,
-    CUSTOMER,
     ETH,
-    PAUSER,
-    TREASURY,
     deploy_stand_in_tokens,
     deploy_system,
     derived_signer,
@@ -40,8 +36,8 @@ def tokens(accounts):
 @pytest.fixture(scope="module")
 def config(accounts, tokens):
     usdc, usdt = tokens
-    return local_config(compliance=accounts[2].address, operator=accounts[3].address,
-                        oracle=accounts[4].address, usdc=usdc.address, usdt=usdt.address)
+    return local_config(operator=accounts[3].address, oracle=accounts[4].address,
+                        usdc=usdc.address, usdt=usdt.address)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +55,7 @@ def c(project, deployed):
         "cold": project.Multisig.at(a["cold_multisig"]),
         "warm": project.Multisig.at(a["warm_multisig"]),
         "pauser": project.Multisig.at(a["pauser_multisig"]),
+        "compliance": project.Multisig.at(a["compliance_multisig"]),
         "timelock": project.Timelock.at(a["timelock"]),
         "whitelist": project.Whitelist.at(a["whitelist"]),
         "vault": project.Vault.at(a["vault"]),
@@ -68,6 +65,13 @@ def c(project, deployed):
 
 COLD = [derived_signer(i) for i in range(1, 6)]
 PAUSERS = [derived_signer(i) for i in range(9, 12)]
+WARM = [derived_signer(i) for i in range(6, 9)]
+COMPLIANCE = [derived_signer(i) for i in range(15, 18)]
+
+
+def _comply(c, target, data, sender, signers=COMPLIANCE[:2]):
+    """The 2-of-3 compliance Multisig calls `target`."""
+    return exec_multisig(c.compliance, signers, target, data, sender)
 
 
 def _govern(c, sender, calls, chain, salt=Z32):
@@ -85,19 +89,30 @@ def _govern(c, sender, calls, chain, salt=Z32):
 def test_wiring(c, config, accounts, deployed):
     record, path = deployed
     v, tl = c.vault, c.timelock
-    assert v.roles(accounts[0]) == 0 and v.roles(tl.address) == ADMIN
-    assert v.roles(c.pauser.address) == PAUSER and v.roles(c.warm.address) == TREASURY
-    assert v.roles(config.compliance) == COMPLIANCE_OFFICER
-    assert v.roles(config.operator) == CUSTOMER
+    comp = c.compliance.address
+    assert v.roles(accounts[0]) == 0 and v.roles(tl.address) == VaultRole.ADMIN
+    assert v.roles(c.pauser.address) == VaultRole.PAUSER
+    assert v.roles(c.warm.address) == VaultRole.TREASURY
+    assert v.roles(comp) == VaultRole.COMPLIANCE_OFFICER
+    assert v.roles(config.operator) == VaultRole.CUSTOMER
+    assert v.roles(config.pricer) == VaultRole.PRICER
     assert v.tier_address(1) == c.warm.address and v.tier_address(2) == c.cold.address
-    assert v.token_config(config.usdc).daily_limit == 10_000_000 * USD
+    assert v.daily_limit_usd() == 10_000_000 * USD  # one vault-wide limit, micro-USD
+    assert v.pricing(config.usdc).price == v.pricing(config.usdt).price == USD
+    assert v.token_config(config.usdc).instant_budget == 500_000 * USD
     assert tl.getMinDelay() == tl.MIN_DELAY_FLOOR() == 48 * H
-    assert tl.roles(c.cold.address) == 7 and tl.roles(config.compliance) == 0  # P|E|C; no EOA canceller
-    assert tl.PROTECTED_DELAY() == 96 * H
-    assert c.whitelist.roles(tl.address) == 1 and c.whitelist.isActive(c.cold.address)
-    assert c.escrow.roles(tl.address) == 1 and c.escrow.TOKEN() == config.usdc
+    assert tl.roles(c.cold.address) == TimelockRole.PROPOSER | TimelockRole.EXECUTOR | \
+        TimelockRole.CANCELLER
+    assert tl.roles(comp) == TimelockRole.CANCELLER
+    assert tl.PROTECTED_DELAY() == 96 * H  # the path no canceller can block
+    assert c.whitelist.roles(tl.address) == WhitelistRole.ADMIN
+    assert c.whitelist.roles(comp) == WhitelistRole.COMPLIANCE_OFFICER
+    assert c.whitelist.isActive(c.cold.address) and c.whitelist.protected(c.cold.address)
+    assert c.escrow.roles(tl.address) == EscrowRole.ADMIN and c.escrow.TOKEN() == config.usdc
+    assert c.escrow.roles(comp) == EscrowRole.COMPLIANCE_OFFICER
     assert c.cold.getThreshold() == 3 and len(c.cold.getOwners()) == 5
     assert c.pauser.getThreshold() == 2 and c.warm.getThreshold() == 2
+    assert c.compliance.getThreshold() == 2 and len(c.compliance.getOwners()) == 3
     on_disk = json.loads(path.read_text())
     assert on_disk["addresses"] == record["addresses"] and on_disk["chain_id"] == 1
     assert on_disk["start_block"] > 0
@@ -158,20 +173,63 @@ def test_governed_limit_change_needs_3_of_5_and_48h(c, accounts, config, chain):
         exec_multisig(c.cold, COLD[:3], tl, run, accounts[0])
     chain.mine(timestamp=chain.pending_timestamp + H)
     exec_multisig(c.cold, COLD[:3], tl, run, accounts[0])
-    assert v.token_config(ETH).daily_limit == 10 * ETHER
+    assert v.token_config(ETH).tx_cap == 10 * ETHER
 
 
-def test_a_single_compliance_key_cannot_cancel_governance(c, accounts, config, chain):
+def test_only_the_compliance_quorum_can_cancel(c, accounts, config, chain, fund):
+    """Finding 1: the Timelock canceller is the 2-of-3 compliance Multisig, not one key."""
     v, tl = c.vault, c.timelock
     new = v.setTier.encode_input(2, accounts[7].address)
     exec_multisig(c.cold, COLD[:3], tl,
                   tl.schedule.encode_input(v.address, 0, new, Z32, Z32, 48 * H), accounts[0])
     op_id = tl.hashOperation(v.address, 0, new, Z32, Z32)
+    one_key = COMPLIANCE[0]
+    fund(one_key.address)
+    with ape.reverts("Timelock: not canceller"):  # one compliance key alone: no power
+        tl.cancel(op_id, sender=accounts[one_key.address])  # impersonated on the fork
+    assert tl.roles(one_key.address) == 0 and v.roles(one_key.address) == 0
     with ape.reverts():
-        tl.cancel(op_id, sender=accounts[2])  # the compliance key is no canceller
-    assert tl.isOperationPending(op_id)
-    exec_multisig(c.cold, COLD[:3], tl, tl.cancel.encode_input(op_id), accounts[0])  # a multisig is
+        _comply(c, tl, tl.cancel.encode_input(op_id), accounts[0], signers=COMPLIANCE[:1])
+    assert tl.isOperation(op_id)
+    _comply(c, tl, tl.cancel.encode_input(op_id), accounts[0])
     assert not tl.isOperation(op_id)
+
+
+def test_cold_quorum_revokes_a_rogue_canceller_it_cannot_block(c, accounts, chain):
+    """No canceller can veto governance forever: a batch the cold 3-of-5 schedules with the
+    protected delay (96 h) that strips the compliance multisig of its canceller role cannot be
+    cancelled by that multisig, and executes once the delay has passed."""
+    tl, comp = c.timelock, c.compliance.address
+    revoke = tl.setRoles.encode_input(comp, 0)
+    protected = tl.PROTECTED_DELAY()
+    exec_multisig(c.cold, COLD[:3], tl,
+                  tl.schedule.encode_input(tl.address, 0, revoke, Z32, Z32, protected), accounts[0])
+    op_id = tl.hashOperation(tl.address, 0, revoke, Z32, Z32)
+    assert tl.isOperationProtected(op_id)
+    with ape.reverts():  # the compliance quorum tries to veto its own revocation
+        _comply(c, tl, tl.cancel.encode_input(op_id), accounts[0])
+    assert tl.isOperationPending(op_id) and tl.roles(comp) == TimelockRole.CANCELLER
+    chain.mine(timestamp=chain.pending_timestamp + protected)
+    exec_multisig(c.cold, COLD[:3], tl,
+                  tl.execute.encode_input(tl.address, 0, revoke, Z32, Z32), accounts[0])
+    assert tl.isOperationDone(op_id) and tl.roles(comp) == 0
+
+
+def test_compliance_cannot_freeze_sweeps_to_cold(c, accounts, tokens, chain):
+    """Finding 1/6: the compliance quorum cannot delist the tiers; sweeps to cold keep
+    working even while the vault is paused."""
+    v, wl = c.vault, c.whitelist
+    usdc = tokens[0]
+    usdc.approve(v.address, 5000 * USD, sender=accounts[8])
+    v.deposit(usdc.address, 5000 * USD, Z32, sender=accounts[8])
+    for tier in (c.cold, c.warm):
+        with ape.reverts():
+            _comply(c, wl, wl.remove.encode_input(tier.address), accounts[0])
+        assert wl.isActive(tier.address)
+    exec_multisig(c.pauser, PAUSERS[:2], v, v.pause.encode_input(), accounts[0])
+    exec_multisig(c.warm, WARM[:2], v, v.sweep.encode_input(usdc.address, 5000 * USD, 2),
+                  accounts[0])
+    assert usdc.balanceOf(c.cold.address) == 5000 * USD
 
 
 def test_emergency_pause_by_2_of_3(c, accounts, chain):
@@ -206,9 +264,9 @@ def test_upgrade_by_timelocked_migration(project, c, accounts, config, tokens, c
     usdt.approve(old.address, 500 * USD, sender=accounts[8])
     old.deposit(usdt.address, 500 * USD, Z32, sender=accounts[8])
     new = project.Vault.deploy(accounts[0], c.whitelist.address, old.address, sender=accounts[0])
-    new.setRoles(c.timelock.address, ADMIN, sender=accounts[0])
+    new.setRoles(c.timelock.address, VaultRole.ADMIN, sender=accounts[0])
     new.renounceRoles(sender=accounts[0])
-    c.whitelist.add(new.address, sender=accounts[2])  # compliance; active after 24 h
+    _comply(c, c.whitelist, c.whitelist.add.encode_input(new.address), accounts[0])
     eth_before = chain.provider.get_balance(old.address)
     usdt_before = usdt.balanceOf(old.address)
     mig = old.migrate.encode_input(new.address, [usdc.address, usdt.address])

@@ -6,23 +6,19 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
-from scripts.deployments import (
-    ADMIN,
-    COMPLIANCE_OFFICER,
-    CUSTOMER,
-    ETH,
-    PAUSER,
-    TREASURY,
-    deploy_stand_in_tokens,
-    derived_signer,
+from vault_helpers import (
+    COLD_USD,
+    DAILY_USD,
+    DAY,
+    ETH_LIMITS,
+    ETH_PRICING,
+    USD,
+    USD_LIMITS,
+    USD_PRICING,
 )
 
-DAY = 86400
-USD = 10**6
-# Small limits so the tests reach them: per token (daily, tx cap, queue threshold).
-ETH_LIMITS = (100 * 10**18, 40 * 10**18, 10 * 10**18)
-USD_LIMITS = (1_000_000 * USD, 400_000 * USD, 50_000 * USD)
+from keeper.roles import VaultRole as R
+from scripts.deployments import ETH, deploy_stand_in_tokens, derived_signer
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +50,16 @@ def usdt_t(tokens: tuple[Any, Any]) -> Any:
 
 @pytest.fixture(scope="module")
 def whitelist(project: Any, who: SimpleNamespace) -> Any:
-    """Whitelist with dest, dest2 and both tiers active at genesis."""
-    return project.Whitelist.deploy(
+    """Whitelist with dest, dest2 and both tiers active at genesis; only the tiers stay
+    protected from removal by compliance."""
+    wl = project.Whitelist.deploy(
         who.admin, who.compliance, DAY,
         [who.dest.address, who.dest2.address, who.warm.address, who.cold.address],
         sender=who.deployer,
     )
+    for customer_dest in (who.dest, who.dest2):
+        wl.setProtected(customer_dest.address, False, sender=who.admin)
+    return wl
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +67,17 @@ def vault(project: Any, who: SimpleNamespace, whitelist: Any, usdc_t: Any, usdt_
     """Vault with ETH/USDC/USDT configured, tiers set and roles granted to EOAs."""
     v = project.Vault.deploy(who.admin, whitelist.address, ETH, sender=who.deployer)
     v.setTokenConfig(ETH, True, *ETH_LIMITS, sender=who.admin)
-    v.setTokenConfig(usdc_t.address, True, *USD_LIMITS, sender=who.admin)
-    v.setTokenConfig(usdt_t.address, True, *USD_LIMITS, sender=who.admin)
+    v.setPricing(ETH, *ETH_PRICING, sender=who.admin)
+    for token in (usdc_t, usdt_t):
+        v.setTokenConfig(token.address, True, *USD_LIMITS, sender=who.admin)
+        v.setPricing(token.address, *USD_PRICING, sender=who.admin)
+    v.setUsdLimits(DAILY_USD, COLD_USD, sender=who.admin)
     v.setTier(1, who.warm.address, sender=who.admin)
     v.setTier(2, who.cold.address, sender=who.admin)
-    for acct, role in ((who.compliance, COMPLIANCE_OFFICER), (who.treasury, TREASURY),
-                       (who.pauser, PAUSER), (who.customer, CUSTOMER)):
+    for acct, role in ((who.compliance, R.COMPLIANCE_OFFICER), (who.treasury, R.TREASURY),
+                       (who.pauser, R.PAUSER), (who.customer, R.CUSTOMER)):
         v.setRoles(acct.address, role, sender=who.admin)
-    assert v.roles(who.admin.address) == ADMIN
+    assert v.roles(who.admin.address) == R.ADMIN
     return v
 
 
@@ -100,13 +103,9 @@ def state_of(chain: Any, who: SimpleNamespace, usdc_t: Any, usdt_t: Any):
             bals.append(chain.provider.get_balance(h) if h != who.depositor.address else 0)
             bals.append(usdc_t.balanceOf(h))
             bals.append(usdt_t.balanceOf(h))
-        flows = [vault.outflowToday(t) for t in (ETH, usdc_t.address, usdt_t.address)]
+        flows = [vault.outflowUsd(), vault.coldSweptUsd()]
+        flows += [vault.instantUsed(t) for t in (ETH, usdc_t.address, usdt_t.address)]
         ops = [tuple(vault.operations(o)) for o in op_ids]
-        return (tuple(bals), tuple(flows), tuple(ops), vault.paused_at(), vault.migrated_to())
+        return (tuple(bals), tuple(flows), tuple(ops), vault.pause_ends(), vault.migrated_to())
 
     return _state
-
-
-def op(n: int) -> bytes:
-    """A deterministic non-zero op id."""
-    return n.to_bytes(32, "big")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import ape
 
-from scripts.deployments import ADMIN, CUSTOMER, ETH, deploy_open_vault
+from keeper.roles import VaultRole as R
+from scripts.deployments import ETH, deploy_open_vault
 
 DAY = 86400
 USD = 10**6
@@ -64,7 +65,7 @@ def test_queued_withdrawal_expiry_is_an_event(funded_vault, who, usdc_t, chain, 
 
 def _successor(project, old, whitelist, who, chain):
     new = project.Vault.deploy(who.admin, whitelist.address, old.address, sender=who.deployer)
-    new.setRoles(who.customer, CUSTOMER, sender=who.admin)
+    new.setRoles(who.customer, R.CUSTOMER, sender=who.admin)
     whitelist.add(new.address, sender=who.compliance)
     chain.mine(timestamp=chain.pending_timestamp + DAY)
     return new
@@ -123,6 +124,8 @@ def test_successor_refuses_op_ids_the_predecessor_used(project, funded_vault, wh
     old.withdraw(usdc_t.address, who.dest.address, 60_000 * USD, op(8), sender=who.customer)
     new = _successor(project, old, whitelist, who, chain)
     new.setTokenConfig(ETH, True, 100 * ETHER, 10 * ETHER, 10 * ETHER, sender=who.admin)
+    new.setPricing(ETH, 18, 1, 10**12, 2_000 * USD, sender=who.admin)
+    new.setUsdLimits(10**30, 10**30, sender=who.admin)
     old.migrate(new.address, [usdc_t.address], sender=who.admin)
     assert new.opIdUsed(op(7)) and new.opIdUsed(op(8)) and not new.opIdUsed(op(9))
     for used in (op(7), op(8)):  # paid, queued
@@ -136,7 +139,7 @@ def test_deploy_open_vault(project, accounts, chain):
     admin, comp, payee = accounts[0], accounts[1], accounts[2]
     vault, wl = deploy_open_vault(project, admin, comp)
     assert vault.whitelist() == wl.address and vault.PREDECESSOR() == ETH
-    assert vault.hasRole(admin, ADMIN | CUSTOMER)
+    assert vault.hasRole(admin, R.ADMIN | R.CUSTOMER)
     vault.depositEth(b"\x01" * 32, value=500 * ETHER, sender=payee)
     wl.add(payee.address, sender=comp)
     chain.mine(timestamp=chain.pending_timestamp + 2)

@@ -53,7 +53,8 @@ def test_small_withdrawal_pays_immediately(funded_vault, who, chain):
     [ev] = tx.events.filter(v.Withdrawal)
     assert bytes(ev.op_id) == op(1) and ev.to == who.dest.address and ev.amount == 3 * ETHER
     assert v.operations(op(1)).status == 2
-    assert v.outflowToday(ETH) == 3 * ETHER
+    assert v.instantUsed(ETH) == 3 * ETHER
+    assert v.outflowUsd() == 3 * 2_000 * USD  # valued at the 2,000 USD test price
 
 
 def test_usdt_withdrawal_without_return_value(funded_vault, who, usdt_t):
@@ -63,7 +64,7 @@ def test_usdt_withdrawal_without_return_value(funded_vault, who, usdt_t):
     v.withdraw(usdt_t.address, who.dest.address, 2000 * USD, op(2), sender=who.customer)
     assert vault_before - usdt_t.balanceOf(v.address) == 2000 * USD
     assert usdt_t.balanceOf(who.dest.address) == 1998 * USD  # the token's fee
-    assert v.outflowToday(usdt_t.address) == 2000 * USD
+    assert v.outflowUsd() == 2000 * USD  # what left the vault counts
 
 
 def test_large_withdrawal_is_queued_then_executed(funded_vault, who, usdc_t, chain):
@@ -104,17 +105,18 @@ def test_queued_withdrawal_expires(funded_vault, who, usdc_t, chain):
         v.executeWithdrawal(op(5), sender=who.customer)
 
 
-def test_daily_limit_resets_next_day(funded_vault, who, chain):
+def test_usd_limit_frees_up_after_the_rolling_window(funded_vault, who, chain):
     v = funded_vault
-    _next_day(chain)
-    for i in range(10):  # 10 x 10 ETH = the 100 ETH daily limit
+    v.setUsdLimits(100_000 * USD, 10**30, sender=who.admin)  # 50 ETH at 2,000 USD
+    for i in range(5):
         v.withdraw(ETH, who.dest.address, 10 * ETHER, op(100 + i), sender=who.customer)
-    assert v.remainingToday(ETH) == 0
+    assert v.remainingUsd() == 0
     with ape.reverts("Vault: daily limit exceeded"):
         v.withdraw(ETH, who.dest.address, 1, op(200), sender=who.customer)
     _next_day(chain)
+    _next_day(chain)
     v.withdraw(ETH, who.dest.address, 1, op(200), sender=who.customer)
-    assert v.outflowToday(ETH) == 1
+    assert v.outflowUsd() == 1  # 1 wei is worth 1 micro-USD once rounded up
 
 
 def test_sweeps_to_tiers(funded_vault, who, usdc_t):
@@ -124,7 +126,8 @@ def test_sweeps_to_tiers(funded_vault, who, usdc_t):
     assert ev.to == who.warm.address and ev.tier == 1 and ev.amount == 100_000 * USD
     v.sweep(usdc_t.address, 200_000 * USD, 2, sender=who.treasury)
     assert usdc_t.balanceOf(who.cold.address) == 200_000 * USD
-    assert v.outflowToday(usdc_t.address) == 300_000 * USD  # sweeps count toward the limit
+    assert v.outflowUsd() == 100_000 * USD  # warm sweeps count toward the limit
+    assert v.coldSweptUsd() == 200_000 * USD  # cold sweeps have their own budget
 
 
 def test_pause_stops_everything_and_expires_after_7_days(funded_vault, who, usdc_t, chain):
@@ -137,7 +140,7 @@ def test_pause_stops_everything_and_expires_after_7_days(funded_vault, who, usdc
     with ape.reverts("Vault: paused"):
         v.depositEth(b"\x00" * 32, value=1, sender=who.depositor)
     with ape.reverts("Vault: paused"):
-        v.sweep(ETH, ETHER, 2, sender=who.treasury)
+        v.sweep(ETH, ETHER, 1, sender=who.treasury)
     chain.mine(timestamp=ev.until - 2)
     assert v.isPaused()
     chain.mine(timestamp=ev.until)

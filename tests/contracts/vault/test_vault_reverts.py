@@ -56,25 +56,33 @@ def test_withdraw_insufficient_balance_and_limit(project, whitelist, who, usdc_t
     vault = project.Vault.deploy(who.admin, whitelist.address, ETH, sender=who.deployer)
     vault.setTokenConfig(ETH, True, 10 * ETHER, 10 * ETHER, 10 * ETHER, sender=who.admin)
     vault.setTokenConfig(usdc_t.address, True, 10 * USD, 10 * USD, 10 * USD, sender=who.admin)
+    vault.setPricing(ETH, 18, 1, 10**12, 2_000 * USD, sender=who.admin)
+    vault.setPricing(usdc_t.address, 6, USD, USD, USD, sender=who.admin)
     vault.setRoles(who.customer, 16, sender=who.admin)
+    # no USD limit set yet: nothing may leave
+    _reverts_without_effect(state_of, vault, "Vault: daily limit exceeded", vault.withdraw,
+                            ETH, who.dest.address, ETHER, op(2), sender=who.customer)
+    vault.setUsdLimits(10**30, 10**30, sender=who.admin)
     # unfunded vault: nothing to pay with
     _reverts_without_effect(state_of, vault, "Vault: insufficient balance", vault.withdraw,
                             ETH, who.dest.address, ETHER, op(2), sender=who.customer)
-    _reverts_without_effect(state_of, vault, "Vault: insufficient balance", vault.withdraw,
+    _reverts_without_effect(state_of, vault, "SafeERC20: insufficient balance", vault.withdraw,
                             usdc_t.address, who.dest.address, USD, op(2), sender=who.customer)
 
 
 def test_daily_limit_revert_changes_nothing(funded_vault, who, state_of, chain):
     v = funded_vault
-    chain.mine(timestamp=(chain.pending_timestamp // DAY + 1) * DAY + 60)
-    for i in range(9):
-        v.withdraw(ETH, who.dest.address, 10 * ETHER, op(10 + i), sender=who.customer)
-    v.withdraw(ETH, who.dest.address, 5 * ETHER, op(30), sender=who.customer)
+    v.setUsdLimits(30_000 * USD, 30_000 * USD, sender=who.admin)  # 15 ETH at 2,000 USD
+    v.withdraw(ETH, who.dest.address, 10 * ETHER, op(10), sender=who.customer)
+    v.withdraw(ETH, who.dest.address, 4 * ETHER, op(30), sender=who.customer)
     _reverts_without_effect(state_of, v, "Vault: daily limit exceeded", v.withdraw, ETH,
-                            who.dest.address, 6 * ETHER, op(31), sender=who.customer,
+                            who.dest.address, ETHER + 1, op(31), sender=who.customer,
                             op_ids=(op(31),))
     _reverts_without_effect(state_of, v, "Vault: daily limit exceeded", v.sweep, ETH,
-                            6 * ETHER, 2, sender=who.treasury)
+                            ETHER + 1, 1, sender=who.treasury)
+    v.sweep(ETH, 15 * ETHER, 2, sender=who.treasury)  # cold: its own budget
+    _reverts_without_effect(state_of, v, "Vault: daily limit exceeded", v.sweep, ETH,
+                            1, 2, sender=who.treasury)
 
 
 def test_eth_transfer_to_rejecting_contract(funded_vault, whitelist, who, state_of, chain):
@@ -104,12 +112,12 @@ def test_queue_reverts(funded_vault, who, usdc_t, state_of, chain):
     _reverts_without_effect(state_of, v, "Vault: not queued", v.cancelWithdrawal, op(5),
                             sender=who.compliance, op_ids=ids)
     # a cap lowered by governance after queueing is enforced at execution
-    v.setTokenConfig(usdc_t.address, True, 1_000_000 * USD, 50_000 * USD, 10_000 * USD,
+    v.setTokenConfig(usdc_t.address, True, 50_000 * USD, 10_000 * USD, 200_000 * USD,
                      sender=who.admin)
     chain.mine(timestamp=chain.pending_timestamp + DAY + 1)
     _reverts_without_effect(state_of, v, "Vault: above transaction cap", v.executeWithdrawal,
                             op(4), sender=who.customer, op_ids=ids)
-    v.setTokenConfig(usdc_t.address, False, 1_000_000 * USD, 400_000 * USD, 50_000 * USD,
+    v.setTokenConfig(usdc_t.address, False, 400_000 * USD, 50_000 * USD, 200_000 * USD,
                      sender=who.admin)
     _reverts_without_effect(state_of, v, "Vault: token not supported", v.executeWithdrawal,
                             op(4), sender=who.customer, op_ids=ids)
@@ -143,7 +151,7 @@ def test_deposit_reverts(vault, who, usdc_t, state_of, project):
     _reverts_without_effect(state_of, vault, "Vault: zero amount", vault.depositEth, ZERO32,
                             value=0, sender=who.depositor)
     vault.setTokenConfig(who.stranger.address, True, 10, 10, 10, sender=who.admin)
-    _reverts_without_effect(state_of, vault, "Vault: token has no code", vault.deposit,
+    _reverts_without_effect(state_of, vault, "SafeERC20: token has no code", vault.deposit,
                             who.stranger.address, 1, ZERO32, sender=who.depositor)
     vault.setTokenConfig(ETH, False, 0, 0, 0, sender=who.admin)
     _reverts_without_effect(state_of, vault, "Vault: token not supported", vault.depositEth,
@@ -163,6 +171,7 @@ def test_sweep_reverts(funded_vault, whitelist, who, state_of):
                             sender=who.treasury)
     _reverts_without_effect(state_of, v, "Vault: token not supported", v.sweep,
                             who.stranger.address, 1, 1, sender=who.treasury)
+    whitelist.setProtected(who.warm.address, False, sender=who.admin)  # a genesis tier entry
     whitelist.remove(who.warm.address, sender=who.compliance)
     _reverts_without_effect(state_of, v, "Vault: destination not whitelisted", v.sweep, ETH,
                             ETHER, 1, sender=who.treasury)
@@ -174,7 +183,7 @@ def test_pause_reverts(funded_vault, who, state_of):
     _reverts_without_effect(state_of, v, "Vault: not paused", v.unpause, sender=who.admin)
     v.pause(sender=who.pauser)
     _reverts_without_effect(state_of, v, "Vault: already paused", v.pause, sender=who.pauser)
-    _reverts_without_effect(state_of, v, "Vault: not admin", v.unpause, sender=who.pauser)
+    _reverts_without_effect(state_of, v, "Vault: not admin", v.unpause, sender=who.customer)
     _reverts_without_effect(state_of, v, "Vault: paused", v.sweep, ETH, ETHER, 1,
                             sender=who.treasury)
     _reverts_without_effect(state_of, v, "Vault: paused", v.migrate, who.dest.address, [],
@@ -192,29 +201,33 @@ def test_admin_can_pause(funded_vault, who):
 def test_admin_reverts(funded_vault, who, usdc_t):
     v = funded_vault
     for fn, args in ((v.setTokenConfig, (ETH, True, 3, 2, 1)), (v.setTier, (1, who.dest.address)),
-                     (v.setWhitelist, (who.dest.address,)), (v.setRoles, (who.stranger, 1)),
-                     (v.migrate, (who.dest.address, []))):
+                     (v.setWhitelist, (who.dest.address,)), (v.setUsdLimits, (1, 1)),
+                     (v.setPricing, (ETH, 18, 1, 1, 1)), (v.migrate, (who.dest.address, []))):
         with ape.reverts("Vault: not admin"):
             fn(*args, sender=who.stranger)
+    with ape.reverts("access: not admin"):
+        v.setRoles(who.stranger, 1, sender=who.stranger)
     with ape.reverts("Vault: inconsistent limits"):
         v.setTokenConfig(ETH, True, 10, 11, 1, sender=who.admin)
-    with ape.reverts("Vault: inconsistent limits"):
-        v.setTokenConfig(ETH, True, 10, 5, 6, sender=who.admin)
+    with ape.reverts("Vault: bad decimals"):
+        v.setPricing(ETH, 37, 1, 1, 1, sender=who.admin)
+    with ape.reverts("Vault: price out of bounds"):
+        v.setPricing(ETH, 18, 0, 1, 0, sender=who.admin)
     with ape.reverts("Vault: tier 0 is the vault"):
         v.setTier(0, who.dest.address, sender=who.admin)
     with ape.reverts("Vault: zero whitelist"):
         v.setWhitelist(ETH, sender=who.admin)
-    with ape.reverts("Vault: zero address"):
+    with ape.reverts("access: zero address"):
         v.setRoles(ETH, 1, sender=who.admin)
-    with ape.reverts("Vault: admin cannot drop own admin"):
+    with ape.reverts("access: admin cannot drop own admin"):
         v.setRoles(who.admin, 2, sender=who.admin)
-    with ape.reverts("Vault: no roles"):
+    with ape.reverts("access: no roles"):
         v.renounceRoles(sender=who.stranger)
     with ape.reverts("Vault: bad migration target"):
         v.migrate(who.dest.address, [], sender=who.admin)  # an EOA
     with ape.reverts("Vault: bad migration target"):
         v.migrate(v.address, [], sender=who.admin)
-    assert v.token_config(ETH).daily_limit == 100 * ETHER
+    assert v.token_config(ETH).tx_cap == 40 * ETHER
 
 
 def test_roles_and_renounce(funded_vault, who):

@@ -48,16 +48,16 @@ def test_usdc_paused(funded_vault, who, usdc_t, state_of):
 def test_usdt_blacklisted_vault(funded_vault, who, usdt_t, state_of):
     # USDT reverts without a reason; the vault names the failure.
     usdt_t.addBlackList(funded_vault.address, sender=who.deployer)
-    _no_effect(state_of, funded_vault, "Vault: token call failed", funded_vault.withdraw,
+    _no_effect(state_of, funded_vault, "SafeERC20: token call failed", funded_vault.withdraw,
                usdt_t.address, who.dest.address, USD, op(3), sender=who.customer)
 
 
 def test_usdt_paused(funded_vault, who, usdt_t, state_of):
     usdt_t.pause(sender=who.deployer)
-    _no_effect(state_of, funded_vault, "Vault: token call failed", funded_vault.withdraw,
+    _no_effect(state_of, funded_vault, "SafeERC20: token call failed", funded_vault.withdraw,
                usdt_t.address, who.dest.address, USD, op(4), sender=who.customer)
     usdt_t.approve(funded_vault.address, USD, sender=who.depositor)
-    _no_effect(state_of, funded_vault, "Vault: token call failed", funded_vault.deposit,
+    _no_effect(state_of, funded_vault, "SafeERC20: token call failed", funded_vault.deposit,
                usdt_t.address, USD, b"\x00" * 32, sender=who.depositor)
 
 

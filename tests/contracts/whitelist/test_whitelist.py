@@ -32,13 +32,29 @@ def test_add_activates_after_delay(wl, accounts, chain):
     assert wl.isActive(accounts[6])
 
 
+def test_genesis_entries_are_protected_from_compliance(wl, accounts):
+    """Finding 1: compliance cannot empty the tier addresses (sweeps to cold always work)."""
+    assert wl.protected(accounts[5])
+    with ape.reverts("Whitelist: protected"):
+        wl.remove(accounts[5], sender=accounts[2])
+    assert wl.isActive(accounts[5])
+    with ape.reverts("Whitelist: not admin"):
+        wl.setProtected(accounts[5], False, sender=accounts[2])
+    tx = wl.setProtected(accounts[5], False, sender=accounts[1])  # governance only
+    assert not tx.events.filter(wl.ProtectionSet)[0].protected
+    with ape.reverts("Whitelist: not listed"):
+        wl.setProtected(accounts[9], True, sender=accounts[1])
+
+
 def test_remove_is_immediate(wl, accounts):
+    wl.setProtected(accounts[5], False, sender=accounts[1])
     tx = wl.remove(accounts[5], sender=accounts[2])
     assert tx.events.filter(wl.AddressRemoved)[0].account == accounts[5].address
     assert not wl.isActive(accounts[5]) and not wl.isListed(accounts[5])
 
 
 def test_re_add_restarts_delay(wl, accounts):
+    wl.setProtected(accounts[5], False, sender=accounts[1])
     wl.remove(accounts[5], sender=accounts[2])
     wl.add(accounts[5], sender=accounts[2])
     assert not wl.isActive(accounts[5])
@@ -59,20 +75,24 @@ def test_reverts_change_nothing(wl, accounts):
         (wl.add, (accounts[5],), accounts[2], "Whitelist: already listed"),
         (wl.remove, (accounts[6],), accounts[2], "Whitelist: not listed"),
         (wl.remove, (accounts[5],), accounts[3], "Whitelist: not compliance"),
+        (wl.setProtected, (accounts[5], False), accounts[2], "Whitelist: not admin"),
         (wl.setActivationDelay, (10,), accounts[2], "Whitelist: not admin"),
         (wl.setActivationDelay, (0,), accounts[1], "Whitelist: zero delay"),
         (wl.setActivationDelay, (31 * DAY,), accounts[1], "Whitelist: delay too long"),
-        (wl.setRoles, (accounts[3], 2), accounts[2], "Whitelist: not admin"),
-        (wl.setRoles, (ZERO, 2), accounts[1], "Whitelist: zero address"),
-        (wl.setRoles, (accounts[1], 2), accounts[1], "Whitelist: admin cannot drop own admin"),
+        (wl.remove, (accounts[5],), accounts[2], "Whitelist: protected"),
+        (wl.setRoles, (accounts[3], 2), accounts[2], "access: not admin"),
+        (wl.setRoles, (ZERO, 2), accounts[1], "access: zero address"),
+        (wl.setRoles, (accounts[1], 2), accounts[1], "access: admin cannot drop own admin"),
     ]
     for fn, args, sender, reason in cases:
         before = (wl.activates_at(accounts[5]), wl.activates_at(accounts[6]),
-                  wl.activation_delay(), wl.roles(accounts[3]), wl.roles(accounts[1]))
+                  wl.activation_delay(), wl.roles(accounts[3]), wl.roles(accounts[1]),
+                  wl.protected(accounts[5]))
         with ape.reverts(reason):
             fn(*args, sender=sender)
         assert before == (wl.activates_at(accounts[5]), wl.activates_at(accounts[6]),
-                          wl.activation_delay(), wl.roles(accounts[3]), wl.roles(accounts[1]))
+                          wl.activation_delay(), wl.roles(accounts[3]), wl.roles(accounts[1]),
+                          wl.protected(accounts[5]))
 
 
 @pytest.mark.parametrize("args,reason", [
