@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from keeper.integrations.corebanking.wire import (
     CustomerIn,
@@ -197,9 +197,12 @@ def post_gl_batch(store: Store, batch: GLBatch) -> tuple[int, dict[str, Any]]:
 
 def balances(store: Store) -> dict[str, str]:
     """Every customer's balance in cents."""
-    with store.read() as conn:
-        rows = conn.execute(select(customers.c.customer_id, customers.c.account_id)).all()
-        return {c: str(balance(conn, a)) for c, a in rows}
+    total = func.coalesce(func.sum(entries.c.amount), 0)
+    with store.read() as conn:  # one query, one snapshot (customer accounts are credit-normal)
+        joined = customers.outerjoin(entries, entries.c.account == customers.c.account_id)
+        rows = conn.execute(select(customers.c.customer_id, total).select_from(joined)
+                            .group_by(customers.c.customer_id)).all()
+    return {c: str(-int(t)) for c, t in rows}
 
 
 def history(store: Store, customer_id: str) -> list[dict[str, Any]]:

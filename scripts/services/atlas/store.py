@@ -132,6 +132,7 @@ class Store:
                                             if url.startswith("sqlite") else {})
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         metadata.create_all(self.engine)
         self.lock = threading.Lock()
         with self.engine.begin() as conn:
@@ -143,8 +144,10 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One serialised write transaction (rolled back on any exception)."""
-        with self.lock, self.engine.begin() as conn:
+        """One serialised write transaction (rolled back on any exception): this process's
+        lock, and on SQLite ``BEGIN IMMEDIATE`` (the database's write lock before the first
+        read), so a check-then-post (no overdraft) holds at the database level too."""
+        with self.lock, self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
             yield conn
 
     def read(self) -> Connection:
@@ -157,11 +160,17 @@ class Store:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
+    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (pysqlite defers it past reads)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Reads run in one snapshot (``BEGIN``); writes take the write lock first."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
 
 
 def request_hash(payload: Any) -> str:
