@@ -48,20 +48,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+MIN_SECRET_CHARS = 16
+
+
+def read_secret(path: Path) -> str:
+    """A secret from its 0600 file, refused (naming the file, never the value) when shorter than
+    :data:`MIN_SECRET_CHARS`: an empty admin token or API key would let anyone in."""
+    value = read_private_file(path)
+    if len(value) < MIN_SECRET_CHARS:
+        raise SystemExit(f"secret file {path} must hold at least {MIN_SECRET_CHARS} characters")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     """Start the service (blocks until SIGINT/SIGTERM)."""
     args = parse_args(argv)
+    api_key, admin_token = read_secret(args.api_key_file), read_secret(args.admin_token_file)
+    secret = read_secret(args.webhook_secret_file).encode() if args.webhook_secret_file else None
+    try:
+        chain = IssuerChain(args.rpc, read_private_file(args.minter_key_file))
+    except (ValueError, TypeError):  # never echo what the file held
+        raise SystemExit(f"{args.minter_key_file} does not hold a secp256k1 private key") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     faults = Faults(FaultConfig(
         seed=args.seed, mint_delay_s=args.mint_delay, mint_fail_rate=args.mint_fail_rate,
         burn_settle_delay_s=args.burn_settle_delay, burn_fail_rate=args.burn_fail_rate,
         error_rate=args.error_rate, lost_reply_rate=args.lost_reply_rate, maintenance=args.maintenance))
-    chain = IssuerChain(args.rpc, read_private_file(args.minter_key_file))
     if args.configure_minter_allowance is not None:
         configure_minter_on_fork(args.rpc, chain.address, args.configure_minter_allowance)
-    secret = read_private_file(args.webhook_secret_file).encode() if args.webhook_secret_file else None
-    app = build(args.db, chain, faults, api_key=read_private_file(args.api_key_file),
-                admin_token=read_private_file(args.admin_token_file), confirmations=args.confirmations,
+    app = build(args.db, chain, faults, api_key=api_key, admin_token=admin_token,
+                confirmations=args.confirmations,
                 webhook_url=args.webhook, webhook_secret=secret, webhook_backoff_s=args.webhook_backoff)
     logging.getLogger("issuer").info("issuer on 127.0.0.1:%d, minter %s", args.port, chain.address)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
