@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -33,28 +34,32 @@ class Worker:
         self.webhook_url, self._secret = webhook_url, webhook_secret
         self.webhook_backoff_s, self.poll_s = webhook_backoff_s, poll_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="issuer-worker", daemon=True)
+        # webhooks have their own thread: a slow or dead bank endpoint never holds up minting
+        self._threads = [threading.Thread(target=self._run, args=(fn,), name=f"issuer-{fn.__name__}",
+                                          daemon=True) for fn in (self.step, self.deliver)]
         self._http = httpx.Client(timeout=5.0)
 
     def start(self) -> None:
-        """Start the background thread."""
-        self._thread.start()
+        """Start the background threads."""
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
-        """Stop after the current step."""
+        """Stop after the current steps."""
         self._stop.set()
-        self._thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
 
-    def _run(self) -> None:
+    def _run(self, fn: Callable[[], None]) -> None:
         while not self._stop.is_set():
             try:
-                self.step()
+                fn()
             except Exception as exc:  # a node or network hiccup: try again next pass
-                log.warning("worker step failed: %s", type(exc).__name__)
+                log.warning("%s failed: %s", fn.__name__, type(exc).__name__)
             self._stop.wait(self.poll_s)
 
     def step(self) -> None:
-        """One pass: track in-flight transactions, start the next one, settle, deliver webhooks."""
+        """One pass: track in-flight transactions, start the next one, settle payouts."""
         busy = False
         for table in ("mints", "burns"):
             for row in self.store.open_rows(table):
@@ -64,7 +69,6 @@ class Worker:
             busy = self._advance_mint(row, busy)
         for row in self.store.open_rows("burns"):
             busy = self._advance_burn(row, busy)
-        self._deliver()
 
     # --- transactions ------------------------------------------------------------------------
 
@@ -132,7 +136,8 @@ class Worker:
 
     # --- webhooks ----------------------------------------------------------------------------
 
-    def _deliver(self) -> None:
+    def deliver(self) -> None:
+        """One pass over due webhooks: POST each signed; reschedule a failure with backoff."""
         if not self.webhook_url or self._secret is None:
             return
         for hook in self.store.due_webhooks(time.time()):

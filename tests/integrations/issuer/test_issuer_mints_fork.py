@@ -155,3 +155,25 @@ def test_maintenance_answers_503_and_the_client_gives_up_as_unavailable(issuer):
     assert issuer.client.reserves().block_number > 0
     with pytest.raises(IssuerRejected):
         issuer.client.get_mint("no-such-mint")
+
+
+def test_injected_5xx_follow_the_seed_and_retried_posts_create_once(issuer, usdc, settle):
+    auth = {"Authorization": issuer.client._http.headers["Authorization"]}
+
+    def pattern() -> list[int]:
+        return [httpx.get(issuer.url + "/v1/reserves", headers=auth, timeout=30).status_code
+                for _ in range(16)]
+
+    issuer.set_faults(seed=7, error_rate=0.5)
+    first = pattern()
+    issuer.set_faults(seed=7, error_rate=0.5)  # the same seed replays the same decisions
+    assert pattern() == first and set(first) == {200, 500}
+    issuer.set_faults(seed=8, error_rate=0.5)
+    assert pattern() != first
+    issuer.set_faults(seed=7, error_rate=0.5)  # the client retries through the 500s with one key
+    dest = fresh_address()
+    mint = issuer.client.create_mint(units=3_000_000, destination_address=dest, reference="R-10",
+                                     idempotency_key=new_idempotency_key())
+    issuer.set_faults()
+    settle(lambda: issuer.client.get_mint(mint.mint_id), lambda m: m.status == MintStatus.COMPLETE)
+    assert usdc.balanceOf(dest) == 3_000_000
