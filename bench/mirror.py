@@ -1,6 +1,7 @@
 """Chain mirror bench: vault events/s mirrored into the ledger in backfill (eth_getLogs ranges).
 
-Starts its own anvil, deploys Whitelist + Vault (compiled with vyper from contracts/), makes N ETH
+Starts its own anvil, deploys Whitelist + Vault (ape's build of contracts/: run `make setup` or
+`ape compile` first), makes N ETH
 deposits spread over many blocks (automine off, mined in bursts), then times a fresh follower
 backfilling them into a fresh SQLite ledger (durable commits, one per block range).
 Usage: python bench/mirror.py [--deposits N]
@@ -9,7 +10,7 @@ Usage: python bench/mirror.py [--deposits N]
 from __future__ import annotations
 
 import argparse
-import socket
+import json
 import subprocess
 import sys
 import tempfile
@@ -19,23 +20,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import vyper  # noqa: E402
 from web3 import Web3  # noqa: E402
 
 from keeper.chain import Follower, FollowerConfig  # noqa: E402
 from keeper.ledger import Ledger, upgrade  # noqa: E402
+from scripts.localnet import free_port  # noqa: E402
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _artifact(name: str) -> tuple[list, str]:
+    """ABI and deployment bytecode of ``name`` from ape's build (modules resolved by ape)."""
+    built = json.loads((ROOT / ".build/__local__.json").read_text())["contractTypes"][name]
+    return built["abi"], built["deploymentBytecode"]["bytecode"]
 
 
 def _deploy(w3: Web3, name: str, *args: object) -> str:
-    out = vyper.compile_code((ROOT / "contracts" / f"{name}.vy").read_text(),
-                             output_formats=["abi", "bytecode"])
-    c = w3.eth.contract(abi=out["abi"], bytecode=out["bytecode"])
+    abi, bytecode = _artifact(name)
+    c = w3.eth.contract(abi=abi, bytecode=bytecode)
     tx = c.constructor(*args).transact({"from": w3.eth.accounts[0]})
     return w3.eth.wait_for_transaction_receipt(tx)["contractAddress"]
 
@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--deposits", type=int, default=10_000)
     ap.add_argument("--per-block", type=int, default=50)
     args = ap.parse_args()
-    port = _port()
+    port = free_port()
     anvil = subprocess.Popen([str(ROOT / "node_modules/.bin/anvil"), "--port", str(port),
                               "--silent", "--gas-limit", "300000000"])
     try:
@@ -60,9 +60,7 @@ def main() -> None:
         admin = w3.eth.accounts[0]
         wl = _deploy(w3, "Whitelist", admin, w3.eth.accounts[1], 86400, [])
         vault_addr = _deploy(w3, "Vault", admin, wl, "0x" + "00" * 20)  # no predecessor
-        abi = vyper.compile_code((ROOT / "contracts/Vault.vy").read_text(),
-                                 output_formats=["abi"])["abi"]
-        vault = w3.eth.contract(address=vault_addr, abi=abi)
+        vault = w3.eth.contract(address=vault_addr, abi=_artifact("Vault")[0])
         vault.functions.setTokenConfig("0x" + "00" * 20, True, 10**30, 10**30, 10**30).transact(
             {"from": admin})
         start = w3.eth.block_number
