@@ -43,6 +43,12 @@ from scripts.services.atlas.store import (
 )
 
 
+def money_key(key: str) -> str:
+    """One namespace for every money movement's idempotency key, whatever the endpoint: a key
+    spent on a buy cannot start a sell, a wire or a reserve move."""
+    return f"money:{key}"
+
+
 def _amount(value: str, *, positive: bool = True) -> int:
     try:
         out = cents(value)
@@ -95,9 +101,9 @@ def wire_in(store: Store, key: str, body: WireIn) -> tuple[int, dict[str, Any]]:
     """Credit an incoming wire to a customer (debit nostro); earmarked for a buy, queue the
     platform's deposit notification in the same transaction (the outbox)."""
     amount = _amount(body.amount)
-    digest = request_hash(body.model_dump())
+    digest = request_hash({"op": "wire_in", **body.model_dump()})
     with store.write() as conn:
-        if (done := replayed(conn, f"wire:{key}", digest)) is not None:
+        if (done := replayed(conn, money_key(key), digest)) is not None:
             return done
         account = customer_account(conn, body.customer_id)
         pid = post(conn, "wire_in", [(NOSTRO, amount), (account, -amount)],
@@ -114,7 +120,7 @@ def wire_in(store: Store, key: str, body: WireIn) -> tuple[int, dict[str, Any]]:
             conn.execute(insert(notifications).values(transaction_id=tx, payload=payload,
                                                       status="pending", attempts=0,
                                                       next_attempt_at=at))
-        remember(conn, f"wire:{key}", digest, 201, out)
+        remember(conn, money_key(key), digest, 201, out)
         return 201, out
 
 
@@ -125,8 +131,8 @@ def trade(store: Store, key: str, side: str, body: TradeIn) -> tuple[int, dict[s
     amount, fee = _amount(body.amount), _amount(body.fee, positive=False)
     if side == "sell" and fee > amount:
         raise Refused(422, "invalid_amount", "fee above the sale's proceeds")
-    digest = request_hash(body.model_dump())
-    scope = f"{side}:{key}"
+    digest = request_hash({"op": side, **body.model_dump()})
+    scope = money_key(key)
     with store.write() as conn:
         if (done := replayed(conn, scope, digest)) is not None:
             return done
@@ -154,8 +160,8 @@ def move_reserves(store: Store, key: str, asset: str, direction: str,
     beyond what the reserves hold)."""
     amount = _amount(body.amount)
     reserves = reserve_account(asset)
-    digest = request_hash({"asset": asset, **body.model_dump()})
-    scope = f"reserves-{direction}:{key}"
+    digest = request_hash({"op": f"reserves_{direction}", "asset": asset, **body.model_dump()})
+    scope = money_key(key)
     with store.write() as conn:
         if (done := replayed(conn, scope, digest)) is not None:
             return done

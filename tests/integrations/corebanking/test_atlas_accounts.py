@@ -140,3 +140,23 @@ def test_unknown_customer_is_a_404(client) -> None:
     with pytest.raises(CoreBankingRejectedError):
         client.debit_for_buy(key(), "NOPE-x", 1, reference="r", asset="USDC", asset_units=1,
                              ledger_transfer_id="lt")
+
+
+def test_a_key_spent_on_one_movement_cannot_start_another(client, ops, funded, postings) -> None:
+    """An idempotency key names one money movement whatever the endpoint: reused for a sell
+    after a buy (a caller's bug) it is refused, not taken as a new credit."""
+    cid = funded("ONEKEY", 1_000_00)
+    k = key()
+    client.debit_for_buy(k, cid, 100_00, reference="b", asset="USDC", asset_units=1,
+                         ledger_transfer_id="lt-onekey")
+    before = postings()
+    with pytest.raises(CoreBankingRejectedError) as exc:
+        client.credit_for_sell(k, cid, 100_00, reference="b", asset="USDC", asset_units=1,
+                               ledger_transfer_id="lt-onekey")
+    assert exc.value.code == "idempotency_conflict"
+    with pytest.raises(CoreBankingRejectedError):
+        client.fund_reserves(k, "USDC", 100_00, "b")
+    with pytest.raises(CoreBankingRejectedError):
+        ops.wire_in(k, cid, 100_00, "b")
+    assert postings() == before
+    assert client.customer(cid).balance_cents == 900_00
