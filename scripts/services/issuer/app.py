@@ -108,8 +108,24 @@ def create_app(store: Store, chain: IssuerChain, faults: Faults, *, api_key: str
             return JSONResponse({"detail": "internal error"}, 500)
         return reply
 
-    def created(row: dict[str, Any], fresh: bool, render: Any) -> JSONResponse:
+    def accept(table: str, key: str, body: _Request, render: Any, **fields: Any) -> JSONResponse:
+        """Record a new request once per Idempotency-Key: 201 when new, 200 with the same record
+        when replayed, 409 when the key (or the deposit) belongs to another request."""
+        now = time.time()
+        try:
+            row, fresh = store.insert_once(table, {
+                "id": str(uuid.uuid4()), "idem_key": key, "request_hash": _digest(body),
+                "reference": body.reference, "status": "pending", "created_at": now, "updated_at": now,
+                **fields})
+        except Conflict as exc:
+            raise HTTPException(409, str(exc)) from None
         return JSONResponse(render(row), 201 if fresh else 200)
+
+    def one(table: str, row_id: str) -> dict[str, Any]:
+        row = store.get(table, row_id)
+        if row is None:
+            raise HTTPException(404, f"no such {table[:-1]}")
+        return row
 
     @app.post("/v1/mints", dependencies=[Depends(bearer)])
     def create_mint(body: MintRequest, idempotency_key: IdemKey = None) -> JSONResponse:
@@ -117,24 +133,14 @@ def create_app(store: Store, chain: IssuerChain, faults: Faults, *, api_key: str
         key = _idempotency_key(idempotency_key)
         fault, not_before = faults.mint_plan()
         eta = None if not_before is None else _iso(not_before + confirmations * block_time_s)
-        now = time.time()
-        try:
-            row, fresh = store.insert_once("mints", {
-                "id": str(uuid.uuid4()), "idem_key": key, "request_hash": _digest(body),
-                "units": str(to_units(body.amount)), "destination": body.destination_address,
-                "reference": body.reference, "status": "pending", "fault": fault,
-                "not_before": not_before, "estimated_completion": eta, "created_at": now, "updated_at": now})
-        except Conflict as exc:
-            raise HTTPException(409, str(exc)) from None
-        return created(row, fresh, mint_json)
+        return accept("mints", key, body, mint_json, units=str(to_units(body.amount)),
+                      destination=body.destination_address, fault=fault, not_before=not_before,
+                      estimated_completion=eta)
 
     @app.get("/v1/mints/{mint_id}", dependencies=[Depends(bearer)])
     def get_mint(mint_id: str) -> dict[str, Any]:
         """One mint."""
-        row = store.get("mints", mint_id)
-        if row is None:
-            raise HTTPException(404, "no such mint")
-        return mint_json(row)
+        return mint_json(one("mints", mint_id))
 
     @app.post("/v1/burns", dependencies=[Depends(bearer)])
     def create_burn(body: BurnRequest, idempotency_key: IdemKey = None) -> JSONResponse:
@@ -149,24 +155,14 @@ def create_app(store: Store, chain: IssuerChain, faults: Faults, *, api_key: str
         if confs < confirmations:
             raise HTTPException(422, "the transfer does not have its confirmations yet")
         fault, not_before = faults.burn_plan()
-        now = time.time()
-        try:
-            row, fresh = store.insert_once("burns", {
-                "id": str(uuid.uuid4()), "idem_key": key, "request_hash": _digest(body), "units": str(units),
-                "source": body.source_address, "transfer_tx_id": body.transfer_tx_id.lower(),
-                "transfer_log_index": log_index, "reference": body.reference, "status": "pending",
-                "fault": fault, "not_before": not_before, "created_at": now, "updated_at": now})
-        except Conflict as exc:
-            raise HTTPException(409, str(exc)) from None
-        return created(row, fresh, burn_json)
+        return accept("burns", key, body, burn_json, units=str(units), source=body.source_address,
+                      transfer_tx_id=body.transfer_tx_id.lower(), transfer_log_index=log_index,
+                      fault=fault, not_before=not_before)
 
     @app.get("/v1/burns/{burn_id}", dependencies=[Depends(bearer)])
     def get_burn(burn_id: str) -> dict[str, Any]:
         """One redemption."""
-        row = store.get("burns", burn_id)
-        if row is None:
-            raise HTTPException(404, "no such burn")
-        return burn_json(row)
+        return burn_json(one("burns", burn_id))
 
     @app.get("/v1/reserves", dependencies=[Depends(bearer)])
     def reserves() -> dict[str, Any]:
