@@ -28,7 +28,7 @@ from keeper.integrations.corebanking.interface import (
     InsufficientFundsError,
     Posting,
 )
-from keeper.integrations.corebanking.wire import GLBatch, cents
+from keeper.integrations.corebanking.wire import MAX_UNITS, GLBatch, cents, signed_cents
 from keeper.keys.secrets import Secret
 from keeper.recon import FiatEntry
 
@@ -48,14 +48,15 @@ def _wire(amount: int) -> str:
     return str(amount)
 
 
-def _signed(value: str) -> int:
-    return -cents(value[1:]) if value.startswith("-") else cents(value)
-
-
 def _posting(d: Mapping[str, Any]) -> Posting:
     return Posting(str(d["posting_id"]), str(d["kind"]), d.get("customer_id"), cents(d["amount"]),
-                   cents(d.get("fee", "0")), cents(d["balance"]),
+                   cents(d.get("fee", "0")), signed_cents(d["balance"]),
                    datetime.fromisoformat(d["posted_at"]), d.get("transaction_id"))
+
+
+def _customer(d: Mapping[str, Any]) -> Customer:
+    return Customer(str(d["customer_id"]), str(d["name"]), str(d["account_id"]),
+                    signed_cents(d["balance"]))
 
 
 class AtlasClient:
@@ -140,8 +141,7 @@ class AtlasClient:
     def customer(self, customer_id: str) -> Customer:
         """``GET /atlas/customers/{id}``."""
         d = self.request("GET", f"/atlas/customers/{_segment(customer_id)}", idempotent=True)
-        return self._checked(lambda d: Customer(d["customer_id"], d["name"], d["account_id"],
-                                                cents(d["balance"])), d)
+        return self._checked(_customer, d)
 
     def _trade(self, path: str, key: str, customer_id: str, amount_cents: int, fee_cents: int,
                reference: str, asset: str, asset_units: int, ledger_transfer_id: str) -> Posting:
@@ -194,14 +194,15 @@ class AtlasClient:
     def fiat_balances(self) -> Mapping[str, int]:
         """``GET /atlas/balances``: customer id -> cents."""
         d = self.request("GET", "/atlas/balances", idempotent=True)
-        return self._checked(lambda d: {str(k): cents(v) for k, v in d.items()}, d)
+        return self._checked(lambda d: {str(k): signed_cents(v) for k, v in d.items()}, d)
 
     def history(self, customer: str) -> Sequence[FiatEntry]:
         """``GET /atlas/customers/{id}/history`` as reconciliation's :class:`FiatEntry` list."""
         d = self.request("GET", f"/atlas/customers/{_segment(customer)}/history", idempotent=True)
         return self._checked(lambda d: [
-            FiatEntry(e["id"], datetime.fromisoformat(e["at"]), e["kind"], _signed(e["amount"]),
-                      e.get("asset"), _signed(e.get("asset_units") or "0"), e.get("ledger_transfer_id"))
+            FiatEntry(e["id"], datetime.fromisoformat(e["at"]), e["kind"], signed_cents(e["amount"]),
+                      e.get("asset"), signed_cents(e.get("asset_units") or "0", MAX_UNITS),
+                      e.get("ledger_transfer_id"))
             for e in d], d)
 
     def issuer_reserves(self, asset: str) -> int:

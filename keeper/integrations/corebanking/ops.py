@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from keeper.integrations.corebanking.client import AtlasClient, _posting, _wire
+from keeper.integrations.corebanking.client import AtlasClient, _customer, _posting, _wire
 from keeper.integrations.corebanking.interface import Customer, Posting
-from keeper.integrations.corebanking.wire import Faults, cents
+from keeper.integrations.corebanking.wire import Faults
 
 
 class AtlasOpsClient(AtlasClient):
@@ -18,8 +18,7 @@ class AtlasOpsClient(AtlasClient):
         """Open a customer with a USD account (idempotent on ``customer_id``)."""
         d = self.request("POST", "/atlas/customers", {"customer_id": customer_id, "name": name},
                          idempotent=True)
-        return self._checked(lambda d: Customer(d["customer_id"], d["name"], d["account_id"],
-                                                cents(d["balance"])), d)
+        return self._checked(_customer, d)
 
     def wire_in(self, idempotency_key: str, customer_id: str, amount_cents: int, reference: str,
                 *, earmark_buy: bool = False) -> Posting:

@@ -16,7 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_CENTS = 10**17  # USD 10^15: far above any balance, far below int64
-_CENTS = re.compile(r"(0|[1-9][0-9]{0,17})")
+MAX_UNITS = 10**38  # a crypto leg in base units (the wire's asset_units pattern allows 38 digits)
+_CENTS = re.compile(r"(0|[1-9][0-9]{0,37})")
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 RESERVE_ASSETS = ("USDC", "USDT")
 
@@ -31,16 +32,27 @@ GL_ACCOUNTS: dict[str, str] = {
 GL_CURRENCIES = ("USD", "USD-EQUIVALENT")
 
 
-def cents(value: object) -> int:
+def cents(value: object, limit: int = MAX_CENTS) -> int:
     """Integer cents from a wire amount: a decimal string of digits only (no sign, no point,
-    no exponent, no leading zeros), at most :data:`MAX_CENTS`. Anything else raises
-    ``ValueError`` -- including a JSON number, so a float can never become money."""
+    no exponent, no leading zeros), at most ``limit``. Anything else raises ``ValueError`` --
+    including a JSON number, so a float can never become money."""
     if not isinstance(value, str) or not _CENTS.fullmatch(value):
         raise ValueError("amount must be a decimal string of integer cents, e.g. \"12345\"")
     out = int(value)
-    if out > MAX_CENTS:
-        raise ValueError(f"amount above {MAX_CENTS} cents")
+    if out > limit:
+        raise ValueError(f"amount above {limit}")
     return out
+
+
+def signed_cents(value: object, limit: int = MAX_CENTS) -> int:
+    """A signed wire amount (a balance, a movement, a crypto leg): :func:`cents` with an
+    optional leading ``-`` (never ``-0``). Core banking may report an overdrawn balance."""
+    if isinstance(value, str) and value.startswith("-"):
+        out = -cents(value[1:], limit)
+        if out == 0:
+            raise ValueError("negative zero")
+        return out
+    return cents(value, limit)
 
 
 def _positive(value: int) -> int:
