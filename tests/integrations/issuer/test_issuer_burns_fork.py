@@ -36,10 +36,11 @@ def fund_bank(issuer, bank, units, settle):
     settle(lambda: issuer.client.get_mint(mint.mint_id), lambda m: m.status == MintStatus.COMPLETE)
 
 
-def send_to_redemption(usdc, issuer, bank, units, w3):
-    """The bank's transfer to the redemption address, with two confirmations; its tx hash."""
+def send_to_redemption(usdc, issuer, bank, units, w3, confirm=True):
+    """The bank's transfer to the redemption address (with two confirmations); its tx hash."""
     tx = usdc.transfer(issuer.address, units, sender=bank)
-    w3.provider.make_request("anvil_mine", ["0x1"])
+    if confirm:
+        w3.provider.make_request("anvil_mine", ["0x1"])
     return tx.txn_hash if isinstance(tx.txn_hash, str) else "0x" + bytes(tx.txn_hash).hex()
 
 
@@ -67,8 +68,11 @@ def test_a_burn_reduces_total_supply_and_pays_out_once(issuer, usdc, bank, w3, s
 
 def test_a_burn_without_a_matching_deposit_is_refused_and_burns_nothing(issuer, usdc, bank, w3, settle):
     fund_bank(issuer, bank, 10_000_000, settle)
-    tx_hash = send_to_redemption(usdc, issuer, bank, 10_000_000, w3)
+    tx_hash = send_to_redemption(usdc, issuer, bank, 10_000_000, w3, confirm=False)
     supply = usdc.totalSupply()
+    with pytest.raises(IssuerRejected, match="confirmations"):  # one block: not yet final
+        redeem(issuer, bank, 10_000_000, tx_hash)
+    w3.provider.make_request("anvil_mine", ["0x1"])
     for units, source, tx in ((10_000_001, bank.address, tx_hash),  # more than was sent
                               (10_000_000, issuer.address, tx_hash),  # someone else's deposit
                               (10_000_000, bank.address, "0x" + "ab" * 32)):  # no such transaction
@@ -77,6 +81,9 @@ def test_a_burn_without_a_matching_deposit_is_refused_and_burns_nothing(issuer, 
                                       reference="X", idempotency_key=new_idempotency_key())
         assert err.value.status == 422
     assert usdc.totalSupply() == supply and usdc.balanceOf(issuer.address) == 10_000_000
+    burn = redeem(issuer, bank, 10_000_000, tx_hash)  # the refusals left the deposit redeemable
+    settle(lambda: issuer.client.get_burn(burn.burn_id), lambda b: b.status == BurnStatus.COMPLETE)
+    assert supply - usdc.totalSupply() == 10_000_000
 
 
 def test_a_held_settlement_burns_but_owes_the_fiat_until_released(issuer_factory, usdc, bank, w3, settle):
