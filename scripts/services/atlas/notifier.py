@@ -17,10 +17,12 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select, update
 
-from scripts.services.atlas.store import Store, as_utc, notifications, utcnow
+from scripts.services.atlas.store import Store, notifications, utcnow
 
 log = logging.getLogger("atlas.notifier")
 MAX_BACKOFF_S = 900.0  # the spec's longest GL retry step; no notification waits longer
+BATCH = 100  # notifications tried per pass
+MAX_ANSWER = 64 * 1024  # bytes of the platform's answer kept
 
 
 class Notifier:
@@ -58,14 +60,13 @@ class Notifier:
 
     def deliver_due(self) -> bool:
         """Try every notification due now once; True if any was tried."""
-        now = utcnow()
         with self.store.read() as conn:
             due = conn.execute(select(notifications.c.transaction_id, notifications.c.payload,
-                                      notifications.c.attempts, notifications.c.next_attempt_at)
-                               .where(notifications.c.status == "pending")
-                               .order_by(notifications.c.next_attempt_at)).all()
-        due = [d for d in due if as_utc(d.next_attempt_at) <= now]
-        for tx, payload, attempts, _ in due:
+                                      notifications.c.attempts)
+                               .where(notifications.c.status == "pending",
+                                      notifications.c.next_attempt_at <= utcnow())
+                               .order_by(notifications.c.next_attempt_at).limit(BATCH)).all()
+        for tx, payload, attempts in due:
             self._attempt(tx, payload, attempts)
         return bool(due)
 
@@ -76,7 +77,7 @@ class Notifier:
             resp = self.http.post(self.url, json=payload)
             code = resp.status_code
             try:
-                answer = resp.json()
+                answer = resp.json() if len(resp.content) <= MAX_ANSWER else {"body": "(too long)"}
             except ValueError:
                 answer = {"body": resp.text[:500]}
         except httpx.HTTPError as exc:
