@@ -189,12 +189,13 @@ def create_app(store: Store, chain: IssuerChain, faults: Faults, *, api_key: str
 
     @app.post("/admin/{table}/{row_id}/release", dependencies=[Depends(admin)])
     def release(table: str, row_id: str) -> dict[str, Any]:
-        """Release a held mint (review passed) or a held burn payout."""
+        """End the hold or the delay of a mint (review passed) or of a burn's fiat payout now."""
         if table not in ("mints", "burns"):
             raise HTTPException(404, "unknown resource")
         row = store.get(table, row_id)
-        if row is None or row["fault"] != "hold" or row["status"] not in ("pending", "delayed"):
-            raise HTTPException(409, "not held")
+        if row is None or row["fault"] == "fail" or row["status"] not in ("pending", "delayed") or not (
+                row["fault"] == "hold" or (row["not_before"] or 0) > time.time()):
+            raise HTTPException(409, "not held or delayed")
         store.update(table, row_id, fault="none", not_before=time.time())
         return {"released": row_id}
 

@@ -3,6 +3,8 @@ idempotency, injected failures, holds beyond review, reserves."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 from eth_account import Account
@@ -90,12 +92,17 @@ def test_a_mint_the_token_refuses_fails_with_its_reason_and_sends_nothing(issuer
     assert w3.eth.get_transaction_count(issuer.address) == nonce_before
 
 
-def test_a_held_mint_stays_pending_until_released(issuer, usdc, settle):
-    issuer.set_faults(mint_delay_s="hold")  # manual review beyond 24 h
+@pytest.mark.parametrize("delay", ["hold", 2 * 86_400])  # review beyond 24 h: open-ended or 2 days
+def test_a_held_mint_stays_pending_until_released(issuer, usdc, settle, delay):
+    issuer.set_faults(mint_delay_s=delay)
     held_dest = fresh_address()
     held = issuer.client.create_mint(units=11_000_000, destination_address=held_dest, reference="R-6",
                                      idempotency_key=new_idempotency_key())
-    assert held.estimated_completion is None
+    if delay == "hold":
+        assert held.estimated_completion is None
+    else:  # the promised time is past the delay
+        eta = datetime.strptime(held.estimated_completion, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        assert eta - datetime.now(UTC) > timedelta(seconds=delay - 3600)
     issuer.set_faults()
     later = issuer.client.create_mint(units=1_000_000, destination_address=fresh_address(),
                                       reference="R-7", idempotency_key=new_idempotency_key())
