@@ -104,6 +104,13 @@ class IssuerChain:
             return None
         return self.head() - int(receipt["blockNumber"]) + 1, int(receipt["status"]) == 1
 
+    def known(self, tx_hash: str) -> bool:
+        """True when the node knows the transaction (pending or mined)."""
+        try:
+            return self.w3.eth.get_transaction(tx_hash) is not None  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return False
+
     def nonce_used(self, nonce: int) -> bool:
         """True when the minter's mined nonce is past ``nonce``."""
         return int(self.w3.eth.get_transaction_count(self.address, "latest")) > nonce

@@ -76,8 +76,12 @@ class Worker:
         """Follow a broadcast transaction; True while it still needs confirmations."""
         seen = self.chain.confirmations(row["tx_hash"])
         if seen is None:
-            if self.chain.nonce_used(row["tx_nonce"]) and self.chain.confirmations(row["tx_hash"]) is None:
-                self._finish(table, row, "failed", reason="transaction replaced at its nonce")
+            if self.chain.nonce_used(row["tx_nonce"]) and not self.chain.known(row["tx_hash"]):
+                # its nonce went to another transaction, so this one can never be mined: sign the
+                # operation again at a fresh nonce (no double execution is possible)
+                log.warning("%s %s: nonce %d taken by another transaction; re-signing",
+                            table[:-1], row["id"], row["tx_nonce"])
+                self.store.update(table, row["id"], raw_tx=None, tx_hash=None, tx_nonce=None)
                 return False
             self.chain.broadcast(row["raw_tx"])
             return True

@@ -70,3 +70,40 @@ def test_sigkill_after_signing_with_the_tx_lost_from_the_mempool_rebroadcasts_th
     done = settle(lambda: second.client.get_mint(mint.mint_id), lambda m: m.status != MintStatus.PENDING)
     assert done.status is MintStatus.COMPLETE and done.blockchain_tx_id == sent.blockchain_tx_id
     assert usdc.balanceOf(dest) == 77_000_000
+
+
+def test_a_mint_whose_nonce_was_taken_while_down_is_re_signed_and_minted_once(
+        issuer_factory, minter_key, usdc, w3, settle, tmp_path):
+    db = tmp_path / "issuer.db"
+    first = issuer_factory(db=db)
+    dest = Account.create().address
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        mint = first.client.create_mint(units=5_500_000, destination_address=dest, reference="R-N",
+                                        idempotency_key=new_idempotency_key())
+        sent = mint
+        for _ in range(300):
+            sent = first.client.get_mint(mint.mint_id)
+            if sent.blockchain_tx_id:
+                break
+            time.sleep(0.1)
+        assert sent.blockchain_tx_id
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(timeout=30)
+        w3.provider.make_request("anvil_dropTransaction", [sent.blockchain_tx_id])
+        # the same key spends that nonce on something else (an operator's manual transaction)
+        nonce = w3.eth.get_transaction_count(first.address)
+        other = Account.sign_transaction({
+            "to": first.address, "value": 0, "gas": 21_000, "nonce": nonce, "chainId": w3.eth.chain_id,
+            "maxFeePerGas": 2 * w3.eth.get_block("latest")["baseFeePerGas"] + 10**9,
+            "maxPriorityFeePerGas": 10**9}, minter_key)
+        w3.eth.send_raw_transaction(other.raw_transaction)
+        w3.provider.make_request("anvil_mine", ["0x1"])
+        assert w3.eth.get_transaction_count(first.address) == nonce + 1
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    second = issuer_factory(db=db)
+    done = settle(lambda: second.client.get_mint(mint.mint_id), lambda m: m.status != MintStatus.PENDING)
+    assert done.status is MintStatus.COMPLETE, done
+    assert done.blockchain_tx_id != sent.blockchain_tx_id  # a new transaction at a fresh nonce
+    assert usdc.balanceOf(dest) == 5_500_000
