@@ -53,8 +53,10 @@ def test_a_burn_reduces_total_supply_and_pays_out_once(issuer, usdc, bank, w3, s
     fund_bank(issuer, bank, 50_000_000, settle)
     tx_hash = send_to_redemption(usdc, issuer, bank, 30_000_000, w3)
     supply_before = usdc.totalSupply()
-    burn = redeem(issuer, bank, 30_000_000, tx_hash)
+    key = new_idempotency_key()
+    burn = redeem(issuer, bank, 30_000_000, tx_hash, key)
     assert burn.status is BurnStatus.PENDING
+    assert redeem(issuer, bank, 30_000_000, tx_hash, key).burn_id == burn.burn_id  # a retry
     done = settle(lambda: issuer.client.get_burn(burn.burn_id), lambda b: b.status != BurnStatus.PENDING
                   and b.status != BurnStatus.DELAYED)
     assert done.status is BurnStatus.COMPLETE and done.payout_status == "sent", done

@@ -92,6 +92,17 @@ def test_a_mint_the_token_refuses_fails_with_its_reason_and_sends_nothing(issuer
     assert w3.eth.get_transaction_count(issuer.address) == nonce_before
 
 
+def test_a_mint_to_a_blacklisted_address_fails_and_mints_nothing(issuer, usdc, accounts, chain, settle):
+    dest, supply_before = fresh_address(), usdc.totalSupply()
+    chain.provider.set_balance(usdc.blacklister(), 10**20)
+    usdc.blacklist(dest, sender=accounts[usdc.blacklister()])
+    mint = issuer.client.create_mint(units=2_000_000, destination_address=dest, reference="R-B",
+                                     idempotency_key=new_idempotency_key())
+    done = settle(lambda: issuer.client.get_mint(mint.mint_id), lambda m: m.status != MintStatus.PENDING)
+    assert done.status is MintStatus.FAILED and "blacklisted" in (done.reason or "")
+    assert usdc.totalSupply() == supply_before and usdc.balanceOf(dest) == 0
+
+
 @pytest.mark.parametrize("delay", ["hold", 2 * 86_400])  # review beyond 24 h: open-ended or 2 days
 def test_a_held_mint_stays_pending_until_released(issuer, usdc, settle, delay):
     issuer.set_faults(mint_delay_s=delay)
