@@ -132,6 +132,8 @@ def gl_problems(batch: GLBatch) -> list[str]:
     for currency, (dr, cr) in sorted(totals.items()):
         if dr != cr:
             problems.append(f"unbalanced in {currency}: debits {dr} != credits {cr} cents")
+        if max(dr, cr) > MAX_CENTS:
+            problems.append(f"{currency} total above {MAX_CENTS} cents in one batch")
     return problems
 
 

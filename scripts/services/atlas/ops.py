@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, insert, select
 
 from keeper.integrations.corebanking.wire import (
     CustomerIn,
@@ -40,6 +40,9 @@ from scripts.services.atlas.store import (
     request_hash,
     reserve_account,
     utcnow,
+)
+from scripts.services.atlas.store import (
+    balances as running,
 )
 
 
@@ -203,12 +206,11 @@ def post_gl_batch(store: Store, batch: GLBatch) -> tuple[int, dict[str, Any]]:
 
 def balances(store: Store) -> dict[str, str]:
     """Every customer's balance in cents."""
-    total = func.coalesce(func.sum(entries.c.amount), 0)
     with store.read() as conn:  # one query, one snapshot (customer accounts are credit-normal)
-        joined = customers.outerjoin(entries, entries.c.account == customers.c.account_id)
-        rows = conn.execute(select(customers.c.customer_id, total).select_from(joined)
-                            .group_by(customers.c.customer_id)).all()
-    return {c: str(-int(t)) for c, t in rows}
+        joined = customers.outerjoin(running, (running.c.account == customers.c.account_id)
+                                     & (running.c.currency == "USD"))
+        rows = conn.execute(select(customers.c.customer_id, running.c.amount).select_from(joined)).all()
+    return {c: str(-int(t or 0)) for c, t in rows}
 
 
 def history(store: Store, customer_id: str) -> list[dict[str, Any]]:

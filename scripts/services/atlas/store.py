@@ -2,7 +2,8 @@
 batches it accepted and the outbox of deposit notifications (SQLAlchemy Core, SQLite).
 
 Ledger: every posting is a set of entries whose signed ``amount`` (cents; + debit, - credit)
-sums to zero per currency; an account's balance is the sum of its entries, read on its normal
+sums to zero per currency; an account's balance is the sum of its entries (kept as a running
+sum in ``atlas_balances``, bounded by ``MAX_CENTS``), read on its normal
 side (``debit``-normal: nostro; ``credit``-normal: customer deposits, the stablecoin settlement
 account, issuer reserves, fee income, GL accounts). Writes are serialised by one lock (the
 service is the database's only writer) and each runs in one transaction: a refused operation
@@ -37,9 +38,10 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    update,
 )
 
-from keeper.integrations.corebanking.wire import GL_ACCOUNTS, RESERVE_ASSETS
+from keeper.integrations.corebanking.wire import GL_ACCOUNTS, MAX_CENTS, RESERVE_ASSETS
 
 metadata = MetaData()
 
@@ -72,6 +74,12 @@ entries = Table(
     Column("currency", String(20), nullable=False),
     Column("amount", BigInteger, nullable=False),  # cents, + debit / - credit
     Index("ix_atlas_entries_account", "account"),
+)
+balances = Table(  # the running sum of each account's entries per currency (+ debit / - credit)
+    "atlas_balances", metadata,
+    Column("account", String(80), ForeignKey("atlas_accounts.code"), primary_key=True),
+    Column("currency", String(20), primary_key=True),
+    Column("amount", BigInteger, nullable=False),
 )
 idempotency = Table(
     "atlas_idempotency", metadata,
@@ -195,19 +203,36 @@ def remember(conn: Connection, key: str, digest: str, status: int, answer: Any) 
                                             answer=answer))
 
 
-def balance(conn: Connection, account: str) -> int:
+def balance(conn: Connection, account: str, currency: str = "USD") -> int:
     """``account``'s balance in cents on its normal side."""
     normal = conn.execute(select(accounts.c.normal).where(accounts.c.code == account)).scalar_one()
-    total = conn.execute(select(func.coalesce(func.sum(entries.c.amount), 0))
-                         .where(entries.c.account == account)).scalar_one()
-    return int(total) if normal == "debit" else -int(total)
+    raw = conn.execute(select(balances.c.amount).where(balances.c.account == account,
+                                                       balances.c.currency == currency)).scalar() or 0
+    return int(raw) if normal == "debit" else -int(raw)
 
 
 def post(conn: Connection, kind: str, legs: Sequence[tuple[str, int]], *, customer_id: str | None,
          meta: dict[str, Any], currency: str = "USD", at: datetime | None = None) -> int:
-    """Write one balanced posting: ``legs`` of (account, signed cents: + debit, - credit)."""
+    """Write one balanced posting: ``legs`` of (account, signed cents: + debit, - credit).
+
+    Every account's balance stays within ``MAX_CENTS`` either way (refused with 422 otherwise):
+    balances are kept as running sums, so no read ever has to add more than 64 bits."""
     if sum(a for _, a in legs) != 0 or not legs:
         raise AssertionError(f"unbalanced posting {kind}: {legs}")  # a programming error
+    moves: dict[str, int] = {}
+    for acc, amount in legs:
+        moves[acc] = moves.get(acc, 0) + amount
+    for acc, amount in moves.items():
+        old = conn.execute(select(balances.c.amount).where(balances.c.account == acc,
+                                                           balances.c.currency == currency)).scalar()
+        new = (old or 0) + amount
+        if abs(new) > MAX_CENTS:
+            raise Refused(422, "limit_exceeded", f"account {acc} would exceed {MAX_CENTS} cents")
+        if old is None:
+            conn.execute(insert(balances).values(account=acc, currency=currency, amount=new))
+        else:
+            conn.execute(update(balances).where(balances.c.account == acc,
+                                                balances.c.currency == currency).values(amount=new))
     pid = conn.execute(insert(postings).values(kind=kind, customer_id=customer_id,
                                                posted_at=at or utcnow(), meta=meta)).inserted_primary_key[0]
     conn.execute(insert(entries), [{"posting_id": pid, "account": acc, "currency": currency,
@@ -225,13 +250,20 @@ def customer_account(conn: Connection, customer_id: str) -> str:
 
 
 def trial_balance(conn: Connection) -> dict[str, Any]:
-    """Debits and credits per currency over every entry, and any posting that does not net to
-    zero (always none unless the database was tampered with)."""
-    per = conn.execute(select(entries.c.currency,
-                              func.coalesce(func.sum(entries.c.amount).filter(entries.c.amount > 0), 0),
-                              func.coalesce(-func.sum(entries.c.amount).filter(entries.c.amount < 0), 0))
-                       .group_by(entries.c.currency)).all()
+    """Debit and credit balances per currency (added in Python: no 64-bit overflow), any
+    account whose running balance differs from the sum of its entries, and any posting that
+    does not net to zero -- both always empty unless the database was tampered with."""
+    per: dict[str, list[int]] = {}
+    for currency, amount in conn.execute(select(balances.c.currency, balances.c.amount)):
+        side = per.setdefault(currency, [0, 0])
+        side[0 if amount > 0 else 1] += abs(int(amount))
+    sums: dict[tuple[str, str], int] = {}
+    for acc, currency, amount in conn.execute(select(entries.c.account, entries.c.currency,
+                                                     entries.c.amount)):
+        sums[(acc, currency)] = sums.get((acc, currency), 0) + int(amount)
+    kept = {(a, c): int(v) for a, c, v in conn.execute(select(balances))}
+    drift = sorted(f"{a}/{c}" for a, c in set(sums) | set(kept) if sums.get((a, c), 0) != kept.get((a, c), 0))
     bad = conn.execute(select(entries.c.posting_id).group_by(entries.c.posting_id, entries.c.currency)
                        .having(func.sum(entries.c.amount) != 0)).scalars().all()
-    return {"currencies": {c: {"debits": str(d), "credits": str(k)} for c, d, k in per},
-            "unbalanced_postings": [str(p) for p in bad]}
+    return {"currencies": {c: {"debits": str(d), "credits": str(k)} for c, (d, k) in per.items()},
+            "balance_drift": drift, "unbalanced_postings": [str(p) for p in bad]}

@@ -177,15 +177,21 @@ def spawn() -> Iterator[Any]:
 
 
 def ledger_problems(db: Path) -> list[Any]:
-    """Straight from the service's SQLite file: postings or currencies whose entries do not net
-    to zero (debits != credits)."""
+    """Straight from the service's SQLite file: postings whose entries do not net to zero per
+    currency, currencies whose debits != credits (added in Python: no 64-bit overflow), and
+    running balances that differ from the sum of their entries."""
     con = sqlite3.connect(db)
     try:
         bad = con.execute("SELECT posting_id, currency, SUM(amount) FROM atlas_entries "
                           "GROUP BY posting_id, currency HAVING SUM(amount) != 0").fetchall()
-        total = con.execute("SELECT currency, SUM(amount) FROM atlas_entries GROUP BY currency "
-                            "HAVING SUM(amount) != 0").fetchall()
-        return bad + total
+        per: dict[str, int] = {}
+        sums: dict[tuple[str, str], int] = {}
+        for acc, currency, amount in con.execute("SELECT account, currency, amount FROM atlas_entries"):
+            per[currency] = per.get(currency, 0) + amount
+            sums[(acc, currency)] = sums.get((acc, currency), 0) + amount
+        kept = {(a, c): v for a, c, v in con.execute("SELECT account, currency, amount FROM atlas_balances")}
+        drift = [k for k in set(sums) | set(kept) if sums.get(k, 0) != kept.get(k, 0)]
+        return bad + [c for c, total in per.items() if total] + drift
     finally:
         con.close()
 
@@ -209,7 +215,7 @@ def balanced_after(atlas: Atlas, ops: AtlasOpsClient) -> Iterator[None]:
     ops.set_faults(Faults())
     assert ledger_problems(atlas.db) == []
     tb = ops.trial_balance()
-    assert tb["unbalanced_postings"] == []
+    assert tb["unbalanced_postings"] == [] and tb["balance_drift"] == []
     assert all(v["debits"] == v["credits"] for v in tb["currencies"].values())
 
 

@@ -86,3 +86,38 @@ def test_amounts_that_are_not_cent_strings_are_refused(atlas, postings, amount) 
                    headers={"Authorization": f"Bearer {atlas.api_key}"})
     assert r.status_code == 422, r.text
     assert postings() == before
+
+
+def test_a_batch_too_large_to_sum_is_refused_and_the_ledger_stays_readable(client, ops,
+                                                                           postings) -> None:
+    """Amounts that SQLite's 64-bit SUM cannot add would make every later balance read fail:
+    ATLAS refuses the batch rather than post a ledger it cannot total."""
+    huge = 10**17
+    b = batch(*[entry("2100-USDC-OMNIBUS-WALLET", huge, 0) for _ in range(100)],
+              *[entry("1100-CUSTOMER-USDC-WALLET", 0, huge) for _ in range(100)])
+    before = postings()
+    with pytest.raises(CoreBankingRejectedError) as exc:
+        client.post_gl_batch(b)
+    assert exc.value.code == "gl_batch_rejected"
+    assert postings() == before
+    assert ops.trial_balance()["unbalanced_postings"] == []
+
+
+def test_large_turnover_keeps_every_total_readable(client, ops) -> None:
+    """Balanced batches moving 10^17 cents back and forth: each balance stays bounded, the
+    ledger's turnover passes 2^63, and the trial balance still adds up; a batch that would take
+    an account past the bound is refused."""
+    huge = 10**17
+    for i in range(100):
+        a, b = ("2110-USDT-OMNIBUS-WALLET", "1110-CUSTOMER-USDT-WALLET")[:: 1 if i % 2 == 0 else -1]
+        client.post_gl_batch(batch(entry(a, huge, 0), entry(b, 0, huge)))
+    tb = ops.trial_balance()
+    eq = tb["currencies"]["USD-EQUIVALENT"]
+    assert eq["debits"] == eq["credits"]
+    assert tb["unbalanced_postings"] == [] and tb["balance_drift"] == []
+    with pytest.raises(CoreBankingRejectedError) as exc:
+        client.post_gl_batch(batch(entry("2110-USDT-OMNIBUS-WALLET", huge, 0),
+                                   entry("1110-CUSTOMER-USDT-WALLET", 0, huge)))
+        client.post_gl_batch(batch(entry("2110-USDT-OMNIBUS-WALLET", huge, 0),
+                                   entry("1110-CUSTOMER-USDT-WALLET", 0, huge)))
+    assert exc.value.code == "limit_exceeded"
