@@ -141,11 +141,12 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def issuer_factory(tmp_path: Path, rpc_url: str, minter_key: str) -> Iterator[Callable[..., Issuer]]:
-    """``issuer_factory(*extra_cli_args)`` starts a service (2 confirmations); stopped after."""
+    """``issuer_factory(*extra_cli_args, db=, key=)`` starts a service (2 confirmations, the
+    configured ``minter_key`` unless ``key`` is given); every one is stopped after the test."""
     started: list[Issuer] = []
 
-    def _start(*extra: str, db: Path | None = None) -> Issuer:
-        issuer = start_issuer(tmp_path, rpc_url, key=minter_key, db=db,
+    def _start(*extra: str, db: Path | None = None, key: str | None = None) -> Issuer:
+        issuer = start_issuer(tmp_path, rpc_url, key=key or minter_key, db=db,
                               extra=["--confirmations", "2", *extra])
         started.append(issuer)
         return issuer

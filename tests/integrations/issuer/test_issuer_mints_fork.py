@@ -195,3 +195,17 @@ def test_injected_5xx_follow_the_seed_and_retried_posts_create_once(issuer, usdc
     issuer.set_faults()
     settle(lambda: issuer.client.get_mint(mint.mint_id), lambda m: m.status == MintStatus.COMPLETE)
     assert usdc.balanceOf(dest) == 3_000_000
+
+
+def test_the_service_configures_its_own_minter_on_a_fork_within_the_allowance(issuer_factory, usdc, settle):
+    key = Account.create()
+    assert not usdc.isMinter(key.address)
+    issuer = issuer_factory("--configure-minter-allowance", "5000000", key="0x" + bytes(key.key).hex())
+    assert issuer.address == key.address and usdc.minterAllowance(key.address) == 5_000_000
+    first, second = (issuer.client.create_mint(units=units, destination_address=fresh_address(),
+                                               reference=f"R-A{units}", idempotency_key=new_idempotency_key())
+                     for units in (5_000_000, 1))
+    done = [settle(lambda m=m: issuer.client.get_mint(m.mint_id), lambda m: m.status != MintStatus.PENDING)
+            for m in (first, second)]
+    assert [m.status for m in done] == [MintStatus.COMPLETE, MintStatus.FAILED]
+    assert usdc.minterAllowance(key.address) == 0
