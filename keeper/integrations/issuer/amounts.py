@@ -14,11 +14,12 @@ DECIMALS = USDC.decimals
 _AMOUNT = re.compile(rf"^(0|[1-9][0-9]{{0,14}})(?:\.([0-9]{{1,{DECIMALS}}}))?$")
 
 
-def to_units(amount: str) -> int:
+def to_units(amount: str, *, allow_zero: bool = False) -> int:
     """Parse a positive USD decimal string (e.g. ``"12.5"``) into base units (``12500000``).
 
     Refuses (``ValueError``) signs, exponents, spaces, more than six decimals, more than 15
-    integer digits and zero: an amount the token could not represent exactly is never rounded.
+    integer digits and zero (unless ``allow_zero``, for balances): an amount the token could not
+    represent exactly is never rounded.
     """
     match = _AMOUNT.fullmatch(amount) if isinstance(amount, str) else None
     if match is None:
@@ -26,7 +27,7 @@ def to_units(amount: str) -> int:
                          f"{DECIMALS} decimals")
     whole, frac = match.group(1), match.group(2) or ""
     units = int(whole) * 10**DECIMALS + int(frac.ljust(DECIMALS, "0"))
-    if units <= 0:
+    if units == 0 and not allow_zero:
         raise ValueError("amount must be greater than zero")
     return units
 

@@ -101,8 +101,7 @@ class IssuerClient:
                 continue
             if reply.status_code in RETRYABLE_STATUS:
                 last = IssuerUnavailable(f"{method} {path}: HTTP {reply.status_code}",
-                                         status=reply.status_code)
-                last.retry_after = _retry_after(reply)  # type: ignore[attr-defined]
+                                         status=reply.status_code, retry_after=_retry_after(reply))
                 continue
             return _decode(method, path, reply)
         assert last is not None
@@ -110,7 +109,7 @@ class IssuerClient:
 
     def _delay(self, attempt: int, last: IssuerError | None) -> float:
         delay = min(self._backoff_s * 2 ** (attempt - 1), self._max_backoff_s)
-        hinted = getattr(last, "retry_after", None)
+        hinted = last.retry_after if last is not None else None
         return min(hinted, self._max_backoff_s) if hinted is not None else delay
 
     @staticmethod

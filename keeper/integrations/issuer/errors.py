@@ -6,9 +6,11 @@ from __future__ import annotations
 class IssuerError(Exception):
     """Any failure talking to the issuer."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after  # seconds the issuer asked us to wait, if it said
 
 
 class IssuerUnavailable(IssuerError):  # noqa: N818 - domain names read better

@@ -93,19 +93,15 @@ class Reserves:
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Reserves:
         """Build from the issuer's JSON."""
-        return cls(total_reserves_units=_units_or_zero(data["total_reserves"]),
-                   payouts_owed_units=_units_or_zero(data["payouts_owed"]),
-                   total_supply_units=_units_or_zero(data["total_supply"]),
+        return cls(total_reserves_units=to_units(data["total_reserves"], allow_zero=True),
+                   payouts_owed_units=to_units(data["payouts_owed"], allow_zero=True),
+                   total_supply_units=to_units(data["total_supply"], allow_zero=True),
                    block_number=int(data["block_number"]))
 
     @property
     def backing_units(self) -> int:
         """Reserves not owed to redeemers: what backs the supply (equals it when fully backed)."""
         return self.total_reserves_units - self.payouts_owed_units
-
-
-def _units_or_zero(amount: str) -> int:
-    return 0 if amount in ("0", "0.000000") else to_units(amount)
 
 
 def new_idempotency_key() -> str:

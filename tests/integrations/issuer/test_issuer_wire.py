@@ -16,6 +16,12 @@ def test_units_survive_the_wire_exactly(units):
     assert to_units(to_amount(units)) == units
 
 
+def test_zero_is_a_balance_never_an_amount():
+    assert to_units("0.000000", allow_zero=True) == 0 == to_units("0", allow_zero=True)
+    with pytest.raises(ValueError):
+        to_units("0.00")
+
+
 @pytest.mark.parametrize("amount, units", [("1000000.00", 10**12), ("0.000001", 1), ("12.5", 12_500_000),
                                            ("999999999999999.999999", 10**21 - 1)])
 def test_decimal_strings_are_read_exactly(amount, units):
