@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keeper.integrations.corebanking.client import AtlasClient, _customer, _posting, _wire
+from keeper.integrations.corebanking.client import AtlasClient, _customer, _posting, _segment, _wire
 from keeper.integrations.corebanking.interface import Customer, Posting
 from keeper.integrations.corebanking.wire import Faults
 
@@ -35,7 +35,12 @@ class AtlasOpsClient(AtlasClient):
 
     def notification(self, transaction_id: str) -> dict[str, Any]:
         """A deposit notification's delivery state (status, attempts, the platform's answer)."""
-        return dict(self.request("GET", f"/atlas/notifications/{transaction_id}", idempotent=True))
+        return dict(self.request("GET", f"/atlas/notifications/{_segment(transaction_id)}", idempotent=True))
+
+    def retry_notification(self, transaction_id: str) -> dict[str, Any]:
+        """Send a ``failed`` deposit notification again (409 in any other state)."""
+        return dict(self.request("POST", f"/atlas/notifications/{_segment(transaction_id)}/retry",
+                                 idempotent=False))
 
     def trial_balance(self) -> dict[str, Any]:
         """Debits and credits per currency, and any posting that does not net to zero."""

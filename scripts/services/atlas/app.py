@@ -188,6 +188,11 @@ def create_app(store: Store, *, api_key: str, ops_key: str, faults: Faults | Non
         """A deposit notification's delivery state and the platform's answer."""
         return ops.notification(store, transaction_id)
 
+    @app.post("/atlas/notifications/{transaction_id}/retry", dependencies=[Depends(staff)])
+    def retry_notification(transaction_id: CustomerId) -> dict[str, Any]:
+        """Send a failed deposit notification again."""
+        return ops.retry_notification(store, transaction_id)
+
     @app.get("/atlas/ledger/trial-balance", dependencies=[Depends(staff)])
     def trial() -> dict[str, Any]:
         """Debits and credits per currency; any posting that does not net to zero."""

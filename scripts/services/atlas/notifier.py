@@ -87,7 +87,7 @@ class Notifier:
             values["status"] = "accepted"
         elif code is not None and 400 <= code < 500 and code not in (408, 429):
             values["status"] = "rejected"
-        elif attempts >= self.max_attempts:
+        elif attempts % self.max_attempts == 0:  # each (re)send gets max_attempts tries
             values["status"] = "failed"
             log.error("deposit notification %s failed after %d attempts", tx, attempts)
         else:

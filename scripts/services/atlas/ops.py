@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from keeper.integrations.corebanking.wire import (
     CustomerIn,
@@ -245,5 +245,19 @@ def notification(store: Store, transaction_id: str) -> dict[str, Any]:
             "http_status": row.http_status, "answer": row.answer, "payload": row.payload}
 
 
+def retry_notification(store: Store, transaction_id: str) -> dict[str, Any]:
+    """Operations send a ``failed`` notification again (it gets ``max_attempts`` more tries);
+    any other state is refused with 409."""
+    with store.write() as conn:
+        done = conn.execute(update(notifications)
+                            .where(notifications.c.transaction_id == transaction_id,
+                                   notifications.c.status == "failed")
+                            .values(status="pending", next_attempt_at=utcnow())).rowcount
+    if not done:
+        notification(store, transaction_id)  # 404 when unknown
+        raise Refused(409, "not_failed", f"notification {transaction_id!r} has not failed")
+    return notification(store, transaction_id)
+
+
 __all__ = ["balances", "create_customer", "customer", "entries", "history", "move_reserves",
-           "notification", "post_gl_batch", "reserves", "trade", "wire_in"]
+           "notification", "post_gl_batch", "retry_notification", "reserves", "trade", "wire_in"]

@@ -35,6 +35,7 @@ class Receiver:
     otherwise accepted. Idempotent on ``transaction_id`` as the platform must be."""
 
     calls: list[dict[str, Any]] = field(default_factory=list)
+    auth: dict[str, str] = field(default_factory=dict)  # transaction id -> Authorization seen
     orders: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -70,6 +71,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            rec.auth[str(body.get("transaction_id"))] = self.headers.get("Authorization", "")
             status, answer = (rec.answer(body) if self.path == "/stablecoin/notify-deposit"
                               else (404, {}))
             data = json.dumps(answer).encode()
@@ -144,11 +146,13 @@ def make_atlas(d: Path, platform_url: str) -> Atlas:
     api_key, ops_key = uuid.uuid4().hex, uuid.uuid4().hex
     write_secret_file(d / "keys" / "api", api_key)
     write_secret_file(d / "keys" / "ops", ops_key)
+    write_secret_file(d / "keys" / "platform", "platform-" + uuid.uuid4().hex)
     api_key, ops_key = (d / "keys" / "api").read_text(), (d / "keys" / "ops").read_text()
     port = free_port()
     argv = [sys.executable, "-m", "scripts.services.atlas", "--port", str(port), "--db", str(d / "atlas.db"),
             "--api-key-file", str(d / "keys" / "api"), "--ops-key-file", str(d / "keys" / "ops"),
-            "--platform-url", platform_url, "--notify-backoff-s", "0.05", "--notify-max-attempts", "4",
+            "--platform-url", platform_url, "--platform-key-file", str(d / "keys" / "platform"),
+            "--notify-backoff-s", "0.05", "--notify-max-attempts", "4",
             "--notify-timeout-s", "0.5"]
     return Atlas(f"http://127.0.0.1:{port}", d / "atlas.db", api_key, ops_key, argv, d / "atlas.log")
 

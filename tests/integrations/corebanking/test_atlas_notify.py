@@ -7,7 +7,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from keeper.integrations.corebanking import AtlasOpsClient, NotifyDeposit
+import pytest
+
+from keeper.integrations.corebanking import AtlasOpsClient, CoreBankingRejectedError, NotifyDeposit
 from keeper.keys.secrets import Secret
 from strongroom_testkit import free_port
 
@@ -22,7 +24,8 @@ def earmarked(ops, funded, prefix: str, cents: int) -> tuple[str, str]:
     return cid, p.transaction_id
 
 
-def test_an_earmarked_wire_is_notified_with_the_spec_json(ops, client, funded, receiver, until) -> None:
+def test_an_earmarked_wire_is_notified_with_the_spec_json(atlas, ops, client, funded, receiver,
+                                                          until) -> None:
     rec, _ = receiver
     cid, tx = earmarked(ops, funded, "CUST", 100_000_00)
     state = until(lambda: (n := ops.notification(tx))["status"] != "pending" and n)
@@ -35,6 +38,8 @@ def test_an_earmarked_wire_is_notified_with_the_spec_json(ops, client, funded, r
     assert note.source_account == client.customer(cid).account_id
     assert call["timestamp"].endswith("Z") and datetime.fromisoformat(call["timestamp"]).tzinfo
     assert state["answer"]["stablecoin_order_id"] == rec.orders[tx]
+    platform_key = (atlas.db.parent / "keys" / "platform").read_text()
+    assert rec.auth[tx] == f"Bearer {platform_key}"  # ATLAS authenticates to the platform
     plain = ops.wire_in(str(uuid.uuid4()), cid, 5_00, "not for a buy")
     assert plain.transaction_id is None
 
@@ -74,6 +79,13 @@ def test_a_platform_that_keeps_failing_is_given_up_after_max_attempts(ops, funde
     state = until(lambda: (n := ops.notification(tx))["status"] != "pending" and n)
     assert (state["status"], state["attempts"], state["http_status"]) == ("failed", 4, 500)
     assert len(rec.for_tx(tx)) == 4
+    assert ops.retry_notification(tx)["status"] == "pending"  # operations send it again
+    state = until(lambda: (n := ops.notification(tx))["status"] != "pending" and n)
+    assert (state["status"], state["attempts"]) == ("failed", 8)
+    assert len(rec.for_tx(tx)) == 8
+    with pytest.raises(CoreBankingRejectedError) as exc:  # only a failed one can be re-sent
+        ops.retry_notification(earmarked(ops, funded, "CUST", 1_00)[1])
+    assert exc.value.status == 409
 
 
 def test_the_outbox_survives_a_crash(tmp_path, spawn, receiver, until) -> None:
