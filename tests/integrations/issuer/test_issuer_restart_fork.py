@@ -14,6 +14,26 @@ from keeper.integrations.issuer import MintStatus, new_idempotency_key
 pytestmark = pytest.mark.fork
 
 
+def kill_with_the_mint_signed_then_drop_it(issuer, w3, units, dest):
+    """With automine off: ask for a mint, wait until the service has signed and broadcast it,
+    SIGKILL the service, make the node forget the transaction. Returns (mint, sent)."""
+    mint = issuer.client.create_mint(units=units, destination_address=dest, reference="R-L",
+                                     idempotency_key=new_idempotency_key())
+    sent = mint
+    for _ in range(300):  # no block is mined: the signed mint waits in the mempool
+        sent = issuer.client.get_mint(mint.mint_id)
+        if sent.blockchain_tx_id:
+            break
+        time.sleep(0.1)
+    assert sent.blockchain_tx_id and sent.status is MintStatus.PENDING
+    issuer.proc.send_signal(signal.SIGKILL)
+    issuer.proc.wait(timeout=30)
+    w3.provider.make_request("anvil_dropTransaction", [sent.blockchain_tx_id])
+    assert w3.eth.get_transaction_count(issuer.address, "pending") == w3.eth.get_transaction_count(
+        issuer.address)  # the node has forgotten it
+    return mint, sent
+
+
 def test_sigkill_with_a_mint_in_flight_then_restart_mints_exactly_once(
         issuer_factory, minter_key, usdc, w3, settle, tmp_path):
     db = tmp_path / "issuer.db"
@@ -50,20 +70,7 @@ def test_sigkill_after_signing_with_the_tx_lost_from_the_mempool_rebroadcasts_th
     dest = Account.create().address
     w3.provider.make_request("evm_setAutomine", [False])
     try:
-        mint = first.client.create_mint(units=77_000_000, destination_address=dest, reference="R-L",
-                                        idempotency_key=new_idempotency_key())
-        sent = mint
-        for _ in range(300):  # no block is mined: the signed mint waits in the mempool
-            sent = first.client.get_mint(mint.mint_id)
-            if sent.blockchain_tx_id:
-                break
-            time.sleep(0.1)
-        assert sent.blockchain_tx_id and sent.status is MintStatus.PENDING
-        first.proc.send_signal(signal.SIGKILL)
-        first.proc.wait(timeout=30)
-        w3.provider.make_request("anvil_dropTransaction", [sent.blockchain_tx_id])
-        assert w3.eth.get_transaction_count(first.address, "pending") == w3.eth.get_transaction_count(
-            first.address)  # the node has forgotten it
+        mint, sent = kill_with_the_mint_signed_then_drop_it(first, w3, 77_000_000, dest)
     finally:
         w3.provider.make_request("evm_setAutomine", [True])
     second = issuer_factory(db=db)
@@ -79,18 +86,7 @@ def test_a_mint_whose_nonce_was_taken_while_down_is_re_signed_and_minted_once(
     dest = Account.create().address
     w3.provider.make_request("evm_setAutomine", [False])
     try:
-        mint = first.client.create_mint(units=5_500_000, destination_address=dest, reference="R-N",
-                                        idempotency_key=new_idempotency_key())
-        sent = mint
-        for _ in range(300):
-            sent = first.client.get_mint(mint.mint_id)
-            if sent.blockchain_tx_id:
-                break
-            time.sleep(0.1)
-        assert sent.blockchain_tx_id
-        first.proc.send_signal(signal.SIGKILL)
-        first.proc.wait(timeout=30)
-        w3.provider.make_request("anvil_dropTransaction", [sent.blockchain_tx_id])
+        mint, sent = kill_with_the_mint_signed_then_drop_it(first, w3, 5_500_000, dest)
         # the same key spends that nonce on something else (an operator's manual transaction)
         nonce = w3.eth.get_transaction_count(first.address)
         other = Account.sign_transaction({
