@@ -33,6 +33,10 @@ class AtlasOpsClient(AtlasClient):
         return Faults(**self.request("PUT", "/atlas/admin/faults", faults.model_dump(),
                                      idempotent=False))
 
+    def faults(self) -> Faults:
+        """The failure injection in force."""
+        return Faults(**self.request("GET", "/atlas/admin/faults", idempotent=True))
+
     def notification(self, transaction_id: str) -> dict[str, Any]:
         """A deposit notification's delivery state (status, attempts, the platform's answer)."""
         return dict(self.request("GET", f"/atlas/notifications/{_segment(transaction_id)}", idempotent=True))

@@ -138,4 +138,5 @@ def test_the_admin_endpoint_is_staff_only(atlas, ops) -> None:
         assert exc.value.status == 401
     finally:
         as_platform.close()
-    assert ops.set_faults(Faults(latency_ms=1)).latency_ms == 1
+    wanted = Faults(latency_ms=1, error_rate=0.25, error_when="after", seed=7)
+    assert ops.set_faults(wanted) == wanted == ops.faults()
