@@ -259,5 +259,5 @@ def retry_notification(store: Store, transaction_id: str) -> dict[str, Any]:
     return notification(store, transaction_id)
 
 
-__all__ = ["balances", "create_customer", "customer", "entries", "history", "move_reserves",
+__all__ = ["balances", "create_customer", "customer", "history", "move_reserves",
            "notification", "post_gl_batch", "retry_notification", "reserves", "trade", "wire_in"]
