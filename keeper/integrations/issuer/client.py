@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from eth_utils import to_checksum_address
 
 from keeper.integrations.issuer.errors import (
     IssuerConflict,
@@ -78,6 +79,11 @@ class IssuerClient:
     def get_burn(self, burn_id: str) -> Burn:
         """``GET /v1/burns/{id}``."""
         return self._parse(Burn.from_wire, self._request("GET", f"/v1/burns/{_segment(burn_id)}"))
+
+    def redemption_address(self) -> str:
+        """``GET /v1/redemption-address``: where to send USDC before :meth:`create_burn`."""
+        data = self._request("GET", "/v1/redemption-address")
+        return self._parse(lambda d: to_checksum_address(str(d["address"])), data)
 
     def reserves(self) -> Reserves:
         """``GET /v1/reserves``."""

@@ -140,3 +140,7 @@ class IssuerAPI(Protocol):
     def reserves(self) -> Reserves:
         """The issuer's reserves against the token's total supply."""
         ...
+
+    def redemption_address(self) -> str:
+        """The address the bank sends USDC to before asking for its redemption."""
+        ...

@@ -176,6 +176,11 @@ def create_app(store: Store, chain: IssuerChain, faults: Faults, *, api_key: str
                 "total_supply": to_amount(chain.total_supply(block)), "block_number": block,
                 "token": chain.token.address, "as_of": _iso(time.time())}
 
+    @app.get("/v1/redemption-address", dependencies=[Depends(bearer)])
+    def redemption_address() -> dict[str, Any]:
+        """Where the bank sends USDC it wants redeemed (the issuer's minter, which burns it)."""
+        return {"address": to_checksum_address(chain.address), "token": chain.token.address}
+
     @app.get("/admin/faults", dependencies=[Depends(admin)])
     def get_faults() -> dict[str, Any]:
         """The live fault configuration."""

@@ -38,7 +38,7 @@ def fund_bank(issuer, bank, units, settle):
 
 def send_to_redemption(usdc, issuer, bank, units, w3, confirm=True):
     """The bank's transfer to the redemption address (with two confirmations); its tx hash."""
-    tx = usdc.transfer(issuer.address, units, sender=bank)
+    tx = usdc.transfer(issuer.client.redemption_address(), units, sender=bank)
     if confirm:
         w3.provider.make_request("anvil_mine", ["0x1"])
     return tx.txn_hash if isinstance(tx.txn_hash, str) else "0x" + bytes(tx.txn_hash).hex()

@@ -201,7 +201,8 @@ def test_the_service_configures_its_own_minter_on_a_fork_within_the_allowance(is
     key = Account.create()
     assert not usdc.isMinter(key.address)
     issuer = issuer_factory("--configure-minter-allowance", "5000000", key="0x" + bytes(key.key).hex())
-    assert issuer.address == key.address and usdc.minterAllowance(key.address) == 5_000_000
+    assert issuer.address == key.address == issuer.client.redemption_address()
+    assert usdc.minterAllowance(key.address) == 5_000_000
     first, second = (issuer.client.create_mint(units=units, destination_address=fresh_address(),
                                                reference=f"R-A{units}", idempotency_key=new_idempotency_key())
                      for units in (5_000_000, 1))
