@@ -60,10 +60,34 @@ def _entry(uid: Any, kind: Any, names: Any, addresses: Any, countries: Any, date
                      tuple(dict.fromkeys(w.strip() for w in weak if w.strip())))
 
 
+# A list document nests a few levels (document -> entries -> entry -> addresses -> address).
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str) -> int:
+    """Deepest nesting of arrays/objects in ``text`` (brackets inside strings do not count).
+
+    Checked before ``json.loads``: the C decoder recurses once per level, and where a library
+    has raised the interpreter's recursion limit (py-evm, imported by ape and web3 tooling, sets
+    it far above the default) a hostile ``[[[[...`` overflows the C stack and kills the process
+    instead of raising ``RecursionError``.
+    """
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub('""', text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def parse_own_json(data: bytes) -> list[ListEntry]:
-    """Parse the JSON variant."""
+    """Parse the JSON variant (nesting deeper than :data:`MAX_JSON_DEPTH` is refused unparsed)."""
     try:
-        doc = json.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        if json_depth(text) > MAX_JSON_DEPTH:
+            raise ValueError(f"nesting deeper than {MAX_JSON_DEPTH} levels")
+        doc = json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ListFormatError(f"malformed, truncated or too deeply nested JSON: {exc!r:.200}") from None
     if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT or not isinstance(
