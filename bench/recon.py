@@ -27,6 +27,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests/keeper/ledger")]
 
 from web3 import Web3  # noqa: E402
 
+from keeper.assets import USDC, ZERO_ADDRESS  # noqa: E402
 from keeper.chain.reader import ChainReader  # noqa: E402
 from keeper.config import Settings  # noqa: E402
 from keeper.ledger import ledger_totals, make_engine  # noqa: E402
@@ -92,7 +93,7 @@ def chain_balances(reader: ChainReader | None, block: int | None) -> dict[str, i
     """What the two vault locations hold on the upstream chain (0 without one)."""
     if reader is None:
         return {"USDC": 0, "ETH": 0}
-    tokens = {"USDC": "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "ETH": "0x" + "00" * 20}
+    tokens = {"USDC": USDC.address, "ETH": ZERO_ADDRESS}
     return {a: reader.balance(VAULTS[a].split(":")[1], tokens[a], block) for a in VAULTS}
 
 

@@ -342,18 +342,20 @@ def deploy_system(deployer: Any, config: SystemConfig,
     return result
 
 
-def deploy_open_vault(project: Any, admin: Any, compliance: Any) -> tuple[Any, Any]:
+def deploy_open_vault(project: Any, admin: Any, compliance: Any,
+                      predecessor: str = ETH) -> tuple[Any, Any]:
     """A Whitelist + Vault pair with effectively unlimited limits for ETH, USDC and USDT (tests).
 
     `admin` (an ape account) deploys both and holds ADMIN, TREASURY and CUSTOMER on the vault
     and ADMIN on the whitelist; `compliance` (account or address) is the whitelist's and the
-    vault's compliance officer. The whitelist starts empty with a 1 s activation delay. The
-    vault has no predecessor. The signature stays stable when the limit API changes: callers
-    never touch the constructor or the limit setters themselves.
+    vault's compliance officer. The whitelist starts empty with a 1 s activation delay.
+    `predecessor` (an address; none by default) makes the vault that vault's successor. The
+    signature stays stable when the limit API changes: callers never touch the constructor or
+    the limit setters themselves.
     """
     comp = getattr(compliance, "address", compliance)
     whitelist = project.Whitelist.deploy(admin.address, comp, 1, [], sender=admin)
-    vault = project.Vault.deploy(admin.address, whitelist.address, ETH, sender=admin)
+    vault = project.Vault.deploy(admin.address, whitelist.address, predecessor, sender=admin)
     big = 2**128
     for token, decimals in ((ETH, 18), (USDC.address, 6), (USDT.address, 6)):
         vault.setTokenConfig(token, True, big, big, big, sender=admin)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from eth_account import Account
 
+from keeper.assets import USDC
 from keeper.integrations.issuer import (
     IssuerConflict,
     IssuerRejected,
@@ -141,7 +142,7 @@ def test_reserves_follow_mints_and_match_the_chain(issuer, usdc, settle):
 MALFORMED = [
     {"amount": "1.0000001"}, {"amount": "-1"}, {"amount": "1e6"}, {"amount": 5}, {"amount": "0.00"},
     {"currency": "EUR"}, {"destination_address": "0x0000000000000000000000000000000000000000"},
-    {"destination_address": "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"},  # not checksummed
+    {"destination_address": USDC.address.lower()},  # not checksummed
     {"reference": "x" * 65}, {"reference": "a\nb"}, {"extra": "field"}]
 
 

@@ -23,16 +23,12 @@ def deploy_vault(project: Any, w3: Any, who: SimpleNamespace, predecessor: Any =
     on the predecessor's whitelist, so the predecessor may migrate to it)."""
     if predecessor is None:
         vault, wl = dep.deploy_open_vault(project, who.admin, who.compliance)
-    else:  # deploy_open_vault builds no successor: the same set-up with a predecessor
-        wl = project.Whitelist.deploy(who.admin, who.compliance, 1, [], sender=who.admin)
-        vault = project.Vault.deploy(who.admin, wl.address, predecessor.address, sender=who.admin)
-        vault.setRoles(who.admin.address, dep.ADMIN | dep.TREASURY | dep.CUSTOMER,
-                       sender=who.admin)
-        vault.setRoles(who.compliance.address, dep.COMPLIANCE_OFFICER, sender=who.admin)
+    else:
+        vault, wl = dep.deploy_open_vault(project, who.admin, who.compliance, predecessor.address)
         project.Whitelist.at(predecessor.whitelist()).add(vault.address, sender=who.compliance)
-    for token in TOKENS:
-        if predecessor is not None or queue_threshold is not None:
-            vault.setTokenConfig(token, True, BIG, BIG, queue_threshold or BIG, sender=who.admin)
+    if queue_threshold is not None:  # withdrawals above it queue (tx cap and instant budget BIG)
+        for token in TOKENS:
+            vault.setTokenConfig(token, True, BIG, queue_threshold, BIG, sender=who.admin)
     for account in (who.dest, who.warm):
         wl.add(account.address, sender=who.compliance)
     w3.provider.make_request("evm_increaseTime", [2])

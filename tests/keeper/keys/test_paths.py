@@ -141,8 +141,12 @@ def test_descriptor_key_origins_follow_the_same_rules():
     desc, branch = MultisigDescriptor.parse(_descriptor("/48'/1'/0'/2'"), REGTEST)
     assert branch == 0
     assert desc.keys[0].origin == (48 + H, 1 + H, 0 + H, 2 + H)
-    for origin in ("/2147483648/1h", "/\u0664\u0668h/1h", "/048h/1h"):
+    for origin in ("/2147483648/1h", "/048h/1h"):
         with pytest.raises(ValueError, match="derivation path"):
+            MultisigDescriptor.parse(_descriptor(origin), REGTEST)
+    # non-ASCII digits never even form a key expression (the descriptor grammar is ASCII)
+    for origin in ("/\u0664\u0668h/1h",):
+        with pytest.raises(ValueError, match="derivation path|key expression"):
             MultisigDescriptor.parse(_descriptor(origin), REGTEST)
     for branch_text in ("2147483648", "01"):
         with pytest.raises(ValueError, match="derivation path"):
