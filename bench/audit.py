@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests/keeper/ledger")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests: strongroom_testkit
 
 from keeper.audit import AuditRecord, AuditTrail, head, verify_trail  # noqa: E402
 from keeper.audit import upgrade as audit_upgrade  # noqa: E402
@@ -148,7 +148,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             run("sqlite", f"sqlite:///{d}/audit.db", args)
     if args.only != "sqlite":
-        from pgcluster import PostgresCluster, pg_unavailable_reason
+        from strongroom_testkit.postgres import PostgresCluster, pg_unavailable_reason
 
         reason = pg_unavailable_reason()
         if reason:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests/keeper/ledger")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests: strongroom_testkit
 
 from sqlalchemy import text  # noqa: E402
 
@@ -108,7 +108,7 @@ def main() -> None:
                 takeover(url, args.ttl)
     if args.no_pg:
         return
-    from pgcluster import PostgresCluster, pg_unavailable_reason
+    from strongroom_testkit.postgres import PostgresCluster, pg_unavailable_reason
 
     reason = pg_unavailable_reason()
     if reason:

@@ -30,7 +30,7 @@ from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests/keeper/ledger")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests: strongroom_testkit
 
 from keeper.ledger import Ledger, TransferSpec, upgrade  # noqa: E402
 from keeper.ledger.batcher import Ticket  # noqa: E402
@@ -203,7 +203,7 @@ def main() -> None:
             run("sqlite", f"sqlite:///{tmp}/bench.db", args.rate, args.seconds, args.max_batch,
                 not args.no_gc_freeze, args.hot_path)
     if args.only in (None, "postgresql"):
-        from pgcluster import PostgresCluster, pg_unavailable_reason
+        from strongroom_testkit.postgres import PostgresCluster, pg_unavailable_reason
 
         reason = pg_unavailable_reason()
         if reason:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests/keeper/ledger")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests: strongroom_testkit
 
 from web3 import Web3  # noqa: E402
 
@@ -153,7 +153,7 @@ def main() -> None:
         bench("SQLite (WAL, synchronous=FULL)", f"sqlite:///{tmp}/recon.db", args.clients, reader)
     if args.no_pg:
         return
-    from pgcluster import PostgresCluster, pg_unavailable_reason
+    from strongroom_testkit.postgres import PostgresCluster, pg_unavailable_reason
 
     reason = pg_unavailable_reason()
     if reason:

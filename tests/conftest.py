@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import settings
 
 from keeper.assets import USDC, USDT
 from scripts.localnet import SAFE_DEPLOYMENTS
+from strongroom_testkit.postgres import PostgresCluster, session_cluster
 
 # 2 shared cores: an example's wall time says nothing about correctness, so no deadlines.
 settings.register_profile("strongroom", deadline=None, print_blob=True)
@@ -92,3 +94,10 @@ def assert_deploy_reverts(chain: Any):
         assert chain.provider.get_nonce(sender.address) == nonce_before
 
     return _check
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL 15 cluster for the whole session, shared by every domain's tests
+    (fsync off: tests only). Skips, printing why, only when the server binaries are absent."""
+    yield from session_cluster()

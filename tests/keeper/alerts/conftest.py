@@ -21,7 +21,7 @@ from strongroom_testkit import free_port
 
 
 def _jobs_fixtures() -> Any:
-    """The jobs tests' conftest (its ``jobs_pg`` / ``db_url`` fixtures), loaded from its file."""
+    """The jobs tests' conftest (its ``db_url`` fixture), loaded from its file."""
     path = Path(__file__).resolve().parents[1] / "jobs" / "conftest.py"
     spec = importlib.util.spec_from_file_location("strongroom_jobs_conftest", path)
     mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
@@ -30,7 +30,6 @@ def _jobs_fixtures() -> Any:
 
 
 _JOBS = _jobs_fixtures()
-jobs_pg = _JOBS.jobs_pg
 db_url = _JOBS.db_url
 
 SECRET = b"webhook-test-secret"

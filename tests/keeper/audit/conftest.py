@@ -3,7 +3,6 @@ the database, and a SoftHSM2 token with the anchor key."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import shutil
 from collections.abc import Callable, Iterator
@@ -23,36 +22,13 @@ ANCHOR_KEY = "audit-anchor"
 _DBS = itertools.count()
 
 
-def _pgcluster() -> Any:
-    """The ledger tests' throwaway-PostgreSQL helper module (loaded from its file)."""
-    path = Path(__file__).resolve().parents[1] / "ledger" / "pgcluster.py"
-    spec = importlib.util.spec_from_file_location("strongroom_pgcluster_audit", path)
-    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
-
-
-@pytest.fixture(scope="session")
-def audit_pg() -> Iterator[Any]:
-    """A PostgreSQL 15 cluster for the session (skips, printing why, without the binaries)."""
-    pg = _pgcluster()
-    reason = pg.pg_unavailable_reason()
-    if reason:
-        print(f"SKIP postgres: {reason}")
-        pytest.skip(reason)
-    cluster = pg.PostgresCluster(fsync=False)
-    cluster.start()
-    yield cluster
-    cluster.stop()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database with the ledger and audit schemas at head (SQLite file or new PG database)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'audit.db'}"
     else:
-        url = request.getfixturevalue("audit_pg").create_database(f"audit_{next(_DBS)}")
+        url = request.getfixturevalue("pg_cluster").create_database(f"audit_{next(_DBS)}")
     ledger_upgrade(url)
     audit_upgrade(url)
     return url

@@ -20,10 +20,10 @@ from keeper.ledger import make_engine
     "ALTER TABLE audit_records DISABLE TRIGGER ALL",
     "DELETE FROM audit_head",
 ])
-def test_the_keeper_role_can_append_but_not_rewrite(audit_pg, sql: str) -> None:
+def test_the_keeper_role_can_append_but_not_rewrite(pg_cluster, sql: str) -> None:
     from keeper.audit import upgrade
 
-    owner_url = audit_pg.create_database(f"priv_{abs(hash(sql))}")
+    owner_url = pg_cluster.create_database(f"priv_{abs(hash(sql))}")
     upgrade(owner_url)
     owner = make_engine(owner_url)
     with owner.connect() as conn, conn.begin():

@@ -71,24 +71,6 @@ def descriptor_factory(cosigners):
     return lambda m, n_soft, hsm: make_descriptor(cosigners, m, n_soft, hsm)
 
 
-def _pgcluster_module():
-    """``tests/keeper/ledger/pgcluster.py`` (the shared throwaway-PostgreSQL helper)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "ledger" / "pgcluster.py"
-    spec = importlib.util.spec_from_file_location("strongroom_pgcluster_btc", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="session")
-def btc_pg_cluster():
-    """A PostgreSQL 15 cluster for the btc tests (skips, printing why, without server binaries)."""
-    yield from _pgcluster_module().session_cluster()
-
-
 _db_counter = iter(range(10**6))
 
 
@@ -100,7 +82,7 @@ def btc_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'btc.db'}"
     else:
-        url = request.getfixturevalue("btc_pg_cluster").create_database(
+        url = request.getfixturevalue("pg_cluster").create_database(
             f"btc_{next(_db_counter)}")
     upgrade(url)
     return url

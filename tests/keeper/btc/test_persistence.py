@@ -308,13 +308,13 @@ def test_crash_between_broadcast_and_bookkeeping_neither_loses_nor_repeats(
 
 
 @pytest.mark.postgres
-def test_spend_times_read_back_in_utc_whatever_the_session_zone(btc_pg_cluster, warm, chain):
+def test_spend_times_read_back_in_utc_whatever_the_session_zone(pg_cluster, warm, chain):
     """A PostgreSQL session in another time zone hands back aware local times: the store
     normalises them to UTC (the one rule, ``keeper.ledger.domain.utc``), as SQLite's naive ones."""
     from keeper.btc.migrate import upgrade
     from keeper.ledger import make_engine
 
-    url = btc_pg_cluster.create_database("btc_tz")
+    url = pg_cluster.create_database("btc_tz")
     upgrade(url)
     chain.fund(bytes(warm.script_pubkey(0, 0)), 100_000)
     _create(url, warm, 5)

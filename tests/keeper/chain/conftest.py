@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -64,27 +62,12 @@ def fund_usd(accounts: Any, chain: Any, usdc: Any, usdt: Any):
     return _fund
 
 
-def _pgcluster() -> Any:
-    """The ledger tests' throwaway-PostgreSQL helper module (loaded from its file)."""
-    path = Path(__file__).resolve().parents[1] / "ledger" / "pgcluster.py"
-    spec = importlib.util.spec_from_file_location("strongroom_pgcluster", path)
-    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
-
-
-@pytest.fixture(scope="session")
-def chain_pg() -> Any:
-    """A PostgreSQL 15 cluster for the session (skips, printing why, without the binaries)."""
-    yield from _pgcluster().session_cluster()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """A migrated ledger database on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'lease.db'}"
     else:
-        url = request.getfixturevalue("chain_pg").create_database(f"chain_{next(_DBS)}")
+        url = request.getfixturevalue("pg_cluster").create_database(f"chain_{next(_DBS)}")
     upgrade(url)
     return url

@@ -1,20 +1,15 @@
 """Compliance fixtures: a migrated database (SQLite file, or a throwaway PostgreSQL) and a store.
 
-The PostgreSQL helper is the ledger tests' ``pgcluster.py`` (one home); its directory is put on
-sys.path so these tests also run on their own."""
+PostgreSQL comes from the session's shared ``pg_cluster`` fixture (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import gc
 import itertools
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ledger"))
-from pgcluster import PostgresCluster, pg_unavailable_reason  # noqa: E402
 
 from keeper.compliance import ListStore  # noqa: E402
 from keeper.compliance.migrate import upgrade  # noqa: E402
@@ -23,26 +18,13 @@ from keeper.ledger.db import make_engine  # noqa: E402
 _counter = itertools.count()
 
 
-@pytest.fixture(scope="session")
-def compliance_pg() -> Iterator[PostgresCluster]:
-    """A PostgreSQL 15 cluster for the session (fsync off: tests only)."""
-    reason = pg_unavailable_reason()
-    if reason:
-        print(f"SKIP postgres: {reason}")
-        pytest.skip(reason)
-    cluster = PostgresCluster(fsync=False)
-    cluster.start()
-    yield cluster
-    cluster.stop()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def compliance_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A freshly migrated compliance database URL."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'compliance.db'}"
     else:
-        url = request.getfixturevalue("compliance_pg").create_database(f"compliance_{next(_counter)}")
+        url = request.getfixturevalue("pg_cluster").create_database(f"compliance_{next(_counter)}")
     upgrade(url)
     return url
 

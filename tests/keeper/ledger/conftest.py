@@ -1,8 +1,7 @@
 """Ledger fixtures: every ``ledger_url`` test runs on SQLite and on a throwaway PostgreSQL.
 
-``pg_cluster`` (session scope) is the reusable PostgreSQL fixture; it skips with the printed
-reason only when the server binaries are absent. The helper class lives in ``pgcluster.py`` beside
-this file (import it as ``pgcluster``: pytest puts this directory on sys.path).
+``pg_cluster`` (session scope, tests/conftest.py) is the one shared PostgreSQL fixture; it skips
+with the printed reason only when the server binaries are absent (strongroom_testkit.postgres).
 """
 
 from __future__ import annotations
@@ -11,17 +10,10 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from pgcluster import PostgresCluster, session_cluster
 
 from keeper.ledger import Ledger, upgrade
 
 _db_counter = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PostgresCluster]:
-    """A PostgreSQL 15 cluster for the whole session (fsync off: tests only, not benches)."""
-    yield from session_cluster()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

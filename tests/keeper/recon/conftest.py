@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -21,36 +20,13 @@ T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 RESOLVER = "treasury.alice"
 
 
-def _pgcluster() -> Any:
-    """The ledger tests' throwaway-PostgreSQL helper module (loaded from its file)."""
-    path = Path(__file__).resolve().parents[1] / "ledger" / "pgcluster.py"
-    spec = importlib.util.spec_from_file_location("strongroom_pgcluster_recon", path)
-    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
-
-
-@pytest.fixture(scope="session")
-def recon_pg() -> Iterator[Any]:
-    """A PostgreSQL 15 cluster for the session (skips, printing why, without the binaries)."""
-    pg = _pgcluster()
-    reason = pg.pg_unavailable_reason()
-    if reason:
-        print(f"SKIP postgres: {reason}")
-        pytest.skip(reason)
-    cluster = pg.PostgresCluster(fsync=False)
-    cluster.start()
-    yield cluster
-    cluster.stop()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Every domain's schema migrated, on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'recon.db'}"
     else:
-        url = request.getfixturevalue("recon_pg").create_database(f"recon_{next(_DBS)}")
+        url = request.getfixturevalue("pg_cluster").create_database(f"recon_{next(_DBS)}")
     upgrade_ledger(url)
     upgrade_recon(url)
     return url

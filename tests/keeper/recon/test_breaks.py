@@ -242,7 +242,7 @@ def test_racing_resolutions_of_the_last_two_criticals_resume(resolver, engine, c
 
 
 @pytest.mark.postgres
-def test_a_flow_checking_inside_its_transaction_holds_off_a_halt(recon_pg) -> None:
+def test_a_flow_checking_inside_its_transaction_holds_off_a_halt(pg_cluster) -> None:
     """``ensure_open_for_business(conn, hold=True)`` share-locks the breaker: a halt (which takes
     the row FOR UPDATE) waits until the flow's transaction ends, so no flow commits a new
     transaction after a halt it did not see."""
@@ -252,7 +252,7 @@ def test_a_flow_checking_inside_its_transaction_holds_off_a_halt(recon_pg) -> No
     from keeper.ledger import make_engine, upgrade
     from keeper.recon.migrate import upgrade as upgrade_recon
 
-    url = recon_pg.create_database("recon_hold")
+    url = pg_cluster.create_database("recon_hold")
     upgrade(url)
     upgrade_recon(url)
     eng = make_engine(url)

@@ -1,6 +1,6 @@
 """Throwaway PostgreSQL clusters for tests and benches (keeper-independent, reusable).
 
-    from pgcluster import PostgresCluster, pg_unavailable_reason  # tests/keeper/ledger on sys.path
+    from strongroom_testkit.postgres import PostgresCluster, pg_unavailable_reason
     with PostgresCluster() as pg:          # initdb in a temp dir, free loopback port, pg_ctl
         url = pg.create_database("mydb")   # "postgresql+psycopg://postgres@127.0.0.1:PORT/mydb"
 
