@@ -12,10 +12,10 @@ carry a password: it is left out of ``repr``; print :meth:`Settings.redacted_dat
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -33,6 +33,18 @@ ENVIRONMENT: dict[str, str] = {
     "ledger_sqlite_cache_kib": "STRONGROOM_LEDGER_SQLITE_CACHE_KIB",
     "ledger_writer_busy_s": "STRONGROOM_LEDGER_WRITER_BUSY_S",
     "ledger_result_timeout_s": "STRONGROOM_LEDGER_RESULT_TIMEOUT_S",
+    "prices_file": "STRONGROOM_PRICES_FILE",
+    "audit_anchors": "STRONGROOM_AUDIT_ANCHORS",
+    "jobs_lease_seconds": "STRONGROOM_JOBS_LEASE_SECONDS",
+    "alert_webhook_url": "STRONGROOM_ALERT_WEBHOOK_URL",
+    "alert_smtp_host": "STRONGROOM_ALERT_SMTP_HOST",
+    "alert_smtp_port": "STRONGROOM_ALERT_SMTP_PORT",
+    "alert_smtp_from": "STRONGROOM_ALERT_SMTP_FROM",
+    "alert_smtp_to": "STRONGROOM_ALERT_SMTP_TO",
+    "alert_smtp_starttls": "STRONGROOM_ALERT_SMTP_STARTTLS",
+    "alert_smtp_user": "STRONGROOM_ALERT_SMTP_USER",
+    "alert_max_attempts": "STRONGROOM_ALERT_MAX_ATTEMPTS",
+    "alert_backoff_seconds": "STRONGROOM_ALERT_BACKOFF_SECONDS",
 }
 _FIELD_OF = {var: field for field, var in ENVIRONMENT.items()}
 
@@ -46,8 +58,9 @@ class Settings(BaseSettings):
     """Where the keeper, API and scripts find their database, chains, ports and data folders.
 
     A value passed explicitly wins; an omitted one comes from its environment variable
-    (:data:`ENVIRONMENT`), else from the local-stack default. ``database_url`` and
-    ``deployments_dir`` default to places inside ``data_dir``. Immutable once built.
+    (:data:`ENVIRONMENT`), else from the local-stack default. ``database_url``,
+    ``deployments_dir``, ``prices_file`` and ``audit_anchors`` default to places inside
+    ``data_dir``. Immutable once built.
     """
 
     model_config = SettingsConfigDict(frozen=True, populate_by_name=True, extra="ignore",
@@ -78,6 +91,48 @@ class Settings(BaseSettings):
     ledger_result_timeout_s: float = Field(
         30.0, gt=0, le=3600, allow_inf_nan=False, validation_alias=_env("ledger_result_timeout_s"),
         description="seconds a caller waits for its group-committed posting (LedgerTimeout)")
+    prices_file: Path = Field(Path(), validation_alias=_env("prices_file"),
+                              description="static USD prices (cents) for reconciliation; "
+                                          "default prices.json in data_dir")
+    audit_anchors: Path = Field(Path(), validation_alias=_env("audit_anchors"),
+                                description="append-only file of HSM-signed audit chain heads; "
+                                            "default audit/anchors.jsonl in data_dir")
+    jobs_lease_seconds: float = Field(
+        30.0, gt=0, le=3600, allow_inf_nan=False, validation_alias=_env("jobs_lease_seconds"),
+        description="seconds a keeper's scheduler lease lasts unrenewed before another takes over")
+    alert_webhook_url: str = Field("", repr=False, validation_alias=_env("alert_webhook_url"),
+                                   description="alert webhook URL (may embed a token); empty: none")
+    alert_smtp_host: str = Field("", validation_alias=_env("alert_smtp_host"),
+                                 description="SMTP server for alert mail; empty: no mail")
+    alert_smtp_port: int = Field(587, gt=0, lt=65536, validation_alias=_env("alert_smtp_port"),
+                                 description="SMTP server port")
+    alert_smtp_from: str = Field("", validation_alias=_env("alert_smtp_from"),
+                                 description="sender address of alert mail")
+    alert_smtp_to: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias=_env("alert_smtp_to"),
+        description="recipients of alert mail, comma-separated")
+    alert_smtp_starttls: bool = Field(True, validation_alias=_env("alert_smtp_starttls"),
+                                      description="upgrade the SMTP connection with STARTTLS")
+    alert_smtp_user: str = Field("", validation_alias=_env("alert_smtp_user"),
+                                 description="SMTP login (the password is a secret, not a setting)")
+    alert_max_attempts: int = Field(8, gt=0, le=1000, validation_alias=_env("alert_max_attempts"),
+                                    description="deliveries tried per alert and channel")
+    alert_backoff_seconds: float = Field(
+        30.0, gt=0, le=86400, allow_inf_nan=False, validation_alias=_env("alert_backoff_seconds"),
+        description="first retry delay of a failed alert delivery (doubles each try)")
+
+    @field_validator("alert_smtp_to", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        """``a@x,b@y`` -> ``("a@x", "b@y")``; an empty entry is refused (a typo, not a wish)."""
+        if isinstance(value, str):
+            if not value.strip():
+                return ()
+            parts = tuple(p.strip() for p in value.split(","))
+            if not all(parts):
+                raise ValueError("empty recipient in comma-separated list")
+            return parts
+        return value
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -103,6 +158,10 @@ class Settings(BaseSettings):
             out["database_url"] = f"sqlite:///{data_dir / 'strongroom.db'}"
         if not out.get("deployments_dir"):
             out["deployments_dir"] = data_dir / "deployments"
+        if not out.get("prices_file"):
+            out["prices_file"] = data_dir / "prices.json"
+        if not out.get("audit_anchors"):
+            out["audit_anchors"] = data_dir / "audit" / "anchors.jsonl"
         return out
 
     @model_validator(mode="after")

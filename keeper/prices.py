@@ -118,8 +118,9 @@ class StaticPrices:
 
     @classmethod
     def from_settings(cls, settings: Any, max_age: timedelta = DEFAULT_MAX_AGE) -> StaticPrices:
-        """Prices from ``prices.json`` in the settings' data folder (``STRONGROOM_DATA``)."""
-        return cls.from_file(Path(settings.data_dir) / "prices.json", max_age)
+        """Prices from the settings' ``prices_file`` (``STRONGROOM_PRICES_FILE``; default
+        ``prices.json`` in the data folder)."""
+        return cls.from_file(Path(settings.prices_file), max_age)
 
     def price(self, asset: str, now: datetime | None = None) -> Price:
         """See :class:`PriceFeed`."""

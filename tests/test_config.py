@@ -28,6 +28,13 @@ def test_defaults_are_the_local_stack(clean_env: pytest.MonkeyPatch, tmp_path: P
     assert s.upstream_url == "http://127.0.0.1:18545"
     assert s.ledger_sqlite_cache_kib == 65536
     assert (s.ledger_writer_busy_s, s.ledger_result_timeout_s) == (5.0, 30.0)
+    assert s.prices_file == tmp_path / "prices.json"
+    assert s.audit_anchors == tmp_path / "audit" / "anchors.jsonl"
+    assert s.jobs_lease_seconds == 30.0
+    assert (s.alert_webhook_url, s.alert_smtp_host, s.alert_smtp_from) == ("", "", "")
+    assert (s.alert_smtp_port, s.alert_smtp_starttls, s.alert_smtp_user) == (587, True, "")
+    assert s.alert_smtp_to == ()
+    assert (s.alert_max_attempts, s.alert_backoff_seconds) == (8, 30.0)
 
 
 def test_every_variable_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -36,13 +43,20 @@ def test_every_variable_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -
         "chain_id": "5", "confirmations": "3", "deployments_dir": str(tmp_path / "dep"),
         "api_port": "8123", "upstream_port": "18999", "ledger_sqlite_cache_kib": "1024",
         "ledger_writer_busy_s": "0.5", "ledger_result_timeout_s": "7.5",
+        "prices_file": str(tmp_path / "p.json"), "audit_anchors": str(tmp_path / "a.jsonl"),
+        "jobs_lease_seconds": "12.5", "alert_webhook_url": "https://hooks.example/x",
+        "alert_smtp_host": "mail.example", "alert_smtp_port": "25",
+        "alert_smtp_from": "keeper@example", "alert_smtp_to": "a@example,b@example",
+        "alert_smtp_starttls": "False", "alert_smtp_user": "keeper",
+        "alert_max_attempts": "3", "alert_backoff_seconds": "2.5",
     }
+    listed = {"alert_smtp_to": "('a@example', 'b@example')"}
     assert set(values) == set(ENVIRONMENT)  # the test covers every setting
     for field, value in values.items():
         clean_env.setenv(ENVIRONMENT[field], value)
     s = load_settings()
     for field, value in values.items():
-        assert str(getattr(s, field)) == value, field
+        assert str(getattr(s, field)) == listed.get(field, value), field
     assert s.upstream_url == "http://127.0.0.1:18999"
 
 
@@ -61,6 +75,9 @@ def test_explicit_values_win_over_the_environment(clean_env: pytest.MonkeyPatch,
     ("STRONGROOM_LEDGER_WRITER_BUSY_S", "-1"), ("STRONGROOM_LEDGER_RESULT_TIMEOUT_S", "inf"),
     # a caller must wait longer than a write waits for a lock (else a lock looks like a timeout)
     ("STRONGROOM_LEDGER_RESULT_TIMEOUT_S", "5"),
+    ("STRONGROOM_JOBS_LEASE_SECONDS", "0"), ("STRONGROOM_ALERT_SMTP_PORT", "0"),
+    ("STRONGROOM_ALERT_MAX_ATTEMPTS", "0"), ("STRONGROOM_ALERT_BACKOFF_SECONDS", "inf"),
+    ("STRONGROOM_ALERT_SMTP_TO", "a@example,,b@example"),
 ])
 def test_a_bad_value_is_refused_naming_the_variable(clean_env: pytest.MonkeyPatch, name: str,
                                                     value: str) -> None:
@@ -80,6 +97,11 @@ def test_database_password_never_printed(clean_env: pytest.MonkeyPatch) -> None:
     assert "hunter2" not in repr(s) and "hunter2" not in str(s)
     assert "hunter2" not in s.redacted_database_url()
     assert s.database_url.endswith("keeper:hunter2@db.internal/strongroom")  # still usable
+
+
+def test_alert_webhook_url_never_printed(clean_env: pytest.MonkeyPatch) -> None:
+    s = Settings(alert_webhook_url="https://hooks.example/T0/s3cr3t-token")
+    assert "s3cr3t-token" not in repr(s) and "s3cr3t-token" not in str(s)
 
 
 # environment reads by literal name: os.environ.get("X"), os.getenv("X"), os.environ["X"]

@@ -84,3 +84,15 @@ def test_prices_from_the_data_folder(tmp_path) -> None:
     assert (f.price("ETH", AS_OF).cents, f.price("BTC", AS_OF).cents) == (250_000, 9_000_000)
     with pytest.raises(PriceError):
         StaticPrices.from_settings(Settings(data_dir=tmp_path / "nowhere"))
+
+
+def test_prices_from_the_configured_file(tmp_path) -> None:
+    """``STRONGROOM_PRICES_FILE`` (Settings.prices_file) wins over the data folder's file."""
+    from keeper.config import Settings
+
+    elsewhere = tmp_path / "feeds" / "usd.json"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(json.dumps(
+        {"as_of": "2026-11-23T12:00:00Z", "prices": {"ETH": 260_000}}))
+    f = StaticPrices.from_settings(Settings(data_dir=tmp_path, prices_file=elsewhere))
+    assert f.price("ETH", AS_OF).cents == 260_000
