@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 
 from web3 import HTTPProvider, Web3
 
-from keeper.alerts import AlertDispatcher, AuditFn, Channel, LogChannel
+from keeper.alerts import AuditFn, Channel
+from keeper.alerts.configured import dispatcher_from_settings
 from keeper.chain import Follower, FollowerConfig
 from keeper.config import Settings
 from keeper.deployments import Deployment
@@ -48,29 +49,33 @@ class KeeperJobs:
 
     ``poll_seconds`` / ``expiry_seconds`` / ``alert_seconds`` override the catalog's intervals
     of ``follow`` / ``expire_holds`` / ``alerts_dispatch``; ``jobs`` replaces the catalog.
-    ``alert_channels`` are delivered to besides the log; ``audit`` is called in the transaction
-    of every alert delivery record (see :class:`keeper.alerts.AlertDispatcher`).
+    Alerts go to the log, ``alert_channels`` and the channels the settings configure
+    (:mod:`keeper.alerts.configured`); ``audit`` is called in the transaction of every alert
+    delivery record (see :class:`keeper.alerts.AlertDispatcher`). ``lease_ttl`` defaults to
+    ``settings.jobs_lease_seconds``.
     """
 
     def __init__(self, settings: Settings, deployment: Deployment, *,
                  poll_seconds: float = 1.0, expiry_seconds: float = 60.0,
                  alert_seconds: float = 5.0, escalate_after: int = 5,
                  on_alert: AlertSink | None = None, jobs: Sequence[JobDef] = JOBS,
-                 lease_ttl: float = 30.0, holder: str | None = None,
+                 lease_ttl: float | None = None, holder: str | None = None,
                  alert_channels: Sequence[Channel] = (), audit: AuditFn | None = None) -> None:
         self.ledger = Ledger(settings.database_url)
         w3 = Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10}))
         self.on_alert = on_alert
         self.follower = Follower(w3, self.ledger, follower_config(deployment, settings.confirmations),
                                  on_alert=self._alert)
-        self.alerts = AlertDispatcher(self.ledger, [LogChannel(), *alert_channels], audit=audit)
+        self.alerts = dispatcher_from_settings(settings, self.ledger, extra=alert_channels,
+                                               audit=audit)
         self.escalate_after = escalate_after
         every = {"follow": poll_seconds, "expire_holds": expiry_seconds,
                  "alerts_dispatch": alert_seconds}
         defs = [replace(j, every=every[j.name]) if j.name in every and j.every else j
                 for j in jobs]
         self.scheduler = JobScheduler(self.ledger, defs, self, holder=holder,
-                                      lease_ttl=lease_ttl, on_success=self._succeeded,
+                                      lease_ttl=lease_ttl or settings.jobs_lease_seconds,
+                                      on_success=self._succeeded,
                                       on_failure=self._failed)
         self.runs = 0
         self.failures = 0
