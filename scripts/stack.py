@@ -14,6 +14,7 @@ from typing import Any
 
 from keeper.config import Settings, load_settings
 from keeper.deployments import Deployment, deployment_path, load_deployment
+from keeper.keys.hsm import HsmConfig
 from scripts.bootstrap import prepare
 from scripts.deployments import deploy_system, local_config
 
@@ -40,7 +41,7 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
     path = deployment_path(settings.deployments_dir, settings.chain_id)
     deploy_system(deployer, local_config(), path=path)
     deployment = load_deployment(path, settings.chain_id)
-    stop_keeper, keeper_desc = start_keeper(settings, deployment)
+    stop_keeper, keeper_desc = start_keeper(settings, deployment, hsm)
     return {
         "settings": settings,
         "contracts": {**deployment.addresses, "hsm_token": hsm.token_label},
@@ -50,11 +51,13 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
     }
 
 
-def start_keeper(settings: Settings, deployment: Deployment) -> tuple[Callable[[], None], str]:
-    """Start the keeper's scheduled jobs (chain follower, hold expiry); return (stop, description)."""
+def start_keeper(settings: Settings, deployment: Deployment,
+                 hsm: HsmConfig | None = None) -> tuple[Callable[[], None], str]:
+    """Start the keeper's scheduled jobs (chain follower, hold expiry, alerts, audit anchoring
+    with ``hsm``'s ``audit-anchor`` key); return (stop, description)."""
     from keeper.jobs import KeeperJobs
 
-    jobs = KeeperJobs(settings, deployment)
+    jobs = KeeperJobs(settings, deployment, hsm=hsm)
     jobs.start()
     desc = (f"following vault {deployment.vault} on {settings.rpc_url} "
             f"({settings.confirmations} confirmations)")

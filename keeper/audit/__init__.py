@@ -4,6 +4,7 @@ Public surface:
 
 * :class:`AuditRecord` (actor, operation, params, result, at) and :func:`append` (write records
   inside the caller's open transaction: the change and its record commit together or not at all);
+  :func:`record_in` is the same for one record, in the shape of the domains' audit callables;
 * :class:`AuditTrail` (standalone append, group-committed ``submit``/``record``, ``verify``,
   ``anchor``, ``export``), :class:`AuditWriter`;
 * :func:`verify_trail` / :class:`Report` (names the first bad record), :func:`anchor`,
@@ -15,7 +16,7 @@ beside this file; the migration makes the database refuse UPDATE and DELETE on t
 """
 
 from keeper.audit.anchors import AnchorError
-from keeper.audit.chain import AuditUnavailable, append, head
+from keeper.audit.chain import AuditUnavailable, append, head, record_in
 from keeper.audit.migrate import upgrade
 from keeper.audit.records import GENESIS, Appended, AuditRecord, AuditRecordError, canonical_json
 from keeper.audit.trail import AuditTrail, anchor, export, verify_trail
@@ -25,5 +26,5 @@ from keeper.audit.writer import AuditWriter
 __all__ = [
     "GENESIS", "AnchorError", "Appended", "AuditRecord", "AuditRecordError", "AuditTrail",
     "AuditUnavailable", "AuditWriter", "Problem", "Report", "anchor", "append", "canonical_json",
-    "export", "head", "upgrade", "verify_trail",
+    "export", "head", "record_in", "upgrade", "verify_trail",
 ]

@@ -18,6 +18,7 @@ later transaction fail with a serialization error (retry it); READ COMMITTED sim
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -44,6 +45,12 @@ def append(conn: Connection, records: AuditRecord | Sequence[AuditRecord]) -> li
     """
     items = [records] if isinstance(records, AuditRecord) else list(records)
     return append_encoded(conn, [r.encode() for r in items])
+
+
+def record_in(conn: Connection, actor: str, operation: str, params: Any, result: Any) -> Appended:
+    """Append one record in ``conn``'s open transaction: the audit callable domains take
+    (``AlertDispatcher(audit=...)``, ``BreakBook(audit=...)``, ``KeeperJobs(audit=...)``)."""
+    return append(conn, AuditRecord(actor, operation, params, result))[0]
 
 
 def append_encoded(conn: Connection, encoded: Sequence[str]) -> list[Appended]:

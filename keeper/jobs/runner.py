@@ -5,6 +5,7 @@ across all keepers on the database (:class:`~keeper.jobs.scheduler.JobScheduler`
   processes the follower's cursor lease also keeps a second follower idle.
 * ``expire_holds``: void two-phase holds whose expiry passed.
 * ``alerts_dispatch``: deliver the ledger's alerts on the configured channels (:mod:`keeper.alerts`).
+* ``audit_anchor``: sign the audit chain's head with the HSM into ``settings.audit_anchors``.
 
 A job that raises is logged and retried at its next run: the follower commits its checkpoint with
 its postings, so a failed run leaves nothing half-done. A job that keeps failing escalates: after
@@ -23,11 +24,13 @@ from web3 import HTTPProvider, Web3
 
 from keeper.alerts import AuditFn, Channel
 from keeper.alerts.configured import dispatcher_from_settings
+from keeper.audit import record_in
 from keeper.chain import Follower, FollowerConfig
 from keeper.config import Settings
 from keeper.deployments import Deployment
 from keeper.jobs.catalog import JOBS, JobDef
 from keeper.jobs.scheduler import JobScheduler
+from keeper.keys.hsm import HsmConfig
 from keeper.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -50,9 +53,10 @@ class KeeperJobs:
     ``poll_seconds`` / ``expiry_seconds`` / ``alert_seconds`` override the catalog's intervals
     of ``follow`` / ``expire_holds`` / ``alerts_dispatch``; ``jobs`` replaces the catalog.
     Alerts go to the log, ``alert_channels`` and the channels the settings configure
-    (:mod:`keeper.alerts.configured`); ``audit`` is called in the transaction of every alert
-    delivery record (see :class:`keeper.alerts.AlertDispatcher`). ``lease_ttl`` defaults to
-    ``settings.jobs_lease_seconds``.
+    (:mod:`keeper.alerts.configured`); ``audit`` (default: the audit chain,
+    :func:`keeper.audit.record_in`) is called in the transaction of every alert delivery record
+    (see :class:`keeper.alerts.AlertDispatcher`). ``lease_ttl`` defaults to
+    ``settings.jobs_lease_seconds``. ``hsm`` is the token holding the ``audit-anchor`` key.
     """
 
     def __init__(self, settings: Settings, deployment: Deployment, *,
@@ -60,7 +64,10 @@ class KeeperJobs:
                  alert_seconds: float = 5.0, escalate_after: int = 5,
                  on_alert: AlertSink | None = None, jobs: Sequence[JobDef] = JOBS,
                  lease_ttl: float | None = None, holder: str | None = None,
-                 alert_channels: Sequence[Channel] = (), audit: AuditFn | None = None) -> None:
+                 alert_channels: Sequence[Channel] = (), audit: AuditFn | None = record_in,
+                 hsm: HsmConfig | None = None) -> None:
+        self.settings = settings
+        self.hsm = hsm
         self.ledger = Ledger(settings.database_url)
         w3 = Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10}))
         self.on_alert = on_alert

@@ -1,6 +1,7 @@
 """Signing over PKCS#11 (SoftHSM2 locally; Luna / CloudHSM in production)."""
 
 from keeper.keys.hsm.config import (
+    AUDIT_ANCHOR_KEY,
     DEFAULT_EC_KEYS,
     SEED_WRAP_KEY,
     SOFTHSM_MODULE,
@@ -15,6 +16,7 @@ from keeper.keys.hsm.pins import enrol_pins, load_pins, pinned_key
 from keeper.keys.hsm.signer import HsmSeedWrapper, HsmSigner, token_public_keys
 
 __all__ = [
+    "AUDIT_ANCHOR_KEY",
     "DEFAULT_EC_KEYS",
     "SEED_WRAP_KEY",
     "SOFTHSM_MODULE",
