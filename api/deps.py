@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityS
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from api.audit import ACTOR_STATE
 from api.errors import unauthorized
 from keeper.clients import CLIENT_READ, Client, Principal, authenticate
 from keeper.config import Settings
@@ -78,6 +79,7 @@ bearer = HTTPBearer(
 
 
 def get_principal(
+    request: Request,
     security_scopes: SecurityScopes,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -86,6 +88,7 @@ def get_principal(
     principal = authenticate(session, credentials.credentials if credentials else None)
     if principal is None:
         raise unauthorized()
+    setattr(request.state, ACTOR_STATE, str(principal.client.id))  # the audit record's actor
     missing = sorted(set(security_scopes.scopes) - principal.scopes)
     if missing:
         raise HTTPException(

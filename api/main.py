@@ -1,7 +1,8 @@
 """FastAPI application factory: ``uvicorn api.main:app`` (or ``create_app(settings)`` in tests).
 
 The app owns one engine and one :class:`~keeper.ledger.Ledger` (direct commits, no writer thread),
-both closed at shutdown. Routes live in :mod:`api.routes`, one module per resource.
+both closed at shutdown. Routes live in :mod:`api.routes`, one module per resource. Every
+request is audited (:mod:`api.audit`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.audit import AuditMiddleware, RequestAudit
 from api.errors import install_error_handlers
 from api.routes import balances, clients, deposit_instructions, health, statements
+from keeper.audit import AuditTrail
 from keeper.config import Settings, load_settings
 from keeper.ledger import Ledger, make_engine
 
@@ -26,10 +29,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     engine = make_engine(settings.database_url, cache_kib=settings.ledger_sqlite_cache_kib)
     ledger = Ledger(engine, group_commit=False, busy_timeout=settings.ledger_writer_busy_s)
+    trail = AuditTrail(engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        trail.close()  # commits the queued audit records
         ledger.close()  # also disposes the engine's pool
 
     app = FastAPI(
@@ -43,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.ledger = ledger
+    app.state.audit = RequestAudit(trail, app.state)
+    app.add_middleware(AuditMiddleware, audit=lambda: app.state.audit)
     install_error_handlers(app)
     app.include_router(health.router)
     for module in (clients, balances, statements, deposit_instructions):
