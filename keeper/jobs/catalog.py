@@ -64,6 +64,8 @@ JOBS: tuple[JobDef, ...] = (
     JobDef("alerts_dispatch", "keeper.jobs.builtin:dispatch_alerts", every=5.0,
            misfire_grace=60),
     JobDef("audit_anchor", "keeper.audit.jobs:anchor_head", every=60.0, misfire_grace=60),
+    JobDef("recon_type1", "keeper.recon.jobs:type1_hourly", cron={"minute": "5"},
+           misfire_grace=3600),
     JobDef("recon_overdue", "keeper.recon.jobs:escalate_overdue", cron={"minute": "15"},
            misfire_grace=3600),
 )

@@ -6,6 +6,7 @@ across all keepers on the database (:class:`~keeper.jobs.scheduler.JobScheduler`
 * ``expire_holds``: void two-phase holds whose expiry passed.
 * ``alerts_dispatch``: deliver the ledger's alerts on the configured channels (:mod:`keeper.alerts`).
 * ``audit_anchor``: sign the audit chain's head with the HSM into ``settings.audit_anchors``.
+* ``recon_type1``: hourly type-1 reconciliation (sub-ledger vs chain, prices from settings).
 * ``recon_overdue``: hourly, one alert per reconciliation break past its due time.
 
 A job that raises is logged and retried at its next run: the follower commits its checkpoint with

@@ -26,3 +26,17 @@ def escalate_overdue(run: JobRun) -> int:
                    f"{b.created_at.isoformat()}, due {b.due_at.isoformat() if b.due_at else '-'}")
         new += bool(run.host.ledger.raise_alert(OVERDUE_ALERT, message, f"recon_overdue:{b.id}"))
     return new
+
+
+def type1_hourly(run: JobRun) -> int:
+    """Type 1 (sub-ledger vs chain) at the follower's block, once per hour slot (run key
+    ``type1:<YYYY-MM-DDTHH>``: a restarted job gets the stored run back); returns the run id.
+    Prices come from ``settings.prices_file``; the deployment's vault is always checked."""
+    from keeper.prices import StaticPrices
+    from keeper.recon import Reconciler
+
+    host = run.host
+    rec = Reconciler(host.ledger.engine, break_book(host), StaticPrices.from_settings(host.settings))
+    vault = f"vault:{host.follower.cfg.vault.lower()}"
+    return rec.run_type1(host.follower.reader, run_key=f"type1:{run.slot:%Y-%m-%dT%H}",
+                         locations=[vault]).id
