@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -98,3 +99,76 @@ class AddressRow(ComplianceBase):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     currency: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(128), index=True)
+
+
+class MovementRow(ComplianceBase):
+    """A screened movement of a client (the history the rules' sliding windows read)."""
+
+    __tablename__ = "compliance_movements"
+    __table_args__ = (Index("ix_compliance_movements_client_at", "client_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    asset: Mapped[str] = mapped_column(String(16))
+    units: Mapped[str] = mapped_column(String(80))  # integer base units as text (may exceed 64 bits)
+    usd_cents: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    verdict: Mapped[str] = mapped_column(String(16))
+    rules_version: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)  # JSON: reasons, rule hits with versions
+
+
+class CaseRow(ComplianceBase):
+    """A compliance case: ``open`` -> ``decided`` -> ``closed``."""
+
+    __tablename__ = "compliance_cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    movement_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaseEventRow(ComplianceBase):
+    """One step of a case, with actor and time (open, assign, evidence, decide, close)."""
+
+    __tablename__ = "compliance_case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("compliance_cases.id"), index=True)
+    step: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    detail: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class FreezeRow(ComplianceBase):
+    """An active freeze of a client (``address`` empty) or a wallet address; deleted when lifted."""
+
+    __tablename__ = "compliance_freezes"
+
+    subject: Mapped[str] = mapped_column(String(16), primary_key=True)  # client | address
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("compliance_cases.id"), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReportRow(ComplianceBase):
+    """A SAR draft or a CTR: the structured JSON a filer submits, its deadline and state."""
+
+    __tablename__ = "compliance_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # SAR | CTR
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("compliance_cases.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # draft | filed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    body: Mapped[str] = mapped_column(Text)  # JSON

@@ -1,0 +1,349 @@
+"""The one gate flows call before every movement: :meth:`ComplianceService.screen` and
+:meth:`ComplianceService.check_can_move`, plus freezes, cases and SAR/CTR drafts.
+
+``screen`` combines sanctions screening (address exact, counterparty name fuzzy), address risk
+and the versioned rules into one :class:`Verdict` (allow / review / block, why, rule ids and
+versions). Everything it decides - the movement row, a case and SAR/CTR drafts, and the audit
+record - commits in ONE transaction: a crash leaves all of it or none of it. A blocked movement
+posts nothing (the caller does not move money on ``block``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from keeper.audit import record_in
+from keeper.compliance.models import CaseEventRow, CaseRow, FreezeRow, MovementRow, ReportRow
+from keeper.compliance.risk import AddressRisk
+from keeper.compliance.rules_engine import Action, Movement, RuleHit, RuleSet, evaluate
+from keeper.compliance.screening.addresses import normalise_address
+from keeper.compliance.screening.matcher import Decision
+from keeper.compliance.screening.screener import Screener
+
+SAR_FILING_DAYS = 30
+ACTOR = "compliance"
+_MOV, _CASE, _EV = MovementRow.__table__, CaseRow.__table__, CaseEventRow.__table__
+_FRZ, _REP = FreezeRow.__table__, ReportRow.__table__
+
+
+class Frozen(Exception):  # noqa: N818 - reads as what it is
+    """A frozen client or wallet: no flow may move anything for it until the freeze is lifted."""
+
+
+class CaseError(ValueError):
+    """A case step that its state does not allow (unknown case, closed, undecided)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision on one movement: ``allow`` / ``review`` / ``block``, why, and what it opened."""
+
+    movement_id: str
+    outcome: str
+    reasons: tuple[str, ...]
+    rule_hits: tuple[RuleHit, ...]
+    rules_version: int
+    case_id: int | None = None
+    report_ids: tuple[int, ...] = ()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ComplianceService:
+    """Screening gate, freezes, cases and reports over the ``compliance_*`` tables."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        rules: RuleSet,
+        screener: Screener | None = None,
+        risk: AddressRisk | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        """``rules``: the version in force; ``screener``/``risk`` optional (none: not screened)."""
+        self.engine, self.rules, self.screener, self.risk, self.clock = engine, rules, screener, risk, clock
+
+    # ---- the gate -------------------------------------------------------------------------
+    def check_can_move(
+        self, client_id: str, address: str | None = None, conn: Connection | None = None
+    ) -> None:
+        """Raise :class:`Frozen` if the client, or ``address``, is frozen."""
+        keys = [("client", client_id)] + ([("address", normalise_address(address))] if address else [])
+        with self._conn(conn) as c:
+            for subject, key in keys:
+                row = c.execute(
+                    select(_FRZ.c.reason, _FRZ.c.case_id).where(_FRZ.c.subject == subject, _FRZ.c.key == key)
+                ).first()
+                if row is not None:
+                    raise Frozen(f"{subject} {key} is frozen (case {row.case_id}): {row.reason}")
+
+    def screen(self, tx: Movement) -> Verdict:
+        """Decide on ``tx`` (see module). Idempotent by ``tx.id``: a repeat returns the stored
+        verdict. A frozen client/wallet is blocked without opening another case."""
+        reasons: list[str] = []
+        outcome = "allow"
+        sar = False
+        labels = set(tx.address_labels)
+        if tx.address is not None and self.risk is not None:
+            s = self.risk.score(tx.address)
+            labels |= s.labels
+            if s.band != "approve":
+                outcome = "block" if s.band == "block" else "review"
+                sar = s.band == "block"
+                reasons.append(f"address risk {s.score}: {s.reason}")
+        if self.screener is not None and (tx.address or tx.counterparty):
+            res = self.screener.screen_transaction(tx.address, tx.counterparty, tx.country)
+            if res.decision is Decision.DECLINE_SAR:
+                outcome, sar = "block", True
+            elif res.decision is Decision.REVIEW and outcome == "allow":
+                outcome = "review"
+            reasons += [
+                f"sanctions {m.list_name}@v{m.list_version} {m.entry.uid} score {m.score:.0f}"
+                for m in res.matches
+            ]
+        tx = Movement(**{**tx.__dict__, "address_labels": frozenset(labels)})
+        with self.engine.begin() as conn:
+            stored = conn.execute(select(_MOV).where(_MOV.c.id == tx.id)).first()
+            if stored is not None:
+                return _verdict_of(stored)
+            try:
+                self.check_can_move(tx.client_id, tx.address, conn)
+            except Frozen as exc:
+                outcome = "block"
+                reasons.append(str(exc))
+            history = [
+                _movement_of(r)
+                for r in conn.execute(
+                    select(_MOV)
+                    .where(
+                        _MOV.c.client_id == tx.client_id,
+                        _MOV.c.verdict != "block",
+                        _MOV.c.at > tx.at - timedelta(days=31),
+                        _MOV.c.at <= tx.at,
+                    )
+                    .order_by(_MOV.c.at)
+                )
+            ]
+            hits = evaluate(self.rules, tx, history)
+            for h in hits:
+                reasons.append(f"{h.rule_id}@v{h.rules_version}: {h.reason}")
+                if h.action is Action.BLOCK_SAR:
+                    outcome, sar = "block", True
+                elif h.action is Action.HOLD and outcome != "block":
+                    outcome = "review"
+            case_id = None
+            reports: list[int] = []
+            if outcome != "allow" and not any("is frozen" in r for r in reasons):
+                case_id = self._open(
+                    conn, tx.client_id, tx.id, ACTOR, {"outcome": outcome, "reasons": reasons}
+                )
+            if sar and case_id is not None:
+                reports.append(self._report(conn, "SAR", tx, case_id, reasons))
+            if any(h.action is Action.FILE_CTR for h in hits) and outcome != "block":
+                reports.append(self._report(conn, "CTR", tx, case_id, reasons))
+            detail = {
+                "reasons": reasons,
+                "case_id": case_id,
+                "reports": reports,
+                "hits": [[h.rule_id, h.rules_version, h.action.value, h.reason] for h in hits],
+                "address": tx.address,
+                "counterparty": tx.counterparty,
+                "country": tx.country,
+            }
+            conn.execute(
+                insert(_MOV).values(
+                    id=tx.id,
+                    client_id=tx.client_id,
+                    kind=tx.kind,
+                    asset=tx.asset,
+                    units=str(tx.units),
+                    usd_cents=tx.usd_cents,
+                    at=tx.at,
+                    verdict=outcome,
+                    rules_version=self.rules.version,
+                    detail=json.dumps(detail, sort_keys=True),
+                )
+            )
+            record_in(
+                conn,
+                ACTOR,
+                "compliance.screen",
+                {
+                    "movement": tx.id,
+                    "client": tx.client_id,
+                    "kind": tx.kind,
+                    "asset": tx.asset,
+                    "units": str(tx.units),
+                    "usd_cents": tx.usd_cents,
+                },
+                {"outcome": outcome, "rules_version": self.rules.version, **detail},
+            )
+        return Verdict(
+            tx.id, outcome, tuple(reasons), tuple(hits), self.rules.version, case_id, tuple(reports)
+        )
+
+    # ---- freezes --------------------------------------------------------------------------
+    def freeze(
+        self,
+        actor: str,
+        reason: str,
+        client_id: str | None = None,
+        address: str | None = None,
+        case_id: int | None = None,
+    ) -> None:
+        """Freeze a client or a wallet address (idempotent), audited in the same transaction."""
+        subject, key = ("client", client_id) if client_id else ("address", normalise_address(address or ""))
+        with self.engine.begin() as conn:
+            if conn.execute(select(_FRZ.c.key).where(_FRZ.c.subject == subject, _FRZ.c.key == key)).first():
+                return
+            conn.execute(
+                insert(_FRZ).values(
+                    subject=subject, key=key, case_id=case_id, reason=reason, actor=actor, at=self.clock()
+                )
+            )
+            record_in(
+                conn, actor, "compliance.freeze", {subject: key, "case": case_id, "reason": reason}, "frozen"
+            )
+
+    def lift(
+        self, actor: str, case_id: int, client_id: str | None = None, address: str | None = None
+    ) -> None:
+        """Lift a freeze: only through a decided case, recorded as a step of that case."""
+        subject, key = ("client", client_id) if client_id else ("address", normalise_address(address or ""))
+        with self.engine.begin() as conn:
+            case = self._case(conn, case_id)
+            if case.outcome is None:
+                raise CaseError(f"case {case_id} is not decided: a freeze is lifted only by a decision")
+            n = conn.execute(delete(_FRZ).where(_FRZ.c.subject == subject, _FRZ.c.key == key)).rowcount
+            self._step(conn, case_id, "lift", actor, {subject: key, "lifted": n})
+
+    # ---- cases ----------------------------------------------------------------------------
+    def open_case(self, actor: str, client_id: str, detail: dict[str, Any]) -> int:
+        """Open a case by hand; returns its id."""
+        with self.engine.begin() as conn:
+            return self._open(conn, client_id, None, actor, detail)
+
+    def assign(self, case_id: int, actor: str, assignee: str) -> None:
+        """Assign an open case to ``assignee``."""
+        self._advance(case_id, "assign", actor, {"assignee": assignee}, assignee=assignee)
+
+    def add_evidence(self, case_id: int, actor: str, evidence: dict[str, Any]) -> None:
+        """Attach evidence (a JSON object) to an open case."""
+        self._advance(case_id, "evidence", actor, evidence)
+
+    def decide(self, case_id: int, actor: str, outcome: str, note: str) -> None:
+        """Decide an open case (``clear`` / ``confirm``)."""
+        if outcome not in ("clear", "confirm"):
+            raise CaseError("outcome is 'clear' or 'confirm'")
+        self._advance(
+            case_id, "decide", actor, {"outcome": outcome, "note": note}, outcome=outcome, status="decided"
+        )
+
+    def close(self, case_id: int, actor: str) -> None:
+        """Close a decided case."""
+        with self.engine.begin() as conn:
+            if self._case(conn, case_id).status != "decided":
+                raise CaseError(f"case {case_id} is not decided")
+            conn.execute(update(_CASE).where(_CASE.c.id == case_id).values(status="closed"))
+            self._step(conn, case_id, "close", actor, {})
+
+    def case_steps(self, case_id: int) -> list[tuple[str, str, datetime, dict[str, Any]]]:
+        """(step, actor, time, detail) of every step of a case, in order."""
+        with self.engine.connect() as conn:
+            return [
+                (r.step, r.actor, r.at, json.loads(r.detail))
+                for r in conn.execute(select(_EV).where(_EV.c.case_id == case_id).order_by(_EV.c.id))
+            ]
+
+    # ---- internals ------------------------------------------------------------------------
+    def _conn(self, conn: Connection | None) -> Any:
+        from contextlib import nullcontext
+
+        return nullcontext(conn) if conn is not None else self.engine.connect()
+
+    def _case(self, conn: Connection, case_id: int) -> Any:
+        row = conn.execute(select(_CASE).where(_CASE.c.id == case_id)).first()
+        if row is None:
+            raise CaseError(f"no case {case_id}")
+        return row
+
+    def _open(
+        self, conn: Connection, client_id: str, movement_id: str | None, actor: str, detail: dict[str, Any]
+    ) -> int:
+        case_id = conn.execute(
+            insert(_CASE).values(
+                client_id=client_id, movement_id=movement_id, status="open", opened_at=self.clock()
+            )
+        ).inserted_primary_key[0]
+        self._step(conn, case_id, "open", actor, {"client": client_id, "movement": movement_id, **detail})
+        return int(case_id)
+
+    def _advance(self, case_id: int, step: str, actor: str, detail: dict[str, Any], **values: Any) -> None:
+        with self.engine.begin() as conn:
+            if self._case(conn, case_id).status != "open":
+                raise CaseError(f"case {case_id} is not open")
+            if values:
+                conn.execute(update(_CASE).where(_CASE.c.id == case_id).values(**values))
+            self._step(conn, case_id, step, actor, detail)
+
+    def _step(self, conn: Connection, case_id: int, step: str, actor: str, detail: dict[str, Any]) -> None:
+        at = self.clock()
+        conn.execute(
+            insert(_EV).values(
+                case_id=case_id, step=step, actor=actor, at=at, detail=json.dumps(detail, sort_keys=True)
+            )
+        )
+        record_in(conn, actor, f"compliance.case.{step}", {"case": case_id, **detail}, "ok")
+
+    def _report(
+        self, conn: Connection, kind: str, tx: Movement, case_id: int | None, reasons: list[str]
+    ) -> int:
+        now = self.clock()
+        due = now + timedelta(days=SAR_FILING_DAYS if kind == "SAR" else 15)
+        body = {
+            "kind": kind,
+            "client_id": tx.client_id,
+            "movement_id": tx.id,
+            "asset": tx.asset,
+            "units": str(tx.units),
+            "usd_cents": tx.usd_cents,
+            "at": tx.at.isoformat(),
+            "case_id": case_id,
+            "reasons": reasons,
+            "rules_version": self.rules.version,
+            "due_at": due.isoformat(),
+        }
+        rid = conn.execute(
+            insert(_REP).values(
+                kind=kind,
+                client_id=tx.client_id,
+                case_id=case_id,
+                status="draft",
+                created_at=now,
+                due_at=due,
+                body=json.dumps(body, sort_keys=True),
+            )
+        ).inserted_primary_key[0]
+        record_in(conn, ACTOR, f"compliance.report.{kind.lower()}", {"report": rid, **body}, "draft")
+        return int(rid)
+
+
+def _movement_of(r: Any) -> Movement:
+    at = r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC)
+    return Movement(r.id, r.client_id, r.kind, r.asset, int(r.units), r.usd_cents, at)
+
+
+def _verdict_of(r: Any) -> Verdict:
+    d = json.loads(r.detail)
+    hits = tuple(RuleHit(h[0], h[1], Action(h[2]), h[3]) for h in d["hits"])
+    return Verdict(
+        r.id, r.verdict, tuple(d["reasons"]), hits, r.rules_version, d["case_id"], tuple(d["reports"])
+    )
