@@ -1,0 +1,151 @@
+"""The screen() gate, freezes, cases and reports on SQLite and PostgreSQL (audit in the same DB)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from keeper.audit.models import AuditRow
+from keeper.compliance.models import CaseRow, MovementRow, ReportRow
+from keeper.compliance.risk import LabelledAddressRisk, StaticEdges
+from keeper.compliance.rules_engine import DEFAULT_RULES_FILE, Movement, RuleSet
+from keeper.compliance.service import CaseError, ComplianceService, Frozen
+from keeper.ledger import Ledger, TransferSpec
+from keeper.ledger.db import make_engine
+from keeper.schema import upgrade_all
+
+T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
+MIXER = "0x" + "66" * 20
+CLEAN = "0x" + "11" * 20
+
+
+@pytest.fixture
+def db(compliance_url: str) -> Iterator[Engine]:
+    """Every domain migrated (the audit tables too) in the compliance test database."""
+    upgrade_all(compliance_url)
+    eng = make_engine(compliance_url)
+    yield eng
+    eng.dispose()
+
+
+def svc(db: Engine, rules: RuleSet | None = None) -> ComplianceService:
+    return ComplianceService(db, rules or RuleSet.load(), risk=LabelledAddressRisk({"mixer": [MIXER]}),
+                             clock=lambda: T0)
+
+
+def count(db: Engine, table) -> int:  # noqa: ANN001
+    with db.connect() as c:
+        return c.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def mv(i: int, cents: int, at: datetime = T0, kind: str = "deposit", client: str = "c1", **kw) -> Movement:
+    return Movement(f"m{i}", client, kind, "USDC", cents * 10_000, cents, at, **kw)
+
+
+def test_rule_change_is_versioned_and_old_decisions_keep_their_version(db: Engine) -> None:
+    v1 = RuleSet.load()
+    raw = json.loads(DEFAULT_RULES_FILE.read_text())
+    raw["version"] = 2
+    for r in raw["rules"]:
+        if r["id"] == "R004":
+            r["parameters"]["above_cents"] = 100  # $1
+    v2 = RuleSet.parse(json.dumps(raw))
+    first = svc(db, v1).screen(mv(1, 5_000))
+    assert first.outcome == "allow" and first.rules_version == 1 and not first.rule_hits
+    second = svc(db, v2).screen(mv(2, 5_000, T0 + timedelta(minutes=1)))
+    assert [(h.rule_id, h.rules_version) for h in second.rule_hits] == [("R004", 2)]
+    assert second.report_ids  # a CTR draft
+    with db.connect() as c:
+        stored = dict(c.execute(select(MovementRow.id, MovementRow.rules_version)).all())
+    assert stored == {"m1": 1, "m2": 2}
+    # a repeat of the old movement returns the decision it got, under its version
+    again = svc(db, v2).screen(mv(1, 5_000))
+    assert again.rules_version == 1 and again.outcome == "allow"
+
+
+def test_block_opens_case_sar_and_audit_atomically(db: Engine) -> None:
+    audits = count(db, AuditRow)
+    v = svc(db).screen(mv(1, 100, kind="withdrawal", address=MIXER))
+    assert v.outcome == "block" and v.case_id is not None
+    assert {h.rule_id for h in v.rule_hits} == {"R005"}
+    assert any("address risk 95" in r for r in v.reasons)
+    with db.connect() as c:
+        case = c.execute(select(CaseRow).where(CaseRow.id == v.case_id)).one()
+        sar = c.execute(select(ReportRow).where(ReportRow.kind == "SAR")).one()
+        bodies = [json.loads(b) for b in c.execute(select(AuditRow.body).order_by(AuditRow.seq)).scalars()]
+    assert "compliance.screen" in json.dumps(bodies[-1])
+    assert case.status == "open" and sar.case_id == v.case_id
+    assert sar.due_at.replace(tzinfo=UTC) == T0 + timedelta(days=30)
+    assert count(db, AuditRow) - audits == 3  # case opened, SAR drafted, decision
+
+
+def test_blocked_withdrawal_posts_nothing(db: Engine, compliance_url: str) -> None:
+    ledger = Ledger(compliance_url)
+    try:
+        om, alice = ledger.omnibus_account("USDC", "hot"), ledger.client_account("c1", "USDC")
+        ledger.post(TransferSpec("dep", om, alice, 1_000_000))
+        before = (ledger.balance(om), ledger.balance(alice))
+        tx = mv(1, 100, kind="withdrawal", address=MIXER)
+        verdict = svc(db).screen(tx)
+        if verdict.outcome == "allow":  # the flow's contract: move only on allow
+            ledger.post(TransferSpec(tx.id, alice, om, tx.units))
+        assert verdict.outcome == "block"
+        assert (ledger.balance(om), ledger.balance(alice)) == before
+        assert count(db, CaseRow) == 1
+    finally:
+        ledger.close()
+
+
+def test_freeze_stops_every_flow_until_a_decision_lifts_it(db: Engine) -> None:
+    s = svc(db)
+    case = s.open_case("officer-1", "c1", {"why": "adverse media"})
+    s.freeze("officer-1", "adverse media", client_id="c1", case_id=case)
+    s.freeze("officer-1", "stolen funds", address=CLEAN.upper().replace("0X", "0x"), case_id=case)
+    with pytest.raises(Frozen, match="client c1"):
+        s.check_can_move("c1")
+    with pytest.raises(Frozen, match="address"):
+        s.check_can_move("c2", CLEAN)
+    s.check_can_move("c2")  # another client, no address: free
+    blocked = s.screen(mv(1, 100, kind="withdrawal", address=CLEAN))
+    assert blocked.outcome == "block" and blocked.case_id is None  # no second case per attempt
+    with pytest.raises(CaseError):
+        s.lift("officer-2", case, client_id="c1")  # undecided: stays frozen
+    with pytest.raises(Frozen):
+        s.check_can_move("c1")
+    s.decide(case, "officer-2", "clear", "false positive")
+    s.lift("officer-2", case, client_id="c1")
+    s.check_can_move("c1")
+    with pytest.raises(Frozen):
+        s.check_can_move("c1", CLEAN)
+
+
+def test_case_steps_record_actor_and_time(db: Engine) -> None:
+    s = svc(db)
+    case = s.open_case("officer-1", "c9", {"why": "R006"})
+    s.assign(case, "lead", "officer-2")
+    s.add_evidence(case, "officer-2", {"doc": "bank statement"})
+    with pytest.raises(CaseError):
+        s.close(case, "officer-2")  # not decided
+    s.decide(case, "officer-2", "confirm", "SAR warranted")
+    s.close(case, "lead")
+    with pytest.raises(CaseError):
+        s.add_evidence(case, "officer-2", {"late": True})
+    steps = s.case_steps(case)
+    assert [(st, actor) for st, actor, _, _ in steps] == [
+        ("open", "officer-1"), ("assign", "lead"), ("evidence", "officer-2"), ("decide", "officer-2"),
+        ("close", "lead")]
+    assert all(at.replace(tzinfo=UTC) == T0 for _, _, at, _ in steps)
+
+
+def test_one_hop_exposure_scores_review() -> None:
+    direct = "0x" + "22" * 20
+    risk = LabelledAddressRisk({"mixer": [MIXER], "exchange": [CLEAN]}, StaticEdges([(MIXER, direct)]))
+    assert risk.score(MIXER).band == "block"
+    hop = risk.score(direct)
+    assert hop.score == 57 and hop.band == "review" and MIXER in hop.reason
+    assert risk.score(CLEAN).band == "approve"
+    assert risk.score("0x" + "33" * 20).score == 0
