@@ -17,6 +17,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from keeper.prices import PriceFeed, value_cents
+
+IN_KINDS = frozenset({"deposit", "buy", "transfer_in"})
+OUT_KINDS = frozenset({"withdrawal", "transfer_out"})
 DEFAULT_RULES_FILE = Path(__file__).with_name("rules") / "rules.json"
 
 
@@ -95,6 +99,24 @@ class Movement:
     country: str | None = None
     address_labels: frozenset[str] = field(default_factory=frozenset)
 
+    def __post_init__(self) -> None:
+        """Refuse what the rules cannot judge: floats, negative amounts, naive times, odd kinds."""
+        if type(self.units) is not int or type(self.usd_cents) is not int:
+            raise TypeError("units and usd_cents are integers (base units, US cents)")
+        if self.units < 0 or self.usd_cents < 0:
+            raise ValueError("amounts are non-negative")
+        if self.at.tzinfo is None:
+            raise ValueError("at must be timezone-aware")
+        if self.kind not in IN_KINDS | OUT_KINDS:
+            raise ValueError(f"kind is one of {sorted(IN_KINDS | OUT_KINDS)}")
+
+    @classmethod
+    def valued(cls, feed: PriceFeed, id: str, client_id: str, kind: str, asset: str, units: int,  # noqa: A002
+               at: datetime, **kw: Any) -> Movement:
+        """A movement valued in US cents through ``feed`` (:func:`keeper.prices.value_cents`,
+        rounded up: a threshold is never passed by rounding down). A stale price raises."""
+        return cls(id, client_id, kind, asset, units, value_cents(feed, asset, units, at), at, **kw)
+
 
 @dataclass(frozen=True)
 class RuleHit:
@@ -106,7 +128,6 @@ class RuleHit:
     reason: str
 
 
-OUT_KINDS = frozenset({"withdrawal", "transfer_out"})
 
 
 def _within(history: Sequence[Movement], tx: Movement, seconds: int) -> list[Movement]:

@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError
 
 from keeper.audit.models import AuditRow
+from keeper.compliance import ListVersion, Screener, parse_list
 from keeper.compliance.models import CaseRow, MovementRow, ReportRow
 from keeper.compliance.risk import LabelledAddressRisk, StaticEdges
 from keeper.compliance.rules_engine import DEFAULT_RULES_FILE, Movement, RuleSet
 from keeper.compliance.service import CaseError, ComplianceService, Frozen
 from keeper.ledger import Ledger, TransferSpec
 from keeper.ledger.db import make_engine
+from keeper.prices import StaticPrices
 from keeper.schema import upgrade_all
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -149,3 +153,42 @@ def test_one_hop_exposure_scores_review() -> None:
     assert hop.score == 57 and hop.band == "review" and MIXER in hop.reason
     assert risk.score(CLEAN).band == "approve"
     assert risk.score("0x" + "33" * 20).score == 0
+
+
+def test_sanctions_hit_blocks_with_sar_and_names_the_list(db: Engine) -> None:
+    listed = parse_list(Path(__file__).with_name("fixtures") / "list.json", "own-json")
+    screener = Screener([ListVersion("INTERNAL", 4, "own-json", "0" * 64, T0, listed.entries)])
+    s = ComplianceService(db, RuleSet.load(), screener=screener, clock=lambda: T0)
+    by_address = s.screen(mv(1, 100, kind="withdrawal", address="0x" + "55" * 20))
+    assert by_address.outcome == "block" and by_address.report_ids
+    assert any("INTERNAL@v4 INT-1" in r for r in by_address.reasons)
+    by_name = s.screen(mv(2, 100, kind="withdrawal", address=CLEAN, counterparty="Leila Mendoza"))
+    assert by_name.outcome in ("review", "block") and by_name.case_id is not None
+    clean = s.screen(mv(3, 100, kind="withdrawal", address=CLEAN, counterparty="Jonathan Appleseed"))
+    assert clean.outcome == "allow" and clean.case_id is None
+
+
+def test_thresholds_use_the_price_feed(db: Engine) -> None:
+    feed = StaticPrices({"ETH": 300_000}, as_of=T0)  # $3,000.00 per ETH
+    just_over = Movement.valued(feed, "e1", "c1", "deposit", "ETH", 3 * 10**18 + 1, T0)  # $9,000.01
+    assert just_over.usd_cents == 900_001
+    first = Movement.valued(feed, "e0", "c1", "deposit", "ETH", 10**18, T0 - timedelta(hours=1))  # $3,000
+    assert first.usd_cents == 300_000 and not svc(db).screen(first).rule_hits
+    assert {h.rule_id for h in svc(db).screen(just_over).rule_hits} == {"R004"}  # $12,000.01 in 24 h
+
+
+@pytest.mark.parametrize("bad", [{"units": 1.5}, {"usd_cents": -1}, {"at": datetime(2026, 1, 1)},
+                                 {"kind": "teleport"}])
+def test_hostile_movements_refused(bad: dict) -> None:
+    fields = {"id": "x", "client_id": "c", "kind": "deposit", "asset": "USDC", "units": 1, "usd_cents": 1,
+              "at": T0} | bad
+    with pytest.raises((TypeError, ValueError)):
+        Movement(**fields)
+
+
+def test_a_failed_audit_leaves_nothing_behind(engine: Engine) -> None:
+    """Only the compliance schema is migrated here: the audit append fails, and the decision,
+    its case and its SAR roll back with it."""
+    with pytest.raises(DBAPIError):
+        svc(engine).screen(mv(1, 100, kind="withdrawal", address=MIXER))
+    assert (count(engine, MovementRow), count(engine, CaseRow), count(engine, ReportRow)) == (0, 0, 0)
