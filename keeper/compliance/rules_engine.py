@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,7 @@ class Movement:
             raise ValueError("amounts are non-negative")
         if self.at.tzinfo is None:
             raise ValueError("at must be timezone-aware")
+        object.__setattr__(self, "at", self.at.astimezone(UTC))  # one zone in storage and windows
         if self.kind not in IN_KINDS | OUT_KINDS:
             raise ValueError(f"kind is one of {sorted(IN_KINDS | OUT_KINDS)}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -192,3 +192,11 @@ def test_a_failed_audit_leaves_nothing_behind(engine: Engine) -> None:
     with pytest.raises(DBAPIError):
         svc(engine).screen(mv(1, 100, kind="withdrawal", address=MIXER))
     assert (count(engine, MovementRow), count(engine, CaseRow), count(engine, ReportRow)) == (0, 0, 0)
+
+
+def test_times_in_other_zones_fall_in_the_same_stored_window(db: Engine) -> None:
+    """A movement timed in UTC-12 23 h ago still counts toward the next day's CTR total."""
+    minus12 = timezone(timedelta(hours=-12))
+    s = svc(db)
+    assert not s.screen(mv(1, 600_000, (T0 - timedelta(hours=23)).astimezone(minus12))).rule_hits
+    assert {h.rule_id for h in s.screen(mv(2, 500_000)).rule_hits} == {"R004"}
