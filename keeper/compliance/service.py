@@ -10,13 +10,15 @@ posts nothing (the caller does not move money on ``block``).
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
 from keeper.audit import record_in
 from keeper.compliance.models import CaseEventRow, CaseRow, FreezeRow, MovementRow, ReportRow
@@ -110,7 +112,7 @@ class ComplianceService:
                 for m in res.matches
             ]
         tx = Movement(**{**tx.__dict__, "address_labels": frozenset(labels)})
-        with self.engine.begin() as conn:
+        with self._serialised(tx.client_id) as conn:
             stored = conn.execute(select(_MOV).where(_MOV.c.id == tx.id)).first()
             if stored is not None:
                 return _verdict_of(stored)
@@ -201,7 +203,7 @@ class ComplianceService:
     ) -> None:
         """Freeze a client or a wallet address (idempotent), audited in the same transaction."""
         subject, key = ("client", client_id) if client_id else ("address", normalise_address(address or ""))
-        with self.engine.begin() as conn:
+        with self._serialised(key if subject == "client" else f"address:{key}") as conn:
             if conn.execute(select(_FRZ.c.key).where(_FRZ.c.subject == subject, _FRZ.c.key == key)).first():
                 return
             conn.execute(
@@ -264,9 +266,20 @@ class ComplianceService:
             ]
 
     # ---- internals ------------------------------------------------------------------------
-    def _conn(self, conn: Connection | None) -> Any:
-        from contextlib import nullcontext
+    @contextmanager
+    def _serialised(self, client_id: str) -> Iterator[Connection]:
+        """A write transaction that holds the client's lock from its first read: screens of one
+        client run one after another, so each sliding window sees every earlier movement.
+        SQLite: ``BEGIN IMMEDIATE`` (the database's write lock); PostgreSQL: a transaction-scoped
+        advisory lock keyed by the client id."""
+        with self.engine.connect().execution_options(ledger_write=True) as conn, conn.begin():
+            if conn.dialect.name == "postgresql":
+                key = int.from_bytes(hashlib.sha256(b"compliance:" + client_id.encode()).digest()[:8], "big",
+                                     signed=True)
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            yield conn
 
+    def _conn(self, conn: Connection | None) -> Any:
         return nullcontext(conn) if conn is not None else self.engine.connect()
 
     def _case(self, conn: Connection, case_id: int) -> Any:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from keeper.compliance import ListVersion, Screener, parse_list
 from keeper.compliance.models import CaseRow, MovementRow, ReportRow
 from keeper.compliance.risk import LabelledAddressRisk, StaticEdges
 from keeper.compliance.rules_engine import DEFAULT_RULES_FILE, Movement, RuleSet
-from keeper.compliance.service import CaseError, ComplianceService, Frozen
+from keeper.compliance.service import CaseError, ComplianceService, Frozen, Verdict
 from keeper.ledger import Ledger, TransferSpec
 from keeper.ledger.db import make_engine
 from keeper.prices import StaticPrices
@@ -200,3 +202,20 @@ def test_times_in_other_zones_fall_in_the_same_stored_window(db: Engine) -> None
     s = svc(db)
     assert not s.screen(mv(1, 600_000, (T0 - timedelta(hours=23)).astimezone(minus12))).rule_hits
     assert {h.rule_id for h in s.screen(mv(2, 500_000)).rule_hits} == {"R004"}
+
+
+def test_concurrent_screens_of_one_client_see_each_other(db: Engine) -> None:
+    """Structuring split across parallel requests: every movement after the second must see the
+    earlier ones (a sliding window read before a concurrent write would miss it)."""
+    s = svc(db)
+    n = 8
+    barrier = threading.Barrier(n)
+
+    def one(i: int) -> Verdict:
+        barrier.wait()
+        return s.screen(mv(i, 950_000))  # one time: only the order of arrival differs
+
+    with ThreadPoolExecutor(n) as pool:
+        verdicts = list(pool.map(one, range(n)))
+    hits = sum(any(h.rule_id == "R001" for h in v.rule_hits) for v in verdicts)
+    assert hits == n - 2
