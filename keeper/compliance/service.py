@@ -38,6 +38,10 @@ class Frozen(Exception):  # noqa: N818 - reads as what it is
     """A frozen client or wallet: no flow may move anything for it until the freeze is lifted."""
 
 
+class MovementConflict(ValueError):  # noqa: N818 - reads as what it is
+    """A movement id screened before with other content (a retry must repeat it exactly)."""
+
+
 class CaseError(ValueError):
     """A case step that its state does not allow (unknown case, closed, undecided)."""
 
@@ -115,6 +119,8 @@ class ComplianceService:
         with self._serialised(tx.client_id) as conn:
             stored = conn.execute(select(_MOV).where(_MOV.c.id == tx.id)).first()
             if stored is not None:
+                if json.loads(stored.detail).get("fingerprint") != _fingerprint(tx):
+                    raise MovementConflict(f"movement {tx.id} was screened with other content")
                 return _verdict_of(stored)
             try:
                 self.check_can_move(tx.client_id, tx.address, conn)
@@ -156,6 +162,7 @@ class ComplianceService:
                 "case_id": case_id,
                 "reports": reports,
                 "hits": [[h.rule_id, h.rules_version, h.action.value, h.reason] for h in hits],
+                "fingerprint": _fingerprint(tx),
                 "address": tx.address,
                 "counterparty": tx.counterparty,
                 "country": tx.country,
@@ -274,8 +281,9 @@ class ComplianceService:
         advisory lock keyed by the client id."""
         with self.engine.connect().execution_options(ledger_write=True) as conn, conn.begin():
             if conn.dialect.name == "postgresql":
-                key = int.from_bytes(hashlib.sha256(b"compliance:" + client_id.encode()).digest()[:8], "big",
-                                     signed=True)
+                key = int.from_bytes(
+                    hashlib.sha256(b"compliance:" + client_id.encode()).digest()[:8], "big", signed=True
+                )
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
             yield conn
 
@@ -347,6 +355,21 @@ class ComplianceService:
         ).inserted_primary_key[0]
         record_in(conn, ACTOR, f"compliance.report.{kind.lower()}", {"report": rid, **body}, "draft")
         return int(rid)
+
+
+def _fingerprint(tx: Movement) -> str:
+    """What a retry of ``tx`` must repeat (its value in cents may move with the price feed)."""
+    fields = [
+        tx.client_id,
+        tx.kind,
+        tx.asset,
+        str(tx.units),
+        tx.at.isoformat(),
+        normalise_address(tx.address) if tx.address else None,
+        tx.counterparty,
+        tx.country,
+    ]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
 def _movement_of(r: Any) -> Movement:

@@ -219,3 +219,14 @@ def test_concurrent_screens_of_one_client_see_each_other(db: Engine) -> None:
         verdicts = list(pool.map(one, range(n)))
     hits = sum(any(h.rule_id == "R001" for h in v.rule_hits) for v in verdicts)
     assert hits == n - 2
+
+
+def test_a_reused_movement_id_with_other_content_is_refused(db: Engine) -> None:
+    s = svc(db)
+    assert s.screen(mv(1, 100, kind="withdrawal", address=CLEAN)).outcome == "allow"
+    assert s.screen(mv(1, 100, kind="withdrawal", address=CLEAN)).outcome == "allow"  # a true retry
+    with pytest.raises(ValueError, match="m1"):
+        s.screen(mv(1, 100, kind="withdrawal", address=MIXER))  # not the allowed movement
+    with pytest.raises(ValueError, match="m1"):
+        s.screen(mv(1, 10**9, kind="withdrawal", address=CLEAN))
+    assert count(db, CaseRow) == 0
