@@ -76,6 +76,19 @@ class RuleSet:
         for r in rules:
             if r.id not in EVALUATORS:
                 raise RulesError(f"unknown rule {r.id!r}")
+            for name, kind in PARAMETERS[r.id].items():
+                value = r.parameters.get(name)
+                ok = (
+                    (type(value) is int and value >= 0)
+                    if kind is int
+                    else (isinstance(value, list) and all(type(x) is str for x in value))
+                )
+                if not ok:
+                    raise RulesError(
+                        f"{r.id}: parameter {name} must be a non-negative int"
+                        if kind is int
+                        else f"{r.id}: parameter {name} must be a list of strings"
+                    )
         if len({r.id for r in rules}) != len(rules):
             raise RulesError("duplicate rule id")
         return cls(version, rules)
@@ -112,8 +125,17 @@ class Movement:
             raise ValueError(f"kind is one of {sorted(IN_KINDS | OUT_KINDS)}")
 
     @classmethod
-    def valued(cls, feed: PriceFeed, id: str, client_id: str, kind: str, asset: str, units: int,  # noqa: A002
-               at: datetime, **kw: Any) -> Movement:
+    def valued(
+        cls,
+        feed: PriceFeed,
+        id: str,
+        client_id: str,
+        kind: str,
+        asset: str,
+        units: int,  # noqa: A002
+        at: datetime,
+        **kw: Any,
+    ) -> Movement:
         """A movement valued in US cents through ``feed`` (:func:`keeper.prices.value_cents`,
         rounded up: a threshold is never passed by rounding down). A stale price raises."""
         return cls(id, client_id, kind, asset, units, value_cents(feed, asset, units, at), at, **kw)
@@ -127,8 +149,6 @@ class RuleHit:
     rules_version: int
     action: Action
     reason: str
-
-
 
 
 def _within(history: Sequence[Movement], tx: Movement, seconds: int) -> list[Movement]:
@@ -179,6 +199,16 @@ def _r006(p: dict[str, Any], tx: Movement, hist: Sequence[Movement]) -> str | No
         return f"{tx.usd_cents} cents is {p['factor']}x or more the trailing mean of {len(past)}"
     return None
 
+
+#: the parameters each rule needs: ``int`` (non-negative; seconds, cents, counts) or ``list`` of strings
+PARAMETERS: dict[str, dict[str, type]] = {
+    "R001": {"window_s": int, "min_count": int, "low_cents": int, "high_cents": int},
+    "R002": {"window_s": int},
+    "R003": {"countries": list},
+    "R004": {"window_s": int, "above_cents": int},
+    "R005": {"labels": list},
+    "R006": {"baseline_s": int, "factor": int, "min_history": int},
+}
 
 EVALUATORS: dict[str, Callable[[dict[str, Any], Movement, Sequence[Movement]], str | None]] = {
     "R001": _r001,

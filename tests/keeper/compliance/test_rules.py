@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -80,3 +81,13 @@ def test_unknown_rule_or_action_refused() -> None:
         RuleSet.parse(
             '{"version": 1, "rules": [{"id": "R001", "description": "", "action": "nuke", "parameters": {}}]}'
         )
+
+
+@pytest.mark.parametrize("params", [{}, {"window_s": "86400", "above_cents": 1000000},
+                                    {"window_s": 86400, "above_cents": 10.5},
+                                    {"window_s": -1, "above_cents": 1000000}])
+def test_malformed_parameters_refused_at_load(params: dict) -> None:
+    rule = {"id": "R004", "description": "", "action": "file_ctr", "parameters": params}
+    doc = {"version": 3, "rules": [rule]}
+    with pytest.raises(RulesError):
+        RuleSet.parse(json.dumps(doc))
