@@ -230,3 +230,16 @@ def test_a_reused_movement_id_with_other_content_is_refused(db: Engine) -> None:
     with pytest.raises(ValueError, match="m1"):
         s.screen(mv(1, 10**9, kind="withdrawal", address=CLEAN))
     assert count(db, CaseRow) == 0
+
+
+def test_structuring_holds_for_review_and_geography_blocks_with_sar(db: Engine) -> None:
+    s = svc(db)
+    first = [s.screen(mv(i, 950_000, T0 + timedelta(hours=i))) for i in range(3)]
+    assert [v.outcome for v in first] == ["allow", "allow", "review"]
+    assert first[2].case_id is not None and "R001" in {h.rule_id for h in first[2].rule_hits}
+    assert {h.rule_id for h in first[1].rule_hits} == {"R004"} and first[1].report_ids  # CTR, allowed
+    geo = s.screen(mv(9, 1, T0 + timedelta(days=2), kind="withdrawal", client="c2", country="KP"))
+    assert geo.outcome == "block" and geo.case_id is not None
+    with db.connect() as c:
+        kinds = sorted(c.execute(select(ReportRow.kind, ReportRow.client_id)).all())
+    assert ("SAR", "c2") in kinds
