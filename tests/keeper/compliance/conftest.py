@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from keeper.compliance import ListStore  # noqa: E402
 from keeper.compliance.migrate import upgrade  # noqa: E402
 from keeper.ledger.db import make_engine  # noqa: E402
+from keeper.schema import upgrade_all
 
 _counter = itertools.count()
 
@@ -32,6 +34,15 @@ def compliance_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def engine(compliance_url: str):
     """An engine on ``compliance_url`` (the project's engine factory)."""
+    eng = make_engine(compliance_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def db(compliance_url: str) -> Iterator[Engine]:
+    """An engine on ``compliance_url`` with every domain migrated (the audit trail included)."""
+    upgrade_all(compliance_url)
     eng = make_engine(compliance_url)
     yield eng
     eng.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,20 +14,10 @@ from keeper.compliance import reports
 from keeper.compliance.risk import LabelledAddressRisk
 from keeper.compliance.rules_engine import Movement, RuleSet
 from keeper.compliance.service import ComplianceService
-from keeper.ledger.db import make_engine
-from keeper.schema import upgrade_all
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
 MIXER = "0x" + "66" * 20
 
-
-@pytest.fixture
-def db(compliance_url: str) -> Iterator[Engine]:
-    """Every domain migrated (audit included)."""
-    upgrade_all(compliance_url)
-    eng = make_engine(compliance_url)
-    yield eng
-    eng.dispose()
 
 
 def _sar(db: Engine) -> int:

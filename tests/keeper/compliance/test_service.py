@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -20,22 +19,12 @@ from keeper.compliance.risk import LabelledAddressRisk, StaticEdges
 from keeper.compliance.rules_engine import DEFAULT_RULES_FILE, Movement, RuleSet
 from keeper.compliance.service import CaseError, ComplianceService, Frozen, Verdict
 from keeper.ledger import Ledger, TransferSpec
-from keeper.ledger.db import make_engine
 from keeper.prices import StaticPrices
-from keeper.schema import upgrade_all
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
 MIXER = "0x" + "66" * 20
 CLEAN = "0x" + "11" * 20
 
-
-@pytest.fixture
-def db(compliance_url: str) -> Iterator[Engine]:
-    """Every domain migrated (the audit tables too) in the compliance test database."""
-    upgrade_all(compliance_url)
-    eng = make_engine(compliance_url)
-    yield eng
-    eng.dispose()
 
 
 def svc(db: Engine, rules: RuleSet | None = None) -> ComplianceService:
