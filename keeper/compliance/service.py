@@ -122,24 +122,13 @@ class ComplianceService:
                 if json.loads(stored.detail).get("fingerprint") != _fingerprint(tx):
                     raise MovementConflict(f"movement {tx.id} was screened with other content")
                 return _verdict_of(stored)
+            frozen = False
             try:
                 self.check_can_move(tx.client_id, tx.address, conn)
             except Frozen as exc:
-                outcome = "block"
+                outcome, frozen = "block", True
                 reasons.append(str(exc))
-            history = [
-                _movement_of(r)
-                for r in conn.execute(
-                    select(_MOV)
-                    .where(
-                        _MOV.c.client_id == tx.client_id,
-                        _MOV.c.verdict != "block",
-                        _MOV.c.at > tx.at - timedelta(days=31),
-                        _MOV.c.at <= tx.at,
-                    )
-                    .order_by(_MOV.c.at)
-                )
-            ]
+            history, ctr_times = self._history(conn, tx)
             hits = evaluate(self.rules, tx, history)
             for h in hits:
                 reasons.append(f"{h.rule_id}@v{h.rules_version}: {h.reason}")
@@ -149,20 +138,25 @@ class ComplianceService:
                     outcome = "review"
             case_id = None
             reports: list[int] = []
-            if outcome != "allow" and not any("is frozen" in r for r in reasons):
+            if outcome != "allow" and not frozen:  # a frozen party's attempts add to its case
                 case_id = self._open(
                     conn, tx.client_id, tx.id, ACTOR, {"outcome": outcome, "reasons": reasons}
                 )
             if sar and case_id is not None:
                 reports.append(self._report(conn, "SAR", tx, case_id, reasons))
-            if any(h.action is Action.FILE_CTR for h in hits) and outcome != "block":
-                reports.append(self._report(conn, "CTR", tx, case_id, reasons))
+            ctr = [h for h in hits if h.action is Action.FILE_CTR]
+            if ctr and outcome != "block" and not any(t > tx.at - self._window(ctr[0]) for t in ctr_times):
+                reports.append(self._report(conn, "CTR", tx, case_id, reasons))  # one per window
+                ctr_filed = True
+            else:
+                ctr_filed = False
             detail = {
                 "reasons": reasons,
                 "case_id": case_id,
                 "reports": reports,
                 "hits": [[h.rule_id, h.rules_version, h.action.value, h.reason] for h in hits],
                 "fingerprint": _fingerprint(tx),
+                "ctr_filed": ctr_filed,
                 "address": tx.address,
                 "counterparty": tx.counterparty,
                 "country": tx.country,
@@ -286,6 +280,30 @@ class ComplianceService:
                 )
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
             yield conn
+
+    def _history(self, conn: Connection, tx: Movement) -> tuple[list[Movement], list[datetime]]:
+        """The client's movements of the last 31 days up to ``tx`` (blocked ones excluded: they
+        never moved) and the times of those that filed a CTR."""
+        rows = conn.execute(
+            select(_MOV)
+            .where(
+                _MOV.c.client_id == tx.client_id,
+                _MOV.c.verdict != "block",
+                _MOV.c.at > tx.at - timedelta(days=31),
+                _MOV.c.at <= tx.at,
+            )
+            .order_by(_MOV.c.at)
+        ).all()
+        history = [_movement_of(r) for r in rows]
+        ctr_times = [
+            m.at for m, r in zip(history, rows, strict=True) if json.loads(r.detail).get("ctr_filed")
+        ]
+        return history, ctr_times
+
+    def _window(self, hit: RuleHit) -> timedelta:
+        """The sliding window of the rule behind ``hit`` (24 h when it names none)."""
+        rule = next(r for r in self.rules.rules if r.id == hit.rule_id)
+        return timedelta(seconds=rule.parameters.get("window_s", 86_400))
 
     def _conn(self, conn: Connection | None) -> Any:
         return nullcontext(conn) if conn is not None else self.engine.connect()

@@ -232,3 +232,13 @@ def test_structuring_holds_for_review_and_geography_blocks_with_sar(db: Engine) 
     with db.connect() as c:
         kinds = sorted(c.execute(select(ReportRow.kind, ReportRow.client_id)).all())
     assert ("SAR", "c2") in kinds
+
+
+def test_one_ctr_per_client_and_window(db: Engine) -> None:
+    s = svc(db)
+    day1 = [s.screen(mv(i, 600_000, T0 + timedelta(hours=i))) for i in range(4)]  # $24,000 in 4 h
+    assert [bool(v.report_ids) for v in day1] == [False, True, False, False]
+    assert all("R004" in {h.rule_id for h in v.rule_hits} for v in day1[1:])  # still flagged
+    later = s.screen(mv(9, 1_100_000, T0 + timedelta(hours=25)))  # the first CTR's window is over
+    assert later.report_ids
+    assert count(db, ReportRow) == 2
