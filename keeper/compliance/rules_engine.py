@@ -175,7 +175,7 @@ def _r002(p: dict[str, Any], tx: Movement, hist: Sequence[Movement]) -> str | No
 
 def _r003(p: dict[str, Any], tx: Movement, hist: Sequence[Movement]) -> str | None:
     c = (tx.country or "").upper()
-    return f"high-risk country {c}" if c and c in p["countries"] else None
+    return f"high-risk country {c}" if c and c in {x.upper() for x in p["countries"]} else None
 
 
 def _r004(p: dict[str, Any], tx: Movement, hist: Sequence[Movement]) -> str | None:

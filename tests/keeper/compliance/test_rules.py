@@ -91,3 +91,9 @@ def test_malformed_parameters_refused_at_load(params: dict) -> None:
     doc = {"version": 3, "rules": [rule]}
     with pytest.raises(RulesError):
         RuleSet.parse(json.dumps(doc))
+
+
+def test_r003_countries_in_the_file_match_whatever_their_case() -> None:
+    rule = {"id": "R003", "description": "", "action": "block_sar", "parameters": {"countries": ["ir"]}}
+    lower = RuleSet.parse(json.dumps({"version": 4, "rules": [rule]}))
+    assert [h.rule_id for h in evaluate(lower, mv(1, 1, country="IR"), [])] == ["R003"]
