@@ -219,14 +219,24 @@ class ComplianceService:
     def lift(
         self, actor: str, case_id: int, client_id: str | None = None, address: str | None = None
     ) -> None:
-        """Lift a freeze: only through a decided case, recorded as a step of that case."""
+        """Lift a freeze: only through the decided case that froze it (a freeze opened without a
+        case: a decided case of that client), recorded as a step of that case."""
         subject, key = ("client", client_id) if client_id else ("address", normalise_address(address or ""))
         with self.engine.begin() as conn:
             case = self._case(conn, case_id)
             if case.outcome is None:
                 raise CaseError(f"case {case_id} is not decided: a freeze is lifted only by a decision")
-            n = conn.execute(delete(_FRZ).where(_FRZ.c.subject == subject, _FRZ.c.key == key)).rowcount
-            self._step(conn, case_id, "lift", actor, {subject: key, "lifted": n})
+            where = (_FRZ.c.subject == subject, _FRZ.c.key == key)
+            frozen = conn.execute(select(_FRZ.c.case_id).where(*where)).first()
+            if frozen is None:
+                raise CaseError(f"{subject} {key} is not frozen")
+            owner = frozen.case_id
+            if (owner is not None and owner != case_id) or (
+                owner is None and subject == "client" and case.client_id != key
+            ):
+                raise CaseError(f"{subject} {key} was frozen by case {owner}, not case {case_id}")
+            conn.execute(delete(_FRZ).where(*where))
+            self._step(conn, case_id, "lift", actor, {subject: key})
 
     # ---- cases ----------------------------------------------------------------------------
     def open_case(self, actor: str, client_id: str, detail: dict[str, Any]) -> int:

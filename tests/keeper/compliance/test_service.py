@@ -242,3 +242,17 @@ def test_one_ctr_per_client_and_window(db: Engine) -> None:
     later = s.screen(mv(9, 1_100_000, T0 + timedelta(hours=25)))  # the first CTR's window is over
     assert later.report_ids
     assert count(db, ReportRow) == 2
+
+
+def test_a_freeze_is_lifted_only_by_its_own_case(db: Engine) -> None:
+    s = svc(db)
+    real = s.open_case("officer-1", "c1", {"why": "fraud report"})
+    s.freeze("officer-1", "fraud report", client_id="c1", case_id=real)
+    dummy = s.open_case("insider", "c1", {"why": "nothing"})
+    s.decide(dummy, "insider", "clear", "nothing to see")
+    with pytest.raises(CaseError):
+        s.lift("insider", dummy, client_id="c1")
+    with pytest.raises(Frozen):
+        s.check_can_move("c1")
+    with pytest.raises(CaseError):
+        s.lift("officer-1", real, client_id="c2")  # nothing frozen there: not a silent no-op
