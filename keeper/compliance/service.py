@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,7 +121,7 @@ class ComplianceService:
             if stored is not None:
                 if json.loads(stored.detail).get("fingerprint") != _fingerprint(tx):
                     raise MovementConflict(f"movement {tx.id} was screened with other content")
-                return _verdict_of(stored)
+                return self._current(conn, _verdict_of(stored), tx)
             frozen = False
             try:
                 self.check_can_move(tx.client_id, tx.address, conn)
@@ -290,6 +290,23 @@ class ComplianceService:
                 )
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
             yield conn
+
+    def _current(self, conn: Connection, v: Verdict, tx: Movement) -> Verdict:
+        """A stored verdict as it stands now: a held movement follows its case's decision
+        (``clear`` allows, ``confirm`` blocks), and a freeze since then blocks it."""
+        outcome, reasons = v.outcome, list(v.reasons)
+        if outcome == "review" and v.case_id is not None:
+            decided = self._case(conn, v.case_id).outcome
+            if decided is not None:
+                outcome = "allow" if decided == "clear" else "block"
+                reasons.append(f"case {v.case_id} decided {decided}")
+        if outcome != "block":
+            try:
+                self.check_can_move(tx.client_id, tx.address, conn)
+            except Frozen as exc:
+                outcome = "block"
+                reasons.append(str(exc))
+        return replace(v, outcome=outcome, reasons=tuple(reasons))
 
     def _history(self, conn: Connection, tx: Movement) -> tuple[list[Movement], list[datetime]]:
         """The client's movements of the last 31 days up to ``tx`` (blocked ones excluded: they

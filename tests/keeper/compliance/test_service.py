@@ -256,3 +256,17 @@ def test_a_freeze_is_lifted_only_by_its_own_case(db: Engine) -> None:
         s.check_can_move("c1")
     with pytest.raises(CaseError):
         s.lift("officer-1", real, client_id="c2")  # nothing frozen there: not a silent no-op
+
+
+def test_a_held_movement_follows_its_case_decision(db: Engine) -> None:
+    s = svc(db)
+    held = [s.screen(mv(i, 950_000, T0 + timedelta(hours=i))) for i in range(4)][2:]
+    assert [v.outcome for v in held] == ["review", "review"]
+    assert s.screen(mv(2, 950_000, T0 + timedelta(hours=2))).outcome == "review"  # undecided: still held
+    s.decide(held[0].case_id, "officer-1", "clear", "payroll, documented")
+    s.decide(held[1].case_id, "officer-1", "confirm", "structuring")
+    cleared = s.screen(mv(2, 950_000, T0 + timedelta(hours=2)))
+    assert cleared.outcome == "allow" and cleared.rules_version == 1
+    assert s.screen(mv(3, 950_000, T0 + timedelta(hours=3))).outcome == "block"
+    s.freeze("officer-1", "new evidence", client_id="c1", case_id=held[0].case_id)
+    assert s.screen(mv(2, 950_000, T0 + timedelta(hours=2))).outcome == "block"  # frozen since
