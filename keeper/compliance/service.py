@@ -306,6 +306,13 @@ class ComplianceService:
             except Frozen as exc:
                 outcome = "block"
                 reasons.append(str(exc))
+        record_in(
+            conn,
+            ACTOR,
+            "compliance.screen.repeat",
+            {"movement": v.movement_id, "client": tx.client_id},
+            {"outcome": outcome, "stored": v.outcome, "reasons": reasons},
+        )
         return replace(v, outcome=outcome, reasons=tuple(reasons))
 
     def _history(self, conn: Connection, tx: Movement) -> tuple[list[Movement], list[datetime]]:

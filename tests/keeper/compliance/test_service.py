@@ -265,7 +265,9 @@ def test_a_held_movement_follows_its_case_decision(db: Engine) -> None:
     assert s.screen(mv(2, 950_000, T0 + timedelta(hours=2))).outcome == "review"  # undecided: still held
     s.decide(held[0].case_id, "officer-1", "clear", "payroll, documented")
     s.decide(held[1].case_id, "officer-1", "confirm", "structuring")
+    audits = count(db, AuditRow)
     cleared = s.screen(mv(2, 950_000, T0 + timedelta(hours=2)))
+    assert count(db, AuditRow) == audits + 1  # the release is a decision too
     assert cleared.outcome == "allow" and cleared.rules_version == 1
     assert s.screen(mv(3, 950_000, T0 + timedelta(hours=3))).outcome == "block"
     s.freeze("officer-1", "new evidence", client_id="c1", case_id=held[0].case_id)
