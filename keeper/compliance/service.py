@@ -193,6 +193,16 @@ class ComplianceService:
             tx.id, outcome, tuple(reasons), tuple(hits), self.rules.version, case_id, tuple(reports)
         )
 
+    def flagged(self, since: datetime, until: datetime) -> list[Verdict]:
+        """Movements in ``[since, until)`` with an ``alert`` rule hit (R002, R006...), oldest
+        first: what the officers' queue (a job) turns into alerts."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_MOV).where(_MOV.c.at >= since, _MOV.c.at < until).order_by(_MOV.c.at, _MOV.c.id)
+            ).all()
+        verdicts = [_verdict_of(r) for r in rows]
+        return [v for v in verdicts if any(h.action is Action.ALERT for h in v.rule_hits)]
+
     # ---- freezes --------------------------------------------------------------------------
     def freeze(
         self,

@@ -272,3 +272,14 @@ def test_a_held_movement_follows_its_case_decision(db: Engine) -> None:
     assert s.screen(mv(3, 950_000, T0 + timedelta(hours=3))).outcome == "block"
     s.freeze("officer-1", "new evidence", client_id="c1", case_id=held[0].case_id)
     assert s.screen(mv(2, 950_000, T0 + timedelta(hours=2))).outcome == "block"  # frozen since
+
+
+def test_alert_hits_are_queued_for_officers(db: Engine) -> None:
+    s = svc(db)
+    s.screen(mv(1, 100, T0 - timedelta(minutes=30), kind="buy"))
+    out = s.screen(mv(2, 100, kind="withdrawal", address=CLEAN))  # 30 min after the buy: R002
+    s.screen(mv(3, 100, T0 + timedelta(hours=3), kind="deposit"))
+    assert out.outcome == "allow"
+    flagged = s.flagged(T0 - timedelta(days=1), T0 + timedelta(days=1))
+    assert [(v.movement_id, [h.rule_id for h in v.rule_hits]) for v in flagged] == [("m2", ["R002"])]
+    assert s.flagged(T0 + timedelta(seconds=1), T0 + timedelta(days=1)) == []
