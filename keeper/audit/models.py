@@ -15,6 +15,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from keeper.schema import NAMING_CONVENTION
+
 # SQLite: INTEGER PRIMARY KEY is the rowid (no second B-tree); PostgreSQL: 64-bit
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -22,7 +24,7 @@ SeqType = BigInteger().with_variant(Integer(), "sqlite")
 class AuditBase(DeclarativeBase):
     """Declarative base of the audit schema (its own MetaData)."""
 
-    metadata = MetaData(naming_convention={"pk": "pk_%(table_name)s"})
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class AuditRow(AuditBase):
