@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,6 +96,21 @@ def assert_deploy_reverts(chain: Any):
         assert chain.provider.get_nonce(sender.address) == nonce_before
 
     return _check
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
+    """``database(name)`` -> the URL of a new, empty database, once on SQLite (``<tmp>/<name>.db``)
+    and once in the session's PostgreSQL cluster (a uniquely named database): every test using
+    it runs on both backends. Domain fixtures migrate the schemas they need into it."""
+
+    def make(name: str) -> str:
+        if request.param == "sqlite":
+            return f"sqlite:///{tmp_path / f'{name}.db'}"
+        cluster = request.getfixturevalue("pg_cluster")
+        return cluster.create_database(f"{name}_{uuid.uuid4().hex[:12]}")
+
+    return make
 
 
 @pytest.fixture(scope="session")

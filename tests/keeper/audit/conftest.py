@@ -3,7 +3,6 @@ the database, and a SoftHSM2 token with the anchor key."""
 
 from __future__ import annotations
 
-import itertools
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,16 +18,12 @@ from keeper.ledger import make_engine
 from keeper.ledger import upgrade as ledger_upgrade
 
 ANCHOR_KEY = "audit-anchor"
-_DBS = itertools.count()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database with the ledger and audit schemas at head (SQLite file or new PG database)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'audit.db'}"
-    else:
-        url = request.getfixturevalue("pg_cluster").create_database(f"audit_{next(_DBS)}")
+@pytest.fixture
+def db_url(database: Callable[[str], str]) -> str:
+    """A database with the ledger and audit schemas at head (SQLite and PostgreSQL)."""
+    url = database("audit")
     ledger_upgrade(url)
     audit_upgrade(url)
     return url

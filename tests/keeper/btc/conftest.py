@@ -71,18 +71,11 @@ def descriptor_factory(cosigners):
     return lambda m, n_soft, hsm: make_descriptor(cosigners, m, n_soft, hsm)
 
 
-_db_counter = iter(range(10**6))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def btc_url(request, tmp_path) -> str:
-    """A freshly migrated btc schema (SQLite file or a new PostgreSQL database)."""
+@pytest.fixture
+def btc_url(database) -> str:
+    """A freshly migrated btc schema (SQLite and PostgreSQL)."""
     from keeper.btc.migrate import upgrade
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'btc.db'}"
-    else:
-        url = request.getfixturevalue("pg_cluster").create_database(
-            f"btc_{next(_db_counter)}")
+    url = database("btc")
     upgrade(url)
     return url

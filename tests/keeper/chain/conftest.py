@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,8 +10,6 @@ import pytest
 from chainworld import deploy_vault
 
 from keeper.ledger import Ledger, upgrade
-
-_DBS = itertools.count()
 
 
 @pytest.fixture
@@ -62,12 +60,9 @@ def fund_usd(accounts: Any, chain: Any, usdc: Any, usdt: Any):
     return _fund
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+@pytest.fixture
+def db_url(database: Callable[[str], str]) -> str:
     """A migrated ledger database on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'lease.db'}"
-    else:
-        url = request.getfixturevalue("pg_cluster").create_database(f"chain_{next(_DBS)}")
+    url = database("lease")
     upgrade(url)
     return url

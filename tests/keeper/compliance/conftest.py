@@ -5,9 +5,7 @@ PostgreSQL comes from the session's shared ``pg_cluster`` fixture (tests/conftes
 from __future__ import annotations
 
 import gc
-import itertools
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine
@@ -17,16 +15,11 @@ from keeper.compliance.migrate import upgrade  # noqa: E402
 from keeper.ledger.db import make_engine  # noqa: E402
 from keeper.schema import upgrade_all
 
-_counter = itertools.count()
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def compliance_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A freshly migrated compliance database URL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'compliance.db'}"
-    else:
-        url = request.getfixturevalue("pg_cluster").create_database(f"compliance_{next(_counter)}")
+@pytest.fixture
+def compliance_url(database: Callable[[str], str]) -> str:
+    """A freshly migrated compliance database URL (SQLite and PostgreSQL)."""
+    url = database("compliance")
     upgrade(url)
     return url
 

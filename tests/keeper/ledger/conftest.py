@@ -6,24 +6,17 @@ with the printed reason only when the server binaries are absent (strongroom_tes
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from keeper.ledger import Ledger, upgrade
 
-_db_counter = itertools.count()
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def ledger_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN001
-    """A freshly migrated, empty ledger database URL (SQLite file or a new PG database)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        cluster = request.getfixturevalue("pg_cluster")
-        url = cluster.create_database(f"ledger_{next(_db_counter)}")
+@pytest.fixture
+def ledger_url(database: Callable[[str], str]) -> str:
+    """A freshly migrated, empty ledger database URL (SQLite and PostgreSQL)."""
+    url = database("ledger")
     upgrade(url)
     return url
 

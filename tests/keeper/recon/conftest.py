@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,18 +14,14 @@ from keeper.ledger import upgrade as upgrade_ledger
 from keeper.recon import BreakBook, FiatEntry
 from keeper.recon.migrate import upgrade as upgrade_recon
 
-_DBS = itertools.count()
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 RESOLVER = "treasury.alice"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Every domain's schema migrated, on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'recon.db'}"
-    else:
-        url = request.getfixturevalue("pg_cluster").create_database(f"recon_{next(_DBS)}")
+@pytest.fixture
+def db_url(database: Callable[[str], str]) -> str:
+    """The ledger and recon schemas migrated, on SQLite and on PostgreSQL."""
+    url = database("recon")
     upgrade_ledger(url)
     upgrade_recon(url)
     return url
