@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from keeper.audit.chain import append_encoded
 from keeper.audit.records import Appended, AuditRecord
+from keeper.ledger.batcher import take_batch
 from keeper.ledger.db import WRITE, WRITER_BUSY_TIMEOUT
 
 log = logging.getLogger(__name__)
@@ -68,19 +69,8 @@ class AuditWriter:
             item = self._q.get()
             if item is _STOP:
                 return
-            batch = [item]
-            n = len(item[0])  # type: ignore[index]
-            while n < self.max_batch:
-                try:
-                    nxt = self._q.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                batch.append(nxt)
-                n += len(nxt[0])  # type: ignore[index]
-            self._commit(batch)  # type: ignore[arg-type]
+            batch, _, stop = take_batch(self._q, item, self.max_batch, lambda it: len(it[0]), _STOP)
+            self._commit(batch)
 
     def _commit(self, batch: list[tuple[list[str], Future[list[Appended]]]]) -> None:
         live = [(enc, f) for enc, f in batch if f.set_running_or_notify_cancel()]

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from types import EllipsisType
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -37,6 +38,27 @@ from keeper.ledger.errors import LedgerTimeout, LedgerUnavailable
 
 log = logging.getLogger(__name__)
 _STOP = object()
+
+
+def take_batch(q: queue.SimpleQueue, first: Any, limit: int, size: Callable[[Any], int],
+               stop: object) -> tuple[list[Any], int, bool]:
+    """``first`` plus whatever is already waiting in ``q``, until the items' ``size`` adds up to
+    ``limit``; never blocks. Returns the batch, its total size and whether the ``stop`` marker
+    was taken.
+
+    The intake of every group-committing writer thread (the ledger's, the audit trail's).
+    """
+    batch, n = [first], size(first)
+    while n < limit:
+        try:
+            nxt = q.get_nowait()
+        except queue.Empty:
+            break
+        if nxt is stop:
+            return batch, n, True
+        batch.append(nxt)
+        n += size(nxt)
+    return batch, n, False
 # how long ``Ticket.result()`` (hence ``Ledger.post``/``post_all``) waits by default, in seconds:
 # well above the writer's busy timeout, so a locked database surfaces as LedgerUnavailable first
 DEFAULT_RESULT_TIMEOUT: float = config.default("ledger_result_timeout_s")
@@ -241,18 +263,8 @@ class GroupCommitter:
             item = self._q.get()
             if item is _STOP:
                 break
-            batch = [item]
-            n = len(item[0].transfers)  # type: ignore[index]
-            while n < self.max_batch:
-                try:
-                    nxt = self._q.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                batch.append(nxt)
-                n += len(nxt[0].transfers)  # type: ignore[index]
+            batch, n, stop = take_batch(self._q, item, self.max_batch,
+                                        lambda it: len(it[0].transfers), _STOP)
             with self._cond:  # from here on a caller's timeout no longer withdraws them
                 reqs = []
                 for req, ticket in batch:  # type: ignore[misc]
