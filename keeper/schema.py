@@ -36,6 +36,16 @@ class DomainSchema:
     table_prefix: str
     metadata_ref: str = ""  # "package.module:Base" whose ``metadata`` holds this domain's tables
 
+    @classmethod
+    def beside(cls, migrate_file: str, metadata_ref: str) -> DomainSchema:
+        """The schema of the domain whose ``migrate.py`` is ``migrate_file`` (pass ``__file__``):
+        its package name ``<name>`` gives the table prefix ``<name>_`` and the version table
+        ``<name>_alembic_version``; the migrations are the package's ``migrations/`` folder."""
+        here = Path(migrate_file).resolve()
+        name = here.parent.name
+        return cls(here.with_name("migrations"), f"{name}_alembic_version", f"{name}_",
+                   metadata_ref)
+
     def metadata(self) -> MetaData:
         """The SQLAlchemy metadata of this domain's models (imported on demand)."""
         module, _, attr = self.metadata_ref.partition(":")

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from keeper.schema import DomainSchema
 
-SCHEMA = DomainSchema(
-    migrations=Path(__file__).with_name("migrations"),
-    version_table="audit_alembic_version",
-    table_prefix="audit_",
-    metadata_ref="keeper.audit.models:AuditBase",
-)
+SCHEMA = DomainSchema.beside(__file__, "keeper.audit.models:AuditBase")
 upgrade = SCHEMA.upgrade
 downgrade = SCHEMA.downgrade

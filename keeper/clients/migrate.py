@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from keeper.schema import DomainSchema
 
-SCHEMA = DomainSchema(
-    migrations=Path(__file__).with_name("migrations"),
-    version_table="clients_alembic_version",  # own table: the ledger and others share the DB
-    table_prefix="clients_",
-    metadata_ref="keeper.clients.models:ClientsBase",
-)
+SCHEMA = DomainSchema.beside(__file__, "keeper.clients.models:ClientsBase")
 upgrade = SCHEMA.upgrade
 downgrade = SCHEMA.downgrade

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from keeper.schema import DomainSchema
 
-SCHEMA = DomainSchema(
-    migrations=Path(__file__).with_name("migrations"),
-    version_table="ledger_alembic_version",  # own table: other domains migrate the same DB
-    table_prefix="ledger_",
-    metadata_ref="keeper.ledger.models:Base",
-)
+SCHEMA = DomainSchema.beside(__file__, "keeper.ledger.models:Base")
 MIGRATIONS = SCHEMA.migrations
 VERSION_TABLE = SCHEMA.version_table
 include_name = SCHEMA.include_name
