@@ -12,7 +12,7 @@ carry a password: it is left out of ``repr``; print :meth:`Settings.redacted_dat
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -45,6 +45,27 @@ ENVIRONMENT: dict[str, str] = {
     "alert_smtp_user": "STRONGROOM_ALERT_SMTP_USER",
     "alert_max_attempts": "STRONGROOM_ALERT_MAX_ATTEMPTS",
     "alert_backoff_seconds": "STRONGROOM_ALERT_BACKOFF_SECONDS",
+    "compliance_rules_file": "STRONGROOM_COMPLIANCE_RULES_FILE",
+    "secrets_dir": "STRONGROOM_SECRETS_DIR",
+    "atlas_url": "STRONGROOM_ATLAS_URL",
+    "atlas_port": "STRONGROOM_ATLAS_PORT",
+    "atlas_timeout_s": "STRONGROOM_ATLAS_TIMEOUT_S",
+    "issuer_url": "STRONGROOM_ISSUER_URL",
+    "issuer_port": "STRONGROOM_ISSUER_PORT",
+    "issuer_timeout_s": "STRONGROOM_ISSUER_TIMEOUT_S",
+    "fee_bps": "STRONGROOM_FEE_BPS",
+    "burn_mode": "STRONGROOM_BURN_MODE",
+    "buy_single_limit_cents": "STRONGROOM_BUY_SINGLE_LIMIT_CENTS",
+    "buy_daily_limit_cents": "STRONGROOM_BUY_DAILY_LIMIT_CENTS",
+    "sell_daily_limit_cents": "STRONGROOM_SELL_DAILY_LIMIT_CENTS",
+    "mint_escalate_after_s": "STRONGROOM_MINT_ESCALATE_AFTER_S",
+    "receivable_escalate_after_s": "STRONGROOM_RECEIVABLE_ESCALATE_AFTER_S",
+    "withdrawal_max_fee_gwei": "STRONGROOM_WITHDRAWAL_MAX_FEE_GWEI",
+    "withdrawal_bump_after_s": "STRONGROOM_WITHDRAWAL_BUMP_AFTER_S",
+    "auth_token_ttl_s": "STRONGROOM_AUTH_TOKEN_TTL_S",
+    "rate_limit_per_minute": "STRONGROOM_RATE_LIMIT_PER_MINUTE",
+    "webhook_max_attempts": "STRONGROOM_WEBHOOK_MAX_ATTEMPTS",
+    "webhook_backoff_seconds": "STRONGROOM_WEBHOOK_BACKOFF_SECONDS",
 }
 _FIELD_OF = {var: field for field, var in ENVIRONMENT.items()}
 
@@ -120,6 +141,59 @@ class Settings(BaseSettings):
     alert_backoff_seconds: float = Field(
         30.0, gt=0, le=86400, allow_inf_nan=False, validation_alias=_env("alert_backoff_seconds"),
         description="first retry delay of a failed alert delivery (doubles each try)")
+    compliance_rules_file: Path = Field(
+        ROOT / "keeper" / "compliance" / "rules" / "rules.json",
+        validation_alias=_env("compliance_rules_file"),
+        description="versioned AML rules file (R001-R006) the compliance gate loads")
+    secrets_dir: Path = Field(Path(), validation_alias=_env("secrets_dir"),
+                              description="folder of 0600 secret files (vendor API keys, webhook "
+                                          "and token signing secrets); default secrets in data_dir")
+    atlas_url: str = Field("", validation_alias=_env("atlas_url"),
+                           description="core banking (ATLAS) base URL; empty: not configured")
+    atlas_port: int = Field(8101, gt=0, lt=65536, validation_alias=_env("atlas_port"),
+                            description="loopback port `make run` serves the local ATLAS on")
+    atlas_timeout_s: float = Field(10.0, gt=0, le=600, allow_inf_nan=False,
+                                   validation_alias=_env("atlas_timeout_s"),
+                                   description="seconds one core-banking call may take")
+    issuer_url: str = Field("", validation_alias=_env("issuer_url"),
+                            description="stablecoin issuer base URL; empty: not configured")
+    issuer_port: int = Field(8102, gt=0, lt=65536, validation_alias=_env("issuer_port"),
+                             description="loopback port `make run` serves the local issuer on")
+    issuer_timeout_s: float = Field(10.0, gt=0, le=600, allow_inf_nan=False,
+                                    validation_alias=_env("issuer_timeout_s"),
+                                    description="seconds one issuer call may take")
+    fee_bps: int = Field(25, ge=0, le=1000, validation_alias=_env("fee_bps"),
+                         description="buy/sell fee in basis points (25 = 0.25%)")
+    burn_mode: Literal["eod", "immediate"] = Field(
+        "eod", validation_alias=_env("burn_mode"),
+        description="sold stablecoins are burned in an end-of-day batch or at once")
+    buy_single_limit_cents: int = Field(25_000_000, gt=0, validation_alias=_env("buy_single_limit_cents"),
+                                        description="default largest single buy, USD cents")
+    buy_daily_limit_cents: int = Field(50_000_000, gt=0, validation_alias=_env("buy_daily_limit_cents"),
+                                       description="default buys per client per 24 h, USD cents")
+    sell_daily_limit_cents: int = Field(25_000_000, gt=0, validation_alias=_env("sell_daily_limit_cents"),
+                                        description="default sells per client per 24 h, USD cents")
+    mint_escalate_after_s: float = Field(
+        86400.0, gt=0, allow_inf_nan=False, validation_alias=_env("mint_escalate_after_s"),
+        description="seconds a buy may wait for the issuer's mint before escalation")
+    receivable_escalate_after_s: float = Field(
+        432000.0, gt=0, allow_inf_nan=False, validation_alias=_env("receivable_escalate_after_s"),
+        description="seconds the issuer may owe fiat for a sell (bank-fronted) before escalation")
+    withdrawal_max_fee_gwei: int = Field(
+        300, gt=0, validation_alias=_env("withdrawal_max_fee_gwei"),
+        description="ceiling of maxFeePerGas when replacing a stuck withdrawal transaction, gwei")
+    withdrawal_bump_after_s: float = Field(
+        60.0, gt=0, allow_inf_nan=False, validation_alias=_env("withdrawal_bump_after_s"),
+        description="seconds a withdrawal transaction may stay unmined before a fee bump")
+    auth_token_ttl_s: int = Field(900, gt=0, le=86400, validation_alias=_env("auth_token_ttl_s"),
+                                  description="lifetime of an OAuth2 access token (JWT), seconds")
+    rate_limit_per_minute: int = Field(100, gt=0, validation_alias=_env("rate_limit_per_minute"),
+                                       description="API requests per client per minute")
+    webhook_max_attempts: int = Field(8, gt=0, le=1000, validation_alias=_env("webhook_max_attempts"),
+                                      description="deliveries tried per client webhook event")
+    webhook_backoff_seconds: float = Field(
+        30.0, gt=0, le=86400, allow_inf_nan=False, validation_alias=_env("webhook_backoff_seconds"),
+        description="first retry delay of a failed client webhook delivery (doubles each try)")
 
     @field_validator("alert_smtp_to", mode="before")
     @classmethod
@@ -160,6 +234,8 @@ class Settings(BaseSettings):
             out["deployments_dir"] = data_dir / "deployments"
         if not out.get("prices_file"):
             out["prices_file"] = data_dir / "prices.json"
+        if not out.get("secrets_dir"):
+            out["secrets_dir"] = data_dir / "secrets"
         if not out.get("audit_anchors"):
             out["audit_anchors"] = data_dir / "audit" / "anchors.jsonl"
         return out

@@ -35,6 +35,14 @@ def test_defaults_are_the_local_stack(clean_env: pytest.MonkeyPatch, tmp_path: P
     assert (s.alert_smtp_port, s.alert_smtp_starttls, s.alert_smtp_user) == (587, True, "")
     assert s.alert_smtp_to == ()
     assert (s.alert_max_attempts, s.alert_backoff_seconds) == (8, 30.0)
+    assert s.compliance_rules_file.name == "rules.json" and s.compliance_rules_file.is_file()
+    assert s.secrets_dir == tmp_path / "secrets"
+    assert (s.atlas_url, s.issuer_url, s.atlas_port, s.issuer_port) == ("", "", 8101, 8102)
+    assert (s.fee_bps, s.burn_mode) == (25, "eod")
+    assert (s.buy_single_limit_cents, s.buy_daily_limit_cents, s.sell_daily_limit_cents) == (
+        25_000_000, 50_000_000, 25_000_000)
+    assert (s.mint_escalate_after_s, s.receivable_escalate_after_s) == (86400.0, 432000.0)
+    assert (s.auth_token_ttl_s, s.rate_limit_per_minute) == (900, 100)
 
 
 def test_every_variable_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -49,6 +57,15 @@ def test_every_variable_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -
         "alert_smtp_from": "keeper@example", "alert_smtp_to": "a@example,b@example",
         "alert_smtp_starttls": "False", "alert_smtp_user": "keeper",
         "alert_max_attempts": "3", "alert_backoff_seconds": "2.5",
+        "compliance_rules_file": str(tmp_path / "r.json"), "secrets_dir": str(tmp_path / "s"),
+        "atlas_url": "http://atlas:1", "atlas_port": "9101", "atlas_timeout_s": "3.5",
+        "issuer_url": "http://issuer:2", "issuer_port": "9102", "issuer_timeout_s": "4.5",
+        "fee_bps": "30", "burn_mode": "immediate", "buy_single_limit_cents": "100",
+        "buy_daily_limit_cents": "200", "sell_daily_limit_cents": "300",
+        "mint_escalate_after_s": "60.0", "receivable_escalate_after_s": "120.0",
+        "withdrawal_max_fee_gwei": "77", "withdrawal_bump_after_s": "9.5",
+        "auth_token_ttl_s": "60", "rate_limit_per_minute": "7",
+        "webhook_max_attempts": "4", "webhook_backoff_seconds": "1.5",
     }
     listed = {"alert_smtp_to": "('a@example', 'b@example')"}
     assert set(values) == set(ENVIRONMENT)  # the test covers every setting
