@@ -18,8 +18,13 @@ from keeper.clients.migrate import downgrade, upgrade
 from keeper.clients.portfolio import AssetBalance, balances, statement
 from keeper.clients.service import (
     CLIENT_READ,
+    COREBANKING,
+    CUSTOMER_TRADE,
     DEFAULT_SCOPES,
+    OPS,
+    PARTNER,
     SCOPES,
+    SIGNER,
     ApiKeyInfo,
     Client,
     IssuedKey,
@@ -36,7 +41,8 @@ from keeper.clients.service import (
 )
 
 __all__ = [
-    "CLIENT_READ", "DEFAULT_SCOPES", "SCOPES", "ApiKeyInfo", "AssetBalance", "Client", "ClientsError",
+    "CLIENT_READ", "COREBANKING", "CUSTOMER_TRADE", "OPS", "PARTNER", "SIGNER",
+    "DEFAULT_SCOPES", "SCOPES", "ApiKeyInfo", "AssetBalance", "Client", "ClientsError",
     "DepositInstructions", "DepositsUnavailable", "InvalidScope", "IssuedKey",
     "Principal", "UnknownClient", "UnknownKey", "authenticate", "balances", "create_client",
     "deposit_instructions", "downgrade", "get_client", "issue_key", "key_digest", "list_clients",

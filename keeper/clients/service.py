@@ -34,8 +34,18 @@ from keeper.ledger import Ledger, normalise_ref
 from keeper.ledger.domain import utc
 
 CLIENT_READ = "client:read"
+CUSTOMER_TRADE = "customer:trade"
+PARTNER = "partner"
+COREBANKING = "corebanking"
+SIGNER = "signer"
+OPS = "ops"
 SCOPES: dict[str, str] = {
     CLIENT_READ: "Read the client's own record, balances, statements and deposit instructions.",
+    CUSTOMER_TRADE: "Place the client's own buy, sell, transfer and withdrawal orders.",
+    PARTNER: "Partner institution calls (partner custody).",
+    COREBANKING: "Core banking calls (deposit notices); the bank's own system, not a customer.",
+    SIGNER: "Multisig signers' calls beyond what Safe tooling sends unauthenticated.",
+    OPS: "The bank's operations staff.",
 }
 DEFAULT_SCOPES: tuple[str, ...] = (CLIENT_READ,)
 
