@@ -1,0 +1,94 @@
+"""The client-event outbox: flows record what a client should hear about in their own transaction.
+
+:func:`enqueue` inserts into ``notifications_outbox`` on the caller's open connection, so a flow's
+state change and its notification commit (or roll back) together. It is idempotent on
+``event_id``: the same event again changes nothing; the same ``event_id`` with other content is
+refused (:class:`EventConflict`), like a reused ledger idempotency id.
+
+Payloads are JSON objects of strings, integers, booleans, nulls, lists and objects. Floats are
+refused (money is integer base units; an amount travels as a decimal string of base units).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from keeper.notifications.models import OutboxRow
+
+DEPOSIT_CREDITED = "deposit.credited"
+ORDER_COMPLETED = "order.completed"
+ORDER_FAILED = "order.failed"
+WITHDRAWAL_CONFIRMED = "withdrawal.confirmed"
+WITHDRAWAL_DELAYED = "withdrawal.delayed"
+EVENTS: frozenset[str] = frozenset({DEPOSIT_CREDITED, ORDER_COMPLETED, ORDER_FAILED,
+                                    WITHDRAWAL_CONFIRMED, WITHDRAWAL_DELAYED})
+MAX_PAYLOAD_BYTES = 16_384
+_O = OutboxRow.__table__
+
+
+class EventConflict(ValueError):  # noqa: N818 - reads as what happened
+    """An ``event_id`` already enqueued with another client, event or payload."""
+
+
+def _check_value(value: Any, path: str) -> None:
+    if isinstance(value, float):
+        raise ValueError(f"payload {path} is a float: send amounts as decimal strings of base units")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValueError(f"payload {path} has a non-string key")
+            _check_value(v, f"{path}.{k}")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_value(v, f"{path}[{i}]")
+    elif value is not None and not isinstance(value, str | int | bool):
+        raise ValueError(f"payload {path} has a {type(value).__name__}, not a JSON value")
+
+
+def encode_payload(payload: Mapping[str, Any]) -> str:
+    """The canonical JSON of ``payload`` (sorted keys, no spaces); refuses floats and non-JSON."""
+    if not isinstance(payload, Mapping):
+        raise ValueError("payload must be a JSON object")
+    _check_value(payload, "$")
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if len(text.encode()) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"payload larger than {MAX_PAYLOAD_BYTES} bytes")
+    return text
+
+
+def enqueue(conn: Connection, client_id: str, event: str, payload: Mapping[str, Any], *,
+            event_id: str, now: datetime | None = None) -> bool:
+    """Record ``event`` for ``client_id`` in the outbox inside ``conn``'s open transaction.
+
+    Returns True when inserted, False when the same event was already enqueued (idempotent on
+    ``event_id``). Raises ``ValueError`` for an unknown event, an empty id or a bad payload and
+    :class:`EventConflict` when ``event_id`` was used for different content; in every refused
+    case nothing is written. The row commits with the caller's transaction.
+    """
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}; one of {sorted(EVENTS)}")
+    if not event_id or len(event_id) > 160:
+        raise ValueError("event_id must be 1 to 160 characters")
+    if not client_id or len(client_id) > 36:
+        raise ValueError("client_id must be 1 to 36 characters")
+    body = encode_payload(payload)
+    values = {"event_id": event_id, "client_id": client_id, "event": event, "payload": body,
+              "created_at": now or datetime.now(UTC)}
+    dialect = conn.dialect.name
+    ins = (postgresql.insert(_O) if dialect == "postgresql" else sqlite.insert(_O)).values(**values)
+    # ON CONFLICT DO NOTHING: a duplicate never aborts the caller's transaction
+    inserted = conn.execute(ins.on_conflict_do_nothing(index_elements=["event_id"])
+                            .returning(_O.c.id)).scalar_one_or_none()
+    if inserted is not None:
+        return True
+    row = conn.execute(select(_O.c.client_id, _O.c.event, _O.c.payload)
+                       .where(_O.c.event_id == event_id)).one()
+    if (row.client_id, row.event, row.payload) != (client_id, event, body):
+        raise EventConflict(f"event_id {event_id!r} was enqueued with other content")
+    return False
