@@ -2,7 +2,9 @@
 
 Public surface: the client/key service (:func:`create_client`, :func:`issue_key`,
 :func:`revoke_key`, :func:`authenticate`, ...), the read services the customer API calls
-(:func:`balances`, :func:`statement`, :func:`deposit_instructions`), :func:`upgrade` (Alembic,
+(:func:`balances`, :func:`statement`, :func:`deposit_instructions`), client profiles
+(:func:`get_profile`, :func:`set_profile`, :func:`suspend_client`, :func:`client_for_bank_customer`,
+:func:`effective_limits`, ...), :func:`upgrade` (Alembic,
 version table ``clients_alembic_version``) and the errors. CLI: ``python -m keeper.clients``.
 """
 
@@ -10,12 +12,29 @@ from keeper.clients.deposits import DepositInstructions, deposit_instructions
 from keeper.clients.errors import (
     ClientsError,
     DepositsUnavailable,
+    DuplicateBankCustomer,
+    InvalidProfile,
     InvalidScope,
+    InvalidStatusChange,
+    ProfileConflict,
     UnknownClient,
     UnknownKey,
 )
 from keeper.clients.migrate import downgrade, upgrade
 from keeper.clients.portfolio import AssetBalance, balances, statement
+from keeper.clients.profile import (
+    ClientProfile,
+    Limits,
+    client_for_bank_customer,
+    close_client,
+    effective_limits,
+    get_profile,
+    list_profiles,
+    reactivate_client,
+    set_profile,
+    set_status,
+    suspend_client,
+)
 from keeper.clients.service import (
     CLIENT_READ,
     COREBANKING,
@@ -47,4 +66,9 @@ __all__ = [
     "Principal", "UnknownClient", "UnknownKey", "authenticate", "balances", "create_client",
     "deposit_instructions", "downgrade", "get_client", "issue_key", "key_digest", "list_clients",
     "list_keys", "revoke_key", "statement", "upgrade", "visible_client",
+    # profiles
+    "ClientProfile", "DuplicateBankCustomer", "InvalidProfile", "InvalidStatusChange", "Limits",
+    "ProfileConflict", "client_for_bank_customer", "close_client", "effective_limits",
+    "get_profile", "list_profiles", "reactivate_client", "set_profile", "set_status",
+    "suspend_client",
 ]

@@ -5,6 +5,11 @@
     issue-key CLIENT_ID [--scope S]  issue an API key; the key is printed once, on stdout
     revoke-key KEY_ID                revoke a key
     list-keys CLIENT_ID              key ids, scopes and state (never the keys)
+    show-profile CLIENT_ID           status, KYC validity, bank customer id, country, limits
+    set-profile CLIENT_ID --actor A [--kyc-valid-until YYYY-MM-DD] [--bank-customer-id ID]
+                [--country CC] [--buy-single-cents N] [--buy-daily-cents N] [--sell-daily-cents N]
+                                     set profile fields ("none" clears one)
+    suspend|reactivate|close CLIENT_ID --reason R --actor A   change the client's status
 
 The database is ``--db URL`` or the settings' ``database_url`` (``STRONGROOM_DB_URL``).
 """
@@ -14,13 +19,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from keeper import ledger as ledger_pkg
-from keeper.clients import service
-from keeper.clients.errors import ClientsError
+from keeper.clients import profile, service
+from keeper.clients.errors import ClientsError, InvalidProfile
 from keeper.config import load_settings
 from keeper.schema import all_schemas, upgrade_all
 
@@ -42,7 +48,53 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("key_id")
     ls = sub.add_parser("list-keys", help="list a client's keys (never the keys themselves)")
     ls.add_argument("client_id")
+    sp = sub.add_parser("show-profile", help="show a client's profile")
+    sp.add_argument("client_id")
+    st = sub.add_parser("set-profile", help="set profile fields ('none' clears one)")
+    st.add_argument("client_id")
+    st.add_argument("--actor", required=True, help="who makes the change (audited)")
+    for flag in _PROFILE_FLAGS:
+        st.add_argument(f"--{flag}")
+    for cmd in _STATUS_COMMANDS:
+        sc = sub.add_parser(cmd, help=f"{cmd} a client (audited)")
+        sc.add_argument("client_id")
+        sc.add_argument("--reason", required=True)
+        sc.add_argument("--actor", required=True)
     return p
+
+
+_PROFILE_FLAGS = {
+    "kyc-valid-until": ("kyc_valid_until", date.fromisoformat),
+    "bank-customer-id": ("bank_customer_id", str),
+    "country": ("country", str),
+    "buy-single-cents": ("buy_single_limit_cents", int),
+    "buy-daily-cents": ("buy_daily_limit_cents", int),
+    "sell-daily-cents": ("sell_daily_limit_cents", int),
+}
+_STATUS_COMMANDS = {"suspend": profile.suspend_client, "reactivate": profile.reactivate_client,
+                    "close": profile.close_client}
+
+
+def _profile_changes(args: argparse.Namespace) -> dict[str, object]:
+    changes: dict[str, object] = {}
+    for flag, (field, parse) in _PROFILE_FLAGS.items():
+        raw = getattr(args, flag.replace("-", "_"))
+        if raw is None:
+            continue
+        try:
+            changes[field] = None if raw.lower() == "none" else parse(raw)
+        except ValueError as exc:
+            raise InvalidProfile(f"--{flag}: {exc}") from exc
+    return changes
+
+
+def _print_profile(p: profile.ClientProfile) -> None:
+    def show(v: object) -> str:
+        return "-" if v is None else str(v)
+
+    print(f"{'client_id:':<24} {p.client_id}\n{'status:':<24} {p.status}")
+    for field in ("status_reason", "kyc_valid_until", "bank_customer_id", "country", *profile.LIMIT_FIELDS):
+        print(f"{field + ':':<24} {show(getattr(p, field))}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,6 +140,14 @@ def _run(args: argparse.Namespace, session: Session, engine: object, busy_s: flo
         for k in service.list_keys(session, args.client_id):
             state = f"revoked {k.revoked_at.isoformat()}" if k.revoked_at else "active"
             print(f"{k.key_id}  {' '.join(k.scopes)}  {state}  {k.label or ''}".rstrip())
+    elif args.command == "show-profile":
+        _print_profile(profile.get_profile(session, args.client_id))
+    elif args.command == "set-profile":
+        _print_profile(profile.set_profile(session, args.client_id, actor=args.actor,
+                                           **_profile_changes(args)))  # type: ignore[arg-type]
+    elif args.command in _STATUS_COMMANDS:
+        _print_profile(_STATUS_COMMANDS[args.command](session, args.client_id, args.reason,
+                                                      args.actor))
     return 0
 
 

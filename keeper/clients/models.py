@@ -5,13 +5,15 @@
 * ``clients_api_keys``: API keys. Only the SHA-256 digest of a key is stored; the key itself is
   shown once when issued. ``key_id`` is the public, non-secret part of the key (it names the key in
   logs and for revocation). A revoked key keeps its row (audit trail) with ``revoked_at`` set.
+* ``clients_profiles``: at most one row per client: status, KYC validity, ATLAS customer id
+  (unique), country and per-client limit overrides.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, String
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from keeper.schema import NAMING_CONVENTION
@@ -46,3 +48,25 @@ class ApiKeyRow(ClientsBase):
     label: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ProfileRow(ClientsBase):
+    """A client's profile: status, KYC validity, core-banking identity, country, limit overrides.
+
+    A client without a row has the default profile (see :mod:`keeper.clients.profile`). Limit
+    overrides are integer USD cents; ``NULL`` means the Settings default applies.
+    """
+
+    __tablename__ = "clients_profiles"
+
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients_clients.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    kyc_valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    bank_customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    buy_single_limit_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    buy_daily_limit_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sell_daily_limit_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(200))

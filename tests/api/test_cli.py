@@ -78,3 +78,32 @@ def test_migrate_brings_every_domain_to_head(tmp_path: Path, capsys: pytest.Capt
         assert schema.version_table in tables, name
         assert set(schema.metadata().tables) <= tables, name
     assert capsys.readouterr().out.strip() == f"schemas at head: {' '.join(all_schemas())}"
+
+
+def test_cli_profile_and_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert main(["--db", db, "migrate"]) == 0
+    assert main(["--db", db, "create-client", "Dana Bank"]) == 0
+    client_id = _field(capsys.readouterr().out, "client_id")
+
+    assert main(["--db", db, "set-profile", client_id, "--actor", "ops.alice", "--country", "at",
+                 "--kyc-valid-until", "2027-03-31", "--bank-customer-id", "ATL-9",
+                 "--buy-daily-cents", "500000"]) == 0
+    out = capsys.readouterr().out
+    assert _field(out, "country") == "AT" and _field(out, "buy_daily_limit_cents") == "500000"
+    assert main(["--db", db, "set-profile", client_id, "--actor", "ops.alice",
+                 "--buy-daily-cents", "none"]) == 0
+    assert _field(capsys.readouterr().out, "buy_daily_limit_cents") == "-"
+
+    assert main(["--db", db, "set-profile", client_id, "--actor", "ops.alice",
+                 "--kyc-valid-until", "tomorrow"]) == 1
+    assert "kyc-valid-until" in capsys.readouterr().err
+    assert main(["--db", db, "suspend", client_id, "--reason", "review", "--actor", "ops.bob"]) == 0
+    assert _field(capsys.readouterr().out, "status") == "suspended"
+    assert main(["--db", db, "close", client_id, "--reason", "ended", "--actor", "ops.bob"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "reactivate", client_id, "--reason", "x", "--actor", "ops.bob"]) == 1
+    assert "closed" in capsys.readouterr().err
+    assert main(["--db", db, "show-profile", client_id]) == 0
+    out = capsys.readouterr().out
+    assert _field(out, "status") == "closed" and _field(out, "kyc_valid_until") == "2027-03-31"
