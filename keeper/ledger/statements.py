@@ -7,13 +7,14 @@ via the account's pending totals.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import ColumnElement, Engine, Row, Select, case, exists, or_, select
 
-from keeper.ledger.domain import Kind, utc
-from keeper.ledger.models import Transfer
+from keeper.ledger.domain import AccountKind, Kind, utc
+from keeper.ledger.models import Account, Transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +74,128 @@ def monthly_statement(engine: Engine, account_id: int, year: int, month: int) ->
             lines.append(StatementLine(at, tid, kind, ref, signed, bal))
     closing = lines[-1].balance if lines else opening
     return Statement(account_id, year, month, opening, lines, closing)
+
+
+# ------------------------------------------------------------------ client postings (reads)
+# What a client sees of a transfer: the category follows from the other leg's account kind.
+CATEGORIES: tuple[str, ...] = ("deposit", "withdrawal", "fee", "transfer", "adjustment")
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPosting:
+    """One posted (or, for holds, pending) leg of a client's account.
+
+    ``seq`` is the journal's row id (monotonic: the pagination key), ``amount`` signed (+ credit
+    to the client, - debit), ``category`` one of :data:`CATEGORIES`, ``status`` ``posted`` or
+    ``pending`` (an open hold)."""
+
+    seq: int
+    transfer_id: str
+    asset: str
+    category: str
+    amount: int
+    status: str
+    reference: str | None
+    created_at: datetime
+
+
+def _posting_query(client_id: str, kinds: Sequence[str]) -> tuple[Select, ColumnElement[str],
+                                                                  ColumnElement[bool]]:
+    """Transfers of ``kinds`` touching ``client_id``'s accounts, with the category expression
+    and whether the client's leg is the credit."""
+    t = Transfer.__table__.c
+    mine, da, ca = (Account.__table__.alias(n) for n in ("mine", "da", "ca"))
+    client = str(AccountKind.CLIENT)
+    credited = t.credit_account_id == mine.c.id
+    other = case((credited, da.c.kind), else_=ca.c.kind)
+    category = case(
+        (other == str(AccountKind.OMNIBUS), case((credited, "deposit"), else_="withdrawal")),
+        (other == str(AccountKind.FEE), "fee"),
+        (other == client, "transfer"),
+        else_="adjustment")
+    q = (select(t.id, t.transfer_id, t.asset, category.label("category"), t.amount,
+                credited.label("credited"), t.kind, t.reference, t.created_at)
+         .join(mine, or_(mine.c.id == t.debit_account_id, mine.c.id == t.credit_account_id))
+         .join(da, da.c.id == t.debit_account_id)
+         .join(ca, ca.c.id == t.credit_account_id)
+         .where(mine.c.kind == client, mine.c.owner == client_id, t.kind.in_(list(kinds))))
+    return q, category, credited
+
+
+def _posting(row: Row) -> ClientPosting:
+    return ClientPosting(int(row.id), row.transfer_id, row.asset, row.category,
+                         row.amount if row.credited else -row.amount,
+                         "pending" if row.kind == Kind.PENDING else "posted", row.reference,
+                         utc(row.created_at))
+
+
+def client_postings_page(engine: Engine, client_id: str, *, before: int | None = None,
+                         limit: int = 50, asset: str | None = None,
+                         category: str | None = None, since: datetime | None = None,
+                         until: datetime | None = None) -> list[ClientPosting]:
+    """Posted movements of ``client_id``'s accounts, newest first, filtered by ``asset``,
+    ``category`` and creation time in [``since``, ``until``); only rows with ``seq < before``
+    when given (keyset pagination: pass the last row's ``seq`` for the next page).
+
+    Only this client's accounts are read, whatever the filters say (a transfer between two
+    clients shows each of them only their own leg)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be 1 to {MAX_PAGE}")
+    if category is not None and category not in CATEGORIES:
+        raise ValueError(f"category must be one of {CATEGORIES}")
+    q, cat, _ = _posting_query(client_id, [Kind.SINGLE, Kind.POST])
+    t = Transfer.__table__.c
+    if before is not None:
+        q = q.where(t.id < before)
+    if asset is not None:
+        q = q.where(t.asset == asset)
+    if category is not None:
+        q = q.where(cat == category)
+    if since is not None:
+        q = q.where(t.created_at >= since)
+    if until is not None:
+        q = q.where(t.created_at < until)
+    with engine.connect() as conn:
+        return [_posting(r) for r in conn.execute(q.order_by(t.id.desc()).limit(limit))]
+
+
+def client_posting(engine: Engine, client_id: str, transfer_id: str) -> ClientPosting | None:
+    """The posted transfer ``transfer_id`` as ``client_id`` sees it, or None when it is not a
+    posted movement of this client's accounts (missing and someone else's read the same)."""
+    q, _, _ = _posting_query(client_id, [Kind.SINGLE, Kind.POST])
+    with engine.connect() as conn:
+        row = conn.execute(q.where(Transfer.__table__.c.transfer_id == transfer_id)).first()
+    return None if row is None else _posting(row)
+
+
+def client_open_credits(engine: Engine, client_id: str, *, now: datetime | None = None,
+                        limit: int = MAX_PAGE) -> list[ClientPosting]:
+    """Open incoming holds of ``client_id`` (credits not yet posted: unresolved, unexpired),
+    oldest first."""
+    now = now or datetime.now(UTC)
+    q, _, credited = _posting_query(client_id, [Kind.PENDING])
+    t = Transfer.__table__.c
+    resolver = Transfer.__table__.alias("resolver")
+    q = (q.where(credited, ~exists().where(resolver.c.pending_id == t.transfer_id),
+                 or_(t.expires_at.is_(None), t.expires_at > now))
+         .order_by(t.id).limit(limit))
+    with engine.connect() as conn:
+        return [_posting(r) for r in conn.execute(q)]
+
+
+def client_credits_after(engine: Engine, after: int, *,
+                         limit: int = 500) -> list[tuple[str, ClientPosting]]:
+    """Posted deposits (omnibus -> client) of every client with ``seq > after``, oldest first,
+    as ``(client id, posting)``: what a notifier follows with its own cursor."""
+    t = Transfer.__table__.c
+    da, ca = Account.__table__.alias("da"), Account.__table__.alias("ca")
+    q = (select(t.id, t.transfer_id, t.asset, t.amount, t.reference, t.created_at, ca.c.owner)
+         .join(da, da.c.id == t.debit_account_id).join(ca, ca.c.id == t.credit_account_id)
+         .where(t.id > after, t.kind.in_([Kind.SINGLE, Kind.POST]),
+                da.c.kind == str(AccountKind.OMNIBUS), ca.c.kind == str(AccountKind.CLIENT))
+         .order_by(t.id).limit(limit))
+    with engine.connect() as conn:
+        return [(r.owner, ClientPosting(int(r.id), r.transfer_id, r.asset, "deposit", r.amount,
+                                        "posted", r.reference, utc(r.created_at)))
+                for r in conn.execute(q)]
