@@ -45,6 +45,7 @@ ENVIRONMENT: dict[str, str] = {
     "alert_smtp_user": "STRONGROOM_ALERT_SMTP_USER",
     "alert_max_attempts": "STRONGROOM_ALERT_MAX_ATTEMPTS",
     "alert_backoff_seconds": "STRONGROOM_ALERT_BACKOFF_SECONDS",
+    "alert_max_per_kind_per_hour": "STRONGROOM_ALERT_MAX_PER_KIND_PER_HOUR",
     "compliance_rules_file": "STRONGROOM_COMPLIANCE_RULES_FILE",
     "secrets_dir": "STRONGROOM_SECRETS_DIR",
     "atlas_url": "STRONGROOM_ATLAS_URL",
@@ -141,6 +142,9 @@ class Settings(BaseSettings):
     alert_backoff_seconds: float = Field(
         30.0, gt=0, le=86400, allow_inf_nan=False, validation_alias=_env("alert_backoff_seconds"),
         description="first retry delay of a failed alert delivery (doubles each try)")
+    alert_max_per_kind_per_hour: int = Field(
+        20, gt=0, le=100000, validation_alias=_env("alert_max_per_kind_per_hour"),
+        description="alerts of one kind sent one by one per hour; the rest go in an hourly digest")
     compliance_rules_file: Path = Field(
         ROOT / "keeper" / "compliance" / "rules" / "rules.json",
         validation_alias=_env("compliance_rules_file"),

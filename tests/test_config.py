@@ -35,6 +35,7 @@ def test_defaults_are_the_local_stack(clean_env: pytest.MonkeyPatch, tmp_path: P
     assert (s.alert_smtp_port, s.alert_smtp_starttls, s.alert_smtp_user) == (587, True, "")
     assert s.alert_smtp_to == ()
     assert (s.alert_max_attempts, s.alert_backoff_seconds) == (8, 30.0)
+    assert s.alert_max_per_kind_per_hour == 20
     assert s.compliance_rules_file.name == "rules.json" and s.compliance_rules_file.is_file()
     assert s.secrets_dir == tmp_path / "secrets"
     assert (s.atlas_url, s.issuer_url, s.atlas_port, s.issuer_port) == ("", "", 8101, 8102)
@@ -57,6 +58,7 @@ def test_every_variable_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -
         "alert_smtp_from": "keeper@example", "alert_smtp_to": "a@example,b@example",
         "alert_smtp_starttls": "False", "alert_smtp_user": "keeper",
         "alert_max_attempts": "3", "alert_backoff_seconds": "2.5",
+        "alert_max_per_kind_per_hour": "5",
         "compliance_rules_file": str(tmp_path / "r.json"), "secrets_dir": str(tmp_path / "s"),
         "atlas_url": "http://atlas:1", "atlas_port": "9101", "atlas_timeout_s": "3.5",
         "issuer_url": "http://issuer:2", "issuer_port": "9102", "issuer_timeout_s": "4.5",

@@ -56,4 +56,5 @@ def dispatcher_from_settings(settings: Settings, ledger: Ledger, *,
     """A dispatcher over the log, ``extra`` and the configured channels, retrying as configured."""
     return AlertDispatcher(ledger, [LogChannel(), *extra, *channels_from_settings(settings)],
                            audit=audit, max_attempts=settings.alert_max_attempts,
-                           backoff=settings.alert_backoff_seconds)
+                           backoff=settings.alert_backoff_seconds,
+                           per_kind_per_hour=settings.alert_max_per_kind_per_hour)

@@ -1,7 +1,9 @@
 """Tables of the alerts domain (``alerts_*``, own Alembic history ``alerts_alembic_version``).
 
 * ``alerts_events``: the alerts taken from the ledger's alert rows (the outbox), one row per
-  alert, keyed by a stable ``key`` (so taking them twice inserts nothing).
+  alert, keyed by a stable ``key`` (so taking them twice inserts nothing) and by the ledger
+  alert's id (the dispatcher's high-water mark). A ``suppressed`` event exceeded its kind's hourly
+  allowance: it gets no deliveries of its own and is counted in that hour's digest event.
 * ``alerts_deliveries``: one row per (event, channel), the exactly-once record of delivering
   that alert on that channel: attempts, next attempt time (exponential backoff), outcome.
 """
@@ -10,7 +12,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from keeper.schema import NAMING_CONVENTION
@@ -35,6 +47,7 @@ class AlertEvent(AlertsBase):
     """An alert to deliver, copied once from the ledger's alert rows."""
 
     __tablename__ = "alerts_events"
+    __table_args__ = (Index("ix_alerts_events_kind_created_at", "kind", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -42,6 +55,8 @@ class AlertEvent(AlertsBase):
     message: Mapped[str] = mapped_column(Text)
     ref: Mapped[str | None] = mapped_column(String(160), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ledger_alert_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+    suppressed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Delivery(AlertsBase):

@@ -272,6 +272,15 @@ class Ledger(SourceBook):
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(select(a.kind, a.message, a.ref).order_by(a.id))]
 
+    def alerts_after(self, after_id: int, limit: int = 1000) -> list[tuple[int, str, str, str | None]]:
+        """Alerts with an id above ``after_id`` as (id, kind, message, ref), oldest first, at most
+        ``limit``: how a consumer (the alert dispatcher) reads the outbox incrementally instead of
+        rescanning every alert ever raised."""
+        a = Alert.__table__.c
+        q = select(a.id, a.kind, a.message, a.ref).where(a.id > after_id).order_by(a.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [(int(i), k, m, r) for i, k, m, r in conn.execute(q)]
+
     # ----------------------------------------------------------------- reports
     def verify_invariants(self) -> list[str]:
         """Check the ledger from the database; returns violations (empty when sound)."""
