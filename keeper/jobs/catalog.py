@@ -68,4 +68,7 @@ JOBS: tuple[JobDef, ...] = (
            misfire_grace=3600),
     JobDef("recon_overdue", "keeper.recon.jobs:escalate_overdue", cron={"minute": "15"},
            misfire_grace=3600),
+    JobDef("gl_eod", "keeper.gl.jobs:end_of_day", cron={"hour": "23", "minute": "55"},
+           misfire_grace=3600),
+    JobDef("gl_retry", "keeper.gl.jobs:retry_due", every=60.0, misfire_grace=120),
 )
