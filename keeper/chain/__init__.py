@@ -1,9 +1,36 @@
-"""Chain mirror: follows vault and token events into the sub-ledger (exactly once, reorg-safe).
+"""Chain: follows vault and token events into the sub-ledger (exactly once, reorg-safe) and
+sends the keeper's own transactions (crash-safe, fee-bumped) from its HSM key.
 
-Public surface: :class:`Follower`, :class:`FollowerConfig`, and the event topics/decoder module
-:mod:`keeper.chain.events`.
+Public surface:
+
+* :class:`Follower`, :class:`FollowerConfig`, and the event topics/decoder module
+  :mod:`keeper.chain.events`;
+* :class:`TxSender` (``send(intent_id, to, data, value=0, gas=None) -> SentTx`` idempotent on
+  ``intent_id``; ``tick(now=None) -> list[SentTx]`` from a job: receipts, re-broadcasts,
+  replacements within ``SenderConfig.max_fee_wei``, one ``tx_stuck`` alert at the ceiling;
+  ``status(intent_id) -> SentTx | None``), :class:`SenderConfig` (``from_settings()``:
+  ``withdrawal_max_fee_gwei``, ``withdrawal_bump_after_s``), :class:`SentTx`,
+  :class:`IntentConflictError`, :class:`WouldRevertError`;
+* :class:`VaultWithdrawals` (``submit(op_id, token, to, amount) -> WithdrawalOutcome``, raising
+  :class:`WithdrawalRefusedError` with a stable ``code`` and nothing sent when the simulation reverts;
+  ``outcome(op_id) -> WithdrawalOutcome``: paid / queued (eta) / reverted (code, reason) /
+  pending / delayed / dropped / unknown), :func:`reason_code`, ``REASON_CODES``.
+
+The sender's tables (``chain_*``) are migrated by :mod:`keeper.chain.migrate`.
 """
 
 from keeper.chain.follower import Follower, FollowerConfig
+from keeper.chain.sender import IntentConflictError, SenderConfig, SentTx, TxSender, WouldRevertError
+from keeper.chain.withdrawals import (
+    REASON_CODES,
+    VaultWithdrawals,
+    WithdrawalOutcome,
+    WithdrawalRefusedError,
+    reason_code,
+)
 
-__all__ = ["Follower", "FollowerConfig"]
+__all__ = [
+    "REASON_CODES", "Follower", "FollowerConfig", "IntentConflictError", "SenderConfig", "SentTx",
+    "TxSender", "VaultWithdrawals", "WithdrawalOutcome", "WithdrawalRefusedError", "WouldRevertError",
+    "reason_code",
+]

@@ -1,0 +1,162 @@
+"""Vault withdrawals over :class:`~keeper.chain.sender.TxSender`: simulate, send, report.
+
+``submit(op_id, token, to, amount)`` first simulates ``Vault.withdraw`` with ``eth_call`` from
+the sender's address; a withdrawal that would revert is refused with a stable code
+(:class:`WithdrawalRefusedError`) and nothing is stored or sent. Otherwise it is sent once per
+``op_id`` (the send intent is ``vault-withdraw:<vault>:<op_id>``; the vault itself refuses a
+reused ``op_id``, so even a duplicate send can never pay twice).
+
+``outcome(op_id)`` reads what happened: ``paid`` (the Withdrawal log), ``queued`` with the eta
+of the WithdrawalQueued log, ``reverted`` with the code and reason, ``pending``, ``delayed``
+(pending after a fee bump or stuck at the fee ceiling: tell the client), ``dropped`` (the nonce
+was used by another transaction and the vault has not seen the ``op_id``) or ``unknown`` (no such
+submission, or a dropped send whose ``op_id`` the vault has nonetheless used: investigate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+
+from keeper.chain.events import WITHDRAWAL, topic
+from keeper.chain.revert import call_revert_reason
+from keeper.chain.sender import DROPPED, MINED, PENDING, REVERTED, SentTx, TxSender
+
+WITHDRAWAL_QUEUED = topic("WithdrawalQueued(bytes32,address,address,uint256,uint256)")
+WITHDRAW = function_signature_to_4byte_selector("withdraw(address,address,uint256,bytes32)")
+OP_ID_USED = function_signature_to_4byte_selector("opIdUsed(bytes32)")
+
+# Revert reasons (Vault, its modules and the tokens it pays) -> stable codes, by exact message.
+REASON_CODES: dict[str, str] = {
+    "Vault: destination not whitelisted": "destination_not_whitelisted",
+    "Vault: bad destination": "destination_not_whitelisted",
+    "Vault: paused": "vault_paused",
+    "Vault: migrated": "vault_migrated",
+    "Vault: above transaction cap": "above_tx_cap",
+    "Vault: daily limit exceeded": "limit_reached",
+    "Vault: token not supported": "token_not_supported",
+    "Vault: token not priced": "token_not_priced",
+    "Vault: op_id used": "op_id_used",
+    "Vault: zero op_id": "invalid_request",
+    "Vault: zero amount": "invalid_request",
+    "Vault: not customer": "not_authorised",
+    "Vault: insufficient balance": "insufficient_vault_balance",
+    "SafeERC20: insufficient balance": "insufficient_vault_balance",
+    "Blacklistable: account is blacklisted": "blacklisted_destination",
+    "FiatTokenV2_2: Account is blacklisted": "blacklisted_destination",
+    "Pausable: paused": "token_paused",
+    "out of gas": "out_of_gas",
+}
+
+
+def reason_code(reason: str) -> str:
+    """The stable code of a revert ``reason`` (``unknown`` for anything not listed)."""
+    return REASON_CODES.get(reason.strip(), "unknown")
+
+
+class WithdrawalRefusedError(ValueError):
+    """The simulated withdrawal reverts: nothing was sent. ``code`` is stable, ``reason`` the
+    contract's message."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"withdrawal refused: {code} ({reason or 'no reason given'})")
+        self.code, self.reason = code, reason
+
+
+@dataclass(frozen=True)
+class WithdrawalOutcome:
+    """What became of a submitted withdrawal (amounts in token base units, eta unix seconds)."""
+
+    op_id: bytes
+    status: str  # paid | queued | reverted | pending | delayed | dropped | unknown
+    tx_hashes: tuple[str, ...] = ()
+    mined_hash: str | None = None
+    amount: int | None = None
+    received: int | None = None
+    eta: int | None = None
+    code: str | None = None
+    reason: str | None = None
+
+
+class VaultWithdrawals:
+    """Withdrawals from ``vault`` sent by ``sender`` (whose key must hold the CUSTOMER role)."""
+
+    def __init__(self, sender: TxSender, vault: str) -> None:
+        self.sender, self.w3 = sender, sender.w3
+        self.vault = to_checksum_address(vault)
+
+    def intent_id(self, op_id: bytes) -> str:
+        """The send intent of ``op_id`` on this vault."""
+        return f"vault-withdraw:{self.vault}:0x{_op_id(op_id).hex()}"
+
+    def submit(self, op_id: bytes, token: str, to: str, amount: int) -> WithdrawalOutcome:
+        """Simulate, then send ``withdraw(token, to, amount, op_id)`` once (idempotent on
+        ``op_id``: a repeated submit returns the current outcome). Raises
+        :class:`WithdrawalRefusedError` (nothing sent) if the simulation reverts."""
+        op = _op_id(op_id)
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            raise ValueError("amount is a positive integer (token base units)")
+        data = WITHDRAW + abi_encode(["address", "address", "uint256", "bytes32"],
+                                     [to_checksum_address(token), to_checksum_address(to),
+                                      amount, op])
+        intent = self.intent_id(op)
+        if self.sender.status(intent) is None:
+            call = {"from": self.sender.address, "to": self.vault, "data": "0x" + data.hex()}
+            reason = call_revert_reason(self.w3, call, "pending")
+            if reason is not None:
+                raise WithdrawalRefusedError(reason_code(reason), reason)
+        self.sender.send(intent, self.vault, data)
+        return self.outcome(op)
+
+    def outcome(self, op_id: bytes) -> WithdrawalOutcome:
+        """What became of ``op_id`` (see the module doc); reads the receipt of a mined send."""
+        op = _op_id(op_id)
+        sent = self.sender.status(self.intent_id(op))
+        if sent is None:
+            return WithdrawalOutcome(op, "unknown")
+        if sent.state == PENDING:
+            return WithdrawalOutcome(op, "delayed" if sent.delayed else "pending", sent.hashes)
+        if sent.state == REVERTED:
+            reason = sent.revert_reason or ""
+            return WithdrawalOutcome(op, "reverted", sent.hashes, sent.mined_hash,
+                                     code=reason_code(reason), reason=reason)
+        if sent.state == DROPPED:
+            status = "unknown" if self._op_id_used(op) else "dropped"
+            return WithdrawalOutcome(op, status, sent.hashes, reason=sent.revert_reason)
+        assert sent.state == MINED
+        return self._mined(op, sent)
+
+    def _mined(self, op: bytes, sent: SentTx) -> WithdrawalOutcome:
+        receipt = self.w3.eth.get_transaction_receipt(sent.mined_hash)
+        op_topic = "0x" + op.hex()
+        for entry in receipt["logs"]:
+            topics = ["0x" + bytes(t).hex() for t in entry["topics"]]
+            if (to_checksum_address(entry["address"]) != self.vault or len(topics) < 2
+                    or topics[1] != op_topic):
+                continue
+            words = bytes(entry["data"])
+            if topics[0] == WITHDRAWAL:
+                return WithdrawalOutcome(op, "paid", sent.hashes, sent.mined_hash,
+                                         amount=_word(words, 0), received=_word(words, 1))
+            if topics[0] == WITHDRAWAL_QUEUED:
+                return WithdrawalOutcome(op, "queued", sent.hashes, sent.mined_hash,
+                                         amount=_word(words, 0), eta=_word(words, 1))
+        return WithdrawalOutcome(op, "unknown", sent.hashes, sent.mined_hash,
+                                 reason="mined without a Withdrawal or WithdrawalQueued log")
+
+    def _op_id_used(self, op: bytes) -> bool:
+        out = self.w3.eth.call({"to": self.vault, "data": "0x" + (OP_ID_USED + op).hex()})
+        return int.from_bytes(bytes(out)[:32], "big") != 0
+
+
+def _op_id(op_id: bytes) -> bytes:
+    op = bytes.fromhex(op_id[2:]) if isinstance(op_id, str) and op_id.startswith("0x") else op_id
+    if not isinstance(op, bytes | bytearray) or len(op) != 32 or not any(op):
+        raise ValueError("op_id is 32 non-zero bytes")
+    return bytes(op)
+
+
+def _word(data: bytes, index: int) -> int:
+    return int.from_bytes(data[32 * index:32 * index + 32], "big")
