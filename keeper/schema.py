@@ -114,6 +114,7 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "keeper.recon.migrate",
     "keeper.jobs.migrate",
     "keeper.alerts.migrate",
+    "keeper.safetx.migrate",
     "keeper.chain.migrate",
     "keeper.notifications.migrate",
 )
