@@ -117,6 +117,7 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "keeper.safetx.migrate",
     "keeper.chain.migrate",
     "keeper.notifications.migrate",
+    "keeper.flows.migrate",
 )
 
 

@@ -1,0 +1,200 @@
+"""The order store: typed orders, idempotent creation and audited, outboxed state changes.
+
+Every function here works inside the caller's open transaction (``conn``), so a state change,
+its audit record, its outbox row and (through :meth:`keeper.ledger.Ledger.post_all`'s hook) its
+ledger postings commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from keeper.audit import record_in
+from keeper.flows.models import DepositNoticeRow, OrderRow, OutboxRow
+from keeper.ledger.domain import utc
+
+ACTOR = "flows"
+_ORD, _OUT, _DEP = OrderRow.__table__, OutboxRow.__table__, DepositNoticeRow.__table__
+
+# States that end an order (the driver has nothing left to do).
+FINAL = frozenset({"completed", "failed", "refunded"})
+
+
+class FlowError(Exception):
+    """Any refusal or failure of the order service."""
+
+
+class Refused(FlowError):  # noqa: N818 - reads as what it is
+    """A pre-flight refusal: nothing changed but the audit record of the refusal."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
+class IdempotencyConflict(FlowError):  # noqa: N818 - the public name FLOWS-B codes against
+    """The idempotency key was used before with another request body."""
+
+
+class OrderNotFound(FlowError):  # noqa: N818 - reads as what it is
+    """No such order for this client (another client's order is not found either)."""
+
+
+class UnknownCustomer(FlowError):  # noqa: N818 - reads as what it is
+    """A core-banking customer the platform has not onboarded for stablecoins (HTTP 400)."""
+
+
+class ComplianceHold(FlowError):  # noqa: N818 - reads as what it is
+    """The customer has a compliance hold or freeze (HTTP 403)."""
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order as clients and the API see it (amounts: integer base units and US cents)."""
+
+    id: str
+    client_id: str
+    kind: str
+    state: str
+    asset: str
+    units: int
+    fiat_cents: int
+    fee_cents: int
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def fingerprint(body: dict[str, Any]) -> str:
+    """Digest of a request body, compared when an idempotency key is reused."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def step_key(order_id: str, step: str) -> str:
+    """The deterministic UUID idempotency key of ``step`` of ``order_id``: a crash and rerun
+    sends the same key, so the vendor applies the call once."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"strongroom:flows:{order_id}:{step}"))
+
+
+def _order(r: Any) -> Order:
+    return Order(r.id, r.client_id, r.kind, r.state, r.asset, int(r.units), int(r.fiat_cents),
+                 int(r.fee_cents), r.reason, utc(r.created_at), utc(r.updated_at))  # type: ignore[arg-type]
+
+
+def find_by_key(conn: Connection, client_id: str, idem_key: str, fp: str) -> Order | None:
+    """The order created under (``client_id``, ``idem_key``), or None; a different body under
+    the same key raises :class:`IdempotencyConflict`."""
+    row = conn.execute(select(_ORD).where(_ORD.c.client_id == client_id,
+                                          _ORD.c.idem_key == idem_key)).first()
+    if row is None:
+        return None
+    if row.fingerprint != fp:
+        raise IdempotencyConflict(f"idempotency key {idem_key!r} was used for another request")
+    return _order(row)
+
+
+def load(conn: Connection, order_id: str) -> tuple[Order, dict[str, Any], int] | None:
+    """(order, its data, its version) or None."""
+    row = conn.execute(select(_ORD).where(_ORD.c.id == order_id)).first()
+    return None if row is None else (_order(row), json.loads(row.data), row.version)
+
+
+def create(conn: Connection, *, client_id: str, idem_key: str, fp: str, kind: str, state: str,
+           asset: str, units: int, fiat_cents: int, fee_cents: int, data: dict[str, Any],
+           now: datetime, order_id: str | None = None) -> Order:
+    """Insert a new order in ``state`` with its audit record and outbox row."""
+    oid = order_id or f"ord_{uuid.uuid4().hex}"
+    conn.execute(insert(_ORD).values(
+        id=oid, client_id=client_id, idem_key=idem_key, fingerprint=fp, kind=kind, state=state,
+        open=state not in FINAL, asset=asset, units=str(units), fiat_cents=fiat_cents,
+        fee_cents=fee_cents, reason=None, data=json.dumps(data, sort_keys=True), version=1,
+        created_at=now, updated_at=now))
+    order = Order(oid, client_id, kind, state, asset, units, fiat_cents, fee_cents, None, now, now)
+    _trail(conn, order, "flows.order.create", None, data, now)
+    return order
+
+
+def transition(conn: Connection, order_id: str, expect: str, to: str, *, now: datetime,
+               reason: str | None = None, data: dict[str, Any] | None = None,
+               version: int | None = None) -> Order:
+    """Move ``order_id`` from ``expect`` to ``to`` (compare-and-set on state and version), with
+    its audit record and outbox row. Raises ``FlowError`` if someone moved it first."""
+    cur = load(conn, order_id)
+    if cur is None:
+        raise OrderNotFound(order_id)
+    order, old, ver = cur
+    if order.state != expect or (version is not None and ver != version):
+        raise FlowError(f"order {order_id} is {order.state} (v{ver}), not {expect}")
+    merged = {**old, **(data or {})}
+    values: dict[str, Any] = {"state": to, "open": to not in FINAL, "updated_at": now,
+                              "data": json.dumps(merged, sort_keys=True), "version": ver + 1}
+    if reason is not None:
+        values["reason"] = reason
+    res = conn.execute(update(_ORD).where(_ORD.c.id == order_id, _ORD.c.version == ver)
+                       .values(**values))
+    if res.rowcount != 1:
+        raise FlowError(f"order {order_id} changed concurrently")
+    new = Order(order.id, order.client_id, order.kind, to, order.asset, order.units,
+                order.fiat_cents, order.fee_cents, reason if reason is not None else order.reason,
+                order.created_at, now)
+    _trail(conn, new, "flows.order.transition", expect, data or {}, now)
+    return new
+
+
+def _trail(conn: Connection, order: Order, op: str, before: str | None, data: dict[str, Any],
+           now: datetime) -> None:
+    payload = {"order_id": order.id, "client_id": order.client_id, "kind": order.kind,
+               "from": before, "state": order.state, "asset": order.asset,
+               "units": str(order.units), "fiat_cents": order.fiat_cents,
+               "fee_cents": order.fee_cents, "reason": order.reason}
+    record_in(conn, ACTOR, op, {"order_id": order.id, "from": before, "to": order.state},
+              {**payload, "data": data})
+    conn.execute(insert(_OUT).values(order_id=order.id, event=f"order.{order.state}",
+                                     payload=json.dumps(payload, sort_keys=True), created_at=now))
+
+
+def open_orders(conn: Connection, limit: int = 1000) -> list[str]:
+    """Ids of orders the driver still has to advance, oldest first."""
+    return list(conn.scalars(select(_ORD.c.id).where(_ORD.c.open.is_(True))
+                             .order_by(_ORD.c.created_at).limit(limit)))
+
+
+def spent_since(conn: Connection, client_id: str, kind: str, since: datetime) -> int:
+    """US cents of ``client_id``'s ``kind`` orders since ``since`` that did not fail."""
+    rows = conn.execute(select(_ORD.c.fiat_cents, _ORD.c.state).where(
+        _ORD.c.client_id == client_id, _ORD.c.kind == kind, _ORD.c.created_at > since))
+    return sum(int(c) for c, s in rows if s not in ("failed", "refunded"))
+
+
+def notice_order(conn: Connection, transaction_id: str) -> tuple[str, str] | None:
+    """(order id, fingerprint) of a deposit notice already taken, or None."""
+    row = conn.execute(select(_DEP.c.order_id, _DEP.c.fingerprint)
+                       .where(_DEP.c.transaction_id == transaction_id)).first()
+    return None if row is None else (row.order_id, row.fingerprint)
+
+
+def remember_notice(conn: Connection, transaction_id: str, order_id: str, fp: str,
+                    now: datetime) -> None:
+    """Record that ``transaction_id`` became ``order_id``."""
+    conn.execute(insert(_DEP).values(transaction_id=transaction_id, order_id=order_id,
+                                     fingerprint=fp, created_at=now))
+
+
+def outbox(conn: Connection, order_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """The outbox rows of ``order_id``: (event, payload), oldest first."""
+    return [(e, json.loads(p)) for e, p in conn.execute(
+        select(_OUT.c.event, _OUT.c.payload).where(_OUT.c.order_id == order_id)
+        .order_by(_OUT.c.id))]
+
+
+def now_utc() -> datetime:
+    """The current UTC time."""
+    return datetime.now(UTC)
