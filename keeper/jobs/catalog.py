@@ -63,6 +63,7 @@ JOBS: tuple[JobDef, ...] = (
     JobDef("expire_holds", "keeper.jobs.builtin:expire_holds", every=60.0, misfire_grace=600),
     JobDef("alerts_dispatch", "keeper.jobs.builtin:dispatch_alerts", every=5.0,
            misfire_grace=60),
+    JobDef("webhooks_dispatch", "keeper.notifications.jobs:dispatch", every=5.0, misfire_grace=60),
     JobDef("audit_anchor", "keeper.audit.jobs:anchor_head", every=60.0, misfire_grace=60),
     JobDef("recon_type1", "keeper.recon.jobs:type1_hourly", cron={"minute": "5"},
            misfire_grace=3600),
