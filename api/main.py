@@ -14,7 +14,18 @@ from fastapi import FastAPI
 
 from api.audit import AuditMiddleware, RequestAudit
 from api.errors import install_error_handlers
-from api.routes import balances, clients, deposit_instructions, health, statements
+from api.routes import (
+    balances,
+    clients,
+    corebanking,
+    deposit_instructions,
+    health,
+    issuer_webhooks,
+    orders,
+    statements,
+    transfers,
+    withdrawals,
+)
 from keeper.audit import AuditTrail
 from keeper.config import Settings, load_settings
 from keeper.ledger import Ledger, make_engine
@@ -49,10 +60,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.ledger = ledger
     app.state.audit = RequestAudit(trail, app.state)
+    app.state.orders = orders.order_service_from_settings(settings, engine, ledger)
+    app.state.issuer_webhook_secret = issuer_webhooks.secret(settings)
     app.add_middleware(AuditMiddleware, audit=lambda: app.state.audit)
     install_error_handlers(app)
+    orders.install_flow_errors(app)
     app.include_router(health.router)
-    for module in (clients, balances, statements, deposit_instructions):
+    for module in (clients, balances, statements, deposit_instructions,
+                   orders, transfers, withdrawals, corebanking, issuer_webhooks):
         app.include_router(module.router)
     return app
 

@@ -1,0 +1,203 @@
+"""``POST /v1/orders/buy``, ``POST /v1/orders/sell``, ``GET /v1/orders/{id}``: the trading API.
+
+Handlers only translate HTTP to :class:`keeper.flows.OrderService` calls and back: every rule
+(limits, fees, screening, states) lives in the service. This module is also the one home of
+what the other write routes share: the ``Idempotency-Key`` header (required on every POST: the
+same key and body answer the same order; the same key with another body is 409), the order's
+JSON, the service dependency (503 while no core banking / issuer is configured) and the mapping
+of the service's refusals to HTTP (:func:`install_flow_errors`): each refusal keeps its stable
+``code`` in the API's one error shape.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Request, Security
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+
+from api.deps import get_principal
+from api.errors import Error, ErrorBody, responses
+from api.schemas import BaseUnits
+from keeper.clients import CLIENT_READ, CUSTOMER_TRADE, Principal
+from keeper.config import Settings
+from keeper.flows import (
+    ComplianceHold,
+    FlowError,
+    IdempotencyConflict,
+    Order,
+    OrderNotFound,
+    OrderService,
+    Refused,
+    UnknownCustomer,
+)
+from keeper.ledger import Ledger
+
+router = APIRouter(prefix="/v1", tags=["orders"], responses=responses(400, 401, 403, 409, 422, 503))
+
+IDEMPOTENCY_KEY = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+# refusal codes that are about who asks, not what is asked (403), or that the platform cannot
+# serve now (503); every other refusal is 422
+FORBIDDEN = frozenset({"account_inactive", "kyc_expired", "frozen", "compliance_hold"})
+UNAVAILABLE = frozenset({"halted", "unavailable"})
+
+
+# Amounts arrive as decimal strings of integer base units (never JSON numbers: no floats).
+AmountIn = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,37}$", examples=["1000000"])]
+AssetIn = Annotated[str, Field(pattern=r"^(USDC|USDT)$", description="A stablecoin")]
+ClientId = Annotated[str, Field(pattern=ID)]
+
+TradePrincipal = Annotated[Principal, Security(get_principal, scopes=[CUSTOMER_TRADE])]
+ReadPrincipal = Annotated[Principal, Security(get_principal, scopes=[CLIENT_READ])]
+
+
+def idempotency_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str:
+    """The request's ``Idempotency-Key`` (400 when missing or not 1-128 safe characters)."""
+    if key is None:
+        raise HTTPException(400, "the Idempotency-Key header is required on this request")
+    if not re.fullmatch(IDEMPOTENCY_KEY, key):
+        raise HTTPException(400, "Idempotency-Key must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+    return key
+
+
+IdemKey = Annotated[str, Depends(idempotency_key)]
+
+
+def order_service(request: Request) -> OrderService:
+    """The app's order service (503 while core banking or the issuer is not configured)."""
+    svc = getattr(request.app.state, "orders", None)
+    if svc is None:
+        raise HTTPException(503, "trading is not available: core banking and the issuer are "
+                            "not configured")
+    return svc
+
+
+Orders = Annotated[OrderService, Depends(order_service)]
+
+
+class OrderOut(BaseModel):
+    """An order: amounts in base units (``units``) and US cents (``fiat_cents``, ``fee_cents``)."""
+
+    id: str
+    kind: str
+    state: str
+    asset: str
+    units: BaseUnits
+    fiat_cents: BaseUnits
+    fee_cents: BaseUnits
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, o: Order) -> OrderOut:
+        """From the service's order."""
+        return cls(id=o.id, kind=o.kind, state=o.state, asset=o.asset, units=o.units,
+                   fiat_cents=o.fiat_cents, fee_cents=o.fee_cents, reason=o.reason,
+                   created_at=o.created_at, updated_at=o.updated_at)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BuyIn(_Body):
+    """Buy ``asset`` for ``fiat_cents`` US cents (the fee is charged on top)."""
+
+    asset: AssetIn
+    fiat_cents: AmountIn
+
+
+class SellIn(_Body):
+    """Sell ``units`` base units of ``asset`` for US dollars (net of the fee)."""
+
+    asset: AssetIn
+    units: AmountIn
+
+
+@router.post("/orders/buy", response_model=OrderOut, status_code=201, summary="Buy a stablecoin")
+def buy(body: BuyIn, principal: TradePrincipal, key: IdemKey, svc: Orders) -> OrderOut:
+    """Debit the client's fiat account and deliver the stablecoin (see the order's state)."""
+    return OrderOut.of(svc.buy(principal.client.id, body.asset, int(body.fiat_cents),
+                               idempotency_key=key))
+
+
+@router.post("/orders/sell", response_model=OrderOut, status_code=201, summary="Sell a stablecoin")
+def sell(body: SellIn, principal: TradePrincipal, key: IdemKey, svc: Orders) -> OrderOut:
+    """Debit the client's stablecoin and credit its fiat account, net of the fee."""
+    return OrderOut.of(svc.sell(principal.client.id, body.asset, int(body.units),
+                                idempotency_key=key))
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut, summary="One order (any kind)")
+def get_order(order_id: Annotated[str, Path(pattern=ID)], principal: ReadPrincipal,
+              svc: Orders) -> OrderOut:
+    """The caller's order; another client's id answers 404 like an unknown one."""
+    return OrderOut.of(svc.get(principal.client.id, order_id))
+
+
+# --- the service's refusals as HTTP ---------------------------------------------------------
+
+def _body(status: int, code: str, message: str) -> JSONResponse:
+    body = ErrorBody(error=Error(code=code, message=message))
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status)
+
+
+def flow_error_response(exc: FlowError) -> tuple[int, str, str]:
+    """``(status, code, message)`` of a service refusal."""
+    if isinstance(exc, Refused):
+        status = 403 if exc.code in FORBIDDEN else 503 if exc.code in UNAVAILABLE else 422
+        return status, exc.code, exc.message
+    if isinstance(exc, IdempotencyConflict):
+        return 409, "idempotency_conflict", str(exc)
+    if isinstance(exc, OrderNotFound):
+        return 404, "not_found", "order not found"
+    if isinstance(exc, UnknownCustomer):
+        return 400, "unknown_customer", str(exc) or "customer not onboarded for stablecoins"
+    if isinstance(exc, ComplianceHold):
+        return 403, "compliance_hold", str(exc) or "the customer is under a compliance hold"
+    return 422, "refused", str(exc)
+
+
+async def _flow_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FlowError)
+    return _body(*flow_error_response(exc))
+
+
+def install_flow_errors(app: FastAPI) -> None:
+    """Answer every :class:`keeper.flows.FlowError` in the API's error shape."""
+    app.add_exception_handler(FlowError, _flow_error)
+
+
+
+# --- building the service from the settings -------------------------------------------------
+
+ISSUER_KEY_FILE = "issuer-api.key"  # the platform's issuer API key, 0600 under secrets_dir
+
+
+def order_service_from_settings(settings: Settings, engine: Engine,
+                                ledger: Ledger) -> OrderService | None:
+    """The order service over core banking and the issuer the settings name (``None`` when
+    either is not configured: the trading routes then answer 503). Vendor keys are 0600 files
+    under ``settings.secrets_dir`` (a missing or readable-by-others one stops start-up)."""
+    if not settings.atlas_url or not settings.issuer_url:
+        return None
+    from keeper.compliance import ComplianceService, ListStore, RuleSet, Screener
+    from keeper.gl.jobs import atlas
+    from keeper.integrations.issuer import IssuerClient
+    from keeper.keys.secrets import Secret, read_private_file
+    from keeper.prices import StaticPrices
+
+    bank = atlas(settings)
+    issuer = IssuerClient(settings.issuer_url,
+                          Secret(read_private_file(settings.secrets_dir / ISSUER_KEY_FILE)),
+                          timeout_s=settings.issuer_timeout_s)
+    compliance = ComplianceService(engine, RuleSet.load(settings.compliance_rules_file),
+                                   screener=Screener(ListStore(engine).current_all()))
+    return OrderService(engine, ledger, compliance=compliance, bank=bank, issuer=issuer,
+                        prices=StaticPrices.from_settings(settings), settings=settings)
