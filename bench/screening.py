@@ -23,16 +23,27 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keeper.compliance import ListedAddress, ListEntry, ListStore, ListVersion, Screener  # noqa: E402
+from keeper.compliance import (  # noqa: E402
+    ComplianceService,
+    LabelledAddressRisk,
+    ListedAddress,
+    ListEntry,
+    ListStore,
+    ListVersion,
+    Movement,
+    RuleSet,
+    Screener,
+)
 from keeper.compliance.migrate import upgrade  # noqa: E402
 from keeper.compliance.screening.names import tokenize  # noqa: E402
 from keeper.compliance.screening.quality import at_thresholds, load_pairs, scores  # noqa: E402
 from keeper.ledger.db import make_engine  # noqa: E402
+from keeper.schema import upgrade_all  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SYLLABLES = ("ka ro mi sa lev dor an el ti vo bar zu ne hal qi ras mun tar bek ol yu za fi gor "
@@ -273,12 +284,63 @@ def bench_quality() -> None:
               f"(tp {q.true_positives}, fp {q.false_positives}, fn {q.false_negatives})")
 
 
+def _on_us(n: int, clients: int, start: int) -> list[Movement]:
+    """``n`` on-us transfers as the gate sees them: the sender's ``transfer_out`` and the
+    receiver's ``transfer_in`` (two movements per transfer), spread over ``clients`` clients."""
+    t0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    out = []
+    for i in range(start, start + n):
+        at = t0 + timedelta(milliseconds=i)
+        cents = 1_000 + (i * 7919) % 500_000
+        src, dst = f"client-{i % clients}", f"client-{(i * 31 + 1) % clients}"
+        out.append(Movement(f"t{i}-out", src, "transfer_out", "USDC", cents * 10_000, cents, at))
+        out.append(Movement(f"t{i}-in", dst, "transfer_in", "USDC", cents * 10_000, cents, at))
+    return out
+
+
+def bench_gate(args: argparse.Namespace) -> None:
+    """Rate of the compliance gate (rules R001-R006 over the sliding windows, address risk,
+    freezes, movement rows and audit records): ``screen`` one at a time vs ``screen_many``."""
+    print(f"compliance gate, on-us transfers (2 movements each) over {args.clients} clients, "
+          "SQLite WAL, audit chain in the same database:")
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'gate.db'}"
+        upgrade_all(url)
+        engine = make_engine(url)
+        svc = ComplianceService(engine, RuleSet.load(),
+                                risk=LabelledAddressRisk({"mixer": ["0x" + "66" * 20]}))
+        single = _on_us(args.single, args.clients, 0)
+        t = time.perf_counter()
+        for m in single:
+            svc.screen(m)
+        dt = time.perf_counter() - t
+        print(f"  screen       {args.single:>7,} transfers in {dt:6.2f} s: "
+              f"{args.single / dt:9,.0f} transfers/s ({len(single) / dt:,.0f} movements/s)")
+        for batch in (1000, 5000):
+            moves = _on_us(args.transfers, args.clients, args.single + batch * 10**6)
+            t = time.perf_counter()
+            for i in range(0, len(moves), 2 * batch):
+                svc.screen_many(moves[i:i + 2 * batch])
+            dt = time.perf_counter() - t
+            print(f"  screen_many  {args.transfers:>7,} transfers in {dt:6.2f} s, batches of "
+                  f"{batch:,}: {args.transfers / dt:9,.0f} transfers/s "
+                  f"({len(moves) / dt:,.0f} movements/s)  (goal >= 10,000 transfers/s)")
+        engine.dispose()
+
+
 def main() -> None:
     """Run every part and print the figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--recall-sample", type=int, default=20)
+    parser.add_argument("--single", type=int, default=2000, help="transfers screened one by one")
+    parser.add_argument("--transfers", type=int, default=20000, help="transfers screened in batches")
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--gate-only", action="store_true", help="only the gate's rates")
     args = parser.parse_args()
+    bench_gate(args)
+    if args.gate_only:
+        return
     bench_quality()
     bench_import()
     bench_screening(args)

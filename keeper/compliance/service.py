@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -20,12 +20,20 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
-from keeper.audit import record_in
+from keeper.audit import AuditRecord, append, record_in
+from keeper.compliance.gate import (
+    Findings,
+    Histories,
+    freeze_keys,
+    frozen_reason,
+    load_freezes,
+    load_stored,
+    prescreen,
+)
 from keeper.compliance.models import CaseEventRow, CaseRow, FreezeRow, MovementRow, ReportRow
 from keeper.compliance.risk import AddressRisk
 from keeper.compliance.rules_engine import Action, Movement, RuleHit, RuleSet, evaluate
 from keeper.compliance.screening.addresses import normalise_address
-from keeper.compliance.screening.matcher import Decision
 from keeper.compliance.screening.screener import Screener
 
 SAR_FILING_DAYS = 30
@@ -82,116 +90,120 @@ class ComplianceService:
         self, client_id: str, address: str | None = None, conn: Connection | None = None
     ) -> None:
         """Raise :class:`Frozen` if the client, or ``address``, is frozen."""
-        keys = [("client", client_id)] + ([("address", normalise_address(address))] if address else [])
+        keys = freeze_keys(client_id, address)
         with self._conn(conn) as c:
-            for subject, key in keys:
-                row = c.execute(
-                    select(_FRZ.c.reason, _FRZ.c.case_id).where(_FRZ.c.subject == subject, _FRZ.c.key == key)
-                ).first()
-                if row is not None:
-                    raise Frozen(f"{subject} {key} is frozen (case {row.case_id}): {row.reason}")
+            why = frozen_reason(
+                load_freezes(c, [client_id], [k for s, k in keys if s == "address"]), client_id, address
+            )
+        if why is not None:
+            raise Frozen(why)
 
     def screen(self, tx: Movement) -> Verdict:
         """Decide on ``tx`` (see module). Idempotent by ``tx.id``: a repeat returns the stored
         verdict. A frozen client/wallet is blocked without opening another case."""
-        reasons: list[str] = []
-        outcome = "allow"
-        sar = False
-        labels = set(tx.address_labels)
-        if tx.address is not None and self.risk is not None:
-            s = self.risk.score(tx.address)
-            labels |= s.labels
-            if s.band != "approve":
-                outcome = "block" if s.band == "block" else "review"
-                sar = s.band == "block"
-                reasons.append(f"address risk {s.score}: {s.reason}")
-        if self.screener is not None and (tx.address or tx.counterparty):
-            res = self.screener.screen_transaction(tx.address, tx.counterparty, tx.country)
-            if res.decision is Decision.DECLINE_SAR:
+        return self.screen_many([tx])[0]
+
+    def screen_many(self, txs: Sequence[Movement]) -> list[Verdict]:
+        """Decide on each of ``txs``: the same verdicts, rows and records as :meth:`screen` of
+        each in order, in ONE transaction (the clients' locks taken together, each table read
+        once per batch). A movement id repeated with other content (:class:`MovementConflict`)
+        refuses the whole batch: nothing of it is written."""
+        found = [prescreen(tx, self.risk, self.screener) for tx in txs]
+        if not found:
+            return []
+        audit: list[AuditRecord] = []
+        rows: list[dict[str, Any]] = []
+        verdicts: list[Verdict] = []
+        with self._serialised(*{f.tx.client_id for f in found}) as conn:
+            stored = {i: (json.loads(r.detail).get("fingerprint"), _verdict_of(r))
+                      for i, r in load_stored(conn, [f.tx.id for f in found]).items()}
+            frozen = load_freezes(conn, [f.tx.client_id for f in found],
+                                  [normalise_address(f.tx.address) for f in found if f.tx.address])
+            history = Histories(conn, [f.tx for f in found if f.tx.id not in stored])
+            for f in found:
+                fingerprint = _fingerprint(f.tx)
+                prior = stored.get(f.tx.id)
+                if prior is not None:
+                    if prior[0] != fingerprint:
+                        raise MovementConflict(f"movement {f.tx.id} was screened with other content")
+                    verdicts.append(self._current(conn, prior[1], f.tx, audit))
+                    continue
+                verdict, row, ctr_filed = self._decide(conn, f, fingerprint, frozen, history, audit)
+                stored[f.tx.id] = (fingerprint, verdict)
+                if verdict.outcome != "block":
+                    history.add(f.tx, ctr_filed)
+                rows.append(row)
+                verdicts.append(verdict)
+            if rows:
+                conn.execute(insert(_MOV), rows)
+            append(conn, audit)
+        return verdicts
+
+    def _decide(
+        self,
+        conn: Connection,
+        found: Findings,
+        fingerprint: str,
+        frozen: dict[tuple[str, str], Any],
+        history: Histories,
+        audit: list[AuditRecord],
+    ) -> tuple[Verdict, dict[str, Any], bool]:
+        """The verdict on a new movement, its ``compliance_movements`` row and whether it filed
+        a CTR; cases and reports are written, audit records collected in ``audit``."""
+        tx, outcome, sar, reasons = found.tx, found.outcome, found.sar, list(found.reasons)
+        why = frozen_reason(frozen, tx.client_id, tx.address)
+        if why is not None:
+            outcome = "block"
+            reasons.append(why)
+        past, ctr_times = history.before(tx)
+        hits = evaluate(self.rules, tx, past)
+        for h in hits:
+            reasons.append(f"{h.rule_id}@v{h.rules_version}: {h.reason}")
+            if h.action is Action.BLOCK_SAR:
                 outcome, sar = "block", True
-            elif res.decision is Decision.REVIEW and outcome == "allow":
+            elif h.action is Action.HOLD and outcome != "block":
                 outcome = "review"
-            reasons += [
-                f"sanctions {m.list_name}@v{m.list_version} {m.entry.uid} score {m.score:.0f}"
-                for m in res.matches
-            ]
-        tx = Movement(**{**tx.__dict__, "address_labels": frozenset(labels)})
-        with self._serialised(tx.client_id) as conn:
-            stored = conn.execute(select(_MOV).where(_MOV.c.id == tx.id)).first()
-            if stored is not None:
-                if json.loads(stored.detail).get("fingerprint") != _fingerprint(tx):
-                    raise MovementConflict(f"movement {tx.id} was screened with other content")
-                return self._current(conn, _verdict_of(stored), tx)
-            frozen = False
-            try:
-                self.check_can_move(tx.client_id, tx.address, conn)
-            except Frozen as exc:
-                outcome, frozen = "block", True
-                reasons.append(str(exc))
-            history, ctr_times = self._history(conn, tx)
-            hits = evaluate(self.rules, tx, history)
-            for h in hits:
-                reasons.append(f"{h.rule_id}@v{h.rules_version}: {h.reason}")
-                if h.action is Action.BLOCK_SAR:
-                    outcome, sar = "block", True
-                elif h.action is Action.HOLD and outcome != "block":
-                    outcome = "review"
-            case_id = None
-            reports: list[int] = []
-            if outcome != "allow" and not frozen:  # a frozen party's attempts add to its case
-                case_id = self._open(
-                    conn, tx.client_id, tx.id, ACTOR, {"outcome": outcome, "reasons": reasons}
-                )
-            if sar and case_id is not None:
-                reports.append(self._report(conn, "SAR", tx, case_id, reasons))
-            ctr = [h for h in hits if h.action is Action.FILE_CTR]
-            if ctr and outcome != "block" and not any(t > tx.at - self._window(ctr[0]) for t in ctr_times):
-                reports.append(self._report(conn, "CTR", tx, case_id, reasons))  # one per window
-                ctr_filed = True
-            else:
-                ctr_filed = False
-            detail = {
-                "reasons": reasons,
-                "case_id": case_id,
-                "reports": reports,
-                "hits": [[h.rule_id, h.rules_version, h.action.value, h.reason] for h in hits],
-                "fingerprint": _fingerprint(tx),
-                "ctr_filed": ctr_filed,
-                "address": tx.address,
-                "counterparty": tx.counterparty,
-                "country": tx.country,
-            }
-            conn.execute(
-                insert(_MOV).values(
-                    id=tx.id,
-                    client_id=tx.client_id,
-                    kind=tx.kind,
-                    asset=tx.asset,
-                    units=str(tx.units),
-                    usd_cents=tx.usd_cents,
-                    at=tx.at,
-                    verdict=outcome,
-                    rules_version=self.rules.version,
-                    detail=json.dumps(detail, sort_keys=True),
-                )
+        case_id = None
+        reports: list[int] = []
+        if outcome != "allow" and why is None:  # a frozen party's attempts add to its case
+            case_id = self._open(
+                conn, tx.client_id, tx.id, ACTOR, {"outcome": outcome, "reasons": reasons}, audit
             )
-            record_in(
-                conn,
-                ACTOR,
-                "compliance.screen",
-                {
-                    "movement": tx.id,
-                    "client": tx.client_id,
-                    "kind": tx.kind,
-                    "asset": tx.asset,
-                    "units": str(tx.units),
-                    "usd_cents": tx.usd_cents,
-                },
-                {"outcome": outcome, "rules_version": self.rules.version, **detail},
-            )
-        return Verdict(
+        if sar and case_id is not None:
+            reports.append(self._report(conn, "SAR", tx, case_id, reasons, audit))
+        ctr = [h for h in hits if h.action is Action.FILE_CTR]
+        ctr_filed = bool(ctr) and outcome != "block" and not any(
+            t > tx.at - self._window(ctr[0]) for t in ctr_times
+        )
+        if ctr_filed:  # one per window
+            reports.append(self._report(conn, "CTR", tx, case_id, reasons, audit))
+        detail = {
+            "reasons": reasons,
+            "case_id": case_id,
+            "reports": reports,
+            "hits": [[h.rule_id, h.rules_version, h.action.value, h.reason] for h in hits],
+            "fingerprint": fingerprint,
+            "ctr_filed": ctr_filed,
+            "address": tx.address,
+            "counterparty": tx.counterparty,
+            "country": tx.country,
+        }
+        row = {
+            "id": tx.id, "client_id": tx.client_id, "kind": tx.kind, "asset": tx.asset,
+            "units": str(tx.units), "usd_cents": tx.usd_cents, "at": tx.at, "verdict": outcome,
+            "rules_version": self.rules.version, "detail": json.dumps(detail, sort_keys=True),
+        }
+        audit.append(AuditRecord(
+            ACTOR,
+            "compliance.screen",
+            {"movement": tx.id, "client": tx.client_id, "kind": tx.kind, "asset": tx.asset,
+             "units": str(tx.units), "usd_cents": tx.usd_cents},
+            {"outcome": outcome, "rules_version": self.rules.version, **detail},
+        ))
+        verdict = Verdict(
             tx.id, outcome, tuple(reasons), tuple(hits), self.rules.version, case_id, tuple(reports)
         )
+        return verdict, row, ctr_filed
 
     def flagged(self, since: datetime, until: datetime) -> list[Verdict]:
         """Movements in ``[since, until)`` with an ``alert`` rule hit (R002, R006...), oldest
@@ -288,20 +300,22 @@ class ComplianceService:
 
     # ---- internals ------------------------------------------------------------------------
     @contextmanager
-    def _serialised(self, client_id: str) -> Iterator[Connection]:
-        """A write transaction that holds the client's lock from its first read: screens of one
+    def _serialised(self, *client_ids: str) -> Iterator[Connection]:
+        """A write transaction that holds the clients' locks from its first read: screens of one
         client run one after another, so each sliding window sees every earlier movement.
-        SQLite: ``BEGIN IMMEDIATE`` (the database's write lock); PostgreSQL: a transaction-scoped
-        advisory lock keyed by the client id."""
+        SQLite: ``BEGIN IMMEDIATE`` (the database's write lock); PostgreSQL: transaction-scoped
+        advisory locks keyed by the client ids, taken in key order (no deadlock between batches)."""
         with self.engine.connect().execution_options(ledger_write=True) as conn, conn.begin():
             if conn.dialect.name == "postgresql":
-                key = int.from_bytes(
-                    hashlib.sha256(b"compliance:" + client_id.encode()).digest()[:8], "big", signed=True
+                keys = sorted({_lock_key(c) for c in client_ids})
+                conn.execute(
+                    text("SELECT count(pg_advisory_xact_lock(k)) FROM "
+                         "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"),
+                    {"keys": keys},
                 )
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
             yield conn
 
-    def _current(self, conn: Connection, v: Verdict, tx: Movement) -> Verdict:
+    def _current(self, conn: Connection, v: Verdict, tx: Movement, audit: list[AuditRecord]) -> Verdict:
         """A stored verdict as it stands now: a held movement follows its case's decision
         (``clear`` allows, ``confirm`` blocks), and a freeze since then blocks it."""
         outcome, reasons = v.outcome, list(v.reasons)
@@ -316,33 +330,13 @@ class ComplianceService:
             except Frozen as exc:
                 outcome = "block"
                 reasons.append(str(exc))
-        record_in(
-            conn,
+        audit.append(AuditRecord(
             ACTOR,
             "compliance.screen.repeat",
             {"movement": v.movement_id, "client": tx.client_id},
             {"outcome": outcome, "stored": v.outcome, "reasons": reasons},
-        )
+        ))
         return replace(v, outcome=outcome, reasons=tuple(reasons))
-
-    def _history(self, conn: Connection, tx: Movement) -> tuple[list[Movement], list[datetime]]:
-        """The client's movements of the last 31 days up to ``tx`` (blocked ones excluded: they
-        never moved) and the times of those that filed a CTR."""
-        rows = conn.execute(
-            select(_MOV)
-            .where(
-                _MOV.c.client_id == tx.client_id,
-                _MOV.c.verdict != "block",
-                _MOV.c.at > tx.at - timedelta(days=31),
-                _MOV.c.at <= tx.at,
-            )
-            .order_by(_MOV.c.at)
-        ).all()
-        history = [_movement_of(r) for r in rows]
-        ctr_times = [
-            m.at for m, r in zip(history, rows, strict=True) if json.loads(r.detail).get("ctr_filed")
-        ]
-        return history, ctr_times
 
     def _window(self, hit: RuleHit) -> timedelta:
         """The sliding window of the rule behind ``hit`` (24 h when it names none)."""
@@ -359,14 +353,22 @@ class ComplianceService:
         return row
 
     def _open(
-        self, conn: Connection, client_id: str, movement_id: str | None, actor: str, detail: dict[str, Any]
+        self,
+        conn: Connection,
+        client_id: str,
+        movement_id: str | None,
+        actor: str,
+        detail: dict[str, Any],
+        audit: list[AuditRecord] | None = None,
     ) -> int:
         case_id = conn.execute(
             insert(_CASE).values(
                 client_id=client_id, movement_id=movement_id, status="open", opened_at=self.clock()
             )
         ).inserted_primary_key[0]
-        self._step(conn, case_id, "open", actor, {"client": client_id, "movement": movement_id, **detail})
+        self._step(
+            conn, case_id, "open", actor, {"client": client_id, "movement": movement_id, **detail}, audit
+        )
         return int(case_id)
 
     def _advance(self, case_id: int, step: str, actor: str, detail: dict[str, Any], **values: Any) -> None:
@@ -377,17 +379,32 @@ class ComplianceService:
                 conn.execute(update(_CASE).where(_CASE.c.id == case_id).values(**values))
             self._step(conn, case_id, step, actor, detail)
 
-    def _step(self, conn: Connection, case_id: int, step: str, actor: str, detail: dict[str, Any]) -> None:
+    def _step(
+        self,
+        conn: Connection,
+        case_id: int,
+        step: str,
+        actor: str,
+        detail: dict[str, Any],
+        audit: list[AuditRecord] | None = None,
+    ) -> None:
+        """Record a case step; its audit record is written now, or collected in ``audit``."""
         at = self.clock()
         conn.execute(
             insert(_EV).values(
                 case_id=case_id, step=step, actor=actor, at=at, detail=json.dumps(detail, sort_keys=True)
             )
         )
-        record_in(conn, actor, f"compliance.case.{step}", {"case": case_id, **detail}, "ok")
+        _audit(conn, audit, AuditRecord(actor, f"compliance.case.{step}", {"case": case_id, **detail}, "ok"))
 
     def _report(
-        self, conn: Connection, kind: str, tx: Movement, case_id: int | None, reasons: list[str]
+        self,
+        conn: Connection,
+        kind: str,
+        tx: Movement,
+        case_id: int | None,
+        reasons: list[str],
+        audit: list[AuditRecord] | None = None,
     ) -> int:
         now = self.clock()
         due = now + timedelta(days=SAR_FILING_DAYS if kind == "SAR" else 15)
@@ -415,7 +432,8 @@ class ComplianceService:
                 body=json.dumps(body, sort_keys=True),
             )
         ).inserted_primary_key[0]
-        record_in(conn, ACTOR, f"compliance.report.{kind.lower()}", {"report": rid, **body}, "draft")
+        record = AuditRecord(ACTOR, f"compliance.report.{kind.lower()}", {"report": rid, **body}, "draft")
+        _audit(conn, audit, record)
         return int(rid)
 
 
@@ -434,9 +452,18 @@ def _fingerprint(tx: Movement) -> str:
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
-def _movement_of(r: Any) -> Movement:
-    at = r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC)
-    return Movement(r.id, r.client_id, r.kind, r.asset, int(r.units), r.usd_cents, at)
+def _lock_key(client_id: str) -> int:
+    """The PostgreSQL advisory lock key of a client's screens."""
+    digest = hashlib.sha256(b"compliance:" + client_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _audit(conn: Connection, pending: list[AuditRecord] | None, record: AuditRecord) -> None:
+    """Write ``record`` now, or collect it in ``pending`` (a batch writes its records together)."""
+    if pending is None:
+        append(conn, record)
+    else:
+        pending.append(record)
 
 
 def _verdict_of(r: Any) -> Verdict:

@@ -1,0 +1,153 @@
+"""Pieces of the screening gate that one movement and a batch share (one home each):
+
+* :func:`prescreen`: what is decided before the client's lock (address risk, sanctions);
+* :func:`load_freezes` / :func:`frozen_reason`: the freezes of a set of clients and addresses;
+* :class:`Histories`: each client's screened movements of the rules' windows, read once per batch
+  and extended in memory as the batch decides, so movement *k* of a batch sees exactly what a
+  separate :meth:`~keeper.compliance.ComplianceService.screen` of it would have read.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, select
+
+from keeper.compliance.models import FreezeRow, MovementRow
+from keeper.compliance.risk import AddressRisk
+from keeper.compliance.rules_engine import Movement
+from keeper.compliance.screening.addresses import normalise_address
+from keeper.compliance.screening.matcher import Decision
+from keeper.compliance.screening.screener import Screener
+
+HISTORY = timedelta(days=31)  # the longest window the rules read (R006 baseline: 30 days)
+_MOV, _FRZ = MovementRow.__table__, FreezeRow.__table__
+_CHUNK = 500  # keys per IN (...) query
+#: how a stored movement's ``detail`` (``json.dumps(..., sort_keys=True)``) says it filed a CTR; a
+#: string value cannot contain it (its quotes are escaped), so no parse is needed to find it
+CTR_FILED = '"ctr_filed": true'
+
+
+@dataclass
+class Findings:
+    """What was found on a movement before its client's lock: labels merged into ``tx``."""
+
+    tx: Movement
+    outcome: str = "allow"
+    sar: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+
+def prescreen(tx: Movement, risk: AddressRisk | None, screener: Screener | None) -> Findings:
+    """Address risk and sanctions screening of ``tx`` (reads no compliance table)."""
+    found = Findings(tx)
+    labels = set(tx.address_labels)
+    if tx.address is not None and risk is not None:
+        s = risk.score(tx.address)
+        labels |= s.labels
+        if s.band != "approve":
+            found.outcome = "block" if s.band == "block" else "review"
+            found.sar = s.band == "block"
+            found.reasons.append(f"address risk {s.score}: {s.reason}")
+    if screener is not None and (tx.address or tx.counterparty):
+        res = screener.screen_transaction(tx.address, tx.counterparty, tx.country)
+        if res.decision is Decision.DECLINE_SAR:
+            found.outcome, found.sar = "block", True
+        elif res.decision is Decision.REVIEW and found.outcome == "allow":
+            found.outcome = "review"
+        found.reasons += [
+            f"sanctions {m.list_name}@v{m.list_version} {m.entry.uid} score {m.score:.0f}"
+            for m in res.matches
+        ]
+    if labels != tx.address_labels:
+        found.tx = replace(tx, address_labels=frozenset(labels))
+    return found
+
+
+def _chunks(keys: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(keys), _CHUNK):
+        yield keys[i:i + _CHUNK]
+
+
+def load_freezes(conn: Connection, client_ids: Iterable[str],
+                 addresses: Iterable[str]) -> dict[tuple[str, str], Any]:
+    """``{(subject, key): row}`` of the freezes on ``client_ids`` and (normalised) ``addresses``."""
+    found: dict[tuple[str, str], Any] = {}
+    for subject, keys in (("client", sorted(set(client_ids))), ("address", sorted(set(addresses)))):
+        for part in _chunks(keys):
+            rows = conn.execute(select(_FRZ.c.subject, _FRZ.c.key, _FRZ.c.reason, _FRZ.c.case_id)
+                                .where(_FRZ.c.subject == subject, _FRZ.c.key.in_(part)))
+            found.update({(r.subject, r.key): r for r in rows})
+    return found
+
+
+def freeze_keys(client_id: str, address: str | None) -> list[tuple[str, str]]:
+    """The freeze subjects a movement of ``client_id`` to ``address`` is checked against."""
+    return [("client", client_id)] + ([("address", normalise_address(address))] if address else [])
+
+
+def frozen_reason(freezes: dict[tuple[str, str], Any], client_id: str,
+                  address: str | None) -> str | None:
+    """Why ``client_id`` (or ``address``) may not move, from :func:`load_freezes`; ``None``: free."""
+    for subject, key in freeze_keys(client_id, address):
+        row = freezes.get((subject, key))
+        if row is not None:
+            return f"{subject} {key} is frozen (case {row.case_id}): {row.reason}"
+    return None
+
+
+def movement_of(r: Any) -> Movement:
+    """A stored ``compliance_movements`` row as the rules see it."""
+    at = r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC)
+    return Movement(r.id, r.client_id, r.kind, r.asset, int(r.units), r.usd_cents, at)
+
+
+class Histories:
+    """Every batch client's non-blocked movements of the rules' windows, in time order."""
+
+    def __init__(self, conn: Connection, txs: Sequence[Movement]) -> None:
+        """Read, in one query per chunk of clients, what the windows of ``txs`` can reach."""
+        self._at: dict[str, list[datetime]] = {}
+        self._items: dict[str, list[tuple[Movement, bool]]] = {}
+        if not txs:
+            return
+        since = min(t.at for t in txs) - HISTORY
+        until = max(t.at for t in txs)
+        for part in _chunks(sorted({t.client_id for t in txs})):
+            rows = conn.execute(
+                select(_MOV.c.id, _MOV.c.client_id, _MOV.c.kind, _MOV.c.asset, _MOV.c.units,
+                       _MOV.c.usd_cents, _MOV.c.at, _MOV.c.detail)
+                .where(and_(_MOV.c.client_id.in_(part), _MOV.c.verdict != "block",
+                            _MOV.c.at > since, _MOV.c.at <= until))
+                .order_by(_MOV.c.at)
+            )
+            for r in rows:
+                self.add(movement_of(r), CTR_FILED in r.detail)
+
+    def add(self, m: Movement, ctr_filed: bool) -> None:
+        """Record ``m`` (decided, not blocked) after any movement at the same time."""
+        ats = self._at.setdefault(m.client_id, [])
+        i = bisect.bisect_right(ats, m.at)
+        ats.insert(i, m.at)
+        self._items.setdefault(m.client_id, []).insert(i, (m, ctr_filed))
+
+    def before(self, tx: Movement) -> tuple[list[Movement], list[datetime]]:
+        """The client's movements in ``(tx.at - 31 days, tx.at]`` and the times of those that
+        filed a CTR (what :class:`ComplianceService` judges ``tx`` against)."""
+        ats = self._at.get(tx.client_id, [])
+        lo = bisect.bisect_right(ats, tx.at - HISTORY)
+        hi = bisect.bisect_right(ats, tx.at)
+        window = self._items[tx.client_id][lo:hi] if hi > lo else []
+        return [m for m, _ in window], [m.at for m, ctr in window if ctr]
+
+
+def load_stored(conn: Connection, ids: Iterable[str]) -> dict[str, Any]:
+    """``{id: row}`` of the movements among ``ids`` screened before."""
+    found: dict[str, Any] = {}
+    for part in _chunks(sorted(set(ids))):
+        found.update({r.id: r for r in conn.execute(select(_MOV).where(_MOV.c.id.in_(part)))})
+    return found
