@@ -52,7 +52,8 @@ class SafeTxExecutor:
 
     def __init__(self, service: SafeTxService, keyring: Keyring, *, alert: AlertFn,
                  label: str = "safe-signer", max_age: timedelta = timedelta(days=7),
-                 audit: AuditFn = record_in, priority_fee_wei: int = 10**9) -> None:
+                 audit: AuditFn = record_in, priority_fee_wei: int = 10**9,
+                 receipt_wait_s: float = 5.0) -> None:
         self.service = service
         self.chain = service.chain
         self.keyring = keyring
@@ -62,6 +63,7 @@ class SafeTxExecutor:
         self.max_age = max_age
         self.audit = audit
         self.priority_fee_wei = priority_fee_wei
+        self.receipt_wait_s = receipt_wait_s
 
     def run_once(self, now: datetime | None = None) -> int:
         """One pass over every registered multisig; returns how many SafeTxs were sent."""
@@ -176,14 +178,21 @@ class SafeTxExecutor:
             self.audit(conn, "keeper", "safetx.submit",
                        {"safe": rec.safe, "safe_tx_hash": rec.safe_tx_hash, "nonce": rec.tx.nonce},
                        {"transaction_hash": tx_hash, "executor": self.address})
-        self._broadcast(raw)
+        if self._broadcast(raw) and self.receipt_wait_s > 0:
+            try:  # usually mined within a block; otherwise reconciled on a later pass
+                self.chain.w3.eth.wait_for_transaction_receipt(tx_hash, self.receipt_wait_s, 0.1)
+            except Exception:  # noqa: BLE001 - not mined yet
+                log.info("safetx: %s not mined yet; reconciled later", tx_hash)
         return True
 
-    def _broadcast(self, raw: bytes) -> None:
+    def _broadcast(self, raw: bytes) -> bool:
         try:
             self.chain.w3.eth.send_raw_transaction(raw)
+            return True
         except Exception as exc:  # noqa: BLE001 - known / underpriced / node down: retried later
-            log.warning("safetx: broadcast failed (%s); will retry", type(exc).__name__)
+            log.warning("safetx: broadcast failed (%s: %s); will retry", type(exc).__name__,
+                        str(exc)[:200])
+            return False
 
     # -------------------------------------------------------------- reconcile
     def reconcile(self, now: datetime | None = None) -> int:
