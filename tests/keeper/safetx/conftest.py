@@ -4,6 +4,7 @@ database (SQLite and PostgreSQL), the service, and a SoftHSM keyring for the exe
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,15 +105,27 @@ def keyring(tmp_path_factory: pytest.TempPathFactory) -> Any:
     ring.close()
 
 
-def transfer_tx(to: str, value: int, nonce: int, data: bytes = b"") -> SafeTx:
+def _transfer_tx(to: str, value: int, nonce: int, data: bytes = b"") -> SafeTx:
     """A plain CALL moving ``value`` wei (no refund, no gas token)."""
     return SafeTx(to, value, data, 0, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, nonce)
 
 
-def proposal(chain_id: int, safe: str, tx: SafeTx, sender: Owner, *signers: Owner) -> Proposal:
+def _proposal(chain_id: int, safe: str, tx: SafeTx, sender: Owner, *signers: Owner) -> Proposal:
     """A proposal of ``tx`` by ``sender`` carrying the signatures of ``signers`` (or the
     sender's own), as Safe tooling posts it."""
     digest = safe_tx_hash(chain_id, safe, tx)
     sigs = b"".join(s.sign(digest) for s in sorted(signers or (sender,),
                                                    key=lambda o: int(o.address, 16)))
     return Proposal(safe, tx, digest, sender.address, sigs, "tests")
+
+
+@pytest.fixture(scope="session")
+def transfer_tx() -> Callable[..., SafeTx]:
+    """``transfer_tx(to, value, nonce)``: a plain CALL SafeTx."""
+    return _transfer_tx
+
+
+@pytest.fixture(scope="session")
+def proposal() -> Callable[..., Proposal]:
+    """``proposal(chain_id, safe, tx, sender, *signers)``: a signed proposal."""
+    return _proposal

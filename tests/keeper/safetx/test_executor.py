@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import proposal, transfer_tx
 
 from keeper.keys import safe_tx_hash
 from keeper.safetx import (
@@ -31,19 +30,26 @@ def executor(service, keyring, ledger, fund):
     return ex
 
 
-def confirmed(service, chain, msig, owners, value, nonce=0):
-    """Propose ``value`` wei to BOB at ``nonce`` by owner 0 and confirm by owner 1."""
-    tx = transfer_tx(BOB, value, nonce)
-    h = service.propose(proposal(chain.chain_id, msig.address, tx, owners[0]))
-    service.confirm(h, owners[1].sign(safe_tx_hash(chain.chain_id, msig.address, tx)))
-    return h
+@pytest.fixture
+def confirmed(proposal, transfer_tx):
+    """``confirmed(service, chain, msig, owners, value, nonce=0)``: propose ``value`` wei to BOB
+    at ``nonce`` by owner 0 and confirm by owner 1; returns the safeTxHash."""
+
+    def make(service, chain, msig, owners, value, nonce=0):
+        tx = transfer_tx(BOB, value, nonce)
+        h = service.propose(proposal(chain.chain_id, msig.address, tx, owners[0]))
+        service.confirm(h, owners[1].sign(safe_tx_hash(chain.chain_id, msig.address, tx)))
+        return h
+
+    return make
 
 
 def alerts(ledger, kind):
     return [a for a in ledger.alerts_after(0, 1000) if a[1] == kind]
 
 
-def test_executes_at_threshold_with_hsm_key(service, executor, multisig, owners, chain):
+def test_executes_at_threshold_with_hsm_key(service, executor, multisig, owners, chain, proposal,
+                                            transfer_tx):
     before = chain.provider.get_balance(BOB)
     h = service.propose(proposal(chain.chain_id, multisig.address, transfer_tx(BOB, 7, 0),
                                  owners[0]))
@@ -64,7 +70,8 @@ def test_executes_at_threshold_with_hsm_key(service, executor, multisig, owners,
                                  owners[0]))
 
 
-def test_other_proposals_at_nonce_replaced(service, executor, multisig, owners, chain):
+def test_other_proposals_at_nonce_replaced(service, executor, multisig, owners, chain, proposal,
+                                           transfer_tx, confirmed):
     first = confirmed(service, chain, multisig, owners, 1)
     second = confirmed(service, chain, multisig, owners, 2)
     pending_next = service.propose(proposal(chain.chain_id, multisig.address,
@@ -75,8 +82,8 @@ def test_other_proposals_at_nonce_replaced(service, executor, multisig, owners, 
     assert service.get(pending_next).status == Status.PENDING
 
 
-def test_reverting_tx_is_not_sent_and_alerted(service, executor, ledger, multisig, owners,
-                                              chain):
+def test_reverting_tx_is_not_sent_and_alerted(service, executor, ledger, multisig, owners, chain,
+                                              confirmed):
     h = confirmed(service, chain, multisig, owners, 10**30)  # more than the Safe holds
     sender_nonce = chain.provider.get_nonce(executor.address)
     assert executor.run_once() == 0
@@ -87,7 +94,7 @@ def test_reverting_tx_is_not_sent_and_alerted(service, executor, ledger, multisi
     assert [a[3] for a in alerts(ledger, SIMULATION_FAILED)] == [f"safetx:simulation:{h}"]
 
 
-def test_stale_proposal_expires(service, executor, multisig, owners, chain):
+def test_stale_proposal_expires(service, executor, multisig, owners, chain, proposal, transfer_tx):
     h = service.propose(proposal(chain.chain_id, multisig.address, transfer_tx(BOB, 1, 0),
                                  owners[0]))
     executor.run_once(datetime.now(UTC) + timedelta(days=6))
@@ -96,8 +103,8 @@ def test_stale_proposal_expires(service, executor, multisig, owners, chain):
     assert service.get(h).status == Status.EXPIRED
 
 
-def test_restart_between_broadcast_and_receipt_executes_once(service, keyring, ledger,
-                                                             executor, multisig, owners, chain):
+def test_restart_between_broadcast_and_receipt_executes_once(service, keyring, ledger, executor,
+                                                             multisig, owners, chain, confirmed):
     before = chain.provider.get_balance(BOB)
     h = confirmed(service, chain, multisig, owners, 11)
     chain.provider.make_request("evm_setAutomine", [False])
@@ -116,7 +123,8 @@ def test_restart_between_broadcast_and_receipt_executes_once(service, keyring, l
     assert multisig.call_view_method("nonce") == 1
 
 
-def test_indexer_records_executions_made_elsewhere(service, multisig, owners, chain, accounts):
+def test_indexer_records_executions_made_elsewhere(service, multisig, owners, chain, accounts,
+                                                   proposal, transfer_tx, confirmed):
     cid, safe = chain.chain_id, multisig.address
     proposed = confirmed(service, chain, multisig, owners, 5)
     rival = service.propose(proposal(cid, safe, transfer_tx(BOB, 6, 0), owners[0]))

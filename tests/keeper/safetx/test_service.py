@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import io
 import time
+from typing import Any
 
 import pytest
-from conftest import Owner, proposal, transfer_tx
 from sqlalchemy import func, select
 
 from keeper.audit import export
@@ -41,7 +41,8 @@ def stored(service: SafeTxService) -> tuple[int, int]:
     return int(txs), int(confs)
 
 
-def test_propose_stores_tx_and_senders_confirmation_with_audit(service, multisig, owners, chain):
+def test_propose_stores_tx_and_senders_confirmation_with_audit(service, multisig, owners, chain,
+                                                               proposal, transfer_tx):
     p = proposal(chain.chain_id, multisig.address, transfer_tx(BOB, 10**18, 0), owners[0])
     h = service.propose(p)
     assert h == hash_hex(bytes(multisig.getTransactionHash(BOB, 10**18, b"", 0, 0, 0, 0,
@@ -56,7 +57,8 @@ def test_propose_stores_tx_and_senders_confirmation_with_audit(service, multisig
 
 @pytest.mark.parametrize("case", ["wrong_hash", "non_owner_sender", "non_owner_signature",
                                   "signature_not_sender", "no_signature", "garbage_signature"])
-def test_refused_proposals_change_nothing(service, multisig, owners, outsider, chain, case):
+def test_refused_proposals_change_nothing(service, multisig, owners, outsider, chain, case,
+                                          proposal, transfer_tx):
     tx = transfer_tx(BOB, 1, 0)
     cid, safe = chain.chain_id, multisig.address
     p = proposal(cid, safe, tx, owners[0])
@@ -81,7 +83,8 @@ def test_refused_proposals_change_nothing(service, multisig, owners, outsider, c
     assert audit_text(service) == before
 
 
-def test_duplicate_signature_in_one_proposal_refused(service, multisig, owners, chain):
+def test_duplicate_signature_in_one_proposal_refused(service, multisig, owners, chain, proposal,
+                                                     transfer_tx):
     p = proposal(chain.chain_id, multisig.address, transfer_tx(BOB, 1, 0), owners[0])
     p = type(p)(p.safe, p.tx, p.contract_transaction_hash, p.sender, p.signature * 2)
     with pytest.raises(ProposalRefused, match="duplicated"):
@@ -89,7 +92,7 @@ def test_duplicate_signature_in_one_proposal_refused(service, multisig, owners, 
     assert stored(service) == (0, 0)
 
 
-def test_unknown_safe_is_refused(service, owners, chain, outsider):
+def test_unknown_safe_is_refused(service, owners, chain, outsider, proposal, transfer_tx):
     p = proposal(chain.chain_id, outsider.address, transfer_tx(BOB, 1, 0), owners[0])
     with pytest.raises(UnknownSafe):
         service.propose(p)
@@ -97,7 +100,8 @@ def test_unknown_safe_is_refused(service, owners, chain, outsider):
         service.safe_info(outsider.address)
 
 
-def test_confirmations_owner_once_and_only_pending(service, multisig, owners, outsider, chain):
+def test_confirmations_owner_once_and_only_pending(service, multisig, owners, outsider, chain,
+                                                   proposal, transfer_tx):
     tx = transfer_tx(BOB, 1, 0)
     h = service.propose(proposal(chain.chain_id, multisig.address, tx, owners[0]))
     digest = safe_tx_hash(chain.chain_id, multisig.address, tx)
@@ -117,7 +121,7 @@ def test_confirmations_owner_once_and_only_pending(service, multisig, owners, ou
         service.confirm("0x" + "ab" * 32, owners[1].sign(digest))
 
 
-def test_reproposal_adds_new_signatures_only(service, multisig, owners, chain):
+def test_reproposal_adds_new_signatures_only(service, multisig, owners, chain, proposal, transfer_tx):
     tx = transfer_tx(BOB, 3, 0)
     h = service.propose(proposal(chain.chain_id, multisig.address, tx, owners[0]))
     assert service.propose(proposal(chain.chain_id, multisig.address, tx, owners[1])) == h
@@ -125,7 +129,7 @@ def test_reproposal_adds_new_signatures_only(service, multisig, owners, chain):
     assert stored(service) == (1, 2)
 
 
-def test_list_filters_and_ordering(service, multisig, owners, chain):
+def test_list_filters_and_ordering(service, multisig, owners, chain, proposal, transfer_tx):
     hs = [service.propose(proposal(chain.chain_id, multisig.address, transfer_tx(BOB, v, n),
                                    owners[0])) for v, n in ((1, 0), (2, 1), (3, 1), (4, 2))]
     count, page, unique = service.list(multisig.address)
@@ -139,12 +143,12 @@ def test_list_filters_and_ordering(service, multisig, owners, chain):
     assert count == 4 and [r.safe_tx_hash for r in page] == [hs[0]]
 
 
-def _delete_sig(owner: Owner, chain_id: int, safe: str, h: str) -> bytes:
+def _delete_sig(owner: Any, chain_id: int, safe: str, h: str) -> bytes:
     return owner.sign(delete_message_hash(chain_id, safe, bytes.fromhex(h[2:]),
                                           int(time.time()) // 3600))
 
 
-def test_delete_only_by_proposer(service, multisig, owners, chain):
+def test_delete_only_by_proposer(service, multisig, owners, chain, proposal, transfer_tx):
     tx = transfer_tx(BOB, 5, 0)
     h = service.propose(proposal(chain.chain_id, multisig.address, tx, owners[0]))
     service.confirm(h, owners[1].sign(safe_tx_hash(chain.chain_id, multisig.address, tx)))
