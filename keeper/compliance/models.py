@@ -172,3 +172,53 @@ class ReportRow(ComplianceBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     body: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class ApprovalRow(ComplianceBase):
+    """A four-eyes proposal on a case: ``clear`` (release what it holds or blocks) or ``lift`` (a
+    freeze). ``pending`` until a second officer, neither the proposer nor the case's opener,
+    approves (the action is then carried out) or rejects it."""
+
+    __tablename__ = "compliance_approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("compliance_cases.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # clear | lift
+    params: Mapped[str] = mapped_column(Text)  # JSON
+    status: Mapped[str] = mapped_column(String(16))  # pending | approved | rejected
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LabelVersionRow(ComplianceBase):
+    """One imported version of a labelled address list (mixer, darknet, sanctioned, exchange)."""
+
+    __tablename__ = "compliance_label_versions"
+    __table_args__ = (
+        UniqueConstraint("list_name", "version", name="uq_compliance_label_versions_version"),
+        Index("uq_compliance_label_versions_current", "list_name", unique=True,
+              sqlite_where=_CURRENT, postgresql_where=_CURRENT),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    list_name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    entry_count: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LabelledAddressRow(ComplianceBase):
+    """A labelled address of one version (address normalised as for screening)."""
+
+    __tablename__ = "compliance_labelled_addresses"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("compliance_label_versions.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(128))
+    chain: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(200))

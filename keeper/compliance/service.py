@@ -18,9 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from keeper.audit import AuditRecord, append, record_in
+from keeper.compliance.decisions import CaseError, FourEyes
 from keeper.compliance.gate import (
     Findings,
     Histories,
@@ -50,10 +51,6 @@ class MovementConflict(ValueError):  # noqa: N818 - reads as what it is
     """A movement id screened before with other content (a retry must repeat it exactly)."""
 
 
-class CaseError(ValueError):
-    """A case step that its state does not allow (unknown case, closed, undecided)."""
-
-
 @dataclass(frozen=True)
 class Verdict:
     """The decision on one movement: ``allow`` / ``review`` / ``block``, why, and what it opened."""
@@ -71,7 +68,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class ComplianceService:
+class ComplianceService(FourEyes):
     """Screening gate, freezes, cases and reports over the ``compliance_*`` tables."""
 
     def __init__(
@@ -238,28 +235,6 @@ class ComplianceService:
                 conn, actor, "compliance.freeze", {subject: key, "case": case_id, "reason": reason}, "frozen"
             )
 
-    def lift(
-        self, actor: str, case_id: int, client_id: str | None = None, address: str | None = None
-    ) -> None:
-        """Lift a freeze: only through the decided case that froze it (a freeze opened without a
-        case: a decided case of that client), recorded as a step of that case."""
-        subject, key = ("client", client_id) if client_id else ("address", normalise_address(address or ""))
-        with self.engine.begin() as conn:
-            case = self._case(conn, case_id)
-            if case.outcome is None:
-                raise CaseError(f"case {case_id} is not decided: a freeze is lifted only by a decision")
-            where = (_FRZ.c.subject == subject, _FRZ.c.key == key)
-            frozen = conn.execute(select(_FRZ.c.case_id).where(*where)).first()
-            if frozen is None:
-                raise CaseError(f"{subject} {key} is not frozen")
-            owner = frozen.case_id
-            if (owner is not None and owner != case_id) or (
-                owner is None and subject == "client" and case.client_id != key
-            ):
-                raise CaseError(f"{subject} {key} was frozen by case {owner}, not case {case_id}")
-            conn.execute(delete(_FRZ).where(*where))
-            self._step(conn, case_id, "lift", actor, {subject: key})
-
     # ---- cases ----------------------------------------------------------------------------
     def open_case(self, actor: str, client_id: str, detail: dict[str, Any]) -> int:
         """Open a case by hand; returns its id."""
@@ -273,14 +248,6 @@ class ComplianceService:
     def add_evidence(self, case_id: int, actor: str, evidence: dict[str, Any]) -> None:
         """Attach evidence (a JSON object) to an open case."""
         self._advance(case_id, "evidence", actor, evidence)
-
-    def decide(self, case_id: int, actor: str, outcome: str, note: str) -> None:
-        """Decide an open case (``clear`` / ``confirm``)."""
-        if outcome not in ("clear", "confirm"):
-            raise CaseError("outcome is 'clear' or 'confirm'")
-        self._advance(
-            case_id, "decide", actor, {"outcome": outcome, "note": note}, outcome=outcome, status="decided"
-        )
 
     def close(self, case_id: int, actor: str) -> None:
         """Close a decided case."""

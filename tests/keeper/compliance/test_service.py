@@ -111,8 +111,8 @@ def test_freeze_stops_every_flow_until_a_decision_lifts_it(db: Engine) -> None:
         s.lift("officer-2", case, client_id="c1")  # undecided: stays frozen
     with pytest.raises(Frozen):
         s.check_can_move("c1")
-    s.decide(case, "officer-2", "clear", "false positive")
-    s.lift("officer-2", case, client_id="c1")
+    s.approve(s.decide(case, "officer-2", "clear", "false positive"), "officer-3")  # four eyes
+    s.approve(s.lift("officer-2", case, client_id="c1"), "officer-3")
     s.check_can_move("c1")
     with pytest.raises(Frozen):
         s.check_can_move("c1", CLEAN)
@@ -249,7 +249,7 @@ def test_a_freeze_is_lifted_only_by_its_own_case(db: Engine) -> None:
     real = s.open_case("officer-1", "c1", {"why": "fraud report"})
     s.freeze("officer-1", "fraud report", client_id="c1", case_id=real)
     dummy = s.open_case("insider", "c1", {"why": "nothing"})
-    s.decide(dummy, "insider", "clear", "nothing to see")
+    s.approve(s.decide(dummy, "insider", "clear", "nothing to see"), "accomplice")
     with pytest.raises(CaseError):
         s.lift("insider", dummy, client_id="c1")
     with pytest.raises(Frozen):
@@ -263,7 +263,7 @@ def test_a_held_movement_follows_its_case_decision(db: Engine) -> None:
     held = [s.screen(mv(i, 950_000, T0 + timedelta(hours=i))) for i in range(4)][2:]
     assert [v.outcome for v in held] == ["review", "review"]
     assert s.screen(mv(2, 950_000, T0 + timedelta(hours=2))).outcome == "review"  # undecided: still held
-    s.decide(held[0].case_id, "officer-1", "clear", "payroll, documented")
+    s.approve(s.decide(held[0].case_id, "officer-1", "clear", "payroll, documented"), "officer-2")
     s.decide(held[1].case_id, "officer-1", "confirm", "structuring")
     audits = count(db, AuditRow)
     cleared = s.screen(mv(2, 950_000, T0 + timedelta(hours=2)))
