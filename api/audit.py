@@ -5,7 +5,12 @@ The record: ``actor`` the authenticated client's id (set by :func:`api.deps.get_
 no route serves: an outsider's path is never echoed into the trail); ``params`` the route's path
 parameters and the query parameters, each value cut to :data:`MAX_VALUE` characters, at most
 :data:`MAX_QUERY` of them, credential-like names (key, token, secret, password, auth) redacted;
-never headers or bodies; ``result`` ``{"status": <code>}`` (500 when the app raised).
+never headers or bodies; ``params["request_id"]`` the request's id; ``result``
+``{"status": <code>}`` (500 when the app raised).
+
+Request id: every response carries ``X-Request-ID``. A sane incoming one (1 to 64 characters of
+``A-Z a-z 0-9 . _ : -``) is kept so a caller can correlate; anything else is replaced by a fresh
+random id (never echoed). The id is in ``request.state.request_id`` and in the audit record.
 
 Throughput and failure policy (decided): records go to the group-committing
 :class:`~keeper.audit.AuditWriter` and the response does not wait for them; the writer commits
@@ -20,11 +25,13 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import Future
 from typing import Any
 
+from api.errors import internal_error
 from keeper.audit import AuditRecord, AuditTrail
 
 log = logging.getLogger(__name__)
@@ -33,6 +40,9 @@ MAX_QUERY = 16
 MAX_PENDING = 100_000
 ANONYMOUS = "anonymous"
 ACTOR_STATE = "audit_actor"  # request.state attribute the authentication sets
+REQUEST_ID_STATE = "request_id"  # request.state attribute holding the request id
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _SECRETISH = re.compile(r"key|token|secret|passw|auth|signature|credential", re.IGNORECASE)
 
 Scope = MutableMapping[str, Any]
@@ -57,9 +67,24 @@ def request_record(scope: Scope, status: int) -> AuditRecord:
     raw = scope.get("query_string", b"").decode("latin-1")
     for name, value in parse_qsl(raw, keep_blank_values=True)[:MAX_QUERY]:
         query[name[:MAX_VALUE]] = _value(name, value)
-    actor = str((scope.get("state") or {}).get(ACTOR_STATE) or ANONYMOUS)
-    return AuditRecord(actor, f"api.{scope.get('method', '?')} {template}",
-                       {"path": path, "query": query}, {"status": status})
+    state = scope.get("state") or {}
+    actor = str(state.get(ACTOR_STATE) or ANONYMOUS)
+    params: dict[str, Any] = {"path": path, "query": query}
+    if state.get(REQUEST_ID_STATE):
+        params["request_id"] = str(state[REQUEST_ID_STATE])
+    return AuditRecord(actor, f"api.{scope.get('method', '?')} {template}", params,
+                       {"status": status})
+
+
+def request_id_of(scope: Scope) -> str:
+    """The caller's ``X-Request-ID`` if sane (see module docstring), else a fresh random id."""
+    for name, value in scope.get("headers") or ():
+        if name.lower() == b"x-request-id":
+            incoming = value.decode("latin-1")
+            if _SANE_REQUEST_ID.fullmatch(incoming):
+                return incoming
+            break
+    return secrets.token_hex(16)
 
 
 class RequestAudit:
@@ -106,7 +131,8 @@ class RequestAudit:
 
 
 class AuditMiddleware:
-    """Pure ASGI middleware: records every HTTP request with its final status."""
+    """Pure ASGI middleware: gives every HTTP request its id (``X-Request-ID`` on the response)
+    and records it with its final status."""
 
     def __init__(self, app: ASGIApp, audit: Callable[[], RequestAudit]) -> None:
         self.app = app
@@ -117,15 +143,27 @@ class AuditMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500
+        status, started = 500, False
+        request_id = request_id_of(scope)
+        scope.setdefault("state", {})[REQUEST_ID_STATE] = request_id
 
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                status, started = int(message["status"]), True
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() != b"x-request-id"]
+                message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
+        except Exception:
+            if started:
+                raise
+            # answered here (not by Starlette's outermost handler) so the 500 carries the id too
+            log.exception("unhandled error on %s %s (request %s)", scope.get("method"),
+                          scope.get("path", "")[:MAX_VALUE], request_id)
+            await internal_error()(scope, receive, sending)
         finally:
             self.audit().submit(request_record(scope, status))

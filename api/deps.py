@@ -3,9 +3,13 @@
 Long-lived resources (engine, ledger) are created once per app by :func:`api.main.create_app` and
 kept on ``app.state``; a database session is opened per request and closed afterwards.
 
-Authentication: ``Authorization: Bearer <api key>``. Every failure (no header, another scheme,
-malformed, unknown, wrong or revoked key) is the same 401; a valid key lacking the route's scope
-is 403. The authenticated client comes only from the key, never from the request.
+Authentication: ``Authorization: Bearer <credential>`` where the credential is an API key
+(``sr_...``) or an OAuth2 access token (a JWT from ``POST /oauth/token``). Every failure (no
+header, another scheme, malformed, unknown, wrong or revoked key; expired, tampered, foreign,
+wrong-algorithm or unknown-``kid`` token; revoked OAuth client) is the same 401; a valid credential
+lacking the route's scope is 403. The authenticated client comes only from the credential, never
+from the request. The credential is checked once per request (:func:`get_authenticated`, cached):
+the rate limit (:mod:`api.ratelimit`) and the route's scope check share the result.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from api.audit import ACTOR_STATE
 from api.errors import unauthorized
+from keeper.auth import TokenService
 from keeper.clients import CLIENT_READ, Client, Principal, authenticate
 from keeper.config import Settings
 from keeper.deployments import Deployment, read_deployment
@@ -72,27 +77,61 @@ DeploymentDep = Annotated[Deployment | None, Depends(get_deployment)]
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
-    bearerFormat="sr_<key_id>_<secret>",
-    description="API key issued with `python -m keeper.clients issue-key`, sent as "
-    "`Authorization: Bearer <key>`.",
+    bearerFormat="sr_<key_id>_<secret> or JWT",
+    description="Either an API key issued with `python -m keeper.clients issue-key` or an "
+    "OAuth2 access token (a JWT) from `POST /oauth/token` (client credentials grant; OAuth "
+    "clients are created with `python -m keeper.auth create-client`), sent as "
+    "`Authorization: Bearer <credential>`. The scopes are the same for both.",
 )
+API_KEY_PREFIX = "sr_"
+
+
+def get_token_service(request: Request) -> TokenService:
+    """The app's access-token service (signing keys cached per process)."""
+    return request.app.state.tokens
+
+
+TokenServiceDep = Annotated[TokenService, Depends(get_token_service)]
+
+
+def get_authenticated(request: Request, session: SessionDep,
+                      tokens: TokenServiceDep) -> Principal | None:
+    """The principal of the request's bearer credential (API key or access token), or ``None``.
+
+    FastAPI caches it per request: the rate limit and the scope check authenticate only once.
+    """
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credential:
+        return None
+    credential = credential.strip()
+    if credential.startswith(API_KEY_PREFIX):
+        principal = authenticate(session, credential)
+    else:
+        principal = tokens.verify(session, credential)
+    session.rollback()  # end the read snapshot: the route starts from a fresh one
+    if principal is not None:
+        setattr(request.state, ACTOR_STATE, str(principal.client.id))  # the audit record's actor
+    return principal
+
+
+AuthenticatedDep = Annotated[Principal | None, Depends(get_authenticated)]
 
 
 def get_principal(
-    request: Request,
     security_scopes: SecurityScopes,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    principal: AuthenticatedDep,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """Authenticate the request's API key and check it holds the route's scopes."""
-    principal = authenticate(session, credentials.credentials if credentials else None)
+    """The authenticated principal, which must hold the route's scopes (401, else 403).
+
+    ``_bearer`` only documents the credential in OpenAPI (:func:`get_authenticated` reads it).
+    """
     if principal is None:
         raise unauthorized()
-    setattr(request.state, ACTOR_STATE, str(principal.client.id))  # the audit record's actor
     missing = sorted(set(security_scopes.scopes) - principal.scopes)
     if missing:
         raise HTTPException(
-            403, f"this API key lacks the scope(s): {' '.join(missing)}",
+            403, f"this credential lacks the scope(s): {' '.join(missing)}",
             headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{" ".join(missing)}"'},
         )
     return principal

@@ -4,6 +4,7 @@
 * 403 ``forbidden``: a valid key without the scope the route needs.
 * 404 ``not_found``: unknown route, or a resource that is not the caller's (ids cannot be probed).
 * 422 ``validation_error``: ``details`` lists each problem (``loc``, ``msg``, ``type``).
+* 429 ``rate_limited``: over the rate limit; ``Retry-After`` says when to come back.
 * 503 ``unavailable``: the system cannot serve this yet (e.g. contracts not deployed), or the
   ledger could not take a write: ``LedgerUnavailable`` (nothing written; ``Retry-After``) or
   ``LedgerTimeout`` (not confirmed in time; retrying with the same ids never applies it twice).
@@ -28,9 +29,9 @@ log = logging.getLogger("api")
 
 CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 422: "validation_error", 503: "unavailable",
+    405: "method_not_allowed", 422: "validation_error", 429: "rate_limited", 503: "unavailable",
 }
-UNAUTHORIZED = "missing or invalid API key"
+UNAUTHORIZED = "missing or invalid credentials"  # one message for keys and tokens alike
 RETRY_AFTER_S = 5  # a locked ledger database usually frees within a writer's busy wait
 
 
@@ -106,9 +107,14 @@ async def _ledger_timeout(request: Request, exc: Exception) -> JSONResponse:
                   "same request and ids: it is never applied twice")
 
 
+def internal_error() -> JSONResponse:
+    """The one 500 answer: nothing about the cause (it is logged server-side by the caller)."""
+    return _error(500, "internal server error")
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _error(500, "internal server error")
+    return internal_error()
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from api import ratelimit
 from api.audit import AuditMiddleware, RequestAudit
-from api.errors import install_error_handlers
+from api.errors import install_error_handlers, responses
 from api.routes import (
     balances,
     clients,
@@ -21,12 +22,14 @@ from api.routes import (
     deposit_instructions,
     health,
     issuer_webhooks,
+    oauth,
     orders,
     statements,
     transfers,
     withdrawals,
 )
 from keeper.audit import AuditTrail
+from keeper.auth import RateLimiter, TokenService
 from keeper.config import Settings, load_settings
 from keeper.ledger import Ledger, make_engine
 
@@ -55,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Amounts are integers in the asset's base units, rendered as decimal strings. "
         "Every error has the body `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
         lifespan=lifespan,
+        dependencies=[Depends(ratelimit.enforce)],
+        responses=responses(429),
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -62,10 +67,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.audit = RequestAudit(trail, app.state)
     app.state.orders = orders.order_service_from_settings(settings, engine, ledger)
     app.state.issuer_webhook_secret = issuer_webhooks.secret(settings)
+    app.state.tokens = TokenService(settings.secrets_dir, settings.auth_token_ttl_s)
+    app.state.ratelimiter = RateLimiter(engine, settings.rate_limit_per_minute)
+    app.state.ratelimit_failed = 0
+    app.add_middleware(ratelimit.RateLimitHeaders)
     app.add_middleware(AuditMiddleware, audit=lambda: app.state.audit)
     install_error_handlers(app)
     orders.install_flow_errors(app)
     app.include_router(health.router)
+    app.include_router(oauth.router)
     for module in (clients, balances, statements, deposit_instructions,
                    orders, transfers, withdrawals, corebanking, issuer_webhooks):
         app.include_router(module.router)

@@ -118,6 +118,7 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "keeper.chain.migrate",
     "keeper.notifications.migrate",
     "keeper.flows.migrate",
+    "keeper.auth.migrate",
 )
 
 

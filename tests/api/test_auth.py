@@ -14,7 +14,7 @@ from keeper.clients.models import ApiKeyRow
 from strongroom_testkit.apiworld import World
 
 ROUTES = ["/v1/me", "/v1/balances", "/v1/statements/USDC/2026/1", "/v1/deposit-instructions/ETH"]
-UNAUTHORIZED = {"error": {"code": "unauthorized", "message": "missing or invalid API key"}}
+UNAUTHORIZED = {"error": {"code": "unauthorized", "message": "missing or invalid credentials"}}
 
 
 def _bad_headers(world: World) -> dict[str, dict[str, str]]:
