@@ -13,8 +13,15 @@ Public surface:
 * :class:`RuleSet` / :class:`Movement` / :func:`evaluate`: the versioned rules file (R001-R006).
 * :class:`AddressRisk` / :class:`LabelledAddressRisk`: address risk 0-100 with one hop of exposure.
 * :mod:`keeper.compliance.reports`: SAR/CTR files and :func:`check_sar_deadlines` (daily job).
+* :class:`LabelStore` / :func:`parse_labels`: labelled address lists (CSV/JSON), versioned and
+  atomic, feeding :class:`LabelledAddressRisk`.
+* :func:`from_settings`: the one builder of the gate from Settings (rules file, lists, labels).
+* Case decisions that let money move again need four eyes (:class:`FourEyes`).
 """
 
+from keeper.compliance.builder import from_settings
+from keeper.compliance.decisions import FourEyes
+from keeper.compliance.labels import LabelledAddress, LabelStore, LabelVersion, parse_labels
 from keeper.compliance.reports import DueSar, check_sar_deadlines
 from keeper.compliance.risk import AddressRisk, AddressScore, LabelledAddressRisk, StaticEdges, TransferEdges
 from keeper.compliance.rules_engine import Action, Movement, RuleHit, RulesError, RuleSet, evaluate
@@ -41,4 +48,5 @@ __all__ = [
     "Action", "AddressRisk", "AddressScore", "CaseError", "ComplianceService", "DueSar", "Frozen",
     "LabelledAddressRisk", "Movement", "MovementConflict", "RuleHit", "RuleSet", "RulesError",
     "StaticEdges", "TransferEdges", "Verdict", "check_sar_deadlines", "evaluate",
+    "FourEyes", "LabelStore", "LabelVersion", "LabelledAddress", "from_settings", "parse_labels",
 ]
