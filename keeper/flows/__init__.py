@@ -6,21 +6,26 @@ client notice (``keeper.notifications``) and, where money moves in the sub-ledge
 External calls (core banking, issuer) carry a key derived from (order id, step), so
 :meth:`OrderService.resume` after a crash repeats them without doubling anything.
 
+Every order starts in ``screening`` (the row exists before compliance screens it, so a retry
+after a crash screens the same movement) and ends ``refused`` if screening, the breaker or a
+limit says no (nothing else changed). Pre-flight refusals (client status, KYC, freeze, bad
+input) create no row at all; both are in the audit trail.
+
 =========  =========================================================================
-kind       states (-> final)
+kind       states after ``screening`` (-> final)
 =========  =========================================================================
-transfer   completed (created atomically with its postings; refusals create nothing)
+transfer   completed (postings and state in one transaction) | refused
 buy        accepted -> paid (USD debited in core banking) -> completed (delivered from the
            bank's inventory) | minting (issuer mints to the inventory; escalated after
            ``mint_escalate_after_s``) -> minted -> completed; minting -> refunding -> refunded
            (issuer failed: USD returned); accepted -> failed (core banking refused the debit)
-sell       debited (coins moved to the inventory, atomically with the order) -> completed
+sell       debited (coins moved to the inventory, atomically with the state) -> completed
            (USD net of fee credited; the bank fronts the fiat) | failed (credit refused: the
            debit is reversed)
 withdraw   not enabled in this build (refused, nothing changes)
 =========  =========================================================================
 
-Refusals (:class:`Refused` with a ``code``) change nothing but their audit record. Fees:
+Refusals raise :class:`Refused` with a ``code``. Fees:
 :func:`keeper.flows.rules.fee_cents` (0.25% rounded up to the cent).
 """
 

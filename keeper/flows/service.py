@@ -8,7 +8,6 @@ creates orders atomically with their first ledger postings.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from keeper import clients
 from keeper.audit import record_in
-from keeper.compliance import ComplianceService, Movement, Verdict
+from keeper.compliance import ComplianceService, Movement
 from keeper.flows import rules, store
 from keeper.flows.driver import Driver
 from keeper.flows.store import (
@@ -89,12 +88,52 @@ class OrderService(Driver):
                       {"code": exc.code, "message": exc.message})
         return exc
 
-    def _screen(self, client_id: str, kind: str, asset: str, units: int, key: str,
-                **kw: Any) -> Verdict:
-        """Screen a movement (idempotent on a id derived from the request); a block also
-        freezes and suspends the client (spec 004 §5.1 scenario 1)."""
-        mid = f"flows:{uuid.uuid5(uuid.NAMESPACE_URL, f'{client_id}:{kind}:{key}').hex}"
-        mov = Movement.valued(self.prices, mid, client_id, kind, asset, units, self.clock(), **kw)
+    def _open(self, client_id: str, key: str, fp: str, **fields: Any) -> Order:
+        """The order of (``client_id``, ``key``): found, or created in ``screening`` (the row
+        exists before screening so a retry screens the same movement: same id, same time)."""
+        try:
+            with self.engine.begin() as conn:
+                found = store.find_by_key(conn, client_id, key, fp)
+                if found is not None:
+                    return found
+                return store.create(conn, client_id=client_id, idem_key=key, fp=fp,
+                                    state="screening", now=self.clock(), **fields)
+        except IntegrityError:  # the same key raced in
+            with self.engine.connect() as conn:
+                found = store.find_by_key(conn, client_id, key, fp)
+            if found is None:
+                raise
+            return found
+
+    def _refused(self, order: Order, exc: Refused) -> Refused:
+        """Mark a screening order refused: its transition is the refusal's audit record (with an
+        outbox row); the caller raises ``exc``."""
+        with self.engine.begin() as conn:
+            cur = store.load(conn, order.id)
+            if cur is not None and cur[0].state == "screening":
+                store.transition(conn, order.id, "screening", "refused", now=self.clock(),
+                                 reason=exc.message, data={"code": exc.code})
+        return exc
+
+    def _known(self, order: Order) -> Order | None:
+        """A request already past screening answers its order; a refused one its refusal."""
+        if order.state == "screening":
+            return None
+        if order.state == "refused":
+            with self.engine.connect() as conn:
+                found = store.load(conn, order.id)
+            code = found[1].get("code", "refused") if found else "refused"
+            raise Refused(code, order.reason or "refused")
+        return order
+
+    def _screen(self, order: Order, kind: str, profile: clients.ClientProfile,
+                **kw: Any) -> None:
+        """Screen ``order`` as movement ``flows:{order id}`` at its creation time (a repeat
+        returns the stored verdict). A block also freezes and suspends the client (spec 004
+        §5.1 scenario 1); anything but allow refuses the order."""
+        client_id = order.client_id
+        mov = Movement.valued(self.prices, f"flows:{order.id}", client_id, kind, order.asset,
+                              order.units, order.created_at, country=profile.country, **kw)
         verdict = self.compliance.screen(mov)
         if verdict.outcome == "block":
             self.compliance.freeze(store.ACTOR, "; ".join(verdict.reasons)[:500] or "blocked",
@@ -104,27 +143,24 @@ class OrderService(Driver):
                                        f"compliance block, case {verdict.case_id}", store.ACTOR)
             except clients.ClientsError:
                 pass  # already suspended or closed
-        return verdict
+        if verdict.outcome != "allow":
+            raise self._refused(order, Refused(f"compliance_{verdict.outcome}",
+                                               f"held by compliance (case {verdict.case_id})"))
 
-    def _gate(self, client_id: str, op: str, params: dict[str, Any], kind: str, asset: str,
-              units: int, key: str, **kw: Any) -> clients.ClientProfile:
-        """Pre-flight and screening of one request; raises the audited :class:`Refused`."""
+    def _checked(self, client_id: str, op: str, params: dict[str, Any],
+                 check: Callable[[], Any]) -> Any:
+        """Run a validation; a :class:`Refused` (or ledger refusal) is audited and raised."""
         try:
-            profile = self._preflight(client_id)
-            verdict = self._screen(client_id, kind, asset, units, key, country=profile.country,
-                                   **kw)
-            if verdict.outcome != "allow":
-                raise Refused(f"compliance_{verdict.outcome}",
-                              f"held by compliance (case {verdict.case_id})")
-            return profile
-        except Refused as exc:
-            raise self._refuse(client_id, op, params, exc) from None
+            return check()
+        except (Refused, LedgerError) as exc:
+            err = exc if isinstance(exc, Refused) else Refused("invalid_request", str(exc))
+            raise self._refuse(client_id, op, params, err) from None
 
     # ---------------------------------------------------------------- on-us transfers
     def transfer(self, client_id: str, to_client_id: str, asset: str, units: int, *,
                  idempotency_key: str) -> Order:
         """Move ``units`` of ``asset`` to another client of the bank: sub-ledger only, atomic,
-        screened. Completed at once (or refused, changing nothing)."""
+        screened. Completed at once (or refused, changing no balance)."""
         return self.transfer_batch(client_id, [TransferItem(to_client_id, asset, units)],
                                    idempotency_key=idempotency_key)[0]
 
@@ -133,64 +169,91 @@ class OrderService(Driver):
         """On-us transfers from ``client_id``, all or none, in one ledger transaction (one order
         per item, idempotent under ``{idempotency_key}:{index}``)."""
         batch = [i if isinstance(i, TransferItem) else TransferItem(**i) for i in items]
-        body = [{"to": i.to_client_id, "asset": str(i.asset).upper(), "units": i.units} for i in batch]
         params = {"idempotency_key": idempotency_key, "items": len(batch)}
-        fps = [store.fingerprint({"kind": "transfer", **b}) for b in body]
-        keys = [f"{idempotency_key}:{n}" for n in range(len(batch))]
-        with self.engine.connect() as conn:
-            done = [store.find_by_key(conn, client_id, k, fp) for k, fp in zip(keys, fps, strict=True)]
-        if batch and all(done):
-            return [o for o in done if o is not None]
-        try:
-            if not batch or any(d is not None for d in done):
-                raise Refused("invalid_batch", "empty batch, or a key reused for another batch")
+
+        def validate() -> list[str]:
+            if not batch:
+                raise Refused("invalid_batch", "empty batch")
             for i in batch:
                 if type(i.units) is not int or i.units <= 0 or i.to_client_id == client_id:
                     raise Refused("invalid_amount", "units must be a positive integer to another client")
-                normalise_asset(i.asset)
-            self._preflight(client_id)
+            return [normalise_asset(i.asset) for i in batch]
+
+        assets = self._checked(client_id, "transfer", params, validate)
+        fps = [store.fingerprint({"kind": "transfer", "to": i.to_client_id, "asset": a,
+                                  "units": i.units}) for i, a in zip(batch, assets, strict=True)]
+        keys = [f"{idempotency_key}:{n}" for n in range(len(batch))]
+        with self.engine.connect() as conn:
+            done = [store.find_by_key(conn, client_id, k, fp) for k, fp in zip(keys, fps, strict=True)]
+        if all(d is not None and d.state != "screening" for d in done):
+            return [o for o in done if o is not None and self._known(o)]
+
+        def preflight() -> clients.ClientProfile:
+            profile = self._preflight(client_id)
             for to in sorted({i.to_client_id for i in batch}):
                 if self._profile(to).status != "active":
                     raise Refused("beneficiary_inactive", f"client {to} cannot receive")
-        except (Refused, LedgerError) as exc:
-            err = exc if isinstance(exc, Refused) else Refused("invalid_asset", str(exc))
-            raise self._refuse(client_id, "transfer", params, err) from None
-        for n, i in enumerate(batch):
-            self._gate(client_id, "transfer", params, "transfer_out", i.asset, i.units, keys[n],
-                       counterparty=None)
-        now = self.clock()
-        ids = [f"ord_{uuid.uuid4().hex}" for _ in batch]
-        specs = [TransferSpec(f"flows:{oid}:transfer", self.ledger.client_account(client_id, i.asset),
-                              self.ledger.client_account(i.to_client_id, i.asset), i.units,
-                              reference=oid) for oid, i in zip(ids, batch, strict=True)]
+            return profile
+
+        profile = self._checked(client_id, "transfer", params, preflight)
+        opened = [self._open(client_id, k, fp, kind="transfer", asset=a, units=i.units,
+                             fiat_cents=0, fee_cents=0, data={"to": i.to_client_id})
+                  for k, fp, a, i in zip(keys, fps, assets, batch, strict=True)]
+        try:
+            for o in opened:
+                if o.state == "screening":
+                    self._screen(o, "transfer_out", profile)
+                else:
+                    self._known(o)
+        except Refused as exc:
+            raise self._refuse_all(opened, exc) from None
+        todo = [o for o in opened if o.state == "screening"]
+        if not todo:
+            return opened
+        try:
+            moved = self._complete_transfers(todo)
+        except Refused as exc:
+            raise self._refuse_all(opened, exc) from None
+        by_id = {o.id: o for o in moved}
+        return [by_id.get(o.id, o) for o in opened]
+
+    def _complete_transfers(self, todo: list[Order]) -> list[Order]:
+        """Post screened transfers and complete their orders in one transaction."""
+        with self.engine.connect() as conn:
+            targets = {o.id: store.load(conn, o.id)[1]["to"] for o in todo}  # type: ignore[index]
+        specs = [TransferSpec(f"flows:{o.id}:transfer",
+                              self.ledger.client_account(o.client_id, o.asset),
+                              self.ledger.client_account(targets[o.id], o.asset), o.units,
+                              reference=o.id) for o in todo]
         made: list[Order] = []
 
         def hook(conn: Connection) -> None:
-            rules.check_breaker(conn)
             made.clear()
-            for oid, i, key, fp in zip(ids, batch, keys, fps, strict=True):
-                order = store.create(conn, client_id=client_id, idem_key=key, fp=fp,
-                                     kind="transfer", state="completed",
-                                     asset=normalise_asset(i.asset), units=i.units, fiat_cents=0,
-                                     fee_cents=0, data={"to": i.to_client_id}, now=now,
-                                     order_id=oid)
+            rules.check_breaker(conn)
+            for o in todo:
+                order = store.transition(conn, o.id, "screening", "completed", now=self.clock())
                 self._notify(conn, order, "order.completed")
                 made.append(order)
 
         try:
             self.ledger.post_all(specs, hook)
-        except Refused as exc:
-            raise self._refuse(client_id, "transfer", params, exc) from None
         except InsufficientFunds as exc:
-            raise self._refuse(client_id, "transfer", params,
-                               Refused("insufficient_funds", str(exc))) from None
-        except IntegrityError:  # the same key raced in: answer what it made
-            with self.engine.connect() as conn:
-                again = [store.find_by_key(conn, client_id, k, fp) for k, fp in zip(keys, fps, strict=True)]
-            if all(again):
-                return [o for o in again if o is not None]
-            raise
+            raise Refused("insufficient_funds", str(exc)) from None
         return made
+
+    def _transfer_screening(self, order: Order, data: dict[str, Any], version: int) -> Order:
+        """Driver step: a transfer left in screening by a crash is screened and completed."""
+        try:
+            self._screen(order, "transfer_out", self._preflight(order.client_id))
+            return self._complete_transfers([order])[0]
+        except Refused as exc:
+            self._refused(order, exc)
+            return self._load(order.id)[0]
+
+    def _refuse_all(self, orders: Sequence[Order], exc: Refused) -> Refused:
+        for o in orders:
+            self._refused(o, exc)
+        return exc
 
     # ---------------------------------------------------------------- buy / sell
     def buy(self, client_id: str, asset: str, fiat_cents: int, *, idempotency_key: str,
@@ -199,93 +262,96 @@ class OrderService(Driver):
         the fee). Returns the order (``completed`` when delivered from inventory at once,
         ``minting`` while the issuer mints, ...)."""
         params = {"asset": asset, "fiat_cents": fiat_cents, "idempotency_key": idempotency_key}
-        try:
+
+        def validate() -> tuple[str, int]:
             if type(fiat_cents) is not int or fiat_cents <= 0:
                 raise Refused("invalid_amount", "fiat_cents must be a positive integer")
             sym = normalise_asset(asset) if isinstance(asset, str) else ""
-            units = rules.cents_to_units(sym, fiat_cents)
-        except (Refused, LedgerError) as exc:
-            err = exc if isinstance(exc, Refused) else Refused("unsupported_asset", str(exc))
-            raise self._refuse(client_id, "buy", params, err) from None
-        fee = rules.fee_cents(fiat_cents, self.settings.fee_bps)
+            return sym, rules.cents_to_units(sym, fiat_cents)
+
+        sym, units = self._checked(client_id, "buy", params, validate)
         fp = store.fingerprint({"kind": "buy", "asset": sym, "fiat_cents": fiat_cents})
-        if (found := self._by_key(client_id, idempotency_key, fp)) is not None:
+        if (found := self._by_key(client_id, idempotency_key, fp)) and self._known(found):
             return found
-        profile = self._gate(client_id, "buy", params, "buy", sym, units, idempotency_key)
-        customer = profile.bank_customer_id
-        if customer is None:
-            raise self._refuse(client_id, "buy", params,
-                               Refused("no_bank_account", "client has no core-banking account"))
-        now = self.clock()
-        data = {"customer": customer, **({"notice": _notice} if _notice else {})}
+        profile = self._checked(client_id, "buy", params, lambda: self._bank_client(client_id))
+        order = self._open(client_id, idempotency_key, fp, kind="buy", asset=sym, units=units,
+                           fiat_cents=fiat_cents,
+                           fee_cents=rules.fee_cents(fiat_cents, self.settings.fee_bps),
+                           data={"customer": profile.bank_customer_id,
+                                 **({"notice": _notice} if _notice else {})})
+        if self._known(order):
+            return order
+        return self._buy_screening(order, {}, 0)
+
+    def _bank_client(self, client_id: str) -> clients.ClientProfile:
+        profile = self._preflight(client_id)
+        if profile.bank_customer_id is None:
+            raise Refused("no_bank_account", "client has no core-banking account")
+        return profile
+
+    def _buy_screening(self, order: Order, data: dict[str, Any], version: int) -> Order:
+        """Screen, then check the breaker and limits and accept, in one transaction."""
         try:
+            profile = self._bank_client(order.client_id)
+            self._screen(order, "buy", profile)
             with self.engine.begin() as conn:
                 rules.check_breaker(conn)
-                rules.serialise_client(conn, client_id)
+                rules.serialise_client(conn, order.client_id)
                 rules.check_limits(conn, clients.effective_limits(profile, self.settings),
-                                   client_id, "buy", fiat_cents, now)
-                order = store.create(conn, client_id=client_id, idem_key=idempotency_key, fp=fp,
-                                     kind="buy", state="accepted", asset=sym, units=units,
-                                     fiat_cents=fiat_cents, fee_cents=fee, data=data, now=now)
+                                   order.client_id, "buy", order.fiat_cents, self.clock())
+                store.transition(conn, order.id, "screening", "accepted", now=self.clock())
         except Refused as exc:
-            raise self._refuse(client_id, "buy", params, exc) from None
-        except IntegrityError:
-            if (found := self._by_key(client_id, idempotency_key, fp)) is not None:
-                return found
-            raise
+            raise self._refused(order, exc) from None
         return self.advance(order.id)
 
     def sell(self, client_id: str, asset: str, units: int, *, idempotency_key: str) -> Order:
         """Sell ``units`` of stablecoin ``asset`` for USD net of the fee. The sub-ledger debit
-        (to the bank's inventory) and the order are one transaction; the fiat credit follows."""
+        (to the bank's inventory) and the order's acceptance are one transaction; the fiat
+        credit follows."""
         params = {"asset": asset, "units": str(units), "idempotency_key": idempotency_key}
-        try:
+
+        def validate() -> tuple[str, int]:
             if type(units) is not int or units <= 0:
                 raise Refused("invalid_amount", "units must be a positive integer")
             sym = normalise_asset(asset) if isinstance(asset, str) else ""
-            cents = rules.units_to_cents(sym, units)
-        except (Refused, LedgerError) as exc:
-            err = exc if isinstance(exc, Refused) else Refused("unsupported_asset", str(exc))
-            raise self._refuse(client_id, "sell", params, err) from None
-        fee = rules.fee_cents(cents, self.settings.fee_bps)
+            return sym, rules.units_to_cents(sym, units)
+
+        sym, cents = self._checked(client_id, "sell", params, validate)
         fp = store.fingerprint({"kind": "sell", "asset": sym, "units": units})
-        if (found := self._by_key(client_id, idempotency_key, fp)) is not None:
+        if (found := self._by_key(client_id, idempotency_key, fp)) and self._known(found):
             return found
-        profile = self._gate(client_id, "sell", params, "transfer_out", sym, units, idempotency_key)
-        if profile.bank_customer_id is None:
-            raise self._refuse(client_id, "sell", params,
-                               Refused("no_bank_account", "client has no core-banking account"))
-        now = self.clock()
-        oid = f"ord_{uuid.uuid4().hex}"
-        made: list[Order] = []
+        profile = self._checked(client_id, "sell", params, lambda: self._bank_client(client_id))
+        order = self._open(client_id, idempotency_key, fp, kind="sell", asset=sym, units=units,
+                           fiat_cents=cents, fee_cents=rules.fee_cents(cents, self.settings.fee_bps),
+                           data={"customer": profile.bank_customer_id, "burn": "due"})
+        if self._known(order):
+            return order
+        return self._sell_screening(order, {}, 0)
 
-        def hook(conn: Connection) -> None:
-            made.clear()
-            rules.check_breaker(conn)
-            rules.serialise_client(conn, client_id)
-            rules.check_limits(conn, clients.effective_limits(profile, self.settings), client_id,
-                               "sell", cents, now)
-            made.append(store.create(
-                conn, client_id=client_id, idem_key=idempotency_key, fp=fp, kind="sell",
-                state="debited", asset=sym, units=units, fiat_cents=cents, fee_cents=fee,
-                data={"customer": profile.bank_customer_id, "burn": "due"}, now=now,
-                order_id=oid))
-
-        spec = TransferSpec(self.sell_transfer_id(oid), self.ledger.client_account(client_id, sym),
-                            self.ledger.client_account(self.inventory_client, sym), units,
-                            reference=oid)
+    def _sell_screening(self, order: Order, data: dict[str, Any], version: int) -> Order:
+        """Screen, then debit the coins and accept (breaker, limits) in one transaction."""
         try:
-            self.ledger.post_all([spec], hook)
+            profile = self._bank_client(order.client_id)
+            self._screen(order, "transfer_out", profile)
+
+            def hook(conn: Connection) -> None:
+                rules.check_breaker(conn)
+                rules.serialise_client(conn, order.client_id)
+                rules.check_limits(conn, clients.effective_limits(profile, self.settings),
+                                   order.client_id, "sell", order.fiat_cents, self.clock())
+                store.transition(conn, order.id, "screening", "debited", now=self.clock())
+
+            spec = TransferSpec(self.sell_transfer_id(order.id),
+                                self.ledger.client_account(order.client_id, order.asset),
+                                self.ledger.client_account(self.inventory_client, order.asset),
+                                order.units, reference=order.id)
+            try:
+                self.ledger.post_all([spec], hook)
+            except InsufficientFunds as exc:
+                raise Refused("insufficient_funds", str(exc)) from None
         except Refused as exc:
-            raise self._refuse(client_id, "sell", params, exc) from None
-        except InsufficientFunds as exc:
-            raise self._refuse(client_id, "sell", params,
-                               Refused("insufficient_funds", str(exc))) from None
-        except IntegrityError:
-            if (found := self._by_key(client_id, idempotency_key, fp)) is not None:
-                return found
-            raise
-        return self.advance(made[0].id)
+            raise self._refused(order, exc) from None
+        return self.advance(order.id)
 
     def _by_key(self, client_id: str, key: str, fp: str) -> Order | None:
         with self.engine.connect() as conn:

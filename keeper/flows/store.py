@@ -24,7 +24,9 @@ ACTOR = "flows"
 _ORD, _OUT, _DEP = OrderRow.__table__, OutboxRow.__table__, DepositNoticeRow.__table__
 
 # States that end an order (the driver has nothing left to do).
-FINAL = frozenset({"completed", "failed", "refunded"})
+FINAL = frozenset({"completed", "failed", "refunded", "refused"})
+# States that do not count against a client's limits.
+NOT_SPENT = frozenset({"screening", "refused", "failed", "refunded"})
 
 
 class FlowError(Exception):
@@ -168,10 +170,11 @@ def open_orders(conn: Connection, limit: int = 1000) -> list[str]:
 
 
 def spent_since(conn: Connection, client_id: str, kind: str, since: datetime) -> int:
-    """US cents of ``client_id``'s ``kind`` orders since ``since`` that did not fail."""
+    """US cents of ``client_id``'s ``kind`` orders since ``since`` that passed screening and
+    did not fail."""
     rows = conn.execute(select(_ORD.c.fiat_cents, _ORD.c.state).where(
         _ORD.c.client_id == client_id, _ORD.c.kind == kind, _ORD.c.created_at > since))
-    return sum(int(c) for c, s in rows if s not in ("failed", "refunded"))
+    return sum(int(c) for c, s in rows if s not in NOT_SPENT)
 
 
 def notice_order(conn: Connection, transaction_id: str) -> tuple[str, str] | None:
