@@ -7,7 +7,8 @@
    older than ``max_age`` expired;
 3. the oldest pending transaction at the Safe's nonce with ``threshold`` confirmations of
    current owners is simulated (``eth_call`` of ``execTransaction`` from the executor's
-   address): one that would revert is marked ``failed_simulation`` and alerted, never sent;
+   address): one that would revert, or would cost more gas than ``max_gas``, is marked
+   ``failed_simulation`` and alerted, never sent;
    otherwise it is signed with the HSM key ``label`` (an EOA paying gas: any account may
    execute a fully signed SafeTx), recorded as ``submitted`` with its raw transaction, then
    broadcast;
@@ -53,7 +54,7 @@ class SafeTxExecutor:
     def __init__(self, service: SafeTxService, keyring: Keyring, *, alert: AlertFn,
                  label: str = "safe-signer", max_age: timedelta = timedelta(days=7),
                  audit: AuditFn = record_in, priority_fee_wei: int = 10**9,
-                 receipt_wait_s: float = 5.0) -> None:
+                 receipt_wait_s: float = 5.0, max_gas: int = 3_000_000) -> None:
         self.service = service
         self.chain = service.chain
         self.keyring = keyring
@@ -64,6 +65,7 @@ class SafeTxExecutor:
         self.audit = audit
         self.priority_fee_wei = priority_fee_wei
         self.receipt_wait_s = receipt_wait_s
+        self.max_gas = max_gas  # the executor pays gas: a signed SafeTx cannot drain it
 
     def run_once(self, now: datetime | None = None) -> int:
         """One pass over every registered multisig; returns how many SafeTxs were sent."""
@@ -146,6 +148,8 @@ class SafeTxExecutor:
             (ok,) = abi_decode(["bool"], bytes(w3.eth.call(call)))
             reason = None if ok else "execTransaction returned false"
             gas = w3.eth.estimate_gas(call) if ok else 0
+            if gas > self.max_gas:
+                reason = f"gas estimate {gas} above the executor's cap {self.max_gas}"
         except Exception as exc:  # noqa: BLE001 - a revert (or any refusal) is a failed simulation
             reason = f"{type(exc).__name__}: {str(exc)[:200]}"
         if reason is not None:

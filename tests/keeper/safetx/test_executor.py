@@ -168,3 +168,14 @@ def test_quorum_unreachable_alert_once(service, executor, ledger, multisig):
     assert executor.check_quorum(broken) is False
     assert executor.check_quorum(broken) is False
     assert len(alerts(ledger, QUORUM_UNREACHABLE)) == 1
+
+
+def test_gas_above_the_executors_cap_is_not_sent(service, keyring, ledger, fund, multisig,
+                                                 owners, chain, confirmed):
+    capped = SafeTxExecutor(service, keyring, alert=ledger.raise_alert, max_gas=30_000)
+    fund(capped.address)
+    h = confirmed(service, chain, multisig, owners, 1)
+    assert capped.run_once() == 0
+    rec = service.get(h)
+    assert rec.status == Status.FAILED_SIMULATION and "cap" in rec.note
+    assert multisig.call_view_method("nonce") == 0

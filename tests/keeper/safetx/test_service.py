@@ -168,3 +168,47 @@ def test_safe_info_reads_chain(service, multisig, owners):
     info = service.safe_info(multisig.address)
     assert info.owners == tuple(o.address for o in owners)
     assert (info.threshold, info.nonce, info.version) == (2, 0, "1.4.1")
+
+
+def test_eth_sign_and_approved_hash_signatures(service, multisig, owners, accounts, chain,
+                                               proposal, transfer_tx):
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    tx = transfer_tx(BOB, 1, 0)
+    digest = safe_tx_hash(chain.chain_id, multisig.address, tx)
+    signed = Account.sign_message(encode_defunct(primitive=digest), owners[0].key)
+    eth_sign = signed.signature[:64] + bytes([signed.signature[64] + 4])
+    p = proposal(chain.chain_id, multisig.address, tx, owners[0])
+    h = service.propose(type(p)(p.safe, tx, digest, p.sender, eth_sign))
+    approved = bytes(12) + bytes.fromhex(owners[1].address[2:]) + bytes(32) + b"\x01"
+    with pytest.raises(ConfirmationRefused):  # not approved on chain yet
+        service.confirm(h, approved)
+    multisig.approveHash(digest, sender=accounts[2])
+    assert accounts[2].address == owners[1].address
+    assert service.confirm(h, approved) == [owners[1].address]
+    types = {c.owner: c.signature_type for c in service.get(h).confirmations}
+    assert types == {owners[0].address: "ETH_SIGN", owners[1].address: "APPROVED_HASH"}
+
+
+def test_concurrent_confirmations_by_one_owner_store_one(service, multisig, owners, chain,
+                                                         proposal, transfer_tx):
+    from concurrent.futures import ThreadPoolExecutor
+
+    tx = transfer_tx(BOB, 1, 0)
+    h = service.propose(proposal(chain.chain_id, multisig.address, tx, owners[0]))
+    sig = owners[1].sign(safe_tx_hash(chain.chain_id, multisig.address, tx))
+
+    def attempt(_: int) -> str:
+        try:
+            service.confirm(h, sig)
+            return "ok"
+        except ConfirmationRefused:
+            return "refused"
+        except Exception as exc:  # noqa: BLE001 - anything else is the failure under test
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(attempt, range(4)))
+    assert outcomes == ["ok", "refused", "refused", "refused"]
+    assert stored(service) == (1, 2)
