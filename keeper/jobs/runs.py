@@ -1,17 +1,22 @@
 """Run records (``jobs_runs``): a (job, slot) is claimed once, by one scheduler, ever.
 
 Each function is one short transaction whose first statement writes, so on SQLite it takes the
-write lock at once (waiting its busy timeout) and on PostgreSQL the unique index decides.
+write lock at once (waiting its busy timeout) and on PostgreSQL the unique index decides. A claim
+and a finish each write their audit record (``jobs.run.start`` / ``jobs.run.end``, actor: the
+scheduler's holder) in that same transaction: a run is recorded in the chain exactly when it is
+recorded in ``jobs_runs``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from keeper.audit import record_in
 from keeper.jobs.models import JobRun as RunRow
 from keeper.jobs.models import RunStatus
 
@@ -45,19 +50,40 @@ def claim(engine: Engine, job: str, slot: datetime, holder: str, token: int, sta
         with engine.begin() as conn:
             conn.execute(insert(_T).values(job=job, slot=_utc(slot), holder=holder, token=token,
                                            status=status, started_at=now))
+            record_in(conn, holder, "jobs.run.start", _params(job, slot, token), str(status))
         return True
     except IntegrityError:
         return False
 
 
 def finish(engine: Engine, job: str, slot: datetime, token: int, status: str,
-           error: str | None = None) -> None:
-    """Close a claimed run with its outcome (only the claim of lease ``token``)."""
+           error: str | None = None, result: object = None) -> None:
+    """Close a claimed run with its outcome (only the claim of lease ``token``), audited with
+    the job's ``result`` (numbers, text and flags as they are; anything else as its text)."""
     c = _T.c
     with engine.begin() as conn:
-        conn.execute(update(_T).where(c.job == job, c.slot == _utc(slot), c.token == token,
-                                      c.status == RunStatus.RUNNING)
-                     .values(status=status, error=error, finished_at=datetime.now(UTC)))
+        holder = conn.execute(
+            update(_T).where(c.job == job, c.slot == _utc(slot), c.token == token,
+                             c.status == RunStatus.RUNNING)
+            .values(status=status, error=error, finished_at=datetime.now(UTC))
+            .returning(c.holder)).scalar()
+        if holder is not None:
+            outcome: dict[str, Any] = {"status": str(status)}
+            if error is not None:
+                outcome["error"] = error
+            elif result is not None:
+                outcome["result"] = _result(result)
+            record_in(conn, holder, "jobs.run.end", _params(job, slot, token), outcome)
+
+
+def _params(job: str, slot: datetime, token: int) -> dict[str, Any]:
+    return {"job": job, "slot": _utc(slot).isoformat(), "token": token}  # type: ignore[union-attr]
+
+
+def _result(value: object) -> object:
+    if isinstance(value, bool | int | str) and (not isinstance(value, str) or len(value) <= 2000):
+        return value
+    return str(value)[:2000]
 
 
 def abandon_older(engine: Engine, token: int) -> int:

@@ -262,13 +262,13 @@ class JobScheduler:
                  token: int) -> None:
         """Run one claimed slot and record its outcome."""
         try:
-            func(JobRun(self.host, job, slot))
+            result = func(JobRun(self.host, job, slot))
         except Exception as exc:  # noqa: BLE001 - a job must never kill the scheduler
             runs.finish(self.engine, job, slot, token, RunStatus.FAILED,
                         f"{type(exc).__name__}: {exc}"[:2000])
             if self.on_failure is not None:
                 self.on_failure(job, exc)
             return
-        runs.finish(self.engine, job, slot, token, RunStatus.DONE)
+        runs.finish(self.engine, job, slot, token, RunStatus.DONE, result=result)
         if self.on_success is not None:
             self.on_success(job)
