@@ -1,11 +1,13 @@
 """Local vendor services as real subprocesses, shared by every test that needs them.
 
 :class:`Atlas` / :func:`make_atlas`: the local core banking (``python -m scripts.services.atlas``)
-on a free port with its own database and 0600 key files.
+on a free port with its own database and 0600 key files. :class:`Issuer` / :func:`start_issuer`:
+the local stablecoin issuer (``python -m scripts.services.issuer``) on a chain.
 """
 
 from __future__ import annotations
 
+import secrets
 import signal
 import subprocess
 import sys
@@ -13,11 +15,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from keeper.config import ROOT
-from keeper.keys.secrets import write_secret_file
+from keeper.integrations.issuer import IssuerClient
+from keeper.keys.secrets import Secret, write_secret_file
 from strongroom_testkit import free_port
 
 
@@ -82,3 +86,83 @@ def make_atlas(d: Path, platform_url: str) -> Atlas:
             "--notify-backoff-s", "0.05", "--notify-max-attempts", "4",
             "--notify-timeout-s", "0.5"]
     return Atlas(f"http://127.0.0.1:{port}", d / "atlas.db", api_key, ops_key, argv, d / "atlas.log")
+
+
+@dataclass
+class Issuer:
+    """A running issuer service and the ways a test talks to it."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    address: str
+    client: IssuerClient
+    admin_token: str
+    log: Path
+    args: list[str]
+
+    def admin(self, method: str, path: str, json: Any = None) -> httpx.Response:
+        """Call the admin API."""
+        return httpx.request(method, self.url + path, json=json, timeout=30,
+                             headers={"X-Admin-Token": self.admin_token})
+
+    def set_faults(self, **config: Any) -> None:
+        """Replace the fault configuration."""
+        reply = self.admin("PUT", "/admin/faults", config)
+        assert reply.status_code == 200, reply.text
+
+    def stop(self) -> None:
+        """Terminate the process."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        self.client.close()
+
+
+def _write(path: Path, value: str) -> Path:
+    write_secret_file(path, value)
+    return path
+
+
+def start_issuer(tmp: Path, rpc_url: str, *, key: str, extra: list[str], db: Path | None = None,
+                 port: int | None = None) -> Issuer:
+    """Start ``python -m scripts.services.issuer`` and wait until it answers."""
+    api_key, admin_token = secrets.token_hex(16), secrets.token_hex(16)
+    port = port or free_port()
+    own = tmp / f"issuer-{port}"  # this start's secret files
+    args = ["--port", str(port), "--db", str(db or tmp / "issuer.db"), "--rpc", rpc_url,
+            "--minter-key-file", str(_write(own / "minter.key", key)),
+            "--api-key-file", str(_write(own / "api.key", api_key)),
+            "--admin-token-file", str(_write(own / "admin.token", admin_token)), *extra]
+    log = tmp / f"issuer-{port}.log"
+    proc = subprocess.Popen([sys.executable, "-m", "scripts.services.issuer", *args], cwd=ROOT,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"issuer exited: {log.read_text()[-3000:]}")
+        try:
+            health = httpx.get(url + "/health", timeout=2).json()
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"issuer did not start: {log.read_text()[-3000:]}") from None
+            time.sleep(0.2)
+    client = IssuerClient(url, Secret(api_key), timeout_s=30, retries=3, backoff_s=0.05)
+    return Issuer(proc, url, health["redemption_address"], client, admin_token, log, args)
+
+
+def fork_minter_key(rpc_url: str, allowance: int) -> str:
+    """A fresh secp256k1 key configured as a USDC minter (``allowance`` base units) on the fork."""
+    from eth_account import Account
+
+    from scripts.services.issuer.chain import configure_minter_on_fork
+
+    account = Account.create()
+    configure_minter_on_fork(rpc_url, account.address, allowance)
+    return "0x" + bytes(account.key).hex()
