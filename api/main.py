@@ -25,7 +25,9 @@ from api.routes import (
     oauth,
     orders,
     statements,
+    transactions,
     transfers,
+    webhooks,
     withdrawals,
 )
 from keeper.audit import AuditTrail
@@ -77,7 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(oauth.router)
     for module in (clients, balances, statements, deposit_instructions,
-                   orders, transfers, withdrawals, corebanking, issuer_webhooks):
+                   orders, transfers, withdrawals, corebanking, issuer_webhooks,
+                   transactions, webhooks):
         app.include_router(module.router)
     return app
 

@@ -1,17 +1,21 @@
-"""``GET /v1/statements/{asset}/{year}/{month}``: a month of movements with running balance."""
+"""Monthly statements: ``GET /v1/statements/{year}/{month}`` (every asset; JSON, or a PDF with
+``?format=pdf`` or ``.pdf``) and ``GET /v1/statements/{asset}/{year}/{month}`` (one asset)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from api.deps import CurrentClient, LedgerDep
 from api.errors import responses
 from api.schemas import AssetInfo, AssetSymbol, BaseUnits, asset_of
 from keeper.clients import statement as client_statement
+from keeper.clients.portfolio import monthly_statements, statement_pdf
+from keeper.ledger import Statement
 
 router = APIRouter(prefix="/v1", tags=["statements"], responses=responses(401, 403, 422))
 
@@ -56,7 +60,72 @@ def get_statement(
     return StatementOut(
         client_id=client.id, asset=AssetInfo.of(a), year=year, month=month,
         opening_balance=st.opening_balance, closing_balance=st.closing_balance,
-        lines=[StatementLineOut(at=ln.at, transfer_id=ln.transfer_id, kind=ln.kind,
-                                reference=ln.reference, amount=ln.amount, balance=ln.balance)
-               for ln in st.lines],
+        lines=_lines(st),
     )
+
+
+class AssetStatementOut(BaseModel):
+    """One asset's month: opening and closing balances and every posted movement."""
+
+    asset: AssetInfo
+    opening_balance: BaseUnits
+    closing_balance: BaseUnits
+    lines: list[StatementLineOut]
+
+
+class MonthlyStatementOut(BaseModel):
+    """A calendar month (UTC) of every asset the client holds an account in."""
+
+    bank: str
+    client_id: str
+    client_name: str
+    year: int
+    month: int
+    assets: list[AssetStatementOut]
+
+
+BANK_NAME = "Strongroom Custody"
+Year = Annotated[int, Path(ge=MIN_YEAR, le=MAX_YEAR, description="Calendar year (UTC)")]
+Month = Annotated[int, Path(ge=1, le=12, description="Month, 1 to 12")]
+PDF = {200: {"content": {"application/pdf": {}, "application/json": {}},
+             "description": "The statement (PDF with format=pdf)"}}
+
+
+def _lines(st: Statement) -> list[StatementLineOut]:
+    return [StatementLineOut(at=ln.at, transfer_id=ln.transfer_id, kind=ln.kind,
+                             reference=ln.reference, amount=ln.amount, balance=ln.balance)
+            for ln in st.lines]
+
+
+def _monthly(client: CurrentClient, ledger: LedgerDep, year: int, month: int,
+             fmt: str) -> Response | MonthlyStatementOut:
+    statements = monthly_statements(ledger, client.id, year, month)
+    if fmt == "pdf":
+        pdf = statement_pdf(client.name, client.id, year, month, statements,
+                            bank_name=BANK_NAME, generated_at=datetime.now(UTC))
+        name = f"statement-{year}-{month:02d}.pdf"
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return MonthlyStatementOut(
+        bank=BANK_NAME, client_id=client.id, client_name=client.name, year=year, month=month,
+        assets=[AssetStatementOut(asset=AssetInfo.of(a), opening_balance=st.opening_balance,
+                                  closing_balance=st.closing_balance, lines=_lines(st))
+                for a, st in statements])
+
+
+@router.get("/statements/{year}/{month}.pdf", response_class=Response, responses=PDF,
+            summary="Monthly statement of every asset, as a PDF")
+def get_monthly_statement_pdf(client: CurrentClient, ledger: LedgerDep, year: Year,
+                              month: Month) -> Response:
+    """The month's statement of every asset as a PDF."""
+    return _monthly(client, ledger, year, month, "pdf")  # type: ignore[return-value]
+
+
+@router.get("/statements/{year}/{month}", response_model=MonthlyStatementOut, responses=PDF,
+            summary="Monthly statement of every asset")
+def get_monthly_statement(
+    client: CurrentClient, ledger: LedgerDep, year: Year, month: Month,
+    fmt: Annotated[Literal["json", "pdf"], Query(alias="format")] = "json",
+) -> Response | MonthlyStatementOut:
+    """The month's statement of every asset the client holds: JSON, or PDF (``format=pdf``)."""
+    return _monthly(client, ledger, year, month, fmt)

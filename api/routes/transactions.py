@@ -1,0 +1,115 @@
+"""``GET /v1/transactions`` (cursor pages, filters), ``/v1/transactions/{id}`` and
+``/v1/deposits/pending``: the authenticated client's own movements only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel
+
+from api.deps import CurrentClient, LedgerDep
+from api.errors import not_found, responses
+from api.schemas import AssetInfo, AssetSymbol, BaseUnits
+from keeper.assets import ASSETS
+from keeper.clients.portfolio import (
+    MAX_LIMIT,
+    InvalidCursor,
+    TransactionFilter,
+    pending_deposits,
+    transaction,
+    transactions,
+)
+from keeper.ledger.statements import CATEGORIES, ClientPosting
+
+router = APIRouter(prefix="/v1", tags=["transactions"], responses=responses(401, 403, 422))
+
+TransactionKind = StrEnum("TransactionKind", {c: c for c in CATEGORIES})  # type: ignore[misc]
+TransactionKind.__doc__ = "What a movement was for the client."
+
+
+class TransactionOut(BaseModel):
+    """One movement of the client's account: ``amount`` signed (+ credit to you, - debit)."""
+
+    id: str
+    asset: AssetInfo
+    kind: str
+    status: str
+    amount: BaseUnits
+    reference: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, p: ClientPosting) -> TransactionOut:
+        """From a ledger posting as its client sees it."""
+        return cls(id=p.transfer_id, asset=AssetInfo.of(ASSETS[p.asset]), kind=p.category,
+                   status=p.status, amount=p.amount, reference=p.reference,
+                   created_at=p.created_at)
+
+
+class TransactionPageOut(BaseModel):
+    """Newest first; pass ``next_cursor`` (with the same filters) for the next page."""
+
+    client_id: str
+    items: list[TransactionOut]
+    next_cursor: str | None
+
+
+class PendingDepositsOut(BaseModel):
+    """Incoming credits not yet posted to the balance, oldest first."""
+
+    client_id: str
+    items: list[TransactionOut]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@router.get("/transactions", response_model=TransactionPageOut, responses=responses(400),
+            summary="Movements, newest first (cursor pages)")
+def list_transactions(
+    client: CurrentClient,
+    ledger: LedgerDep,
+    asset: Annotated[AssetSymbol | None, Query(description="Only this asset")] = None,
+    kind: Annotated[TransactionKind | None, Query(description="Only this kind")] = None,
+    since: Annotated[datetime | None, Query(alias="from",
+                                            description="Created at or after (UTC if naive)")] = None,
+    until: Annotated[datetime | None, Query(alias="to",
+                                            description="Created before (UTC if naive)")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200,
+                                        description="next_cursor of the previous page")] = None,
+) -> TransactionPageOut:
+    """The client's posted movements matching the filters, ``limit`` per page."""
+    flt = TransactionFilter(asset.value if asset else None, kind.value if kind else None,
+                            _utc(since), _utc(until))
+    try:
+        page = transactions(ledger, client.id, flt, cursor=cursor, limit=limit)
+    except InvalidCursor as exc:
+        raise HTTPException(400, str(exc)) from None
+    return TransactionPageOut(client_id=client.id, next_cursor=page.next_cursor,
+                              items=[TransactionOut.of(p) for p in page.items])
+
+
+@router.get("/transactions/{transaction_id}", response_model=TransactionOut,
+            responses=responses(404), summary="One movement")
+def get_transaction(client: CurrentClient, ledger: LedgerDep,
+                    transaction_id: Annotated[str, Path(max_length=160)]) -> TransactionOut:
+    """One of the client's posted movements (another client's id is 404, as a missing one)."""
+    found = transaction(ledger, client.id, transaction_id)
+    if found is None:
+        raise not_found("transaction")
+    return TransactionOut.of(found)
+
+
+@router.get("/deposits/pending", response_model=PendingDepositsOut,
+            summary="Incoming credits not yet posted")
+def get_pending_deposits(client: CurrentClient, ledger: LedgerDep) -> PendingDepositsOut:
+    """Incoming holds on the client's accounts, not yet posted to the balance."""
+    return PendingDepositsOut(client_id=client.id, items=[
+        TransactionOut.of(p) for p in pending_deposits(ledger, client.id)])
