@@ -129,6 +129,4 @@ def get_deliveries(webhook_id: EndpointId, client: CurrentClient, engine: Engine
     except UnknownEndpoint:
         raise not_found("webhook") from None
     return DeliveryLogOut(webhook_id=webhook_id, items=[
-        DeliveryAttemptOut(event_id=a.event_id, event=a.event, attempt=a.attempt,
-                           status_code=a.status_code, latency_ms=a.latency_ms, error=a.error,
-                           at=a.at, delivery_status=a.delivery_status) for a in log])
+        DeliveryAttemptOut.model_validate(a, from_attributes=True) for a in log])

@@ -6,7 +6,8 @@
 * ``notifications_endpoints``: a client's webhook endpoints. No secret is stored: the signing
   secret is derived from the deployment's 0600 master secret file and the row's random ``salt``.
 * ``notifications_deliveries``: one row per (event, endpoint): attempts, next attempt time
-  (exponential backoff), outcome (sent or dead-lettered).
+  (exponential backoff), outcome (sent or dead-lettered); statuses are the alerts domain's
+  :class:`~keeper.alerts.DeliveryStatus` (one set of delivery states).
 * ``notifications_attempts``: the delivery log, one row per HTTP attempt (status code, latency,
   error).
 * ``notifications_cursors``: named positions of the notification jobs (e.g. the ledger credits
@@ -30,22 +31,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from keeper.alerts import DeliveryStatus
 from keeper.schema import NAMING_CONVENTION
+
+__all__ = ["AttemptRow", "CursorRow", "Delivery", "DeliveryStatus", "EndpointRow",
+           "NotificationsBase", "OutboxRow"]
 
 
 class NotificationsBase(DeclarativeBase):
     """Declarative base of the notifications domain's tables (the one naming convention)."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class DeliveryStatus:
-    """Values of :attr:`Delivery.status`."""
-
-    PENDING = "pending"  # waiting for its next attempt (``next_attempt_at``)
-    SENDING = "sending"  # claimed by a dispatcher until ``next_attempt_at``
-    SENT = "sent"
-    DEAD = "dead"  # gave up after the maximum number of attempts (dead letter)
 
 
 class OutboxRow(NotificationsBase):
