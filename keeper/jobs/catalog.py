@@ -72,4 +72,10 @@ JOBS: tuple[JobDef, ...] = (
     JobDef("gl_eod", "keeper.gl.jobs:end_of_day", cron={"hour": "23", "minute": "55"},
            misfire_grace=3600),
     JobDef("gl_retry", "keeper.gl.jobs:retry_due", every=60.0, misfire_grace=120),
+    JobDef("compliance_rescreen", "keeper.compliance.jobs:daily_rescreen",
+           cron={"hour": "2", "minute": "0"}, misfire_grace=6 * 3600),
+    JobDef("compliance_sar_deadlines", "keeper.compliance.jobs:sar_deadlines",
+           cron={"hour": "7", "minute": "0"}, misfire_grace=6 * 3600),
+    JobDef("recon_daily", "keeper.recon.jobs:daily_report", cron={"hour": "0", "minute": "30"},
+           misfire_grace=6 * 3600),
 )
