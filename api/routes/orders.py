@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Self
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Request, Security
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Engine
 
 from api.deps import get_principal
 from api.errors import Error, ErrorBody, responses
 from api.schemas import BaseUnits
+from keeper.assets import by_symbol
 from keeper.clients import CLIENT_READ, CUSTOMER_TRADE, Principal
 from keeper.config import Settings
 from keeper.flows import (
@@ -49,6 +50,15 @@ UNAVAILABLE = frozenset({"halted", "unavailable"})
 
 # Amounts arrive as decimal strings of integer base units (never JSON numbers: no floats).
 AmountIn = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,37}$", examples=["1000000"])]
+# No amount may exceed a trillion whole coins (or US dollars): more than any supply, and what
+# every downstream figure (USD cents in screening, ATLAS) holds in 64 bits.
+MAX_WHOLE = 10**12
+
+
+def within_bounds(units: int | str, decimals: int, what: str) -> None:
+    """``ValueError`` when ``units`` (base units of ``decimals``) exceed :data:`MAX_WHOLE`."""
+    if int(units) > MAX_WHOLE * 10**decimals:
+        raise ValueError(f"amount above {MAX_WHOLE:,} {what}")
 AssetIn = Annotated[str, Field(pattern=r"^(USDC|USDT)$", description="A stablecoin")]
 ClientId = Annotated[str, Field(pattern=ID)]
 
@@ -106,14 +116,29 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class BoundedUnits(_Body):
+    """A body whose ``units`` of ``asset`` are bounded (:func:`within_bounds`)."""
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        asset = by_symbol(str(getattr(self, "asset", "")))
+        within_bounds(getattr(self, "units", 0), asset.decimals, asset.symbol)
+        return self
+
+
 class BuyIn(_Body):
     """Buy ``asset`` for ``fiat_cents`` US cents (the fee is charged on top)."""
 
     asset: AssetIn
     fiat_cents: AmountIn
 
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        within_bounds(self.fiat_cents, 2, "USD")
+        return self
 
-class SellIn(_Body):
+
+class SellIn(BoundedUnits):
     """Sell ``units`` base units of ``asset`` for US dollars (net of the fee)."""
 
     asset: AssetIn

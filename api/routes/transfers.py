@@ -11,7 +11,16 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import responses
-from api.routes.orders import AmountIn, AssetIn, ClientId, IdemKey, OrderOut, Orders, TradePrincipal
+from api.routes.orders import (
+    AmountIn,
+    AssetIn,
+    BoundedUnits,
+    ClientId,
+    IdemKey,
+    OrderOut,
+    Orders,
+    TradePrincipal,
+)
 from keeper.flows import TransferItem
 
 router = APIRouter(prefix="/v1", tags=["transfers"],
@@ -20,10 +29,8 @@ router = APIRouter(prefix="/v1", tags=["transfers"],
 MAX_BATCH = 10_000
 
 
-class TransferIn(BaseModel):
+class TransferIn(BoundedUnits):
     """Move ``units`` base units of ``asset`` to another client of the bank."""
-
-    model_config = ConfigDict(extra="forbid")
 
     to_client_id: ClientId
     asset: AssetIn

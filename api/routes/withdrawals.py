@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from api.errors import responses
-from api.routes.orders import AmountIn, IdemKey, OrderOut, Orders, TradePrincipal
+from api.routes.orders import AmountIn, BoundedUnits, IdemKey, OrderOut, Orders, TradePrincipal
 from api.schemas import DepositAsset
 
 router = APIRouter(prefix="/v1", tags=["withdrawals"],
@@ -21,10 +21,8 @@ router = APIRouter(prefix="/v1", tags=["withdrawals"],
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="An Ethereum address")]
 
 
-class WithdrawalIn(BaseModel):
+class WithdrawalIn(BoundedUnits):
     """Send ``units`` base units of ``asset`` to ``to_address``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     asset: DepositAsset
     to_address: Address

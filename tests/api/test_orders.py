@@ -252,3 +252,23 @@ def test_trading_routes_answer_503_when_not_configured(tmp_path: Path,
                      headers={**headers, "Idempotency-Key": "k"})
         assert _error(r) == (503, "unavailable")
         assert _error(api.get("/v1/orders/ord_x", headers=headers)) == (503, "unavailable")
+
+
+def test_amounts_beyond_any_supply_are_refused_before_the_service(trading: Trading) -> None:
+    """A 38-digit amount (valid base units, worth more than 2**63 cents) is a 422 validation
+    error on every write route: it never reaches screening, whose 64-bit cents column it
+    overflowed (a 500 on /v1/transfers before the bound), and nothing changes."""
+    t = trading
+    huge = "9" * 38
+    holding = t.holding("alice")
+    bob = t.world.bob.client.id
+    for path, body in (("/v1/transfers", {"to_client_id": bob, "asset": "USDC", "units": huge}),
+                       ("/v1/transfers/batch", {"items": [{"to_client_id": bob, "asset": "USDC",
+                                                           "units": huge}]}),
+                       ("/v1/orders/sell", {"asset": "USDC", "units": huge}),
+                       ("/v1/orders/buy", {"asset": "USDC", "fiat_cents": huge}),
+                       ("/v1/withdrawals", {"asset": "USDC", "to_address": "0x" + "ab" * 20,
+                                            "units": huge})):
+        assert _error(t.post(path, body)) == (422, "validation_error"), path
+    assert t.holding("alice") == holding
+    assert t.api.app.state.orders.resume() == 0  # nothing left half-done for the keeper
