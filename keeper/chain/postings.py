@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from keeper.audit import AuditRecord
 from keeper.chain import events as ev
 from keeper.ledger import Kind, Ledger, TransferSpec
 
@@ -164,4 +165,24 @@ def fallback(g: Group, m: Mapper, error: Exception, last_resort: bool) -> Group:
                                       reference=f"suspense: {msg}", source=m.name,
                                       source_pos=e.block_number))
     out.alerts.append(("refused", msg + "; posted to suspense", f"{g.tid}:refused"))
+    return out
+
+
+def audit_records(name: str, groups: Sequence[Group], generation: int) -> list[AuditRecord]:
+    """One audit record per posting group (``chain.posting``, actor ``chain:<name>``): the event
+    (kind, block, transaction, log index), every transfer it posts and the alerts it raises.
+    Written in the transaction that commits the groups with the cursor move, so a posting and
+    its record commit together or not at all."""
+    actor = f"chain:{name}"
+    out = []
+    for g in groups:
+        e = g.event
+        params = {
+            "event": g.tid, "kind": e.kind, "block": e.block_number, "block_hash": e.block_hash,
+            "tx": e.tx_hash, "log_index": e.log_index, "generation": generation,
+            "transfers": [[t.transfer_id, t.kind.value, t.debit_account, t.credit_account,
+                           str(t.amount), t.pending_id] for t in g.transfers],
+        }
+        out.append(AuditRecord(actor, "chain.posting", params,
+                               {"alerts": [[kind, ref] for kind, _, ref in g.alerts]}))
     return out
