@@ -22,7 +22,8 @@ buy        accepted -> paid (USD debited in core banking) -> completed (delivere
 sell       debited (coins moved to the inventory, atomically with the state) -> completed
            (USD net of fee credited; the bank fronts the fiat) | failed (credit refused: the
            debit is reversed)
-withdraw   not enabled in this build (refused, nothing changes)
+withdraw   held (coins held for the vault operation) -> sent -> completed | queued (above the
+           vault's instant budget) -> completed; refusal or revert -> failed (hold released)
 =========  =========================================================================
 
 Refusals raise :class:`Refused` with a ``code``. Fees:

@@ -17,10 +17,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from keeper import clients
-from keeper.audit import record_in
-from keeper.compliance import ComplianceService, Movement
+from keeper.compliance import ComplianceService
 from keeper.flows import rules, store
-from keeper.flows.driver import Driver
 from keeper.flows.store import (
     ComplianceHold,
     FlowError,
@@ -29,8 +27,9 @@ from keeper.flows.store import (
     Refused,
     UnknownCustomer,
 )
+from keeper.flows.withdrawals import Withdrawals
 from keeper.integrations.corebanking import NotifyDeposit, NotifyDepositAnswer
-from keeper.ledger import InsufficientFunds, Ledger, LedgerError, TransferSpec, normalise_asset
+from keeper.ledger import InsufficientFunds, Ledger, TransferSpec, normalise_asset
 
 INVENTORY_CLIENT = "bank:inventory"  # the bank's own stablecoins in the sub-ledger
 
@@ -44,7 +43,7 @@ class TransferItem:
     units: int
 
 
-class OrderService(Driver):
+class OrderService(Withdrawals):
     """Buy, sell, on-us transfer and withdrawal orders (see :mod:`keeper.flows`)."""
 
     def __init__(self, engine: Engine, ledger: Ledger, *, compliance: ComplianceService,
@@ -70,92 +69,6 @@ class OrderService(Driver):
         return found[0]
 
     # ---------------------------------------------------------------- pre-flight
-    def _profile(self, client_id: str) -> clients.ClientProfile:
-        try:
-            return clients.get_profile(self.engine, client_id)
-        except clients.UnknownClient:
-            raise Refused("unknown_client", f"no client {client_id!r}") from None
-
-    def _preflight(self, client_id: str) -> clients.ClientProfile:
-        profile = self._profile(client_id)
-        rules.check_client(self.compliance, profile, self.clock().date())
-        return profile
-
-    def _refuse(self, client_id: str, op: str, params: dict[str, Any], exc: Refused) -> Refused:
-        """Audit a refusal (its own transaction); the caller raises it."""
-        with self.engine.begin() as conn:
-            record_in(conn, store.ACTOR, f"flows.{op}.refused", {"client": client_id, **params},
-                      {"code": exc.code, "message": exc.message})
-        return exc
-
-    def _open(self, client_id: str, key: str, fp: str, **fields: Any) -> Order:
-        """The order of (``client_id``, ``key``): found, or created in ``screening`` (the row
-        exists before screening so a retry screens the same movement: same id, same time)."""
-        try:
-            with self.engine.begin() as conn:
-                found = store.find_by_key(conn, client_id, key, fp)
-                if found is not None:
-                    return found
-                return store.create(conn, client_id=client_id, idem_key=key, fp=fp,
-                                    state="screening", now=self.clock(), **fields)
-        except IntegrityError:  # the same key raced in
-            with self.engine.connect() as conn:
-                found = store.find_by_key(conn, client_id, key, fp)
-            if found is None:
-                raise
-            return found
-
-    def _refused(self, order: Order, exc: Refused) -> Refused:
-        """Mark a screening order refused: its transition is the refusal's audit record (with an
-        outbox row); the caller raises ``exc``."""
-        with self.engine.begin() as conn:
-            cur = store.load(conn, order.id)
-            if cur is not None and cur[0].state == "screening":
-                store.transition(conn, order.id, "screening", "refused", now=self.clock(),
-                                 reason=exc.message, data={"code": exc.code})
-        return exc
-
-    def _known(self, order: Order) -> Order | None:
-        """A request already past screening answers its order; a refused one its refusal."""
-        if order.state == "screening":
-            return None
-        if order.state == "refused":
-            with self.engine.connect() as conn:
-                found = store.load(conn, order.id)
-            code = found[1].get("code", "refused") if found else "refused"
-            raise Refused(code, order.reason or "refused")
-        return order
-
-    def _screen(self, order: Order, kind: str, profile: clients.ClientProfile,
-                **kw: Any) -> None:
-        """Screen ``order`` as movement ``flows:{order id}`` at its creation time (a repeat
-        returns the stored verdict). A block also freezes and suspends the client (spec 004
-        §5.1 scenario 1); anything but allow refuses the order."""
-        client_id = order.client_id
-        mov = Movement.valued(self.prices, f"flows:{order.id}", client_id, kind, order.asset,
-                              order.units, order.created_at, country=profile.country, **kw)
-        verdict = self.compliance.screen(mov)
-        if verdict.outcome == "block":
-            self.compliance.freeze(store.ACTOR, "; ".join(verdict.reasons)[:500] or "blocked",
-                                   client_id=client_id, case_id=verdict.case_id)
-            try:
-                clients.suspend_client(self.engine, client_id,
-                                       f"compliance block, case {verdict.case_id}", store.ACTOR)
-            except clients.ClientsError:
-                pass  # already suspended or closed
-        if verdict.outcome != "allow":
-            raise self._refused(order, Refused(f"compliance_{verdict.outcome}",
-                                               f"held by compliance (case {verdict.case_id})"))
-
-    def _checked(self, client_id: str, op: str, params: dict[str, Any],
-                 check: Callable[[], Any]) -> Any:
-        """Run a validation; a :class:`Refused` (or ledger refusal) is audited and raised."""
-        try:
-            return check()
-        except (Refused, LedgerError) as exc:
-            err = exc if isinstance(exc, Refused) else Refused("invalid_request", str(exc))
-            raise self._refuse(client_id, op, params, err) from None
-
     # ---------------------------------------------------------------- on-us transfers
     def transfer(self, client_id: str, to_client_id: str, asset: str, units: int, *,
                  idempotency_key: str) -> Order:
@@ -283,12 +196,6 @@ class OrderService(Driver):
             return order
         return self._buy_screening(order, {}, 0)
 
-    def _bank_client(self, client_id: str) -> clients.ClientProfile:
-        profile = self._preflight(client_id)
-        if profile.bank_customer_id is None:
-            raise Refused("no_bank_account", "client has no core-banking account")
-        return profile
-
     def _buy_screening(self, order: Order, data: dict[str, Any], version: int) -> Order:
         """Screen, then check the breaker and limits and accept, in one transaction."""
         try:
@@ -353,10 +260,6 @@ class OrderService(Driver):
             raise self._refused(order, exc) from None
         return self.advance(order.id)
 
-    def _by_key(self, client_id: str, key: str, fp: str) -> Order | None:
-        with self.engine.connect() as conn:
-            return store.find_by_key(conn, client_id, key, fp)
-
     # ---------------------------------------------------------------- core banking
     def notify_deposit(self, notice: NotifyDeposit) -> NotifyDepositAnswer:
         """ATLAS reports a wire earmarked for a buy: a buy order of the wired amount (the fee
@@ -391,12 +294,6 @@ class OrderService(Driver):
         except IntegrityError:
             pass  # a concurrent delivery of the same notice recorded the same order
         return NotifyDepositAnswer(status="accepted", stablecoin_order_id=order.id)
-
-    def withdraw(self, client_id: str, asset: str, to_address: str, units: int, *,
-                 idempotency_key: str) -> Order:
-        """On-chain withdrawal orders need the vault sender; not available in this build."""
-        raise self._refuse(client_id, "withdraw", {"asset": asset, "units": str(units)},
-                           Refused("unavailable", "on-chain withdrawals are not enabled"))
 
 
 def order_json(order: Order) -> str:

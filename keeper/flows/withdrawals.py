@@ -1,0 +1,119 @@
+"""On-chain withdrawal orders: screened, held in the sub-ledger, paid by the vault sender.
+
+States after ``screening``: ``held`` (the client's coins held for the vault operation) ->
+``sent`` (the HSM-signed ``Vault.withdraw`` is out; fee bumps are the sender's) -> ``completed``
+(the vault paid: the chain follower settles the hold on the ``Withdrawal`` event) | ``queued``
+(above the vault's instant budget: paid after the 24 h queue) -> ``completed``; any refusal or
+revert (blacklisted destination, paused token, limit reached...) -> ``failed`` with the stable
+reason code, the hold released. ``sender`` is a :class:`keeper.chain.VaultWithdrawals`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from eth_utils import is_address, to_checksum_address
+
+from keeper.assets import ETH_ADDRESS, by_symbol
+from keeper.flows import rules, store
+from keeper.flows.gate import Gate
+from keeper.flows.store import Order, Refused
+from keeper.ledger import InsufficientFunds, Kind, TransferSpec, normalise_asset
+
+
+def op_id(order_id: str) -> str:
+    """The vault operation id of a withdrawal order (0x-prefixed lower-case bytes32)."""
+    return "0x" + hashlib.sha256(f"strongroom:withdraw:{order_id}".encode()).hexdigest()
+
+
+class Withdrawals(Gate):
+    """The withdrawal order and its driver steps (base of :class:`keeper.flows.OrderService`)."""
+
+    def withdraw(self, client_id: str, asset: str, to_address: str, units: int, *,
+                 idempotency_key: str) -> Order:
+        """Withdraw ``units`` of ``asset`` to ``to_address`` (whitelisted on the vault)."""
+        params = {"asset": asset, "units": str(units), "to": str(to_address)[:64],
+                  "idempotency_key": idempotency_key}
+
+        def validate() -> tuple[str, str]:
+            if self.sender is None:
+                raise Refused("unavailable", "on-chain withdrawals are not configured")
+            if type(units) is not int or units <= 0:
+                raise Refused("invalid_amount", "units must be a positive integer")
+            if not isinstance(to_address, str) or not is_address(to_address):
+                raise Refused("invalid_address", "not an Ethereum address")
+            return normalise_asset(asset) if isinstance(asset, str) else "", \
+                to_checksum_address(to_address)
+
+        sym, dest = self._checked(client_id, "withdraw", params, validate)
+        fp = store.fingerprint({"kind": "withdraw", "asset": sym, "to": dest, "units": units})
+        found = self._by_key(client_id, idempotency_key, fp)
+        if found is not None and self._known(found):
+            return found
+        self._checked(client_id, "withdraw", params,
+                      lambda: self._preflight(client_id))
+        order = self._open(client_id, idempotency_key, fp, kind="withdraw", asset=sym,
+                           units=units, fiat_cents=0, fee_cents=0, data={"to": dest})
+        if self._known(order):
+            return order
+        return self._withdraw_screening(order, {"to": dest}, 0)
+
+    def _withdraw_screening(self, order: Order, data: dict[str, Any], version: int) -> Order:
+        """Screen the destination, check the breaker, hold the coins, then mark ``held``."""
+        dest = data.get("to") or self._load(order.id)[1]["to"]
+        try:
+            profile = self._preflight(order.client_id)
+            self._screen(order, "withdrawal", profile, address=dest)
+            with self.engine.begin() as conn:
+                rules.check_breaker(conn)
+            try:
+                self.ledger.open_withdrawal_hold(
+                    op_id(order.id), order.client_id, order.asset, order.units,
+                    self.sender.vault, now=order.created_at)
+            except InsufficientFunds as exc:
+                raise Refused("insufficient_funds", str(exc)) from None
+        except Refused as exc:
+            raise self._refused(order, exc) from None
+        self._move(order.id, "screening", "held")
+        return self.advance(order.id)
+
+    def _withdraw_held(self, order: Order, data: dict[str, Any], version: int) -> Order:
+        from keeper.chain import WithdrawalRefusedError
+
+        a = by_symbol(order.asset)
+        token = a.address or ETH_ADDRESS
+        try:
+            out = self.sender.submit(bytes.fromhex(op_id(order.id)[2:]), token, data["to"],
+                                     order.units)
+        except WithdrawalRefusedError as exc:
+            return self._release(order, version, exc.code, exc.reason)
+        self._move(order.id, "held", "sent", version=version,
+                   data={"tx": list(out.tx_hashes)})
+        return self.advance(order.id)
+
+    def _withdraw_sent(self, order: Order, data: dict[str, Any], version: int) -> Order:
+        out = self.sender.outcome(bytes.fromhex(op_id(order.id)[2:]))
+        if out.status == "paid":
+            return self._move(order.id, order.state, "completed", version=version,
+                              data={"tx": out.mined_hash})
+        if out.status == "queued" and order.state == "sent":
+            return self._move(order.id, "sent", "queued", version=version,
+                              data={"eta": out.eta, "tx": out.mined_hash})
+        if out.status == "reverted":
+            return self._release(order, version, out.code or "unknown", out.reason or "")
+        if out.status == "delayed" and not data.get("delayed"):  # tell the client once
+            return self._move(order.id, order.state, order.state, version=version,
+                              reason="network congestion: the transaction is delayed",
+                              data={"delayed": True})
+        return order
+
+    _withdraw_queued = _withdraw_sent
+
+    def _release(self, order: Order, version: int, code: str, why: str) -> Order:
+        """Fail the order and void its hold in one transaction (the client is told why)."""
+        hold = self.ledger.open_withdrawal_hold_id(op_id(order.id))
+        posts = [] if hold is None else [TransferSpec(f"flows:{order.id}:void", 0, 0, 0, Kind.VOID,
+                                                      pending_id=hold, reference=order.id)]
+        return self._move(order.id, order.state, "failed", version=version,
+                          reason=f"{code}: {why}"[:500], postings=posts)

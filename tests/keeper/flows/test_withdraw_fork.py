@@ -1,0 +1,129 @@
+"""Withdrawal orders on the fork: a fresh vault whose CUSTOMER is the SoftHSM "eth-hot" key, the
+chain sender and real USDC. Paid (hold kept for the follower to settle), queued above the instant
+budget, and refused destinations (not whitelisted, USDC-blacklisted) releasing the hold with the
+reason; a risky destination blocked by screening before anything is held."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from keeper.assets import ETH_ADDRESS, USDC, USDT
+from keeper.chain import SenderConfig, TxSender, VaultWithdrawals
+from keeper.flows import Refused
+from keeper.flows.withdrawals import op_id
+from keeper.keys import Keyring
+from keeper.keys.hsm import ensure_local_token
+from keeper.roles import VaultRole
+from scripts import deployments as dep
+
+pytestmark = pytest.mark.fork
+UNIT = 10**6
+MIXER = "0x" + "66" * 20
+
+
+@pytest.fixture
+def hot_ring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyring]:
+    if shutil.which("softhsm2-util") is None:
+        pytest.skip("softhsm2-util not installed (apt softhsm2)")
+    ring = Keyring.from_hsm(ensure_local_token(tmp_path_factory.mktemp("hsm")), labels=("eth-hot",))
+    yield ring
+    ring.close()
+
+
+@pytest.fixture
+def chain_world(world: Any, project: Any, accounts: Any, chain: Any, w3: Any, usdc: Any,
+                hot_ring: Keyring) -> Any:
+    """``world`` with a vault (dest whitelisted, 1M USDC) and a withdrawal service."""
+    admin, officer, dest = accounts[0], accounts[2], accounts[6]
+    vault, wl = dep.deploy_open_vault(project, admin, officer)
+    wl.add(dest.address, sender=officer)
+    wl.add(MIXER, sender=officer)
+    w3.provider.make_request("evm_increaseTime", [2])
+    w3.provider.make_request("anvil_mine", ["0x1"])
+    hot = hot_ring.eth_address("eth-hot")
+    vault.setRoles(hot, VaultRole.CUSTOMER, sender=admin)
+    chain.provider.set_balance(hot, 10**21)
+    master = usdc.masterMinter()
+    chain.provider.set_balance(master, 10**20)
+    usdc.configureMinter(accounts[1].address, 10**18, sender=accounts[master])
+    usdc.mint(vault.address, 1_000_000 * UNIT, sender=accounts[1])
+    sender = TxSender(world.engine.url.render_as_string(hide_password=False), w3, hot_ring,
+                      "eth-hot", SenderConfig(max_fee_wei=300 * 10**9, bump_after_s=60))
+    world.vault = vault.address.lower()
+    world.payer = VaultWithdrawals(sender, vault.address)
+    world.service = world.make_service(sender=world.payer)
+    world.dest, world.vault_contract, world.admin = dest.address, vault, admin
+    return world
+
+
+def held(world: Any, client: str) -> tuple[int, int]:
+    b = world.ledger.balance(world.ledger.client_account(client, "USDC"))
+    return b.credit_balance, b.available
+
+
+def drive(world: Any, client: str, oid: str, until: set[str]) -> Any:
+    for _ in range(30):
+        world.payer.sender.tick()
+        world.service.resume()
+        order = world.service.get(client, oid)
+        if order.state in until:
+            return order
+    raise AssertionError(f"stuck in {order.state}")
+
+
+def test_withdrawal_paid_keeps_the_hold_for_the_follower(chain_world: Any, usdc: Any) -> None:
+    w = chain_world
+    c = w.client()
+    w.deposit(c, 1_000 * UNIT)
+    before = usdc.balanceOf(w.dest)
+    order = w.service.withdraw(c, "USDC", w.dest, 400 * UNIT, idempotency_key="w1")
+    order = drive(w, c, order.id, {"completed"})
+    assert usdc.balanceOf(w.dest) - before == 400 * UNIT
+    assert held(w, c) == (1_000 * UNIT, 600 * UNIT)  # held until the follower settles it
+    assert w.ledger.open_withdrawal_hold_id(op_id(order.id)) is not None
+    again = w.service.withdraw(c, "USDC", w.dest, 400 * UNIT, idempotency_key="w1")
+    assert again.id == order.id and usdc.balanceOf(w.dest) - before == 400 * UNIT
+    assert w.ledger.verify_invariants() == []
+
+
+def test_withdrawal_above_the_instant_budget_is_queued(chain_world: Any) -> None:
+    w = chain_world
+    for token in (ETH_ADDRESS, USDC.address, USDT.address):
+        w.vault_contract.setTokenConfig(token, True, 2**128, 100 * UNIT, 2**128, sender=w.admin)
+    c = w.client()
+    w.deposit(c, 1_000 * UNIT)
+    order = w.service.withdraw(c, "USDC", w.dest, 500 * UNIT, idempotency_key="q")
+    order = drive(w, c, order.id, {"queued"})
+    assert held(w, c) == (1_000 * UNIT, 500 * UNIT)
+
+
+def test_refused_destination_releases_the_hold_with_the_reason(chain_world: Any,
+                                                                usdc: Any) -> None:
+    w = chain_world
+    c = w.client()
+    w.deposit(c, 1_000 * UNIT)
+    stranger = Account.create().address  # not whitelisted
+    order = w.service.withdraw(c, "USDC", stranger, 100 * UNIT, idempotency_key="x")
+    assert order.state == "failed" and (order.reason or "").startswith("destination_not_whitelisted")
+    assert held(w, c) == (1_000 * UNIT, 1_000 * UNIT)
+    assert w.ledger.open_withdrawal_hold_id(op_id(order.id)) is None
+    assert usdc.balanceOf(stranger) == 0
+    assert w.ledger.verify_invariants() == []
+
+
+def test_risky_destination_is_blocked_before_anything_is_held(chain_world: Any) -> None:
+    w = chain_world
+    c = w.client()
+    w.deposit(c, 1_000 * UNIT)
+    with pytest.raises(Refused) as exc:
+        w.service.withdraw(c, "USDC", MIXER, 100 * UNIT, idempotency_key="m")
+    assert exc.value.code == "compliance_block"
+    assert held(w, c) == (1_000 * UNIT, 1_000 * UNIT)
+    with pytest.raises(Refused) as exc:  # the client is now frozen and suspended
+        w.service.withdraw(c, "USDC", w.dest, 1 * UNIT, idempotency_key="after")
+    assert exc.value.code == "account_inactive"
