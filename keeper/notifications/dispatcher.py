@@ -10,7 +10,8 @@ retried after ``backoff * 2**(attempts-1)`` seconds (capped at ``max_backoff``);
 
 Isolation: each endpoint's due deliveries are sent by their own worker, in order, stopping that
 endpoint for the pass at its first failure; a slow or failing endpoint holds only its own worker
-(for at most ``timeout`` seconds), never another client's deliveries.
+(for at most ``2 x timeout`` seconds, even when it trickles its answer), never another client's
+deliveries.
 
 The request: ``POST`` of ``{"id", "type", "created_at", "data"}`` (canonical JSON) with
 ``X-Strongroom-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`` (verify with
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +50,9 @@ SIGNATURE_HEADER = "X-Strongroom-Signature"
 EVENT_HEADER = "X-Strongroom-Event"
 DELIVERY_HEADER = "X-Strongroom-Delivery"
 USER_AGENT = "Strongroom-Webhooks/1"
+# an attempt ends at DEADLINE_FACTOR x timeout whatever the endpoint does (httpx's timeouts are
+# per operation: an answer trickled one byte at a time would otherwise hold the pass for ever)
+DEADLINE_FACTOR = 2
 _O, _EP, _D, _A = (OutboxRow.__table__, EndpointRow.__table__, Delivery.__table__,
                    AttemptRow.__table__)
 
@@ -87,8 +92,8 @@ class WebhookDispatcher:
                  resolve: Resolver = system_resolver) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if claim_seconds <= timeout:
-            raise ValueError("claim_seconds must exceed the request timeout")
+        if claim_seconds <= DEADLINE_FACTOR * timeout:
+            raise ValueError(f"claim_seconds must exceed {DEADLINE_FACTOR} x the request timeout")
         self.engine = engine
         self.master = master
         self.max_attempts = max_attempts
@@ -167,7 +172,7 @@ class WebhookDispatcher:
                 for row in rows:
                     if not self._claim(row, now):
                         continue
-                    outcome = self._send(client, row)
+                    outcome = self._send_bounded(client, row)
                     self._record(row, outcome, now)
                     if not outcome.ok:
                         break
@@ -183,6 +188,23 @@ class WebhookDispatcher:
                 _D.c.id == row.id, _D.c.attempts == row.attempts, _D.c.next_attempt_at <= now,
                 _D.c.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
                 .values(status=DeliveryStatus.SENDING, next_attempt_at=until)).rowcount)
+
+    def _send_bounded(self, client: httpx.Client, row: Row) -> Outcome:
+        """:meth:`_send` cut at the attempt deadline: a request still running then is left to
+        its (daemon) thread, its answer ignored, and the attempt recorded as failed."""
+        box: list[Outcome] = []
+        deadline = DEADLINE_FACTOR * self.timeout
+
+        def run() -> None:
+            try:
+                box.append(self._send(client, row))
+            except Exception:  # noqa: BLE001 - e.g. the client closed under an abandoned request
+                box.append(Outcome(None, int(deadline * 1000), "send failed"))
+
+        worker = threading.Thread(target=run, name="webhook-send", daemon=True)
+        worker.start()
+        worker.join(deadline)
+        return box[0] if box else Outcome(None, int(deadline * 1000), "deadline exceeded")
 
     def _send(self, client: httpx.Client, row: Row) -> Outcome:
         body = event_body(row.event_id, row.event, _utc(row.created_at), row.payload)

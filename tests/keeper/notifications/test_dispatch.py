@@ -223,3 +223,41 @@ def test_two_dispatchers_send_each_event_once(engine: Engine, master: bytes,
     ids = [r["body"]["id"] for r in rec.requests]
     assert sorted(ids) == sorted(f"alice:{n}" for n in range(12))
     assert [s for s, _ in _statuses(engine)] == [DeliveryStatus.SENT] * 12
+
+
+def test_a_trickling_endpoint_is_cut_at_the_deadline(engine: Engine, master: bytes) -> None:
+    """An endpoint that answers one header byte at a time (each within the read timeout) is
+    recorded as failed at the pass deadline instead of holding the dispatcher until it ends."""
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            try:
+                for _ in range(60):  # 60 x 0.2 s: each byte well within the 1 s read timeout
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                self.wfile.write(b"-A: b\r\nContent-Length: 0\r\n\r\n")
+            except OSError:
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/slow"
+        created = create_endpoint(engine, "alice", url, master=master, allow_loopback=True)
+        _event(engine, "alice", 1)
+        assert _dispatcher(engine, master, timeout=1.0).dispatch_once(T0) == 0
+        [attempt] = delivery_log(engine, "alice", created.endpoint.id)
+        assert attempt.status_code is None and attempt.error == "deadline exceeded"
+        assert _statuses(engine) == [(DeliveryStatus.PENDING, 1)]
+    finally:
+        server.shutdown()
+        server.server_close()
