@@ -9,13 +9,14 @@ intent nor spends two nonces on it:
    database transaction, and only then broadcasts. A retried ``send`` with the same ``intent_id``
    returns the stored intent (its parameters must be the same) and re-broadcasts its newest bytes.
 2. ``tick(now)`` looks every pending intent up by ALL its hashes: the first receipt found decides
-   (status 1 -> ``mined``; 0 -> ``reverted`` with the reason replayed by ``eth_call`` at the
-   block). An intent without a receipt is re-broadcast (the crash-before-broadcast case); if its
-   newest attempt is older than ``bump_after_s``, a replacement with the same nonce and fees up by
-   at least 12.5 % (the nodes' replacement rule) is stored, then broadcast; when the ceiling
-   ``max_fee_wei`` forbids another bump, one ``stuck`` alert is raised. An intent whose nonce the
-   chain has passed with none of its hashes mined is ``dropped`` (the key was used elsewhere) and
-   alerted.
+   once it has ``confirmations`` blocks (status 1 -> ``mined``; 0 -> ``reverted`` with the reason
+   replayed by ``eth_call`` at the block); until then a reorg that takes it out simply leads to
+   the same bytes being broadcast again. An intent without a receipt is re-broadcast (the crash-
+   before-broadcast case); if its newest attempt is older than ``bump_after_s``, a replacement
+   with the same nonce and fees up by at least 12.5 % (the nodes' replacement rule) is stored,
+   then broadcast; when the ceiling ``max_fee_wei`` forbids another bump, one ``stuck`` alert is
+   raised. An intent whose nonce the chain has passed with none of its hashes mined is ``dropped``
+   (the key was used elsewhere) and alerted.
 
 Nothing here trusts the node's nonce alone: the next nonce is the larger of the stored one and
 the node's pending count, so a key also used outside this sender cannot make us reuse a nonce.
@@ -103,15 +104,18 @@ class SenderConfig:
     max_fee_wei: int
     bump_after_s: int
     min_tip_wei: int = GWEI
+    confirmations: int = 1  # blocks (the receipt's included) before mined/reverted is final
 
     @classmethod
     def from_settings(cls, settings: Any = None) -> SenderConfig:
-        """From ``withdrawal_max_fee_gwei`` and ``withdrawal_bump_after_s`` of the Settings."""
+        """From ``withdrawal_max_fee_gwei``, ``withdrawal_bump_after_s`` and ``confirmations``
+        of the Settings."""
         if settings is None:
             from keeper.config import load_settings
             settings = load_settings()
         return cls(int(settings.withdrawal_max_fee_gwei) * GWEI,
-                   int(settings.withdrawal_bump_after_s))
+                   int(settings.withdrawal_bump_after_s),
+                   confirmations=max(1, int(settings.confirmations)))
 
 
 class TxSender:
@@ -270,6 +274,9 @@ class TxSender:
         for tx_hash in reversed(sent.hashes):
             receipt = self._receipt(tx_hash)
             if receipt is not None:
+                depth = int(self.w3.eth.block_number) - int(receipt["blockNumber"]) + 1
+                if depth < self.config.confirmations:
+                    return False  # final only once buried: a reorg may still take it out
                 self._settle(sent, tx_hash, receipt)
                 return True
         if int(self.w3.eth.get_transaction_count(self.address, "latest")) > sent.nonce:

@@ -5,6 +5,7 @@ two senders racing for nonces."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from keeper.chain import SenderConfig, TxSender
 from keeper.chain.migrate import SCHEMA
 from keeper.keys import Keyring
 from keeper.keys.hsm import ensure_local_token
-from strongroom_testkit.anvil import mine
+from strongroom_testkit.anvil import mine, revert, snapshot
 
 GWEI = 10**9
 BUMP_AFTER = 60
@@ -51,9 +52,10 @@ def make_sender(sender_db: str, w3: Any, hot_ring: Keyring, chain: Any):
     made: list[TxSender] = []
     chain.provider.set_balance(hot_ring.eth_address("eth-hot"), 10**21)
 
-    def _make(max_fee_wei: int = 300 * GWEI, min_tip_wei: int = GWEI) -> TxSender:
+    def _make(max_fee_wei: int = 300 * GWEI, min_tip_wei: int = GWEI,
+              confirmations: int = 1) -> TxSender:
         cfg = SenderConfig(max_fee_wei=max_fee_wei, bump_after_s=BUMP_AFTER,
-                           min_tip_wei=min_tip_wei)
+                           min_tip_wei=min_tip_wei, confirmations=confirmations)
         sender = TxSender(sender_db, w3, hot_ring, "eth-hot", cfg,
                           on_alert=lambda *a: alerts.append(a))
         made.append(sender)
@@ -84,6 +86,28 @@ def nonce_of(w3: Any, address: str) -> int:
     return int(w3.eth.get_transaction_count(address, "latest"))
 
 
+def wait_receipt(w3: Any, hashes: tuple[str, ...], timeout_s: float = 30) -> Any:
+    """The receipt of whichever of ``hashes`` is mined (automine lags a little under load)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for tx_hash in hashes:
+            receipt = receipt_or_none(w3, tx_hash)
+            if receipt is not None:
+                return receipt
+        if time.monotonic() > deadline:
+            raise AssertionError(f"none of {hashes} mined")
+        time.sleep(0.05)
+
+
+def settled_tick(sender: TxSender) -> list[Any]:
+    """``sender.tick()`` once each pending intent has a receipt (automine, under load)."""
+    with sender.engine.connect() as conn:
+        ids = conn.execute(text("SELECT intent_id FROM chain_intents WHERE state = 'pending'"))
+        for (intent_id,) in ids.all():
+            wait_receipt(sender.w3, sender.status(intent_id).hashes)
+    return sender.tick()
+
+
 def receipt_or_none(w3: Any, tx_hash: str) -> Any:
     try:
         return w3.eth.get_transaction_receipt(tx_hash)
@@ -97,7 +121,7 @@ def test_send_is_idempotent_and_mined_once(make_sender, w3):
     first = sender.send("pay-1", SINK, b"", value=12345)
     again = sender.send("pay-1", SINK, b"", value=12345)
     assert again.hashes == first.hashes and again.nonce == first.nonce == before
-    [done] = sender.tick()
+    [done] = settled_tick(sender)
     assert done.state == "mined" and done.mined_hash == first.hashes[0]
     assert done.block_number == w3.eth.get_transaction_receipt(first.hashes[0])["blockNumber"]
     assert nonce_of(w3, sender.address) == before + 1
@@ -125,7 +149,7 @@ def test_crash_between_store_and_broadcast_rebroadcasts_the_same_bytes(make_send
 
     restarted = make_sender()
     assert restarted.tick() == []  # the restart's first tick re-broadcasts the stored bytes
-    [done] = restarted.tick()  # (automine) the next one finds them mined
+    [done] = settled_tick(restarted)  # (automine) the next one finds them mined
     assert done.state == "mined"
     final = restarted.status("crash-1")
     assert final.state == "mined" and final.hashes == stored.hashes
@@ -187,6 +211,29 @@ def test_at_the_fee_ceiling_one_stuck_alert_and_no_replacement(make_sender, w3, 
     assert done.state == "mined" and done.mined_hash == first.hashes[0]
 
 
+def test_a_send_reorged_out_before_its_confirmations_is_sent_again(make_sender, w3):
+    sender = make_sender(confirmations=3)
+    before = nonce_of(w3, sender.address)
+    wait_receipt(w3, sender.send("warm-up", SINK, b"", value=1).hashes)  # mined before the snapshot
+    snap = snapshot(w3)
+    first = sender.send("reorg-1", SINK, b"", value=3)
+    wait_receipt(w3, first.hashes)  # mined (automine)
+    sender.tick()  # the warm-up is final; reorg-1 has 1 of 3 confirmations
+    assert sender.status("reorg-1").state == "pending"
+    # a reorg that drops its block (anvil_reorg keeps orphaned state on this fork: a snapshot
+    # revert rewinds the chain for real, as the follower's reorg tests do)
+    revert(w3, snap)
+    mine(w3, 3)
+    assert receipt_or_none(w3, first.hashes[0]) is None
+    sender.tick()  # no receipt, nonce not spent: the same bytes again
+    assert sender.status("reorg-1").state == "pending"
+    wait_receipt(w3, first.hashes)
+    mine(w3, 2)
+    [done] = sender.tick()
+    assert done.state == "mined" and done.hashes == first.hashes
+    assert nonce_of(w3, sender.address) == before + 2
+
+
 def test_two_senders_racing_never_share_a_nonce(make_sender, w3):
     senders = [make_sender(), make_sender()]
     start = nonce_of(w3, senders[0].address)
@@ -208,8 +255,7 @@ def test_two_senders_racing_never_share_a_nonce(make_sender, w3):
     for t in threads:
         t.join()
     assert errors == []
-    for _ in range(3):
-        senders[0].tick()
+    settled_tick(senders[0])
     ids = [f"race-{k}-{i}" for k in range(len(senders)) for i in range(per_sender)]
     sent = [senders[1].status(i) for i in ids]
     nonces = sorted(s.nonce for s in sent)

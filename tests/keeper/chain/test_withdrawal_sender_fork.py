@@ -10,7 +10,7 @@ import pytest
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector as selector
 from sqlalchemy import create_engine, text
-from test_sender_fork import hot_ring, later, make_sender, no_automine, sender_db
+from test_sender_fork import hot_ring, later, make_sender, sender_db, settled_tick
 
 from keeper.assets import ETH_ADDRESS, USDC
 from keeper.chain import VaultWithdrawals, WithdrawalRefusedError
@@ -18,7 +18,7 @@ from keeper.roles import VaultRole
 from strongroom_testkit.anvil import mine
 
 GWEI = 10**9
-SHARED_FIXTURES = (hot_ring, make_sender, no_automine, sender_db)  # from the sender tests
+SHARED_FIXTURES = (hot_ring, make_sender, sender_db)  # from the sender tests
 
 
 def op() -> bytes:
@@ -37,6 +37,14 @@ def hot_vault(vault: Any, who: Any, hot_ring: Any, chain: Any, fund_usd: Any) ->
 @pytest.fixture
 def payer(make_sender: Any, hot_vault: Any) -> VaultWithdrawals:
     return VaultWithdrawals(make_sender(), hot_vault.address)
+
+
+@pytest.fixture
+def manual_mining(payer: VaultWithdrawals, w3: Any) -> Any:
+    """Blocks mined only on request, once the vault and the payer are set up."""
+    w3.provider.make_request("evm_setAutomine", [False])
+    yield payer
+    w3.provider.make_request("evm_setAutomine", [True])
 
 
 def nonce_of(w3: Any, address: str) -> int:
@@ -61,7 +69,7 @@ def test_eth_and_usdc_paid(payer, who, w3, usdc):
     payer.submit(usdc_op, USDC.address, who.dest.address, 2_500_000)
     assert payer.submit(eth_op, ETH_ADDRESS, who.dest.address, 10**18).status in (
         "pending", "paid")  # idempotent on op_id: nothing sent twice
-    payer.sender.tick()
+    settled_tick(payer.sender)
     eth, usd = payer.outcome(eth_op), payer.outcome(usdc_op)
     assert (eth.status, eth.amount, eth.received) == ("paid", 10**18, 10**18)
     assert (usd.status, usd.amount, usd.received) == ("paid", 2_500_000, 2_500_000)
@@ -75,7 +83,7 @@ def test_above_the_queue_threshold_is_queued_with_its_eta(payer, hot_vault, who,
     before = usdc.balanceOf(who.dest.address)
     op_id = op()
     payer.submit(op_id, USDC.address, who.dest.address, 5_000_000)
-    payer.sender.tick()
+    settled_tick(payer.sender)
     out = payer.outcome(op_id)
     block = w3.eth.get_block(w3.eth.get_transaction_receipt(out.mined_hash)["blockNumber"])
     assert (out.status, out.amount) == ("queued", 5_000_000)
@@ -127,7 +135,7 @@ def test_above_tx_cap_and_daily_limit_refused(payer, hot_vault, who, w3):
 
 
 def test_blacklisted_between_simulation_and_mining_reverts_with_the_reason(
-        payer, who, w3, usdc, no_automine):
+        payer, who, w3, usdc, manual_mining):
     op_id = op()
     sent = payer.submit(op_id, USDC.address, who.dest.address, 1_000_000)
     assert sent.status == "pending"
@@ -151,7 +159,7 @@ def test_blacklisted_between_simulation_and_mining_reverts_with_the_reason(
 
 
 def test_congested_withdrawal_is_delayed_then_paid_by_the_replacement(
-        payer, who, w3, no_automine):
+        payer, who, w3, manual_mining):
     before = w3.eth.get_balance(who.dest.address)
     op_id = op()
     payer.submit(op_id, ETH_ADDRESS, who.dest.address, 3 * 10**17)
