@@ -74,8 +74,17 @@ def unauthorized() -> HTTPException:
     return HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
 
+# FastAPI's answer to a body it cannot even decode (not UTF-8 JSON): made the same clear 422 as
+# any other invalid body instead of an undocumented 400.
+_UNPARSEABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSEABLE_BODY:
+        return _error(422, "invalid request: body: not valid JSON text (UTF-8)",
+                      [{"loc": ["body"], "msg": "not valid JSON text (UTF-8)",
+                        "type": "json_invalid"}])
     message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     return _error(exc.status_code, message, headers=getattr(exc, "headers", None))
 

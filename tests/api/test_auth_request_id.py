@@ -9,6 +9,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.main import create_app
@@ -16,6 +17,12 @@ from keeper.ledger import make_engine
 from strongroom_testkit.apiworld import World
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
+
+
+class Echo(BaseModel):
+    """Body of the test-only echo route."""
+
+    value: int
 
 
 def _api_records(world: World) -> list[dict]:
@@ -88,3 +95,21 @@ def test_422_bodies_name_each_problem(api: TestClient, world: World) -> None:
     assert {tuple(d["loc"]) for d in err["details"]} == {("path", "asset"), ("path", "month")}
     assert "path.asset" in err["message"] and "path.month" in err["message"]
     assert "Traceback" not in r.text
+
+
+def test_an_undecodable_json_body_is_a_clear_422(world: World) -> None:
+    """Bytes that are not UTF-8 JSON were an undocumented 400 "error parsing the body"."""
+    app = create_app(world.settings())
+
+    def echo(body: Echo) -> dict[str, int]:
+        return {"value": body.value}
+
+    app.add_api_route("/test-only/echo", echo, methods=["POST"])
+    with TestClient(app) as api:
+        r = api.post("/test-only/echo", content=b"\xc3V\xff",
+                     headers={**world.alice.headers, "Content-Type": "application/json"})
+        assert r.status_code == 422, r.text
+        err = r.json()["error"]
+        assert err["code"] == "validation_error" and err["details"][0]["loc"] == ["body"]
+        assert err["details"][0]["type"] == "json_invalid"
+        assert api.post("/test-only/echo", json={"value": 7}).json() == {"value": 7}
