@@ -91,3 +91,24 @@ def test_statement_bounds(api: TestClient, world: World) -> None:
     assert api.get(f"/v1/statements/{world.year}/{world.month}").status_code == 401
     empty = api.get("/v1/statements/2001/1", headers=world.alice.headers).json()
     assert all(a["lines"] == [] and a["closing_balance"] == "0" for a in empty["assets"])
+
+
+def test_a_long_month_spans_pages_with_the_header_repeated() -> None:
+    from datetime import UTC, datetime
+
+    from keeper.assets import ASSETS
+    from keeper.clients.portfolio import statement_pdf
+    from keeper.ledger.statements import Statement, StatementLine
+
+    at = datetime(2026, 5, 3, tzinfo=UTC)
+    lines = [StatementLine(at, f"dep-{n}", "single", f"block {n}", 10**6, 10**6 * (n + 1))
+             for n in range(150)]
+    pdf = statement_pdf("Many Movements Ltd", "cid", 2026, 5,
+                        [(ASSETS["USDC"], Statement(1, 2026, 5, 0, lines, 150 * 10**6))],
+                        bank_name="Strongroom Custody", generated_at=at)
+    doc = pdfium.PdfDocument(pdf)
+    texts = [" ".join(doc[i].get_textpage().get_text_range().split()) for i in range(len(doc))]
+    assert len(doc) > 1
+    assert all("Balance (USDC)" in t for t in texts)  # the table header on every page
+    assert "dep-149" in texts[-1] and "Closing balance" in texts[-1] and "150" in texts[-1]
+    assert sum(t.count("dep-") for t in texts) == 150
