@@ -35,7 +35,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keeper.chain.models import ChainAttempt, ChainIntent, ChainNonce
-from keeper.chain.revert import call_revert_reason
+from keeper.chain.revert import RpcCallError, call_revert_reason
 from keeper.keys import Keyring
 from keeper.ledger.db import WRITE, make_engine
 from keeper.ledger.domain import utc
@@ -339,7 +339,11 @@ class TxSender:
                 "value": hex(int(row.value)), "gas": hex(row.gas)}
         reason = None
         for at in (block, block - 1):  # state after the block, else before it
-            reason = call_revert_reason(self.w3, call, hex(at))
+            try:
+                reason = call_revert_reason(self.w3, call, hex(at))
+            except RpcCallError as err:  # e.g. a pruned node without that block's state
+                log.warning("intent %s: revert reason not replayable: %s", sent.intent_id, err)
+                break
             if reason is not None:
                 break
         if reason is None:

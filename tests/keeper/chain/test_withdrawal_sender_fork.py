@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from test_sender_fork import hot_ring, later, make_sender, sender_db, settled_tick
 
 from keeper.assets import ETH_ADDRESS, USDC
-from keeper.chain import VaultWithdrawals, WithdrawalRefusedError
+from keeper.chain import IntentConflictError, VaultWithdrawals, WithdrawalRefusedError
 from keeper.roles import VaultRole
 from strongroom_testkit.anvil import mine
 
@@ -76,6 +76,27 @@ def test_eth_and_usdc_paid(payer, who, w3, usdc):
     assert w3.eth.get_balance(who.dest.address) - eth_before == 10**18
     assert usdc.balanceOf(who.dest.address) - usdc_before == 2_500_000
     assert len(eth.tx_hashes) == 1 and eth.mined_hash == eth.tx_hashes[0]
+
+
+def test_an_op_id_reused_with_other_content_is_refused(payer, who, w3):
+    op_id = op()
+    first = payer.submit(op_id, ETH_ADDRESS, who.dest.address, 10**17)
+    before = nonce_of(w3, payer.sender.address)
+    with pytest.raises(IntentConflictError):
+        payer.submit(op_id, ETH_ADDRESS, who.dest.address, 2 * 10**17)
+    with pytest.raises(IntentConflictError):
+        payer.submit(op_id, ETH_ADDRESS, who.attacker.address, 10**17)
+    assert nonce_of(w3, payer.sender.address) == before
+    assert payer.outcome(op_id).tx_hashes == first.tx_hashes
+    for bad in (b"\0" * 32, b"short", "0x" + "ab" * 31):
+        with pytest.raises(ValueError):
+            payer.submit(bad, ETH_ADDRESS, who.dest.address, 1)
+    for amount in (0, -1, 1.0, True):
+        with pytest.raises(ValueError):
+            payer.submit(op(), ETH_ADDRESS, who.dest.address, amount)
+    with pytest.raises(ValueError):
+        payer.submit(op(), ETH_ADDRESS, "0xnot-an-address", 1)
+    assert nonce_of(w3, payer.sender.address) == before
 
 
 def test_above_the_queue_threshold_is_queued_with_its_eta(payer, hot_vault, who, w3, usdc):
