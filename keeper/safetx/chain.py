@@ -15,6 +15,7 @@ from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_
 from safe_eth.eth import EthereumClient
 from safe_eth.safe.safe_signature import SafeSignature, SafeSignatureType
 from safe_eth.safe.safe_tx import SafeTx as LibSafeTx
+from web3.exceptions import ContractLogicError
 
 from keeper.keys.eth import SafeTx
 
@@ -29,7 +30,11 @@ EXEC_SELECTOR = function_signature_to_4byte_selector(EXEC_TRANSACTION)
 
 
 class ChainReadError(Exception):
-    """The node could not answer (or the address is not a multisig we can read)."""
+    """The node could not answer."""
+
+
+class NotAMultisigError(ChainReadError):
+    """The node answered, but the address does not speak our Multisig's interface."""
 
 
 class BadSignature(ValueError):  # noqa: N818 - reads as what happened
@@ -95,9 +100,14 @@ class SafeChain:
     def _call(self, address: str, signature: str, out: list[str], args: bytes = b"") -> Any:
         try:
             raw = self.w3.eth.call({"to": address, "data": _selector(signature) + args})
-            return abi_decode(out, bytes(raw))
-        except Exception as exc:  # noqa: BLE001 - node errors, reverts, empty code alike
+        except ContractLogicError as exc:  # the node answered: a revert
+            raise NotAMultisigError(f"{signature} on {address} reverted") from exc
+        except Exception as exc:  # noqa: BLE001 - connection errors and timeouts
             raise ChainReadError(f"{signature} on {address} failed: {type(exc).__name__}") from exc
+        try:
+            return abi_decode(out, bytes(raw))
+        except Exception as exc:  # noqa: BLE001 - no code, or another contract's answer
+            raise NotAMultisigError(f"{signature} on {address}: unexpected answer") from exc
 
     def state(self, address: str) -> SafeState:
         """Nonce, threshold, owners and VERSION of the multisig at ``address``."""

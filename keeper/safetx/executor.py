@@ -99,7 +99,7 @@ class SafeTxExecutor:
 
     # ------------------------------------------------------------ housekeeping
     def _retire(self, state: SafeState, now: datetime) -> None:
-        with self.service.engine.begin() as conn:
+        with store.writing(self.service.engine) as conn:
             self._set(conn, "replaced", (T.c.safe == state.address, T.c.status == Status.PENDING,
                                          T.c.nonce < state.nonce),
                       Status.REPLACED, f"nonce used on chain (Safe nonce {state.nonce})", now)
@@ -153,7 +153,7 @@ class SafeTxExecutor:
         except Exception as exc:  # noqa: BLE001 - a revert (or any refusal) is a failed simulation
             reason = f"{type(exc).__name__}: {str(exc)[:200]}"
         if reason is not None:
-            with self.service.engine.begin() as conn:
+            with store.writing(self.service.engine) as conn:
                 conn.execute(update(T).where(T.c.safe_tx_hash == rec.safe_tx_hash,
                                              T.c.status == Status.PENDING)
                              .values(status=Status.FAILED_SIMULATION, note=reason, modified=now))
@@ -171,7 +171,7 @@ class SafeTxExecutor:
             "maxFeePerGas": 2 * base_fee + self.priority_fee_wei,
             "gas": gas + gas // 5 + 10_000, "to": rec.safe, "value": 0, "data": data})
         tx_hash = "0x" + keccak(raw).hex()
-        with self.service.engine.begin() as conn:
+        with store.writing(self.service.engine) as conn:
             moved = conn.execute(update(T).where(T.c.safe_tx_hash == rec.safe_tx_hash,
                                                  T.c.status == Status.PENDING).values(
                 status=Status.SUBMITTED, raw_tx=raw, transaction_hash=tx_hash, signatures=packed,
@@ -233,7 +233,7 @@ def mark_executed(service: SafeTxService, safe_tx_hash: str, receipt: Any, now: 
                   audit: AuditFn = record_in) -> int:
     """Record the mined execution of ``safe_tx_hash`` (receipt of the transaction that ran it)
     and mark the other proposals at its nonce replaced; returns 1 if it changed anything."""
-    with service.engine.begin() as conn:
+    with store.writing(service.engine) as conn:
         row = conn.execute(select(T.c.safe, T.c.nonce, T.c.status).where(
             T.c.safe_tx_hash == safe_tx_hash)).one_or_none()
         if row is None or row.status == Status.EXECUTED:

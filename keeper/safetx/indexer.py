@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from keeper.audit import record_in
 from keeper.keys.eth import SafeTx, safe_tx_hash
+from keeper.safetx import store
 from keeper.safetx.chain import ChainReadError, decode_exec_transaction
 from keeper.safetx.executor import mark_executed
 from keeper.safetx.models import Cursor, KnownSafe, SafeTransaction, Status
@@ -96,7 +97,7 @@ class SafeTxIndexer:
         return done
 
     def _advance(self, safe: str, expected: int, block: int) -> None:
-        with self.service.engine.begin() as conn:
+        with store.writing(self.service.engine) as conn:
             moved = conn.execute(update(K).where(K.c.safe == safe, K.c.block == expected)
                                  .values(block=block)).rowcount
             if moved == 0:
@@ -128,7 +129,7 @@ class SafeTxIndexer:
         if nonce is None:
             return False
         full = SafeTx(**{**fields.__dict__, "nonce": nonce})
-        with self.service.engine.begin() as conn:
+        with store.writing(self.service.engine) as conn:
             try:
                 conn.execute(insert(T).values(
                     safe_tx_hash=h, safe=safe, to=full.to, value=str(full.value), data=full.data,

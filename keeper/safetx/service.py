@@ -23,12 +23,14 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keeper.audit import record_in
+from keeper.deployments import Deployment
 from keeper.keys.eth import SafeTx, safe_tx_hash
 from keeper.safetx import store
 from keeper.safetx.chain import (
     SUPPORTED_VERSION,
     BadSignature,
     ChainReadError,
+    NotAMultisigError,
     OwnerSignature,
     SafeChain,
     SafeState,
@@ -104,7 +106,7 @@ class SafeTxService:
         if state.version != SUPPORTED_VERSION:
             raise UnknownSafe(f"{address} reports VERSION {state.version!r}")
         start = self.chain.w3.eth.block_number if from_block is None else from_block
-        with self.engine.begin() as conn:
+        with store.writing(self.engine) as conn:
             if conn.execute(select(S.c.address).where(S.c.address == state.address)).first():
                 return state
             conn.execute(insert(S).values(address=state.address, from_block=start,
@@ -113,6 +115,15 @@ class SafeTxService:
                        {"safe": state.address, "from_block": start},
                        {"owners": list(state.owners), "threshold": state.threshold})
         return state
+
+    def register_deployed(self, deployment: Deployment) -> list[str]:
+        """Register every ``Multisig`` of a deployments record (indexed from its deploy block);
+        returns their addresses."""
+        out = []
+        for entry in deployment.contracts.values():
+            if entry.contract == "Multisig":
+                out.append(self.register_safe(entry.address, entry.block).address)
+        return out
 
     def known_safes(self) -> list[str]:
         """Addresses of the registered multisigs."""
@@ -132,6 +143,8 @@ class SafeTxService:
     def _state(self, address: str) -> SafeState:
         try:
             return self.chain.state(address)
+        except NotAMultisigError as exc:
+            raise UnknownSafe(f"{address} is not a multisig: {exc}") from exc
         except ChainReadError as exc:
             raise SafeUnavailable(str(exc)) from exc
 
@@ -163,7 +176,7 @@ class SafeTxService:
                                   f"Calculated owners={[s.owner for s in sigs]}")
         now = self.clock()
         try:
-            with self.engine.begin() as conn:
+            with store.writing(self.engine) as conn:
                 executed = conn.execute(select(T.c.safe_tx_hash).where(
                     T.c.safe == p.safe, T.c.nonce == p.tx.nonce,
                     T.c.status.in_((Status.EXECUTED, Status.SUBMITTED)))).first()
@@ -211,7 +224,7 @@ class SafeTxService:
                                       ConfirmationRefused)
         now = self.clock()
         try:
-            with self.engine.begin() as conn:
+            with store.writing(self.engine) as conn:
                 status = conn.execute(select(T.c.status).where(
                     T.c.safe_tx_hash == rec.safe_tx_hash).with_for_update()).scalar_one_or_none()
                 if status != Status.PENDING:
@@ -305,7 +318,7 @@ class SafeTxService:
                 break
         if signer is None:
             raise DeleteRefused("Provided signer is not the proposer of the transaction")
-        with self.engine.begin() as conn:
+        with store.writing(self.engine) as conn:
             conn.execute(delete(C).where(C.c.safe_tx_hash == rec.safe_tx_hash))
             gone = conn.execute(delete(T).where(
                 T.c.safe_tx_hash == rec.safe_tx_hash,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Engine, Select, func, select
 
 from keeper.keys.eth import SafeTx
 from keeper.safetx.models import Confirmation, SafeTransaction, Status
@@ -52,6 +54,15 @@ class TxRecord:
     def executed(self) -> bool:
         """Mined (successfully or not)."""
         return self.status == Status.EXECUTED
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: ``BEGIN IMMEDIATE`` on SQLite (the database's write lock, waited for
+    with the busy timeout, so a read-then-write never fails on a lock upgrade); an ordinary one on
+    PostgreSQL (rows are locked ``FOR UPDATE`` where it matters)."""
+    with engine.connect().execution_options(ledger_write=True) as conn, conn.begin():
+        yield conn
 
 
 def safe_tx_of(r: Any) -> SafeTx:

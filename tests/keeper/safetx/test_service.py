@@ -208,7 +208,22 @@ def test_concurrent_confirmations_by_one_owner_store_one(service, multisig, owne
         except Exception as exc:  # noqa: BLE001 - anything else is the failure under test
             return type(exc).__name__
 
-    with ThreadPoolExecutor(4) as pool:
-        outcomes = sorted(pool.map(attempt, range(4)))
-    assert outcomes == ["ok", "refused", "refused", "refused"]
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = sorted(pool.map(attempt, range(8)))
+    assert outcomes == ["ok"] + ["refused"] * 7
     assert stored(service) == (1, 2)
+
+
+def test_register_deployed_multisigs_only(service, multisig, project, accounts, chain):
+    from keeper.deployments import ContractEntry, Deployment
+
+    other = accounts[0].deploy(project.Multisig, [accounts[4].address, accounts[5].address], 2,
+                               [accounts[i].address for i in (6, 7, 8)], 2, 30 * 86400)
+    block = chain.blocks.head.number
+    record = Deployment(chain.chain_id, contracts={
+        "warm_multisig": ContractEntry("Multisig", other.address, "0x", accounts[0].address, block),
+        "escrow": ContractEntry("Escrow", accounts[9].address, "0x", accounts[0].address, block)})
+    assert service.register_deployed(record) == [other.address]
+    assert service.known_safes() == sorted([multisig.address, other.address])
+    with pytest.raises(UnknownSafe):  # an address without our Multisig's interface
+        service.register_safe(accounts[9].address)
