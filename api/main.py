@@ -24,6 +24,7 @@ from api.routes import (
     issuer_webhooks,
     oauth,
     orders,
+    safe_transactions,
     statements,
     transactions,
     transfers,
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     orders.install_flow_errors(app)
     app.include_router(health.router)
+    app.include_router(safe_transactions.router)
     app.include_router(oauth.router)
     for module in (clients, balances, statements, deposit_instructions,
                    orders, transfers, withdrawals, corebanking, issuer_webhooks,
