@@ -3,7 +3,9 @@
 1. the upstream local mainnet (anvil, chain id 1, USDC/USDT/Safe at real addresses);
 2. a fork of it (ape's foundry provider), on which the system contracts are deployed;
 3. the keeper (chain follower mirroring vault events into the ledger);
-4. the API (uvicorn).
+4. the local core banking (ATLAS) and stablecoin issuer, each its own process;
+5. the API (uvicorn), which then shows a deposit, a buy, a sell, an on-us transfer, a deposit
+   notice from core banking and a withdrawal request end to end.
 
 Everything runs on embedded defaults: SQLite and SoftHSM under ``.data/``, loopback only.
 ``--check`` brings everything up, verifies it answers, prints the summary and stops (used by the
@@ -95,15 +97,20 @@ def main(argv: list[str] | None = None) -> int:
 
     logger.set_level("WARNING")  # one summary, not a line per deployment transaction
 
-    from scripts.stack import bring_up, demo_deposit
+    from scripts.stack import bring_up, demo_deposit, demo_flows, start_services
 
     with contextlib.ExitStack() as exits:
         provider = enter_fork(exits, networks)
         fork_url = str(provider.uri)
         summary = bring_up(ape, accounts.test_accounts[0], fork_url)
         api_port = args.api_port if not args.check else localnet.free_port()
-        server, thread = start_api(api_port, summary["settings"])
         api_url = f"http://127.0.0.1:{api_port}"
+        base = summary["settings"]
+        ports = ((localnet.free_port(), localnet.free_port()) if args.check
+                 else (base.atlas_port, base.issuer_port))
+        exits.callback(lambda: summary.get("stop_services", lambda: None)())  # also on errors
+        start_services(summary, api_url, atlas_port=ports[0], issuer_port=ports[1])
+        server, thread = start_api(api_port, summary["settings"])
         health = get_json(f"{api_url}/health")
         print("Strongroom local stack is up")
         print(f"  upstream mainnet  {upstream}  (chain id 1; USDC, USDT, Safe 1.4.1 at real addresses)")
@@ -113,10 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  database          {summary['database_display']}")
         print(f"  keeper            {summary['keeper']}")
         print(f"  API               {api_url}  (docs {api_url}/docs)  health={health}")
+        print(f"  core banking      {summary['services']['atlas']}  (local ATLAS, own process)")
+        print(f"  issuer            {summary['services']['issuer']}  (local issuer, own process; "
+              f"minter {summary['services']['minter']})")
         if not health.get("ok"):
             print("run: error: API health check failed", file=sys.stderr)
             return 1
         print(f"  demo              {demo_deposit(ape, summary, api_url)}")
+        for line in demo_flows(ape, summary, api_url):
+            print(f"  flows             {line}")
         gc.freeze()  # long-lived start-up objects leave the GC's generations: no full-GC pauses
         if args.check:
             server.should_exit = True

@@ -7,8 +7,10 @@ HSM token under ``.data/hsm`` persists.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +118,257 @@ def demo_deposit(ape: Any, summary: dict[str, Any], api_url: str, timeout: float
                     f"GET /v1/balances -> ETH {credited} wei (key in {key_file})")
         time.sleep(0.5)
     raise RuntimeError(f"demo deposit not credited within {timeout}s (API shows {credited})")
+
+
+# --- core banking, issuer and the banking flows (make run) ---------------------------------
+
+DEMO_WIRE_CENTS = 50_000_000  # USD 500,000.00 wired to each demo customer
+INVENTORY_UNITS = 1_000_000 * 10**6  # 1,000,000 USDC minted by the issuer for the bank
+
+
+def _secret(folder: Path, name: str, value: str | None = None) -> Path:
+    """A 0600 secret file under ``folder`` (a fresh random value unless given); its path."""
+    import secrets as _secrets
+
+    from keeper.keys.secrets import write_secret_file
+
+    path = folder / name
+    write_secret_file(path, value if value is not None else _secrets.token_hex(24))
+    return path
+
+
+def _wait_http(url: str, proc: Any, log: Path, timeout: float = 60.0) -> None:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: service exited {proc.returncode}: {log.read_text()[-1500:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up within {timeout}s")
+
+
+def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
+                   issuer_port: int) -> dict[str, Any]:
+    """Start the local ATLAS and issuer as their own processes (keys as 0600 files under the
+    run's ``secrets_dir``), and point the run's settings at them. Adds ``services`` (their
+    URLs and key files) and ``stop_services`` (idempotent; registered first, so a failure while
+    starting still stops what started) to ``summary``. A busy port is refused."""
+    import socket
+    import subprocess
+    import sys
+
+    from eth_account import Account
+    from sqlalchemy.orm import Session
+
+    from api.routes.issuer_webhooks import SECRET_FILE
+    from api.routes.orders import ISSUER_KEY_FILE
+    from keeper.clients import COREBANKING, create_client, issue_key
+    from keeper.config import ROOT
+    from keeper.gl.jobs import ATLAS_KEY_FILE
+    from keeper.ledger import Ledger
+
+    settings: Settings = summary["settings"]
+    folder = run_dir(settings)
+    secrets_dir = folder / "secrets"
+    ledger = Ledger(settings.database_url, group_commit=False)
+    try:
+        with Session(ledger.engine) as s:  # the key ATLAS uses to notify us (scope corebanking)
+            bank = create_client(s, ledger, "ATLAS core banking")
+            notify_key = issue_key(s, bank.id, (COREBANKING,), label="ATLAS notifications").api_key
+    finally:
+        ledger.close()
+    atlas_url, issuer_url = f"http://127.0.0.1:{atlas_port}", f"http://127.0.0.1:{issuer_port}"
+    minter = Account.create()
+    files = {
+        "atlas_api": _secret(secrets_dir, ATLAS_KEY_FILE), "atlas_ops": _secret(secrets_dir, "atlas-ops.key"),
+        "atlas_notify": _secret(secrets_dir, "atlas-notify.key", notify_key),
+        "issuer_api": _secret(secrets_dir, ISSUER_KEY_FILE),
+        "issuer_admin": _secret(secrets_dir, "issuer-admin.token"),
+        "issuer_webhook": _secret(secrets_dir, SECRET_FILE),
+        "minter": _secret(secrets_dir, "issuer-minter.key", minter.key.hex()),
+    }
+    atlas_argv = [sys.executable, "-m", "scripts.services.atlas", "--port", str(atlas_port),
+                  "--db", str(folder / "atlas.db"), "--api-key-file", str(files["atlas_api"]),
+                  "--ops-key-file", str(files["atlas_ops"]), "--platform-url", api_url,
+                  "--platform-key-file", str(files["atlas_notify"])]
+    issuer_argv = [sys.executable, "-m", "scripts.services.issuer", "--port", str(issuer_port),
+                   "--db", str(folder / "issuer.db"), "--rpc", settings.rpc_url,
+                   "--minter-key-file", str(files["minter"]),
+                   "--api-key-file", str(files["issuer_api"]),
+                   "--admin-token-file", str(files["issuer_admin"]),
+                   "--webhook", f"{api_url}/v1/hooks/issuer",
+                   "--webhook-secret-file", str(files["issuer_webhook"]), "--confirmations", "2",
+                   "--configure-minter-allowance", str(10**15 * 10**6)]
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def stop() -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+    summary["stop_services"] = stop
+    for name, argv, port, health in (
+            ("atlas", atlas_argv, atlas_port, f"{atlas_url}/atlas/health"),
+            ("issuer", issuer_argv, issuer_port, f"{issuer_url}/health")):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                raise RuntimeError(f"{name}: port {port} is already in use (another stack, or set "
+                                   f"STRONGROOM_{name.upper()}_PORT)")
+        log = folder / f"{name}.log"
+        with log.open("ab") as out:
+            procs.append(subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT))
+        _wait_http(health, procs[-1], log)
+    prices = folder / "prices.json"
+    prices.write_text(json.dumps({"as_of": datetime.now(UTC).isoformat(), "prices": {
+        "USDC": 100, "USDT": 100, "ETH": 300_000, "BTC": 6_000_000}}))
+    summary["settings"] = settings.model_copy(update={
+        "atlas_url": atlas_url, "issuer_url": issuer_url, "secrets_dir": secrets_dir,
+        "prices_file": prices, "atlas_port": atlas_port, "issuer_port": issuer_port})
+    summary["services"] = {"atlas": atlas_url, "issuer": issuer_url, "files": files,
+                           "minter": minter.address}
+    return summary
+
+
+def _wait(what: str, check: Callable[[], Any], ape: Any, timeout: float = 90.0) -> Any:
+    """Poll ``check`` (mining a block between tries) until it returns something truthy."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (out := check()):
+            return out
+        ape.chain.mine(1)
+        time.sleep(0.3)
+    raise RuntimeError(f"{what}: not done within {timeout}s")
+
+
+def fund_inventory(ape: Any, summary: dict[str, Any]) -> list[str]:
+    """The issuer mints the bank's USDC inventory on the chain; the bank deposits it into the
+    vault with the inventory's reference and the keeper credits it to the sub-ledger."""
+    import secrets as _secrets
+    import uuid
+
+    from keeper.assets import USDC
+    from keeper.flows import INVENTORY_CLIENT
+    from keeper.integrations.issuer import IssuerClient, MintStatus
+    from keeper.keys.secrets import Secret, read_private_file
+    from keeper.ledger import Ledger
+
+    settings: Settings = summary["settings"]
+    files = summary["services"]["files"]
+    holder = ape.accounts.test_accounts[3]
+    issuer = IssuerClient(settings.issuer_url, Secret(read_private_file(files["issuer_api"])))
+    ledger = Ledger(settings.database_url, group_commit=False)
+    try:
+        mint = issuer.create_mint(units=INVENTORY_UNITS, destination_address=holder.address,
+                                  reference="make-run-inventory", idempotency_key=str(uuid.uuid4()))
+        done = _wait("issuer mint", lambda: (m := issuer.get_mint(mint.mint_id)).status
+                     is MintStatus.COMPLETE and m, ape)
+        ref = "0x" + _secrets.token_hex(32)
+        ledger.register_client_ref(ref, INVENTORY_CLIENT)
+        usdc = ape.project.FiatTokenV2.at(USDC.address)
+        vault = ape.project.Vault.at(summary["contracts"]["vault"])
+        usdc.approve(vault.address, INVENTORY_UNITS, sender=holder)
+        receipt = vault.deposit(USDC.address, INVENTORY_UNITS, bytes.fromhex(ref[2:]), sender=holder)
+        ape.chain.mine(settings.confirmations)
+        account = ledger.client_account(INVENTORY_CLIENT, "USDC")
+        _wait("inventory credit", lambda: ledger.balance(account).credit_balance >= INVENTORY_UNITS,
+              ape)
+    finally:
+        ledger.close()
+        issuer.close()
+    return [f"issuer mint {done.mint_id}: {INVENTORY_UNITS // 10**6:,} USDC to {holder.address} "
+            f"(tx {done.blockchain_tx_id})",
+            f"vault deposit of the inventory: tx {receipt.txn_hash} (credited to {INVENTORY_CLIENT})"]
+
+
+def demo_flows(ape: Any, summary: dict[str, Any], api_url: str) -> list[str]:
+    """A buy, a sell, an on-us transfer, a deposit notice from core banking and a withdrawal
+    request, through the API against the local chain, issuer and ATLAS; returns what to print
+    (order ids and where to look at them; keys go to 0600 files only)."""
+    import uuid
+    from datetime import date, timedelta
+
+    import httpx
+    from sqlalchemy.orm import Session
+
+    from keeper import clients
+    from keeper.integrations.corebanking import AtlasOpsClient
+    from keeper.keys.secrets import Secret, read_private_file
+    from keeper.ledger import Ledger
+
+    settings: Settings = summary["settings"]
+    files = summary["services"]["files"]
+    lines = fund_inventory(ape, summary)
+    ops = AtlasOpsClient(settings.atlas_url, Secret(read_private_file(files["atlas_ops"])))
+    ledger = Ledger(settings.database_url, group_commit=False)
+    keys, ids = {}, {}
+    try:
+        with Session(ledger.engine) as s:
+            for name in ("Alice Treasury", "Bob Payments"):
+                c = clients.create_client(s, ledger, name)
+                customer = f"CUST-{name.split()[0].upper()}"
+                clients.set_profile(s, c.id, actor="make run", bank_customer_id=customer,
+                                    kyc_valid_until=date.today() + timedelta(days=365),
+                                    country="GB")
+                s.commit()
+                key = clients.issue_key(s, c.id, (clients.CUSTOMER_TRADE, clients.CLIENT_READ),
+                                        label="make run flows")
+                _secret(run_dir(settings), f"{customer.lower()}-api-key", key.api_key)
+                ops.create_customer(customer, name)
+                ops.wire_in(str(uuid.uuid4()), customer, DEMO_WIRE_CENTS, "make run funding")
+                keys[customer], ids[customer] = key.api_key, c.id
+    finally:
+        ledger.close()
+    alice, bob = "CUST-ALICE", "CUST-BOB"
+
+    def post(path: str, body: dict[str, Any], who: str) -> dict[str, Any]:
+        r = httpx.post(f"{api_url}{path}", json=body, timeout=30,
+                       headers={"Authorization": f"Bearer {keys[who]}",
+                                "Idempotency-Key": str(uuid.uuid4())})
+        out = r.json()
+        return out if r.status_code < 400 else {"refused": r.status_code, **out["error"]}
+
+    buy = post("/v1/orders/buy", {"asset": "USDC", "fiat_cents": "10000000"}, alice)
+    sell = post("/v1/orders/sell", {"asset": "USDC", "units": str(20_000 * 10**6)}, alice)
+    transfer = post("/v1/transfers", {"to_client_id": ids[bob], "asset": "USDC",
+                                      "units": str(1_000 * 10**6)}, alice)
+    to = ape.accounts.test_accounts[4].address
+    withdrawal = post("/v1/withdrawals", {"asset": "USDC", "to_address": to,
+                                          "units": str(500 * 10**6)}, alice)
+    wire = ops.wire_in(str(uuid.uuid4()), bob, 1_002_500, "buy USDC", earmark_buy=True)
+    tx = str(wire.transaction_id)
+
+    def delivered() -> dict[str, Any] | None:
+        n = ops.notification(tx)
+        return n if n.get("status") != "pending" else None
+
+    notice = _wait("deposit notice", delivered, ape, timeout=30)
+    ops.close()
+    for what, order in (("buy 100,000.00 USD of USDC", buy), ("sell 20,000 USDC", sell),
+                        ("on-us transfer 1,000 USDC to Bob", transfer),
+                        ("withdraw 500 USDC on-chain", withdrawal)):
+        if "refused" in order:
+            lines.append(f"{what}: refused {order['refused']} {order['code']}: {order['message']}")
+        else:
+            lines.append(f"{what}: order {order['id']} {order['state']} (fee {order['fee_cents']} "
+                         f"cents) -> GET {api_url}/v1/orders/{order['id']}")
+    lines.append(f"ATLAS wire {tx} earmarked for a buy: notice "
+                 f"{notice.get('status')} -> {notice.get('answer')}")
+    lines.append(f"ATLAS entries: GET {settings.atlas_url}/atlas/customers/{alice}/history "
+                 f"(platform key {files['atlas_api']}); trial balance /atlas/ledger/trial-balance "
+                 f"(ops key {files['atlas_ops']})")
+    lines.append(f"client API keys: {run_dir(settings)}/cust-alice-api-key, cust-bob-api-key")
+    return lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -27,6 +28,14 @@ def assert_stack_output(out: str) -> None:
     assert "'ok': True" in out
     assert "GET /v1/balances -> ETH 1000000000000000000 wei" in out  # deposit mirrored end to end
     assert "sr_" not in out  # the demo API key is written to a 0600 file, never printed
+    # the banking flows through the API against the local chain, issuer and ATLAS
+    assert re.search(r"issuer mint \S+: 1,000,000 USDC to 0x[0-9a-fA-F]{40} \(tx 0x[0-9a-f]{64}\)", out)
+    assert re.search(r"flows +vault deposit of the inventory: tx 0x[0-9a-f]{64}", out)
+    assert re.search(r"buy 100,000.00 USD of USDC: order ord_\w+ completed \(fee 25000 cents\)", out)
+    assert re.search(r"sell 20,000 USDC: order ord_\w+ completed \(fee 5000 cents\)", out)
+    assert re.search(r"on-us transfer 1,000 USDC to Bob: order ord_\w+ completed", out)
+    assert re.search(r"earmarked for a buy: notice accepted .*'stablecoin_order_id': 'ord_", out)
+    assert "withdraw 500 USDC on-chain:" in out
 
 
 def test_check_mode_comes_up_verifies_and_stops():
