@@ -261,3 +261,21 @@ def test_a_trickling_endpoint_is_cut_at_the_deadline(engine: Engine, master: byt
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_claim_left_by_a_crashed_dispatcher_is_delivered_after_it_lapses(
+        engine: Engine, master: bytes, receiver_factory: Callable[..., Any]) -> None:
+    rec = receiver_factory()
+    create_endpoint(engine, "alice", rec.url, master=master, allow_loopback=True)
+    _event(engine, "alice", 1)
+    crashed = _dispatcher(engine, master)
+    crashed.fan_out(T0)
+    with engine.connect() as conn:
+        row = conn.execute(select(_D.c.id, _D.c.attempts)).one()
+    assert crashed._claim(row, T0)  # claimed, then the process died before sending
+    survivor = _dispatcher(engine, master)
+    assert survivor.dispatch_once(T0 + timedelta(seconds=59)) == 0  # the claim still holds
+    assert rec.requests == []
+    assert survivor.dispatch_once(T0 + timedelta(seconds=60)) == 1
+    assert [r["body"]["id"] for r in rec.requests] == ["alice:1"]
+    assert _statuses(engine) == [(DeliveryStatus.SENT, 1)]
