@@ -8,6 +8,7 @@ deletion 400, an unknown Safe or transaction 404, a non-checksummed address 422 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -214,6 +215,21 @@ def _bool(value: str | None) -> bool | None:
     raise BadInputError("executed", "Enter a valid boolean.")
 
 
+def _signed(safe_tx_hash: str, body: Any, action: Callable[[str, bytes], object]
+            ) -> Response | None:
+    """Run ``action(hash, signature)`` for a signed request; the refusal's response, or None."""
+    h = _safe_tx_hash(safe_tx_hash)
+    try:
+        if h is None:
+            raise UnknownTransaction("Not found.")
+        action(h, _signature(body))
+    except BadInputError as exc:
+        return JSONResponse({exc.field: [str(exc)]}, status_code=400)
+    except SafeTxError as exc:
+        return _refused(exc)
+    return None
+
+
 # -------------------------------------------------------------------- routes
 @router.get("/api/v1/safes/{address}/", responses=_doc(200, 404, 422, 503))
 def safe_info(address: str, service: ServiceDep) -> Response:
@@ -298,17 +314,7 @@ def delete_transaction(safe_tx_hash: str, service: ServiceDep,
                        body: Annotated[Any, Body(description="{safeTxHash, signature}")] = None
                        ) -> Response:
     """Delete a transaction not executed, signed by its proposer (``DeleteRequest``, EIP-712)."""
-    h = _safe_tx_hash(safe_tx_hash)
-    try:
-        if h is None:
-            raise UnknownTransaction("Not found.")
-        signature = _signature(body)
-        service.delete(h, signature)
-    except BadInputError as exc:
-        return JSONResponse({exc.field: [str(exc)]}, status_code=400)
-    except SafeTxError as exc:
-        return _refused(exc)
-    return Response(status_code=204)
+    return _signed(safe_tx_hash, body, service.delete) or Response(status_code=204)
 
 
 @router.get("/api/v1/multisig-transactions/{safe_tx_hash}/confirmations/",
@@ -335,14 +341,5 @@ def list_confirmations(
 def confirm(safe_tx_hash: str, service: ServiceDep,
             body: Annotated[Any, Body(description="{signature}")] = None) -> Response:
     """Add owner signatures to a pending transaction."""
-    h = _safe_tx_hash(safe_tx_hash)
-    try:
-        if h is None:
-            raise UnknownTransaction("Not found.")
-        signature = _signature(body)
-        service.confirm(h, signature)
-    except BadInputError as exc:
-        return JSONResponse({exc.field: [str(exc)]}, status_code=400)
-    except SafeTxError as exc:
-        return _refused(exc)
-    return JSONResponse({"signature": "0x" + signature.hex()}, status_code=201)
+    return _signed(safe_tx_hash, body, service.confirm) or JSONResponse(
+        {"signature": body["signature"]}, status_code=201)

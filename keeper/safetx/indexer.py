@@ -5,7 +5,8 @@ safeTxHash is marked executed from its ``ExecutionSuccess``/``ExecutionFailure``
 unknown one, when the transaction called ``execTransaction`` on the Safe directly, is decoded
 and stored as an executed transaction (proposer unknown). Owner, threshold and recovery events
 re-check the quorum through the executor's rule (alert when it became unreachable or a
-recovery is queued). Only blocks ``confirmations`` deep are read; the cursor moves with the
+recovery is queued). Only blocks ``confirmations`` deep are read (pass the keeper's
+``Settings.confirmations``); the cursor moves with the
 writes it covers, in the same transaction.
 """
 
@@ -44,7 +45,7 @@ class SafeTxIndexer:
 
     def __init__(self, service: SafeTxService, *, quorum: Callable[..., object] | None = None,
                  alert: Callable[[str, str, str | None], object] | None = None,
-                 confirmations: int = 0, batch_blocks: int = 2_000,
+                 confirmations: int = 12, batch_blocks: int = 2_000,
                  audit: AuditFn = record_in) -> None:
         self.service = service
         self.w3 = service.chain.w3

@@ -138,7 +138,7 @@ def test_indexer_records_executions_made_elsewhere(service, multisig, owners, ch
     sigs2 = b"".join(o.sign(digest2) for o in sorted(owners[1:], key=lambda o: int(o.address, 16)))
     receipt2 = multisig.execTransaction(BOB, 9, b"", 0, 0, 0, 0, tx.gas_token,
                                         tx.refund_receiver, sigs2, sender=accounts[3])
-    indexer = SafeTxIndexer(service)
+    indexer = SafeTxIndexer(service, confirmations=0)
     assert indexer.run_once() == 2
     rec = service.get(proposed)
     assert rec.status == Status.EXECUTED and rec.transaction_hash == receipt.txn_hash
@@ -151,7 +151,7 @@ def test_indexer_records_executions_made_elsewhere(service, multisig, owners, ch
 
 
 def test_recovery_queued_alerts(service, multisig, owners, accounts, ledger, chain):
-    indexer = SafeTxIndexer(service, alert=ledger.raise_alert)
+    indexer = SafeTxIndexer(service, alert=ledger.raise_alert, confirmations=0)
     new_owners = [accounts[i].address for i in (4, 5)]
     multisig.proposeRecovery(new_owners, 2, sender=accounts[6])
     indexer.run_once()
@@ -179,3 +179,17 @@ def test_gas_above_the_executors_cap_is_not_sent(service, keyring, ledger, fund,
     rec = service.get(h)
     assert rec.status == Status.FAILED_SIMULATION and "cap" in rec.note
     assert multisig.call_view_method("nonce") == 0
+
+
+def test_indexer_reads_only_confirmed_blocks(service, multisig, owners, chain, accounts,
+                                             confirmed):
+    h = confirmed(service, chain, multisig, owners, 4)
+    rec = service.get(h)
+    digest = bytes.fromhex(h[2:])
+    sigs = b"".join(o.sign(digest) for o in sorted(owners[:2], key=lambda o: int(o.address, 16)))
+    multisig.execTransaction(rec.tx.to, 4, b"", 0, 0, 0, 0, rec.tx.gas_token,
+                             rec.tx.refund_receiver, sigs, sender=accounts[3])
+    indexer = SafeTxIndexer(service, confirmations=3)
+    assert indexer.run_once() == 0 and service.get(h).status == Status.PENDING
+    chain.mine(3)
+    assert indexer.run_once() == 1 and service.get(h).status == Status.EXECUTED
