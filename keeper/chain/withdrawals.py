@@ -6,16 +6,18 @@ the sender's address; a withdrawal that would revert is refused with a stable co
 ``op_id`` (the send intent is ``vault-withdraw:<vault>:<op_id>``; the vault itself refuses a
 reused ``op_id``, so even a duplicate send can never pay twice).
 
-``outcome(op_id)`` reads what happened: ``paid`` (the Withdrawal log), ``queued`` with the eta
-of the WithdrawalQueued log, ``reverted`` with the code and reason, ``pending``, ``delayed``
-(pending after a fee bump or stuck at the fee ceiling: tell the client), ``dropped`` (the nonce
-was used by another transaction and the vault has not seen the ``op_id``) or ``unknown`` (no such
-submission, or a dropped send whose ``op_id`` the vault has nonetheless used: investigate).
+A queued withdrawal is paid by ``execute(op_id)`` once its eta has passed (simulated and sent the
+same way). ``outcome(op_id)`` reads what happened: ``paid`` (the Withdrawal log), ``queued`` with
+the eta of the WithdrawalQueued log, ``reverted`` with the code and reason, ``pending``,
+``delayed`` (pending after a fee bump or stuck at the fee ceiling: tell the client), ``dropped``
+(the nonce was used by another transaction and the vault has not seen the ``op_id``) or
+``unknown`` (no such submission, or a dropped send whose ``op_id`` the vault has nonetheless used:
+investigate).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
@@ -27,6 +29,8 @@ from keeper.chain.sender import DROPPED, MINED, PENDING, REVERTED, SentTx, TxSen
 WITHDRAWAL_QUEUED = topic("WithdrawalQueued(bytes32,address,address,uint256,uint256)")
 WITHDRAW = function_signature_to_4byte_selector("withdraw(address,address,uint256,bytes32)")
 OP_ID_USED = function_signature_to_4byte_selector("opIdUsed(bytes32)")
+EXECUTE = function_signature_to_4byte_selector("executeWithdrawal(bytes32)")
+EXECUTE_STEP = "execute"
 
 # Revert reasons (Vault, its modules and the tokens it pays) -> stable codes, by exact message.
 REASON_CODES: dict[str, str] = {
@@ -39,6 +43,9 @@ REASON_CODES: dict[str, str] = {
     "Vault: token not supported": "token_not_supported",
     "Vault: token not priced": "token_not_priced",
     "Vault: op_id used": "op_id_used",
+    "Vault: not queued": "not_queued",
+    "Vault: withdrawal not ready": "not_ready",
+    "Vault: withdrawal expired": "queue_expired",
     "Vault: zero op_id": "invalid_request",
     "Vault: zero amount": "invalid_request",
     "Vault: not customer": "not_authorised",
@@ -87,9 +94,9 @@ class VaultWithdrawals:
         self.sender, self.w3 = sender, sender.w3
         self.vault = to_checksum_address(vault)
 
-    def intent_id(self, op_id: bytes) -> str:
-        """The send intent of ``op_id`` on this vault."""
-        return f"vault-withdraw:{self.vault}:0x{_op_id(op_id).hex()}"
+    def intent_id(self, op_id: bytes, step: str = "withdraw") -> str:
+        """The send intent of ``op_id``'s ``step`` (``withdraw`` or ``execute``) on this vault."""
+        return f"vault-{step}:{self.vault}:0x{_op_id(op_id).hex()}"
 
     def submit(self, op_id: bytes, token: str, to: str, amount: int) -> WithdrawalOutcome:
         """Simulate, then send ``withdraw(token, to, amount, op_id)`` once (idempotent on
@@ -101,19 +108,42 @@ class VaultWithdrawals:
         data = WITHDRAW + abi_encode(["address", "address", "uint256", "bytes32"],
                                      [to_checksum_address(token), to_checksum_address(to),
                                       amount, op])
-        intent = self.intent_id(op)
+        self._simulate_and_send(self.intent_id(op), data)
+        return self.outcome(op)
+
+    def execute(self, op_id: bytes) -> WithdrawalOutcome:
+        """Pay a queued withdrawal once its eta has passed: simulate, then send
+        ``executeWithdrawal(op_id)`` once (idempotent). Raises :class:`WithdrawalRefusedError`
+        (nothing sent) if it would revert (``not_ready`` before the eta, ``not_queued``,
+        ``queue_expired``, or any control that now fails, e.g. ``blacklisted_destination``)."""
+        op = _op_id(op_id)
+        self._simulate_and_send(self.intent_id(op, EXECUTE_STEP), EXECUTE + op)
+        return self.outcome(op)
+
+    def _simulate_and_send(self, intent: str, data: bytes) -> None:
         if self.sender.status(intent) is None:
             call = {"from": self.sender.address, "to": self.vault, "data": "0x" + data.hex()}
             reason = call_revert_reason(self.w3, call, "pending")
             if reason is not None:
                 raise WithdrawalRefusedError(reason_code(reason), reason)
         self.sender.send(intent, self.vault, data)
-        return self.outcome(op)
 
     def outcome(self, op_id: bytes) -> WithdrawalOutcome:
-        """What became of ``op_id`` (see the module doc); reads the receipt of a mined send."""
+        """What became of ``op_id`` (see the module doc); reads the receipt of a mined send.
+        Once :meth:`execute` was sent for a queued withdrawal, its send decides (``pending`` /
+        ``delayed`` / ``paid`` / ``reverted``), with the eta and every hash of both sends."""
         op = _op_id(op_id)
-        sent = self.sender.status(self.intent_id(op))
+        first = self._outcome(op, self.sender.status(self.intent_id(op)))
+        if first.status != "queued":
+            return first
+        execution = self.sender.status(self.intent_id(op, EXECUTE_STEP))
+        if execution is None:
+            return first
+        then = self._outcome(op, execution)
+        return replace(then, tx_hashes=first.tx_hashes + then.tx_hashes, eta=first.eta,
+                       amount=then.amount if then.amount is not None else first.amount)
+
+    def _outcome(self, op: bytes, sent: SentTx | None) -> WithdrawalOutcome:
         if sent is None:
             return WithdrawalOutcome(op, "unknown")
         if sent.state == PENDING:

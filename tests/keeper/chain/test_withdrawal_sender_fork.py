@@ -15,7 +15,7 @@ from test_sender_fork import hot_ring, later, make_sender, sender_db, settled_ti
 from keeper.assets import ETH_ADDRESS, USDC
 from keeper.chain import IntentConflictError, VaultWithdrawals, WithdrawalRefusedError
 from keeper.roles import VaultRole
-from strongroom_testkit.anvil import mine
+from strongroom_testkit.anvil import mine, set_next_timestamp
 
 GWEI = 10**9
 SHARED_FIXTURES = (hot_ring, make_sender, sender_db)  # from the sender tests
@@ -99,7 +99,7 @@ def test_an_op_id_reused_with_other_content_is_refused(payer, who, w3):
     assert nonce_of(w3, payer.sender.address) == before
 
 
-def test_above_the_queue_threshold_is_queued_with_its_eta(payer, hot_vault, who, w3, usdc):
+def test_above_the_queue_threshold_is_queued_then_executed_after_its_eta(payer, hot_vault, who, w3, usdc):
     hot_vault.setTokenConfig(USDC.address, True, 2**128, 1_000_000, 2**128, sender=who.admin)
     before = usdc.balanceOf(who.dest.address)
     op_id = op()
@@ -110,6 +110,22 @@ def test_above_the_queue_threshold_is_queued_with_its_eta(payer, hot_vault, who,
     assert (out.status, out.amount) == ("queued", 5_000_000)
     assert out.eta == block["timestamp"] + hot_vault.WITHDRAWAL_DELAY()
     assert usdc.balanceOf(who.dest.address) == before
+    nonce = nonce_of(w3, payer.sender.address)
+    with pytest.raises(WithdrawalRefusedError) as early:
+        payer.execute(op_id)  # before the eta: refused, nothing sent
+    assert early.value.code == "not_ready" and nonce_of(w3, payer.sender.address) == nonce
+    assert payer.outcome(op_id).status == "queued"
+    set_next_timestamp(w3, out.eta)
+    mine(w3)
+    payer.execute(op_id)
+    settled_tick(payer.sender)
+    paid = payer.outcome(op_id)
+    assert (paid.status, paid.amount, paid.received, paid.eta) == (
+        "paid", 5_000_000, 5_000_000, out.eta)
+    assert len(paid.tx_hashes) == 2 and paid.mined_hash == paid.tx_hashes[1]
+    assert usdc.balanceOf(who.dest.address) - before == 5_000_000
+    assert payer.execute(op_id).status == "paid"  # idempotent: nothing sent again
+    assert nonce_of(w3, payer.sender.address) == nonce + 1
 
 
 def _blacklist(accounts: Any, chain: Any, usdc: Any, address: str) -> None:
@@ -155,28 +171,32 @@ def test_above_tx_cap_and_daily_limit_refused(payer, hot_vault, who, w3):
     assert _refused(payer, w3, USDC.address, who.dest.address, 600_000) == "limit_reached"
 
 
-def test_blacklisted_between_simulation_and_mining_reverts_with_the_reason(
-        payer, who, w3, usdc, manual_mining):
+@pytest.mark.parametrize("change", ["blacklist", "pause"])
+def test_a_state_change_between_simulation_and_mining_reverts_with_the_reason(
+        change, payer, who, w3, usdc, manual_mining):
     op_id = op()
     sent = payer.submit(op_id, USDC.address, who.dest.address, 1_000_000)
     assert sent.status == "pending"
-    # the blacklister's transaction pays a higher tip, so it is mined first in the same block
-    blacklister = usdc.blacklister()
-    w3.provider.make_request("anvil_impersonateAccount", [blacklister])
-    w3.provider.make_request("anvil_setBalance", [blacklister, hex(10**20)])
-    data = selector("blacklist(address)") + abi_encode(["address"], [who.dest.address])
+    # the token role's transaction pays a higher tip, so it is mined first in the same block
+    if change == "blacklist":
+        actor = usdc.blacklister()
+        data = selector("blacklist(address)") + abi_encode(["address"], [who.dest.address])
+        code, reason = "blacklisted_destination", "Blacklistable: account is blacklisted"
+    else:
+        actor, data = usdc.pauser(), selector("pause()")
+        code, reason = "token_paused", "Pausable: paused"
+    w3.provider.make_request("anvil_impersonateAccount", [actor])
+    w3.provider.make_request("anvil_setBalance", [actor, hex(10**20)])
     w3.provider.make_request("eth_sendTransaction", [{
-        "from": blacklister, "to": USDC.address, "data": "0x" + data.hex(), "gas": hex(100_000),
+        "from": actor, "to": USDC.address, "data": "0x" + data.hex(), "gas": hex(100_000),
         "maxPriorityFeePerGas": hex(100 * GWEI), "maxFeePerGas": hex(1000 * GWEI)}])
     mine(w3)
-    assert usdc.isBlacklisted(who.dest.address)
+    assert usdc.isBlacklisted(who.dest.address) if change == "blacklist" else usdc.paused()
     [done] = payer.sender.tick()
     assert done.state == "reverted"
     out = payer.outcome(op_id)
-    assert (out.status, out.code) == ("reverted", "blacklisted_destination")
-    assert out.reason == "Blacklistable: account is blacklisted"
-    receipt = w3.eth.get_transaction_receipt(out.mined_hash)
-    assert receipt["status"] == 0
+    assert (out.status, out.code, out.reason) == ("reverted", code, reason)
+    assert w3.eth.get_transaction_receipt(out.mined_hash)["status"] == 0
 
 
 def test_congested_withdrawal_is_delayed_then_paid_by_the_replacement(
