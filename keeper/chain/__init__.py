@@ -6,13 +6,15 @@ Public surface:
 * :class:`Follower`, :class:`FollowerConfig`, and the event topics/decoder module
   :mod:`keeper.chain.events`;
 * :class:`TxSender` (``send(intent_id, to, data, value=0, gas=None) -> SentTx`` idempotent on
-  ``intent_id``; ``tick(now=None) -> list[SentTx]`` from a job: receipts, re-broadcasts,
-  replacements within ``SenderConfig.max_fee_wei``, one ``tx_stuck`` alert at the ceiling;
-  ``status(intent_id) -> SentTx | None``), :class:`SenderConfig` (``from_settings()``:
-  ``withdrawal_max_fee_gwei``, ``withdrawal_bump_after_s``), :class:`SentTx`,
-  :class:`IntentConflictError`, :class:`WouldRevertError`;
+  ``intent_id``; ``tick(now=None) -> list[SentTx]`` from a job: receipts (final after
+  ``confirmations``), re-broadcasts, replacements within ``SenderConfig.max_fee_wei``, one
+  ``tx_stuck`` alert at the ceiling; ``status(intent_id) -> SentTx | None``),
+  :class:`SenderConfig` (``from_settings()``: ``withdrawal_max_fee_gwei``,
+  ``withdrawal_bump_after_s``, ``confirmations``), :class:`SentTx`, :class:`IntentConflictError`,
+  :class:`WouldRevertError`;
 * :class:`VaultWithdrawals` (``submit(op_id, token, to, amount) -> WithdrawalOutcome``, raising
-  :class:`WithdrawalRefusedError` with a stable ``code`` and nothing sent when the simulation reverts;
+  :class:`WithdrawalRefusedError` with a stable ``code`` and nothing sent when the simulation
+  reverts; ``execute(op_id)`` pays a queued withdrawal after its eta, refused the same way;
   ``outcome(op_id) -> WithdrawalOutcome``: paid / queued (eta) / reverted (code, reason) /
   pending / delayed / dropped / unknown), :func:`reason_code`, ``REASON_CODES``.
 
