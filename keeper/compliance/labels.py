@@ -101,7 +101,7 @@ def parse_labels(data: bytes, source_format: str) -> tuple[LabelledAddress, ...]
     if source_format == "json":
         try:
             doc = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: hostile nesting
             raise ListFormatError(f"malformed JSON: {exc}") from exc
         if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT or not isinstance(
                 doc.get("addresses"), list):

@@ -61,6 +61,7 @@ def test_csv_and_json_parse_to_normalised_addresses() -> None:
     (b'{"format": "strongroom-labels/1", "addresses": [{"address": 1}]}', "json"),
     (b'{"format": "strongroom-labels/1", "addresses": [', "json"),
     (b'[]', "json"),
+    (b"[" * 100_000, "json"),  # hostile nesting
     (csv_list(GOOD), "xml"),
 ])
 def test_malformed_lists_are_refused_and_the_current_stays(engine: Engine, data: bytes, fmt: str) -> None:
