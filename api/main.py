@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         trail.close()  # commits the queued audit records
+        app.state.ratelimiter.close()
         ledger.close()  # also disposes the engine's pool
 
     app = FastAPI(

@@ -7,6 +7,13 @@ lets a client spend up to twice the limit across a window boundary; the spec's 1
 fairness limit, not a security boundary). Processes whose clocks disagree never move a bucket's
 window backwards. The upsert is a single statement in its own short transaction, so SQLite
 serialises it with its busy wait and PostgreSQL with the row lock.
+
+Cost: counters need not survive a crash (losing the last second of counts lets a client a few
+requests more, nothing else), so their commits do not wait for the disk: on PostgreSQL the
+transaction sets ``synchronous_commit = off``; on SQLite the limiter has its own small pool whose
+connections use ``synchronous=NORMAL`` (in WAL mode: no fsync per commit; the ledger's own
+connections keep ``FULL`` and their commits still flush every earlier WAL frame). Measured on the
+2-core dev machine: ~5 ms per counter with an fsync, ~0.26 ms without.
 """
 
 from __future__ import annotations
@@ -15,11 +22,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, case
+from sqlalchemy import Engine, case, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from keeper.auth.models import RateLimitRow
+from keeper.ledger import make_engine
 
 WINDOW_S = 60
 MAX_BUCKET_LEN = 100
@@ -35,17 +44,30 @@ class RateDecision:
     reset_s: int  # seconds until the window ends (also the ``Retry-After`` of a refusal)
 
 
+def _relaxed_sqlite(engine: Engine) -> Engine:
+    """A small pool on ``engine``'s SQLite file whose commits do not fsync (see module doc)."""
+    own = make_engine(engine.url.render_as_string(hide_password=False), pool_size=4)
+
+    @event.listens_for(own, "connect")
+    def _normal(dbapi_conn: Any, _rec: Any) -> None:  # after make_engine's own PRAGMAs
+        dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+    return own
+
+
 class RateLimiter:
-    """Counts requests per bucket in ``engine``'s ``auth_rate_limits`` table."""
+    """Counts requests per bucket in ``engine``'s ``auth_rate_limits`` table; :meth:`close`
+    releases the limiter's own SQLite pool."""
 
     def __init__(self, engine: Engine, per_minute: int,
                  clock: Callable[[], float] = time.time) -> None:
         if per_minute <= 0:
             raise ValueError("per_minute must be positive")
-        self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.engine = _relaxed_sqlite(engine) if self.sqlite else engine
         self.limit = per_minute
         self.clock = clock
-        dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+        dialect = sqlite if self.sqlite else postgresql
         table = RateLimitRow.__table__
         ins = dialect.insert(table)
         current = table.c.window >= ins.excluded.window
@@ -60,8 +82,15 @@ class RateLimiter:
         now = self.clock()
         window = int(now // WINDOW_S)
         with self.engine.begin() as conn:
+            if not self.sqlite:
+                conn.execute(text("SET LOCAL synchronous_commit = off"))
             count, stored_window = conn.execute(
                 self._upsert, {"bucket": bucket[:MAX_BUCKET_LEN], "window": window, "count": 1},
             ).one()
         reset = max(1, math.ceil((stored_window + 1) * WINDOW_S - now))
         return RateDecision(count <= self.limit, self.limit, max(0, self.limit - count), reset)
+
+    def close(self) -> None:
+        """Close the limiter's own SQLite pool (the caller's engine is left alone)."""
+        if self.sqlite:
+            self.engine.dispose()

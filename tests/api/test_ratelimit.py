@@ -136,3 +136,22 @@ def test_the_limit_holds_across_two_api_processes(
     assert [r.headers["ratelimit-remaining"] for r in answers[:6]] == ["5", "4", "3", "2", "1",
                                                                        "0"]
     assert all("retry-after" in r.headers for r in answers[6:])
+
+
+def test_cheap_counters_never_weaken_the_ledgers_durability(tmp_path: Path) -> None:
+    """The limiter's SQLite connections skip the fsync; the shared engine's keep FULL."""
+    url = f"sqlite:///{tmp_path / 'durable.db'}"
+    upgrade_all(url)
+    engine = make_engine(url)
+    limiter = RateLimiter(engine, 10)
+    try:
+        assert limiter.hit("client:x").remaining == 9
+        with limiter.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert conn.exec_driver_sql(
+                "SELECT count FROM auth_rate_limits WHERE bucket = 'client:x'").scalar() == 1
+    finally:
+        limiter.close()
+        engine.dispose()
