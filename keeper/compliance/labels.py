@@ -33,6 +33,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from keeper.compliance.models import LabelledAddressRow, LabelVersionRow
 from keeper.compliance.risk import LABEL_SCORES
 from keeper.compliance.screening.addresses import normalise_address
+from keeper.compliance.screening.own_format import MAX_JSON_DEPTH, json_depth
 from keeper.compliance.screening.records import ListFormatError
 from keeper.compliance.screening.store import DEFAULT_MAX_SHRINK, ListShrinkError
 from keeper.ledger.db import WRITE
@@ -100,8 +101,10 @@ def parse_labels(data: bytes, source_format: str) -> tuple[LabelledAddress, ...]
         raise ListFormatError(f"not UTF-8: {exc}") from exc
     if source_format == "json":
         try:
+            if json_depth(text) > MAX_JSON_DEPTH:  # before the C decoder can overflow the stack
+                raise ValueError(f"nesting deeper than {MAX_JSON_DEPTH} levels")
             doc = json.loads(text)
-        except (ValueError, RecursionError) as exc:  # RecursionError: hostile nesting
+        except (ValueError, RecursionError) as exc:
             raise ListFormatError(f"malformed JSON: {exc}") from exc
         if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT or not isinstance(
                 doc.get("addresses"), list):
