@@ -125,13 +125,16 @@ class SourceBook:
     def move_cursor(self, transfers: Sequence[TransferSpec], *, expected: CursorState | None,
                     to: CursorState, blocks: dict[int, str] | None = None,
                     drop_blocks_above: int | None = None, alerts: Sequence[Alert3] = (),
-                    lease: LeaseGrant | None = None) -> list[TransferResult]:
+                    lease: LeaseGrant | None = None,
+                    also: Callable[[Connection], None] | None = None) -> list[TransferResult]:
         """Post ``transfers`` and move the cursor from ``expected`` to ``to`` atomically.
 
         The cursor moves only if it still equals ``expected`` (None: it must not exist yet) and,
         when ``lease`` is given, only if the lease is still held (it is renewed). Otherwise
         :class:`CursorMoved` / :class:`LeaseLost` is raised and nothing is written. ``blocks``
         are recorded; ``drop_blocks_above`` forgets recorded blocks above a rewind point.
+        ``also(conn)`` runs last in the same transaction (e.g. the postings' audit records), so
+        it commits with the postings and the cursor move or not at all.
         """
         now = datetime.now(UTC)
 
@@ -151,6 +154,8 @@ class SourceBook:
                 if rows:
                     conn.execute(insert(cbt), rows)
             _insert_alerts(conn, alerts, now)
+            if also is not None:
+                also(conn)
 
         return self.post_all(transfers, hook=hook)
 
