@@ -73,8 +73,9 @@ def enqueue(conn: Connection, client_id: str, event: str, payload: Mapping[str, 
     """
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}; one of {sorted(EVENTS)}")
-    if not event_id or len(event_id) > 160:
-        raise ValueError("event_id must be 1 to 160 characters")
+    if not event_id or len(event_id) > 160 or not all("!" <= ch <= "~" for ch in event_id):
+        raise ValueError("event_id must be 1 to 160 printable ASCII characters without spaces "
+                         "(it travels in a header)")
     if not client_id or len(client_id) > 36:
         raise ValueError("client_id must be 1 to 36 characters")
     body = encode_payload(payload)

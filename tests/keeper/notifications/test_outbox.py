@@ -66,6 +66,8 @@ def test_reused_event_id_with_other_content_is_refused(engine: Engine, other: di
     (DEPOSIT_CREDITED, ["not", "an", "object"], "x"),
     (DEPOSIT_CREDITED, {"big": "x" * 20_000}, "x"),
     (DEPOSIT_CREDITED, {"a": "1"}, ""),
+    (DEPOSIT_CREDITED, {"a": "1"}, "dep:1\r\nX-Forged: yes"),  # would become a header
+    (DEPOSIT_CREDITED, {"a": "1"}, "dep 1"),
 ])
 def test_hostile_enqueues_are_refused_and_write_nothing(engine: Engine, event: str,
                                                         payload: object, event_id: str) -> None:
