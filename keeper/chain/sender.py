@@ -47,6 +47,7 @@ PENDING, MINED, REVERTED, DROPPED = "pending", "mined", "reverted", "dropped"
 STATES = (PENDING, MINED, REVERTED, DROPPED)
 STUCK_ALERT = "tx_stuck"
 DROPPED_ALERT = "tx_dropped"
+UNFUNDED_ALERT = "tx_unfunded"
 # Nodes accept a replacement only when both fees rise by at least 10 %; geth's default is 10 %,
 # others use 12.5 %: bump by 1/8 (12.5 %), rounded up.
 BUMP_DIVISOR = 8
@@ -167,7 +168,7 @@ class TxSender:
         sent = self.status(intent_id)
         assert sent is not None
         if sent.state == PENDING:
-            self._broadcast(self._newest_raw(intent_id))
+            self._broadcast(self._newest_raw(intent_id), intent_id)
         return sent
 
     def _store_new(self, intent_id: str, to: str, data: bytes, value: int, gas: int, tip: int,
@@ -242,13 +243,17 @@ class TxSender:
         tip = min(max(suggested, self.config.min_tip_wei), cap)
         return tip, min(2 * base + tip, cap)
 
-    def _broadcast(self, raw: bytes) -> None:
+    def _broadcast(self, raw: bytes, intent_id: str) -> None:
         """Hand ``raw`` to the node; "already known", "nonce too low" and "underpriced" are
-        normal answers for bytes sent before (the receipt check decides what happened)."""
+        normal answers for bytes sent before (the receipt check decides what happened). A key
+        without the ETH for the gas is alerted (``tx_unfunded``, ref per intent)."""
         try:
             self.w3.eth.send_raw_transaction(raw)
         except Exception as err:  # noqa: BLE001 - the node's word is checked by tick()
             log.info("broadcast of %s not accepted: %s", "0x" + keccak(raw).hex(), err)
+            if "insufficient funds" in str(err).lower():
+                self._alert(UNFUNDED_ALERT, f"intent {intent_id}: {self.address} lacks the ETH "
+                            "for its gas; fund it (the same transaction is re-sent)", intent_id)
 
     # ------------------------------------------------------------------ tick
     def tick(self, now: datetime | None = None) -> list[SentTx]:
@@ -288,7 +293,7 @@ class TxSender:
                         f"{self.address} was used by a transaction not sent for it", intent_id)
             return True
         if now - sent.last_sent_at < timedelta(seconds=self.config.bump_after_s):
-            self._broadcast(self._newest_raw(intent_id))
+            self._broadcast(self._newest_raw(intent_id), intent_id)
             return False
         return self._bump(sent, now)
 
@@ -300,7 +305,7 @@ class TxSender:
         if max_fee > cap:
             max_fee = cap
         if max_fee * BUMP_DIVISOR < sent.max_fee_wei * (BUMP_DIVISOR + 1) or tip > max_fee:
-            self._broadcast(self._newest_raw(sent.intent_id))
+            self._broadcast(self._newest_raw(sent.intent_id), sent.intent_id)
             return self._mark_stuck(sent)
         row = self._intent_row(sent.intent_id)
         assert row is not None
@@ -314,7 +319,7 @@ class TxSender:
                          .values(updated_at=now))
         log.info("intent %s: replacement %s (maxFee %d wei, tip %d wei)", sent.intent_id,
                  tx_hash, max_fee, tip)
-        self._broadcast(raw)
+        self._broadcast(raw, sent.intent_id)
         return True
 
     def _mark_stuck(self, sent: SentTx) -> bool:

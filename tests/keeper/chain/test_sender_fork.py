@@ -136,7 +136,7 @@ def test_crash_between_store_and_broadcast_rebroadcasts_the_same_bytes(make_send
     crashed = make_sender()
     before = nonce_of(w3, crashed.address)
 
-    def crash(raw: bytes) -> None:
+    def crash(raw: bytes, intent_id: str) -> None:
         raise SystemExit("killed after the commit, before the broadcast")
 
     crashed._broadcast = crash  # the process dies exactly between store and broadcast
@@ -232,6 +232,21 @@ def test_a_send_reorged_out_before_its_confirmations_is_sent_again(make_sender, 
     [done] = sender.tick()
     assert done.state == "mined" and done.hashes == first.hashes
     assert nonce_of(w3, sender.address) == before + 2
+
+
+def test_an_unfunded_key_is_alerted_and_the_send_goes_out_once_funded(make_sender, w3, chain):
+    sender = make_sender()
+    chain.provider.set_balance(sender.address, 10**9)  # far too little for any gas
+    first = sender.send("unfunded-1", SINK, b"", value=1, gas=21_000)
+    assert receipt_or_none(w3, first.hashes[0]) is None
+    assert sender.tick() == []
+    unfunded = [a for a in make_sender.alerts if a[0] == "tx_unfunded"]
+    assert unfunded and unfunded[0][2] == "tx_unfunded:unfunded-1"
+    assert sender.address in unfunded[0][1]
+    chain.provider.set_balance(sender.address, 10**20)
+    sender.tick()  # the same bytes again, now accepted
+    [done] = settled_tick(sender)
+    assert done.state == "mined" and done.hashes == first.hashes
 
 
 def test_two_senders_racing_never_share_a_nonce(make_sender, w3):
