@@ -102,7 +102,12 @@ class SafeTxService:
         """Answer for the multisig at ``address`` from now on (idempotent); it must speak
         Safe 1.4.1's interface. The indexer reads its logs from ``from_block`` (default: the
         latest block)."""
-        state = self._state(to_checksum_address(address))
+        address = to_checksum_address(address)
+        with self.engine.connect() as conn:
+            known = conn.execute(select(S.c.address).where(S.c.address == address)).first()
+        state = self._state(address)
+        if known:
+            return state
         if state.version != SUPPORTED_VERSION:
             raise UnknownSafe(f"{address} reports VERSION {state.version!r}")
         start = self.chain.w3.eth.block_number if from_block is None else from_block

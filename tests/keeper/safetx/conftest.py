@@ -93,14 +93,19 @@ def ledger(db_url: str) -> Any:
 
 
 @pytest.fixture(scope="session")
-def keyring(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The HSM keyring with ``safe-signer`` (SoftHSM2 token made as set-up makes it)."""
+def hsm_config(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A SoftHSM2 token with ``safe-signer``, made as set-up makes it."""
     if shutil.which("softhsm2-util") is None:
         pytest.skip("softhsm2-util not installed (apt softhsm2)")
     from keeper.keys.hsm import ensure_local_token
 
-    config = ensure_local_token(Path(tmp_path_factory.mktemp("hsm")), ec_keys=("safe-signer",))
-    ring = Keyring.from_hsm(config, labels=("safe-signer",))
+    return ensure_local_token(Path(tmp_path_factory.mktemp("hsm")), ec_keys=("safe-signer",))
+
+
+@pytest.fixture(scope="session")
+def keyring(hsm_config: Any) -> Any:
+    """The HSM keyring with ``safe-signer``."""
+    ring = Keyring.from_hsm(hsm_config, labels=("safe-signer",))
     yield ring
     ring.close()
 

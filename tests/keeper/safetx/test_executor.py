@@ -107,9 +107,10 @@ def test_restart_between_broadcast_and_receipt_executes_once(service, keyring, l
                                                              multisig, owners, chain, confirmed):
     before = chain.provider.get_balance(BOB)
     h = confirmed(service, chain, multisig, owners, 11)
+    first = SafeTxExecutor(service, keyring, alert=ledger.raise_alert, receipt_wait_s=0.2)
     chain.provider.make_request("evm_setAutomine", [False])
     try:
-        assert executor.run_once() == 1
+        assert first.run_once() == 1
         assert service.get(h).status == Status.SUBMITTED
         restarted = SafeTxExecutor(service, keyring, alert=ledger.raise_alert)
         assert restarted.run_once() == 0  # rebroadcasts the same bytes, sends nothing new
