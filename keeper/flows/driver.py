@@ -8,7 +8,6 @@ crash between the call and the record re-runs the call with the same key on the 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -93,6 +92,8 @@ class Driver:
                 moved += after.state != before[0].state or after.updated_at != before[0].updated_at
             except FlowError as exc:  # raced with another driver: it moved the order
                 log.info("order %s: %s", oid, exc)
+            except Exception:  # one order's vendor trouble never stops the others
+                log.exception("order %s could not advance; retried on the next pass", oid)
         return moved
 
     def _load(self, order_id: str) -> tuple[Order, dict[str, Any], int]:
@@ -228,19 +229,6 @@ class Driver:
             return self._move(order.id, "debited", "failed", reason=f"core banking: {exc.code}",
                               postings=[back], version=version)
         return self._move(order.id, "debited", "completed", version=version)
-
-    def run_eod_burns(self) -> dict[str, int]:
-        """The units sold today still to be burned, per asset (the inventory keeps them until
-        the vault sender can redeem them with the issuer; see the module's README note)."""
-        due: dict[str, int] = {}
-        with self.engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                "SELECT asset, units, data FROM flows_orders WHERE kind = 'sell' AND state = "
-                "'completed'").all()
-        for asset, units, data in rows:
-            if json.loads(data).get("burn") == "due":
-                due[asset] = due.get(asset, 0) + int(units)
-        return due
 
 
 __all__ = ["Driver", "IssuerError", "rules"]

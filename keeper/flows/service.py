@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from keeper import clients
 from keeper.compliance import ComplianceService
 from keeper.flows import rules, store
+from keeper.flows.burns import Burns
 from keeper.flows.store import (
     ComplianceHold,
     FlowError,
@@ -27,7 +28,6 @@ from keeper.flows.store import (
     Refused,
     UnknownCustomer,
 )
-from keeper.flows.withdrawals import Withdrawals
 from keeper.integrations.corebanking import NotifyDeposit, NotifyDepositAnswer
 from keeper.ledger import InsufficientFunds, Ledger, TransferSpec, normalise_asset
 
@@ -43,7 +43,7 @@ class TransferItem:
     units: int
 
 
-class OrderService(Withdrawals):
+class OrderService(Burns):
     """Buy, sell, on-us transfer and withdrawal orders (see :mod:`keeper.flows`)."""
 
     def __init__(self, engine: Engine, ledger: Ledger, *, compliance: ComplianceService,
@@ -233,7 +233,12 @@ class OrderService(Withdrawals):
                            data={"customer": profile.bank_customer_id, "burn": "due"})
         if self._known(order):
             return order
-        return self._sell_screening(order, {}, 0)
+        order = self._sell_screening(order, {}, 0)
+        if (order.state == "completed" and self.settings.burn_mode == "immediate"
+                and self.sender is not None and self.issuer is not None):
+            self.advance(self._start_burn(order.asset, [(order.id, order.units)],
+                                          f"sell:{order.id}").id)  # else the EOD run takes it
+        return order
 
     def _sell_screening(self, order: Order, data: dict[str, Any], version: int) -> Order:
         """Screen, then debit the coins and accept (breaker, limits) in one transaction."""

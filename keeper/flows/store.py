@@ -24,7 +24,7 @@ ACTOR = "flows"
 _ORD, _OUT, _DEP = OrderRow.__table__, OutboxRow.__table__, DepositNoticeRow.__table__
 
 # States that end an order (the driver has nothing left to do).
-FINAL = frozenset({"completed", "failed", "refunded", "refused"})
+FINAL = frozenset({"completed", "failed", "refunded", "refused", "settled"})
 # States that do not count against a client's limits.
 NOT_SPENT = frozenset({"screening", "refused", "failed", "refunded"})
 

@@ -25,7 +25,7 @@ from keeper.ledger import Ledger, TransferSpec, make_engine
 from keeper.prices import StaticPrices
 from keeper.recon import BreakBook, Reconciler
 from keeper.schema import upgrade_all
-from strongroom_testkit.services import Atlas, make_atlas
+from strongroom_testkit.services import Atlas, Issuer, fork_minter_key, make_atlas, start_issuer
 
 USDC = 10**6
 MIXER = "0x" + "66" * 20
@@ -134,3 +134,19 @@ def world(database: Callable[[str], str], tmp_path: Path) -> Iterator[World]:
         atlas.stop()
         ledger.close()
         engine.dispose()
+
+
+@pytest.fixture
+def issuer_with(tmp_path: Path, rpc_url: str) -> Iterator[Callable[..., Issuer]]:
+    """``issuer_with(*cli_args)`` starts the issuer (2 confirmations); stopped after the test."""
+    started: list[Issuer] = []
+    key = fork_minter_key(rpc_url, 10**9 * USDC)
+
+    def _start(*extra: str) -> Issuer:
+        started.append(start_issuer(tmp_path, rpc_url, key=key,
+                                    extra=["--confirmations", "2", *extra]))
+        return started[-1]
+
+    yield _start
+    for issuer in started:
+        issuer.stop()

@@ -5,9 +5,7 @@ failure (the client's USD comes back)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,26 +14,9 @@ from eth_account import Account
 from keeper.flows import INVENTORY_CLIENT
 from keeper.flows.store import load
 from strongroom_testkit import mine
-from strongroom_testkit.services import Issuer, fork_minter_key, start_issuer
 
 pytestmark = pytest.mark.fork
 USDC = 10**6
-
-
-@pytest.fixture
-def issuer_with(tmp_path: Path, rpc_url: str) -> Iterator[Callable[..., Issuer]]:
-    """``issuer_with(*cli_args)`` starts the issuer (2 confirmations); stopped after the test."""
-    started: list[Issuer] = []
-    key = fork_minter_key(rpc_url, 10**9 * USDC)
-
-    def _start(*extra: str) -> Issuer:
-        started.append(start_issuer(tmp_path, rpc_url, key=key,
-                                    extra=["--confirmations", "2", *extra]))
-        return started[-1]
-
-    yield _start
-    for issuer in started:
-        issuer.stop()
 
 
 def drive(world: Any, w3: Any, client: str, order_id: str, until: set[str]) -> Any:

@@ -1,12 +1,16 @@
-"""Withdrawal orders on the fork: a fresh vault whose CUSTOMER is the SoftHSM "eth-hot" key, the
-chain sender and real USDC. Paid (hold kept for the follower to settle), queued above the instant
-budget, and refused destinations (not whitelisted, USDC-blacklisted) releasing the hold with the
-reason; a risky destination blocked by screening before anything is held."""
+"""Withdrawal orders and end-of-day redemptions on the fork: a fresh vault whose CUSTOMER is the
+SoftHSM "eth-hot" key, the chain sender, the local issuer and real USDC. Paid (the hold kept for
+the follower to settle), queued above the instant budget, a refused destination releasing the
+hold with the reason, a risky destination blocked before anything is held; a sell redeemed at
+end of day while the bank fronts the fiat, escalated when the issuer's payout is late."""
 
 from __future__ import annotations
 
 import shutil
+import time
+import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +18,8 @@ from eth_account import Account
 
 from keeper.assets import ETH_ADDRESS, USDC, USDT
 from keeper.chain import SenderConfig, TxSender, VaultWithdrawals
-from keeper.flows import Refused
+from keeper.flows import INVENTORY_CLIENT, Refused
+from keeper.flows.store import load
 from keeper.flows.withdrawals import op_id
 from keeper.keys import Keyring
 from keeper.keys.hsm import ensure_local_token
@@ -58,6 +63,7 @@ def chain_world(world: Any, project: Any, accounts: Any, chain: Any, w3: Any, us
     world.payer = VaultWithdrawals(sender, vault.address)
     world.service = world.make_service(sender=world.payer)
     world.dest, world.vault_contract, world.admin = dest.address, vault, admin
+    world.whitelist, world.officer = wl, officer
     return world
 
 
@@ -68,6 +74,7 @@ def held(world: Any, client: str) -> tuple[int, int]:
 
 def drive(world: Any, client: str, oid: str, until: set[str]) -> Any:
     for _ in range(30):
+        world.payer.w3.provider.make_request("anvil_mine", ["0x1"])
         world.payer.sender.tick()
         world.service.resume()
         order = world.service.get(client, oid)
@@ -127,3 +134,44 @@ def test_risky_destination_is_blocked_before_anything_is_held(chain_world: Any) 
     with pytest.raises(Refused) as exc:  # the client is now frozen and suspended
         w.service.withdraw(c, "USDC", w.dest, 1 * UNIT, idempotency_key="after")
     assert exc.value.code == "account_inactive"
+
+
+def test_sell_redeemed_at_eod_the_bank_fronts_until_the_issuer_pays(
+        chain_world: Any, issuer_with: Any, usdc: Any, w3: Any) -> None:
+    w = chain_world
+    issuer = issuer_with("--burn-settle-delay", "hold")
+    w.whitelist.add(issuer.address, sender=w.officer)
+    w3.provider.make_request("evm_increaseTime", [2])
+    w3.provider.make_request("anvil_mine", ["0x1"])
+    w.service = w.make_service(sender=w.payer, issuer=issuer.client)
+    w.bank.fund_reserves(str(uuid.uuid4()), "USDC", 1_000_00, "reserves of earlier mints")
+    c = w.client()
+    w.deposit(c, 1_000 * UNIT)
+    sale = w.service.sell(c, "USDC", 400 * UNIT, idempotency_key="s")
+    assert sale.state == "completed" and w.fiat(c) == 400_00 - 1_00  # fronted at once
+    supply = usdc.totalSupply()
+    [burn] = w.service.run_eod_burns("2026-11-23")
+    assert w.service.run_eod_burns("2026-11-23") == []  # nothing redeemed twice
+    burn = drive(w, INVENTORY_CLIENT, burn.id, {"burning"})
+    for _ in range(100):
+        if usdc.totalSupply() == supply - 400 * UNIT:
+            break
+        w3.provider.make_request("anvil_mine", ["0x1"])
+        time.sleep(0.1)
+    assert usdc.totalSupply() == supply - 400 * UNIT  # burned; the payout is held
+    w.clock.now += timedelta(seconds=w.settings.receivable_escalate_after_s + 1)
+    w.service.resume()
+    w.service.resume()
+    overdue = [a for a in w.ledger.alerts() if a[0] == "flows.receivable_overdue"]
+    assert len(overdue) == 1 and burn.id in overdue[0][1]
+    with w.engine.connect() as conn:
+        burn_id = load(conn, burn.id)[1]["burn_id"]
+    assert issuer.admin("POST", f"/admin/burns/{burn_id}/release").status_code == 200
+    for _ in range(100):
+        w3.provider.make_request("anvil_mine", ["0x1"])
+        if drive(w, INVENTORY_CLIENT, burn.id, {"burning", "settled"}).state == "settled":
+            break
+        time.sleep(0.1)
+    assert w.service.get(INVENTORY_CLIENT, burn.id).state == "settled"
+    assert w.bank.issuer_reserves("USDC") == 1_000_00 - 400_00
+    assert w.ledger.verify_invariants() == []
