@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from web3 import Web3  # noqa: E402
 
+from keeper.audit import upgrade as audit_upgrade  # noqa: E402
 from keeper.chain import Follower, FollowerConfig  # noqa: E402
 from keeper.ledger import Ledger, upgrade  # noqa: E402
 from scripts.localnet import free_port  # noqa: E402
@@ -80,6 +81,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{tmp}/mirror.db"
             upgrade(url)
+            audit_upgrade(url)  # the follower audits every posting group
             lg = Ledger(url)
             lg.register_client_ref((7).to_bytes(32, "big"), "client-7")
             f = Follower(w3, lg, FollowerConfig(vault=vault_addr, confirmations=0,

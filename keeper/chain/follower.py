@@ -38,11 +38,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from web3 import Web3
 
 from keeper.assets import ZERO_ADDRESS
+from keeper.audit import AuditRecord, append
 from keeper.chain import events as ev
-from keeper.chain.postings import Group, Mapper, fallback
+from keeper.chain.postings import Group, Mapper, audit_records, fallback
 from keeper.chain.reader import ChainReader, Query, RpcError
 from keeper.ledger import (
     CursorMoved,
@@ -224,9 +226,11 @@ class Follower:
         alert alone). Returns the groups committed, or None if another process moved the cursor."""
         for attempt in range(3):
             try:
+                records = audit_records(self.cfg.name, groups, to.generation)
                 self.ledger.move_cursor(
                     [t for g in groups for t in g.transfers], expected=state, to=to,
-                    blocks=blocks, alerts=[a for g in groups for a in g.alerts], lease=self.lease)
+                    blocks=blocks, alerts=[a for g in groups for a in g.alerts], lease=self.lease,
+                    also=_writer(records))
                 return groups
             except CursorMoved as exc:
                 log.warning("%s: %s; this step is dropped", self.cfg.name, exc)
@@ -290,9 +294,16 @@ class Follower:
         shortfalls: list[tuple[str, str, str]] = []
         for _attempt in range(5):
             try:
+                record = AuditRecord(
+                    f"chain:{self.cfg.name}", "chain.reorg",
+                    {"from": state.position, "fork": fork, "fork_hash": fork_hash,
+                     "generation": gen, "reversed": [o[0] for o in orphans]},
+                    {"transfers": [t.transfer_id for t in covers + specs],
+                     "alerts": [[k, r] for k, _, r in (*shortfalls, alert)]})
                 self.ledger.move_cursor(covers + specs, expected=state, to=to,
                                         drop_blocks_above=fork, alerts=[*shortfalls, alert],
-                                        lease=self.lease)
+                                        lease=self.lease,
+                                        also=_writer([record]))
                 break
             except CursorMoved as exc:
                 log.warning("%s: %s; rollback dropped", self.cfg.name, exc)
@@ -337,3 +348,12 @@ class Follower:
             alerts.append(("reorg_shortfall", f"reorg reversed credits of account {acc} it had "
                            f"already spent: {short} {asset} posted to suspense to recover", ref))
         return covers, alerts
+
+
+def _writer(records: list[AuditRecord]) -> Callable[[Connection], None]:
+    """Append ``records`` in the transaction that commits the postings they describe."""
+
+    def write(conn: Connection) -> None:
+        append(conn, records)
+
+    return write

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from chainworld import deploy_vault
 
+from keeper.audit import upgrade as audit_upgrade
 from keeper.ledger import Ledger, upgrade
 
 
@@ -31,6 +32,7 @@ def ledger_url(tmp_path: Any) -> str:
     """A migrated SQLite ledger database."""
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     upgrade(url)
+    audit_upgrade(url)  # the follower writes an audit record per posting group
     return url
 
 
@@ -65,4 +67,5 @@ def db_url(database: Callable[[str], str]) -> str:
     """A migrated ledger database on SQLite and on PostgreSQL."""
     url = database("lease")
     upgrade(url)
+    audit_upgrade(url)
     return url

@@ -147,3 +147,28 @@ def test_killed_at_random_points_then_restarted_matches_chain(w3, ledger, vault,
     om = ledger.omnibus_account("ETH", f"vault:{vault.address.lower()}")
     assert ledger.balance(om).debits_posted == w3.eth.get_balance(vault.address)
     assert ledger.verify_invariants() == []
+
+
+def test_every_posting_group_and_reorg_has_its_audit_record(w3, ledger, vault, accounts):
+    import io
+
+    from keeper.audit import AuditTrail
+
+    ledger.register_client_ref(ref(5), "c5")
+    f = follower(w3, ledger, vault, confirmations=0)
+    tx = vault.depositEth(ref(5), value=2 * 10**18, sender=accounts[3])
+    vault.depositEth(ref(99), value=7, sender=accounts[3])  # unknown ref: suspense + alert
+    mine(w3, 1)
+    f.run_until_synced()
+    depth = w3.eth.block_number - tx.block_number + 1
+    assert "error" not in w3.provider.make_request("anvil_reorg", [depth, []])
+    mine(w3, 1)
+    f.run_until_synced()
+    with AuditTrail(ledger.engine) as trail:
+        report = trail.verify()
+        out = io.StringIO()
+        trail.export(out)
+    assert report.ok
+    text = out.getvalue()
+    assert text.count('"chain.posting"') == 2 and text.count('"chain.reorg"') == 1
+    assert "unknown_client_ref" in text and tx.txn_hash.lower() in text.lower()
