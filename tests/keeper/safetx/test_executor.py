@@ -13,6 +13,7 @@ from keeper.safetx import (
     QUORUM_UNREACHABLE,
     RECOVERY_PENDING,
     SIMULATION_FAILED,
+    ConfirmationRefused,
     ProposalRefused,
     SafeTxExecutor,
     SafeTxIndexer,
@@ -194,3 +195,34 @@ def test_indexer_reads_only_confirmed_blocks(service, multisig, owners, chain, a
     assert indexer.run_once() == 0 and service.get(h).status == Status.PENDING
     chain.mine(3)
     assert indexer.run_once() == 1 and service.get(h).status == Status.EXECUTED
+
+
+def test_contract_owner_signature_confirms_and_executes(service, executor, multisig, owners,
+                                                        project, accounts, chain, proposal,
+                                                        transfer_tx):
+    """A multisig owned by another of our multisigs: its EIP-1271 (v=0) confirmation is
+    verified on chain by the service and accepted by execTransaction."""
+    inner = multisig
+    outer = accounts[0].deploy(project.Multisig, [inner.address, owners[0].address], 2,
+                               [accounts[i].address for i in (6, 7, 8)], 2, 30 * 86400)
+    accounts[0].transfer(outer, 10**18)
+    service.register_safe(outer.address)
+    before = chain.provider.get_balance(BOB)
+    tx = transfer_tx(BOB, 12, 0)
+    h = service.propose(proposal(chain.chain_id, outer.address, tx, owners[0]))
+    preimage = bytes(outer.encodeTransactionData(tx.to, tx.value, tx.data, 0, 0, 0, 0,
+                                                 tx.gas_token, tx.refund_receiver, 0))
+    message_hash = bytes(inner.getMessageHash(preimage))
+    inner_sig = b"".join(o.sign(message_hash)
+                         for o in sorted(owners[:2], key=lambda o: int(o.address, 16)))
+    contract_sig = (bytes(12) + bytes.fromhex(inner.address[2:]) + (65).to_bytes(32, "big")
+                    + b"\x00" + len(inner_sig).to_bytes(32, "big") + inner_sig)
+    one_owner_twice = contract_sig[:97] + owners[2].sign(message_hash) * 2
+    with pytest.raises(ConfirmationRefused):  # the inner 2-of-3 refuses one owner twice
+        service.confirm(h, one_owner_twice)
+    assert service.confirm(h, contract_sig) == [inner.address]
+    assert {c.signature_type for c in service.get(h).confirmations} == {
+        "EOA", "CONTRACT_SIGNATURE"}
+    assert executor.run_once() == 1
+    assert service.get(h).status == Status.EXECUTED
+    assert chain.provider.get_balance(BOB) == before + 12
