@@ -104,7 +104,7 @@ class Confirmation(SafeTxBase):
         ForeignKey("safetx_transactions.safe_tx_hash", ondelete="CASCADE"), nullable=False)
     owner: Mapped[str] = mapped_column(String(42), nullable=False)
     signature: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    signature_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    signature_type: Mapped[str] = mapped_column(String(24), nullable=False)  # CONTRACT_SIGNATURE
     submission_date: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
