@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import Engine, Row, insert, or_, select, update
+from sqlalchemy import Engine, Row, func, insert, or_, select, update
 
 from keeper.alerts import sign
 from keeper.notifications.endpoints import endpoint_secret
@@ -116,10 +116,20 @@ class WebhookDispatcher:
         return self.deliver_due(now)
 
     # ------------------------------------------------------------- fan-out
-    def fan_out(self, now: datetime | None = None) -> int:
-        """Open a delivery per active endpoint for up to ``batch`` new events; returns events
-        taken (each by exactly one dispatcher)."""
+    def fan_out(self, now: datetime | None = None, *, limit: int = 10_000) -> int:
+        """Open a delivery per active endpoint for new events (up to ``limit``, ``batch`` at a
+        time: database work only, so one client's burst cannot hold back another's events);
+        returns events taken (each by exactly one dispatcher)."""
         now = now or datetime.now(UTC)
+        taken = 0
+        while taken < limit:
+            got = self._fan_out_batch(now)
+            if not got:
+                return taken
+            taken += got
+        return taken
+
+    def _fan_out_batch(self, now: datetime) -> int:
         with self.engine.connect() as conn:
             new = conn.execute(select(_O.c.id, _O.c.client_id).where(_O.c.fanned_at.is_(None))
                                .order_by(_O.c.id).limit(self.batch)).all()
@@ -140,28 +150,37 @@ class WebhookDispatcher:
 
     # ------------------------------------------------------------- delivery
     def deliver_due(self, now: datetime | None = None) -> int:
-        """Attempt up to ``batch`` due deliveries, one worker per endpoint; returns how many
-        were accepted."""
+        """Attempt due deliveries of up to ``batch`` endpoints (those waiting longest first), at
+        most ``per_endpoint`` each, one worker per endpoint; returns how many were accepted.
+
+        Fair share: a client's backlog takes at most ``per_endpoint`` sends of a pass and never
+        keeps another endpoint's deliveries out of it."""
         now = now or datetime.now(UTC)
         d = _D.c
+        due = (or_(d.status == DeliveryStatus.PENDING, d.status == DeliveryStatus.SENDING),
+               d.next_attempt_at <= now, _EP.c.active.is_(True))
+        first = func.min(d.next_attempt_at)
+        rank = func.row_number().over(partition_by=d.endpoint_id,
+                                      order_by=(d.next_attempt_at, d.id)).label("rank")
         with self.engine.connect() as conn:
-            due = conn.execute(
-                select(d.id, d.endpoint_id, d.attempts, _O.c.event_id, _O.c.event, _O.c.payload,
-                       _O.c.created_at, _EP.c.url, _EP.c.salt)
-                .join(_O, _O.c.id == d.outbox_id).join(_EP, _EP.c.id == d.endpoint_id)
-                .where(or_(d.status == DeliveryStatus.PENDING, d.status == DeliveryStatus.SENDING),
-                       d.next_attempt_at <= now, _EP.c.active.is_(True))
-                .order_by(d.next_attempt_at, d.id).limit(self.batch)).all()
+            endpoints = conn.scalars(
+                select(d.endpoint_id).join(_EP, _EP.c.id == d.endpoint_id).where(*due)
+                .group_by(d.endpoint_id).order_by(first, d.endpoint_id).limit(self.batch)).all()
+            if not endpoints:
+                return 0
+            ranked = (select(d.id, d.endpoint_id, d.attempts, d.next_attempt_at, _O.c.event_id,
+                             _O.c.event, _O.c.payload, _O.c.created_at, _EP.c.url, _EP.c.salt,
+                             rank)
+                      .join(_O, _O.c.id == d.outbox_id).join(_EP, _EP.c.id == d.endpoint_id)
+                      .where(*due, d.endpoint_id.in_(endpoints)).subquery())
+            rows = conn.execute(select(ranked).where(ranked.c.rank <= self.per_endpoint)
+                                .order_by(ranked.c.next_attempt_at, ranked.c.id)).all()
         groups: dict[str, list[Row]] = {}
-        for row in due:
-            group = groups.setdefault(row.endpoint_id, [])
-            if len(group) < self.per_endpoint:
-                group.append(row)
-        if not groups:
-            return 0
+        for row in rows:
+            groups.setdefault(row.endpoint_id, []).append(row)
         with ThreadPoolExecutor(min(self.workers, len(groups)),
                                 thread_name_prefix="webhooks") as pool:
-            return sum(pool.map(lambda rows: self._endpoint_pass(rows, now), groups.values()))
+            return sum(pool.map(lambda rs: self._endpoint_pass(rs, now), groups.values()))
 
     def _endpoint_pass(self, rows: Iterable[Row], now: datetime) -> int:
         """Deliver one endpoint's rows in order; stop at its first failure."""

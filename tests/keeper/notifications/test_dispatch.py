@@ -279,3 +279,18 @@ def test_a_claim_left_by_a_crashed_dispatcher_is_delivered_after_it_lapses(
     assert survivor.dispatch_once(T0 + timedelta(seconds=60)) == 1
     assert [r["body"]["id"] for r in rec.requests] == ["alice:1"]
     assert _statuses(engine) == [(DeliveryStatus.SENT, 1)]
+
+
+def test_a_backlog_of_one_client_does_not_starve_another(
+        engine: Engine, master: bytes, receiver_factory: Callable[..., Any]) -> None:
+    busy, quiet = receiver_factory(), receiver_factory()
+    create_endpoint(engine, "busyco", busy.url, master=master, allow_loopback=True)
+    create_endpoint(engine, "quietco", quiet.url, master=master, allow_loopback=True)
+    for n in range(30):
+        _event(engine, "busyco", n)
+    _event(engine, "quietco", 99)  # due after all of busyco's
+    d = _dispatcher(engine, master, batch=20, per_endpoint=5)
+    d.dispatch_once(T0)
+    assert [r["body"]["id"] for r in quiet.requests] == ["quietco:99"]
+    assert len(busy.requests) == 5  # the busy endpoint gets its own share, in order
+    assert [r["body"]["id"] for r in busy.requests] == [f"busyco:{n}" for n in range(5)]
