@@ -1,0 +1,194 @@
+"""Banking flows benchmark, end to end over HTTP (the API as its own uvicorn process).
+
+Prints:
+* on-us transfers through ``POST /v1/transfers/batch`` (compliance screening and the request
+  audit on, real SQLite or PostgreSQL): transfers/s sustained over every batch, and p50/p99 of
+  one batch request; goal (FR-022/SC-018) >= 10,000 transfers/s with p99 < 200 ms per batch;
+* buy orders end to end through ``POST /v1/orders/buy`` (pre-flight, screening, the local ATLAS
+  debit over HTTP, delivery from the bank's inventory in the sub-ledger): orders/s and p50/p99.
+
+Run: .venv/bin/python bench/flows.py [--batches N] [--batch-size N] [--buys N] [--db-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import httpx  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+import keeper.clients as clients  # noqa: E402
+from api.routes.issuer_webhooks import SECRET_FILE  # noqa: E402
+from api.routes.orders import ISSUER_KEY_FILE  # noqa: E402
+from keeper.flows import INVENTORY_CLIENT  # noqa: E402
+from keeper.gl.jobs import ATLAS_KEY_FILE  # noqa: E402
+from keeper.integrations.corebanking import AtlasOpsClient  # noqa: E402
+from keeper.keys.secrets import Secret, write_secret_file  # noqa: E402
+from keeper.ledger import Ledger, TransferSpec  # noqa: E402
+from keeper.schema import upgrade_all  # noqa: E402
+from strongroom_testkit import free_port  # noqa: E402
+from strongroom_testkit.services import make_atlas  # noqa: E402
+
+USDC = 10**6
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values``, nearest rank."""
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * len(s)) - 1))]
+
+
+def setup(folder: Path, db_url: str, beneficiaries: int, atlas_url: str, atlas_key: str,
+          ops: AtlasOpsClient) -> tuple[dict[str, str], list[str]]:
+    """Clients (a sender with a trade key and ``beneficiaries`` receivers, all KYC'd), the
+    sender's USDC and the bank's inventory; returns (sender headers, beneficiary ids)."""
+    upgrade_all(db_url)
+    ledger = Ledger(db_url, group_commit=False)
+    try:
+        with Session(ledger.engine) as s:
+            sender = clients.create_client(s, ledger, "Bench Sender")
+            clients.set_profile(s, sender.id, actor="bench", bank_customer_id="BENCH-SENDER",
+                                kyc_valid_until=date.today() + timedelta(days=365), country="GB")
+            ids = []
+            for n in range(beneficiaries):
+                c = clients.create_client(s, ledger, f"Bench Receiver {n}")
+                clients.set_profile(s, c.id, actor="bench",
+                                    kyc_valid_until=date.today() + timedelta(days=365), country="GB")
+                ids.append(c.id)
+            s.commit()
+            key = clients.issue_key(s, sender.id, (clients.CUSTOMER_TRADE, clients.CLIENT_READ))
+        vault = ledger.omnibus_account("USDC", "vault")
+        ledger.post(TransferSpec("bench-fund", vault, ledger.client_account(sender.id, "USDC"),
+                                 10**12 * USDC))
+        ledger.post(TransferSpec("bench-inventory", vault,
+                                 ledger.client_account(INVENTORY_CLIENT, "USDC"), 10**9 * USDC))
+    finally:
+        ledger.close()
+    ops.create_customer("BENCH-SENDER", "Bench Sender")
+    ops.wire_in(str(uuid.uuid4()), "BENCH-SENDER", 10**13, "bench funding")
+    secrets = folder / "secrets"
+    write_secret_file(secrets / ATLAS_KEY_FILE, atlas_key)
+    write_secret_file(secrets / ISSUER_KEY_FILE, "bench-issuer-" + uuid.uuid4().hex)
+    write_secret_file(secrets / SECRET_FILE, "bench-webhook-" + uuid.uuid4().hex)
+    (folder / "prices.json").write_text(json.dumps({
+        "as_of": datetime.now(UTC).isoformat(), "prices": {"USDC": 100, "USDT": 100,
+                                                         "ETH": 300_000, "BTC": 6_000_000}}))
+    return {"Authorization": f"Bearer {key.api_key}"}, ids
+
+
+def start_api(folder: Path, db_url: str, atlas_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    """The API as its own process, configured through its environment like a deployment."""
+    port = free_port()
+    env = {**os.environ, "STRONGROOM_DATA": str(folder), "STRONGROOM_DB_URL": db_url,
+           "STRONGROOM_ATLAS_URL": atlas_url, "STRONGROOM_ISSUER_URL": "http://127.0.0.1:9",
+           "STRONGROOM_SECRETS_DIR": str(folder / "secrets"),
+           "STRONGROOM_PRICES_FILE": str(folder / "prices.json"),
+           "STRONGROOM_RATE_LIMIT_PER_MINUTE": "1000000",
+           "STRONGROOM_BUY_DAILY_LIMIT_CENTS": str(10**12)}
+    log = (folder / "api.log").open("ab")
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
+                             "--log-level", "warning"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"API exited: {(folder / 'api.log').read_text()[-2000:]}")
+        try:
+            httpx.get(f"{url}/docs", timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("API did not start")
+
+
+def bench_transfers(http: httpx.Client, headers: dict[str, str], ids: list[str], batches: int,
+                    size: int) -> None:
+    """Batches of on-us transfers: rate over all of them, p50/p99 per request."""
+    lat: list[float] = []
+    done = 0
+    t0 = time.perf_counter()
+    for b in range(batches):
+        items = [{"to_client_id": ids[(b * size + i) % len(ids)], "asset": "USDC", "units": "1"}
+                 for i in range(size)]
+        start = time.perf_counter()
+        r = http.post("/v1/transfers/batch", json={"items": items},
+                      headers={**headers, "Idempotency-Key": f"bench-{uuid.uuid4().hex}"})
+        lat.append(time.perf_counter() - start)
+        if r.status_code != 201:
+            raise RuntimeError(f"batch {b}: {r.status_code} {r.text[:300]}")
+        done += len(r.json()["orders"])
+    total = time.perf_counter() - t0
+    print(f"transfers: {done:,} in {batches} batches of {size:,}: {done / total:,.0f} transfers/s "
+          f"sustained; per batch p50 {statistics.median(lat) * 1000:.0f} ms, "
+          f"p99 {pct(lat, 0.99) * 1000:.0f} ms (goal >= 10,000/s, p99 < 200 ms)")
+
+
+def bench_buys(http: httpx.Client, headers: dict[str, str], buys: int) -> None:
+    """Sequential buy orders end to end (ATLAS debit over HTTP + inventory delivery)."""
+    lat: list[float] = []
+    states: dict[str, int] = {}
+    t0 = time.perf_counter()
+    for _ in range(buys):
+        start = time.perf_counter()
+        r = http.post("/v1/orders/buy", json={"asset": "USDC", "fiat_cents": "10000"},
+                      headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
+        lat.append(time.perf_counter() - start)
+        state = r.json()["state"] if r.status_code == 201 else f"HTTP {r.status_code}"
+        states[state] = states.get(state, 0) + 1
+    total = time.perf_counter() - t0
+    print(f"buys: {buys} orders end to end: {buys / total:,.1f} orders/s (one client, sequential); "
+          f"p50 {statistics.median(lat) * 1000:.0f} ms, p99 {pct(lat, 0.99) * 1000:.0f} ms; "
+          f"outcomes {states}")
+
+
+def main() -> None:
+    """Set up, run both benchmarks, tear down."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batches", type=int, default=10)
+    ap.add_argument("--batch-size", type=int, default=10_000)
+    ap.add_argument("--beneficiaries", type=int, default=100)
+    ap.add_argument("--buys", type=int, default=200)
+    ap.add_argument("--db-url", default="", help="default: SQLite in a temporary folder")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-flows-") as tmp:
+        folder = Path(tmp)
+        db_url = args.db_url or f"sqlite:///{folder / 'strongroom.db'}"
+        atlas = make_atlas(folder / "atlas", "http://127.0.0.1:9")
+        atlas.start()
+        api = None
+        try:
+            ops = AtlasOpsClient(atlas.url, Secret(atlas.ops_key))
+            headers, ids = setup(folder, db_url, args.beneficiaries, atlas.url, atlas.api_key, ops)
+            ops.close()
+            api, url = start_api(folder, db_url, atlas.url)
+            print(f"database {db_url.split(':')[0]}, {os.cpu_count()} CPUs, API in its own process")
+            with httpx.Client(base_url=url, timeout=300) as http:
+                bench_transfers(http, headers, ids, args.batches, args.batch_size)
+                bench_buys(http, headers, args.buys)
+        except RuntimeError:
+            log = folder / "api.log"
+            print(log.read_text()[-3000:] if log.exists() else "(no API log)", file=sys.stderr)
+            raise
+        finally:
+            if api is not None:
+                api.terminate()
+                api.wait(10)
+            atlas.stop()
+
+
+if __name__ == "__main__":
+    main()
