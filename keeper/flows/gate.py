@@ -39,10 +39,13 @@ class Gate(Driver):
         return profile
 
     def _refuse(self, client_id: str, op: str, params: dict[str, Any], exc: Refused) -> Refused:
-        """Audit a refusal (its own transaction); the caller raises it."""
+        """Audit a refusal (its own transaction); the caller raises it. Whatever the caller sent
+        is recorded as bounded text (a float or odd object must not break the audit)."""
+        safe = {k: (v if isinstance(v, str) else repr(v))[:200] for k, v in params.items()}
         with self.engine.begin() as conn:
-            record_in(conn, store.ACTOR, f"flows.{op}.refused", {"client": client_id, **params},
-                      {"code": exc.code, "message": exc.message})
+            record_in(conn, store.ACTOR, f"flows.{op}.refused",
+                      {"client": str(client_id)[:200], **safe},
+                      {"code": exc.code, "message": exc.message[:500]})
         return exc
 
     def _open(self, client_id: str, key: str, fp: str, **fields: Any) -> Order:

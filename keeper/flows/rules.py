@@ -17,10 +17,21 @@ from keeper.clients import ClientProfile, Limits
 from keeper.compliance import ComplianceService, Frozen
 from keeper.flows import store
 from keeper.flows.store import Refused
+from keeper.integrations.corebanking.wire import MAX_CENTS
 from keeper.recon import TransactionsHalted, ensure_open_for_business
 
 STABLECOINS = ("USDC", "USDT")
 DAY = timedelta(hours=24)
+
+
+def asset_symbol(asset: object) -> str:
+    """The canonical symbol of a custodied asset; anything else is :class:`Refused`."""
+    try:
+        if not isinstance(asset, str):
+            raise ValueError
+        return by_symbol(asset).symbol
+    except (KeyError, ValueError):
+        raise Refused("unsupported_asset", f"unknown asset {str(asset)[:20]!r}") from None
 
 
 def fee_cents(gross_cents: int, fee_bps: int) -> int:
@@ -41,6 +52,28 @@ def units_per_cent(asset: str) -> int:
 def cents_to_units(asset: str, cents: int) -> int:
     """Stablecoin base units worth ``cents``."""
     return cents * units_per_cent(asset)
+
+
+MAX_UNITS = 10**30  # far above any custodied amount (10^9 ETH is 10^27 wei), far below overflow
+
+
+def check_cents(cents: object) -> int:
+    """A positive integer of US cents within core banking's bound; else :class:`Refused`."""
+    if type(cents) is not int or not 0 < cents <= MAX_CENTS:
+        raise Refused("invalid_amount", f"amount must be an integer of cents in 1..{MAX_CENTS}")
+    return cents
+
+
+def check_units(asset: str, units: object) -> int:
+    """A positive integer of base units, worth at most core banking's bound for a stablecoin
+    and at most :data:`MAX_UNITS` otherwise (screening values every amount in 64-bit cents)."""
+    if type(units) is not int or units <= 0:
+        raise Refused("invalid_amount", "units must be a positive integer of base units")
+    a = by_symbol(asset)
+    top = MAX_CENTS * 10 ** (a.decimals - 2) if a.symbol in STABLECOINS else MAX_UNITS
+    if units > top:
+        raise Refused("invalid_amount", f"units above {top}")
+    return units
 
 
 def units_to_cents(asset: str, units: int) -> int:

@@ -29,7 +29,7 @@ from keeper.flows.store import (
     UnknownCustomer,
 )
 from keeper.integrations.corebanking import NotifyDeposit, NotifyDepositAnswer
-from keeper.ledger import InsufficientFunds, Ledger, TransferSpec, normalise_asset
+from keeper.ledger import InsufficientFunds, Ledger, TransferSpec
 
 INVENTORY_CLIENT = "bank:inventory"  # the bank's own stablecoins in the sub-ledger
 
@@ -87,10 +87,12 @@ class OrderService(Burns):
         def validate() -> list[str]:
             if not batch:
                 raise Refused("invalid_batch", "empty batch")
-            for i in batch:
-                if type(i.units) is not int or i.units <= 0 or i.to_client_id == client_id:
-                    raise Refused("invalid_amount", "units must be a positive integer to another client")
-            return [normalise_asset(i.asset) for i in batch]
+            assets = [rules.asset_symbol(i.asset) for i in batch]
+            for i, a in zip(batch, assets, strict=True):
+                rules.check_units(a, i.units)
+                if i.to_client_id == client_id:
+                    raise Refused("invalid_amount", "a transfer goes to another client")
+            return assets
 
         assets = self._checked(client_id, "transfer", params, validate)
         fps = [store.fingerprint({"kind": "transfer", "to": i.to_client_id, "asset": a,
@@ -177,9 +179,8 @@ class OrderService(Burns):
         params = {"asset": asset, "fiat_cents": fiat_cents, "idempotency_key": idempotency_key}
 
         def validate() -> tuple[str, int]:
-            if type(fiat_cents) is not int or fiat_cents <= 0:
-                raise Refused("invalid_amount", "fiat_cents must be a positive integer")
-            sym = normalise_asset(asset) if isinstance(asset, str) else ""
+            rules.check_cents(fiat_cents)
+            sym = rules.asset_symbol(asset)
             return sym, rules.cents_to_units(sym, fiat_cents)
 
         sym, units = self._checked(client_id, "buy", params, validate)
@@ -218,10 +219,9 @@ class OrderService(Burns):
         params = {"asset": asset, "units": str(units), "idempotency_key": idempotency_key}
 
         def validate() -> tuple[str, int]:
-            if type(units) is not int or units <= 0:
-                raise Refused("invalid_amount", "units must be a positive integer")
-            sym = normalise_asset(asset) if isinstance(asset, str) else ""
-            return sym, rules.units_to_cents(sym, units)
+            sym = rules.asset_symbol(asset)
+            rules.units_per_cent(sym)  # a stablecoin
+            return sym, rules.units_to_cents(sym, rules.check_units(sym, units))
 
         sym, cents = self._checked(client_id, "sell", params, validate)
         fp = store.fingerprint({"kind": "sell", "asset": sym, "units": units})

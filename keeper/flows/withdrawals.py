@@ -19,7 +19,7 @@ from keeper.assets import ETH_ADDRESS, by_symbol
 from keeper.flows import rules, store
 from keeper.flows.gate import Gate
 from keeper.flows.store import Order, Refused
-from keeper.ledger import InsufficientFunds, Kind, TransferSpec, normalise_asset
+from keeper.ledger import InsufficientFunds, Kind, TransferSpec
 
 
 def op_id(order_id: str) -> str:
@@ -39,12 +39,11 @@ class Withdrawals(Gate):
         def validate() -> tuple[str, str]:
             if self.sender is None:
                 raise Refused("unavailable", "on-chain withdrawals are not configured")
-            if type(units) is not int or units <= 0:
-                raise Refused("invalid_amount", "units must be a positive integer")
+            sym = rules.asset_symbol(asset)
+            rules.check_units(sym, units)
             if not isinstance(to_address, str) or not is_address(to_address):
                 raise Refused("invalid_address", "not an Ethereum address")
-            return normalise_asset(asset) if isinstance(asset, str) else "", \
-                to_checksum_address(to_address)
+            return sym, to_checksum_address(to_address)
 
         sym, dest = self._checked(client_id, "withdraw", params, validate)
         fp = store.fingerprint({"kind": "withdraw", "asset": sym, "to": dest, "units": units})
