@@ -65,9 +65,14 @@ class PendingDepositsOut(BaseModel):
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """``value`` in UTC (naive: taken as UTC); an instant beyond datetime's range in UTC (year 1
+    at +01:00, year 9999 at -01:00) is clamped to that range's end."""
+    if value is None or value.tzinfo is None:
+        return value and value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 @router.get("/transactions", response_model=TransactionPageOut, responses=responses(400),

@@ -120,3 +120,11 @@ def test_a_self_made_cursor_with_a_huge_position_is_400_not_500(api: TestClient,
         cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
         r = api.get("/v1/transactions", headers=world.alice.headers, params={"cursor": cursor})
         assert r.status_code == 400, (b, r.status_code, r.text)
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00",
+                                  "0001-01-01T00:00:00", "9999-12-31T23:59:59Z"])
+def test_extreme_dates_are_answered_not_500(api: TestClient, world: World, when: str) -> None:
+    for key in ("from", "to"):
+        r = api.get("/v1/transactions", headers=world.alice.headers, params={key: when})
+        assert r.status_code in (200, 422), (key, when, r.status_code, r.text)
