@@ -77,6 +77,8 @@ def check_url(url: str, *, allow_loopback: bool = False,
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise TargetRefused("webhook URL has no host")
+    if port == 0:
+        raise TargetRefused("webhook URL port must be 1 to 65535")
     port = port or (443 if scheme == "https" else 80)
     try:
         addresses = [str(ipaddress.ip_address(host))]

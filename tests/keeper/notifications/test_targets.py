@@ -20,7 +20,8 @@ PUBLIC = "93.184.216.34"
     "https://user:pass@93.184.216.34/",                # credentials in the URL
     "ftp://93.184.216.34/", "file:///etc/passwd", "gopher://93.184.216.34/",
     "https:///nohost", "https://93.184.216.34/a b", "https://93.184.216.34/\r\nX: y",
-    "https://93.184.216.34:99999/", "https://93.184.216.34/#frag", "", "https://" + "a" * 3000,
+    "https://93.184.216.34:99999/", "https://93.184.216.34:0/", "https://93.184.216.34/#frag", "",
+    "https://" + "a" * 3000,
 ])
 def test_refused(url: str) -> None:
     with pytest.raises(TargetRefused):
