@@ -24,6 +24,9 @@ sell       debited (coins moved to the inventory, atomically with the state) -> 
            debit is reversed)
 withdraw   held (coins held for the vault operation) -> sent -> completed | queued (above the
            vault's instant budget) -> completed; refusal or revert -> failed (hold released)
+burn       held (inventory coins held) -> sent (vault pays the issuer's redemption address) ->
+           burning (burned; the bank fronted the clients' fiat: a receivable, escalated after
+           ``receivable_escalate_after_s``) -> settled (issuer paid) | failed (revert: alert)
 =========  =========================================================================
 
 Refusals raise :class:`Refused` with a ``code``. Fees:
