@@ -66,6 +66,46 @@ def start_keeper(settings: Settings, deployment: Deployment,
     return jobs.stop, desc
 
 
+def _unlocked(step: Callable[[], Any], attempts: int = 6) -> Any:
+    """Run ``step`` again when SQLite refused its write with "database is locked": an ORM
+    session that read before writing cannot upgrade its lock once the keeper's jobs committed
+    meanwhile (WAL), whatever the busy timeout; nothing was written, so a retry is safe."""
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(attempts):
+        try:
+            return step()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def new_client(ledger: Any, name: str, scopes: tuple[str, ...], label: str,
+               **profile: Any) -> tuple[Any, str]:
+    """A client (with ``profile`` fields, if any) and a new API key of ``scopes``; each step
+    in its own session, retried on a lock conflict (:func:`_unlocked`)."""
+    from sqlalchemy.orm import Session
+
+    from keeper import clients
+
+    def create() -> Any:
+        with Session(ledger.engine) as s:
+            return clients.create_client(s, ledger, name)
+
+    def key(client_id: str) -> str:
+        with Session(ledger.engine) as s:
+            return clients.issue_key(s, client_id, scopes, label=label).api_key
+
+    client = _unlocked(create)
+    if profile:
+        _unlocked(lambda: clients.set_profile(ledger.engine, client.id, actor="make run", **profile))
+    return client, _unlocked(lambda: key(client.id))
+
+
 def demo_deposit(ape: Any, summary: dict[str, Any], api_url: str, timeout: float = 60.0) -> str:
     """End-to-end demonstration on the fresh stack, through real parts only.
 
@@ -80,21 +120,17 @@ def demo_deposit(ape: Any, summary: dict[str, Any], api_url: str, timeout: float
     import time
     import urllib.request
 
-    from sqlalchemy.orm import Session
-
-    from keeper.clients import create_client, issue_key
+    from keeper.clients import CLIENT_READ
     from keeper.ledger import Ledger
 
     settings: Settings = summary["settings"]
     ledger = Ledger(settings.database_url, group_commit=False)
     try:
-        with Session(ledger.engine) as session:
-            client = create_client(session, ledger, "Demo Client")
-            key = issue_key(session, client.id, label="make run demo")
+        client, api_key = new_client(ledger, "Demo Client", (CLIENT_READ,), "make run demo")
     finally:
         ledger.close()
     key_file = run_dir(settings) / "demo-api-key"
-    key_file.write_text(key.api_key)
+    key_file.write_text(api_key)
     os.chmod(key_file, 0o600)
 
     vault = ape.project.Vault.at(summary["contracts"]["vault"])
@@ -104,7 +140,7 @@ def demo_deposit(ape: Any, summary: dict[str, Any], api_url: str, timeout: float
     ape.chain.mine(settings.confirmations)
 
     request = urllib.request.Request(f"{api_url}/v1/balances",  # noqa: S310 - loopback API
-                                     headers={"Authorization": f"Bearer {key.api_key}"})
+                                     headers={"Authorization": f"Bearer {api_key}"})
     deadline = time.monotonic() + timeout
     credited = "0"
     while time.monotonic() < deadline:
@@ -164,11 +200,10 @@ def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
     import sys
 
     from eth_account import Account
-    from sqlalchemy.orm import Session
 
     from api.routes.issuer_webhooks import SECRET_FILE
     from api.routes.orders import ISSUER_KEY_FILE
-    from keeper.clients import COREBANKING, create_client, issue_key
+    from keeper.clients import COREBANKING
     from keeper.config import ROOT
     from keeper.gl.jobs import ATLAS_KEY_FILE
     from keeper.ledger import Ledger
@@ -178,9 +213,9 @@ def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
     secrets_dir = folder / "secrets"
     ledger = Ledger(settings.database_url, group_commit=False)
     try:
-        with Session(ledger.engine) as s:  # the key ATLAS uses to notify us (scope corebanking)
-            bank = create_client(s, ledger, "ATLAS core banking")
-            notify_key = issue_key(s, bank.id, (COREBANKING,), label="ATLAS notifications").api_key
+        # the key ATLAS uses to notify us (scope corebanking)
+        _, notify_key = new_client(ledger, "ATLAS core banking", (COREBANKING,),
+                                   "ATLAS notifications")
     finally:
         ledger.close()
     atlas_url, issuer_url = f"http://127.0.0.1:{atlas_port}", f"http://127.0.0.1:{issuer_port}"
@@ -302,7 +337,6 @@ def demo_flows(ape: Any, summary: dict[str, Any], api_url: str) -> list[str]:
     from datetime import date, timedelta
 
     import httpx
-    from sqlalchemy.orm import Session
 
     from keeper import clients
     from keeper.integrations.corebanking import AtlasOpsClient
@@ -316,20 +350,15 @@ def demo_flows(ape: Any, summary: dict[str, Any], api_url: str) -> list[str]:
     ledger = Ledger(settings.database_url, group_commit=False)
     keys, ids = {}, {}
     try:
-        with Session(ledger.engine) as s:
-            for name in ("Alice Treasury", "Bob Payments"):
-                c = clients.create_client(s, ledger, name)
-                customer = f"CUST-{name.split()[0].upper()}"
-                clients.set_profile(s, c.id, actor="make run", bank_customer_id=customer,
-                                    kyc_valid_until=date.today() + timedelta(days=365),
-                                    country="GB")
-                s.commit()
-                key = clients.issue_key(s, c.id, (clients.CUSTOMER_TRADE, clients.CLIENT_READ),
-                                        label="make run flows")
-                _secret(run_dir(settings), f"{customer.lower()}-api-key", key.api_key)
-                ops.create_customer(customer, name)
-                ops.wire_in(str(uuid.uuid4()), customer, DEMO_WIRE_CENTS, "make run funding")
-                keys[customer], ids[customer] = key.api_key, c.id
+        for name in ("Alice Treasury", "Bob Payments"):
+            customer = f"CUST-{name.split()[0].upper()}"
+            c, api_key = new_client(ledger, name, (clients.CUSTOMER_TRADE, clients.CLIENT_READ),
+                                    "make run flows", bank_customer_id=customer, country="GB",
+                                    kyc_valid_until=date.today() + timedelta(days=365))
+            _secret(run_dir(settings), f"{customer.lower()}-api-key", api_key)
+            ops.create_customer(customer, name)
+            ops.wire_in(str(uuid.uuid4()), customer, DEMO_WIRE_CENTS, "make run funding")
+            keys[customer], ids[customer] = api_key, c.id
     finally:
         ledger.close()
     alice, bob = "CUST-ALICE", "CUST-BOB"
@@ -357,6 +386,7 @@ def demo_flows(ape: Any, summary: dict[str, Any], api_url: str) -> list[str]:
 
     notice = _wait("deposit notice", delivered, ape, timeout=30)
     ops.close()
+    gl = end_of_day_gl(settings)
     for what, order in (("buy 100,000.00 USD of USDC", buy), ("sell 20,000 USDC", sell),
                         ("on-us transfer 1,000 USDC to Bob", transfer),
                         ("withdraw 500 USDC on-chain", withdrawal)):
@@ -370,5 +400,26 @@ def demo_flows(ape: Any, summary: dict[str, Any], api_url: str) -> list[str]:
     lines.append(f"ATLAS entries: GET {settings.atlas_url}/atlas/customers/{alice}/history "
                  f"(platform key {files['atlas_api']}); trial balance /atlas/ledger/trial-balance "
                  f"(ops key {files['atlas_ops']})")
+    lines.append(f"EOD GL batch {gl.batch_id}: {gl.status} as {gl.atlas_batch_id} "
+                 f"({len(gl.batch.entries) if gl.batch else 0} balanced lines)")
     lines.append(f"client API keys: {run_dir(settings)}/cust-alice-api-key, cust-bob-api-key")
     return lines
+
+
+def end_of_day_gl(settings: Settings) -> Any:
+    """Post today's GL batch of the sub-ledger's stablecoin movements to ATLAS now."""
+    from contextlib import closing
+
+    from keeper.gl import GLBatches, upgrade
+    from keeper.gl.jobs import atlas
+    from keeper.ledger import Ledger
+
+    upgrade(settings.database_url)  # idempotent (a no-op once keeper.schema lists keeper.gl)
+    ledger = Ledger(settings.database_url, group_commit=False)
+    bank = atlas(settings)
+    assert bank is not None
+    try:
+        with closing(bank):
+            return GLBatches(ledger.engine, bank, ledger.raise_alert).run(datetime.now(UTC).date())
+    finally:
+        ledger.close()

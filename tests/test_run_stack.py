@@ -36,6 +36,7 @@ def assert_stack_output(out: str) -> None:
     assert re.search(r"on-us transfer 1,000 USDC to Bob: order ord_\w+ completed", out)
     assert re.search(r"earmarked for a buy: notice accepted .*'stablecoin_order_id': 'ord_", out)
     assert "withdraw 500 USDC on-chain:" in out
+    assert re.search(r"EOD GL batch GL-BATCH-\S+: posted as ATLAS-GL-\d+ \(\d+ balanced lines\)", out)
 
 
 def test_check_mode_comes_up_verifies_and_stops():
