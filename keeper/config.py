@@ -67,6 +67,8 @@ ENVIRONMENT: dict[str, str] = {
     "rate_limit_per_minute": "STRONGROOM_RATE_LIMIT_PER_MINUTE",
     "webhook_max_attempts": "STRONGROOM_WEBHOOK_MAX_ATTEMPTS",
     "webhook_backoff_seconds": "STRONGROOM_WEBHOOK_BACKOFF_SECONDS",
+    "webhook_allow_loopback": "STRONGROOM_WEBHOOK_ALLOW_LOOPBACK",
+    "bank_name": "STRONGROOM_BANK_NAME",
 }
 _FIELD_OF = {var: field for field, var in ENVIRONMENT.items()}
 
@@ -198,6 +200,12 @@ class Settings(BaseSettings):
     webhook_backoff_seconds: float = Field(
         30.0, gt=0, le=86400, allow_inf_nan=False, validation_alias=_env("webhook_backoff_seconds"),
         description="first retry delay of a failed client webhook delivery (doubles each try)")
+    webhook_allow_loopback: bool = Field(
+        False, validation_alias=_env("webhook_allow_loopback"),
+        description="allow client webhooks to loopback targets (the local stack only)")
+    bank_name: str = Field("Strongroom Custody", min_length=1, max_length=120,
+                           validation_alias=_env("bank_name"),
+                           description="the custodian's name on statements")
 
     @field_validator("alert_smtp_to", mode="before")
     @classmethod

@@ -36,6 +36,7 @@ def test_defaults_are_the_local_stack(clean_env: pytest.MonkeyPatch, tmp_path: P
     assert s.alert_smtp_to == ()
     assert (s.alert_max_attempts, s.alert_backoff_seconds) == (8, 30.0)
     assert s.alert_max_per_kind_per_hour == 20
+    assert (s.webhook_allow_loopback, s.bank_name) == (False, "Strongroom Custody")
     assert s.compliance_rules_file.name == "rules.json" and s.compliance_rules_file.is_file()
     assert s.secrets_dir == tmp_path / "secrets"
     assert (s.atlas_url, s.issuer_url, s.atlas_port, s.issuer_port) == ("", "", 8101, 8102)
@@ -68,6 +69,7 @@ def test_every_variable_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -
         "withdrawal_max_fee_gwei": "77", "withdrawal_bump_after_s": "9.5",
         "auth_token_ttl_s": "60", "rate_limit_per_minute": "7",
         "webhook_max_attempts": "4", "webhook_backoff_seconds": "1.5",
+        "webhook_allow_loopback": "True", "bank_name": "First Example Bank",
     }
     listed = {"alert_smtp_to": "('a@example', 'b@example')"}
     assert set(values) == set(ENVIRONMENT)  # the test covers every setting

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from api.deps import CurrentClient, LedgerDep
+from api.deps import CurrentClient, LedgerDep, SettingsDep
 from api.errors import responses
 from api.schemas import AssetInfo, AssetSymbol, BaseUnits, asset_of
 from keeper.clients import statement as client_statement
@@ -84,7 +84,6 @@ class MonthlyStatementOut(BaseModel):
     assets: list[AssetStatementOut]
 
 
-BANK_NAME = "Strongroom Custody"
 Year = Annotated[int, Path(ge=MIN_YEAR, le=MAX_YEAR, description="Calendar year (UTC)")]
 Month = Annotated[int, Path(ge=1, le=12, description="Month, 1 to 12")]
 PDF = {200: {"content": {"application/pdf": {}, "application/json": {}},
@@ -97,17 +96,17 @@ def _lines(st: Statement) -> list[StatementLineOut]:
             for ln in st.lines]
 
 
-def _monthly(client: CurrentClient, ledger: LedgerDep, year: int, month: int,
+def _monthly(client: CurrentClient, ledger: LedgerDep, bank: str, year: int, month: int,
              fmt: str) -> Response | MonthlyStatementOut:
     statements = monthly_statements(ledger, client.id, year, month)
     if fmt == "pdf":
         pdf = statement_pdf(client.name, client.id, year, month, statements,
-                            bank_name=BANK_NAME, generated_at=datetime.now(UTC))
+                            bank_name=bank, generated_at=datetime.now(UTC))
         name = f"statement-{year}-{month:02d}.pdf"
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return MonthlyStatementOut(
-        bank=BANK_NAME, client_id=client.id, client_name=client.name, year=year, month=month,
+        bank=bank, client_id=client.id, client_name=client.name, year=year, month=month,
         assets=[AssetStatementOut(asset=AssetInfo.of(a), opening_balance=st.opening_balance,
                                   closing_balance=st.closing_balance, lines=_lines(st))
                 for a, st in statements])
@@ -115,17 +114,17 @@ def _monthly(client: CurrentClient, ledger: LedgerDep, year: int, month: int,
 
 @router.get("/statements/{year}/{month}.pdf", response_class=Response, responses=PDF,
             summary="Monthly statement of every asset, as a PDF")
-def get_monthly_statement_pdf(client: CurrentClient, ledger: LedgerDep, year: Year,
-                              month: Month) -> Response:
+def get_monthly_statement_pdf(client: CurrentClient, ledger: LedgerDep, settings: SettingsDep,
+                              year: Year, month: Month) -> Response:
     """The month's statement of every asset as a PDF."""
-    return _monthly(client, ledger, year, month, "pdf")  # type: ignore[return-value]
+    return _monthly(client, ledger, settings.bank_name, year, month, "pdf")  # type: ignore[return-value]
 
 
 @router.get("/statements/{year}/{month}", response_model=MonthlyStatementOut, responses=PDF,
             summary="Monthly statement of every asset")
 def get_monthly_statement(
-    client: CurrentClient, ledger: LedgerDep, year: Year, month: Month,
+    client: CurrentClient, ledger: LedgerDep, settings: SettingsDep, year: Year, month: Month,
     fmt: Annotated[Literal["json", "pdf"], Query(alias="format")] = "json",
 ) -> Response | MonthlyStatementOut:
     """The month's statement of every asset the client holds: JSON, or PDF (``format=pdf``)."""
-    return _monthly(client, ledger, year, month, fmt)
+    return _monthly(client, ledger, settings.bank_name, year, month, fmt)

@@ -92,8 +92,7 @@ def post_webhook(body: WebhookIn, client: CurrentClient, engine: EngineDep,
     try:
         created = create_endpoint(engine, client.id, body.url,
                                   master=master_secret(settings.secrets_dir),
-                                  allow_loopback=bool(getattr(settings, "webhook_allow_loopback",
-                                                              False)))
+                                  allow_loopback=settings.webhook_allow_loopback)
     except TargetRefused as exc:
         raise HTTPException(422, str(exc)) from None
     except TooManyEndpoints:

@@ -17,8 +17,7 @@ def dispatcher_from_settings(settings: Settings, engine: Engine) -> WebhookDispa
     return WebhookDispatcher(engine, master_secret(settings.secrets_dir),
                              max_attempts=settings.webhook_max_attempts,
                              backoff=settings.webhook_backoff_seconds,
-                             allow_loopback=bool(getattr(settings, "webhook_allow_loopback",
-                                                         False)))
+                             allow_loopback=settings.webhook_allow_loopback)
 
 
 def dispatch(run: JobRun) -> int:
