@@ -272,3 +272,21 @@ def test_amounts_beyond_any_supply_are_refused_before_the_service(trading: Tradi
         assert _error(t.post(path, body)) == (422, "validation_error"), path
     assert t.holding("alice") == holding
     assert t.api.app.state.orders.resume() == 0  # nothing left half-done for the keeper
+
+
+def test_notify_deposit_for_a_frozen_customer_is_a_compliance_hold(trading: Trading) -> None:
+    """A deposit notice for a customer whose client compliance froze is 403 ``compliance_hold``
+    and creates no order (the client's holding is unchanged)."""
+    from keeper.compliance import ComplianceService, RuleSet
+
+    t = trading
+    engine = t.api.app.state.engine
+    ComplianceService(engine, RuleSet.load()).freeze("officer", "sanctions review",
+                                                     client_id=t.world.bob.client.id)
+    holding = t.holding("bob")
+    notice = {"customer_id": t.customer["bob"], "transaction_id": f"TX-{uuid.uuid4().hex[:12]}",
+              "amount": "100250", "currency": "USD", "reference": "buy USDC",
+              "timestamp": "2026-02-01T10:30:00Z", "source_account": "ACC-1"}
+    r = t.api.post("/stablecoin/notify-deposit", json=notice, headers=t.bank)
+    assert _error(r) == (403, "compliance_hold")
+    assert t.holding("bob") == holding
