@@ -13,12 +13,16 @@ requests more, nothing else), so their commits do not wait for the disk: on Post
 transaction sets ``synchronous_commit = off``; on SQLite the limiter has its own small pool whose
 connections use ``synchronous=NORMAL`` (in WAL mode: no fsync per commit; the ledger's own
 connections keep ``FULL`` and their commits still flush every earlier WAL frame). Measured on the
-2-core dev machine: ~5 ms per counter with an fsync, ~0.26 ms without.
+2-core dev machine: ~5 ms per counter with an fsync, ~0.26 ms without. On SQLite a process
+also takes its counters' write lock one thread at a time (an in-process mutex): threads racing
+for SQLite's file lock would back off in its busy handler, which sleeps milliseconds at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +71,7 @@ class RateLimiter:
         self.engine = _relaxed_sqlite(engine) if self.sqlite else engine
         self.limit = per_minute
         self.clock = clock
+        self._writer = threading.Lock() if self.sqlite else contextlib.nullcontext()
         dialect = sqlite if self.sqlite else postgresql
         table = RateLimitRow.__table__
         ins = dialect.insert(table)
@@ -81,7 +86,7 @@ class RateLimiter:
         """Count one request of ``bucket`` now and say whether it is within the limit."""
         now = self.clock()
         window = int(now // WINDOW_S)
-        with self.engine.begin() as conn:
+        with self._writer, self.engine.begin() as conn:
             if not self.sqlite:
                 conn.execute(text("SET LOCAL synchronous_commit = off"))
             count, stored_window = conn.execute(
