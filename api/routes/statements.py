@@ -13,8 +13,8 @@ from pydantic import BaseModel
 from api.deps import CurrentClient, LedgerDep, SettingsDep
 from api.errors import responses
 from api.schemas import AssetInfo, AssetSymbol, BaseUnits, asset_of
+from keeper.clients import monthly_statements, statement_pdf
 from keeper.clients import statement as client_statement
-from keeper.clients.portfolio import monthly_statements, statement_pdf
 from keeper.ledger import Statement
 
 router = APIRouter(prefix="/v1", tags=["statements"], responses=responses(401, 403, 422))

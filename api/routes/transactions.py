@@ -14,15 +14,9 @@ from api.deps import CurrentClient, LedgerDep
 from api.errors import not_found, responses
 from api.schemas import AssetInfo, AssetSymbol, BaseUnits
 from keeper.assets import ASSETS
-from keeper.clients.portfolio import (
-    MAX_LIMIT,
-    InvalidCursor,
-    TransactionFilter,
-    pending_deposits,
-    transaction,
-    transactions,
-)
-from keeper.ledger.statements import CATEGORIES, ClientPosting
+from keeper.clients import InvalidCursor, TransactionFilter, pending_deposits, transaction, transactions
+from keeper.clients.portfolio import MAX_LIMIT
+from keeper.ledger import CATEGORIES, ClientPosting
 
 router = APIRouter(prefix="/v1", tags=["transactions"], responses=responses(401, 403, 422))
 

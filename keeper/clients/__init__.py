@@ -21,7 +21,19 @@ from keeper.clients.errors import (
     UnknownKey,
 )
 from keeper.clients.migrate import downgrade, upgrade
-from keeper.clients.portfolio import AssetBalance, balances, statement
+from keeper.clients.portfolio import (
+    AssetBalance,
+    InvalidCursor,
+    TransactionFilter,
+    TransactionPage,
+    balances,
+    monthly_statements,
+    pending_deposits,
+    statement,
+    statement_pdf,
+    transaction,
+    transactions,
+)
 from keeper.clients.profile import (
     ClientProfile,
     Limits,
@@ -71,4 +83,7 @@ __all__ = [
     "ProfileConflict", "client_for_bank_customer", "close_client", "effective_limits",
     "get_profile", "list_profiles", "reactivate_client", "set_profile", "set_status",
     "suspend_client",
+    # customer reads
+    "InvalidCursor", "TransactionFilter", "TransactionPage", "monthly_statements",
+    "pending_deposits", "statement_pdf", "transaction", "transactions",
 ]

@@ -26,7 +26,16 @@ from keeper.ledger.ledger import Ledger, normalise_asset, normalise_ref
 from keeper.ledger.migrate import upgrade
 from keeper.ledger.reports import AssetTotals, LedgerTotals, client_postings, ledger_totals
 from keeper.ledger.sources import CursorMoved, CursorState, HoldState, LeaseGrant, LeaseLost
-from keeper.ledger.statements import Statement, StatementLine
+from keeper.ledger.statements import (
+    CATEGORIES,
+    ClientPosting,
+    Statement,
+    StatementLine,
+    client_credits_after,
+    client_open_credits,
+    client_posting,
+    client_postings_page,
+)
 
 __all__ = [
     "GL_CODES", "AccountKind", "AlreadyReversed", "AssetMismatch", "Balance", "HoldExpired",
@@ -37,4 +46,6 @@ __all__ = [
     "normalise_asset", "normalise_ref", "upgrade",
     "CursorMoved", "CursorState", "HoldState", "LeaseGrant", "LeaseLost",
     "AssetTotals", "LedgerTotals", "client_postings", "ledger_totals",
+    "CATEGORIES", "ClientPosting", "client_credits_after", "client_open_credits", "client_posting",
+    "client_postings_page",
 ]

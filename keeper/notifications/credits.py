@@ -16,7 +16,7 @@ import logging
 
 from sqlalchemy import Engine, select, update
 
-from keeper.ledger.statements import ClientPosting, client_credits_after
+from keeper.ledger import ClientPosting, client_credits_after
 from keeper.notifications.models import CursorRow
 from keeper.notifications.outbox import DEPOSIT_CREDITED, enqueue
 
