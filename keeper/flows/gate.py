@@ -88,24 +88,47 @@ class Gate(Driver):
 
     def _screen(self, order: Order, kind: str, profile: clients.ClientProfile,
                 **kw: Any) -> None:
-        """Screen ``order`` as movement ``flows:{order id}`` at its creation time (a repeat
-        returns the stored verdict). A block also freezes and suspends the client (spec 004
-        §5.1 scenario 1); anything but allow refuses the order."""
-        client_id = order.client_id
-        mov = Movement.valued(self.prices, f"flows:{order.id}", client_id, kind, order.asset,
-                              order.units, order.created_at, country=profile.country, **kw)
-        verdict = self.compliance.screen(mov)
-        if verdict.outcome == "block":
-            self.compliance.freeze(store.ACTOR, "; ".join(verdict.reasons)[:500] or "blocked",
-                                   client_id=client_id, case_id=verdict.case_id)
-            try:
-                clients.suspend_client(self.engine, client_id,
-                                       f"compliance block, case {verdict.case_id}", store.ACTOR)
-            except clients.ClientsError:
-                pass  # already suspended or closed
-        if verdict.outcome != "allow":
-            raise self._refused(order, Refused(f"compliance_{verdict.outcome}",
-                                               f"held by compliance (case {verdict.case_id})"))
+        """Screen ``order`` (see :meth:`_screen_all`)."""
+        self._screen_all([order], kind, profile, **kw)
+
+    def _screen_all(self, orders: list[Order], kind: str, profile: clients.ClientProfile,
+                    **kw: Any) -> None:
+        """Screen each order as movement ``flows:{order id}`` at its creation time, all in one
+        compliance transaction (a repeat returns the stored verdict). A block also freezes and
+        suspends the client (spec 004 §5.1 scenario 1); anything but allow refuses the order
+        (the first such verdict is raised)."""
+        movs = [Movement.valued(self.prices, f"flows:{o.id}", o.client_id, kind, o.asset,
+                                o.units, o.created_at, country=profile.country, **kw)
+                for o in orders]
+        verdicts = self.compliance.screen_many(movs)
+        for order, verdict in zip(orders, verdicts, strict=True):
+            if verdict.outcome == "block":
+                self.compliance.freeze(store.ACTOR, "; ".join(verdict.reasons)[:500] or "blocked",
+                                       client_id=order.client_id, case_id=verdict.case_id)
+                try:
+                    clients.suspend_client(self.engine, order.client_id,
+                                           f"compliance block, case {verdict.case_id}",
+                                           store.ACTOR)
+                except clients.ClientsError:
+                    pass  # already suspended or closed
+            if verdict.outcome != "allow":
+                raise self._refused(order, Refused(f"compliance_{verdict.outcome}",
+                                                   f"held by compliance (case {verdict.case_id})"))
+
+    def _open_all(self, client_id: str, rows: list[tuple[str, str, dict[str, Any]]]) -> list[Order]:
+        """:meth:`_open` of many (key, fingerprint, fields) in one transaction."""
+        try:
+            with self.engine.begin() as conn:
+                out, trail = [], store.Trail()
+                for key, fp, fields in rows:
+                    found = store.find_by_key(conn, client_id, key, fp)
+                    out.append(found or store.create(conn, client_id=client_id, idem_key=key,
+                                                     fp=fp, state="screening", now=self.clock(),
+                                                     trail=trail, **fields))
+                store.flush(conn, trail)
+                return out
+        except IntegrityError:  # a concurrent request with the same keys: one by one
+            return [self._open(client_id, key, fp, **fields) for key, fp, fields in rows]
 
     def _checked(self, client_id: str, op: str, params: dict[str, Any],
                  check: Callable[[], Any]) -> Any:

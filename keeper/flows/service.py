@@ -111,15 +111,16 @@ class OrderService(Burns):
             return profile
 
         profile = self._checked(client_id, "transfer", params, preflight)
-        opened = [self._open(client_id, k, fp, kind="transfer", asset=a, units=i.units,
-                             fiat_cents=0, fee_cents=0, data={"to": i.to_client_id})
-                  for k, fp, a, i in zip(keys, fps, assets, batch, strict=True)]
+        opened = self._open_all(client_id, [
+            (k, fp, {"kind": "transfer", "asset": a, "units": i.units, "fiat_cents": 0,
+                     "fee_cents": 0, "data": {"to": i.to_client_id}})
+            for k, fp, a, i in zip(keys, fps, assets, batch, strict=True)])
         try:
             for o in opened:
-                if o.state == "screening":
-                    self._screen(o, "transfer_out", profile)
-                else:
+                if o.state != "screening":
                     self._known(o)
+            self._screen_all([o for o in opened if o.state == "screening"], "transfer_out",
+                             profile)
         except Refused as exc:
             raise self._refuse_all(opened, exc) from None
         todo = [o for o in opened if o.state == "screening"]
@@ -145,10 +146,13 @@ class OrderService(Burns):
         def hook(conn: Connection) -> None:
             made.clear()
             rules.check_breaker(conn)
+            trail = store.Trail()
             for o in todo:
-                order = store.transition(conn, o.id, "screening", "completed", now=self.clock())
+                order = store.transition(conn, o.id, "screening", "completed", now=self.clock(),
+                                         trail=trail)
                 self._notify(conn, order, "order.completed")
                 made.append(order)
+            store.flush(conn, trail)
 
         try:
             self.ledger.post_all(specs, hook)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from keeper.audit import record_in
+from keeper.audit import AuditRecord, append
 from keeper.flows.models import DepositNoticeRow, OrderRow, OutboxRow
 from keeper.ledger.domain import utc
 
@@ -109,10 +109,23 @@ def load(conn: Connection, order_id: str) -> tuple[Order, dict[str, Any], int] |
     return None if row is None else (_order(row), json.loads(row.data), row.version)
 
 
+class Trail(list):  # type: ignore[type-arg]
+    """Audit records and outbox rows of a batch, written at once by :func:`flush`."""
+
+
+def flush(conn: Connection, trail: Trail) -> None:
+    """Write a batch's audit records (one chain append) and outbox rows (one insert)."""
+    if trail:
+        append(conn, [rec for rec, _ in trail])
+        conn.execute(insert(_OUT), [row for _, row in trail])
+        trail.clear()
+
+
 def create(conn: Connection, *, client_id: str, idem_key: str, fp: str, kind: str, state: str,
            asset: str, units: int, fiat_cents: int, fee_cents: int, data: dict[str, Any],
-           now: datetime, order_id: str | None = None) -> Order:
-    """Insert a new order in ``state`` with its audit record and outbox row."""
+           now: datetime, order_id: str | None = None, trail: Trail | None = None) -> Order:
+    """Insert a new order in ``state`` with its audit record and outbox row (kept in ``trail``
+    for one :func:`flush` when given)."""
     oid = order_id or f"ord_{uuid.uuid4().hex}"
     conn.execute(insert(_ORD).values(
         id=oid, client_id=client_id, idem_key=idem_key, fingerprint=fp, kind=kind, state=state,
@@ -120,13 +133,13 @@ def create(conn: Connection, *, client_id: str, idem_key: str, fp: str, kind: st
         fee_cents=fee_cents, reason=None, data=json.dumps(data, sort_keys=True), version=1,
         created_at=now, updated_at=now))
     order = Order(oid, client_id, kind, state, asset, units, fiat_cents, fee_cents, None, now, now)
-    _trail(conn, order, "flows.order.create", None, data, now)
+    _trail(conn, order, "flows.order.create", None, data, now, trail)
     return order
 
 
 def transition(conn: Connection, order_id: str, expect: str, to: str, *, now: datetime,
                reason: str | None = None, data: dict[str, Any] | None = None,
-               version: int | None = None) -> Order:
+               version: int | None = None, trail: Trail | None = None) -> Order:
     """Move ``order_id`` from ``expect`` to ``to`` (compare-and-set on state and version), with
     its audit record and outbox row. Raises ``FlowError`` if someone moved it first."""
     cur = load(conn, order_id)
@@ -147,20 +160,23 @@ def transition(conn: Connection, order_id: str, expect: str, to: str, *, now: da
     new = Order(order.id, order.client_id, order.kind, to, order.asset, order.units,
                 order.fiat_cents, order.fee_cents, reason if reason is not None else order.reason,
                 order.created_at, now)
-    _trail(conn, new, "flows.order.transition", expect, data or {}, now)
+    _trail(conn, new, "flows.order.transition", expect, data or {}, now, trail)
     return new
 
 
 def _trail(conn: Connection, order: Order, op: str, before: str | None, data: dict[str, Any],
-           now: datetime) -> None:
+           now: datetime, trail: Trail | None = None) -> None:
     payload = {"order_id": order.id, "client_id": order.client_id, "kind": order.kind,
                "from": before, "state": order.state, "asset": order.asset,
                "units": str(order.units), "fiat_cents": order.fiat_cents,
                "fee_cents": order.fee_cents, "reason": order.reason}
-    record_in(conn, ACTOR, op, {"order_id": order.id, "from": before, "to": order.state},
-              {**payload, "data": data})
-    conn.execute(insert(_OUT).values(order_id=order.id, event=f"order.{order.state}",
-                                     payload=json.dumps(payload, sort_keys=True), created_at=now))
+    batch = Trail() if trail is None else trail
+    batch.append((AuditRecord(ACTOR, op, {"order_id": order.id, "from": before, "to": order.state},
+                              {**payload, "data": data}),
+                  {"order_id": order.id, "event": f"order.{order.state}",
+                   "payload": json.dumps(payload, sort_keys=True), "created_at": now}))
+    if trail is None:
+        flush(conn, batch)
 
 
 def open_orders(conn: Connection, limit: int = 1000) -> list[str]:
