@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 import keeper.clients as clients  # noqa: E402
 from api.routes.issuer_webhooks import SECRET_FILE  # noqa: E402
 from api.routes.orders import ISSUER_KEY_FILE  # noqa: E402
+from keeper.config import environment  # noqa: E402
 from keeper.flows import INVENTORY_CLIENT  # noqa: E402
 from keeper.gl.jobs import ATLAS_KEY_FILE  # noqa: E402
 from keeper.integrations.corebanking import AtlasOpsClient  # noqa: E402
@@ -92,12 +93,11 @@ def setup(folder: Path, db_url: str, beneficiaries: int, atlas_url: str, atlas_k
 def start_api(folder: Path, db_url: str, atlas_url: str) -> tuple[subprocess.Popen[bytes], str]:
     """The API as its own process, configured through its environment like a deployment."""
     port = free_port()
-    env = {**os.environ, "STRONGROOM_DATA": str(folder), "STRONGROOM_DB_URL": db_url,
-           "STRONGROOM_ATLAS_URL": atlas_url, "STRONGROOM_ISSUER_URL": "http://127.0.0.1:9",
-           "STRONGROOM_SECRETS_DIR": str(folder / "secrets"),
-           "STRONGROOM_PRICES_FILE": str(folder / "prices.json"),
-           "STRONGROOM_RATE_LIMIT_PER_MINUTE": "1000000",
-           "STRONGROOM_BUY_DAILY_LIMIT_CENTS": str(10**12)}
+    env = {**os.environ, **environment(
+        data_dir=folder, database_url=db_url, atlas_url=atlas_url,
+        issuer_url="http://127.0.0.1:9", secrets_dir=folder / "secrets",
+        prices_file=folder / "prices.json", rate_limit_per_minute=1_000_000,
+        buy_daily_limit_cents=10**12)}
     log = (folder / "api.log").open("ab")
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
                              "--log-level", "warning"], cwd=ROOT, env=env, stdout=log,

@@ -273,6 +273,15 @@ class Settings(BaseSettings):
         return make_url(self.database_url).render_as_string(hide_password=True)
 
 
+def environment(**values: Any) -> dict[str, str]:
+    """The environment variables that give a child process these settings (field -> value):
+    how a script configures a keeper or API it starts, without spelling variable names."""
+    unknown = sorted(set(values) - set(ENVIRONMENT))
+    if unknown:
+        raise KeyError(f"not settings: {unknown}")
+    return {ENVIRONMENT[field]: str(value) for field, value in values.items()}
+
+
 def load_settings() -> Settings:
     """Settings from the environment (with local-stack defaults)."""
     return Settings()

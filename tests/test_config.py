@@ -164,3 +164,17 @@ def test_the_scan_sees_an_environment_read() -> None:
     for code in reads:
         m = _ENV_READ.search(code)
         assert m is not None and (m.group(1) or m.group(2)) == "LEDGER_X", code
+
+
+def test_environment_gives_a_child_process_the_same_settings(clean_env: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    from keeper.config import environment
+
+    env = environment(data_dir=tmp_path, rate_limit_per_minute=7, burn_mode="immediate")
+    assert env["STRONGROOM_RATE_LIMIT_PER_MINUTE"] == "7"
+    for name, value in env.items():
+        clean_env.setenv(name, value)
+    s = load_settings()
+    assert (s.data_dir, s.rate_limit_per_minute, s.burn_mode) == (tmp_path, 7, "immediate")
+    with pytest.raises(KeyError):
+        environment(no_such_setting=1)
