@@ -114,11 +114,12 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "keeper.recon.migrate",
     "keeper.jobs.migrate",
     "keeper.alerts.migrate",
-    "keeper.safetx.migrate",
     "keeper.chain.migrate",
+    "keeper.safetx.migrate",
     "keeper.notifications.migrate",
     "keeper.flows.migrate",
     "keeper.auth.migrate",
+    "keeper.gl.migrate",
 )
 
 

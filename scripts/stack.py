@@ -410,11 +410,10 @@ def end_of_day_gl(settings: Settings) -> Any:
     """Post today's GL batch of the sub-ledger's stablecoin movements to ATLAS now."""
     from contextlib import closing
 
-    from keeper.gl import GLBatches, upgrade
+    from keeper.gl import GLBatches
     from keeper.gl.jobs import atlas
     from keeper.ledger import Ledger
 
-    upgrade(settings.database_url)  # idempotent (a no-op once keeper.schema lists keeper.gl)
     ledger = Ledger(settings.database_url, group_commit=False)
     bank = atlas(settings)
     assert bank is not None
