@@ -9,12 +9,13 @@
    current owners is simulated (``eth_call`` of ``execTransaction`` from the executor's
    address): one that would revert, or would cost more gas than ``max_gas``, is marked
    ``failed_simulation`` and alerted, never sent;
-   otherwise it is signed with the HSM key ``label`` (an EOA paying gas: any account may
-   execute a fully signed SafeTx), recorded as ``submitted`` with its raw transaction, then
-   broadcast;
-4. submitted transactions are reconciled with their receipts (executed, successful or not; the
-   other proposals at the nonce become replaced) or broadcast again (same raw bytes: a crash
-   between record and broadcast neither loses nor duplicates the execution).
+   otherwise it is sent through :class:`keeper.chain.TxSender` from the HSM key ``label`` (an
+   EOA paying gas: any account may execute a fully signed SafeTx) under the intent id
+   ``safetx:<safeTxHash>`` (stored before broadcast, idempotent) and marked ``submitted``;
+4. the sender checks its intents (receipts, re-broadcasts of the same bytes, fee bumps, stuck
+   alerts); a final one settles the SafeTx (executed, successful or not; the other proposals
+   at the nonce become replaced), a dropped or reverted one makes it pending again. A crash
+   anywhere neither loses nor duplicates an execution (the Safe's nonce is the last guard).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from eth_utils import keccak
 from sqlalchemy import Connection, select, update
 
 from keeper.audit import record_in
+from keeper.chain import IntentConflictError, SenderConfig, TxSender
+from keeper.chain.sender import PENDING
 from keeper.keys import Keyring
 from keeper.safetx import store
 from keeper.safetx.chain import (
@@ -43,6 +46,7 @@ from keeper.safetx.service import AuditFn, SafeTxService
 log = logging.getLogger(__name__)
 AlertFn = Callable[[str, str, str | None], object]
 T = SafeTransaction.__table__
+INTENT_PREFIX = "safetx:"  # the chain sender's intent id of a SafeTx: prefix + safeTxHash
 EXECUTION_SUCCESS = keccak(text="ExecutionSuccess(bytes32,uint256)")
 QUORUM_UNREACHABLE = "safetx_quorum_unreachable"
 SIMULATION_FAILED = "safetx_simulation_failed"
@@ -53,17 +57,20 @@ class SafeTxExecutor:
 
     def __init__(self, service: SafeTxService, keyring: Keyring, *, alert: AlertFn,
                  label: str = "safe-signer", max_age: timedelta = timedelta(days=7),
-                 audit: AuditFn = record_in, priority_fee_wei: int = 10**9,
-                 receipt_wait_s: float = 5.0, max_gas: int = 3_000_000) -> None:
+                 audit: AuditFn = record_in,
+                 receipt_wait_s: float = 5.0, max_gas: int = 3_000_000,
+                 sender_config: SenderConfig | None = None) -> None:
         self.service = service
         self.chain = service.chain
         self.keyring = keyring
         self.label = label
-        self.address = keyring.eth_address(label)
+        # nonces, stored raw bytes, re-broadcasts, fee bumps and stuck alerts: the chain sender's
+        self.sender = TxSender(service.engine, self.chain.w3, keyring, label,
+                               sender_config or SenderConfig.from_settings(), on_alert=alert)
+        self.address = self.sender.address
         self.alert = alert
         self.max_age = max_age
         self.audit = audit
-        self.priority_fee_wei = priority_fee_wei
         self.receipt_wait_s = receipt_wait_s
         self.max_gas = max_gas  # the executor pays gas: a signed SafeTx cannot drain it
 
@@ -162,59 +169,61 @@ class SafeTxExecutor:
             self.alert(SIMULATION_FAILED, f"SafeTx {rec.safe_tx_hash} of {rec.safe} would revert: "
                        f"{reason}", f"safetx:simulation:{rec.safe_tx_hash}")
             return False
-        block = w3.eth.get_block("latest")
-        base_fee = int(block.get("baseFeePerGas", 0))
-        raw = self.keyring.sign_eip1559(self.label, {
-            "chainId": self.chain.chain_id,
-            "nonce": w3.eth.get_transaction_count(self.address, "pending"),
-            "maxPriorityFeePerGas": self.priority_fee_wei,
-            "maxFeePerGas": 2 * base_fee + self.priority_fee_wei,
-            "gas": gas + gas // 5 + 10_000, "to": rec.safe, "value": 0, "data": data})
-        tx_hash = "0x" + keccak(raw).hex()
+        intent = INTENT_PREFIX + rec.safe_tx_hash
+        try:
+            sent = self.sender.send(intent, rec.safe, data, gas=gas + gas // 5 + 10_000)
+        except IntentConflictError:  # sent before a crash with other signatures: track that one
+            sent = self.sender.status(intent)
+            if sent is None:
+                return False
         with store.writing(self.service.engine) as conn:
             moved = conn.execute(update(T).where(T.c.safe_tx_hash == rec.safe_tx_hash,
                                                  T.c.status == Status.PENDING).values(
-                status=Status.SUBMITTED, raw_tx=raw, transaction_hash=tx_hash, signatures=packed,
-                confirmations_required=state.threshold,
-                executor=self.address, modified=now)).rowcount
+                status=Status.SUBMITTED, transaction_hash=sent.hashes[-1], signatures=packed,
+                confirmations_required=state.threshold, executor=self.address,
+                modified=now)).rowcount
             if moved != 1:
                 return False
             self.audit(conn, "keeper", "safetx.submit",
                        {"safe": rec.safe, "safe_tx_hash": rec.safe_tx_hash, "nonce": rec.tx.nonce},
-                       {"transaction_hash": tx_hash, "executor": self.address})
-        if self._broadcast(raw) and self.receipt_wait_s > 0:
+                       {"transaction_hash": sent.hashes[-1], "executor": self.address,
+                        "intent": intent})
+        if self.receipt_wait_s > 0:
             try:  # usually mined within a block; otherwise reconciled on a later pass
-                self.chain.w3.eth.wait_for_transaction_receipt(tx_hash, self.receipt_wait_s, 0.1)
+                self.chain.w3.eth.wait_for_transaction_receipt(sent.hashes[-1],
+                                                               self.receipt_wait_s, 0.1)
             except Exception:  # noqa: BLE001 - not mined yet
-                log.info("safetx: %s not mined yet; reconciled later", tx_hash)
+                log.info("safetx: %s not mined yet; reconciled later", sent.hashes[-1])
         return True
-
-    def _broadcast(self, raw: bytes) -> bool:
-        try:
-            self.chain.w3.eth.send_raw_transaction(raw)
-            return True
-        except Exception as exc:  # noqa: BLE001 - known / underpriced / node down: retried later
-            log.warning("safetx: broadcast failed (%s: %s); will retry", type(exc).__name__,
-                        str(exc)[:200])
-            return False
 
     # -------------------------------------------------------------- reconcile
     def reconcile(self, now: datetime | None = None) -> int:
-        """Match submitted transactions with their receipts; returns how many were settled."""
+        """Let the sender check its intents (receipts, re-broadcasts, fee bumps), then settle the
+        submitted SafeTxs whose transaction is final; returns how many were settled."""
         now = now or datetime.now(UTC)
+        self.sender.tick(now)
         with self.service.engine.connect() as conn:
-            rows = conn.execute(select(T.c.safe_tx_hash, T.c.transaction_hash, T.c.raw_tx)
+            rows = conn.execute(select(T.c.safe_tx_hash, T.c.transaction_hash)
                                 .where(T.c.status == Status.SUBMITTED)).all()
         settled = 0
-        for h, tx_hash, raw in rows:
-            try:
-                receipt = self.chain.w3.eth.get_transaction_receipt(tx_hash)
-            except Exception:  # noqa: BLE001 - not mined (yet) or node hiccup
-                receipt = None
-            if receipt is None:
-                if raw:
-                    self._broadcast(bytes(raw))
+        for h, tx_hash in rows:
+            sent = self.sender.status(INTENT_PREFIX + h)
+            if sent is None or sent.state == PENDING:
+                if sent is not None and sent.hashes[-1] != tx_hash:  # fee-bumped replacement
+                    with store.writing(self.service.engine) as conn:
+                        conn.execute(update(T).where(T.c.safe_tx_hash == h).values(
+                            transaction_hash=sent.hashes[-1], modified=now))
                 continue
+            if sent.mined_hash is None:  # dropped: the nonce went elsewhere; try again
+                with store.writing(self.service.engine) as conn:
+                    conn.execute(update(T).where(T.c.safe_tx_hash == h).values(
+                        status=Status.PENDING, transaction_hash=None, modified=now,
+                        note=f"keeper transaction {sent.state}"))
+                    self.audit(conn, "keeper", "safetx.submit_failed", {"safe_tx_hash": h},
+                               {"state": sent.state})
+                settled += 1
+                continue
+            receipt = self.chain.w3.eth.get_transaction_receipt(sent.mined_hash)
             settled += mark_executed(self.service, h, receipt, now, self.audit)
         return settled
 
@@ -241,7 +250,7 @@ def mark_executed(service: SafeTxService, safe_tx_hash: str, receipt: Any, now: 
         outcome = execution_outcome(receipt, row.safe, safe_tx_hash)
         if receipt["status"] != 1 or outcome is None:  # reverted, or ran something else
             conn.execute(update(T).where(T.c.safe_tx_hash == safe_tx_hash).values(
-                status=Status.PENDING, raw_tx=None, transaction_hash=None, modified=now,
+                status=Status.PENDING, transaction_hash=None, modified=now,
                 note=f"transaction {receipt['transactionHash'].hex()} did not execute it"))
             audit(conn, "keeper", "safetx.submit_failed", {"safe_tx_hash": safe_tx_hash},
                   {"transaction_hash": "0x" + bytes(receipt["transactionHash"]).hex()})
@@ -250,8 +259,7 @@ def mark_executed(service: SafeTxService, safe_tx_hash: str, receipt: Any, now: 
         values = {"status": Status.EXECUTED, "is_successful": outcome, "modified": now,
                   "transaction_hash": "0x" + bytes(receipt["transactionHash"]).hex(),
                   "block_number": int(receipt["blockNumber"]), "executor": receipt["from"],
-                  "execution_date": datetime.fromtimestamp(int(block["timestamp"]), UTC),
-                  "raw_tx": None}
+                  "execution_date": datetime.fromtimestamp(int(block["timestamp"]), UTC)}
         conn.execute(update(T).where(T.c.safe_tx_hash == safe_tx_hash).values(**values))
         others = list(conn.execute(select(T.c.safe_tx_hash).where(
             T.c.safe == row.safe, T.c.nonce == row.nonce, T.c.safe_tx_hash != safe_tx_hash,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from keeper.chain import SenderConfig
 from keeper.deployments import read_deployment
 from keeper.jobs.scheduler import JobRun
 from keeper.keys import Keyring
@@ -32,7 +33,8 @@ def tick(run: JobRun) -> int:
     keyring = Keyring.from_hsm(host.hsm, labels=(EXECUTOR_KEY,))
     try:
         executor = SafeTxExecutor(service, keyring, alert=host.ledger.raise_alert,
-                                  label=EXECUTOR_KEY, max_age=MAX_AGE)
+                                  label=EXECUTOR_KEY, max_age=MAX_AGE,
+                                  sender_config=SenderConfig.from_settings(settings))
         SafeTxIndexer(service, quorum=executor.check_quorum, alert=host.ledger.raise_alert,
                       confirmations=settings.confirmations).run_once()
         return executor.run_once()

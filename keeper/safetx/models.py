@@ -89,7 +89,6 @@ class SafeTransaction(SafeTxBase):
     executor: Mapped[str | None] = mapped_column(String(42))
     is_successful: Mapped[bool | None] = mapped_column(Boolean)
     signatures: Mapped[bytes | None] = mapped_column(LargeBinary)  # as executed
-    raw_tx: Mapped[bytes | None] = mapped_column(LargeBinary)  # the keeper's signed tx, resent
     note: Mapped[str | None] = mapped_column(Text)  # why replaced / expired / failed
 
 

@@ -30,6 +30,7 @@ from safe_eth.safe.api.transaction_service_api.transaction_service_messages impo
 )
 
 from api.main import create_app
+from keeper.chain import SenderConfig
 from keeper.config import Settings
 from keeper.keys import Keyring
 from keeper.ledger import Ledger
@@ -150,7 +151,8 @@ def test_safe_tooling_proposes_confirms_and_reads_back_executed(
     assert tx_hash is None and pending.safe_tx_hash == h
     assert sorted(pending.signers) == sorted(o.address for o in owners[:2])
 
-    executor = SafeTxExecutor(served["service"], keyring, alert=served["ledger"].raise_alert)
+    executor = SafeTxExecutor(served["service"], keyring, alert=served["ledger"].raise_alert,
+                              sender_config=SenderConfig(300 * 10**9, 60, confirmations=1))
     fund(executor.address)
     before = chain.provider.get_balance(BOB)
     assert executor.run_once() == 1

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from keeper.chain import SenderConfig
 from keeper.keys import safe_tx_hash
 from keeper.safetx import (
     QUORUM_UNREACHABLE,
@@ -21,12 +22,14 @@ from keeper.safetx import (
 )
 
 BOB = "0x000000000000000000000000000000000000bEEF"
+SENDER = SenderConfig(max_fee_wei=300 * 10**9, bump_after_s=60, confirmations=1)
 
 
 @pytest.fixture
 def executor(service, keyring, ledger, fund):
     """The executor paying gas from the HSM key ``safe-signer``; alerts go to the ledger."""
-    ex = SafeTxExecutor(service, keyring, alert=ledger.raise_alert, max_age=timedelta(days=7))
+    ex = SafeTxExecutor(service, keyring, alert=ledger.raise_alert, max_age=timedelta(days=7),
+                        sender_config=SENDER)
     fund(ex.address)
     return ex
 
@@ -108,12 +111,14 @@ def test_restart_between_broadcast_and_receipt_executes_once(service, keyring, l
                                                              multisig, owners, chain, confirmed):
     before = chain.provider.get_balance(BOB)
     h = confirmed(service, chain, multisig, owners, 11)
-    first = SafeTxExecutor(service, keyring, alert=ledger.raise_alert, receipt_wait_s=0.2)
+    first = SafeTxExecutor(service, keyring, alert=ledger.raise_alert, receipt_wait_s=0.2,
+                           sender_config=SENDER)
     chain.provider.make_request("evm_setAutomine", [False])
     try:
         assert first.run_once() == 1
         assert service.get(h).status == Status.SUBMITTED
-        restarted = SafeTxExecutor(service, keyring, alert=ledger.raise_alert)
+        restarted = SafeTxExecutor(service, keyring, alert=ledger.raise_alert,
+                                   sender_config=SENDER)
         assert restarted.run_once() == 0  # rebroadcasts the same bytes, sends nothing new
         assert service.get(h).status == Status.SUBMITTED
     finally:
@@ -174,7 +179,8 @@ def test_quorum_unreachable_alert_once(service, executor, ledger, multisig):
 
 def test_gas_above_the_executors_cap_is_not_sent(service, keyring, ledger, fund, multisig,
                                                  owners, chain, confirmed):
-    capped = SafeTxExecutor(service, keyring, alert=ledger.raise_alert, max_gas=30_000)
+    capped = SafeTxExecutor(service, keyring, alert=ledger.raise_alert, max_gas=30_000,
+                            sender_config=SENDER)
     fund(capped.address)
     h = confirmed(service, chain, multisig, owners, 1)
     assert capped.run_once() == 0
