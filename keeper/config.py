@@ -69,6 +69,8 @@ ENVIRONMENT: dict[str, str] = {
     "webhook_backoff_seconds": "STRONGROOM_WEBHOOK_BACKOFF_SECONDS",
     "webhook_allow_loopback": "STRONGROOM_WEBHOOK_ALLOW_LOOPBACK",
     "bank_name": "STRONGROOM_BANK_NAME",
+    "safetx_max_age_s": "STRONGROOM_SAFETX_MAX_AGE_S",
+    "safetx_executor_max_gas": "STRONGROOM_SAFETX_EXECUTOR_MAX_GAS",
 }
 _FIELD_OF = {var: field for field, var in ENVIRONMENT.items()}
 
@@ -206,6 +208,12 @@ class Settings(BaseSettings):
     bank_name: str = Field("Strongroom Custody", min_length=1, max_length=120,
                            validation_alias=_env("bank_name"),
                            description="the custodian's name on statements")
+    safetx_max_age_s: float = Field(
+        604800.0, gt=0, allow_inf_nan=False, validation_alias=_env("safetx_max_age_s"),
+        description="seconds a proposed SafeTx may wait for its threshold before it expires")
+    safetx_executor_max_gas: int = Field(
+        3_000_000, gt=21000, validation_alias=_env("safetx_executor_max_gas"),
+        description="gas cap of a SafeTx the keeper executes (it pays the gas)")
 
     @field_validator("alert_smtp_to", mode="before")
     @classmethod

@@ -37,6 +37,7 @@ def test_defaults_are_the_local_stack(clean_env: pytest.MonkeyPatch, tmp_path: P
     assert (s.alert_max_attempts, s.alert_backoff_seconds) == (8, 30.0)
     assert s.alert_max_per_kind_per_hour == 20
     assert (s.webhook_allow_loopback, s.bank_name) == (False, "Strongroom Custody")
+    assert (s.safetx_max_age_s, s.safetx_executor_max_gas) == (604800.0, 3_000_000)
     assert s.compliance_rules_file.name == "rules.json" and s.compliance_rules_file.is_file()
     assert s.secrets_dir == tmp_path / "secrets"
     assert (s.atlas_url, s.issuer_url, s.atlas_port, s.issuer_port) == ("", "", 8101, 8102)
@@ -70,6 +71,7 @@ def test_every_variable_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -
         "auth_token_ttl_s": "60", "rate_limit_per_minute": "7",
         "webhook_max_attempts": "4", "webhook_backoff_seconds": "1.5",
         "webhook_allow_loopback": "True", "bank_name": "First Example Bank",
+        "safetx_max_age_s": "3600.0", "safetx_executor_max_gas": "500000",
     }
     listed = {"alert_smtp_to": "('a@example', 'b@example')"}
     assert set(values) == set(ENVIRONMENT)  # the test covers every setting

@@ -78,4 +78,5 @@ JOBS: tuple[JobDef, ...] = (
            cron={"hour": "7", "minute": "0"}, misfire_grace=6 * 3600),
     JobDef("recon_daily", "keeper.recon.jobs:daily_report", cron={"hour": "0", "minute": "30"},
            misfire_grace=6 * 3600),
+    JobDef("safetx", "keeper.safetx.jobs:tick", every=5.0, misfire_grace=60),
 )

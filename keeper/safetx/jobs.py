@@ -1,5 +1,4 @@
-"""The keeper job of the signer service (to be listed in :data:`keeper.jobs.catalog.JOBS` as
-``JobDef("safetx", "keeper.safetx.jobs:tick", every=5.0, misfire_grace=60)``)."""
+"""The keeper job of the signer service (``safetx`` in :data:`keeper.jobs.catalog.JOBS`)."""
 
 from __future__ import annotations
 
@@ -15,7 +14,6 @@ from keeper.safetx.indexer import SafeTxIndexer
 from keeper.safetx.service import SafeTxService
 
 EXECUTOR_KEY = "safe-signer"
-MAX_AGE = timedelta(days=7)  # until a setting exists (see the report: ``safetx_max_age_s``)
 
 
 def tick(run: JobRun) -> int:
@@ -26,6 +24,8 @@ def tick(run: JobRun) -> int:
     settings = host.settings
     service = SafeTxService(host.ledger.engine, SafeChain(settings.rpc_url, settings.chain_id))
     deployment = read_deployment(settings.deployments_dir, settings.chain_id)
+    if deployment is None and host.hsm is None:
+        return 0  # nothing deployed here and no key to execute with: nothing to do
     if deployment is not None:
         service.register_deployed(deployment)
     if host.hsm is None:
@@ -33,7 +33,9 @@ def tick(run: JobRun) -> int:
     keyring = Keyring.from_hsm(host.hsm, labels=(EXECUTOR_KEY,))
     try:
         executor = SafeTxExecutor(service, keyring, alert=host.ledger.raise_alert,
-                                  label=EXECUTOR_KEY, max_age=MAX_AGE,
+                                  label=EXECUTOR_KEY,
+                                  max_age=timedelta(seconds=settings.safetx_max_age_s),
+                                  max_gas=settings.safetx_executor_max_gas,
                                   sender_config=SenderConfig.from_settings(settings))
         SafeTxIndexer(service, quorum=executor.check_quorum, alert=host.ledger.raise_alert,
                       confirmations=settings.confirmations).run_once()
