@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from keeper.auth.models import OAuthClientRow
@@ -89,14 +89,15 @@ def create_oauth_client(session: Session, client_id: str, scopes: Iterable[str],
 def revoke_oauth_client(session: Session, oauth_client_id: str) -> bool:
     """Revoke an OAuth client (its tokens stop working at once); True if revoked now, False if
     it already was. Raises :class:`UnknownOAuthClient`."""
-    row = session.get(OAuthClientRow, oauth_client_id)
-    if row is None:
-        raise UnknownOAuthClient(f"no OAuth client {oauth_client_id!r}")
-    if row.revoked_at is not None:
-        return False
-    row.revoked_at = datetime.now(UTC)
+    # the write comes first: on SQLite a read snapshot cannot be upgraded to a write once another
+    # connection has committed (an immediate "database is locked")
+    done = session.execute(update(OAuthClientRow).where(
+        OAuthClientRow.oauth_client_id == oauth_client_id, OAuthClientRow.revoked_at.is_(None),
+    ).values(revoked_at=datetime.now(UTC))).rowcount > 0
     session.commit()
-    return True
+    if not done and session.get(OAuthClientRow, oauth_client_id) is None:
+        raise UnknownOAuthClient(f"no OAuth client {oauth_client_id!r}")
+    return done
 
 
 def list_oauth_clients(session: Session, client_id: str) -> list[OAuthClient]:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from keeper.auth.clients import active_oauth_client, authenticate_client
@@ -95,14 +95,15 @@ class TokenService:
     def retire(self, session: Session, kid: str) -> bool:
         """Stop signing and accepting tokens of ``kid``; True if retired now. ``LookupError`` if
         unknown."""
-        row = session.get(SigningKeyRow, kid)
-        if row is None:
-            raise LookupError(f"no signing key {kid!r}")
-        if row.retired_at is not None:
-            return False
-        row.retired_at = datetime.now(UTC)
+        # the write comes first: a read snapshot taken before it could not be upgraded to a
+        # write on SQLite once another connection committed (immediate "database is locked")
+        done = session.execute(update(SigningKeyRow).where(
+            SigningKeyRow.kid == kid, SigningKeyRow.retired_at.is_(None),
+        ).values(retired_at=datetime.now(UTC))).rowcount > 0
         session.commit()
-        return True
+        if not done and session.get(SigningKeyRow, kid) is None:
+            raise LookupError(f"no signing key {kid!r}")
+        return done
 
     def _secret(self, kid: str) -> bytes:
         with self._lock:
@@ -113,7 +114,10 @@ class TokenService:
     def _current_kid(self, session: Session) -> str:
         kid = session.scalar(select(SigningKeyRow.kid).where(SigningKeyRow.retired_at.is_(None))
                              .order_by(SigningKeyRow.created_at.desc()).limit(1))
-        return kid if kid is not None else self.rotate(session)
+        if kid is not None:
+            return kid
+        session.rollback()  # the key's insert starts a fresh transaction (see retire)
+        return self.rotate(session)
 
     # ------------------------------------------------------------------ grant
     def issue(self, session: Session, oauth_client_id: str | None, secret: str | None,
