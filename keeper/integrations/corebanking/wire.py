@@ -15,19 +15,25 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from keeper.ledger import GL_CODES, AccountKind
+
 MAX_CENTS = 10**17  # USD 10^15: far above any balance, far below int64
 MAX_UNITS = 10**38  # a crypto leg in base units (the wire's asset_units pattern allows 38 digits)
 _CENTS = re.compile(r"(0|[1-9][0-9]{0,37})")
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 RESERVE_ASSETS = ("USDC", "USDT")
 
-# The GL accounts a batch may post to (spec 004 §8.2 example codes, per stablecoin).
+_GL_PURPOSE = {
+    AccountKind.CLIENT: "customers' {asset} held in custody",
+    AccountKind.OMNIBUS: "{asset} omnibus wallet",
+    AccountKind.FEE: "stablecoin fee revenue",
+    AccountKind.SUSPENSE: "unattributed {asset} awaiting investigation",
+}
+# The GL accounts a batch may post to: the ledger's own GL codes (keeper.ledger.GL_CODES, their
+# one home) for each reserve asset, so every line the EOD batch can produce is in the chart.
 GL_ACCOUNTS: dict[str, str] = {
-    "1100-CUSTOMER-USDC-WALLET": "customers' USDC held in custody",
-    "1110-CUSTOMER-USDT-WALLET": "customers' USDT held in custody",
-    "2100-USDC-OMNIBUS-WALLET": "USDC omnibus wallet",
-    "2110-USDT-OMNIBUS-WALLET": "USDT omnibus wallet",
-    "4500-FEE-REVENUE": "stablecoin fee revenue",
+    code.format(asset=asset): _GL_PURPOSE[kind].format(asset=asset)
+    for asset in RESERVE_ASSETS for kind, code in GL_CODES.items()
 }
 GL_CURRENCIES = ("USD", "USD-EQUIVALENT")
 

@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from keeper.integrations.corebanking import CoreBankingRejectedError, GLBatch
+from keeper.integrations.corebanking.wire import GL_ACCOUNTS, RESERVE_ASSETS, gl_problems
+from keeper.ledger import GL_CODES
 
 
 def entry(account: str, debit: int, credit: int, currency: str = "USD-EQUIVALENT") -> dict[str, Any]:
@@ -34,6 +36,29 @@ def test_a_balanced_batch_posts_once(client, postings) -> None:
     assert postings() == before + 2  # one balanced posting per currency
 
 
+def test_every_gl_code_the_ledger_rolls_up_into_is_in_atlas_chart() -> None:
+    """The chart is the ledger's GL codes for each reserve asset (USDT and suspense included):
+    a USDT or suspense movement must not get the EOD batch rejected."""
+    codes = {code.format(asset=a) for code in GL_CODES.values() for a in RESERVE_ASSETS}
+    assert codes == set(GL_ACCOUNTS)
+    assert {"1100-CUSTOMER-USDT-WALLET", "2100-USDT-OMNIBUS-WALLET", "2900-USDC-SUSPENSE",
+            "2900-USDT-SUSPENSE"} <= set(GL_ACCOUNTS)
+
+
+def test_usdt_and_suspense_lines_post(client, postings) -> None:
+    """A batch moving USDT holdings and both suspense accounts is accepted by the live ATLAS
+    (then undone, so the shared service's balances are left as found)."""
+    b = batch(entry("1100-CUSTOMER-USDT-WALLET", 0, 5_00), entry("2100-USDT-OMNIBUS-WALLET", 7_00, 0),
+              entry("2900-USDT-SUSPENSE", 0, 2_00), entry("2900-USDC-SUSPENSE", 0, 3_00),
+              entry("2100-USDC-OMNIBUS-WALLET", 3_00, 0))
+    back = batch(*[entry(e.account, int(e.credit), int(e.debit)) for e in b.entries])
+    assert gl_problems(b) == [] and gl_problems(back) == []
+    before = postings()
+    assert client.post_gl_batch(b).batch_id == b.batch_id
+    assert client.post_gl_batch(back).batch_id == back.batch_id  # the accounts back to zero
+    assert postings() == before + 2
+
+
 def test_the_spec_example_batch_is_rejected_as_unbalanced(client, postings) -> None:
     """Spec 004 §8.2's own example credits a 250 fee nobody debits: ATLAS must refuse it."""
     b = batch(entry("1100-CUSTOMER-USDC-WALLET", 0, 100000),
@@ -49,7 +74,7 @@ def test_the_spec_example_batch_is_rejected_as_unbalanced(client, postings) -> N
 
 def test_unknown_account_and_one_sided_lines_are_named(client, postings) -> None:
     b = batch(entry("9999-NO-SUCH-ACCOUNT", 0, 500), entry("2100-USDC-OMNIBUS-WALLET", 500, 0),
-              entry("2110-USDT-OMNIBUS-WALLET", 7, 7), entry("4500-FEE-REVENUE", 0, 0, "EUR"))
+              entry("2100-USDT-OMNIBUS-WALLET", 7, 7), entry("4500-FEE-REVENUE", 0, 0, "EUR"))
     before = postings()
     with pytest.raises(CoreBankingRejectedError) as exc:
         client.post_gl_batch(b)
@@ -109,15 +134,15 @@ def test_large_turnover_keeps_every_total_readable(client, ops) -> None:
     an account past the bound is refused."""
     huge = 10**17
     for i in range(100):
-        a, b = ("2110-USDT-OMNIBUS-WALLET", "1110-CUSTOMER-USDT-WALLET")[:: 1 if i % 2 == 0 else -1]
+        a, b = ("2100-USDT-OMNIBUS-WALLET", "1100-CUSTOMER-USDT-WALLET")[:: 1 if i % 2 == 0 else -1]
         client.post_gl_batch(batch(entry(a, huge, 0), entry(b, 0, huge)))
     tb = ops.trial_balance()
     eq = tb["currencies"]["USD-EQUIVALENT"]
     assert eq["debits"] == eq["credits"]
     assert tb["unbalanced_postings"] == [] and tb["balance_drift"] == []
     with pytest.raises(CoreBankingRejectedError) as exc:
-        client.post_gl_batch(batch(entry("2110-USDT-OMNIBUS-WALLET", huge, 0),
-                                   entry("1110-CUSTOMER-USDT-WALLET", 0, huge)))
-        client.post_gl_batch(batch(entry("2110-USDT-OMNIBUS-WALLET", huge, 0),
-                                   entry("1110-CUSTOMER-USDT-WALLET", 0, huge)))
+        client.post_gl_batch(batch(entry("2100-USDT-OMNIBUS-WALLET", huge, 0),
+                                   entry("1100-CUSTOMER-USDT-WALLET", 0, huge)))
+        client.post_gl_batch(batch(entry("2100-USDT-OMNIBUS-WALLET", huge, 0),
+                                   entry("1100-CUSTOMER-USDT-WALLET", 0, huge)))
     assert exc.value.code == "limit_exceeded"

@@ -194,16 +194,34 @@ def test_lost_answer_then_retry_posts_once(ledger: Ledger, bank: AtlasClient, at
     assert gl_postings(atlas, state.batch_id) == 1
 
 
-def test_rejection_is_not_retried_and_alerts_accounting(
-        ledger: Ledger, bank: AtlasClient, atlas: Atlas, clock: Clock) -> None:
-    """A batch ATLAS refuses (here: the suspense GL code, absent from its chart of accounts)
-    is rejected at once, alerted, and never re-sent."""
+def test_suspense_and_usdt_movements_post(ledger: Ledger, bank: AtlasClient, atlas: Atlas,
+                                         clock: Clock) -> None:
+    """Unattributed USDC in suspense and a USDT holding roll up into GL codes ATLAS's chart
+    holds (2900-USDC-SUSPENSE, 1100-CUSTOMER-USDT-WALLET, 2100-USDT-OMNIBUS-WALLET): posted."""
     ledger.post(TransferSpec("unattributed-1", ledger.omnibus_account("USDC", "vault:0x" + "22" * 20),
                              ledger.suspense_account("USDC"), 42 * UNIT))
+    deposit(ledger, "frank", 9 * 100 * UNIT, "USDT")
+    gl = GLBatches(ledger.engine, bank, ledger.raise_alert, clock=clock)
+    state = gl.run(clock.now.date())
+    assert state.status == "posted" and state.attempts == 1, state.last_error
+    assert state.batch is not None
+    assert _lines(state.batch) == {"2900-USDC-SUSPENSE": -42, "2100-USDC-OMNIBUS-WALLET": 42,
+                                   "1100-CUSTOMER-USDT-WALLET": -900,
+                                   "2100-USDT-OMNIBUS-WALLET": 900}
+    assert gl_postings(atlas, state.batch_id) == 1
+
+
+def test_rejection_is_not_retried_and_alerts_accounting(
+        ledger: Ledger, bank: AtlasClient, atlas: Atlas, clock: Clock) -> None:
+    """A batch ATLAS refuses (here: a holding beyond ATLAS's bound of MAX_CENTS a line) is
+    rejected at once, alerted, and never re-sent."""
+    from keeper.integrations.corebanking.wire import MAX_CENTS
+
+    deposit(ledger, "grace", (MAX_CENTS + 1) * UNIT)
     gl = GLBatches(ledger.engine, bank, ledger.raise_alert, clock=clock)
     state = gl.run(clock.now.date())
     assert state.status == "rejected" and state.attempts == 1
-    assert "2900-USDC-SUSPENSE" in (state.last_error or "")
+    assert f"amount above {MAX_CENTS}" in (state.last_error or "")
     assert any(a[0] == REJECTED_ALERT and a[2] == f"{REJECTED_ALERT}:{state.batch_id}"
                for a in ledger.alerts())
     clock.advance(3600)
