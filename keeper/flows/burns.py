@@ -38,7 +38,7 @@ class Burns(Withdrawals):
         if self.sender is None or self.issuer is None:
             return []
         batch = batch or self.clock().date().isoformat()
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             rows = conn.execute(select(_ORD.c.id, _ORD.c.asset, _ORD.c.units, _ORD.c.data).where(
                 _ORD.c.kind == "sell", _ORD.c.state == "completed")).all()
             due: dict[str, list[tuple[str, int]]] = {}
@@ -53,7 +53,7 @@ class Burns(Withdrawals):
     def _start_burn(self, asset: str, sells: list[tuple[str, int]], key: str) -> Order:
         units = sum(u for _, u in sells)
         fp = store.fingerprint({"kind": "burn", "sells": sorted(s for s, _ in sells)})
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             found = store.find_by_key(conn, self.inventory_client, key, fp)
             if found is not None:
                 return found

@@ -24,6 +24,7 @@ from keeper.integrations.corebanking import (
 )
 from keeper.integrations.issuer import IssuerError, IssuerRejected, IssuerUnavailable, MintStatus
 from keeper.ledger import InsufficientFunds, Ledger, TransferSpec
+from keeper.ledger.db import WRITE
 
 log = logging.getLogger(__name__)
 _NOTIFIED = {"completed": notifications.ORDER_COMPLETED, "failed": notifications.ORDER_FAILED,
@@ -37,6 +38,9 @@ class Driver:
                  inventory_client: str, inventory_address: str | None,
                  clock: Callable[[], datetime]) -> None:
         self.engine, self.ledger, self.bank, self.issuer = engine, ledger, bank, issuer
+        # write transactions take the write lock first (BEGIN IMMEDIATE on SQLite): a deferred
+        # one that read before writing failed "database is locked" when another writer committed
+        self.writer = engine.execution_options(**WRITE)
         self.settings, self.clock = settings, clock
         self.inventory_client, self.inventory_address = inventory_client, inventory_address
 
@@ -75,7 +79,7 @@ class Driver:
         if postings:
             self.ledger.post_all(postings, hook)
         else:
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 hook(conn)
         return out[0]
 

@@ -42,7 +42,7 @@ class Gate(Driver):
         """Audit a refusal (its own transaction); the caller raises it. Whatever the caller sent
         is recorded as bounded text (a float or odd object must not break the audit)."""
         safe = {k: (v if isinstance(v, str) else repr(v))[:200] for k, v in params.items()}
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             record_in(conn, store.ACTOR, f"flows.{op}.refused",
                       {"client": str(client_id)[:200], **safe},
                       {"code": exc.code, "message": exc.message[:500]})
@@ -52,7 +52,7 @@ class Gate(Driver):
         """The order of (``client_id``, ``key``): found, or created in ``screening`` (the row
         exists before screening so a retry screens the same movement: same id, same time)."""
         try:
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 found = store.find_by_key(conn, client_id, key, fp)
                 if found is not None:
                     return found
@@ -68,7 +68,7 @@ class Gate(Driver):
     def _refused(self, order: Order, exc: Refused) -> Refused:
         """Mark a screening order refused: its transition is the refusal's audit record (with an
         outbox row); the caller raises ``exc``."""
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             cur = store.load(conn, order.id)
             if cur is not None and cur[0].state == "screening":
                 store.transition(conn, order.id, "screening", "refused", now=self.clock(),
@@ -118,7 +118,7 @@ class Gate(Driver):
     def _open_all(self, client_id: str, rows: list[tuple[str, str, dict[str, Any]]]) -> list[Order]:
         """:meth:`_open` of many (key, fingerprint, fields) in one transaction."""
         try:
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 out, trail = [], store.Trail()
                 for key, fp, fields in rows:
                     found = store.find_by_key(conn, client_id, key, fp)

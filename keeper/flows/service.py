@@ -206,7 +206,7 @@ class OrderService(Burns):
         try:
             profile = self._bank_client(order.client_id)
             self._screen(order, "buy", profile)
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 rules.check_breaker(conn)
                 rules.serialise_client(conn, order.client_id)
                 rules.check_limits(conn, clients.effective_limits(profile, self.settings),
@@ -298,7 +298,7 @@ class OrderService(Burns):
                 raise ComplianceHold(exc.message) from None
             raise
         try:
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 store.remember_notice(conn, notice.transaction_id, order.id, fp, self.clock())
         except IntegrityError:
             pass  # a concurrent delivery of the same notice recorded the same order

@@ -64,7 +64,7 @@ class Withdrawals(Gate):
         try:
             profile = self._preflight(order.client_id)
             self._screen(order, "withdrawal", profile, address=dest)
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 rules.check_breaker(conn)
             try:
                 self.ledger.open_withdrawal_hold(
