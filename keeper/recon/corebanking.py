@@ -11,7 +11,10 @@ with the core-banking service; a vendor adapter implements the same protocol):
 
 Type 2 (spec 004 §6.3), per customer: the fiat balance must equal the sum of its history (what
 the history explains), and every crypto leg must be posted in the sub-ledger on that customer's
-account with exactly its amount ("did a transaction fail to post?").
+account with exactly its amount ("did a transaction fail to post?"). Core banking names its own
+customer ids: the sub-ledger account is that of the client whose profile holds the id as its
+``bank_customer_id`` (:mod:`keeper.clients`), never a client that merely has the same id; a leg
+of a customer no profile names is a break.
 
 Type 3, per stablecoin: the reserves held for the issuer (1 cent = 10**(decimals-2) base units)
 must equal the token's on-chain ``totalSupply`` at the pinned block. Per spec any difference is a
@@ -27,6 +30,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
+from keeper import clients
 from keeper.assets import USDC, USDT, by_symbol
 from keeper.ledger import client_postings
 from keeper.prices import PriceError, PriceFeed, to_usd_cents, value_cents
@@ -107,9 +111,16 @@ def _valid_cents(value: Any, where: str) -> int:
     return value
 
 
+def bank_customers(engine: Engine) -> dict[str, str]:
+    """Core-banking customer id -> the id of the client whose profile holds it."""
+    return {p.bank_customer_id: cid for cid, _, p in clients.list_profiles(engine)
+            if p.bank_customer_id is not None}
+
+
 def reconcile_type2(bank: CoreBanking, engine: Engine, feed: PriceFeed,
                     now: datetime | None = None) -> CheckResult:
-    """Each customer's fiat balance vs its history, and its trades' crypto legs vs the ledger."""
+    """Each customer's fiat balance vs its history, and its trades' crypto legs vs the ledger
+    (posted on the account of the client that core-banking customer is, per its profile)."""
     findings: list[Finding] = []
     fiat = Table("Customers whose history does not explain their balances",
                  ["customer", "fiat balance", "history explains", "difference"])
@@ -133,9 +144,11 @@ def reconcile_type2(bank: CoreBanking, engine: Engine, feed: PriceFeed,
     posted = client_postings(engine, [e.ledger_transfer_id for _, _, e in trades
                                       if e.ledger_transfer_id])
     matched = 0
+    owners = bank_customers(engine) if trades else {}
     for customer, asset, e in trades:
+        client_id = owners.get(customer)
         got = sum(amount for owner, a, amount in posted.get(e.ledger_transfer_id or "", ())
-                  if owner == customer and a == asset)
+                  if client_id is not None and owner == client_id and a == asset)
         diff = got - e.asset_units
         if not diff:
             matched += 1
@@ -144,6 +157,8 @@ def reconcile_type2(bank: CoreBanking, engine: Engine, feed: PriceFeed,
             cents, note = value_cents(feed, asset, diff, now), ""
         except PriceError as exc:
             cents, note = None, f"; not valued: {exc}"
+        if client_id is None:
+            note += "; no client holds this core-banking customer id"
         findings.append(Finding(
             "trade_leg", f"{customer} {e.id}", asset, diff, cents,
             f"{e.kind} {e.id}: core banking records {format_units(e.asset_units, asset)}, "

@@ -6,6 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy.orm import Session
+
+from keeper import clients
+from keeper.audit import upgrade as upgrade_audit
 from keeper.integrations.corebanking import AtlasClient, AtlasOpsClient
 from keeper.keys.secrets import Secret
 from keeper.ledger import Ledger, TransferSpec, make_engine
@@ -20,10 +24,13 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 def test_type2_against_atlas(tmp_path, spawn, receiver) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    upgrade_ledger(url)
-    upgrade_recon(url)
+    for upgrade in (upgrade_ledger, clients.upgrade, upgrade_audit, upgrade_recon):
+        upgrade(url)
     engine = make_engine(url)
     ledger = Ledger(engine, group_commit=False)
+    with Session(engine) as s:  # the client's id is its own; ATLAS knows it as customer 7890
+        client_id = clients.create_client(s, ledger, "Spec Example Corp").id
+    clients.set_profile(engine, client_id, actor="test", bank_customer_id="7890")
     atlas = spawn(tmp_path / "atlas", receiver[1])
     atlas.start()
     bank = AtlasClient(atlas.url, Secret(atlas.api_key))
@@ -37,7 +44,7 @@ def test_type2_against_atlas(tmp_path, spawn, receiver) -> None:
         bank.debit_for_buy(str(uuid.uuid4()), "7890", 300_000_00, reference="ord-12345", asset="USDC",
                            asset_units=300_000 * USDC, ledger_transfer_id=tid)
         ledger.post(TransferSpec(tid, ledger.omnibus_account("USDC", "vault:0x" + "11" * 20),
-                                 ledger.client_account("7890", "USDC"), 300_000 * USDC))
+                                 ledger.client_account(client_id, "USDC"), 300_000 * USDC))
         run = rec.run_type2(bank, run_key="t2-pass", now=NOW)
         assert run.status == "PASS"
         assert run.figures["exact"] == {"customers": "1", "legs_matched": "1"}

@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
+from keeper import clients
+from keeper.audit import upgrade as upgrade_audit
 from keeper.ledger import Ledger, make_engine
 from keeper.ledger import upgrade as upgrade_ledger
 from keeper.recon import BreakBook, FiatEntry
@@ -20,19 +23,19 @@ RESOLVER = "treasury.alice"
 
 @pytest.fixture
 def db_url(database: Callable[[str], str]) -> str:
-    """The ledger and recon schemas migrated, on SQLite and on PostgreSQL."""
+    """The ledger, clients, audit and recon schemas migrated, on SQLite and on PostgreSQL."""
     url = database("recon")
-    upgrade_ledger(url)
-    upgrade_recon(url)
+    for upgrade in (upgrade_ledger, clients.upgrade, upgrade_audit, upgrade_recon):
+        upgrade(url)
     return url
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    """Every domain's schema migrated on SQLite only."""
+    """The ledger, clients, audit and recon schemas migrated on SQLite only."""
     url = f"sqlite:///{tmp_path / 'recon.db'}"
-    upgrade_ledger(url)
-    upgrade_recon(url)
+    for upgrade in (upgrade_ledger, clients.upgrade, upgrade_audit, upgrade_recon):
+        upgrade(url)
     return url
 
 
@@ -108,6 +111,20 @@ class InMemoryCoreBanking:
     def issuer_reserves(self, asset: str) -> int:
         """Reserves held for ``asset``'s issuer, cents."""
         return self.reserves.get(asset, 0)
+
+
+@pytest.fixture
+def onboard(engine: Any, ledger: Ledger) -> Callable[[str], str]:
+    """``onboard(bank_customer_id)``: a new client (its own generated id) whose core-banking
+    customer id is ``bank_customer_id``; returns the client id."""
+
+    def make(bank_customer_id: str) -> str:
+        with Session(engine) as s:
+            cid = clients.create_client(s, ledger, f"Corp {bank_customer_id}").id
+        clients.set_profile(engine, cid, actor="test", bank_customer_id=bank_customer_id)
+        return cid
+
+    return make
 
 
 @pytest.fixture
