@@ -9,7 +9,7 @@ at t0 + i/rate, open loop) over keep-alive connections with httpx + asyncio and 
 from the *scheduled* time, so a stalled server is not hidden by a stalled client (no coordinated
 omission). Targets: the bare route, GET /v1/balances with an API key and with a JWT, and
 GET /v1/transactions when that route exists. Usage:
-  python bench/api.py [--rate 500] [--seconds 6] [--postgres]
+  python bench/api.py [--rate 500] [--seconds 6] [--postgres] [--workers 1]
 """
 
 from __future__ import annotations
@@ -129,6 +129,7 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=500.0)
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--postgres", action="store_true", help="run the API on PostgreSQL")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the API")
     p.add_argument("--load", help=argparse.SUPPRESS)
     p.add_argument("--headers", default="{}", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -152,7 +153,8 @@ def main() -> None:
                "STRONGROOM_RATE_LIMIT_PER_MINUTE": str(10**9), "STRONGROOM_CHAIN_ID": "1"}
         (data / "bare_app.py").write_text(BARE_APP)
         api_port, bare_port = free_port(), free_port()
-        api = _serve(["api.main:app"], env, api_port, "/openapi.json")
+        api = _serve(["api.main:app", "--workers", str(args.workers)], env, api_port,
+                     "/openapi.json")
         bare = _serve(["--app-dir", str(data), "bare_app:app"], env, bare_port, "/bare")
         try:
             import httpx
@@ -165,7 +167,8 @@ def main() -> None:
                 targets.append(("GET /v1/transactions (API key)", f"{base}/v1/transactions",
                                 key_h))
             backend = "PostgreSQL" if pg else "SQLite WAL synchronous=FULL"
-            print(f"API on {backend}; {args.rate:.0f} req/s for {args.seconds:.0f} s per target")
+            print(f"API on {backend}, {args.workers} uvicorn worker(s); {args.rate:.0f} req/s for "
+                  f"{args.seconds:.0f} s per target")
             results = {}
             for name, url_, headers in targets:
                 r = _run_load(url_, headers, args.rate, args.seconds)
