@@ -26,6 +26,7 @@ from api.schemas import BaseUnits
 from keeper.assets import by_symbol
 from keeper.clients import CLIENT_READ, CUSTOMER_TRADE, Principal
 from keeper.config import Settings
+from keeper.flows import ISSUER_KEY_FILE as ISSUER_KEY_FILE  # re-exported: tests, bench
 from keeper.flows import (
     ComplianceHold,
     FlowError,
@@ -202,27 +203,19 @@ def install_flow_errors(app: FastAPI) -> None:
 
 # --- building the service from the settings -------------------------------------------------
 
-ISSUER_KEY_FILE = "issuer-api.key"  # the platform's issuer API key, 0600 under secrets_dir
-
-
 def order_service_from_settings(settings: Settings, engine: Engine,
                                 ledger: Ledger) -> OrderService | None:
-    """The order service over core banking and the issuer the settings name (``None`` when
-    either is not configured: the trading routes then answer 503). Vendor keys are 0600 files
-    under ``settings.secrets_dir`` (a missing or readable-by-others one stops start-up)."""
-    if not settings.atlas_url or not settings.issuer_url:
-        return None
-    from keeper.compliance import ComplianceService, ListStore, RuleSet, Screener
-    from keeper.gl.jobs import atlas
-    from keeper.integrations.issuer import IssuerClient
-    from keeper.keys.secrets import Secret, read_private_file
-    from keeper.prices import StaticPrices
+    """The order service of :func:`keeper.flows.from_settings` (``None`` when core banking or
+    the issuer is not configured: the trading routes then answer 503), with on-chain
+    withdrawals signed by the local HSM token under ``settings.data_dir`` when there is one and
+    a vault is deployed. Vendor keys are 0600 files under ``settings.secrets_dir`` (a missing
+    or readable-by-others one stops start-up)."""
+    from keeper import flows
+    from keeper.deployments import read_deployment
+    from keeper.keys.hsm import ensure_local_token
 
-    bank = atlas(settings)
-    issuer = IssuerClient(settings.issuer_url,
-                          Secret(read_private_file(settings.secrets_dir / ISSUER_KEY_FILE)),
-                          timeout_s=settings.issuer_timeout_s)
-    compliance = ComplianceService(engine, RuleSet.load(settings.compliance_rules_file),
-                                   screener=Screener(ListStore(engine).current_all()))
-    return OrderService(engine, ledger, compliance=compliance, bank=bank, issuer=issuer,
-                        prices=StaticPrices.from_settings(settings), settings=settings)
+    hsm = None
+    if ((settings.data_dir / "hsm" / "softhsm2.conf").exists()
+            and read_deployment(settings.deployments_dir, settings.chain_id) is not None):
+        hsm = ensure_local_token(settings.data_dir)
+    return flows.from_settings(settings, engine, ledger, hsm=hsm)

@@ -14,12 +14,16 @@ import hashlib
 from typing import Any
 
 from eth_utils import is_address, to_checksum_address
+from sqlalchemy import select
 
 from keeper.assets import ETH_ADDRESS, by_symbol
 from keeper.flows import rules, store
 from keeper.flows.gate import Gate
+from keeper.flows.models import OrderRow
 from keeper.flows.store import Order, Refused
 from keeper.ledger import InsufficientFunds, Kind, TransferSpec
+
+_ORD = OrderRow.__table__
 
 
 def op_id(order_id: str) -> str:
@@ -101,6 +105,15 @@ class Withdrawals(Gate):
                               data={"eta": out.eta, "tx": out.mined_hash})
         if out.status == "reverted":
             return self._release(order, version, out.code or "unknown", out.reason or "")
+        if out.status == "dropped":  # the nonce went to another transaction: nothing was paid
+            return self._release(order, version, "dropped",
+                                 out.reason or "the transaction was dropped")
+        if out.status == "unknown" and not data.get("unknown"):  # ops must look: once
+            self.ledger.raise_alert("flows.withdrawal_unknown",
+                                    f"withdrawal {order.id}: {out.reason or 'outcome unknown'}",
+                                    ref=f"flows:{order.id}:unknown")
+            return self._move(order.id, order.state, order.state, version=version,
+                              data={"unknown": True})
         if out.status == "delayed" and not data.get("delayed"):  # tell the client once
             return self._move(order.id, order.state, order.state, version=version,
                               reason="network congestion: the transaction is delayed",
@@ -108,6 +121,39 @@ class Withdrawals(Gate):
         return order
 
     _withdraw_queued = _withdraw_sent
+
+    def settle_queued(self) -> int:
+        """Pay the queued withdrawals whose eta (chain time) has passed (``VaultWithdrawals.execute``): the
+        vault's ``not_ready`` means later; any other refusal fails the order and releases its
+        hold. Returns how many orders changed state."""
+        from keeper.chain import WithdrawalRefusedError
+
+        if self.sender is None:
+            return 0
+        with self.engine.connect() as conn:
+            ids = list(conn.scalars(select(_ORD.c.id).where(
+                _ORD.c.kind == "withdraw", _ORD.c.state == "queued").order_by(_ORD.c.created_at)))
+        if not ids:
+            return 0
+        now = int(self.sender.w3.eth.get_block("latest")["timestamp"])  # the vault's clock
+        moved = 0
+        for oid in ids:
+            order, data, version = self._load(oid)
+            op = bytes.fromhex(op_id(oid)[2:])
+            if order.state != "queued" or int(data.get("eta") or now + 1) > now:
+                continue
+            if self.sender.outcome(op).status != "queued":
+                continue  # its execution is out: the driver follows it
+            try:
+                self.sender.execute(op)
+            except WithdrawalRefusedError as exc:
+                if exc.code == "not_ready":
+                    continue
+                self._release(order, version, exc.code, exc.reason)
+                moved += 1
+                continue
+            moved += self.advance(oid).state != "queued"
+        return moved
 
     def _release(self, order: Order, version: int, code: str, why: str) -> Order:
         """Fail the order and void its hold in one transaction (the client is told why)."""

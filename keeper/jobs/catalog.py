@@ -79,4 +79,9 @@ JOBS: tuple[JobDef, ...] = (
     JobDef("recon_daily", "keeper.recon.jobs:daily_report", cron={"hour": "0", "minute": "30"},
            misfire_grace=6 * 3600),
     JobDef("safetx", "keeper.safetx.jobs:tick", every=5.0, misfire_grace=60),
+    JobDef("flows_resume", "keeper.jobs.builtin:flows_resume", every=5.0, misfire_grace=60),
+    JobDef("flows_eod_burns", "keeper.jobs.builtin:flows_eod_burns",
+           cron={"hour": "23", "minute": "45"}, misfire_grace=3600),
+    JobDef("chain_sender_tick", "keeper.jobs.builtin:chain_sender_tick", every=5.0,
+           misfire_grace=60),
 )

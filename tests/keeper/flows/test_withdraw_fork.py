@@ -109,6 +109,66 @@ def test_withdrawal_above_the_instant_budget_is_queued(chain_world: Any) -> None
     assert held(w, c) == (1_000 * UNIT, 500 * UNIT)
 
 
+def queue_everything(w: Any) -> None:
+    """Every withdrawal above 100 tokens waits in the vault's 24 h queue."""
+    for token in (ETH_ADDRESS, USDC.address, USDT.address):
+        w.vault_contract.setTokenConfig(token, True, 2**128, 100 * UNIT, 2**128, sender=w.admin)
+
+
+def settle(w: Any, client: str, oid: str, until: set[str]) -> Any:
+    """What the ``chain_sender_tick`` and ``flows_resume`` jobs do, block after block."""
+    for _ in range(30):
+        w.payer.w3.provider.make_request("anvil_mine", ["0x1"])
+        w.payer.sender.tick()
+        w.service.settle_queued()
+        w.service.resume()
+        order = w.service.get(client, oid)
+        if order.state in until:
+            return order
+    raise AssertionError(f"stuck in {order.state}")
+
+
+def test_queued_withdrawal_is_paid_after_its_eta(chain_world: Any, usdc: Any, w3: Any) -> None:
+    w = chain_world
+    queue_everything(w)
+    c = w.client()
+    w.deposit(c, 1_000 * UNIT)
+    before = usdc.balanceOf(w.dest)
+    order = drive(w, c, w.service.withdraw(c, "USDC", w.dest, 500 * UNIT,
+                                           idempotency_key="q").id, {"queued"})
+    assert w.service.settle_queued() == 0  # before its eta: nothing sent, still queued
+    assert w.service.get(c, order.id).state == "queued"
+    assert w.payer.sender.status(w.payer.intent_id(bytes.fromhex(op_id(order.id)[2:]),
+                                                   "execute")) is None
+    w3.provider.make_request("evm_increaseTime", [86_400 + 60])
+    order = settle(w, c, order.id, {"completed", "failed"})
+    assert order.state == "completed"
+    assert usdc.balanceOf(w.dest) - before == 500 * UNIT
+    assert held(w, c) == (1_000 * UNIT, 500 * UNIT)  # the follower settles the hold
+    assert w.service.settle_queued() == 0 and usdc.balanceOf(w.dest) - before == 500 * UNIT
+    assert w.ledger.verify_invariants() == []
+
+
+def test_queued_withdrawal_refused_at_execution_releases_the_hold(
+        chain_world: Any, usdc: Any, w3: Any) -> None:
+    w = chain_world
+    queue_everything(w)
+    c = w.client()
+    w.deposit(c, 1_000 * UNIT)
+    before = usdc.balanceOf(w.dest)
+    order = drive(w, c, w.service.withdraw(c, "USDC", w.dest, 500 * UNIT,
+                                           idempotency_key="q").id, {"queued"})
+    w.whitelist.remove(w.dest, sender=w.officer)  # delisted while it waited
+    w3.provider.make_request("evm_increaseTime", [86_400 + 60])
+    order = settle(w, c, order.id, {"completed", "failed"})
+    assert order.state == "failed" and (order.reason or "").startswith(
+        "destination_not_whitelisted")
+    assert held(w, c) == (1_000 * UNIT, 1_000 * UNIT)  # the hold is released
+    assert w.ledger.open_withdrawal_hold_id(op_id(order.id)) is None
+    assert usdc.balanceOf(w.dest) == before
+    assert w.ledger.verify_invariants() == []
+
+
 def test_refused_destination_releases_the_hold_with_the_reason(chain_world: Any,
                                                                 usdc: Any) -> None:
     w = chain_world
