@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, select
 
 from keeper.compliance.models import FreezeRow, MovementRow
 from keeper.compliance.risk import AddressRisk
-from keeper.compliance.rules_engine import Movement
+from keeper.compliance.rules_engine import History, Movement
 from keeper.compliance.screening.addresses import normalise_address
 from keeper.compliance.screening.matcher import Decision
 from keeper.compliance.screening.screener import Screener
@@ -107,12 +107,13 @@ def movement_of(r: Any) -> Movement:
 
 
 class Histories:
-    """Every batch client's non-blocked movements of the rules' windows, in time order."""
+    """Every batch client's non-blocked movements of the rules' windows, indexed in time order
+    (:class:`~keeper.compliance.rules_engine.History`), and the times of those that filed a CTR."""
 
     def __init__(self, conn: Connection, txs: Sequence[Movement]) -> None:
         """Read, in one query per chunk of clients, what the windows of ``txs`` can reach."""
-        self._at: dict[str, list[datetime]] = {}
-        self._items: dict[str, list[tuple[Movement, bool]]] = {}
+        self._hist: dict[str, History] = {}
+        self._ctr: dict[str, list[datetime]] = {}
         if not txs:
             return
         since = min(t.at for t in txs) - HISTORY
@@ -130,19 +131,23 @@ class Histories:
 
     def add(self, m: Movement, ctr_filed: bool) -> None:
         """Record ``m`` (decided, not blocked) after any movement at the same time."""
-        ats = self._at.setdefault(m.client_id, [])
-        i = bisect.bisect_right(ats, m.at)
-        ats.insert(i, m.at)
-        self._items.setdefault(m.client_id, []).insert(i, (m, ctr_filed))
+        if m.client_id not in self._hist:
+            self._hist[m.client_id] = History(horizon=HISTORY)
+        self._hist[m.client_id].add(m)
+        if ctr_filed:
+            bisect.insort_right(self._ctr.setdefault(m.client_id, []), m.at)
 
-    def before(self, tx: Movement) -> tuple[list[Movement], list[datetime]]:
-        """The client's movements in ``(tx.at - 31 days, tx.at]`` and the times of those that
-        filed a CTR (what :class:`ComplianceService` judges ``tx`` against)."""
-        ats = self._at.get(tx.client_id, [])
-        lo = bisect.bisect_right(ats, tx.at - HISTORY)
-        hi = bisect.bisect_right(ats, tx.at)
-        window = self._items[tx.client_id][lo:hi] if hi > lo else []
-        return [m for m, _ in window], [m.at for m, ctr in window if ctr]
+    def before(self, tx: Movement) -> History:
+        """The client's movements as the rules judge ``tx`` against them: windows end at
+        ``tx.at`` and reach back at most 31 days."""
+        return self._hist.get(tx.client_id) or History(horizon=HISTORY)
+
+    def ctr_within(self, tx: Movement, window: timedelta) -> bool:
+        """Whether a movement of the client in ``(tx.at - window, tx.at]`` (and in the last 31
+        days) filed a CTR."""
+        ats = self._ctr.get(tx.client_id, [])
+        i = bisect.bisect_right(ats, tx.at)
+        return i > 0 and ats[i - 1] > max(tx.at - window, tx.at - HISTORY)
 
 
 def load_stored(conn: Connection, ids: Iterable[str]) -> dict[str, Any]:

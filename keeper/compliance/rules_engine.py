@@ -9,8 +9,9 @@ service reads it from ``compliance_movements``) and returns the hits.
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -151,52 +152,133 @@ class RuleHit:
     reason: str
 
 
-def _within(history: Sequence[Movement], tx: Movement, seconds: int) -> list[Movement]:
-    since = tx.at - timedelta(seconds=seconds)
-    return [m for m in history if since < m.at <= tx.at and m.id != tx.id]
+class History:
+    """A client's screened movements in time order with running totals, so every window a rule
+    reads is found by bisection instead of a scan of the history (a batch of *n* movements of one
+    client costs O(n log n), not O(n^2)).
 
+    ``horizon``: how far back any window may reach (what the caller loaded), ``None``: no bound.
+    A window of ``tx`` is ``(max(tx.at - window, tx.at - horizon), tx.at]`` without ``tx.id``."""
 
-def _r001(p: dict[str, Any], tx: Movement, hist: Sequence[Movement]) -> str | None:
-    def band(m: Movement) -> bool:
-        return p["low_cents"] <= m.usd_cents <= p["high_cents"]
+    def __init__(self, movements: Iterable[Movement] = (), *, horizon: timedelta | None = None) -> None:
+        """Index ``movements`` (any order; equal times keep their order)."""
+        self.horizon = horizon
+        self._at: list[datetime] = []
+        self._items: list[Movement] = []
+        self._buys: list[datetime] = []
+        self._ids: dict[str, list[Movement]] = {}
+        self._cents = [0]  # _cents[i]: total of the first i movements (valid up to _valid)
+        self._bands: dict[tuple[int, int], list[int]] = {}  # running counts within each band
+        self._valid = 0
+        for m in sorted(movements, key=lambda m: m.at):
+            self.add(m)
 
-    if not band(tx):
+    def add(self, m: Movement) -> None:
+        """Record ``m`` after any movement at the same time."""
+        i = bisect.bisect_right(self._at, m.at)
+        self._at.insert(i, m.at)
+        self._items.insert(i, m)
+        self._ids.setdefault(m.id, []).append(m)
+        if m.kind == "buy":
+            bisect.insort_right(self._buys, m.at)
+        self._valid = min(self._valid, i)
+
+    def _extend(self) -> None:
+        """Bring the running totals up to date (only from the first changed position)."""
+        n, v = len(self._items), self._valid
+        if v == n:
+            return
+        del self._cents[v + 1:]
+        for m in self._items[v:]:
+            self._cents.append(self._cents[-1] + m.usd_cents)
+        for (lo, hi), counts in self._bands.items():
+            del counts[v + 1:]
+            for m in self._items[v:]:
+                counts.append(counts[-1] + (lo <= m.usd_cents <= hi))
+        self._valid = n
+
+    def _span(self, tx: Movement, seconds: int) -> tuple[datetime, int, int]:
+        since = tx.at - timedelta(seconds=seconds)
+        if self.horizon is not None:
+            since = max(since, tx.at - self.horizon)
+        return (since, bisect.bisect_right(self._at, since), bisect.bisect_right(self._at, tx.at))
+
+    def _excluded(self, tx: Movement, since: datetime) -> list[Movement]:
+        """Movements in ``tx``'s window that carry ``tx``'s own id (a rule never counts them)."""
+        return [m for m in self._ids.get(tx.id, ()) if since < m.at <= tx.at]
+
+    def window(self, tx: Movement, seconds: int) -> tuple[int, int]:
+        """(count, total US cents) of the movements in ``tx``'s window of ``seconds``."""
+        self._extend()
+        since, lo, hi = self._span(tx, seconds)
+        own = self._excluded(tx, since)
+        return (hi - lo - len(own),
+                self._cents[hi] - self._cents[lo] - sum(m.usd_cents for m in own))
+
+    def in_band(self, tx: Movement, seconds: int, low: int, high: int) -> int:
+        """How many movements in ``tx``'s window are worth ``low..high`` cents."""
+        if (low, high) not in self._bands:
+            self._bands[(low, high)] = [0]
+            self._valid = 0
+        self._extend()
+        since, lo, hi = self._span(tx, seconds)
+        counts = self._bands[(low, high)]
+        own = self._excluded(tx, since)
+        return counts[hi] - counts[lo] - sum(low <= m.usd_cents <= high for m in own)
+
+    def last_buy(self, tx: Movement, seconds: int) -> datetime | None:
+        """The time of the latest buy in ``tx``'s window strictly before ``tx.at``."""
+        since = self._span(tx, seconds)[0]
+        own = sorted(m.at for m in self._excluded(tx, since) if m.kind == "buy" and m.at < tx.at)
+        i = bisect.bisect_left(self._buys, tx.at)
+        while i > 0 and self._buys[i - 1] > since:
+            at = self._buys[i - 1]
+            if own and own[-1] == at:  # one of tx's own id: skip that one
+                own.pop()
+                i -= 1
+                continue
+            return at
         return None
-    n = 1 + sum(band(m) for m in _within(hist, tx, p["window_s"]))
+
+
+def _r001(p: dict[str, Any], tx: Movement, hist: History) -> str | None:
+    if not p["low_cents"] <= tx.usd_cents <= p["high_cents"]:
+        return None
+    n = 1 + hist.in_band(tx, p["window_s"], p["low_cents"], p["high_cents"])
     return f"{n} transactions of $9,000-$9,999.99 within 24 h" if n >= p["min_count"] else None
 
 
-def _r002(p: dict[str, Any], tx: Movement, hist: Sequence[Movement]) -> str | None:
+def _r002(p: dict[str, Any], tx: Movement, hist: History) -> str | None:
     if tx.kind not in OUT_KINDS:
         return None
-    buys = [m for m in _within(hist, tx, p["window_s"]) if m.kind == "buy" and m.at < tx.at]
-    return f"transfer out {int((tx.at - buys[-1].at).total_seconds())} s after a buy" if buys else None
+    buy = hist.last_buy(tx, p["window_s"])
+    return None if buy is None else f"transfer out {int((tx.at - buy).total_seconds())} s after a buy"
 
 
-def _r003(p: dict[str, Any], tx: Movement, hist: Sequence[Movement]) -> str | None:
+def _r003(p: dict[str, Any], tx: Movement, hist: History) -> str | None:
     c = (tx.country or "").upper()
     return f"high-risk country {c}" if c and c in {x.upper() for x in p["countries"]} else None
 
 
-def _r004(p: dict[str, Any], tx: Movement, hist: Sequence[Movement]) -> str | None:
-    total = tx.usd_cents + sum(m.usd_cents for m in _within(hist, tx, p["window_s"]))
+def _r004(p: dict[str, Any], tx: Movement, hist: History) -> str | None:
+    total = tx.usd_cents + hist.window(tx, p["window_s"])[1]
     return f"{total} cents within 24 h" if total > p["above_cents"] else None
 
 
-def _r005(p: dict[str, Any], tx: Movement, hist: Sequence[Movement]) -> str | None:
+def _r005(p: dict[str, Any], tx: Movement, hist: History) -> str | None:
     if tx.kind not in OUT_KINDS:
         return None
     hit = sorted(tx.address_labels & set(p["labels"]))
     return f"destination labelled {', '.join(hit)}" if hit else None
 
 
-def _r006(p: dict[str, Any], tx: Movement, hist: Sequence[Movement]) -> str | None:
-    past = _within(hist, tx, p["baseline_s"])
-    if len(past) < p["min_history"]:
+def _r006(p: dict[str, Any], tx: Movement, hist: History) -> str | None:
+    count, total = hist.window(tx, p["baseline_s"])
+    if count < p["min_history"]:
         return None
     # baseline: mean of the trailing window, compared without division (integers only)
-    if tx.usd_cents * len(past) >= p["factor"] * sum(m.usd_cents for m in past) > 0:
-        return f"{tx.usd_cents} cents is {p['factor']}x or more the trailing mean of {len(past)}"
+    if tx.usd_cents * count >= p["factor"] * total > 0:
+        return f"{tx.usd_cents} cents is {p['factor']}x or more the trailing mean of {count}"
     return None
 
 
@@ -210,7 +292,7 @@ PARAMETERS: dict[str, dict[str, type]] = {
     "R006": {"baseline_s": int, "factor": int, "min_history": int},
 }
 
-EVALUATORS: dict[str, Callable[[dict[str, Any], Movement, Sequence[Movement]], str | None]] = {
+EVALUATORS: dict[str, Callable[[dict[str, Any], Movement, History], str | None]] = {
     "R001": _r001,
     "R002": _r002,
     "R003": _r003,
@@ -220,8 +302,12 @@ EVALUATORS: dict[str, Callable[[dict[str, Any], Movement, Sequence[Movement]], s
 }
 
 
-def evaluate(rules: RuleSet, tx: Movement, history: Sequence[Movement]) -> list[RuleHit]:
-    """Every rule of ``rules`` that fires on ``tx`` given the client's earlier ``history``."""
+def evaluate(rules: RuleSet, tx: Movement, history: Sequence[Movement] | History) -> list[RuleHit]:
+    """Every rule of ``rules`` that fires on ``tx`` given the client's earlier ``history`` (a
+    :class:`History` when judging many movements of one client: indexing a plain sequence costs
+    a pass over it)."""
+    if not isinstance(history, History):
+        history = History(history)
     hits = []
     for rule in rules.rules:
         reason = EVALUATORS[rule.id](rule.parameters, tx, history)

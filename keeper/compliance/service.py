@@ -152,8 +152,7 @@ class ComplianceService(FourEyes):
         if why is not None:
             outcome = "block"
             reasons.append(why)
-        past, ctr_times = history.before(tx)
-        hits = evaluate(self.rules, tx, past)
+        hits = evaluate(self.rules, tx, history.before(tx))
         for h in hits:
             reasons.append(f"{h.rule_id}@v{h.rules_version}: {h.reason}")
             if h.action is Action.BLOCK_SAR:
@@ -169,9 +168,7 @@ class ComplianceService(FourEyes):
         if sar and case_id is not None:
             reports.append(self._report(conn, "SAR", tx, case_id, reasons, audit))
         ctr = [h for h in hits if h.action is Action.FILE_CTR]
-        ctr_filed = bool(ctr) and outcome != "block" and not any(
-            t > tx.at - self._window(ctr[0]) for t in ctr_times
-        )
+        ctr_filed = bool(ctr) and outcome != "block" and not history.ctr_within(tx, self._window(ctr[0]))
         if ctr_filed:  # one per window
             reports.append(self._report(conn, "CTR", tx, case_id, reasons, audit))
         detail = {
