@@ -117,6 +117,19 @@ def bank_customers(engine: Engine) -> dict[str, str]:
             if p.bank_customer_id is not None}
 
 
+def _legs(trades: Sequence[tuple[str, str, FiatEntry]]
+          ) -> list[tuple[str, str, str | None, list[FiatEntry]]]:
+    """Trade legs grouped by (customer, asset, ledger transfer): a trade and its reversal
+    (the leg negated under the same transfer id) are checked together; a leg without a
+    transfer id stands alone."""
+    out: dict[tuple[str, str, str], tuple[str, str, str | None, list[FiatEntry]]] = {}
+    for customer, asset, e in trades:
+        tid = e.ledger_transfer_id
+        key = (customer, asset, f"t:{tid}" if tid else f"e:{e.id}")
+        out.setdefault(key, (customer, asset, tid, []))[3].append(e)
+    return list(out.values())
+
+
 def reconcile_type2(bank: CoreBanking, engine: Engine, feed: PriceFeed,
                     now: datetime | None = None) -> CheckResult:
     """Each customer's fiat balance vs its history, and its trades' crypto legs vs the ledger
@@ -145,11 +158,12 @@ def reconcile_type2(bank: CoreBanking, engine: Engine, feed: PriceFeed,
                                       if e.ledger_transfer_id])
     matched = 0
     owners = bank_customers(engine) if trades else {}
-    for customer, asset, e in trades:
+    for customer, asset, tid, group in _legs(trades):
+        e, expected = group[0], sum(g.asset_units for g in group)
         client_id = owners.get(customer)
-        got = sum(amount for owner, a, amount in posted.get(e.ledger_transfer_id or "", ())
+        got = sum(amount for owner, a, amount in posted.get(tid or "", ())
                   if client_id is not None and owner == client_id and a == asset)
-        diff = got - e.asset_units
+        diff = got - expected
         if not diff:
             matched += 1
             continue
@@ -159,12 +173,13 @@ def reconcile_type2(bank: CoreBanking, engine: Engine, feed: PriceFeed,
             cents, note = None, f"; not valued: {exc}"
         if client_id is None:
             note += "; no client holds this core-banking customer id"
+        ids = " + ".join(g.id for g in group)
         findings.append(Finding(
             "trade_leg", f"{customer} {e.id}", asset, diff, cents,
-            f"{e.kind} {e.id}: core banking records {format_units(e.asset_units, asset)}, "
-            f"ledger transfer {e.ledger_transfer_id!r} posted {format_units(got, asset)}" + note))
+            f"{e.kind} {ids}: core banking records {format_units(expected, asset)}, "
+            f"ledger transfer {tid!r} posted {format_units(got, asset)}" + note))
         if len(legs.rows) < MAX_LISTED:
-            legs.rows.append([customer, e.id, format_units(e.asset_units, asset),
+            legs.rows.append([customer, ids, format_units(expected, asset),
                               format_units(got, asset), format_units(diff, asset),
                               format_cents(cents)])
     summary = Table("Summary", ["figure", "value"], [

@@ -166,6 +166,13 @@ class AtlasClient:
         return self._trade("/atlas/credits", idempotency_key, customer_id, amount_cents, fee_cents,
                            reference, asset, asset_units, ledger_transfer_id)
 
+    def reverse_debit(self, idempotency_key: str, posting_id: str, *, reference: str) -> Posting:
+        """``POST /atlas/debits/{posting_id}/reverse``: give back a buy's debit and fee exactly
+        (a refunded buy). Rejected ``unknown_debit`` (404) or ``already_reversed`` (409)."""
+        d = self.request("POST", f"/atlas/debits/{_segment(posting_id)}/reverse",
+                         {"reference": reference}, key=idempotency_key, idempotent=True)
+        return self._checked(_posting, d)
+
     def _reserves(self, direction: str, key: str, asset: str, amount_cents: int,
                   reference: str) -> Posting:
         body = {"amount": _wire(amount_cents), "reference": reference}

@@ -89,6 +89,12 @@ class CoreBankingService(CoreBanking, Protocol):
         """Take ``amount_cents + fee_cents`` from the customer for a buy of ``asset_units``."""
         ...
 
+    def reverse_debit(self, idempotency_key: str, posting_id: str, *, reference: str) -> Posting:
+        """Give back buy debit ``posting_id``'s amount and fee exactly, once (a refunded buy):
+        rejected ``unknown_debit`` when no such debit, ``already_reversed`` when done before
+        under another key."""
+        ...
+
     def credit_for_sell(self, idempotency_key: str, customer_id: str, amount_cents: int, *,
                         fee_cents: int, reference: str, asset: str, asset_units: int,
                         ledger_transfer_id: str) -> Posting:

@@ -192,6 +192,16 @@ class TradeIn(_Strict):
     ledger_transfer_id: str = Field(pattern=ID_PATTERN)
 
 
+class ReverseIn(_Strict):
+    """Reverse a buy's debit (``POST /atlas/debits/{posting_id}/reverse``): the customer gets
+    the debit and its fee back exactly; ``reference`` says why (e.g. the issuer failed)."""
+
+    reference: str = Field(max_length=140)
+
+
+POSTING_ID_PATTERN = r"^[1-9][0-9]{0,17}$"
+
+
 class ReserveIn(_Strict):
     """Move fiat between the stablecoin settlement account and the issuer's reserves."""
 

@@ -26,14 +26,16 @@ from fastapi.responses import JSONResponse
 
 from keeper.integrations.corebanking.wire import (
     ID_PATTERN,
+    POSTING_ID_PATTERN,
     CustomerIn,
     Faults,
     GLBatch,
     ReserveIn,
+    ReverseIn,
     TradeIn,
     WireIn,
 )
-from scripts.services.atlas import ops
+from scripts.services.atlas import ops, reversals
 from scripts.services.atlas.store import Refused, Store, trial_balance
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -156,6 +158,13 @@ def create_app(store: Store, *, api_key: str, ops_key: str, faults: Faults | Non
     def debit(body: TradeIn, key: IdemKey, response: Response) -> dict[str, Any]:
         """Debit a customer's fiat for a buy (idempotent on ``Idempotency-Key``)."""
         return _answer(ops.trade(store, key.lower(), "buy", body), response)
+
+    @app.post("/atlas/debits/{posting_id}/reverse", dependencies=[Depends(platform)])
+    def reverse_debit(posting_id: Annotated[str, Path(pattern=POSTING_ID_PATTERN)], body: ReverseIn,
+                      key: IdemKey, response: Response) -> dict[str, Any]:
+        """Reverse a buy's debit and fee exactly, once (idempotent on ``Idempotency-Key``;
+        404 ``unknown_debit``, 409 ``already_reversed``)."""
+        return _answer(reversals.reverse_debit(store, key.lower(), int(posting_id), body), response)
 
     @app.post("/atlas/credits", dependencies=[Depends(platform)])
     def credit(body: TradeIn, key: IdemKey, response: Response) -> dict[str, Any]:

@@ -93,8 +93,9 @@ def customer(store: Store, customer_id: str) -> dict[str, Any]:
         return _customer_out(conn, customer_id)
 
 
-def _posting_out(conn: Connection, pid: int, kind: str, customer_id: str | None, account: str,
-                 amount: int, fee: int = 0) -> dict[str, Any]:
+def posting_out(conn: Connection, pid: int, kind: str, customer_id: str | None, account: str,
+                amount: int, fee: int = 0) -> dict[str, Any]:
+    """The answer for posting ``pid``: what it moved and ``account``'s balance after it."""
     at = conn.execute(select(postings.c.posted_at).where(postings.c.id == pid)).scalar_one()
     return {"posting_id": str(pid), "kind": kind, "customer_id": customer_id, "amount": str(amount),
             "fee": str(fee), "balance": str(balance(conn, account)), "posted_at": as_utc(at).isoformat()}
@@ -111,7 +112,7 @@ def wire_in(store: Store, key: str, body: WireIn) -> tuple[int, dict[str, Any]]:
         account = customer_account(conn, body.customer_id)
         pid = post(conn, "wire_in", [(NOSTRO, amount), (account, -amount)],
                    customer_id=body.customer_id, meta={"reference": body.reference})
-        out = _posting_out(conn, pid, "wire_in", body.customer_id, account, amount)
+        out = posting_out(conn, pid, "wire_in", body.customer_id, account, amount)
         if body.earmark == "buy":
             at = utcnow()
             # unique beyond this database: the platform deduplicates on it forever
@@ -152,7 +153,7 @@ def trade(store: Store, key: str, side: str, body: TradeIn) -> tuple[int, dict[s
         meta = {"reference": body.reference, "asset": body.asset, "asset_units": str(units),
                 "ledger_transfer_id": body.ledger_transfer_id}
         pid = post(conn, side, legs, customer_id=body.customer_id, meta=meta)
-        out = _posting_out(conn, pid, side, body.customer_id, account, amount, fee)
+        out = posting_out(conn, pid, side, body.customer_id, account, amount, fee)
         remember(conn, scope, digest, 201, out)
         return 201, out
 
@@ -174,7 +175,7 @@ def move_reserves(store: Store, key: str, asset: str, direction: str,
             else [(reserves, amount), (SETTLEMENT, -amount)]
         pid = post(conn, f"reserves_{direction}", legs, customer_id=None,
                    meta={"reference": body.reference, "asset": asset})
-        out = _posting_out(conn, pid, f"reserves_{direction}", None, reserves, amount)
+        out = posting_out(conn, pid, f"reserves_{direction}", None, reserves, amount)
         remember(conn, scope, digest, 201, out)
         return 201, out
 
@@ -259,5 +260,6 @@ def retry_notification(store: Store, transaction_id: str) -> dict[str, Any]:
     return notification(store, transaction_id)
 
 
-__all__ = ["balances", "create_customer", "customer", "history", "move_reserves",
-           "notification", "post_gl_batch", "retry_notification", "reserves", "trade", "wire_in"]
+__all__ = ["balances", "create_customer", "customer", "history", "money_key", "move_reserves",
+           "notification", "post_gl_batch", "posting_out", "retry_notification", "reserves",
+           "trade", "wire_in"]

@@ -81,6 +81,11 @@ balances = Table(  # the running sum of each account's entries per currency (+ d
     Column("currency", String(20), primary_key=True),
     Column("amount", BigInteger, nullable=False),
 )
+reversals = Table(  # one reversal per reversed posting: the primary key refuses a second
+    "atlas_reversals", metadata,
+    Column("posting_id", Integer, ForeignKey("atlas_postings.id"), primary_key=True),
+    Column("reversal_id", Integer, ForeignKey("atlas_postings.id"), nullable=False, unique=True),
+)
 idempotency = Table(
     "atlas_idempotency", metadata,
     Column("key", String(80), primary_key=True),  # "<scope>:<key>"

@@ -55,6 +55,16 @@ def test_type2_against_atlas(tmp_path, spawn, receiver) -> None:
         assert run.status != "PASS"
         [brk] = rec.book.breaks(run.id)
         assert brk.asset == "USDC" and brk.difference == -1_000 * USDC
+
+        # the issuer could not mint ord-3: its debit is reversed, nothing was delivered
+        debit = bank.debit_for_buy(str(uuid.uuid4()), "7890", 2_000_00, fee_cents=5_00,
+                                   reference="ord-3", asset="USDC", asset_units=2_000 * USDC,
+                                   ledger_transfer_id="trade:ord-3")
+        assert len(rec.book.breaks(rec.run_type2(bank, run_key="t2-unrefunded", now=NOW).id)) == 2
+        bank.reverse_debit(str(uuid.uuid4()), debit.posting_id, reference="refund ord-3")
+        run = rec.run_type2(bank, run_key="t2-refunded", now=NOW)
+        assert [b.subject for b in rec.book.breaks(run.id)] == [brk.subject]  # ord-2's only
+        assert bank.customer("7890").balance_cents == 200_000_00 - 1_000_00
     finally:
         bank.close()
         ops.close()

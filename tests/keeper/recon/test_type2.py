@@ -115,6 +115,25 @@ def test_a_trade_of_a_customer_no_client_holds_is_a_break(ledger, corebank, rec,
     assert "no client" in brk.detail
 
 
+def test_a_reversed_trade_nets_to_nothing(ledger, corebank, rec, book, onboard) -> None:
+    """A refunded buy: core banking reversed the debit (the leg negated, same ledger transfer
+    id) and the sub-ledger never delivered: nothing to explain. A reversal of a delivered buy
+    leaves the delivery unexplained: a break of the delivered amount."""
+    onboard("r")
+    corebank.add("r", "dep", "deposit", 5_000_00)
+    corebank.add("r", "o1", "buy", -1_002_50, "USDC", 1_000 * USDC, "trade:o1")
+    corebank.add("r", "o1-rev", "buy_reversal", 1_002_50, "USDC", -1_000 * USDC, "trade:o1")
+    run = rec.run_type2(corebank, run_key="t2")
+    assert run.status == "PASS" and book.breaks(run.id) == []
+    assert run.figures["exact"]["legs_matched"] == "1"
+    buy(ledger, corebank, "r", "o2", 300, 300 * USDC, 300 * USDC)
+    corebank.add("r", "o2-rev", "buy_reversal", 300_00, "USDC", -300 * USDC, "trade:o2")
+    run = rec.run_type2(corebank, run_key="t2b")
+    (brk,) = book.breaks(run.id)
+    assert (brk.subject, brk.difference) == ("r o2", 300 * USDC)
+    assert "o2-rev" in brk.detail
+
+
 @pytest.mark.parametrize("bad", [1.5, "100", None])
 def test_a_non_integer_fiat_amount_is_refused_and_nothing_recorded(corebank, rec, book,
                                                                     bad) -> None:
