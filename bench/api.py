@@ -149,8 +149,10 @@ def main() -> None:
         else:
             url = f"sqlite:///{data / 'strongroom.db'}"
         key_h, jwt_h = _seed(url, data)
-        env = {**os.environ, "STRONGROOM_DATA": str(data), "STRONGROOM_DB_URL": url,
-               "STRONGROOM_RATE_LIMIT_PER_MINUTE": str(10**9), "STRONGROOM_CHAIN_ID": "1"}
+        from keeper.config import environment
+
+        env = {**os.environ, **environment(data_dir=data, database_url=url,
+                                           rate_limit_per_minute=10**9, chain_id=1)}
         (data / "bare_app.py").write_text(BARE_APP)
         api_port, bare_port = free_port(), free_port()
         api = _serve(["api.main:app", "--workers", str(args.workers)], env, api_port,

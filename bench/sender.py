@@ -1,14 +1,13 @@
 """TxSender benchmark: crash-safe sends/s from the SoftHSM hot key (nonce CAS + HSM signature +
 stored raw bytes + broadcast, p50/p99) and the cost of one tick over the pending intents.
 
-Run: .venv/bin/python bench/sender.py [N]   (own anvil on a free port, throw-away SoftHSM2 token
-and SQLite database in a tmp dir; N sends, default 200). Set BENCH_DB_URL to a PostgreSQL URL
-(an empty database) to measure on PostgreSQL instead.
+Run: .venv/bin/python bench/sender.py [N] [DB_URL]   (own anvil on a free port, throw-away SoftHSM2
+token and SQLite database in a tmp dir; N sends, default 200). Give a PostgreSQL URL (an empty
+database) as DB_URL to measure on PostgreSQL instead.
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import tempfile
@@ -41,7 +40,7 @@ def main() -> None:
     proc = start_anvil(port)
     tmp = Path(tempfile.mkdtemp(prefix="bench-sender-"))
     ring = Keyring.from_hsm(ensure_local_token(tmp), labels=("eth-hot",))
-    url = os.environ.get("BENCH_DB_URL") or f"sqlite:///{tmp / 'sender.db'}"
+    url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{tmp / 'sender.db'}"
     try:
         SCHEMA.upgrade(url)
         w3 = Web3(HTTPProvider(f"http://127.0.0.1:{port}"))
