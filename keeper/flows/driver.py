@@ -181,8 +181,15 @@ class Driver:
         return self._escalate(order, data, version, f"mint {mint.mint_id} still pending")
 
     def _buy_minted(self, order: Order, data: dict[str, Any], version: int) -> Order:
-        return self._deliver(order, version) or self._escalate(
-            order, data, version, "minted coins not yet credited to the inventory")
+        if (done := self._deliver(order, version)) is not None:
+            return done
+        self._sweep_minted(order)
+        return self._escalate(order, data, version,
+                              "minted coins not yet credited to the inventory")
+
+    def _sweep_minted(self, order: Order) -> None:
+        """Move ``order``'s minted coins from the issuance address to where the chain follower
+        credits the inventory (a no-op here: see :class:`keeper.flows.withdrawals.Withdrawals`)."""
 
     def _escalate(self, order: Order, data: dict[str, Any], version: int, why: str) -> Order:
         """After ``mint_escalate_after_s`` in the same state, one alert and a mark on the order."""

@@ -11,9 +11,11 @@ reason code, the hold released. ``sender`` is a :class:`keeper.chain.VaultWithdr
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
-from eth_utils import is_address, to_checksum_address
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector, is_address, to_checksum_address
 from sqlalchemy import select
 
 from keeper.assets import ETH_ADDRESS, by_symbol
@@ -24,6 +26,14 @@ from keeper.flows.store import Order, Refused
 from keeper.ledger import InsufficientFunds, Kind, TransferSpec
 
 _ORD = OrderRow.__table__
+log = logging.getLogger(__name__)
+APPROVE = function_signature_to_4byte_selector("approve(address,uint256)")
+DEPOSIT = function_signature_to_4byte_selector("deposit(address,uint256,bytes32)")
+
+
+def inventory_ref(inventory_client: str) -> str:
+    """The bytes32 client reference of the bank's inventory in vault deposits (0x hex)."""
+    return "0x" + hashlib.sha256(f"strongroom:inventory:{inventory_client}".encode()).hexdigest()
 
 
 def op_id(order_id: str) -> str:
@@ -154,6 +164,35 @@ class Withdrawals(Gate):
                 continue
             moved += self.advance(oid).state != "queued"
         return moved
+
+    def _sweep_minted(self, order: Order) -> None:
+        """Deposit a buy's minted coins from the issuance address (the sender's HSM key) into
+        the vault under the inventory's reference, so the follower credits the inventory: one
+        standing approval of the vault per token, then one deposit per order (both idempotent
+        intents). Nothing is sent while the coins have not arrived or the approval is not
+        mined; an issuance address that is not the sender's key is left to its owner."""
+        from keeper.chain import WouldRevertError
+        from keeper.chain.sender import MINED
+
+        payer = self.sender
+        token = by_symbol(order.asset).address
+        if (payer is None or token is None or self.inventory_address is None
+                or self.inventory_address.lower() != payer.sender.address.lower()):
+            return
+        tx, vault = payer.sender, payer.vault
+        approve = f"inventory-approve:{vault}:{token}"
+        try:
+            tx.send(approve, token, APPROVE + abi_encode(["address", "uint256"],
+                                                         [vault, 2**256 - 1]))
+            state = tx.status(approve)
+            if state is None or state.state != MINED:
+                return  # the deposit follows once the approval is final
+            ref = inventory_ref(self.inventory_client)
+            self.ledger.register_client_ref(ref, self.inventory_client)
+            tx.send(f"inventory-deposit:{order.id}", vault, DEPOSIT + abi_encode(
+                ["address", "uint256", "bytes32"], [token, order.units, bytes.fromhex(ref[2:])]))
+        except WouldRevertError as exc:  # the minted coins have not arrived yet
+            log.info("order %s: inventory deposit not possible yet: %s", order.id, exc)
 
     def _release(self, order: Order, version: int, code: str, why: str) -> Order:
         """Fail the order and void its hold in one transaction (the client is told why)."""

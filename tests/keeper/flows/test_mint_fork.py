@@ -1,18 +1,26 @@
 """Buys the inventory cannot cover, against the local issuer (a real process minting real USDC on
 the fork) and ATLAS: issuer delay (processing, escalation after 24 h, then delivery) and issuer
-failure (the client's USD comes back)."""
+failure (the client's USD comes back); the keeper itself depositing the minted coins from the
+issuance address (its HSM key) into the vault, so the follower credits the inventory."""
 
 from __future__ import annotations
 
+import shutil
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from eth_account import Account
 
+from keeper.assets import USDC as USDC_ASSET
+from keeper.chain import Follower, FollowerConfig, SenderConfig, TxSender, VaultWithdrawals
 from keeper.flows import INVENTORY_CLIENT
 from keeper.flows.store import load
+from keeper.keys import Keyring
+from keeper.keys.hsm import ensure_local_token
+from scripts import deployments as dep
 from strongroom_testkit import mine
 
 pytestmark = pytest.mark.fork
@@ -74,3 +82,48 @@ def test_issuer_failure_refunds_the_client(world: Any, issuer_with: Any, w3: Any
     run, breaks = world.type2()
     # the buy's debit in ATLAS still names its (never posted) delivery: see the report
     assert [b.difference for b in breaks] == [-10_000 * USDC]
+
+
+@pytest.fixture
+def hot_ring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyring]:
+    """The SoftHSM "eth-hot" key: the vault's customer and the issuance address."""
+    if shutil.which("softhsm2-util") is None:
+        pytest.skip("softhsm2-util not installed (apt softhsm2)")
+    ring = Keyring.from_hsm(ensure_local_token(tmp_path_factory.mktemp("hsm")), labels=("eth-hot",))
+    yield ring
+    ring.close()
+
+
+def test_minted_inventory_is_deposited_by_the_keeper_and_the_buy_completes(
+        world: Any, issuer_with: Any, usdc: Any, w3: Any, project: Any, accounts: Any,
+        chain: Any, hot_ring: Keyring) -> None:
+    vault, _ = dep.deploy_open_vault(project, accounts[0], accounts[2])
+    hot = hot_ring.eth_address("eth-hot")
+    chain.provider.set_balance(hot, 10**21)
+    sender = TxSender(world.engine, w3, hot_ring, "eth-hot",
+                      SenderConfig(max_fee_wei=300 * 10**9, bump_after_s=60))
+    follower = Follower(w3, world.ledger, FollowerConfig(
+        vault=vault.address, tokens={USDC_ASSET.address: "USDC"}, confirmations=1,
+        start_block=w3.eth.block_number))
+    issuer = issuer_with()
+    svc = world.make_service(issuer=issuer.client, sender=VaultWithdrawals(sender, vault.address),
+                             inventory_address=hot)
+    world.service = svc
+    c = world.client(200_000_00)
+    order = svc.buy(c, "USDC", 100_000_00, idempotency_key="k")
+    assert order.state == "minting" and world.held(INVENTORY_CLIENT) == 0
+    for _ in range(300):  # what the keeper's jobs do: follow, send, resume
+        mine(w3)
+        sender.tick()
+        follower.run_until_synced()
+        svc.resume()
+        order = svc.get(c, order.id)
+        if order.state in ("completed", "refunding", "refunded"):
+            break
+        time.sleep(0.1)
+    assert order.state == "completed"
+    assert world.held(c) == 100_000 * USDC and world.held(INVENTORY_CLIENT) == 0
+    assert usdc.balanceOf(vault.address) == 100_000 * USDC and usdc.balanceOf(hot) == 0
+    svc.resume()  # nothing deposited twice
+    assert usdc.balanceOf(vault.address) == 100_000 * USDC
+    assert world.ledger.verify_invariants() == []
