@@ -14,12 +14,16 @@ Every event becomes a :class:`Group` (its transfers and alerts). Rules, in one p
 * ``Migrated`` moves the asset between the two vaults' omnibus accounts (client balances do not
   change); ``MigrationReceived`` is explained by its predecessor's ``Migrated``.
 * ``DestroyedBlackFunds`` of a vault: omnibus -> suspense, alert ``funds_destroyed``.
+* A ``Deposit``'s posting names its sender: its reference is ``<where> from <sender>``
+  (:func:`deposit_reference`), read back by :func:`deposit_sender`, so the addresses a client's
+  coins came from can be screened again later (a tainted source on a sell).
 * :func:`fallback` turns any group the ledger refuses into a suspense posting (or, if even that
   is refused, an alert alone): an outsider's event can never block the events after it.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +34,18 @@ from keeper.chain import events as ev
 from keeper.ledger import Kind, Ledger, TransferSpec
 
 Alert3 = tuple[str, str, str]
+_SENDER = re.compile(r" from (0x[0-9a-f]{40})\Z")
+
+
+def deposit_reference(where: str, sender: str) -> str:
+    """The ledger reference of a deposit at ``where`` (block, tx, log) sent by ``sender``."""
+    return f"{where} from {sender.lower()}"
+
+
+def deposit_sender(reference: str | None) -> str | None:
+    """The sender address (lower-case) a :func:`deposit_reference` names, else ``None``."""
+    found = _SENDER.search(reference or "")
+    return found.group(1) if found else None
 
 
 @dataclass
@@ -80,7 +96,8 @@ class Mapper:
             return g
         om = self.om(asset, e.vault)
         susp = self.lg.suspense_account(asset)
-        src = {"reference": where, "source": self.name, "source_pos": e.block_number}
+        src = {"reference": deposit_reference(where, e.sender) if e.kind == "deposit" else where,
+               "source": self.name, "source_pos": e.block_number}
 
         def single(debit: int, credit: int, amount: int, n: int = 0) -> None:
             g.transfers.append(TransferSpec(f"{tid}:{n}" if n else tid, debit, credit, amount,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Engine, Row, Select, case, exists, or_, select
+from sqlalchemy import ColumnElement, Engine, Row, Select, case, exists, func, or_, select
 
 from keeper.ledger.domain import AccountKind, Kind, utc
 from keeper.ledger.models import Account, Transfer
@@ -199,3 +199,19 @@ def client_credits_after(engine: Engine, after: int, *,
         return [(r.owner, ClientPosting(int(r.id), r.transfer_id, r.asset, "deposit", r.amount,
                                         "posted", r.reference, utc(r.created_at)))
                 for r in conn.execute(q)]
+
+
+def client_sourced_deposits(engine: Engine, client_id: str) -> list[tuple[str, str]]:
+    """``(asset, reference)`` of the posted deposits (omnibus -> client) that an external source
+    (the chain follower, which sets ``source``) credited to ``client_id``'s accounts, each pair
+    once, oldest first: where a client's coins came from is read from these references."""
+    t = Transfer.__table__.c
+    da, ca = Account.__table__.alias("da"), Account.__table__.alias("ca")
+    q = (select(t.asset, t.reference)
+         .join(da, da.c.id == t.debit_account_id).join(ca, ca.c.id == t.credit_account_id)
+         .where(ca.c.kind == str(AccountKind.CLIENT), ca.c.owner == client_id,
+                da.c.kind == str(AccountKind.OMNIBUS), t.kind.in_([Kind.SINGLE, Kind.POST]),
+                t.source.is_not(None), t.reference.is_not(None))
+         .group_by(t.asset, t.reference).order_by(func.min(t.id)))
+    with engine.connect() as conn:
+        return [(r.asset, r.reference) for r in conn.execute(q)]
