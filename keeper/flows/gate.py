@@ -119,12 +119,9 @@ class Gate(Driver):
         """:meth:`_open` of many (key, fingerprint, fields) in one transaction."""
         try:
             with self.writer.begin() as conn:
-                out, trail = [], store.Trail()
-                for key, fp, fields in rows:
-                    found = store.find_by_key(conn, client_id, key, fp)
-                    out.append(found or store.create(conn, client_id=client_id, idem_key=key,
-                                                     fp=fp, state="screening", now=self.clock(),
-                                                     trail=trail, **fields))
+                trail = store.Trail()
+                out = store.open_many(conn, client_id, rows, state="screening", now=self.clock(),
+                                      trail=trail)
                 store.flush(conn, trail)
                 return out
         except IntegrityError:  # a concurrent request with the same keys: one by one

@@ -99,7 +99,7 @@ class OrderService(Burns):
                                   "units": i.units}) for i, a in zip(batch, assets, strict=True)]
         keys = [f"{idempotency_key}:{n}" for n in range(len(batch))]
         with self.engine.connect() as conn:
-            done = [store.find_by_key(conn, client_id, k, fp) for k, fp in zip(keys, fps, strict=True)]
+            done = store.find_by_keys(conn, client_id, keys, fps)
         if all(d is not None and d.state != "screening" for d in done):
             return [o for o in done if o is not None and self._known(o)]
 
@@ -136,22 +136,26 @@ class OrderService(Burns):
     def _complete_transfers(self, todo: list[Order]) -> list[Order]:
         """Post screened transfers and complete their orders in one transaction."""
         with self.engine.connect() as conn:
-            targets = {o.id: store.load(conn, o.id)[1]["to"] for o in todo}  # type: ignore[index]
-        specs = [TransferSpec(f"flows:{o.id}:transfer",
-                              self.ledger.client_account(o.client_id, o.asset),
-                              self.ledger.client_account(targets[o.id], o.asset), o.units,
-                              reference=o.id) for o in todo]
+            found = store.load_many(conn, [o.id for o in todo])
+        accounts: dict[tuple[str, str], int] = {}  # each account resolved once per batch
+
+        def account(client_id: str, asset: str) -> int:
+            if (client_id, asset) not in accounts:
+                accounts[client_id, asset] = self.ledger.client_account(client_id, asset)
+            return accounts[client_id, asset]
+
+        specs = [TransferSpec(f"flows:{o.id}:transfer", account(o.client_id, o.asset),
+                              account(found[o.id][1]["to"], o.asset), o.units, reference=o.id)
+                 for o in todo]
         made: list[Order] = []
 
         def hook(conn: Connection) -> None:
-            made.clear()
             rules.check_breaker(conn)
             trail = store.Trail()
-            for o in todo:
-                order = store.transition(conn, o.id, "screening", "completed", now=self.clock(),
-                                         trail=trail)
+            made[:] = store.transition_many(conn, todo, "screening", "completed",
+                                            now=self.clock(), trail=trail)
+            for order in made:
                 self._notify(conn, order, "order.completed")
-                made.append(order)
             store.flush(conn, trail)
 
         try:

@@ -109,6 +109,53 @@ def load(conn: Connection, order_id: str) -> tuple[Order, dict[str, Any], int] |
     return None if row is None else (_order(row), json.loads(row.data), row.version)
 
 
+_CHUNK = 500  # keys per IN (...) query
+
+
+def find_by_keys(conn: Connection, client_id: str, keys: list[str],
+                 fps: list[str]) -> list[Order | None]:
+    """:func:`find_by_key` of many (key, fingerprint) pairs in one query per chunk of keys."""
+    rows: dict[str, Any] = {}
+    for i in range(0, len(keys), _CHUNK):
+        rows.update((r.idem_key, r) for r in conn.execute(select(_ORD).where(
+            _ORD.c.client_id == client_id, _ORD.c.idem_key.in_(keys[i:i + _CHUNK]))))
+    out: list[Order | None] = []
+    for key, fp in zip(keys, fps, strict=True):
+        row = rows.get(key)
+        if row is not None and row.fingerprint != fp:
+            raise IdempotencyConflict(f"idempotency key {key!r} was used for another request")
+        out.append(None if row is None else _order(row))
+    return out
+
+
+def load_many(conn: Connection, order_ids: list[str]) -> dict[str, tuple[Order, dict[str, Any], int]]:
+    """:func:`load` of many orders (one query per chunk); unknown ids are left out."""
+    found: dict[str, tuple[Order, dict[str, Any], int]] = {}
+    for i in range(0, len(order_ids), _CHUNK):
+        for r in conn.execute(select(_ORD).where(_ORD.c.id.in_(order_ids[i:i + _CHUNK]))):
+            found[r.id] = (_order(r), json.loads(r.data), r.version)
+    return found
+
+
+def open_many(conn: Connection, client_id: str, rows: list[tuple[str, str, dict[str, Any]]], *,
+              state: str, now: datetime, trail: Trail) -> list[Order]:
+    """The orders of ``client_id`` under each (key, fingerprint, fields): found, or created in
+    ``state`` at ``now`` with one multi-row insert (their records kept in ``trail``)."""
+    found = find_by_keys(conn, client_id, [k for k, _, _ in rows], [fp for _, fp, _ in rows])
+    out: list[Order] = []
+    values: list[dict[str, Any]] = []
+    for (key, fp, fields), order in zip(rows, found, strict=True):
+        if order is None:
+            order, row = _new(client_id=client_id, idem_key=key, fp=fp, state=state, now=now,
+                              **fields)
+            values.append(row)
+            _trail(conn, order, "flows.order.create", None, fields["data"], now, trail)
+        out.append(order)
+    if values:
+        conn.execute(insert(_ORD), values)
+    return out
+
+
 class Trail(list):  # type: ignore[type-arg]
     """Audit records and outbox rows of a batch, written at once by :func:`flush`."""
 
@@ -121,18 +168,29 @@ def flush(conn: Connection, trail: Trail) -> None:
         trail.clear()
 
 
+def _new(*, client_id: str, idem_key: str, fp: str, kind: str, state: str, asset: str,
+         units: int, fiat_cents: int, fee_cents: int, data: dict[str, Any], now: datetime,
+         order_id: str | None = None) -> tuple[Order, dict[str, Any]]:
+    """A new order and its row."""
+    oid = order_id or f"ord_{uuid.uuid4().hex}"
+    row = {"id": oid, "client_id": client_id, "idem_key": idem_key, "fingerprint": fp,
+           "kind": kind, "state": state, "open": state not in FINAL, "asset": asset,
+           "units": str(units), "fiat_cents": fiat_cents, "fee_cents": fee_cents, "reason": None,
+           "data": json.dumps(data, sort_keys=True), "version": 1, "created_at": now,
+           "updated_at": now}
+    return Order(oid, client_id, kind, state, asset, units, fiat_cents, fee_cents, None, now,
+                 now), row
+
+
 def create(conn: Connection, *, client_id: str, idem_key: str, fp: str, kind: str, state: str,
            asset: str, units: int, fiat_cents: int, fee_cents: int, data: dict[str, Any],
            now: datetime, order_id: str | None = None, trail: Trail | None = None) -> Order:
     """Insert a new order in ``state`` with its audit record and outbox row (kept in ``trail``
     for one :func:`flush` when given)."""
-    oid = order_id or f"ord_{uuid.uuid4().hex}"
-    conn.execute(insert(_ORD).values(
-        id=oid, client_id=client_id, idem_key=idem_key, fingerprint=fp, kind=kind, state=state,
-        open=state not in FINAL, asset=asset, units=str(units), fiat_cents=fiat_cents,
-        fee_cents=fee_cents, reason=None, data=json.dumps(data, sort_keys=True), version=1,
-        created_at=now, updated_at=now))
-    order = Order(oid, client_id, kind, state, asset, units, fiat_cents, fee_cents, None, now, now)
+    order, row = _new(client_id=client_id, idem_key=idem_key, fp=fp, kind=kind, state=state,
+                      asset=asset, units=units, fiat_cents=fiat_cents, fee_cents=fee_cents,
+                      data=data, now=now, order_id=order_id)
+    conn.execute(insert(_ORD).values(**row))
     _trail(conn, order, "flows.order.create", None, data, now, trail)
     return order
 
@@ -162,6 +220,28 @@ def transition(conn: Connection, order_id: str, expect: str, to: str, *, now: da
                 order.created_at, now)
     _trail(conn, new, "flows.order.transition", expect, data or {}, now, trail)
     return new
+
+
+def transition_many(conn: Connection, orders: list[Order], expect: str, to: str, *,
+                    now: datetime, trail: Trail) -> list[Order]:
+    """:func:`transition` of many orders (no new data or reason) with one UPDATE per chunk,
+    compare-and-set on their state: if any of them is no longer ``expect``, ``FlowError`` (the
+    caller's transaction rolls back)."""
+    out: list[Order] = []
+    for i in range(0, len(orders), _CHUNK):
+        part = orders[i:i + _CHUNK]
+        res = conn.execute(update(_ORD).where(_ORD.c.id.in_([o.id for o in part]),
+                                              _ORD.c.state == expect)
+                           .values(state=to, open=to not in FINAL, updated_at=now,
+                                   version=_ORD.c.version + 1))
+        if res.rowcount != len({o.id for o in part}):
+            raise FlowError(f"an order of the batch is no longer {expect}")
+        for o in part:
+            new = Order(o.id, o.client_id, o.kind, to, o.asset, o.units, o.fiat_cents,
+                        o.fee_cents, o.reason, o.created_at, now)
+            _trail(conn, new, "flows.order.transition", expect, {}, now, trail)
+            out.append(new)
+    return out
 
 
 def _trail(conn: Connection, order: Order, op: str, before: str | None, data: dict[str, Any],
