@@ -2,8 +2,9 @@
 
     .venv/bin/ape run deploy --network ethereum:mainnet-fork:foundry
 
-Owners and roles come from the test mnemonic (scripts.deployments.local_config); the deployer
-is ape test account 0. Addresses go to <deployments_dir>/<chain_id>.json (.data/deployments unless
+Owners and roles come from the test mnemonic (scripts.deployments.local_config), except the
+vault's CUSTOMER: the keeper's SoftHSM key "eth-hot" under the data folder (funded with gas); the
+deployer is ape test account 0. Addresses go to <deployments_dir>/<chain_id>.json (.data/deployments unless
 STRONGROOM_DEPLOYMENTS_DIR says otherwise). Re-running with a matching file sends no transaction.
 """
 
@@ -27,8 +28,15 @@ def cli(network, path):
     """Deploy Multisigs, Timelock, Whitelist, Vault and Escrow and write the deployments file."""
     from ape import accounts, chain
 
+    from keeper.config import load_settings
+    from keeper.keys.hsm import ensure_local_token
+    from scripts.stack import hot_address
+
     deployer = accounts.test_accounts[0]
-    record = deploy_system(deployer, local_config(), path)
+    hot = hot_address(ensure_local_token(load_settings().data_dir))  # the keeper's HSM key
+    chain.provider.set_balance(hot, 10**20)  # gas for its withdrawals (local networks only)
+    record = deploy_system(deployer, local_config(operator=hot), path)
+    click.echo(f"vault customer (HSM eth-hot): {hot}")
     click.echo(f"deployments: {deployments_path(chain.chain_id, path)}")
     for name, address in sorted(record["addresses"].items()):
         click.echo(f"  {name:16} {address}")

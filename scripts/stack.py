@@ -40,30 +40,62 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
                         rpc_url=fork_url, deployments_dir=folder / "deployments",
                         chain_id=ape.chain.chain_id)
     hsm = prepare(settings)
+    hot = hot_address(hsm)
+    ape.chain.provider.set_balance(hot, 10**20)  # gas for the keeper's withdrawals and deposits
     path = deployment_path(settings.deployments_dir, settings.chain_id)
-    deploy_system(deployer, local_config(), path=path)
+    deploy_system(deployer, local_config(operator=hot), path=path)
     deployment = load_deployment(path, settings.chain_id)
-    stop_keeper, keeper_desc = start_keeper(settings, deployment, hsm)
+    dest = ape.accounts.test_accounts[4].address
+    whitelist_demo_destination(ape, deployment, dest)
+    jobs, keeper_desc = start_keeper(settings, deployment, hsm)
     return {
         "settings": settings,
-        "contracts": {**deployment.addresses, "hsm_token": hsm.token_label},
+        "contracts": {**deployment.addresses, "hsm_token": hsm.token_label,
+                      "keeper_hot_key": hot},
         "database_display": settings.redacted_database_url(),
         "keeper": keeper_desc,
-        "stop": stop_keeper,
+        "keeper_jobs": jobs,
+        "demo_destination": dest,
+        "stop": jobs.stop,
     }
 
 
+def hot_address(hsm: HsmConfig) -> str:
+    """The address of the HSM key ``eth-hot``: the vault's CUSTOMER (the keeper's withdrawals)
+    and the issuance address the issuer mints the bank's inventory to."""
+    from keeper.flows import HOT_KEY
+    from keeper.keys import eth_address
+    from keeper.keys.hsm.pins import pinned_key
+
+    assert hsm.pins is not None
+    return eth_address(pinned_key(hsm.pins, HOT_KEY))
+
+
+def whitelist_demo_destination(ape: Any, deployment: Deployment, dest: str) -> None:
+    """List ``dest`` on the vault's Whitelist through its governance path (2 of the 3 owners
+    of the compliance multisig sign), then let the fork's clock pass the activation delay."""
+    from scripts.deployments import derived_signer, exec_multisig
+
+    whitelist = ape.project.Whitelist.at(deployment.address("whitelist"))
+    safe = ape.project.Multisig.at(deployment.address("compliance_multisig"))
+    exec_multisig(safe, [derived_signer(15), derived_signer(16)], whitelist,
+                  whitelist.add.encode_input(dest), sender=ape.accounts.test_accounts[0])
+    ape.chain.provider.make_request("evm_increaseTime", [int(whitelist.activation_delay()) + 1])
+    ape.chain.mine(1)
+
+
 def start_keeper(settings: Settings, deployment: Deployment,
-                 hsm: HsmConfig | None = None) -> tuple[Callable[[], None], str]:
+                 hsm: HsmConfig | None = None) -> tuple[Any, str]:
     """Start the keeper's scheduled jobs (chain follower, hold expiry, alerts, audit anchoring
-    with ``hsm``'s ``audit-anchor`` key); return (stop, description)."""
+    with ``hsm``'s ``audit-anchor`` key, the flows and the chain sender with its ``eth-hot``
+    key); return (the :class:`keeper.jobs.KeeperJobs`, description)."""
     from keeper.jobs import KeeperJobs
 
     jobs = KeeperJobs(settings, deployment, hsm=hsm)
     jobs.start()
     desc = (f"following vault {deployment.vault} on {settings.rpc_url} "
             f"({settings.confirmations} confirmations)")
-    return jobs.stop, desc
+    return jobs, desc
 
 
 def _unlocked(step: Callable[[], Any], attempts: int = 6) -> Any:
@@ -202,9 +234,9 @@ def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
     from eth_account import Account
 
     from api.routes.issuer_webhooks import SECRET_FILE
-    from api.routes.orders import ISSUER_KEY_FILE
     from keeper.clients import COREBANKING
     from keeper.config import ROOT
+    from keeper.flows import ISSUER_KEY_FILE
     from keeper.gl.jobs import ATLAS_KEY_FILE
     from keeper.ledger import Ledger
 
@@ -273,6 +305,8 @@ def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
         "prices_file": prices, "atlas_port": atlas_port, "issuer_port": issuer_port})
     summary["services"] = {"atlas": atlas_url, "issuer": issuer_url, "files": files,
                            "minter": minter.address}
+    if (jobs := summary.get("keeper_jobs")) is not None:
+        jobs.settings = summary["settings"]  # the flows jobs reach core banking and the issuer
     return summary
 
 
@@ -374,9 +408,10 @@ def demo_flows(ape: Any, summary: dict[str, Any], api_url: str) -> list[str]:
     sell = post("/v1/orders/sell", {"asset": "USDC", "units": str(20_000 * 10**6)}, alice)
     transfer = post("/v1/transfers", {"to_client_id": ids[bob], "asset": "USDC",
                                       "units": str(1_000 * 10**6)}, alice)
-    to = ape.accounts.test_accounts[4].address
+    to = summary["demo_destination"]
     withdrawal = post("/v1/withdrawals", {"asset": "USDC", "to_address": to,
                                           "units": str(500 * 10**6)}, alice)
+    paid = withdrawal_paid(ape, summary, api_url, keys[alice], withdrawal)
     wire = ops.wire_in(str(uuid.uuid4()), bob, 1_002_500, "buy USDC", earmark_buy=True)
     tx = str(wire.transaction_id)
 
@@ -395,6 +430,7 @@ def demo_flows(ape: Any, summary: dict[str, Any], api_url: str) -> list[str]:
         else:
             lines.append(f"{what}: order {order['id']} {order['state']} (fee {order['fee_cents']} "
                          f"cents) -> GET {api_url}/v1/orders/{order['id']}")
+    lines.append(paid)
     lines.append(f"ATLAS wire {tx} earmarked for a buy: notice "
                  f"{notice.get('status')} -> {notice.get('answer')}")
     lines.append(f"ATLAS entries: GET {settings.atlas_url}/atlas/customers/{alice}/history "
@@ -404,6 +440,42 @@ def demo_flows(ape: Any, summary: dict[str, Any], api_url: str) -> list[str]:
                  f"({len(gl.batch.entries) if gl.batch else 0} balanced lines)")
     lines.append(f"client API keys: {run_dir(settings)}/cust-alice-api-key, cust-bob-api-key")
     return lines
+
+
+def withdrawal_paid(ape: Any, summary: dict[str, Any], api_url: str, api_key: str,
+                    order: dict[str, Any]) -> str:
+    """Mine blocks until the keeper's jobs (chain sender, flows) report the withdrawal
+    ``completed`` through the API; returns a line with the vault's payment tx hash and the
+    destination's USDC balance on the chain."""
+    import httpx
+
+    from keeper.assets import USDC
+    from keeper.flows.store import load
+    from keeper.ledger import make_engine
+
+    if "refused" in order:
+        raise RuntimeError(f"demo withdrawal refused: {order}")
+    url = f"{api_url}/v1/orders/{order['id']}"
+
+    def done() -> dict[str, Any] | None:
+        got = httpx.get(url, timeout=10, headers={"Authorization": f"Bearer {api_key}"}).json()
+        if got.get("state") == "failed":
+            raise RuntimeError(f"demo withdrawal failed: {got.get('reason')}")
+        return got if got.get("state") == "completed" else None
+
+    _wait("withdrawal paid", done, ape, timeout=120)
+    settings: Settings = summary["settings"]
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            found = load(conn, order["id"])
+    finally:
+        engine.dispose()
+    tx = found[1].get("tx") if found else None
+    usdc = ape.project.FiatTokenV2.at(USDC.address)
+    dest = summary["demo_destination"]
+    return (f"withdrawal {order['id']}: PAID 500 USDC by the vault to {dest} (whitelisted by "
+            f"the compliance multisig) in tx {tx}; USDC there now {usdc.balanceOf(dest)}")
 
 
 def end_of_day_gl(settings: Settings) -> Any:

@@ -36,6 +36,11 @@ def assert_stack_output(out: str) -> None:
     assert re.search(r"on-us transfer 1,000 USDC to Bob: order ord_\w+ completed", out)
     assert re.search(r"earmarked for a buy: notice accepted .*'stablecoin_order_id': 'ord_", out)
     assert "withdraw 500 USDC on-chain:" in out
+    # paid by the vault from the keeper's HSM key (the vault's CUSTOMER) to a destination the
+    # compliance multisig whitelisted, after the confirmations
+    assert re.search(r"withdrawal ord_\w+: PAID 500 USDC by the vault to 0x[0-9a-fA-F]{40} "
+                     r"\(whitelisted by the compliance multisig\) in tx 0x[0-9a-f]{64}; "
+                     r"USDC there now 500000000\b", out)
     assert re.search(r"EOD GL batch GL-BATCH-\S+: posted as ATLAS-GL-\d+ \(\d+ balanced lines\)", out)
 
 
