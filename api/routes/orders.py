@@ -212,10 +212,12 @@ def order_service_from_settings(settings: Settings, engine: Engine,
     or readable-by-others one stops start-up)."""
     from keeper import flows
     from keeper.deployments import read_deployment
-    from keeper.keys.hsm import ensure_local_token
+    from keeper.keys.hsm import HsmConfig, ensure_local_token
 
-    hsm = None
-    if ((settings.data_dir / "hsm" / "softhsm2.conf").exists()
-            and read_deployment(settings.deployments_dir, settings.chain_id) is not None):
-        hsm = ensure_local_token(settings.data_dir)
-    return flows.from_settings(settings, engine, ledger, hsm=hsm)
+    def local_hsm() -> HsmConfig | None:
+        if ((settings.data_dir / "hsm" / "softhsm2.conf").exists()
+                and read_deployment(settings.deployments_dir, settings.chain_id) is not None):
+            return ensure_local_token(settings.data_dir)
+        return None
+
+    return flows.from_settings(settings, engine, ledger, hsm=local_hsm)

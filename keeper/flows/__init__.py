@@ -36,6 +36,7 @@ Refusals raise :class:`Refused` with a ``code``. Fees:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import ExitStack, closing
 from typing import TYPE_CHECKING, Any
 
@@ -64,13 +65,14 @@ HOT_KEY = "eth-hot"  # the HSM key holding the vault's CUSTOMER role; also the i
 
 
 def from_settings(settings: Any, engine: Engine | None = None, ledger: Ledger | None = None, *,
-                  hsm: HsmConfig | None = None, w3: Any = None,
+                  hsm: HsmConfig | Callable[[], HsmConfig | None] | None = None, w3: Any = None,
                   resources: ExitStack | None = None) -> OrderService | None:
     """The one builder of the order service from Settings (the API and the keeper's jobs).
 
     Core banking (:func:`keeper.gl.jobs.atlas`), the issuer (key file ``ISSUER_KEY_FILE`` under
     ``settings.secrets_dir``), compliance (:func:`keeper.compliance.from_settings`) and prices
-    from the settings; with ``hsm`` and a deployment record for ``settings.chain_id``, on-chain
+    from the settings; with ``hsm`` (or a function returning it, called only then) and a
+    deployment record for ``settings.chain_id``, on-chain
     withdrawals through a :class:`keeper.chain.VaultWithdrawals` over a
     :class:`keeper.chain.TxSender` signing with the HSM key ``eth-hot``, whose address is also
     the issuance address the issuer mints the inventory to. ``None`` when core banking or the
@@ -94,6 +96,8 @@ def from_settings(settings: Any, engine: Engine | None = None, ledger: Ledger | 
     issuer = stack.enter_context(closing(IssuerClient(
         settings.issuer_url, Secret(read_private_file(settings.secrets_dir / ISSUER_KEY_FILE)),
         timeout_s=settings.issuer_timeout_s)))
+    if callable(hsm):  # looked up only when the service is built at all
+        hsm = hsm()
     payer = vault_withdrawals(settings, engine, ledger, hsm, w3, stack) if hsm else None
     return OrderService(engine, ledger, compliance=compliance.from_settings(engine, settings),
                         bank=bank, issuer=issuer, prices=StaticPrices.from_settings(settings),
