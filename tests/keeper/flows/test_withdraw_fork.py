@@ -14,10 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from eth_abi import encode as abi_encode
 from eth_account import Account
 
 from keeper.assets import ETH_ADDRESS, USDC, USDT
 from keeper.chain import SenderConfig, TxSender, VaultWithdrawals
+from keeper.chain.withdrawals import WITHDRAW
 from keeper.flows import INVENTORY_CLIENT, Refused
 from keeper.flows.store import load
 from keeper.flows.withdrawals import op_id
@@ -167,6 +169,62 @@ def test_queued_withdrawal_refused_at_execution_releases_the_hold(
     assert w.ledger.open_withdrawal_hold_id(op_id(order.id)) is None
     assert usdc.balanceOf(w.dest) == before
     assert w.ledger.verify_invariants() == []
+
+
+def take_the_nonce(w: Any, w3: Any, ring: Keyring, order_id: str, *, same_call: bool) -> None:
+    """Drop the withdrawal's pending transaction and mine another one on its nonce: a plain
+    transfer, or (``same_call``) the same vault call with other gas, e.g. sent by hand."""
+    sent = w.payer.sender.status(w.payer.intent_id(bytes.fromhex(op_id(order_id)[2:])))
+    for h in sent.hashes:
+        w3.provider.make_request("anvil_dropTransaction", [h])
+    op = bytes.fromhex(op_id(order_id)[2:])
+    call = {"to": w.vault_contract.address, "gas": 300_000,
+            "data": WITHDRAW + abi_encode(["address", "address", "uint256", "bytes32"],
+                                          [USDC.address, w.dest, 100 * UNIT, op])}
+    other = call if same_call else {"to": w.dest, "gas": 21_000, "data": b"", "value": 1}
+    w3.eth.send_raw_transaction(ring.sign_eip1559("eth-hot", {
+        "chainId": w3.eth.chain_id, "nonce": sent.nonce, "maxPriorityFeePerGas": 10**9,
+        "maxFeePerGas": 300 * 10**9, "value": 0, **other}))
+
+
+@pytest.mark.parametrize("same_call", [False, True], ids=["dropped", "unknown"])
+def test_a_withdrawal_whose_nonce_was_taken(chain_world: Any, usdc: Any, w3: Any,
+                                            hot_ring: Keyring, same_call: bool) -> None:
+    """The hot key's nonce is used by another transaction before the withdrawal is mined. The
+    vault never saw the op id: the order fails ``dropped`` and the coins are free. The vault
+    did see it (paid by a transaction we did not send): ops get one alert, the hold stays."""
+    w = chain_world
+    c = w.client()
+    w.deposit(c, 1_000 * UNIT)
+    before = usdc.balanceOf(w.dest)
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        order = w.service.withdraw(c, "USDC", w.dest, 100 * UNIT, idempotency_key="d")
+        assert order.state == "sent"
+        take_the_nonce(w, w3, hot_ring, order.id, same_call=same_call)
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    if not same_call:
+        order = drive(w, c, order.id, {"completed", "failed"})
+        assert order.state == "failed" and (order.reason or "").startswith("dropped")
+        assert held(w, c) == (1_000 * UNIT, 1_000 * UNIT)
+        assert w.ledger.open_withdrawal_hold_id(op_id(order.id)) is None
+        assert usdc.balanceOf(w.dest) == before
+    else:
+        for _ in range(5):
+            drive_once(w)
+        alerts = [a for a in w.ledger.alerts() if a[0] == "flows.withdrawal_unknown"]
+        assert len(alerts) == 1 and order.id in alerts[0][1]
+        assert w.service.get(c, order.id).state == "sent"  # left to ops and the follower
+        assert held(w, c) == (1_000 * UNIT, 900 * UNIT)
+        assert usdc.balanceOf(w.dest) - before == 100 * UNIT
+    assert w.ledger.verify_invariants() == []
+
+
+def drive_once(w: Any) -> None:
+    w.payer.w3.provider.make_request("anvil_mine", ["0x1"])
+    w.payer.sender.tick()
+    w.service.resume()
 
 
 def test_refused_destination_releases_the_hold_with_the_reason(chain_world: Any,
