@@ -22,6 +22,7 @@ The sender's tables (``chain_*``) are migrated by :mod:`keeper.chain.migrate`.
 """
 
 from keeper.chain.follower import Follower, FollowerConfig
+from keeper.chain.postings import deposit_reference, deposit_sender
 from keeper.chain.sender import IntentConflictError, SenderConfig, SentTx, TxSender, WouldRevertError
 from keeper.chain.withdrawals import (
     REASON_CODES,
@@ -34,5 +35,5 @@ from keeper.chain.withdrawals import (
 __all__ = [
     "REASON_CODES", "Follower", "FollowerConfig", "IntentConflictError", "SenderConfig", "SentTx",
     "TxSender", "VaultWithdrawals", "WithdrawalOutcome", "WithdrawalRefusedError", "WouldRevertError",
-    "reason_code",
+    "reason_code", "deposit_reference", "deposit_sender",
 ]

@@ -21,6 +21,7 @@ Public surface:
 
 from keeper.compliance.builder import from_settings
 from keeper.compliance.decisions import FourEyes
+from keeper.compliance.gate import prescreen
 from keeper.compliance.labels import LabelledAddress, LabelStore, LabelVersion, parse_labels
 from keeper.compliance.reports import DueSar, check_sar_deadlines
 from keeper.compliance.risk import AddressRisk, AddressScore, LabelledAddressRisk, StaticEdges, TransferEdges
@@ -49,4 +50,5 @@ __all__ = [
     "LabelledAddressRisk", "Movement", "MovementConflict", "RuleHit", "RuleSet", "RulesError",
     "StaticEdges", "TransferEdges", "Verdict", "check_sar_deadlines", "evaluate",
     "FourEyes", "LabelStore", "LabelVersion", "LabelledAddress", "from_settings", "parse_labels",
+    "prescreen",
 ]

@@ -17,11 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from keeper.chain.postings import deposit_sender
-from keeper.compliance import ComplianceService, Movement
-from keeper.compliance.gate import prescreen
-from keeper.ledger import Ledger
-from keeper.ledger.statements import client_sourced_deposits
+from keeper.chain import deposit_sender
+from keeper.compliance import ComplianceService, Movement, prescreen
+from keeper.ledger import Ledger, client_sourced_deposits
 
 _ORDER = {"block": 0, "review": 1}
 

@@ -35,6 +35,7 @@ from keeper.ledger.statements import (
     client_open_credits,
     client_posting,
     client_postings_page,
+    client_sourced_deposits,
 )
 
 __all__ = [
@@ -47,5 +48,5 @@ __all__ = [
     "CursorMoved", "CursorState", "HoldState", "LeaseGrant", "LeaseLost",
     "AssetTotals", "LedgerTotals", "client_postings", "ledger_totals",
     "CATEGORIES", "ClientPosting", "client_credits_after", "client_open_credits", "client_posting",
-    "client_postings_page",
+    "client_postings_page", "client_sourced_deposits",
 ]
