@@ -119,15 +119,16 @@ class Histories:
         since = min(t.at for t in txs) - HISTORY
         until = max(t.at for t in txs)
         for part in _chunks(sorted({t.client_id for t in txs})):
-            rows = conn.execute(
+            rows = conn.execute(  # the CTR flag found by the database, not the detail shipped
                 select(_MOV.c.id, _MOV.c.client_id, _MOV.c.kind, _MOV.c.asset, _MOV.c.units,
-                       _MOV.c.usd_cents, _MOV.c.at, _MOV.c.detail)
+                       _MOV.c.usd_cents, _MOV.c.at,
+                       _MOV.c.detail.contains(CTR_FILED, autoescape=True).label("ctr"))
                 .where(and_(_MOV.c.client_id.in_(part), _MOV.c.verdict != "block",
                             _MOV.c.at > since, _MOV.c.at <= until))
                 .order_by(_MOV.c.at)
             )
             for r in rows:
-                self.add(movement_of(r), CTR_FILED in r.detail)
+                self.add(movement_of(r), bool(r.ctr))
 
     def add(self, m: Movement, ctr_filed: bool) -> None:
         """Record ``m`` (decided, not blocked) after any movement at the same time."""
