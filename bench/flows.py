@@ -7,7 +7,8 @@ Prints:
 * buy orders end to end through ``POST /v1/orders/buy`` (pre-flight, screening, the local ATLAS
   debit over HTTP, delivery from the bank's inventory in the sub-ledger): orders/s and p50/p99.
 
-Run: .venv/bin/python bench/flows.py [--batches N] [--batch-size N] [--buys N] [--db-url URL]
+Run: .venv/bin/python bench/flows.py [--batches N] [--batch-size N[,N...]] [--buys N]
+     [--postgres | --db-url URL]
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ def bench_transfers(http: httpx.Client, headers: dict[str, str], ids: list[str],
 
 def bench_buys(http: httpx.Client, headers: dict[str, str], buys: int) -> None:
     """Sequential buy orders end to end (ATLAS debit over HTTP + inventory delivery)."""
+    if buys <= 0:
+        return
     lat: list[float] = []
     states: dict[str, int] = {}
     t0 = time.perf_counter()
@@ -159,14 +162,23 @@ def main() -> None:
     """Set up, run both benchmarks, tear down."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", type=int, default=10)
-    ap.add_argument("--batch-size", type=int, default=10_000)
+    ap.add_argument("--batch-size", default="10000",
+                    help="items per batch; a comma-separated list runs each size in turn")
     ap.add_argument("--beneficiaries", type=int, default=100)
     ap.add_argument("--buys", type=int, default=200)
     ap.add_argument("--db-url", default="", help="default: SQLite in a temporary folder")
+    ap.add_argument("--postgres", action="store_true",
+                    help="a throwaway PostgreSQL cluster (strongroom_testkit.postgres)")
     args = ap.parse_args()
+    sizes = [int(x) for x in args.batch_size.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-flows-") as tmp:
         folder = Path(tmp)
-        db_url = args.db_url or f"sqlite:///{folder / 'strongroom.db'}"
+        pg = None
+        if args.postgres:
+            from strongroom_testkit.postgres import PostgresCluster
+            pg = PostgresCluster().start()
+        db_url = (pg.create_database("bench_flows") if pg else
+                  args.db_url or f"sqlite:///{folder / 'strongroom.db'}")
         atlas = make_atlas(folder / "atlas", "http://127.0.0.1:9")
         atlas.start()
         api = None
@@ -177,7 +189,8 @@ def main() -> None:
             api, url = start_api(folder, db_url, atlas.url)
             print(f"database {db_url.split(':')[0]}, {os.cpu_count()} CPUs, API in its own process")
             with httpx.Client(base_url=url, timeout=300) as http:
-                bench_transfers(http, headers, ids, args.batches, args.batch_size)
+                for size in sizes:
+                    bench_transfers(http, headers, ids, args.batches, size)
                 bench_buys(http, headers, args.buys)
         except RuntimeError:
             log = folder / "api.log"
@@ -188,6 +201,8 @@ def main() -> None:
                 api.terminate()
                 api.wait(10)
             atlas.stop()
+            if pg is not None:
+                pg.stop()
 
 
 if __name__ == "__main__":
