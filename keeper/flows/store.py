@@ -94,13 +94,7 @@ def _order(r: Any) -> Order:
 def find_by_key(conn: Connection, client_id: str, idem_key: str, fp: str) -> Order | None:
     """The order created under (``client_id``, ``idem_key``), or None; a different body under
     the same key raises :class:`IdempotencyConflict`."""
-    row = conn.execute(select(_ORD).where(_ORD.c.client_id == client_id,
-                                          _ORD.c.idem_key == idem_key)).first()
-    if row is None:
-        return None
-    if row.fingerprint != fp:
-        raise IdempotencyConflict(f"idempotency key {idem_key!r} was used for another request")
-    return _order(row)
+    return find_by_keys(conn, client_id, [idem_key], [fp])[0]
 
 
 def load(conn: Connection, order_id: str) -> tuple[Order, dict[str, Any], int] | None:
