@@ -123,17 +123,23 @@ class Driver:
             return order
 
     # ---------------------------------------------------------------- buy
+    def _debit(self, order: Order, data: dict[str, Any]) -> str:
+        """Debit the buy's fiat and fee in core banking (idempotent on the order's step key: a
+        replay returns the same posting); returns the posting id."""
+        return self.bank.debit_for_buy(
+            store.step_key(order.id, "debit"), data["customer"], order.fiat_cents,
+            fee_cents=order.fee_cents, reference=order.id, asset=order.asset,
+            asset_units=order.units, ledger_transfer_id=self.deliver_transfer_id(order.id)).posting_id
+
     def _buy_accepted(self, order: Order, data: dict[str, Any], version: int) -> Order:
         try:
-            self.bank.debit_for_buy(
-                store.step_key(order.id, "debit"), data["customer"], order.fiat_cents,
-                fee_cents=order.fee_cents, reference=order.id, asset=order.asset,
-                asset_units=order.units, ledger_transfer_id=self.deliver_transfer_id(order.id))
+            posting = self._debit(order, data)
         except CoreBankingRejectedError as exc:
             return self._move(order.id, "accepted", "failed", reason=f"core banking: {exc.code}",
                               version=version)
-        order = self._move(order.id, "accepted", "paid", version=version)
-        return self._buy_paid(order, data, version + 1)
+        order = self._move(order.id, "accepted", "paid", version=version,
+                           data={"debit_posting_id": posting})
+        return self._buy_paid(order, {**data, "debit_posting_id": posting}, version + 1)
 
     def _inventory(self, asset: str) -> int:
         return self.ledger.balance(self.ledger.client_account(self.inventory_client, asset)).available
@@ -206,10 +212,11 @@ class Driver:
         if data.get("reserves"):
             self.bank.release_reserves(store.step_key(order.id, "release"), order.asset,
                                        order.fiat_cents, reference=f"refund {order.id}")
-        self.bank.credit_for_sell(
-            store.step_key(order.id, "refund"), data["customer"], order.fiat_cents + order.fee_cents,
-            fee_cents=0, reference=f"refund {order.id}", asset=order.asset, asset_units=0,
-            ledger_transfer_id=f"flows:{order.id}:refund")
+        # the debit is reversed exactly (fiat and fee back, the trade's crypto leg undone), so
+        # core banking and the sub-ledger agree again (type 2) and no fee stays booked as income
+        debit = data.get("debit_posting_id") or self._debit(order, data)
+        self.bank.reverse_debit(store.step_key(order.id, "reverse"), debit,
+                                reference=f"refund {order.id}")
         return self._move(order.id, "refunding", "refunded", version=version)
 
     def on_issuer_event(self, event: dict[str, Any]) -> int:
