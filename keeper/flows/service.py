@@ -28,6 +28,7 @@ from keeper.flows.store import (
     Refused,
     UnknownCustomer,
 )
+from keeper.flows.taint import tainted_sources
 from keeper.integrations.corebanking import NotifyDeposit, NotifyDepositAnswer
 from keeper.ledger import InsufficientFunds, Ledger, TransferSpec
 
@@ -252,7 +253,12 @@ class OrderService(Burns):
         """Screen, then debit the coins and accept (breaker, limits) in one transaction."""
         try:
             profile = self._bank_client(order.client_id)
-            self._screen(order, "transfer_out", profile)
+            # coins that came from a sanctioned or risky address are screened as such: the
+            # gate decides (block + SAR + freeze, or review) exactly as for a risky destination
+            tainted = tainted_sources(self.ledger, self.compliance, order.client_id,
+                                      now=order.created_at)
+            self._screen(order, "transfer_out", profile,
+                         **({"address": tainted[0].address} if tainted else {}))
 
             def hook(conn: Connection) -> None:
                 rules.check_breaker(conn)
