@@ -36,6 +36,7 @@ from keeper.ledger import make_engine
 
 WINDOW_S = 60
 MAX_BUCKET_LEN = 100
+BUSY_MS = 250  # longest wait of a counter for a lock held elsewhere
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,9 @@ class RateLimiter:
             raise ValueError("per_minute must be positive")
         self.sqlite = engine.dialect.name == "sqlite"
         self.engine = _relaxed_sqlite(engine) if self.sqlite else engine
+        # a counter waits at most BUSY_MS for a lock another writer holds (a long batch, a
+        # backup): the API then lets the request through rather than hang every read with it
+        self._tx = self.engine.execution_options(ledger_write=True, ledger_busy_ms=BUSY_MS)
         self.limit = per_minute
         self.clock = clock
         self._writer = threading.Lock() if self.sqlite else contextlib.nullcontext()
@@ -86,7 +90,7 @@ class RateLimiter:
         """Count one request of ``bucket`` now and say whether it is within the limit."""
         now = self.clock()
         window = int(now // WINDOW_S)
-        with self._writer, self.engine.begin() as conn:
+        with self._writer, self._tx.begin() as conn:
             if not self.sqlite:
                 conn.execute(text("SET LOCAL synchronous_commit = off"))
             count, stored_window = conn.execute(
