@@ -55,12 +55,17 @@ class Driver:
         """The ledger transfer taking a sell's coins (named in the core-banking credit)."""
         return f"flows:{order_id}:sell"
 
-    def _notify(self, conn: Connection, order: Order, event: str) -> None:
-        notifications.enqueue(conn, order.client_id, event, {
+    @staticmethod
+    def _notice(order: Order, event: str) -> notifications.Notice:
+        """The client's notice of ``order`` in its current state (one per order and state)."""
+        return notifications.Notice(order.client_id, event, {
             "order_id": order.id, "kind": order.kind, "state": order.state, "asset": order.asset,
             "units": str(order.units), "fiat_cents": str(order.fiat_cents),
             "fee_cents": str(order.fee_cents), "reason": order.reason or ""},
-            event_id=f"{order.id}:{order.state}")
+            f"{order.id}:{order.state}")
+
+    def _notify(self, conn: Connection, order: Order, event: str) -> None:
+        notifications.enqueue_many(conn, [self._notice(order, event)])
 
     def _move(self, order_id: str, expect: str, to: str, *, reason: str | None = None,
               data: dict[str, Any] | None = None, postings: list[TransferSpec] | None = None,

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from keeper import clients
+from keeper import clients, notifications
 from keeper.compliance import ComplianceService
 from keeper.flows import rules, store
 from keeper.flows.burns import Burns
@@ -155,8 +155,7 @@ class OrderService(Burns):
             trail = store.Trail()
             made[:] = store.transition_many(conn, todo, "screening", "completed",
                                             now=self.clock(), trail=trail)
-            for order in made:
-                self._notify(conn, order, "order.completed")
+            notifications.enqueue_many(conn, [self._notice(o, "order.completed") for o in made])
             store.flush(conn, trail)
 
         try:

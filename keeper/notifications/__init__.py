@@ -40,7 +40,9 @@ from keeper.notifications.outbox import (
     WITHDRAWAL_CONFIRMED,
     WITHDRAWAL_DELAYED,
     EventConflict,
+    Notice,
     enqueue,
+    enqueue_many,
 )
 from keeper.notifications.targets import TargetRefused, check_url
 
@@ -50,6 +52,7 @@ __all__ = [
     "WITHDRAWAL_DELAYED", "AttemptLog", "CreatedEndpoint", "DeliveryStatus", "Endpoint",
     "EventConflict", "TargetRefused", "TooManyEndpoints", "UnknownEndpoint", "WebhookDispatcher",
     "check_url", "create_endpoint", "delete_endpoint", "delivery_log", "downgrade",
-    "emit_deposit_credits", "enqueue", "get_endpoint", "list_endpoints", "master_secret",
+    "emit_deposit_credits", "enqueue", "enqueue_many", "Notice", "get_endpoint", "list_endpoints",
+    "master_secret",
     "upgrade",
 ]

@@ -12,7 +12,8 @@ refused (money is integer base units; an amount travels as a decimal string of b
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ EVENTS: frozenset[str] = frozenset({DEPOSIT_CREDITED, ORDER_COMPLETED, ORDER_FAI
                                     WITHDRAWAL_CONFIRMED, WITHDRAWAL_DELAYED})
 MAX_PAYLOAD_BYTES = 16_384
 _O = OutboxRow.__table__
+_CHUNK = 500
 
 
 class EventConflict(ValueError):  # noqa: N818 - reads as what happened
@@ -62,6 +64,59 @@ def encode_payload(payload: Mapping[str, Any]) -> str:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One client event to enqueue (see :func:`enqueue`)."""
+
+    client_id: str
+    event: str
+    payload: Mapping[str, Any]
+    event_id: str
+
+
+def _row(n: Notice, now: datetime) -> dict[str, Any]:
+    """The outbox row of ``n``, after its checks (nothing written when one fails)."""
+    if n.event not in EVENTS:
+        raise ValueError(f"unknown event {n.event!r}; one of {sorted(EVENTS)}")
+    if not n.event_id or len(n.event_id) > 160 or not all("!" <= ch <= "~" for ch in n.event_id):
+        raise ValueError("event_id must be 1 to 160 printable ASCII characters without spaces "
+                         "(it travels in a header)")
+    if not n.client_id or len(n.client_id) > 36:
+        raise ValueError("client_id must be 1 to 36 characters")
+    return {"event_id": n.event_id, "client_id": n.client_id, "event": n.event,
+            "payload": encode_payload(n.payload), "created_at": now}
+
+
+def enqueue_many(conn: Connection, notices: Sequence[Notice], *,
+                 now: datetime | None = None) -> int:
+    """Record ``notices`` in the outbox inside ``conn``'s open transaction, in one statement per
+    chunk; returns how many were new. Every notice is checked before anything is written; an
+    ``event_id`` already enqueued with other content raises :class:`EventConflict` (the caller's
+    transaction then rolls back with it). Same rules as :func:`enqueue`."""
+    at = now or datetime.now(UTC)
+    rows = [_row(n, at) for n in notices]
+    if len({r["event_id"] for r in rows}) != len(rows):
+        raise EventConflict("the same event_id twice in one call")
+    table = postgresql.insert(_O) if conn.dialect.name == "postgresql" else sqlite.insert(_O)
+    # ON CONFLICT DO NOTHING: a duplicate never aborts the caller's transaction
+    ins = table.on_conflict_do_nothing(index_elements=["event_id"]).returning(_O.c.event_id)
+    new = 0
+    for i in range(0, len(rows), _CHUNK):
+        chunk = rows[i:i + _CHUNK]
+        made = set(conn.execute(ins, chunk).scalars())
+        new += len(made)
+        again = {r["event_id"]: r for r in chunk if r["event_id"] not in made}
+        if again:
+            for row in conn.execute(select(_O.c.event_id, _O.c.client_id, _O.c.event, _O.c.payload)
+                                    .where(_O.c.event_id.in_(list(again)))):
+                want = again[row.event_id]
+                if (row.client_id, row.event, row.payload) != (
+                        want["client_id"], want["event"], want["payload"]):
+                    raise EventConflict(f"event_id {row.event_id!r} was enqueued with other "
+                                        "content")
+    return new
+
+
 def enqueue(conn: Connection, client_id: str, event: str, payload: Mapping[str, Any], *,
             event_id: str, now: datetime | None = None) -> bool:
     """Record ``event`` for ``client_id`` in the outbox inside ``conn``'s open transaction.
@@ -71,25 +126,4 @@ def enqueue(conn: Connection, client_id: str, event: str, payload: Mapping[str, 
     :class:`EventConflict` when ``event_id`` was used for different content; in every refused
     case nothing is written. The row commits with the caller's transaction.
     """
-    if event not in EVENTS:
-        raise ValueError(f"unknown event {event!r}; one of {sorted(EVENTS)}")
-    if not event_id or len(event_id) > 160 or not all("!" <= ch <= "~" for ch in event_id):
-        raise ValueError("event_id must be 1 to 160 printable ASCII characters without spaces "
-                         "(it travels in a header)")
-    if not client_id or len(client_id) > 36:
-        raise ValueError("client_id must be 1 to 36 characters")
-    body = encode_payload(payload)
-    values = {"event_id": event_id, "client_id": client_id, "event": event, "payload": body,
-              "created_at": now or datetime.now(UTC)}
-    dialect = conn.dialect.name
-    ins = (postgresql.insert(_O) if dialect == "postgresql" else sqlite.insert(_O)).values(**values)
-    # ON CONFLICT DO NOTHING: a duplicate never aborts the caller's transaction
-    inserted = conn.execute(ins.on_conflict_do_nothing(index_elements=["event_id"])
-                            .returning(_O.c.id)).scalar_one_or_none()
-    if inserted is not None:
-        return True
-    row = conn.execute(select(_O.c.client_id, _O.c.event, _O.c.payload)
-                       .where(_O.c.event_id == event_id)).one()
-    if (row.client_id, row.event, row.payload) != (client_id, event, body):
-        raise EventConflict(f"event_id {event_id!r} was enqueued with other content")
-    return False
+    return enqueue_many(conn, [Notice(client_id, event, payload, event_id)], now=now) == 1

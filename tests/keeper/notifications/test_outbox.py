@@ -75,3 +75,26 @@ def test_hostile_enqueues_are_refused_and_write_nothing(engine: Engine, event: s
         enqueue(conn, "client-a", event, payload, event_id=event_id)  # type: ignore[arg-type]
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(_O)).scalar_one() == 0
+
+
+def test_enqueue_many_inserts_the_new_skips_the_known_and_refuses_a_changed_one(
+        engine: Engine) -> None:
+    from keeper.notifications import Notice, enqueue_many
+
+    def n(i: int, order: str | None = None) -> Notice:
+        return Notice(f"client-{i % 3}", ORDER_COMPLETED, {"order": order or f"o{i}"}, f"ev:{i}")
+
+    with engine.begin() as conn:
+        assert enqueue_many(conn, [n(i) for i in range(1200)]) == 1200  # three chunks
+    with engine.begin() as conn:
+        assert enqueue_many(conn, [n(i) for i in range(1195, 1210)]) == 10  # 5 already there
+        assert conn.execute(text("SELECT 1")).scalar_one() == 1  # transaction still usable
+    with pytest.raises(EventConflict), engine.begin() as conn:
+        enqueue_many(conn, [n(5000), n(7, order="changed")])
+    with pytest.raises(EventConflict), engine.begin() as conn:
+        enqueue_many(conn, [n(6000), n(6000)])
+    with pytest.raises(ValueError), engine.begin() as conn:
+        enqueue_many(conn, [n(7000), Notice("c", "no.such.event", {}, "ev:x")])
+    rows = _rows(engine)
+    assert len(rows) == 1210 and {r[0] for r in rows} == {f"ev:{i}" for i in range(1210)}
+    assert rows[7] == ("ev:7", "client-1", ORDER_COMPLETED, {"order": "o7"})
