@@ -3,6 +3,7 @@ local ATLAS as a real process, real compliance (rules file, address risk) and on
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from keeper.compliance import ComplianceService, LabelledAddressRisk, RuleSet
 from keeper.config import Settings
 from keeper.flows import INVENTORY_CLIENT, OrderService
 from keeper.integrations.corebanking import AtlasClient, AtlasOpsClient
+from keeper.keys import Keyring
+from keeper.keys.hsm import ensure_local_token
 from keeper.keys.secrets import Secret
 from keeper.ledger import Ledger, TransferSpec, make_engine
 from keeper.prices import StaticPrices
@@ -150,3 +153,13 @@ def issuer_with(tmp_path: Path, rpc_url: str) -> Iterator[Callable[..., Issuer]]
     yield _start
     for issuer in started:
         issuer.stop()
+
+
+@pytest.fixture
+def hot_ring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyring]:
+    """The SoftHSM "eth-hot" key: the vault's customer and the issuance address."""
+    if shutil.which("softhsm2-util") is None:
+        pytest.skip("softhsm2-util not installed (apt softhsm2)")
+    ring = Keyring.from_hsm(ensure_local_token(tmp_path_factory.mktemp("hsm")), labels=("eth-hot",))
+    yield ring
+    ring.close()

@@ -5,9 +5,7 @@ issuance address (its HSM key) into the vault, so the follower credits the inven
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +17,6 @@ from keeper.chain import Follower, FollowerConfig, SenderConfig, TxSender, Vault
 from keeper.flows import INVENTORY_CLIENT
 from keeper.flows.store import load
 from keeper.keys import Keyring
-from keeper.keys.hsm import ensure_local_token
 from scripts import deployments as dep
 from strongroom_testkit import mine
 
@@ -82,15 +79,6 @@ def test_issuer_failure_refunds_the_client(world: Any, issuer_with: Any, w3: Any
     run, breaks = world.type2()
     assert breaks == []  # the debit was reversed exactly: fee not kept, no undelivered leg
 
-
-@pytest.fixture
-def hot_ring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyring]:
-    """The SoftHSM "eth-hot" key: the vault's customer and the issuance address."""
-    if shutil.which("softhsm2-util") is None:
-        pytest.skip("softhsm2-util not installed (apt softhsm2)")
-    ring = Keyring.from_hsm(ensure_local_token(tmp_path_factory.mktemp("hsm")), labels=("eth-hot",))
-    yield ring
-    ring.close()
 
 
 def test_minted_inventory_is_deposited_by_the_keeper_and_the_buy_completes(

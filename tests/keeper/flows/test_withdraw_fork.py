@@ -6,10 +6,8 @@ end of day while the bank fronts the fiat, escalated when the issuer's payout is
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +22,6 @@ from keeper.flows import INVENTORY_CLIENT, Refused
 from keeper.flows.store import load
 from keeper.flows.withdrawals import op_id
 from keeper.keys import Keyring
-from keeper.keys.hsm import ensure_local_token
 from keeper.roles import VaultRole
 from scripts import deployments as dep
 
@@ -32,14 +29,6 @@ pytestmark = pytest.mark.fork
 UNIT = 10**6
 MIXER = "0x" + "66" * 20
 
-
-@pytest.fixture
-def hot_ring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyring]:
-    if shutil.which("softhsm2-util") is None:
-        pytest.skip("softhsm2-util not installed (apt softhsm2)")
-    ring = Keyring.from_hsm(ensure_local_token(tmp_path_factory.mktemp("hsm")), labels=("eth-hot",))
-    yield ring
-    ring.close()
 
 
 @pytest.fixture
