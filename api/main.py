@@ -34,6 +34,7 @@ from api.routes import (
 from keeper.audit import AuditTrail
 from keeper.auth import RateLimiter, TokenService
 from keeper.config import Settings, load_settings
+from keeper.integrations.issuer import webhook_secret
 from keeper.ledger import Ledger, make_engine
 
 
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ledger = ledger
     app.state.audit = RequestAudit(trail, app.state)
     app.state.orders = orders.order_service_from_settings(settings, engine, ledger)
-    app.state.issuer_webhook_secret = issuer_webhooks.secret(settings)
+    app.state.issuer_webhook_secret = webhook_secret(settings)
     app.state.tokens = TokenService(settings.secrets_dir, settings.auth_token_ttl_s)
     app.state.ratelimiter = RateLimiter(engine, settings.rate_limit_per_minute)
     app.state.ratelimit_failed = 0

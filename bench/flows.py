@@ -32,12 +32,10 @@ import httpx  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 import keeper.clients as clients  # noqa: E402
-from api.routes.issuer_webhooks import SECRET_FILE  # noqa: E402
-from api.routes.orders import ISSUER_KEY_FILE  # noqa: E402
 from keeper.config import environment  # noqa: E402
 from keeper.flows import INVENTORY_CLIENT  # noqa: E402
-from keeper.gl.jobs import ATLAS_KEY_FILE  # noqa: E402
-from keeper.integrations.corebanking import AtlasOpsClient  # noqa: E402
+from keeper.integrations.corebanking import ATLAS_KEY_FILE, AtlasOpsClient  # noqa: E402
+from keeper.integrations.issuer import ISSUER_KEY_FILE, ISSUER_WEBHOOK_SECRET_FILE  # noqa: E402
 from keeper.keys.secrets import Secret, write_secret_file  # noqa: E402
 from keeper.ledger import Ledger, TransferSpec  # noqa: E402
 from keeper.schema import upgrade_all  # noqa: E402
@@ -84,7 +82,7 @@ def setup(folder: Path, db_url: str, beneficiaries: int, atlas_url: str, atlas_k
     secrets = folder / "secrets"
     write_secret_file(secrets / ATLAS_KEY_FILE, atlas_key)
     write_secret_file(secrets / ISSUER_KEY_FILE, "bench-issuer-" + uuid.uuid4().hex)
-    write_secret_file(secrets / SECRET_FILE, "bench-webhook-" + uuid.uuid4().hex)
+    write_secret_file(secrets / ISSUER_WEBHOOK_SECRET_FILE, "bench-webhook-" + uuid.uuid4().hex)
     (folder / "prices.json").write_text(json.dumps({
         "as_of": datetime.now(UTC).isoformat(), "prices": {"USDC": 100, "USDT": 100,
                                                          "ETH": 300_000, "BTC": 6_000_000}}))

@@ -233,11 +233,10 @@ def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
 
     from eth_account import Account
 
-    from api.routes.issuer_webhooks import SECRET_FILE
     from keeper.clients import COREBANKING
     from keeper.config import ROOT
-    from keeper.flows import ISSUER_KEY_FILE
-    from keeper.gl.jobs import ATLAS_KEY_FILE
+    from keeper.integrations.corebanking import ATLAS_KEY_FILE
+    from keeper.integrations.issuer import ISSUER_KEY_FILE, ISSUER_WEBHOOK_SECRET_FILE
     from keeper.ledger import Ledger
 
     settings: Settings = summary["settings"]
@@ -257,7 +256,7 @@ def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
         "atlas_notify": _secret(secrets_dir, "atlas-notify.key", notify_key),
         "issuer_api": _secret(secrets_dir, ISSUER_KEY_FILE),
         "issuer_admin": _secret(secrets_dir, "issuer-admin.token"),
-        "issuer_webhook": _secret(secrets_dir, SECRET_FILE),
+        "issuer_webhook": _secret(secrets_dir, ISSUER_WEBHOOK_SECRET_FILE),
         "minter": _secret(secrets_dir, "issuer-minter.key", minter.key.hex()),
     }
     atlas_argv = [sys.executable, "-m", "scripts.services.atlas", "--port", str(atlas_port),
@@ -483,11 +482,11 @@ def end_of_day_gl(settings: Settings) -> Any:
     from contextlib import closing
 
     from keeper.gl import GLBatches
-    from keeper.gl.jobs import atlas
+    from keeper.integrations.corebanking import atlas_from_settings
     from keeper.ledger import Ledger
 
     ledger = Ledger(settings.database_url, group_commit=False)
-    bank = atlas(settings)
+    bank = atlas_from_settings(settings)
     assert bank is not None
     try:
         with closing(bank):

@@ -1,8 +1,8 @@
 """``POST /v1/hooks/issuer``: the stablecoin issuer's signed webhooks (mint/burn outcomes).
 
 Authenticated by signature, not by API key: HMAC-SHA256 over the raw body and its timestamp
-(:func:`keeper.integrations.issuer.verify_webhook`), the secret a 0600 file under
-``settings.secrets_dir`` (:data:`SECRET_FILE`) read once at start-up. A missing, wrong or stale
+(:func:`keeper.integrations.issuer.verify_webhook`), the secret
+(:func:`keeper.integrations.issuer.webhook_secret`) read once at start-up. A missing, wrong or stale
 signature is 401 and nothing is acted on; a verified event goes to
 :meth:`keeper.flows.OrderService.on_issuer_event` (which deduplicates on ``event_id``).
 """
@@ -17,21 +17,11 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import responses
 from api.routes.orders import Orders
-from keeper.config import Settings
 from keeper.integrations.issuer import WebhookSignatureError, verify_webhook
-from keeper.keys.secrets import read_private_file
 
 router = APIRouter(prefix="/v1/hooks", tags=["webhooks"], responses=responses(401, 413, 422, 503))
 
-SECRET_FILE = "issuer-webhook.secret"  # noqa: S105 - a file name, not a secret
 MAX_BODY = 64 * 1024  # bytes: an issuer event is a few hundred
-
-
-def secret(settings: Settings) -> bytes | None:
-    """The webhook secret (None while the issuer is not configured)."""
-    if not settings.issuer_url:
-        return None
-    return read_private_file(settings.secrets_dir / SECRET_FILE).encode()
 
 
 @router.post("/issuer", summary="Issuer webhook (signed)")

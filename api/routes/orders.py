@@ -26,7 +26,6 @@ from api.schemas import BaseUnits
 from keeper.assets import by_symbol
 from keeper.clients import CLIENT_READ, CUSTOMER_TRADE, Principal
 from keeper.config import Settings
-from keeper.flows import ISSUER_KEY_FILE as ISSUER_KEY_FILE  # re-exported: tests, bench
 from keeper.flows import (
     ComplianceHold,
     FlowError,

@@ -60,7 +60,6 @@ if TYPE_CHECKING:
     from keeper.ledger import Ledger
 
 log = logging.getLogger(__name__)
-ISSUER_KEY_FILE = "issuer-api.key"  # the platform's issuer API key, 0600 under secrets_dir
 HOT_KEY = "eth-hot"  # the HSM key holding the vault's CUSTOMER role; also the issuance address
 
 
@@ -69,11 +68,11 @@ def from_settings(settings: Any, engine: Engine | None = None, ledger: Ledger | 
                   resources: ExitStack | None = None) -> OrderService | None:
     """The one builder of the order service from Settings (the API and the keeper's jobs).
 
-    Core banking (:func:`keeper.gl.jobs.atlas`), the issuer (key file ``ISSUER_KEY_FILE`` under
-    ``settings.secrets_dir``), compliance (:func:`keeper.compliance.from_settings`) and prices
-    from the settings; with ``hsm`` (or a function returning it, called only then) and a
-    deployment record for ``settings.chain_id``, on-chain
-    withdrawals through a :class:`keeper.chain.VaultWithdrawals` over a
+    Core banking and the issuer (:func:`keeper.integrations.corebanking.atlas_from_settings`,
+    :func:`keeper.integrations.issuer.issuer_from_settings`), compliance
+    (:func:`keeper.compliance.from_settings`) and prices from the settings; with ``hsm`` (or a
+    function returning it, called only then) and a deployment record for ``settings.chain_id``,
+    on-chain withdrawals through a :class:`keeper.chain.VaultWithdrawals` over a
     :class:`keeper.chain.TxSender` signing with the HSM key ``eth-hot``, whose address is also
     the issuance address the issuer mints the inventory to. ``None`` when core banking or the
     issuer is not configured. What it opens (clients, keyring, ledger if not given) is closed
@@ -81,9 +80,8 @@ def from_settings(settings: Any, engine: Engine | None = None, ledger: Ledger | 
     if not settings.atlas_url or not settings.issuer_url:
         return None
     from keeper import compliance
-    from keeper.gl.jobs import atlas
-    from keeper.integrations.issuer import IssuerClient
-    from keeper.keys.secrets import Secret, read_private_file
+    from keeper.integrations.corebanking import atlas_from_settings
+    from keeper.integrations.issuer import issuer_from_settings
     from keeper.ledger import Ledger
     from keeper.prices import StaticPrices
 
@@ -92,10 +90,8 @@ def from_settings(settings: Any, engine: Engine | None = None, ledger: Ledger | 
         ledger = Ledger(settings.database_url)
         stack.callback(ledger.close)
     engine = engine if engine is not None else ledger.engine
-    bank = stack.enter_context(closing(atlas(settings)))
-    issuer = stack.enter_context(closing(IssuerClient(
-        settings.issuer_url, Secret(read_private_file(settings.secrets_dir / ISSUER_KEY_FILE)),
-        timeout_s=settings.issuer_timeout_s)))
+    bank = stack.enter_context(closing(atlas_from_settings(settings)))
+    issuer = stack.enter_context(closing(issuer_from_settings(settings)))
     if callable(hsm):  # looked up only when the service is built at all
         hsm = hsm()
     payer = vault_withdrawals(settings, engine, ledger, hsm, w3, stack) if hsm else None
@@ -133,7 +129,7 @@ def vault_withdrawals(settings: Any, engine: Engine, ledger: Ledger, hsm: HsmCon
 
 
 __all__ = [
-    "HOT_KEY", "INVENTORY_CLIENT", "ISSUER_KEY_FILE", "ComplianceHold", "FlowError",
+    "HOT_KEY", "INVENTORY_CLIENT", "ComplianceHold", "FlowError",
     "IdempotencyConflict", "Order", "OrderNotFound", "OrderService", "Refused", "TransferItem",
     "UnknownCustomer", "fee_cents", "from_settings", "vault_withdrawals",
 ]

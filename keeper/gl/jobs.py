@@ -2,36 +2,25 @@
 
 ``gl_eod`` runs at 23:55 UTC and prepares + posts the batch of its slot's date; ``gl_retry``
 runs every minute and posts whatever is due (the 1, 5 and 15 minute retries). Both do nothing
-when no core banking is configured (``settings.atlas_url`` empty). The platform's ATLAS key is
-the 0600 file :data:`ATLAS_KEY_FILE` under ``settings.secrets_dir``.
+when no core banking is configured (``settings.atlas_url`` empty); the client is
+:func:`keeper.integrations.corebanking.atlas_from_settings`.
 """
 
 from __future__ import annotations
 
 import logging
 from contextlib import closing
-from typing import Any
 
 from keeper.gl.service import GLBatches, GLBatchState
-from keeper.integrations.corebanking import AtlasClient
+from keeper.integrations.corebanking import atlas_from_settings
 from keeper.jobs.scheduler import JobRun
-from keeper.keys.secrets import Secret, read_private_file
 
 log = logging.getLogger("keeper.gl")
-ATLAS_KEY_FILE = "atlas-api.key"
-
-
-def atlas(settings: Any) -> AtlasClient | None:
-    """The platform's core-banking client from ``settings`` (None: not configured)."""
-    if not settings.atlas_url:
-        return None
-    key = Secret(read_private_file(settings.secrets_dir / ATLAS_KEY_FILE))
-    return AtlasClient(settings.atlas_url, key, timeout_s=settings.atlas_timeout_s)
 
 
 def end_of_day(run: JobRun) -> GLBatchState | None:
     """Prepare and post the GL batch of the slot's business date (UTC)."""
-    bank = atlas(run.host.settings)
+    bank = atlas_from_settings(run.host.settings)
     if bank is None:
         log.info("no core banking configured: no GL batch for %s", run.slot.date())
         return None
@@ -42,7 +31,7 @@ def end_of_day(run: JobRun) -> GLBatchState | None:
 
 def retry_due(run: JobRun) -> int:
     """Post every GL batch whose retry is due; returns how many were tried."""
-    bank = atlas(run.host.settings)
+    bank = atlas_from_settings(run.host.settings)
     if bank is None:
         return 0
     with closing(bank):

@@ -72,7 +72,7 @@ def daily_report(run: JobRun) -> dict[str, Any]:
     fails does not stop the others; the job then raises (its run is recorded failed) after
     alerting ``recon_daily_failed``. Returns ``{type: run id or "skipped"}`` and the break count.
     """
-    from keeper.gl.jobs import atlas
+    from keeper.integrations.corebanking import atlas_from_settings
     from keeper.prices import StaticPrices
     from keeper.recon import Reconciler, RpcSupply
 
@@ -93,7 +93,7 @@ def daily_report(run: JobRun) -> dict[str, Any]:
 
     vault = f"vault:{host.follower.cfg.vault.lower()}"
     attempt("type1", lambda: rec.run_type1(reader, run_key=f"daily:type1:{day}", locations=[vault]))
-    bank = atlas(host.settings)
+    bank = atlas_from_settings(host.settings)
     if bank is None:
         log.info("daily recon: types 2 and 3 skipped: no core banking configured (atlas_url empty)")
         done["type2"] = done["type3"] = "skipped"

@@ -19,11 +19,9 @@ from sqlalchemy.orm import Session
 
 import keeper.clients as clients
 from api.main import create_app
-from api.routes.issuer_webhooks import SECRET_FILE
-from api.routes.orders import ISSUER_KEY_FILE
 from keeper.flows import INVENTORY_CLIENT
-from keeper.gl.jobs import ATLAS_KEY_FILE
-from keeper.integrations.corebanking import AtlasClient, AtlasOpsClient
+from keeper.integrations.corebanking import ATLAS_KEY_FILE, AtlasClient, AtlasOpsClient
+from keeper.integrations.issuer import ISSUER_KEY_FILE, ISSUER_WEBHOOK_SECRET_FILE
 from keeper.integrations.issuer.webhook import signed_headers
 from keeper.keys.secrets import Secret, write_secret_file
 from keeper.ledger import Ledger, TransferSpec
@@ -84,7 +82,7 @@ def trading(tmp_path: Path, atlas_proc: Atlas, monkeypatch: pytest.MonkeyPatch) 
     secrets = tmp_path / "secrets"
     write_secret_file(secrets / ATLAS_KEY_FILE, atlas_proc.api_key)
     write_secret_file(secrets / ISSUER_KEY_FILE, "issuer-" + uuid.uuid4().hex)
-    write_secret_file(secrets / SECRET_FILE, WEBHOOK_SECRET)
+    write_secret_file(secrets / ISSUER_WEBHOOK_SECRET_FILE, WEBHOOK_SECRET)
     ops = AtlasOpsClient(atlas_proc.url, Secret(atlas_proc.ops_key))
     run = uuid.uuid4().hex[:8]
     ledger = Ledger(world.url, group_commit=False)

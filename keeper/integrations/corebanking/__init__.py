@@ -13,6 +13,7 @@ own adapter of the same Protocol) at its real core banking.
 """
 
 from keeper.integrations.corebanking.client import AtlasClient
+from keeper.integrations.corebanking.configured import ATLAS_KEY_FILE, atlas_from_settings
 from keeper.integrations.corebanking.interface import (
     CoreBankingError,
     CoreBankingRejectedError,
@@ -34,7 +35,8 @@ from keeper.integrations.corebanking.wire import (
 )
 
 __all__ = [
-    "AtlasClient", "AtlasOpsClient", "CoreBankingError", "CoreBankingRejectedError",
+    "ATLAS_KEY_FILE", "AtlasClient", "AtlasOpsClient", "atlas_from_settings", "CoreBankingError",
+    "CoreBankingRejectedError",
     "CoreBankingService", "CoreBankingUnavailableError", "Customer", "Faults", "GLBatch", "GLEntry",
     "GLPosted", "InsufficientFundsError", "NotifyDeposit", "NotifyDepositAnswer", "Posting", "cents",
 ]

@@ -10,6 +10,12 @@ The local stand-in of the issuer is ``python -m scripts.services.issuer``.
 """
 
 from keeper.integrations.issuer.client import IssuerClient
+from keeper.integrations.issuer.configured import (
+    ISSUER_KEY_FILE,
+    ISSUER_WEBHOOK_SECRET_FILE,
+    issuer_from_settings,
+    webhook_secret,
+)
 from keeper.integrations.issuer.errors import (
     IssuerConflict,
     IssuerError,
@@ -32,4 +38,6 @@ from keeper.integrations.issuer.webhook import verify as verify_webhook
 
 __all__ = ["Burn", "BurnStatus", "IssuerAPI", "IssuerClient", "IssuerConflict", "IssuerError",
            "IssuerNotFound", "IssuerProtocolError", "IssuerRejected", "IssuerUnavailable", "Mint",
-           "MintStatus", "Reserves", "WebhookSignatureError", "new_idempotency_key", "verify_webhook"]
+           "MintStatus", "Reserves", "WebhookSignatureError", "new_idempotency_key", "verify_webhook",
+           "ISSUER_KEY_FILE", "ISSUER_WEBHOOK_SECRET_FILE", "issuer_from_settings",
+           "webhook_secret"]

@@ -12,8 +12,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from keeper.config import Settings
-from keeper.flows import ISSUER_KEY_FILE, from_settings
-from keeper.gl.jobs import ATLAS_KEY_FILE
+from keeper.flows import from_settings
+from keeper.integrations.corebanking import ATLAS_KEY_FILE
+from keeper.integrations.issuer import ISSUER_KEY_FILE
 from keeper.jobs.builtin import chain_sender_tick, flows_eod_burns, flows_resume
 from keeper.jobs.scheduler import JobRun
 from keeper.keys.secrets import write_secret_file

@@ -247,7 +247,8 @@ def test_scheduled_jobs_post_with_the_key_from_the_secrets_dir(
     from types import SimpleNamespace
 
     from keeper.config import Settings
-    from keeper.gl.jobs import ATLAS_KEY_FILE, end_of_day, retry_due
+    from keeper.gl.jobs import end_of_day, retry_due
+    from keeper.integrations.corebanking import ATLAS_KEY_FILE
     from keeper.jobs.scheduler import JobRun
     from keeper.keys.secrets import write_secret_file
 
