@@ -2,8 +2,8 @@
 
 Where alerts go is in :class:`~keeper.config.Settings` (``alert_webhook_url``,
 ``alert_smtp_*``, ``alert_max_attempts``, ``alert_backoff_seconds``). Their secrets are not
-settings: the webhook's HMAC signing secret and the SMTP password are 0600 files in the data
-folder (:data:`WEBHOOK_SECRET_FILE`, :data:`SMTP_PASSWORD_FILE`), read by
+settings: the webhook's HMAC signing secret and the SMTP password are 0600 files in the secrets
+folder (``settings.secrets_dir``: :data:`WEBHOOK_SECRET_FILE`, :data:`SMTP_PASSWORD_FILE`), read by
 :class:`~keeper.keys.secrets.PinSource`. A channel that is configured but lacks its secret is
 refused at start-up (``LookupError``): an unsigned webhook or a mail server that rejects every
 login would only fail later, silently.
@@ -11,24 +11,22 @@ login would only fail later, silently.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from keeper.alerts.channels import Channel, LogChannel, SmtpChannel, WebhookChannel
 from keeper.alerts.dispatcher import AlertDispatcher, AuditFn
 from keeper.config import ENVIRONMENT, Settings
 from keeper.keys.secrets import PinSource
 from keeper.ledger import Ledger
 
-WEBHOOK_SECRET_FILE = Path("secrets") / "alert-webhook.secret"
-SMTP_PASSWORD_FILE = Path("secrets") / "alert-smtp.password"
+WEBHOOK_SECRET_FILE = "alert-webhook.secret"  # noqa: S105 - a file name, not a secret
+SMTP_PASSWORD_FILE = "alert-smtp.password"  # noqa: S105 - a file name, not a secret
 
 
-def _secret(settings: Settings, relative: Path, what: str) -> str:
+def _secret(settings: Settings, name: str, what: str) -> str:
+    path = settings.secrets_dir / name
     try:
-        return PinSource(file=settings.data_dir / relative).read().reveal()
+        return PinSource(file=path).read().reveal()
     except LookupError:
-        raise LookupError(f"{what} missing: write it to {settings.data_dir / relative} "
-                          f"(mode 0600)") from None
+        raise LookupError(f"{what} missing: write it to {path} (mode 0600)") from None
 
 
 def channels_from_settings(settings: Settings) -> list[Channel]:

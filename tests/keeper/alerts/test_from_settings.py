@@ -28,7 +28,7 @@ def test_no_channel_settings_means_no_extra_channel(tmp_path) -> None:
 
 
 def test_the_webhook_from_settings_signs_with_the_secret_file(tmp_path, ledger, receiver) -> None:
-    write_secret_file(tmp_path / WEBHOOK_SECRET_FILE, receiver.secret.decode())
+    write_secret_file(tmp_path / "secrets" / WEBHOOK_SECRET_FILE, receiver.secret.decode())
     settings = Settings(data_dir=tmp_path, alert_webhook_url=receiver.url)
     [hook] = channels_from_settings(settings)
     assert isinstance(hook, WebhookChannel) and receiver.secret.decode() not in repr(hook)
@@ -43,7 +43,7 @@ def test_a_webhook_without_its_secret_is_refused(tmp_path) -> None:
 
 
 def test_a_world_readable_secret_is_refused(tmp_path) -> None:
-    path = write_secret_file(tmp_path / WEBHOOK_SECRET_FILE, "x")
+    path = write_secret_file(tmp_path / "secrets" / WEBHOOK_SECRET_FILE, "x")
     path.chmod(0o644)
     with pytest.raises(PermissionError):
         channels_from_settings(Settings(data_dir=tmp_path, alert_webhook_url="http://127.0.0.1:9/"))
@@ -69,7 +69,7 @@ def test_smtp_login_needs_its_password_file(tmp_path) -> None:
             "alert_smtp_to": "o@x.test", "alert_smtp_user": "keeper"}
     with pytest.raises(LookupError, match="SMTP password"):
         channels_from_settings(Settings(**base))
-    write_secret_file(tmp_path / SMTP_PASSWORD_FILE, "hunter2")
+    write_secret_file(tmp_path / "secrets" / SMTP_PASSWORD_FILE, "hunter2")
     [mail] = channels_from_settings(Settings(**base))
     assert (mail.username, mail.password) == ("keeper", "hunter2")
     assert "hunter2" not in repr(mail)
@@ -91,7 +91,7 @@ def test_dispatcher_retries_as_configured(tmp_path, ledger) -> None:
 def test_keeper_jobs_take_lease_and_alerting_from_settings(tmp_path, receiver) -> None:
     url = f"sqlite:///{tmp_path / 'keeper.db'}"
     upgrade_all(url)
-    write_secret_file(tmp_path / WEBHOOK_SECRET_FILE, receiver.secret.decode())
+    write_secret_file(tmp_path / "secrets" / WEBHOOK_SECRET_FILE, receiver.secret.decode())
     settings = Settings(data_dir=tmp_path, database_url=url, rpc_url="http://127.0.0.1:9",
                         jobs_lease_seconds=12.0, alert_webhook_url=receiver.url,
                         alert_max_attempts=4, alert_backoff_seconds=1.5)
