@@ -28,21 +28,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, insert, select
 
 from keeper.compliance.models import LabelledAddressRow, LabelVersionRow
 from keeper.compliance.risk import LABEL_SCORES
 from keeper.compliance.screening.addresses import normalise_address
 from keeper.compliance.screening.own_format import MAX_JSON_DEPTH, json_depth
 from keeper.compliance.screening.records import ListFormatError
-from keeper.compliance.screening.store import DEFAULT_MAX_SHRINK, ListShrinkError
+from keeper.compliance.screening.store import (
+    DEFAULT_MAX_SHRINK,
+    LIST_NAME,
+    make_current,
+    open_version,
+)
 from keeper.ledger.db import WRITE
 
 CSV_HEADER = ("address", "chain", "label", "source")
 JSON_FORMAT = "strongroom-labels/1"
 END_MARKER = "__end__"
 MAX_BYTES = 64 * 1024 * 1024
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _ETH = re.compile(r"0[xX][0-9a-fA-F]{40}")
 _BECH32 = re.compile(r"(bc1|tb1|bcrt1)[02-9ac-hj-np-z]{6,87}", re.IGNORECASE)
 _BASE58 = re.compile(r"[123mn][1-9A-HJ-NP-Za-km-z]{25,34}")
@@ -145,7 +149,7 @@ class LabelStore:
     def import_list(self, list_name: str, source: bytes | Path, source_format: str, *,
                     allow_shrink: bool = False) -> LabelVersion:
         """Parse ``source`` whole, then store it as the current version of ``list_name``."""
-        if not isinstance(list_name, str) or not _NAME.fullmatch(list_name):
+        if not isinstance(list_name, str) or not LIST_NAME.fullmatch(list_name):
             raise ListFormatError(f"bad list name {list_name!r}")
         data = source.read_bytes() if isinstance(source, Path) else source
         rows = parse_labels(data, source_format)
@@ -153,26 +157,17 @@ class LabelStore:
         now = datetime.now(UTC)
         t = LabelVersionRow.__table__
         with self._engine.execution_options(**WRITE).begin() as conn:
-            current = conn.execute(select(t).where(t.c.list_name == list_name, t.c.is_current)).first()
-            if current is not None and current.sha256 == sha:
-                return LabelVersion(list_name, current.version, sha, current.imported_at, rows)
-            if (current is not None and not allow_shrink
-                    and len(rows) < current.entry_count * (1 - self._max_shrink)):
-                raise ListShrinkError(
-                    f"{list_name}: {len(rows)} rows against {current.entry_count} in "
-                    f"v{current.version}; refusing a likely partial list (allow_shrink to force)")
-            last = conn.scalar(select(func.max(t.c.version)).where(t.c.list_name == list_name)) or 0
-            vid = conn.execute(insert(t).values(
-                list_name=list_name, version=last + 1, sha256=sha, entry_count=len(rows),
-                imported_at=now, is_current=False).returning(t.c.id)).scalar_one()
+            current, version, vid = open_version(
+                conn, t, list_name, sha, len(rows), now=now, max_shrink=self._max_shrink,
+                allow_shrink=allow_shrink, unit="rows")
+            if current is not None:
+                return LabelVersion(list_name, version, sha, current.imported_at, rows)
             if rows:
                 conn.execute(insert(LabelledAddressRow), [
                     {"version_id": vid, "position": i, "address": r.address, "chain": r.chain,
                      "label": r.label, "source": r.source} for i, r in enumerate(rows)])
-            conn.execute(update(t).where(t.c.list_name == list_name, t.c.is_current)
-                         .values(is_current=False))
-            conn.execute(update(t).where(t.c.id == vid).values(is_current=True))
-        return LabelVersion(list_name, last + 1, sha, now, rows)
+            make_current(conn, t, list_name, vid)
+        return LabelVersion(list_name, version, sha, now, rows)
 
     def versions(self, list_name: str) -> list[tuple[int, bool, int, str]]:
         """(version, is current, row count, sha256) of every stored version, oldest first."""

@@ -16,8 +16,9 @@ import re
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Table, func, insert, select, update
 
 from keeper.compliance.models import AddressRow, EntryRow, ListVersionRow, NameRow
 from keeper.compliance.screening.formats import parse_list
@@ -31,12 +32,42 @@ from keeper.compliance.screening.records import (
 from keeper.ledger.db import WRITE
 from keeper.ledger.domain import utc
 
-_LIST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+LIST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEFAULT_MAX_SHRINK = 0.5
 
 
 class ListShrinkError(ListFormatError):
     """A new version would drop too many entries at once (likely a partial download)."""
+
+
+def open_version(conn: Connection, table: Table, list_name: str, sha256: str, count: int, *,
+                 now: datetime, max_shrink: float, allow_shrink: bool, unit: str = "entries",
+                 **columns: Any) -> tuple[Row[Any] | None, int, int]:
+    """The versioning rule of every imported list (sanctions lists, labelled address lists), in
+    ``conn``'s write transaction: ``(current row, its version, 0)`` when ``sha256`` is already
+    current (nothing written); else the shrink check (:class:`ListShrinkError` beyond
+    ``max_shrink`` unless ``allow_shrink``) and ``(None, new version, new row id)`` of a new,
+    not yet current version row. The caller writes its rows, then calls :func:`make_current`."""
+    c = table.c
+    current = conn.execute(select(table).where(c.list_name == list_name, c.is_current)).first()
+    if current is not None and current.sha256 == sha256:
+        return current, current.version, 0
+    if current is not None and not allow_shrink and count < current.entry_count * (1 - max_shrink):
+        raise ListShrinkError(
+            f"{list_name}: {count} {unit} against {current.entry_count} in "
+            f"v{current.version}; refusing a likely partial list (allow_shrink to force)")
+    version = (conn.scalar(select(func.max(c.version)).where(c.list_name == list_name)) or 0) + 1
+    vid = conn.execute(insert(table).values(
+        list_name=list_name, version=version, sha256=sha256, entry_count=count, imported_at=now,
+        is_current=False, **columns).returning(c.id)).scalar_one()
+    return None, version, vid
+
+
+def make_current(conn: Connection, table: Table, list_name: str, version_id: int) -> None:
+    """Make version ``version_id`` of ``list_name`` the current one (after its rows are in)."""
+    c = table.c
+    conn.execute(update(table).where(c.list_name == list_name, c.is_current).values(is_current=False))
+    conn.execute(update(table).where(c.id == version_id).values(is_current=True))
 
 
 class ListStore:
@@ -52,36 +83,24 @@ class ListStore:
         """Parse ``source`` completely, then store it as the new current version of ``list_name``.
 
         Raises :class:`ListFormatError` (nothing changed) for a bad file or name."""
-        if not _LIST_NAME.fullmatch(list_name):
+        if not LIST_NAME.fullmatch(list_name):
             raise ListFormatError(f"bad list name {list_name!r}")
         return self.store(list_name, parse_list(source, source_format), allow_shrink=allow_shrink)
 
     def store(self, list_name: str, parsed: ParsedList, *, allow_shrink: bool = False) -> ListVersion:
         """Write ``parsed`` as the new current version in one transaction (see module docstring)."""
         now = datetime.now(UTC)
+        table = ListVersionRow.__table__
         with self._engine.execution_options(**WRITE).begin() as conn:
-            current = conn.execute(select(ListVersionRow.__table__).where(
-                ListVersionRow.list_name == list_name, ListVersionRow.is_current)).first()
-            if current is not None and current.sha256 == parsed.sha256:
+            current, version, version_id = open_version(
+                conn, table, list_name, parsed.sha256, len(parsed.entries), now=now,
+                max_shrink=self._max_shrink, allow_shrink=allow_shrink,
+                source_format=parsed.source_format, address_count=parsed.address_count)
+            if current is not None:
                 return self._load(conn, current)
-            if (current is not None and not allow_shrink
-                    and len(parsed.entries) < current.entry_count * (1 - self._max_shrink)):
-                raise ListShrinkError(
-                    f"{list_name}: {len(parsed.entries)} entries against {current.entry_count} in "
-                    f"v{current.version}; refusing a likely partial list (allow_shrink to force)")
-            last = conn.scalar(select(func.max(ListVersionRow.version)).where(
-                ListVersionRow.list_name == list_name)) or 0
-            version_id = conn.execute(insert(ListVersionRow).values(
-                list_name=list_name, version=last + 1, source_format=parsed.source_format,
-                sha256=parsed.sha256, entry_count=len(parsed.entries),
-                address_count=parsed.address_count, imported_at=now, is_current=False,
-            ).returning(ListVersionRow.id)).scalar_one()
             _insert_entries(conn, version_id, parsed.entries)
-            conn.execute(update(ListVersionRow).where(ListVersionRow.list_name == list_name,
-                                                      ListVersionRow.is_current).values(is_current=False))
-            conn.execute(update(ListVersionRow).where(ListVersionRow.id == version_id)
-                         .values(is_current=True))
-        return ListVersion(list_name, last + 1, parsed.source_format, parsed.sha256, now, parsed.entries)
+            make_current(conn, table, list_name, version_id)
+        return ListVersion(list_name, version, parsed.source_format, parsed.sha256, now, parsed.entries)
 
     def current(self, list_name: str) -> ListVersion | None:
         """The current version of ``list_name`` (None before its first import)."""
