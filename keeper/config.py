@@ -71,6 +71,8 @@ ENVIRONMENT: dict[str, str] = {
     "bank_name": "STRONGROOM_BANK_NAME",
     "safetx_max_age_s": "STRONGROOM_SAFETX_MAX_AGE_S",
     "safetx_executor_max_gas": "STRONGROOM_SAFETX_EXECUTOR_MAX_GAS",
+    "treasury_policy_file": "STRONGROOM_TREASURY_POLICY_FILE",
+    "treasury_dry_run": "STRONGROOM_TREASURY_DRY_RUN",
 }
 _FIELD_OF = {var: field for field, var in ENVIRONMENT.items()}
 
@@ -214,6 +216,13 @@ class Settings(BaseSettings):
     safetx_executor_max_gas: int = Field(
         3_000_000, gt=21000, validation_alias=_env("safetx_executor_max_gas"),
         description="gas cap of a SafeTx the keeper executes (it pays the gas)")
+    treasury_policy_file: Path = Field(
+        ROOT / "keeper" / "treasury" / "tiers" / "policy.json",
+        validation_alias=_env("treasury_policy_file"),
+        description="tier policy (targets, bands, minimum balances, hot ceiling) as data")
+    treasury_dry_run: bool = Field(
+        False, validation_alias=_env("treasury_dry_run"),
+        description="treasury jobs plan, record and audit their moves but send nothing")
 
     @field_validator("alert_smtp_to", mode="before")
     @classmethod

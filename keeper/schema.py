@@ -62,8 +62,9 @@ class DomainSchema:
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
         return cfg
 
-    def upgrade(self, engine_url: str | Engine, revision: str = "head") -> None:
-        """Migrate the database at ``engine_url`` (URL or Engine) up to ``revision``."""
+    def upgrade(self, engine_url: str | Engine, revision: str = "heads") -> None:
+        """Migrate the database at ``engine_url`` (URL or Engine) up to ``revision`` (default:
+        every head, so a domain whose sub-packages keep Alembic branches is fully migrated)."""
         command.upgrade(self.alembic_config(_url(engine_url)), revision)
 
     def downgrade(self, engine_url: str | Engine, revision: str = "base") -> None:
@@ -120,6 +121,7 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "keeper.flows.migrate",
     "keeper.auth.migrate",
     "keeper.gl.migrate",
+    "keeper.treasury.migrate",
 )
 
 

@@ -1,0 +1,1 @@
+"""keeper.treasury.pooling (see keeper/treasury/__init__.py)."""

@@ -1,0 +1,1 @@
+"""keeper.treasury.rebalance (see keeper/treasury/__init__.py)."""

@@ -1,0 +1,1 @@
+"""keeper.treasury.tiers (see keeper/treasury/__init__.py)."""
