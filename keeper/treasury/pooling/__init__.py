@@ -1,1 +1,34 @@
-"""keeper.treasury.pooling (see keeper/treasury/__init__.py)."""
+"""keeper.treasury.pooling: consolidated pooling of many wallets into operational wallets (never
+below a wallet's minimum), BTC consolidation PSBTs, and the custody topology policy.
+
+Public surface:
+
+* :func:`plan_pool` / :class:`PoolPlan` / :class:`PoolCosts` / :func:`operational_wallets` /
+  :func:`reduction_bps` (pure planning, :mod:`.plan`);
+* :class:`Signer`, :class:`WalletTopology`, :func:`check_wallet`, :class:`WalletReport`,
+  :class:`TopologyStore`, :class:`TopologyViolationError` (:mod:`.topology`).
+"""
+
+from keeper.treasury.pooling.plan import (
+    PlannedMove,
+    PoolCosts,
+    PoolPlan,
+    Skip,
+    operational_wallets,
+    plan_pool,
+    reduction_bps,
+)
+from keeper.treasury.pooling.topology import (
+    Signer,
+    TopologyStore,
+    TopologyViolationError,
+    WalletReport,
+    WalletTopology,
+    check_wallet,
+)
+
+__all__ = [
+    "PlannedMove", "PoolCosts", "PoolPlan", "Signer", "Skip", "TopologyStore",
+    "TopologyViolationError", "WalletReport", "WalletTopology", "check_wallet",
+    "operational_wallets", "plan_pool", "reduction_bps",
+]
