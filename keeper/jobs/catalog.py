@@ -84,4 +84,10 @@ JOBS: tuple[JobDef, ...] = (
            cron={"hour": "23", "minute": "45"}, misfire_grace=3600),
     JobDef("chain_sender_tick", "keeper.jobs.builtin:chain_sender_tick", every=5.0,
            misfire_grace=60),
+    JobDef("treasury_tier_check", "keeper.treasury.tiers.jobs:treasury_tier_check",
+           cron={"minute": "10"}, misfire_grace=3600),
+    JobDef("treasury_sweep_daily", "keeper.treasury.tiers.jobs:treasury_sweep_daily",
+           cron={"hour": "1", "minute": "0"}, misfire_grace=6 * 3600),
+    JobDef("treasury_sweep_weekly", "keeper.treasury.tiers.jobs:treasury_sweep_weekly",
+           cron={"day_of_week": "mon", "hour": "2", "minute": "0"}, misfire_grace=6 * 3600),
 )

@@ -47,6 +47,7 @@ class SweepRow(TreasuryBase):
     reference: Mapped[str | None] = mapped_column(String(80))
     code: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[str | None] = mapped_column(Text)  # JSON: a proposal's SafeTx fields
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 

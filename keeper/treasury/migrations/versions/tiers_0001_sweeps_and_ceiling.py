@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("reference", sa.String(length=80), nullable=True),
         sa.Column("code", sa.String(length=64), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("payload", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_treasury_tier_sweeps")),

@@ -1,0 +1,176 @@
+"""The daily hot -> cold sweep: the vault's excess over its hot target goes to the cold Multisig.
+
+What is swept (:func:`hot_excess`): per asset, when the vault's share of the asset is above its
+target plus band, the vault comes down to ``max(target, the vault's minimum float)`` (hysteresis:
+it triggers at the band's edge and restores the target, so it does not fire again at once).
+
+How (:class:`HotSweeper`): ``Vault.sweep(token, amount, TIER_COLD)``, sent by keeper.chain's
+:class:`~keeper.chain.TxSender` from the keeper's HSM key under the intent
+``treasury-sweep:<vault>:<day>:<asset>``. The amount is fixed in the sweep book first
+(:class:`~keeper.treasury.tiers.book.SweepBook`, key ``daily:<day>:<asset>``); a restart finds
+the row and finishes that sweep (the sender's intent is idempotent), so a crash then restart
+never sweeps twice. Before anything is stored with the sender the call is simulated
+(``eth_call`` from the key): a refusal (token paused, cold sweep budget exhausted, vault
+migrated, key without the role) is recorded ``refused`` with keeper.chain's stable reason code,
+alerted once (``treasury_sweep_refused``) and sends nothing. In dry-run mode the plan is
+recorded and audited and nothing is sent. The chain follower mirrors the ``Sweep`` event (vault
+omnibus -> ``tier2:<cold>`` omnibus) and type 1 reconciliation checks both against the chain.
+
+Who may call ``Vault.sweep`` (least privilege). ``scripts/deployments.py`` gives TREASURY to the
+warm 2-of-3 Multisig only. TREASURY is more than a sweep right: it also allows ``withdraw`` to
+any active whitelisted address within the USD limit and sweeps to the warm tier. The least
+privilege that lets the daily sweep run unattended is a role that can ONLY call
+``sweep(token, amount, TIER_COLD)``: its destination is the governance-set cold 3-of-5 Multisig
+(also whitelisted), and it is bounded by the vault's separate cold sweep budget; the worst a
+stolen key can do with it is move hot funds into cold custody (a liquidity nuisance the cold
+owners undo with a top-up), never pay anyone. That role does not exist in ``Vault.vy`` (a
+contract change, reported, not made here). Until it does, the keeper's key needs TREASURY,
+granted by governance (Timelock ``setRoles``) ONLY to the key that already holds CUSTOMER (the
+``eth-hot`` key under ``make run``): for that key TREASURY adds exactly the two sweeps (its
+withdraw right is already there), whereas a separate sweeping key would be a second key that
+can withdraw. Without the grant, the simulation refuses (``not_authorised``), the refusal is
+alerted, and the warm owners can still sweep by proposal (:mod:`keeper.treasury.tiers.proposals`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+
+from keeper.assets import DEPOSITABLE
+from keeper.chain import TxSender, WouldRevertError, reason_code
+from keeper.chain.revert import call_revert_reason
+from keeper.treasury.moves import BPS, Move, Tier
+from keeper.treasury.tiers.book import AlertFn, Planned, SweepBook
+from keeper.treasury.tiers.models import SweepStatus
+from keeper.treasury.tiers.policy import AssetPolicy, TierPolicy
+from keeper.treasury.tiers.view import EVM_WALLETS, TIER_NUMBER, AssetTiers, TierView
+
+SWEEP = function_signature_to_4byte_selector("sweep(address,uint256,uint8)")
+REFUSED_ALERT = "treasury_sweep_refused"
+DAILY = "daily"
+
+
+def excess(pol: AssetPolicy, at: AssetTiers, tier: Tier) -> int:
+    """Units of ``tier`` above its target once its share exceeds target + band, never taking
+    the wallet below its minimum (0 when within the band)."""
+    total, held = at.total_units, at.units[tier]
+    target = pol.targets_bps.of(tier)
+    if total == 0 or held * BPS <= total * (target + pol.band_bps):
+        return 0
+    keep = max(total * target // BPS, pol.minimum_units.of(tier))
+    return max(0, held - keep)
+
+
+def hot_excess(pol: AssetPolicy, at: AssetTiers) -> int:
+    """What the daily sweep takes out of the vault for one asset (see :func:`excess`)."""
+    return excess(pol, at, "hot")
+
+
+def daily_moves(view: TierView, policy: TierPolicy) -> list[Move]:
+    """The day's hot -> cold moves of the vault's assets (ETH and ERC-20s), by asset."""
+    out = []
+    for symbol, at in sorted(view.assets.items()):
+        if symbol not in DEPOSITABLE:
+            continue
+        units = hot_excess(policy.asset(symbol), at)
+        if units:
+            out.append(Move(symbol, EVM_WALLETS["hot"], "hot", EVM_WALLETS["cold"], "cold", units,
+                            f"hot share {at.share_bps['hot']} bps > target "
+                            f"{policy.asset(symbol).targets_bps.hot} + band {at.band_bps}"))
+    return out
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What one planned sweep became (``status``: a :class:`SweepStatus` value)."""
+
+    key: str
+    asset: str
+    units: int
+    status: str
+    tx_hashes: tuple[str, ...] = ()
+    code: str | None = None
+    reason: str | None = None
+
+
+def sweep_data(asset: str, units: int, tier: Tier = "cold") -> bytes:
+    """Calldata of ``Vault.sweep(token, units, tier)``."""
+    token = DEPOSITABLE[asset].address
+    assert token is not None
+    return SWEEP + abi_encode(["address", "uint256", "uint8"],
+                              [to_checksum_address(token), units, TIER_NUMBER[tier]])
+
+
+class HotSweeper:
+    """Daily hot -> cold sweeps of ``vault`` sent by ``sender`` (see the module docstring)."""
+
+    def __init__(self, book: SweepBook, sender: TxSender, vault: str, *, alert: AlertFn,
+                 dry_run: bool = False) -> None:
+        self.book, self.sender, self.w3 = book, sender, sender.w3
+        self.vault = to_checksum_address(vault)
+        self.alert, self.dry_run = alert, dry_run
+
+    def key(self, day: date, asset: str) -> str:
+        """The sweep book key of ``asset``'s sweep on ``day``."""
+        return f"{DAILY}:{day.isoformat()}:{asset}"
+
+    def intent_id(self, day: date, asset: str) -> str:
+        """The sender intent of ``asset``'s sweep on ``day`` (one per day and asset)."""
+        return f"treasury-sweep:{self.vault}:{day.isoformat()}:{asset}"
+
+    def run(self, view: TierView, policy: TierPolicy, day: date) -> list[SweepOutcome]:
+        """Plan the day's sweeps from ``view``, then send (or, in dry run, only record) each;
+        a sweep already planned for ``day`` is finished with its recorded amount."""
+        planned = {m.asset: m for m in daily_moves(view, policy)}
+        for asset in sorted(DEPOSITABLE):  # sweeps of ``day`` already under way finish too
+            row = self.book.get(self.key(day, asset))
+            if row is not None and row.status in (SweepStatus.PLANNED, SweepStatus.SENT):
+                planned.setdefault(asset, Move(asset, row.source, "hot", row.destination,
+                                               "cold", row.units, "resumed"))
+        return [self._one(day, move) for _, move in sorted(planned.items())]
+
+    def _one(self, day: date, move: Move) -> SweepOutcome:
+        key, intent = self.key(day, move.asset), self.intent_id(day, move.asset)
+        status = SweepStatus.DRY_RUN if self.dry_run else SweepStatus.PLANNED
+        row = self.book.plan(key, DAILY, move, status)
+        if row.status == SweepStatus.DRY_RUN:
+            return self._outcome(row)
+        data = sweep_data(row.asset, row.units)
+        if self.sender.status(intent) is None:
+            call = {"from": self.sender.address, "to": self.vault, "data": "0x" + data.hex()}
+            reason = call_revert_reason(self.w3, call, "pending")
+            if reason is not None:
+                return self._refused(row, reason)
+        try:
+            sent = self.sender.send(intent, self.vault, data)
+        except WouldRevertError as exc:
+            return self._refused(row, exc.reason)
+        if row.status == SweepStatus.SENT:  # finished before: the send only re-broadcast
+            return self._outcome(row, sent.hashes)
+        row = self.book.mark(key, SweepStatus.SENT, intent_id=intent, reference=sent.hashes[-1])
+        return self._outcome(row, sent.hashes)
+
+    def _refused(self, row: Planned, reason: str) -> SweepOutcome:
+        code = reason_code(reason)
+        row = self.book.mark(row.key, SweepStatus.REFUSED, code=code, reason=reason)
+        self.alert(REFUSED_ALERT, f"treasury sweep {row.key} of {row.units} {row.asset} base "
+                   f"units to cold refused: {code} ({reason or 'no reason given'}); nothing sent",
+                   f"{REFUSED_ALERT}:{row.key}")
+        return self._outcome(row)
+
+    def status(self, day: date, asset: str) -> SweepOutcome | None:
+        """The recorded outcome of ``asset``'s sweep on ``day`` (the sender's hashes if sent)."""
+        row = self.book.get(self.key(day, asset))
+        if row is None:
+            return None
+        sent = self.sender.status(self.intent_id(day, asset))
+        return self._outcome(row, sent.hashes if sent else ())
+
+    @staticmethod
+    def _outcome(row: Planned, hashes: tuple[str, ...] = ()) -> SweepOutcome:
+        return SweepOutcome(row.key, row.asset, row.units, row.status, tuple(hashes), row.code,
+                            row.reason)
