@@ -66,7 +66,11 @@ TradePrincipal = Annotated[Principal, Security(get_principal, scopes=[CUSTOMER_T
 ReadPrincipal = Annotated[Principal, Security(get_principal, scopes=[CLIENT_READ])]
 
 
-def idempotency_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str:
+def idempotency_key(key: Annotated[str | None, Header(
+        alias="Idempotency-Key",
+        description="Required: 1-128 characters of A-Z a-z 0-9 . _ : - (400 when missing or "
+        "malformed). The same key and body answer the same order; another body is 409.",
+        json_schema_extra={"pattern": IDEMPOTENCY_KEY})] = None) -> str:
     """The request's ``Idempotency-Key`` (400 when missing or not 1-128 safe characters)."""
     if key is None:
         raise HTTPException(400, "the Idempotency-Key header is required on this request")
@@ -159,7 +163,8 @@ def sell(body: SellIn, principal: TradePrincipal, key: IdemKey, svc: Orders) -> 
                                 idempotency_key=key))
 
 
-@router.get("/orders/{order_id}", response_model=OrderOut, summary="One order (any kind)")
+@router.get("/orders/{order_id}", response_model=OrderOut, summary="One order (any kind)",
+            responses=responses(404))
 def get_order(order_id: Annotated[str, Path(pattern=ID)], principal: ReadPrincipal,
               svc: Orders) -> OrderOut:
     """The caller's order; another client's id answers 404 like an unknown one."""

@@ -19,12 +19,6 @@ import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_schema_conformance,
-    status_code_conformance,
-)
 from sqlalchemy.orm import Session
 
 from api.main import create_app
@@ -32,11 +26,7 @@ from keeper.auth import create_oauth_client
 from keeper.clients import SCOPES
 from keeper.ledger import make_engine
 from strongroom_testkit.apiworld import World, build_world
-
-# The trading routes answer 503 by design until core banking (ATLAS) and the issuer are
-# configured; the issuer needs a chain, which this pure tier has not. They are fuzzed where those
-# services run, not here.
-TRADING = r"^/(v1/(orders|transfers|withdrawals|hooks/issuer)|stablecoin/)"
+from strongroom_testkit.fuzzing import CHECKS, TRADING, asgi_schema
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +65,13 @@ def jwt_headers(fuzz_world: World, fuzz_app: FastAPI) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def api_schema(fuzz_app: FastAPI) -> schemathesis.BaseSchema:
     """The app's own OpenAPI schema, loaded in process."""
-    return schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
+    return asgi_schema(fuzz_app)
 
 
+# The trading routes answer 503 by design until core banking (ATLAS) and the issuer are
+# configured; the issuer needs a chain, which this pure tier has not. They are fuzzed with both
+# running in tests/api/test_fuzz_trading.py (fork tier).
 schema = schemathesis.pytest.from_fixture("api_schema").exclude(path_regex=TRADING)
-
-
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
 
 
 @schema.parametrize()
