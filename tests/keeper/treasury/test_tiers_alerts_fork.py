@@ -1,0 +1,104 @@
+"""Tier alerts on the fork: a refused sweep (paused token, cold budget exhausted, key without the
+role) sends nothing, changes nothing and alerts once; a hot tier above its ceiling alerts once per
+crossing, not once per run."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keeper.jobs.scheduler import JobRun
+from keeper.treasury.tiers import CEILING_ALERT, REFUSED_ALERT, SweepBook, SweepStatus
+from keeper.treasury.tiers.jobs import treasury_sweep_daily, treasury_tier_check
+from keeper.treasury.tiers.policy import DEFAULT_POLICY_FILE
+
+pytestmark = pytest.mark.fork
+ETH = 10**18
+USDC = 10**6
+USD6 = 10**6
+SLOT = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def alerts(world: Any, kind: str) -> list[tuple[str, str, str | None]]:
+    return [a for a in world.host.ledger.alerts() if a[0] == kind]
+
+
+def refused_unchanged(world: Any, asset: str, vault_before: int) -> Any:
+    nonce = world.hot_nonce()
+    treasury_sweep_daily(JobRun(world.host, "treasury_sweep_daily", SLOT))
+    treasury_sweep_daily(JobRun(world.host, "treasury_sweep_daily", SLOT))  # again: one alert
+    world.mine()
+    assert world.hot_nonce() == nonce
+    assert world.balance(world.vault.address, asset) == vault_before
+    assert world.balance(world.cold, asset) == 0
+    rows = {r.asset: r for r in SweepBook(world.host.ledger.engine).rows("daily")}
+    assert rows[asset].status == SweepStatus.REFUSED
+    [alert] = [a for a in alerts(world, REFUSED_ALERT) if asset in a[1]]
+    return rows[asset], alert
+
+
+def test_a_paused_token_refuses_the_sweep_and_alerts(make_world, deposit, accounts,
+                                                      chain, usdc) -> None:
+    world = make_world()
+    deposit(world, usdc=1_000_000 * USDC)
+    world.mine()
+    chain.provider.set_balance(usdc.pauser(), 10**20)
+    usdc.pause(sender=accounts[usdc.pauser()])
+    row, alert = refused_unchanged(world, "USDC", 1_000_000 * USDC)
+    assert row.code == "token_paused" and "token_paused" in alert[1]
+
+
+def test_an_exhausted_cold_budget_refuses_the_sweep_and_alerts(make_world, deposit) -> None:
+    world = make_world(cold_sweep_limit_usd=1_000 * USD6)  # far below the 90 ETH to sweep
+    deposit(world, eth_wei=100 * ETH)
+    world.mine()
+    row, _ = refused_unchanged(world, "ETH", 100 * ETH)
+    assert (row.code, row.reason) == ("limit_reached", "Vault: daily limit exceeded")
+    assert row.units == 90 * ETH
+
+
+def test_a_key_without_the_role_is_refused_not_sent(make_world, deposit) -> None:
+    world = make_world(treasury=False)
+    deposit(world, eth_wei=100 * ETH)
+    world.mine()
+    row, _ = refused_unchanged(world, "ETH", 100 * ETH)
+    assert row.reason == "Vault: not treasury"
+
+
+def _policy_with_ceiling(tmp_path: Path, cents: int) -> Path:
+    data = json.loads(DEFAULT_POLICY_FILE.read_text())
+    data["hot_ceiling_cents"] = cents
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_hot_above_the_ceiling_alerts_once_per_crossing(make_world, deposit, tmp_path) -> None:
+    # ceiling USD 100,000: 100 ETH at USD 3,000 is USD 300,000
+    world = make_world(policy=_policy_with_ceiling(tmp_path, 100_000 * 100))
+
+    def check(hour: int) -> bool:
+        return treasury_tier_check(JobRun(world.host, "treasury_tier_check",
+                                          SLOT + timedelta(hours=hour)))
+
+    deposit(world, eth_wei=10 * ETH)  # USD 30,000: below
+    world.mine()
+    assert check(0) is False and alerts(world, CEILING_ALERT) == []
+    deposit(world, eth_wei=90 * ETH)  # USD 300,000: above
+    world.mine()
+    assert check(1) is True
+    assert check(2) is False  # still above: no second alert
+    [(_, message, ref)] = alerts(world, CEILING_ALERT)
+    assert ref == f"{CEILING_ALERT}:1" and "$300,000.00" in message
+    treasury_sweep_daily(JobRun(world.host, "treasury_sweep_daily", SLOT))  # 90 ETH to cold
+    world.mine()
+    assert check(3) is False  # below again: re-armed
+    deposit(world, eth_wei=100 * ETH)
+    world.mine()
+    assert check(4) is True
+    assert [a[2] for a in alerts(world, CEILING_ALERT)] == [f"{CEILING_ALERT}:1",
+                                                            f"{CEILING_ALERT}:2"]
