@@ -5,10 +5,15 @@ Public surface:
 
 * :func:`plan_pool` / :class:`PoolPlan` / :class:`PoolCosts` / :func:`operational_wallets` /
   :func:`reduction_bps` (pure planning, :mod:`.plan`);
+* :class:`PoolRunner` (start a run: plan, rows and audit in one transaction; ``advance`` it from a
+  job, exactly once per (run, kind, wallet, asset)), :func:`read_holdings`, :class:`DepositKeys`
+  (HD deposit keys from an HSM-wrapped seed, in memory only);
 * :class:`Signer`, :class:`WalletTopology`, :func:`check_wallet`, :class:`WalletReport`,
   :class:`TopologyStore`, :class:`TopologyViolationError` (:mod:`.topology`).
 """
 
+from keeper.treasury.pooling.executor import PoolRunner, read_holdings
+from keeper.treasury.pooling.keys import DepositKeys
 from keeper.treasury.pooling.plan import (
     PlannedMove,
     PoolCosts,
@@ -28,7 +33,7 @@ from keeper.treasury.pooling.topology import (
 )
 
 __all__ = [
-    "PlannedMove", "PoolCosts", "PoolPlan", "Signer", "Skip", "TopologyStore",
+    "DepositKeys", "PlannedMove", "PoolCosts", "PoolPlan", "PoolRunner", "Signer", "Skip", "TopologyStore",
     "TopologyViolationError", "WalletReport", "WalletTopology", "check_wallet",
-    "operational_wallets", "plan_pool", "reduction_bps",
+    "operational_wallets", "plan_pool", "read_holdings", "reduction_bps",
 ]

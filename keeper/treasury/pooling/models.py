@@ -55,8 +55,9 @@ class PoolTx(TreasuryBase):
     sender: Mapped[str] = mapped_column(String(64), nullable=False)
     recipient: Mapped[str] = mapped_column(String(64), nullable=False)
     units: Mapped[str] = mapped_column(String(80), nullable=False)
+    keep: Mapped[str] = mapped_column(String(80), nullable=False)  # the sender's minimum
     intent_id: Mapped[str] = mapped_column(String(160), nullable=False, unique=True)
-    state: Mapped[str] = mapped_column(String(16), nullable=False)  # planned|sent|mined|failed
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # planned|ready|sent|mined|failed
     tx_hash: Mapped[str | None] = mapped_column(String(80))
     reason: Mapped[str | None] = mapped_column(Text)
 

@@ -15,9 +15,12 @@ Rules, each applied here only:
   and every transaction's gas is reserved at the run's fee cap (``max_fee_wei`` per gas, the most
   the executor will pay), so whatever the chain charges, ETH stays at or above its minimum.
 * A move is made only when it is worth more than it costs: the value moved (cents, through
-  :func:`keeper.prices.to_usd_cents`) must exceed the cost of its gas at the cap, including the
-  top-up transaction it needs. Otherwise it is skipped as dust, and the plan says so (``skipped``
-  with the figures).
+  :func:`keeper.prices.to_usd_cents`) must be at least ``min_value_ratio`` (3) times the cost of
+  its gas at the cap, including the top-up transaction it needs. Otherwise it is skipped as dust,
+  and the plan says so (``skipped`` with the figures). Why 3: after a run a wallet keeps the
+  unspent part of its gas reserve, at most ``token_gas x cap`` (65,000 gas) of which
+  ``(token_gas - native_gas) x cap`` could be moved; that is below 3 x the ``native_gas x cap`` a
+  move costs, so the planner never counts its own gas change as funds worth managing.
 * An **operational wallet** is one holding funds worth managing: the destination, or a source a
   plan would still move something from. The reduction (SC-005, goal >= 60 %) compares that count
   before the run with the count a fresh plan finds on the balances after it
@@ -49,9 +52,10 @@ class PoolCosts:
     prices_cents: Mapping[str, int]
     native_gas: int = NATIVE_GAS
     token_gas: int = TOKEN_GAS
+    min_value_ratio: int = 3  # a move is worth at least this many times its gas
 
     def __post_init__(self) -> None:
-        for name in ("max_fee_wei", "native_gas", "token_gas"):
+        for name in ("max_fee_wei", "native_gas", "token_gas", "min_value_ratio"):
             value = getattr(self, name)
             if type(value) is not int or value <= 0:
                 raise ValueError(f"{name} is a positive integer")
@@ -66,13 +70,19 @@ class PoolCosts:
         """Cost in cents of ``gas`` at the fee cap (rounded up: never understated)."""
         return self.cents(ETH.symbol, gas * self.max_fee_wei)
 
+    def worth(self, value_cents: int, cost_cents: int) -> bool:
+        """True when moving ``value_cents`` is worth paying ``cost_cents`` of gas."""
+        return value_cents >= self.min_value_ratio * cost_cents and value_cents > cost_cents
+
 
 @dataclass(frozen=True, slots=True)
 class PlannedMove:
-    """One transaction of the plan: a :class:`Move` and its kind (topup / token / native)."""
+    """One transaction of the plan: a :class:`Move`, its kind (topup / token / native) and the
+    minimum its source keeps of the asset (``keep``)."""
 
     kind: str
     move: Move
+    keep: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +168,7 @@ def _plan_wallet(wallet: str, held: Mapping[str, Holding], destination: str, des
                 skips.append(Skip(wallet, h.asset, movable, "no ETH for gas and no funding wallet"))
                 continue
             cost += 0 if topup else costs.gas_cents(costs.native_gas)  # one top-up per wallet
-        if value <= cost:
+        if not costs.worth(value, cost):
             skips.append(Skip(wallet, h.asset, movable, f"dust: worth {value} cents, moving it "
                               f"costs {cost} cents of gas"))
             continue
@@ -168,7 +178,7 @@ def _plan_wallet(wallet: str, held: Mapping[str, Holding], destination: str, des
             topup += token_gas_wei - spare
             spare = 0
         tokens.append(PlannedMove(TOKEN, Move(h.asset, wallet, tier, destination, dest_tier,
-                                              movable, "pooling")))
+                                              movable, "pooling"), keep=h.minimum_units))
     if topup:
         assert funding is not None  # noqa: S101 - a top-up is planned only with a funding wallet
         topups.append(PlannedMove(TOPUP, Move(ETH.symbol, funding, "hot", wallet, tier, topup,
@@ -178,9 +188,10 @@ def _plan_wallet(wallet: str, held: Mapping[str, Holding], destination: str, des
         movable = spare - costs.native_gas * costs.max_fee_wei
         cost = costs.gas_cents(costs.native_gas)
         value = costs.cents(ETH.symbol, max(0, movable))
-        if movable > 0 and value > cost:
+        if movable > 0 and costs.worth(value, cost):
             natives.append(PlannedMove(NATIVE, Move(ETH.symbol, wallet, tier, destination,
-                                                    dest_tier, movable, "pooling")))
+                                                    dest_tier, movable, "pooling"),
+                                       keep=eth.minimum_units))
         else:
             skips.append(Skip(wallet, ETH.symbol, spare, f"dust: worth {value} cents after "
                               f"gas, moving it costs {cost} cents of gas"))

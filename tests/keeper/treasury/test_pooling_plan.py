@@ -108,9 +108,19 @@ def test_no_wallet_ever_below_its_minimum_and_no_move_worth_less_than_its_gas(ro
     for p in plan.moves:
         if p.kind != "topup":
             gas = costs.native_gas if p.move.asset == "ETH" else costs.token_gas
-            assert costs.cents(p.move.asset, p.move.units) > costs.gas_cents(gas)
+            assert costs.cents(p.move.asset, p.move.units) >= 3 * costs.gas_cents(gas) > 0
     # a fresh plan on the planned balances (gas at the cap) moves nothing more
     left = [_h(w, a, u, next(h.minimum_units for h in holdings if (h.wallet, h.asset) == (w, a)))
             for (w, a), u in after.items() if w not in (DEST, FUND)]
     assert operational_wallets(left, DEST, costs, funding=FUND if funded else None) == {DEST}
     assert 0 <= reduction_bps(plan.wallets_before, plan.wallets_after_planned) < 10_000
+
+
+def test_a_wallet_left_with_its_unspent_gas_reserve_is_not_operational():
+    """After a run a wallet keeps at most its token transfer's gas reserve (at the cap): the
+    planner never counts that change as funds worth another transaction."""
+    left = [_h("0xa", "ETH", COSTS.token_gas * COSTS.max_fee_wei), _h("0xa", "USDC", 0)]
+    assert operational_wallets(left, DEST, COSTS, funding=FUND) == {DEST}
+    # four times that is worth moving
+    more = [_h("0xa", "ETH", 4 * COSTS.token_gas * COSTS.max_fee_wei)]
+    assert operational_wallets(more, DEST, COSTS, funding=FUND) == {DEST, "0xa"}

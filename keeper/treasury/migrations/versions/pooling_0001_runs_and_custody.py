@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(length=64), nullable=False),
         sa.Column("recipient", sa.String(length=64), nullable=False),
         sa.Column("units", sa.String(length=80), nullable=False),
+        sa.Column("keep", sa.String(length=80), nullable=False),
         sa.Column("intent_id", sa.String(length=160), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("tx_hash", sa.String(length=80), nullable=True),

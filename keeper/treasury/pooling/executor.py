@@ -1,0 +1,293 @@
+"""Carrying a pooling plan out on chain: exactly once per (run, kind, wallet, asset).
+
+:meth:`PoolRunner.start` writes the run and every planned transaction (amount fixed, intent id
+``pool:<run>:<kind>:<wallet>:<asset>``) and its audit record in ONE database transaction, before
+anything is signed; a second ``start`` of the same run changes nothing (the plan is never
+recomputed, so a restart cannot send a different amount). :meth:`PoolRunner.advance` then moves
+the run on as far as the chain allows, and is safe to call again at any time (a job tick):
+
+1. it ticks the chain senders of the transactions already sent and records which are mined or
+   failed (reverted / dropped, with the reason);
+2. it sends the gas top-ups from the funding key (an HSM key of the keyring);
+3. once a wallet's top-up is mined, it sends the wallet's token transfers, signed by the
+   wallet's own key (:class:`~keeper.treasury.pooling.keys.DepositKeys`, in memory only);
+4. once those are final, it fixes the wallet's ETH amount from its balance (all above the
+   minimum but this transfer's gas at the cap; never less than planned) and sends it.
+
+Every send goes through :class:`keeper.chain.TxSender` under the row's intent id: the sender
+stores the signed bytes with a database-allocated nonce before broadcasting, and a repeated
+intent returns the stored one, so a crash between a send and this module's bookkeeping resends
+nothing new. Fees are capped at the run's ``max_fee_wei`` (the planner reserved every gas limit
+at that cap, so the wallet's minimum holds whatever the chain charges).
+
+The destination is a named operational address (an EOA or a multisig; give
+``PoolCosts.native_gas`` room for a contract's receive). Nothing here touches the ledger: moving
+coins between the bank's own addresses changes no client balance, and the chain follower does
+not watch these addresses (see the report for what a Vault destination would need).
+``dry_run`` (``settings.treasury_dry_run``): the run is planned, recorded and audited; nothing is
+sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+from sqlalchemy import Engine, insert, select, update
+
+from keeper.assets import by_symbol
+from keeper.audit import AuditRecord, append
+from keeper.chain import IntentConflictError, SenderConfig, TxSender
+from keeper.chain.sender import DROPPED, MINED, REVERTED
+from keeper.keys import Keyring
+from keeper.treasury.moves import Holding, Tier
+from keeper.treasury.pooling.keys import DepositKeys
+from keeper.treasury.pooling.models import PoolRun, PoolTx
+from keeper.treasury.pooling.plan import NATIVE, TOKEN, TOPUP, PoolCosts, PoolPlan
+
+TRANSFER = keccak(text="transfer(address,uint256)")[:4]
+BALANCE_OF = keccak(text="balanceOf(address)")[:4]
+PLANNED, READY, SENT, DONE, FAILED = "planned", "ready", "sent", "mined", "failed"
+ACTOR = "treasury:pooling"
+
+
+def intent_id(run_id: str, kind: str, wallet: str, asset: str) -> str:
+    """The chain sender's idempotency key of one planned transaction."""
+    return f"pool:{run_id}:{kind}:{wallet.lower()}:{asset}"
+
+
+def read_holdings(w3: Any, wallets: Sequence[str], assets: Sequence[str] = ("ETH", "USDC"), *,
+                  minimums: Mapping[tuple[str, str], int] | None = None,
+                  tier: Tier = "hot") -> list[Holding]:
+    """What each of ``wallets`` holds on chain now (ETH and ERC-20 ``balanceOf``), with its
+    minimum from ``minimums[(wallet lower-case, asset)]`` (default 0)."""
+    mins = {(w.lower(), a): v for (w, a), v in (minimums or {}).items()}
+    out = []
+    for wallet in wallets:
+        address = to_checksum_address(wallet)
+        for symbol in assets:
+            asset = by_symbol(symbol)
+            if asset.is_native:
+                units = int(w3.eth.get_balance(address))
+            else:
+                raw = w3.eth.call({"to": asset.address,
+                                   "data": BALANCE_OF + abi_encode(["address"], [address])})
+                units = int.from_bytes(bytes(raw)[:32], "big")
+            out.append(Holding(symbol, wallet.lower(), tier, units,
+                               mins.get((wallet.lower(), symbol), 0)))
+    return out
+
+
+def _canonical(obj: object) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+class PoolRunner:
+    """Starts and advances pooling runs (see the module docstring)."""
+
+    def __init__(self, engine: Engine, w3: Any, keys: DepositKeys, *,
+                 funding: Keyring | None = None, funding_label: str | None = None,
+                 bump_after_s: int = 600, confirmations: int = 1, dry_run: bool = False,
+                 on_alert: Any = None) -> None:
+        self.engine, self.w3, self.keys = engine, w3, keys
+        self.funding, self.funding_label = funding, funding_label
+        self.bump_after_s, self.confirmations = bump_after_s, confirmations
+        self.dry_run, self.on_alert = dry_run, on_alert
+        self._senders: dict[tuple[str, int], TxSender] = {}
+
+    @property
+    def funding_address(self) -> str | None:
+        """Address of the funding key (pays gas top-ups), if any."""
+        if self.funding is None or self.funding_label is None:
+            return None
+        return self.funding.eth_address(self.funding_label)
+
+    # ------------------------------------------------------------------ start
+    def start(self, run_id: str, plan: PoolPlan, costs: PoolCosts) -> bool:
+        """Record ``plan`` as run ``run_id`` (rows, report, audit) unless it exists; returns
+        True when it was recorded now. Nothing is sent here."""
+        if not run_id or len(run_id) > 64 or ":" in run_id:
+            raise ValueError("run_id is 1 to 64 characters without ':'")
+        funding = self.funding_address
+        if any(p.kind == TOPUP for p in plan.moves) and (
+                funding is None or any(p.move.source.lower() != funding.lower()
+                                       for p in plan.moves if p.kind == TOPUP)):
+            raise ValueError("the plan's top-ups are not paid by this runner's funding key")
+        now = datetime.now(UTC)
+        report = {"run": run_id, "max_fee_wei": str(costs.max_fee_wei), **plan.report(),
+                  "gas": {TOKEN: costs.token_gas, NATIVE: costs.native_gas}}
+        with self.engine.begin() as conn:
+            if conn.scalar(select(PoolRun.run_id).where(PoolRun.run_id == run_id)) is not None:
+                return False
+            conn.execute(insert(PoolRun).values(
+                run_id=run_id, destination=plan.destination, funding=funding,
+                max_fee_wei=str(costs.max_fee_wei), dry_run=self.dry_run,
+                report=_canonical(report), status="dry_run" if self.dry_run else PLANNED,
+                created_at=now, updated_at=now))
+            rows = []
+            for seq, p in enumerate(plan.moves):
+                m = p.move
+                wallet = m.destination if p.kind == TOPUP else m.source
+                rows.append({"run_id": run_id, "seq": seq, "kind": p.kind, "wallet": wallet.lower(),
+                             "asset": m.asset, "sender": m.source.lower(),
+                             "recipient": m.destination.lower(), "units": str(m.units),
+                             "keep": str(p.keep),
+                             "intent_id": intent_id(run_id, p.kind, wallet, m.asset),
+                             "state": PLANNED})
+            if rows:
+                conn.execute(insert(PoolTx), rows)
+            append(conn, AuditRecord(ACTOR, "treasury.pooling.plan", report,
+                                     {"dry_run": self.dry_run, "transactions": len(rows)}))
+        return True
+
+    # ------------------------------------------------------------------ advance
+    def advance(self, run_id: str) -> dict[str, int]:
+        """Move run ``run_id`` on (see the module docstring); returns its rows counted by state."""
+        run = self._run(run_id)
+        if run.dry_run:
+            return dict(Counter(r.state for r in self._rows(run_id)))
+        cap = int(run.max_fee_wei)
+        self._refresh(run_id, cap)
+        rows = self._rows(run_id)
+        topup_state = {r.wallet: r.state for r in rows if r.kind == TOPUP}
+        tokens_final = Counter(r.wallet for r in rows if r.kind == TOKEN and r.state in (DONE, FAILED))
+        tokens_all = Counter(r.wallet for r in rows if r.kind == TOKEN)
+        for row in rows:
+            if row.state == PLANNED and row.kind != TOPUP:
+                gate = topup_state.get(row.wallet, DONE)
+                if gate == FAILED:
+                    self._mark(row.id, FAILED, reason="its gas top-up failed")
+                    continue
+                if gate != DONE:
+                    continue  # the top-up is not mined yet
+                if row.kind == NATIVE:
+                    if tokens_final[row.wallet] < tokens_all[row.wallet]:
+                        continue  # the ETH goes last, once the wallet's token gas is paid
+                    if not self._fix_native(run_id, row, cap):
+                        continue
+                    row = self._rows(run_id, row.id)[0]
+            if row.state in (PLANNED, READY):
+                self._send(run_id, row, cap)
+        counts = Counter(r.state for r in self._rows(run_id))
+        if run.status == PLANNED and set(counts) <= {DONE, FAILED}:
+            self._finish(run_id, counts)
+        return dict(counts)
+
+    def _send(self, run_id: str, row: Any, cap: int) -> None:
+        sender = self._sender(row.sender, cap)
+        units = int(row.units)
+        if row.kind == TOKEN:
+            token = by_symbol(row.asset).address
+            data = TRANSFER + abi_encode(["address", "uint256"],
+                                         [to_checksum_address(row.recipient), units])
+            to, value, gas = token, 0, self._costs_gas(run_id, TOKEN)
+        else:
+            to, value, data, gas = row.recipient, units, b"", self._costs_gas(run_id, NATIVE)
+        try:
+            sent = sender.send(row.intent_id, to, data, value=value, gas=gas)
+        except IntentConflictError as err:
+            self._mark(row.id, FAILED, reason=str(err))
+            return
+        self._mark(row.id, SENT, tx_hash=sent.hashes[-1])
+
+    def _fix_native(self, run_id: str, row: Any, cap: int) -> bool:
+        """Fix the ETH amount of ``row`` from the wallet's balance now that its token transfers
+        are final: everything above its minimum but this transfer's gas at the cap (what the
+        reserve for the token gas left unspent goes too). Written (state ``ready``) before the
+        send, so a restart sends this amount. Less than planned (someone else spent from the
+        wallet) fails the row instead of sending."""
+        gas = self._costs_gas(run_id, NATIVE)
+        balance = int(self.w3.eth.get_balance(to_checksum_address(row.wallet)))
+        units = balance - int(row.keep) - gas * cap
+        if units < int(row.units):
+            self._mark(row.id, FAILED, reason=f"balance {balance} wei is below the plan "
+                       f"({row.units} + minimum {row.keep} + gas): nothing sent")
+            return False
+        with self.engine.begin() as conn:
+            conn.execute(update(PoolTx).where(PoolTx.id == row.id, PoolTx.state == PLANNED)
+                         .values(units=str(units), state=READY))
+        return True
+
+    def _costs_gas(self, run_id: str, kind: str) -> int:
+        report = json.loads(self._run(run_id).report)
+        return int(report["gas"][kind])
+
+    def _refresh(self, run_id: str, cap: int) -> None:
+        """Tick the senders of sent rows and record the final states."""
+        sent = [r for r in self._rows(run_id) if r.state == SENT]
+        for address in sorted({r.sender for r in sent}):
+            self._sender(address, cap).tick()
+        for r in sent:
+            status = self._sender(r.sender, cap).status(r.intent_id)
+            if status is None:
+                continue
+            if status.state == MINED:
+                self._mark(r.id, DONE, tx_hash=status.mined_hash)
+            elif status.state in (REVERTED, DROPPED):
+                self._mark(r.id, FAILED, tx_hash=status.mined_hash,
+                           reason=f"{status.state}: {status.revert_reason or ''}".rstrip(": "))
+
+    def _sender(self, address: str, cap: int) -> TxSender:
+        key = (address.lower(), cap)
+        if key not in self._senders:
+            cfg = SenderConfig(max_fee_wei=cap, bump_after_s=self.bump_after_s,
+                               min_tip_wei=min(10**9, cap), confirmations=self.confirmations)
+            funding = self.funding_address
+            if funding is not None and address.lower() == funding.lower():
+                ring, label = self.funding, self.funding_label
+            else:
+                ring, label = self.keys.keyring(address), address.lower()
+            assert ring is not None and label is not None  # noqa: S101 - checked at start
+            self._senders[key] = TxSender(self.engine, self.w3, ring, label, cfg,
+                                          on_alert=self.on_alert)
+        return self._senders[key]
+
+    # ------------------------------------------------------------------ rows
+    def _run(self, run_id: str) -> Any:
+        with self.engine.connect() as conn:
+            run = conn.execute(select(PoolRun.__table__).where(PoolRun.run_id == run_id)).one_or_none()
+        if run is None:
+            raise LookupError(f"no pooling run {run_id!r}")
+        return run
+
+    def _rows(self, run_id: str, row_id: int | None = None) -> list[Any]:
+        q = select(PoolTx.__table__).where(PoolTx.run_id == run_id)
+        if row_id is not None:
+            q = q.where(PoolTx.id == row_id)
+        with self.engine.connect() as conn:
+            return list(conn.execute(q.order_by(PoolTx.seq)))
+
+    def _mark(self, row_id: int, state: str, tx_hash: str | None = None,
+              reason: str | None = None) -> None:
+        values: dict[str, Any] = {"state": state}
+        if tx_hash is not None:
+            values["tx_hash"] = tx_hash
+        if reason is not None:
+            values["reason"] = reason
+        with self.engine.begin() as conn:
+            conn.execute(update(PoolTx).where(PoolTx.id == row_id).values(**values))
+
+    def _finish(self, run_id: str, counts: Counter) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(update(PoolRun).where(PoolRun.run_id == run_id,
+                                                      PoolRun.status == PLANNED)
+                                .values(status="done", updated_at=datetime.now(UTC))).rowcount
+            if done:
+                append(conn, AuditRecord(ACTOR, "treasury.pooling.done", {"run": run_id},
+                                         {k: counts[k] for k in sorted(counts)}))
+
+    def transactions(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's planned transactions and their states (amounts as integers)."""
+        return [{"kind": r.kind, "wallet": r.wallet, "asset": r.asset, "units": int(r.units),
+                 "state": r.state, "tx_hash": r.tx_hash, "reason": r.reason}
+                for r in self._rows(run_id)]
+
+    def close(self) -> None:
+        """Release the senders (the engine is the caller's)."""
+        for s in self._senders.values():
+            s.close()

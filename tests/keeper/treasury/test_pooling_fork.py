@@ -1,0 +1,135 @@
+"""Pooling 120 HD deposit addresses (ETH + USDC) on the fork: everything worth moving reaches the
+operational address, every minimum holds, dust stays (reported), gas top-ups come from the HSM
+funding key, a restart (and a send whose bookkeeping was lost) sends nothing twice, and the
+operational wallet count drops by >= 60 %."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import pytest
+from eth_abi import encode
+from eth_utils import to_checksum_address
+from sqlalchemy import select
+
+from keeper.assets import USDC
+from keeper.audit import upgrade as audit_upgrade
+from keeper.chain import SenderConfig, TxSender
+from keeper.chain.migrate import SCHEMA as CHAIN_SCHEMA
+from keeper.keys import Keyring
+from keeper.keys.hd import AddressRegistry
+from keeper.keys.hsm import HsmSeedWrapper, ensure_local_token
+from keeper.ledger.db import make_engine
+from keeper.treasury.migrate import upgrade as treasury_upgrade
+from keeper.treasury.pooling import PoolCosts, operational_wallets, plan_pool, reduction_bps
+from keeper.treasury.pooling.executor import TRANSFER, PoolRunner, read_holdings
+from keeper.treasury.pooling.keys import DepositKeys
+from keeper.treasury.pooling.models import PoolTx
+from strongroom_testkit.treasury_pooling import deposit_wallet, fund_in_one_block
+
+GWEI, ETHER, USD = 10**9, 10**18, 10**6
+N = 120
+DEST = "0x00000000000000000000000000000000000c0FFe"
+
+
+@pytest.fixture(scope="module")
+def hsm(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    if shutil.which("softhsm2-util") is None:
+        pytest.skip("softhsm2-util not installed (apt softhsm2)")
+    return ensure_local_token(tmp_path_factory.mktemp("pool-hsm"))
+
+
+def _layout(i: int) -> tuple[int, int, int, int]:
+    """(wei, usdc units, ETH minimum, USDC minimum) of deposit address ``i``."""
+    if i in (1, 5, 9):
+        return 0, USD // 2, 0, 0  # half a dollar and no gas: not worth a top-up
+    return [(ETHER // 20, 1_000 * USD, 0, 0),  # gas on hand
+            (0, 500 * USD, 0, 0),  # no ETH: needs a top-up
+            (ETHER // 5, 300 * USD, ETHER // 10, 100 * USD),  # minimums to keep
+            (ETHER // 50, 0, 0, 0)][i % 4]
+
+
+def test_pool_120_hd_deposit_addresses(tmp_path, w3, chain, hsm):
+    url = f"sqlite:///{tmp_path / 'pool.db'}"
+    for upgrade in (treasury_upgrade, audit_upgrade, CHAIN_SCHEMA.upgrade):
+        upgrade(url)
+    engine = make_engine(url)
+    registry = AddressRegistry(engine)
+    registry.create_schema()
+    wrapper = HsmSeedWrapper(hsm)
+    addresses = deposit_wallet(registry, wrapper, "eth-deposits", N)
+    fund_in_one_block(w3, [(a, *_layout(i)[:2]) for i, a in enumerate(addresses)])
+    funding = Keyring.from_hsm(hsm, labels=("eth-hot",))
+    chain.provider.set_balance(funding.eth_address("eth-hot"), 10 * ETHER)
+    minimums = {}
+    for i, a in enumerate(addresses):
+        _, _, eth_min, usdc_min = _layout(i)
+        minimums[(a, "ETH")], minimums[(a, "USDC")] = eth_min, usdc_min
+
+    base = int(w3.eth.get_block("latest")["baseFeePerGas"])
+    costs = PoolCosts(max_fee_wei=2 * base + 2 * GWEI, prices_cents={"ETH": 300_000, "USDC": 100})
+    before = read_holdings(w3, addresses, minimums=minimums)
+    plan = plan_pool(before, DEST, costs, funding=funding.eth_address("eth-hot"))
+    assert {(s.wallet, s.asset) for s in plan.skipped} == {
+        (addresses[i], "USDC") for i in (1, 5, 9)}
+    assert sum(p.kind == "topup" for p in plan.moves) == 30 - 3
+
+    keys = DepositKeys(registry, wrapper, wallet="eth-deposits", seed_name="eth-deposits-seed")
+    assert "secret" not in repr(keys) and keys.addresses == addresses
+    runner = PoolRunner(engine, w3, keys, funding=funding, funding_label="eth-hot")
+    assert runner.start("run-1", plan, costs) is True
+    runner.advance("run-1")  # top-ups (and what needs none) sent
+
+    # a crash: one wallet's transfer went out, the bookkeeping did not; then a restart
+    with engine.connect() as conn:
+        lost = conn.execute(select(PoolTx.__table__).where(
+            PoolTx.kind == "token", PoolTx.state == "planned")).first()
+    assert lost is not None
+    TxSender(engine, w3, keys.keyring(lost.sender), lost.sender.lower(), SenderConfig(
+        max_fee_wei=costs.max_fee_wei, bump_after_s=600, min_tip_wei=GWEI)).send(
+        lost.intent_id, USDC.address, _transfer(lost.recipient, int(lost.units)), gas=costs.token_gas)
+    runner = PoolRunner(engine, w3, keys, funding=funding, funding_label="eth-hot")
+    assert runner.start("run-1", plan, costs) is False  # never re-planned
+    for _ in range(6):
+        counts = runner.advance("run-1")
+        if set(counts) == {"mined"}:
+            break
+    assert counts == {"mined": len(plan.moves)}
+
+    # exactly one transaction per planned (wallet, asset): nonces tell
+    per_sender: dict[str, int] = {}
+    for row in runner.transactions("run-1"):
+        sender = funding.eth_address("eth-hot") if row["kind"] == "topup" else row["wallet"]
+        per_sender[sender.lower()] = per_sender.get(sender.lower(), 0) + 1
+    for sender, n in per_sender.items():
+        assert w3.eth.get_transaction_count(w3.to_checksum_address(sender)) == n, sender
+
+    after = read_holdings(w3, addresses, minimums=minimums)
+    for h in after:
+        assert h.units >= h.minimum_units, h
+    held = {(h.wallet, h.asset): h.units for h in after}
+    for i in (1, 5, 9):
+        assert held[(addresses[i], "USDC")] == USD // 2  # dust left, as reported
+    dest = read_holdings(w3, [DEST])
+    moved_usdc = sum(h.units - h.minimum_units for h in before if h.asset == "USDC"
+                     and h.wallet not in {addresses[i] for i in (1, 5, 9)})
+    sent_eth = sum(r["units"] for r in runner.transactions("run-1") if r["kind"] == "native")
+    assert sent_eth >= plan.totals["ETH"]  # fixed at send time: the unspent token gas went too
+    assert {h.asset: h.units for h in dest} == {"ETH": sent_eth, "USDC": moved_usdc}
+
+    ops_before = operational_wallets(before, DEST, costs, funding=funding.eth_address("eth-hot"))
+    ops_after = operational_wallets(after, DEST, costs, funding=funding.eth_address("eth-hot"))
+    assert ops_after == {DEST}
+    assert len(ops_before) == N - 3 + 1
+    assert reduction_bps(len(ops_before), len(ops_after)) >= 6_000
+    print(f"pooling: {N} HD addresses, {len(plan.moves)} transactions, {len(ops_before)} -> "
+          f"{len(ops_after)} operational wallets "
+          f"({reduction_bps(len(ops_before), len(ops_after)) / 100:.2f}% fewer)")
+    runner.close()
+    funding.close()
+    engine.dispose()
+
+
+def _transfer(to: str, units: int) -> bytes:
+    return TRANSFER + encode(["address", "uint256"], [to_checksum_address(to), units])
