@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, case, func, or_, select, true
 
 from keeper.compliance.models import FreezeRow, MovementRow
 from keeper.compliance.risk import AddressRisk
-from keeper.compliance.rules_engine import History, Movement
+from keeper.compliance.rules_engine import History, Movement, Reach, Summary
 from keeper.compliance.screening.addresses import normalise_address
 from keeper.compliance.screening.matcher import Decision
 from keeper.compliance.screening.screener import Screener
@@ -108,33 +108,54 @@ def movement_of(r: Any) -> Movement:
 
 class Histories:
     """Every batch client's non-blocked movements of the rules' windows, indexed in time order
-    (:class:`~keeper.compliance.rules_engine.History`), and the times of those that filed a CTR."""
+    (:class:`~keeper.compliance.rules_engine.History`), and the times of those that filed a CTR.
 
-    def __init__(self, conn: Connection, txs: Sequence[Movement]) -> None:
-        """Read, in one query per chunk of clients, what the windows of ``txs`` can reach."""
+    Given the rules' :class:`~keeper.compliance.rules_engine.Reach`, only the stored movements
+    that lie on a window edge of some movement of the batch (times ``t - w`` for every window
+    ``w`` and batch time ``t``, and the batch's own span) are read one by one; those between two
+    edges are read as one :class:`~keeper.compliance.rules_engine.Summary` per gap, summed by the
+    database (every window of the batch holds all of a gap or none of it), so a batch reads a few
+    rows however long the client's month has been."""
+
+    def __init__(self, conn: Connection, txs: Sequence[Movement], rules: Reach | None = None) -> None:
+        """Read, in one query per chunk of clients (two with ``rules``), what the windows of
+        ``txs`` can reach; without ``rules`` every movement is read one by one."""
         self._hist: dict[str, History] = {}
         self._ctr: dict[str, list[datetime]] = {}
+        self.rows = 0  # movements read one by one
         if not txs:
             return
-        since = min(t.at for t in txs) - HISTORY
-        until = max(t.at for t in txs)
+        first, until = min(t.at for t in txs), max(t.at for t in txs)
+        since = first - HISTORY
+        spans = {HISTORY} | {min(timedelta(seconds=w), HISTORY) for w in (rules.windows if rules else ())}
+        edges = _merge([(first - s, until - s) for s in spans] + [(first, until)])
+        near = or_(*[_MOV.c.at.between(a, b) for a, b in edges]) if rules else true()
         for part in _chunks(sorted({t.client_id for t in txs})):
+            live = and_(_MOV.c.client_id.in_(part), _MOV.c.verdict != "block",
+                        _MOV.c.at > since, _MOV.c.at <= until)
             rows = conn.execute(  # the CTR flag found by the database, not the detail shipped
                 select(_MOV.c.id, _MOV.c.client_id, _MOV.c.kind, _MOV.c.asset, _MOV.c.units,
-                       _MOV.c.usd_cents, _MOV.c.at,
-                       _MOV.c.detail.contains(CTR_FILED, autoescape=True).label("ctr"))
-                .where(and_(_MOV.c.client_id.in_(part), _MOV.c.verdict != "block",
-                            _MOV.c.at > since, _MOV.c.at <= until))
-                .order_by(_MOV.c.at)
+                       _MOV.c.usd_cents, _MOV.c.at, _CTR.label("ctr"))
+                .where(live, near).order_by(_MOV.c.at)
             )
             for r in rows:
+                self.rows += 1
                 self.add(movement_of(r), bool(r.ctr))
+            if rules is not None:
+                ctr_since = first - min(timedelta(seconds=max(rules.ctr_windows, default=0)), HISTORY)
+                for client_id, summary, ctr_at in _summaries(conn, live, edges, rules, ctr_since):
+                    self._history(client_id).add(summary)
+                    if ctr_at is not None:
+                        bisect.insort_right(self._ctr.setdefault(client_id, []), ctr_at)
+
+    def _history(self, client_id: str) -> History:
+        if client_id not in self._hist:
+            self._hist[client_id] = History(horizon=HISTORY)
+        return self._hist[client_id]
 
     def add(self, m: Movement, ctr_filed: bool) -> None:
         """Record ``m`` (decided, not blocked) after any movement at the same time."""
-        if m.client_id not in self._hist:
-            self._hist[m.client_id] = History(horizon=HISTORY)
-        self._hist[m.client_id].add(m)
+        self._history(m.client_id).add(m)
         if ctr_filed:
             bisect.insort_right(self._ctr.setdefault(m.client_id, []), m.at)
 
@@ -149,6 +170,52 @@ class Histories:
         ats = self._ctr.get(tx.client_id, [])
         i = bisect.bisect_right(ats, tx.at)
         return i > 0 and ats[i - 1] > max(tx.at - window, tx.at - HISTORY)
+
+
+#: whether a stored movement filed a CTR (the database reads the flag; see :data:`CTR_FILED`)
+_CTR = _MOV.c.detail.contains(CTR_FILED, autoescape=True)
+
+
+def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Closed intervals merged where they overlap, in time order."""
+    out: list[tuple[datetime, datetime]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _summaries(conn: Connection, live: Any, edges: list[tuple[datetime, datetime]], rules: Reach,
+               ctr_since: datetime) -> Iterable[tuple[str, Summary, datetime | None]]:
+    """(client, summary, latest CTR filing) of the stored movements in each gap between
+    ``edges`` (the database sums them; a CTR flag is looked for only after ``ctr_since``)."""
+    gaps = [(b, a) for (_, b), (a, _) in zip(edges, edges[1:], strict=False)]
+    if not gaps:
+        return
+    gap = case(*[(and_(_MOV.c.at > lo, _MOV.c.at < hi), n) for n, (lo, hi) in enumerate(gaps)],
+               else_=None)
+    bands = sorted(rules.bands)
+    inner = select(
+        _MOV.c.client_id, _MOV.c.at, _MOV.c.usd_cents, gap.label("gap"),
+        case((_MOV.c.kind == "buy", _MOV.c.at), else_=None).label("buy"),
+        case((_MOV.c.at > ctr_since, case((_CTR, _MOV.c.at), else_=None)), else_=None).label("ctr"),
+        *[case((_MOV.c.usd_cents.between(lo, hi), 1), else_=0).label(f"b{n}")
+          for n, (lo, hi) in enumerate(bands)],
+    ).where(live).subquery()
+    rows = conn.execute(
+        select(inner.c.client_id, func.count(), func.sum(inner.c.usd_cents), func.max(inner.c.at),
+               func.max(inner.c.buy), func.max(inner.c.ctr),
+               *[func.sum(inner.c[f"b{n}"]) for n in range(len(bands))])
+        .where(inner.c.gap.is_not(None)).group_by(inner.c.client_id, inner.c.gap))
+    for r in rows:
+        yield r[0], Summary(_utc(r[3]), int(r[1]), int(r[2]),  # type: ignore[arg-type]
+                            {b: int(r[6 + n]) for n, b in enumerate(bands)}, _utc(r[4])), _utc(r[5])
 
 
 def load_stored(conn: Connection, ids: Iterable[str]) -> dict[str, Any]:

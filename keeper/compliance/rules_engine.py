@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from keeper.prices import PriceFeed, value_cents
 
@@ -152,35 +152,55 @@ class RuleHit:
     reason: str
 
 
+@dataclass(frozen=True)
+class Summary:
+    """Stored movements of one client lying between two window edges, as sums: every window of
+    the movements judged holds all of them or none, so only their count, total, count in each
+    value band, latest buy and latest CTR filing matter (see :func:`reach`). ``at``: a time
+    between those edges (the latest of them)."""
+
+    at: datetime
+    count: int
+    cents: int
+    bands: dict[tuple[int, int], int]
+    last_buy: datetime | None = None
+
+
 class History:
     """A client's screened movements in time order with running totals, so every window a rule
     reads is found by bisection instead of a scan of the history (a batch of *n* movements of one
     client costs O(n log n), not O(n^2)).
 
     ``horizon``: how far back any window may reach (what the caller loaded), ``None``: no bound.
-    A window of ``tx`` is ``(max(tx.at - window, tx.at - horizon), tx.at]`` without ``tx.id``."""
+    A window of ``tx`` is ``(max(tx.at - window, tx.at - horizon), tx.at]`` without ``tx.id``
+    (a :class:`Summary` holds stored movements, whose ids are never those being judged)."""
 
     def __init__(self, movements: Iterable[Movement] = (), *, horizon: timedelta | None = None) -> None:
         """Index ``movements`` (any order; equal times keep their order)."""
         self.horizon = horizon
         self._at: list[datetime] = []
-        self._items: list[Movement] = []
+        self._items: list[Movement | Summary] = []
         self._buys: list[datetime] = []
         self._ids: dict[str, list[Movement]] = {}
-        self._cents = [0]  # _cents[i]: total of the first i movements (valid up to _valid)
+        self._cents = [0]  # _cents[i]: total of the first i entries (valid up to _valid)
+        self._counts = [0]  # _counts[i]: movements in the first i entries
         self._bands: dict[tuple[int, int], list[int]] = {}  # running counts within each band
         self._valid = 0
         for m in sorted(movements, key=lambda m: m.at):
             self.add(m)
 
-    def add(self, m: Movement) -> None:
-        """Record ``m`` after any movement at the same time."""
+    def add(self, m: Movement | Summary) -> None:
+        """Record ``m`` (a movement or a :class:`Summary`) after any entry at the same time."""
         i = bisect.bisect_right(self._at, m.at)
         self._at.insert(i, m.at)
         self._items.insert(i, m)
-        self._ids.setdefault(m.id, []).append(m)
-        if m.kind == "buy":
-            bisect.insort_right(self._buys, m.at)
+        if isinstance(m, Summary):
+            if m.last_buy is not None:
+                bisect.insort_right(self._buys, m.last_buy)
+        else:
+            self._ids.setdefault(m.id, []).append(m)
+            if m.kind == "buy":
+                bisect.insort_right(self._buys, m.at)
         self._valid = min(self._valid, i)
 
     def _extend(self) -> None:
@@ -188,13 +208,20 @@ class History:
         n, v = len(self._items), self._valid
         if v == n:
             return
-        del self._cents[v + 1:]
+        del self._cents[v + 1:], self._counts[v + 1:]
         for m in self._items[v:]:
-            self._cents.append(self._cents[-1] + m.usd_cents)
-        for (lo, hi), counts in self._bands.items():
+            if isinstance(m, Summary):
+                self._cents.append(self._cents[-1] + m.cents)
+                self._counts.append(self._counts[-1] + m.count)
+            else:
+                self._cents.append(self._cents[-1] + m.usd_cents)
+                self._counts.append(self._counts[-1] + 1)
+        for band, counts in self._bands.items():
+            lo, hi = band
             del counts[v + 1:]
             for m in self._items[v:]:
-                counts.append(counts[-1] + (lo <= m.usd_cents <= hi))
+                counts.append(counts[-1] + (m.bands[band] if isinstance(m, Summary)
+                                            else lo <= m.usd_cents <= hi))
         self._valid = n
 
     def _span(self, tx: Movement, seconds: int) -> tuple[datetime, int, int]:
@@ -212,11 +239,12 @@ class History:
         self._extend()
         since, lo, hi = self._span(tx, seconds)
         own = self._excluded(tx, since)
-        return (hi - lo - len(own),
+        return (self._counts[hi] - self._counts[lo] - len(own),
                 self._cents[hi] - self._cents[lo] - sum(m.usd_cents for m in own))
 
     def in_band(self, tx: Movement, seconds: int, low: int, high: int) -> int:
-        """How many movements in ``tx``'s window are worth ``low..high`` cents."""
+        """How many movements in ``tx``'s window are worth ``low..high`` cents (a band a
+        :class:`Summary` does not count raises ``KeyError``: build it with :func:`reach`)."""
         if (low, high) not in self._bands:
             self._bands[(low, high)] = [0]
             self._valid = 0
@@ -300,6 +328,37 @@ EVALUATORS: dict[str, Callable[[dict[str, Any], Movement, History], str | None]]
     "R005": _r005,
     "R006": _r006,
 }
+
+
+DEFAULT_WINDOW_S = 86_400  # the window of a rule that names none (a CTR filed once per window)
+WINDOW_PARAMETERS = ("window_s", "baseline_s")  # the parameters that are sliding windows
+
+
+class Reach(NamedTuple):
+    """What ``rules`` read of a client's history: window lengths (seconds), value bands (cents,
+    inclusive) and the windows CTR filings are counted once per."""
+
+    windows: frozenset[int]
+    bands: frozenset[tuple[int, int]]
+    ctr_windows: frozenset[int]
+
+
+def rule_window(rule: Rule) -> int:
+    """The sliding window of ``rule`` in seconds (:data:`DEFAULT_WINDOW_S` when it names none)."""
+    return int(rule.parameters.get("window_s", DEFAULT_WINDOW_S))
+
+
+def reach(rules: RuleSet) -> Reach:
+    """Every window and band ``rules`` can read (a history summarised between these windows'
+    edges judges as the full history, see :class:`Summary`)."""
+    windows = {DEFAULT_WINDOW_S}
+    bands: set[tuple[int, int]] = set()
+    for r in rules.rules:
+        windows.update(int(r.parameters[k]) for k in WINDOW_PARAMETERS if k in r.parameters)
+        if "low_cents" in r.parameters:
+            bands.add((int(r.parameters["low_cents"]), int(r.parameters["high_cents"])))
+    ctr = frozenset(rule_window(r) for r in rules.rules if r.action is Action.FILE_CTR)
+    return Reach(frozenset(windows | ctr), frozenset(bands), ctr)
 
 
 def evaluate(rules: RuleSet, tx: Movement, history: Sequence[Movement] | History) -> list[RuleHit]:

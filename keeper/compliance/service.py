@@ -33,7 +33,15 @@ from keeper.compliance.gate import (
 )
 from keeper.compliance.models import CaseEventRow, CaseRow, FreezeRow, MovementRow, ReportRow
 from keeper.compliance.risk import AddressRisk
-from keeper.compliance.rules_engine import Action, Movement, RuleHit, RuleSet, evaluate
+from keeper.compliance.rules_engine import (
+    Action,
+    Movement,
+    RuleHit,
+    RuleSet,
+    evaluate,
+    reach,
+    rule_window,
+)
 from keeper.compliance.screening.addresses import normalise_address
 from keeper.compliance.screening.screener import Screener
 
@@ -116,7 +124,8 @@ class ComplianceService(FourEyes):
                       for i, r in load_stored(conn, [f.tx.id for f in found]).items()}
             frozen = load_freezes(conn, [f.tx.client_id for f in found],
                                   [normalise_address(f.tx.address) for f in found if f.tx.address])
-            history = Histories(conn, [f.tx for f in found if f.tx.id not in stored])
+            history = Histories(conn, [f.tx for f in found if f.tx.id not in stored],
+                                  reach(self.rules))
             for f in found:
                 fingerprint = _fingerprint(f.tx)
                 prior = stored.get(f.tx.id)
@@ -305,7 +314,7 @@ class ComplianceService(FourEyes):
     def _window(self, hit: RuleHit) -> timedelta:
         """The sliding window of the rule behind ``hit`` (24 h when it names none)."""
         rule = next(r for r in self.rules.rules if r.id == hit.rule_id)
-        return timedelta(seconds=rule.parameters.get("window_s", 86_400))
+        return timedelta(seconds=rule_window(rule))
 
     def _conn(self, conn: Connection | None) -> Any:
         return nullcontext(conn) if conn is not None else self.engine.connect()

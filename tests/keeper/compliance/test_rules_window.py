@@ -4,12 +4,18 @@ judged movement's own id, and a horizon shorter than a rule's window (hypothesis
 
 from __future__ import annotations
 
+import json
+import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Engine, insert
 
+from keeper.compliance.gate import HISTORY, Histories
+from keeper.compliance.models import MovementRow
 from keeper.compliance.rules_engine import (
     OUT_KINDS,
     History,
@@ -17,6 +23,7 @@ from keeper.compliance.rules_engine import (
     RuleHit,
     RuleSet,
     evaluate,
+    reach,
 )
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -97,3 +104,72 @@ def test_own_id_is_never_counted() -> None:
     tx = Movement("t1", "c1", "transfer_out", "USDC", 10**6, 100, T0)
     hits = {h.rule_id: h.reason for h in evaluate(RULES, tx, History([buy, twin]))}
     assert hits["R002"] == "transfer out 1800 s after a buy"
+
+
+# ---- a batch's history read from the database: rows near a window edge one by one, the rest
+# as per-gap sums (Histories with the rules' reach) decides as the scan of every stored row
+_MOV = MovementRow.__table__
+_CTR_AT = [1, 100, 3_600, 50_000, 80_000, 86_399, 86_400, 86_401, 1_000_000]  # s before T0
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hist=st.lists(movement, max_size=30), txs=st.lists(movement, min_size=1, max_size=5),
+       ctr=st.lists(st.sampled_from(_CTR_AT), max_size=3), blocked=st.sets(st.integers(0, 29)),
+       spread=st.integers(0, 7_200))
+def test_summarised_batch_history_decides_as_a_scan(engine: Engine, hist: list[Movement],
+                                                    txs: list[Movement], ctr: list[int],
+                                                    blocked: set[int], spread: int) -> None:
+    client = f"c-{uuid.uuid4().hex}"
+    stored = [replace(m, id=f"s{i}-{client}", client_id=client,
+                      at=m.at - timedelta(seconds=3 * spread)) for i, m in enumerate(hist)]
+    stored += [Movement(f"ctr{i}-{client}", client, "deposit", "USDC", 10_000, 1,
+                        T0 - timedelta(seconds=s)) for i, s in enumerate(ctr)]
+    ctr_ids = {m.id for m in stored[len(hist):]}
+    with engine.begin() as conn:
+        if stored:
+            conn.execute(insert(_MOV), [{
+                "id": m.id, "client_id": m.client_id, "kind": m.kind, "asset": m.asset,
+                "units": str(m.units), "usd_cents": m.usd_cents, "at": m.at, "rules_version": 1,
+                "verdict": "block" if i in blocked else "allow",
+                "detail": json.dumps({"ctr_filed": m.id in ctr_ids}, sort_keys=True)}
+                for i, m in enumerate(stored)])
+    live = [m for i, m in enumerate(stored) if i not in blocked]
+    batch = [replace(t, id=f"t{i}-{client}", client_id=client,
+                     at=T0 + timedelta(seconds=spread * (i % 2))) for i, t in enumerate(txs)]
+    with engine.connect() as conn:
+        full = Histories(conn, batch)
+        summed = Histories(conn, batch, reach(RULES))
+    assert summed.rows <= full.rows
+    seen = list(live)
+    for tx in batch:  # judged in order, each added afterwards, as screen_many does
+        expect = _scan(RULES, tx, seen, HISTORY)
+        assert evaluate(RULES, tx, summed.before(tx)) == expect
+        assert evaluate(RULES, tx, full.before(tx)) == expect
+        for window in (timedelta(hours=1), timedelta(days=1)):
+            assert summed.ctr_within(tx, window) == full.ctr_within(tx, window)
+        summed.add(tx, False)
+        full.add(tx, False)
+        seen.append(tx)
+
+
+def test_a_batch_reads_only_rows_near_window_edges(engine: Engine) -> None:
+    """Thousands of stored movements spread over the month: a batch at one instant reads none
+    of them one by one (their sums per gap between window edges decide), and still sees them
+    and the CTR one of them filed."""
+    client = f"c-{uuid.uuid4().hex}"
+    rows = [{"id": f"s{i}-{client}", "client_id": client, "kind": "deposit", "asset": "USDC",
+             "units": "10000", "usd_cents": 1, "at": T0 - timedelta(seconds=37 + 877 * i),
+             "verdict": "allow", "rules_version": 1, "detail": "{}"} for i in range(2_000)]
+    rows[91]["detail"] = json.dumps({"ctr_filed": True})  # 22.2 h before: inside the CTR window
+    with engine.begin() as conn:
+        conn.execute(insert(_MOV), rows)
+    tx = Movement(f"t-{client}", client, "deposit", "USDC", 10**6 * 100_000, 10_000_000, T0)
+    with engine.connect() as conn:
+        summed = Histories(conn, [tx], reach(RULES))
+    assert summed.rows == 0
+    assert summed.ctr_within(tx, timedelta(days=1))
+    assert not summed.ctr_within(tx, timedelta(hours=22))
+    day = sum(1 for r in rows if r["at"] > T0 - timedelta(days=1))
+    assert evaluate(RULES, tx, summed.before(tx))[0].reason == f"{10_000_000 + day} cents within 24 h"
+    assert [h.rule_id for h in evaluate(RULES, tx, summed.before(tx))] == ["R004", "R006"]
