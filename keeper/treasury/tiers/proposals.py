@@ -18,7 +18,9 @@ key returns the recorded SafeTx: never a second proposal for one move.
   from.
 
 Nonces: the Safe's on-chain nonce, or the next one after the SafeTxs this book already planned
-for the same Safe that are still at or above it.
+for the same Safe that are still at or above it. While a planned move of an asset is still open
+on its Safe (its nonce not yet used), a new plan for that asset and Safe returns it instead of
+stacking a second move on a view that does not yet show the first.
 """
 
 from __future__ import annotations
@@ -134,7 +136,12 @@ class ProposalPlanner:
         if existing is not None and existing.status == SweepStatus.PROPOSED:
             return _from_row(existing)
         safe = to_checksum_address(safe)
-        txs = build(self._next_nonce(safe))
+        onchain = self._safe_nonce(safe)
+        for row in self.book.rows(kind):  # one open proposal per asset and Safe at a time
+            if (row.status == SweepStatus.PROPOSED and row.asset == move.asset and row.payload
+                    and row.payload["safe"] == safe and _last_nonce(row) >= onchain):
+                return _from_row(row)
+        txs = build(self._next_nonce(safe, onchain))
         hashes = tuple("0x" + safe_tx_hash(self.chain_id, safe, tx).hex() for tx in txs)
         plan = PlannedProposal(key, safe, self.chain_id, tuple(txs), hashes)
         status = SweepStatus.DRY_RUN if dry_run else SweepStatus.PROPOSED
@@ -143,14 +150,19 @@ class ProposalPlanner:
             row = self.book.mark(key, SweepStatus.PROPOSED, reference=hashes[-1])
         return _from_row(row)
 
-    def _next_nonce(self, safe: str) -> int:
+    def _safe_nonce(self, safe: str) -> int:
         raw = self.w3.eth.call({"to": safe, "data": "0x" + NONCE.hex()})
-        nonce = int.from_bytes(bytes(raw)[:32], "big")
+        return int.from_bytes(bytes(raw)[:32], "big")
+
+    def _next_nonce(self, safe: str, nonce: int) -> int:
         for row in self.book.rows():
             if row.status == SweepStatus.PROPOSED and row.payload and row.payload["safe"] == safe:
-                for tx in row.payload["transactions"]:
-                    nonce = max(nonce, int(tx["nonce"]) + 1)
+                nonce = max(nonce, _last_nonce(row) + 1)
         return nonce
+
+
+def _last_nonce(row: Planned) -> int:
+    return max(int(tx["nonce"]) for tx in (row.payload or {}).get("transactions", [{"nonce": -1}]))
 
 
 def _from_row(row: Planned) -> PlannedProposal:
