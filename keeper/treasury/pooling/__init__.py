@@ -8,10 +8,17 @@ Public surface:
 * :class:`PoolRunner` (start a run: plan, rows and audit in one transaction; ``advance`` it from a
   job, exactly once per (run, kind, wallet, asset)), :func:`read_holdings`, :class:`DepositKeys`
   (HD deposit keys from an HSM-wrapped seed, in memory only);
+* :func:`plan_consolidation` / :func:`propose_consolidation` / :class:`ConsolidationPlan` (BTC
+  consolidation PSBTs through the coordinator, fee threshold and UTXO-count trade-off, :mod:`.btc`);
 * :class:`Signer`, :class:`WalletTopology`, :func:`check_wallet`, :class:`WalletReport`,
   :class:`TopologyStore`, :class:`TopologyViolationError` (:mod:`.topology`).
 """
 
+from keeper.treasury.pooling.btc import (
+    ConsolidationPlan,
+    plan_consolidation,
+    propose_consolidation,
+)
 from keeper.treasury.pooling.executor import PoolRunner, read_holdings
 from keeper.treasury.pooling.keys import DepositKeys
 from keeper.treasury.pooling.plan import (
@@ -33,7 +40,8 @@ from keeper.treasury.pooling.topology import (
 )
 
 __all__ = [
-    "DepositKeys", "PlannedMove", "PoolCosts", "PoolPlan", "PoolRunner", "Signer", "Skip", "TopologyStore",
-    "TopologyViolationError", "WalletReport", "WalletTopology", "check_wallet",
-    "operational_wallets", "plan_pool", "read_holdings", "reduction_bps",
+    "ConsolidationPlan", "DepositKeys", "PlannedMove", "PoolCosts", "PoolPlan", "PoolRunner",
+    "Signer", "Skip", "TopologyStore", "TopologyViolationError", "WalletReport", "WalletTopology",
+    "check_wallet", "operational_wallets", "plan_consolidation", "plan_pool",
+    "propose_consolidation", "read_holdings", "reduction_bps",
 ]
