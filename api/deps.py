@@ -18,14 +18,15 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2, SecurityScopes
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.audit import ACTOR_STATE
 from api.errors import unauthorized
 from keeper.auth import TokenService
-from keeper.clients import CLIENT_READ, Client, Principal, authenticate
+from keeper.clients import CLIENT_READ, SCOPES, Client, Principal, authenticate
 from keeper.config import Settings
 from keeper.deployments import Deployment, read_deployment
 from keeper.ledger import Ledger
@@ -83,6 +84,19 @@ bearer = HTTPBearer(
     "clients are created with `python -m keeper.auth create-client`), sent as "
     "`Authorization: Bearer <credential>`. The scopes are the same for both.",
 )
+# The same bearer header, documented as what OAuth2 tooling understands: the client-credentials
+# flow, its token endpoint and every scope. Each protected operation then lists its scopes under
+# both schemes (either credential is accepted).
+oauth2 = OAuth2(
+    flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(
+        tokenUrl="/oauth/token", scopes=SCOPES)),
+    scheme_name="OAuth2",
+    description="OAuth2 client credentials: `POST /oauth/token` with the OAuth client's id and "
+    "secret (HTTP Basic or form fields) and optionally `scope` (a subset of its grant); send the "
+    "access token as `Authorization: Bearer <token>`. An API key with the same scopes is "
+    "accepted wherever a token is.",
+    auto_error=False,
+)
 API_KEY_PREFIX = "sr_"
 
 
@@ -121,10 +135,12 @@ def get_principal(
     security_scopes: SecurityScopes,
     principal: AuthenticatedDep,
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    _oauth2: Annotated[str | None, Depends(oauth2)],
 ) -> Principal:
     """The authenticated principal, which must hold the route's scopes (401, else 403).
 
-    ``_bearer`` only documents the credential in OpenAPI (:func:`get_authenticated` reads it).
+    ``_bearer`` and ``_oauth2`` only document the credential in OpenAPI, as two alternative
+    schemes carrying the route's scopes (:func:`get_authenticated` reads the header).
     """
     if principal is None:
         raise unauthorized()
