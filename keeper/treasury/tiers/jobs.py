@@ -32,17 +32,24 @@ HOT_KEY = "eth-hot"
 CURSOR = "vault"  # the follower's cursor: the view is read at the block the ledger reached
 
 
-def current_view(host: Any, policy: TierPolicy | None = None) -> tuple[TierPolicy, TierView]:
-    """The policy and the tier view of the keeper ``host`` at its follower's block."""
-    settings = host.settings
+def view_at(settings: Any, engine: Any, reader: Any, vault: str,
+            policy: TierPolicy | None = None) -> tuple[TierPolicy, TierView]:
+    """The policy (``settings.treasury_policy_file`` unless given) and the tier view of
+    ``vault`` read through ``reader`` (a :class:`keeper.chain.reader.ChainReader`) at the block
+    the follower's ledger figures reached (the head before the follower's first range),
+    cross-checked with the sub-ledger on ``engine``."""
     policy = policy or policy_from_settings(settings)
-    reader = host.follower.reader
-    engine = host.ledger.engine
     block = ledger_totals(engine).cursors.get(CURSOR) or reader.head()
-    locations = evm_locations(reader.w3, host.follower.cfg.vault, block)
+    locations = evm_locations(reader.w3, vault, block)
     view = tier_view(policy, StaticPrices.from_settings(settings), reader=reader, block=block,
                      evm=locations, ledger=engine)
     return policy, view
+
+
+def current_view(host: Any, policy: TierPolicy | None = None) -> tuple[TierPolicy, TierView]:
+    """:func:`view_at` for the keeper ``host`` (its settings, ledger, follower and vault)."""
+    return view_at(host.settings, host.ledger.engine, host.follower.reader,
+                   host.follower.cfg.vault, policy)
 
 
 def treasury_tier_check(run: JobRun) -> bool:

@@ -86,3 +86,16 @@ def test_big_integers_stay_exact(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     eth = load_policy(path).asset("ETH")
     assert (eth.minimum_units.cold, eth.minimum_units.hot) == (2**200, 10**30 + 1)
+
+
+def test_the_cli_refuses_a_bad_policy_file(tmp_path: Path, monkeypatch, capsys) -> None:
+    from keeper.treasury.tiers.__main__ import main
+
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(_set(default(), "assets.ETH.band_bps", 2.5)))
+    monkeypatch.setenv("STRONGROOM_TREASURY_POLICY_FILE", str(path))
+    assert main(["policy"]) == 2
+    assert "assets.ETH.band_bps" in capsys.readouterr().err
+    path.write_text(json.dumps(default()))
+    assert main(["policy"]) == 0
+    assert json.loads(capsys.readouterr().out)["assets"]["ETH"]["targets_bps"]["cold"] == 8000

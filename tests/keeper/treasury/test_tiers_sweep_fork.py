@@ -4,6 +4,7 @@ agree with the chain; a rerun or a crash/restart never sweeps twice; dry run mov
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -144,3 +145,26 @@ def test_dry_run_records_the_plan_and_moves_nothing(make_world, deposit) -> None
     with world.host.ledger.engine.connect() as conn:
         bodies = list(conn.execute(select(AuditRow.body)).scalars())
     assert any("treasury.daily.dry_run" in b and str(90 * ETH) in b for b in bodies)
+
+
+def test_the_cli_prints_the_tier_view_as_json(make_world, deposit, monkeypatch, capsys) -> None:
+    from keeper.treasury.tiers.__main__ import main
+
+    world = make_world()
+    deposit(world, eth_wei=100 * ETH)
+    world.mine()
+    run_daily(world)
+    world.mine()
+    s = world.settings
+    for var, value in (("STRONGROOM_DATA", s.data_dir), ("STRONGROOM_DB_URL", s.database_url),
+                       ("STRONGROOM_RPC_URL", s.rpc_url), ("STRONGROOM_CHAIN_ID", s.chain_id),
+                       ("STRONGROOM_DEPLOYMENTS_DIR", s.deployments_dir)):
+        monkeypatch.setenv(var, str(value))
+    assert main(["view"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == current_view(world.host)[1].to_json()
+    assert report["assets"]["ETH"]["units"] == {"hot": str(10 * ETH), "warm": "0",
+                                                "cold": str(90 * ETH)}
+    assert main(["sweeps"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["key"], row["status"], row["units"]) == (f"daily:{DAY}:ETH", "sent", str(90 * ETH))
