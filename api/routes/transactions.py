@@ -1,5 +1,6 @@
 """``GET /v1/transactions`` (cursor pages, filters), ``/v1/transactions/{id}`` and
-``/v1/deposits/pending``: the authenticated client's own movements only."""
+``/v1/deposits/pending`` (open incoming holds and deposits seen on chain, not yet confirmed): the
+authenticated client's own movements only."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from api.deps import CurrentClient, LedgerDep
 from api.errors import not_found, responses
 from api.schemas import AssetInfo, AssetSymbol, BaseUnits
 from keeper.assets import ASSETS
+from keeper.chain import Sighting, unconfirmed_deposits
 from keeper.clients import InvalidCursor, TransactionFilter, pending_deposits, transaction, transactions
 from keeper.clients.portfolio import MAX_LIMIT
 from keeper.ledger import CATEGORIES, ClientPosting
@@ -51,11 +53,35 @@ class TransactionPageOut(BaseModel):
     next_cursor: str | None
 
 
+class UnconfirmedDepositOut(BaseModel):
+    """A deposit to the vault seen on chain, credited once ``confirmations`` (blocks on top of
+    its block, as of ``seen_at``) reach ``required_confirmations``; a reorg may still drop it."""
+
+    id: str
+    asset: AssetInfo
+    amount: BaseUnits
+    tx_hash: str
+    block_number: int
+    confirmations: int
+    required_confirmations: int
+    seen_at: datetime
+
+    @classmethod
+    def of(cls, s: Sighting) -> UnconfirmedDepositOut:
+        """From a chain sighting of the client's deposit."""
+        return cls(id=f"{s.tx_hash}:{s.log_index}", asset=AssetInfo.of(ASSETS[s.asset]),
+                   amount=s.amount, tx_hash=s.tx_hash, block_number=s.block_number,
+                   confirmations=s.confirmations, required_confirmations=s.required_confirmations,
+                   seen_at=s.seen_at)
+
+
 class PendingDepositsOut(BaseModel):
-    """Incoming credits not yet posted to the balance, oldest first."""
+    """Incoming credits not yet posted to the balance (``items``, open holds, oldest first) and
+    deposits seen on chain, not yet confirmed (``unconfirmed``, oldest block first)."""
 
     client_id: str
     items: list[TransactionOut]
+    unconfirmed: list[UnconfirmedDepositOut]
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -107,8 +133,12 @@ def get_transaction(client: CurrentClient, ledger: LedgerDep,
 
 
 @router.get("/deposits/pending", response_model=PendingDepositsOut,
-            summary="Incoming credits not yet posted")
+            summary="Incoming credits not yet posted, deposits not yet confirmed")
 def get_pending_deposits(client: CurrentClient, ledger: LedgerDep) -> PendingDepositsOut:
-    """Incoming holds on the client's accounts, not yet posted to the balance."""
-    return PendingDepositsOut(client_id=client.id, items=[
-        TransactionOut.of(p) for p in pending_deposits(ledger, client.id)])
+    """Incoming holds on the client's accounts, not yet posted to the balance, and the client's
+    vault deposits seen on chain with fewer confirmations than required."""
+    return PendingDepositsOut(
+        client_id=client.id,
+        items=[TransactionOut.of(p) for p in pending_deposits(ledger, client.id)],
+        unconfirmed=[UnconfirmedDepositOut.of(s) for s in unconfirmed_deposits(ledger, client.id)
+                     if s.asset in ASSETS])

@@ -5,6 +5,8 @@ Public surface:
 
 * :class:`Follower`, :class:`FollowerConfig`, and the event topics/decoder module
   :mod:`keeper.chain.events`;
+* :func:`unconfirmed_deposits` (``(ledger, client_id) -> list[Sighting]``): the client's own
+  deposits seen above the follower's cursor, not yet credited (:mod:`keeper.chain.pending`);
 * :class:`TxSender` (``send(intent_id, to, data, value=0, gas=None) -> SentTx`` idempotent on
   ``intent_id``; ``tick(now=None) -> list[SentTx]`` from a job: receipts (final after
   ``confirmations``), re-broadcasts, replacements within ``SenderConfig.max_fee_wei``, one
@@ -18,10 +20,11 @@ Public surface:
   ``outcome(op_id) -> WithdrawalOutcome``: paid / queued (eta) / reverted (code, reason) /
   pending / delayed / dropped / unknown), :func:`reason_code`, ``REASON_CODES``.
 
-The sender's tables (``chain_*``) are migrated by :mod:`keeper.chain.migrate`.
+The sender's and the sightings' tables (``chain_*``) are migrated by :mod:`keeper.chain.migrate`.
 """
 
 from keeper.chain.follower import Follower, FollowerConfig
+from keeper.chain.pending import Sighting, unconfirmed_deposits
 from keeper.chain.postings import deposit_reference, deposit_sender
 from keeper.chain.sender import IntentConflictError, SenderConfig, SentTx, TxSender, WouldRevertError
 from keeper.chain.withdrawals import (
@@ -35,5 +38,5 @@ from keeper.chain.withdrawals import (
 __all__ = [
     "REASON_CODES", "Follower", "FollowerConfig", "IntentConflictError", "SenderConfig", "SentTx",
     "TxSender", "VaultWithdrawals", "WithdrawalOutcome", "WithdrawalRefusedError", "WouldRevertError",
-    "reason_code", "deposit_reference", "deposit_sender",
+    "reason_code", "deposit_reference", "deposit_sender", "Sighting", "unconfirmed_deposits",
 ]

@@ -25,6 +25,10 @@ fork point among the stored block hashes, reverses every posting from orphaned b
 orphaned withdrawal settlement becomes a re-hold of the same ``op_id``, so a re-included
 withdrawal settles again instead of refunding the client), rewinds the cursor and bumps its
 generation, all in one transaction.
+
+Unconfirmed deposits: after each catch-up, a :class:`~keeper.chain.pending.TipWatcher` pass
+records the vault deposits of the tip above the cursor as *sightings* for clients to see (never
+postings), in its own transaction; its failure is alerted and never stops the follower.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from web3 import Web3
 from keeper.assets import ZERO_ADDRESS
 from keeper.audit import AuditRecord, append
 from keeper.chain import events as ev
+from keeper.chain.pending import TipWatcher
 from keeper.chain.postings import Group, Mapper, audit_records, fallback
 from keeper.chain.reader import ChainReader, Query, RpcError
 from keeper.ledger import (
@@ -96,6 +101,7 @@ class Follower:
         self.on_alert = on_alert
         self.holder = config.holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         self.lease: LeaseGrant | None = None
+        self.tip = TipWatcher(self)
 
     # ------------------------------------------------------------------ state
     def cursor(self) -> tuple[int, str, int] | None:
@@ -118,10 +124,13 @@ class Follower:
     # ------------------------------------------------------------------ main loop
     def run_until_synced(self, max_steps: int = 1_000_000) -> int:
         """Step until nothing is left with enough confirmations (or another process holds the
-        lease); returns events applied."""
+        lease), then record the unconfirmed tip's deposits (:meth:`TipWatcher.scan`, which never
+        raises); returns events applied."""
         total = 0
         for _ in range(max_steps):
             n = self.step()
+            if n == CAUGHT_UP:
+                self.tip.scan()
             if n < 0:
                 return total
             total += n
@@ -181,10 +190,11 @@ class Follower:
                    Query(erc20, [ev.DESTROYED])]
         return qs
 
-    def _read(self, start: int, end: int,
-              vaults: list[str]) -> tuple[list[dict], list[dict]] | None:
-        """Logs then headers of ``start..end``; None if they disagree (the chain moved)."""
-        qs = self._queries(vaults)
+    def _read(self, start: int, end: int, vaults: list[str],
+              queries: list[Query] | None = None) -> tuple[list[dict], list[dict]] | None:
+        """Logs (of ``queries``, default every query of ``vaults``) then headers of
+        ``start..end``; None if they disagree (the chain moved)."""
+        qs = queries or self._queries(vaults)
         logs = [lg for q in qs for lg in self.reader.logs(start, end, q)]
         headers = self.reader.headers(start, end)
         hashes = {int(h["number"], 16): h["hash"].lower() for h in headers}

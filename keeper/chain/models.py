@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models of the transaction sender (tables ``chain_*``, own Alembic history).
+"""SQLAlchemy 2 models of the chain domain (tables ``chain_*``, own Alembic history).
 
 * ``chain_nonces``: the next nonce of one sending key on one chain (one row per (chain, address)),
   advanced only by compare-and-set, so two keepers never hand out the same nonce.
@@ -8,6 +8,8 @@
 * ``chain_attempts``: every signed transaction of an intent (the first and each fee-bumped
   replacement), stored with its raw bytes BEFORE broadcast: a restart re-broadcasts exactly these
   bytes, and a replaced hash that mines is still recognised as the intent's.
+* ``chain_sightings``: vault deposits seen in the unconfirmed tip (above a follower's cursor),
+  replaced as a whole by each pass of :mod:`keeper.chain.pending`; never part of the ledger.
 
 Wei amounts can exceed 64 bits, so ``value`` and fees are decimal text parsed back to ``int``.
 """
@@ -86,3 +88,30 @@ class ChainAttempt(ChainBase):
     max_fee: Mapped[str] = mapped_column(String(80))  # wei per gas, decimal text
     tip: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChainSighting(ChainBase):
+    """One client deposit seen above follower ``source``'s cursor, not yet credited.
+
+    ``tip`` is the head the pass saw (confirmations = ``tip - block_number``, blocks on top) and
+    ``required`` the follower's confirmations; ``amount`` is decimal text (uint256)."""
+
+    __tablename__ = "chain_sightings"
+    __table_args__ = (UniqueConstraint("source", "block_hash", "log_index",
+                                       name="uq_chain_sightings_source_block_hash_log_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(String(128), index=True)
+    client_ref: Mapped[str] = mapped_column(String(66))
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    asset: Mapped[str] = mapped_column(String(16))
+    token: Mapped[str] = mapped_column(String(42))
+    amount: Mapped[str] = mapped_column(String(80))  # base units, decimal text
+    sender: Mapped[str] = mapped_column(String(42))
+    tip: Mapped[int] = mapped_column(BigInteger)
+    required: Mapped[int] = mapped_column(BigInteger)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

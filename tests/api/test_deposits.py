@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 import keeper.clients as clients
 from keeper.assets import USDC, USDT, ZERO_ADDRESS
+from keeper.chain.models import ChainSighting
 from keeper.clients.models import ClientRow
-from keeper.ledger import Ledger, make_engine
-from strongroom_testkit.apiworld import VAULT, World
+from keeper.ledger import CursorState, Ledger, make_engine
+from strongroom_testkit.apiworld import BIG, VAULT, World
 
 
 def test_not_deployed_is_503_with_a_clear_message(api: TestClient, world: World) -> None:
@@ -108,3 +109,37 @@ def test_a_record_of_another_chain_or_with_a_bad_checksum_is_refused(api: TestCl
     world.deploy({"chain_id": 1, "addresses": {"vault": good}, "tokens": {"ETH": ZERO_ADDRESS}})
     r = api.get("/v1/deposit-instructions/ETH", headers=world.alice.headers)
     assert r.status_code == 200 and r.json()["vault_address"] == good
+
+
+def test_unconfirmed_deposits_are_the_clients_own_above_the_followers_cursor(
+        api: TestClient, world: World) -> None:
+    """Sightings the follower's tip pass recorded: a client sees only those naming it, and none
+    at or below the cursor (credited, or gone, since the pass)."""
+    lg = Ledger(world.url, group_commit=False)
+    try:
+        lg.move_cursor([], expected=None, to=CursorState("vault", 8, "0x" + "08" * 32, 0))
+
+        def sighting(party_id: str, block: int, log_index: int, asset: str, amount: int) -> dict:
+            return dict(source="vault", client_id=party_id, client_ref="0x" + "00" * 32,
+                        tx_hash="0x" + f"{block:064x}", log_index=log_index, block_number=block,
+                        block_hash="0x" + f"{block + 1000:064x}", asset=asset,
+                        token=USDC.address.lower(), amount=str(amount), sender="0x" + "55" * 20,
+                        tip=12, required=12, seen_at=datetime.now(UTC))
+
+        with Session(lg.engine) as s:
+            s.add_all([ChainSighting(**sighting(world.alice.client.id, 10, 3, "USDC", BIG)),
+                       ChainSighting(**sighting(world.alice.client.id, 8, 0, "USDC", 1)),
+                       ChainSighting(**sighting(world.bob.client.id, 11, 0, "ETH", 5))])
+            s.commit()
+    finally:
+        lg.close()
+    mine = api.get("/v1/deposits/pending", headers=world.alice.headers).json()
+    assert mine["unconfirmed"] == [{
+        "id": f"0x{10:064x}:3", "asset": {"symbol": "USDC", "chain": "ethereum", "decimals": 6,
+                                         "contract_address": USDC.address},
+        "amount": str(BIG), "tx_hash": f"0x{10:064x}", "block_number": 10, "confirmations": 2,
+        "required_confirmations": 12, "seen_at": mine["unconfirmed"][0]["seen_at"]}]
+    theirs = api.get("/v1/deposits/pending", headers=world.bob.headers).json()
+    assert [(u["asset"]["symbol"], u["amount"], u["confirmations"])
+            for u in theirs["unconfirmed"]] == [("ETH", "5", 1)]
+    assert mine["items"] == theirs["items"] == []  # no open incoming holds in this world
