@@ -57,28 +57,32 @@ class Driver:
 
     @staticmethod
     def _notice(order: Order, event: str) -> notifications.Notice:
-        """The client's notice of ``order`` in its current state (one per order and state)."""
+        """The client's notice of ``order`` in its current state (one per order and state; an
+        event that is not a state change, e.g. ``withdrawal.delayed``, once per order)."""
+        tag = order.state if event in _NOTIFIED.values() else event
         return notifications.Notice(order.client_id, event, {
             "order_id": order.id, "kind": order.kind, "state": order.state, "asset": order.asset,
             "units": str(order.units), "fiat_cents": str(order.fiat_cents),
             "fee_cents": str(order.fee_cents), "reason": order.reason or ""},
-            f"{order.id}:{order.state}")
+            f"{order.id}:{tag}")
 
     def _notify(self, conn: Connection, order: Order, event: str) -> None:
         notifications.enqueue_many(conn, [self._notice(order, event)])
 
     def _move(self, order_id: str, expect: str, to: str, *, reason: str | None = None,
               data: dict[str, Any] | None = None, postings: list[TransferSpec] | None = None,
-              version: int | None = None) -> Order:
-        """One state change: postings (if any), state, audit, outbox, client notice, together."""
+              version: int | None = None, notice: str | None = None) -> Order:
+        """One state change: postings (if any), state, audit, outbox, client notice, together
+        (the notice of a final state, else ``notice``: an event the client hears of)."""
         out: list[Order] = []
 
         def hook(conn: Connection) -> None:
             out.clear()
             order = store.transition(conn, order_id, expect, to, now=self.clock(), reason=reason,
                                      data=data, version=version)
-            if to in _NOTIFIED:
-                self._notify(conn, order, _NOTIFIED[to])
+            event = _NOTIFIED.get(to, notice)
+            if event is not None:
+                self._notify(conn, order, event)
             out.append(order)
 
         if postings:

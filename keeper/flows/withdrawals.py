@@ -18,6 +18,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector, is_address, to_checksum_address
 from sqlalchemy import select
 
+from keeper import notifications
 from keeper.assets import ETH_ADDRESS, by_symbol
 from keeper.flows import rules, store
 from keeper.flows.gate import Gate
@@ -127,7 +128,7 @@ class Withdrawals(Gate):
         if out.status == "delayed" and not data.get("delayed"):  # tell the client once
             return self._move(order.id, order.state, order.state, version=version,
                               reason="network congestion: the transaction is delayed",
-                              data={"delayed": True})
+                              data={"delayed": True}, notice=notifications.WITHDRAWAL_DELAYED)
         return order
 
     _withdraw_queued = _withdraw_sent

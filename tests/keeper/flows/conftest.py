@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from keeper import clients
 from keeper.audit.models import AuditRow
+from keeper.chain import SenderConfig, TxSender, VaultWithdrawals
 from keeper.compliance import ComplianceService, LabelledAddressRisk, RuleSet
 from keeper.config import Settings
 from keeper.flows import INVENTORY_CLIENT, OrderService
@@ -27,7 +28,9 @@ from keeper.keys.secrets import Secret
 from keeper.ledger import Ledger, TransferSpec, make_engine
 from keeper.prices import StaticPrices
 from keeper.recon import BreakBook, Reconciler
+from keeper.roles import VaultRole
 from keeper.schema import upgrade_all
+from scripts import deployments as dep
 from strongroom_testkit.services import Atlas, Issuer, fork_minter_key, make_atlas, start_issuer
 
 USDC = 10**6
@@ -163,3 +166,41 @@ def hot_ring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyring]:
     ring = Keyring.from_hsm(ensure_local_token(tmp_path_factory.mktemp("hsm")), labels=("eth-hot",))
     yield ring
     ring.close()
+
+
+def use_sender(world: World, w3: Any, ring: Keyring, config: SenderConfig,
+               label: str = "eth-hot") -> None:
+    """Withdrawals of ``world`` sent by a new :class:`TxSender` (``label``'s key, ``config``)
+    whose alerts go to the ledger, as :func:`keeper.flows.vault_withdrawals` wires it."""
+    sender = TxSender(world.engine.url.render_as_string(hide_password=False), w3, ring, label,
+                      config, on_alert=world.ledger.raise_alert)
+    world.payer = VaultWithdrawals(sender, world.vault_contract.address)  # type: ignore[attr-defined]
+    world.service = world.make_service(sender=world.payer)
+
+
+@pytest.fixture
+def chain_world(world: World, project: Any, accounts: Any, chain: Any, w3: Any, usdc: Any,
+                hot_ring: Keyring) -> World:
+    """``world`` with a vault (dest whitelisted, 1M USDC) whose CUSTOMER is "eth-hot" and a
+    withdrawal service sending from that key (fee ceiling 300 gwei, bump after 60 s);
+    ``world.use_sender(config)`` switches to a sender with another fee policy."""
+    admin, officer, dest = accounts[0], accounts[2], accounts[6]
+    vault, wl = dep.deploy_open_vault(project, admin, officer)
+    wl.add(dest.address, sender=officer)
+    wl.add(MIXER, sender=officer)
+    w3.provider.make_request("evm_increaseTime", [2])
+    w3.provider.make_request("anvil_mine", ["0x1"])
+    hot = hot_ring.eth_address("eth-hot")
+    vault.setRoles(hot, VaultRole.CUSTOMER, sender=admin)
+    chain.provider.set_balance(hot, 10**21)
+    master = usdc.masterMinter()
+    chain.provider.set_balance(master, 10**20)
+    usdc.configureMinter(accounts[1].address, 10**18, sender=accounts[master])
+    usdc.mint(vault.address, 1_000_000 * USDC, sender=accounts[1])
+    world.vault = vault.address.lower()
+    w: Any = world
+    w.dest, w.vault_contract, w.admin = dest.address, vault, admin
+    w.whitelist, w.officer = wl, officer
+    w.use_sender = lambda config: use_sender(world, w3, hot_ring, config)
+    w.use_sender(SenderConfig(max_fee_wei=300 * 10**9, bump_after_s=60))
+    return world

@@ -16,46 +16,16 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 
 from keeper.assets import ETH_ADDRESS, USDC, USDT
-from keeper.chain import SenderConfig, TxSender, VaultWithdrawals
 from keeper.chain.withdrawals import WITHDRAW
 from keeper.flows import INVENTORY_CLIENT, Refused
 from keeper.flows.store import load
 from keeper.flows.withdrawals import op_id
 from keeper.keys import Keyring
-from keeper.roles import VaultRole
-from scripts import deployments as dep
 
 pytestmark = pytest.mark.fork
 UNIT = 10**6
 MIXER = "0x" + "66" * 20
 
-
-
-@pytest.fixture
-def chain_world(world: Any, project: Any, accounts: Any, chain: Any, w3: Any, usdc: Any,
-                hot_ring: Keyring) -> Any:
-    """``world`` with a vault (dest whitelisted, 1M USDC) and a withdrawal service."""
-    admin, officer, dest = accounts[0], accounts[2], accounts[6]
-    vault, wl = dep.deploy_open_vault(project, admin, officer)
-    wl.add(dest.address, sender=officer)
-    wl.add(MIXER, sender=officer)
-    w3.provider.make_request("evm_increaseTime", [2])
-    w3.provider.make_request("anvil_mine", ["0x1"])
-    hot = hot_ring.eth_address("eth-hot")
-    vault.setRoles(hot, VaultRole.CUSTOMER, sender=admin)
-    chain.provider.set_balance(hot, 10**21)
-    master = usdc.masterMinter()
-    chain.provider.set_balance(master, 10**20)
-    usdc.configureMinter(accounts[1].address, 10**18, sender=accounts[master])
-    usdc.mint(vault.address, 1_000_000 * UNIT, sender=accounts[1])
-    sender = TxSender(world.engine.url.render_as_string(hide_password=False), w3, hot_ring,
-                      "eth-hot", SenderConfig(max_fee_wei=300 * 10**9, bump_after_s=60))
-    world.vault = vault.address.lower()
-    world.payer = VaultWithdrawals(sender, vault.address)
-    world.service = world.make_service(sender=world.payer)
-    world.dest, world.vault_contract, world.admin = dest.address, vault, admin
-    world.whitelist, world.officer = wl, officer
-    return world
 
 
 def held(world: Any, client: str) -> tuple[int, int]:
