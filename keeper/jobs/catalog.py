@@ -90,4 +90,7 @@ JOBS: tuple[JobDef, ...] = (
            cron={"hour": "1", "minute": "0"}, misfire_grace=6 * 3600),
     JobDef("treasury_sweep_weekly", "keeper.treasury.tiers.jobs:treasury_sweep_weekly",
            cron={"day_of_week": "mon", "hour": "2", "minute": "0"}, misfire_grace=6 * 3600),
+    JobDef("treasury_pooling", "keeper.treasury.pooling.jobs:advance", every=30.0, misfire_grace=120),
+    JobDef("treasury_rebalance", "keeper.treasury.rebalance.jobs:treasury_rebalance",
+           cron={"hour": "3", "minute": "0"}, misfire_grace=6 * 3600),
 )

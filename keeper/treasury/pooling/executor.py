@@ -38,7 +38,7 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from keeper.assets import by_symbol
 from keeper.audit import AuditRecord, append
@@ -120,7 +120,10 @@ class PoolRunner:
             raise ValueError("the plan's top-ups are not paid by this runner's funding key")
         now = datetime.now(UTC)
         report = {"run": run_id, "max_fee_wei": str(costs.max_fee_wei), **plan.report(),
-                  "gas": {TOKEN: costs.token_gas, NATIVE: costs.native_gas}}
+                  "gas": {TOKEN: costs.token_gas, NATIVE: costs.native_gas},
+                  "keys": {"hd_wallet": self.keys.wallet, "seed_name": self.keys.seed_name,
+                           "account_path": self.keys.account_path,
+                           "funding_label": self.funding_label}}
         with self.engine.begin() as conn:
             if conn.scalar(select(PoolRun.run_id).where(PoolRun.run_id == run_id)) is not None:
                 return False
@@ -147,12 +150,31 @@ class PoolRunner:
 
     # ------------------------------------------------------------------ advance
     def advance(self, run_id: str) -> dict[str, int]:
-        """Move run ``run_id`` on (see the module docstring); returns its rows counted by state."""
+        """Move run ``run_id`` on (see the module docstring); returns its rows counted by state.
+        Every row whose state changed is in one audit record per call. A dry-run run, or this
+        runner in dry-run mode, sends nothing (sends already made are still followed)."""
         run = self._run(run_id)
-        if run.dry_run:
-            return dict(Counter(r.state for r in self._rows(run_id)))
+        before = {r.id: r.state for r in self._rows(run_id)}
         cap = int(run.max_fee_wei)
-        self._refresh(run_id, cap)
+        if not run.dry_run:
+            self._refresh(run_id, cap)
+        if not (run.dry_run or self.dry_run):
+            self._send_due(run_id, cap)
+        rows = self._rows(run_id)
+        changed = [[r.kind, r.wallet, r.asset, r.units, r.state, r.tx_hash, r.reason]
+                   for r in rows if before[r.id] != r.state]
+        counts = Counter(r.state for r in rows)
+        with self.engine.begin() as conn:
+            if changed:
+                append(conn, AuditRecord(ACTOR, "treasury.pooling.advance",
+                                         {"run": run_id}, {"changed": changed}))
+            if run.status == PLANNED and set(counts) <= {DONE, FAILED}:
+                self._finish(conn, run_id, counts)
+        return dict(counts)
+
+    def _send_due(self, run_id: str, cap: int) -> None:
+        """Send every row whose turn has come (top-ups; tokens after the wallet's top-up; ETH
+        after the wallet's tokens)."""
         rows = self._rows(run_id)
         topup_state = {r.wallet: r.state for r in rows if r.kind == TOPUP}
         tokens_final = Counter(r.wallet for r in rows if r.kind == TOKEN and r.state in (DONE, FAILED))
@@ -173,10 +195,6 @@ class PoolRunner:
                     row = self._rows(run_id, row.id)[0]
             if row.state in (PLANNED, READY):
                 self._send(run_id, row, cap)
-        counts = Counter(r.state for r in self._rows(run_id))
-        if run.status == PLANNED and set(counts) <= {DONE, FAILED}:
-            self._finish(run_id, counts)
-        return dict(counts)
 
     def _send(self, run_id: str, row: Any, cap: int) -> None:
         sender = self._sender(row.sender, cap)
@@ -272,14 +290,13 @@ class PoolRunner:
         with self.engine.begin() as conn:
             conn.execute(update(PoolTx).where(PoolTx.id == row_id).values(**values))
 
-    def _finish(self, run_id: str, counts: Counter) -> None:
-        with self.engine.begin() as conn:
-            done = conn.execute(update(PoolRun).where(PoolRun.run_id == run_id,
-                                                      PoolRun.status == PLANNED)
-                                .values(status="done", updated_at=datetime.now(UTC))).rowcount
-            if done:
-                append(conn, AuditRecord(ACTOR, "treasury.pooling.done", {"run": run_id},
-                                         {k: counts[k] for k in sorted(counts)}))
+    def _finish(self, conn: Connection, run_id: str, counts: Counter) -> None:
+        done = conn.execute(update(PoolRun).where(PoolRun.run_id == run_id,
+                                                  PoolRun.status == PLANNED)
+                            .values(status="done", updated_at=datetime.now(UTC))).rowcount
+        if done:
+            append(conn, AuditRecord(ACTOR, "treasury.pooling.done", {"run": run_id},
+                                     {k: counts[k] for k in sorted(counts)}))
 
     def transactions(self, run_id: str) -> list[dict[str, Any]]:
         """The run's planned transactions and their states (amounts as integers)."""

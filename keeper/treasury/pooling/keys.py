@@ -24,6 +24,7 @@ class DepositKeys:
 
     def __init__(self, registry: AddressRegistry, wrapper: SeedWrapper, *, wallet: str,
                  seed_name: str, account_path: str = ETH_ACCOUNT_PATH) -> None:
+        self.wallet, self.seed_name, self.account_path = wallet, seed_name, account_path
         seed = registry.load_seed(seed_name, wrapper)
         self._receive = ExtendedPrivateKey.from_seed(seed, "main").derive(
             [*parse_path(account_path), 0])

@@ -5,7 +5,10 @@ operational wallet count drops by >= 60 %."""
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +17,7 @@ from eth_utils import to_checksum_address
 from sqlalchemy import select
 
 from keeper.assets import USDC
+from keeper.audit import AuditTrail
 from keeper.audit import upgrade as audit_upgrade
 from keeper.chain import SenderConfig, TxSender
 from keeper.chain.migrate import SCHEMA as CHAIN_SCHEMA
@@ -133,3 +137,52 @@ def test_pool_120_hd_deposit_addresses(tmp_path, w3, chain, hsm):
 
 def _transfer(to: str, units: int) -> bytes:
     return TRANSFER + encode(["address", "uint256"], [to_checksum_address(to), units])
+
+
+def test_the_job_advances_open_runs_and_sends_nothing_in_dry_run(tmp_path, w3, rpc_url, hsm):
+    from types import SimpleNamespace
+
+    from keeper.config import Settings
+    from keeper.jobs.catalog import JOBS
+    from keeper.jobs.scheduler import JobRun
+    from keeper.treasury.pooling.jobs import advance
+
+    assert any(j.func == "keeper.treasury.pooling.jobs:advance" for j in JOBS)
+    url = f"sqlite:///{tmp_path / 'job.db'}"
+    for upgrade in (treasury_upgrade, audit_upgrade, CHAIN_SCHEMA.upgrade):
+        upgrade(url)
+    engine = make_engine(url)
+    registry = AddressRegistry(engine)
+    registry.create_schema()
+    wrapper = HsmSeedWrapper(hsm)
+    addresses = deposit_wallet(registry, wrapper, "job-deposits", 4)
+    fund_in_one_block(w3, [(a, ETHER // 20, 100 * USD) for a in addresses])
+    base = int(w3.eth.get_block("latest")["baseFeePerGas"])
+    costs = PoolCosts(max_fee_wei=2 * base + 2 * GWEI, prices_cents={"ETH": 300_000, "USDC": 100})
+    plan = plan_pool(read_holdings(w3, addresses), DEST, costs)
+    keys = DepositKeys(registry, wrapper, wallet="job-deposits", seed_name="job-deposits-seed")
+    # a dry run is planned, recorded and audited; no job ever sends it
+    assert PoolRunner(engine, w3, keys, dry_run=True).start("dry", plan, costs)
+    PoolRunner(engine, w3, keys).start("live", plan, costs)
+
+    def tick(dry: bool) -> int:
+        settings = Settings(data_dir=tmp_path, database_url=url, rpc_url=rpc_url,
+                            confirmations=1, treasury_dry_run=dry)
+        host = SimpleNamespace(settings=settings, hsm=hsm, ledger=SimpleNamespace(engine=engine))
+        return advance(JobRun(host, "treasury_pooling", datetime.now(UTC)))
+
+    assert tick(dry=True) == 1  # the live run only; the dry-run setting holds it back
+    assert all(w3.eth.get_transaction_count(w3.to_checksum_address(a)) == 0 for a in addresses)
+    for _ in range(5):
+        if tick(dry=False) == 0:
+            break
+    runner = PoolRunner(engine, w3, keys)
+    assert {r["state"] for r in runner.transactions("live")} == {"mined"}
+    assert {r["state"] for r in runner.transactions("dry")} == {"planned"}
+    assert read_holdings(w3, [DEST])[1].units >= 4 * 100 * USD
+    out = io.StringIO()
+    AuditTrail(engine).export(out)
+    ops = [json.loads(line)["record"]["operation"] for line in out.getvalue().splitlines()]
+    assert ops.count("treasury.pooling.plan") == 2 and ops.count("treasury.pooling.done") == 1
+    assert "treasury.pooling.advance" in ops
+    engine.dispose()
