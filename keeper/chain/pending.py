@@ -5,7 +5,8 @@ After each catch-up the follower (:meth:`keeper.chain.Follower.run_until_synced`
 :class:`TipWatcher` pass over the unconfirmed tip (cursor + 1 .. head, at most ``range_size``
 blocks): it reads the followed vaults' ``Deposit`` logs with the follower's own checked reader
 (log block hashes must match the headers; blooms re-checked against receipts) and *replaces* the
-follower's sightings (``chain_sightings``) with what it found, in one transaction of its own:
+follower's sightings (``chain_sightings``) with what it found, in one transaction of its own
+(none when nothing changed):
 
 * a reorg that drops a deposit removes its sighting at the next pass, one that moves it updates
   its block and confirmations; a deposit the follower has credited is at or below the cursor, so
@@ -117,6 +118,11 @@ class TipWatcher:
                         amount=str(e.amount), sender=e.sender, tip=head,
                         required=f.cfg.confirmations, seen_at=now))
         t = ChainSighting.__table__
+        key = (t.c.client_id, t.c.block_hash, t.c.log_index, t.c.amount, t.c.tip, t.c.required)
+        with f.ledger.engine.connect() as conn:
+            stored = set(conn.execute(select(*key).where(t.c.source == name)).tuples())
+        if stored == {tuple(r[c.name] for c in key) for r in rows}:
+            return len(rows)  # nothing changed since the last pass: no write
         with f.ledger.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             conn.execute(delete(t).where(t.c.source == name))
             if rows:

@@ -29,13 +29,24 @@ def ref(n: int) -> bytes:
     return n.to_bytes(32, "big")
 
 
-@pytest.fixture
-def lg(ledger_url: str) -> Any:
-    """The follower tests' ledger, with the chain schema (sightings) migrated too."""
-    chain_upgrade(ledger_url)
-    ledger = Ledger(ledger_url)
+def migrated(url: str) -> Any:
+    """A ledger on ``url`` with the chain schema (sightings) migrated too."""
+    chain_upgrade(url)
+    ledger = Ledger(url)
     yield ledger
     ledger.close()
+
+
+@pytest.fixture
+def lg(ledger_url: str) -> Any:
+    """The follower tests' SQLite ledger."""
+    yield from migrated(ledger_url)
+
+
+@pytest.fixture
+def lg_any(db_url: str) -> Any:
+    """The same on SQLite and on PostgreSQL."""
+    yield from migrated(db_url)
 
 
 def follower(w3: Any, ledger: Ledger, vault: Any, usdc: Any = None, alerts: list | None = None,
@@ -78,7 +89,8 @@ def test_pending_with_0_to_n_minus_1_confirmations_then_credited_once(w3, lg, va
     assert lg.verify_invariants() == []
 
 
-def test_reorg_drops_a_sighting_or_moves_it(w3, lg, vault, accounts):
+def test_reorg_drops_a_sighting_or_moves_it(w3, lg_any, vault, accounts):
+    lg = lg_any
     lg.register_client_ref(ref(2), "bob")
     f = follower(w3, lg, vault)
     tx = vault.depositEth(ref(2), value=10**18, sender=accounts[4])
