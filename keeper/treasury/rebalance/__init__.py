@@ -5,7 +5,12 @@ Public surface:
 * :func:`plan_rebalance` / :class:`RebalancePlan` / :class:`AssetDecision` /
   :class:`PlannedMove` / :class:`Binding` / :class:`Hysteresis` (pure planning, :mod:`.plan`),
   :func:`apply_moves`, :func:`drift_bps`;
-* :class:`CostModel` / :class:`TaxImpact` / :func:`requires_quorum` (:mod:`.costs`).
+* :class:`CostModel` / :class:`TaxImpact` / :func:`requires_quorum` (:mod:`.costs`);
+* :class:`Rebalancer` / :class:`RunOutcome` / :class:`MoveOutcome` (a run: plan once per key,
+  record and audit, hand each move to a :class:`~keeper.treasury.moves.MoveExecutor`,
+  :mod:`.runner`); :func:`~.jobs.rebalancer_for` a keeper host and the job
+  ``treasury_rebalance`` (:mod:`.jobs`);
+* the simulation behind ``bench/rebalance.py``: :mod:`.simulate`.
 """
 
 from keeper.treasury.rebalance.costs import CostModel, TaxImpact, requires_quorum
@@ -19,8 +24,10 @@ from keeper.treasury.rebalance.plan import (
     drift_bps,
     plan_rebalance,
 )
+from keeper.treasury.rebalance.runner import REFUSED_ALERT, MoveOutcome, Rebalancer, RunOutcome
 
 __all__ = [
-    "AssetDecision", "Binding", "CostModel", "Hysteresis", "PlannedMove", "RebalancePlan",
-    "TaxImpact", "apply_moves", "drift_bps", "plan_rebalance", "requires_quorum",
+    "REFUSED_ALERT", "AssetDecision", "Binding", "CostModel", "Hysteresis", "MoveOutcome",
+    "PlannedMove", "RebalancePlan", "Rebalancer", "RunOutcome", "TaxImpact", "apply_moves",
+    "drift_bps", "plan_rebalance", "requires_quorum",
 ]

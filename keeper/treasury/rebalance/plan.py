@@ -58,6 +58,9 @@ class Hysteresis:
             raise ValueError("inner_bps is an integer within 0..10000")
 
 
+DEFAULT_HYSTERESIS = Hysteresis()
+
+
 @dataclass(frozen=True, slots=True)
 class Binding:
     """The constraint that stopped (or held) an asset's plan, with the figures."""
@@ -298,7 +301,7 @@ def _plan_asset(asset: str, tiers: Mapping[Tier, _Tier], targets: Mapping[Tier, 
 
 
 def plan_rebalance(holdings: Sequence[Holding], targets: Mapping[str, Sequence[TierTarget]],
-                   costs: CostModel, hysteresis: Hysteresis = Hysteresis(), *,
+                   costs: CostModel, hysteresis: Hysteresis = DEFAULT_HYSTERESIS, *,
                    cooling: Collection[str] = ()) -> RebalancePlan:
     """Plan the moves that bring every tier of every asset of ``holdings`` within band (see the
     module docstring). Every asset held needs its three targets in ``targets``."""

@@ -31,6 +31,7 @@ from typing import Protocol
 from keeper.treasury.moves import BPS, TIERS, Holding, Move, Tier, TierTarget
 from keeper.treasury.rebalance.costs import CostModel
 from keeper.treasury.rebalance.plan import (
+    DEFAULT_HYSTERESIS,
     Hysteresis,
     RebalancePlan,
     apply_moves,
@@ -116,7 +117,7 @@ class BandStrategy:
 
     targets: Mapping[str, Sequence[TierTarget]]
     costs: CostModel
-    hysteresis: Hysteresis = Hysteresis()
+    hysteresis: Hysteresis = DEFAULT_HYSTERESIS
     name: str = "rebalancer"
 
     def decide(self, day: int, holdings: Sequence[Holding]) -> RebalancePlan | None:

@@ -1,0 +1,147 @@
+"""The rebalancing run on a real SQLite database with every schema migrated and the real audit
+chain: the plan is recorded and audited before anything moves, planned once per run key (a
+restart hands the same moves under the same keys), a failing executor leaves the move to retry,
+stale moves expire, the cooldown holds an asset whose moves may not show yet, a refusal alerts
+with the binding constraint, dry run records only."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from keeper.audit import verify_trail
+from keeper.ledger.db import make_engine
+from keeper.schema import upgrade_all
+from keeper.treasury.moves import Holding, Move, TierTarget
+from keeper.treasury.rebalance import CostModel, Rebalancer
+
+TARGETS = {"USDC": [TierTarget("hot", 500), TierTarget("warm", 1500), TierTarget("cold", 8000)]}
+COSTS = CostModel(prices_cents={"ETH": 300_000})
+T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+
+class KeyedExecutor:
+    """A MoveExecutor that keeps one reference per idempotency key and can refuse the first
+    ``fail`` calls (the executor boundary: what the runner records about it is under test)."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.calls: list[tuple[str, Move]] = []
+        self.refs: dict[str, str] = {}
+        self.fail = fail
+
+    def execute(self, move: Move, *, idempotency_key: str) -> str:
+        self.calls.append((idempotency_key, move))
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("signer service unreachable")
+        return self.refs.setdefault(idempotency_key, f"ref-{len(self.refs) + 1}")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def engine(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade_all(url)
+    eng = make_engine(url)
+    yield eng
+    eng.dispose()
+
+
+def estate(hot: int, warm: int = 1_500, cold: int = 7_500, hot_min: int = 0) -> list[Holding]:
+    return [Holding("USDC", "vault", "hot", hot, hot_min), Holding("USDC", "warm", "warm", warm),
+            Holding("USDC", "cold", "cold", cold)]
+
+
+def make(engine, holdings, executor=None, **kw):
+    clock, alerts = Clock(), []
+    state = {"holdings": holdings}
+    r = Rebalancer(engine, lambda: state["holdings"], TARGETS, COSTS, executor, clock=clock,
+                   alert=lambda kind, msg, ref: alerts.append((kind, msg, ref)), **kw)
+    return r, clock, alerts, state
+
+
+def audit_ops(engine) -> list[str]:
+    with engine.connect() as conn:
+        bodies = conn.execute(text("SELECT body FROM audit_records ORDER BY seq")).scalars()
+        return [json.loads(b)["record"]["operation"] for b in bodies]
+
+
+def test_hands_each_move_over_once_per_key_and_records_the_reference(engine):
+    ex = KeyedExecutor()
+    r, *_ = make(engine, estate(1_000), ex)
+    out = r.run("2026-11-23")
+    assert [(m.move.source, m.move.destination, m.move.units, m.status, m.reference)
+            for m in out.moves] == [("vault", "cold", 450, "sent", "ref-1")]
+    assert [k for k, _ in ex.calls] == ["rebalance:2026-11-23:USDC:0"]
+    again = r.run("2026-11-23")  # a restart of the same slot
+    assert again.plan is None and again.moves == out.moves and len(ex.calls) == 1
+    assert audit_ops(engine) == ["treasury.rebalance.planned", "treasury.rebalance.sent"]
+    assert verify_trail(engine).ok
+
+
+def test_a_failing_executor_leaves_the_move_planned_and_the_same_key_retries_it(engine):
+    ex = KeyedExecutor(fail=1)
+    r, *_ = make(engine, estate(1_000), ex)
+    out = r.run("k1")
+    assert [(m.status, m.error) for m in out.failed] == [
+        ("planned", "ConnectionError: signer service unreachable")]
+    out = r.run("k1")
+    assert out.failed == [] and out.moves[0].status == "sent"
+    assert [k for k, _ in ex.calls] == ["rebalance:k1:USDC:0"] * 2  # same key, same amount
+    assert {m.units for _, m in ex.calls} == {450}
+    assert audit_ops(engine) == ["treasury.rebalance.planned", "treasury.rebalance.failed",
+                                 "treasury.rebalance.sent"]
+
+
+def test_cooldown_holds_an_asset_then_a_new_key_expires_stale_moves_and_replans(engine):
+    ex = KeyedExecutor(fail=1)
+    r, clock, _, state = make(engine, estate(1_000), ex)
+    assert r.run("k1").failed  # planned, never handed over
+    clock.now = T0 + timedelta(hours=1)  # the holdings still show the drift
+    held = r.run("k2")
+    assert held.moves == () and held.plan is not None
+    (d,) = held.plan.decisions
+    assert d.action == "hold" and d.binding is not None and d.binding.kind == "cooldown"
+    clock.now = T0 + timedelta(hours=21)
+    state["holdings"] = estate(900, cold=7_600)  # flows moved things meanwhile
+    out = r.run("k3")
+    assert [(m.move.units, m.status) for m in out.moves] == [(350, "sent")]
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(text(
+            "SELECT idempotency_key, status FROM treasury_rebalance_moves")).all())
+    assert statuses == {"rebalance:k1:USDC:0": "expired", "rebalance:k3:USDC:0": "sent"}
+    assert "treasury.rebalance.expired" in audit_ops(engine)
+    assert r.last_decisions()["USDC"]["run_key"] == "k3"
+
+
+def test_a_refusal_alerts_naming_the_binding_and_moves_nothing(engine):
+    ex = KeyedExecutor()
+    r, _, alerts, _ = make(engine, estate(1_000, hot_min=900), ex)
+    out = r.run("k1")
+    assert out.moves == () and ex.calls == []
+    (kind, message, ref), = alerts
+    assert kind == "treasury_rebalance_refused" and ref == "k1:USDC"
+    assert "wallet_minimum" in message and "vault" in message and "needs 450" in message
+    last = r.last_decisions()["USDC"]
+    assert last["action"] == "refused" and last["binding"]["available_units"] == "100"
+
+
+def test_dry_run_and_no_executor_record_and_audit_only(engine):
+    ex = KeyedExecutor()
+    for i, (executor, dry) in enumerate([(ex, True), (None, False)]):
+        r, *_ = make(engine, estate(1_000), executor, dry_run=dry,
+                     cooldown=timedelta(0))
+        out = r.run(f"dry{i}")
+        assert out.dry_run and [m.status for m in out.moves] == ["dry_run"]
+    assert ex.calls == []
+    assert audit_ops(engine) == ["treasury.rebalance.planned"] * 2
