@@ -10,9 +10,12 @@ Public surface:
   record and audit, hand each move to a :class:`~keeper.treasury.moves.MoveExecutor`,
   :mod:`.runner`); :func:`~.jobs.rebalancer_for` a keeper host and the job
   ``treasury_rebalance`` (:mod:`.jobs`);
+* :func:`allocation_gaps` / :class:`AllocationGap`: the value gaps across assets a trading
+  router (the trading issue, not built yet) will close (:mod:`.allocation`);
 * the simulation behind ``bench/rebalance.py``: :mod:`.simulate`.
 """
 
+from keeper.treasury.rebalance.allocation import AllocationGap, allocation_gaps
 from keeper.treasury.rebalance.costs import CostModel, TaxImpact, requires_quorum
 from keeper.treasury.rebalance.plan import (
     AssetDecision,
@@ -27,7 +30,7 @@ from keeper.treasury.rebalance.plan import (
 from keeper.treasury.rebalance.runner import REFUSED_ALERT, MoveOutcome, Rebalancer, RunOutcome
 
 __all__ = [
-    "REFUSED_ALERT", "AssetDecision", "Binding", "CostModel", "Hysteresis", "MoveOutcome",
-    "PlannedMove", "RebalancePlan", "Rebalancer", "RunOutcome", "TaxImpact", "apply_moves",
+    "REFUSED_ALERT", "AllocationGap", "AssetDecision", "Binding", "CostModel", "Hysteresis", "MoveOutcome",
+    "PlannedMove", "RebalancePlan", "Rebalancer", "RunOutcome", "TaxImpact", "allocation_gaps", "apply_moves",
     "drift_bps", "plan_rebalance", "requires_quorum",
 ]
