@@ -139,9 +139,9 @@ class TopologyStore:
         with self.engine.connect() as conn:
             return self._load(conn, wallet)
 
-    def _load(self, conn: Connection, wallet: str) -> WalletTopology | None:
-        threshold = conn.scalar(select(CustodyWallet.threshold)
-                                .where(CustodyWallet.wallet == wallet))
+    def _load(self, conn: Connection, wallet: str, lock: bool = False) -> WalletTopology | None:
+        q = select(CustodyWallet.threshold).where(CustodyWallet.wallet == wallet)
+        threshold = conn.scalar(q.with_for_update() if lock else q)
         if threshold is None:
             return None
         rows = conn.execute(select(CustodySigner.signer, CustodySigner.region,
@@ -200,7 +200,9 @@ class TopologyStore:
                 apply: Callable[[WalletTopology | None], WalletTopology]) -> WalletReport:
         """Check the changed topology and write it, or refuse it; record and audit both."""
         with self.engine.begin() as conn:
-            current = self._load(conn, wallet)
+            # the wallet's row is locked (PostgreSQL): two changes, each fine alone, cannot
+            # both pass on the same old topology
+            current = self._load(conn, wallet, lock=True)
             try:
                 proposed = apply(current)
                 report = check_wallet(proposed)

@@ -103,8 +103,9 @@ def test_losing_a_technology_must_leave_quorum():
 
 
 @pytest.fixture
-def store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'treasury.db'}"
+def store(database):
+    """A topology store on a migrated database (SQLite and PostgreSQL)."""
+    url = database("custody")
     treasury_upgrade(url)
     audit_upgrade(url)
     engine = create_engine(url)
