@@ -1,0 +1,59 @@
+"""The rebalancing job on the fork, over the real tier view: deposits pile into the vault, the
+job plans from the chain's figures, refuses ETH (the hot float of 10 ETH cannot fit a 5.5 % tier
+of 100 ETH) with an alert naming the constraint, plans USDC's moves out of hot, records and
+audits them, and (no executor wired: a dry run) moves nothing; a rerun of the slot plans
+nothing new."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from keeper.audit.models import AuditRow
+from keeper.jobs.scheduler import JobRun
+from keeper.treasury.rebalance import REFUSED_ALERT
+from keeper.treasury.rebalance.jobs import rebalancer_for, treasury_rebalance
+
+pytestmark = pytest.mark.fork
+ETH = 10**18
+USDC = 10**6
+SLOT = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+
+def test_job_plans_from_the_tier_view_refuses_eth_and_records_usdc(make_world, deposit):
+    world = make_world()
+    deposit(world, eth_wei=100 * ETH, usdc=1_000_000 * USDC)
+    world.mine()
+    run = JobRun(world.host, "treasury_rebalance", SLOT)
+    assert treasury_rebalance(run) == 2
+    assert treasury_rebalance(run) == 2  # the slot's run key: nothing planned twice
+
+    decisions = rebalancer_for(world.host).last_decisions()
+    eth, usdc = decisions["ETH"], decisions["USDC"]
+    assert eth["action"] == "refused" and eth["moves"] == []
+    binding = eth["binding"]
+    assert (binding["kind"], binding["tier"], binding["wallet"]) == ("wallet_minimum", "hot",
+                                                                     "vault")
+    assert int(binding["available_units"]) == 90 * ETH < int(binding["required_units"])
+    refused = [(m, ref) for k, m, ref in world.host.ledger.alerts() if k == REFUSED_ALERT]
+    assert len(refused) == 1 and refused[0][1] == "2026-11-23:ETH"  # once, not once per rerun
+    assert "wallet_minimum" in refused[0][0] and "vault" in refused[0][0]
+
+    assert usdc["action"] == "rebalance" and usdc["drift_before"]["hot"] == 9_500
+    moves = {(m["destination"], m["destination_tier"]): int(m["units"]) for m in usdc["moves"]}
+    assert set(moves) == {("warm_multisig", "warm"), ("cold_multisig", "cold")}
+    assert all(m["source"] == "vault" and not m["requires_quorum"] for m in usdc["moves"])
+    left = 1_000_000 * USDC - sum(moves.values())
+    assert 450 <= left * 10_000 // (1_000_000 * USDC) <= 550  # hot back within 5 % +- 0.5 %
+    assert usdc["dry_run"] is True
+
+    # nothing moved: the vault still holds everything
+    assert world.balance(world.vault.address) == 100 * ETH
+    assert world.balance(world.vault.address, "USDC") == 1_000_000 * USDC
+    with world.host.ledger.engine.connect() as conn:
+        ops = [json.loads(b)["record"] for b in conn.execute(select(AuditRow.body)).scalars()]
+    planned = [r for r in ops if r["operation"] == "treasury.rebalance.planned"]
+    assert len(planned) == 1 and planned[0]["params"]["executor"] is None
