@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, delete, insert, or_, select
 
 from keeper.chain import events as ev
 from keeper.chain.models import ChainSighting
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FAILED_ALERT = "unconfirmed_failed"
+MAX_LISTED = 500  # sightings one read returns
 
 
 @dataclass(frozen=True)
@@ -145,23 +146,23 @@ class TipWatcher:
             log.exception("%s: could not record the %s alert", name, FAILED_ALERT)
 
 
-def unconfirmed_deposits(ledger: Ledger, client_id: str) -> list[Sighting]:
+def unconfirmed_deposits(ledger: Ledger, client_id: str, *, limit: int = MAX_LISTED) -> list[Sighting]:
     """``client_id``'s own sightings not yet credited (above their follower's cursor), oldest
-    block first."""
+    block first, at most ``limit`` (anyone may deposit naming a client's reference: a flood of
+    dust deposits must not make the client's read unbounded)."""
     t = ChainSighting.__table__.c
-    q = (select(ChainSighting.__table__).where(t.client_id == client_id)
-         .order_by(t.block_number, t.log_index))
     with ledger.engine.connect() as conn:
-        rows = conn.execute(q).all()
-    cursors: dict[str, int] = {}
-    out = []
-    for r in rows:
-        if r.source not in cursors:
-            state = ledger.cursor(r.source)
-            cursors[r.source] = state.position if state else -1
-        if r.block_number <= cursors[r.source]:
-            continue  # the follower has passed its block since the pass: credited or gone
-        out.append(Sighting(r.source, r.client_id, r.tx_hash, r.log_index, r.block_number,
-                            r.block_hash, r.asset, int(r.amount), r.sender,
-                            max(0, r.tip - r.block_number), r.required, utc(r.seen_at)))
-    return out
+        sources = conn.scalars(select(t.source).where(t.client_id == client_id).distinct()).all()
+        above = []
+        for source in sources:
+            state = ledger.cursor(source)  # credited rows (at or below it) are hidden at once
+            above.append(and_(t.source == source,
+                              t.block_number > (state.position if state else -1)))
+        if not above:
+            return []
+        rows = conn.execute(select(ChainSighting.__table__)
+                            .where(t.client_id == client_id, or_(*above))
+                            .order_by(t.block_number, t.log_index, t.id).limit(limit)).all()
+    return [Sighting(r.source, r.client_id, r.tx_hash, r.log_index, r.block_number, r.block_hash,
+                     r.asset, int(r.amount), r.sender, max(0, r.tip - r.block_number), r.required,
+                     utc(r.seen_at)) for r in rows]

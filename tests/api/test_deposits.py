@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 import keeper.clients as clients
 from keeper.assets import USDC, USDT, ZERO_ADDRESS
+from keeper.chain import unconfirmed_deposits
 from keeper.chain.models import ChainSighting
 from keeper.clients.models import ClientRow
 from keeper.ledger import CursorState, Ledger, make_engine
@@ -143,3 +144,9 @@ def test_unconfirmed_deposits_are_the_clients_own_above_the_followers_cursor(
     assert [(u["asset"]["symbol"], u["amount"], u["confirmations"])
             for u in theirs["unconfirmed"]] == [("ETH", "5", 1)]
     assert mine["items"] == theirs["items"] == []  # no open incoming holds in this world
+    lg = Ledger(world.url, group_commit=False)
+    try:  # the credited row is hidden before the read's limit applies
+        assert [s.block_number for s in unconfirmed_deposits(lg, world.alice.client.id,
+                                                             limit=1)] == [10]
+    finally:
+        lg.close()
