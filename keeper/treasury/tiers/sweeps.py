@@ -34,9 +34,10 @@ alerted, and the warm owners can still sweep by proposal (:mod:`keeper.treasury.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
+from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
@@ -50,6 +51,10 @@ from keeper.treasury.tiers.policy import AssetPolicy, TierPolicy
 from keeper.treasury.tiers.view import EVM_WALLETS, TIER_NUMBER, AssetTiers, TierView
 
 SWEEP = function_signature_to_4byte_selector("sweep(address,uint256,uint8)")
+BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
+PRICING = function_signature_to_4byte_selector("pricing(address)")
+COLD_LIMIT = function_signature_to_4byte_selector("cold_sweep_limit_usd()")
+COLD_SWEPT = function_signature_to_4byte_selector("coldSweptUsd()")
 REFUSED_ALERT = "treasury_sweep_refused"
 DAILY = "daily"
 
@@ -124,14 +129,69 @@ class HotSweeper:
 
     def run(self, view: TierView, policy: TierPolicy, day: date) -> list[SweepOutcome]:
         """Plan the day's sweeps from ``view``, then send (or, in dry run, only record) each;
-        a sweep already planned for ``day`` is finished with its recorded amount."""
+        a sweep already planned for ``day`` is finished with its recorded amount.
+
+        A new plan is fitted first (:meth:`_fit`): never more than the vault holds now above
+        what the view said it keeps (a withdrawal since the view's block is not swept away), and
+        never more than the cold sweep budget still allows (the part that fits is swept rather
+        than nothing; with no budget left the sweep is attempted, refused and alerted)."""
         planned = {m.asset: m for m in daily_moves(view, policy)}
+        resumed: set[str] = set()
         for asset in sorted(DEPOSITABLE):  # sweeps of ``day`` already under way finish too
             row = self.book.get(self.key(day, asset))
             if row is not None and row.status in (SweepStatus.PLANNED, SweepStatus.SENT):
-                planned.setdefault(asset, Move(asset, row.source, "hot", row.destination,
-                                               "cold", row.units, "resumed"))
-        return [self._one(day, move) for _, move in sorted(planned.items())]
+                resumed.add(asset)
+                planned[asset] = Move(asset, row.source, "hot", row.destination, "cold",
+                                      row.units, "resumed")
+        budget = self._cold_budget_left() if planned else 0
+        out = []
+        for asset, move in sorted(planned.items()):
+            if asset not in resumed:
+                fitted, budget = self._fit(move, view.units(asset, "hot"), budget)
+                if fitted is None:
+                    continue
+                move = fitted
+            out.append(self._one(day, move))
+        return out
+
+    def _fit(self, move: Move, view_hot: int, budget: int) -> tuple[Move | None, int]:
+        """``move`` capped by the vault's balance now and the cold budget (micro-USD left),
+        and the budget left after it; None when the vault no longer holds anything to sweep."""
+        token = DEPOSITABLE[move.asset].address
+        assert token is not None
+        keep = view_hot - move.units
+        units = min(move.units, self._vault_balance(token) - keep)
+        if units <= 0:
+            return None, budget
+        decimals, price = self._pricing(token)
+        if budget > 0 and price > 0:
+            fits = budget * 10**decimals // price
+            if 0 < fits < units:
+                units = fits
+                move = replace(move, reason=move.reason + "; capped by the cold sweep budget")
+            budget -= min(budget, -(-units * price // 10**decimals))
+        return replace(move, units=units), budget
+
+    def _vault_balance(self, token: str) -> int:
+        if int(token, 16) == 0:
+            return int(self.w3.eth.get_balance(self.vault, "pending"))
+        data = BALANCE_OF + abi_encode(["address"], [self.vault])
+        raw = self.w3.eth.call({"to": to_checksum_address(token), "data": "0x" + data.hex()},
+                               "pending")
+        return int.from_bytes(bytes(raw)[:32], "big")
+
+    def _pricing(self, token: str) -> tuple[int, int]:
+        data = PRICING + abi_encode(["address"], [to_checksum_address(token)])
+        raw = bytes(self.w3.eth.call({"to": self.vault, "data": "0x" + data.hex()}, "pending"))
+        decimals, _, _, price = abi_decode(["uint256"] * 4, raw)
+        return int(decimals), int(price)
+
+    def _cold_budget_left(self) -> int:
+        """Micro-USD of the cold sweep budget still available in the rolling 24 h."""
+        words = [int.from_bytes(bytes(self.w3.eth.call(
+            {"to": self.vault, "data": "0x" + sel.hex()}, "pending"))[:32], "big")
+            for sel in (COLD_LIMIT, COLD_SWEPT)]
+        return max(0, words[0] - words[1])
 
     def _one(self, day: date, move: Move) -> SweepOutcome:
         key, intent = self.key(day, move.asset), self.intent_id(day, move.asset)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from keeper.assets import ETH_ADDRESS
 from keeper.jobs.scheduler import JobRun
 from keeper.treasury.tiers import CEILING_ALERT, REFUSED_ALERT, SweepBook, SweepStatus
 from keeper.treasury.tiers.jobs import treasury_sweep_daily, treasury_tier_check
@@ -52,13 +53,30 @@ def test_a_paused_token_refuses_the_sweep_and_alerts(make_world, deposit, accoun
     assert row.code == "token_paused" and "token_paused" in alert[1]
 
 
-def test_an_exhausted_cold_budget_refuses_the_sweep_and_alerts(make_world, deposit) -> None:
-    world = make_world(cold_sweep_limit_usd=1_000 * USD6)  # far below the 90 ETH to sweep
+def test_a_short_cold_budget_caps_the_sweep_then_an_exhausted_one_refuses(make_world,
+                                                                          deposit) -> None:
+    # budget USD 100,000 a rolling day; the vault prices ETH at USD 3,300: 90 ETH would be
+    # USD 297,000, so the sweep takes what fits (floor(100,000 / 3,300 ETH)) instead of nothing
+    world = make_world(cold_sweep_limit_usd=100_000 * USD6)
     deposit(world, eth_wei=100 * ETH)
     world.mine()
-    row, _ = refused_unchanged(world, "ETH", 100 * ETH)
-    assert (row.code, row.reason) == ("limit_reached", "Vault: daily limit exceeded")
-    assert row.units == 90 * ETH
+    fits = 100_000 * USD6 * ETH // (3_300 * USD6)
+    assert treasury_sweep_daily(JobRun(world.host, "treasury_sweep_daily", SLOT)) == 1
+    world.mine()
+    assert world.balance(world.cold) == fits
+    [row] = SweepBook(world.host.ledger.engine).rows("daily")
+    assert (row.units, row.status) == (fits, SweepStatus.SENT)
+    assert world.vault.coldSweptUsd() == world.vault.valueUsd(ETH_ADDRESS, fits) <= 100_000 * USD6
+    # the next day, within the same rolling 24 h: the budget is spent, the sweep is refused
+    next_day = SLOT + timedelta(days=1)
+    nonce = world.hot_nonce()
+    treasury_sweep_daily(JobRun(world.host, "treasury_sweep_daily", next_day))
+    world.mine()
+    assert world.hot_nonce() == nonce and world.balance(world.cold) == fits
+    row = SweepBook(world.host.ledger.engine).get(f"daily:{next_day.date()}:ETH")
+    assert (row.status, row.code, row.reason) == (SweepStatus.REFUSED, "limit_reached",
+                                                  "Vault: daily limit exceeded")
+    assert len(alerts(world, REFUSED_ALERT)) == 1
 
 
 def test_a_key_without_the_role_is_refused_not_sent(make_world, deposit) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from keeper.assets import ETH_ADDRESS
 from keeper.audit.models import AuditRow
 from keeper.chain import SenderConfig, TxSender
 from keeper.jobs.scheduler import JobRun
@@ -168,3 +169,18 @@ def test_the_cli_prints_the_tier_view_as_json(make_world, deposit, monkeypatch, 
     assert main(["sweeps"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert (row["key"], row["status"], row["units"]) == (f"daily:{DAY}:ETH", "sent", str(90 * ETH))
+
+
+def test_a_withdrawal_after_the_view_is_not_swept_into_the_float(make_world, deposit,
+                                                                 accounts) -> None:
+    world = make_world()
+    deposit(world, eth_wei=100 * ETH)
+    world.mine()
+    _, view = current_view(world.host)  # says: sweep 90 ETH, keep the 10 ETH float
+    op = b"\x07" * 32
+    world.vault.withdraw(ETH_ADDRESS, world.warm, 5 * ETH, op, sender=accounts[world.hot])
+    [out] = sweeper(world).run(view, load_policy(), DAY)
+    world.mine()
+    assert out.status == SweepStatus.SENT and out.units == 85 * ETH
+    assert world.balance(world.vault.address) == 10 * ETH
+    assert world.balance(world.cold) == 85 * ETH
