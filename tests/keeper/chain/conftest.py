@@ -10,6 +10,7 @@ import pytest
 from chainworld import deploy_vault
 
 from keeper.audit import upgrade as audit_upgrade
+from keeper.chain.migrate import upgrade as chain_upgrade
 from keeper.ledger import Ledger, upgrade
 
 
@@ -33,6 +34,7 @@ def ledger_url(tmp_path: Any) -> str:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     upgrade(url)
     audit_upgrade(url)  # the follower writes an audit record per posting group
+    chain_upgrade(url)  # and its unconfirmed-deposit sightings
     return url
 
 
@@ -68,4 +70,5 @@ def db_url(database: Callable[[str], str]) -> str:
     url = database("lease")
     upgrade(url)
     audit_upgrade(url)
+    chain_upgrade(url)
     return url
