@@ -8,20 +8,22 @@ its three :class:`TierTarget` rows:
 * **Hysteresis.** Nothing is done while every tier is within its band (``|drift| <= band_bps``,
   the outer band, 2 %). When a tier leaves it, every tier is brought back within the *inner*
   band (``Hysteresis.inner_bps`` of its target, at most the band, at least 1 bp:
-  :func:`inner_width`), not exactly to target: the
-  moves are as small as the inner band allows, and a wiggle back inside the outer band costs
-  nothing.
+  :func:`inner_width`), not exactly to target: the moves are as small as the inner band
+  allows, and a wiggle back inside the outer band costs nothing.
 * **Minimum cost.** The tier totals the plan ends at are chosen among the candidates "unchanged
   or at an edge of the inner band" (two tiers chosen, the third takes the rest); each candidate
-  is carried out by the fewest moves (three tiers: at most two), split across a tier's wallets
-  only when one wallet cannot give it all; the plan costs the sum of its moves'
-  :meth:`CostModel.move_cents`. The cheapest feasible candidate wins (ties: fewer units moved,
+  is carried out by at most two moves (through any tier in the middle: a star, or a path when
+  the direct route is not allowed), each source giving only from what it held before the plan
+  (moves may land in any order), split across a tier's wallets only when one wallet cannot give
+  it all; only routes the executor can carry (``routes``) are used. The plan costs the sum
+  of its moves' :meth:`CostModel.move_cents`. The cheapest feasible candidate wins (ties: fewer units moved,
   then fewer moves).
 * **Minimums.** No move takes a wallet below its ``minimum_units`` (a wallet already below it
   gives nothing). When every candidate would, the asset's plan is refused: the decision is
   ``refused`` and its :class:`Binding` names the constraint that bound (``wallet_minimum``: which
   tier and wallet, how much the plan needed and how much could be given), ``no_wallet`` (a tier
-  that must receive has no wallet) or ``band_infeasible`` (amounts too small to meet the bands).
+  that must receive has no wallet), ``no_route`` (the executor cannot carry a needed route)
+  or ``band_infeasible`` (amounts too small to meet the bands).
   Nothing of a refused asset moves; other assets are planned independently.
 * **Cooldown.** Assets named in ``cooling`` (a recent rebalance not yet settled: the job's
   persisted last decision) are held with a ``cooldown`` binding.
@@ -34,7 +36,7 @@ value gaps such a router would close; nothing here invents trades.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 from typing import Any, Literal
@@ -43,7 +45,9 @@ from keeper.treasury.moves import BPS, TIERS, Holding, Move, Tier, TierTarget
 from keeper.treasury.rebalance.costs import CostModel, requires_quorum
 
 Action = Literal["hold", "rebalance", "refused"]
-ConstraintKind = Literal["wallet_minimum", "no_wallet", "band_infeasible", "cooldown"]
+ConstraintKind = Literal["wallet_minimum", "no_wallet", "no_route", "band_infeasible",
+                         "cooldown"]
+RouteFilter = Callable[[str, Tier, Tier], bool]  # (asset, source tier, destination tier)
 REASON = "rebalance"
 
 
@@ -71,12 +75,13 @@ class Binding:
     wallet: str | None = None
     required_units: int = 0  # what the plan needed to take out of the tier (wallet_minimum)
     available_units: int = 0  # what the tier could give without going below its minimums
+    to_tier: Tier | None = None  # no_route: where the move that cannot be carried was going
 
     def to_json(self) -> dict[str, Any]:
         """The binding in JSON (units as decimal strings)."""
         return {"kind": self.kind, "asset": self.asset, "tier": self.tier, "wallet": self.wallet,
                 "required_units": str(self.required_units),
-                "available_units": str(self.available_units)}
+                "available_units": str(self.available_units), "to_tier": self.to_tier}
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,28 +228,40 @@ def _targets(asset: str, rows: Sequence[TierTarget]) -> dict[Tier, TierTarget]:
     return by_tier
 
 
-def _moves(asset: str, tiers: Mapping[Tier, _Tier], delta: Mapping[Tier, int],
-           costs: CostModel) -> tuple[list[PlannedMove], Binding | None]:
-    """The fewest moves carrying out ``delta`` (tier -> change in units), or the binding."""
-    sources = [t for t in TIERS if delta[t] < 0]
-    dests = [t for t in TIERS if delta[t] > 0]
-    pairs: list[tuple[Tier, Tier, int]] = []
-    if len(sources) == 1:
-        pairs = [(sources[0], d, delta[d]) for d in dests]
-    else:  # one destination (three tiers: one side always has a single tier)
-        pairs = [(s, dests[0], -delta[s]) for s in sources]
-    for t in sources:
-        if tiers[t].spare < -delta[t]:
+def _decompositions(delta: Mapping[Tier, int]) -> list[list[tuple[Tier, Tier, int]]]:
+    """Every way of carrying out ``delta`` with at most two moves: through each tier ``m`` in
+    the middle, every other tier exchanges its change with ``m`` directly (with ``m`` the tier
+    whose change has the odd sign this is the usual star; otherwise a path through ``m``)."""
+    out = []
+    for middle in TIERS:
+        pairs = [(t, middle, -delta[t]) if delta[t] < 0 else (middle, t, delta[t])
+                 for t in TIERS if t != middle and delta[t]]
+        if pairs not in out:
+            out.append(pairs)
+    return out
+
+
+def _realise(asset: str, tiers: Mapping[Tier, _Tier], pairs: Sequence[tuple[Tier, Tier, int]],
+             costs: CostModel, routes: RouteFilter | None
+             ) -> tuple[list[PlannedMove], Binding | None]:
+    """The moves of ``pairs`` (source tier, destination tier, units), split across the source
+    tier's wallets; each source gives only from what it holds before the plan (moves may land in
+    any order: a proposal waits for its signers), never below a wallet's minimum."""
+    outflow: dict[Tier, int] = defaultdict(int)
+    for src, dst, units in pairs:
+        outflow[src] += units
+        if routes is not None and not routes(asset, src, dst):
+            return [], Binding("no_route", asset, src, None, units, 0, to_tier=dst)
+        if tiers[dst].receiver() is None:
+            return [], Binding("no_wallet", asset, dst, None, units, 0)
+    for t, units in outflow.items():
+        if tiers[t].spare < units:
             givers = tiers[t].givers()
-            return [], Binding("wallet_minimum", asset, t, givers[0].wallet if givers else
-                               (tiers[t].wallets[0].wallet if tiers[t].wallets else None),
-                               -delta[t], tiers[t].spare)
-    for t in dests:
-        if tiers[t].receiver() is None:
-            return [], Binding("no_wallet", asset, t, None, delta[t], 0)
+            wallet = givers[0].wallet if givers else tiers[t].wallets[0].wallet
+            return [], Binding("wallet_minimum", asset, t, wallet, units, tiers[t].spare)
     out: list[PlannedMove] = []
     left = {t: [[h.wallet, h.units - h.minimum_units] for h in tiers[t].givers()]
-            for t in sources}
+            for t in outflow}
     for src, dst, units in pairs:
         receiver = tiers[dst].receiver()
         assert receiver is not None
@@ -261,7 +278,8 @@ def _moves(asset: str, tiers: Mapping[Tier, _Tier], delta: Mapping[Tier, int],
 
 
 def _plan_asset(asset: str, tiers: Mapping[Tier, _Tier], targets: Mapping[Tier, TierTarget],
-                costs: CostModel, hysteresis: Hysteresis, cooling: bool) -> AssetDecision:
+                costs: CostModel, hysteresis: Hysteresis, cooling: bool,
+                routes: RouteFilter | None) -> AssetDecision:
     units = {t: tiers[t].units for t in TIERS}
     total = sum(units.values())
     before = drift_bps(units, targets)
@@ -284,15 +302,16 @@ def _plan_asset(asset: str, tiers: Mapping[Tier, _Tier], targets: Mapping[Tier, 
             if not box[free][0] <= final[free] <= box[free][1]:
                 continue
             delta = {t: final[t] - units[t] for t in TIERS}
-            moves, binding = _moves(asset, tiers, delta, costs)
-            moved = sum(d for d in delta.values() if d > 0)
-            if binding is not None:
-                if first_binding is None or moved < first_binding[0]:
-                    first_binding = (moved, binding)
-                continue
-            key = (sum(p.cost_cents for p in moves), moved, len(moves))
-            if best is None or key < best[0]:
-                best = (key, moves, final)
+            for pairs in _decompositions(delta):
+                moves, binding = _realise(asset, tiers, pairs, costs, routes)
+                moved = sum(u for _, _, u in pairs)
+                if binding is not None:
+                    if first_binding is None or moved < first_binding[0]:
+                        first_binding = (moved, binding)
+                    continue
+                key = (sum(p.cost_cents for p in moves), moved, len(moves))
+                if best is None or key < best[0]:
+                    best = (key, moves, final)
     if best is None:
         binding = first_binding[1] if first_binding else Binding("band_infeasible", asset)
         return AssetDecision(asset, "refused", total, before, before, triggered, binding=binding)
@@ -302,16 +321,19 @@ def _plan_asset(asset: str, tiers: Mapping[Tier, _Tier], targets: Mapping[Tier, 
 
 def plan_rebalance(holdings: Sequence[Holding], targets: Mapping[str, Sequence[TierTarget]],
                    costs: CostModel, hysteresis: Hysteresis = DEFAULT_HYSTERESIS, *,
-                   cooling: Collection[str] = ()) -> RebalancePlan:
+                   cooling: Collection[str] = (), routes: RouteFilter | None = None
+                   ) -> RebalancePlan:
     """Plan the moves that bring every tier of every asset of ``holdings`` within band (see the
-    module docstring). Every asset held needs its three targets in ``targets``."""
+    module docstring). Every asset held needs its three targets in ``targets``. ``routes``
+    (``(asset, source tier, destination tier) -> bool``, default every route) is what the
+    executor can carry out; plans use no other."""
     by_asset = _check(holdings)
     decisions = []
     for asset in sorted(by_asset):
         if asset not in targets:
             raise ValueError(f"{asset}: no tier targets")
         decisions.append(_plan_asset(asset, by_asset[asset], _targets(asset, targets[asset]),
-                                     costs, hysteresis, asset in cooling))
+                                     costs, hysteresis, asset in cooling, routes))
     return RebalancePlan(tuple(decisions))
 
 

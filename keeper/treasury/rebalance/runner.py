@@ -41,7 +41,13 @@ from keeper.ledger.db import WRITE
 from keeper.treasury.moves import Holding, Move, MoveExecutor, TierTarget
 from keeper.treasury.rebalance.costs import CostModel
 from keeper.treasury.rebalance.models import DecisionRow, MoveRow, MoveStatus
-from keeper.treasury.rebalance.plan import DEFAULT_HYSTERESIS, Hysteresis, RebalancePlan, plan_rebalance
+from keeper.treasury.rebalance.plan import (
+    DEFAULT_HYSTERESIS,
+    Hysteresis,
+    RebalancePlan,
+    RouteFilter,
+    plan_rebalance,
+)
 
 AuditFn = Callable[[Connection, str, str, Any, Any], object]
 AlertFn = Callable[[str, str, str | None], object]
@@ -95,18 +101,19 @@ class Rebalancer:
                  executor: MoveExecutor | None, *, hysteresis: Hysteresis = DEFAULT_HYSTERESIS,
                  dry_run: bool = False, cooldown: timedelta = timedelta(hours=20),
                  audit: AuditFn = record_in, alert: AlertFn | None = None,
+                 routes: RouteFilter | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.engine, self.holdings, self.targets, self.costs = engine, holdings, targets, costs
         self.executor, self.hysteresis, self.cooldown = executor, hysteresis, cooldown
         self.dry_run = dry_run or executor is None
-        self.audit, self.alert, self.clock = audit, alert, clock
+        self.audit, self.alert, self.routes, self.clock = audit, alert, routes, clock
 
     def run(self, run_key: str) -> RunOutcome:
         """Plan (once per key), record and hand over the moves of ``run_key``."""
         plan = None
         if not self._planned(run_key):
             plan = plan_rebalance(self.holdings(), self.targets, self.costs, self.hysteresis,
-                                  cooling=self.cooling())
+                                  cooling=self.cooling(), routes=self.routes)
             if not self._record(run_key, plan):
                 plan = None  # another keeper recorded this key first: its moves are the run's
             elif self.alert is not None:

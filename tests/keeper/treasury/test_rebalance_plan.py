@@ -96,6 +96,25 @@ def test_a_tier_that_must_receive_but_has_no_wallet_is_refused():
     assert (d.binding.kind, d.binding.tier) == ("no_wallet", "warm")
 
 
+def test_a_route_the_executor_cannot_carry_is_avoided_through_the_other_tier():
+    estate = _estate("USDC", 0, 2_000, 8_000)  # hot -5 %, warm +5 %
+    assert _flows(plan_rebalance(estate, ALL, COSTS)) == [("warm", "vault", 450)]
+    no_warm_to_hot = lambda asset, src, dst: (src, dst) != ("warm", "hot")  # noqa: E731
+    plan = plan_rebalance(estate, ALL, COSTS, routes=no_warm_to_hot)
+    # warm gives to cold, cold tops hot up from what it already holds (not from what it gets)
+    assert sorted(_flows(plan)) == [("cold", "vault", 450), ("warm", "cold", 450)]
+    assert plan.cost_cents == 2 * COLD_FEE
+
+
+def test_no_carriable_route_is_refused_naming_it():
+    only_into_hot = lambda asset, src, dst: dst == "hot"  # noqa: E731
+    plan = plan_rebalance(_estate("USDC", 1_000, 1_500, 7_500), ALL, COSTS, routes=only_into_hot)
+    (d,) = plan.decisions
+    assert d.action == "refused" and d.moves == () and d.binding is not None
+    assert (d.binding.kind, d.binding.tier) == ("no_route", "hot")
+    assert d.binding.to_tier in ("warm", "cold")
+
+
 def test_hysteresis_a_wiggle_inside_the_band_does_nothing_leaving_it_acts():
     for hot in (690, 650, 310, 700):  # drift +190, +150, -190, +200: inside the 2 % band
         plan = plan_rebalance(_estate("USDC", hot, 1_500, 8_500 - hot), ALL, COSTS)
@@ -138,19 +157,24 @@ def test_refuses_bad_input():
 
 
 _wallet = st.tuples(st.integers(0, 10**9), st.integers(0, 10**8))
+_ROUTES = [(a, b) for a in TIERS for b in TIERS if a != b]
 
 
 @settings(max_examples=60, deadline=None)
 @given(tiers=st.tuples(*(st.lists(_wallet, min_size=1, max_size=3) for _ in TIERS)),
-       band=st.integers(50, 500), inner=st.integers(0, 500))
+       band=st.integers(50, 500), inner=st.integers(0, 500),
+       routes=st.none() | st.sets(st.sampled_from(_ROUTES), min_size=2))
 def test_every_plan_conserves_units_respects_minimums_and_lands_within_the_inner_band(
-        tiers, band, inner):
+        tiers, band, inner, routes):
     holdings = [Holding("ETH", f"{tier}-{i}", tier, units, minimum)
                 for tier, wallets in zip(TIERS, tiers, strict=True)
                 for i, (units, minimum) in enumerate(wallets)]
     targets = {"ETH": [TierTarget(t.tier, t.share_bps, band) for t in TARGETS]}
-    plan = plan_rebalance(holdings, targets, COSTS, Hysteresis(inner))
+    allowed = None if routes is None else (lambda asset, src, dst: (src, dst) in routes)
+    plan = plan_rebalance(holdings, targets, COSTS, Hysteresis(inner), routes=allowed)
     (d,) = plan.decisions
+    assert routes is None or all((p.move.source_tier, p.move.destination_tier) in routes
+                                 for p in plan.moves)
     after = apply_moves(holdings, [p.move for p in plan.moves])
     assert sum(h.units for h in after) == sum(h.units for h in holdings)
     for was, now in zip(holdings, after, strict=True):
@@ -170,6 +194,6 @@ def test_every_plan_conserves_units_respects_minimums_and_lands_within_the_inner
         assert d.total_units == 0 or all(abs(drift[t]) <= band for t in TIERS)
     else:
         assert plan.moves == [] and d.binding is not None and d.binding.kind in (
-            "wallet_minimum", "band_infeasible")
+            "wallet_minimum", "band_infeasible", "no_route")
         if d.binding.kind == "band_infeasible":  # only amounts too small to split in bps
             assert d.total_units < 4 * BPS
