@@ -19,7 +19,13 @@ from keeper.treasury.pooling.btc import (
     plan_consolidation,
     propose_consolidation,
 )
-from keeper.treasury.pooling.executor import PoolRunner, read_holdings
+from keeper.treasury.pooling.executor import (
+    POOL_OWNER,
+    POOL_REF,
+    PoolRunner,
+    read_holdings,
+    register_pool_ref,
+)
 from keeper.treasury.pooling.keys import DepositKeys
 from keeper.treasury.pooling.plan import (
     PlannedMove,
@@ -40,8 +46,9 @@ from keeper.treasury.pooling.topology import (
 )
 
 __all__ = [
-    "ConsolidationPlan", "DepositKeys", "PlannedMove", "PoolCosts", "PoolPlan", "PoolRunner",
+    "POOL_OWNER", "POOL_REF", "ConsolidationPlan", "DepositKeys", "PlannedMove", "PoolCosts",
+    "PoolPlan", "PoolRunner",
     "Signer", "Skip", "TopologyStore", "TopologyViolationError", "WalletReport", "WalletTopology",
     "check_wallet", "operational_wallets", "plan_consolidation", "plan_pool",
-    "propose_consolidation", "read_holdings", "reduction_bps",
+    "propose_consolidation", "read_holdings", "reduction_bps", "register_pool_ref",
 ]

@@ -21,15 +21,20 @@ nothing new. Fees are capped at the run's ``max_fee_wei`` (the planner reserved 
 at that cap, so the wallet's minimum holds whatever the chain charges).
 
 The destination is a named operational address (an EOA or a multisig; give
-``PoolCosts.native_gas`` room for a contract's receive). Nothing here touches the ledger: moving
-coins between the bank's own addresses changes no client balance, and the chain follower does
-not watch these addresses (see the report for what a Vault destination would need).
+``PoolCosts.native_gas`` room for a contract's receive), or the Vault (``plan_pool(vault=True)``):
+an ``approve`` of exactly the amount, then ``deposit(token, amount, POOL_REF)``; ETH through
+``depositEth(POOL_REF)``. Ledger: to an address, nothing is booked (the follower watches only
+vaults). Into the Vault, the follower books a deposit by its ``client_ref``: :data:`POOL_REF` is
+the bank's reserved pooling reference, registered (:func:`register_pool_ref`) to the bank's own
+owner :data:`POOL_OWNER`, never a client's reference, so no client is credited by a pooling
+deposit (a client credited when the coins reached its deposit address is not credited again).
 ``dry_run`` (``settings.treasury_dry_run``): the run is planned, recorded and audited; nothing is
 sent.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -48,9 +53,15 @@ from keeper.keys import Keyring
 from keeper.treasury.moves import Holding, Tier
 from keeper.treasury.pooling.keys import DepositKeys
 from keeper.treasury.pooling.models import PoolRun, PoolTx
-from keeper.treasury.pooling.plan import NATIVE, TOKEN, TOPUP, PoolCosts, PoolPlan
+from keeper.treasury.pooling.plan import APPROVE, NATIVE, TOKEN, TOPUP, PoolCosts, PoolPlan
 
 TRANSFER = keccak(text="transfer(address,uint256)")[:4]
+APPROVE_SEL = keccak(text="approve(address,uint256)")[:4]
+DEPOSIT = keccak(text="deposit(address,uint256,bytes32)")[:4]
+DEPOSIT_ETH = keccak(text="depositEth(bytes32)")[:4]
+#: The Vault client_ref of pooling deposits: the bank's own coins, never a client's reference.
+POOL_REF = hashlib.sha256(b"strongroom:treasury:pooling").digest()
+POOL_OWNER = "bank:pooling"  # the ledger owner POOL_REF is registered to
 BALANCE_OF = keccak(text="balanceOf(address)")[:4]
 PLANNED, READY, SENT, DONE, FAILED = "planned", "ready", "sent", "mined", "failed"
 ACTOR = "treasury:pooling"
@@ -59,6 +70,13 @@ ACTOR = "treasury:pooling"
 def intent_id(run_id: str, kind: str, wallet: str, asset: str) -> str:
     """The chain sender's idempotency key of one planned transaction."""
     return f"pool:{run_id}:{kind}:{wallet.lower()}:{asset}"
+
+
+def register_pool_ref(ledger: Any) -> None:
+    """Map :data:`POOL_REF` to the bank's own ledger owner :data:`POOL_OWNER` (idempotent), so
+    the chain follower books pooling deposits into the Vault there: never to a client, never to
+    suspense. Call it before the first run into the Vault."""
+    ledger.register_client_ref(POOL_REF, POOL_OWNER)
 
 
 def read_holdings(w3: Any, wallets: Sequence[str], assets: Sequence[str] = ("ETH", "USDC"), *,
@@ -120,7 +138,8 @@ class PoolRunner:
             raise ValueError("the plan's top-ups are not paid by this runner's funding key")
         now = datetime.now(UTC)
         report = {"run": run_id, "max_fee_wei": str(costs.max_fee_wei), **plan.report(),
-                  "gas": {TOKEN: costs.token_gas, NATIVE: costs.native_gas},
+                  "gas": {TOKEN: costs.token_gas, NATIVE: costs.native_gas,
+                          APPROVE: costs.approve_gas},
                   "keys": {"hd_wallet": self.keys.wallet, "seed_name": self.keys.seed_name,
                            "account_path": self.keys.account_path,
                            "funding_label": self.funding_label}}
@@ -173,22 +192,27 @@ class PoolRunner:
         return dict(counts)
 
     def _send_due(self, run_id: str, cap: int) -> None:
-        """Send every row whose turn has come (top-ups; tokens after the wallet's top-up; ETH
-        after the wallet's tokens)."""
+        """Send every row whose turn has come: top-ups; a wallet's approvals and token moves once
+        its top-up is mined (a vault deposit once its approval is mined); its ETH last, once
+        everything else it sends is final."""
         rows = self._rows(run_id)
-        topup_state = {r.wallet: r.state for r in rows if r.kind == TOPUP}
-        tokens_final = Counter(r.wallet for r in rows if r.kind == TOKEN and r.state in (DONE, FAILED))
-        tokens_all = Counter(r.wallet for r in rows if r.kind == TOKEN)
+        state = {(r.kind, r.wallet, r.asset): r.state for r in rows}
+        pending_tokens = Counter(r.wallet for r in rows if r.kind in (APPROVE, TOKEN)
+                                 and r.state not in (DONE, FAILED))
         for row in rows:
             if row.state == PLANNED and row.kind != TOPUP:
-                gate = topup_state.get(row.wallet, DONE)
-                if gate == FAILED:
-                    self._mark(row.id, FAILED, reason="its gas top-up failed")
+                gates = [("gas top-up", state.get((TOPUP, row.wallet, "ETH"), DONE))]
+                if row.kind == TOKEN:
+                    gates.append(("vault allowance", state.get((APPROVE, row.wallet, row.asset),
+                                                               DONE)))
+                failed = [name for name, st in gates if st == FAILED]
+                if failed:
+                    self._mark(row.id, FAILED, reason=f"its {failed[0]} failed")
                     continue
-                if gate != DONE:
-                    continue  # the top-up is not mined yet
+                if any(st != DONE for _, st in gates):
+                    continue  # not mined yet
                 if row.kind == NATIVE:
-                    if tokens_final[row.wallet] < tokens_all[row.wallet]:
+                    if pending_tokens[row.wallet]:
                         continue  # the ETH goes last, once the wallet's token gas is paid
                     if not self._fix_native(run_id, row, cap):
                         continue
@@ -199,15 +223,25 @@ class PoolRunner:
     def _send(self, run_id: str, row: Any, cap: int) -> None:
         sender = self._sender(row.sender, cap)
         units = int(row.units)
-        if row.kind == TOKEN:
-            token = by_symbol(row.asset).address
-            data = TRANSFER + abi_encode(["address", "uint256"],
-                                         [to_checksum_address(row.recipient), units])
-            to, value, gas = token, 0, self._costs_gas(run_id, TOKEN)
-        else:
-            to, value, data, gas = row.recipient, units, b"", self._costs_gas(run_id, NATIVE)
+        recipient = to_checksum_address(row.recipient)
+        report = json.loads(self._run(run_id).report)
+        gas, vault = report["gas"], bool(report.get("vault"))
+        token = by_symbol(row.asset).address
+        value = 0
+        if row.kind == APPROVE:
+            to, data = token, APPROVE_SEL + abi_encode(["address", "uint256"], [recipient, units])
+        elif row.kind == TOKEN and vault:
+            to, data = recipient, DEPOSIT + abi_encode(["address", "uint256", "bytes32"],
+                                                       [token, units, POOL_REF])
+        elif row.kind == TOKEN:
+            to, data = token, TRANSFER + abi_encode(["address", "uint256"], [recipient, units])
+        elif row.kind == NATIVE and vault:
+            to, data, value = recipient, DEPOSIT_ETH + POOL_REF, units
+        else:  # a top-up, or ETH to an address
+            to, data, value = recipient, b"", units
         try:
-            sent = sender.send(row.intent_id, to, data, value=value, gas=gas)
+            sent = sender.send(row.intent_id, to, data, value=value,
+                               gas=int(gas[row.kind if row.kind != TOPUP else NATIVE]))
         except IntentConflictError as err:
             self._mark(row.id, FAILED, reason=str(err))
             return

@@ -9,6 +9,10 @@ with the ordered :class:`PoolPlan`:
 2. **Token moves** (one ERC-20 ``transfer`` each), paid from the wallet's spare ETH or its top-up.
 3. **ETH moves**: what is left above the wallet's minimum after the gas of everything it sends.
 
+With ``vault=True`` the destination is the Vault: a token move is an ``approve`` of the vault
+for exactly the amount, then ``deposit(token, amount, POOL_REF)``; ETH is ``depositEth(POOL_REF)``
+(the reserved pooling reference, never a client's: see :mod:`keeper.treasury.pooling.executor`).
+
 Rules, each applied here only:
 
 * A wallet never goes below ``Holding.minimum_units``: a move takes at most ``units - minimum``
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from keeper.assets import ETH, by_symbol
 from keeper.prices import to_usd_cents
@@ -40,7 +44,8 @@ from keeper.treasury.moves import BPS, Holding, Move, Tier
 NATIVE_GAS = 21_000  # a plain ETH transfer to an EOA
 TOKEN_GAS = 65_000  # an ERC-20 transfer (USDC ~ 45-60k); reserved, not all spent
 
-TOPUP, TOKEN, NATIVE = "topup", "token", "native"
+TOPUP, APPROVE, TOKEN, NATIVE = "topup", "approve", "token", "native"
+APPROVE_GAS = 60_000  # an ERC-20 approve (USDC ~ 46k), reserved when the destination is a vault
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +56,9 @@ class PoolCosts:
     max_fee_wei: int
     prices_cents: Mapping[str, int]
     native_gas: int = NATIVE_GAS
-    token_gas: int = TOKEN_GAS
+    token_gas: int = TOKEN_GAS  # a transfer, or a Vault ``deposit`` when pooling into the vault
     min_value_ratio: int = 3  # a move is worth at least this many times its gas
+    approve_gas: int = APPROVE_GAS  # reserved only when the destination is a vault
 
     def __post_init__(self) -> None:
         for name in ("max_fee_wei", "native_gas", "token_gas", "min_value_ratio"):
@@ -105,6 +111,7 @@ class PoolPlan:
     wallets_before: int
     wallets_after_planned: int
     totals: Mapping[str, int] = field(default_factory=dict)  # units pooled per asset
+    vault: bool = False  # the destination is the Vault: deposits under POOL_REF
 
     @property
     def topup_wei(self) -> int:
@@ -115,6 +122,7 @@ class PoolPlan:
         """The plan in figures (integers only), for the audit record and the operator."""
         return {
             "destination": self.destination,
+            "vault": self.vault,
             "transactions": len(self.moves),
             "topups": sum(1 for p in self.moves if p.kind == TOPUP),
             "topup_wei": str(self.topup_wei),
@@ -143,7 +151,7 @@ def _by_wallet(holdings: Iterable[Holding]) -> dict[str, dict[str, Holding]]:
 
 
 def _plan_wallet(wallet: str, held: Mapping[str, Holding], destination: str, dest_tier: Tier,
-                 funding: str | None, costs: PoolCosts
+                 funding: str | None, costs: PoolCosts, vault: bool
                  ) -> tuple[list[PlannedMove], list[PlannedMove], list[PlannedMove], list[Skip]]:
     """(top-ups, token moves, ETH moves, skips) of one source wallet."""
     eth = held.get(ETH.symbol)
@@ -153,7 +161,8 @@ def _plan_wallet(wallet: str, held: Mapping[str, Holding], destination: str, des
     tokens: list[PlannedMove] = []
     skips: list[Skip] = []
     topup = 0
-    token_gas_wei = costs.token_gas * costs.max_fee_wei
+    token_gas = costs.token_gas + (costs.approve_gas if vault else 0)
+    token_gas_wei = token_gas * costs.max_fee_wei
     ranked = sorted((h for a, h in held.items() if a != ETH.symbol),
                     key=lambda h: (-costs.cents(h.asset, max(0, h.units - h.minimum_units)), h.asset))
     for h in ranked:
@@ -161,7 +170,7 @@ def _plan_wallet(wallet: str, held: Mapping[str, Holding], destination: str, des
         if movable <= 0:
             continue
         value = costs.cents(h.asset, movable)
-        cost = costs.gas_cents(costs.token_gas)
+        cost = costs.gas_cents(token_gas)
         from_spare = spare >= token_gas_wei
         if not from_spare:
             if funding is None:
@@ -177,8 +186,11 @@ def _plan_wallet(wallet: str, held: Mapping[str, Holding], destination: str, des
         else:
             topup += token_gas_wei - spare
             spare = 0
-        tokens.append(PlannedMove(TOKEN, Move(h.asset, wallet, tier, destination, dest_tier,
-                                              movable, "pooling"), keep=h.minimum_units))
+        move = Move(h.asset, wallet, tier, destination, dest_tier, movable, "pooling")
+        if vault:
+            tokens.append(PlannedMove(APPROVE, replace(move, reason="pooling: vault allowance"),
+                                      keep=h.minimum_units))
+        tokens.append(PlannedMove(TOKEN, move, keep=h.minimum_units))
     if topup:
         assert funding is not None  # noqa: S101 - a top-up is planned only with a funding wallet
         topups.append(PlannedMove(TOPUP, Move(ETH.symbol, funding, "hot", wallet, tier, topup,
@@ -199,7 +211,8 @@ def _plan_wallet(wallet: str, held: Mapping[str, Holding], destination: str, des
 
 
 def plan_pool(holdings: Sequence[Holding], destination: str, costs: PoolCosts, *,
-              destination_tier: Tier = "hot", funding: str | None = None) -> PoolPlan:
+              destination_tier: Tier = "hot", funding: str | None = None,
+              vault: bool = False) -> PoolPlan:
     """The pooling plan of every source wallet in ``holdings`` into ``destination`` (see the
     module docstring). ``funding`` pays the gas top-ups (none: wallets without spare ETH keep
     their tokens, said in ``skipped``). Holdings of ``destination`` or ``funding`` are ignored."""
@@ -211,7 +224,7 @@ def plan_pool(holdings: Sequence[Holding], destination: str, costs: PoolCosts, *
     moving: set[str] = set()
     for wallet in sorted(wallets):
         t, k, n, s = _plan_wallet(wallet, wallets[wallet], destination, destination_tier,
-                                  funding, costs)
+                                  funding, costs, vault)
         topups += t
         tokens += k
         natives += n
@@ -220,17 +233,18 @@ def plan_pool(holdings: Sequence[Holding], destination: str, costs: PoolCosts, *
             moving.add(wallet)
     totals: dict[str, int] = defaultdict(int)
     for p in tokens + natives:
-        totals[p.move.asset] += p.move.units
+        if p.kind != APPROVE:
+            totals[p.move.asset] += p.move.units
     # after the run, the moved wallets hold nothing worth moving: only the destination and the
     # wallets a skip left with value remain operational
     return PoolPlan(destination, tuple(topups + tokens + natives), tuple(skipped),
                     wallets_before=len(moving) + 1, wallets_after_planned=1,
-                    totals=dict(totals))
+                    totals=dict(totals), vault=vault)
 
 
 def operational_wallets(holdings: Sequence[Holding], destination: str, costs: PoolCosts, *,
-                        funding: str | None = None) -> set[str]:
+                        funding: str | None = None, vault: bool = False) -> set[str]:
     """Wallets holding funds worth managing: ``destination`` and every source a pooling plan
     would still move something from (the SC-005 count, measured on real balances)."""
-    plan = plan_pool(holdings, destination, costs, funding=funding)
+    plan = plan_pool(holdings, destination, costs, funding=funding, vault=vault)
     return {destination} | {p.move.source for p in plan.moves if p.kind != TOPUP}
