@@ -5,7 +5,8 @@ The state (above or not, crossings so far) lives in ``treasury_tier_ceiling``. A
 the hot tier above the ceiling while the state says "below" counts a new crossing and raises
 ``treasury_hot_ceiling`` with the ref ``treasury_hot_ceiling:<crossing>`` BEFORE committing the
 state: the ledger keeps one alert per ref, so a crash between the two neither loses the alert
-nor raises it twice. Falling back to or below the ceiling re-arms the alert.
+nor raises it twice. Falling back to or below the ceiling re-arms the alert. A hot asset without
+a fresh price makes the check raise :class:`keeper.prices.PriceError` (it cannot be evaluated).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, insert, select, update
 
 from keeper.ledger.db import WRITE
+from keeper.prices import PriceError
 from keeper.recon.figures import format_cents
 from keeper.treasury.tiers.book import AlertFn
 from keeper.treasury.tiers.models import CeilingState
@@ -31,6 +33,10 @@ def check_hot_ceiling(engine: Engine, view: TierView, policy: TierPolicy, alert:
                       clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> bool:
     """Compare the hot tier's value with the ceiling; alert on a new crossing. Returns whether
     an alert was raised by this call."""
+    blind = [a for a in view.unpriced if view.units(a, "hot")]
+    if blind:
+        raise PriceError(f"hot tier holds {', '.join(blind)} without a fresh price: its value "
+                         "cannot be compared with the ceiling")
     hot, ceiling = view.tier_value_cents["hot"], policy.hot_ceiling_cents
     above = hot > ceiling
     with engine.connect() as conn:

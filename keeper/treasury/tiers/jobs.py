@@ -20,7 +20,7 @@ from keeper.audit import record_in
 from keeper.jobs.scheduler import JobRun
 from keeper.ledger import ledger_totals
 from keeper.ledger.db import WRITE
-from keeper.prices import StaticPrices
+from keeper.prices import PriceError, StaticPrices
 from keeper.treasury.tiers.book import ACTOR, SweepBook
 from keeper.treasury.tiers.ceiling import check_hot_ceiling
 from keeper.treasury.tiers.policy import TierPolicy, policy_from_settings
@@ -29,6 +29,7 @@ from keeper.treasury.tiers.sweeps import HotSweeper
 from keeper.treasury.tiers.view import TierView, evm_locations, tier_view
 
 HOT_KEY = "eth-hot"
+UNPRICED_ALERT = "treasury_tier_unpriced"
 CURSOR = "vault"  # the follower's cursor: the view is read at the block the ledger reached
 
 
@@ -54,13 +55,19 @@ def current_view(host: Any, policy: TierPolicy | None = None) -> tuple[TierPolic
 
 def treasury_tier_check(run: JobRun) -> bool:
     """Audit the tier view and alert if the hot tier crossed its ceiling; returns whether it
-    alerted."""
+    alerted. Without a fresh price for a hot asset the run fails after one
+    ``treasury_tier_unpriced`` alert a day."""
     host = run.host
     policy, view = current_view(host)
     with host.ledger.engine.connect().execution_options(**WRITE) as conn, conn.begin():
         record_in(conn, ACTOR, "treasury.tier_view", {"slot": run.slot.isoformat()},
                   view.to_json())
-    return check_hot_ceiling(host.ledger.engine, view, policy, host.ledger.raise_alert)
+    try:
+        return check_hot_ceiling(host.ledger.engine, view, policy, host.ledger.raise_alert)
+    except PriceError as exc:  # blind: say so now, not after the failure streak escalates
+        host.ledger.raise_alert(UNPRICED_ALERT, f"treasury tier check at block {view.block}: "
+                                f"{exc}", f"{UNPRICED_ALERT}:{run.slot:%Y-%m-%d}")
+        raise
 
 
 def treasury_sweep_daily(run: JobRun) -> int:

@@ -16,6 +16,8 @@ reconciliation, :mod:`keeper.recon`, is where such a difference becomes a break)
 
 Shares and drift are integer basis points: per asset by units (``tier units * 10000 // asset
 units``), and across the estate by value (US cents through :mod:`keeper.prices`, rounded up).
+An asset without a fresh price keeps its units, shares and drift (the sweeps need no price) and
+is listed in :attr:`TierView.unpriced`, left out of the USD figures.
 ``drift_bps = share_bps - target_bps``; a tier is out of band when ``|drift| > band``.
 """
 
@@ -33,7 +35,7 @@ from sqlalchemy import Engine
 
 from keeper.assets import BTC, DEPOSITABLE
 from keeper.ledger import ledger_totals
-from keeper.prices import PriceFeed, value_cents
+from keeper.prices import PriceError, PriceFeed, value_cents
 from keeper.recon import BalanceReader, UtxoView
 from keeper.treasury.moves import BPS, TIERS, Holding, Tier
 from keeper.treasury.tiers.policy import TierPolicy
@@ -95,7 +97,7 @@ class AssetTiers:
     units: Mapping[Tier, int]
     share_bps: Mapping[Tier, int]
     drift_bps: Mapping[Tier, int]
-    value_cents: Mapping[Tier, int]
+    value_cents: Mapping[Tier, int] | None  # None: no fresh price (see TierView.unpriced)
     band_bps: int
 
     @property
@@ -120,6 +122,7 @@ class TierView:
     tier_share_bps: dict[Tier, int]
     mismatches: list[Mismatch] = field(default_factory=list)
     addresses: dict[str, str] = field(default_factory=dict)  # wallet name -> address
+    unpriced: list[str] = field(default_factory=list)  # assets left out of the USD figures
 
     @property
     def aum_cents(self) -> int:
@@ -139,7 +142,8 @@ class TierView:
             "tiers": {t: {"value_cents": str(self.tier_value_cents[t]),
                           "share_bps": self.tier_share_bps[t]} for t in TIERS},
             "assets": {a: {"units": {t: str(v.units[t]) for t in TIERS},
-                           "value_cents": {t: str(v.value_cents[t]) for t in TIERS},
+                           "value_cents": None if v.value_cents is None else {
+                               t: str(v.value_cents[t]) for t in TIERS},
                            "share_bps": dict(v.share_bps), "drift_bps": dict(v.drift_bps),
                            "band_bps": v.band_bps, "out_of_band": v.out_of_band()}
                        for a, v in sorted(self.assets.items())},
@@ -150,6 +154,7 @@ class TierView:
                             "ledger_units": str(m.ledger_units),
                             "chain_units": str(m.chain_units)} for m in self.mismatches],
             "addresses": dict(self.addresses),
+            "unpriced": list(self.unpriced),
         }
 
 
@@ -214,6 +219,7 @@ def _summarise(policy: TierPolicy, prices: PriceFeed, holdings: list[Holding],
                block: int | None, now: datetime | None, mismatches: list[Mismatch],
                names: dict[str, str]) -> TierView:
     assets: dict[str, AssetTiers] = {}
+    unpriced: list[str] = []
     tier_cents: dict[Tier, int] = dict.fromkeys(TIERS, 0)
     for symbol in sorted({h.asset for h in holdings}):
         pol = policy.asset(symbol)
@@ -221,12 +227,17 @@ def _summarise(policy: TierPolicy, prices: PriceFeed, holdings: list[Holding],
                                          if h.asset == symbol and h.tier == t) for t in TIERS}
         total = sum(units.values())
         shares = {t: _share(units[t], total) for t in TIERS}
-        cents = {t: value_cents(prices, symbol, units[t], now) for t in TIERS}
+        cents: dict[Tier, int] | None
+        try:
+            cents = {t: value_cents(prices, symbol, units[t], now) for t in TIERS}
+        except PriceError:
+            cents = None
+            unpriced.append(symbol)
         for t in TIERS:
-            tier_cents[t] += cents[t]
+            tier_cents[t] += cents[t] if cents else 0
         assets[symbol] = AssetTiers(symbol, units, shares,
                                     {t: shares[t] - pol.targets_bps.of(t) for t in TIERS},
                                     cents, pol.band_bps)
     aum = sum(tier_cents.values())
     return TierView(block, now, holdings, assets, tier_cents,
-                    {t: _share(tier_cents[t], aum) for t in TIERS}, mismatches, names)
+                    {t: _share(tier_cents[t], aum) for t in TIERS}, mismatches, names, unpriced)

@@ -120,3 +120,22 @@ def test_hot_above_the_ceiling_alerts_once_per_crossing(make_world, deposit, tmp
     assert check(4) is True
     assert [a[2] for a in alerts(world, CEILING_ALERT)] == [f"{CEILING_ALERT}:1",
                                                             f"{CEILING_ALERT}:2"]
+
+
+def test_a_stale_price_does_not_stop_the_sweep_but_blinds_the_ceiling_loudly(
+        make_world, deposit) -> None:
+    world = make_world()
+    deposit(world, eth_wei=100 * ETH)
+    world.mine()
+    stale = datetime.now(UTC) - timedelta(hours=3)
+    (world.settings.data_dir / "prices.json").write_text(json.dumps(
+        {"as_of": stale.isoformat(), "prices": {"ETH": 300_000, "BTC": 9_000_000}}))
+    # shares are per asset, in units: the sweep needs no price
+    assert treasury_sweep_daily(JobRun(world.host, "treasury_sweep_daily", SLOT)) == 1
+    world.mine()
+    assert world.balance(world.cold) == 90 * ETH
+    # the ceiling cannot be checked without a price: the run fails and ops hear it at once
+    with pytest.raises(Exception, match="ETH"):
+        treasury_tier_check(JobRun(world.host, "treasury_tier_check", SLOT))
+    [(_, message, _)] = alerts(world, "treasury_tier_unpriced")
+    assert "ETH" in message
