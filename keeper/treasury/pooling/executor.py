@@ -136,6 +136,13 @@ class PoolRunner:
                 funding is None or any(p.move.source.lower() != funding.lower()
                                        for p in plan.moves if p.kind == TOPUP)):
             raise ValueError("the plan's top-ups are not paid by this runner's funding key")
+        ours = set(self.keys.addresses)
+        foreign = sorted({p.move.source.lower() for p in plan.moves if p.kind != TOPUP} - ours)
+        if foreign:
+            raise ValueError(f"{len(foreign)} source wallet(s) are not of HD wallet "
+                             f"{self.keys.wallet!r} (e.g. {foreign[0]}): refused")
+        wallets = sorted({(p.move.destination if p.kind == TOPUP else p.move.source).lower()
+                          for p in plan.moves})
         now = datetime.now(UTC)
         report = {"run": run_id, "max_fee_wei": str(costs.max_fee_wei), **plan.report(),
                   "gas": {TOKEN: costs.token_gas, NATIVE: costs.native_gas,
@@ -146,6 +153,14 @@ class PoolRunner:
         with self.engine.begin() as conn:
             if conn.scalar(select(PoolRun.run_id).where(PoolRun.run_id == run_id)) is not None:
                 return False
+            if not self.dry_run:
+                busy = conn.execute(
+                    select(PoolTx.wallet, PoolTx.run_id).join(
+                        PoolRun, PoolRun.run_id == PoolTx.run_id)
+                    .where(PoolRun.status == PLANNED, PoolTx.wallet.in_(wallets)).limit(1)).first()
+                if busy is not None:  # two live runs would both plan (and top up) one wallet
+                    raise ValueError(f"wallet {busy.wallet} is in unfinished run {busy.run_id}: "
+                                     "refused")
             conn.execute(insert(PoolRun).values(
                 run_id=run_id, destination=plan.destination, funding=funding,
                 max_fee_wei=str(costs.max_fee_wei), dry_run=self.dry_run,
