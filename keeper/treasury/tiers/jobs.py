@@ -100,8 +100,12 @@ def treasury_sweep_weekly(run: JobRun) -> int:
     if warm is None or cold is None:
         return 0
     year, week, _ = run.slot.isocalendar()
+    from keeper.safetx import SafeChain, SafeTxService
+
+    service = SafeTxService(host.ledger.engine, SafeChain(host.settings.rpc_url,
+                                                          host.settings.chain_id))
     planner = ProposalPlanner(SweepBook(host.ledger.engine), host.follower.reader.w3,
-                              host.settings.chain_id)
+                              host.settings.chain_id, service=service)
     plans = [planner.warm_to_cold(f"weekly:{year}-W{week:02d}:{m.asset}", m, warm, cold,
                                   dry_run=host.settings.treasury_dry_run)
              for m in weekly_moves(view, policy)]

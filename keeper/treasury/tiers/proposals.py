@@ -18,9 +18,11 @@ key returns the recorded SafeTx: never a second proposal for one move.
   from.
 
 Nonces: the Safe's on-chain nonce, or the next one after the SafeTxs this book already planned
-for the same Safe that are still at or above it. While a planned move of an asset is still open
-on its Safe (its nonce not yet used), a new plan for that asset and Safe returns it instead of
-stacking a second move on a view that does not yet show the first.
+for the same Safe, and after the proposals pending in the signer service (when given), that are
+still at or above it: a plan never competes with the owners' own business for a nonce.
+While a planned move of an asset is still open on its Safe (its nonce not yet used), a new
+plan for that asset and Safe returns it instead of stacking a second move on a view that does
+not yet show the first.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_
 
 from keeper.assets import DEPOSITABLE, ZERO_ADDRESS
 from keeper.keys import SafeTx, safe_tx_hash
+from keeper.safetx import SafeTxService, UnknownSafe
 from keeper.treasury.moves import Move
 from keeper.treasury.tiers.book import Planned, SweepBook
 from keeper.treasury.tiers.models import SweepStatus
@@ -96,8 +99,10 @@ def weekly_moves(view: TierView, policy: TierPolicy) -> list[Move]:
 class ProposalPlanner:
     """Plans multisig moves on chain ``chain_id`` read through ``w3`` (see the module doc)."""
 
-    def __init__(self, book: SweepBook, w3: Any, chain_id: int) -> None:
+    def __init__(self, book: SweepBook, w3: Any, chain_id: int, *,
+                 service: SafeTxService | None = None) -> None:
         self.book, self.w3, self.chain_id = book, w3, chain_id
+        self.service = service  # the signer service: its pending proposals hold nonces too
 
     def warm_to_cold(self, key: str, move: Move, warm: str, cold: str, *,
                      dry_run: bool = False) -> PlannedProposal:
@@ -158,6 +163,14 @@ class ProposalPlanner:
         for row in self.book.rows():
             if row.status == SweepStatus.PROPOSED and row.payload and row.payload["safe"] == safe:
                 nonce = max(nonce, _last_nonce(row) + 1)
+        if self.service is not None:
+            try:
+                _, pending, _ = self.service.list(safe, executed=False, nonce_gte=nonce,
+                                                  ordering="-nonce", limit=1)
+            except UnknownSafe:
+                pending = []
+            if pending:
+                nonce = max(nonce, pending[0].tx.nonce + 1)
         return nonce
 
 

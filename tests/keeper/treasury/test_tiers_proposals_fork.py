@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from keeper.assets import ZERO_ADDRESS
 from keeper.jobs.scheduler import JobRun
-from keeper.keys import SoftwareSigner, sign_hash
+from keeper.keys import SafeTx, SoftwareSigner, safe_tx_hash, sign_hash
 from keeper.safetx import Proposal, SafeChain, SafeTxService
 from keeper.treasury.moves import Move
 from keeper.treasury.tiers import PlannedProposal, ProposalPlanner, SweepBook, SweepStatus
@@ -95,3 +96,23 @@ def test_a_top_up_is_only_a_cold_quorum_proposal(make_world, deposit, chain, pro
     execute(project, accounts[0], plan, [1, 2, 3])
     assert world.balance(world.vault.address, "USDC") == 150_000 * USDC
     assert world.balance(world.cold, "USDC") == 850_000 * USDC
+
+
+def test_a_plan_takes_the_nonce_after_the_owners_pending_proposals(make_world, chain,
+                                                                   rpc_url) -> None:
+    world = make_world()
+    service = SafeTxService(world.host.ledger.engine, SafeChain(rpc_url, chain.chain_id))
+    service.register_safe(world.warm)
+    chain.provider.set_balance(world.warm, 50 * ETH)
+    owner = derived_signer(6)
+    for nonce in (0, 1):  # the warm owners' own business, proposed and not yet executed
+        tx = SafeTx(owner.address, 1, b"", 0, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, nonce)
+        digest = safe_tx_hash(chain.chain_id, world.warm, tx)
+        service.propose(Proposal(world.warm, tx, digest, owner.address,
+                                 sign_hash(SoftwareSigner(bytes(owner.key)), digest), "owners"))
+    planner = ProposalPlanner(SweepBook(world.host.ledger.engine), world.w3, chain.chain_id,
+                              service=service)
+    plan = planner.warm_to_cold("weekly:test:ETH", Move("ETH", "warm_multisig", "warm",
+                                                        "cold_multisig", "cold", ETH, "test"),
+                                world.warm, world.cold)
+    assert [tx.nonce for tx in plan.txs] == [2]
