@@ -24,6 +24,7 @@ from api.routes import (
     issuer_webhooks,
     oauth,
     orders,
+    safe_delegates,
     safe_transactions,
     statements,
     transactions,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     orders.install_flow_errors(app)
     app.include_router(health.router)
     app.include_router(safe_transactions.router)
+    app.include_router(safe_delegates.router)
     app.include_router(oauth.router)
     for module in (clients, balances, statements, deposit_instructions,
                    orders, transfers, withdrawals, corebanking, issuer_webhooks,

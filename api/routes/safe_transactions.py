@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from keeper.keys.eth import SafeTx
 from keeper.safetx import (
     ConfirmationRefused,
+    DelegateRefused,
     DeleteRefused,
     Proposal,
     ProposalRefused,
@@ -36,7 +37,8 @@ ZERO = "0x" + "00" * 20
 UINT256_MAX = 2**256 - 1
 MAX_SIGNATURE_BYTES = 5_000
 STATUS = {UnknownSafe: 404, UnknownTransaction: 404, ProposalRefused: 422,
-          ConfirmationRefused: 400, DeleteRefused: 400, SafeUnavailable: 503}
+          ConfirmationRefused: 400, DeleteRefused: 400, DelegateRefused: 400,
+          SafeUnavailable: 503}
 JSON_ANY = {"application/json": {"schema": {"type": "object"}}}
 
 
@@ -181,7 +183,8 @@ def transaction_json(rec: TxRecord) -> dict[str, Any]:
         "executionDate": _iso(rec.execution_date), "submissionDate": _iso(rec.submission_date),
         "modified": _iso(rec.modified), "blockNumber": rec.block_number,
         "transactionHash": rec.transaction_hash if rec.executed else None,
-        "safeTxHash": rec.safe_tx_hash, "proposer": rec.proposer, "proposedByDelegate": None,
+        "safeTxHash": rec.safe_tx_hash, "proposer": rec.proposer,
+        "proposedByDelegate": rec.proposed_by_delegate,
         "executor": rec.executor if rec.executed else None, "isExecuted": rec.executed,
         "isSuccessful": rec.is_successful if rec.executed else None, "ethGasPrice": None,
         "maxFeePerGas": None, "maxPriorityFeePerGas": None, "gasUsed": None, "fee": None,
@@ -251,7 +254,8 @@ def safe_info(address: str, service: ServiceDep) -> Response:
 def propose(address: str, service: ServiceDep,
             body: Annotated[Any, Body(description="the Safe service's proposal")] = None
             ) -> Response:
-    """Propose a SafeTx signed by its sender (an owner); 201 when stored or re-signed."""
+    """Propose a SafeTx signed by its sender (an owner, or a delegate whose one signature does
+    not confirm); 201 when stored or re-signed."""
     if not is_checksum_address(address):
         return _checksum_error(address)
     try:

@@ -29,3 +29,7 @@ class DeleteRefused(SafeTxError):  # noqa: N818 - reads as what happened
 
 class SafeUnavailable(SafeTxError):  # noqa: N818 - reads as what happened
     """The chain could not be read; retry later (503)."""
+
+
+class DelegateRefused(SafeTxError):  # noqa: N818 - reads as what happened
+    """A delegate addition or removal the Safe service refuses with 400 (signature, owner)."""

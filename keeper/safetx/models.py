@@ -6,6 +6,8 @@
   uint256 fields are decimal strings (SQLite has no 256-bit integers; never floats).
 * ``safetx_confirmations``: one owner signature per (transaction, owner).
 * ``safetx_cursors``: the indexer's last scanned block per Safe.
+* ``safetx_delegates``: addresses an owner (the delegator) lets propose in its name, for one
+  Safe or (``safe`` NULL) every Safe served here that it owns; their signatures never confirm.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class SafeTransaction(SafeTxBase):
     refund_receiver: Mapped[str] = mapped_column(String(42), nullable=False)
     nonce: Mapped[int] = mapped_column(BigInteger, nullable=False)
     proposer: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    proposed_by_delegate: Mapped[str | None] = mapped_column(String(42))  # sender, a delegate
     confirmations_required: Mapped[int] = mapped_column(Integer, nullable=False)  # threshold
     origin: Mapped[str] = mapped_column(Text, nullable=False, default="")
     status: Mapped[str] = mapped_column(String(24), nullable=False, index=True)
@@ -114,3 +117,18 @@ class Cursor(SafeTxBase):
 
     safe: Mapped[str] = mapped_column(ForeignKey("safetx_safes.address"), primary_key=True)
     block: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class SafeDelegate(SafeTxBase):
+    """A delegate an owner registered (the Safe Transaction Service's ``SafeContractDelegate``)."""
+
+    __tablename__ = "safetx_delegates"
+    __table_args__ = (Index("ix_safetx_delegates_delegate", "delegate"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    safe: Mapped[str | None] = mapped_column(ForeignKey("safetx_safes.address"))  # None: any
+    delegate: Mapped[str] = mapped_column(String(42), nullable=False)
+    delegator: Mapped[str] = mapped_column(String(42), nullable=False)
+    label: Mapped[str] = mapped_column(String(50), nullable=False)
+    expiry_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -11,14 +11,12 @@ confirmations. Every change is written with its audit record in one transaction.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from eth_utils import to_checksum_address
-from safe_eth.eth.eip712 import eip712_encode_hash
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -35,6 +33,7 @@ from keeper.safetx.chain import (
     SafeChain,
     SafeState,
 )
+from keeper.safetx.delegates import active_delegators
 from keeper.safetx.errors import (
     ConfirmationRefused,
     DeleteRefused,
@@ -43,12 +42,12 @@ from keeper.safetx.errors import (
     UnknownSafe,
     UnknownTransaction,
 )
+from keeper.safetx.messages import delete_message_hash, totp_window
 from keeper.safetx.models import Confirmation, KnownSafe, SafeTransaction, Status
 
 AuditFn = Callable[[Connection, str, str, Any, Any], object]
 T, C, S = SafeTransaction.__table__, Confirmation.__table__, KnownSafe.__table__
 MAX_NONCE = 2**63 - 1
-TOTP_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -66,24 +65,6 @@ class Proposal:
 def hash_hex(digest: bytes) -> str:
     """The stored form of a 32-byte hash: 0x + lower-case hex."""
     return "0x" + digest.hex()
-
-
-def delete_message_hash(chain_id: int, safe: str, safe_tx_hash_: bytes, totp: int) -> bytes:
-    """EIP-712 hash of the Safe service's ``DeleteRequest`` (what the proposer signs)."""
-    return bytes(eip712_encode_hash({
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"}],
-            "DeleteRequest": [{"name": "safeTxHash", "type": "bytes32"},
-                              {"name": "totp", "type": "uint256"}],
-        },
-        "primaryType": "DeleteRequest",
-        "domain": {"name": "Safe Transaction Service", "version": "1.0", "chainId": chain_id,
-                   "verifyingContract": safe},
-        "message": {"safeTxHash": safe_tx_hash_, "totp": totp},
-    }))
 
 
 class SafeTxService:
@@ -170,18 +151,27 @@ class SafeTxService:
             raise ProposalRefused(
                 f"Tx with nonce={p.tx.nonce} for safe={p.safe} already executed "
                 f"(the Safe's nonce is {state.nonce})")
-        if p.sender not in state.owners:
-            raise ProposalRefused(f"Sender={p.sender} is not an owner. "
-                                  f"Current owners={list(state.owners)}")
         if not p.signature:
             raise ProposalRefused("A signature of the sender is required")
-        sigs = self._owner_signatures(p.safe, p.tx, digest, p.signature, state, ProposalRefused)
+        by_delegate = p.sender not in state.owners  # then it must be a delegate (checked below)
+        if by_delegate:
+            sigs = self._delegate_signature(p, digest)
+        else:
+            sigs = self._owner_signatures(p.safe, p.tx, digest, p.signature, state,
+                                          ProposalRefused)
         if p.sender not in {s.owner for s in sigs}:
             raise ProposalRefused(f"Signature does not match sender={p.sender}. "
                                   f"Calculated owners={[s.owner for s in sigs]}")
         now = self.clock()
+        proposer = p.sender
         try:
             with store.writing(self.engine) as conn:
+                if by_delegate:
+                    delegators = active_delegators(conn, p.safe, state.owners, p.sender, now)
+                    if not delegators:
+                        raise ProposalRefused(f"Sender={p.sender} is not an owner or delegate. "
+                                              f"Current owners={list(state.owners)}")
+                    proposer, sigs = delegators[0], []  # a delegate's signature never confirms
                 executed = conn.execute(select(T.c.safe_tx_hash).where(
                     T.c.safe == p.safe, T.c.nonce == p.tx.nonce,
                     T.c.status.in_((Status.EXECUTED, Status.SUBMITTED)))).first()
@@ -197,13 +187,15 @@ class SafeTxService:
                         safe_tx_gas=str(p.tx.safe_tx_gas), base_gas=str(p.tx.base_gas),
                         gas_price=str(p.tx.gas_price), gas_token=p.tx.gas_token,
                         refund_receiver=p.tx.refund_receiver, nonce=p.tx.nonce,
-                        proposer=p.sender, origin=p.origin, status=Status.PENDING,
+                        proposer=proposer, proposed_by_delegate=p.sender if by_delegate else None,
+                        origin=p.origin, status=Status.PENDING,
                         confirmations_required=state.threshold,
                         submission_date=now, modified=now))
                 elif existing[0] != Status.PENDING:
                     raise ProposalRefused(f"Tx with safe-tx-hash={h} is {existing[0]}")
                 added = self._add_confirmations(conn, h, sigs, now, skip_existing=True)
-                self.audit(conn, f"safe-owner:{p.sender}", "safetx.propose",
+                self.audit(conn, f"safe-{'delegate' if by_delegate else 'owner'}:{p.sender}",
+                           "safetx.propose",
                            {"safe": p.safe, "safe_tx_hash": h, "nonce": p.tx.nonce,
                             "to": p.tx.to, "value": str(p.tx.value),
                             "operation": p.tx.operation, "via": actor},
@@ -262,6 +254,16 @@ class SafeTxService:
             seen.add(sig.owner)
         return sigs
 
+    def _delegate_signature(self, p: Proposal, digest: bytes) -> list[OwnerSignature]:
+        """The one signature a delegate's proposal carries (the Safe service refuses more)."""
+        try:
+            sigs = self.chain.parse_signatures(p.safe, p.tx, digest, p.signature or b"")
+        except BadSignature as exc:
+            raise ProposalRefused(str(exc)) from exc
+        if len(sigs) != 1:
+            raise ProposalRefused("Just one signature is expected if using delegates")
+        return sigs
+
     def _add_confirmations(self, conn: Connection, h: str, sigs: list[OwnerSignature],
                            now: datetime, *, skip_existing: bool) -> list[str]:
         have = set(conn.execute(select(C.c.owner).where(C.c.safe_tx_hash == h)).scalars())
@@ -307,9 +309,8 @@ class SafeTxService:
             raise DeleteRefused("Executed transactions cannot be deleted")
         if not rec.proposer:
             raise DeleteRefused("Transactions without proposer cannot be deleted")
-        totp = int(time.time()) // TOTP_SECONDS
         signer = None
-        for candidate in (totp, totp - 1):
+        for candidate in totp_window():
             digest = delete_message_hash(self.chain.chain_id, rec.safe,
                                          bytes.fromhex(rec.safe_tx_hash[2:]), candidate)
             try:

@@ -49,6 +49,7 @@ class TxRecord:
     signatures: bytes | None
     note: str | None
     confirmations: tuple[ConfirmationRecord, ...]
+    proposed_by_delegate: str | None = None  # the sender when a delegate proposed
 
     @property
     def executed(self) -> bool:
@@ -87,7 +88,7 @@ def _record(conn: Connection, row: Any) -> TxRecord:
         row.status, row.submission_date, row.modified, row.execution_date,
         row.transaction_hash, row.block_number, row.executor, row.is_successful,
         bytes(row.signatures) if row.signatures is not None else None, row.note,
-        confirmations(conn, row.safe_tx_hash))
+        confirmations(conn, row.safe_tx_hash), row.proposed_by_delegate)
 
 
 def get(conn: Connection, safe_tx_hash: str) -> TxRecord | None:

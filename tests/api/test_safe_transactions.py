@@ -26,6 +26,7 @@ from safe_eth.safe import Safe
 from safe_eth.safe.api import SafeAPIException
 from safe_eth.safe.api.transaction_service_api import TransactionServiceApi
 from safe_eth.safe.api.transaction_service_api.transaction_service_messages import (
+    get_delegate_message,
     get_remove_transaction_message,
 )
 
@@ -250,3 +251,112 @@ def test_delete_by_proposer_through_safe_tooling(api, served, client, multisig, 
     r = requests.get(f"{served['base']}/api/v2/multisig-transactions/{h}/", timeout=10)
     assert r.status_code == 404
     assert HexBytes(h) == tx.safe_tx_hash
+
+
+# ------------------------------------------------------------------------------- delegates
+def _delegate_sig(api: TransactionServiceApi, delegate: str, signer: Any) -> bytes:
+    """``signer``'s signature of the service's ``Delegate`` message (EIP-712, this hour's totp),
+    the hash built by safe-eth-py itself."""
+    digest = api.create_delegate_message_hash(delegate)
+    return bytes(Account.unsafe_sign_hash(digest, signer.private_key).signature)
+
+
+def test_delegate_added_listed_proposes_and_is_removed_through_safe_tooling(
+        api, served, client, multisig, owners, accounts, keyring, fund):
+    base, safe = served["base"], multisig.address
+    delegate, outsider = accounts[5], accounts[9]
+    assert api.add_delegate(delegate.address, owners[0].address, "ops desk",
+                            _delegate_sig(api, delegate.address, owners[0]), safe_address=safe)
+    assert api.get_delegates(safe) == [{"safe": safe, "delegate": delegate.address,
+                                        "delegator": owners[0].address, "label": "ops desk",
+                                        "expiryDate": None}]
+
+    # the delegate proposes; its signature is not a confirmation
+    tx = _safe_tx(client, safe, CAROL, 9, 0)
+    tx.sign(delegate.private_key)
+    assert api.post_transaction(tx)
+    h = "0x" + tx.safe_tx_hash.hex()
+    got = requests.get(f"{base}/api/v2/multisig-transactions/{h}/", timeout=10).json()
+    assert (got["proposer"], got["proposedByDelegate"]) == (owners[0].address, delegate.address)
+    assert got["confirmations"] == [] and got["confirmationsRequired"] == 2
+    api.post_signatures(tx.safe_tx_hash, _safe_tx(client, safe, CAROL, 9, 0)
+                        .sign(owners[1].private_key))
+    executor = SafeTxExecutor(served["service"], keyring, alert=served["ledger"].raise_alert,
+                              sender_config=SenderConfig(300 * 10**9, 60, confirmations=1))
+    fund(executor.address)
+    assert executor.run_once() == 0  # one owner confirmation: below the threshold of 2
+    assert served["service"].get(h).status == Status.PENDING
+    assert [c.owner for c in served["service"].get(h).confirmations] == [owners[1].address]
+    # a delegate's signature among owners' is refused, as by the Safe service
+    both = _safe_tx(client, safe, CAROL, 10, 0)
+    both.sign(delegate.private_key)
+    both.sign(owners[2].private_key)
+    r = _post(base, safe, _body(both, delegate.address, both.signatures))
+    assert r.status_code == 422 and "one signature" in r.text
+
+    # removal by the delegator; the delegate can no longer propose
+    assert api.remove_delegate(delegate.address, owners[0].address,
+                               _delegate_sig(api, delegate.address, owners[0]), safe_address=safe)
+    assert api.get_delegates(safe) == []
+    late = _safe_tx(client, safe, CAROL, 11, 0)
+    late.sign(delegate.private_key)
+    r = _post(base, safe, _body(late, delegate.address, late.signatures))
+    assert r.status_code == 422 and "not an owner or delegate" in r.text
+    with pytest.raises(SafeAPIException):  # nothing left to remove: 404
+        api.remove_delegate(delegate.address, owners[0].address,
+                            _delegate_sig(api, delegate.address, owners[0]), safe_address=safe)
+
+    # a delegate may also remove itself (signing the same message)
+    assert api.add_delegate(delegate.address, owners[1].address, "desk 2",
+                            _delegate_sig(api, delegate.address, owners[1]), safe_address=safe)
+    assert api.remove_delegate(delegate.address, owners[1].address,
+                               _delegate_sig(api, delegate.address, delegate), safe_address=safe)
+    assert api.get_delegates(safe) == []
+    assert outsider.address not in {d["delegate"] for d in api.get_delegates(safe)}
+
+
+def test_forged_or_unauthorised_delegations_are_refused_400(api, served, multisig, owners,
+                                                            accounts):
+    base, safe = served["base"], multisig.address
+    delegate, outsider = accounts[5], accounts[9]
+    url = f"{base}/api/v2/delegates/"
+
+    def add(delegator: str, signature: bytes, **extra: Any) -> requests.Response:
+        return requests.post(url, json={"safe": safe, "delegate": delegate.address,
+                                        "delegator": delegator, "label": "x",
+                                        "signature": "0x" + signature.hex(), **extra}, timeout=10)
+
+    forged = _delegate_sig(api, delegate.address, outsider)  # an outsider signs for owner 0
+    r = add(owners[0].address, forged)
+    assert r.status_code == 400 and "does not match" in r.text
+    with pytest.raises(SafeAPIException):
+        api.add_delegate(delegate.address, owners[0].address, "x", forged, safe_address=safe)
+    other = _delegate_sig(api, outsider.address, owners[0])  # owner 0 signed another delegate
+    assert add(owners[0].address, other).status_code == 400
+    r = add(outsider.address, forged)  # validly signed, but not by an owner of the Safe
+    assert r.status_code == 400 and "not an owner" in r.text
+    old = Account.unsafe_sign_hash(eip712_encode_hash({  # a signature of three hours ago
+        **get_delegate_message(delegate.address, 1),
+        "message": {"delegateAddress": delegate.address, "totp": int(time.time()) // 3600 - 3}}),
+        owners[0].private_key).signature
+    assert add(owners[0].address, bytes(old)).status_code == 400
+    assert add(owners[0].address, b"\x01" * 65).status_code == 400
+    assert add(owners[0].address, _delegate_sig(api, delegate.address, owners[0]),
+               label="").status_code == 400
+    assert add(owners[0].address, _delegate_sig(api, delegate.address, owners[0]),
+               expiryDate="2020-01-01T00:00:00Z").status_code == 400
+    assert add(owners[0].address.lower(),
+               _delegate_sig(api, delegate.address, owners[0])).status_code == 400
+    assert requests.post(url, json=[1], timeout=10).status_code == 400
+    assert api.get_delegates(safe) == []  # nothing stored by any refusal
+
+    assert api.add_delegate(delegate.address, owners[0].address, "x",
+                            _delegate_sig(api, delegate.address, owners[0]), safe_address=safe)
+    r = requests.delete(f"{url}{delegate.address}/", json={
+        "safe": safe, "delegator": owners[0].address, "signature": "0x" + forged.hex()},
+        timeout=10)
+    assert r.status_code == 400  # neither the delegator's nor the delegate's signature
+    r = requests.delete(f"{url}{delegate.address.lower()}/", json={
+        "delegator": owners[0].address, "signature": "0x" + forged.hex()}, timeout=10)
+    assert r.status_code == 422 and r.json()["code"] == 1
+    assert [d["delegate"] for d in api.get_delegates(safe)] == [delegate.address]
