@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -34,8 +34,8 @@ def _wallet(tag: str, chain: LocalChain) -> MultisigWallet:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    url = f"sqlite:///{tmp_path / 'view.db'}"
+def ledger(database: Callable[[str], str]) -> Iterator[Ledger]:
+    url = database("tiers_view")
     upgrade_all(url)
     lg = Ledger(make_engine(url), group_commit=False)
     yield lg
