@@ -136,6 +136,8 @@ def _proposal(safe: str, body: Any) -> Proposal:
     origin = body.get("origin") or ""
     if not isinstance(origin, str) or len(origin) > 200:
         raise BadInputError("origin", "Ensure this field has no more than 200 characters.")
+    if "\x00" in origin:  # PostgreSQL text cannot hold it: refused, not a 500
+        raise BadInputError("origin", "Null characters are not allowed.")
     return Proposal(safe, tx, digest, _address(body, "sender"), signature or None, origin)
 
 

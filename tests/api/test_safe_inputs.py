@@ -44,6 +44,7 @@ def api(world: World) -> Iterator[TestClient]:
     ("data", "0xzz"), ("data", "dead"), ("contractTransactionHash", "0x1234"),
     ("signature", "0x" + "11" * 10), ("signature", "0x" + "11" * 6000), ("origin", "o" * 201),
     ("origin", {"a": 1}), ("sender", 7), ("data", "0x" + "00" * (128 * 1024 + 1)),
+    ("origin", "a\x00b"),  # PostgreSQL text cannot hold NUL: refused before any lookup
 ])
 def test_malformed_proposals_are_422(api: TestClient, world: World, field: str,
                                      value: Any) -> None:
@@ -85,3 +86,37 @@ def test_unknown_and_malformed_ids(api: TestClient) -> None:
 def test_bad_list_filters_are_400(api: TestClient, query: str) -> None:
     r = api.get(f"/api/v2/safes/{SAFE}/multisig-transactions/?{query}")
     assert r.status_code == 400
+
+
+DELEGATE: dict[str, Any] = {"safe": SAFE, "delegate": SAFE, "delegator": SAFE, "label": "desk",
+                            "signature": "0x" + "11" * 65}
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("safe", SAFE.lower()), ("safe", 7), ("delegate", None), ("delegate", "0x12"),
+    ("delegator", SAFE.lower()), ("signature", "0x1234"), ("signature", None),
+    ("signature", "0x" + "11" * 6000), ("label", ""), ("label", "l" * 51), ("label", None),
+    ("label", "a\x00b"), ("label", 5), ("expiryDate", "tomorrow"), ("expiryDate", 5),
+])
+def test_malformed_delegates_are_400(api: TestClient, world: World, field: str,
+                                     value: Any) -> None:
+    r = api.post("/api/v2/delegates/", json={**DELEGATE, field: value})
+    assert r.status_code == 400, r.text
+    assert list(r.json()) == [field]
+    assert api.get("/api/v2/delegates/").json()["count"] == 0
+
+
+def test_delegate_refusals_without_a_served_safe(api: TestClient) -> None:
+    r = api.post("/api/v2/delegates/", json=DELEGATE)  # a Safe not served here
+    assert r.status_code == 400 and "not served here" in r.json()["nonFieldErrors"][0]
+    r = api.post("/api/v2/delegates/", json={**DELEGATE, "safe": None})  # owns no served Safe
+    assert r.status_code == 400 and "not an owner" in r.json()["nonFieldErrors"][0]
+    for body in ([], "x", None, {"delegator": SAFE}, {"delegator": SAFE, "signature": "0x12"}):
+        assert api.post("/api/v2/delegates/", json=body).status_code == 400
+        assert api.request("DELETE", f"/api/v2/delegates/{SAFE}/", json=body).status_code == 400
+    r = api.request("DELETE", f"/api/v2/delegates/{SAFE.lower()}/", json=DELEGATE)
+    assert r.status_code == 422 and r.json()["code"] == 1
+    for query in ("safe=0x12", f"delegate={SAFE.lower()}", "delegator=x", "label=a%00b"):
+        assert api.get(f"/api/v2/delegates/?{query}").status_code == 400, query
+    assert api.get(f"/api/v2/delegates/?safe={SAFE}&label=desk").json() == {
+        "count": 0, "next": None, "previous": None, "results": []}
