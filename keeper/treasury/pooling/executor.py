@@ -14,7 +14,9 @@ the run on as far as the chain allows, and is safe to call again at any time (a 
 4. once those are final, it fixes the wallet's ETH amount from its balance (all above the
    minimum but this transfer's gas at the cap; never less than planned) and sends it.
 
-Every send goes through :class:`keeper.chain.TxSender` under the row's intent id: the sender
+A transaction is simulated (``eth_call``) before its first send; one that would revert (a
+blacklisted address, a paused token) fails its row with the reason and is never sent. Every send
+goes through :class:`keeper.chain.TxSender` under the row's intent id: the sender
 stores the signed bytes with a database-allocated nonce before broadcasting, and a repeated
 intent returns the stored one, so a crash between a send and this module's bookkeeping resends
 nothing new. Fees are capped at the run's ``max_fee_wei`` (the planner reserved every gas limit
@@ -48,6 +50,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from keeper.assets import by_symbol
 from keeper.audit import AuditRecord, append
 from keeper.chain import IntentConflictError, SenderConfig, TxSender
+from keeper.chain.revert import call_revert_reason
 from keeper.chain.sender import DROPPED, MINED, REVERTED
 from keeper.keys import Keyring
 from keeper.treasury.moves import Holding, Tier
@@ -254,9 +257,16 @@ class PoolRunner:
             to, data, value = recipient, DEPOSIT_ETH + POOL_REF, units
         else:  # a top-up, or ETH to an address
             to, data, value = recipient, b"", units
+        limit = int(gas[row.kind if row.kind != TOPUP else NATIVE])
+        if sender.status(row.intent_id) is None:  # never sent: simulate it first
+            reason = call_revert_reason(self.w3, {
+                "from": sender.address, "to": to_checksum_address(to), "data": "0x" + data.hex(),
+                "value": hex(value), "gas": hex(limit)}, "pending")
+            if reason is not None:  # e.g. a blacklisted address: no gas burnt on a known revert
+                self._mark(row.id, FAILED, reason=f"would revert: {reason or '(no reason)'}")
+                return
         try:
-            sent = sender.send(row.intent_id, to, data, value=value,
-                               gas=int(gas[row.kind if row.kind != TOPUP else NATIVE]))
+            sent = sender.send(row.intent_id, to, data, value=value, gas=limit)
         except IntentConflictError as err:
             self._mark(row.id, FAILED, reason=str(err))
             return

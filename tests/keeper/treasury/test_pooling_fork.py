@@ -186,3 +186,40 @@ def test_the_job_advances_open_runs_and_sends_nothing_in_dry_run(tmp_path, w3, r
     assert ops.count("treasury.pooling.plan") == 2 and ops.count("treasury.pooling.done") == 1
     assert "treasury.pooling.advance" in ops
     engine.dispose()
+
+
+def test_a_blacklisted_wallet_fails_its_token_move_without_sending_it(tmp_path, w3, hsm):
+    """USDC's issuer blacklisted one deposit address after the plan: its transfer would revert.
+    Nothing is sent for it (no gas burnt on a known revert), the row fails with the reason, its
+    ETH is still pooled, and every other wallet completes."""
+    url = f"sqlite:///{tmp_path / 'bl.db'}"
+    for upgrade in (treasury_upgrade, audit_upgrade, CHAIN_SCHEMA.upgrade):
+        upgrade(url)
+    engine = make_engine(url)
+    registry = AddressRegistry(engine)
+    registry.create_schema()
+    wrapper = HsmSeedWrapper(hsm)
+    addresses = deposit_wallet(registry, wrapper, "bl-deposits", 3)
+    fund_in_one_block(w3, [(a, ETHER // 20, 100 * USD) for a in addresses])
+    base = int(w3.eth.get_block("latest")["baseFeePerGas"])
+    costs = PoolCosts(max_fee_wei=2 * base + 2 * GWEI, prices_cents={"ETH": 300_000, "USDC": 100})
+    plan = plan_pool(read_holdings(w3, addresses), DEST, costs)
+    blacklister = "0x" + w3.eth.call({"to": USDC.address, "data": "0xbd102430"})[-20:].hex()
+    w3.provider.make_request("anvil_impersonateAccount", [blacklister])
+    w3.provider.make_request("anvil_setBalance", [blacklister, hex(ETHER)])
+    w3.eth.send_transaction({"from": w3.to_checksum_address(blacklister), "to": USDC.address,
+                             "data": "0xf9f92be4" + "00" * 12 + addresses[1][2:]})
+    keys = DepositKeys(registry, wrapper, wallet="bl-deposits", seed_name="bl-deposits-seed")
+    runner = PoolRunner(engine, w3, keys)
+    runner.start("bl", plan, costs)
+    for _ in range(6):
+        counts = runner.advance("bl")
+        if set(counts) <= {"mined", "failed"}:
+            break
+    rows = {(r["wallet"], r["kind"]): r for r in runner.transactions("bl")}
+    bad = rows[(addresses[1], "token")]
+    assert bad["state"] == "failed" and "would revert" in bad["reason"] and bad["tx_hash"] is None
+    assert rows[(addresses[1], "native")]["state"] == "mined"
+    assert counts == {"mined": 5, "failed": 1}
+    assert w3.eth.get_transaction_count(w3.to_checksum_address(addresses[1])) == 1  # ETH only
+    engine.dispose()
