@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from keeper import clients
@@ -27,9 +28,10 @@ class Gate(Driver):
     prices: Any
     sender: Any
 
-    def _profile(self, client_id: str) -> clients.ClientProfile:
+    def _profile(self, client_id: str, conn: Connection | None = None) -> clients.ClientProfile:
+        """``client_id``'s profile (read on ``conn`` when given); unknown: :class:`Refused`."""
         try:
-            return clients.get_profile(self.engine, client_id)
+            return clients.get_profile(self.engine if conn is None else conn, client_id)
         except clients.UnknownClient:
             raise Refused("unknown_client", f"no client {client_id!r}") from None
 

@@ -106,9 +106,10 @@ class OrderService(Burns):
 
         def preflight() -> clients.ClientProfile:
             profile = self._preflight(client_id)
-            for to in sorted({i.to_client_id for i in batch}):
-                if self._profile(to).status != "active":
-                    raise Refused("beneficiary_inactive", f"client {to} cannot receive")
+            with self.engine.connect() as conn:  # one read for every beneficiary
+                for to in sorted({i.to_client_id for i in batch}):
+                    if self._profile(to, conn).status != "active":
+                        raise Refused("beneficiary_inactive", f"client {to} cannot receive")
             return profile
 
         profile = self._checked(client_id, "transfer", params, preflight)

@@ -3,11 +3,13 @@ one compare-and-set UPDATE) decide as the per-order ones did, on SQLite and Post
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from keeper.audit import guards, verify_trail
 from keeper.flows import IdempotencyConflict, TransferItem, store
 from keeper.flows.models import OrderRow
 from keeper.flows.store import FlowError
@@ -83,3 +85,38 @@ def test_bulk_transition_refuses_the_batch_when_one_order_moved(world: World) ->
     loaded = {i: (o.state, v) for i, (o, _, v) in found.items()}
     assert loaded == {opened[0].id: ("completed", 2), opened[1].id: ("refused", 2),
                       opened[2].id: ("completed", 2)}
+
+
+def test_a_batch_is_audited_in_few_records_that_still_prove_each_order(world: World) -> None:
+    """The orders of a batch are recorded a few hundred per audit record (not one record per
+    order and state change); every order's creation and completion is in them, the trail
+    verifies, and rewriting one order inside a batch record is detected at that record."""
+    a, b = world.client(), world.client()
+    world.deposit(a, 1_000 * USDC)
+    orders = world.service.transfer_batch(a, [TransferItem(b, "USDC", n + 1) for n in range(450)],
+                                          idempotency_key="k")
+    flows = [(seq, json.loads(body)["record"]) for seq, body in _trail(world)
+             if '"actor":"flows"' in body]
+    assert len(flows) <= 6
+    items = [(p["order_id"], p["to"]) for _, r in flows for p in r["params"]["items"]]
+    assert sorted(items) == sorted([(o.id, "screening") for o in orders]
+                                   + [(o.id, "completed") for o in orders])
+    assert verify_trail(world.engine).ok
+    seq = flows[-1][0]
+    with world.engine.connect() as conn, conn.begin():
+        body = conn.execute(text("SELECT body FROM audit_records WHERE seq = :s"),
+                            {"s": seq}).scalar_one()
+        assert body.count('"units":"') >= 50
+        forged = body.replace('"units":"', '"units":"1', 1)
+        guards.remove(conn)
+        conn.execute(text("UPDATE audit_records SET body = :b WHERE seq = :s"),
+                     {"b": forged, "s": seq})
+        guards.install(conn)
+    report = verify_trail(world.engine)
+    assert not report.ok and min(p.seq for p in report.problems if p.seq) == seq
+
+
+def _trail(world: World) -> list[tuple[int, str]]:
+    with world.engine.connect() as c:
+        return [(int(s), str(b)) for s, b in
+                c.exec_driver_sql("SELECT seq, body FROM audit_records ORDER BY seq")]
