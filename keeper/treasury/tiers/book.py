@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from keeper.audit import record_in
 from keeper.ledger.db import WRITE
@@ -78,6 +79,16 @@ class SweepBook:
         """Fix ``move``'s amount under ``key`` (audited ``treasury.<kind>.planned``) and return
         the row; when ``key`` already holds a move that sent or proposed something, that row is
         returned unchanged (the caller finishes it, never plans a second one)."""
+        try:
+            return self._plan(key, kind, move, status, payload)
+        except IntegrityError:  # another keeper inserted the key first: its row stands
+            row = self.get(key)
+            if row is None:
+                raise
+            return row
+
+    def _plan(self, key: str, kind: str, move: Move, status: str,
+              payload: dict[str, Any] | None) -> Planned:
         now = self.clock()
         values = dict(kind=kind, asset=move.asset, source=move.source,
                       destination=move.destination, units=str(move.units), status=status,

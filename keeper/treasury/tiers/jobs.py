@@ -28,7 +28,6 @@ from keeper.treasury.tiers.proposals import ProposalPlanner, weekly_moves
 from keeper.treasury.tiers.sweeps import HotSweeper
 from keeper.treasury.tiers.view import TierView, evm_locations, tier_view
 
-HOT_KEY = "eth-hot"
 UNPRICED_ALERT = "treasury_tier_unpriced"
 CURSOR = "vault"  # the follower's cursor: the view is read at the block the ledger reached
 
@@ -73,6 +72,7 @@ def treasury_tier_check(run: JobRun) -> bool:
 def treasury_sweep_daily(run: JobRun) -> int:
     """The slot day's hot -> cold sweeps; returns how many were sent (or planned, dry run)."""
     from keeper.chain import SenderConfig, TxSender
+    from keeper.flows import HOT_KEY
     from keeper.keys import Keyring
 
     host = run.host

@@ -77,3 +77,28 @@ def test_one_alert_per_crossing_even_across_a_crash(ledger: Ledger) -> None:
     assert check_hot_ceiling(ledger.engine, view(CEILING + 1), POLICY, ledger.raise_alert)
     refs = [ref for kind, _, ref in ledger.alerts() if kind == CEILING_ALERT]
     assert refs == [f"{CEILING_ALERT}:1", f"{CEILING_ALERT}:2"]
+
+
+def test_concurrent_plans_of_one_key_agree_on_one_row(ledger: Ledger) -> None:
+    import threading
+
+    book = SweepBook(ledger.engine)
+    start = threading.Barrier(6)
+    got: list[int] = []
+    errors: list[BaseException] = []
+
+    def plan(units: int) -> None:
+        start.wait()
+        try:
+            got.append(book.plan("daily:race:ETH", "daily", move(units), SweepStatus.PLANNED).units)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=plan, args=(n * ETH,)) for n in range(1, 7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    [row] = book.rows("daily")
+    assert got == [row.units] * 6
