@@ -56,7 +56,16 @@ from keeper.keys import Keyring
 from keeper.treasury.moves import Holding, Tier
 from keeper.treasury.pooling.keys import DepositKeys
 from keeper.treasury.pooling.models import PoolRun, PoolTx
-from keeper.treasury.pooling.plan import APPROVE, NATIVE, TOKEN, TOPUP, PoolCosts, PoolPlan
+from keeper.treasury.pooling.plan import (
+    APPROVE,
+    NATIVE,
+    TOKEN,
+    TOPUP,
+    PoolCosts,
+    PoolPlan,
+    operational_wallets,
+    reduction_bps,
+)
 
 TRANSFER = keccak(text="transfer(address,uint256)")[:4]
 APPROVE_SEL = keccak(text="approve(address,uint256)")[:4]
@@ -150,6 +159,7 @@ class PoolRunner:
         report = {"run": run_id, "max_fee_wei": str(costs.max_fee_wei), **plan.report(),
                   "gas": {TOKEN: costs.token_gas, NATIVE: costs.native_gas,
                           APPROVE: costs.approve_gas},
+                  "prices_cents": dict(costs.prices_cents), "min_value_ratio": costs.min_value_ratio,
                   "keys": {"hd_wallet": self.keys.wallet, "seed_name": self.keys.seed_name,
                            "account_path": self.keys.account_path,
                            "funding_label": self.funding_label}}
@@ -201,12 +211,14 @@ class PoolRunner:
         changed = [[r.kind, r.wallet, r.asset, r.units, r.state, r.tx_hash, r.reason]
                    for r in rows if before[r.id] != r.state]
         counts = Counter(r.state for r in rows)
+        finished = run.status == PLANNED and set(counts) <= {DONE, FAILED}
+        outcome = self.measure(run_id) if finished else {}
         with self.engine.begin() as conn:
             if changed:
                 append(conn, AuditRecord(ACTOR, "treasury.pooling.advance",
                                          {"run": run_id}, {"changed": changed}))
-            if run.status == PLANNED and set(counts) <= {DONE, FAILED}:
-                self._finish(conn, run_id, counts)
+            if finished:
+                self._finish(conn, run_id, {**{k: counts[k] for k in sorted(counts)}, **outcome})
         return dict(counts)
 
     def _send_due(self, run_id: str, cap: int) -> None:
@@ -349,13 +361,32 @@ class PoolRunner:
         with self.engine.begin() as conn:
             conn.execute(update(PoolTx).where(PoolTx.id == row_id).values(**values))
 
-    def _finish(self, conn: Connection, run_id: str, counts: Counter) -> None:
+    def _finish(self, conn: Connection, run_id: str, result: dict[str, int]) -> None:
         done = conn.execute(update(PoolRun).where(PoolRun.run_id == run_id,
                                                   PoolRun.status == PLANNED)
                             .values(status="done", updated_at=datetime.now(UTC))).rowcount
         if done:
-            append(conn, AuditRecord(ACTOR, "treasury.pooling.done", {"run": run_id},
-                                     {k: counts[k] for k in sorted(counts)}))
+            append(conn, AuditRecord(ACTOR, "treasury.pooling.done", {"run": run_id}, result))
+
+    def measure(self, run_id: str) -> dict[str, int]:
+        """The SC-005 figures of a run on the chain now: operational wallets before (from the
+        plan), after (the destination and every source a fresh plan at the run's fee cap and
+        prices would still move from, minimums kept) and the reduction in basis points."""
+        run = self._run(run_id)
+        report = json.loads(run.report)
+        rows = [r for r in self._rows(run_id) if r.kind != TOPUP]
+        assets = sorted({r.asset for r in rows} | {"ETH"})
+        keep = {(r.wallet, r.asset): int(r.keep) for r in rows}
+        costs = PoolCosts(max_fee_wei=int(report["max_fee_wei"]),
+                          prices_cents=report["prices_cents"], native_gas=report["gas"][NATIVE],
+                          token_gas=report["gas"][TOKEN], approve_gas=report["gas"][APPROVE],
+                          min_value_ratio=report["min_value_ratio"])
+        after = read_holdings(self.w3, sorted({r.wallet for r in rows}), assets, minimums=keep)
+        ops = operational_wallets(after, run.destination, costs, funding=run.funding,
+                                  vault=bool(report.get("vault")))
+        before = int(report["wallets_before"])
+        return {"wallets_before": before, "wallets_after": len(ops),
+                "reduction_bps": reduction_bps(before, len(ops))}
 
     def transactions(self, run_id: str) -> list[dict[str, Any]]:
         """The run's planned transactions and their states (amounts as integers)."""

@@ -127,6 +127,15 @@ def test_pool_120_hd_deposit_addresses(tmp_path, w3, chain, hsm):
     assert ops_after == {DEST}
     assert len(ops_before) == N - 3 + 1
     assert reduction_bps(len(ops_before), len(ops_after)) >= 6_000
+    # the run measured the same on the chain and audited it when it finished
+    assert runner.measure("run-1") == {"wallets_before": len(ops_before), "wallets_after": 1,
+                                       "reduction_bps": reduction_bps(len(ops_before), 1)}
+    out = io.StringIO()
+    AuditTrail(engine).export(out)
+    done = [json.loads(line)["record"] for line in out.getvalue().splitlines()
+            if '"treasury.pooling.done"' in line]
+    assert len(done) == 1 and done[0]["result"]["reduction_bps"] >= 6_000
+    assert done[0]["result"]["mined"] == len(plan.moves)
     print(f"pooling: {N} HD addresses, {len(plan.moves)} transactions, {len(ops_before)} -> "
           f"{len(ops_after)} operational wallets "
           f"({reduction_bps(len(ops_before), len(ops_after)) / 100:.2f}% fewer)")
