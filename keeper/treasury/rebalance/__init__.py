@@ -8,7 +8,9 @@ Public surface:
 * :class:`CostModel` / :class:`TaxImpact` / :func:`requires_quorum` (:mod:`.costs`);
 * :class:`Rebalancer` / :class:`RunOutcome` / :class:`MoveOutcome` (a run: plan once per key,
   record and audit, hand each move to a :class:`~keeper.treasury.moves.MoveExecutor`,
-  :mod:`.runner`); :func:`~.jobs.rebalancer_for` a keeper host and the job
+  :mod:`.runner`); :class:`ChainMoveExecutor` (Vault sweeps out of hot, SafeTx proposals out
+  of warm and cold; :func:`carried` its routes; :class:`UnsupportedMoveError`,
+  :mod:`.executor`); :func:`~.jobs.rebalancer_for` a keeper host and the job
   ``treasury_rebalance`` (:mod:`.jobs`);
 * :func:`allocation_gaps` / :class:`AllocationGap`: the value gaps across assets a trading
   router (the trading issue, not built yet) will close (:mod:`.allocation`);
@@ -17,6 +19,7 @@ Public surface:
 
 from keeper.treasury.rebalance.allocation import AllocationGap, allocation_gaps
 from keeper.treasury.rebalance.costs import CostModel, TaxImpact, requires_quorum
+from keeper.treasury.rebalance.executor import ChainMoveExecutor, UnsupportedMoveError, carried
 from keeper.treasury.rebalance.plan import (
     AssetDecision,
     Binding,
@@ -30,7 +33,8 @@ from keeper.treasury.rebalance.plan import (
 from keeper.treasury.rebalance.runner import REFUSED_ALERT, MoveOutcome, Rebalancer, RunOutcome
 
 __all__ = [
-    "REFUSED_ALERT", "AllocationGap", "AssetDecision", "Binding", "CostModel", "Hysteresis", "MoveOutcome",
-    "PlannedMove", "RebalancePlan", "Rebalancer", "RunOutcome", "TaxImpact", "allocation_gaps", "apply_moves",
-    "drift_bps", "plan_rebalance", "requires_quorum",
+    "REFUSED_ALERT", "AllocationGap", "AssetDecision", "Binding", "ChainMoveExecutor",
+    "CostModel", "Hysteresis", "MoveOutcome", "PlannedMove", "RebalancePlan", "Rebalancer",
+    "RunOutcome", "TaxImpact", "UnsupportedMoveError", "allocation_gaps", "apply_moves",
+    "carried", "drift_bps", "plan_rebalance", "requires_quorum",
 ]

@@ -2,30 +2,38 @@
 
 ``treasury_rebalance`` (daily, 03:00 UTC: after the daily hot -> cold sweep at 01:00 and the
 weekly warm -> cold at 02:00 on Mondays, so it acts on what the sweeps leave): one
-:class:`~.runner.Rebalancer` run under the slot date (``2026-11-23``). Holdings come from the tier view
-(:func:`keeper.treasury.tiers.current_view`, at the follower's block), targets and bands from the
-tier policy, prices from ``settings.prices_file``, the gas price from the node.
+:class:`~.runner.Rebalancer` run under the slot date (``2026-11-23``). Holdings and wallet
+addresses come from the tier view (:func:`keeper.treasury.tiers.current_view`, at the
+follower's block), targets and bands from the tier policy, prices from ``settings.prices_file``,
+the gas price from the node. Moves are carried by :class:`~.executor.ChainMoveExecutor` (Vault
+sweeps out of hot with the HSM ``eth-hot`` key, SafeTx proposals out of warm and cold) and
+planned only on the routes it carries.
 
-No :class:`~keeper.treasury.moves.MoveExecutor` is wired into the keeper yet (see the report of
-the rebalancing work): until one is passed, every run is a dry run (recorded and audited, nothing
-moves), as it is with ``settings.treasury_dry_run``.
+``settings.treasury_dry_run``, or a keeper without an HSM: the run is recorded and audited,
+nothing is sent or proposed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from keeper.assets import BTC, ETH
 from keeper.jobs.scheduler import JobRun
 from keeper.treasury.moves import MoveExecutor
 from keeper.treasury.rebalance.costs import CostModel
+from keeper.treasury.rebalance.executor import ChainMoveExecutor, carried
 from keeper.treasury.rebalance.runner import HoldingsProvider, Rebalancer
+
+HOT_KEY = "eth-hot"  # the HSM key holding the vault's TREASURY role (as the tiers' sweeps)
 
 
 def rebalancer_for(host: Any, *, holdings: HoldingsProvider | None = None,
                    executor: MoveExecutor | None = None) -> Rebalancer:
     """The keeper ``host``'s rebalancer: tier policy targets, the tier view's holdings (or
-    ``holdings``), fees priced from the settings' prices and the node's gas price."""
+    ``holdings``), fees priced from the settings' prices and the node's gas price, routes the
+    chain executor carries."""
     from keeper.prices import StaticPrices
     from keeper.treasury.tiers import current_view, policy_from_settings
 
@@ -37,13 +45,44 @@ def rebalancer_for(host: Any, *, holdings: HoldingsProvider | None = None,
     targets = {a: policy.asset(a).targets() for a in policy.assets}
     provider = holdings or (lambda: current_view(host, policy)[1].holdings)
     return Rebalancer(host.ledger.engine, provider, targets, costs, executor,
-                      dry_run=settings.treasury_dry_run, alert=host.ledger.raise_alert)
+                      dry_run=settings.treasury_dry_run, alert=host.ledger.raise_alert,
+                      routes=carried)
+
+
+@contextmanager
+def chain_executor(host: Any, addresses: dict[str, str]) -> Iterator[ChainMoveExecutor | None]:
+    """The keeper's :class:`ChainMoveExecutor` (``None`` in dry run or without an HSM); the
+    HSM session is closed on exit."""
+    from keeper.chain import SenderConfig, TxSender
+    from keeper.keys import Keyring
+    from keeper.treasury.tiers import ProposalPlanner, SweepBook
+
+    settings = host.settings
+    if settings.treasury_dry_run or host.hsm is None:
+        yield None
+        return
+    engine, w3 = host.ledger.engine, host.follower.reader.w3
+    keyring = Keyring.from_hsm(host.hsm, labels=(HOT_KEY,))
+    try:
+        sender = TxSender(engine, w3, keyring, HOT_KEY, SenderConfig.from_settings(settings),
+                          on_alert=host.ledger.raise_alert)
+        yield ChainMoveExecutor(sender, host.follower.cfg.vault,
+                                ProposalPlanner(SweepBook(engine), w3, settings.chain_id),
+                                addresses)
+    finally:
+        keyring.close()
 
 
 def treasury_rebalance(run: JobRun) -> int:
     """Plan, record, audit and hand over the day's rebalancing moves; returns how many were
     recorded. Raises (the run is recorded failed) when the executor refused a move."""
-    outcome = rebalancer_for(run.host).run(f"{run.slot:%Y-%m-%d}")
+    from keeper.treasury.tiers import current_view
+
+    host = run.host
+    _, view = current_view(host)
+    with chain_executor(host, view.addresses) as executor:
+        rebalancer = rebalancer_for(host, holdings=lambda: view.holdings, executor=executor)
+        outcome = rebalancer.run(f"{run.slot:%Y-%m-%d}")
     if outcome.failed:
         raise RuntimeError(f"{len(outcome.failed)} rebalancing move(s) not handed over: "
                            + "; ".join(f"{m.idempotency_key}: {m.error}" for m in outcome.failed))

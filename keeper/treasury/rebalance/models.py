@@ -7,8 +7,10 @@
 * ``treasury_rebalance_moves``: the moves of a decision, each written with its amount and its
   idempotency key BEFORE it is handed to the executor, so a restart hands the same move under the
   same key (never a second, recomputed one). ``status``: ``planned`` (not handed yet, or the
-  executor failed: ``error``), ``sent`` (the executor's ``reference``), ``dry_run`` (recorded
-  only). Amounts are decimal strings of base units (wei do not fit SQLite's integers).
+  executor failed: ``error``), ``sent`` / ``proposed`` (handed over; ``proposed`` when only
+  a multisig quorum can carry it out; the executor's ``reference``), ``expired`` (never handed
+  over, superseded by a later run), ``dry_run`` (recorded only). Amounts are decimal strings
+  of base units (wei do not fit SQLite's integers).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ class MoveStatus:
     """Values of :attr:`MoveRow.status`."""
 
     PLANNED = "planned"
-    SENT = "sent"
+    SENT = "sent"  # sent by the keeper (a Vault sweep)
+    PROPOSED = "proposed"  # a proposal its multisig's owners must sign (requires_quorum)
     DRY_RUN = "dry_run"
+    EXPIRED = "expired"  # never handed over; a later run planned from the holdings afresh
 
 
 class DecisionRow(TreasuryBase):

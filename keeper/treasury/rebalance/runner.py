@@ -16,7 +16,8 @@
 3. **Hand over** (not in dry run): each ``planned`` move of the key goes to the
    :class:`~keeper.treasury.moves.MoveExecutor` under its key (the executor decides how: a Vault
    sweep out of hot; a proposal the owners sign out of warm and cold, flagged
-   ``requires_quorum``), then is marked ``sent`` with the executor's reference, audited. A failing
+   ``requires_quorum``), then is marked ``sent`` (``proposed`` for a quorum move) with the
+   executor's reference, audited. A failing
    executor leaves the move ``planned`` with the error (audited ``treasury.rebalance.failed``);
    the next attempt under the same key hands it over again (the executor's key makes that safe).
 
@@ -54,7 +55,6 @@ AlertFn = Callable[[str, str, str | None], object]
 HoldingsProvider = Callable[[], Sequence[Holding]]
 ACTOR = "keeper:treasury:rebalance"
 REFUSED_ALERT = "treasury_rebalance_refused"
-EXPIRED = "expired"
 D, M = DecisionRow.__table__, MoveRow.__table__
 MAX_ERROR = 500
 
@@ -159,7 +159,7 @@ class Rebalancer:
                     M.c.status == MoveStatus.PLANNED)).scalars().all()
                 if stale:
                     conn.execute(update(M).where(M.c.idempotency_key.in_(stale))
-                                 .values(status=EXPIRED, updated_at=now))
+                                 .values(status=MoveStatus.EXPIRED, updated_at=now))
                     self.audit(conn, ACTOR, "treasury.rebalance.expired",
                                {"run_key": run_key}, {"moves": list(stale)})
                 for d in plan.decisions:
@@ -203,7 +203,8 @@ class Rebalancer:
             self._mark(key, MoveStatus.PLANNED, "treasury.rebalance.failed",
                        error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
             return
-        self._mark(key, MoveStatus.SENT, "treasury.rebalance.sent", reference=str(reference),
+        status = MoveStatus.PROPOSED if row.requires_quorum else MoveStatus.SENT
+        self._mark(key, status, f"treasury.rebalance.{status}", reference=str(reference),
                    error=None)
 
     def _mark(self, key: str, status: str, operation: str, **fields: str | None) -> None:

@@ -1,8 +1,8 @@
 """The rebalancing job on the fork, over the real tier view: deposits pile into the vault, the
 job plans from the chain's figures, refuses ETH (the hot float of 10 ETH cannot fit a 5.5 % tier
 of 100 ETH) with an alert naming the constraint, plans USDC's moves out of hot, records and
-audits them, and (no executor wired: a dry run) moves nothing; a rerun of the slot plans
-nothing new."""
+audits them; in dry run nothing moves, otherwise the Vault sweeps them to the warm and cold
+Multisigs through the HSM key and the tier view agrees; a rerun of the slot sends nothing new."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ USDC = 10**6
 SLOT = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
 
-def test_job_plans_from_the_tier_view_refuses_eth_and_records_usdc(make_world, deposit):
-    world = make_world()
+def test_dry_run_plans_from_the_tier_view_refuses_eth_and_records_usdc(make_world, deposit):
+    world = make_world(dry_run=True)
     deposit(world, eth_wei=100 * ETH, usdc=1_000_000 * USDC)
     world.mine()
     run = JobRun(world.host, "treasury_rebalance", SLOT)
@@ -57,3 +57,59 @@ def test_job_plans_from_the_tier_view_refuses_eth_and_records_usdc(make_world, d
         ops = [json.loads(b)["record"] for b in conn.execute(select(AuditRow.body)).scalars()]
     planned = [r for r in ops if r["operation"] == "treasury.rebalance.planned"]
     assert len(planned) == 1 and planned[0]["params"]["executor"] is None
+
+
+def test_job_sweeps_usdc_out_of_hot_once_and_the_tier_view_lands_within_band(make_world,
+                                                                          deposit):
+    world = make_world()
+    deposit(world, eth_wei=100 * ETH, usdc=1_000_000 * USDC)
+    world.mine()
+    nonce = world.hot_nonce()
+    run = JobRun(world.host, "treasury_rebalance", SLOT)
+    assert treasury_rebalance(run) == 2
+    world.mine()
+    usdc = rebalancer_for(world.host).last_decisions()["USDC"]
+    to = {m["destination"]: int(m["units"]) for m in usdc["moves"]}
+    assert world.hot_nonce() == nonce + 2  # two Vault sweeps from the HSM key
+    assert world.balance(world.warm, "USDC") == to["warm_multisig"]
+    assert world.balance(world.cold, "USDC") == to["cold_multisig"]
+    assert world.balance(world.vault.address, "USDC") == 1_000_000 * USDC - sum(to.values())
+    assert world.balance(world.vault.address) == 100 * ETH  # ETH refused: nothing moved
+
+    assert treasury_rebalance(run) == 2  # a restart of the slot: same moves, nothing sent
+    world.mine()
+    assert world.hot_nonce() == nonce + 2
+    from keeper.treasury.tiers import current_view
+
+    _, view = current_view(world.host)
+    assert view.assets["USDC"].out_of_band() == [] and view.mismatches == []
+    assert all(abs(d) <= 50 for d in view.assets["USDC"].drift_bps.values())
+    with world.host.ledger.engine.connect() as conn:
+        ops = [json.loads(b)["record"] for b in conn.execute(select(AuditRow.body)).scalars()]
+    sent = [r for r in ops if r["operation"] == "treasury.rebalance.sent"]
+    assert len(sent) == 2 and all(r["result"]["reference"].startswith("0x") for r in sent)
+
+
+def test_a_move_out_of_cold_is_only_proposed_for_the_cold_owners(make_world, deposit, accounts):
+    from keeper.assets import USDC as USDC_ASSET
+    from keeper.treasury.tiers import SweepBook
+
+    world = make_world()
+    deposit(world, usdc=1_000_000 * USDC)
+    hot = accounts[world.hot]  # the HSM key's address, impersonated: the treasury's own sweeps
+    world.vault.sweep(USDC_ASSET.address, 150_000 * USDC, 1, sender=hot)
+    world.vault.sweep(USDC_ASSET.address, 850_000 * USDC, 2, sender=hot)
+    world.mine()
+    nonce = world.hot_nonce()
+    assert treasury_rebalance(JobRun(world.host, "treasury_rebalance", SLOT)) == 1
+    world.mine()
+    (move,) = rebalancer_for(world.host).last_decisions()["USDC"]["moves"]
+    assert (move["source"], move["destination"], int(move["units"])) == (
+        "cold_multisig", "vault", 45_000 * USDC)  # hot back to 4.5 %, cold to 80.5 %
+    assert move["requires_quorum"]
+    row = SweepBook(world.host.ledger.engine).get("rebalance:2026-11-23:USDC:0")
+    assert row is not None and row.status == "proposed" and row.reference
+    (recorded,) = rebalancer_for(world.host).run("2026-11-23").moves  # read back, nothing new
+    assert (recorded.status, recorded.reference) == ("proposed", row.reference)
+    assert world.hot_nonce() == nonce  # the keeper sent nothing: the cold owners must sign
+    assert world.balance(world.cold, "USDC") == 850_000 * USDC

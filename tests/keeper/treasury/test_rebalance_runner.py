@@ -145,3 +145,12 @@ def test_dry_run_and_no_executor_record_and_audit_only(engine):
         assert out.dry_run and [m.status for m in out.moves] == ["dry_run"]
     assert ex.calls == []
     assert audit_ops(engine) == ["treasury.rebalance.planned"] * 2
+
+
+def test_a_move_out_of_cold_is_recorded_as_proposed_not_sent(engine):
+    ex = KeyedExecutor()
+    r, *_ = make(engine, estate(0, 1_500, 8_500), ex)
+    (m,) = r.run("k1").moves
+    assert (m.move.source_tier, m.move.destination_tier, m.requires_quorum) == ("cold", "hot", True)
+    assert (m.status, m.reference) == ("proposed", "ref-1")
+    assert audit_ops(engine) == ["treasury.rebalance.planned", "treasury.rebalance.proposed"]
