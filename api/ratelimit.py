@@ -1,7 +1,9 @@
 """Rate limit of every API route: ``settings.rate_limit_per_minute`` requests per minute per
 authenticated client, and per client address for requests without a valid credential (the token
 endpoint, health, failed authentications). The counters live in the database
-(:class:`keeper.auth.RateLimiter`), so every API process and worker shares them.
+(:class:`keeper.auth.RateLimiter`), so every API process and worker shares them; each process
+counts a bucket's hits below half its limit in memory and writes them every 100 ms (see
+:mod:`keeper.auth.ratelimit` for the bound that gives across workers).
 
 :func:`enforce` is an app-wide dependency: it runs before the route's own dependencies, so a
 client over its limit is answered 429 (with ``Retry-After``) before its scopes or its request are
@@ -20,6 +22,7 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import AuthenticatedDep
 from keeper.auth import RateDecision, RateLimiter
@@ -47,11 +50,15 @@ def bucket_of(request: Request, principal: Any) -> str:
     return f"ip:{request.client.host if request.client else 'unknown'}"
 
 
-def enforce(request: Request, principal: AuthenticatedDep) -> None:
-    """Count this request against its bucket; 429 beyond the limit (see module docstring)."""
+async def enforce(request: Request, principal: AuthenticatedDep) -> None:
+    """Count this request against its bucket; 429 beyond the limit (see module docstring).
+
+    Async: a hit counted in memory is answered on the event loop; only a hit that must be
+    written goes to the thread pool (a thread hop per request costs more than the count)."""
     limiter: RateLimiter = request.app.state.ratelimiter
+    bucket = bucket_of(request, principal)
     try:
-        decision = limiter.hit(bucket_of(request, principal))
+        decision = limiter.hit_in_memory(bucket) or await run_in_threadpool(limiter.hit, bucket)
     except SQLAlchemyError as exc:
         request.app.state.ratelimit_failed += 1
         log.warning("rate limit counter not written (%s): request let through",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 import keeper.clients as clients
 from api.main import create_app
 from keeper.auth import RateLimiter
+from keeper.auth.ratelimit import FLUSH_S
 from keeper.ledger import Ledger, make_engine
 from keeper.schema import upgrade_all
 from strongroom_testkit import free_port
@@ -55,6 +56,7 @@ def test_limiter_counts_per_bucket_and_window(database: Callable[[str], str]) ->
         late = limiter.hit("client:a")
         assert late.remaining == 1 and late.reset_s == 61  # the stored window ends at 1_000_140
     finally:
+        limiter.close()
         engine.dispose()
 
 
@@ -130,8 +132,12 @@ def test_the_limit_holds_across_two_api_processes(
     bases, headers = two_api_processes
     if 60 - time.time() % 60 < 15:  # stay inside one window: counters reset at its end
         time.sleep(60 - time.time() % 60 + 0.5)
-    answers = [httpx.get(f"{bases[i % 2]}/v1/balances", headers=headers, timeout=10)
-               for i in range(10)]
+    answers = []
+    for i in range(10):
+        answers.append(httpx.get(f"{bases[i % 2]}/v1/balances", headers=headers, timeout=10))
+        # below half the limit a process answers from its own counters, flushed and re-read
+        # every FLUSH_S: after that the other process's RateLimit-Remaining follows exactly
+        time.sleep(3 * FLUSH_S)
     assert [r.status_code for r in answers] == [200] * 6 + [429] * 4
     assert [r.headers["ratelimit-remaining"] for r in answers[:6]] == ["5", "4", "3", "2", "1",
                                                                        "0"]
