@@ -9,29 +9,49 @@ the same way by the delegator or by the delegate. A delegate may then be the ``s
 proposal with exactly one signature, its own, which is never a confirmation (the proposer
 recorded is the delegator). A delegation counts only while its delegator is an owner and it has
 not expired. Stricter than the Safe service: only EOA / eth_sign signatures, a delegation without
-``safe`` needs a delegator owning a Safe served here, and an expiry must be in the future.
+``safe`` needs a delegator owning a Safe served here, an expiry must be in the future, and a
+removed delegation cannot be added again with the signature that added or removed it (the
+delegator signs the same message for both, so in the Safe service whoever saw either could
+restore a revoked delegate for up to two hours): those signatures are kept as revoked for
+:data:`REVOKED_FOR`, after which their ``totp`` is refused anyway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from eth_utils import keccak
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from keeper.safetx import store
 from keeper.safetx.chain import BadSignature
 from keeper.safetx.errors import DelegateRefused, UnknownSafe
-from keeper.safetx.messages import delegate_message_hash, totp_window
-from keeper.safetx.models import SafeDelegate
+from keeper.safetx.messages import TOTP_SECONDS, delegate_message_hash, totp_window
+from keeper.safetx.models import RevokedDelegateSignature, SafeDelegate
 
 if TYPE_CHECKING:
     from keeper.safetx.service import SafeTxService
 
 D = SafeDelegate.__table__
+R = RevokedDelegateSignature.__table__
 MAX_LABEL = 50
+REVOKED_FOR = timedelta(seconds=3 * TOTP_SECONDS)  # longer than any accepted totp lives
+
+
+def signature_hash(signature: bytes) -> str:
+    """How a signature is remembered (never the signature itself)."""
+    return "0x" + keccak(signature).hex()
+
+
+def _revoke(conn: Connection, hashes: set[str], now: datetime) -> None:
+    conn.execute(delete(R).where(R.c.revoked_at < now - REVOKED_FOR))
+    known = set(conn.execute(select(R.c.signature_hash)
+                             .where(R.c.signature_hash.in_(hashes))).scalars())
+    for h in sorted(hashes - known):
+        conn.execute(insert(R).values(signature_hash=h, revoked_at=now))
 
 
 @dataclass(frozen=True)
@@ -82,14 +102,21 @@ class SafeDelegates:
             raise DelegateRefused(f"Signature does not match provided delegator={delegator}")
         key = and_(D.c.delegate == delegate, D.c.delegator == delegator,
                    D.c.safe == safe if safe is not None else D.c.safe.is_(None))
+        signed = signature_hash(signature)
         with store.writing(self.service.engine) as conn:
+            if conn.execute(select(R.c.signature_hash).where(
+                    R.c.signature_hash == signed, R.c.revoked_at >= now - REVOKED_FOR)).first():
+                raise DelegateRefused("This signature belongs to a revoked delegation; sign "
+                                      "again in a later hour")
             found = conn.execute(select(D.c.id).where(key).with_for_update()).first()
             if found is None:
                 conn.execute(insert(D).values(safe=safe, delegate=delegate, delegator=delegator,
-                                              label=label, expiry_date=expiry_date, created=now))
+                                              label=label, expiry_date=expiry_date, created=now,
+                                              signature_hash=signed))
             else:
                 conn.execute(update(D).where(D.c.id == found[0])
-                             .values(label=label, expiry_date=expiry_date))
+                             .values(label=label, expiry_date=expiry_date,
+                                     signature_hash=signed))
             self.service.audit(conn, f"safe-owner:{delegator}", "safetx.delegate_add",
                                {"safe": safe, "delegate": delegate, "label": label,
                                 "expiry_date": None if expiry_date is None
@@ -113,9 +140,15 @@ class SafeDelegates:
         cond = [D.c.delegate == delegate, D.c.delegator == delegator]
         if safe is not None:
             cond.append(D.c.safe == safe)
+        now = self.service.clock()
         with store.writing(self.service.engine) as conn:
+            revoked = {h for h in conn.execute(select(D.c.signature_hash).where(*cond)).scalars()
+                       if h}
             gone = conn.execute(delete(D).where(*cond)).rowcount
             if gone:
+                if signer == delegator:
+                    revoked.add(signature_hash(signature))
+                _revoke(conn, revoked, now)
                 self.service.audit(conn, f"safe-owner:{signer}", "safetx.delegate_remove",
                                    {"safe": safe, "delegate": delegate, "delegator": delegator,
                                     "via": actor}, {"removed": gone})

@@ -8,6 +8,8 @@
 * ``safetx_cursors``: the indexer's last scanned block per Safe.
 * ``safetx_delegates``: addresses an owner (the delegator) lets propose in its name, for one
   Safe or (``safe`` NULL) every Safe served here that it owns; their signatures never confirm.
+* ``safetx_revoked_delegate_signatures``: signatures of removed delegations, which may not add
+  them again while their ``totp`` is accepted.
 """
 
 from __future__ import annotations
@@ -132,3 +134,14 @@ class SafeDelegate(SafeTxBase):
     label: Mapped[str] = mapped_column(String(50), nullable=False)
     expiry_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    signature_hash: Mapped[str | None] = mapped_column(String(66))  # keccak of the adding one
+
+
+class RevokedDelegateSignature(SafeTxBase):
+    """A delegator's signature that added, or removed, a delegation since removed."""
+
+    __tablename__ = "safetx_revoked_delegate_signatures"
+
+    signature_hash: Mapped[str] = mapped_column(String(66), primary_key=True)  # keccak
+    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                 index=True)

@@ -360,3 +360,27 @@ def test_forged_or_unauthorised_delegations_are_refused_400(api, served, multisi
         "delegator": owners[0].address, "signature": "0x" + forged.hex()}, timeout=10)
     assert r.status_code == 422 and r.json()["code"] == 1
     assert [d["delegate"] for d in api.get_delegates(safe)] == [delegate.address]
+
+
+def test_a_removed_delegation_cannot_be_replayed(api, served, multisig, owners, accounts):
+    """The delegator signs the same message to add and to remove: neither signature may add the
+    delegate again once it is removed (in the Safe service it could, for up to two hours)."""
+    safe, delegate = multisig.address, accounts[5]
+    signed = _delegate_sig(api, delegate.address, owners[0])
+    assert api.add_delegate(delegate.address, owners[0].address, "desk", signed, safe_address=safe)
+    assert api.add_delegate(delegate.address, owners[0].address, "desk 2", signed,
+                            safe_address=safe)  # a retry while registered relabels it
+    assert [d["label"] for d in api.get_delegates(safe)] == ["desk 2"]
+    assert api.remove_delegate(delegate.address, owners[0].address, signed, safe_address=safe)
+    r = requests.post(f"{served['base']}/api/v2/delegates/", json={
+        "safe": safe, "delegate": delegate.address, "delegator": owners[0].address,
+        "label": "again", "signature": "0x" + signed.hex()}, timeout=10)
+    assert r.status_code == 400 and "revoked" in r.text
+    assert api.get_delegates(safe) == []
+    # a delegation removed by the delegate itself: the delegator's signature is revoked too
+    other = _delegate_sig(api, delegate.address, owners[1])
+    assert api.add_delegate(delegate.address, owners[1].address, "d", other, safe_address=safe)
+    assert api.remove_delegate(delegate.address, owners[1].address,
+                               _delegate_sig(api, delegate.address, delegate), safe_address=safe)
+    with pytest.raises(SafeAPIException):
+        api.add_delegate(delegate.address, owners[1].address, "d", other, safe_address=safe)
