@@ -23,7 +23,8 @@
 
 Dry run (``settings.treasury_dry_run``, or no executor configured): decisions and moves are
 recorded (status ``dry_run``) and audited; nothing is handed over. A refused asset raises one
-alert ``treasury_rebalance_refused`` per run naming the binding constraint.
+alert ``treasury_rebalance_refused`` per run naming the binding constraint; a move the executor
+did not take raises ``treasury_rebalance_failed`` (once per move key).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ AlertFn = Callable[[str, str, str | None], object]
 HoldingsProvider = Callable[[], Sequence[Holding]]
 ACTOR = "keeper:treasury:rebalance"
 REFUSED_ALERT = "treasury_rebalance_refused"
+FAILED_ALERT = "treasury_rebalance_failed"
 D, M = DecisionRow.__table__, MoveRow.__table__
 MAX_ERROR = 500
 
@@ -128,10 +130,11 @@ class Rebalancer:
                           self.dry_run)
 
     def cooling(self) -> set[str]:
-        """Assets whose last ``rebalance`` decision is younger than the cooldown."""
+        """Assets whose last ``rebalance`` decision (not a dry run: that moved nothing) is
+        younger than the cooldown."""
         since = self.clock() - self.cooldown
-        q = (select(D.c.asset, func.max(D.c.created_at)).where(D.c.action == "rebalance")
-             .group_by(D.c.asset))
+        q = (select(D.c.asset, func.max(D.c.created_at))
+             .where(D.c.action == "rebalance", D.c.dry_run.is_(False)).group_by(D.c.asset))
         with self.engine.connect() as conn:
             return {a for a, at in conn.execute(q) if _aware(at) > since}
 
@@ -200,8 +203,12 @@ class Rebalancer:
         try:
             reference = self.executor.execute(_outcome(row).move, idempotency_key=key)
         except Exception as exc:  # noqa: BLE001 - any executor failure is recorded, not fatal
-            self._mark(key, MoveStatus.PLANNED, "treasury.rebalance.failed",
-                       error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
+            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+            self._mark(key, MoveStatus.PLANNED, "treasury.rebalance.failed", error=error)
+            if self.alert is not None:
+                self.alert(FAILED_ALERT, f"rebalancing move {key} ({row.units} {row.asset} base "
+                           f"units, {row.source_tier} -> {row.destination_tier}) not handed "
+                           f"over: {error}", key)
             return
         status = MoveStatus.PROPOSED if row.requires_quorum else MoveStatus.SENT
         self._mark(key, status, f"treasury.rebalance.{status}", reference=str(reference),

@@ -91,10 +91,12 @@ def test_hands_each_move_over_once_per_key_and_records_the_reference(engine):
 
 def test_a_failing_executor_leaves_the_move_planned_and_the_same_key_retries_it(engine):
     ex = KeyedExecutor(fail=1)
-    r, *_ = make(engine, estate(1_000), ex)
+    r, _, alerts, _ = make(engine, estate(1_000), ex)
     out = r.run("k1")
     assert [(m.status, m.error) for m in out.failed] == [
         ("planned", "ConnectionError: signer service unreachable")]
+    assert [(kind, ref) for kind, _, ref in alerts] == [
+        ("treasury_rebalance_failed", "rebalance:k1:USDC:0")]
     out = r.run("k1")
     assert out.failed == [] and out.moves[0].status == "sent"
     assert [k for k, _ in ex.calls] == ["rebalance:k1:USDC:0"] * 2  # same key, same amount
@@ -139,12 +141,13 @@ def test_a_refusal_alerts_naming_the_binding_and_moves_nothing(engine):
 def test_dry_run_and_no_executor_record_and_audit_only(engine):
     ex = KeyedExecutor()
     for i, (executor, dry) in enumerate([(ex, True), (None, False)]):
-        r, *_ = make(engine, estate(1_000), executor, dry_run=dry,
-                     cooldown=timedelta(0))
+        r, *_ = make(engine, estate(1_000), executor, dry_run=dry)
         out = r.run(f"dry{i}")
         assert out.dry_run and [m.status for m in out.moves] == ["dry_run"]
     assert ex.calls == []
     assert audit_ops(engine) == ["treasury.rebalance.planned"] * 2
+    live, *_ = make(engine, estate(1_000), ex)  # a dry run moved nothing: no cooldown after it
+    assert [m.status for m in live.run("live").moves] == ["sent"]
 
 
 def test_a_move_out_of_cold_is_recorded_as_proposed_not_sent(engine):
