@@ -11,7 +11,8 @@ Public surface:
 * :func:`plan_consolidation` / :func:`propose_consolidation` / :class:`ConsolidationPlan` (BTC
   consolidation PSBTs through the coordinator, fee threshold and UTXO-count trade-off, :mod:`.btc`);
 * :class:`Signer`, :class:`WalletTopology`, :func:`check_wallet`, :class:`WalletReport`,
-  :class:`TopologyStore`, :class:`TopologyViolationError` (:mod:`.topology`).
+  :class:`TopologyStore`, :class:`TopologyViolationError`, :func:`topology_from_json` (the
+  example data in ``topology.json``) (:mod:`.topology`).
 """
 
 from keeper.treasury.pooling.btc import (
@@ -43,6 +44,7 @@ from keeper.treasury.pooling.topology import (
     WalletReport,
     WalletTopology,
     check_wallet,
+    topology_from_json,
 )
 
 __all__ = [
@@ -51,4 +53,5 @@ __all__ = [
     "Signer", "Skip", "TopologyStore", "TopologyViolationError", "WalletReport", "WalletTopology",
     "check_wallet", "operational_wallets", "plan_consolidation", "plan_pool",
     "propose_consolidation", "read_holdings", "reduction_bps", "register_pool_ref",
+    "topology_from_json",
 ]

@@ -74,11 +74,23 @@ class WalletReport:
     regions: dict[str, int]
     technologies: dict[str, int]
     violations: tuple[str, ...]
+    #: ``"region X"`` / ``"technology Y"`` whose signers alone reach quorum (rule 2)
+    reach_quorum_alone: tuple[str, ...] = ()
+    #: ``"region X"`` / ``"technology Y"`` whose loss leaves quorum unreachable (rule 3)
+    loss_breaks_quorum: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         """True when the wallet satisfies every rule."""
         return not self.violations
+
+    def as_dict(self) -> dict[str, object]:
+        """The report as JSON-ready data."""
+        return {"wallet": self.wallet, "threshold": self.threshold, "signers": self.signers,
+                "regions": self.regions, "technologies": self.technologies, "ok": self.ok,
+                "reach_quorum_alone": list(self.reach_quorum_alone),
+                "loss_breaks_quorum": list(self.loss_breaks_quorum),
+                "violations": list(self.violations)}
 
 
 class TopologyViolationError(ValueError):
@@ -107,6 +119,8 @@ def check_wallet(topo: WalletTopology) -> WalletReport:
     if not 1 <= m <= n:
         violations.append(f"threshold {m} is not between 1 and the {n} signers")
     groups = {dim: _groups(topo.signers, dim) for dim in DIMENSIONS}
+    alone: list[str] = []
+    fatal: list[str] = []
     for dim, least in (("region", MIN_REGIONS), ("technology", MIN_TECHNOLOGIES)):
         where = groups[dim]
         if len(where) < least:
@@ -114,13 +128,37 @@ def check_wallet(topo: WalletTopology) -> WalletReport:
                               f"at least {least} required")
         for place, members in where.items():
             if len(members) >= m:
+                alone.append(f"{dim} {place}")
                 violations.append(f"{dim} {place} alone reaches quorum ({len(members)} of "
                                   f"threshold {m}: {', '.join(members)})")
             if n - len(members) < m:
+                fatal.append(f"{dim} {place}")
                 violations.append(f"losing {dim} {place} ({', '.join(members)}) leaves "
                                   f"{n - len(members)} signers, below threshold {m}")
     return WalletReport(topo.wallet, m, n, {k: len(v) for k, v in groups["region"].items()},
-                        {k: len(v) for k, v in groups["technology"].items()}, tuple(violations))
+                        {k: len(v) for k, v in groups["technology"].items()}, tuple(violations),
+                        tuple(alone), tuple(fatal))
+
+
+def topology_from_json(text: str) -> list[WalletTopology]:
+    """Wallet topologies from JSON data: ``{"wallets": [{"wallet": "cold", "threshold": 3,
+    "signers": [{"signer": "hsm-fra", "region": "eu-frankfurt", "technology": "hsm"}, ...]}]}``.
+    ``ValueError`` names what is malformed (never a partial result)."""
+    try:
+        data = json.loads(text)
+        out = []
+        for w in data["wallets"]:
+            threshold = w["threshold"]
+            if type(threshold) is not int:
+                raise ValueError(f"wallet {w.get('wallet')!r}: threshold is an integer")
+            signers = tuple(Signer(str(x["signer"]), str(x["region"]), str(x["technology"]))
+                            for x in w["signers"])
+            out.append(WalletTopology(str(w["wallet"]), threshold, signers))
+    except (KeyError, TypeError, json.JSONDecodeError) as err:
+        raise ValueError(f"malformed custody topology: {err!r}") from None
+    if len({t.wallet for t in out}) != len(out):
+        raise ValueError("malformed custody topology: a wallet is listed twice")
+    return out
 
 
 def _now() -> datetime:

@@ -153,3 +153,35 @@ def test_an_undefined_wallet_or_signer_is_refused(store):
     store.define("cold", 3, GOOD)
     with pytest.raises(TopologyViolationError, match="no signer ghost"):
         store.move_signer("cold", "ghost", region="x")
+
+
+def test_the_shipped_topology_data_passes_and_malformed_data_is_refused(store):
+    from pathlib import Path
+
+    from keeper.treasury.pooling import topology_from_json
+
+    path = Path(__file__).resolve().parents[3] / "keeper/treasury/pooling/topology.json"
+    wallets = topology_from_json(path.read_text())
+    assert {t.wallet for t in wallets} == {"eth-cold-multisig", "eth-warm-multisig", "btc-cold",
+                                           "btc-warm"}
+    for t in wallets:
+        report = store.define(t.wallet, t.threshold, t.signers)
+        assert report.ok and report.reach_quorum_alone == () and report.loss_breaks_quorum == ()
+    assert [r.as_dict()["ok"] for r in store.report()] == [True] * 4
+    for bad in ('{"wallets": [{"wallet": "w", "threshold": "3", "signers": []}]}',
+                '{"wallets": [{"wallet": "w"}]}', "not json",
+                '{"wallets": [{"wallet": "w", "threshold": 1, "signers": []},'
+                ' {"wallet": "w", "threshold": 1, "signers": []}]}'):
+        with pytest.raises(ValueError, match="threshold is an integer|malformed"):
+            topology_from_json(bad)
+
+
+def test_the_report_names_what_reaches_quorum_alone_and_what_loss_breaks_it():
+    signers = (*GOOD[:4], Signer("hsm-fra-2", "eu-frankfurt", "hsm"))
+    report = check_wallet(WalletTopology("cold", 3, signers))
+    assert report.reach_quorum_alone == ("region eu-frankfurt", "technology hsm")
+    # 3 of 5 in one place: losing it also leaves 2 < 3 (with 5 signers, both rules bind at 3)
+    assert report.loss_breaks_quorum == ("region eu-frankfurt", "technology hsm")
+    three = (Signer("a", "r1", "t1"), Signer("b", "r2", "t2"), Signer("c", "r3", "t3"))
+    assert check_wallet(WalletTopology("w", 3, three)).loss_breaks_quorum == (
+        "region r1", "region r2", "region r3", "technology t1", "technology t2", "technology t3")
