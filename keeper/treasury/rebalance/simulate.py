@@ -34,6 +34,7 @@ from keeper.treasury.rebalance.plan import (
     DEFAULT_HYSTERESIS,
     Hysteresis,
     RebalancePlan,
+    RouteFilter,
     apply_moves,
     drift_bps,
     inner_width,
@@ -119,10 +120,12 @@ class BandStrategy:
     costs: CostModel
     hysteresis: Hysteresis = DEFAULT_HYSTERESIS
     name: str = "rebalancer"
+    routes: RouteFilter | None = None  # e.g. what the chain executor carries
 
     def decide(self, day: int, holdings: Sequence[Holding]) -> RebalancePlan | None:
         """Plan every day; the plan is empty while every tier is within its band."""
-        return plan_rebalance(holdings, self.targets, self.costs, self.hysteresis)
+        return plan_rebalance(holdings, self.targets, self.costs, self.hysteresis,
+                              routes=self.routes)
 
 
 @dataclass(frozen=True)
