@@ -28,8 +28,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from sqlalchemy import Engine
+
+from keeper.audit import AuditRecord, append
 from keeper.btc import MultisigWallet, PendingSpend, SpendCoordinator
 from keeper.btc.wallet import address_to_script, estimate_vsize
+from keeper.treasury.pooling.plan import ACTOR
 
 MAX_INPUTS = 400
 
@@ -108,19 +112,31 @@ def plan_consolidation(wallet: MultisigWallet, destination: str, fee_rate: int, 
 
 def propose_consolidation(coordinator: SpendCoordinator, destination: str, fee_rate: int,
                           now: datetime, *, max_fee_rate: int, typical_rate: int,
-                          max_inputs: int = MAX_INPUTS
+                          max_inputs: int = MAX_INPUTS, audit: Engine | None = None
                           ) -> tuple[ConsolidationPlan, PendingSpend | None]:
     """Plan, and when worth it propose the consolidation PSBT through ``coordinator``; the
-    proposal is checked to spend exactly the planned inputs into one output (else refused)."""
+    proposal is checked to spend exactly the planned inputs into one output (else refused).
+    With ``audit`` (the database of the audit trail) the decision, its figures and the spend id
+    are recorded (``treasury.pooling.btc_consolidation``), consolidated or not."""
     plan = plan_consolidation(coordinator.wallet, destination, fee_rate,
                               max_fee_rate=max_fee_rate, typical_rate=typical_rate,
                               max_inputs=max_inputs, exclude=frozenset(coordinator.locked()))
-    if not plan.consolidate:
-        return plan, None
+    spend = _propose(coordinator, plan, destination, fee_rate, now) if plan.consolidate else None
+    if audit is not None:
+        with audit.begin() as conn:
+            append(conn, AuditRecord(ACTOR, "treasury.pooling.btc_consolidation",
+                                     {"wallet": coordinator.wallet.name or "",
+                                      "destination": destination, **plan.report()},
+                                     {"spend": spend.id if spend else None}))
+    return plan, spend
+
+
+def _propose(coordinator: SpendCoordinator, plan: ConsolidationPlan, destination: str,
+             fee_rate: int, now: datetime) -> PendingSpend:
     spend = coordinator.propose([(destination, plan.amount_out)], fee_rate, now)
     tx = spend.psbt.unsigned_tx
     if len(tx.vin) != plan.inputs or len(tx.vout) != 1:
         coordinator.expire(spend.expires_at)  # unlock its inputs: never left half-proposed
         raise RuntimeError(f"consolidation PSBT spends {len(tx.vin)} inputs into "
                            f"{len(tx.vout)} outputs, planned {plan.inputs} into 1")
-    return plan, spend
+    return spend

@@ -57,6 +57,7 @@ from keeper.treasury.moves import Holding, Tier
 from keeper.treasury.pooling.keys import DepositKeys
 from keeper.treasury.pooling.models import PoolRun, PoolTx
 from keeper.treasury.pooling.plan import (
+    ACTOR,
     APPROVE,
     NATIVE,
     TOKEN,
@@ -76,7 +77,6 @@ POOL_REF = hashlib.sha256(b"strongroom:treasury:pooling").digest()
 POOL_OWNER = "bank:pooling"  # the ledger owner POOL_REF is registered to
 BALANCE_OF = keccak(text="balanceOf(address)")[:4]
 PLANNED, READY, SENT, DONE, FAILED = "planned", "ready", "sent", "mined", "failed"
-ACTOR = "treasury:pooling"
 
 
 def intent_id(run_id: str, kind: str, wallet: str, asset: str) -> str:

@@ -45,6 +45,7 @@ NATIVE_GAS = 21_000  # a plain ETH transfer to an EOA
 TOKEN_GAS = 65_000  # an ERC-20 transfer (USDC ~ 45-60k); reserved, not all spent
 
 TOPUP, APPROVE, TOKEN, NATIVE = "topup", "approve", "token", "native"
+ACTOR = "treasury:pooling"  # the audit trail's actor of everything pooling does
 APPROVE_GAS = 60_000  # an ERC-20 approve (USDC ~ 46k), reserved when the destination is a vault
 
 

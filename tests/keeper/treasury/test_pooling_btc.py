@@ -131,3 +131,31 @@ def test_a_capped_batch_spends_exactly_the_planned_inputs_and_locks_them(setup):
     assert spend2 is not None
     assert {i.witness_utxo.nValue for i in spend2.psbt.inputs} == set(
         sorted(values, reverse=True)[10:20])
+
+
+def test_every_decision_is_audited(setup, tmp_path):
+    import io
+    import json
+
+    from sqlalchemy import create_engine
+
+    from keeper.audit import AuditTrail
+    from keeper.audit import upgrade as audit_upgrade
+
+    desc, _, _, coord, _ = setup
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    audit_upgrade(url)
+    engine = create_engine(url)
+    dest = desc.address(79, 0)
+    _, refused = propose_consolidation(coord, dest, 9, NOW, max_fee_rate=5, typical_rate=25,
+                                       audit=engine)
+    plan, spend = propose_consolidation(coord, dest, 3, NOW, max_fee_rate=5, typical_rate=25,
+                                        audit=engine)
+    out = io.StringIO()
+    AuditTrail(engine).export(out)
+    recs = [json.loads(line)["record"] for line in out.getvalue().splitlines()]
+    assert [r["operation"] for r in recs] == ["treasury.pooling.btc_consolidation"] * 2
+    assert recs[0]["result"] == {"spend": None} and recs[0]["params"]["consolidate"] is False
+    assert recs[1]["result"] == {"spend": spend.id}
+    assert recs[1]["params"]["saving"] == plan.saving and recs[1]["params"]["inputs"] == 40
+    engine.dispose()
