@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.audit.close()  # hands the buffered read records to the trail's writer
         trail.close()  # commits the queued audit records
         app.state.ratelimiter.close()
         ledger.close()  # also disposes the engine's pool
