@@ -14,7 +14,9 @@ Public surface:
   ``treasury_rebalance`` (:mod:`.jobs`);
 * :func:`allocation_gaps` / :class:`AllocationGap`: the value gaps across assets a trading
   router (the trading issue, not built yet) will close (:mod:`.allocation`);
-* the simulation behind ``bench/rebalance.py``: :mod:`.simulate`.
+* the simulation behind ``bench/rebalance.py``: :mod:`.simulate`;
+* CLI ``python -m keeper.treasury.rebalance plan|decisions`` (the plan a run would make now,
+  recording nothing; each asset's last decision).
 """
 
 from keeper.treasury.rebalance.allocation import AllocationGap, allocation_gaps

@@ -6,47 +6,65 @@ weekly warm -> cold at 02:00 on Mondays, so it acts on what the sweeps leave): o
 addresses come from the tier view (:func:`keeper.treasury.tiers.current_view`, at the
 follower's block), targets and bands from the tier policy, prices from ``settings.prices_file``,
 the gas price from the node. Moves are carried by :class:`~.executor.ChainMoveExecutor` (Vault
-sweeps out of hot with the HSM ``eth-hot`` key, SafeTx proposals out of warm and cold) and
-planned only on the routes it carries.
+sweeps out of hot with the HSM hot key, SafeTx proposals out of warm and cold) and planned only
+on the routes it carries.
 
 ``settings.treasury_dry_run``, or a keeper without an HSM: the run is recorded and audited,
-nothing is sent or proposed.
+nothing is sent or proposed. Without a fresh price of ETH (or BTC) the fees of its moves count
+as 0 (logged): plans are then ranked by units moved; the bands and minimums are unaffected.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import Engine
 
 from keeper.assets import BTC, ETH
 from keeper.jobs.scheduler import JobRun
 from keeper.treasury.moves import MoveExecutor
 from keeper.treasury.rebalance.costs import CostModel
 from keeper.treasury.rebalance.executor import ChainMoveExecutor, carried
-from keeper.treasury.rebalance.runner import HoldingsProvider, Rebalancer
+from keeper.treasury.rebalance.runner import AlertFn, HoldingsProvider, Rebalancer
 
-HOT_KEY = "eth-hot"  # the HSM key holding the vault's TREASURY role (as the tiers' sweeps)
+log = logging.getLogger("keeper.treasury.rebalance")
+
+
+def build_rebalancer(settings: Any, engine: Engine, w3: Any, holdings: HoldingsProvider, *,
+                     executor: MoveExecutor | None = None,
+                     alert: AlertFn | None = None) -> Rebalancer:
+    """A rebalancer from ``settings``: tier policy targets and bands, fees priced from the
+    settings' prices and ``w3``'s gas price, the chain executor's routes."""
+    from keeper.prices import PriceError, StaticPrices
+    from keeper.treasury.tiers import policy_from_settings
+
+    policy = policy_from_settings(settings)
+    feed = StaticPrices.from_settings(settings)
+    prices: dict[str, int] = {}
+    for symbol in (ETH.symbol, BTC.symbol):
+        try:
+            prices[symbol] = feed.price(symbol).cents
+        except PriceError as exc:
+            log.warning("rebalance fees of %s count as 0: %s", symbol, exc)
+            prices[symbol] = 0
+    costs = CostModel(prices_cents=prices, gas_price_wei=int(w3.eth.gas_price))
+    targets = {a: policy.asset(a).targets() for a in policy.assets}
+    return Rebalancer(engine, holdings, targets, costs, executor,
+                      dry_run=settings.treasury_dry_run, alert=alert, routes=carried)
 
 
 def rebalancer_for(host: Any, *, holdings: HoldingsProvider | None = None,
                    executor: MoveExecutor | None = None) -> Rebalancer:
-    """The keeper ``host``'s rebalancer: tier policy targets, the tier view's holdings (or
-    ``holdings``), fees priced from the settings' prices and the node's gas price, routes the
-    chain executor carries."""
-    from keeper.prices import StaticPrices
-    from keeper.treasury.tiers import current_view, policy_from_settings
+    """:func:`build_rebalancer` for the keeper ``host`` (holdings from its tier view unless
+    ``holdings`` is given; alerts to its ledger)."""
+    from keeper.treasury.tiers import current_view
 
-    settings = host.settings
-    policy = policy_from_settings(settings)
-    feed = StaticPrices.from_settings(settings)
-    prices = {s: feed.price(s).cents for s in (ETH.symbol, BTC.symbol) if s in policy.assets}
-    costs = CostModel(prices_cents=prices, gas_price_wei=int(host.follower.reader.w3.eth.gas_price))
-    targets = {a: policy.asset(a).targets() for a in policy.assets}
-    provider = holdings or (lambda: current_view(host, policy)[1].holdings)
-    return Rebalancer(host.ledger.engine, provider, targets, costs, executor,
-                      dry_run=settings.treasury_dry_run, alert=host.ledger.raise_alert,
-                      routes=carried)
+    provider = holdings or (lambda: current_view(host)[1].holdings)
+    return build_rebalancer(host.settings, host.ledger.engine, host.follower.reader.w3, provider,
+                            executor=executor, alert=host.ledger.raise_alert)
 
 
 @contextmanager
@@ -54,6 +72,7 @@ def chain_executor(host: Any, addresses: dict[str, str]) -> Iterator[ChainMoveEx
     """The keeper's :class:`ChainMoveExecutor` (``None`` in dry run or without an HSM); the
     HSM session is closed on exit."""
     from keeper.chain import SenderConfig, TxSender
+    from keeper.flows import HOT_KEY
     from keeper.keys import Keyring
     from keeper.treasury.tiers import ProposalPlanner, SweepBook
 

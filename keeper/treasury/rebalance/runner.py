@@ -114,8 +114,7 @@ class Rebalancer:
         """Plan (once per key), record and hand over the moves of ``run_key``."""
         plan = None
         if not self._planned(run_key):
-            plan = plan_rebalance(self.holdings(), self.targets, self.costs, self.hysteresis,
-                                  cooling=self.cooling(), routes=self.routes)
+            plan = self.preview()
             if not self._record(run_key, plan):
                 plan = None  # another keeper recorded this key first: its moves are the run's
             elif self.alert is not None:
@@ -129,6 +128,11 @@ class Rebalancer:
         return RunOutcome(run_key, plan, tuple(_outcome(r) for r in self._moves(run_key)),
                           self.dry_run)
 
+    def preview(self) -> RebalancePlan:
+        """The plan a run would record now (holdings read, cooldowns applied); records nothing."""
+        return plan_rebalance(self.holdings(), self.targets, self.costs, self.hysteresis,
+                              cooling=self.cooling(), routes=self.routes)
+
     def cooling(self) -> set[str]:
         """Assets whose last ``rebalance`` decision (not a dry run: that moved nothing) is
         younger than the cooldown."""
@@ -139,13 +143,8 @@ class Rebalancer:
             return {a for a, at in conn.execute(q) if _aware(at) > since}
 
     def last_decisions(self) -> dict[str, dict[str, Any]]:
-        """Each asset's latest decision (``AssetDecision.to_json()`` with its run key and time)."""
-        latest = select(D.c.asset, func.max(D.c.id).label("id")).group_by(D.c.asset).subquery()
-        q = select(D).join(latest, D.c.id == latest.c.id)
-        with self.engine.connect() as conn:
-            return {r.asset: {**json.loads(r.decision), "run_key": r.run_key,
-                              "dry_run": bool(r.dry_run), "at": _aware(r.created_at).isoformat()}
-                    for r in conn.execute(q)}
+        """Each asset's latest decision (see :func:`last_decisions`)."""
+        return last_decisions(self.engine)
 
     def _planned(self, run_key: str) -> bool:
         with self.engine.connect() as conn:
@@ -223,6 +222,17 @@ class Rebalancer:
                                                 "units": row.units,
                                                 "requires_quorum": bool(row.requires_quorum)},
                        dict(fields))
+
+
+def last_decisions(engine: Engine) -> dict[str, dict[str, Any]]:
+    """Each asset's latest recorded decision (``AssetDecision.to_json()`` with its run key, dry
+    run flag and time)."""
+    latest = select(D.c.asset, func.max(D.c.id).label("id")).group_by(D.c.asset).subquery()
+    q = select(D).join(latest, D.c.id == latest.c.id)
+    with engine.connect() as conn:
+        return {r.asset: {**json.loads(r.decision), "run_key": r.run_key,
+                          "dry_run": bool(r.dry_run), "at": _aware(r.created_at).isoformat()}
+                for r in conn.execute(q)}
 
 
 def _aware(at: datetime) -> datetime:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from keeper.audit.models import AuditRow
 from keeper.jobs.scheduler import JobRun
 from keeper.treasury.rebalance import REFUSED_ALERT
+from keeper.treasury.rebalance.__main__ import main
 from keeper.treasury.rebalance.jobs import rebalancer_for, treasury_rebalance
 
 pytestmark = pytest.mark.fork
@@ -23,10 +24,20 @@ USDC = 10**6
 SLOT = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
 
-def test_dry_run_plans_from_the_tier_view_refuses_eth_and_records_usdc(make_world, deposit):
+def test_dry_run_plans_from_the_tier_view_refuses_eth_and_records_usdc(make_world, deposit,
+                                                                        monkeypatch, capsys):
     world = make_world(dry_run=True)
     deposit(world, eth_wei=100 * ETH, usdc=1_000_000 * USDC)
     world.mine()
+    for var, value in {"STRONGROOM_DB_URL": world.settings.database_url,
+                       "STRONGROOM_RPC_URL": world.settings.rpc_url,
+                       "STRONGROOM_CHAIN_ID": str(world.settings.chain_id),
+                       "STRONGROOM_DATA": str(world.settings.data_dir),
+                       "STRONGROOM_DEPLOYMENTS_DIR": str(world.settings.deployments_dir)}.items():
+        monkeypatch.setenv(var, value)
+    assert main(["plan"]) == 0  # the operator's preview: records nothing
+    preview = {d["asset"]: d for d in json.loads(capsys.readouterr().out)["decisions"]}
+    assert rebalancer_for(world.host).last_decisions() == {}
     run = JobRun(world.host, "treasury_rebalance", SLOT)
     assert treasury_rebalance(run) == 2
     assert treasury_rebalance(run) == 2  # the slot's run key: nothing planned twice
@@ -49,6 +60,7 @@ def test_dry_run_plans_from_the_tier_view_refuses_eth_and_records_usdc(make_worl
     left = 1_000_000 * USDC - sum(moves.values())
     assert 450 <= left * 10_000 // (1_000_000 * USDC) <= 550  # hot back within 5 % +- 0.5 %
     assert usdc["dry_run"] is True
+    assert preview["USDC"]["moves"] == usdc["moves"] and preview["ETH"]["binding"] == binding
 
     # nothing moved: the vault still holds everything
     assert world.balance(world.vault.address) == 100 * ETH

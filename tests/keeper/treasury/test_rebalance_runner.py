@@ -157,3 +157,16 @@ def test_a_move_out_of_cold_is_recorded_as_proposed_not_sent(engine):
     assert (m.move.source_tier, m.move.destination_tier, m.requires_quorum) == ("cold", "hot", True)
     assert (m.status, m.reference) == ("proposed", "ref-1")
     assert audit_ops(engine) == ["treasury.rebalance.planned", "treasury.rebalance.proposed"]
+
+
+def test_cli_prints_each_assets_last_decision(engine, monkeypatch, capsys):
+    from keeper.treasury.rebalance.__main__ import main
+
+    r, *_ = make(engine, estate(1_000), KeyedExecutor())
+    r.run("k1")
+    monkeypatch.setenv("STRONGROOM_DB_URL", str(engine.url))
+    assert main(["decisions"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed) == {"USDC"}
+    assert printed["USDC"]["run_key"] == "k1" and printed["USDC"]["action"] == "rebalance"
+    assert [m["units"] for m in printed["USDC"]["moves"]] == ["450"]
