@@ -281,6 +281,13 @@ class SafeTxService:
             added.append(sig.owner)
         return added
 
+    def _still_delegated(self, rec: store.TxRecord, delegate: str) -> bool:
+        """Whether ``rec``'s proposer (still an owner) still delegates to ``delegate``."""
+        owners = self._state(rec.safe).owners
+        with self.engine.connect() as conn:
+            return rec.proposer in active_delegators(
+                conn, rec.safe, [o for o in owners if o == rec.proposer], delegate, self.clock())
+
     # ------------------------------------------------------------------ reads
     def get(self, safe_tx_hash_: str) -> store.TxRecord:
         """One transaction; ``UnknownTransaction`` when there is none."""
@@ -302,13 +309,15 @@ class SafeTxService:
 
     # ----------------------------------------------------------------- delete
     def delete(self, safe_tx_hash_: str, signature: bytes, actor: str = "anonymous") -> None:
-        """Delete a transaction that is not executed, on its proposer's signature over the
-        ``DeleteRequest`` message (this or the previous hour's ``totp``)."""
+        """Delete a transaction that is not executed, on the signature over the
+        ``DeleteRequest`` message (this or the previous hour's ``totp``) of its proposer, or of
+        the delegate that proposed it while that delegation still holds."""
         rec = self.get(safe_tx_hash_)
         if rec.status in (Status.EXECUTED, Status.SUBMITTED):
             raise DeleteRefused("Executed transactions cannot be deleted")
         if not rec.proposer:
             raise DeleteRefused("Transactions without proposer cannot be deleted")
+        allowed = {rec.proposer, rec.proposed_by_delegate} - {None}
         signer = None
         for candidate in totp_window():
             digest = delete_message_hash(self.chain.chain_id, rec.safe,
@@ -319,11 +328,14 @@ class SafeTxService:
                 raise DeleteRefused(str(exc)) from exc
             if len(sigs) != 1:
                 raise DeleteRefused(f"1 owner signature was expected, {len(sigs)} received")
-            if sigs[0].owner == rec.proposer:
+            if sigs[0].owner in allowed:
                 signer = sigs[0].owner
                 break
+        if signer is not None and signer != rec.proposer and not self._still_delegated(rec, signer):
+            signer = None
         if signer is None:
-            raise DeleteRefused("Provided signer is not the proposer of the transaction")
+            raise DeleteRefused("Provided signer is not the proposer or the delegate user who "
+                                "proposed the transaction")
         with store.writing(self.engine) as conn:
             conn.execute(delete(C).where(C.c.safe_tx_hash == rec.safe_tx_hash))
             gone = conn.execute(delete(T).where(
