@@ -113,6 +113,18 @@ def read_holdings(w3: Any, wallets: Sequence[str], assets: Sequence[str] = ("ETH
     return out
 
 
+def run_transactions(engine: Engine, run_id: str) -> list[dict[str, Any]]:
+    """Run ``run_id``'s planned transactions and their states, in order (amounts as integers);
+    ``LookupError`` for an unknown run."""
+    with engine.connect() as conn:
+        if conn.scalar(select(PoolRun.run_id).where(PoolRun.run_id == run_id)) is None:
+            raise LookupError(f"no pooling run {run_id!r}")
+        rows = conn.execute(select(PoolTx.__table__).where(PoolTx.run_id == run_id)
+                            .order_by(PoolTx.seq)).all()
+    return [{"kind": r.kind, "wallet": r.wallet, "asset": r.asset, "units": int(r.units),
+             "state": r.state, "tx_hash": r.tx_hash, "reason": r.reason} for r in rows]
+
+
 def _canonical(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
@@ -389,10 +401,8 @@ class PoolRunner:
                 "reduction_bps": reduction_bps(before, len(ops))}
 
     def transactions(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's planned transactions and their states (amounts as integers)."""
-        return [{"kind": r.kind, "wallet": r.wallet, "asset": r.asset, "units": int(r.units),
-                 "state": r.state, "tx_hash": r.tx_hash, "reason": r.reason}
-                for r in self._rows(run_id)]
+        """The run's planned transactions and their states (see :func:`run_transactions`)."""
+        return run_transactions(self.engine, run_id)
 
     def close(self) -> None:
         """Release the senders (the engine is the caller's)."""

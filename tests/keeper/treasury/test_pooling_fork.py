@@ -232,3 +232,39 @@ def test_a_blacklisted_wallet_fails_its_token_move_without_sending_it(tmp_path, 
     assert counts == {"mined": 5, "failed": 1}
     assert w3.eth.get_transaction_count(w3.to_checksum_address(addresses[1])) == 1  # ETH only
     engine.dispose()
+
+
+def test_cli_plans_and_starts_a_dry_run(tmp_path, w3, rpc_url, monkeypatch, capsys):
+    from keeper.treasury.pooling.__main__ import main
+
+    if shutil.which("softhsm2-util") is None:
+        pytest.skip("softhsm2-util not installed (apt softhsm2)")
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    for upgrade in (treasury_upgrade, audit_upgrade):
+        upgrade(url)
+    engine = make_engine(url)
+    registry = AddressRegistry(engine)
+    registry.create_schema()
+    hsm = ensure_local_token(tmp_path)  # the keeper's token under the data folder
+    addresses = deposit_wallet(registry, HsmSeedWrapper(hsm), "cli-deposits", 3)
+    fund_in_one_block(w3, [(a, 0, 100 * USD) for a in addresses])
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"as_of": datetime.now(UTC).isoformat(),
+                                  "prices": {"ETH": 300_000, "BTC": 9_000_000}}))
+    for k, v in {"STRONGROOM_DB_URL": url, "STRONGROOM_DATA": str(tmp_path),
+                 "STRONGROOM_RPC_URL": rpc_url, "STRONGROOM_PRICES_FILE": str(prices),
+                 "STRONGROOM_TREASURY_DRY_RUN": "true"}.items():
+        monkeypatch.setenv(k, v)
+    common = ["--hd-wallet", "cli-deposits", "--destination", DEST, "--funding-label", "eth-hot"]
+    assert main(["plan", *common]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert (plan["topups"], plan["pooled"]["USDC"], plan["reduction_bps"]) == (3, str(300 * USD),
+                                                                               7500)
+    assert main(["start", "cli-1", "--seed-name", "cli-deposits-seed", *common]) == 0
+    started = json.loads(capsys.readouterr().out)
+    assert started["recorded"] is True and started["dry_run"] is True
+    assert main(["status", "cli-1"]) == 0
+    assert {r["state"] for r in json.loads(capsys.readouterr().out)} == {"planned"}
+    assert all(w3.eth.get_transaction_count(w3.to_checksum_address(a)) == 0 for a in addresses)
+    assert main(["plan", "--hd-wallet", "nobody", "--destination", DEST]) == 2
+    engine.dispose()

@@ -102,3 +102,35 @@ def test_foreign_wallets_and_foreign_seeds_are_refused(world):
     topup = plan_pool([Holding("USDC", a[3], "hot", 500 * USD)], DEST, COSTS, funding="0xfund")
     with pytest.raises(ValueError, match="not paid by this runner's funding key"):
         PoolRunner(engine, None, keys).start("unfunded", topup, COSTS)
+
+
+def test_cli_topology_report_and_run_status(world, tmp_path, monkeypatch, capsys):
+    from keeper.treasury.pooling.__main__ import main
+
+    assert main(["topology"]) == 0
+    shipped = json.loads(capsys.readouterr().out)
+    assert [w["ok"] for w in shipped] == [True] * 4
+    two_regions = {"wallets": [{"wallet": "w", "threshold": 2, "signers": [
+        {"signer": "a", "region": "eu", "technology": "hsm"},
+        {"signer": "b", "region": "eu", "technology": "cloud_kms"},
+        {"signer": "c", "region": "us", "technology": "offline_hardware"}]}]}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(two_regions))
+    assert main(["topology", str(bad)]) == 3
+    report = json.loads(capsys.readouterr().out)[0]
+    assert report["reach_quorum_alone"] == ["region eu"]
+    assert "region eu alone reaches quorum (2 of threshold 2: a, b)" in report["violations"]
+    bad.write_text("{")
+    assert main(["topology", str(bad)]) == 2
+
+    engine, registry, wrapper, a, _ = world
+    monkeypatch.setenv("STRONGROOM_DB_URL", str(engine.url))
+    monkeypatch.setenv("STRONGROOM_DATA", str(tmp_path))
+    keys = DepositKeys(registry, wrapper, wallet="wa", seed_name="wa-seed")
+    PoolRunner(engine, None, keys, dry_run=True).start("cli-dry", _plan(a[:1]), COSTS)
+    capsys.readouterr()
+    assert main(["status", "cli-dry"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["kind"], r["state"]) for r in rows] == [("token", "planned"), ("native", "planned")]
+    assert rows[0]["units"] == str(50 * USD)
+    assert main(["status", "nope"]) == 2
