@@ -125,3 +125,17 @@ def test_a_move_out_of_cold_is_only_proposed_for_the_cold_owners(make_world, dep
     assert (recorded.status, recorded.reference) == ("proposed", row.reference)
     assert world.hot_nonce() == nonce  # the keeper sent nothing: the cold owners must sign
     assert world.balance(world.cold, "USDC") == 850_000 * USDC
+
+
+def test_a_stale_price_does_not_stop_the_job_fees_count_as_zero(make_world, deposit):
+    from datetime import timedelta
+
+    world = make_world(dry_run=True)
+    prices = world.settings.data_dir / "prices.json"
+    stale = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    prices.write_text(json.dumps({"as_of": stale, "prices": {"ETH": 300_000, "BTC": 9_000_000}}))
+    deposit(world, usdc=1_000_000 * USDC)
+    world.mine()
+    assert treasury_rebalance(JobRun(world.host, "treasury_rebalance", SLOT)) == 2
+    usdc = rebalancer_for(world.host).last_decisions()["USDC"]
+    assert usdc["action"] == "rebalance" and usdc["cost_cents"] == "0"
