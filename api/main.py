@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI
 
 from api import ratelimit
@@ -38,6 +39,16 @@ from keeper.config import Settings, load_settings
 from keeper.integrations.issuer import webhook_secret
 from keeper.ledger import Ledger, make_engine
 
+# Sync routes and dependencies run in anyio's thread pool. At most THREADS at once (anyio's
+# default is 40): under the GIL more threads add no throughput, and each one in a database call
+# holds a connection. The engine keeps POOL_SIZE connections (threads, the audit writer and
+# spare): with the default pool (5 + 10 overflow) concurrent requests kept opening and closing
+# overflow SQLite connections (~3.5 ms of CPU each with the PRAGMAs), ~0.3 per request at 1,000
+# in flight, which is how one worker collapsed under load (issue 13).
+THREADS = 16
+POOL_SIZE = THREADS + 4
+POOL_OVERFLOW = 8  # only if a route ever holds two connections at once
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API with ``settings`` (:func:`~keeper.config.load_settings` otherwise).
@@ -46,12 +57,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     domain's schema must already be migrated (:func:`keeper.schema.upgrade_all`).
     """
     settings = settings or load_settings()
-    engine = make_engine(settings.database_url, cache_kib=settings.ledger_sqlite_cache_kib)
+    engine = make_engine(settings.database_url, cache_kib=settings.ledger_sqlite_cache_kib,
+                         pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
     ledger = Ledger(engine, group_commit=False, busy_timeout=settings.ledger_writer_busy_s)
     trail = AuditTrail(engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = THREADS
         yield
         app.state.audit.close()  # hands the buffered read records to the trail's writer
         trail.close()  # commits the queued audit records
