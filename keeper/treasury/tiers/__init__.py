@@ -8,13 +8,15 @@ Public surface:
   rebalancer's input; shares, drift, AUM in cents, ledger mismatches), located by
   :func:`evm_locations` (vault + governance-set tier addresses) and :class:`BtcLocation`;
   :func:`current_view` for a running keeper; CLI ``python -m keeper.treasury.tiers view``;
-* sweeps: :class:`HotSweeper` (daily hot -> cold through the chain sender), :func:`daily_moves`,
+* sweeps: :class:`HotSweeper` (daily hot -> cold through the chain sender), :class:`BtcSweeper`
+  (daily BTC hot -> cold as a PSBT the cosigners sign), :func:`daily_moves`,
   :func:`excess`; :class:`ProposalPlanner` (weekly warm -> cold and cold -> hot top-ups as
   SafeTxs for the owners), :func:`weekly_moves`; :class:`SweepBook` (the planned moves);
 * :func:`check_hot_ceiling` (one alert per crossing).
 """
 
 from keeper.treasury.tiers.book import Planned, SweepBook
+from keeper.treasury.tiers.btc import BtcSweeper
 from keeper.treasury.tiers.ceiling import CEILING_ALERT, check_hot_ceiling
 from keeper.treasury.tiers.jobs import current_view
 from keeper.treasury.tiers.models import SweepStatus
@@ -52,7 +54,7 @@ from keeper.treasury.tiers.view import (
 
 __all__ = [
     "CEILING_ALERT", "REFUSED_ALERT", "TOPUP_CLIENT_REF", "AssetPolicy", "AssetTiers",
-    "BtcLocation", "EvmLocation", "HotSweeper", "Mismatch", "Planned", "PlannedProposal",
+    "BtcLocation", "BtcSweeper", "EvmLocation", "HotSweeper", "Mismatch", "Planned", "PlannedProposal",
     "PolicyError", "ProposalPlanner", "SweepBook", "SweepOutcome", "SweepStatus", "TierPolicy",
     "TierView", "check_hot_ceiling", "current_view", "daily_moves", "evm_locations", "excess",
     "load_policy", "parse_policy", "policy_from_settings", "sweep_data", "tier_view",
