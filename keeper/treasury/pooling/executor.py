@@ -262,32 +262,40 @@ class PoolRunner:
             if row.state in (PLANNED, READY):
                 self._send(run_id, row, cap)
 
-    def _send(self, run_id: str, row: Any, cap: int) -> None:
-        sender = self._sender(row.sender, cap)
-        units = int(row.units)
-        recipient = to_checksum_address(row.recipient)
+    def _call(self, run_id: str, row: Any) -> tuple[str, bytes, int, int]:
+        """``(to, data, value, gas)`` of ``row``'s transaction."""
         report = json.loads(self._run(run_id).report)
         gas, vault = report["gas"], bool(report.get("vault"))
+        units, recipient = int(row.units), to_checksum_address(row.recipient)
         token = by_symbol(row.asset).address
-        value = 0
-        if row.kind == APPROVE:
-            to, data = token, APPROVE_SEL + abi_encode(["address", "uint256"], [recipient, units])
-        elif row.kind == TOKEN and vault:
-            to, data = recipient, DEPOSIT + abi_encode(["address", "uint256", "bytes32"],
-                                                       [token, units, POOL_REF])
-        elif row.kind == TOKEN:
-            to, data = token, TRANSFER + abi_encode(["address", "uint256"], [recipient, units])
-        elif row.kind == NATIVE and vault:
-            to, data, value = recipient, DEPOSIT_ETH + POOL_REF, units
-        else:  # a top-up, or ETH to an address
-            to, data, value = recipient, b"", units
         limit = int(gas[row.kind if row.kind != TOPUP else NATIVE])
+        if row.kind == APPROVE:
+            return token, APPROVE_SEL + abi_encode(["address", "uint256"], [recipient, units]), 0, limit
+        if row.kind == TOKEN and vault:
+            return recipient, DEPOSIT + abi_encode(["address", "uint256", "bytes32"],
+                                                   [token, units, POOL_REF]), 0, limit
+        if row.kind == TOKEN:
+            return token, TRANSFER + abi_encode(["address", "uint256"], [recipient, units]), 0, limit
+        if row.kind == NATIVE and vault:
+            return recipient, DEPOSIT_ETH + POOL_REF, units, limit
+        return recipient, b"", units, limit  # a top-up, or ETH to an address
+
+    def _would_revert(self, sender: str, to: str, data: bytes, value: int, gas: int) -> str | None:
+        """None when the call succeeds on the pending state, else its revert reason."""
+        reason = call_revert_reason(self.w3, {
+            "from": to_checksum_address(sender), "to": to_checksum_address(to),
+            "data": "0x" + data.hex(), "value": hex(value), "gas": hex(gas)}, "pending")
+        return None if reason is None else reason or "(no reason)"
+
+    def _send(self, run_id: str, row: Any, cap: int) -> None:
+        sender = self._sender(row.sender, cap)
+        to, data, value, limit = self._call(run_id, row)
         if sender.status(row.intent_id) is None:  # never sent: simulate it first
-            reason = call_revert_reason(self.w3, {
-                "from": sender.address, "to": to_checksum_address(to), "data": "0x" + data.hex(),
-                "value": hex(value), "gas": hex(limit)}, "pending")
+            reason = self._would_revert(sender.address, to, data, value, limit)
+            if reason is None and row.kind == TOPUP:
+                reason = self._first_move_fails(run_id, row.wallet)
             if reason is not None:  # e.g. a blacklisted address: no gas burnt on a known revert
-                self._mark(row.id, FAILED, reason=f"would revert: {reason or '(no reason)'}")
+                self._mark(row.id, FAILED, reason=f"would revert: {reason}")
                 return
         try:
             sent = sender.send(row.intent_id, to, data, value=value, gas=limit)
@@ -295,6 +303,17 @@ class PoolRunner:
             self._mark(row.id, FAILED, reason=str(err))
             return
         self._mark(row.id, SENT, tx_hash=sent.hashes[-1])
+
+    def _first_move_fails(self, run_id: str, wallet: str) -> str | None:
+        """Before topping ``wallet`` up: why its first token move (a transfer, or the vault
+        allowance) would revert, else None, so no gas is sent to a wallet that cannot use it."""
+        first = next((r for r in self._rows(run_id) if r.wallet == wallet
+                      and r.kind in (APPROVE, TOKEN)), None)
+        if first is None:
+            return None
+        to, data, value, limit = self._call(run_id, first)
+        reason = self._would_revert(first.sender, to, data, value, limit)
+        return None if reason is None else f"the {first.asset} {first.kind} it pays for: {reason}"
 
     def _fix_native(self, run_id: str, row: Any, cap: int) -> bool:
         """Fix the ETH amount of ``row`` from the wallet's balance now that its token transfers

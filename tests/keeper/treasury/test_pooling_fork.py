@@ -197,10 +197,11 @@ def test_the_job_advances_open_runs_and_sends_nothing_in_dry_run(tmp_path, w3, r
     engine.dispose()
 
 
-def test_a_blacklisted_wallet_fails_its_token_move_without_sending_it(tmp_path, w3, hsm):
-    """USDC's issuer blacklisted one deposit address after the plan: its transfer would revert.
-    Nothing is sent for it (no gas burnt on a known revert), the row fails with the reason, its
-    ETH is still pooled, and every other wallet completes."""
+def test_a_blacklisted_wallet_fails_its_token_move_without_sending_it(tmp_path, w3, chain, hsm):
+    """USDC's issuer blacklisted two deposit addresses after the plan: their transfers would
+    revert. Nothing is sent for them (no gas burnt on a known revert, no top-up to a wallet that
+    cannot use it), the rows fail with the reason, the ETH is still pooled, and every other
+    wallet completes."""
     url = f"sqlite:///{tmp_path / 'bl.db'}"
     for upgrade in (treasury_upgrade, audit_upgrade, CHAIN_SCHEMA.upgrade):
         upgrade(url)
@@ -208,18 +209,25 @@ def test_a_blacklisted_wallet_fails_its_token_move_without_sending_it(tmp_path, 
     registry = AddressRegistry(engine)
     registry.create_schema()
     wrapper = HsmSeedWrapper(hsm)
-    addresses = deposit_wallet(registry, wrapper, "bl-deposits", 3)
-    fund_in_one_block(w3, [(a, ETHER // 20, 100 * USD) for a in addresses])
+    addresses = deposit_wallet(registry, wrapper, "bl-deposits", 4)
+    fund_in_one_block(w3, [(a, 0 if i == 3 else ETHER // 20, 100 * USD)
+                           for i, a in enumerate(addresses)])
+    funding = Keyring.from_hsm(hsm, labels=("eth-hot",))
+    fund_address = funding.eth_address("eth-hot")
+    chain.provider.set_balance(fund_address, ETHER)
+    nonce_before = w3.eth.get_transaction_count(fund_address)
     base = int(w3.eth.get_block("latest")["baseFeePerGas"])
     costs = PoolCosts(max_fee_wei=2 * base + 2 * GWEI, prices_cents={"ETH": 300_000, "USDC": 100})
-    plan = plan_pool(read_holdings(w3, addresses), DEST, costs)
+    plan = plan_pool(read_holdings(w3, addresses), DEST, costs, funding=fund_address)
+    assert [p.kind for p in plan.moves].count("topup") == 1
     blacklister = "0x" + w3.eth.call({"to": USDC.address, "data": "0xbd102430"})[-20:].hex()
     w3.provider.make_request("anvil_impersonateAccount", [blacklister])
     w3.provider.make_request("anvil_setBalance", [blacklister, hex(ETHER)])
-    w3.eth.send_transaction({"from": w3.to_checksum_address(blacklister), "to": USDC.address,
-                             "data": "0xf9f92be4" + "00" * 12 + addresses[1][2:]})
+    for bad in (addresses[1], addresses[3]):
+        w3.eth.send_transaction({"from": w3.to_checksum_address(blacklister), "to": USDC.address,
+                                 "data": "0xf9f92be4" + "00" * 12 + bad[2:]})
     keys = DepositKeys(registry, wrapper, wallet="bl-deposits", seed_name="bl-deposits-seed")
-    runner = PoolRunner(engine, w3, keys)
+    runner = PoolRunner(engine, w3, keys, funding=funding, funding_label="eth-hot")
     runner.start("bl", plan, costs)
     for _ in range(6):
         counts = runner.advance("bl")
@@ -229,8 +237,13 @@ def test_a_blacklisted_wallet_fails_its_token_move_without_sending_it(tmp_path, 
     bad = rows[(addresses[1], "token")]
     assert bad["state"] == "failed" and "would revert" in bad["reason"] and bad["tx_hash"] is None
     assert rows[(addresses[1], "native")]["state"] == "mined"
-    assert counts == {"mined": 5, "failed": 1}
+    topup = rows[(addresses[3], "topup")]
+    assert topup["state"] == "failed" and "the USDC token it pays for" in topup["reason"]
+    assert rows[(addresses[3], "token")]["reason"] == "its gas top-up failed"
+    assert counts == {"mined": 5, "failed": 3}
     assert w3.eth.get_transaction_count(w3.to_checksum_address(addresses[1])) == 1  # ETH only
+    assert w3.eth.get_transaction_count(fund_address) == nonce_before  # no top-up sent
+    funding.close()
     engine.dispose()
 
 
