@@ -8,8 +8,6 @@ for each strategy:
 
 * ``rebalancer inner=N``: checked daily, acts only when a tier leaves its 2 % band, then brings
   every tier within N bps of target (hysteresis) at minimum cost;
-* ``rebalancer chain-only``: inner=50 planned only on the routes the chain executor carries
-  (out of hot, warm -> cold, cold -> hot);
 * ``calendar daily`` / ``calendar weekly``: every day / every 7th day, every tier back to target.
 
 Figures (definitions in the simulation module's docstring):
@@ -40,7 +38,6 @@ sys.path[:0] = [str(ROOT)]
 
 from keeper.treasury.moves import Holding, TierTarget  # noqa: E402
 from keeper.treasury.rebalance import CostModel, Hysteresis, RebalancePlan  # noqa: E402
-from keeper.treasury.rebalance.executor import ROUTES  # noqa: E402
 from keeper.treasury.rebalance.simulate import (  # noqa: E402
     AssetSetup,
     BandStrategy,
@@ -107,8 +104,6 @@ def strategies(inners: list[int]) -> list[Strategy]:
     """The rebalancer at each inner band, then the two calendar baselines."""
     out: list[Strategy] = [BandStrategy(ALL, COSTS, Hysteresis(i), name=f"rebalancer inner={i}")
                            for i in inners]
-    out.append(BandStrategy(ALL, COSTS, name="rebalancer chain-only",
-                            routes=lambda asset, src, dst: (src, dst) in ROUTES))
     return out + [CalendarStrategy(ALL, COSTS, 1, name="calendar daily"),
                   CalendarStrategy(ALL, COSTS, 7, name="calendar weekly")]
 

@@ -1,6 +1,6 @@
 """Carrying rebalancing moves out on Ethereum (a :class:`~keeper.treasury.moves.MoveExecutor`).
 
-Built on the tiers' parts (``keeper.treasury.tiers``), one route each:
+Built on the tiers' parts (``keeper.treasury.tiers``), for ETH, USDC and USDT:
 
 * **out of hot** (hot -> warm, hot -> cold): the Vault's ``sweep(token, units, tier)`` to the
   governance-set tier address, sent by the HSM hot key (TREASURY role) through the chain sender
@@ -8,14 +8,16 @@ Built on the tiers' parts (``keeper.treasury.tiers``), one route each:
   second call re-broadcasts the same transaction, never sends another. The sender simulates
   first: a sweep the vault would refuse (budget, limit, pause, whitelist) raises
   :class:`~keeper.chain.WouldRevertError` and nothing is stored;
-* **warm -> cold** and **cold -> hot**: SafeTx proposals of the warm / cold Multisig for their
-  owners to sign (:class:`~keeper.treasury.tiers.ProposalPlanner`): the keeper never moves funds
-  out of a multisig alone; the reference is the last SafeTx hash.
+* **out of warm or cold**: SafeTx proposals of that Multisig for its owners to sign
+  (:class:`~keeper.treasury.tiers.ProposalPlanner`): to the other multisig a transfer
+  (``warm_to_cold``'s SafeTx, addressed to the destination), to hot a deposit into the vault
+  (``cold_to_hot``'s approve + deposit). The keeper never moves funds out of a multisig alone;
+  the reference is the last SafeTx hash. (The tiers' book files these rows under its ``weekly``
+  and ``topup`` kinds; their keys start ``rebalance:`` and their reason is ``rebalance``.)
 
-Every other route (warm -> hot, cold -> warm, and Bitcoin, whose moves are PSBTs of the BTC
-coordinator) is not carried here: :meth:`ChainMoveExecutor.supports` says so, the rebalancer
-plans only supported routes (its ``routes``), and :meth:`execute` refuses the rest with
-:class:`UnsupportedMoveError`.
+Bitcoin moves (PSBTs of the BTC coordinator) are not carried here: :func:`carried` says so, the
+rebalancer plans only carried routes (its ``routes``), and :meth:`ChainMoveExecutor.execute`
+refuses anything else with :class:`UnsupportedMoveError`.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from eth_utils import to_checksum_address
 
 from keeper.assets import DEPOSITABLE
 from keeper.chain import TxSender
-from keeper.treasury.moves import Move, Tier
+from keeper.treasury.moves import TIERS, Move, Tier
 from keeper.treasury.tiers import ProposalPlanner, sweep_data
 
-ROUTES: frozenset[tuple[Tier, Tier]] = frozenset({("hot", "warm"), ("hot", "cold"),
-                                                 ("warm", "cold"), ("cold", "hot")})
+ROUTES: frozenset[tuple[Tier, Tier]] = frozenset(
+    (a, b) for a in TIERS for b in TIERS if a != b)
 
 
 def carried(asset: str, source: Tier, destination: Tier) -> bool:
@@ -66,12 +68,12 @@ class ChainMoveExecutor:
         if move.source_tier == "hot":
             data = sweep_data(move.asset, move.units, move.destination_tier)
             return self.sender.send(idempotency_key, self.vault, data).hashes[-1]
-        source = self._address(move.source)
-        if move.source_tier == "warm":
-            planned = self.proposals.warm_to_cold(idempotency_key, move, source,
+        safe = self._address(move.source)
+        if move.destination_tier == "hot":  # approve + deposit into the vault
+            planned = self.proposals.cold_to_hot(idempotency_key, move, safe, self.vault)
+        else:  # a transfer to the other multisig
+            planned = self.proposals.warm_to_cold(idempotency_key, move, safe,
                                                   self._address(move.destination))
-        else:
-            planned = self.proposals.cold_to_hot(idempotency_key, move, source, self.vault)
         return planned.hashes[-1]
 
     def _address(self, wallet: str) -> str:

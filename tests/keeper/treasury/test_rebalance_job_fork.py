@@ -139,3 +139,23 @@ def test_a_stale_price_does_not_stop_the_job_fees_count_as_zero(make_world, depo
     assert treasury_rebalance(JobRun(world.host, "treasury_rebalance", SLOT)) == 2
     usdc = rebalancer_for(world.host).last_decisions()["USDC"]
     assert usdc["action"] == "rebalance" and usdc["cost_cents"] == "0"
+
+
+def test_an_empty_warm_tier_is_filled_by_a_cold_owners_proposal(make_world, deposit, accounts):
+    from keeper.assets import USDC as USDC_ASSET
+    from keeper.treasury.tiers import SweepBook
+
+    world = make_world()
+    deposit(world, usdc=1_000_000 * USDC)
+    # the daily sweep's outcome: hot at its 5 % float, everything else cold, warm empty
+    world.vault.sweep(USDC_ASSET.address, 950_000 * USDC, 2, sender=accounts[world.hot])
+    world.mine()
+    nonce = world.hot_nonce()
+    assert treasury_rebalance(JobRun(world.host, "treasury_rebalance", SLOT)) == 1
+    (move,) = rebalancer_for(world.host).last_decisions()["USDC"]["moves"]
+    assert (move["source"], move["destination"], int(move["units"])) == (
+        "cold_multisig", "warm_multisig", 145_000 * USDC)  # warm to 14.5 %, cold to 80.5 %
+    row = SweepBook(world.host.ledger.engine).get("rebalance:2026-11-23:USDC:0")
+    assert row is not None and row.status == "proposed" and row.payload is not None
+    assert row.payload["safe"] == world.cold  # a SafeTx of the cold Multisig: its owners sign
+    assert world.hot_nonce() == nonce and world.balance(world.warm, "USDC") == 0
