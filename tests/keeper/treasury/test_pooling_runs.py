@@ -134,3 +134,20 @@ def test_cli_topology_report_and_run_status(world, tmp_path, monkeypatch, capsys
     assert [(r["kind"], r["state"]) for r in rows] == [("token", "planned"), ("native", "planned")]
     assert rows[0]["units"] == str(50 * USD)
     assert main(["status", "nope"]) == 2
+
+
+def test_runs_on_both_databases(world, database):
+    """The run tables on SQLite and PostgreSQL: wei amounts beyond 64 bits, the overlap check."""
+    _, registry, wrapper, a, _ = world
+    url = database("pool_runs")
+    treasury_upgrade(url)
+    audit_upgrade(url)
+    engine = make_engine(url)
+    keys = DepositKeys(registry, wrapper, wallet="wa", seed_name="wa-seed")
+    runner = PoolRunner(engine, None, keys)
+    big = plan_pool([Holding("ETH", a[0], "hot", 10**24)], DEST, COSTS)  # 1M ETH in wei > 2^63
+    assert runner.start("big", big, COSTS)
+    assert runner.transactions("big")[0]["units"] == big.moves[0].move.units > 2**63
+    with pytest.raises(ValueError, match="unfinished run big"):
+        runner.start("again", big, COSTS)
+    engine.dispose()
