@@ -1,8 +1,8 @@
-"""The rebalancing run on a real SQLite database with every schema migrated and the real audit
-chain: the plan is recorded and audited before anything moves, planned once per run key (a
-restart hands the same moves under the same keys), a failing executor leaves the move to retry,
-stale moves expire, the cooldown holds an asset whose moves may not show yet, a refusal alerts
-with the binding constraint, dry run records only."""
+"""The rebalancing run on a real database (SQLite and PostgreSQL) with every schema migrated and
+the real audit chain: the plan is recorded and audited before anything moves, planned once per
+run key (a restart hands the same moves under the same keys), a failing executor leaves the move
+to retry, stale moves expire, the cooldown holds an asset whose moves may not show yet, a refusal
+alerts with the binding constraint, dry run records only."""
 
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ class Clock:
 
 
 @pytest.fixture
-def engine(tmp_path):
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+def engine(database):
+    url = database("rebalance")  # SQLite, and PostgreSQL (marker postgres)
     upgrade_all(url)
     eng = make_engine(url)
     yield eng
@@ -164,7 +164,7 @@ def test_cli_prints_each_assets_last_decision(engine, monkeypatch, capsys):
 
     r, *_ = make(engine, estate(1_000), KeyedExecutor())
     r.run("k1")
-    monkeypatch.setenv("STRONGROOM_DB_URL", str(engine.url))
+    monkeypatch.setenv("STRONGROOM_DB_URL", engine.url.render_as_string(hide_password=False))
     assert main(["decisions"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert set(printed) == {"USDC"}
