@@ -197,3 +197,18 @@ def test_every_plan_conserves_units_respects_minimums_and_lands_within_the_inner
             "wallet_minimum", "band_infeasible", "no_route")
         if d.binding.kind == "band_infeasible":  # only amounts too small to split in bps
             assert d.total_units < 4 * BPS
+
+
+def test_the_chain_executor_carries_evm_routes_only_so_btc_plans_are_refused_by_route():
+    from keeper.treasury.rebalance import UnsupportedMoveError, carried
+    from keeper.treasury.rebalance.executor import ChainMoveExecutor
+
+    assert all(carried(a, s, d) for a in ("ETH", "USDC", "USDT")
+               for s in TIERS for d in TIERS if s != d)
+    assert not carried("BTC", "hot", "cold") and not carried("USDC", "hot", "hot")
+    plan = plan_rebalance(_estate("BTC", 1_000, 1_500, 7_500), ALL, COSTS, routes=carried)
+    assert plan.moves == [] and plan.refused()[0].kind == "no_route"
+    executor = ChainMoveExecutor.__new__(ChainMoveExecutor)  # refuses before any I/O
+    with pytest.raises(UnsupportedMoveError, match="BTC"):
+        executor.execute(Move("BTC", "btc-hot", "hot", "btc-cold", "cold", 1, "rebalance"),
+                         idempotency_key="k")
