@@ -17,6 +17,7 @@ Figures (definitions in the simulation module's docstring):
   same before the strategy acted; ``out``: (asset, day) checks with a tier beyond 2 %;
 * ``rebal``: (asset, day) pairs with at least one move (goal: >= 30 % fewer than calendar);
 * ``cost``: network fees of every move (gas at 30 gwei, ETH $3,000; BTC 10 sat/vB, $90,000);
+  ``moved``: the value of everything moved (what a tax-lot engine's impact would scale with);
 * ``plan p50/p99``: time of one daily decision (all assets), microseconds (a shared machine:
   figures taken while others run are slow).
 
@@ -115,7 +116,7 @@ def run(seed: int, days: int, inners: list[int]) -> list[tuple[SimResult, list[i
     out = []
     for s in strategies(inners):
         timed = Timed(s, [])
-        out.append((simulate(timed, flows, start, ALL), timed.samples))
+        out.append((simulate(timed, flows, start, ALL, COSTS.prices_cents), timed.samples))
     return out
 
 
@@ -133,7 +134,7 @@ def main() -> None:
           f"deposits {m.deposit_bps}, hot payments {m.hot_payment_bps}, warm payments "
           f"{m.warm_payment_bps}, trend +{m.trend_bps}; a {m.large_bps} bps flow every "
           f"~{m.large_every_days} days. Goals: max drift <= 200 bps, >= 30% fewer rebalances.")
-    header = (f"{'strategy':<22}{'rebal':>6}{'moves':>6}{'cost':>14}{'max drift':>10}"
+    header = (f"{'strategy':<22}{'rebal':>6}{'moves':>6}{'cost':>14}{'moved':>18}{'max drift':>10}"
               f"{'before':>8}{'out':>5}{'refused':>8}{'headroom>=0':>12}{'plan p50/p99 us':>17}")
     totals: dict[str, list[int]] = {}
     for seed in seeds:
@@ -142,6 +143,7 @@ def main() -> None:
         for r, samples in results:
             ok = r.min_headroom is not None and r.min_headroom >= 0
             print(f"{r.name:<22}{r.rebalances:>6}{r.moves:>6}{usd(r.cost_cents):>14}"
+                  f"{usd(r.moved_cents):>18}"
                   f"{r.max_drift_bps:>10}{r.max_drift_before_bps:>8}{r.checks_out_of_band:>5}"
                   f"{r.refusals:>8}{str(ok):>12}{p(samples, 50):>9}/{p(samples, 99)}")
             t = totals.setdefault(r.name, [0, 0, 0, 0])

@@ -15,8 +15,8 @@ The same seeded flows are replayed for every strategy, so their figures compare 
   the asset's units, share rounded down). ``max_drift_bps`` is the largest ``|drift|`` of any tier
   of any asset at any daily check; ``checks_out_of_band`` counts (asset, day) checks with a tier
   beyond its band. ``max_drift_before_bps`` is the same measured before the strategy acted.
-* **Rebalances**: (asset, day) pairs on which the strategy moved anything; ``moves`` and
-  ``cost_cents`` (:class:`CostModel`) add up what it moved.
+* **Rebalances**: (asset, day) pairs on which the strategy moved anything; ``moves``,
+  ``cost_cents`` (:class:`CostModel`) and ``moved_cents`` (the value moved) add up what it did.
 
 Integer arithmetic throughout; ``random.Random(seed)`` draws integers only.
 """
@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from keeper.assets import by_symbol
+from keeper.prices import FACE_VALUE_CENTS, STABLECOINS, to_usd_cents
 from keeper.treasury.moves import BPS, TIERS, Holding, Move, Tier, TierTarget
 from keeper.treasury.rebalance.costs import CostModel
 from keeper.treasury.rebalance.plan import (
@@ -155,6 +157,7 @@ class SimResult:
     rebalances: int = 0
     moves: int = 0
     cost_cents: int = 0
+    moved_cents: int = 0  # value of everything moved, at the cost model's prices (0 unpriced)
     max_drift_bps: int = 0
     max_drift_before_bps: int = 0
     checks_out_of_band: int = 0
@@ -219,9 +222,18 @@ def _check(holdings: Sequence[Holding], targets: Mapping[str, Sequence[TierTarge
     return worst, out
 
 
+def _value(prices_cents: Mapping[str, int], move: Move) -> int:
+    """Value of ``move`` in cents (stablecoins at face value; an unpriced asset counts 0)."""
+    price = FACE_VALUE_CENTS if move.asset in STABLECOINS else prices_cents.get(move.asset, 0)
+    return to_usd_cents(move.units, by_symbol(move.asset).decimals, int(price))
+
+
 def simulate(strategy: Strategy, flows: Sequence[Sequence[Flow]], start: Sequence[Holding],
-             targets: Mapping[str, Sequence[TierTarget]]) -> SimResult:
-    """Replay ``flows`` from ``start`` under ``strategy`` and measure it (see module)."""
+             targets: Mapping[str, Sequence[TierTarget]],
+             prices_cents: Mapping[str, int] | None = None) -> SimResult:
+    """Replay ``flows`` from ``start`` under ``strategy`` and measure it (see module);
+    ``prices_cents`` values what was moved."""
+    prices_cents = prices_cents or {}
     result = SimResult(strategy.name)
     holdings = list(start)
     for day, today in enumerate(flows):
@@ -234,6 +246,7 @@ def simulate(strategy: Strategy, flows: Sequence[Sequence[Flow]], start: Sequenc
             holdings = apply_moves(holdings, moves)
             result.moves += len(moves)
             result.cost_cents += plan.cost_cents
+            result.moved_cents += sum(_value(prices_cents, m) for m in moves)
             result.refusals += len(plan.refused())
             for d in plan.decisions:
                 if d.moves:  # measured on the holdings after the moves, not the plan's figures
