@@ -45,7 +45,7 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from keeper.assets import by_symbol
 from keeper.audit import AuditRecord, append
@@ -53,6 +53,7 @@ from keeper.chain import IntentConflictError, SenderConfig, TxSender
 from keeper.chain.revert import call_revert_reason
 from keeper.chain.sender import DROPPED, MINED, REVERTED
 from keeper.keys import Keyring
+from keeper.ledger.db import WRITE
 from keeper.treasury.moves import Holding, Tier
 from keeper.treasury.pooling.keys import DepositKeys
 from keeper.treasury.pooling.models import PoolRun, PoolTx
@@ -75,6 +76,7 @@ DEPOSIT_ETH = keccak(text="depositEth(bytes32)")[:4]
 #: The Vault client_ref of pooling deposits: the bank's own coins, never a client's reference.
 POOL_REF = hashlib.sha256(b"strongroom:treasury:pooling").digest()
 POOL_OWNER = "bank:pooling"  # the ledger owner POOL_REF is registered to
+START_LOCK = int.from_bytes(hashlib.sha256(b"treasury_pool_start").digest()[:8], "big", signed=True)
 BALANCE_OF = keccak(text="balanceOf(address)")[:4]
 PLANNED, READY, SENT, DONE, FAILED = "planned", "ready", "sent", "mined", "failed"
 
@@ -175,7 +177,11 @@ class PoolRunner:
                   "keys": {"hd_wallet": self.keys.wallet, "seed_name": self.keys.seed_name,
                            "account_path": self.keys.account_path,
                            "funding_label": self.funding_label}}
-        with self.engine.begin() as conn:
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            # one start at a time (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped
+            # advisory lock), so two overlapping runs started at once cannot both pass the check
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": START_LOCK})
             if conn.scalar(select(PoolRun.run_id).where(PoolRun.run_id == run_id)) is not None:
                 return False
             if not self.dry_run:

@@ -151,3 +151,35 @@ def test_runs_on_both_databases(world, database):
     with pytest.raises(ValueError, match="unfinished run big"):
         runner.start("again", big, COSTS)
     engine.dispose()
+
+
+def test_overlapping_runs_started_at_once_record_only_one(world, database):
+    import threading
+
+    _, registry, wrapper, a, _ = world
+    url = database("pool_race")
+    treasury_upgrade(url)
+    audit_upgrade(url)
+    engine = make_engine(url)
+    keys = DepositKeys(registry, wrapper, wallet="wa", seed_name="wa-seed")
+    plan = _plan(a[:2])
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def start(i: int) -> None:
+        runner = PoolRunner(engine, None, keys)
+        barrier.wait()
+        try:
+            runner.start(f"race-{i}", plan, COSTS)
+            outcomes.append("recorded")
+        except ValueError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["recorded", "refused", "refused", "refused"]
+    assert _count(engine, PoolRun) == 1
+    engine.dispose()
