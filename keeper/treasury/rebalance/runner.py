@@ -10,9 +10,9 @@
    the holdings yet: a cold proposal waits for its signers).
 2. **Record before anything moves.** Every asset's decision and every move (amount and
    idempotency key ``rebalance:<run key>:<asset>:<seq>``) are written with the audit record
-   ``treasury.rebalance.planned`` in one transaction. Moves still ``planned`` from an earlier key
-   (their executor failed) are ``expired`` first, audited: the new plan starts from the holdings
-   as they are, never from a stale amount.
+   ``treasury.rebalance.planned`` in one transaction. A live run first ``expires`` (audited) the
+   moves still ``planned`` under earlier keys (their executor failed): the new plan starts from
+   the holdings as they are, never from a stale amount. A dry run leaves them alone.
 3. **Hand over** (not in dry run): each ``planned`` move of the key goes to the
    :class:`~keeper.treasury.moves.MoveExecutor` under its key (the executor decides how: a Vault
    sweep out of hot; a proposal the owners sign out of warm and cold, flagged
@@ -157,7 +157,7 @@ class Rebalancer:
         status = MoveStatus.DRY_RUN if self.dry_run else MoveStatus.PLANNED
         try:
             with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-                stale = conn.execute(select(M.c.idempotency_key).where(
+                stale = [] if self.dry_run else conn.execute(select(M.c.idempotency_key).where(
                     M.c.status == MoveStatus.PLANNED)).scalars().all()
                 if stale:
                     conn.execute(update(M).where(M.c.idempotency_key.in_(stale))

@@ -170,3 +170,13 @@ def test_cli_prints_each_assets_last_decision(engine, monkeypatch, capsys):
     assert set(printed) == {"USDC"}
     assert printed["USDC"]["run_key"] == "k1" and printed["USDC"]["action"] == "rebalance"
     assert [m["units"] for m in printed["USDC"]["moves"]] == ["450"]
+
+
+def test_a_dry_run_leaves_a_live_runs_unsent_moves_alone(engine):
+    ex = KeyedExecutor(fail=1)
+    live, clock, _, _ = make(engine, estate(1_000), ex)
+    assert live.run("k1").failed
+    dry, *_ = make(engine, estate(1_000), None, cooldown=timedelta(0))  # a dry run between
+    assert [m.status for m in dry.run("k2").moves] == ["dry_run"]
+    out = live.run("k1")  # the live slot's retry still hands its move over
+    assert [m.status for m in out.moves] == ["sent"] and len(ex.calls) == 2
