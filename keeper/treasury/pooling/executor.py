@@ -231,7 +231,7 @@ class PoolRunner:
         counts = Counter(r.state for r in rows)
         finished = run.status == PLANNED and set(counts) <= {DONE, FAILED}
         outcome = self.measure(run_id) if finished else {}
-        with self.engine.begin() as conn:
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             if changed:
                 append(conn, AuditRecord(ACTOR, "treasury.pooling.advance",
                                          {"run": run_id}, {"changed": changed}))
@@ -334,7 +334,7 @@ class PoolRunner:
             self._mark(row.id, FAILED, reason=f"balance {balance} wei is below the plan "
                        f"({row.units} + minimum {row.keep} + gas): nothing sent")
             return False
-        with self.engine.begin() as conn:
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             conn.execute(update(PoolTx).where(PoolTx.id == row.id, PoolTx.state == PLANNED)
                          .values(units=str(units), state=READY))
         return True
@@ -395,7 +395,7 @@ class PoolRunner:
             values["tx_hash"] = tx_hash
         if reason is not None:
             values["reason"] = reason
-        with self.engine.begin() as conn:
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             conn.execute(update(PoolTx).where(PoolTx.id == row_id).values(**values))
 
     def _finish(self, conn: Connection, run_id: str, result: dict[str, int]) -> None:

@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from keeper.audit import AuditRecord, append
+from keeper.ledger.db import WRITE
 from keeper.treasury.pooling.models import CustodyChange, CustodySigner, CustodyWallet
 
 MIN_REGIONS = 3
@@ -237,7 +238,7 @@ class TopologyStore:
     def _change(self, wallet: str, action: str, detail: object,
                 apply: Callable[[WalletTopology | None], WalletTopology]) -> WalletReport:
         """Check the changed topology and write it, or refuse it; record and audit both."""
-        with self.engine.begin() as conn:
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             # the wallet's row is locked (PostgreSQL): two changes, each fine alone, cannot
             # both pass on the same old topology
             current = self._load(conn, wallet, lock=True)

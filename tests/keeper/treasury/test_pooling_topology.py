@@ -185,3 +185,39 @@ def test_the_report_names_what_reaches_quorum_alone_and_what_loss_breaks_it():
     three = (Signer("a", "r1", "t1"), Signer("b", "r2", "t2"), Signer("c", "r3", "t3"))
     assert check_wallet(WalletTopology("w", 3, three)).loss_breaks_quorum == (
         "region r1", "region r2", "region r3", "technology t1", "technology t2", "technology t3")
+
+
+def test_two_changes_each_fine_alone_cannot_both_pass_at_once(database):
+    import threading
+
+    from keeper.ledger.db import make_engine
+
+    url = database("custody_race")
+    treasury_upgrade(url)
+    audit_upgrade(url)
+    engine = make_engine(url)
+    store = TopologyStore(engine)
+    six = (Signer("a", "r1", "t1"), Signer("b", "r1", "t2"), Signer("c", "r2", "t1"),
+           Signer("d", "r2", "t3"), Signer("e", "r3", "t2"), Signer("f", "r3", "t3"))
+    store.define("w", 3, six)
+    for gone in ("a", "b"):  # each removal alone keeps the policy
+        assert check_wallet(WalletTopology("w", 3, tuple(s for s in six if s.signer != gone))).ok
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def remove(signer: str) -> None:
+        barrier.wait()
+        try:
+            TopologyStore(engine).remove_signer("w", signer)
+            outcomes.append("accepted")
+        except TopologyViolationError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=remove, args=(x,)) for x in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["accepted", "refused"]
+    assert check_wallet(store.wallet("w")).ok and len(store.wallet("w").signers) == 5
+    engine.dispose()
