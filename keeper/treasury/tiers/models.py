@@ -29,6 +29,7 @@ class SweepStatus:
     PROPOSED = "proposed"  # a SafeTx the multisig's owners must sign (``reference`` = hash)
     DRY_RUN = "dry_run"  # planned and audited, nothing sent (settings.treasury_dry_run)
     REFUSED = "refused"  # the simulation reverted: nothing sent (``code``, ``reason``)
+    FAILED = "failed"  # sent, then reverted on chain or dropped: final for its key, alerted
 
 
 class SweepRow(TreasuryBase):

@@ -12,9 +12,11 @@ the row and finishes that sweep (the sender's intent is idempotent), so a crash 
 never sweeps twice. Before anything is stored with the sender the call is simulated
 (``eth_call`` from the key): a refusal (token paused, cold sweep budget exhausted, vault
 migrated, key without the role) is recorded ``refused`` with keeper.chain's stable reason code,
-alerted once (``treasury_sweep_refused``) and sends nothing. In dry-run mode the plan is
-recorded and audited and nothing is sent. The chain follower mirrors the ``Sweep`` event (vault
-omnibus -> ``tier2:<cold>`` omnibus) and type 1 reconciliation checks both against the chain.
+alerted once (``treasury_sweep_refused``) and sends nothing; a sent sweep that reverts once
+mined (or is dropped) is marked ``failed`` at the next run and alerted the same way. In dry-run
+mode the plan is recorded and audited and nothing is sent. The chain follower mirrors the
+``Sweep`` event (vault omnibus -> ``tier2:<cold>`` omnibus) and type 1 reconciliation checks
+both against the chain.
 
 Who may call ``Vault.sweep`` (least privilege). ``scripts/deployments.py`` gives TREASURY to the
 warm 2-of-3 Multisig only. TREASURY is more than a sweep right: it also allows ``withdraw`` to
@@ -44,6 +46,7 @@ from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from keeper.assets import DEPOSITABLE
 from keeper.chain import TxSender, WouldRevertError, reason_code
 from keeper.chain.revert import call_revert_reason
+from keeper.chain.sender import DROPPED, REVERTED
 from keeper.treasury.moves import BPS, Move, Tier
 from keeper.treasury.tiers.book import AlertFn, Planned, SweepBook
 from keeper.treasury.tiers.models import SweepStatus
@@ -135,6 +138,7 @@ class HotSweeper:
         what the view said it keeps (a withdrawal since the view's block is not swept away), and
         never more than the cold sweep budget still allows (the part that fits is swept rather
         than nothing; with no budget left the sweep is attempted, refused and alerted)."""
+        self.settle()
         planned = {m.asset: m for m in daily_moves(view, policy)}
         resumed: set[str] = set()
         for asset in sorted(DEPOSITABLE):  # sweeps of ``day`` already under way finish too
@@ -213,6 +217,27 @@ class HotSweeper:
             return self._outcome(row, sent.hashes)
         row = self.book.mark(key, SweepStatus.SENT, intent_id=intent, reference=sent.hashes[-1])
         return self._outcome(row, sent.hashes)
+
+    def settle(self) -> list[SweepOutcome]:
+        """Sent sweeps whose transaction reverted once mined, or was dropped, become
+        ``failed`` (final for their day) and are alerted once; returns them."""
+        out = []
+        for row in self.book.rows(DAILY):
+            if row.status != SweepStatus.SENT or row.intent_id is None:
+                continue
+            sent = self.sender.status(row.intent_id)
+            if sent is None or sent.state not in (REVERTED, DROPPED):
+                continue
+            reason = sent.revert_reason or ("dropped: the key's nonce was used by another "
+                                            "transaction" if sent.state == DROPPED else "")
+            code = reason_code(reason) if sent.state == REVERTED else "dropped"
+            failed = self.book.mark(row.key, SweepStatus.FAILED, code=code, reason=reason)
+            why = reason or "no reason given"
+            self.alert(REFUSED_ALERT, f"treasury sweep {row.key} of {row.units} {row.asset} "
+                       f"base units to cold {sent.state} on chain: {code} ({why}); nothing "
+                       "moved", f"{REFUSED_ALERT}:{row.key}")
+            out.append(self._outcome(failed, sent.hashes))
+        return out
 
     def _refused(self, row: Planned, reason: str) -> SweepOutcome:
         code = reason_code(reason)

@@ -139,3 +139,32 @@ def test_a_stale_price_does_not_stop_the_sweep_but_blinds_the_ceiling_loudly(
         treasury_tier_check(JobRun(world.host, "treasury_tier_check", SLOT))
     [(_, message, _)] = alerts(world, "treasury_tier_unpriced")
     assert "ETH" in message
+
+
+def test_a_sweep_that_reverts_once_mined_is_failed_and_alerted(make_world, deposit, accounts,
+                                                                chain, usdc) -> None:
+    from keeper.chain import SenderConfig, TxSender
+
+    world = make_world()
+    deposit(world, usdc=1_000_000 * USDC)
+    world.mine()
+    sender = TxSender(world.host.ledger.engine, world.w3, world.ring, "eth-hot",
+                      SenderConfig(max_fee_wei=300 * 10**9, bump_after_s=60))
+    world.w3.provider.make_request("evm_setAutomine", [False])
+    try:  # the sweep is simulated fine and broadcast, then leaves the node's pool unmined
+        treasury_sweep_daily(JobRun(world.host, "treasury_sweep_daily", SLOT))
+        [sent] = SweepBook(world.host.ledger.engine).rows("daily")
+        world.w3.provider.make_request("anvil_dropTransaction", [sent.reference])
+    finally:
+        world.w3.provider.make_request("evm_setAutomine", [True])
+    chain.provider.set_balance(usdc.pauser(), 10**20)
+    usdc.pause(sender=accounts[usdc.pauser()])  # the token pauses before the sweep is mined
+    sender.tick()  # the stored bytes go out again, and revert
+    world.mine(3)
+    sender.tick()
+    assert world.balance(world.cold, "USDC") == 0
+    treasury_sweep_daily(JobRun(world.host, "treasury_sweep_daily", SLOT + timedelta(days=1)))
+    row = SweepBook(world.host.ledger.engine).get(f"daily:{SLOT.date()}:USDC")
+    assert (row.status, row.code) == ("failed", "token_paused")
+    [alert] = [a for a in alerts(world, REFUSED_ALERT) if a[2].endswith(row.key)]
+    assert "token_paused" in alert[1] and "reverted on chain" in alert[1]
