@@ -112,7 +112,9 @@ def test_a_plan_takes_the_nonce_after_the_owners_pending_proposals(make_world, c
                                  sign_hash(SoftwareSigner(bytes(owner.key)), digest), "owners"))
     planner = ProposalPlanner(SweepBook(world.host.ledger.engine), world.w3, chain.chain_id,
                               service=service)
-    plan = planner.warm_to_cold("weekly:test:ETH", Move("ETH", "warm_multisig", "warm",
-                                                        "cold_multisig", "cold", ETH, "test"),
-                                world.warm, world.cold)
+    move = Move("ETH", "warm_multisig", "warm", "cold_multisig", "cold", ETH, "test")
+    planner.warm_to_cold("weekly:test:ETH", move, world.warm, world.cold, dry_run=True)
+    assert planner.book.get("weekly:test:ETH").status == SweepStatus.DRY_RUN
+    plan = planner.warm_to_cold("weekly:test:ETH", move, world.warm, world.cold)
     assert [tx.nonce for tx in plan.txs] == [2]
+    assert planner.book.get("weekly:test:ETH").status == SweepStatus.PROPOSED
