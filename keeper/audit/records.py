@@ -57,36 +57,50 @@ class _BadValueError(Exception):
         self.where, self.why = where, why
 
 
-def _check(value: Any, depth: int = 0) -> None:
-    """Refuse anything the canonical encoding does not carry exactly (the happy path builds no
-    strings: this runs for every field of every record)."""
-    t = type(value)
-    if t is str or t is bool or value is None:
-        return
-    if t is int:
-        if -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
-            return
-        raise _BadValueError("", "integer beyond 2**53-1; pass it as a decimal string")
-    if depth >= _DEPTH:
-        raise _BadValueError("", f"nested deeper than {_DEPTH} levels")
-    if t is dict or (t is not list and t is not tuple and isinstance(value, Mapping)):
-        for k, v in value.items():
-            if type(k) is not str:
-                raise _BadValueError("", f"object key {k!r} is not a string")
-            try:
-                _check(v, depth + 1)
-            except _BadValueError as bad:
-                raise _BadValueError(f".{k}{bad.where}", bad.why) from None
-        return
-    if t is list or t is tuple:
-        for i, v in enumerate(value):
-            try:
-                _check(v, depth + 1)
-            except _BadValueError as bad:
-                raise _BadValueError(f"[{i}]{bad.where}", bad.why) from None
-        return
-    raise _BadValueError("", f"{t.__name__} is not allowed in an audit record (no floats: amounts are "
-                   "integers of base units or decimal strings)")
+def _where(at: tuple[Any, ...] | None) -> str:
+    """The path of a value from the links the checker kept: ``(parent link, key or index)``."""
+    parts: list[str] = []
+    while at is not None:
+        at, step = at
+        parts.append(f"[{step}]" if type(step) is int else f".{step}")
+    return "".join(reversed(parts))
+
+
+def _check(value: Any) -> None:
+    """Refuse anything the canonical encoding does not carry exactly. Iterative, in document
+    order; leaves (strings, booleans, null, safe integers) are checked where their container is
+    read and the path to a value is built only for a refusal (this runs for every field of
+    every record)."""
+    stack: list[tuple[Any, int, tuple[Any, ...] | None]] = [(value, 0, None)]
+    while stack:
+        v, depth, at = stack.pop()
+        t = type(v)
+        if t is str or t is bool or v is None:
+            continue
+        if t is int:
+            if -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
+                continue
+            raise _BadValueError(_where(at), "integer beyond 2**53-1; pass it as a decimal string")
+        if depth >= _DEPTH:
+            raise _BadValueError(_where(at), f"nested deeper than {_DEPTH} levels")
+        if t is dict or (t is not list and t is not tuple and isinstance(v, Mapping)):
+            items: Any = v.items()
+            for k in v:
+                if type(k) is not str:
+                    raise _BadValueError(_where(at), f"object key {k!r} is not a string")
+        elif t is list or t is tuple:
+            items = enumerate(v)
+        else:
+            raise _BadValueError(_where(at), f"{t.__name__} is not allowed in an audit record (no "
+                                 "floats: amounts are integers of base units or decimal strings)")
+        later = []
+        for k, x in items:
+            tx = type(x)
+            if tx is str or tx is bool or x is None or (
+                    tx is int and -MAX_SAFE_INT <= x <= MAX_SAFE_INT):
+                continue
+            later.append((x, depth + 1, (at, k)))
+        stack.extend(reversed(later))
 
 
 def canonical_json(value: Any) -> str:
@@ -150,3 +164,39 @@ def record_hash(line: str) -> str:
 def seq_suffix(seq: int) -> str:
     """How an envelope for position ``seq`` must end."""
     return f',"seq":{seq}}}'
+
+
+BATCH_ITEMS = 200  # changes per batch record (~100 KB for an order or a screen, far below the bound)
+
+
+def batch_records(records: list[AuditRecord], size: int = BATCH_ITEMS) -> list[AuditRecord]:
+    """The records of one transaction's many like changes, fewer: each run of consecutive
+    records of one actor and operation becomes records of up to ``size`` changes
+    (``<operation>.batch``, params ``{"items": [each params]}``, result ``{"items": [each
+    result]}``, the time of the run's first record); a run of one stays as it is. Every change
+    is in the hash chain as fully as alone (:func:`unbatch` reads them back one by one)."""
+    out: list[AuditRecord] = []
+    i = 0
+    while i < len(records):
+        first, j = records[i], i + 1
+        while (j < len(records) and j - i < size and records[j].operation == first.operation
+               and records[j].actor == first.actor):
+            j += 1
+        run = records[i:j]
+        out.append(run[0] if len(run) == 1 else AuditRecord(
+            first.actor, f"{first.operation}.batch", {"items": [r.params for r in run]},
+            {"items": [r.result for r in run]}, first.at))
+        i = j
+    return out
+
+
+def unbatch(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored record's changes one by one (a batch record's items as the records they were,
+    sharing its time; any other record as it is)."""
+    op = record.get("operation", "")
+    params, result = record.get("params"), record.get("result")
+    if not (op.endswith(".batch") and isinstance(params, dict) and isinstance(result, dict)
+            and isinstance(params.get("items"), list) and isinstance(result.get("items"), list)):
+        return [record]
+    return [{**record, "operation": op[:-len(".batch")], "params": p, "result": r}
+            for p, r in zip(params["items"], result["items"], strict=True)]

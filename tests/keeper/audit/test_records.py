@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keeper.audit import AuditRecord, AuditRecordError, canonical_json
+from keeper.audit import AuditRecord, AuditRecordError, batch_records, canonical_json, unbatch
 from keeper.audit.records import MAX_RECORD_BYTES, MAX_SAFE_INT, envelope, record_hash
 
 _json = st.recursive(
@@ -66,3 +66,36 @@ def test_oversized_and_naive_time_records_are_refused() -> None:
         AuditRecord("a", "op", {"blob": "x" * MAX_RECORD_BYTES}).encode()
     with pytest.raises(AuditRecordError, match="timezone"):
         AuditRecord("a", "op", at=datetime(2026, 1, 1)).encode()  # noqa: DTZ001
+
+
+def test_a_refusal_names_the_first_bad_value_in_document_order() -> None:
+    """The checker (iterative, leaves checked in place) says where the first bad value is, at
+    any depth, and refuses nesting deeper than 32 levels while accepting 32."""
+    value = {"a": [1, "x", {"b": None}], "b": [True, {"c": [2.5]}], "c": 1.5}
+    with pytest.raises(AuditRecordError, match=r"^\$\.b\[1\]\.c\[0\]: float is not allowed"):
+        canonical_json(value)
+    with pytest.raises(AuditRecordError, match=r"^\$\.k\[0\]: integer beyond"):
+        canonical_json({"k": [2**60, 1.0]})
+    with pytest.raises(AuditRecordError, match=r"^\$\.z: object key 3"):
+        canonical_json({"z": {3: "x"}})
+    nested: object = "leaf"
+    for _ in range(32):
+        nested = [nested]
+    assert canonical_json(nested) == "[" * 32 + '"leaf"' + "]" * 32
+    with pytest.raises(AuditRecordError, match="nested deeper than 32"):
+        canonical_json([nested])
+
+
+def test_batch_records_fold_consecutive_runs_and_unbatch_reads_them_back() -> None:
+    """Runs of one actor and operation fold into ``<op>.batch`` records of at most ``size``
+    items, in order (another operation between them starts a new run); a run of one stays."""
+    recs = ([AuditRecord("flows", "a", {"n": i}, {"ok": i}) for i in range(5)]
+            + [AuditRecord("flows", "b", {"n": 9}, None)]
+            + [AuditRecord("other", "a", {"n": i}, {"ok": i}) for i in range(2)])
+    folded = batch_records(recs, size=2)
+    assert [(r.actor, r.operation, len(r.params.get("items", [0]))) for r in folded] == [
+        ("flows", "a.batch", 2), ("flows", "a.batch", 2), ("flows", "a", 1), ("flows", "b", 1),
+        ("other", "a.batch", 2)]
+    back = [x for r in folded for x in unbatch(json.loads(r.encode()))]
+    assert [(x["actor"], x["operation"], x["params"], x["result"]) for x in back] == [
+        (r.actor, r.operation, r.params, r.result) for r in recs]
