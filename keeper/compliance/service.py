@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
-from keeper.audit import AuditRecord, append, record_in
+from keeper.audit import AuditRecord, append, batch_records, record_in
 from keeper.compliance.decisions import CaseError, FourEyes
 from keeper.compliance.gate import (
     Findings,
@@ -110,9 +110,10 @@ class ComplianceService(FourEyes):
 
     def screen_many(self, txs: Sequence[Movement]) -> list[Verdict]:
         """Decide on each of ``txs``: the same verdicts, rows and records as :meth:`screen` of
-        each in order, in ONE transaction (the clients' locks taken together, each table read
-        once per batch). A movement id repeated with other content (:class:`MovementConflict`)
-        refuses the whole batch: nothing of it is written."""
+        each in order (consecutive like records folded into ``<op>.batch`` records, see
+        :func:`keeper.audit.batch_records`), in ONE transaction (the clients' locks taken
+        together, each table read once per batch). A movement id repeated with other content
+        (:class:`MovementConflict`) refuses the whole batch: nothing of it is written."""
         found = [prescreen(tx, self.risk, self.screener) for tx in txs]
         if not found:
             return []
@@ -142,7 +143,7 @@ class ComplianceService(FourEyes):
                 verdicts.append(verdict)
             if rows:
                 conn.execute(insert(_MOV), rows)
-            append(conn, audit)
+            append(conn, batch_records(audit))  # a batch's screens: a few records
         return verdicts
 
     def _decide(

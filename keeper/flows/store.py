@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from keeper.audit import AuditRecord, append
+from keeper.audit import AuditRecord, append, batch_records
 from keeper.flows.models import DepositNoticeRow, OrderRow, OutboxRow
 from keeper.ledger.domain import utc
 
@@ -154,28 +154,9 @@ class Trail(list):  # type: ignore[type-arg]
     """Audit records and outbox rows of a batch, written at once by :func:`flush`."""
 
 
-BATCH_RECORD = 200  # orders per audit record of a batch (~90 KB, far below the record bound)
-
-
-def batch_records(records: list[AuditRecord]) -> list[AuditRecord]:
-    """The audit records of a batch of order changes: one alone stays as it is; many become
-    records of up to :data:`BATCH_RECORD` changes each, one per operation and chunk
-    (``<operation>.batch``, params ``{"items": [each change's params]}``, result ``{"items":
-    [each change's result]}``), so every change is in the hash chain as fully as alone."""
-    if len(records) == 1:
-        return records
-    by_op: dict[str, list[AuditRecord]] = {}
-    for rec in records:
-        by_op.setdefault(rec.operation, []).append(rec)
-    return [AuditRecord(ACTOR, f"{op}.batch", {"items": [r.params for r in part]},
-                        {"items": [r.result for r in part]})
-            for op, recs in by_op.items()
-            for part in (recs[i:i + BATCH_RECORD] for i in range(0, len(recs), BATCH_RECORD))]
-
-
 def flush(conn: Connection, trail: Trail) -> None:
-    """Write a batch's audit records (:func:`batch_records`, one chain append) and outbox rows
-    (one insert)."""
+    """Write a batch's audit records (:func:`keeper.audit.batch_records`: a few hundred order
+    changes per record, one chain append) and outbox rows (one insert)."""
     if trail:
         append(conn, batch_records([rec for rec, _ in trail]))
         conn.execute(insert(_OUT), [row for _, row in trail])

@@ -1,6 +1,6 @@
-"""screen_many: the same verdicts, rows, cases, reports and audit records as screen() of each
-movement in order (hypothesis, SQLite), one transaction per batch, and a conflicting batch
-refused whole (SQLite and PostgreSQL)."""
+"""screen_many: the same verdicts, rows, cases, reports and audit records (item for item) as
+screen() of each movement in order (hypothesis, SQLite), one transaction per batch, a few audit
+records per batch, and a conflicting batch refused whole (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, text
 
+from keeper.audit import unbatch, verify_trail
 from keeper.audit.models import AuditRow
 from keeper.compliance.models import CaseEventRow, CaseRow, MovementRow, ReportRow
 from keeper.compliance.risk import LabelledAddressRisk, StaticEdges
@@ -62,7 +63,7 @@ def _state(db: Engine) -> dict[str, list]:
             "reports": [tuple(r) for r in c.execute(select(ReportRow.__table__).order_by("id"))],
         }
         bodies = c.execute(select(AuditRow.body).order_by(AuditRow.seq)).scalars()
-        records = [json.loads(b)["record"] for b in bodies]
+        records = [r for b in bodies for r in unbatch(json.loads(b)["record"])]
     out["audit"] = [(r["actor"], r["operation"], r["params"], r["result"]) for r in records]
     return out
 
@@ -144,3 +145,20 @@ def test_batch_of_many_clients_is_one_transaction_and_conflict_refuses_it(db: En
         assert c.execute(text("SELECT count(*) FROM compliance_movements WHERE id = 'new-1'")
                          ).scalar_one() == 0
     assert svc.screen_many([]) == []
+
+
+def test_a_batch_of_screens_is_a_few_audit_records_holding_each_screen(db: Engine) -> None:
+    """500 screens of one batch are 3 ``compliance.screen.batch`` records (200 a record) whose
+    items are each screen's record; the trail verifies."""
+    svc = _service(db)
+    batch = [Movement(f"a{i}", "client-a", "transfer_out", "USDC", 10_000, 1,
+                      T0 + timedelta(seconds=i), address=CLEAN) for i in range(500)]
+    assert {v.outcome for v in svc.screen_many(batch)} == {"allow"}
+    with db.connect() as c:
+        records = [json.loads(b)["record"] for b in
+                   c.execute(select(AuditRow.body).order_by(AuditRow.seq)).scalars()]
+    assert [r["operation"] for r in records] == ["compliance.screen.batch"] * 3
+    items = [r for rec in records for r in unbatch(rec)]
+    assert [r["params"]["movement"] for r in items] == [m.id for m in batch]
+    assert {r["operation"] for r in items} == {"compliance.screen"}
+    assert verify_trail(db).ok
