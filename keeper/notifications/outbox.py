@@ -57,7 +57,9 @@ def encode_payload(payload: Mapping[str, Any]) -> str:
     """The canonical JSON of ``payload`` (sorted keys, no spaces); refuses floats and non-JSON."""
     if not isinstance(payload, Mapping):
         raise ValueError("payload must be a JSON object")
-    _check_value(payload, "$")
+    if type(payload) is not dict or not all(  # a flat object of strings needs no deeper walk
+            type(k) is str and type(v) is str for k, v in payload.items()):
+        _check_value(payload, "$")
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     if len(text.encode()) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"payload larger than {MAX_PAYLOAD_BYTES} bytes")
@@ -78,7 +80,8 @@ def _row(n: Notice, now: datetime) -> dict[str, Any]:
     """The outbox row of ``n``, after its checks (nothing written when one fails)."""
     if n.event not in EVENTS:
         raise ValueError(f"unknown event {n.event!r}; one of {sorted(EVENTS)}")
-    if not n.event_id or len(n.event_id) > 160 or not all("!" <= ch <= "~" for ch in n.event_id):
+    if (not n.event_id or len(n.event_id) > 160 or not n.event_id.isascii()
+            or not n.event_id.isprintable() or " " in n.event_id):  # "!".."~" only
         raise ValueError("event_id must be 1 to 160 printable ASCII characters without spaces "
                          "(it travels in a header)")
     if not n.client_id or len(n.client_id) > 36:

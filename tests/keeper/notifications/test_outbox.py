@@ -68,6 +68,10 @@ def test_reused_event_id_with_other_content_is_refused(engine: Engine, other: di
     (DEPOSIT_CREDITED, {"a": "1"}, ""),
     (DEPOSIT_CREDITED, {"a": "1"}, "dep:1\r\nX-Forged: yes"),  # would become a header
     (DEPOSIT_CREDITED, {"a": "1"}, "dep 1"),
+    (DEPOSIT_CREDITED, {"a": "1"}, "dep:\t1"),
+    (DEPOSIT_CREDITED, {"a": "1"}, "dep:\x7f"),
+    (DEPOSIT_CREDITED, {"a": "1"}, "d\u00e9p:1"),  # printable, not ASCII
+    (DEPOSIT_CREDITED, {"a": 1.5, "b": "x"}, "x"),  # a float beside strings
 ])
 def test_hostile_enqueues_are_refused_and_write_nothing(engine: Engine, event: str,
                                                         payload: object, event_id: str) -> None:
