@@ -65,9 +65,10 @@ def _expiry(body: dict[str, Any]) -> datetime | None:
         if not isinstance(value, str) or len(value) > 40:
             raise ValueError(value)
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        # naive means UTC; an offset is converted (the database keeps UTC)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise BadInputError("expiryDate", "Datetime has wrong format.") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _body(body: Any) -> dict[str, Any]:

@@ -95,6 +95,10 @@ class SafeDelegates:
         now = self.service.clock()
         if not 0 < len(label) <= MAX_LABEL:
             raise DelegateRefused(f"label must be 1-{MAX_LABEL} characters")
+        if expiry_date is not None:
+            if expiry_date.tzinfo is None:
+                raise DelegateRefused("`expiry_date` must carry its time zone")
+            expiry_date = expiry_date.astimezone(UTC)  # stored and compared in UTC
         if expiry_date is not None and expiry_date <= now:
             raise DelegateRefused("`expiry_date` cannot be previous to the current timestamp")
         self._check_delegator(safe, delegator)

@@ -97,6 +97,7 @@ DELEGATE: dict[str, Any] = {"safe": SAFE, "delegate": SAFE, "delegator": SAFE, "
     ("delegator", SAFE.lower()), ("signature", "0x1234"), ("signature", None),
     ("signature", "0x" + "11" * 6000), ("label", ""), ("label", "l" * 51), ("label", None),
     ("label", "a\x00b"), ("label", 5), ("expiryDate", "tomorrow"), ("expiryDate", 5),
+    ("expiryDate", "9999-12-31T23:59:59-14:00"),  # past the last representable UTC instant
 ])
 def test_malformed_delegates_are_400(api: TestClient, world: World, field: str,
                                      value: Any) -> None:

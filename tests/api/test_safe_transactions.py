@@ -360,6 +360,10 @@ def test_forged_or_unauthorised_delegations_are_refused_400(api, served, multisi
         "delegator": owners[0].address, "signature": "0x" + forged.hex()}, timeout=10)
     assert r.status_code == 422 and r.json()["code"] == 1
     assert [d["delegate"] for d in api.get_delegates(safe)] == [delegate.address]
+    r = add(owners[0].address, _delegate_sig(api, delegate.address, owners[0]),
+            expiryDate="2099-01-01T05:30:00+05:30")  # relabels; the expiry is kept in UTC
+    assert r.status_code == 201 and r.json()["expiryDate"] == "2099-01-01T00:00:00Z"
+    assert [d["expiryDate"] for d in api.get_delegates(safe)] == ["2099-01-01T00:00:00Z"]
 
 
 def test_a_removed_delegation_cannot_be_replayed(api, served, multisig, owners, accounts):
