@@ -128,17 +128,21 @@ class OrderService(Burns):
         todo = [o for o in opened if o.state == "screening"]
         if not todo:
             return opened
+        to = {o.id: i.to_client_id for o, i in zip(opened, batch, strict=True)}
         try:
-            moved = self._complete_transfers(todo)
+            moved = self._complete_transfers(todo, to)
         except Refused as exc:
             raise self._refuse_all(opened, exc) from None
         by_id = {o.id: o for o in moved}
         return [by_id.get(o.id, o) for o in opened]
 
-    def _complete_transfers(self, todo: list[Order]) -> list[Order]:
-        """Post screened transfers and complete their orders in one transaction."""
-        with self.engine.connect() as conn:
-            found = store.load_many(conn, [o.id for o in todo])
+    def _complete_transfers(self, todo: list[Order], to: dict[str, str] | None = None) -> list[Order]:
+        """Post screened transfers and complete their orders in one transaction (``to``: each
+        order's beneficiary when the caller knows it, read from the orders otherwise)."""
+        if to is None:
+            with self.engine.connect() as conn:
+                to = {i: data["to"] for i, (_, data, _) in
+                      store.load_many(conn, [o.id for o in todo]).items()}
         accounts: dict[tuple[str, str], int] = {}  # each account resolved once per batch
 
         def account(client_id: str, asset: str) -> int:
@@ -147,7 +151,7 @@ class OrderService(Burns):
             return accounts[client_id, asset]
 
         specs = [TransferSpec(f"flows:{o.id}:transfer", account(o.client_id, o.asset),
-                              account(found[o.id][1]["to"], o.asset), o.units, reference=o.id)
+                              account(to[o.id], o.asset), o.units, reference=o.id)
                  for o in todo]
         made: list[Order] = []
 

@@ -120,3 +120,23 @@ def _trail(world: World) -> list[tuple[int, str]]:
     with world.engine.connect() as c:
         return [(int(s), str(b)) for s, b in
                 c.exec_driver_sql("SELECT seq, body FROM audit_records ORDER BY seq")]
+
+
+def test_a_transfer_left_in_screening_is_completed_by_the_driver_to_its_beneficiary(
+        world: World) -> None:
+    """A crash after the order rows and before screening: the driver screens each order and
+    pays the beneficiary its order names (read from the order, not from a request)."""
+    a, b, c = world.client(), world.client(), world.client()
+    world.deposit(a, 100 * USDC)
+    rows = [(f"k:{n}", f"fp{n}", {"kind": "transfer", "asset": "USDC", "units": (n + 1) * USDC,
+                                  "fiat_cents": 0, "fee_cents": 0, "data": {"to": to}})
+            for n, to in enumerate([b, c])]
+    with world.engine.begin() as conn:
+        trail = store.Trail()
+        opened = store.open_many(conn, a, rows, state="screening", now=world.clock(),
+                                 trail=trail)
+        store.flush(conn, trail)
+    assert world.service.resume() == 2
+    assert [world.service.get(a, o.id).state for o in opened] == ["completed", "completed"]
+    assert (world.held(b), world.held(c), world.held(a)) == (1 * USDC, 2 * USDC, 97 * USDC)
+    world.sound()
