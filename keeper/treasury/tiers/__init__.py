@@ -7,7 +7,8 @@ Public surface:
 * view: :func:`tier_view` -> :class:`TierView` (``.holdings``: ``list[Holding]``, the
   rebalancer's input; shares, drift, AUM in cents, ledger mismatches), located by
   :func:`evm_locations` (vault + governance-set tier addresses) and :class:`BtcLocation`;
-  :func:`current_view` for a running keeper; CLI ``python -m keeper.treasury.tiers view``;
+  :func:`view_at` (settings, database, chain reader, vault) and :func:`current_view` (a running
+  keeper) return ``(policy, view)``; CLI ``python -m keeper.treasury.tiers view``;
 * sweeps: :class:`HotSweeper` (daily hot -> cold through the chain sender), :class:`BtcSweeper`
   (daily BTC hot -> cold as a PSBT the cosigners sign), :func:`daily_moves`,
   :func:`excess`; :class:`ProposalPlanner` (weekly warm -> cold and cold -> hot top-ups as
@@ -18,7 +19,7 @@ Public surface:
 from keeper.treasury.tiers.book import Planned, SweepBook
 from keeper.treasury.tiers.btc import BtcSweeper
 from keeper.treasury.tiers.ceiling import CEILING_ALERT, check_hot_ceiling
-from keeper.treasury.tiers.jobs import current_view
+from keeper.treasury.tiers.jobs import current_view, view_at
 from keeper.treasury.tiers.models import SweepStatus
 from keeper.treasury.tiers.policy import (
     AssetPolicy,
@@ -58,5 +59,5 @@ __all__ = [
     "PolicyError", "ProposalPlanner", "SweepBook", "SweepOutcome", "SweepStatus", "TierPolicy",
     "TierView", "check_hot_ceiling", "current_view", "daily_moves", "evm_locations", "excess",
     "load_policy", "parse_policy", "policy_from_settings", "sweep_data", "tier_view",
-    "weekly_moves",
+    "view_at", "weekly_moves",
 ]
