@@ -159,11 +159,20 @@ def issuer_with(tmp_path: Path, rpc_url: str) -> Iterator[Callable[..., Issuer]]
 
 
 @pytest.fixture
-def hot_ring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyring]:
-    """The SoftHSM "eth-hot" key: the vault's customer and the issuance address."""
+def hot_hsm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data folder of a SoftHSM token made as set-up makes it (``ensure_local_token`` of
+    it opens the same token again, e.g. in a worker process)."""
     if shutil.which("softhsm2-util") is None:
         pytest.skip("softhsm2-util not installed (apt softhsm2)")
-    ring = Keyring.from_hsm(ensure_local_token(tmp_path_factory.mktemp("hsm")), labels=("eth-hot",))
+    folder = tmp_path_factory.mktemp("hsm")
+    ensure_local_token(folder)
+    return folder
+
+
+@pytest.fixture
+def hot_ring(hot_hsm: Path) -> Iterator[Keyring]:
+    """The SoftHSM "eth-hot" key: the vault's customer and the issuance address."""
+    ring = Keyring.from_hsm(ensure_local_token(hot_hsm), labels=("eth-hot",))
     yield ring
     ring.close()
 
