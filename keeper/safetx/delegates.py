@@ -33,7 +33,7 @@ from keeper.safetx.messages import TOTP_SECONDS, delegate_message_hash, totp_win
 from keeper.safetx.models import RevokedDelegateSignature, SafeDelegate
 
 if TYPE_CHECKING:
-    from keeper.safetx.service import SafeTxService
+    from keeper.safetx.service import AuditFn, SafeTxService
 
 D = SafeDelegate.__table__
 R = RevokedDelegateSignature.__table__
@@ -75,6 +75,16 @@ def active_delegators(conn: Connection, safe: str, owners: Sequence[str], delega
         D.c.delegate == delegate, D.c.delegator.in_(list(owners)),
         or_(D.c.safe == safe, D.c.safe.is_(None))).order_by(D.c.id)).all()
     return [r.delegator for r in rows if r.expiry_date is None or _aware(r.expiry_date) > now]
+
+
+def drop_removed_owner(conn: Connection, safe: str, owner: str, audit: AuditFn) -> int:
+    """Delete ``owner``'s delegations for ``safe`` once it is no longer an owner (the Safe
+    service does the same), audited; its delegations for every Safe stay. Returns how many."""
+    gone = int(conn.execute(delete(D).where(D.c.safe == safe, D.c.delegator == owner)).rowcount)
+    if gone:
+        audit(conn, "keeper", "safetx.delegate_owner_removed", {"safe": safe, "owner": owner},
+              {"removed": gone})
+    return gone
 
 
 def _aware(value: datetime) -> datetime:

@@ -5,9 +5,9 @@ safeTxHash is marked executed from its ``ExecutionSuccess``/``ExecutionFailure``
 unknown one, when the transaction called ``execTransaction`` on the Safe directly, is decoded
 and stored as an executed transaction (proposer unknown). Owner, threshold and recovery events
 re-check the quorum through the executor's rule (alert when it became unreachable or a
-recovery is queued). Only blocks ``confirmations`` deep are read (pass the keeper's
-``Settings.confirmations``); the cursor moves with the
-writes it covers, in the same transaction.
+recovery is queued); a removed owner's delegations for that Safe are deleted. Only blocks
+``confirmations`` deep are read (pass the keeper's ``Settings.confirmations``); the cursor
+moves with the writes it covers, in the same transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from keeper.audit import record_in
 from keeper.keys.eth import SafeTx, safe_tx_hash
 from keeper.safetx import store
 from keeper.safetx.chain import ChainReadError, decode_exec_transaction
+from keeper.safetx.delegates import drop_removed_owner
 from keeper.safetx.executor import mark_executed
 from keeper.safetx.models import Cursor, KnownSafe, SafeTransaction, Status
 from keeper.safetx.service import AuditFn, SafeTxService, hash_hex
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 T, K, S = SafeTransaction.__table__, Cursor.__table__, KnownSafe.__table__
 EXECUTION = {keccak(text="ExecutionSuccess(bytes32,uint256)"),
              keccak(text="ExecutionFailure(bytes32,uint256)")}
+REMOVED_OWNER = keccak(text="RemovedOwner(address)")
 OWNERSHIP = {keccak(text=s) for s in ("AddedOwner(address)", "RemovedOwner(address)",
                                       "ChangedThreshold(uint256)")}
 RECOVERY_QUEUED = keccak(text="RecoveryQueued(bytes32,uint256,uint256)")
@@ -84,6 +86,8 @@ class SafeTxIndexer:
                     done += self._execution(safe, entry, now)
                 elif topic in OWNERSHIP:
                     ownership = True
+                    if topic == REMOVED_OWNER:
+                        self._owner_removed(safe, entry)
                 elif topic == RECOVERY_QUEUED and self.alert is not None:
                     rid = "0x" + bytes(entry["topics"][1]).hex()
                     self.alert(RECOVERY_PENDING, f"multisig {safe}: recovery {rid} queued",
@@ -96,6 +100,11 @@ class SafeTxIndexer:
                     log.warning("safetx: quorum check of %s failed: %s", safe, exc)
             start = end + 1
         return done
+
+    def _owner_removed(self, safe: str, entry: Any) -> None:
+        owner = to_checksum_address(bytes(entry["topics"][1])[-20:])
+        with store.writing(self.service.engine) as conn:
+            drop_removed_owner(conn, safe, owner, self.audit)
 
     def _advance(self, safe: str, expected: int, block: int) -> None:
         with store.writing(self.service.engine) as conn:

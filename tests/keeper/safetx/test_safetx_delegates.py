@@ -128,3 +128,40 @@ def test_a_delegate_deletes_only_its_own_proposal(svc, multisig, owners, outside
         svc.delete(again, delete_sig(outsider, again))
     assert svc.get(again).confirmations == ()  # the delegate's signature never confirmed
     assert safe_tx_hash(cid, safe, transfer_tx(BOB, 6, 0)).hex() == again[2:]
+
+
+def test_an_owner_removed_on_chain_loses_its_delegations_for_that_safe(
+        svc, multisig, owners, outsider, accounts, chain, transfer_tx, proposal):
+    """As the Safe service: the indexer deletes the removed owner's delegations for the Safe, so
+    re-adding the owner later does not revive them (a delegation for every Safe is kept)."""
+    from eth_abi import encode
+
+    from keeper.keys import SafeTx
+    from keeper.safetx import SafeTxIndexer
+    from strongroom_testkit import ZERO_ADDRESS
+
+    safe, cid = multisig.address, chain.chain_id
+    gone, kept = owners[2], owners[0]
+    for delegator in (gone, kept):
+        SafeDelegates(svc).add(safe=safe, delegate=outsider.address, delegator=delegator.address,
+                               signature=_signed(delegator, outsider.address, cid), label="d")
+    SafeDelegates(svc).add(safe=None, delegate=outsider.address, delegator=gone.address,
+                           signature=_signed(gone, outsider.address, cid), label="all")
+    indexer = SafeTxIndexer(svc, confirmations=0)
+    indexer.run_once()
+    data = bytes.fromhex("f8dc5dd9") + encode(["address", "address", "uint256"],
+                                             [owners[1].address, gone.address, 2])
+    tx = SafeTx(safe, 0, data, 0, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, 0)
+    digest = safe_tx_hash(cid, safe, tx)
+    sigs = b"".join(o.sign(digest) for o in sorted(owners[:2], key=lambda o: int(o.address, 16)))
+    multisig.execTransaction(safe, 0, data, 0, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, sigs,
+                             sender=accounts[3])
+    assert gone.address not in svc.safe_info(safe).owners
+    indexer.run_once()
+    left = SafeDelegates(svc).list(delegate=outsider.address)[1]
+    assert {(d.safe, d.delegator) for d in left} == {(safe, kept.address), (None, gone.address)}
+    out = io.StringIO()
+    export(svc.engine, out)
+    assert '"safetx.delegate_owner_removed"' in out.getvalue()
+    h = svc.propose(proposal(cid, safe, transfer_tx(BOB, 7, 1), outsider))
+    assert svc.get(h).proposer == kept.address
