@@ -10,6 +10,7 @@ shares and bands integer basis points; never floats.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -58,3 +59,20 @@ class MoveExecutor(Protocol):
     def execute(self, move: Move, *, idempotency_key: str) -> str:
         """Send or propose ``move``; the same key returns the first call's reference."""
         ...
+
+
+def share_bps(part: int, whole: int) -> int:
+    """``part`` as a share of ``whole`` in basis points, rounded down (0 when ``whole`` is 0)."""
+    return part * BPS // whole if whole else 0
+
+
+def drift_bps(units: Mapping[Tier, int], targets: Mapping[Tier, TierTarget]) -> dict[Tier, int]:
+    """Each tier's drift from its target in basis points: its share of the asset's units
+    (rounded down) minus its target share. The one drift rule of the tier view and rebalancer."""
+    total = sum(units.values())
+    return {t: share_bps(units[t], total) - targets[t].share_bps for t in TIERS}
+
+
+def out_of_band(drift: Mapping[Tier, int], targets: Mapping[Tier, TierTarget]) -> tuple[Tier, ...]:
+    """Tiers whose ``|drift|`` exceeds their band."""
+    return tuple(t for t in TIERS if abs(drift[t]) > targets[t].band_bps)

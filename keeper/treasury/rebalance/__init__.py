@@ -19,6 +19,7 @@ Public surface:
   recording nothing; each asset's last decision).
 """
 
+from keeper.treasury.moves import drift_bps
 from keeper.treasury.rebalance.allocation import AllocationGap, allocation_gaps
 from keeper.treasury.rebalance.costs import CostModel, TaxImpact, requires_quorum
 from keeper.treasury.rebalance.executor import ChainMoveExecutor, UnsupportedMoveError, carried
@@ -29,7 +30,6 @@ from keeper.treasury.rebalance.plan import (
     PlannedMove,
     RebalancePlan,
     apply_moves,
-    drift_bps,
     plan_rebalance,
 )
 from keeper.treasury.rebalance.runner import REFUSED_ALERT, MoveOutcome, Rebalancer, RunOutcome

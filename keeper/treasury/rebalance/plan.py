@@ -41,7 +41,16 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Any, Literal
 
-from keeper.treasury.moves import BPS, TIERS, Holding, Move, Tier, TierTarget
+from keeper.treasury.moves import (
+    BPS,
+    TIERS,
+    Holding,
+    Move,
+    Tier,
+    TierTarget,
+    drift_bps,
+    out_of_band,
+)
 from keeper.treasury.rebalance.costs import CostModel, requires_quorum
 
 Action = Literal["hold", "rebalance", "refused"]
@@ -153,17 +162,6 @@ def move_json(p: PlannedMove) -> dict[str, Any]:
             "destination": m.destination, "destination_tier": m.destination_tier,
             "units": str(m.units), "cost_cents": str(p.cost_cents),
             "requires_quorum": p.requires_quorum}
-
-
-def drift_bps(units: Mapping[Tier, int], targets: Mapping[Tier, TierTarget]) -> dict[Tier, int]:
-    """Each tier's drift from target in basis points (share rounded down)."""
-    total = sum(units.values())
-    return {t: (units[t] * BPS // total if total else 0) - targets[t].share_bps for t in TIERS}
-
-
-def out_of_band(drift: Mapping[Tier, int], targets: Mapping[Tier, TierTarget]) -> tuple[Tier, ...]:
-    """Tiers whose drift exceeds their band."""
-    return tuple(t for t in TIERS if abs(drift[t]) > targets[t].band_bps)
 
 
 def inner_width(inner_bps: int, band_bps: int) -> int:

@@ -30,7 +30,7 @@ from typing import Protocol
 
 from keeper.assets import by_symbol
 from keeper.prices import FACE_VALUE_CENTS, STABLECOINS, to_usd_cents
-from keeper.treasury.moves import BPS, TIERS, Holding, Move, Tier, TierTarget
+from keeper.treasury.moves import BPS, TIERS, Holding, Move, Tier, TierTarget, drift_bps
 from keeper.treasury.rebalance.costs import CostModel
 from keeper.treasury.rebalance.plan import (
     DEFAULT_HYSTERESIS,
@@ -38,7 +38,6 @@ from keeper.treasury.rebalance.plan import (
     RebalancePlan,
     RouteFilter,
     apply_moves,
-    drift_bps,
     inner_width,
     plan_rebalance,
 )

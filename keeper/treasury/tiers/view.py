@@ -37,7 +37,7 @@ from keeper.assets import BTC, DEPOSITABLE
 from keeper.ledger import ledger_totals
 from keeper.prices import PriceError, PriceFeed, value_cents
 from keeper.recon import BalanceReader, UtxoView
-from keeper.treasury.moves import BPS, TIERS, Holding, Tier
+from keeper.treasury.moves import TIERS, Holding, Tier, drift_bps, share_bps
 from keeper.treasury.tiers.policy import TierPolicy
 
 TIER_ADDRESS = function_signature_to_4byte_selector("tier_address(uint8)")
@@ -211,10 +211,6 @@ def _cross_check(rows: Iterable[tuple[str, str, Tier, int]], engine: Engine) -> 
     return out
 
 
-def _share(part: int, whole: int) -> int:
-    return part * BPS // whole if whole else 0
-
-
 def _summarise(policy: TierPolicy, prices: PriceFeed, holdings: list[Holding],
                block: int | None, now: datetime | None, mismatches: list[Mismatch],
                names: dict[str, str]) -> TierView:
@@ -226,7 +222,7 @@ def _summarise(policy: TierPolicy, prices: PriceFeed, holdings: list[Holding],
         units: dict[Tier, int] = {t: sum(h.units for h in holdings
                                          if h.asset == symbol and h.tier == t) for t in TIERS}
         total = sum(units.values())
-        shares = {t: _share(units[t], total) for t in TIERS}
+        shares = {t: share_bps(units[t], total) for t in TIERS}
         cents: dict[Tier, int] | None
         try:
             cents = {t: value_cents(prices, symbol, units[t], now) for t in TIERS}
@@ -236,8 +232,8 @@ def _summarise(policy: TierPolicy, prices: PriceFeed, holdings: list[Holding],
         for t in TIERS:
             tier_cents[t] += cents[t] if cents else 0
         assets[symbol] = AssetTiers(symbol, units, shares,
-                                    {t: shares[t] - pol.targets_bps.of(t) for t in TIERS},
+                                    drift_bps(units, {t.tier: t for t in pol.targets()}),
                                     cents, pol.band_bps)
     aum = sum(tier_cents.values())
     return TierView(block, now, holdings, assets, tier_cents,
-                    {t: _share(tier_cents[t], aum) for t in TIERS}, mismatches, names, unpriced)
+                    {t: share_bps(tier_cents[t], aum) for t in TIERS}, mismatches, names, unpriced)
