@@ -27,6 +27,12 @@
           - sweeps hot -> warm/cold go only to governance-set tier addresses that are
             also active on the Whitelist. Sweeps to cold (TIER_COLD) have their own USD
             budget and stay possible while paused, so funds can always be evacuated;
+          - roles: ADMIN (the Timelock) sets parameters and roles; COMPLIANCE_OFFICER
+            cancels queued withdrawals; TREASURY withdraws and sweeps to every tier;
+            PAUSER pauses; CUSTOMER withdraws; PRICER moves prices within their bounds;
+            SWEEPER (the keeper's automated daily sweep key) may ONLY sweep to TIER_COLD:
+            no withdrawal, no warm sweep, no parameter, so the worst a stolen SWEEPER
+            key can do is move hot funds into cold custody within the cold budget;
           - every parameter or role change is ADMIN-only; ADMIN is the Timelock
             (48 h delay, proposals by the 3-of-5 cold Multisig).
         Role bits and ERC-20 calls come from the shared modules (contracts/modules).
@@ -166,6 +172,7 @@ TREASURY: public(constant(uint256)) = 4
 PAUSER: public(constant(uint256)) = 8
 CUSTOMER: public(constant(uint256)) = 16
 PRICER: public(constant(uint256)) = 32
+SWEEPER: public(constant(uint256)) = 64
 
 struct TokenConfig:
     enabled: bool
@@ -362,20 +369,23 @@ def expireWithdrawal(op_id: bytes32):
 def sweep(token: address, amount: uint256, tier: uint8):
     """
     @notice Move funds from this hot vault to a custody tier (1 = warm, 2 = cold)
-    @dev TREASURY only. The destination is the governance-set tier address, which must
-         also be active on the Whitelist. Sweeps to TIER_COLD count toward the cold
-         sweep budget and are allowed while paused (evacuation); other tiers count
-         toward the vault's USD limit and stop while paused.
+    @dev TREASURY to any tier; SWEEPER to TIER_COLD only. The destination is the
+         governance-set tier address, which must also be active on the Whitelist. Sweeps
+         to TIER_COLD count toward the cold sweep budget and are allowed while paused
+         (evacuation); other tiers count toward the vault's USD limit and stop while
+         paused.
     @param token ERC-20 address, or empty(address) for ETH
     @param amount Amount in base units
     @param tier Tier number
     """
-    access._check_role(msg.sender, TREASURY, "Vault: not treasury")
-    assert self.migrated_to == empty(address), "Vault: migrated"
     window: uint256 = WINDOW_COLD
-    if tier != TIER_COLD:
+    if tier == TIER_COLD:
+        access._check_role(msg.sender, SWEEPER | TREASURY, "Vault: not sweeper")
+    else:
+        access._check_role(msg.sender, TREASURY, "Vault: not treasury")
         assert not pausing._is_paused(), "Vault: paused"
         window = WINDOW_USD
+    assert self.migrated_to == empty(address), "Vault: migrated"
     to: address = self.tier_address[tier]
     assert to != empty(address), "Vault: unknown tier"
     self._config(token)

@@ -20,6 +20,7 @@ class VaultRole(IntFlag):
     PAUSER = 8
     CUSTOMER = 16
     PRICER = 32
+    SWEEPER = 64  # Vault.sweep to TIER_COLD only (the keeper's automated daily sweep)
 
 
 class WhitelistRole(IntFlag):

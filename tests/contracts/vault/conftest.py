@@ -22,13 +22,15 @@ from scripts.deployments import ETH, deploy_stand_in_tokens, derived_signer
 
 
 @pytest.fixture(scope="module")
-def who(accounts: Any) -> SimpleNamespace:
-    """Named actors."""
+def who(accounts: Any, chain: Any) -> SimpleNamespace:
+    """Named actors; `sweeper` (SWEEPER, cold sweeps only) is an impersonated 11th account."""
+    sweeper = accounts[str(derived_signer(19).address)]
+    chain.provider.set_balance(sweeper.address, 10**21)
     return SimpleNamespace(
         deployer=accounts[0], admin=accounts[1], compliance=accounts[2], treasury=accounts[3],
         pauser=accounts[4], customer=accounts[5], dest=accounts[6], stranger=accounts[7],
         depositor=accounts[8], dest2=accounts[9],
-        warm=derived_signer(10), cold=derived_signer(11), pending=derived_signer(12),
+        warm=derived_signer(10), cold=derived_signer(11), pending=derived_signer(12), sweeper=sweeper,
     )
 
 
@@ -75,7 +77,8 @@ def vault(project: Any, who: SimpleNamespace, whitelist: Any, usdc_t: Any, usdt_
     v.setTier(1, who.warm.address, sender=who.admin)
     v.setTier(2, who.cold.address, sender=who.admin)
     for acct, role in ((who.compliance, R.COMPLIANCE_OFFICER), (who.treasury, R.TREASURY),
-                       (who.pauser, R.PAUSER), (who.customer, R.CUSTOMER)):
+                       (who.pauser, R.PAUSER), (who.customer, R.CUSTOMER),
+                       (who.sweeper, R.SWEEPER)):
         v.setRoles(acct.address, role, sender=who.admin)
     assert v.roles(who.admin.address) == R.ADMIN
     return v

@@ -178,7 +178,7 @@ def test_cold_sweep_evacuates_while_paused(funded_vault, who, usdc_t, chain):
     eth = chain.provider.get_balance(v.address)
     v.sweep(ETH, eth, 2, sender=who.treasury)
     assert chain.provider.get_balance(v.address) == 0
-    with ape.reverts("Vault: not treasury"):
+    with ape.reverts("Vault: not sweeper"):  # neither SWEEPER nor TREASURY
         v.sweep(ETH, 1, 2, sender=who.customer)
 
 

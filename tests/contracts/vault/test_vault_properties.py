@@ -12,7 +12,8 @@ Invariants, checked against on-chain events and state after every step:
   I5 the vault's balances equal deposits minus outflows (no value created or lost);
   I6 instant payments (paid by `withdraw` itself) never exceed a token's instant budget in
      the rolling window (model == contract) and never exceed the queue threshold;
-  I7 the pauser never pauses before PAUSE_COOLDOWN after the previous pause ended.
+  I7 the pauser never pauses before PAUSE_COOLDOWN after the previous pause ended;
+  I8 SWEEPER only ever sweeps to cold: never to warm, never a withdrawal.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def test_vault_state_machine(funded_vault, whitelist, who, usdc_t, usdt_t, chain
     pricing = {t: vault.pricing(t) for t in tokens}
     daily_usd, cold_usd = vault.daily_limit_usd(), vault.cold_sweep_limit_usd()
     cold = vault.tier_address(vault.TIER_COLD())
-    actors = [who.customer, who.treasury, who.stranger, who.compliance, who.pauser, who.admin]
+    actors = [who.customer, who.treasury, who.stranger, who.compliance, who.pauser, who.admin,
+              who.sweeper]
     dests = [who.dest.address, who.dest2.address, who.pending.address, who.stranger.address,
              who.warm.address]
 
@@ -154,7 +156,8 @@ def test_vault_state_machine(funded_vault, whitelist, who, usdc_t, usdt_t, chain
 
         # ------------------------------------------------ rules
         @rule(t=st.sampled_from(range(3)), d=st.sampled_from([0, 0, 1, 2, 3, 4]),
-              mult=st.sampled_from([1, 2, 4, 6, 25, 41]), a=st.sampled_from([0, 0, 0, 1, 2, 3]))
+              mult=st.sampled_from([1, 2, 4, 6, 25, 41]),
+              a=st.sampled_from([0, 0, 0, 1, 2, 3, 6]))
         def withdraw(self, t, d, mult, a):
             token = tokens[t]
             tx = self._withdraw(token, dests[d], mult * units[token], actors[a])
@@ -182,17 +185,23 @@ def test_vault_state_machine(funded_vault, whitelist, who, usdc_t, usdt_t, chain
                 self._try(vault.cancelWithdrawal, op_id, sender=who.compliance)
 
         @rule(t=st.sampled_from(range(3)), mult=st.sampled_from([1, 5, 30, 150]),
-              tier=st.sampled_from([1, 2, 2, 3]), a=st.sampled_from([1, 1, 2]))
+              tier=st.sampled_from([1, 2, 2, 3]), a=st.sampled_from([1, 1, 2, 6]))
         def sweep(self, t, mult, tier, a):
             token = tokens[t]
-            self._try(vault.sweep, token, mult * units[token], tier, sender=actors[a])
+            tx = self._try(vault.sweep, token, mult * units[token], tier, sender=actors[a])
+            if tx is not None:
+                assert actors[a] in (who.treasury, who.sweeper)
+                if actors[a] == who.sweeper:
+                    swept_to = {ev.to for ev in tx.events.filter(vault.Sweep)}
+                    assert tier == 2 and swept_to == {cold}, "I8: SWEEPER swept outside cold"
+                    stats["sweeper_sweeps"] += 1
 
-        @rule(t=st.sampled_from(range(3)))
-        def evacuate(self, t):
-            # finding 6: while paused, treasury can still sweep to cold
+        @rule(t=st.sampled_from(range(3)), a=st.sampled_from([1, 6]))
+        def evacuate(self, t, a):
+            # finding 6: while paused, treasury (and the sweeper) can still sweep to cold
             if chain.pending_timestamp < self.pause_ends:
                 token = tokens[t]
-                self._try(vault.sweep, token, 3 * units[token], 2, sender=who.treasury)
+                self._try(vault.sweep, token, 3 * units[token], 2, sender=actors[a])
 
         @rule(a=st.sampled_from([4, 4, 2, 5]))
         def pause(self, a):
@@ -237,3 +246,4 @@ def test_vault_state_machine(funded_vault, whitelist, who, usdc_t, usdt_t, chain
     print(dict(stats))
     # the run exercised both sides: real outflows and real rejections
     assert stats["moved"] > 0 and stats["queued"] > 0 and stats["reverted"] > 0
+    assert stats["sweeper_sweeps"] > 0  # I8 was exercised, not vacuous
