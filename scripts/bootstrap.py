@@ -14,10 +14,13 @@ from keeper.schema import upgrade_all
 
 
 def prepare(settings: Settings) -> HsmConfig:
-    """Data and deployments folders, the local HSM token, and every domain's schema."""
+    """Data and deployments folders, the local HSM token (with the flows' issuance key), and
+    every domain's schema."""
+    from keeper.flows.wiring import TOKEN_KEYS
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.deployments_dir.mkdir(parents=True, exist_ok=True)
-    hsm = ensure_local_token(settings.data_dir)
+    hsm = ensure_local_token(settings.data_dir, ec_keys=TOKEN_KEYS)
     upgrade_all(settings.database_url)
     return hsm
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from keeper.config import Settings, load_settings
 from keeper.deployments import Deployment, deployment_path, load_deployment
+from keeper.flows.wiring import ISSUANCE_KEY
 from keeper.keys.hsm import HsmConfig
 from scripts.bootstrap import prepare
 from scripts.deployments import deploy_system, local_config
@@ -40,8 +41,9 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
                         rpc_url=fork_url, deployments_dir=folder / "deployments",
                         chain_id=ape.chain.chain_id)
     hsm = prepare(settings)
-    hot = hot_address(hsm)
-    ape.chain.provider.set_balance(hot, 10**20)  # gas for the keeper's withdrawals and deposits
+    hot, issuance = hot_address(hsm), key_address(hsm, ISSUANCE_KEY)
+    ape.chain.provider.set_balance(hot, 10**20)  # gas for the keeper's withdrawals
+    ape.chain.provider.set_balance(issuance, 10**20)  # gas for its deposits of minted coins
     path = deployment_path(settings.deployments_dir, settings.chain_id)
     deploy_system(deployer, local_config(operator=hot), path=path)
     deployment = load_deployment(path, settings.chain_id)
@@ -51,7 +53,7 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
     return {
         "settings": settings,
         "contracts": {**deployment.addresses, "hsm_token": hsm.token_label,
-                      "keeper_hot_key": hot},
+                      "keeper_hot_key": hot, "keeper_issuance_key": issuance},
         "database_display": settings.redacted_database_url(),
         "keeper": keeper_desc,
         "keeper_jobs": jobs,
@@ -61,14 +63,22 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
 
 
 def hot_address(hsm: HsmConfig) -> str:
-    """The address of the HSM key ``eth-hot``: the vault's CUSTOMER (the keeper's withdrawals)
-    and the issuance address the issuer mints the bank's inventory to."""
+    """The address of the HSM key ``eth-hot``: the vault's CUSTOMER (the keeper's
+    withdrawals)."""
     from keeper.flows import HOT_KEY
+
+    return key_address(hsm, HOT_KEY)
+
+
+def key_address(hsm: HsmConfig, label: str) -> str:
+    """The address of the HSM key ``label`` (its pinned public key), e.g. ``eth-issuance``: the
+    issuance address the issuer mints the bank's inventory to (no vault role; it only deposits
+    the minted coins into the vault)."""
     from keeper.keys import eth_address
     from keeper.keys.hsm.pins import pinned_key
 
     assert hsm.pins is not None
-    return eth_address(pinned_key(hsm.pins, HOT_KEY))
+    return eth_address(pinned_key(hsm.pins, label))
 
 
 def whitelist_demo_destination(ape: Any, deployment: Deployment, dest: str) -> None:

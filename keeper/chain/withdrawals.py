@@ -88,11 +88,14 @@ class WithdrawalOutcome:
 
 
 class VaultWithdrawals:
-    """Withdrawals from ``vault`` sent by ``sender`` (whose key must hold the CUSTOMER role)."""
+    """Withdrawals from ``vault`` sent by ``sender`` (whose key must hold the CUSTOMER role).
+    ``issuance``: the sender of the issuance key (no vault role), which deposits minted coins
+    into the vault (see :meth:`keeper.flows.withdrawals.Withdrawals._sweep_minted`)."""
 
-    def __init__(self, sender: TxSender, vault: str) -> None:
+    def __init__(self, sender: TxSender, vault: str, issuance: TxSender | None = None) -> None:
         self.sender, self.w3 = sender, sender.w3
         self.vault = to_checksum_address(vault)
+        self.issuance = issuance
 
     def intent_id(self, op_id: bytes, step: str = "withdraw") -> str:
         """The send intent of ``op_id``'s ``step`` (``withdraw`` or ``execute``) on this vault."""

@@ -167,22 +167,26 @@ class Withdrawals(Gate):
         return moved
 
     def _sweep_minted(self, order: Order) -> None:
-        """Deposit a buy's minted coins from the issuance address (the sender's HSM key) into
-        the vault under the inventory's reference, so the follower credits the inventory: one
-        standing approval of the vault per token, then one deposit per order (both idempotent
-        intents). Nothing is sent while the coins have not arrived or the approval is not
-        mined; an issuance address that is not the sender's key is left to its owner."""
+        """Deposit a buy's minted coins from the issuance address into the vault under the
+        inventory's reference, so the follower credits the inventory: sent by the issuance
+        key's own sender (``sender.issuance``, a key without vault roles), one standing
+        approval of the vault per token, then one deposit per order (both idempotent intents).
+        That sender is followed here (its only user): nothing is sent while the coins have not
+        arrived or the approval is not mined; an issuance address that is not that key's is
+        left to its owner."""
         from keeper.chain import WouldRevertError
         from keeper.chain.sender import MINED
 
         payer = self.sender
+        tx = None if payer is None else payer.issuance
         token = by_symbol(order.asset).address
-        if (payer is None or token is None or self.inventory_address is None
-                or self.inventory_address.lower() != payer.sender.address.lower()):
+        if (tx is None or token is None or self.inventory_address is None
+                or self.inventory_address.lower() != tx.address.lower()):
             return
-        tx, vault = payer.sender, payer.vault
+        vault = payer.vault
         approve = f"inventory-approve:{vault}:{token}"
         try:
+            tx.tick()
             tx.send(approve, token, APPROVE + abi_encode(["address", "uint256"],
                                                          [vault, 2**256 - 1]))
             state = tx.status(approve)

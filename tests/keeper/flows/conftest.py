@@ -20,7 +20,7 @@ from keeper.audit.models import AuditRow
 from keeper.chain import SenderConfig, TxSender, VaultWithdrawals
 from keeper.compliance import ComplianceService, LabelledAddressRisk, RuleSet
 from keeper.config import Settings
-from keeper.flows import INVENTORY_CLIENT, OrderService
+from keeper.flows import INVENTORY_CLIENT, ISSUANCE_KEY, TOKEN_KEYS, OrderService
 from keeper.integrations.corebanking import AtlasClient, AtlasOpsClient
 from keeper.keys import Keyring
 from keeper.keys.hsm import ensure_local_token
@@ -165,14 +165,16 @@ def hot_hsm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("softhsm2-util") is None:
         pytest.skip("softhsm2-util not installed (apt softhsm2)")
     folder = tmp_path_factory.mktemp("hsm")
-    ensure_local_token(folder)
+    ensure_local_token(folder, ec_keys=TOKEN_KEYS)
     return folder
 
 
 @pytest.fixture
 def hot_ring(hot_hsm: Path) -> Iterator[Keyring]:
-    """The SoftHSM "eth-hot" key: the vault's customer and the issuance address."""
-    ring = Keyring.from_hsm(ensure_local_token(hot_hsm), labels=("eth-hot",))
+    """The SoftHSM keys "eth-hot" (the vault's customer) and "eth-issuance" (where the issuer
+    mints the bank's inventory; it only deposits into the vault)."""
+    ring = Keyring.from_hsm(ensure_local_token(hot_hsm, ec_keys=TOKEN_KEYS),
+                            labels=("eth-hot", ISSUANCE_KEY))
     yield ring
     ring.close()
 

@@ -1,7 +1,8 @@
 """Buys the inventory cannot cover, against the local issuer (a real process minting real USDC on
 the fork) and ATLAS: issuer delay (processing, escalation after 24 h, then delivery) and issuer
 failure (the client's USD comes back); the keeper itself depositing the minted coins from the
-issuance address (its HSM key) into the vault, so the follower credits the inventory."""
+issuance address (its own HSM key, "eth-issuance", without any vault role) into the vault, so
+the follower credits the inventory."""
 
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from eth_abi import encode as abi_encode
 from eth_account import Account
 
 from keeper.assets import USDC as USDC_ASSET
 from keeper.chain import Follower, FollowerConfig, SenderConfig, TxSender, VaultWithdrawals
-from keeper.flows import INVENTORY_CLIENT
+from keeper.chain.events import DEPOSIT
+from keeper.chain.revert import call_revert_reason
+from keeper.chain.withdrawals import WITHDRAW
+from keeper.flows import HOT_KEY, INVENTORY_CLIENT, ISSUANCE_KEY
 from keeper.flows.store import load
 from keeper.keys import Keyring
+from keeper.roles import VaultRole
 from scripts import deployments as dep
 from strongroom_testkit import mine
 
@@ -81,21 +87,30 @@ def test_issuer_failure_refunds_the_client(world: Any, issuer_with: Any, w3: Any
 
 
 
-def test_minted_inventory_is_deposited_by_the_keeper_and_the_buy_completes(
+def test_minted_inventory_lands_on_the_issuance_key_which_only_deposits_it(
         world: Any, issuer_with: Any, usdc: Any, w3: Any, project: Any, accounts: Any,
         chain: Any, hot_ring: Keyring) -> None:
+    """Least privilege: the issuer mints to the HSM key "eth-issuance", which holds no vault
+    role and only approves and deposits the minted coins (the keeper sends them); "eth-hot"
+    keeps the CUSTOMER role for withdrawals and sends nothing for a mint."""
     vault, _ = dep.deploy_open_vault(project, accounts[0], accounts[2])
-    hot = hot_ring.eth_address("eth-hot")
-    chain.provider.set_balance(hot, 10**21)
-    sender = TxSender(world.engine, w3, hot_ring, "eth-hot",
-                      SenderConfig(max_fee_wei=300 * 10**9, bump_after_s=60))
+    hot, issuance = hot_ring.eth_address(HOT_KEY), hot_ring.eth_address(ISSUANCE_KEY)
+    assert hot != issuance
+    vault.setRoles(hot, VaultRole.CUSTOMER, sender=accounts[0])
+    for key in (hot, issuance):
+        chain.provider.set_balance(key, 10**21)
+    config = SenderConfig(max_fee_wei=300 * 10**9, bump_after_s=60)
+    sender = TxSender(world.engine, w3, hot_ring, HOT_KEY, config)
+    minting = TxSender(world.engine, w3, hot_ring, ISSUANCE_KEY, config)
     follower = Follower(w3, world.ledger, FollowerConfig(
         vault=vault.address, tokens={USDC_ASSET.address: "USDC"}, confirmations=1,
         start_block=w3.eth.block_number))
     issuer = issuer_with()
-    svc = world.make_service(issuer=issuer.client, sender=VaultWithdrawals(sender, vault.address),
-                             inventory_address=hot)
+    svc = world.make_service(issuer=issuer.client,
+                             sender=VaultWithdrawals(sender, vault.address, issuance=minting),
+                             inventory_address=issuance)
     world.service = svc
+    hot_nonce = w3.eth.get_transaction_count(hot)
     c = world.client(200_000_00)
     order = svc.buy(c, "USDC", 100_000_00, idempotency_key="k")
     assert order.state == "minting" and world.held(INVENTORY_CLIENT) == 0
@@ -110,7 +125,17 @@ def test_minted_inventory_is_deposited_by_the_keeper_and_the_buy_completes(
         time.sleep(0.1)
     assert order.state == "completed"
     assert world.held(c) == 100_000 * USDC and world.held(INVENTORY_CLIENT) == 0
-    assert usdc.balanceOf(vault.address) == 100_000 * USDC and usdc.balanceOf(hot) == 0
+    assert usdc.balanceOf(vault.address) == 100_000 * USDC and usdc.balanceOf(issuance) == 0
+    deposits = w3.eth.get_logs({"address": vault.address, "fromBlock": 0, "toBlock": "latest",
+                                "topics": [DEPOSIT]})
+    assert len(deposits) == 1 and "0x" + bytes(deposits[0]["topics"][2])[-20:].hex() == \
+        issuance.lower()  # deposited by the issuance key
+    assert w3.eth.get_transaction_count(hot) == hot_nonce  # the hot key sent nothing
+    assert vault.roles(issuance) == 0 and vault.roles(hot) == VaultRole.CUSTOMER
+    call = {"from": issuance, "to": vault.address, "data": "0x" + (WITHDRAW + abi_encode(
+        ["address", "address", "uint256", "bytes32"],
+        [USDC_ASSET.address, issuance, 1, b"\x01" * 32])).hex()}
+    assert call_revert_reason(w3, call, "latest") == "Vault: not customer"
     svc.resume()  # nothing deposited twice
     assert usdc.balanceOf(vault.address) == 100_000 * USDC
     assert world.ledger.verify_invariants() == []
