@@ -20,6 +20,22 @@ from strongroom_testkit.postgres import PostgresCluster, session_cluster
 settings.register_profile("strongroom", deadline=None, print_blob=True)
 settings.load_profile("strongroom")
 
+# what only ape's test plugin provides: a test that needs one of these is of the fork tier
+FORK_FIXTURES = frozenset({"chain", "accounts", "project", "networks"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under plain pytest (``-p no:ape_test``, the pure tier) deselect the fork tier's tests: those
+    marked ``fork`` or needing ape's fixtures, directly or through other fixtures. They are not
+    skipped: they run under ``ape test`` (``make test``)."""
+    if config.pluginmanager.hasplugin("ape_test"):
+        return
+    fork = [i for i in items if i.get_closest_marker("fork")
+            or FORK_FIXTURES & set(getattr(i, "fixturenames", ()))]
+    if fork:
+        config.hook.pytest_deselected(items=fork)
+        items[:] = [i for i in items if i not in set(fork)]
+
 
 @pytest.fixture(scope="session")
 def rpc_url(chain: Any) -> str:
