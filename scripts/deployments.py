@@ -74,7 +74,7 @@ class SystemConfig:
     warm_owners: list[str]
     pauser_owners: list[str]
     compliance_owners: list[str]
-    operator: str
+    operator: str  # the keeper's hot key: vault CUSTOMER and SWEEPER (cold sweeps only)
     oracle: str
     pricer: str
     cold_threshold: int = 3
@@ -130,9 +130,9 @@ def local_config(accounts: Any = None, **overrides: Any) -> SystemConfig:
     """Config for local runs from the test mnemonic (index 0 is the deployer).
 
     Cold 3-of-5 = indices 1-5, warm 2-of-3 = 6-8, emergency pauser 2-of-3 = 9-11,
-    operator (CUSTOMER) = 13, oracle = 14, compliance 2-of-3 = 15-17, pricer = 18 (index 12,
-    the former single compliance key, holds nothing). `accounts` is accepted for symmetry
-    with ape fixtures but the addresses are always derived from the test mnemonic.
+    operator (CUSTOMER and SWEEPER) = 13, oracle = 14, compliance 2-of-3 = 15-17, pricer = 18
+    (index 12, the former single compliance key, holds nothing). `accounts` is accepted for
+    symmetry with ape fixtures but the addresses are always derived from the test mnemonic.
     """
     def addr(i: int) -> str:
         return str(derived_signer(i).address)
@@ -291,7 +291,10 @@ def _wire_vault(d: _Deployer, vault: Any, timelock: Any, msigs: dict[str, Any],
     for account, role in ((msigs["compliance"].address, VaultRole.COMPLIANCE_OFFICER),
                           (msigs["warm"].address, VaultRole.TREASURY),
                           (msigs["pauser"].address, VaultRole.PAUSER),
-                          (cfg.operator, VaultRole.CUSTOMER), (cfg.pricer, VaultRole.PRICER),
+                          # the keeper's hot key: withdrawals, and the daily sweep to cold
+                          # only (SWEEPER: no warm sweep, no parameter; issue 14)
+                          (cfg.operator, VaultRole.CUSTOMER | VaultRole.SWEEPER),
+                          (cfg.pricer, VaultRole.PRICER),
                           (timelock.address, VaultRole.ADMIN)):
         grants[account] = grants.get(account, 0) | int(role)
     for account, roles in grants.items():

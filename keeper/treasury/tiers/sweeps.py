@@ -18,20 +18,18 @@ mode the plan is recorded and audited and nothing is sent. The chain follower mi
 ``Sweep`` event (vault omnibus -> ``tier2:<cold>`` omnibus) and type 1 reconciliation checks
 both against the chain.
 
-Who may call ``Vault.sweep`` (least privilege). ``scripts/deployments.py`` gives TREASURY to the
-warm 2-of-3 Multisig only. TREASURY is more than a sweep right: it also allows ``withdraw`` to
-any active whitelisted address within the USD limit and sweeps to the warm tier. The least
-privilege that lets the daily sweep run unattended is a role that can ONLY call
-``sweep(token, amount, TIER_COLD)``: its destination is the governance-set cold 3-of-5 Multisig
-(also whitelisted), and it is bounded by the vault's separate cold sweep budget; the worst a
-stolen key can do with it is move hot funds into cold custody (a liquidity nuisance the cold
-owners undo with a top-up), never pay anyone. That role does not exist in ``Vault.vy`` (a
-contract change, reported, not made here). Until it does, the keeper's key needs TREASURY,
-granted by governance (Timelock ``setRoles``) ONLY to the key that already holds CUSTOMER (the
-``eth-hot`` key under ``make run``): for that key TREASURY adds exactly the two sweeps (its
-withdraw right is already there), whereas a separate sweeping key would be a second key that
-can withdraw. Without the grant, the simulation refuses (``not_authorised``), the refusal is
-alerted, and the warm owners can still sweep by proposal (:mod:`keeper.treasury.tiers.proposals`).
+Who may call ``Vault.sweep`` (least privilege). TREASURY (the warm 2-of-3 Multisig only) is
+more than a sweep right: it also allows ``withdraw`` to any active whitelisted address within the
+USD limit and sweeps to the warm tier. The keeper's key holds SWEEPER instead (``VaultRole.SWEEPER``,
+granted with CUSTOMER to the operator key, ``eth-hot`` under ``make run``, by
+``scripts/deployments.py`` at deploy): it can ONLY call ``sweep(token, amount, TIER_COLD)``, whose
+destination is the governance-set cold 3-of-5 Multisig (also whitelisted), bounded by the vault's
+separate cold sweep budget and allowed while paused. The worst a stolen key can do with SWEEPER
+is move hot funds into cold custody (a liquidity nuisance the cold owners undo with a top-up),
+never pay anyone and never sweep to warm. A key without SWEEPER (revoked by governance, or a
+vault deployed before the role existed) is refused by the simulation (``Vault: not sweeper``),
+the refusal is recorded and alerted, and the warm owners can still sweep by proposal
+(:mod:`keeper.treasury.tiers.proposals`).
 """
 
 from __future__ import annotations

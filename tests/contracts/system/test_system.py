@@ -94,7 +94,8 @@ def test_wiring(c, config, accounts, deployed):
     assert v.roles(c.pauser.address) == VaultRole.PAUSER
     assert v.roles(c.warm.address) == VaultRole.TREASURY
     assert v.roles(comp) == VaultRole.COMPLIANCE_OFFICER
-    assert v.roles(config.operator) == VaultRole.CUSTOMER
+    # the keeper's hot key: customer withdrawals and the automated daily sweep to cold only
+    assert v.roles(config.operator) == VaultRole.CUSTOMER | VaultRole.SWEEPER
     assert v.roles(config.pricer) == VaultRole.PRICER
     assert v.tier_address(1) == c.warm.address and v.tier_address(2) == c.cold.address
     assert v.daily_limit_usd() == 10_000_000 * USD  # one vault-wide limit, micro-USD
@@ -254,6 +255,25 @@ def test_sweep_by_warm_multisig(c, accounts, tokens):
     exec_multisig(c.warm, warm_signers, v, v.sweep.encode_input(usdc.address, 600 * USD, 2),
                   accounts[0])
     assert usdc.balanceOf(c.cold.address) == 600 * USD
+
+
+def test_the_operator_key_sweeps_to_cold_only(c, accounts, config, tokens):
+    """Issue 14: deploy grants SWEEPER to the operator (the keeper's hot key), so the daily
+    sweep runs unattended to the governance-set cold Multisig; the warm tier stays TREASURY's
+    (the warm 2-of-3 Multisig)."""
+    v = c.vault
+    usdc = tokens[0]
+    operator = accounts[3]
+    assert operator.address == config.operator
+    usdc.approve(v.address, 1000 * USD, sender=accounts[8])
+    v.deposit(usdc.address, 1000 * USD, Z32, sender=accounts[8])
+    cold_before = usdc.balanceOf(c.cold.address)
+    v.sweep(usdc.address, 400 * USD, 2, sender=operator)
+    assert usdc.balanceOf(c.cold.address) == cold_before + 400 * USD
+    with ape.reverts("Vault: not treasury"):
+        v.sweep(usdc.address, 1, 1, sender=operator)
+    with ape.reverts("Vault: not sweeper"):
+        v.sweep(usdc.address, 1, 2, sender=accounts[4])  # the oracle key holds no vault role
 
 
 def test_upgrade_by_timelocked_migration(project, c, accounts, config, tokens, chain):

@@ -1,6 +1,8 @@
-"""Treasury fixtures: the deployed system on the fork whose CUSTOMER is the SoftHSM "eth-hot" key
-(granted TREASURY by a governance call, see keeper.treasury.tiers.sweeps), a keeper over a fresh
-SQLite database with every schema migrated, prices, and helpers to deposit and mine."""
+"""Treasury fixtures: the deployed system on the fork whose operator is the SoftHSM "eth-hot" key
+(deploy grants it CUSTOMER and SWEEPER, the least privilege of the daily sweep, see
+keeper.treasury.tiers.sweeps; tests that sweep to warm by hand add TREASURY by a governance call),
+a keeper over a fresh SQLite database with every schema migrated, prices, and helpers to deposit
+and mine."""
 
 from __future__ import annotations
 
@@ -78,13 +80,15 @@ def write_prices(path: Path) -> None:
 @pytest.fixture
 def make_world(accounts: Any, chain: Any, project: Any, tmp_path: Path, rpc_url: str,
                treasury_hsm: Any) -> Iterator[Callable[..., TreasuryWorld]]:
-    """``make_world(treasury=True, policy=None, dry_run=False, **config)``: deploy the system
-    (``config`` overrides :func:`local_config`), grant the hot key TREASURY unless told not to
-    (as the Timelock would), and start a keeper host (1 confirmation)."""
+    """``make_world(treasury=True, sweeper=True, policy=None, dry_run=False, **config)``: deploy
+    the system (``config`` overrides :func:`local_config`; the hot key is the operator, so it
+    holds CUSTOMER | SWEEPER from deployment), then as the Timelock would: add TREASURY to the
+    hot key if ``treasury`` (hand-made warm sweeps), revoke SWEEPER unless ``sweeper``; start a
+    keeper host (1 confirmation). The daily sweep's tests pass ``treasury=False``."""
     opened: list[tuple[KeeperJobs, Keyring]] = []
 
-    def make(treasury: bool = True, policy: Path | None = None, dry_run: bool = False,
-             **config: Any) -> TreasuryWorld:
+    def make(treasury: bool = True, sweeper: bool = True, policy: Path | None = None,
+             dry_run: bool = False, **config: Any) -> TreasuryWorld:
         ring = Keyring.from_hsm(treasury_hsm, labels=("eth-hot",))
         hot = ring.eth_address("eth-hot")
         record = deploy_system(accounts[0], local_config(operator=hot, **config),
@@ -92,11 +96,14 @@ def make_world(accounts: Any, chain: Any, project: Any, tmp_path: Path, rpc_url:
         system = Deployment.from_json(record)
         vault = project.Vault.at(system.address("vault"))
         chain.provider.set_balance(hot, 10**20)
-        if treasury:  # the governance grant (Timelock setRoles) the daily sweep needs
+        deployed = VaultRole(vault.roles(hot))
+        assert deployed == VaultRole.CUSTOMER | VaultRole.SWEEPER
+        roles = deployed | VaultRole.TREASURY if treasury else deployed
+        roles = roles if sweeper else roles & ~VaultRole.SWEEPER
+        if roles != deployed:  # a governance change (Timelock setRoles)
             timelock = system.address("timelock")
             chain.provider.set_balance(timelock, 10**20)
-            vault.setRoles(hot, VaultRole.CUSTOMER | VaultRole.TREASURY,
-                           sender=accounts[timelock])
+            vault.setRoles(hot, int(roles), sender=accounts[timelock])
         url = f"sqlite:///{tmp_path / 'keeper.db'}"
         upgrade_all(url)
         write_prices(tmp_path / "prices.json")

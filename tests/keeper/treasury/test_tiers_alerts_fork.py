@@ -13,6 +13,7 @@ import pytest
 
 from keeper.assets import ETH_ADDRESS
 from keeper.jobs.scheduler import JobRun
+from keeper.roles import VaultRole
 from keeper.treasury.tiers import CEILING_ALERT, REFUSED_ALERT, SweepBook, SweepStatus
 from keeper.treasury.tiers.jobs import treasury_sweep_daily, treasury_tier_check
 from keeper.treasury.tiers.policy import DEFAULT_POLICY_FILE
@@ -44,7 +45,7 @@ def refused_unchanged(world: Any, asset: str, vault_before: int) -> Any:
 
 def test_a_paused_token_refuses_the_sweep_and_alerts(make_world, deposit, accounts,
                                                       chain, usdc) -> None:
-    world = make_world()
+    world = make_world(treasury=False)
     deposit(world, usdc=1_000_000 * USDC)
     world.mine()
     chain.provider.set_balance(usdc.pauser(), 10**20)
@@ -57,7 +58,7 @@ def test_a_short_cold_budget_caps_the_sweep_then_an_exhausted_one_refuses(make_w
                                                                           deposit) -> None:
     # budget USD 100,000 a rolling day; the vault prices ETH at USD 3,300: 90 ETH would be
     # USD 297,000, so the sweep takes what fits (floor(100,000 / 3,300 ETH)) instead of nothing
-    world = make_world(cold_sweep_limit_usd=100_000 * USD6)
+    world = make_world(treasury=False, cold_sweep_limit_usd=100_000 * USD6)
     deposit(world, eth_wei=100 * ETH)
     world.mine()
     fits = 100_000 * USD6 * ETH // (3_300 * USD6)
@@ -80,11 +81,13 @@ def test_a_short_cold_budget_caps_the_sweep_then_an_exhausted_one_refuses(make_w
 
 
 def test_a_key_without_the_role_is_refused_not_sent(make_world, deposit) -> None:
-    world = make_world(treasury=False)
+    # governance revoked SWEEPER from the hot key (it keeps CUSTOMER): the sweep is refused
+    world = make_world(treasury=False, sweeper=False)
+    assert world.vault.roles(world.hot) == VaultRole.CUSTOMER
     deposit(world, eth_wei=100 * ETH)
     world.mine()
-    row, _ = refused_unchanged(world, "ETH", 100 * ETH)
-    assert row.reason == "Vault: not treasury"
+    row, alert = refused_unchanged(world, "ETH", 100 * ETH)
+    assert row.reason == "Vault: not sweeper" and "Vault: not sweeper" in alert[1]
 
 
 def _policy_with_ceiling(tmp_path: Path, cents: int) -> Path:
@@ -97,7 +100,7 @@ def _policy_with_ceiling(tmp_path: Path, cents: int) -> Path:
 
 def test_hot_above_the_ceiling_alerts_once_per_crossing(make_world, deposit, tmp_path) -> None:
     # ceiling USD 100,000: 100 ETH at USD 3,000 is USD 300,000
-    world = make_world(policy=_policy_with_ceiling(tmp_path, 100_000 * 100))
+    world = make_world(treasury=False, policy=_policy_with_ceiling(tmp_path, 100_000 * 100))
 
     def check(hour: int) -> bool:
         return treasury_tier_check(JobRun(world.host, "treasury_tier_check",
@@ -124,7 +127,7 @@ def test_hot_above_the_ceiling_alerts_once_per_crossing(make_world, deposit, tmp
 
 def test_a_stale_price_does_not_stop_the_sweep_but_blinds_the_ceiling_loudly(
         make_world, deposit) -> None:
-    world = make_world()
+    world = make_world(treasury=False)
     deposit(world, eth_wei=100 * ETH)
     world.mine()
     stale = datetime.now(UTC) - timedelta(hours=3)
@@ -145,7 +148,7 @@ def test_a_sweep_that_reverts_once_mined_is_failed_and_alerted(make_world, depos
                                                                 chain, usdc) -> None:
     from keeper.chain import SenderConfig, TxSender
 
-    world = make_world()
+    world = make_world(treasury=False)
     deposit(world, usdc=1_000_000 * USDC)
     world.mine()
     sender = TxSender(world.host.ledger.engine, world.w3, world.ring, "eth-hot",

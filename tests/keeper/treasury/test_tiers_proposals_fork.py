@@ -41,7 +41,7 @@ def execute(project: Any, sender: Any, plan: PlannedProposal, owners: list[int])
 
 def test_weekly_warm_sweep_is_a_warm_owner_proposal(make_world, deposit, chain, project,
                                                      accounts, rpc_url) -> None:
-    world = make_world()
+    world = make_world(treasury=False)
     deposit(world, eth_wei=10 * ETH)
     chain.provider.set_balance(world.warm, 50 * ETH)  # the warm wallet filled up
     world.mine()
@@ -76,7 +76,7 @@ def test_weekly_warm_sweep_is_a_warm_owner_proposal(make_world, deposit, chain, 
 
 def test_a_top_up_is_only_a_cold_quorum_proposal(make_world, deposit, chain, project,
                                                  accounts) -> None:
-    world = make_world()
+    world = make_world(treasury=False)
     deposit(world, usdc=1_000_000 * USDC)
     world.mine()
     from keeper.treasury.tiers.jobs import treasury_sweep_daily
@@ -100,7 +100,7 @@ def test_a_top_up_is_only_a_cold_quorum_proposal(make_world, deposit, chain, pro
 
 def test_a_plan_takes_the_nonce_after_the_owners_pending_proposals(make_world, chain,
                                                                    rpc_url) -> None:
-    world = make_world()
+    world = make_world(treasury=False)
     service = SafeTxService(world.host.ledger.engine, SafeChain(rpc_url, chain.chain_id))
     service.register_safe(world.warm)
     chain.provider.set_balance(world.warm, 50 * ETH)

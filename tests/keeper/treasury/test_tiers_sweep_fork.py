@@ -1,6 +1,7 @@
 """Tiers on the fork: deposits pile into the vault, the daily sweep moves the excess to the cold
-Multisig through the HSM key, and the tier view, the ledger (follower) and type 1 reconciliation
-agree with the chain; a rerun or a crash/restart never sweeps twice; dry run moves nothing."""
+Multisig through the HSM key (holding only the deployed CUSTOMER | SWEEPER roles, no TREASURY),
+and the tier view, the ledger (follower) and type 1 reconciliation agree with the chain; a rerun
+or a crash/restart never sweeps twice; dry run moves nothing."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from keeper.ledger import ledger_totals
 from keeper.prices import StaticPrices
 from keeper.recon import Reconciler
 from keeper.recon.jobs import break_book
+from keeper.roles import VaultRole
 from keeper.treasury.moves import Move
 from keeper.treasury.tiers import (
     HotSweeper,
@@ -58,7 +60,9 @@ def type1(world: Any, key: str) -> Any:
 
 
 def test_daily_sweep_moves_the_excess_to_cold_and_everything_agrees(make_world, deposit) -> None:
-    world = make_world()
+    world = make_world(treasury=False)
+    # least privilege (issue 14): the hot key holds only what deployment gave it
+    assert world.vault.roles(world.hot) == VaultRole.CUSTOMER | VaultRole.SWEEPER
     deposit(world, eth_wei=100 * ETH, usdc=1_000_000 * USDC)
     world.mine()
     _, before = current_view(world.host)
@@ -98,7 +102,7 @@ def test_daily_sweep_moves_the_excess_to_cold_and_everything_agrees(make_world, 
 
 
 def test_restart_after_a_crash_finishes_the_recorded_sweep_once(make_world, deposit) -> None:
-    world = make_world()
+    world = make_world(treasury=False)
     deposit(world, eth_wei=100 * ETH)
     world.mine()
     sw = sweeper(world)
@@ -133,7 +137,7 @@ def test_restart_after_a_crash_finishes_the_recorded_sweep_once(make_world, depo
 
 
 def test_dry_run_records_the_plan_and_moves_nothing(make_world, deposit) -> None:
-    world = make_world(dry_run=True)
+    world = make_world(treasury=False, dry_run=True)
     deposit(world, eth_wei=100 * ETH)
     world.mine()
     nonce = world.hot_nonce()
@@ -151,7 +155,7 @@ def test_dry_run_records_the_plan_and_moves_nothing(make_world, deposit) -> None
 def test_the_cli_prints_the_tier_view_as_json(make_world, deposit, monkeypatch, capsys) -> None:
     from keeper.treasury.tiers.__main__ import main
 
-    world = make_world()
+    world = make_world(treasury=False)
     deposit(world, eth_wei=100 * ETH)
     world.mine()
     run_daily(world)
@@ -173,7 +177,7 @@ def test_the_cli_prints_the_tier_view_as_json(make_world, deposit, monkeypatch, 
 
 def test_a_withdrawal_after_the_view_is_not_swept_into_the_float(make_world, deposit,
                                                                  accounts) -> None:
-    world = make_world()
+    world = make_world(treasury=False)
     deposit(world, eth_wei=100 * ETH)
     world.mine()
     _, view = current_view(world.host)  # says: sweep 90 ETH, keep the 10 ETH float
