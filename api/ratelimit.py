@@ -29,6 +29,7 @@ from keeper.auth import RateDecision, RateLimiter
 
 log = logging.getLogger(__name__)
 HEADERS_STATE = "ratelimit_headers"  # scope["state"] key the middleware reads
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})  # methods whose hits may be counted in memory
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -53,12 +54,21 @@ def bucket_of(request: Request, principal: Any) -> str:
 async def enforce(request: Request, principal: AuthenticatedDep) -> None:
     """Count this request against its bucket; 429 beyond the limit (see module docstring).
 
-    Async: a hit counted in memory is answered on the event loop; only a hit that must be
-    written goes to the thread pool (a thread hop per request costs more than the count)."""
+    Async: a read's hit counted in memory is answered on the event loop; a hit that must be
+    written goes to the thread pool (a thread hop per request costs more than the count). A
+    request of any other method is always counted with a write before its route runs: such
+    requests are rarer and cost far more than the counter, and on SQLite the write also orders
+    the route after the audit commit of the client's previous request (routes that read before
+    they write in a deferred transaction fail 'database is locked' when a commit lands between
+    their read and their write: seen in tests/api/test_webhooks.py)."""
     limiter: RateLimiter = request.app.state.ratelimiter
     bucket = bucket_of(request, principal)
     try:
-        decision = limiter.hit_in_memory(bucket) or await run_in_threadpool(limiter.hit, bucket)
+        if request.method in _READS:
+            decision = (limiter.hit_in_memory(bucket)
+                        or await run_in_threadpool(limiter.hit, bucket))
+        else:
+            decision = await run_in_threadpool(limiter.hit, bucket, True)
     except SQLAlchemyError as exc:
         request.app.state.ratelimit_failed += 1
         log.warning("rate limit counter not written (%s): request let through",

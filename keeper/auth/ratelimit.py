@@ -138,12 +138,13 @@ class RateLimiter:
                 return self._decision(estimate, b.window, now)
         return None
 
-    def hit(self, bucket: str) -> RateDecision:
-        """Count one request of ``bucket`` now and say whether it is within the limit.
+    def hit(self, bucket: str, exact: bool = False) -> RateDecision:
+        """Count one request of ``bucket`` now and say whether it is within the limit;
+        ``exact``: write it (with the bucket's pending hits) whatever the estimate.
 
         Raises ``SQLAlchemyError`` when an exact hit cannot be written (the hits it carried
         stay pending for the next write)."""
-        fast = self.hit_in_memory(bucket)
+        fast = None if exact else self.hit_in_memory(bucket)
         if fast is not None:
             return fast
         now = self.clock()

@@ -120,3 +120,15 @@ def test_a_failed_flush_keeps_the_counts_for_the_next(engine: Engine) -> None:
         assert stored(engine, "client:a") == 2  # the two hits pending when the flush failed
     finally:
         limiter.close()
+
+
+def test_an_exact_hit_is_written_below_half_the_limit(engine: Engine) -> None:
+    """What the API asks for a request that changes something."""
+    limiter = RateLimiter(engine, 100, clock=Clock(T0), flush_s=None)
+    try:
+        limiter.hit("client:a")
+        limiter.hit("client:a")  # in memory
+        assert limiter.hit("client:a", exact=True).remaining == 97
+        assert stored(engine, "client:a") == 3  # with the pending one
+    finally:
+        limiter.close()
