@@ -35,6 +35,7 @@ Refusals raise :class:`Refused` with a ``code``. Fees:
 
 from __future__ import annotations
 
+from keeper.flows.outbox import mark_relayed, prune_outbox
 from keeper.flows.rules import fee_cents
 from keeper.flows.service import INVENTORY_CLIENT, OrderService, TransferItem
 from keeper.flows.store import (
@@ -57,5 +58,6 @@ from keeper.flows.wiring import (
 __all__ = [
     "HOT_KEY", "INVENTORY_CLIENT", "ISSUANCE_KEY", "TOKEN_KEYS", "ComplianceHold", "FlowError",
     "IdempotencyConflict", "Order", "OrderNotFound", "OrderService", "Refused", "TransferItem",
-    "UnknownCustomer", "fee_cents", "from_settings", "vault_withdrawals",
+    "UnknownCustomer", "fee_cents", "from_settings", "mark_relayed", "prune_outbox",
+    "vault_withdrawals",
 ]

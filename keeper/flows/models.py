@@ -46,9 +46,12 @@ class OrderRow(FlowsBase):
 
 
 class OutboxRow(FlowsBase):
-    """One state change of an order, written in the same transaction (for relays and audits)."""
+    """One state change of an order, written in the same transaction (for relays and audits);
+    ``delivered_at`` is set by the relay, and relayed rows are pruned after a retention
+    (:mod:`keeper.flows.outbox`)."""
 
     __tablename__ = "flows_outbox"
+    __table_args__ = (Index("ix_flows_outbox_delivered_at", "delivered_at"),)  # the pruning
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     order_id: Mapped[str] = mapped_column(String(40), index=True)

@@ -93,4 +93,5 @@ JOBS: tuple[JobDef, ...] = (
     JobDef("treasury_pooling", "keeper.treasury.pooling.jobs:advance", every=30.0, misfire_grace=120),
     JobDef("treasury_rebalance", "keeper.treasury.rebalance.jobs:treasury_rebalance",
            cron={"hour": "3", "minute": "0"}, misfire_grace=6 * 3600),
+    JobDef("flows_outbox_prune", "keeper.flows.jobs:prune", cron={"hour": "4"}, misfire_grace=21600),
 )
