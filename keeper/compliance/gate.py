@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, or_, select, true
@@ -23,6 +23,7 @@ from keeper.compliance.rules_engine import History, Movement, Reach, Summary
 from keeper.compliance.screening.addresses import normalise_address
 from keeper.compliance.screening.matcher import Decision
 from keeper.compliance.screening.screener import Screener
+from keeper.ledger import utc
 
 HISTORY = timedelta(days=31)  # the longest window the rules read (R006 baseline: 30 days)
 _MOV, _FRZ = MovementRow.__table__, FreezeRow.__table__
@@ -102,8 +103,8 @@ def frozen_reason(freezes: dict[tuple[str, str], Any], client_id: str,
 
 def movement_of(r: Any) -> Movement:
     """A stored ``compliance_movements`` row as the rules see it."""
-    at = r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC)
-    return Movement(r.id, r.client_id, r.kind, r.asset, int(r.units), r.usd_cents, at)
+    return Movement(r.id, r.client_id, r.kind, r.asset, int(r.units), r.usd_cents,
+                    utc(r.at))  # type: ignore[arg-type]
 
 
 class Histories:
@@ -187,10 +188,6 @@ def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datet
     return out
 
 
-def _utc(at: datetime | None) -> datetime | None:
-    return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def _summaries(conn: Connection, live: Any, edges: list[tuple[datetime, datetime]], rules: Reach,
                ctr_since: datetime) -> Iterable[tuple[str, Summary, datetime | None]]:
     """(client, summary, latest CTR filing) of the stored movements in each gap between
@@ -214,8 +211,8 @@ def _summaries(conn: Connection, live: Any, edges: list[tuple[datetime, datetime
                *[func.sum(inner.c[f"b{n}"]) for n in range(len(bands))])
         .where(inner.c.gap.is_not(None)).group_by(inner.c.client_id, inner.c.gap))
     for r in rows:
-        yield r[0], Summary(_utc(r[3]), int(r[1]), int(r[2]),  # type: ignore[arg-type]
-                            {b: int(r[6 + n]) for n, b in enumerate(bands)}, _utc(r[4])), _utc(r[5])
+        yield r[0], Summary(utc(r[3]), int(r[1]), int(r[2]),  # type: ignore[arg-type]
+                            {b: int(r[6 + n]) for n, b in enumerate(bands)}, utc(r[4])), utc(r[5])
 
 
 def load_stored(conn: Connection, ids: Iterable[str]) -> dict[str, Any]:

@@ -5,7 +5,15 @@ Public surface: :class:`Ledger`, :class:`TransferSpec` / :class:`TransferResult`
 """
 
 from keeper.ledger.db import make_engine
-from keeper.ledger.domain import GL_CODES, AccountKind, Balance, Kind, TransferResult, TransferSpec
+from keeper.ledger.domain import (
+    GL_CODES,
+    AccountKind,
+    Balance,
+    Kind,
+    TransferResult,
+    TransferSpec,
+    utc,
+)
 from keeper.ledger.errors import (
     AlreadyReversed,
     AssetMismatch,
@@ -48,5 +56,5 @@ __all__ = [
     "CursorMoved", "CursorState", "HoldState", "LeaseGrant", "LeaseLost",
     "AssetTotals", "LedgerTotals", "client_postings", "ledger_totals",
     "CATEGORIES", "ClientPosting", "client_credits_after", "client_open_credits", "client_posting",
-    "client_postings_page", "client_sourced_deposits",
+    "client_postings_page", "client_sourced_deposits", "utc",
 ]
