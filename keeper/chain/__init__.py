@@ -5,6 +5,8 @@ Public surface:
 
 * :class:`Follower`, :class:`FollowerConfig`, and the event topics/decoder module
   :mod:`keeper.chain.events`;
+* :func:`tier_location` (``tier<n>:0x..``, the one naming rule of the tier wallets' omnibus
+  accounts) and :data:`TOPUP_CLIENT_REF` (the client reference of deposits from a tier);
 * :func:`unconfirmed_deposits` (``(ledger, client_id) -> list[Sighting]``): the client's own
   deposits seen above the follower's cursor, not yet credited (:mod:`keeper.chain.pending`);
 * :class:`TxSender` (``send(intent_id, to, data, value=0, gas=None) -> SentTx`` idempotent on
@@ -25,7 +27,7 @@ The sender's and the sightings' tables (``chain_*``) are migrated by :mod:`keepe
 
 from keeper.chain.follower import Follower, FollowerConfig
 from keeper.chain.pending import Sighting, unconfirmed_deposits
-from keeper.chain.postings import deposit_reference, deposit_sender
+from keeper.chain.postings import TOPUP_CLIENT_REF, deposit_reference, deposit_sender, tier_location
 from keeper.chain.sender import IntentConflictError, SenderConfig, SentTx, TxSender, WouldRevertError
 from keeper.chain.withdrawals import (
     REASON_CODES,
@@ -39,4 +41,5 @@ __all__ = [
     "REASON_CODES", "Follower", "FollowerConfig", "IntentConflictError", "SenderConfig", "SentTx",
     "TxSender", "VaultWithdrawals", "WithdrawalOutcome", "WithdrawalRefusedError", "WouldRevertError",
     "reason_code", "deposit_reference", "deposit_sender", "Sighting", "unconfirmed_deposits",
+    "TOPUP_CLIENT_REF", "tier_location",
 ]

@@ -4,11 +4,19 @@ Coded against the Vault ABI: ``Deposit``, ``Withdrawal`` / ``Sweep`` (with ``amo
 left the vault and ``received`` = what the recipient got), ``WithdrawalCancelled``,
 ``WithdrawalExpired``, ``Migrated`` / ``MigrationReceived``; ERC-20 ``Transfer`` touching a
 followed vault; USDT's ``DestroyedBlackFunds`` (no indexed fields, no ``Transfer``).
+
+The vault's tier Multisigs (``tiers``: address -> tier number, read from the vault's
+``tier_address``): an ERC-20 ``Transfer`` out of a tier to anything but a followed vault, and a
+tier's ``SafeReceived`` whose sender is another tier (ETH between tiers), are ``tier_transfer``
+events (``sender`` the paying tier, ``tier`` its number, ``to`` the payee); a tier's
+``ExecutionSuccess`` is an ``execution`` event (``op_id`` the safeTxHash) whose ETH payments the
+follower reads from the transaction. What arrives at a tier from anyone else is not an event:
+only our own moves are mirrored, an outsider's send to a tier shows in type 1 reconciliation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from eth_utils import keccak
@@ -30,14 +38,18 @@ MIGRATED = topic("Migrated(address,address,uint256)")
 MIGRATION_RECEIVED = topic("MigrationReceived(address,uint256)")
 TRANSFER = topic("Transfer(address,address,uint256)")
 DESTROYED = topic("DestroyedBlackFunds(address,uint256)")
+SAFE_RECEIVED = topic("SafeReceived(address,uint256)")
+EXECUTION_SUCCESS = topic("ExecutionSuccess(bytes32,uint256)")
+TIER_TOPICS = [SAFE_RECEIVED, EXECUTION_SUCCESS]
 VAULT_TOPICS = [DEPOSIT, WITHDRAWAL, SWEEP, CANCELLED, EXPIRED, MIGRATED, MIGRATION_RECEIVED]
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
     """A decoded log. ``kind``: deposit | withdrawal | sweep | cancelled | expired | migrated |
-    migration_received | transfer_in | transfer_out | destroyed. ``vault`` is the followed vault
-    the event concerns (its emitter, or the party of a token movement)."""
+    migration_received | transfer_in | transfer_out | destroyed | tier_transfer | execution.
+    ``vault`` is the followed vault the event concerns (its emitter, or the party of a token
+    movement; empty for the tier events)."""
 
     kind: str
     block_number: int
@@ -72,13 +84,17 @@ def _uint(data: str, word: int = 0) -> int:
     return int(data[2 + 64 * word : 2 + 64 * (word + 1)], 16)
 
 
-def decode(log: dict, vaults: Collection[str]) -> list[Event]:
-    """Decode a raw JSON-RPC log of a followed vault or of a token ([] if not one of ours).
+def decode(log: dict, vaults: Collection[str],
+           tiers: Mapping[str, int] | None = None) -> list[Event]:
+    """Decode a raw JSON-RPC log of a followed vault, of a tier Multisig or of a token ([] if
+    not one of ours).
 
-    ``vaults`` are lower-case addresses. A token ``Transfer`` between two followed vaults gives
-    two events (out of one, into the other). Malformed logs (too few topics or data words) give
-    []: a log's shape is only trusted after its topic0 and emitter were matched.
+    ``vaults`` and the keys of ``tiers`` (address -> tier number) are lower-case addresses. A
+    token ``Transfer`` between two followed vaults gives two events (out of one, into the
+    other). Malformed logs (too few topics or data words) give []: a log's shape is only trusted
+    after its topic0 and emitter were matched.
     """
+    tiers = tiers or {}
     try:
         t = [x.lower() for x in log["topics"]]
         base = (int(log["blockNumber"], 16), log["blockHash"].lower(),
@@ -89,10 +105,16 @@ def decode(log: dict, vaults: Collection[str]) -> list[Event]:
         if emitter in vaults:
             e = _vault_event(t, data, base, emitter)
             return [e] if e else []
+        if emitter in tiers:
+            e = _tier_event(t, data, base, emitter, tiers)
+            return [e] if e else []
         if t[0] == TRANSFER and len(t) == 3:
             src, dst = _addr(t[1]), _addr(t[2])
             amount = _uint(data)
             out = []
+            if src in tiers and src not in vaults and dst not in vaults:
+                out.append(Event("tier_transfer", *base, token=emitter, sender=src, to=dst,
+                                 tier=tiers[src], amount=amount))
             if src in vaults:
                 out.append(Event("transfer_out", *base, token=emitter, vault=src, sender=src,
                                  to=dst, amount=amount))
@@ -106,6 +128,19 @@ def decode(log: dict, vaults: Collection[str]) -> list[Event]:
     except (KeyError, IndexError, ValueError):
         return []
     return []
+
+
+def _tier_event(t: list[str], data: str, base: tuple, tier: str,
+                tiers: Mapping[str, int]) -> Event | None:
+    if t[0] == SAFE_RECEIVED and len(t) == 2:
+        src = _addr(t[1])
+        if src in tiers and src != tier:  # ETH from another tier (anyone else: not ours)
+            return Event("tier_transfer", *base, token=ZERO_ADDRESS, sender=src, to=tier,
+                         tier=tiers[src], amount=_uint(data))
+    if t[0] == EXECUTION_SUCCESS and len(t) == 2:
+        return Event("execution", *base, token=ZERO_ADDRESS, sender=tier, tier=tiers[tier],
+                     op_id=t[1], amount=0)
+    return None
 
 
 def _vault_event(t: list[str], data: str, base: tuple, vault: str) -> Event | None:

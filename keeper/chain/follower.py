@@ -26,6 +26,12 @@ orphaned withdrawal settlement becomes a re-hold of the same ``op_id``, so a re-
 withdrawal settles again instead of refunding the client), rewinds the cursor and bumps its
 generation, all in one transaction.
 
+Tier wallets: the vault's ``tier_address(1|2)`` (warm and cold Multisigs), read at the end block
+of each range, are followed too: ERC-20 transfers out of them, ETH between them
+(``SafeReceived``) and their executions (``ExecutionSuccess``), whose transaction is read for
+the ETH each paid to someone outside (:meth:`Follower._payments`). The postings rules are in
+:mod:`keeper.chain.postings`.
+
 Unconfirmed deposits: after each catch-up, a :class:`~keeper.chain.pending.TipWatcher` pass
 records the vault deposits of the tip above the cursor as *sightings* for clients to see (never
 postings), in its own transaction; its failure is alerted and never stops the follower.
@@ -38,7 +44,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -102,6 +108,7 @@ class Follower:
         self.holder = config.holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         self.lease: LeaseGrant | None = None
         self.tip = TipWatcher(self)
+        self.tiers: dict[str, int] = {}  # the tier wallets of the range being read
 
     # ------------------------------------------------------------------ state
     def cursor(self) -> tuple[int, str, int] | None:
@@ -151,6 +158,7 @@ class Follower:
         end = min(safe, pos + self.cfg.range_size)
         vaults = self.vaults(state)
         for _ in range(8):  # a Migrated event adds a vault: read the range again with it
+            self.tiers = self.tier_wallets(vaults, end)
             read = self._read(pos + 1, end, vaults)
             if read is None:
                 return 0  # the chain moved under the reads: retry
@@ -172,7 +180,8 @@ class Follower:
             blocks[pos] = self.reader.header(pos)["hash"].lower()
         to = CursorState(self.cfg.name, end, hashes[end], gen, int(headers[-1]["timestamp"], 16),
                          tuple(vaults))
-        m = Mapper(self.ledger, self.cfg.name, self.tokens, gen)
+        decoded = self._payments(decoded, vaults)
+        m = Mapper(self.ledger, self.cfg.name, self.tokens, gen, self.tiers)
         groups = self._commit(m, m.groups(decoded), state, to, blocks)
         if groups is None:
             return 0
@@ -181,12 +190,27 @@ class Follower:
         return len(decoded)
 
     # ------------------------------------------------------------------ reads
+    def tier_wallets(self, vaults: list[str], block: int) -> dict[str, int]:
+        """The tier wallets (lower-case address -> tier number) of ``vaults`` at ``block``, or
+        at the latest block when the node no longer has that state (a pruned node catching
+        up). Raises when neither can be read: a range is never read without its tiers."""
+        out: dict[str, int] = {}
+        for vault in vaults:
+            try:
+                out.update(self.reader.tier_addresses(vault, block))
+            except RpcError:
+                out.update(self.reader.tier_addresses(vault, "latest"))
+        return {a: t for a, t in out.items() if a not in vaults}
+
     def _queries(self, vaults: list[str]) -> list[Query]:
         topics = ["0x" + "00" * 12 + v[2:] for v in vaults]
+        payers = topics + ["0x" + "00" * 12 + t[2:] for t in self.tiers]
         qs = [Query(vaults, [ev.VAULT_TOPICS])]
+        if self.tiers:
+            qs.append(Query(list(self.tiers), [ev.TIER_TOPICS]))
         erc20 = [a for a in self.tokens if a != ZERO_ADDRESS]
         if erc20:
-            qs += [Query(erc20, [ev.TRANSFER, None, topics]), Query(erc20, [ev.TRANSFER, topics]),
+            qs += [Query(erc20, [ev.TRANSFER, None, topics]), Query(erc20, [ev.TRANSFER, payers]),
                    Query(erc20, [ev.DESTROYED])]
         return qs
 
@@ -224,9 +248,39 @@ class Follower:
         out = []
         vs = set(vaults)
         for lg in logs:
-            for i, e in enumerate(ev.decode(lg, vs)):
+            for i, e in enumerate(ev.decode(lg, vs, self.tiers)):
                 tid = f"{self.cfg.name}:g{gen}:{e.block_hash}:{e.log_index}" + (f".{i}" if i else "")
                 out.append((e, tid))
+        return out
+
+    def _payments(self, decoded: list[tuple[ev.Event, str]],
+                  vaults: list[str]) -> list[tuple[ev.Event, str]]:
+        """Replace each tier ``execution`` by the ETH it paid outside our wallets (a CALL with
+        value, or the calls of a MultiSendCallOnly batch), read from its ``execTransaction``
+        calldata: ETH leaves a Multisig without a log. Payments to a tier or a vault are left
+        to their own logs (``SafeReceived``, ``Deposit``). An execution not made by a direct
+        ``execTransaction`` call stays, and is alerted (``tier_execution_unread``)."""
+        from keeper.safetx.chain import decode_exec_transaction  # safetx imports keeper.chain
+
+        out: list[tuple[ev.Event, str]] = []
+        for e, tid in decoded:
+            if e.kind != "execution":
+                out.append((e, tid))
+                continue
+            tx = self.reader.rpc("eth_getTransactionByHash", [e.tx_hash])
+            if tx is None:
+                raise RpcError(f"node has no transaction {e.tx_hash}")
+            call = (decode_exec_transaction(bytes.fromhex(tx["input"][2:]))
+                    if (tx.get("to") or "").lower() == e.sender else None)
+            calls = _calls(call[0]) if call is not None else None
+            if calls is None:
+                out.append((e, tid))
+                continue
+            ours = {*self.tiers, *vaults}
+            paid = [(to.lower(), value) for to, value in calls
+                    if value > 0 and to.lower() not in ours]
+            out += [(replace(e, kind="tier_transfer", to=to, amount=value), f"{tid}.p{i}")
+                    for i, (to, value) in enumerate(paid)]
         return out
 
     # ------------------------------------------------------------------ commit
@@ -358,6 +412,19 @@ class Follower:
             alerts.append(("reorg_shortfall", f"reorg reversed credits of account {acc} it had "
                            f"already spent: {short} {asset} posted to suspense to recover", ref))
         return covers, alerts
+
+
+def _calls(fields: Any) -> list[tuple[str, int]] | None:
+    """(payee, wei) of every call a SafeTx made: itself, or its MultiSendCallOnly batch
+    (None when the batch cannot be decoded)."""
+    if fields.operation == 0:
+        return [(fields.to, fields.value)]
+    from safe_eth.safe.multi_send import MultiSend
+
+    try:
+        return [(t.to, t.value) for t in MultiSend.from_transaction_data(fields.data)]
+    except Exception:  # noqa: BLE001 - a batch we cannot read is alerted, never guessed
+        return None
 
 
 def _writer(records: list[AuditRecord]) -> Callable[[Connection], None]:

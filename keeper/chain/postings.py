@@ -17,6 +17,15 @@ Every event becomes a :class:`Group` (its transfers and alerts). Rules, in one p
 * A ``Deposit``'s posting names its sender: its reference is ``<where> from <sender>``
   (:func:`deposit_reference`), read back by :func:`deposit_sender`, so the addresses a client's
   coins came from can be screened again later (a tainted source on a sell).
+* Tier accounts are named by :func:`tier_location` (``tier<n>:<address>``), one rule for the
+  sweep, the tier moves and reconciliation. A ``Sweep`` moves vault omnibus -> tier omnibus; a
+  ``tier_transfer`` to another tier moves tier omnibus -> tier omnibus (the warm <-> cold
+  SafeTxs); one to anyone else (not a vault: those are deposits) moves tier omnibus -> suspense
+  with a ``tier_outflow`` alert. A ``Deposit`` whose sender is a tier (the top-ups and
+  rebalancing into hot, client reference :data:`TOPUP_CLIENT_REF`) is an internal move tier
+  omnibus -> vault omnibus, never a client credit; a top-up reference from anyone else goes to
+  suspense (``topup_not_from_tier``). A tier's direct token transfer into the vault, which no
+  vault event explains, is the same internal move.
 * :func:`fallback` turns any group the ledger refuses into a suspense posting (or, if even that
   is refused, an alert alone): an outsider's event can never block the events after it.
 """
@@ -25,9 +34,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from eth_utils import keccak
 
 from keeper.audit import AuditRecord
 from keeper.chain import events as ev
@@ -35,6 +46,14 @@ from keeper.ledger import Kind, Ledger, TransferSpec
 
 Alert3 = tuple[str, str, str]
 _SENDER = re.compile(r" from (0x[0-9a-f]{40})\Z")
+TOPUP_CLIENT_REF = keccak(text="strongroom:treasury:cold-topup")
+"""The client reference of the treasury's deposits from a tier into the vault (no client's)."""
+_TOPUP_REF = "0x" + TOPUP_CLIENT_REF.hex()
+
+
+def tier_location(tier: int, address: str) -> str:
+    """The omnibus location of tier ``tier``'s wallet at ``address`` (``tier<n>:0x..``)."""
+    return f"tier{tier}:{address.lower()}"
 
 
 def deposit_reference(where: str, sender: str) -> str:
@@ -61,14 +80,20 @@ class Group:
 class Mapper:
     """Maps one range's events to groups for follower ``name`` at generation ``gen``."""
 
-    def __init__(self, ledger: Ledger, name: str, tokens: dict[str, str], gen: int) -> None:
+    def __init__(self, ledger: Ledger, name: str, tokens: dict[str, str], gen: int,
+                 tiers: Mapping[str, int] | None = None) -> None:
         self.lg, self.name, self.tokens, self.gen = ledger, name, tokens, gen
+        self.tiers = dict(tiers or {})  # lower-case address -> tier number
         self.refs = ledger.client_refs()
         self.now = datetime.now(UTC)
 
     def om(self, asset: str, vault: str) -> int:
         """The omnibus account of ``asset`` held in ``vault``."""
         return self.lg.omnibus_account(asset, f"vault:{vault}")
+
+    def tier_om(self, asset: str, address: str) -> int:
+        """The omnibus account of ``asset`` at the tier wallet ``address`` (a key of tiers)."""
+        return self.lg.omnibus_account(asset, tier_location(self.tiers[address], address))
 
     def groups(self, decoded: Sequence[tuple[ev.Event, str]]) -> list[Group]:
         """One group per (event, transfer id)."""
@@ -85,6 +110,11 @@ class Mapper:
         where = f"block {e.block_number} tx {e.tx_hash} log {e.log_index}"
         if e.kind in ("cancelled", "expired"):
             return self._void(g, where)
+        if e.kind == "execution":  # the follower could not read what it paid (see follower)
+            g.alerts.append(("tier_execution_unread", f"execution {e.op_id} of tier {e.tier} "
+                             f"wallet {e.sender} not read from its transaction: its ETH "
+                             f"payments are not mirrored, type 1 will show them ({where})", tid))
+            return g
         asset = self.tokens.get(e.token)
         if asset is None:
             g.alerts.append(("unknown_token", f"{e.kind} of {e.amount} units of unconfigured "
@@ -94,8 +124,10 @@ class Mapper:
             g.alerts.append(("ignored_zero_value", f"zero-value {e.kind} of {asset} ({where})",
                              tid))
             return g
-        om = self.om(asset, e.vault)
         susp = self.lg.suspense_account(asset)
+        if e.kind == "tier_transfer":
+            return self._tier_transfer(g, e, asset, susp, where)
+        om = self.om(asset, e.vault)
         src = {"reference": deposit_reference(where, e.sender) if e.kind == "deposit" else where,
                "source": self.name, "source_pos": e.block_number}
 
@@ -105,7 +137,14 @@ class Mapper:
 
         if e.kind == "deposit":
             client = self.refs.get(e.client_ref)
-            if client is None:
+            if e.sender in self.tiers:  # a top-up / rebalancing: internal, whatever its ref
+                single(om, self.tier_om(asset, e.sender), e.amount)
+            elif e.client_ref == _TOPUP_REF:
+                g.alerts.append(("topup_not_from_tier", f"top-up deposit of {e.amount} {asset} "
+                                 f"from {e.sender}, not a tier wallet: posted to suspense "
+                                 f"({where})", tid))
+                single(om, susp, e.amount)
+            elif client is None:
                 g.alerts.append(("unknown_client_ref", f"deposit of {e.amount} {asset} with "
                                  f"unknown client_ref {e.client_ref} ({where})", tid))
                 single(om, susp, e.amount)
@@ -114,7 +153,7 @@ class Mapper:
         elif e.kind == "withdrawal":
             self._settle(g, e, asset, om, susp, src)
         elif e.kind == "sweep":
-            single(self.lg.omnibus_account(asset, f"tier{e.tier}:{e.to}"), om, e.amount)
+            single(self.lg.omnibus_account(asset, tier_location(e.tier, e.to)), om, e.amount)
         elif e.kind == "migrated":
             single(self.om(asset, e.to), om, e.amount)
         elif e.kind == "destroyed":
@@ -126,10 +165,26 @@ class Mapper:
             covered = min(budget[key], e.amount)
             budget[key] -= covered
             rest = e.amount - covered
-            if rest:
+            if rest and e.kind == "transfer_in" and e.sender in self.tiers:
+                single(om, self.tier_om(asset, e.sender), rest)  # a tier paying the vault
+            elif rest:
                 g.alerts.append((f"unattributed_{e.kind}", f"{e.kind} of {rest} {asset} "
                                  f"without a vault event ({where})", tid))
                 single(*((om, susp) if e.direction == "in" else (susp, om)), rest)
+        return g
+
+    def _tier_transfer(self, g: Group, e: ev.Event, asset: str, susp: int, where: str) -> Group:
+        """A tier wallet paid ``e.to``: another tier (a move) or anyone else (suspense)."""
+        src = {"reference": f"{where} safe {e.sender}", "source": self.name,
+               "source_pos": e.block_number}
+        frm = self.tier_om(asset, e.sender)
+        if e.to in self.tiers:
+            g.transfers.append(TransferSpec(g.tid, self.tier_om(asset, e.to), frm, e.amount, **src))
+            return g
+        g.alerts.append(("tier_outflow", f"tier {e.tier} wallet {e.sender} paid {e.amount} "
+                         f"{asset} to {e.to}, not one of our wallets: posted to suspense "
+                         f"({where})", g.tid))
+        g.transfers.append(TransferSpec(g.tid, susp, frm, e.amount, **src))
         return g
 
     def _settle(self, g: Group, e: ev.Event, asset: str, om: int, susp: int, src: dict) -> None:

@@ -18,10 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from eth_utils import keccak
+from eth_utils import function_signature_to_4byte_selector, keccak
 from web3 import Web3
 
 BATCH = 256
+TIERS = (1, 2)  # the vault's custody tiers: 1 = warm, 2 = cold
+_TIER_ADDRESS = "0x" + function_signature_to_4byte_selector("tier_address(uint8)").hex()
 
 
 class RpcError(RuntimeError):
@@ -169,3 +171,15 @@ class ChainReader:
         data = "0x70a08231" + "00" * 12 + holder[2:].lower()
         res = self.rpc("eth_call", [{"to": token, "data": data}, hex(block)]) or "0x"
         return int(res[2:66] or "0", 16)
+
+    def tier_addresses(self, vault: str, block: int | str = "latest") -> dict[str, int]:
+        """The vault's tier wallets at ``block``: lower-case address -> tier number (unset
+        tiers left out). Raises :class:`RpcError` when the node cannot answer (never guesses)."""
+        out: dict[str, int] = {}
+        at = hex(block) if isinstance(block, int) else block
+        for tier in TIERS:
+            res = self.rpc("eth_call", [{"to": vault, "data": _TIER_ADDRESS + f"{tier:064x}"}, at])
+            addr = "0x" + (res or "0x")[2:66].rjust(64, "0")[-40:]
+            if int(addr, 16):
+                out[addr.lower()] = tier
+        return out

@@ -35,18 +35,29 @@ def escalate_overdue(run: JobRun) -> int:
     return new
 
 
+def evm_locations(host: Any) -> list[str]:
+    """The omnibus locations type 1 always checks: the deployment's vault and its tier wallets
+    (``tier_address(1|2)`` read from the vault at the latest block), so funds at a Multisig
+    the ledger knows nothing about still show up as breaks."""
+    from keeper.chain import tier_location
+
+    vault = host.follower.cfg.vault.lower()
+    tiers = host.follower.reader.tier_addresses(vault)
+    return [f"vault:{vault}", *(tier_location(n, a) for a, n in sorted(tiers.items()))]
+
+
 def type1_hourly(run: JobRun) -> int:
     """Type 1 (sub-ledger vs chain) at the follower's block, once per hour slot (run key
     ``type1:<YYYY-MM-DDTHH>``: a restarted job gets the stored run back); returns the run id.
-    Prices come from ``settings.prices_file``; the deployment's vault is always checked."""
+    Prices come from ``settings.prices_file``; the vault and its tier wallets are always checked
+    (:func:`evm_locations`)."""
     from keeper.prices import StaticPrices
     from keeper.recon import Reconciler
 
     host = run.host
     rec = Reconciler(host.ledger.engine, break_book(host), StaticPrices.from_settings(host.settings))
-    vault = f"vault:{host.follower.cfg.vault.lower()}"
     return rec.run_type1(host.follower.reader, run_key=f"type1:{run.slot:%Y-%m-%dT%H}",
-                         locations=[vault]).id
+                         locations=evm_locations(host)).id
 
 
 DAILY_BREAKS_ALERT = "recon_daily_breaks"
@@ -91,8 +102,8 @@ def daily_report(run: JobRun) -> dict[str, Any]:
             log.warning("daily recon %s failed: %s: %s", name, type(exc).__name__, exc)
             errors.append(f"{name}: {type(exc).__name__}: {exc}")
 
-    vault = f"vault:{host.follower.cfg.vault.lower()}"
-    attempt("type1", lambda: rec.run_type1(reader, run_key=f"daily:type1:{day}", locations=[vault]))
+    attempt("type1", lambda: rec.run_type1(reader, run_key=f"daily:type1:{day}",
+                                           locations=evm_locations(host)))
     bank = atlas_from_settings(host.settings)
     if bank is None:
         log.info("daily recon: types 2 and 3 skipped: no core banking configured (atlas_url empty)")
