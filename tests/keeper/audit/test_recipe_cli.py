@@ -3,6 +3,7 @@ python3 alone, openssl for the anchors), and the CLI's exit codes tell the outco
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from keeper.audit import AuditRecord, AuditTrail
+from keeper.audit import AuditRecord, AuditTrail, batch_records, unbatch
 from keeper.audit.__main__ import main
 from keeper.audit.records import record_hash
 
@@ -113,3 +114,22 @@ def test_cli_exports_a_tampered_trail_faithfully(attacker, trail: AuditTrail, db
     assert main(["--db", db_url, "export", "--out", str(out)]) == 0  # the auditor gets the evidence
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 3 and '"öps"' in lines[1]
+
+
+def test_recipe_lists_a_batch_records_changes_one_by_one(trail: AuditTrail, tmp_path: Path) -> None:
+    """The jq line of RECIPE.md gives back each change of a batch record exactly as
+    :func:`keeper.audit.unbatch` does (and a plain record not at all)."""
+    _tools("jq")
+    recs = [AuditRecord("flows", "flows.order.create", {"order_id": f"o{i}"}, {"units": str(i)})
+            for i in range(3)]
+    trail.append(batch_records(recs) + [AuditRecord("api", "api.call", {}, {"status": 200})])
+    out = tmp_path / "audit.jsonl"
+    with open(out, "w") as fh:
+        trail.export(fh)
+    done = _run(_block("rtrimstr"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    got = [json.loads(line) for line in done.stdout.splitlines()]
+    first = json.loads(out.read_text().splitlines()[0])["record"]
+    assert got == unbatch(first)
+    assert [(g["operation"], g["params"], g["result"]) for g in got] == [
+        (r.operation, r.params, r.result) for r in recs]
