@@ -26,8 +26,8 @@ orphaned withdrawal settlement becomes a re-hold of the same ``op_id``, so a re-
 withdrawal settles again instead of refunding the client), rewinds the cursor and bumps its
 generation, all in one transaction.
 
-Tier wallets: the vault's ``tier_address(1|2)`` (warm and cold Multisigs), read at the end block
-of each range, are followed too: ERC-20 transfers out of them, ETH between them
+Tier wallets: the vault's ``tier_address(1|2)`` (warm and cold Multisigs), read at both ends of
+each range, are followed too: ERC-20 transfers out of them, ETH between them
 (``SafeReceived``) and their executions (``ExecutionSuccess``), whose transaction is read for
 the ETH each paid to someone outside (:meth:`Follower._payments`). The postings rules are in
 :mod:`keeper.chain.postings`.
@@ -158,7 +158,8 @@ class Follower:
         end = min(safe, pos + self.cfg.range_size)
         vaults = self.vaults(state)
         for _ in range(8):  # a Migrated event adds a vault: read the range again with it
-            self.tiers = self.tier_wallets(vaults, end)
+            # the tiers at both ends: a tier replaced inside the range is followed all along
+            self.tiers = {**self.tier_wallets(vaults, max(pos, 0)), **self.tier_wallets(vaults, end)}
             read = self._read(pos + 1, end, vaults)
             if read is None:
                 return 0  # the chain moved under the reads: retry

@@ -74,6 +74,29 @@ class TierWorld:
         return exec_multisig(project.Multisig.at(safe), [derived_signer(i) for i in owners],
                              target, data, self.accounts[0], value=value)
 
+    def safe_batch(self, project: Any, safe: str, calls: list[tuple[str, int, bytes]]) -> Any:
+        """Execute ``calls`` ((to, wei, data) each) as one MultiSendCallOnly batch SafeTx of
+        ``safe`` (DELEGATECALL, built by safe-eth-py), signed by a quorum."""
+        from safe_eth.eth import EthereumClient
+        from safe_eth.safe.multi_send import MultiSend, MultiSendOperation, MultiSendTx
+
+        from keeper.assets import ZERO_ADDRESS
+        from keeper.keys import SafeTx, SoftwareSigner, safe_tx_hash, sign_hash
+
+        ms = MultiSend(EthereumClient(str(self.chain.provider.uri)), call_only=True)
+        data = bytes(ms.build_tx_data([MultiSendTx(MultiSendOperation.CALL, to, value, d)
+                                       for to, value, d in calls]))
+        msig = project.Multisig.at(safe)
+        tx = SafeTx(ms.address, 0, data, 1, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS,
+                    msig.call_view_method("nonce"))
+        digest = safe_tx_hash(self.chain.chain_id, safe, tx)
+        owners = sorted((derived_signer(i) for i in (COLD_OWNERS if safe == self.cold
+                                                      else WARM_OWNERS)),
+                        key=lambda a: int(a.address, 16))
+        sigs = b"".join(sign_hash(SoftwareSigner(bytes(a.key)), digest) for a in owners)
+        return msig.execTransaction(tx.to, 0, data, 1, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, sigs,
+                                    sender=self.accounts[0])
+
     def fund(self, project: Any, who: Any, usdc: int) -> None:
         """Mint ``usdc`` base units of USDC to ``who``."""
         tok = project.FiatTokenV2.at(by_symbol("USDC").address)

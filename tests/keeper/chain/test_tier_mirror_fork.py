@@ -137,6 +137,20 @@ def test_tier_payments_to_outsiders_go_to_suspense_with_an_alert(world: TierWorl
     assert type1(w, 4) == []
 
 
+def test_a_batch_of_a_tier_is_mirrored_call_by_call(world: TierWorld, project: Any,
+                                                     accounts: Any) -> None:
+    w = world
+    outsider = accounts[7].address
+    w.safe_batch(project, w.cold, [(w.warm, 2 * ETH, b""), (outsider, ETH, b""),
+                                   (USDC.address, 0, transfer(w.warm, 50 * USD))])
+    w.mine()
+    assert books(w, "ETH") == chains(w, "ETH") == (4 * ETH, 2 * ETH, 3 * ETH)
+    assert books(w, "USDC") == chains(w, "USDC") == (400 * USD, 50 * USD, 550 * USD)
+    assert w.suspense("ETH") == -ETH
+    assert [a[0] for a in tier_alerts(w)] == ["tier_outflow"]
+    assert type1(w, 6) == []
+
+
 def test_an_outsiders_dust_to_the_multisigs_is_a_type1_break(world: TierWorld, project: Any,
                                                             accounts: Any) -> None:
     w = world
