@@ -80,22 +80,27 @@ class TierWorld:
         from safe_eth.eth import EthereumClient
         from safe_eth.safe.multi_send import MultiSend, MultiSendOperation, MultiSendTx
 
-        from keeper.assets import ZERO_ADDRESS
-        from keeper.keys import SafeTx, SoftwareSigner, safe_tx_hash, sign_hash
-
         ms = MultiSend(EthereumClient(str(self.chain.provider.uri)), call_only=True)
         data = bytes(ms.build_tx_data([MultiSendTx(MultiSendOperation.CALL, to, value, d)
                                        for to, value, d in calls]))
-        msig = project.Multisig.at(safe)
-        tx = SafeTx(ms.address, 0, data, 1, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS,
-                    msig.call_view_method("nonce"))
+        tx, sigs = self.signed(project, safe, ms.address, 0, data, 1)
+        return project.Multisig.at(safe).execTransaction(
+            tx.to, 0, data, 1, 0, 0, 0, tx.gas_token, tx.refund_receiver, sigs,
+            sender=self.accounts[0])
+
+    def signed(self, project: Any, safe: str, to: str, value: int, data: bytes,
+               operation: int = 0) -> tuple[Any, bytes]:
+        """A SafeTx of ``safe`` at its current nonce and a quorum's packed signatures."""
+        from keeper.assets import ZERO_ADDRESS
+        from keeper.keys import SafeTx, SoftwareSigner, safe_tx_hash, sign_hash
+
+        tx = SafeTx(to, value, data, operation, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS,
+                    project.Multisig.at(safe).call_view_method("nonce"))
         digest = safe_tx_hash(self.chain.chain_id, safe, tx)
         owners = sorted((derived_signer(i) for i in (COLD_OWNERS if safe == self.cold
                                                       else WARM_OWNERS)),
                         key=lambda a: int(a.address, 16))
-        sigs = b"".join(sign_hash(SoftwareSigner(bytes(a.key)), digest) for a in owners)
-        return msig.execTransaction(tx.to, 0, data, 1, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, sigs,
-                                    sender=self.accounts[0])
+        return tx, b"".join(sign_hash(SoftwareSigner(bytes(a.key)), digest) for a in owners)
 
     def fund(self, project: Any, who: Any, usdc: int) -> None:
         """Mint ``usdc`` base units of USDC to ``who``."""

@@ -151,6 +151,19 @@ def test_a_batch_of_a_tier_is_mirrored_call_by_call(world: TierWorld, project: A
     assert type1(w, 6) == []
 
 
+def test_an_execution_not_read_from_its_transaction_is_alerted(world: TierWorld, project: Any,
+                                                                accounts: Any) -> None:
+    from keeper.safetx.chain import exec_transaction_data
+
+    w = world
+    tx, sigs = w.signed(project, w.cold, accounts[7].address, ETH, b"")
+    w.safe_call(project, w.warm, w.cold, exec_transaction_data(tx, sigs))  # warm relays cold's
+    assert w.mine() >= 0
+    assert [a[0] for a in tier_alerts(w)] == ["tier_execution_unread"]
+    assert books(w, "ETH")[2] == 6 * ETH and chains(w, "ETH")[2] == 5 * ETH
+    assert {b.subject for b in type1(w, 7)} == {f"ETH {tier_location(2, w.cold)}"}
+
+
 def test_an_outsiders_dust_to_the_multisigs_is_a_type1_break(world: TierWorld, project: Any,
                                                             accounts: Any) -> None:
     w = world
