@@ -57,6 +57,7 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
         "database_display": settings.redacted_database_url(),
         "keeper": keeper_desc,
         "keeper_jobs": jobs,
+        "hsm": hsm,
         "demo_destination": dest,
         "stop": jobs.stop,
     }
@@ -333,43 +334,55 @@ def _wait(what: str, check: Callable[[], Any], ape: Any, timeout: float = 90.0) 
 
 
 def fund_inventory(ape: Any, summary: dict[str, Any]) -> list[str]:
-    """The issuer mints the bank's USDC inventory on the chain; the bank deposits it into the
-    vault with the inventory's reference and the keeper credits it to the sub-ledger."""
-    import secrets as _secrets
+    """The issuer mints the bank's USDC inventory to the issuance address (the HSM key
+    ``eth-issuance``, no vault role); the keeper deposits it from that key into the vault with
+    the inventory's reference (as the flows do after a mint) and credits it to the sub-ledger."""
     import uuid
 
     from keeper.assets import USDC
+    from keeper.chain import SenderConfig, TxSender
+    from keeper.chain.sender import MINED
     from keeper.flows import INVENTORY_CLIENT
+    from keeper.flows.withdrawals import deposit_to_inventory, inventory_ref
     from keeper.integrations.issuer import IssuerClient, MintStatus
+    from keeper.keys import Keyring
     from keeper.keys.secrets import Secret, read_private_file
     from keeper.ledger import Ledger
 
     settings: Settings = summary["settings"]
     files = summary["services"]["files"]
-    holder = ape.accounts.test_accounts[3]
+    issuance = summary["contracts"]["keeper_issuance_key"]
     issuer = IssuerClient(settings.issuer_url, Secret(read_private_file(files["issuer_api"])))
     ledger = Ledger(settings.database_url, group_commit=False)
+    ring = Keyring.from_hsm(summary["hsm"], labels=(ISSUANCE_KEY,))
+    sender = TxSender(ledger.engine, ape.chain.provider.web3, ring, ISSUANCE_KEY,
+                      SenderConfig.from_settings(settings))
+    intent = "make-run-inventory-deposit"
     try:
-        mint = issuer.create_mint(units=INVENTORY_UNITS, destination_address=holder.address,
+        mint = issuer.create_mint(units=INVENTORY_UNITS, destination_address=issuance,
                                   reference="make-run-inventory", idempotency_key=str(uuid.uuid4()))
         done = _wait("issuer mint", lambda: (m := issuer.get_mint(mint.mint_id)).status
                      is MintStatus.COMPLETE and m, ape)
-        ref = "0x" + _secrets.token_hex(32)
+        ref = inventory_ref(INVENTORY_CLIENT)
         ledger.register_client_ref(ref, INVENTORY_CLIENT)
-        usdc = ape.project.FiatTokenV2.at(USDC.address)
-        vault = ape.project.Vault.at(summary["contracts"]["vault"])
-        usdc.approve(vault.address, INVENTORY_UNITS, sender=holder)
-        receipt = vault.deposit(USDC.address, INVENTORY_UNITS, bytes.fromhex(ref[2:]), sender=holder)
+        vault = summary["contracts"]["vault"]
+        _wait("inventory deposit", lambda: sender.tick() is not None and deposit_to_inventory(
+            sender, vault, USDC.address, INVENTORY_UNITS, ref, intent), ape)
+        sent = _wait("inventory deposit mined", lambda: sender.tick() is not None and (
+            (s := sender.status(intent)) is not None and s.state == MINED and s), ape)
         ape.chain.mine(settings.confirmations)
         account = ledger.client_account(INVENTORY_CLIENT, "USDC")
         _wait("inventory credit", lambda: ledger.balance(account).credit_balance >= INVENTORY_UNITS,
               ape)
     finally:
+        sender.close()
+        ring.close()
         ledger.close()
         issuer.close()
-    return [f"issuer mint {done.mint_id}: {INVENTORY_UNITS // 10**6:,} USDC to {holder.address} "
+    return [f"issuer mint {done.mint_id}: {INVENTORY_UNITS // 10**6:,} USDC to {issuance} "
             f"(tx {done.blockchain_tx_id})",
-            f"vault deposit of the inventory: tx {receipt.txn_hash} (credited to {INVENTORY_CLIENT})"]
+            f"vault deposit of the inventory: tx {sent.mined_hash} (sent by the HSM issuance "
+            f"key, which holds no vault role; credited to {INVENTORY_CLIENT})"]
 
 
 def demo_flows(ape: Any, summary: dict[str, Any], api_url: str) -> list[str]:

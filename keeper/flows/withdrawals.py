@@ -42,6 +42,24 @@ def op_id(order_id: str) -> str:
     return "0x" + hashlib.sha256(f"strongroom:withdraw:{order_id}".encode()).hexdigest()
 
 
+def deposit_to_inventory(tx: Any, vault: str, token: str, units: int, ref: str,
+                         intent: str) -> Any:
+    """Deposit ``units`` of ``token`` from ``tx``'s key (the issuance key) into ``vault`` under
+    the inventory's client reference ``ref``: one standing approval of the vault per token, then
+    the deposit, once per ``intent`` (both idempotent sends of the :class:`TxSender` ``tx``).
+    Returns the deposit's :class:`keeper.chain.sender.SentTx`, or None while the approval is
+    not mined (call again). ``WouldRevertError`` while the coins have not arrived."""
+    from keeper.chain.sender import MINED
+
+    approve = f"inventory-approve:{vault}:{token}"
+    tx.send(approve, token, APPROVE + abi_encode(["address", "uint256"], [vault, 2**256 - 1]))
+    state = tx.status(approve)
+    if state is None or state.state != MINED:
+        return None  # the deposit follows once the approval is final
+    return tx.send(intent, vault, DEPOSIT + abi_encode(["address", "uint256", "bytes32"],
+                                                       [token, units, bytes.fromhex(ref[2:])]))
+
+
 class Withdrawals(Gate):
     """The withdrawal order and its driver steps (base of :class:`keeper.flows.OrderService`)."""
 
@@ -175,7 +193,6 @@ class Withdrawals(Gate):
         arrived or the approval is not mined; an issuance address that is not that key's is
         left to its owner."""
         from keeper.chain import WouldRevertError
-        from keeper.chain.sender import MINED
 
         payer = self.sender
         tx = None if payer is None else payer.issuance
@@ -183,19 +200,12 @@ class Withdrawals(Gate):
         if (tx is None or token is None or self.inventory_address is None
                 or self.inventory_address.lower() != tx.address.lower()):
             return
-        vault = payer.vault
-        approve = f"inventory-approve:{vault}:{token}"
+        ref = inventory_ref(self.inventory_client)
         try:
             tx.tick()
-            tx.send(approve, token, APPROVE + abi_encode(["address", "uint256"],
-                                                         [vault, 2**256 - 1]))
-            state = tx.status(approve)
-            if state is None or state.state != MINED:
-                return  # the deposit follows once the approval is final
-            ref = inventory_ref(self.inventory_client)
             self.ledger.register_client_ref(ref, self.inventory_client)
-            tx.send(f"inventory-deposit:{order.id}", vault, DEPOSIT + abi_encode(
-                ["address", "uint256", "bytes32"], [token, order.units, bytes.fromhex(ref[2:])]))
+            deposit_to_inventory(tx, payer.vault, token, order.units, ref,
+                                 f"inventory-deposit:{order.id}")
         except WouldRevertError as exc:  # the minted coins have not arrived yet
             log.info("order %s: inventory deposit not possible yet: %s", order.id, exc)
 
