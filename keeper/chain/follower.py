@@ -260,7 +260,8 @@ class Follower:
         value, or the calls of a MultiSendCallOnly batch), read from its ``execTransaction``
         calldata: ETH leaves a Multisig without a log. Payments to a tier or a vault are left
         to their own logs (``SafeReceived``, ``Deposit``). An execution not made by a direct
-        ``execTransaction`` call stays, and is alerted (``tier_execution_unread``)."""
+        ``execTransaction`` call, or whose transaction the node does not return (an index
+        pruned), stays and is alerted (``tier_execution_unread``): never a halted follower."""
         from keeper.safetx.chain import decode_exec_transaction  # safetx imports keeper.chain
 
         out: list[tuple[ev.Event, str]] = []
@@ -269,10 +270,8 @@ class Follower:
                 out.append((e, tid))
                 continue
             tx = self.reader.rpc("eth_getTransactionByHash", [e.tx_hash])
-            if tx is None:
-                raise RpcError(f"node has no transaction {e.tx_hash}")
             call = (decode_exec_transaction(bytes.fromhex(tx["input"][2:]))
-                    if (tx.get("to") or "").lower() == e.sender else None)
+                    if tx is not None and (tx.get("to") or "").lower() == e.sender else None)
             calls = _calls(call[0]) if call is not None else None
             if calls is None:
                 out.append((e, tid))
