@@ -17,7 +17,8 @@ pre-built request and reads the answer by its ``Content-Length``. An earlier htt
 was itself the bottleneck: once a backlog formed, httpcore's pool work grew with the number of
 queued requests and the generator spent the cores while the server sat idle in ``select``.
 
-Usage: python bench/api.py [--rates 50,250,500] [--seconds 5] [--workers 1,2] [--postgres]
+Usage: python bench/api.py [--rates 50,250,500] [--seconds 5] [--workers 1,2] [--jwt]
+       [--postgres]
 """
 
 from __future__ import annotations
@@ -142,11 +143,13 @@ def _serve(args: list[str], env: dict[str, str], port: int, probe: str) -> subpr
     raise RuntimeError(f"server {args} did not come up")
 
 
-def _seed(url: str, n_clients: int) -> list[str]:
-    """Migrate; create ``n_clients`` clients, each with an API key and postings; their
+def _seed(url: str, n_clients: int, secrets: Path | None = None) -> list[str]:
+    """Migrate; create ``n_clients`` clients, each with postings and an API key (or, with
+    ``secrets``, an OAuth client and an access token signed with the keys there); their
     ``Authorization`` values."""
     from sqlalchemy.orm import Session
 
+    import keeper.auth as auth
     import keeper.clients as clients
     from keeper.ledger import Ledger, TransferSpec
     from keeper.schema import upgrade_all
@@ -155,13 +158,22 @@ def _seed(url: str, n_clients: int) -> list[str]:
     lg = Ledger(url)  # group commit: the postings of every client in few transactions
     auths: list[str] = []
     try:
-        ids = []
+        ids, oauth = [], []
         with Session(lg.engine) as s:
             for c in range(n_clients):
                 client = clients.create_client(s, lg, f"Bench Capital {c}")
-                auths.append(f"Bearer {clients.issue_key(s, client.id).api_key}")
+                if secrets is None:
+                    auths.append(f"Bearer {clients.issue_key(s, client.id).api_key}")
+                else:
+                    oauth.append(auth.create_oauth_client(s, client.id, [clients.CLIENT_READ]))
                 ids.append(client.id)
-        futures = [lg.submit(TransferSpec(f"bench-{c}-{i}", lg.omnibus_account(asset, "vault"),
+        for oc in oauth:  # a session each: the first grant commits the signing key elsewhere
+            with Session(lg.engine) as s:
+                grant = auth.TokenService(secrets, 3600).issue(
+                    s, oc.oauth_client_id, oc.client_secret, None)
+                auths.append(f"Bearer {grant.access_token}")
+        tag = "jwt" if secrets else "key"
+        futures = [lg.submit(TransferSpec(f"bench-{tag}-{c}-{i}", lg.omnibus_account(asset, "vault"),
                                           lg.client_account(cid, asset), 10**6 + i))
                    for c, cid in enumerate(ids)
                    for i, asset in enumerate(["USDC", "USDT", "ETH", "BTC"]
@@ -202,6 +214,8 @@ def main() -> None:
     p.add_argument("--headroom", type=float, default=HEADROOM,
                    help="share of a client's per-minute limit one run may use (below 0.5 every "
                    "hit is counted in memory; above, the hits past half are exact upserts)")
+    p.add_argument("--jwt", action="store_true",
+                   help="also GET /v1/balances with OAuth access tokens (JWT)")
     p.add_argument("--load", help=argparse.SUPPRESS)
     args = p.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
@@ -214,11 +228,14 @@ def main() -> None:
     from strongroom_testkit import free_port
 
     limit = default("rate_limit_per_minute")
-    targets = ["/v1/balances", "/v1/transactions"]
+    targets = [("/v1/balances", "key"), ("/v1/transactions", "key")]
+    if args.jwt:
+        targets.append(("/v1/balances", "jwt"))
     workers = [int(w) for w in args.workers.split(",")]
     per_run = {r: clients_per_run(r, args.seconds, args.connections, limit, args.headroom)
                for r in rates}
-    needed = sum(per_run.values()) * len(targets) * len(workers)
+    needed = {kind: sum(per_run.values()) * len(workers) * sum(k == kind for _, k in targets)
+              for kind in ("key", "jwt")}
     with tempfile.TemporaryDirectory(prefix="strongroom-bench-api-") as tmp:
         data = Path(tmp)
         pg = None
@@ -229,8 +246,9 @@ def main() -> None:
         else:
             url = f"sqlite:///{data / 'strongroom.db'}"
         t = time.perf_counter()
-        auths = _seed(url, needed)
-        print(f"seeded {needed} clients ({POSTINGS_PER_CLIENT} postings each) in "
+        auths = {"key": _seed(url, needed["key"]),
+                 "jwt": _seed(url, needed["jwt"], data / "secrets") if args.jwt else []}
+        print(f"seeded {sum(needed.values())} clients ({POSTINGS_PER_CLIENT} postings each) in "
               f"{time.perf_counter() - t:.1f} s; rate limit {limit}/min per client kept on: "
               + ", ".join(f"{per_run[r]} clients per run at {r:.0f}/s" for r in rates))
         env = {**os.environ, **environment(data_dir=data, database_url=url, chain_id=1)}
@@ -243,7 +261,7 @@ def main() -> None:
               f"when other work runs)")
         print("server CPU: the server process(es)' user + system CPU per request, load-independent;"
               " gen CPU: the load generator's")
-        print(f"{'workers':>7} {'target':18} {'offered':>7} {'achieved':>8} {'p50 ms':>8} "
+        print(f"{'workers':>7} {'target':22} {'offered':>7} {'achieved':>8} {'p50 ms':>8} "
               f"{'p99 ms':>8} {'max ms':>8} {'p99/bare':>8} {'srv CPU':>8} {'gen CPU':>8}  non-200")
         try:
             for w in workers:
@@ -256,13 +274,15 @@ def main() -> None:
                                            args.seconds, args.connections)
                         bare_r["cpu_ms"] = (cpu_s(bare.pid) - before) * 1e3 / bare_r["n"]
                         _row(w, "bare /bare", rate, bare_r, bare_r["p99_ms"])
-                        for target in targets:
-                            mine, auths = auths[:per_run[rate]], auths[per_run[rate]:]
+                        for target, kind in targets:
+                            mine = auths[kind][:per_run[rate]]
+                            auths[kind] = auths[kind][per_run[rate]:]
                             before = cpu_s(api.pid)
                             r = _run_load(f"http://127.0.0.1:{port}{target}", mine, rate,
                                           args.seconds, args.connections)
                             r["cpu_ms"] = (cpu_s(api.pid) - before) * 1e3 / r["n"]
-                            _row(w, target, rate, r, bare_r["p99_ms"])
+                            name = f"{target} (JWT)" if kind == "jwt" else target
+                            _row(w, name, rate, r, bare_r["p99_ms"])
                 finally:
                     api.terminate()
                     api.wait(timeout=30)
@@ -275,7 +295,7 @@ def main() -> None:
 
 
 def _row(workers: int, target: str, rate: float, r: dict, bare_p99: float) -> None:
-    print(f"{workers:>7} {target:18} {rate:>7.0f} {r['achieved_rps']:>8.0f} {r['p50_ms']:>8.2f} "
+    print(f"{workers:>7} {target:22} {rate:>7.0f} {r['achieved_rps']:>8.0f} {r['p50_ms']:>8.2f} "
           f"{r['p99_ms']:>8.2f} {r['max_ms']:>8.1f} {r['p99_ms'] / bare_p99:>8.2f} "
           f"{r['cpu_ms']:>6.2f}ms {r['gen_cpu_ms']:>6.2f}ms  {r['errors'] or '-'}", flush=True)
 
