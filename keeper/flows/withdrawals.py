@@ -126,8 +126,9 @@ class Withdrawals(Gate):
 
     def _withdraw_sent(self, order: Order, data: dict[str, Any], version: int) -> Order:
         out = self.sender.outcome(bytes.fromhex(op_id(order.id)[2:]))
-        if out.status == "paid":
+        if out.status == "paid":  # a delay's reason no longer holds once paid
             return self._move(order.id, order.state, "completed", version=version,
+                              reason="" if data.get("delayed") else None,
                               data={"tx": out.mined_hash})
         if out.status == "queued" and order.state == "sent":
             return self._move(order.id, "sent", "queued", version=version,
