@@ -12,7 +12,7 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector as selector
 
 from keeper.assets import ETH_ADDRESS, USDC
-from keeper.chain import TOPUP_CLIENT_REF, tier_location
+from keeper.chain import tier_location
 from keeper.jobs.scheduler import JobRun
 from keeper.recon.jobs import break_book, type1_hourly
 from strongroom_testkit.tierworld import CLIENT_REF, TierWorld, tier_world
@@ -104,16 +104,22 @@ def test_a_reorg_of_a_warm_to_cold_move_does_not_double_post(world: TierWorld, p
     assert type1(w, 2) == []
 
 
-def test_a_top_up_is_an_internal_move_into_the_vault(world: TierWorld, project: Any) -> None:
+def test_a_top_up_is_an_internal_move_into_the_vault(world: TierWorld, project: Any,
+                                                    chain: Any) -> None:
+    """The top-ups and rebalancing moves exactly as the treasury plans them (cold -> hot:
+    approve + deposit, depositEth; warm -> cold: transfer), executed by the owners."""
+    from keeper.treasury.moves import Move
+    from keeper.treasury.tiers import ProposalPlanner, SweepBook
+
     w = world
-    approve = selector("approve(address,uint256)") + encode(["address", "uint256"],
-                                                            [w.vault.address, 250 * USD])
-    deposit = selector("deposit(address,uint256,bytes32)") + encode(
-        ["address", "uint256", "bytes32"], [USDC.address, 250 * USD, TOPUP_CLIENT_REF])
-    w.safe_call(project, w.cold, USDC.address, approve)
-    w.safe_call(project, w.cold, w.vault.address, deposit)
-    w.safe_call(project, w.cold, w.vault.address,
-                selector("depositEth(bytes32)") + TOPUP_CLIENT_REF, value=2 * ETH)
+    planner = ProposalPlanner(SweepBook(w.host.ledger.engine), w.w3, chain.chain_id)
+    plans = [planner.cold_to_hot(f"topup:t:{asset}", Move(asset, "cold_multisig", "cold", "vault",
+                                                           "hot", units, "test"),
+                                 w.cold, w.vault.address)
+             for asset, units in (("USDC", 250 * USD), ("ETH", 2 * ETH))]
+    for plan in plans:
+        for tx in plan.txs:
+            w.safe_call(project, w.cold, tx.to, tx.data, tx.value)
     w.mine()
     assert books(w, "USDC") == chains(w, "USDC") == (650 * USD, 0, 350 * USD)
     assert books(w, "ETH") == chains(w, "ETH") == (6 * ETH, 0, 4 * ETH)
