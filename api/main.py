@@ -40,12 +40,14 @@ from keeper.integrations.issuer import webhook_secret
 from keeper.ledger import Ledger, make_engine
 
 # Sync routes and dependencies run in anyio's thread pool. At most THREADS at once (anyio's
-# default is 40): under the GIL more threads add no throughput, and each one in a database call
-# holds a connection. The engine keeps POOL_SIZE connections (threads, the audit writer and
-# spare): with the default pool (5 + 10 overflow) concurrent requests kept opening and closing
-# overflow SQLite connections (~3.5 ms of CPU each with the PRAGMAs), ~0.3 per request at 1,000
-# in flight, which is how one worker collapsed under load (issue 13).
-THREADS = 16
+# default is 40): under the GIL more threads add no throughput but GIL hand-offs (measured at
+# 500 req/s on one worker: server CPU per balance read 1.76 ms with 8 threads, 1.88 ms with 16),
+# and each one in a database call holds a connection. The engine keeps POOL_SIZE connections
+# (threads, the audit writer and spare): with the default pool (5 + 10 overflow) concurrent
+# requests kept opening and closing overflow SQLite connections (~3.5 ms of CPU each with the
+# PRAGMAs), ~0.3 per request at 1,000 in flight, which is how one worker collapsed under load
+# (issue 13).
+THREADS = 8
 POOL_SIZE = THREADS + 4
 POOL_OVERFLOW = 8  # only if a route ever holds two connections at once
 
