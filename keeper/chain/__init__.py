@@ -27,7 +27,13 @@ The sender's and the sightings' tables (``chain_*``) are migrated by :mod:`keepe
 
 from keeper.chain.follower import Follower, FollowerConfig
 from keeper.chain.pending import Sighting, unconfirmed_deposits
-from keeper.chain.postings import TOPUP_CLIENT_REF, deposit_reference, deposit_sender, tier_location
+from keeper.chain.postings import (
+    TOPUP_CLIENT_REF,
+    deposit_reference,
+    deposit_sender,
+    tier_location,
+    vault_location,
+)
 from keeper.chain.sender import IntentConflictError, SenderConfig, SentTx, TxSender, WouldRevertError
 from keeper.chain.withdrawals import (
     REASON_CODES,
@@ -41,5 +47,5 @@ __all__ = [
     "REASON_CODES", "Follower", "FollowerConfig", "IntentConflictError", "SenderConfig", "SentTx",
     "TxSender", "VaultWithdrawals", "WithdrawalOutcome", "WithdrawalRefusedError", "WouldRevertError",
     "reason_code", "deposit_reference", "deposit_sender", "Sighting", "unconfirmed_deposits",
-    "TOPUP_CLIENT_REF", "tier_location",
+    "TOPUP_CLIENT_REF", "tier_location", "vault_location",
 ]

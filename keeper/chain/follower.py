@@ -55,7 +55,7 @@ from keeper.assets import ZERO_ADDRESS
 from keeper.audit import AuditRecord, append
 from keeper.chain import events as ev
 from keeper.chain.pending import TipWatcher
-from keeper.chain.postings import Group, Mapper, audit_records, fallback
+from keeper.chain.postings import Group, Mapper, audit_records, fallback, vault_location
 from keeper.chain.reader import ChainReader, Query, RpcError
 from keeper.ledger import (
     CursorMoved,
@@ -322,7 +322,7 @@ class Follower:
                 except (RpcError, ValueError) as exc:  # e.g. a pruned node: state too old
                     log.info("%s: balance check skipped (%s)", self.cfg.name, exc)
                     return
-                b = self.ledger.balance(self.ledger.omnibus_account(asset, f"vault:{vault}"))
+                b = self.ledger.balance(self.ledger.omnibus_account(asset, vault_location(vault)))
                 book = b.debits_posted - b.credits_posted
                 if chain != book:
                     msg = (f"vault {vault} holds {chain} {asset} on chain at block {block}, the "

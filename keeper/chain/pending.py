@@ -25,6 +25,7 @@ credited once it has ``required_confirmations`` of them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -64,10 +65,13 @@ class Sighting:
     seen_at: datetime
 
 
-def client_sighting(e: ev.Event, tokens: dict[str, str], refs: dict[str, str]) -> tuple[str, str] | None:
+def client_sighting(e: ev.Event, tokens: dict[str, str], refs: dict[str, str],
+                    tiers: Container[str] = ()) -> tuple[str, str] | None:
     """``(client id, asset)`` when the follower would credit ``e`` to a client, else None: a
-    ``deposit`` of a configured token, of a non-zero amount, naming a registered reference."""
-    if e.kind != "deposit" or e.amount <= 0:
+    ``deposit`` of a configured token, of a non-zero amount, naming a registered reference, not
+    sent by one of the vault's tier wallets (``tiers``: lower-case addresses; the follower books
+    those as internal moves whatever their reference)."""
+    if e.kind != "deposit" or e.amount <= 0 or e.sender in tiers:
         return None
     asset, client = tokens.get(e.token), refs.get(e.client_ref)
     return None if asset is None or client is None else (client, asset)
@@ -110,7 +114,7 @@ class TipWatcher:
             refs = f.ledger.client_refs() if deposits else {}
             now = datetime.now(UTC)
             for e in deposits:
-                who = client_sighting(e, f.tokens, refs)
+                who = client_sighting(e, f.tokens, refs, f.tiers)
                 if who is not None:
                     rows.append(dict(
                         source=name, client_id=who[0], client_ref=e.client_ref, tx_hash=e.tx_hash,

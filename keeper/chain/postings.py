@@ -51,6 +51,11 @@ TOPUP_CLIENT_REF = keccak(text="strongroom:treasury:cold-topup")
 _TOPUP_REF = "0x" + TOPUP_CLIENT_REF.hex()
 
 
+def vault_location(address: str) -> str:
+    """The omnibus location of the vault at ``address`` (``vault:0x..``)."""
+    return f"vault:{address.lower()}"
+
+
 def tier_location(tier: int, address: str) -> str:
     """The omnibus location of tier ``tier``'s wallet at ``address`` (``tier<n>:0x..``)."""
     return f"tier{tier}:{address.lower()}"
@@ -89,7 +94,7 @@ class Mapper:
 
     def om(self, asset: str, vault: str) -> int:
         """The omnibus account of ``asset`` held in ``vault``."""
-        return self.lg.omnibus_account(asset, f"vault:{vault}")
+        return self.lg.omnibus_account(asset, vault_location(vault))
 
     def tier_om(self, asset: str, address: str) -> int:
         """The omnibus account of ``asset`` at the tier wallet ``address`` (a key of tiers)."""

@@ -39,11 +39,11 @@ def evm_locations(host: Any) -> list[str]:
     """The omnibus locations type 1 always checks: the deployment's vault and its tier wallets
     (``tier_address(1|2)`` read from the vault at the latest block), so funds at a Multisig
     the ledger knows nothing about still show up as breaks."""
-    from keeper.chain import tier_location
+    from keeper.chain import tier_location, vault_location
 
     vault = host.follower.cfg.vault.lower()
     tiers = host.follower.reader.tier_addresses(vault)
-    return [f"vault:{vault}", *(tier_location(n, a) for a, n in sorted(tiers.items()))]
+    return [vault_location(vault), *(tier_location(n, a) for a, n in sorted(tiers.items()))]
 
 
 def type1_hourly(run: JobRun) -> int:

@@ -28,14 +28,14 @@ from eth_utils import is_hex_address
 
 from keeper.assets import ASSETS, BTC, by_symbol
 from keeper.btc.chain import Utxo
-from keeper.chain import tier_location
+from keeper.chain import tier_location, vault_location
 from keeper.chain.reader import TIERS
 from keeper.ledger import LedgerTotals
 from keeper.prices import PriceError, PriceFeed, value_cents
 from keeper.recon.breaks import Finding
 from keeper.recon.figures import Table, figures, format_cents, format_units
 
-EVM_PREFIXES = ("vault:", *(tier_location(n, "") for n in TIERS))
+EVM_PREFIXES = (vault_location(""), *(tier_location(n, "") for n in TIERS))
 BTC_PREFIX = "btc:"
 
 

@@ -31,9 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import encode as abi_encode
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from keeper.assets import DEPOSITABLE, ZERO_ADDRESS
+from keeper.chain import TOPUP_CLIENT_REF
 from keeper.keys import SafeTx, safe_tx_hash
 from keeper.safetx import SafeTxService, UnknownSafe
 from keeper.treasury.moves import Move
@@ -48,7 +49,6 @@ APPROVE = function_signature_to_4byte_selector("approve(address,uint256)")
 DEPOSIT = function_signature_to_4byte_selector("deposit(address,uint256,bytes32)")
 DEPOSIT_ETH = function_signature_to_4byte_selector("depositEth(bytes32)")
 NONCE = function_signature_to_4byte_selector("nonce()")
-TOPUP_CLIENT_REF = keccak(text="strongroom:treasury:cold-topup")
 WEEKLY, TOPUP = "weekly", "topup"
 
 

@@ -34,6 +34,7 @@ from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from sqlalchemy import Engine
 
 from keeper.assets import BTC, DEPOSITABLE
+from keeper.chain import tier_location, vault_location
 from keeper.ledger import ledger_totals
 from keeper.prices import PriceError, PriceFeed, value_cents
 from keeper.recon import BalanceReader, UtxoView
@@ -56,8 +57,9 @@ class EvmLocation:
     @property
     def ledger_location(self) -> str:
         """The follower's omnibus location of this wallet (``vault:0x..`` / ``tier<n>:0x..``)."""
-        prefix = "vault" if self.tier == "hot" else f"tier{TIER_NUMBER[self.tier]}"
-        return f"{prefix}:{self.address.lower()}"
+        if self.tier == "hot":
+            return vault_location(self.address)
+        return tier_location(TIER_NUMBER[self.tier], self.address)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import pytest
 from keeper.assets import ZERO_ADDRESS
 from keeper.chain import TOPUP_CLIENT_REF, tier_location
 from keeper.chain import events as ev
+from keeper.chain.pending import client_sighting
 from keeper.chain.postings import Mapper
 from keeper.ledger import Ledger
 
@@ -107,3 +108,12 @@ def test_the_treasury_plans_top_ups_with_the_reference_the_follower_reads() -> N
     import keeper.treasury.tiers as treasury_tiers
 
     assert treasury_tiers.TOPUP_CLIENT_REF == TOPUP_CLIENT_REF
+
+
+def test_a_tier_deposit_naming_a_client_reference_is_never_shown_pending_to_that_client() -> None:
+    tier, ref = "0x" + "77" * 20, "0x" + "ab" * 32
+    e = ev.Event("deposit", 1, "0x" + "00" * 32, "0x" + "11" * 32, 0, ZERO_ADDRESS, 5,
+                 vault="0x" + "99" * 20, client_ref=ref, sender=tier)
+    tokens, refs = {ZERO_ADDRESS: "ETH"}, {ref: "alice"}
+    assert client_sighting(e, tokens, refs) == ("alice", "ETH")  # from an outsider: pending
+    assert client_sighting(e, tokens, refs, {tier: 1}) is None  # from the warm tier: internal
