@@ -73,6 +73,7 @@ ENVIRONMENT: dict[str, str] = {
     "safetx_executor_max_gas": "STRONGROOM_SAFETX_EXECUTOR_MAX_GAS",
     "treasury_policy_file": "STRONGROOM_TREASURY_POLICY_FILE",
     "treasury_dry_run": "STRONGROOM_TREASURY_DRY_RUN",
+    "flows_outbox_retention_days": "STRONGROOM_FLOWS_OUTBOX_RETENTION_DAYS",
 }
 _FIELD_OF = {var: field for field, var in ENVIRONMENT.items()}
 
@@ -223,6 +224,9 @@ class Settings(BaseSettings):
     treasury_dry_run: bool = Field(
         False, validation_alias=_env("treasury_dry_run"),
         description="treasury jobs plan, record and audit their moves but send nothing")
+    flows_outbox_retention_days: int = Field(
+        30, ge=0, le=3650, validation_alias=_env("flows_outbox_retention_days"),
+        description="days a relayed flows outbox row is kept before the daily prune")
 
     @field_validator("alert_smtp_to", mode="before")
     @classmethod

@@ -30,17 +30,21 @@ def cli(network, path):
     from ape.exceptions import APINotImplementedError
 
     from keeper.config import load_settings
+    from keeper.flows import ISSUANCE_KEY
     from keeper.keys.hsm import ensure_local_token
-    from scripts.stack import hot_address
+    from scripts.stack import hot_address, key_address
 
     deployer = accounts.test_accounts[0]
-    hot = hot_address(ensure_local_token(load_settings().data_dir))  # the keeper's HSM key
-    try:
-        chain.provider.set_balance(hot, 10**20)  # gas for its withdrawals on a local chain
-    except APINotImplementedError:
-        click.echo(f"fund {hot} with gas: this provider cannot set balances")
+    hsm = ensure_local_token(load_settings().data_dir)
+    hot, issuance = hot_address(hsm), key_address(hsm, ISSUANCE_KEY)  # the keeper's HSM keys
+    for who in (hot, issuance):  # gas for withdrawals and sweeps / inventory deposits
+        try:
+            chain.provider.set_balance(who, 10**20)
+        except APINotImplementedError:
+            click.echo(f"fund {who} with gas: this provider cannot set balances")
     record = deploy_system(deployer, local_config(operator=hot), path)
-    click.echo(f"vault customer (HSM eth-hot): {hot}")
+    click.echo(f"vault customer and cold sweeper (HSM eth-hot): {hot}")
+    click.echo(f"issuance address (HSM eth-issuance, deposits only): {issuance}")
     click.echo(f"deployments: {deployments_path(chain.chain_id, path)}")
     for name, address in sorted(record["addresses"].items()):
         click.echo(f"  {name:16} {address}")

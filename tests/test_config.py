@@ -39,6 +39,7 @@ def test_defaults_are_the_local_stack(clean_env: pytest.MonkeyPatch, tmp_path: P
     assert (s.webhook_allow_loopback, s.bank_name) == (False, "Strongroom Custody")
     assert (s.safetx_max_age_s, s.safetx_executor_max_gas) == (604800.0, 3_000_000)
     assert (s.treasury_policy_file.name, s.treasury_dry_run) == ("policy.json", False)
+    assert s.flows_outbox_retention_days == 30
     assert s.compliance_rules_file.name == "rules.json" and s.compliance_rules_file.is_file()
     assert s.secrets_dir == tmp_path / "secrets"
     assert (s.atlas_url, s.issuer_url, s.atlas_port, s.issuer_port) == ("", "", 8101, 8102)
@@ -74,6 +75,7 @@ def test_every_variable_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -
         "webhook_allow_loopback": "True", "bank_name": "First Example Bank",
         "safetx_max_age_s": "3600.0", "safetx_executor_max_gas": "500000",
         "treasury_policy_file": str(tmp_path / "t.json"), "treasury_dry_run": "True",
+        "flows_outbox_retention_days": "7",
     }
     listed = {"alert_smtp_to": "('a@example', 'b@example')"}
     assert set(values) == set(ENVIRONMENT)  # the test covers every setting

@@ -49,6 +49,8 @@ REASON_CODES: dict[str, str] = {
     "Vault: zero op_id": "invalid_request",
     "Vault: zero amount": "invalid_request",
     "Vault: not customer": "not_authorised",
+    "Vault: not sweeper": "not_authorised",
+    "Vault: not treasury": "not_authorised",
     "Vault: insufficient balance": "insufficient_vault_balance",
     "SafeERC20: insufficient balance": "insufficient_vault_balance",
     "Blacklistable: account is blacklisted": "blacklisted_destination",

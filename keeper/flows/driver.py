@@ -9,6 +9,7 @@ crash between the call and the record re-runs the call with the same key on the 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,8 @@ from keeper.ledger import InsufficientFunds, Ledger, TransferSpec
 from keeper.ledger.db import WRITE
 
 log = logging.getLogger(__name__)
+#: what an order id can be (``ord_`` + hex); anything else in an issuer event names no order
+_ORDER_ID = re.compile(r"ord_[0-9A-Za-z_-]{1,64}")
 _NOTIFIED = {"completed": notifications.ORDER_COMPLETED, "failed": notifications.ORDER_FAILED,
              "refunded": notifications.ORDER_FAILED}
 
@@ -233,7 +236,7 @@ class Driver:
         orders waiting on it. Returns how many changed."""
         ref = str(event.get("reference") or "")
         with self.engine.connect() as conn:
-            found = store.load(conn, ref) if ref.startswith("ord_") else None
+            found = store.load(conn, ref) if _ORDER_ID.fullmatch(ref) else None
         if found is None or found[0].state in FINAL:
             return 0
         before = found[0]

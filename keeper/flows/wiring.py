@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 HOT_KEY = "eth-hot"  # the HSM key holding the vault's CUSTOMER role (withdrawals)
 ISSUANCE_KEY = "eth-issuance"  # the issuance address: receives mints, only deposits them
-#: the secp256k1 keys the local token needs (set-up's keys and the issuance key)
-TOKEN_KEYS: tuple[str, ...] = (*DEFAULT_EC_KEYS, ISSUANCE_KEY)
+#: the secp256k1 keys the local token needs (set-up's keys, the issuance key among them)
+TOKEN_KEYS: tuple[str, ...] = DEFAULT_EC_KEYS
+assert ISSUANCE_KEY in TOKEN_KEYS  # noqa: S101 - the set-up creates the key the flows sign with
 
 
 def from_settings(settings: Any, engine: Engine | None = None, ledger: Ledger | None = None, *,

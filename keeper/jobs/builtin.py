@@ -59,4 +59,8 @@ def chain_sender_tick(run: JobRun) -> int:
     with _orders(run) as orders:
         if orders is None or orders.sender is None:
             return 0
-        return len(orders.sender.sender.tick()) + orders.settle_queued()
+        payer = orders.sender
+        followed = len(payer.sender.tick())
+        if payer.issuance is not None:  # the issuance key's deposits: bumped and followed too
+            followed += len(payer.issuance.tick())
+        return followed + orders.settle_queued()

@@ -19,8 +19,10 @@ SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
 DEFAULT_TOKEN_LABEL = "strongroom"  # noqa: S105 - a label, not a secret
 #: secp256k1 key that signs the audit chain's anchors (``keeper.audit.jobs``).
 AUDIT_ANCHOR_KEY = "audit-anchor"
-#: secp256k1 keys generated in the local token by the set-up.
-DEFAULT_EC_KEYS: tuple[str, ...] = ("eth-hot", "safe-signer", "btc-cosigner", AUDIT_ANCHOR_KEY)
+#: secp256k1 keys generated in the local token by the set-up (``eth-issuance``: the issuance
+#: address the issuer mints to, which only deposits into the vault; see ``keeper.flows.wiring``).
+DEFAULT_EC_KEYS: tuple[str, ...] = ("eth-hot", "eth-issuance", "safe-signer", "btc-cosigner",
+                                    AUDIT_ANCHOR_KEY)
 #: AES-256 key that wraps cosigner seeds (never leaves the token).
 SEED_WRAP_KEY = "seed-wrap"
 

@@ -73,3 +73,13 @@ def test_tripped_breaker_refuses_every_flow(world: Any) -> None:
         assert exc.value.code == "halted"
     nothing_moved(world, c, 10_000_00, 1_000 * USDC)
     assert world.ledger.verify_invariants() == []
+
+
+def test_issuer_events_naming_no_order_change_nothing(world: Any) -> None:
+    # a signed issuer event is trusted to be the issuer's, not its reference to be well formed:
+    # PostgreSQL refuses NUL in text, so "ord_\x00" used to be a 500 on the webhook
+    c = world.client(10_000_00)
+    for ref in ("ord_\x00", "ord_" + "a" * 500, "ord_", "x" * 40, None, 7, "ord_nope"):
+        assert world.service.on_issuer_event({"reference": ref, "status": "complete"}) == 0
+    nothing_moved(world, c, 10_000_00, 0)
+    world.sound()

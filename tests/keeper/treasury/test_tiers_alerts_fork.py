@@ -88,6 +88,7 @@ def test_a_key_without_the_role_is_refused_not_sent(make_world, deposit) -> None
     world.mine()
     row, alert = refused_unchanged(world, "ETH", 100 * ETH)
     assert row.reason == "Vault: not sweeper" and "Vault: not sweeper" in alert[1]
+    assert row.code == "not_authorised"
 
 
 def _policy_with_ceiling(tmp_path: Path, cents: int) -> Path:
