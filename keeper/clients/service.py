@@ -33,7 +33,7 @@ from keeper.clients.models import ApiKeyRow, ClientRow
 from keeper.ledger import Ledger, normalise_ref
 from keeper.ledger.domain import utc
 
-CLIENT_READ = "client:read"
+CLIENT_READ = "customer:read"  # read the client's own data (was "client:read")
 CUSTOMER_TRADE = "customer:trade"
 PARTNER = "partner"
 COREBANKING = "corebanking"

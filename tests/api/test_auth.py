@@ -89,7 +89,7 @@ def test_a_key_without_the_scope_is_403(api: TestClient, world: World) -> None:
     r = api.get("/v1/balances", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403
     assert r.json()["error"]["code"] == "forbidden"
-    assert "client:read" in r.json()["error"]["message"]
+    assert "customer:read" in r.json()["error"]["message"]
 
 
 def test_issue_key_refuses_unknown_scopes_and_clients(world: World) -> None:

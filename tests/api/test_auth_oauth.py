@@ -107,7 +107,7 @@ def test_a_token_without_the_route_scope_is_403(api: TestClient, world: World) -
     ({"grant_type": "password"}, True, 400, "unsupported_grant_type"),
     ({}, True, 400, "invalid_request"),
     ({"grant_type": "client_credentials", "scope": "ops"}, True, 400, "invalid_scope"),
-    ({"grant_type": "client_credentials", "scope": "client:read admin"}, True, 400,
+    ({"grant_type": "client_credentials", "scope": "customer:read admin"}, True, 400,
      "invalid_scope"),
     ({"grant_type": "client_credentials", "client_id": "x"}, True, 400, "invalid_request"),
     ({"grant_type": "client_credentials"}, False, 401, "invalid_client"),

@@ -51,7 +51,7 @@ def test_openapi_schema(api: TestClient) -> None:
               "/v1/statements/{asset}/{year}/{month}", "/v1/deposit-instructions/{asset}"):
         assert set(paths[p]) == {"get"}, p  # read only
         op = paths[p]["get"]
-        assert op["security"] == [{"ApiKey": ["client:read"]}, {"OAuth2": ["client:read"]}], p
+        assert op["security"] == [{"ApiKey": ["customer:read"]}, {"OAuth2": ["customer:read"]}], p
         assert op["responses"]["401"]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/ErrorBody"
         }, p

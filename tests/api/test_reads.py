@@ -18,7 +18,7 @@ def test_me_is_the_keys_client(api: TestClient, world: World) -> None:
         assert body["id"] == party.client.id
         assert body["name"] == party.client.name
         assert body["client_ref"] == party.client.client_ref
-        assert body["key"] == {"key_id": party.key.key_id, "scopes": ["client:read"]}
+        assert body["key"] == {"key_id": party.key.key_id, "scopes": ["customer:read"]}
         assert party.key.api_key not in r.text
 
 

@@ -33,11 +33,11 @@ def test_cli_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
             client = clients.create_client(s, lg, "CLI Bank")
     finally:
         lg.close()
-    assert main(["create-client", client.id, "--scope", "client:read", "--scope", "ops",
+    assert main(["create-client", client.id, "--scope", "customer:read", "--scope", "ops",
                  "--label", "treasury system"]) == 0
     out = capsys.readouterr().out
     oauth_id, secret = _field(out, "oauth_client_id"), _field(out, "client_secret")
-    assert _field(out, "scopes") == "client:read ops" and len(secret) == 43
+    assert _field(out, "scopes") == "customer:read ops" and len(secret) == 43
     assert main(["list-clients", client.id]) == 0
     listed = capsys.readouterr().out
     assert oauth_id in listed and "active" in listed and secret not in listed
