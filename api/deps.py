@@ -14,7 +14,9 @@ the rate limit (:mod:`api.ratelimit`) and the route's scope check share the resu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import time
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
@@ -22,6 +24,7 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2, SecurityScopes
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.audit import ACTOR_STATE
 from api.errors import unauthorized
@@ -32,12 +35,12 @@ from keeper.deployments import Deployment, read_deployment
 from keeper.ledger import Ledger
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """The app's engine (one per app, disposed at shutdown)."""
     return request.app.state.engine
 
@@ -48,7 +51,7 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
         yield session
 
 
-def get_ledger(request: Request) -> Ledger:
+async def get_ledger(request: Request) -> Ledger:
     """The app's ledger facade (direct commits; the API only reads)."""
     return request.app.state.ledger
 
@@ -56,7 +59,7 @@ def get_ledger(request: Request) -> Ledger:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_chain_id(settings: SettingsDep) -> int:
+async def get_chain_id(settings: SettingsDep) -> int:
     """Chain id of the Ethereum network the system is deployed on."""
     return settings.chain_id
 
@@ -100,7 +103,7 @@ oauth2 = OAuth2(
 API_KEY_PREFIX = "sr_"
 
 
-def get_token_service(request: Request) -> TokenService:
+async def get_token_service(request: Request) -> TokenService:
     """The app's access-token service (signing keys cached per process)."""
     return request.app.state.tokens
 
@@ -108,21 +111,61 @@ def get_token_service(request: Request) -> TokenService:
 TokenServiceDep = Annotated[TokenService, Depends(get_token_service)]
 
 
-def get_authenticated(request: Request, session: SessionDep,
-                      tokens: TokenServiceDep) -> Principal | None:
+class CredentialCache:
+    """Principals of recently verified API keys, for ``ttl_s`` seconds (one per API process).
+
+    Keyed by the SHA-256 of the key (never the key); successes only, so a wrong key is checked
+    every time; at most ``max_entries``. A revoked key or a changed scope applies within
+    ``ttl_s`` (5 s by default: the bound the bank accepts for revocation to reach every worker,
+    against a database read per request). Access tokens are not cached: they are verified each
+    time (their signature, expiry and the OAuth client's revocation)."""
+
+    def __init__(self, ttl_s: float = 5.0, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s, self.max_entries, self.clock = ttl_s, max_entries, clock
+        self._entries: dict[bytes, tuple[float, Principal]] = {}
+
+    def get(self, credential: str) -> Principal | None:
+        """The cached principal of ``credential`` while fresh, else ``None``."""
+        hit = self._entries.get(hashlib.sha256(credential.encode()).digest())
+        return hit[1] if hit is not None and hit[0] > self.clock() else None
+
+    def put(self, credential: str, principal: Principal) -> None:
+        """Remember ``credential``'s verified principal for ``ttl_s`` seconds."""
+        if len(self._entries) >= self.max_entries:
+            now = self.clock()
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+        key = hashlib.sha256(credential.encode()).digest()
+        self._entries[key] = (self.clock() + self.ttl_s, principal)
+
+
+def _verify(engine: Engine, tokens: TokenService, credential: str) -> Principal | None:
+    with Session(engine) as session:
+        if credential.startswith(API_KEY_PREFIX):
+            return authenticate(session, credential)
+        return tokens.verify(session, credential)
+
+
+async def get_authenticated(request: Request, engine: EngineDep,
+                            tokens: TokenServiceDep) -> Principal | None:
     """The principal of the request's bearer credential (API key or access token), or ``None``.
 
     FastAPI caches it per request: the rate limit and the scope check authenticate only once.
+    API keys verified in the last few seconds come from the app's :class:`CredentialCache`.
     """
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not credential:
         return None
     credential = credential.strip()
-    if credential.startswith(API_KEY_PREFIX):
-        principal = authenticate(session, credential)
-    else:
-        principal = tokens.verify(session, credential)
-    session.rollback()  # end the read snapshot: the route starts from a fresh one
+    cache: CredentialCache = request.app.state.credentials
+    is_key = credential.startswith(API_KEY_PREFIX)
+    principal = cache.get(credential) if is_key else None
+    if principal is None:
+        principal = await run_in_threadpool(_verify, engine, tokens, credential)
+        if principal is not None and is_key:
+            cache.put(credential, principal)
     if principal is not None:
         setattr(request.state, ACTOR_STATE, str(principal.client.id))  # the audit record's actor
     return principal
@@ -131,7 +174,7 @@ def get_authenticated(request: Request, session: SessionDep,
 AuthenticatedDep = Annotated[Principal | None, Depends(get_authenticated)]
 
 
-def get_principal(
+async def get_principal(
     security_scopes: SecurityScopes,
     principal: AuthenticatedDep,
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -156,7 +199,7 @@ def get_principal(
 CurrentPrincipal = Annotated[Principal, Security(get_principal, scopes=[CLIENT_READ])]
 
 
-def get_current_client(principal: CurrentPrincipal) -> Client:
+async def get_current_client(principal: CurrentPrincipal) -> Client:
     """The client the API key belongs to (the only client a request can see)."""
     return principal.client
 

@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 
 from api import ratelimit
 from api.audit import AuditMiddleware, RequestAudit
+from api.deps import CredentialCache
 from api.errors import install_error_handlers, responses
 from api.routes import (
     balances,
@@ -48,6 +49,7 @@ from keeper.ledger import Ledger, make_engine
 # PRAGMAs), ~0.3 per request at 1,000 in flight, which is how one worker collapsed under load
 # (issue 13).
 THREADS = 8
+CREDENTIAL_TTL_S = 5.0  # a revoked API key is refused by every worker within this bound
 POOL_SIZE = THREADS + 4
 POOL_OVERFLOW = 8  # only if a route ever holds two connections at once
 
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.orders = orders.order_service_from_settings(settings, engine, ledger)
     app.state.issuer_webhook_secret = webhook_secret(settings)
     app.state.tokens = TokenService(settings.secrets_dir, settings.auth_token_ttl_s)
+    app.state.credentials = CredentialCache(CREDENTIAL_TTL_S)
     app.state.ratelimiter = RateLimiter(engine, settings.rate_limit_per_minute)
     app.state.ratelimit_failed = 0
     app.add_middleware(ratelimit.RateLimitHeaders)

@@ -96,7 +96,9 @@ def create_endpoint(engine: Engine, client_id: str, url: str, *, master: bytes,
     now = now or datetime.now(UTC)
     ep = Endpoint("we_" + secrets.token_hex(12), url, now)
     salt = secrets.token_hex(32)
-    with engine.begin() as conn:
+    # counts then inserts: the write lock first (BEGIN IMMEDIATE on SQLite), so a commit landing
+    # between the count and the insert cannot fail it with "database is locked"
+    with engine.execution_options(ledger_write=True).begin() as conn:
         count = conn.scalar(select(func.count()).select_from(_EP).where(
             _EP.c.client_id == client_id, _EP.c.active.is_(True)))
         if count >= MAX_ENDPOINTS:

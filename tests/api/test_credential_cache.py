@@ -1,14 +1,9 @@
 """Verified API keys are cached for a few seconds (``app.state.credentials``): a revoked key is
 refused once its cache entry is older than the TTL; wrong keys are never cached; the cache holds
-key digests, never keys.
-
-Lands with APIGAPS's change to ``api/deps.py`` (``CredentialCache``, an async
-``get_authenticated`` that uses ``app.state.credentials``) and three lines in ``api/main.py``;
-until then the module skips, saying so."""
+key digests, never keys."""
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -18,10 +13,7 @@ from api.main import create_app
 from keeper.ledger import make_engine
 from strongroom_testkit.apiworld import World
 
-CredentialCache = getattr(api.deps, "CredentialCache", None)
-pytestmark = pytest.mark.skipif(
-    CredentialCache is None, reason="api.deps has no CredentialCache yet: the verified-key cache "
-    "is APIGAPS's change to api/deps.py (issue 13), not applied in this tree")
+CredentialCache = api.deps.CredentialCache
 
 
 class Clock:
