@@ -7,11 +7,24 @@ via the account's pending totals.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Engine, Row, Select, case, exists, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Engine,
+    Row,
+    Select,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+)
 
 from keeper.ledger.domain import AccountKind, Kind, utc
 from keeper.ledger.models import Account, Transfer
@@ -100,8 +113,8 @@ class ClientPosting:
     created_at: datetime
 
 
-def _posting_query(client_id: str, kinds: Sequence[str]) -> tuple[Select, ColumnElement[str],
-                                                                  ColumnElement[bool]]:
+def _posting_query(client_id: str | BindParameter[str], kinds: Sequence[str]
+                   ) -> tuple[Select, ColumnElement[str], ColumnElement[bool]]:
     """Transfers of ``kinds`` touching ``client_id``'s accounts, with the category expression
     and whether the client's leg is the credit."""
     t = Transfer.__table__.c
@@ -144,20 +157,32 @@ def client_postings_page(engine: Engine, client_id: str, *, before: int | None =
         raise ValueError(f"limit must be 1 to {MAX_PAGE}")
     if category is not None and category not in CATEGORIES:
         raise ValueError(f"category must be one of {CATEGORIES}")
-    q, cat, _ = _posting_query(client_id, [Kind.SINGLE, Kind.POST])
-    t = Transfer.__table__.c
-    if before is not None:
-        q = q.where(t.id < before)
-    if asset is not None:
-        q = q.where(t.asset == asset)
-    if category is not None:
-        q = q.where(cat == category)
-    if since is not None:
-        q = q.where(t.created_at >= since)
-    if until is not None:
-        q = q.where(t.created_at < until)
+    given = {"before": before, "asset": asset, "category": category, "since": since,
+             "until": until}
+    q = _page_query(*(v is not None for v in given.values()))
+    params = {k: v for k, v in given.items() if v is not None}
     with engine.connect() as conn:
-        return [_posting(r) for r in conn.execute(q.order_by(t.id.desc()).limit(limit))]
+        return [_posting(r) for r in conn.execute(q, {"client_id": client_id, "limit": limit,
+                                                      **params})]
+
+
+@functools.cache
+def _page_query(before: bool, asset: bool, category: bool, since: bool, until: bool) -> Select:
+    """The page statement for one shape of filters, built once (values are bound parameters):
+    building and keying the statement cost about as much as running it."""
+    q, cat, _ = _posting_query(bindparam("client_id"), [Kind.SINGLE, Kind.POST])
+    t = Transfer.__table__.c
+    if before:
+        q = q.where(t.id < bindparam("before"))
+    if asset:
+        q = q.where(t.asset == bindparam("asset"))
+    if category:
+        q = q.where(cat == bindparam("category"))
+    if since:
+        q = q.where(t.created_at >= bindparam("since", type_=t.created_at.type))
+    if until:
+        q = q.where(t.created_at < bindparam("until", type_=t.created_at.type))
+    return q.order_by(t.id.desc()).limit(bindparam("limit"))
 
 
 def client_posting(engine: Engine, client_id: str, transfer_id: str) -> ClientPosting | None:
