@@ -34,6 +34,7 @@ from sqlalchemy import and_, delete, insert, or_, select
 
 from keeper.chain import events as ev
 from keeper.chain.models import ChainSighting
+from keeper.chain.postings import credited_client
 from keeper.chain.reader import Query
 from keeper.ledger import Ledger
 from keeper.ledger.db import WRITE
@@ -71,9 +72,9 @@ def client_sighting(e: ev.Event, tokens: dict[str, str], refs: dict[str, str],
     ``deposit`` of a configured token, of a non-zero amount, naming a registered reference, not
     sent by one of the vault's tier wallets (``tiers``: lower-case addresses; the follower books
     those as internal moves whatever their reference)."""
-    if e.kind != "deposit" or e.amount <= 0 or e.sender in tiers:
+    if e.kind != "deposit" or e.amount <= 0:
         return None
-    asset, client = tokens.get(e.token), refs.get(e.client_ref)
+    asset, client = tokens.get(e.token), credited_client(e, refs, tiers)
     return None if asset is None or client is None else (client, asset)
 
 

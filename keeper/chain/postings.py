@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -42,7 +42,7 @@ from eth_utils import keccak
 
 from keeper.audit import AuditRecord
 from keeper.chain import events as ev
-from keeper.ledger import Kind, Ledger, TransferSpec
+from keeper.ledger import Kind, Ledger, TransferSpec, vault_location
 
 Alert3 = tuple[str, str, str]
 _SENDER = re.compile(r" from (0x[0-9a-f]{40})\Z")
@@ -51,9 +51,11 @@ TOPUP_CLIENT_REF = keccak(text="strongroom:treasury:cold-topup")
 _TOPUP_REF = "0x" + TOPUP_CLIENT_REF.hex()
 
 
-def vault_location(address: str) -> str:
-    """The omnibus location of the vault at ``address`` (``vault:0x..``)."""
-    return f"vault:{address.lower()}"
+def credited_client(e: ev.Event, refs: Mapping[str, str], tiers: Container[str]) -> str | None:
+    """The client a vault deposit credits: the owner of its reference, unless one of the vault's
+    tier wallets sent it (an internal move, whatever its reference). The one rule of the
+    follower's postings and of the unconfirmed-deposit pass."""
+    return None if e.sender in tiers else refs.get(e.client_ref)
 
 
 def tier_location(tier: int, address: str) -> str:
@@ -141,7 +143,7 @@ class Mapper:
                                             **src))
 
         if e.kind == "deposit":
-            client = self.refs.get(e.client_ref)
+            client = credited_client(e, self.refs, self.tiers)
             if e.sender in self.tiers:  # a top-up / rebalancing: internal, whatever its ref
                 single(om, self.tier_om(asset, e.sender), e.amount)
             elif e.client_ref == _TOPUP_REF:

@@ -33,7 +33,14 @@ from keeper.ledger.errors import (
 from keeper.ledger.ledger import Ledger, normalise_asset, normalise_ref
 from keeper.ledger.migrate import upgrade
 from keeper.ledger.reports import AssetTotals, LedgerTotals, client_postings, ledger_totals
-from keeper.ledger.sources import CursorMoved, CursorState, HoldState, LeaseGrant, LeaseLost
+from keeper.ledger.sources import (
+    CursorMoved,
+    CursorState,
+    HoldState,
+    LeaseGrant,
+    LeaseLost,
+    vault_location,
+)
 from keeper.ledger.statements import (
     CATEGORIES,
     ClientPosting,
@@ -56,5 +63,5 @@ __all__ = [
     "CursorMoved", "CursorState", "HoldState", "LeaseGrant", "LeaseLost",
     "AssetTotals", "LedgerTotals", "client_postings", "ledger_totals",
     "CATEGORIES", "ClientPosting", "client_credits_after", "client_open_credits", "client_posting",
-    "client_postings_page", "client_sourced_deposits", "utc",
+    "client_postings_page", "client_sourced_deposits", "utc", "vault_location",
 ]

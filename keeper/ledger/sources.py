@@ -81,6 +81,12 @@ class HoldState:
     resolved: bool
 
 
+def vault_location(address: str) -> str:
+    """The omnibus location of the vault at ``address`` (``vault:0x..``): where its withdrawal
+    holds run and where the chain follower books what the vault holds."""
+    return f"vault:{address.lower()}"
+
+
 def withdrawal_hold_id(op_id: str) -> str:
     """Id of the hold of Vault operation ``op_id`` (0x-prefixed lower-case bytes32)."""
     return f"withdrawal:{op_id.lower()}"
@@ -242,7 +248,7 @@ class SourceBook:
         expires = now + WITHDRAWAL_SUBMIT_WINDOW + WITHDRAWAL_DELAY + WITHDRAWAL_GRACE
         return self.post(TransferSpec(
             withdrawal_hold_id(op_id), self.client_account(client_id, asset),
-            self.omnibus_account(asset, f"vault:{vault.lower()}"), amount, Kind.PENDING,
+            self.omnibus_account(asset, vault_location(vault)), amount, Kind.PENDING,
             expires_at=expires, reference=f"withdrawal {op_id}"))
 
     # ----------------------------------------------------------------- source postings
