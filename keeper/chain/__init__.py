@@ -22,9 +22,12 @@ Public surface:
   ``outcome(op_id) -> WithdrawalOutcome``: paid / queued (eta) / reverted (code, reason) /
   pending / delayed / dropped / unknown), :func:`reason_code`, ``REASON_CODES``.
 
-The sender's and the sightings' tables (``chain_*``) are migrated by :mod:`keeper.chain.migrate`.
+The calldata of ERC-20 transfers/approvals and vault deposits is built in one place
+(:mod:`keeper.chain.calldata`). The sender's and the sightings' tables (``chain_*``) are
+migrated by :mod:`keeper.chain.migrate`.
 """
 
+from keeper.chain.calldata import erc20_approve, erc20_transfer, vault_deposit, vault_deposit_eth
 from keeper.chain.follower import Follower, FollowerConfig
 from keeper.chain.pending import Sighting, unconfirmed_deposits
 from keeper.chain.postings import (
@@ -47,5 +50,6 @@ __all__ = [
     "REASON_CODES", "Follower", "FollowerConfig", "IntentConflictError", "SenderConfig", "SentTx",
     "TxSender", "VaultWithdrawals", "WithdrawalOutcome", "WithdrawalRefusedError", "WouldRevertError",
     "reason_code", "deposit_reference", "deposit_sender", "Sighting", "unconfirmed_deposits",
-    "TOPUP_CLIENT_REF", "tier_location", "vault_location",
+    "TOPUP_CLIENT_REF", "tier_location", "vault_location", "erc20_approve", "erc20_transfer",
+    "vault_deposit", "vault_deposit_eth",
 ]

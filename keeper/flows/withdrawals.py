@@ -14,12 +14,12 @@ import hashlib
 import logging
 from typing import Any
 
-from eth_abi import encode as abi_encode
-from eth_utils import function_signature_to_4byte_selector, is_address, to_checksum_address
+from eth_utils import is_address, to_checksum_address
 from sqlalchemy import select
 
 from keeper import notifications
 from keeper.assets import ETH_ADDRESS, by_symbol
+from keeper.chain import erc20_approve, vault_deposit
 from keeper.flows import rules, store
 from keeper.flows.gate import Gate
 from keeper.flows.models import OrderRow
@@ -28,8 +28,6 @@ from keeper.ledger import InsufficientFunds, Kind, TransferSpec
 
 _ORD = OrderRow.__table__
 log = logging.getLogger(__name__)
-APPROVE = function_signature_to_4byte_selector("approve(address,uint256)")
-DEPOSIT = function_signature_to_4byte_selector("deposit(address,uint256,bytes32)")
 
 
 def inventory_ref(inventory_client: str) -> str:
@@ -52,12 +50,11 @@ def deposit_to_inventory(tx: Any, vault: str, token: str, units: int, ref: str,
     from keeper.chain.sender import MINED
 
     approve = f"inventory-approve:{vault}:{token}"
-    tx.send(approve, token, APPROVE + abi_encode(["address", "uint256"], [vault, 2**256 - 1]))
+    tx.send(approve, token, erc20_approve(vault, 2**256 - 1))
     state = tx.status(approve)
     if state is None or state.state != MINED:
         return None  # the deposit follows once the approval is final
-    return tx.send(intent, vault, DEPOSIT + abi_encode(["address", "uint256", "bytes32"],
-                                                       [token, units, bytes.fromhex(ref[2:])]))
+    return tx.send(intent, vault, vault_deposit(token, units, bytes.fromhex(ref[2:])))
 
 
 class Withdrawals(Gate):

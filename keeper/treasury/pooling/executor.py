@@ -49,7 +49,15 @@ from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from keeper.assets import by_symbol
 from keeper.audit import AuditRecord, append
-from keeper.chain import IntentConflictError, SenderConfig, TxSender
+from keeper.chain import (
+    IntentConflictError,
+    SenderConfig,
+    TxSender,
+    erc20_approve,
+    erc20_transfer,
+    vault_deposit,
+    vault_deposit_eth,
+)
 from keeper.chain.revert import call_revert_reason
 from keeper.chain.sender import DROPPED, MINED, REVERTED
 from keeper.keys import Keyring
@@ -69,10 +77,6 @@ from keeper.treasury.pooling.plan import (
     reduction_bps,
 )
 
-TRANSFER = keccak(text="transfer(address,uint256)")[:4]
-APPROVE_SEL = keccak(text="approve(address,uint256)")[:4]
-DEPOSIT = keccak(text="deposit(address,uint256,bytes32)")[:4]
-DEPOSIT_ETH = keccak(text="depositEth(bytes32)")[:4]
 #: The Vault client_ref of pooling deposits: the bank's own coins, never a client's reference.
 POOL_REF = hashlib.sha256(b"strongroom:treasury:pooling").digest()
 POOL_OWNER = "bank:pooling"  # the ledger owner POOL_REF is registered to
@@ -276,14 +280,13 @@ class PoolRunner:
         token = by_symbol(row.asset).address
         limit = int(gas[row.kind if row.kind != TOPUP else NATIVE])
         if row.kind == APPROVE:
-            return token, APPROVE_SEL + abi_encode(["address", "uint256"], [recipient, units]), 0, limit
+            return token, erc20_approve(recipient, units), 0, limit
         if row.kind == TOKEN and vault:
-            return recipient, DEPOSIT + abi_encode(["address", "uint256", "bytes32"],
-                                                   [token, units, POOL_REF]), 0, limit
+            return recipient, vault_deposit(token, units, POOL_REF), 0, limit
         if row.kind == TOKEN:
-            return token, TRANSFER + abi_encode(["address", "uint256"], [recipient, units]), 0, limit
+            return token, erc20_transfer(recipient, units), 0, limit
         if row.kind == NATIVE and vault:
-            return recipient, DEPOSIT_ETH + POOL_REF, units, limit
+            return recipient, vault_deposit_eth(POOL_REF), units, limit
         return recipient, b"", units, limit  # a top-up, or ETH to an address
 
     def _would_revert(self, sender: str, to: str, data: bytes, value: int, gas: int) -> str | None:

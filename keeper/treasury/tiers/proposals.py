@@ -30,11 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from keeper.assets import DEPOSITABLE, ZERO_ADDRESS
-from keeper.chain import TOPUP_CLIENT_REF
+from keeper.chain import TOPUP_CLIENT_REF, erc20_approve, erc20_transfer, vault_deposit, vault_deposit_eth
 from keeper.keys import SafeTx, safe_tx_hash
 from keeper.safetx import SafeTxService, UnknownSafe
 from keeper.treasury.moves import Move
@@ -44,10 +43,6 @@ from keeper.treasury.tiers.policy import TierPolicy
 from keeper.treasury.tiers.sweeps import excess
 from keeper.treasury.tiers.view import EVM_WALLETS, TierView
 
-TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
-APPROVE = function_signature_to_4byte_selector("approve(address,uint256)")
-DEPOSIT = function_signature_to_4byte_selector("deposit(address,uint256,bytes32)")
-DEPOSIT_ETH = function_signature_to_4byte_selector("depositEth(bytes32)")
 NONCE = function_signature_to_4byte_selector("nonce()")
 WEEKLY, TOPUP = "weekly", "topup"
 
@@ -112,9 +107,7 @@ class ProposalPlanner:
         def build(nonce: int) -> list[SafeTx]:
             if int(token, 16) == 0:
                 return [_tx(cold, move.units, b"", nonce)]
-            return [_tx(token, 0, TRANSFER + abi_encode(["address", "uint256"],
-                                                        [to_checksum_address(cold), move.units]),
-                        nonce)]
+            return [_tx(token, 0, erc20_transfer(to_checksum_address(cold), move.units), nonce)]
         return self._plan(key, WEEKLY, move, warm, build, dry_run)
 
     def cold_to_hot(self, key: str, move: Move, cold: str, vault: str, *,
@@ -127,11 +120,9 @@ class ProposalPlanner:
 
         def build(nonce: int) -> list[SafeTx]:
             if int(token, 16) == 0:
-                return [_tx(vault, move.units, DEPOSIT_ETH + ref, nonce)]
-            approve = APPROVE + abi_encode(["address", "uint256"],
-                                           [to_checksum_address(vault), move.units])
-            deposit = DEPOSIT + abi_encode(["address", "uint256", "bytes32"],
-                                           [to_checksum_address(token), move.units, ref])
+                return [_tx(vault, move.units, vault_deposit_eth(ref), nonce)]
+            approve = erc20_approve(to_checksum_address(vault), move.units)
+            deposit = vault_deposit(to_checksum_address(token), move.units, ref)
             return [_tx(token, 0, approve, nonce), _tx(vault, 0, deposit, nonce + 1)]
         return self._plan(key, TOPUP, move, cold, build, dry_run)
 

@@ -12,14 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from eth_abi import encode
 from eth_utils import to_checksum_address
 from sqlalchemy import select
 
 from keeper.assets import USDC
 from keeper.audit import AuditTrail
 from keeper.audit import upgrade as audit_upgrade
-from keeper.chain import SenderConfig, TxSender
+from keeper.chain import SenderConfig, TxSender, erc20_transfer
 from keeper.chain.migrate import SCHEMA as CHAIN_SCHEMA
 from keeper.keys import Keyring
 from keeper.keys.hd import AddressRegistry
@@ -27,7 +26,7 @@ from keeper.keys.hsm import HsmSeedWrapper, ensure_local_token
 from keeper.ledger.db import make_engine
 from keeper.treasury.migrate import upgrade as treasury_upgrade
 from keeper.treasury.pooling import PoolCosts, operational_wallets, plan_pool, reduction_bps
-from keeper.treasury.pooling.executor import TRANSFER, PoolRunner, read_holdings
+from keeper.treasury.pooling.executor import PoolRunner, read_holdings
 from keeper.treasury.pooling.keys import DepositKeys
 from keeper.treasury.pooling.models import PoolTx
 from strongroom_testkit.treasury_pooling import deposit_wallet, fund_in_one_block
@@ -145,7 +144,7 @@ def test_pool_120_hd_deposit_addresses(tmp_path, w3, chain, hsm):
 
 
 def _transfer(to: str, units: int) -> bytes:
-    return TRANSFER + encode(["address", "uint256"], [to_checksum_address(to), units])
+    return erc20_transfer(to_checksum_address(to), units)
 
 
 def test_the_job_advances_open_runs_and_sends_nothing_in_dry_run(tmp_path, w3, rpc_url, hsm):
