@@ -122,6 +122,7 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "keeper.auth.migrate",
     "keeper.gl.migrate",
     "keeper.treasury.migrate",
+    "keeper.trading.migrate",
 )
 
 
