@@ -163,6 +163,60 @@ class Fill:
     timestamp: int
 
 
+@dataclass(frozen=True)
+class ParentOrder:
+    """A client's order to the desk, which routing splits into child orders across venues.
+
+    ``limit_price`` (quote minor units per whole base unit) bounds every child; ``None`` is a
+    market order. ``jurisdiction`` (ISO country code) and ``client_type`` (e.g. ``retail``,
+    ``professional``, ``institutional``) are what the jurisdiction rules read."""
+
+    id: str
+    client_id: str
+    symbol: str
+    side: Side
+    amount: int
+    limit_price: int | None
+    jurisdiction: str
+    client_type: str
+    created_at: int  # ms
+
+
+@dataclass(frozen=True)
+class ChildIntent:
+    """A child order routing wants to send, shown to the execution policy *before* it is sent."""
+
+    parent_id: str
+    client_id: str
+    jurisdiction: str
+    client_type: str
+    venue: str
+    symbol: str
+    side: Side
+    type: OrderType
+    amount: int
+    price: int | None
+    notional: int  # quote minor units, estimated from the book
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    """The execution policy's answer: ``allowed``, and if not, which ``rule`` said no and why."""
+
+    allowed: bool
+    rule: str = ""
+    reason: str = ""
+
+
+@runtime_checkable
+class ExecutionPolicy(Protocol):
+    """Checks a child order before it is sent (the jurisdiction engine implements it)."""
+
+    def check(self, intent: ChildIntent) -> PolicyDecision:
+        """Whether ``intent`` may be sent."""
+        ...
+
+
 @runtime_checkable
 class Venue(Protocol):
     """A trading venue with CCXT's unified methods (integer amounts, see the module docstring)."""
