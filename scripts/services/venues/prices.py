@@ -1,0 +1,109 @@
+"""The reference price every venue quotes around, and a venue's synthetic maker ladder.
+
+The reference is a seeded random walk on a one-second grid, the same for every venue given the
+seed, addressable at any absolute time in O(1) after a per-day computation: a slow mean-reverting
+walk fixes each UTC day's opening deviation, and within a day a Brownian bridge (integer steps)
+joins one opening to the next. Deviations are integer parts per million of the symbol's start
+price, so every price is an integer (quote minor units per whole base unit), never a float.
+
+A venue's makers quote a ladder around the venue's own mid (the reference plus a seeded per-venue
+noise), ``levels`` a side, each level worth about ``level_notional`` quote minor units.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+
+from keeper.trading.types import MARKETS, Level
+from scripts.services.venues.profile import VenueProfile
+
+STEP_MS = 1_000
+DAY_MS = 86_400_000
+STEPS_PER_DAY = DAY_MS // STEP_MS
+START_PRICES: dict[str, int] = {  # quote minor units (US cents) per whole base unit
+    "BTC/USD": 6_000_000, "ETH/USD": 300_000, "USDC/USD": 100, "USDT/USD": 100}
+VOLATILITY_PPM: dict[str, int] = {"BTC/USD": 170, "ETH/USD": 200, "USDC/USD": 2, "USDT/USD": 3}
+DAILY_PPM: dict[str, int] = {"BTC/USD": 30_000, "ETH/USD": 35_000, "USDC/USD": 300, "USDT/USD": 500}
+_MEAN_REVERSION_DAYS = 20
+
+
+@lru_cache(maxsize=64)
+def _day_opens(seed: int, symbol: str, last_day: int) -> tuple[int, ...]:
+    """Opening deviation (ppm) of every day up to ``last_day`` (mean-reverting daily walk)."""
+    rng = random.Random(f"ref-days:{seed}:{symbol}")
+    daily = DAILY_PPM[symbol]
+    out, x = [], 0
+    for _ in range(last_day + 2):
+        out.append(x)
+        x = x - x // _MEAN_REVERSION_DAYS + rng.randint(-daily, daily)
+    return tuple(out)
+
+
+def _day_open(seed: int, symbol: str, day: int) -> int:
+    # compute in chunks of 4096 days so consecutive days share one cached walk
+    chunk = (day // 4096 + 1) * 4096
+    return _day_opens(seed, symbol, chunk)[day]
+
+
+@lru_cache(maxsize=32)
+def _day_path(seed: int, symbol: str, day: int) -> tuple[int, ...]:
+    """Deviation (ppm) at every second of ``day``: a bridge from its open to the next day's."""
+    rng = random.Random(f"ref-day:{seed}:{symbol}:{day}")
+    vol = VOLATILITY_PPM[symbol]
+    walk = [0] * (STEPS_PER_DAY + 1)
+    w = 0
+    for k in range(1, STEPS_PER_DAY + 1):
+        w += rng.randint(-vol, vol)
+        walk[k] = w
+    start, end = _day_open(seed, symbol, day), _day_open(seed, symbol, day + 1)
+    gap = end - start - walk[-1]
+    return tuple(start + walk[k] + gap * k // STEPS_PER_DAY for k in range(STEPS_PER_DAY))
+
+
+def reference_price(seed: int, symbol: str, now_ms: int) -> int:
+    """The reference price of ``symbol`` at ``now_ms`` (same for every venue under ``seed``)."""
+    if now_ms < 0:
+        raise ValueError("time before the epoch")
+    day, ms = divmod(now_ms, DAY_MS)
+    deviation = _day_path(seed, symbol, day)[ms // STEP_MS]
+    return max(1, START_PRICES[symbol] * (1_000_000 + deviation) // 1_000_000)
+
+
+def venue_mid(seed: int, profile: VenueProfile, symbol: str, now_ms: int) -> int:
+    """The venue's own mid at the re-quote step holding ``now_ms``: reference plus its noise."""
+    step = now_ms // profile.requote_ms
+    step_ms = step * profile.requote_ms
+    noise = random.Random(f"mid:{seed}:{profile.name}:{symbol}:{step}").randint(
+        -profile.noise_ppm, profile.noise_ppm)
+    ref = reference_price(seed, symbol, step_ms)
+    return max(2, ref * (1_000_000 + noise) // 1_000_000)
+
+
+def maker_ladder(seed: int, profile: VenueProfile, symbol: str, now_ms: int
+                 ) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
+    """(bids best first, asks best first) the venue's makers post at ``now_ms``.
+
+    Levels are strictly monotone (at least one minor unit apart) and each holds about
+    ``level_notional`` quote minor units (80-120%, seeded per level and step).
+    """
+    market = MARKETS[symbol]
+    mid = venue_mid(seed, profile, symbol, now_ms)
+    step = now_ms // profile.requote_ms
+    rng = random.Random(f"ladder:{seed}:{profile.name}:{symbol}:{step}")
+    half = mid * profile.spread_ppm // 2_000_000
+    bids: list[Level] = []
+    asks: list[Level] = []
+    bid = min(mid - half, mid - 1) if half else mid - 1
+    ask = max(mid + half, mid + 1) if half else mid
+    ask = max(ask, bid + 1)
+    gap = max(1, mid * profile.level_step_ppm // 1_000_000)
+    unit = 10**market.base_decimals
+    for i in range(profile.levels):
+        b, a = bid - i * gap, ask + i * gap
+        if b >= 1:
+            size = profile.level_notional * rng.randint(80, 120) // 100
+            bids.append(Level(b, max(1, size * unit // b)))
+        size = profile.level_notional * rng.randint(80, 120) // 100
+        asks.append(Level(a, max(1, size * unit // a)))
+    return tuple(bids), tuple(asks)
