@@ -94,4 +94,6 @@ JOBS: tuple[JobDef, ...] = (
     JobDef("treasury_rebalance", "keeper.treasury.rebalance.jobs:treasury_rebalance",
            cron={"hour": "3", "minute": "0"}, misfire_grace=6 * 3600),
     JobDef("flows_outbox_prune", "keeper.flows.jobs:prune", cron={"hour": "4"}, misfire_grace=21600),
+    JobDef("forensics_mirror", "keeper.forensics.jobs:mirror", every=2.0, misfire_grace=30),
+    JobDef("forensics_detect", "keeper.forensics.jobs:detect", every=1.0, misfire_grace=30),
 )
