@@ -8,5 +8,6 @@ on ``TradingBase.metadata``. A sub-package adds one import line here when it add
 from __future__ import annotations
 
 from keeper.trading.base import TradingBase
+from keeper.trading.routing import models as routing_models
 
-__all__ = ["TradingBase"]
+__all__ = ["TradingBase", "routing_models"]

@@ -1,0 +1,346 @@
+"""The smart order router: decides (books -> consensus -> plan -> policy) and executes with
+failover, persisted so a restart resumes a parent without losing or repeating a fill.
+
+One parent is routed in rounds. Each round fetches the books and our balances of the venues not
+dropped for this parent, excludes the venues the price consensus rejects (alerting once per
+episode), plans the remaining amount (``planner``), shows every child to the
+:class:`ExecutionPolicy` (a refused venue is removed and the rest re-planned; a refused child is
+never sent), then sends the children as IOC limit orders, each written first with its client order
+id ``<parent id>-<seq>``. Outcomes:
+
+* an order back: its fill is recorded once (an order left open is cancelled first);
+* ``RequestTimeout`` (or another network error that leaves the outcome unknown): the order is
+  looked up by its client order id, never re-sent; if the look-up fails too, the child is
+  ``unknown`` and its amount stays reserved (not re-routed) until a later look-up settles it;
+* ``ExchangeNotAvailable`` / ``OnMaintenance`` / ``RateLimitExceeded`` (not placed), or a refusal
+  (``InsufficientFunds``, ``InvalidOrder``, other ``ExchangeError``): the venue is dropped for
+  this parent.
+
+Partial fills and failed children leave a remainder the next round re-plans on the venues left,
+until the parent is filled, nothing is left to route on, or ``max_rounds`` is reached. Calling
+:meth:`Router.route` again with the same parent (after a crash) first settles every child whose
+outcome was not recorded (by client order id), then carries on. One router process routes a
+given parent at a time (the caller's job scheduler elects it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from keeper.trading.routing import consensus as cons
+from keeper.trading.routing.consensus import ConsensusRules, Exclusion
+from keeper.trading.routing.execution import (
+    Arrival,
+    Decision,
+    Execution,
+    PolicyBlock,
+    compliance_cost,
+)
+from keeper.trading.routing.models import ChildStatus, ParentStatus
+from keeper.trading.routing.planner import (
+    Plan,
+    RoutingCosts,
+    VenueInput,
+    best_single_venue,
+    market_of,
+    plan,
+)
+from keeper.trading.routing.store import RoutingStore
+from keeper.trading.types import (
+    BaseError,
+    ChildIntent,
+    DDoSProtection,
+    ExchangeError,
+    ExchangeNotAvailable,
+    ExecutionPolicy,
+    NetworkError,
+    Order,
+    OrderBook,
+    OrderNotFound,
+    OrderStatus,
+    OrderType,
+    ParentOrder,
+    Side,
+    Venue,
+)
+
+AlertFn = Callable[[str, str, str], object]  # (kind, message, ref), e.g. Ledger.raise_alert
+FEED_REASONS = ("stale", "empty", "crossed", "outlier", "no_consensus", "unavailable")
+ALERT_PREFIX = "trading.routing_"  # alert kinds: trading.routing_stale, trading.routing_outlier...
+
+
+@dataclass(frozen=True)
+class RoutedVenue:
+    """A venue routing may use: the client, its latency estimate (ms) and the largest child per
+    symbol (base minor units; absent: no limit)."""
+
+    client: Venue
+    latency_ms: int = 0
+    max_order: Mapping[str, int] = field(default_factory=dict)
+
+
+def lookup_by_client_id(venue: Venue, client_order_id: str, symbol: str) -> Order | None:
+    """The venue's order placed with ``client_order_id``, or None if the venue has none.
+
+    Uses the venue's ``fetch_order_by_client_id`` (the simulators' client and a CCXT adapter
+    provide it; not part of the ``Venue`` protocol yet). Network errors propagate."""
+    try:
+        return venue.fetch_order_by_client_id(client_order_id, symbol)  # type: ignore[attr-defined]
+    except OrderNotFound:
+        return None
+
+
+class Router:
+    """Routes parent orders over ``venues`` (id -> :class:`RoutedVenue`) under ``policy``,
+    persisted on ``engine``; ``alert(kind, message, ref)`` raises an operational alert (one per
+    ref: ``Ledger.raise_alert``). ``clock()`` is now in ms."""
+
+    def __init__(self, store: RoutingStore, venues: Mapping[str, RoutedVenue],
+                 policy: ExecutionPolicy, alert: AlertFn, *,
+                 rules: ConsensusRules | None = None, costs: RoutingCosts | None = None,
+                 clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+                 max_rounds: int = 6) -> None:
+        self.store, self.venues, self.policy, self.alert = store, dict(venues), policy, alert
+        self.rules, self.costs = rules or ConsensusRules(), costs or RoutingCosts()
+        self.clock, self.max_rounds = clock, max_rounds
+        self.last_decision_ns = 0  # the last round's decision time (consensus, plan, policy)
+
+    # ------------------------------------------------------------------ public
+    def route(self, parent: ParentOrder) -> Execution:
+        """Route ``parent`` (or resume it) until it is filled or nothing is left to route on."""
+        market_of(parent.symbol)  # an unknown symbol is refused before anything is stored
+        if parent.amount <= 0:
+            raise ValueError("a parent order's amount must be positive")
+        status = self.store.open_parent(parent)
+        if status in (ParentStatus.ROUTING, ParentStatus.UNRESOLVED):
+            self._run(parent)
+        return self.execution(parent.id)
+
+    def execution(self, parent_id: str) -> Execution:
+        """The stored execution of ``parent_id`` (``KeyError`` if unknown)."""
+        ex = self.store.execution(parent_id)
+        if ex is None:
+            raise KeyError(parent_id)
+        return ex
+
+    # ------------------------------------------------------------------ rounds
+    def _run(self, parent: ParentOrder) -> None:
+        dropped: dict[str, str] = {}
+        for r in self.store.execution(parent.id).excluded:  # type: ignore[union-attr]
+            if r.exclusion.reason in ("unavailable", "refused"):
+                dropped[r.exclusion.venue] = r.exclusion.reason
+        self._settle(parent, dropped)
+        children = self.store.children(parent.id)
+        round_ = 1 + max((c.round for c in children), default=-1)
+        first_round = self.store.execution(parent.id).decision is None  # type: ignore[union-attr]
+        reason = "max rounds reached"
+        for _ in range(self.max_rounds):
+            left = self._left(parent)
+            if left <= 0:
+                reason = ""
+                break
+            before = (left, len(dropped))
+            plan_, why = self._round(parent, left, round_, dropped, first_round)
+            first_round = False
+            round_ += 1
+            if plan_ is None:
+                reason = why
+                break
+            if (self._left(parent), len(dropped)) == before:
+                reason = "no progress: the venues filled nothing of the plan"
+                break
+        self._close(parent, reason)
+
+    def _left(self, parent: ParentOrder) -> int:
+        """What is still to route: amount minus filled minus the children still unsettled."""
+        used = sum(c.filled if c.status == ChildStatus.DONE else c.amount
+                   for c in self.store.children(parent.id)
+                   if c.status in (ChildStatus.DONE, ChildStatus.UNKNOWN, ChildStatus.SENDING))
+        return parent.amount - used
+
+    def _close(self, parent: ParentOrder, reason: str) -> None:
+        children = self.store.children(parent.id)
+        filled = sum(c.filled for c in children if c.status == ChildStatus.DONE)
+        if any(c.status in (ChildStatus.UNKNOWN, ChildStatus.SENDING) for c in children):
+            self.store.finish(parent.id, ParentStatus.UNRESOLVED,
+                              "a child's outcome is unknown: resume looks it up by client id")
+        elif filled >= parent.amount:
+            self.store.finish(parent.id, ParentStatus.FILLED, None)
+        elif filled == 0:
+            self.store.finish(parent.id, ParentStatus.REJECTED, reason or "nothing filled")
+        else:
+            self.store.finish(parent.id, ParentStatus.PARTIAL, reason or "partially filled")
+
+    def _round(self, parent: ParentOrder, left: int, round_: int, dropped: dict[str, str],
+               first: bool) -> tuple[Plan | None, str]:
+        books, inputs, excluded = self._snapshot(parent, dropped)
+        t0 = time.perf_counter_ns()
+        now = self.clock()
+        verdict = cons.check(books, now, self.rules)
+        excluded.extend(verdict.excluded)
+        fresh = [inputs[v] for v in sorted(verdict.fresh)]
+        plan_, blocked, unrestricted = self._decide(parent, left, fresh)
+        self.last_decision_ns = time.perf_counter_ns() - t0
+        self._episodes(parent.symbol, excluded, list(verdict.fresh), now)
+        excluded.extend(Exclusion(b.venue, "blocked", f"{b.rule}: {b.reason}") for b in blocked)
+        self.store.record_exclusions(parent.id, round_, excluded)
+        if first:
+            allowed = [v for v in fresh if v.venue not in {b.venue for b in blocked}]
+            baseline = best_single_venue(parent.side, parent.amount, allowed,
+                                         symbol=parent.symbol, limit_price=parent.limit_price)
+            un, re = (unrestricted.amount, unrestricted.all_in), (plan_.amount, plan_.all_in)
+            decision = Decision(plan_.children, baseline, tuple(blocked), *un, *re,
+                                compliance_cost(parent.side, un, re) if blocked else None,
+                                verdict.mid)
+            arrivals = [Arrival(v.venue, v.book, v.fees, v.latency_ms)
+                        for v in sorted(inputs.values(), key=lambda x: x.venue)]
+            self.store.record_decision(parent.id, decision, arrivals)
+        if not plan_.children:
+            why = "no venue left" if not fresh else "no liquidity within the limits"
+            return None, why
+        for child in plan_.children:
+            self._send(parent, round_, child.venue, child.amount, child.price, child.notional,
+                       child.fee, dropped)
+        return plan_, ""
+
+    def _snapshot(self, parent: ParentOrder, dropped: dict[str, str]
+                  ) -> tuple[dict[str, OrderBook], dict[str, VenueInput], list[Exclusion]]:
+        """Books and free balances of the venues not dropped; a venue that fails is dropped."""
+        m = market_of(parent.symbol)
+        spend = m.quote if parent.side is Side.BUY else m.base
+        books: dict[str, OrderBook] = {}
+        inputs: dict[str, VenueInput] = {}
+        excluded: list[Exclusion] = []
+        for vid in sorted(self.venues):
+            if vid in dropped:
+                continue
+            rv = self.venues[vid]
+            try:
+                book = rv.client.fetch_order_book(parent.symbol)
+                fees = rv.client.fees()
+                free = rv.client.fetch_balance().free.get(spend, 0)
+            except BaseError as exc:
+                dropped[vid] = "unavailable"
+                excluded.append(Exclusion(vid, "unavailable", f"{type(exc).__name__}: {exc}"))
+                continue
+            books[vid] = book
+            inputs[vid] = VenueInput(vid, book, fees, rv.latency_ms,
+                                     rv.max_order.get(parent.symbol), max(free, 0))
+        return books, inputs, excluded
+
+    def _decide(self, parent: ParentOrder, left: int, fresh: list[VenueInput]
+                ) -> tuple[Plan, list[PolicyBlock], Plan]:
+        """Plan ``left`` on ``fresh``; every child shown to the policy; a refused venue is
+        removed and the rest re-planned. Returns (plan, blocks, the plan without blocks)."""
+        kw = {"symbol": parent.symbol, "limit_price": parent.limit_price, "costs": self.costs}
+        unrestricted = current = plan(parent.side, left, fresh, **kw)
+        blocked: list[PolicyBlock] = []
+        candidates = list(fresh)
+        while True:
+            refusal = None
+            for c in current.children:
+                d = self.policy.check(ChildIntent(
+                    parent.id, parent.client_id, parent.jurisdiction, parent.client_type, c.venue,
+                    parent.symbol, parent.side, OrderType.LIMIT, c.amount, c.price, c.notional))
+                if not d.allowed:
+                    refusal = PolicyBlock(c.venue, d.rule, d.reason)
+                    break
+            if refusal is None:
+                return current, blocked, unrestricted
+            blocked.append(refusal)
+            candidates = [v for v in candidates if v.venue != refusal.venue]
+            current = plan(parent.side, left, candidates, **kw)
+
+    def _episodes(self, symbol: str, excluded: list[Exclusion], fresh: list[str],
+                  now: int) -> None:
+        """Open an episode (and alert once) per venue newly excluded for a feed reason; close
+        the episodes of the venues that passed."""
+        for e in excluded:
+            if e.reason not in FEED_REASONS:
+                continue
+            since = self.store.open_episode(e.venue, symbol, e.reason, now)
+            if since is not None:
+                self.alert(ALERT_PREFIX + e.reason, f"{e.venue} {symbol} excluded from routing: "
+                           f"{e.detail}", f"routing:{e.reason}:{e.venue}:{symbol}:{since}")
+        self.store.close_episodes(fresh, symbol, FEED_REASONS)
+
+    # ------------------------------------------------------------------ children
+    def _send(self, parent: ParentOrder, round_: int, vid: str, amount: int, price: int,
+              notional: int, fee: int, dropped: dict[str, str]) -> None:
+        seq = self.store.next_seq(parent.id)
+        coid = self.store.add_child(parent.id, seq, round_, vid, OrderType.LIMIT.value, amount,
+                                    price, notional, fee)
+        venue = self.venues[vid].client
+        try:
+            order = venue.create_order(parent.symbol, OrderType.LIMIT, parent.side, amount, price,
+                                       {"clientOrderId": coid, "timeInForce": "IOC"})
+        except (ExchangeNotAvailable, DDoSProtection) as exc:  # not placed: drop the venue
+            self._drop(parent.id, round_, vid, "unavailable", coid, exc, dropped)
+            return
+        except ExchangeError as exc:  # refused (funds, size...): not placed
+            self._drop(parent.id, round_, vid, "refused", coid, exc, dropped)
+            return
+        except NetworkError as exc:  # RequestTimeout and the like: outcome unknown
+            dropped[vid] = "unavailable"
+            self.store.record_exclusions(parent.id, round_, [Exclusion(
+                vid, "unavailable", f"{type(exc).__name__}: {exc}")])
+            self._settle_child(parent, vid, coid, amount)
+            return
+        self._record(parent, vid, coid, amount, order)
+
+    def _drop(self, parent_id: str, round_: int, vid: str, reason: str, coid: str,
+              exc: BaseError, dropped: dict[str, str]) -> None:
+        detail = f"{type(exc).__name__}: {exc}"
+        dropped[vid] = reason
+        self.store.child_failed(coid, ChildStatus.FAILED, detail)
+        self.store.record_exclusions(parent_id, round_, [Exclusion(vid, reason, detail)])
+
+    def _settle(self, parent: ParentOrder, dropped: dict[str, str]) -> None:
+        """Settle every child whose outcome was not recorded (a crash or a timeout)."""
+        for c in self.store.children(parent.id):
+            if c.status in (ChildStatus.SENDING, ChildStatus.UNKNOWN):
+                self._settle_child(parent, c.venue, c.client_order_id, c.amount)
+
+    def _settle_child(self, parent: ParentOrder, vid: str, coid: str, amount: int) -> None:
+        rv = self.venues.get(vid)
+        if rv is None:
+            self.store.child_failed(coid, ChildStatus.UNKNOWN, f"venue {vid} not configured")
+            return
+        try:
+            order = lookup_by_client_id(rv.client, coid, parent.symbol)
+        except BaseError as exc:
+            self.store.child_failed(coid, ChildStatus.UNKNOWN,
+                                    f"look-up failed: {type(exc).__name__}: {exc}")
+            return
+        if order is None:
+            self.store.child_failed(coid, ChildStatus.FAILED, "not placed (no order with this "
+                                                              "client order id)")
+            return
+        self._record(parent, vid, coid, amount, order)
+
+    def _record(self, parent: ParentOrder, vid: str, coid: str, amount: int,
+                order: Order) -> None:
+        """Record a child's order, cancelling it first if the venue left it open."""
+        venue = self.venues[vid].client
+        if order.status is OrderStatus.OPEN:
+            try:
+                order = venue.cancel_order(order.id, parent.symbol)
+            except BaseError as exc:
+                self.store.child_failed(coid, ChildStatus.UNKNOWN,
+                                        f"left open, cancel failed: {type(exc).__name__}: {exc}")
+                return
+            if order.status is OrderStatus.OPEN:
+                self.store.child_failed(coid, ChildStatus.UNKNOWN, "still open after cancel")
+                return
+        if (order.filled < 0 or order.filled > amount or order.cost < 0 or order.fee.cost < 0
+                or order.side is not parent.side or order.symbol != parent.symbol):
+            self.alert(ALERT_PREFIX + "bad_report", f"{vid} reported order {order.id} for "
+                       f"{coid} inconsistent with the child ({amount} {parent.side} "
+                       f"{parent.symbol}): filled {order.filled}", f"routing:bad_report:{coid}")
+            self.store.child_failed(coid, ChildStatus.UNKNOWN, "venue report inconsistent with "
+                                                               "the child: review by hand")
+            return
+        self.store.child_done(parent.id, coid, vid, order, 10**market_of(parent.symbol)
+                              .base_decimals)
