@@ -10,6 +10,7 @@ unmatched disposals reported (never given a basis), realised and unrealised gain
 * ``python -m keeper.trading.taxlots``: show lots, set a client's method, print a report.
 """
 
+from keeper.trading.taxlots import reports  # noqa: E402  (after the book it reads)
 from keeper.trading.taxlots.book import (
     DEFAULT_LOCATION,
     EventConflictError,
@@ -34,4 +35,4 @@ from keeper.trading.taxlots.engine import (
 
 __all__ = ["DEFAULT_LOCATION", "LONG_TERM_AFTER_MS", "EventConflictError", "InvalidEventError",
            "Kind", "Lot", "Method", "Outcome", "Piece", "Policy", "PolicyChange", "Recorded",
-           "TaxEvent", "TaxLotBook", "allocate", "replay", "split"]
+           "TaxEvent", "TaxLotBook", "allocate", "replay", "reports", "split"]

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from keeper.ledger import utc
 from keeper.trading.taxlots import codec
 from keeper.trading.taxlots.engine import (
     LONG_TERM_AFTER_MS,
@@ -210,7 +211,7 @@ class TaxLotBook:
         _check_client(client_id)
         if not actor or len(actor) > 200 or "\x00" in actor:
             raise ValueError("actor must be 1..200 characters")
-        when = self.clock()
+        when = utc(self.clock())
         with self._write.begin() as conn:
             books = conn.execute(select(_B).where(_B.c.client_id == client_id)
                                  .with_for_update()).all()
@@ -235,7 +236,7 @@ class TaxLotBook:
             rows = conn.execute(select(_P).where(_P.c.client_id == client_id)
                                 .order_by(_P.c.effective_from, _P.c.id)).all()
         return [PolicyChange(Method(r.method), r.fees_in_basis, r.effective_from, r.changed_by,
-                             r.changed_at) for r in rows]
+                             utc(r.changed_at)) for r in rows]
 
     def policy(self, client_id: str) -> Policy:
         """The policy in force for ``client_id`` now (the book's default before any)."""
