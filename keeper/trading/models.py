@@ -9,5 +9,6 @@ from __future__ import annotations
 
 from keeper.trading.base import TradingBase
 from keeper.trading.routing import models as routing_models
+from keeper.trading.taxlots import models as taxlots_models
 
-__all__ = ["TradingBase", "routing_models"]
+__all__ = ["TradingBase", "routing_models", "taxlots_models"]
