@@ -15,11 +15,13 @@ venue minimising the all-in cost:
 Algorithm: every level of every venue is ranked by its marginal cost per base unit including fee
 and penalty (``price * (1e6 + taker_ppm + penalty_ppm)`` for a buy, ``price * (1e6 - taker_ppm -
 penalty_ppm)`` for a sell, best first), then taken greedily up to the amount, each venue's
-``max_order`` and our free balance there (a buy's notional plus its fee within the free quote;
-a sell within the free base; once a venue's limit or balance binds, it takes no deeper level, so
-a child's levels are always a prefix of its book). Each venue's marginal cost is monotone along its book, so the
-greedy merge is the optimum of the linear cost; the integer roundings (floor per level, ceiling
-per fee) differ from it by at most one minor unit per level and per child.
+``max_order`` and our free balance there: a sell within the free base; a buy within what a limit
+buy at its worst price reserves, ``notional(amount, price) + fee_for(notional, max(taker, maker))
++ 1``, as venues hold a limit order's funds at its limit price. Once a venue's limit or balance
+binds it takes no deeper level, so a child's levels are always a prefix of its book. Each venue's
+marginal cost is monotone along its book, so the greedy merge is the optimum of the linear cost;
+the integer roundings (floor per level, ceiling per fee) differ from it by at most one minor unit
+per level and per child.
 
 The child's price is the worst level planned on that venue: it is sent as an IOC limit order at
 that price, so it can never walk past the plan if the book moved (a shortfall is re-planned).
@@ -60,7 +62,8 @@ class VenueInput:
 
     ``max_order``: the largest child (base minor units) the venue or our risk limits accept
     (None: no limit). ``free``: our free balance there of what the order spends (quote minor units
-    for a buy, base minor units for a sell; None: not limiting)."""
+    for a buy, base minor units for a sell; None: not limiting; see the module docstring for what
+    a buy must fit)."""
 
     venue: str
     book: OrderBook
@@ -207,9 +210,9 @@ def plan(side: Side, amount: int, venues: list[VenueInput], *, symbol: str,
         if v.max_order is not None:
             take = min(take, v.max_order - acc[0])
         if v.free is not None:
-            if side is Side.BUY:
-                room = _max_notional(v.free, v.fees.taker_ppm) - acc[1]
-                take = min(take, ((room + 1) * scale - 1) // lv.price if room >= 0 else 0)
+            if side is Side.BUY:  # what a limit buy at this level's price reserves must fit
+                room = _max_notional(v.free - 1, max(v.fees.taker_ppm, v.fees.maker_ppm))
+                take = min(take, ((room + 1) * scale - 1) // lv.price - acc[0])
             else:
                 take = min(take, v.free - acc[0])
         if take < min(lv.amount, left):

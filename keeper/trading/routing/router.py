@@ -9,12 +9,14 @@ never sent), then sends the children as IOC limit orders, each written first wit
 id ``<parent id>-<seq>``. Outcomes:
 
 * an order back: its fill is recorded once (an order left open is cancelled first);
-* ``RequestTimeout`` (or another network error that leaves the outcome unknown): the order is
-  looked up by its client order id, never re-sent; if the look-up fails too, the child is
-  ``unknown`` and its amount stays reserved (not re-routed) until a later look-up settles it;
-* ``ExchangeNotAvailable`` / ``OnMaintenance`` / ``RateLimitExceeded`` (not placed), or a refusal
-  (``InsufficientFunds``, ``InvalidOrder``, other ``ExchangeError``): the venue is dropped for
-  this parent.
+* ``RequestTimeout``, ``ExchangeNotAvailable`` (a venue failing while it processed the order
+  may have placed and filled it) or another network error: the venue is dropped for this parent
+  and the order is looked up by its client order id, never re-sent; if the look-up fails too, the
+  child is ``unknown`` and its amount stays reserved (not re-routed, so it can never be bought
+  twice) until a later look-up settles it; the rest is re-routed at once;
+* ``OnMaintenance`` / ``RateLimitExceeded`` (refused before processing: not placed), or a refusal
+  (``InsufficientFunds``, ``InvalidOrder``, other ``ExchangeError``): the child failed and the
+  venue is dropped for this parent.
 
 Partial fills and failed children leave a remainder the next round re-plans on the venues left,
 until the parent is filled, nothing is left to route on, or ``max_rounds`` is reached. Calling
@@ -25,6 +27,7 @@ given parent at a time (the caller's job scheduler elects it).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,9 +56,9 @@ from keeper.trading.types import (
     ChildIntent,
     DDoSProtection,
     ExchangeError,
-    ExchangeNotAvailable,
     ExecutionPolicy,
     NetworkError,
+    OnMaintenance,
     Order,
     OrderBook,
     OrderNotFound,
@@ -69,6 +72,7 @@ from keeper.trading.types import (
 AlertFn = Callable[[str, str, str], object]  # (kind, message, ref), e.g. Ledger.raise_alert
 FEED_REASONS = ("stale", "empty", "crossed", "outlier", "no_consensus", "unavailable")
 ALERT_PREFIX = "trading.routing_"  # alert kinds: trading.routing_stale, trading.routing_outlier...
+PARENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,48}")  # + "-<seq>": a venue's clientOrderId (<= 64)
 
 
 @dataclass(frozen=True)
@@ -109,14 +113,30 @@ class Router:
 
     # ------------------------------------------------------------------ public
     def route(self, parent: ParentOrder) -> Execution:
-        """Route ``parent`` (or resume it) until it is filled or nothing is left to route on."""
-        market_of(parent.symbol)  # an unknown symbol is refused before anything is stored
-        if parent.amount <= 0:
-            raise ValueError("a parent order's amount must be positive")
+        """Route ``parent`` (or resume it) until it is filled or nothing is left to route on.
+
+        Refused before anything is stored (``ValueError``/``KeyError``): an unknown symbol, a
+        non-positive amount or limit, an id that cannot make client order ids (1-48 of
+        ``[A-Za-z0-9._:-]``)."""
+        market_of(parent.symbol)
+        if parent.amount <= 0 or (parent.limit_price is not None and parent.limit_price <= 0):
+            raise ValueError("a parent order's amount and limit price must be positive")
+        if not PARENT_ID.fullmatch(parent.id):
+            raise ValueError("a parent id is 1-48 of [A-Za-z0-9._:-]")
         status = self.store.open_parent(parent)
         if status in (ParentStatus.ROUTING, ParentStatus.UNRESOLVED):
             self._run(parent)
         return self.execution(parent.id)
+
+    def resume(self) -> list[Execution]:
+        """Route every parent left ``routing`` or ``unresolved`` (after a crash, or a child
+        whose venue did not answer): a job calls this periodically."""
+        out = []
+        for pid in self.store.unfinished():
+            parent = self.store.parent(pid)
+            if parent is not None:
+                out.append(self.route(parent))
+        return out
 
     def execution(self, parent_id: str) -> Execution:
         """The stored execution of ``parent_id`` (``KeyError`` if unknown)."""
@@ -151,6 +171,7 @@ class Router:
             if (self._left(parent), len(dropped)) == before:
                 reason = "no progress: the venues filled nothing of the plan"
                 break
+        self._settle(parent, dropped)  # a venue that failed may answer its look-up by now
         self._close(parent, reason)
 
     def _left(self, parent: ParentOrder) -> int:
@@ -276,13 +297,13 @@ class Router:
         try:
             order = venue.create_order(parent.symbol, OrderType.LIMIT, parent.side, amount, price,
                                        {"clientOrderId": coid, "timeInForce": "IOC"})
-        except (ExchangeNotAvailable, DDoSProtection) as exc:  # not placed: drop the venue
+        except (OnMaintenance, DDoSProtection) as exc:  # refused before processing: not placed
             self._drop(parent.id, round_, vid, "unavailable", coid, exc, dropped)
             return
         except ExchangeError as exc:  # refused (funds, size...): not placed
             self._drop(parent.id, round_, vid, "refused", coid, exc, dropped)
             return
-        except NetworkError as exc:  # RequestTimeout and the like: outcome unknown
+        except NetworkError as exc:  # timeout, venue failing: it may have been placed
             dropped[vid] = "unavailable"
             self.store.record_exclusions(parent.id, round_, [Exclusion(
                 vid, "unavailable", f"{type(exc).__name__}: {exc}")])

@@ -84,6 +84,12 @@ class RoutingStore:
             row = s.get(ParentRow, parent_id)
             return None if row is None else _parent(row)
 
+    def unfinished(self) -> list[str]:
+        """Ids of the parents still ``routing`` or ``unresolved``, oldest first."""
+        with Session(self.engine) as s:
+            return list(s.scalars(select(ParentRow.id).where(ParentRow.status.in_(
+                (ParentStatus.ROUTING, ParentStatus.UNRESOLVED))).order_by(ParentRow.created_at_ms)))
+
     def finish(self, parent_id: str, status: str, reason: str | None) -> None:
         """Set the parent's final (or ``unresolved``) status and why."""
         with self._write() as s, s.begin():

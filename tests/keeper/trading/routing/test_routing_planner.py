@@ -64,14 +64,20 @@ def test_limit_price_max_order_and_balance_bound_the_plan():
     capped = VenueInput("A", A.book, A.fees, max_order=BTC // 20)
     p = plan(Side.BUY, 3 * BTC // 10, [capped, B], symbol="BTC/USD", costs=NO_PENALTY)
     assert {c.venue: c.amount for c in p.children} == {"A": BTC // 20, "B": BTC // 4}
-    # B holds $300 of our USD: 300 * 100 = 30,000 cents = n + ceil(n * 5 / 10,000) -> n = 29,985
-    # cents of notional at $50,005 -> floor((29,985 + 1) * 1e8 - 1) / 5,000,500) = 599,660 sat
+    # B holds $300 of our USD; a limit buy reserves notional at its price + fee + 1 cent:
+    # n + ceil(n * 5 / 10,000) <= 29,999 -> n = 29,984 cents; at $50,005 that is
+    # floor(((29,984 + 1) * 1e8 - 1) / 5,000,500) = 599,640 sat
     poor = VenueInput("B", B.book, B.fees, free=30_000)
     p = plan(Side.BUY, 3 * BTC // 10, [A, poor], symbol="BTC/USD", costs=NO_PENALTY)
     b = next(c for c in p.children if c.venue == "B")
-    assert b.amount == 599_660 and b.notional + b.fee <= 30_000
-    more = MARKETS["BTC/USD"].notional(b.amount + 1, 5_000_500)  # one satoshi more: 29,986 cents
-    assert more + fee_for(more, 500) > 30_000
+    assert b.amount == 599_640 and reserve(b.amount, b.price, 500) <= 30_000
+    assert reserve(b.amount + 1, b.price, 500) > 30_000  # one satoshi more would not fit
+    assert next(c for c in p.children if c.venue == "A").amount == 3 * BTC // 10 - 599_640
+
+
+def reserve(amount, price, fee_ppm):
+    n = MARKETS["BTC/USD"].notional(amount, price)
+    return n + fee_for(n, fee_ppm) + 1
 
 
 def test_the_latency_penalty_breaks_a_tie_towards_the_faster_venue():
@@ -137,7 +143,8 @@ def test_every_limit_and_balance_is_respected(raw, side, amount, limit):
         if v.max_order is not None:
             assert c.amount <= v.max_order
         if v.free is not None:
-            assert (c.notional + c.fee <= v.free) if side is Side.BUY else (c.amount <= v.free)
+            assert (reserve(c.amount, c.price, v.fees.taker_ppm) <= v.free if side is Side.BUY
+                    else c.amount <= v.free)
         if limit is not None:
             assert c.price <= limit if side is Side.BUY else c.price >= limit
         # an IOC at the child's price on that book fills at least its amount, and walking exactly
