@@ -8,7 +8,8 @@ left), within the optional time window.
 
 Bounds (all in :class:`TraceLimits`, so a hostile graph cannot make a trace unbounded):
 ``depth`` hops (at most :data:`MAX_DEPTH`), ``fanout`` movements followed per address and
-direction (the largest ones; the rest counted as ``truncated``), ``max_nodes`` addresses in
+direction (the largest of each asset, assets in turn: base units of two assets are not
+compared; the rest counted as ``truncated``), ``max_nodes`` addresses in
 the result. Dust never entered the mirror (:mod:`keeper.forensics.mirror`).
 
 Labels (:class:`AddressLabels`) come from compliance (:meth:`AddressLabels.from_compliance`:
@@ -30,6 +31,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import zip_longest
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -249,9 +251,13 @@ def _hops(engine: Engine, address: str, d: str, at: datetime | None,
     cap = limits.fanout * 8  # read a bounded window; the largest of it are followed
     with engine.connect() as conn:
         rows = conn.execute(q.order_by(t.block_number, t.id).limit(cap + 1)).all()
-    moves = sorted((movement(r) for r in rows[:cap]), key=lambda m: -m.amount)
+    by_asset: dict[str, list[Movement]] = {}
+    for m in sorted((movement(r) for r in rows[:cap]), key=lambda m: -m.amount):
+        by_asset.setdefault(m.asset, []).append(m)
+    ranked = [m for rank in zip_longest(*(by_asset[a] for a in sorted(by_asset)))
+              for m in rank if m is not None]  # largest of each asset first, assets in turn
     extra = max(len(rows) - limits.fanout, 0)
-    return moves[:limits.fanout], extra
+    return ranked[:limits.fanout], extra
 
 
 def _bound(pick: Any, *values: datetime | None) -> datetime | None:

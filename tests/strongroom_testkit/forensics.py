@@ -45,3 +45,19 @@ def migrated(tmp_path: Path, name: str = "forensics.db") -> str:
     for up in (ledger_upgrade, audit_upgrade, compliance_upgrade, forensics_upgrade):
         up(url)
     return url
+
+
+def mint_usdc(accounts: Any, chain: Any, usdc: Any, to: str, amount: int) -> None:
+    """Mint ``amount`` real USDC (the fork's FiatToken) to ``to`` through a configured minter."""
+    master = usdc.masterMinter()
+    chain.provider.set_balance(master, 10**20)
+    minter = accounts[1]
+    usdc.configureMinter(minter.address, 10**18, sender=accounts[master])
+    usdc.mint(to, amount, sender=minter)
+
+
+def labels_csv(rows: list[tuple[str, str]]) -> bytes:
+    """A compliance labelled list (CSV with its end marker) of ``(address, label)`` rows."""
+    lines = ["address,chain,label,source", *(f"{a},ETH,{lb},test" for a, lb in rows),
+             f"__end__,{len(rows)}"]
+    return ("\n".join(lines) + "\n").encode()
