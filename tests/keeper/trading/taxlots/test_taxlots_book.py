@@ -201,3 +201,27 @@ def test_cli_lots_set_method_and_report(book, client, taxlots_engine, capsys):
     assert main(["--db", url, "report", client, "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[1].startswith("d1,")
     assert main(["--db", url, "report", client, "--price", "BTC=-1"]) == 2
+
+
+def test_two_writers_on_one_client_equal_replay(taxlots_engine, clock, client):
+    """Two keepers record one client's fills at once (each its own book and connections): the
+    lots are those of the replay in time order, every event recorded once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from keeper.trading.taxlots import replay
+
+    events = [TaxEvent(f"e{i}", Kind.ACQUIRE if i % 3 else Kind.DISPOSE, "BTC",
+                       (i % 5 + 1) * 10**7, T0 + (i * 7919 % 23) * DAY, "custody",
+                       amount=100_000 + i * 1_001, fee=i) for i in range(24)]
+    books = [TaxLotBook(taxlots_engine, clock=clock) for _ in range(2)]
+
+    def feed(k: int) -> list[bool]:
+        return [books[k].record(client, e).duplicate for e in events[k::2] + events[::3]]
+
+    with ThreadPoolExecutor(2) as pool:
+        flags = [f for fs in pool.map(feed, range(2)) for f in fs]
+    assert flags.count(False) == len(events)  # each event applied once, the rest duplicates
+    holdings, outcomes = replay(events, lambda _ms: Policy(Method.FIFO, True))
+    assert books[0].lots(client, "BTC") == sorted(holdings.lots.values(),
+                                                  key=lambda x: (x.acquired_at, x.origin))
+    assert books[1].outcomes(client) == outcomes
