@@ -104,6 +104,8 @@ class TaxEvent:
 
     def validate(self) -> None:
         """Raise :class:`InvalidEventError` unless every field is in range."""
+        if not isinstance(self.kind, Kind):  # a bare string would slip past the ``is`` checks
+            raise InvalidEventError("kind must be a Kind")
         for name in ("reference", "asset", "location"):
             text = getattr(self, name)
             if not isinstance(text, str) or not text or len(text) > MAX_TEXT or "\x00" in text:
