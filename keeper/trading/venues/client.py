@@ -190,11 +190,12 @@ class HttpVenue:
             if data is None:
                 raise wire.BadResponse(f"{where}: HTTP {reply.status_code} without a JSON body")
             return data
-        raise _error(where, reply, data)
+        raise _error(where, reply, data, self._http.headers.get("X-API-KEY", ""))
 
 
-def _error(where: str, reply: httpx.Response, data: object) -> Exception:
-    """The CCXT error of a non-2xx answer (the venue's message, shortened; never headers)."""
+def _error(where: str, reply: httpx.Response, data: object, secret: str) -> Exception:
+    """The CCXT error of a non-2xx answer (the venue's message, shortened and printable, with our
+    ``secret`` blanked should the venue echo it; never headers)."""
     err = data.get("error") if isinstance(data, dict) else None
     code = err.get("code") if isinstance(err, dict) else None
     message = err.get("message") if isinstance(err, dict) else None
@@ -202,6 +203,8 @@ def _error(where: str, reply: httpx.Response, data: object) -> Exception:
     if isinstance(code, str) and code.isidentifier():
         text += f" {code[:40]}"
     if isinstance(message, str):
+        if secret:
+            message = message.replace(secret, "***")
         text += f": {message[:160]!r}"
     status = reply.status_code
     if status == 429:
