@@ -7,7 +7,9 @@
   realised gains of the period (JSON, or CSV of the disposals' pieces), unrealised gains at the
   given prices and the policy history.
 
-``--db URL`` overrides the keeper's database (setting ``database_url``). Exit codes: 0 done,
+``--db URL`` overrides the keeper's database (setting ``database_url``). ``--default-method`` and
+``--default-fees-in-basis`` are the book's defaults, stored as a client's first policy when
+``set-method`` is its first record: pass the keeper's (constructor) defaults. Exit codes: 0 done,
 2 refused (bad argument).
 """
 
@@ -44,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m keeper.trading.taxlots",
                                      description="Per-client tax lots")
     parser.add_argument("--db", help="database URL (default: the keeper's)")
+    parser.add_argument("--default-method", choices=[m.value for m in Method], default="fifo")
+    parser.add_argument("--default-fees-in-basis", choices=("yes", "no"), default="yes")
     sub = parser.add_subparsers(dest="command", required=True)
     lots = sub.add_parser("lots", help="open lots (JSON)")
     lots.add_argument("client")
@@ -73,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         url = load_settings().database_url
     engine = make_engine(url)
     try:
-        book = TaxLotBook(engine)
+        book = TaxLotBook(engine, default_method=Method(args.default_method),
+                          fees_in_basis=args.default_fees_in_basis == "yes")
         if args.command == "lots":
             out = [codec.lot_json(x) | {"asset": a}
                    for a, xs in book.lots_by_asset(args.client).items()

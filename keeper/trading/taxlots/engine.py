@@ -304,6 +304,8 @@ def apply(holdings: Holdings, event: TaxEvent, policy: Policy,
         return replace(base, proceeds=net - shares[-1] if missing else net,
                        basis=sum(p.basis for p in pieces), pieces=pieces,
                        unmatched_quantity=missing, unmatched_proceeds=shares[-1] if missing else 0)
+    if event.kind is not Kind.TRANSFER:
+        raise InvalidEventError(f"unknown kind {event.kind!r}")
     moving, missing = holdings.take(event.location, event.quantity - event.fee_quantity,
                                     policy.method)
     fee_taken, fee_missing = holdings.take(event.location, event.fee_quantity, policy.method)

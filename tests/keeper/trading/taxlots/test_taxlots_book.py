@@ -200,6 +200,12 @@ def test_cli_lots_set_method_and_report(book, client, taxlots_engine, capsys):
     assert main(["--db", url, "report", client, "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[1].startswith("d1,")
     assert main(["--db", url, "report", client, "--price", "BTC=-1"]) == 2
+    fresh = client + "-new"  # its first record is the method change: the given default first
+    assert main(["--db", url, "--default-method", "hifo", "--default-fees-in-basis", "no",
+                 "set-method", fresh, "lifo", "--actor", "ops.bob"]) == 0
+    capsys.readouterr()
+    assert [(h.method, h.fees_in_basis, h.changed_by) for h in book.policy_history(fresh)] == [
+        (Method.HIFO, False, "default"), (Method.LIFO, False, "ops.bob")]
 
 
 def test_two_writers_on_one_client_equal_replay(taxlots_engine, clock, client):
