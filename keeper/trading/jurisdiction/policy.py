@@ -106,10 +106,11 @@ class JurisdictionPolicy:
         """Whether a transfer of ``amount`` minor units of ``currency`` for a client of
         ``jurisdiction`` needs travel-rule information: at or above the threshold. An amount in
         another currency than the threshold's is treated as at or above it (no FX here: the
-        conservative answer); a malformed or sanctioned code uses the default entry's rule."""
+        conservative answer, as for an amount that is not an integer); a malformed code uses the
+        default entry's rule."""
         key = self.governing(jurisdiction) if isinstance(jurisdiction, str) else DEFAULT
         rule = self.rules.jurisdictions[key].travel_rule
-        required = currency != rule.currency or amount >= rule.threshold
+        required = type(amount) is not int or currency != rule.currency or amount >= rule.threshold
         return TravelRuleCheck(required, f"{key}.travel_rule", rule.currency, rule.threshold)
 
     # -- checks --------------------------------------------------------------------------------
@@ -159,6 +160,9 @@ class JurisdictionPolicy:
             return PolicyDecision(False, "order", "the limit price must be a positive integer")
         if not _market(parent.symbol):
             return PolicyDecision(False, "order", f"unknown market {_shown(parent.symbol)}")
+        est = estimated_notional
+        if est is not None and (type(est) is not int or est <= 0):
+            return PolicyDecision(False, "order", "the estimated notional must be a positive integer")
         if parent.limit_price is None:
             order_type, notional = OrderType.MARKET, estimated_notional
         else:

@@ -205,3 +205,16 @@ def test_an_allowed_child_satisfies_every_rule_kind(jurisdiction: str, client_ty
         assert venue in POLICY.allowed_venues(jurisdiction) and symbol in rule.symbols
         assert str(type_) in ct.order_types and notional > 0
         assert ct.max_order_notional is None or notional <= ct.max_order_notional["USD"]
+
+
+@pytest.mark.parametrize("estimate", [50_000.0, True, "50000", -1, 0])
+def test_an_estimate_that_is_not_a_positive_integer_is_refused(estimate: Any) -> None:
+    market = parent(jurisdiction="DE", limit_price=None)
+    d = POLICY.check_order(market, estimated_notional=estimate)
+    assert (d.allowed, d.rule) == (False, "order")
+
+
+@pytest.mark.parametrize("amount", [1.5, "300000", None, True])
+def test_a_travel_rule_amount_that_is_not_an_integer_gets_the_conservative_answer(amount: Any) -> None:
+    assert POLICY.travel_rule("US", amount, "USD").required
+    assert POLICY.travel_rule(["US"], 1, "USD").rule == "default.travel_rule"  # type: ignore[arg-type]
