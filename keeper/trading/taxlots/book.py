@@ -24,7 +24,7 @@ client's lots in the same transaction, with the rules of :mod:`.engine`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -106,20 +106,24 @@ class TaxLotBook:
 
     def record(self, client_id: str, event: TaxEvent) -> Recorded:
         """Record ``event`` for ``client_id`` and apply it (idempotent; see the module docstring)."""
-        event.validate()
-        quote_market(event.asset)
+        return self.record_many(client_id, [event])[0]
+
+    def record_many(self, client_id: str, events: Sequence[TaxEvent]) -> list[Recorded]:
+        """Record ``events`` for ``client_id`` in one transaction (one commit for a batch of
+        fills): all are recorded or, when one is refused, none."""
         _check_client(client_id)
-        if event.occurred_at > self._now_ms() + self.max_future_ms:
-            raise InvalidEventError("event dated in the future")
+        for event in events:
+            event.validate()
+            quote_market(event.asset)
+            if event.occurred_at > self._now_ms() + self.max_future_ms:
+                raise InvalidEventError("event dated in the future")
         for attempt in range(3):
             try:
                 with self._write.begin() as conn:
-                    return self._record(conn, client_id, event)
+                    for asset in sorted({e.asset for e in events}):  # one lock order: no deadlock
+                        self._lock_book(conn, client_id, asset)
+                    return [self._record(conn, client_id, e) for e in events]
             except IntegrityError:  # a concurrent writer inserted the same reference or book row
-                with self.engine.connect() as conn:
-                    found = _find(conn, client_id, event)
-                if found is not None:
-                    return found
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")

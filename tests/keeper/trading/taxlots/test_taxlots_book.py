@@ -143,6 +143,23 @@ def test_malformed_events_are_refused_and_change_nothing(book, client, bad):
     assert _state(book, client) == before
 
 
+def test_a_batch_is_recorded_whole_or_not_at_all(book, client):
+    events = [TaxEvent("a1", Kind.ACQUIRE, "BTC", BTC, T0, "custody", amount=1_000_000),
+              TaxEvent("e1", Kind.ACQUIRE, "ETH", 10**18, T0, "custody", amount=300_000),
+              TaxEvent("d1", Kind.DISPOSE, "BTC", BTC // 2, T0 + DAY, "custody", amount=900_000)]
+    bad = TaxEvent("d2", Kind.DISPOSE, "DOGE", 1, T0 + DAY, "custody")
+    with pytest.raises(InvalidEventError):
+        book.record_many(client, [*events, bad])
+    assert _state(book, client)[2] == (0, 0, 0, 0)
+    got = book.record_many(client, [*events, events[0]])
+    assert [r.duplicate for r in got] == [False, False, False, True]
+    assert got[2].outcome.gain == 400_000  # half of a1 (500,000) sold for 900,000
+    single = client + "-one-by-one"
+    for e in events:
+        book.record(single, e)
+    assert book.lots(single) == book.lots(client) and book.outcomes(single) == book.outcomes(client)
+
+
 def test_future_dated_event_and_bad_client_are_refused(book, clock, client):
     future = int((clock.now + timedelta(hours=1)).timestamp() * 1000)
     with pytest.raises(InvalidEventError):
