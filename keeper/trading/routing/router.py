@@ -110,6 +110,7 @@ class Router:
         self.rules, self.costs = rules or ConsensusRules(), costs or RoutingCosts()
         self.clock, self.max_rounds = clock, max_rounds
         self.last_decision_ns = 0  # the last round's decision time (consensus, plan, policy)
+        self.last_decision_cpu_ns = 0  # the same, this thread's CPU time
 
     # ------------------------------------------------------------------ public
     def route(self, parent: ParentOrder) -> Execution:
@@ -197,13 +198,14 @@ class Router:
     def _round(self, parent: ParentOrder, left: int, round_: int, dropped: dict[str, str],
                first: bool) -> tuple[Plan | None, str]:
         books, inputs, excluded = self._snapshot(parent, dropped)
-        t0 = time.perf_counter_ns()
+        t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
         now = self.clock()
         verdict = cons.check(books, now, self.rules)
         excluded.extend(verdict.excluded)
         fresh = [inputs[v] for v in sorted(verdict.fresh)]
         plan_, blocked, unrestricted = self._decide(parent, left, fresh)
         self.last_decision_ns = time.perf_counter_ns() - t0
+        self.last_decision_cpu_ns = time.thread_time_ns() - c0
         self._episodes(parent.symbol, excluded, list(verdict.fresh), now)
         excluded.extend(Exclusion(b.venue, "blocked", f"{b.rule}: {b.reason}") for b in blocked)
         self.store.record_exclusions(parent.id, round_, excluded)

@@ -1,0 +1,210 @@
+"""Smart order routing bench: 1,000 seeded parent orders over the three venue simulators.
+
+Prints (never asserts): the share of orders where the router's realised all-in price is at least
+as good as / strictly better than the best single venue's for the same amount from the same
+arrival books (goal >= 90 %, SC-014), the average price improvement against it (goal >= 0.2 %,
+SC-017), planned vs realised all-in, routing decision latency p50/p99 per round (books ->
+consensus -> plan -> policy; goal < 5 ms), the planner alone on 3 venues x 50 levels, and the
+failovers and exclusions seen.
+
+Venues: the default profiles (deepbook: 20 levels of $250k, 10 bps; fastlane: 5 levels of $40k,
+5 bps; thirdex: 10 levels of $100k, 8 bps), with their seeded faults (stale and wrong books,
+thirdex's outage slots, and ``--fail-rate`` of the orders during which one venue dies after 1-3
+of our fills, revived for the next order; the bench resumes the parents left unresolved at the
+end), in this process through ``LocalVenue`` (the simulators' own engine
+without HTTP; latency is reported by the simulator, not slept). ``--http`` would use the HTTP
+services once their starter exists (not yet: the bench says so and runs in process).
+
+Order sizes: a parent's notional is log-uniform between $20k and $1.5M (``--min-usd``,
+``--max-usd``): from a fraction of one fastlane level to about a third of deepbook's whole side,
+the range where an institutional desk's block meets this simulated depth (the three venues show
+about $6.4M a side together). Half buys, half sells; half BTC/USD, half ETH/USD; a Swiss client
+(every venue allowed by the jurisdiction rules, so the comparison is routing alone). The
+simulated clock advances 1.5 s between orders so the makers re-quote.
+
+Usage: python bench/routing.py [--orders 1000] [--seed 7] [--min-usd 20000] [--max-usd 1500000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT)]
+
+from keeper.ledger import Ledger  # noqa: E402
+from keeper.ledger import migrate as ledger_migrate  # noqa: E402
+from keeper.ledger.db import make_engine  # noqa: E402
+from keeper.trading import migrate as trading_migrate  # noqa: E402
+from keeper.trading.jurisdiction import JurisdictionPolicy  # noqa: E402
+from keeper.trading.routing import (  # noqa: E402
+    ChildStatus,
+    ParentStatus,
+    RoutedVenue,
+    Router,
+    RoutingStore,
+    VenueInput,
+    plan,
+)
+from keeper.trading.types import MARKETS, OrderBook, ParentOrder, Side  # noqa: E402
+from scripts.services.venues.faults import FaultState  # noqa: E402
+from scripts.services.venues.inprocess import local_venues  # noqa: E402
+from scripts.services.venues.prices import START_PRICES, maker_ladder  # noqa: E402
+from scripts.services.venues.profile import DEFAULT_PROFILES  # noqa: E402
+
+T0 = 1_800_000_000_000
+FUNDS = {"USD": 10**13, "BTC": 10**12, "ETH": 10**24}
+
+
+def pct(values: list[int], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank)."""
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * len(v)))] if v else float("nan")
+
+
+def planner_alone(seed: int, runs: int = 2_000) -> tuple[float, float, float]:
+    """Wall p50/p99 and CPU p99 (ms) of :func:`plan` on 3 venues x 50 levels (the profiles with
+    50 levels)."""
+    inputs = []
+    for name, profile in DEFAULT_PROFILES.items():
+        p50 = profile.with_(levels=50)
+        bids, asks = maker_ladder(seed, p50, "BTC/USD", T0)
+        inputs.append(VenueInput(name, OrderBook("BTC/USD", bids, asks, T0, name), p50.fees(),
+                                 p50.latency_ms, None, 10**13))
+    rng = random.Random(seed)
+    times, cpu = [], []
+    for _ in range(runs):
+        amount = rng.randint(10**7, 50 * 10**8)
+        side = Side.BUY if rng.random() < 0.5 else Side.SELL
+        t, c = time.perf_counter_ns(), time.thread_time_ns()
+        plan(side, amount, inputs, symbol="BTC/USD")
+        times.append(time.perf_counter_ns() - t)
+        cpu.append(time.thread_time_ns() - c)
+    return pct(times, 0.5) / 1e6, pct(times, 0.99) / 1e6, pct(cpu, 0.99) / 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--orders", type=int, default=1_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--min-usd", type=int, default=20_000)
+    ap.add_argument("--max-usd", type=int, default=1_500_000)
+    ap.add_argument("--fail-rate", type=float, default=0.03,
+                    help="share of orders during which one venue dies after 1-3 of our fills")
+    ap.add_argument("--http", action="store_true", help="use the HTTP venue services")
+    args = ap.parse_args()
+    if args.http:
+        print("venues: --http asked, but no HTTP venue starter is available yet: in process")
+    print("venues: in process (LocalVenue over the simulators' engine; latency not slept), "
+          f"default profiles with their seeded faults, seed {args.seed}")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-routing-"))
+    url = f"sqlite:///{tmp / 'routing.db'}"
+    ledger_migrate.SCHEMA.upgrade(url)
+    trading_migrate.SCHEMA.upgrade(url)
+    engine = make_engine(url)
+    ledger = Ledger(engine, group_commit=False)
+    now = [T0]
+    venues = local_venues(args.seed, clock=lambda: now[0], funds=FUNDS)
+    routed = {n: RoutedVenue(v, DEFAULT_PROFILES[n].latency_ms) for n, v in venues.items()}
+    router = Router(RoutingStore(engine), routed, JurisdictionPolicy(), ledger.raise_alert,
+                    clock=lambda: now[0])
+    rng = random.Random(args.seed)
+    decisions: list[int] = []
+    cpu: list[int] = []
+    killed = 0
+    lo, hi = args.min_usd, args.max_usd
+    wall = time.perf_counter()
+    for i in range(args.orders):
+        now[0] += 1_500
+        symbol = "BTC/USD" if rng.random() < 0.5 else "ETH/USD"
+        side = Side.BUY if rng.random() < 0.5 else Side.SELL
+        usd = int(lo * (hi / lo) ** rng.random())
+        m = MARKETS[symbol]
+        amount = usd * 100 * 10**m.base_decimals // START_PRICES[symbol]
+        p = ParentOrder(f"b{args.seed}-{i}", "bench", symbol, side, amount, None, "CH",
+                        "institutional", now[0])
+        victim = None
+        if rng.random() < args.fail_rate:  # this venue dies after 1-3 of our fills
+            victim = venues[rng.choice(sorted(venues))]
+            victim.sim.set_state(FaultState(die_after_fills=rng.randint(1, 3)))
+        router.route(p)
+        decisions.append(router.last_decision_ns)
+        cpu.append(router.last_decision_cpu_ns)
+        if victim is not None:
+            killed += victim.sim.faults.state.dead
+            victim.sim.set_state(FaultState())  # back for the next order (resume settles later)
+    now[0] += 120_000  # outage slots are a minute: let every venue come back, then resume
+    resumed = len(router.resume())
+    elapsed = time.perf_counter() - wall
+    report(router, venues, args, (decisions, cpu), (resumed, killed), elapsed, ledger)
+    ledger.close()
+    engine.dispose()
+
+
+def report(router: Router, venues: dict, args: argparse.Namespace,
+           latency: tuple[list[int], list[int]], counts: tuple[int, int], elapsed: float,
+           ledger: Ledger) -> None:
+    """Print the figures."""
+    (decisions, cpu), (resumed, killed) = latency, counts
+    execs = [router.execution(f"b{args.seed}-{i}") for i in range(args.orders)]
+    status: dict[str, int] = {}
+    for ex in execs:
+        status[ex.status] = status.get(ex.status, 0) + 1
+    comparable = [ex for ex in execs if ex.improvement() is not None]
+    no_baseline = sum(1 for ex in execs if ex.decision and ex.decision.baseline is None
+                      and ex.status == ParentStatus.FILLED)
+    at_least = sum(1 for ex in comparable if ex.improvement() >= 0)
+    strictly = sum(1 for ex in comparable if ex.improvement() > 0)
+    pct_impr = [ex.improvement() / ex.decision.baseline.all_in * 100 for ex in comparable]
+    bps_gap = [abs(ex.all_in - ex.decision.restricted_all_in) / ex.all_in * 10_000
+               for ex in execs if ex.decision and ex.status == ParentStatus.FILLED
+               and ex.decision.restricted_amount == ex.parent.amount and ex.all_in]
+    drops = sum(1 for ex in execs for e in ex.excluded
+                if e.exclusion.reason in ("unavailable", "refused"))
+    feed = sum(1 for ex in execs for e in ex.excluded
+               if e.exclusion.reason in ("stale", "outlier", "no_consensus", "crossed", "empty"))
+    ours = {(f.venue, f.order_id): (f.amount, f.cost, f.fee) for ex in execs for f in ex.fills}
+    theirs: dict[tuple[str, str], list[int]] = {}
+    for vid, v in venues.items():
+        for rec in v.sim.engine.fills:
+            acc = theirs.setdefault((vid, rec.fill.order_id), [0, 0, 0])
+            acc[0], acc[1], acc[2] = acc[0] + rec.fill.amount, acc[1] + rec.fill.cost, \
+                acc[2] + rec.fill.fee
+    mismatched = sum(1 for k in ours.keys() | theirs.keys() if ours.get(k) != tuple(theirs.get(k, ())))
+    failed = sum(1 for ex in execs for c in ex.children if c.status == ChildStatus.FAILED)
+    multi = sum(1 for ex in execs if len({c.venue for c in ex.children}) > 1)
+    n = len(comparable)
+    print(f"orders: {len(execs)} in {elapsed:.1f} s wall; status {status}; resumed {resumed}")
+    print(f"comparable with a best single venue (filled, baseline exists): {n}; filled with no "
+          f"single venue able to fill alone: {no_baseline}; split across venues: {multi}")
+    if n:
+        print(f"SOR at least as good as the best single venue: {at_least / n:.1%} "
+              f"(goal >= 90 %); strictly better: {strictly / n:.1%}")
+        print(f"price improvement vs best single venue: mean {statistics.mean(pct_impr):.4f} % "
+              f"(goal >= 0.2 %), median {statistics.median(pct_impr):.4f} %, "
+              f"p90 {pct([int(x * 10_000) for x in pct_impr], 0.9) / 10_000:.4f} %")
+    if bps_gap:
+        print(f"planned vs realised all-in (filled orders): mean |gap| "
+              f"{statistics.mean(bps_gap):.3f} bps, max {max(bps_gap):.3f} bps")
+    print(f"decision latency per round (consensus + plan + policy): wall p50 "
+          f"{pct(decisions, 0.5) / 1e6:.3f} ms, p99 {pct(decisions, 0.99) / 1e6:.3f} ms "
+          f"(goal < 5 ms); CPU p50 {pct(cpu, 0.5) / 1e6:.3f} ms, p99 {pct(cpu, 0.99) / 1e6:.3f} ms")
+    p50, p99, c99 = planner_alone(args.seed)
+    print(f"planner alone, 3 venues x 50 levels: wall p50 {p50:.3f} ms, p99 {p99:.3f} ms; "
+          f"CPU p99 {c99:.3f} ms")
+    print(f"failovers: venues killed mid-order {killed} (--fail-rate {args.fail_rate}); "
+          f"venues dropped mid-parent {drops}, children failed {failed}, parents held "
+          f"unresolved until their venue answered, then resumed: {resumed}; feed exclusions "
+          f"{feed}; alerts raised {len(ledger.alerts())} (one per episode)")
+    print(f"fills: {len(ours)} venue orders filled in our records, {len(theirs)} in the venues' "
+          f"own; orders whose amount/cost/fee differ or are missing on one side: {mismatched}")
+
+
+if __name__ == "__main__":
+    main()
