@@ -29,7 +29,9 @@ Definitions (Q: the quantity filled, base minor units):
   quote minor units, and in bps of the baseline's all-in;
 * **cost of compliance**: when the best venue alone among *all* trusted venues was one the policy
   refused, how much better it was than the baseline (quote minor units); beside it, routing's own
-  planned cost of its policy blocks (``ExecutionRecord.compliance_cost``).
+  planned cost of its policy blocks (``ExecutionRecord.compliance_cost``);
+* **limit breaches**: fills at a price worse than the order's limit price (a venue or routing
+  fault), listed so the report shows them rather than refusing the order.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from fractions import Fraction
 
 from keeper.trading.bestex.record import ExecutionRecord, RecordError
 from keeper.trading.routing import all_in, mid_of, saving, walk
-from keeper.trading.types import MARKETS, Market, ParentOrder, Side, fee_for
+from keeper.trading.types import MARKETS, Fill, Market, ParentOrder, Side, fee_for
 
 BPS = 10_000
 
@@ -116,6 +118,7 @@ class OrderReport:
     compliance_cost: int | None
     routed_compliance_cost: int | None
     record: ExecutionRecord
+    limit_breaches: tuple[Fill, ...] = ()
 
     @property
     def beats_baseline(self) -> bool | None:
@@ -150,6 +153,11 @@ def _validate(record: ExecutionRecord) -> Market:
     if sum(f.amount for f in record.fills) > p.amount:
         raise RecordError("fills: more was filled than the parent's amount")
     return MARKETS[p.symbol]
+
+
+def _beyond(side: Side, price: int, limit: int | None) -> bool:
+    """Whether ``price`` is worse for the client than the order's ``limit``."""
+    return limit is not None and (price > limit if side is Side.BUY else price < limit)
 
 
 def _better(side: Side, rows: Iterable[VenueRow]) -> VenueRow | None:
@@ -265,6 +273,7 @@ def analyse(record: ExecutionRecord) -> OrderReport:
         cost,
         record.compliance_cost,
         record,
+        tuple(f for f in record.fills if _beyond(side, f.price, p.limit_price)),
     )
 
 
@@ -294,6 +303,7 @@ class Summary:
     forbidden_best: int
     compliance_cost: int
     routed_compliance_cost: int
+    limit_breach_orders: int
 
 
 def _mean(values: Sequence[Fraction]) -> Fraction | None:
@@ -344,5 +354,6 @@ def summarise(
             sum(1 for r in rs if r.forbidden_best),
             sum(r.compliance_cost or 0 for r in rs),
             sum(r.routed_compliance_cost or 0 for r in rs),
+            sum(1 for r in rs if r.limit_breaches),
         )
     return out

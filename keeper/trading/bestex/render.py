@@ -103,6 +103,7 @@ def order_document(r: OrderReport) -> Document:
             ("Notional", _money(r.notional, m)),
             ("Fees", f"{_money(r.fees, m)} ({_bps(r.fee_bps)})"),
             ("All-in", _money(r.all_in, m)),
+            ("Fills beyond the limit price", str(len(r.limit_breaches)) if r.limit_breaches else "none"),
         ],
         note="Positive slippage is adverse to the client. bps rounded half away from zero.",
     )
@@ -213,6 +214,7 @@ def period_document(
                     ("Orders whose best price was on a forbidden venue", str(s.forbidden_best)),
                     ("Cost of compliance vs those venues", _money(s.compliance_cost, m)),
                     ("Cost of compliance planned by routing", _money(s.routed_compliance_cost, m)),
+                    ("Orders with fills beyond their limit price", str(s.limit_breach_orders)),
                 ],
             )
         )

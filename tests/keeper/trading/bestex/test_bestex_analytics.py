@@ -186,3 +186,15 @@ def test_inconsistent_records_are_refused_with_the_field(buy: ExecutionRecord, b
 )
 def test_fixed_rounds_half_away_from_zero(value: Fraction, places: int, text: str) -> None:
     assert fixed(value, places) == text
+
+
+def test_fills_beyond_the_limit_price_are_reported_not_hidden(buy: ExecutionRecord) -> None:
+    assert analyse(buy).limit_breaches == ()
+    # the limit is USD 65,000.00: fastlane's fill at 65,005.00 breached it (deepbook's at 65,000.00 did not)
+    r = analyse(replace(buy, parent=replace(buy.parent, limit_price=6_500_000)))
+    assert [(f.venue, f.price) for f in r.limit_breaches] == [("fastlane", 6_500_500)]
+    sell = replace(buy.fills[0], side=Side.SELL)
+    s = replace(buy, parent=replace(buy.parent, side=Side.SELL, limit_price=6_500_001), fills=(sell,))
+    assert analyse(s).limit_breaches == (sell,)
+    assert analyse(replace(s, parent=replace(s.parent, limit_price=None))).limit_breaches == ()
+    assert summarise([analyse(buy), r, analyse(s)])["USD"].limit_breach_orders == 2

@@ -59,6 +59,9 @@ def test_order_report_html_escapes_hostile_strings(buy: ExecutionRecord) -> None
     assert "c&amp;d&lt;/td&gt;" in html
     for figure in ("USD 65,002.0000", "1.08 bps", "USD 5.25 (1.61 bps)", "USD 11.26", "USD 6.01"):
         assert figure in html
+    assert "<th>Fills beyond the limit price</th><td>none</td>" in html
+    breached = replace(buy, parent=replace(buy.parent, limit_price=6_500_000))
+    assert "<th>Fills beyond the limit price</th><td>1</td>" in render_html(order_document(analyse(breached)))
 
 
 def test_order_report_pdf_opens_and_shows_the_figures_and_the_hostile_text_literally(
