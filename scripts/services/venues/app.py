@@ -97,6 +97,7 @@ class FaultPatch(BaseModel):
     wrong_for_ms: int | None = Field(None, ge=0, le=10**10)
     wrong_ppm: int | None = Field(None, gt=-500_000, lt=500_000)
     latency_ms: int | None = Field(None, ge=0, le=60_000)
+    rate_limit_rps: int | None = Field(None, ge=0, le=100_000)
     die_after_fills: int | None = Field(None, ge=0)
     clear: bool = False  # first reset every override (a revived, normal venue)
 
@@ -234,7 +235,8 @@ def create_app(service: Service, *, api_key: str, admin_key: str) -> FastAPI:
 
     @app.patch("/admin/faults", dependencies=[Depends(admin)])
     def patch_faults(body: FaultPatch) -> Any:
-        """Force an outage, stale or wrong prices, a latency, a death after N fills; revive."""
+        """Force an outage, stale or wrong prices, a latency or rate limit, a death after N fills;
+        revive (``clear``)."""
         now = now_ms()
         sim = service.sim
         with sim.lock:

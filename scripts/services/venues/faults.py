@@ -29,6 +29,7 @@ class FaultState:
     wrong_until_ms: int = 0         # every public answer's prices offset until then
     wrong_ppm: int | None = None    # offset of forced wrong prices (signed); default the profile's
     latency_ms: int | None = None   # overrides the profile's mean latency
+    rate_limit_rps: int | None = None  # overrides the profile's rate limit
     die_after_fills: int | None = None  # set on the engine as its fill budget
 
     def to_dict(self) -> dict[str, object]:
@@ -64,6 +65,11 @@ class Faults:
             return "unavailable"
         return None
 
+    def _setting(self, name: str) -> int:
+        """The admin's override of a profile setting, else the profile's."""
+        value = getattr(self.state, name)
+        return int(getattr(self.profile, name) if value is None else value)
+
     def _slot_down(self, slot: int) -> bool:
         p = self.profile.outage_probability
         return bool(p) and _unit("outage", self.seed, self.profile.name, slot) < p
@@ -98,14 +104,14 @@ class Faults:
 
     def latency_ms(self) -> int:
         """This request's added latency: mean +- uniform jitter (the admin's mean if set)."""
-        mean = self.state.latency_ms if self.state.latency_ms is not None else self.profile.latency_ms
+        mean = self._setting("latency_ms")
         jitter = min(self.profile.latency_jitter_ms, mean)
         return mean + self._rng.randint(-jitter, jitter)
 
     def rate_limited(self, key: str, now_ms: int) -> int | None:
         """Token bucket per key (``rate_limit_rps`` a second, as many in a burst): None when
         the request may go, else the milliseconds until a token is back."""
-        rate = self.profile.rate_limit_rps
+        rate = self._setting("rate_limit_rps")
         if rate <= 0:
             return None
         tokens, last = self._buckets.get(key, (float(rate), now_ms))

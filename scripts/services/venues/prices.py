@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from functools import lru_cache
+from itertools import accumulate
 
 from keeper.trading.types import MARKETS, Level
 from scripts.services.venues.profile import VenueProfile
@@ -26,36 +27,37 @@ START_PRICES: dict[str, int] = {  # quote minor units (US cents) per whole base 
 VOLATILITY_PPM: dict[str, int] = {"BTC/USD": 170, "ETH/USD": 200, "USDC/USD": 2, "USDT/USD": 3}
 DAILY_PPM: dict[str, int] = {"BTC/USD": 30_000, "ETH/USD": 35_000, "USDC/USD": 300, "USDT/USD": 500}
 _MEAN_REVERSION_DAYS = 20
+FIRST_DAY = 18_262  # 2020-01-01: the daily walk starts there (earlier days open at 0)
 
 
 @lru_cache(maxsize=64)
 def _day_opens(seed: int, symbol: str, last_day: int) -> tuple[int, ...]:
-    """Opening deviation (ppm) of every day up to ``last_day`` (mean-reverting daily walk)."""
+    """Opening deviation (ppm) of every day from :data:`FIRST_DAY` to ``last_day`` + 1 (a
+    mean-reverting daily walk)."""
     rng = random.Random(f"ref-days:{seed}:{symbol}")
     daily = DAILY_PPM[symbol]
     out, x = [], 0
-    for _ in range(last_day + 2):
+    for _ in range(last_day - FIRST_DAY + 2):
         out.append(x)
-        x = x - x // _MEAN_REVERSION_DAYS + rng.randint(-daily, daily)
+        x = x - x // _MEAN_REVERSION_DAYS + rng.getrandbits(32) % (2 * daily + 1) - daily
     return tuple(out)
 
 
 def _day_open(seed: int, symbol: str, day: int) -> int:
-    # compute in chunks of 4096 days so consecutive days share one cached walk
-    chunk = (day // 4096 + 1) * 4096
-    return _day_opens(seed, symbol, chunk)[day]
+    day = max(day, FIRST_DAY)
+    chunk = FIRST_DAY + ((day - FIRST_DAY) // 1024 + 1) * 1024  # consecutive days share one walk
+    return _day_opens(seed, symbol, chunk)[day - FIRST_DAY]
 
 
 @lru_cache(maxsize=32)
 def _day_path(seed: int, symbol: str, day: int) -> tuple[int, ...]:
-    """Deviation (ppm) at every second of ``day``: a bridge from its open to the next day's."""
+    """Deviation (ppm) at every second of ``day``: a bridge from its open to the next day's.
+
+    Each step is a seeded byte mapped to an integer in [-vol, vol] (255 -> 0: symmetric)."""
     rng = random.Random(f"ref-day:{seed}:{symbol}:{day}")
     vol = VOLATILITY_PPM[symbol]
-    walk = [0] * (STEPS_PER_DAY + 1)
-    w = 0
-    for k in range(1, STEPS_PER_DAY + 1):
-        w += rng.randint(-vol, vol)
-        walk[k] = w
+    table = [(b - 127) * vol // 127 if b < 255 else 0 for b in range(256)]
+    walk = list(accumulate(map(table.__getitem__, rng.randbytes(STEPS_PER_DAY)), initial=0))
     start, end = _day_open(seed, symbol, day), _day_open(seed, symbol, day + 1)
     gap = end - start - walk[-1]
     return tuple(start + walk[k] + gap * k // STEPS_PER_DAY for k in range(STEPS_PER_DAY))
