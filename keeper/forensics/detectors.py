@@ -221,8 +221,8 @@ class UnusualHours(Detector):
 @dataclass(frozen=True)
 class Burst(Detector):
     """More than ``max_events`` events of ``kinds`` by one actor within ``window_s`` seconds
-    (one finding per burst: when the count first exceeds the limit; ``name`` tells the
-    instances apart)."""
+    (a finding when the count exceeds the limit; the count then starts again, so a burst going
+    on alerts again after as many fresh events; ``name`` tells the instances apart)."""
 
     name: str = "burst"  # type: ignore[misc]
     kinds: tuple[str, ...] = ("signing",)
@@ -238,11 +238,12 @@ class Burst(Detector):
         recent = [r for r in st["recent"] if now - r[0] < self.window_s]
         recent.append([now, event.key])
         out: list[Finding] = []
-        if len(recent) == self.max_events + 1:
+        if len(recent) > self.max_events:
             out.append(Finding(self.name, event.actor, event,
                                f"{len(recent)} {'/'.join(self.kinds)} events by {event.actor} "
                                f"within {self.window_s}s (limit {self.max_events})",
                                [{"events": [k for _, k in recent]}, event.brief()]))
+            recent = []  # a burst going on alerts again after as many fresh events
         state.put(event.actor, {"recent": recent[-(self.max_events * 4):], "at": now})
         return out
 

@@ -102,6 +102,16 @@ def test_signing_burst_fires_once_per_burst_and_not_on_a_steady_pace():
     assert run(det, mixed) == []
 
 
+def test_a_burst_that_goes_on_alerts_again_with_fresh_events():
+    """Failed authentications share one actor (``anonymous``): two attacks within a minute are
+    two alerts, each with its own events, not one."""
+    det = Burst(name="auth_failure_burst", kinds=("auth_failed",), max_events=10, window_s=60)
+    attack = [event("auth_failed", "anonymous", seconds=i) for i in range(25)]
+    found = run(det, attack)
+    assert [f.event.key for f in found] == [attack[10].key, attack[21].key]
+    assert set(found[1].evidence[0]["events"]).isdisjoint(found[0].evidence[0]["events"])
+
+
 def test_peel_chain_fires_at_the_third_peel_with_the_whole_path():
     a, b, c, d = (addr(i) for i in range(20, 24))
     path = [transfer(addr(1), a, 100_000 * USDC_UNIT, seconds=0),
