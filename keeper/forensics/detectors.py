@@ -124,7 +124,8 @@ CLIENT_MONEY = ("deposit", "withdrawal", "movement")
 @dataclass(frozen=True)
 class VolumeSpike(Detector):
     """A movement above ``ratio_percent`` of the client's median *and* above the median plus
-    ``mad_k`` median absolute deviations, once the client has ``min_history`` movements."""
+    ``mad_k`` median absolute deviations, once the client has ``min_history`` movements (one
+    baseline per client, asset and kind: deposits, withdrawals and other movements apart)."""
 
     window: int = 50
     min_history: int = 10
@@ -137,7 +138,7 @@ class VolumeSpike(Detector):
         """See :class:`Detector`."""
         if event.kind not in self.kinds or not event.amount or not event.actor:
             return []
-        key = f"{event.actor}|{event.asset}|{'in' if event.kind == 'deposit' else 'out'}"
+        key = f"{event.actor}|{event.asset}|{event.kind}"
         st = state.get(key) or {"amounts": [], "keys": []}
         amounts: list[int] = [int(a) for a in st["amounts"]]
         out: list[Finding] = []

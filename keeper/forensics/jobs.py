@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from keeper.chain.reader import ChainReader
 from keeper.forensics.detectors import default_detectors
 from keeper.forensics.events import AuditSource, ChainSource, LedgerSource
 from keeper.forensics.mirror import MirrorConfig, TransferMirror
@@ -28,7 +29,8 @@ def mirror(run: JobRun) -> int:
     """Mirror the chain's confirmed value movements; returns movements stored."""
     follower = run.host.follower
     cfg = MirrorConfig(tokens=follower.cfg.tokens, start_block=follower.cfg.start_block)
-    return TransferMirror(run.host.ledger.engine, follower.reader, cfg).run_until_synced(MAX_STEPS)
+    reader = ChainReader(follower.w3)  # its own: the follower's reader runs in another job
+    return TransferMirror(run.host.ledger.engine, reader, cfg).run_until_synced(MAX_STEPS)
 
 
 def pipeline_for(host: Any) -> AnomalyPipeline:

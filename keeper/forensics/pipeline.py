@@ -10,7 +10,9 @@ alert already stored is never stored twice. Only then is each new alert raised t
 (``alert(kind, message, ref)``, e.g. :meth:`keeper.ledger.Ledger.raise_alert`, once per
 ``ref``), which :mod:`keeper.alerts` delivers; an alert stored but not yet raised (a crash in
 between) is raised by the next run. A failed run drops the in-memory state, so the next run
-starts from what was committed.
+starts from what was committed. A detector that raises on an event (an input nobody foresaw)
+does not halt the stream: the other detectors judge it, the cursor moves on, and an
+``anomaly_detector_error`` ops alert names the detector and the event.
 
 Latency: each alert keeps the event's time and when it was detected; SC-008 asks 100 % of a
 test set within 30 s. The keeper's ``forensics_detect`` job runs every second.
@@ -35,6 +37,7 @@ from keeper.ledger.db import WRITE
 log = logging.getLogger(__name__)
 AlertFn = Callable[[str, str, str], object]  # (kind, message, ref)
 ALERT_PREFIX = "anomaly_"
+DETECTOR_ERROR = "anomaly_detector_error"
 MAX_MESSAGE_CHAIN = 3000  # characters of the forensic chain put in the ops alert's message
 _CHUNK = 500
 
@@ -113,9 +116,14 @@ class AnomalyPipeline:
                     events += [e for _, e in got if e.kind]
             events.sort(key=lambda e: e.at)
             findings: list[Finding] = []
+            failed: list[tuple[str, str, str]] = []
             for e in events:
                 for d in self.detectors:
-                    findings += d.observe(e, state[d.name])
+                    try:
+                        findings += d.observe(e, state[d.name])
+                    except Exception as exc:  # noqa: BLE001 - one odd event never halts the rest
+                        log.exception("detector %s failed on %s", d.name, e.key)
+                        failed.append((d.name, e.key, f"{type(exc).__name__}: {str(exc)[:200]}"))
             for d in self.detectors:
                 d.trim(state[d.name])
             stored = self._commit(moved, state, findings) if moved or findings else []
@@ -127,6 +135,11 @@ class AnomalyPipeline:
         for st in state.values():
             st.dirty.clear()
         self.raise_pending()
+        if self.alert is not None:
+            for det, key, why in failed:
+                self.alert(DETECTOR_ERROR, f"detector {det} failed on event {key} ({why}); "
+                           "the event was judged by the other detectors only",
+                           f"forensics:error:{det}:{key}"[:160])
         return stored
 
     def run_until_idle(self, max_runs: int = 1000) -> list[StoredAlert]:

@@ -16,6 +16,7 @@ from keeper.audit import AuditRecord, AuditTrail
 from keeper.forensics import (
     AnomalyPipeline,
     AuditSource,
+    Burst,
     ChainSource,
     LedgerSource,
     default_detectors,
@@ -195,3 +196,28 @@ def test_ledger_deposits_feed_the_client_baseline(world):
     assert [(a.detector, a.subject) for a in found] == [("volume_spike", "c9")]
     assert found[0].evidence[-1]["ref"] == "dep-big"
     assert json.loads(json.dumps(found[0].evidence))  # the chain is plain JSON
+
+
+class Fragile(Burst):
+    """A detector with a bug: it cannot judge a signing request to the zero address."""
+
+    def observe(self, event: Any, state: Any) -> list:
+        if event.kind == "signing" and event.recipient == addr(0):
+            raise ValueError("unforeseen input")
+        return super().observe(event, state)
+
+
+def test_a_detector_failing_on_an_event_never_halts_the_stream(world):
+    ledger, trail = world
+    trail.append(AuditRecord("safe-owner:0xcc", "safetx.propose",
+                             {"safe_tx_hash": "0x" + "11" * 32, "to": addr(0)}, {}, at=T0))
+    signing(trail, "0xaa", T0, 6)
+    e = ledger.engine
+    p = AnomalyPipeline(e, [AuditSource(e)],
+                        [Fragile(name="fragile", max_events=5), *default_detectors()],
+                        ledger.raise_alert)
+    found = p.run_once()
+    assert sorted(a.detector for a in found) == ["fragile", "signing_burst"]
+    errors = [a for a in ledger.alerts() if a[0] == "anomaly_detector_error"]
+    assert len(errors) == 1 and "fragile" in errors[0][1] and "audit:1.0" in errors[0][1]
+    assert p.run_once() == [] and len(ledger.alerts()) == 3  # moved on: nothing again
