@@ -185,7 +185,7 @@ class TaxLotBook:
             self._rebuild(conn, client_id, event.asset)
             outcome = codec.outcome(_one_outcome(conn, client_id, event.reference))
             return Recorded(outcome, False)
-        holdings = _load_lots(conn, client_id, event.asset)
+        holdings = _load_lots(conn, client_id, event)
         outcome = apply(holdings, event, self._policy_at(conn, client_id)(event.occurred_at),
                         self.long_term_after_ms)
         _write_lots(conn, client_id, event.asset, holdings)
@@ -361,8 +361,14 @@ def _one_outcome(conn: Connection, client_id: str, reference: str) -> Mapping[st
                                          _O.c.reference == reference)).one()._mapping
 
 
-def _load_lots(conn: Connection, client_id: str, asset: str) -> Holdings:
-    rows = conn.execute(select(_L).where(_L.c.client_id == client_id, _L.c.asset == asset))
+def _load_lots(conn: Connection, client_id: str, event: TaxEvent) -> Holdings:
+    """The lots ``event`` can touch: none for an acquisition (its lot is new), those at its
+    location for a disposal, at both ends for a transfer (arrivals merge by origin)."""
+    if event.kind is Kind.ACQUIRE:
+        return Holdings()
+    places = [event.location] + ([event.to_location] if event.to_location else [])
+    rows = conn.execute(select(_L).where(_L.c.client_id == client_id, _L.c.asset == event.asset,
+                                         _L.c.location.in_(places)))
     lots = [codec.lot(r) for r in rows]
     return Holdings({(lot.location, lot.origin): lot for lot in lots})
 
