@@ -1,7 +1,7 @@
 """One symbol's order book: resting orders in price-time priority, and the plan of a match.
 
 Matching is split in two so a refused order changes nothing: :meth:`Book.plan` walks the opposite
-side without touching it (skipping the taker's own orders: self-trade prevention), and the engine
+side without touching it (stopping at the taker's own orders: self-trade prevention), and the engine
 applies the plan with :meth:`Book.take` only after it has checked the funds.
 """
 
@@ -52,9 +52,12 @@ class Book:
         for side, rows in self._sides.items():
             self._sides[side] = [r for r in rows if r.owner != owner]
 
-    def plan(self, side: Side, amount: int, limit: int | None, owner: str) -> list[tuple[Resting, int]]:
+    def plan(self, side: Side, amount: int, limit: int | None, owner: str
+             ) -> tuple[list[tuple[Resting, int]], bool]:
         """What an incoming ``side`` order of ``amount`` (at most/least ``limit``) would take:
-        (resting order, amount) pairs in priority order; nothing changes."""
+        (resting order, amount) pairs in priority order, and whether it stopped at an order of
+        its own ``owner`` (self-trade prevention, "expire taker": the rest of the incoming order
+        must not trade or rest past it). Nothing changes."""
         out: list[tuple[Resting, int]] = []
         left = amount
         for row in self._sides[Side.SELL if side is Side.BUY else Side.BUY]:
@@ -63,11 +66,11 @@ class Book:
             if limit is not None and (row.price > limit if side is Side.BUY else row.price < limit):
                 break
             if row.owner == owner:
-                continue
+                return out, True
             take = min(left, row.remaining)
             out.append((row, take))
             left -= take
-        return out
+        return out, False
 
     def take(self, row: Resting, amount: int) -> None:
         """Reduce ``row`` by ``amount`` (removing it when it is used up)."""

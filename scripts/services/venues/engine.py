@@ -9,7 +9,9 @@ changes. Fills are priced at the resting order's price; we pay the taker fee whe
 and the maker fee when the makers hit our resting order. An order's fee is
 ``fee_for(taker_cost, taker_ppm) + fee_for(maker_cost, maker_ppm)``; each fill carries the increase
 it caused, so the fills' fees add up to the order's fee. A ``clientOrderId`` binds one order: the
-same request again returns it unchanged; another request under the same id is refused.
+same request again returns it unchanged; another request under the same id is refused. Our
+incoming order never trades with our own resting order: it stops there and its remainder expires
+(self-trade prevention "expire taker"), so our book is never crossed.
 
 Time is passed in (``now_ms``), never read, so the same seed and the same calls give the same
 books and fills. :attr:`Engine.ledger` records what the makers and the venue's fee account
@@ -142,6 +144,11 @@ class Engine:
         self._now = 0
         self._changes = Changes()
 
+    @property
+    def now(self) -> int:
+        """The engine's clock (ms): the latest time it was advanced to."""
+        return self._now
+
     # --- account ------------------------------------------------------------------------------
 
     def fund(self, currency: str, amount: int) -> None:
@@ -187,7 +194,7 @@ class Engine:
         for side, levels in ((Side.BUY, bids), (Side.SELL, asks)):
             for level in levels:
                 left = level.amount
-                for row, take in book.plan(side, level.amount, level.price, MAKERS):
+                for row, take in book.plan(side, level.amount, level.price, MAKERS)[0]:
                     if not self._budget_left():
                         break
                     self._trade(self.orders[row.order_id], row, take, taker=False, book=book)
@@ -245,7 +252,7 @@ class Engine:
                 return order.view()
         self.advance(now_ms)
         market = MARKETS[symbol]
-        plan = book.plan(side, amount, price, US)
+        plan, self_trade = book.plan(side, amount, price, US)
         if side is Side.BUY:
             currency = market.quote
             if type is OrderType.LIMIT:
@@ -273,7 +280,7 @@ class Engine:
             self._trade(order, row, take, taker=True, book=book)
         if order.filled == amount:
             self._finish(order, OrderStatus.CLOSED)
-        elif tif == "IOC":
+        elif tif == "IOC" or self_trade:  # self-trade prevention expires the incoming remainder
             self._finish(order, OrderStatus.EXPIRED)
         else:
             book.add(Resting(order.price or 0, order.seq, order.id, US, side, amount - order.filled))

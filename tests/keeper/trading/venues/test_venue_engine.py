@@ -5,6 +5,8 @@ same books and fills)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -127,6 +129,18 @@ def test_die_after_fills_stops_matching_mid_order() -> None:
     assert engine.balance().used == {"BTC": 0, "USD": 0}
 
 
+def test_self_trade_prevention_expires_the_incoming_order_and_never_crosses_the_book() -> None:
+    engine = small_engine()
+    ask = engine.create_order("BTC/USD", OrderType.LIMIT, Side.SELL, BTC // 10, 5_010_000, T0, "our-ask")
+    assert ask.status is OrderStatus.OPEN
+    buy = engine.create_order("BTC/USD", OrderType.LIMIT, Side.BUY, BTC // 2, 5_020_000, T0, "our-bid")
+    # takes the makers' 0.3 BTC below our own ask, then stops at our ask: the rest expires
+    assert (buy.status, buy.filled) == (OrderStatus.EXPIRED, 3 * BTC // 10)
+    book = engine.order_book("BTC/USD", T0)
+    assert book.bids[0].price < book.asks[0].price == 5_010_000
+    assert engine.fetch_order(ask.id, T0).filled == 0 and engine.balance().used["USD"] == 0
+
+
 # --- properties ---------------------------------------------------------------------------------
 
 OPS = st.lists(st.tuples(
@@ -153,8 +167,9 @@ def run(ops: list[tuple], seed: int) -> Engine:
                 engine.advance(now)
             elif kind == "cancel":
                 open_ids = [o.id for o in engine.orders.values() if o.status is OrderStatus.OPEN]
-                if open_ids:
-                    engine.cancel_order(open_ids[amount % len(open_ids)], now)
+                if open_ids:  # it may fill as the makers re-quote first: then it is not open
+                    with contextlib.suppress(InvalidOrder):
+                        engine.cancel_order(open_ids[amount % len(open_ids)], now)
             elif kind == "market":
                 engine.create_order(symbol, OrderType.MARKET, side, amount, None, now)
             else:
@@ -195,6 +210,9 @@ def check_invariants(engine: Engine) -> None:
             assert record.reserved == 0
     for currency, used in bal.used.items():
         assert used == open_reserved.get(currency, 0)
+    for symbol in ("BTC/USD", "ETH/USD"):
+        book = engine.order_book(symbol, engine.now, 1)
+        assert not book.bids or not book.asks or book.bids[0].price < book.asks[0].price
 
 
 @settings(max_examples=25, deadline=None)
