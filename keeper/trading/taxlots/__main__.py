@@ -5,12 +5,14 @@
   (fifo, lifo, hifo) from now on, recorded with who and when;
 * ``report CLIENT [--since ISO] [--until ISO] [--price ASSET=CENTS ...] [--format json|csv]``:
   realised gains of the period (JSON, or CSV of the disposals' pieces), unrealised gains at the
-  given prices and the policy history.
+  given prices and the policy history;
+* ``verify CLIENT``: the assets whose stored lots or outcomes differ from a replay of the event
+  log (exit 1 when any does; ``--rebuild`` recomputes them from the log).
 
 ``--db URL`` overrides the keeper's database (setting ``database_url``). ``--default-method`` and
 ``--default-fees-in-basis`` are the book's defaults, stored as a client's first policy when
 ``set-method`` is its first record: pass the keeper's (constructor) defaults. Exit codes: 0 done,
-2 refused (bad argument).
+1 a verify found differences, 2 refused (bad argument).
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument("--until")
     rep.add_argument("--price", action="append", default=[], metavar="ASSET=CENTS")
     rep.add_argument("--format", choices=("json", "csv"), default="json")
+    ver = sub.add_parser("verify", help="compare stored lots with a replay of the events")
+    ver.add_argument("client")
+    ver.add_argument("--rebuild", action="store_true")
     args = parser.parse_args(argv)
 
     from keeper.ledger import make_engine
@@ -93,6 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                               "effective_from": change.effective_from,
                               "changed_by": change.changed_by,
                               "changed_at": change.changed_at.isoformat()}, sort_keys=True))
+        elif args.command == "verify":
+            wrong = book.verify(args.client)
+            if args.rebuild:
+                for asset in wrong:
+                    book.rebuild(args.client, asset)
+            print(json.dumps({"client_id": args.client, "mismatched": wrong,
+                              "rebuilt": wrong if args.rebuild else []}, sort_keys=True))
+            return 1 if wrong and not args.rebuild else 0
         else:
             try:
                 since, until, prices = _ms(args.since), _ms(args.until), _prices(args.price)

@@ -218,8 +218,8 @@ class TaxLotBook:
         when = utc(self.clock())
         with self._write.begin() as conn:
             books = conn.execute(select(_B).where(_B.c.client_id == client_id)
-                                 .with_for_update()).all()
-            current = self._ensure_policy(conn, client_id)
+                                 .order_by(_B.c.asset).with_for_update()).all()
+            current = self._ensure_policy(conn, client_id, change=True)
             change = PolicyChange(Method(method) if method is not None else current.method,
                                   current.fees_in_basis if fees_in_basis is None
                                   else bool(fees_in_basis),
@@ -247,13 +247,17 @@ class TaxLotBook:
         with self.engine.connect() as conn:
             return self._policy_at(conn, client_id)(self._now_ms())
 
-    def _ensure_policy(self, conn: Connection, client_id: str) -> Policy:
-        rows = conn.execute(select(_P.c.id).where(_P.c.client_id == client_id).limit(1)).first()
-        if rows is None:
+    def _ensure_policy(self, conn: Connection, client_id: str, change: bool = False) -> Policy:
+        """The client's policy now, storing the default as its first if it has none. Locks its
+        policy rows: shared for a writer of events, exclusive for a change, so a change and an
+        event of the same client never interleave (even on an asset with no book row yet)."""
+        q = select(_P.c.id).where(_P.c.client_id == client_id)
+        rows = conn.execute(q.with_for_update(read=not change)).all()
+        if not rows:
             conn.execute(insert(_P).values(client_id=client_id, method=self.default.method.value,
                                            fees_in_basis=self.default.fees_in_basis,
                                            effective_from=0, changed_by="default",
-                                           changed_at=self.clock()))
+                                           changed_at=utc(self.clock())))
         return self._policy_at(conn, client_id)(self._now_ms())
 
     def _last_policy_from(self, conn: Connection, client_id: str) -> int:
@@ -282,6 +286,26 @@ class TaxLotBook:
         with self._write.begin() as conn:
             if self._lock_book(conn, client_id, asset) is not None:
                 self._rebuild(conn, client_id, asset)
+
+    def verify(self, client_id: str) -> list[str]:
+        """The assets of ``client_id`` whose stored lots or outcomes differ from a replay of the
+        event log (empty when every cost basis is what the events give)."""
+        with self.engine.connect() as conn:
+            assets = [r[0] for r in conn.execute(select(_B.c.asset).where(
+                _B.c.client_id == client_id).order_by(_B.c.asset))]
+            policy_at = self._policy_at(conn, client_id)
+            wrong = []
+            for asset in assets:
+                holdings, outcomes = replay(events_of(conn, client_id, asset), policy_at,
+                                            self.long_term_after_ms)
+                rows = conn.execute(select(_L).where(_L.c.client_id == client_id,
+                                                     _L.c.asset == asset))
+                stored = {(x.location, x.origin): x for x in map(codec.lot, rows)}
+                kept = sorted((codec.outcome(r) for r in conn.execute(select(_O).where(
+                    _O.c.client_id == client_id, _O.c.asset == asset))), key=Outcome.key)
+                if stored != holdings.lots or kept != outcomes:
+                    wrong.append(asset)
+        return wrong
 
     def _rebuild(self, conn: Connection, client_id: str, asset: str) -> None:
         events = events_of(conn, client_id, asset)

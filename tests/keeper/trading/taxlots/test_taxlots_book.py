@@ -75,6 +75,23 @@ def test_older_event_after_newer_disposal_equals_replay_in_time_order(book, clie
     assert book.outcomes(other) == book.outcomes(client)
 
 
+def test_verify_finds_a_tampered_lot_and_rebuild_restores_it(book, client):
+    from sqlalchemy import update
+
+    book.record_acquisition(client, "a1", "BTC", BTC, 1_000_000, T0)
+    book.record_acquisition(client, "e1", "ETH", 10**18, 300_000, T0)
+    book.record_disposal(client, "d1", "BTC", BTC // 3, 500_000, T0 + DAY)
+    assert book.verify(client) == []
+    good = book.lots(client, "BTC")
+    t = LotRow.__table__
+    with book.engine.begin() as conn:
+        conn.execute(update(t).where(t.c.client_id == client, t.c.asset == "BTC")
+                     .values(basis="1"))
+    assert book.verify(client) == ["BTC"]
+    book.rebuild(client, "BTC")
+    assert book.verify(client) == [] and book.lots(client, "BTC") == good
+
+
 def test_policy_change_is_audited_and_applies_to_later_disposals(book, clock, client):
     book.record_acquisition(client, "a1", "BTC", BTC, 1_000_000, T0)
     book.record_acquisition(client, "a2", "BTC", BTC, 3_000_000, T0 + DAY)
@@ -217,6 +234,8 @@ def test_cli_lots_set_method_and_report(book, client, taxlots_engine, capsys):
     assert main(["--db", url, "report", client, "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[1].startswith("d1,")
     assert main(["--db", url, "report", client, "--price", "BTC=-1"]) == 2
+    assert main(["--db", url, "verify", client]) == 0
+    assert json.loads(capsys.readouterr().out)["mismatched"] == []
     fresh = client + "-new"  # its first record is the method change: the given default first
     assert main(["--db", url, "--default-method", "hifo", "--default-fees-in-basis", "no",
                  "set-method", fresh, "lifo", "--actor", "ops.bob"]) == 0

@@ -110,6 +110,7 @@ def test_book_in_any_order_equals_replay_and_is_idempotent(taxlots_engine, clock
     want = sorted(holdings.lots.values(), key=lambda x: (x.location, x.acquired_at, x.origin))
     assert book.lots(client, "BTC") == want
     assert book.outcomes(client) == outcomes
+    assert book.verify(client) == []
     for e in data.draw(st.permutations(events)):
         assert book.record(client, e).duplicate
     assert book.lots(client, "BTC") == want and book.outcomes(client) == outcomes
