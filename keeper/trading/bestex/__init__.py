@@ -7,13 +7,24 @@ Public surface:
   ``Execution``; :func:`record_from_json` / :func:`record_to_json` its strict file form;
 * :func:`analyse` -> :class:`OrderReport` (arrival price, VWAP, slippage, fees, venue comparison,
   improvement vs the best single venue, cost of compliance); :func:`summarise` -> per quote
-  currency :class:`Summary` over a period; :func:`fixed` the one display rounding;
+  currency :class:`Summary` over a period (:func:`in_period`), :func:`venue_usage` ->
+  :class:`VenueUsage` rows; :func:`fixed` the one display rounding;
 * :func:`order_document`, :func:`period_document`, :func:`render_html`, :func:`render_pdf`: the
   compliance reports;
 * CLI: ``python -m keeper.trading.bestex order|period``.
 """
 
-from keeper.trading.bestex.analytics import OrderReport, Summary, VenueRow, analyse, fixed, summarise
+from keeper.trading.bestex.analytics import (
+    OrderReport,
+    Summary,
+    VenueRow,
+    VenueUsage,
+    analyse,
+    fixed,
+    in_period,
+    summarise,
+    venue_usage,
+)
 from keeper.trading.bestex.record import (
     ExcludedVenue,
     ExecutionRecord,
@@ -34,9 +45,11 @@ __all__ = [
     "Summary",
     "VenueArrival",
     "VenueRow",
+    "VenueUsage",
     "analyse",
     "fixed",
     "from_execution",
+    "in_period",
     "order_document",
     "period_document",
     "record_from_json",
@@ -44,4 +57,5 @@ __all__ = [
     "render_html",
     "render_pdf",
     "summarise",
+    "venue_usage",
 ]

@@ -23,8 +23,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from keeper.trading.bestex.analytics import OrderReport, Summary, analyse, fixed, in_period, summarise
-from keeper.trading.bestex.record import ExecutionRecord, RecordError, from_execution, record_from_json
+from keeper.trading.bestex.analytics import OrderReport, analyse, fixed, in_period, summarise, venue_usage
+from keeper.trading.bestex.record import (
+    ExecutionRecord,
+    RecordError,
+    fill_to_json,
+    from_execution,
+    record_from_json,
+)
 from keeper.trading.bestex.render import Document, order_document, period_document, render_html, render_pdf
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -75,18 +81,19 @@ def _exact(value: Any) -> Any:
     return value
 
 
+def fields_json(obj: Any) -> dict[str, Any]:
+    """A flat dataclass of figures (``Summary``, ``VenueRow``, ``VenueUsage``) as JSON."""
+    return {k: _exact(getattr(obj, k)) for k in obj.__dataclass_fields__}
+
+
 def order_json(r: OrderReport) -> dict[str, Any]:
     """The figures of one order report as JSON (integers exact, ratios exact and rounded)."""
-    skip = {"parent", "market", "venues", "record"}
+    skip = {"parent", "market", "venues", "record", "limit_breaches"}
     body = {k: _exact(getattr(r, k)) for k in r.__dataclass_fields__ if k not in skip}
     body["order"] = r.parent.id
-    body["venues"] = [{k: _exact(getattr(v, k)) for k in v.__dataclass_fields__} for v in r.venues]
+    body["venues"] = [fields_json(v) for v in r.venues]
+    body["limit_breaches"] = [fill_to_json(f) for f in r.limit_breaches]
     return body
-
-
-def summary_json(s: Summary) -> dict[str, Any]:
-    """The aggregates of a period as JSON."""
-    return {k: _exact(getattr(s, k)) for k in s.__dataclass_fields__}
 
 
 def _write(out: Path, stem: str, doc: Document, body: dict[str, Any]) -> None:
@@ -142,7 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         {
             "from_ms": start,
             "to_ms": end,
-            "summaries": {q: summary_json(s) for q, s in summaries.items()},
+            "summaries": {q: fields_json(s) for q, s in summaries.items()},
+            "venues": [fields_json(u) for u in venue_usage(reports, start, end)],
             "orders": [order_json(r) for r in in_period(reports, start, end)],
         },
     )

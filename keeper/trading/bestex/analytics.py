@@ -357,3 +357,46 @@ def summarise(
             sum(1 for r in rs if r.limit_breaches),
         )
     return out
+
+
+@dataclass(frozen=True)
+class VenueUsage:
+    """One venue over a period (per quote currency): the orders it filled, its ``notional`` and
+    ``share`` of the period's notional, its fees, and how often it was the best venue alone
+    (``best_alone``, any venue), the baseline (the best the policy allowed), refused by the
+    policy (``blocked``) or excluded by the price checks (``untrusted``)."""
+
+    quote: str
+    venue: str
+    orders_used: int
+    notional: int
+    share: Fraction
+    fees: int
+    best_alone: int
+    baseline: int
+    blocked: int
+    untrusted: int
+
+
+def venue_usage(
+    reports: Sequence[OrderReport], start_ms: int | None = None, end_ms: int | None = None
+) -> list[VenueUsage]:
+    """Per quote currency and venue (sorted), the venue comparison of the reports :func:`in_period`."""
+    acc: dict[tuple[str, str], list[int]] = {}
+    totals: dict[str, int] = {}
+    for r in in_period(reports, start_ms, end_ms):
+        quote = r.market.quote
+        totals[quote] = totals.get(quote, 0) + r.notional
+        for v in r.venues:
+            a = acc.setdefault((quote, v.venue), [0] * 7)
+            a[0] += 1 if v.filled else 0
+            a[1] += v.notional
+            a[2] += v.fee
+            a[3] += 1 if r.best_overall == v.venue else 0
+            a[4] += 1 if r.baseline == v.venue else 0
+            a[5] += 1 if v.status == "blocked" else 0
+            a[6] += 1 if v.status == "untrusted" else 0
+    return [
+        VenueUsage(q, v, a[0], a[1], Fraction(a[1], totals[q]) if totals[q] else Fraction(0), *a[2:])
+        for (q, v), a in sorted(acc.items())
+    ]

@@ -218,6 +218,21 @@ def record_from_json(data: Any, where: str = "record") -> ExecutionRecord:
     )
 
 
+def fill_to_json(f: Fill) -> dict[str, Any]:
+    """A fill in the records file's form."""
+    return {
+        "venue": f.venue,
+        "order_id": f.order_id,
+        "symbol": f.symbol,
+        "side": str(f.side),
+        "amount": f.amount,
+        "price": f.price,
+        "cost": f.cost,
+        "fee": f.fee,
+        "timestamp": f.timestamp,
+    }
+
+
 def record_to_json(record: ExecutionRecord) -> dict[str, Any]:
     """``record`` in the JSON form :func:`record_from_json` reads (integers exact)."""
     p = record.parent
@@ -248,20 +263,7 @@ def record_to_json(record: ExecutionRecord) -> dict[str, Any]:
             }
             for a in record.arrivals
         ],
-        "fills": [
-            {
-                "venue": f.venue,
-                "order_id": f.order_id,
-                "symbol": f.symbol,
-                "side": str(f.side),
-                "amount": f.amount,
-                "price": f.price,
-                "cost": f.cost,
-                "fee": f.fee,
-                "timestamp": f.timestamp,
-            }
-            for f in record.fills
-        ],
+        "fills": [fill_to_json(f) for f in record.fills],
         "excluded": [
             {"venue": e.venue, "reason": e.reason, "detail": e.detail, "round": e.round}
             for e in record.excluded

@@ -24,7 +24,7 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from keeper.trading.bestex.analytics import OrderReport, Summary, fixed, in_period, money
+from keeper.trading.bestex.analytics import OrderReport, Summary, fixed, in_period, money, venue_usage
 from keeper.trading.types import MARKETS, Market
 
 
@@ -69,6 +69,11 @@ def _amount(units: int, market: Market) -> str:
 
 def _money(x: int | None, market: Market) -> str:
     return "n/a" if x is None else money(x, market)
+
+
+def _quoted(quote: str) -> Market:
+    """A market quoted in ``quote`` (for its quote decimals)."""
+    return next(mk for mk in MARKETS.values() if mk.quote == quote)
 
 
 def _when(ms: int) -> str:
@@ -194,7 +199,7 @@ def period_document(
     )
     sections = []
     for quote, s in summaries.items():
-        m = next(mk for mk in MARKETS.values() if mk.quote == quote)
+        m = _quoted(quote)
         share = "n/a" if s.share_beating is None else f"{fixed(s.share_beating * 100, 1)} %"
         sections.append(
             Section(
@@ -216,6 +221,42 @@ def period_document(
                     ("Cost of compliance planned by routing", _money(s.routed_compliance_cost, m)),
                     ("Orders with fills beyond their limit price", str(s.limit_breach_orders)),
                 ],
+            )
+        )
+    usage = venue_usage(reports, start_ms, end_ms)
+    for quote in summaries:
+        m = _quoted(quote)
+        sections.append(
+            Section(
+                f"Venues ({quote})",
+                columns=[
+                    "venue",
+                    "orders filled",
+                    "notional",
+                    "share",
+                    "fees",
+                    "best alone",
+                    "baseline",
+                    "blocked by policy",
+                    "untrusted price",
+                ],
+                rows=[
+                    [
+                        u.venue,
+                        str(u.orders_used),
+                        _money(u.notional, m),
+                        f"{fixed(u.share * 100, 1)} %",
+                        _money(u.fees, m),
+                        str(u.best_alone),
+                        str(u.baseline),
+                        str(u.blocked),
+                        str(u.untrusted),
+                    ]
+                    for u in usage
+                    if u.quote == quote
+                ],
+                note="'best alone': orders where the venue alone had the best all-in price of all venues; "
+                "'baseline': the best the policy allowed.",
             )
         )
     in_span = in_period(reports, start_ms, end_ms)

@@ -28,7 +28,7 @@ from fractions import Fraction
 
 import pytest
 
-from keeper.trading.bestex import ExecutionRecord, RecordError, analyse, fixed, summarise
+from keeper.trading.bestex import ExecutionRecord, RecordError, analyse, fixed, summarise, venue_usage
 from keeper.trading.types import Fill, Side
 
 
@@ -198,3 +198,20 @@ def test_fills_beyond_the_limit_price_are_reported_not_hidden(buy: ExecutionReco
     assert analyse(s).limit_breaches == (sell,)
     assert analyse(replace(s, parent=replace(s.parent, limit_price=None))).limit_breaches == ()
     assert summarise([analyse(buy), r, analyse(s)])["USD"].limit_breach_orders == 2
+
+
+def test_venue_usage_over_a_period_by_hand(buy: ExecutionRecord, sell: ExecutionRecord) -> None:
+    rows = {u.venue: u for u in venue_usage([analyse(buy), analyse(sell)])}
+    total = 3_250_100 + 649_925
+    deep, fast = rows["deepbook"], rows["fastlane"]
+    assert (deep.orders_used, deep.notional, deep.fees) == (2, 1_950_000 + 324_950, 1_950 + 325)
+    assert (fast.orders_used, fast.notional, fast.fees) == (2, 1_300_100 + 324_975, 651 + 163)
+    assert deep.share == Fraction(2_274_950, total) and fast.share == Fraction(1_625_075, total)
+    assert (fast.baseline, fast.best_alone, deep.baseline, deep.best_alone) == (2, 1, 0, 0)
+    assert (rows["thirdex"].blocked, rows["thirdex"].best_alone, rows["thirdex"].notional) == (1, 1, 0)
+    assert (rows["slowex"].untrusted, rows["slowex"].orders_used) == (1, 0)
+    assert {u.quote for u in rows.values()} == {"USD"}
+    assert [u.venue for u in venue_usage([analyse(buy), analyse(sell)], start_ms=sell.parent.created_at)] == [
+        "deepbook",
+        "fastlane",
+    ]

@@ -96,6 +96,7 @@ def test_period_report_html_and_pdf(buy: ExecutionRecord, sell: ExecutionRecord)
         assert "1 (50.0 %)" in out  # one of two orders beat the best single venue
         assert "USD 4.12" in out  # total improvement 525 - 113 cents
         assert "ord-1" in out and "ord-2" in out and "-1.74 bps" in out
+        assert "Venues (USD)" in out and "58.3 %" in out  # deepbook: 2,274,950 of 3,900,025 cents
     only_sell = period_document(
         summarise(reports, sell.parent.created_at), reports, sell.parent.created_at, None
     )
@@ -127,9 +128,21 @@ def test_cli_writes_order_and_period_reports_from_a_records_file(
         "rounded": "-1.7397",
     }
     assert "0.77 bps" in pdf_text((out / "bestex-ord-2.pdf").read_bytes())
+    breached = replace(buy, parent=replace(buy.parent, id="ord-3", limit_price=6_500_000))
+    src.write_text(json.dumps([record_to_json(breached), record_to_json(sell)]))
+    assert main(["order", "--records", str(src), "--out", str(out), "--order", "ord-3"]) == 0
+    body = json.loads((out / "bestex-ord-3.json").read_text())
+    assert [(f["venue"], f["price"], f["amount"]) for f in body["limit_breaches"]] == [
+        ("fastlane", 6_500_500, 20_000_000)
+    ]
     assert main(["period", "--records", str(src), "--out", str(out), "--from", "2023-11-14T22:14:00"]) == 0
     period = json.loads((out / "bestex-period.json").read_text())
     assert period["summaries"]["USD"]["orders"] == 1 and [o["order"] for o in period["orders"]] == ["ord-2"]
+    assert [(v["venue"], v["notional"]) for v in period["venues"]] == [
+        ("deepbook", 324_950),
+        ("fastlane", 324_975),
+    ]
+    assert period["venues"][0]["share"]["exact"] == f"{324_950 // 25}/{649_925 // 25}"
     assert "period report of 1 order(s)" in capsys.readouterr().out
 
 
