@@ -1,0 +1,59 @@
+"""Staking test helpers: one pool deployment per test module (through the deploy function
+``scripts/deploy.py`` uses), its role holders, and revert reasons read with ``eth_call`` (ape
+takes seconds to report a reverted transaction on a fork)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from keeper.chain.revert import call_revert_reason
+from keeper.staking.deploy import PoolConfig, deploy_staking_pool
+
+HOUR = 3600
+DAY = 24 * HOUR
+EPOCH = HOUR
+LOCKUP = DAY
+UNBONDING = 2 * DAY
+SINK = "0x000000000000000000000000000000000000dEaD"
+
+
+@dataclass(frozen=True)
+class PoolWorld:
+    """A deployed pool and who holds which role (ape accounts)."""
+
+    pool: Any
+    admin: Any
+    rewarder: Any
+    slasher: Any
+    guardian: Any
+    stakers: tuple[Any, ...]
+
+
+def deploy_pool(project: Any, accounts: Any, reward_per_epoch: int = 0) -> PoolWorld:
+    """A pool with 1 h epochs, a 1-day lock-up and 2-day unbonding; accounts[1..4] hold ADMIN,
+    REWARDER, SLASHER and GUARDIAN, accounts[5..8] are stakers; accounts[0] deploys and keeps
+    nothing."""
+    admin, rewarder, slasher, guardian = accounts[1], accounts[2], accounts[3], accounts[4]
+    cfg = PoolConfig(admin=admin.address, rewarder=rewarder.address, slasher=slasher.address,
+                     guardian=guardian.address, slash_sink=SINK, epoch_length=EPOCH,
+                     lockup=LOCKUP, unbonding=UNBONDING, reward_per_epoch=reward_per_epoch)
+    pool = deploy_staking_pool(project, accounts[0], cfg)
+    return PoolWorld(pool, admin, rewarder, slasher, guardian,
+                     tuple(accounts[i] for i in range(5, 9)))
+
+
+def reason(w3: Any, contract: Any, method: str, *args: Any, sender: Any,
+           value: int = 0) -> str | None:
+    """None if ``contract.method(*args)`` from ``sender`` would succeed now, else its revert
+    reason (by ``eth_call`` on the pending block: nothing is sent)."""
+    data = getattr(contract, method).encode_input(*args)
+    call = {"from": getattr(sender, "address", sender), "to": contract.address,
+            "data": "0x" + bytes(data).hex(), "value": hex(value)}
+    return call_revert_reason(w3, call, "pending")
+
+
+def next_epoch(chain: Any, epochs: int = 1) -> None:
+    """Mine a block exactly ``epochs`` epochs of time after the pending block (so exactly
+    ``epochs`` epoch boundaries are crossed, whatever the pool's genesis)."""
+    chain.mine(timestamp=chain.pending_timestamp + epochs * EPOCH)
