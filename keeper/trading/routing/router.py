@@ -77,12 +77,20 @@ PARENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,48}")  # + "-<seq>": a venue's client
 
 @dataclass(frozen=True)
 class RoutedVenue:
-    """A venue routing may use: the client, its latency estimate (ms) and the largest child per
-    symbol (base minor units; absent: no limit)."""
+    """A venue routing may use: the client, its latency estimate (ms; None: the client's own
+    running estimate, ``latency_estimate_ms()``, as ``HttpVenue`` keeps it, else 0) and the
+    largest child per symbol (base minor units; absent: no limit)."""
 
     client: Venue
-    latency_ms: int = 0
+    latency_ms: int | None = None
     max_order: Mapping[str, int] = field(default_factory=dict)
+
+    def latency(self) -> int:
+        """The latency estimate to plan with (ms)."""
+        if self.latency_ms is not None:
+            return self.latency_ms
+        estimate = getattr(self.client, "latency_estimate_ms", None)
+        return max(0, int(estimate())) if callable(estimate) else 0
 
 
 def lookup_by_client_id(venue: Venue, client_order_id: str, symbol: str) -> Order | None:
@@ -249,7 +257,7 @@ class Router:
                 excluded.append(Exclusion(vid, "unavailable", f"{type(exc).__name__}: {exc}"))
                 continue
             books[vid] = book
-            inputs[vid] = VenueInput(vid, book, fees, rv.latency_ms,
+            inputs[vid] = VenueInput(vid, book, fees, rv.latency(),
                                      rv.max_order.get(parent.symbol), max(free, 0))
         return books, inputs, excluded
 
