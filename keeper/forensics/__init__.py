@@ -4,7 +4,7 @@ Public surface:
 
 * :class:`TransferMirror` / :class:`MirrorConfig` (:mod:`keeper.forensics.mirror`): the value
   movements of the watched tokens and native ETH, read through our node with a persisted cursor,
-  confirmations, reorg repair, fake tokens and dust kept out;
+  confirmations, reorg repair, fake tokens and dust kept out; :func:`prune_transfers` (retention);
 * :func:`trace` / :class:`TraceLimits` / :class:`Trace` / :class:`AddressLabels`
   (:mod:`keeper.forensics.trace`): bounded tracing in and out of an address or a transaction,
   labelled addresses marked (compliance lists, own wallets, partners, whitelisted), exported as
@@ -31,7 +31,7 @@ from keeper.forensics.detectors import (
 )
 from keeper.forensics.events import AuditSource, ChainSource, Event, LedgerSource, Source
 from keeper.forensics.migrate import upgrade
-from keeper.forensics.mirror import CAUGHT_UP, MirrorConfig, Movement, TransferMirror
+from keeper.forensics.mirror import CAUGHT_UP, MirrorConfig, Movement, TransferMirror, prune_transfers
 from keeper.forensics.pipeline import AnomalyPipeline, PipelineMovedError, StoredAlert, stored_alerts
 from keeper.forensics.trace import AddressLabels, Trace, TraceLimits, trace
 
@@ -40,5 +40,5 @@ __all__ = [
     "Detector", "Event", "FanIn", "Finding", "LedgerSource", "MirrorConfig", "Movement",
     "NewDestinationLarge", "PeelChain", "PipelineMovedError", "Source", "State", "StoredAlert",
     "Trace", "TraceLimits", "TransferMirror", "UnusualHours", "VolumeSpike", "default_detectors",
-    "stored_alerts", "trace", "upgrade",
+    "prune_transfers", "stored_alerts", "trace", "upgrade",
 ]

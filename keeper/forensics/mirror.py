@@ -274,6 +274,22 @@ def _row(m: Movement) -> dict[str, Any]:
             "amount": str(m.amount)}
 
 
+def prune_transfers(engine: Engine, older_than: datetime, batch: int = 50_000) -> int:
+    """Delete mirrored movements with a block time before ``older_than`` (retention), in
+    batches so a large delete never holds the write lock long; returns how many."""
+    t = TransferRow.__table__.c
+    total = 0
+    while True:
+        with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            ids = list(conn.scalars(select(t.id).where(t.block_time < older_than)
+                                    .order_by(t.id).limit(batch)))
+            if ids:
+                conn.execute(delete(TransferRow).where(t.id.in_(ids)))
+        total += len(ids)
+        if len(ids) < batch:
+            return total
+
+
 def stored_transfers(conn: Connection, after: int, limit: int) -> list[tuple[int, Movement]]:
     """Mirrored movements with row id above ``after``, oldest first (the pipeline's source)."""
     t = TransferRow.__table__.c

@@ -4,12 +4,13 @@ nor missing, and the SC-008 set of suspicious patterns all detected in one pass.
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from keeper.audit import AuditRecord, AuditTrail
@@ -20,6 +21,7 @@ from keeper.forensics import (
     ChainSource,
     LedgerSource,
     default_detectors,
+    prune_transfers,
     stored_alerts,
 )
 from keeper.forensics.models import CursorRow, TransferRow
@@ -57,9 +59,12 @@ def order(client: str, kind: str, units: int, at: datetime, to: str = "") -> Aud
                         "asset": "USDC", "units": str(units), "data": data}, at=at)
 
 
+_TX = itertools.count(1000)
+
+
 def chain_transfers(ledger: Ledger, moves: list[tuple[str, str, int, int]]) -> None:
     rows = [{"block_number": 100 + i, "block_hash": "0x" + f"{i:064x}",
-             "block_time": T0 + timedelta(seconds=s), "tx_hash": "0x" + f"{1000 + i:064x}",
+             "block_time": T0 + timedelta(seconds=s), "tx_hash": "0x" + f"{next(_TX):064x}",
              "log_index": 0, "asset": "USDC", "token": addr(999), "sender": a, "recipient": b,
              "amount": str(amount)} for i, (a, b, amount, s) in enumerate(moves)]
     with ledger.engine.begin() as conn:
@@ -221,3 +226,18 @@ def test_a_detector_failing_on_an_event_never_halts_the_stream(world):
     errors = [a for a in ledger.alerts() if a[0] == "anomaly_detector_error"]
     assert len(errors) == 1 and "fragile" in errors[0][1] and "audit:1.0" in errors[0][1]
     assert p.run_once() == [] and len(ledger.alerts()) == 3  # moved on: nothing again
+
+
+def test_retention_prunes_old_movements_only_and_the_stream_goes_on(world):
+    ledger, _ = world
+    chain_transfers(ledger, [(addr(1), addr(2), 5 * USDC_UNIT, 0),
+                             (addr(2), addr(3), 5 * USDC_UNIT, 3 * 86400)])
+    p = AnomalyPipeline(ledger.engine, [ChainSource(ledger.engine)], default_detectors())
+    p.run_once()
+    assert prune_transfers(ledger.engine, T0 + timedelta(days=1), batch=1) == 1
+    with ledger.engine.connect() as conn:
+        left = conn.execute(select(TransferRow.sender, TransferRow.recipient)).all()
+    assert left == [(addr(2), addr(3))]
+    fans = [(addr(10 + i), addr(99), 5 * USDC_UNIT, 4 * 86400 + i) for i in range(5)]
+    chain_transfers(ledger, fans)  # new rows after the pruning are read as usual
+    assert [a.detector for a in p.run_once()] == ["fan_in"]
