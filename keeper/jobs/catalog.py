@@ -96,6 +96,5 @@ JOBS: tuple[JobDef, ...] = (
     JobDef("flows_outbox_prune", "keeper.flows.jobs:prune", cron={"hour": "4"}, misfire_grace=21600),
     JobDef("forensics_mirror", "keeper.forensics.jobs:mirror", every=2.0, misfire_grace=30),
     JobDef("forensics_detect", "keeper.forensics.jobs:detect", every=1.0, misfire_grace=30),
-    JobDef("forensics_prune", "keeper.forensics.jobs:prune", cron={"hour": "4", "minute": "20"},
-           misfire_grace=21600),
+    JobDef("forensics_prune", "keeper.forensics.jobs:prune", cron={"hour": "4"}, misfire_grace=21600),
 )
