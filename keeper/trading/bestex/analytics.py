@@ -167,6 +167,71 @@ def _better(side: Side, rows: Iterable[VenueRow]) -> VenueRow | None:
     return min(candidates, key=lambda r: (r.alone_all_in if side is Side.BUY else -r.alone_all_in, r.venue))
 
 
+def _venue_rows(record: ExecutionRecord, target: int, filled: int) -> list[VenueRow]:
+    """The comparison rows: every arrival venue (walked for ``target``), then any venue that filled
+    without an arrival book (a venue that joined in a later round: nothing to compare alone)."""
+    p, side = record.parent, record.parent.side
+    blocked = {b.venue: b for b in record.blocked}
+    rows = []
+    for a in record.arrivals:
+        on = [f for f in record.fills if f.venue == a.venue]
+        if not a.trusted:
+            details = [e.detail or e.reason for e in record.excluded if e.venue == a.venue and e.round == 0]
+            status, note = "untrusted", "; ".join(details) or "price checks"
+        elif a.venue in blocked:
+            status, note = "blocked", f"{blocked[a.venue].rule}: {blocked[a.venue].reason}"
+        else:
+            status, note = ("used" if on else "allowed"), ""
+        got, notional = walk(a.book, side, target, symbol=p.symbol, limit_price=p.limit_price)
+        fee = fee_for(notional, a.fees.taker_ppm)
+        bid = a.book.bids[0].price if a.book.bids else None
+        ask = a.book.asks[0].price if a.book.asks else None
+        rows.append(
+            _row(
+                a.venue,
+                status,
+                note,
+                (bid, ask, mid_of(a.book)),
+                a.fees.taker_ppm,
+                on,
+                filled,
+                (got, notional, fee, all_in(side, notional, fee), got == target),
+            )
+        )
+    known = {a.venue for a in record.arrivals}
+    for venue in sorted({f.venue for f in record.fills} - known):
+        on = [f for f in record.fills if f.venue == venue]
+        rows.append(
+            _row(venue, "used", "no arrival book", (None, None, None), 0, on, filled, (0, 0, 0, 0, False))
+        )
+    return rows
+
+
+def _row(
+    venue: str,
+    status: str,
+    note: str,
+    quote: tuple[int | None, int | None, int | None],
+    taker_ppm: int,
+    on: list[Fill],
+    filled: int,
+    alone: tuple[int, int, int, int, bool],
+) -> VenueRow:
+    v_filled = sum(f.amount for f in on)
+    return VenueRow(
+        venue,
+        status,
+        note,
+        *quote,
+        taker_ppm,
+        v_filled,
+        sum(f.cost for f in on),
+        sum(f.fee for f in on),
+        Fraction(v_filled, filled) if filled else Fraction(0),
+        *alone,
+    )
+
+
 def analyse(record: ExecutionRecord) -> OrderReport:
     """The best-execution report of ``record`` (pure; :class:`RecordError` if it is inconsistent)."""
     market = _validate(record)
@@ -175,50 +240,7 @@ def analyse(record: ExecutionRecord) -> OrderReport:
     notional = sum(f.cost for f in record.fills)
     fees = sum(f.fee for f in record.fills)
     paid = all_in(side, notional, fees)
-    blocked = {b.venue: b for b in record.blocked}
-    target = filled if filled > 0 else p.amount
-    rows = []
-    for a in record.arrivals:
-        on = [f for f in record.fills if f.venue == a.venue]
-        v_filled, v_notional, v_fee = (
-            sum(f.amount for f in on),
-            sum(f.cost for f in on),
-            sum(f.fee for f in on),
-        )
-        if not a.trusted:
-            status, note = (
-                "untrusted",
-                "; ".join(
-                    e.detail or e.reason for e in record.excluded if e.venue == a.venue and e.round == 0
-                )
-                or "price checks",
-            )
-        elif a.venue in blocked:
-            status, note = "blocked", f"{blocked[a.venue].rule}: {blocked[a.venue].reason}"
-        else:
-            status, note = ("used" if v_filled else "allowed"), ""
-        alone_filled, alone_notional = walk(a.book, side, target, symbol=p.symbol, limit_price=p.limit_price)
-        alone_fee = fee_for(alone_notional, a.fees.taker_ppm)
-        rows.append(
-            VenueRow(
-                a.venue,
-                status,
-                note,
-                a.book.bids[0].price if a.book.bids else None,
-                a.book.asks[0].price if a.book.asks else None,
-                mid_of(a.book),
-                a.fees.taker_ppm,
-                v_filled,
-                v_notional,
-                v_fee,
-                Fraction(v_filled, filled) if filled else Fraction(0),
-                alone_filled,
-                alone_notional,
-                alone_fee,
-                all_in(side, alone_notional, alone_fee),
-                alone_filled == target,
-            )
-        )
+    rows = _venue_rows(record, filled if filled > 0 else p.amount, filled)
     mids = sorted(r.mid for r in rows if r.status != "untrusted" and r.mid is not None)
     arrival = None
     if mids:

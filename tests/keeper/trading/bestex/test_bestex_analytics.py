@@ -215,3 +215,14 @@ def test_venue_usage_over_a_period_by_hand(buy: ExecutionRecord, sell: Execution
         "deepbook",
         "fastlane",
     ]
+
+
+def test_a_fill_on_a_venue_without_an_arrival_book_still_appears(buy: ExecutionRecord) -> None:
+    # fastlane's book was not fetched at the first decision (it joined in a later round)
+    r = analyse(replace(buy, arrivals=tuple(a for a in buy.arrivals if a.venue != "fastlane")))
+    rows = {v.venue: v for v in r.venues}
+    assert rows["fastlane"].status == "used" and rows["fastlane"].filled == 20_000_000
+    assert rows["fastlane"].notional == 1_300_100 and rows["fastlane"].mid is None
+    assert not rows["fastlane"].alone_complete and "no arrival book" in rows["fastlane"].note
+    assert sum(v.share for v in r.venues) == 1 and r.baseline == "deepbook"
+    assert r.slippage_vs_mid_bps is None  # no mid for that fill's venue
