@@ -107,7 +107,7 @@ class FillRecord:
 class Changes:
     """What changed since the last :meth:`Engine.take_changes` (for persistence)."""
 
-    orders: list[OrderRecord] = field(default_factory=list)
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
     fills: list[FillRecord] = field(default_factory=list)
 
 
@@ -138,6 +138,7 @@ class Engine:
         self.by_client_id: dict[str, str] = {}
         self.fills: list[FillRecord] = []
         self.fill_budget: int | None = None  # fills left before the venue "dies"; None: unlimited
+        self.track_changes = True  # keep what changed for take_changes (off when nothing persists)
         self._books = {s: Book() for s in profile.symbols}
         self._quoted: dict[str, int] = {}
         self._seq = 0
@@ -354,7 +355,8 @@ class Engine:
         record = FillRecord(Fill(self.profile.name, order.id, order.symbol, order.side, take, row.price,
                                  cost, fee, self._now), taker, self._seq)
         self.fills.append(record)
-        self._changes.fills.append(record)
+        if self.track_changes:
+            self._changes.fills.append(record)
         if not taker and order.filled == order.amount:
             self._finish(order, OrderStatus.CLOSED)
         self._changed(order)
@@ -366,8 +368,8 @@ class Engine:
         self._changed(order)
 
     def _changed(self, order: OrderRecord) -> None:
-        if order not in self._changes.orders:
-            self._changes.orders.append(order)
+        if self.track_changes:
+            self._changes.orders[order.id] = order
 
     def take_changes(self) -> Changes:
         """The orders and fills changed since the last call (and forget them)."""

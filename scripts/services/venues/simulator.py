@@ -36,6 +36,7 @@ class Simulator:
         self.engine = Engine(profile, seed)
         self.faults = Faults(profile, seed, state)
         self.engine.fill_budget = self.faults.state.die_after_fills
+        self.engine.track_changes = on_change is not None
         self.lock = threading.RLock()
         self._on_change = on_change
 

@@ -81,7 +81,7 @@ class Store:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for o in changes.orders:
+                for o in changes.orders.values():
                     self._db.execute(
                         _UPSERT_ORDER,
                         (o.id, o.client_order_id, o.seq, o.symbol, o.type.value, o.side.value,

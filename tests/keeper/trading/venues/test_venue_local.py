@@ -125,3 +125,14 @@ def test_dies_after_n_fills_and_keeps_what_it_filled() -> None:
     order = v.fetch_order_by_client_id("d1")
     assert (order.status, order.filled) == (OrderStatus.EXPIRED, level)
     assert v.fetch_balance().total["BTC"] == level
+
+
+def test_in_process_venue_keeps_no_change_log() -> None:
+    """Nothing persists an in-process venue's changes: it must not collect them (the log grew
+    with every order and each order scanned it: 660 orders/s, now ~5,000/s)."""
+    v, clock = venue(BASE)
+    for _ in range(3):
+        clock.now += 1_000
+        v.create_order("BTC/USD", OrderType.MARKET, Side.BUY, 1_000)
+    changes = v.sim.engine.take_changes()
+    assert changes.orders == {} and changes.fills == []
