@@ -52,6 +52,7 @@ from keeper.trading.routing.planner import (
 )
 from keeper.trading.routing.store import RoutingStore
 from keeper.trading.types import (
+    MARKETS,
     BaseError,
     ChildIntent,
     DDoSProtection,
@@ -93,6 +94,28 @@ class RoutedVenue:
         return max(0, int(estimate())) if callable(estimate) else 0
 
 
+def _positive_int(value: object) -> bool:
+    return type(value) is int and value > 0
+
+
+def _validate(parent: ParentOrder) -> None:
+    """Refuse a parent that cannot be routed as written (``ValueError``), before anything."""
+    if not isinstance(parent.side, Side):
+        raise ValueError("a parent's side is a Side")
+    if not isinstance(parent.symbol, str) or parent.symbol not in MARKETS:
+        raise ValueError(f"unknown symbol {parent.symbol!r}")
+    if not _positive_int(parent.amount) or not (
+            parent.limit_price is None or _positive_int(parent.limit_price)):
+        raise ValueError("a parent's amount and limit price are positive integers")
+    if not isinstance(parent.id, str) or not PARENT_ID.fullmatch(parent.id):
+        raise ValueError("a parent id is 1-48 of [A-Za-z0-9._:-]")
+    if not all(isinstance(v, str) and 0 < len(v) <= 120 for v in (
+            parent.client_id, parent.jurisdiction, parent.client_type)):
+        raise ValueError("a parent's client id, jurisdiction and client type are short strings")
+    if type(parent.created_at) is not int or parent.created_at < 0:
+        raise ValueError("a parent's created_at is a non-negative integer (ms)")
+
+
 def lookup_by_client_id(venue: Venue, client_order_id: str, symbol: str) -> Order | None:
     """The venue's order placed with ``client_order_id``, or None if the venue has none.
 
@@ -124,14 +147,10 @@ class Router:
     def route(self, parent: ParentOrder) -> Execution:
         """Route ``parent`` (or resume it) until it is filled or nothing is left to route on.
 
-        Refused before anything is stored (``ValueError``/``KeyError``): an unknown symbol, a
-        non-positive amount or limit, an id that cannot make client order ids (1-48 of
-        ``[A-Za-z0-9._:-]``)."""
-        market_of(parent.symbol)
-        if parent.amount <= 0 or (parent.limit_price is not None and parent.limit_price <= 0):
-            raise ValueError("a parent order's amount and limit price must be positive")
-        if not PARENT_ID.fullmatch(parent.id):
-            raise ValueError("a parent id is 1-48 of [A-Za-z0-9._:-]")
+        Refused before anything is stored (``ValueError``): a side that is not a :class:`Side`,
+        an unknown symbol, an amount or limit that is not a positive integer, an id that cannot
+        make client order ids (1-48 of ``[A-Za-z0-9._:-]``)."""
+        _validate(parent)
         status = self.store.open_parent(parent)
         if status in (ParentStatus.ROUTING, ParentStatus.UNRESOLVED):
             self._run(parent)
