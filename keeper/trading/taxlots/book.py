@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +54,10 @@ DEFAULT_LOCATION = "custody"
 MAX_FUTURE_MS = 5 * 60_000
 _E, _P, _B = EventRow.__table__, PolicyRow.__table__, BookRow.__table__
 _L, _O = LotRow.__table__, OutcomeRow.__table__
+
+
+# ``audit(conn, actor, operation, params, result)``: the domains' audit callable (keeper.audit)
+Audit = Callable[[Connection, str, str, dict[str, Any], dict[str, Any]], object]
 
 
 class EventConflictError(ValueError):
@@ -89,13 +94,16 @@ class TaxLotBook:
 
     ``default_method`` / ``fees_in_basis``: the policy a client gets at its first event;
     ``long_term_after_ms``: the holding-period threshold (strictly longer is long-term);
-    ``clock``: now (UTC); ``max_future_ms``: how far ahead of it an event may be dated."""
+    ``clock``: now (UTC); ``max_future_ms``: how far ahead of it an event may be dated;
+    ``audit(conn, actor, operation, params, result)`` (e.g. :func:`keeper.audit.record_in`), when
+    given, records each policy change in the same transaction: if it raises, no change is made."""
 
     def __init__(self, engine: Engine, *, default_method: Method = Method.FIFO,
                  fees_in_basis: bool = True, long_term_after_ms: int = LONG_TERM_AFTER_MS,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 max_future_ms: int = MAX_FUTURE_MS) -> None:
+                 max_future_ms: int = MAX_FUTURE_MS, audit: Audit | None = None) -> None:
         self.engine = engine
+        self.audit = audit
         self.default = Policy(Method(default_method), bool(fees_in_basis))
         self.long_term_after_ms = long_term_after_ms
         self.clock = clock
@@ -229,6 +237,10 @@ class TaxLotBook:
                                            fees_in_basis=change.fees_in_basis,
                                            effective_from=change.effective_from,
                                            changed_by=actor, changed_at=when))
+            if self.audit is not None:
+                self.audit(conn, actor, "trading.taxlots.policy", {"client_id": client_id},
+                           {"method": change.method.value, "fees_in_basis": change.fees_in_basis,
+                            "effective_from": change.effective_from})
             for b in books:
                 if b.last_at >= change.effective_from:
                     self._rebuild(conn, client_id, b.asset)

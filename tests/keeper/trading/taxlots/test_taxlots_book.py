@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from keeper.trading.taxlots import (
     EventConflictError,
@@ -116,6 +116,35 @@ def test_policy_change_is_audited_and_applies_to_later_disposals(book, clock, cl
     assert book.policy(client) == Policy(Method.HIFO, True)
     with pytest.raises(ValueError):
         book.set_policy(client, actor="ops.alice", method="average")
+
+
+def test_policy_change_is_in_the_audit_trail_or_not_made(taxlots_engine, clock, client):
+    """With ``audit=keeper.audit.record_in`` a change and its hash-chained audit record commit
+    together; when the record cannot be written the change is not made."""
+    from keeper import audit
+
+    url = taxlots_engine.url.render_as_string(hide_password=False)
+    audit.upgrade(url)
+    book = TaxLotBook(taxlots_engine, clock=clock, audit=audit.record_in)
+    with taxlots_engine.connect() as conn:
+        before = audit.head(conn).seq
+    book.set_policy(client, actor="ops.carol", method=Method.LIFO, fees_in_basis=False)
+    with taxlots_engine.connect() as conn:
+        after = audit.head(conn)
+        body = conn.execute(text("SELECT body FROM audit_records WHERE seq = :s"),
+                            {"s": after.seq}).scalar_one()
+    assert after.seq == before + 1
+    record = json.loads(body)
+    assert "ops.carol" in body and "trading.taxlots.policy" in body and client in body, record
+    assert audit.verify_trail(taxlots_engine).ok
+
+    def refuse(*_args: object) -> None:
+        raise audit.AuditUnavailable("trail down")
+
+    failing = TaxLotBook(taxlots_engine, clock=clock, audit=refuse)
+    with pytest.raises(audit.AuditUnavailable):
+        failing.set_policy(client, actor="ops.carol", method=Method.HIFO)
+    assert [h.method for h in book.policy_history(client)] == [Method.FIFO, Method.LIFO]
 
 
 def test_fills_feed_lots(book, client):
