@@ -2,7 +2,8 @@
 
 * ``lots CLIENT [--asset A]``: the open lots as JSON;
 * ``set-method CLIENT METHOD --actor WHO [--fees-in-basis yes|no]``: change the client's method
-  (fifo, lifo, hifo) from now on, recorded with who and when;
+  (fifo, lifo, hifo) from now on, recorded with who and when, and in the audit trail (no change
+  is made when it cannot be audited);
 * ``report CLIENT [--since ISO] [--until ISO] [--price ASSET=CENTS ...] [--format json|csv]``:
   realised gains of the period (JSON, or CSV of the disposals' pieces), unrealised gains at the
   given prices and the policy history;
@@ -82,8 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         url = load_settings().database_url
     engine = make_engine(url)
     try:
+        from keeper.audit import record_in
+
         book = TaxLotBook(engine, default_method=Method(args.default_method),
-                          fees_in_basis=args.default_fees_in_basis == "yes")
+                          fees_in_basis=args.default_fees_in_basis == "yes", audit=record_in)
         if args.command == "lots":
             out = [codec.lot_json(x) | {"asset": a}
                    for a, xs in book.lots_by_asset(args.client).items()

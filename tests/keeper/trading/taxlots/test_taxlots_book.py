@@ -246,7 +246,10 @@ def test_csv_cells_from_outside_are_not_formulas(book, client):
 
 
 def test_cli_lots_set_method_and_report(book, client, taxlots_engine, capsys):
+    from keeper import audit
+
     url = taxlots_engine.url.render_as_string(hide_password=False)
+    audit.upgrade(url)  # the keeper's database has every schema; the CLI audits its changes
     book.record_acquisition(client, "a1", "BTC", BTC, 1_000_000, T0)
     book.record_disposal(client, "d1", "BTC", BTC // 2, 800_000, T0 + DAY)
     assert main(["--db", url, "lots", client]) == 0
@@ -255,6 +258,9 @@ def test_cli_lots_set_method_and_report(book, client, taxlots_engine, capsys):
                                                                           "500000")]
     assert main(["--db", url, "set-method", client, "lifo", "--actor", "ops.bob"]) == 0
     assert json.loads(capsys.readouterr().out)["changed_by"] == "ops.bob"
+    with taxlots_engine.connect() as conn:
+        last = conn.execute(text("SELECT body FROM audit_records ORDER BY seq DESC LIMIT 1"))
+        assert "ops.bob" in last.scalar_one()
     assert book.policy_history(client)[-1].method is Method.LIFO
     assert main(["--db", url, "report", client, "--price", "BTC=2000000"]) == 0
     rep = json.loads(capsys.readouterr().out)
