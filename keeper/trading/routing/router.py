@@ -130,16 +130,18 @@ def lookup_by_client_id(venue: Venue, client_order_id: str, symbol: str) -> Orde
 class Router:
     """Routes parent orders over ``venues`` (id -> :class:`RoutedVenue`) under ``policy``,
     persisted on ``engine``; ``alert(kind, message, ref)`` raises an operational alert (one per
-    ref: ``Ledger.raise_alert``). ``clock()`` is now in ms."""
+    ref: ``Ledger.raise_alert``). ``clock()`` is now in ms. A parent is routed in at most
+    ``max_rounds`` rounds and gives up after ``max_idle_rounds`` rounds in a row that filled
+    nothing (IOC children priced at the book they were planned on miss when it moves)."""
 
     def __init__(self, store: RoutingStore, venues: Mapping[str, RoutedVenue],
                  policy: ExecutionPolicy, alert: AlertFn, *,
                  rules: ConsensusRules | None = None, costs: RoutingCosts | None = None,
                  clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
-                 max_rounds: int = 6) -> None:
+                 max_rounds: int = 8, max_idle_rounds: int = 2) -> None:
         self.store, self.venues, self.policy, self.alert = store, dict(venues), policy, alert
         self.rules, self.costs = rules or ConsensusRules(), costs or RoutingCosts()
-        self.clock, self.max_rounds = clock, max_rounds
+        self.clock, self.max_rounds, self.max_idle_rounds = clock, max_rounds, max_idle_rounds
         self.last_decision_ns = 0  # the last round's decision time (consensus, plan, policy)
         self.last_decision_cpu_ns = 0  # the same, this thread's CPU time
 
@@ -183,7 +185,7 @@ class Router:
         children = self.store.children(parent.id)
         round_ = 1 + max((c.round for c in children), default=-1)
         first_round = self.store.execution(parent.id).decision is None  # type: ignore[union-attr]
-        reason = "max rounds reached"
+        reason, idle = "max rounds reached", 0
         for _ in range(self.max_rounds):
             left = self._left(parent)
             if left <= 0:
@@ -196,8 +198,9 @@ class Router:
             if plan_ is None:
                 reason = why
                 break
-            if (self._left(parent), len(dropped)) == before:
-                reason = "no progress: the venues filled nothing of the plan"
+            idle = idle + 1 if (self._left(parent), len(dropped)) == before else 0
+            if idle >= self.max_idle_rounds:  # the market keeps moving away from our plans
+                reason = f"no progress in {idle} rounds: the venues filled nothing of the plan"
                 break
         self._settle(parent, dropped)  # a venue that failed may answer its look-up by now
         self._close(parent, reason)

@@ -258,3 +258,34 @@ def test_a_malformed_parent_is_refused_before_anything_is_stored_or_sent(world, 
         world.router().route(ParentOrder(**fields))
     assert RoutingStore(world.engine).parent(fields["id"]) is None
     assert world.venue_fills() == {}
+
+
+class MovingClock(Clock):
+    """Time passes with every request (250 ms: the makers re-quote between a book and an order),
+    so IOC children priced on the book they were planned on partly miss."""
+
+    def __call__(self) -> int:
+        self.now += 250
+        return self.now
+
+
+def test_partial_iocs_in_a_moving_market_are_re_planned_and_accounted_once(tmp_path):
+    w = World(tmp_path, "moving")
+    w.clock = MovingClock()
+    w.venues = local_venues(11, clock=w.clock, profiles=CALM, funds=FUNDS)
+    try:
+        router = w.router()
+        execs = [router.route(parent(f"mv{i}", 3 * BTC, Side.BUY if i % 2 else Side.SELL))
+                 for i in range(12)]
+        replanned = [ex for ex in execs if any(0 < c.filled < c.amount for c in ex.children)
+                     and any(c.round > 0 for c in ex.children)]
+        assert replanned  # a partial IOC left a remainder the next round routed
+        for ex in execs:
+            assert ex.status in (ParentStatus.FILLED, ParentStatus.PARTIAL, ParentStatus.REJECTED)
+            assert ex.filled <= ex.parent.amount
+            assert (ex.status == ParentStatus.FILLED) == (ex.filled == ex.parent.amount)
+            assert ex.excluded == ()  # nothing failed: only the market moved
+        ours = {f.order_id: (f.amount, f.cost, f.fee) for ex in execs for f in ex.fills}
+        assert ours == w.venue_fills()
+    finally:
+        w.close()
