@@ -6,15 +6,18 @@
 * ``forensics_detect`` (every second): one :class:`~keeper.forensics.pipeline.AnomalyPipeline`
   pass over the mirror, the ledger's deposits and the audit trail, alerts raised through the
   ledger's alert outbox. The pipeline (and its loaded state) is kept per keeper process; fan-in
-  ignores our own wallets (vault and tiers), partners and exchanges.
+  ignores our own wallets (vault and tiers), partners and exchanges (labels re-read every ten
+  minutes).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import timedelta
 from typing import Any
 
-from keeper.chain.reader import ChainReader
+from keeper.chain.reader import ChainReader, RpcError
 from keeper.forensics.detectors import default_detectors
 from keeper.forensics.events import AuditSource, ChainSource, LedgerSource
 from keeper.forensics.mirror import MirrorConfig, TransferMirror, prune_transfers
@@ -25,7 +28,9 @@ from keeper.jobs.scheduler import JobRun
 RETENTION_DAYS = 400  # traces reach back this far (a setting once the lead adds one)
 MAX_STEPS = 20  # ranges per run: a long catch-up spreads over runs
 COLLECTOR_LABELS = ("own", "partner", "exchange")
-_PIPELINES: dict[int, AnomalyPipeline] = {}
+LABELS_REFRESH_S = 600.0
+_PIPELINES: dict[int, tuple[AnomalyPipeline, float]] = {}
+log = logging.getLogger(__name__)
 
 
 def mirror(run: JobRun) -> int:
@@ -41,19 +46,38 @@ def prune(run: JobRun) -> int:
     return prune_transfers(run.host.ledger.engine, run.slot - timedelta(days=RETENTION_DAYS))
 
 
-def pipeline_for(host: Any) -> AnomalyPipeline:
-    """The keeper ``host``'s pipeline (built once per process)."""
+def own_wallets(host: Any) -> dict[str, str]:
+    """Our own addresses by name: the followed vault and its tier wallets as the node reports
+    them now (none when it cannot answer: they are then simply not excepted)."""
+    follower = host.follower
+    own = {follower.cfg.vault: "vault"}
+    try:
+        own |= {a: f"tier{t}" for a, t in ChainReader(follower.w3).tier_addresses(
+            follower.cfg.vault).items()}
+    except (RpcError, ValueError) as exc:
+        log.info("tier wallets unknown for now (%s)", exc)
+    return own
+
+
+def pipeline_for(host: Any, now: float | None = None) -> AnomalyPipeline:
+    """The keeper ``host``'s pipeline (built once per process; its labels, and so the wallets
+    fan-in ignores, re-read every :data:`LABELS_REFRESH_S`)."""
+    now = time.monotonic() if now is None else now
     key = id(host)
-    if key not in _PIPELINES:
-        engine = host.ledger.engine
-        own = {host.follower.cfg.vault: "vault", **{a: f"tier{t}" for a, t in
-                                                    host.follower.tiers.items()}}
-        labels = AddressLabels.from_compliance(engine, own=own)
-        ignore = frozenset(labels.having(COLLECTOR_LABELS))
-        _PIPELINES[key] = AnomalyPipeline(
-            engine, [ChainSource(engine), LedgerSource(engine), AuditSource(engine)],
-            default_detectors(ignore), host.ledger.raise_alert)
-    return _PIPELINES[key]
+    built = _PIPELINES.get(key)
+    if built is not None and now - built[1] < LABELS_REFRESH_S:
+        return built[0]
+    engine = host.ledger.engine
+    labels = AddressLabels.from_compliance(engine, own=own_wallets(host))
+    detectors = default_detectors(frozenset(labels.having(COLLECTOR_LABELS)))
+    if built is None:
+        pipe = AnomalyPipeline(engine, [ChainSource(engine), LedgerSource(engine),
+                                        AuditSource(engine)], detectors, host.ledger.raise_alert)
+    else:
+        pipe = built[0]
+        pipe.detectors = detectors  # same names: the persisted state carries over
+    _PIPELINES[key] = (pipe, now)
+    return pipe
 
 
 def detect(run: JobRun) -> int:

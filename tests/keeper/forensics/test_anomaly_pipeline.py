@@ -241,3 +241,28 @@ def test_retention_prunes_old_movements_only_and_the_stream_goes_on(world):
     fans = [(addr(10 + i), addr(99), 5 * USDC_UNIT, 4 * 86400 + i) for i in range(5)]
     chain_transfers(ledger, fans)  # new rows after the pruning are read as usual
     assert [a.detector for a in p.run_once()] == ["fan_in"]
+
+
+def test_the_investigators_cli_exports_a_trace_and_lists_alerts(world, tmp_path, monkeypatch,
+                                                                capsys):
+    from keeper.forensics.__main__ import main
+
+    ledger, trail = world
+    monkeypatch.setenv("STRONGROOM_DATA", str(tmp_path))  # no deployments record there
+    chain_transfers(ledger, [(addr(1), addr(2), 7 * USDC_UNIT, 0),
+                             (addr(2), addr(3), 6 * USDC_UNIT, 60)])
+    url = str(ledger.engine.url)
+    out = tmp_path / "trace.dot"
+    assert main(["--db", url, "trace", addr(1).upper().replace("0X", "0x"), "--depth", "2",
+                 "--format", "dot", "--out", str(out)]) == 0
+    dot = out.read_text()
+    assert f'"{addr(1)}" -> "{addr(2)}"' in dot and f'"{addr(2)}" -> "{addr(3)}"' in dot
+    assert main(["--db", url, "trace", addr(3), "--direction", "in", "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("block_number,")
+    signing(trail, "0xaa", T0, 6)
+    pipeline(ledger).run_once()
+    assert main(["--db", url, "alerts", "--detector", "signing_burst"]) == 0
+    [line] = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(line)["subject"] == "safe-owner:0xaa"
+    assert main(["--db", url, "trace", "not-an-address", "--depth", "99"]) == 2
