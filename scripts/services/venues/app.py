@@ -1,7 +1,9 @@
 """The venue's HTTP API, modelled on an exchange REST API.
 
 Public (``/api/v1/markets``, ``/orderbook``, ``/ticker``, ``/time``) and private (``X-API-KEY``:
-``/api/v1/orders``, ``/balance``) endpoints; every ``/api`` request waits the profile's latency,
+``/api/v1/orders``, ``/balance``) endpoints; every ``/api`` request waits the profile's latency
+(half before it is processed, half before the answer leaves: a client that times out in between
+has had its order placed, as with a real venue),
 is answered 503 (``Retry-After``) while the venue is down and 429 (``Retry-After``, and
 ``retry_after_ms`` in the body) past the rate limit of its key. Errors are
 ``{"error": {"code", "message"}}``. ``/admin`` (``X-ADMIN-KEY``) funds our account and sets the
@@ -145,8 +147,14 @@ def create_app(service: Service, *, api_key: str, admin_key: str) -> FastAPI:
             return await call_next(request)
         sim = service.sim
         with sim.lock:
-            delay = sim.faults.latency_ms()
-        await asyncio.sleep(delay / 1000)
+            delay = sim.faults.latency_ms() / 2000  # half on the way in, half on the way out
+        await asyncio.sleep(delay)
+        reply = await answer(request, call_next)
+        await asyncio.sleep(delay)
+        return reply
+
+    async def answer(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        sim = service.sim
         now = now_ms()
         with sim.lock:
             down = sim.faults.outage(now)

@@ -113,6 +113,20 @@ def test_error_mapping_through_the_service(client: HttpVenue, venue: VenueProces
     assert client.fetch_ticker("BTC/USD").bid is not None
 
 
+def test_a_timed_out_create_was_placed_and_is_found_by_client_order_id(client: HttpVenue,
+                                                                       venue: VenueProcess) -> None:
+    venue.set_faults(latency_ms=1_200)  # 0.6 s before the order is processed, 0.6 s after
+    impatient = venue.client(timeout_s=0.9)
+    with pytest.raises(RequestTimeout):
+        impatient.create_order("BTC/USD", MARKET, BUY, 1_000, None, {"clientOrderId": "timed-out"})
+    venue.set_faults(clear=True)
+    found = client.fetch_order_by_client_id("timed-out", "BTC/USD")
+    assert found.filled == 1_000
+    resent = client.create_order("BTC/USD", MARKET, BUY, 1_000, None, {"clientOrderId": "timed-out"})
+    assert resent == found
+    assert len([f for f in venue.fills() if f["order_id"] == found.id]) == 1
+
+
 def test_rate_limit_429_then_success_after_retry_after(client: HttpVenue, venue: VenueProcess) -> None:
     venue.set_faults(rate_limit_rps=3)
     with pytest.raises(RateLimited) as caught:
