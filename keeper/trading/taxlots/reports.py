@@ -63,6 +63,9 @@ def unrealised_report(book: TaxLotBook, client_id: str,
         else:
             value, _, gain = unrealised(lots, asset, price)
             entry.update(priced=True, price=str(price), value=str(value), gain=str(gain))
+            for row, lot in zip(entry["lots"], lots, strict=True):  # the total is their sum
+                lot_value, _, lot_gain = unrealised([lot], asset, price)
+                row.update(value=str(lot_value), gain=str(lot_gain))
         assets[asset] = entry
     return {"client_id": client_id, "assets": assets}
 

@@ -230,7 +230,10 @@ def test_reports_realised_by_period_and_unrealised_at_prices(book, client):
     # half a BTC left, basis 500,000, worth 4,000,000 / 2 = 2,000,000 -> 1,500,000 unrealised
     assert (btc["quantity"], btc["basis"], btc["value"], btc["gain"]) == (
         str(BTC // 2), "500000", "2000000", "1500000")
+    assert [(x["origin"], x["value"], x["gain"]) for x in btc["lots"]] == [
+        ("a1", "2000000", "1500000")]
     assert rep["unrealised"]["assets"]["ETH"]["priced"] is False  # no price given: not valued
+    assert "value" not in rep["unrealised"]["assets"]["ETH"]["lots"][0]
     assert rep["policy_history"][0]["method"] == "fifo"
     json.dumps(rep)
     rows = list(csv.DictReader(io.StringIO(reports.realised_csv(realised))))
