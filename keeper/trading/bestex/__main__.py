@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from keeper.compliance.screening.own_format import json_depth
 from keeper.trading.bestex.analytics import OrderReport, analyse, fixed, in_period, summarise, venue_usage
 from keeper.trading.bestex.record import (
     ExecutionRecord,
@@ -34,6 +35,7 @@ from keeper.trading.bestex.record import (
 from keeper.trading.bestex.render import Document, order_document, period_document, render_html, render_pdf
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_DEPTH = 16  # a records file nests 6 levels
 
 
 def _ms(text: str | None) -> int | None:
@@ -50,7 +52,10 @@ def _refuse_constant(name: str) -> Any:
 def _records_from_file(path: Path) -> list[ExecutionRecord]:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise RecordError(f"{path} is larger than {MAX_FILE_BYTES} bytes")
-    data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+    text = path.read_text(encoding="utf-8")
+    if json_depth(text) > MAX_DEPTH:  # before the C decoder can overflow the stack (py_ecc's limit)
+        raise RecordError(f"{path}: nesting deeper than {MAX_DEPTH} levels")
+    data = json.loads(text, parse_constant=_refuse_constant)
     if not isinstance(data, list):
         raise RecordError(f"{path}: a JSON list of execution records is expected")
     return [record_from_json(item, f"{path} record {i}") for i, item in enumerate(data)]

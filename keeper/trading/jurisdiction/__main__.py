@@ -16,12 +16,15 @@ import json
 import sys
 from collections.abc import Sequence
 
+from keeper.compliance.screening.own_format import json_depth
 from keeper.trading.jurisdiction.policy import JurisdictionPolicy
-from keeper.trading.jurisdiction.rules import DEFAULT, RulesError, load_rules
+from keeper.trading.jurisdiction.rules import DEFAULT, MAX_DEPTH, RulesError, load_rules
 from keeper.trading.types import ParentOrder, Side
 
 
 def _order(text: str) -> tuple[ParentOrder, int | None]:
+    if json_depth(text) > MAX_DEPTH:
+        raise ValueError(f"nesting deeper than {MAX_DEPTH} levels")
     data = json.loads(text)
     if not isinstance(data, dict):
         raise ValueError("the order must be a JSON object")

@@ -30,11 +30,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from keeper.compliance.screening.own_format import json_depth
 from keeper.trading.types import MARKETS
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("rules.json")
 RULES_VERSION = 1
 DEFAULT = "default"
+MAX_DEPTH = 16  # the rules nest 5 levels
 
 Code = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -182,10 +184,14 @@ def _refuse_constant(name: str) -> Any:
 
 
 def decode_rules(text: str, source: str = "<rules>") -> Rules:
-    """Decode and validate rules JSON text (duplicate keys and NaN/Infinity refused)."""
+    """Decode and validate rules JSON text (duplicate keys, NaN/Infinity and nesting deeper than
+    :data:`MAX_DEPTH` refused; the depth is checked before decoding: where a library raised the
+    recursion limit, as py_ecc does, a hostile ``[[[[...`` would crash the C decoder)."""
     try:
+        if json_depth(text) > MAX_DEPTH:  # before the C decoder can overflow the stack
+            raise ValueError(f"nesting deeper than {MAX_DEPTH} levels")
         data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise RulesError(f"jurisdiction rules {source} are not valid JSON: {exc}") from None
     return parse_rules(data, source)
 

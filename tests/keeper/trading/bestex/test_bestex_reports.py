@@ -4,6 +4,8 @@ and shows the figures; the CLI writes both from a JSON file of records and refus
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -181,3 +183,17 @@ def test_cli_refuses_files_that_are_not_records(tmp_path: Path, capsys: pytest.C
         assert main(["period", "--records", str(src), "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.count("refused: ") == 4
     assert main(["period", "--records", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_deeply_nested_json_is_refused_where_the_recursion_limit_is_raised(tmp_path: Path) -> None:
+    """py-evm/py_ecc (imported with web3 and ape) raise the recursion limit to 100,000: there the C
+    JSON decoder overflows the C stack on ``[[[[...`` and kills the process instead of raising."""
+    src = tmp_path / "deep.json"
+    src.write_text("[" * 200_000)
+    code = (
+        "import sys; sys.setrecursionlimit(200_000); from keeper.trading.bestex.__main__ import main; "
+        f"sys.exit(main(['period', '--records', {str(src)!r}, '--out', {str(tmp_path / 'o')!r}]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-500:]
+    assert "nesting deeper than" in done.stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +161,17 @@ def test_cli_validates_names_faults_shows_and_checks(tmp_path: Path,
     assert main(["check", json.dumps(order | {"amount": 1.5})]) == 2
     assert main(["check", "[" * 100000]) == 2
     assert DEFAULT_RULES_FILE.name == "rules.json"
+
+
+def test_deeply_nested_json_is_refused_where_the_recursion_limit_is_raised(tmp_path: Path) -> None:
+    """py-evm/py_ecc (imported with web3 and ape) raise the recursion limit to 100,000: there the C
+    JSON decoder overflows the C stack on ``[[[[...`` and kills the process instead of raising."""
+    src = tmp_path / "deep.json"
+    src.write_text("[" * 200_000)
+    code = ("import sys; sys.setrecursionlimit(200_000); "
+            "from keeper.trading.jurisdiction.__main__ import main; "
+            f"a = main(['validate', '--rules', {str(src)!r}]); b = main(['check', '[' * 200_000]); "
+            "sys.exit(10 * a + b)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 22, done.stderr[-500:]
+    assert done.stderr.count("nesting deeper than") == 2
