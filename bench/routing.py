@@ -11,18 +11,21 @@ Venues: the default profiles (deepbook: 20 levels of $250k, 10 bps; fastlane: 5 
 5 bps; thirdex: 10 levels of $100k, 8 bps), with their seeded faults (stale and wrong books,
 thirdex's outage slots, and ``--fail-rate`` of the orders during which one venue dies after 1-3
 of our fills, revived for the next order; the bench resumes the parents left unresolved at the
-end), in this process through ``LocalVenue`` (the simulators' own engine
-without HTTP; latency is reported by the simulator, not slept). ``--http`` would use the HTTP
-services once their starter exists (not yet: the bench says so and runs in process).
+end). By default in this process through ``LocalVenue`` (the simulators' own engine without
+HTTP on a simulated clock: 1.5 s between orders and ``--tick-ms`` (20) per venue request, so the
+makers re-quote between orders and now and then between a book and the order planned on it).
+``--http`` starts the three venue services (``strongroom_testkit.venues.start_venues``: own
+processes, real time, latency slept, rate limits) and paces the orders at ``--rate`` a second
+(deepbook allows 20 requests a second).
 
 Order sizes: a parent's notional is log-uniform between $20k and $1.5M (``--min-usd``,
 ``--max-usd``): from a fraction of one fastlane level to about a third of deepbook's whole side,
 the range where an institutional desk's block meets this simulated depth (the three venues show
 about $6.4M a side together). Half buys, half sells; half BTC/USD, half ETH/USD; a Swiss client
-(every venue allowed by the jurisdiction rules, so the comparison is routing alone). The
-simulated clock advances 1.5 s between orders so the makers re-quote.
+(every venue allowed by the jurisdiction rules, so the comparison is routing alone).
 
 Usage: python bench/routing.py [--orders 1000] [--seed 7] [--min-usd 20000] [--max-usd 1500000]
+       [--fail-rate 0.03] [--tick-ms 20] [--http [--rate 4]]
 """
 
 from __future__ import annotations
@@ -89,6 +92,114 @@ def planner_alone(seed: int, runs: int = 2_000) -> tuple[float, float, float]:
     return pct(times, 0.5) / 1e6, pct(times, 0.99) / 1e6, pct(cpu, 0.99) / 1e6
 
 
+class InProcess:
+    """The three simulators in this process on a simulated clock."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.now = T0
+        self.tick = args.tick_ms
+        self.venues = local_venues(args.seed, clock=self._venue_clock, funds=FUNDS)
+        self.routed = {n: RoutedVenue(v, DEFAULT_PROFILES[n].latency_ms)
+                       for n, v in self.venues.items()}
+        self.mode = ("in process (LocalVenue over the simulators' engine, simulated clock, "
+                     f"{self.tick} ms per venue request)")
+
+    def _venue_clock(self) -> int:  # every venue request takes --tick-ms of simulated time
+        self.now += self.tick
+        return self.now
+
+    def clock(self) -> int:
+        """Now, ms."""
+        return self.now
+
+    def between_orders(self, rate: float) -> None:
+        """Let 1.5 s pass."""
+        self.now += 1_500
+
+    def kill(self, name: str, fills: int) -> None:
+        """``name`` dies after ``fills`` more of our fills."""
+        self.venues[name].sim.set_state(FaultState(die_after_fills=fills))
+
+    def revive(self, name: str) -> bool:
+        """Bring ``name`` back; whether it had died."""
+        dead = self.venues[name].sim.faults.state.dead
+        self.venues[name].sim.set_state(FaultState())
+        return dead
+
+    def settle_time(self) -> None:
+        """Outage slots are a minute: let every venue come back."""
+        self.now += 120_000
+
+    def venue_fills(self) -> dict[tuple[str, str], tuple[int, int, int]]:
+        """What the venues recorded of our fills, per (venue, order id)."""
+        out: dict[tuple[str, str], tuple[int, int, int]] = {}
+        for vid, v in self.venues.items():
+            for rec in v.sim.engine.fills:
+                a, c, f = out.get((vid, rec.fill.order_id), (0, 0, 0))
+                out[(vid, rec.fill.order_id)] = (a + rec.fill.amount, c + rec.fill.cost,
+                                                 f + rec.fill.fee)
+        return out
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
+class Http:
+    """The three venue services (own processes, real time, latency slept, rate limits)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from strongroom_testkit.venues import start_venues
+
+        self.procs = start_venues(Path(tempfile.mkdtemp(prefix="bench-venues-")),
+                                  seed=args.seed, funds=FUNDS)
+        self.routed = {n: RoutedVenue(v.client()) for n, v in self.procs.items()}
+        self.mode = ("HTTP services (python -m scripts.services.venues, real time, their latency "
+                     "and rate limits)")
+        self.last = time.perf_counter()
+
+    def clock(self) -> int:
+        """Now, ms."""
+        return time.time_ns() // 1_000_000
+
+    def between_orders(self, rate: float) -> None:
+        """Pace to ``rate`` orders a second (deepbook allows 20 requests a second)."""
+        wait = self.last + 1 / rate - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        self.last = time.perf_counter()
+
+    def kill(self, name: str, fills: int) -> None:
+        """``name`` dies after ``fills`` more of our fills."""
+        self.procs[name].set_faults(die_after_fills=fills)
+
+    def revive(self, name: str) -> bool:
+        """Bring ``name`` back; whether it had died."""
+        dead = bool(self.procs[name].set_faults()["dead"])
+        self.procs[name].set_faults(clear=True)
+        return dead
+
+    def settle_time(self) -> None:
+        """A second for the venues' Retry-After."""
+        time.sleep(1)
+
+    def venue_fills(self) -> dict[tuple[str, str], tuple[int, int, int]]:
+        """What the venues recorded of our fills, per (venue, order id)."""
+        out: dict[tuple[str, str], tuple[int, int, int]] = {}
+        for vid, v in self.procs.items():
+            for f in v.fills():
+                a, c, fee = out.get((vid, f["order_id"]), (0, 0, 0))
+                out[(vid, f["order_id"])] = (a + int(f["amount"]), c + int(f["cost"]),
+                                             fee + int(f["fee"]))
+        return out
+
+    def close(self) -> None:
+        """Stop the services."""
+        from strongroom_testkit.venues import stop_venues
+
+        stop_venues(self.procs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--orders", type=int, default=1_000)
@@ -97,57 +208,59 @@ def main() -> None:
     ap.add_argument("--max-usd", type=int, default=1_500_000)
     ap.add_argument("--fail-rate", type=float, default=0.03,
                     help="share of orders during which one venue dies after 1-3 of our fills")
+    ap.add_argument("--tick-ms", type=int, default=20,
+                    help="in process: simulated time each venue request takes")
     ap.add_argument("--http", action="store_true", help="use the HTTP venue services")
+    ap.add_argument("--rate", type=float, default=4.0, help="HTTP: parent orders per second")
     args = ap.parse_args()
-    if args.http:
-        print("venues: --http asked, but no HTTP venue starter is available yet: in process")
-    print("venues: in process (LocalVenue over the simulators' engine; latency not slept), "
-          f"default profiles with their seeded faults, seed {args.seed}")
+    world = Http(args) if args.http else InProcess(args)
+    print(f"venues: {world.mode}; default profiles with their seeded faults; seed {args.seed}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-routing-"))
     url = f"sqlite:///{tmp / 'routing.db'}"
     ledger_migrate.SCHEMA.upgrade(url)
     trading_migrate.SCHEMA.upgrade(url)
     engine = make_engine(url)
     ledger = Ledger(engine, group_commit=False)
-    now = [T0]
-    venues = local_venues(args.seed, clock=lambda: now[0], funds=FUNDS)
-    routed = {n: RoutedVenue(v, DEFAULT_PROFILES[n].latency_ms) for n, v in venues.items()}
-    router = Router(RoutingStore(engine), routed, JurisdictionPolicy(), ledger.raise_alert,
-                    clock=lambda: now[0])
+    router = Router(RoutingStore(engine), world.routed, JurisdictionPolicy(), ledger.raise_alert,
+                    clock=world.clock)
     rng = random.Random(args.seed)
     decisions: list[int] = []
     cpu: list[int] = []
     killed = 0
     lo, hi = args.min_usd, args.max_usd
     wall = time.perf_counter()
-    for i in range(args.orders):
-        now[0] += 1_500
-        symbol = "BTC/USD" if rng.random() < 0.5 else "ETH/USD"
-        side = Side.BUY if rng.random() < 0.5 else Side.SELL
-        usd = int(lo * (hi / lo) ** rng.random())
-        m = MARKETS[symbol]
-        amount = usd * 100 * 10**m.base_decimals // START_PRICES[symbol]
-        p = ParentOrder(f"b{args.seed}-{i}", "bench", symbol, side, amount, None, "CH",
-                        "institutional", now[0])
-        victim = None
-        if rng.random() < args.fail_rate:  # this venue dies after 1-3 of our fills
-            victim = venues[rng.choice(sorted(venues))]
-            victim.sim.set_state(FaultState(die_after_fills=rng.randint(1, 3)))
-        router.route(p)
-        decisions.append(router.last_decision_ns)
-        cpu.append(router.last_decision_cpu_ns)
-        if victim is not None:
-            killed += victim.sim.faults.state.dead
-            victim.sim.set_state(FaultState())  # back for the next order (resume settles later)
-    now[0] += 120_000  # outage slots are a minute: let every venue come back, then resume
-    resumed = len(router.resume())
-    elapsed = time.perf_counter() - wall
-    report(router, venues, args, (decisions, cpu), (resumed, killed), elapsed, ledger)
-    ledger.close()
-    engine.dispose()
+    try:
+        for i in range(args.orders):
+            world.between_orders(args.rate)
+            symbol = "BTC/USD" if rng.random() < 0.5 else "ETH/USD"
+            side = Side.BUY if rng.random() < 0.5 else Side.SELL
+            usd = int(lo * (hi / lo) ** rng.random())
+            m = MARKETS[symbol]
+            amount = usd * 100 * 10**m.base_decimals // START_PRICES[symbol]
+            p = ParentOrder(f"b{args.seed}-{i}", "bench", symbol, side, amount, None, "CH",
+                            "institutional", world.clock())
+            victim = None
+            if rng.random() < args.fail_rate:  # this venue dies after 1-3 of our fills
+                victim = rng.choice(sorted(world.routed))
+                world.kill(victim, rng.randint(1, 3))
+            router.route(p)
+            decisions.append(router.last_decision_ns)
+            cpu.append(router.last_decision_cpu_ns)
+            if victim is not None:  # back for the next order (resume settles it later)
+                killed += world.revive(victim)
+        world.settle_time()
+        resumed = len(router.resume())
+        elapsed = time.perf_counter() - wall
+        report(router, world.venue_fills(), args, (decisions, cpu), (resumed, killed), elapsed,
+               ledger)
+    finally:
+        ledger.close()
+        engine.dispose()
+        world.close()
 
 
-def report(router: Router, venues: dict, args: argparse.Namespace,
+def report(router: Router, theirs: dict[tuple[str, str], tuple[int, int, int]],
+           args: argparse.Namespace,
            latency: tuple[list[int], list[int]], counts: tuple[int, int], elapsed: float,
            ledger: Ledger) -> None:
     """Print the figures."""
@@ -170,13 +283,7 @@ def report(router: Router, venues: dict, args: argparse.Namespace,
     feed = sum(1 for ex in execs for e in ex.excluded
                if e.exclusion.reason in ("stale", "outlier", "no_consensus", "crossed", "empty"))
     ours = {(f.venue, f.order_id): (f.amount, f.cost, f.fee) for ex in execs for f in ex.fills}
-    theirs: dict[tuple[str, str], list[int]] = {}
-    for vid, v in venues.items():
-        for rec in v.sim.engine.fills:
-            acc = theirs.setdefault((vid, rec.fill.order_id), [0, 0, 0])
-            acc[0], acc[1], acc[2] = acc[0] + rec.fill.amount, acc[1] + rec.fill.cost, \
-                acc[2] + rec.fill.fee
-    mismatched = sum(1 for k in ours.keys() | theirs.keys() if ours.get(k) != tuple(theirs.get(k, ())))
+    mismatched = sum(1 for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
     failed = sum(1 for ex in execs for c in ex.children if c.status == ChildStatus.FAILED)
     multi = sum(1 for ex in execs if len({c.venue for c in ex.children}) > 1)
     n = len(comparable)
