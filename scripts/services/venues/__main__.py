@@ -63,9 +63,9 @@ def profile_for(args: argparse.Namespace) -> VenueProfile:
     return DEFAULT_PROFILES[args.venue]
 
 
-def build(db: Path, profile: VenueProfile, seed: int) -> Service:
+def build(db: Path, profile: VenueProfile, seed: int, *, busy_timeout_s: float = 5.0) -> Service:
     """The venue's service over its file (created, or checked to be this venue's and seed's)."""
-    store = Store(db)
+    store = Store(db, busy_timeout_s=busy_timeout_s)
     for key, value in (("venue", profile.name), ("seed", str(seed))):
         stored = store.meta(key)
         if stored is None:

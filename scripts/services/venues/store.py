@@ -45,8 +45,9 @@ def _from_ints(text: str) -> dict[str, int]:
 class Store:
     """The venue's file; one connection guarded by a lock."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    def __init__(self, path: Path, *, busy_timeout_s: float = 5.0) -> None:
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
+                                   timeout=busy_timeout_s)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")

@@ -4,11 +4,13 @@ dies mid-order, and idempotent clientOrderId and balances across a crash and res
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from keeper.keys.secrets import Secret
 from keeper.trading.types import (
@@ -29,6 +31,7 @@ from keeper.trading.types import (
 )
 from keeper.trading.venues import HttpVenue, RateLimited
 from scripts.services.venues.__main__ import build
+from scripts.services.venues.app import create_app
 from scripts.services.venues.profile import VenueProfile
 from strongroom_testkit import free_port
 from strongroom_testkit.venues import VenueProcess, make_venue
@@ -204,3 +207,27 @@ def test_service_refuses_another_seed_on_its_database(tmp_path: Path) -> None:
         build(tmp_path / "v.db", PROFILE, 43)
     with pytest.raises(SystemExit, match="belongs to venue"):
         build(tmp_path / "v.db", PROFILE.with_(name="othervenue"), 42)
+
+
+def test_a_change_that_cannot_be_written_is_not_answered_and_not_kept(tmp_path: Path) -> None:
+    """The database is locked by someone else: the order is answered 500 and the venue drops its
+    in-memory state for the file's, so nothing it could not make durable is ever shown."""
+    db = tmp_path / "locked.db"
+    app = create_app(build(db, PROFILE, 7, busy_timeout_s=0.05), api_key="a" * 16, admin_key="b" * 16)
+    api, admin = {"X-API-KEY": "a" * 16}, {"X-ADMIN-KEY": "b" * 16}
+    order = {"symbol": "BTC/USD", "type": "market", "side": "buy", "amount": "1000",
+             "clientOrderId": "locked"}
+    with TestClient(app) as http:
+        funded = http.post("/admin/fund", json={"currency": "USD", "amount": "100000000"}, headers=admin)
+        assert funded.is_success
+        balance = http.get("/api/v1/balance", headers=api).json()
+        blocker = sqlite3.connect(db, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        assert http.post("/api/v1/orders", json=order, headers=api).status_code == 500
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        assert http.get("/api/v1/orders", params={"clientOrderId": "locked"}, headers=api).status_code == 404
+        assert http.get("/api/v1/balance", headers=api).json() == balance
+        placed = http.post("/api/v1/orders", json=order, headers=api)
+        assert placed.status_code == 200 and placed.json()["filled"] == "1000"
+        assert len(http.get("/admin/fills", headers=admin).json()) == 1
