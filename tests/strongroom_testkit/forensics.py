@@ -34,14 +34,15 @@ def addr(n: int) -> str:
     return "0x" + f"{n:040x}"
 
 
-def migrated(tmp_path: Path, name: str = "forensics.db") -> str:
-    """A SQLite database with every schema the forensics tests touch, migrated."""
+def migrated(tmp_path: Path, name: str = "forensics.db", url: str | None = None) -> str:
+    """``url`` (default: a SQLite file in ``tmp_path``) with every schema the forensics tests
+    touch migrated."""
     from keeper.audit import upgrade as audit_upgrade
     from keeper.compliance.migrate import upgrade as compliance_upgrade
     from keeper.forensics import upgrade as forensics_upgrade
     from keeper.ledger import upgrade as ledger_upgrade
 
-    url = f"sqlite:///{tmp_path / name}"
+    url = url or f"sqlite:///{tmp_path / name}"
     for up in (ledger_upgrade, audit_upgrade, compliance_upgrade, forensics_upgrade):
         up(url)
     return url

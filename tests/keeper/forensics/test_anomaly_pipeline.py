@@ -31,7 +31,16 @@ from strongroom_testkit.forensics import T0, USDC_UNIT, addr, migrated
 
 @pytest.fixture
 def world(tmp_path: Any) -> Any:
-    url = migrated(tmp_path)
+    yield from _world(migrated(tmp_path))
+
+
+@pytest.fixture
+def both(tmp_path: Any, database: Any) -> Any:
+    """The world on SQLite and on PostgreSQL."""
+    yield from _world(migrated(tmp_path, url=database("forensics")))
+
+
+def _world(url: str) -> Any:
     ledger = Ledger(url)
     trail = AuditTrail(ledger.engine)
     yield ledger, trail
@@ -89,8 +98,8 @@ def test_an_alert_is_stored_once_with_its_chain_and_raised_to_the_outbox(world):
     assert p.run_once() == []  # nothing new: nothing judged twice
 
 
-def test_restart_neither_realerts_nor_misses(world):
-    ledger, trail = world
+def test_restart_neither_realerts_nor_misses(both):
+    ledger, trail = both
     signing(trail, "0xaa", T0, 6)
     assert len(pipeline(ledger).run_once()) == 1
     # a burst that straddles a restart: 3 requests before, 3 after
@@ -138,11 +147,11 @@ def test_a_failed_run_commits_nothing_and_the_next_run_judges_the_same_events(wo
     assert [a.detector for a in p.run_once()] == ["signing_burst"]  # state reloaded
 
 
-def test_sc008_every_suspicious_pattern_is_detected_in_one_pass(world):
+def test_sc008_every_suspicious_pattern_is_detected_in_one_pass(both):
     """SC-008: the test set (each detector's pattern, two instances each, in a clean
     background) is detected entirely in the first pass after the events are visible: no
     detector waits for later data, so detection latency is the job's interval (1 s)."""
-    ledger, trail = world
+    ledger, trail = both
     records: list[AuditRecord] = []
     for c in ("c1", "c2"):  # volume spike, then a large withdrawal to a new address
         records += [order(c, "withdraw", (900 + 10 * i) * USDC_UNIT,
