@@ -16,7 +16,6 @@ from __future__ import annotations
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,12 +29,11 @@ from keeper.config import ROOT
 from keeper.keys.secrets import Secret, write_secret_file
 from keeper.trading.venues import HttpVenue
 from scripts.services.venues.inprocess import LocalVenue, local_venues
+from scripts.services.venues.launch import DEFAULT_FUNDS, fund_venue, venue_argv
 from scripts.services.venues.profile import DEFAULT_PROFILES
 from strongroom_testkit import free_port
 
 DEFAULT_SEED = 1515
-DEFAULT_FUNDS = {"USD": 1_000_000_000_00, "BTC": 100 * 10**8, "ETH": 1_000 * 10**18,
-                 "USDC": 10**6 * 10**6, "USDT": 10**6 * 10**6}
 
 __all__ = ["DEFAULT_FUNDS", "DEFAULT_SEED", "LocalVenue", "VenueProcess", "local_venues", "make_venue",
            "start_venues", "stop_venues", "venue_services"]
@@ -136,11 +134,7 @@ def make_venue(d: Path, name: str, *, seed: int = DEFAULT_SEED, port: int | None
     write_secret_file(own / "api.key", api_key)
     write_secret_file(own / "admin.key", admin_key)
     port = port or free_port()
-    argv = [sys.executable, "-m", "scripts.services.venues", "--venue", name, "--port", str(port),
-            "--db", str(own / "venue.db"), "--api-key-file", str(own / "api.key"),
-            "--admin-key-file", str(own / "admin.key"), "--seed", str(seed)]
-    if profile is not None:
-        argv += ["--profile", str(profile)]
+    argv = venue_argv(name, port, own / "venue.db", own / "api.key", own / "admin.key", seed, profile)
     return VenueProcess(name, f"http://127.0.0.1:{port}", own / "venue.db", api_key, admin_key, argv,
                         own / "venue.log")
 
@@ -156,8 +150,7 @@ def start_venues(d: Path, *, seed: int = DEFAULT_SEED, names: tuple[str, ...] = 
             venue.launch()
         for venue in venues.values():
             venue.wait_ready()
-            for currency, amount in (DEFAULT_FUNDS if funds is None else funds).items():
-                venue.fund(currency, amount)
+            fund_venue(venue.url, venue.admin_key, funds)
     except BaseException:
         stop_venues(venues)
         raise

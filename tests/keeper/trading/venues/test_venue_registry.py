@@ -10,6 +10,7 @@ import pytest
 
 from keeper.keys.secrets import write_secret_file
 from keeper.trading.venues import HttpVenue, load_registry, open_venues, parse_registry
+from scripts.services.venues.launch import VENUE_PORTS, write_registry
 
 ENTRY = {"id": "deepbook", "url": "http://127.0.0.1:8111", "api_key_file": "venue-deepbook.key",
          "latency_ms": 40, "timeout_s": 5}
@@ -56,3 +57,14 @@ def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
     key.chmod(0o644)
     with pytest.raises(PermissionError):
         open_venues(parse_registry({"venues": [ENTRY]}, tmp_path))
+
+
+def test_the_launchers_registry_is_what_the_keeper_loads(tmp_path: Path) -> None:
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in VENUE_PORTS.items()}
+    path = write_registry(tmp_path / "venues.json", urls, {n: f"venue-{n}.key" for n in urls})
+    configs = load_registry(path, tmp_path)
+    assert [(c.id, c.url, c.api_key_file.name) for c in configs] == [
+        ("deepbook", "http://127.0.0.1:8111", "venue-deepbook.key"),
+        ("fastlane", "http://127.0.0.1:8112", "venue-fastlane.key"),
+        ("thirdex", "http://127.0.0.1:8113", "venue-thirdex.key")]
+    assert [c.latency_ms for c in configs] == [40, 5, 20]
