@@ -79,6 +79,8 @@ def from_execution(execution: Any) -> ExecutionRecord:
         r.exclusion.venue for r in execution.excluded if r.round == 0 and r.exclusion.reason in PRICE_REASONS
     }
     decision = execution.decision
+    blocked = tuple(decision.blocked) if decision else ()
+    refused = {b.venue for b in blocked}  # routing also lists them as "blocked" exclusions: once is enough
     return ExecutionRecord(
         parent=execution.parent,
         arrivals=tuple(
@@ -88,8 +90,9 @@ def from_execution(execution: Any) -> ExecutionRecord:
         excluded=tuple(
             ExcludedVenue(r.exclusion.venue, r.exclusion.reason, r.exclusion.detail, r.round)
             for r in execution.excluded
+            if not (r.exclusion.reason == "blocked" and r.exclusion.venue in refused)
         ),
-        blocked=tuple(decision.blocked) if decision else (),
+        blocked=blocked,
         compliance_cost=decision.compliance_cost if decision else None,
     )
 

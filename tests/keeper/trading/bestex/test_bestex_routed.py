@@ -69,6 +69,9 @@ def test_a_routed_execution_reports_the_same_figures_as_routing(routed) -> None:
     rows = {v.venue: v for v in r.venues}
     assert rows["thirdex"].status == "blocked" and rows["thirdex"].filled == 0
     assert "US.venues" in rows["thirdex"].note
+    # the policy block is listed once (as a policy block), not again as a round's exclusion
+    assert [b.venue for b in r.record.blocked] == ["thirdex"]
+    assert [e.venue for e in r.record.excluded] == []
     assert sum(v.filled for v in r.venues) == r.filled and sum(v.share for v in r.venues) == 1
     assert r.arrival_mid is not None and r.vwap is not None and r.slippage_vs_arrival_bps is not None
     c = analyse(from_execution(RoutingStore(engine).execution("ch1")))
