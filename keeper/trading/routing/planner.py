@@ -212,7 +212,8 @@ def plan(side: Side, amount: int, venues: list[VenueInput], *, symbol: str,
         if v.free is not None:
             if side is Side.BUY:  # what a limit buy at this level's price reserves must fit
                 room = _max_notional(v.free - 1, max(v.fees.taker_ppm, v.fees.maker_ppm))
-                take = min(take, ((room + 1) * scale - 1) // lv.price - acc[0])
+                fits = ((room + 1) * scale - 1) // lv.price if v.free >= 1 else 0
+                take = min(take, fits - acc[0])
             else:
                 take = min(take, v.free - acc[0])
         if take < min(lv.amount, left):

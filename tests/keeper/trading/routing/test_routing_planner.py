@@ -6,7 +6,7 @@ single venue beyond the documented rounding."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from keeper.trading.routing import (
@@ -131,6 +131,7 @@ def _inputs(raw, side, with_limits=True):
 @settings(max_examples=60)
 @given(venues_st, st.sampled_from([Side.BUY, Side.SELL]), st.integers(1, 2 * BTC),
        st.one_of(st.none(), st.integers(5_000_000, 5_006_000)))
+@example([([(1, 20)], 0, None, 0, 0)], Side.BUY, 20, None)  # no funds: 20 sat cost 0 cents
 def test_every_limit_and_balance_is_respected(raw, side, amount, limit):
     inputs = _inputs(raw, side)
     p = plan(side, amount, inputs, symbol="BTC/USD", limit_price=limit)
