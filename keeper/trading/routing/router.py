@@ -71,7 +71,7 @@ from keeper.trading.types import (
 )
 
 AlertFn = Callable[[str, str, str], object]  # (kind, message, ref), e.g. Ledger.raise_alert
-FEED_REASONS = ("stale", "empty", "crossed", "outlier", "no_consensus", "unavailable")
+FEED_REASONS = ("stale", "empty", "crossed", "outlier", "no_consensus", "unavailable", "refused")
 ALERT_PREFIX = "trading.routing_"  # alert kinds: trading.routing_stale, trading.routing_outlier...
 PARENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,48}")  # + "-<seq>": a venue's clientOrderId (<= 64)
 
@@ -311,13 +311,18 @@ class Router:
         """Open an episode (and alert once) per venue newly excluded for a feed reason; close
         the episodes of the venues that passed."""
         for e in excluded:
-            if e.reason not in FEED_REASONS:
-                continue
-            since = self.store.open_episode(e.venue, symbol, e.reason, now)
-            if since is not None:
-                self.alert(ALERT_PREFIX + e.reason, f"{e.venue} {symbol} excluded from routing: "
-                           f"{e.detail}", f"routing:{e.reason}:{e.venue}:{symbol}:{since}")
+            self._episode(symbol, e, now)
         self.store.close_episodes(fresh, symbol, FEED_REASONS)
+
+    def _episode(self, symbol: str, e: Exclusion, now: int) -> None:
+        """Alert on ``e`` if it opens an episode (one alert per venue, symbol and reason until
+        the venue passes the checks again)."""
+        if e.reason not in FEED_REASONS:
+            return
+        since = self.store.open_episode(e.venue, symbol, e.reason, now)
+        if since is not None:
+            self.alert(ALERT_PREFIX + e.reason, f"{e.venue} {symbol} excluded from routing: "
+                       f"{e.detail}", f"routing:{e.reason}:{e.venue}:{symbol}:{since}")
 
     # ------------------------------------------------------------------ children
     def _send(self, parent: ParentOrder, round_: int, vid: str, amount: int, price: int,
@@ -330,25 +335,27 @@ class Router:
             order = venue.create_order(parent.symbol, OrderType.LIMIT, parent.side, amount, price,
                                        {"clientOrderId": coid, "timeInForce": "IOC"})
         except (OnMaintenance, DDoSProtection) as exc:  # refused before processing: not placed
-            self._drop(parent.id, round_, vid, "unavailable", coid, exc, dropped)
+            self._drop(parent, round_, vid, "unavailable", coid, exc, dropped)
             return
         except ExchangeError as exc:  # refused (funds, size...): not placed
-            self._drop(parent.id, round_, vid, "refused", coid, exc, dropped)
+            self._drop(parent, round_, vid, "refused", coid, exc, dropped)
             return
         except NetworkError as exc:  # timeout, venue failing: it may have been placed
             dropped[vid] = "unavailable"
-            self.store.record_exclusions(parent.id, round_, [Exclusion(
-                vid, "unavailable", f"{type(exc).__name__}: {exc}")])
+            failure = Exclusion(vid, "unavailable", f"{type(exc).__name__}: {exc}")
+            self.store.record_exclusions(parent.id, round_, [failure])
+            self._episode(parent.symbol, failure, self.clock())
             self._settle_child(parent, vid, coid, amount)
             return
         self._record(parent, vid, coid, amount, order)
 
-    def _drop(self, parent_id: str, round_: int, vid: str, reason: str, coid: str,
+    def _drop(self, parent: ParentOrder, round_: int, vid: str, reason: str, coid: str,
               exc: BaseError, dropped: dict[str, str]) -> None:
         detail = f"{type(exc).__name__}: {exc}"
         dropped[vid] = reason
         self.store.child_failed(coid, ChildStatus.FAILED, detail)
-        self.store.record_exclusions(parent_id, round_, [Exclusion(vid, reason, detail)])
+        self.store.record_exclusions(parent.id, round_, [Exclusion(vid, reason, detail)])
+        self._episode(parent.symbol, Exclusion(vid, reason, detail), self.clock())
 
     def _settle(self, parent: ParentOrder, dropped: dict[str, str]) -> None:
         """Settle every child whose outcome was not recorded (a crash or a timeout)."""
