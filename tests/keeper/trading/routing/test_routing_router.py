@@ -46,8 +46,7 @@ class Clock:
 
 
 class World:
-    def __init__(self, tmp_path, name: str = "routing") -> None:
-        url = f"sqlite:///{tmp_path / f'{name}.db'}"
+    def __init__(self, url: str) -> None:
         ledger_migrate.SCHEMA.upgrade(url)
         trading_migrate.SCHEMA.upgrade(url)
         self.engine = make_engine(url)
@@ -80,7 +79,15 @@ class World:
 
 @pytest.fixture
 def world(tmp_path):
-    w = World(tmp_path)
+    w = World(f"sqlite:///{tmp_path / 'routing.db'}")
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def any_world(database):
+    """The world on SQLite and on PostgreSQL (marker postgres)."""
+    w = World(database("routing"))
     yield w
     w.close()
 
@@ -226,7 +233,8 @@ class CrashesAround:
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["before-send", "after-send"])
-def test_a_crash_between_child_and_outcome_neither_loses_nor_repeats_a_fill(world, after):
+def test_a_crash_between_child_and_outcome_neither_loses_nor_repeats_a_fill(any_world, after):
+    world = any_world
     crashing = CrashesAround(world.venues["deepbook"], after)
     with pytest.raises(Crash):
         world.router(deepbook=crashing).route(parent("c1", 6 * BTC))
@@ -271,7 +279,7 @@ class MovingClock(Clock):
 
 
 def test_partial_iocs_in_a_moving_market_are_re_planned_and_accounted_once(tmp_path):
-    w = World(tmp_path, "moving")
+    w = World(f"sqlite:///{tmp_path / 'moving.db'}")
     w.clock = MovingClock()
     w.venues = local_venues(11, clock=w.clock, profiles=CALM, funds=FUNDS)
     try:
