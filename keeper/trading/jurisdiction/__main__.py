@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     policy = JurisdictionPolicy(rules)
     if args.command == "validate":
         print(f"ok: version {rules.version}, {len(rules.jurisdictions)} entries "
-              f"({', '.join(rules.jurisdictions)}), {len(rules.venues)} venues")
+              f"({', '.join(rules.jurisdictions)}), {len(rules.venues)} venues, sha256 {policy.digest}")
         return 0
     if args.command == "show":
         if args.arg is None:

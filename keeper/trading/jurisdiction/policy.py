@@ -22,6 +22,8 @@ estimate is refused (its notional is unknown).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 
@@ -74,6 +76,9 @@ class JurisdictionPolicy:
     def __init__(self, rules: Rules | None = None) -> None:
         """Compile ``rules`` (default: the packaged ``rules.json``)."""
         self.rules = rules if rules is not None else load_rules()
+        canonical = json.dumps(self.rules.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        #: SHA-256 of the rules' canonical JSON: which rule set answered (for the audit trail)
+        self.digest = hashlib.sha256(canonical.encode()).hexdigest()
         self._regions = {v: info.region for v, info in self.rules.venues.items()}
         self._sanctioned = frozenset(self.rules.sanctioned_jurisdictions.codes)
         self._by_key: dict[str, _Jurisdiction] = {}

@@ -218,3 +218,12 @@ def test_an_estimate_that_is_not_a_positive_integer_is_refused(estimate: Any) ->
 def test_a_travel_rule_amount_that_is_not_an_integer_gets_the_conservative_answer(amount: Any) -> None:
     assert POLICY.travel_rule("US", amount, "USD").required
     assert POLICY.travel_rule(["US"], 1, "USD").rule == "default.travel_rule"  # type: ignore[arg-type]
+
+
+def test_the_rules_digest_names_the_rule_set_in_force() -> None:
+    doc = rules_doc()
+    same = JurisdictionPolicy(parse_rules(rules_doc()))
+    assert POLICY.digest == same.digest and len(POLICY.digest) == 64
+    doc["jurisdictions"]["US"]["client_types"]["retail"]["max_order_notional"]["USD"] = 100_001
+    assert JurisdictionPolicy(parse_rules(doc)).digest != POLICY.digest
+    assert JurisdictionPolicy().digest != POLICY.digest

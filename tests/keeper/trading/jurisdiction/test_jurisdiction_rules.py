@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from keeper.trading.jurisdiction import DEFAULT_RULES_FILE, RulesError, decode_rules, load_rules, parse_rules
+from keeper.trading.jurisdiction import (
+    DEFAULT_RULES_FILE,
+    JurisdictionPolicy,
+    RulesError,
+    decode_rules,
+    load_rules,
+    parse_rules,
+)
 from keeper.trading.jurisdiction.__main__ import main
 
 
@@ -140,7 +147,7 @@ def test_json_text_faults_duplicates_and_constants_are_refused(tmp_path: Path) -
 def test_cli_validates_names_faults_shows_and_checks(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate"]) == 0
-    assert "ok: version 1" in capsys.readouterr().out
+    assert f"sha256 {JurisdictionPolicy().digest}" in capsys.readouterr().out
     bad = small()
     bad["venues"]["alpha"]["region"] = 7
     bad["jurisdictions"]["US"]["symbols"] = ["NOPE/USD"]
