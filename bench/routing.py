@@ -54,6 +54,8 @@ from keeper.trading.routing import (  # noqa: E402
     RoutingStore,
     VenueInput,
     plan,
+    saving,
+    single_venue_costs,
 )
 from keeper.trading.types import MARKETS, OrderBook, ParentOrder, Side  # noqa: E402
 from scripts.services.venues.faults import FaultState  # noqa: E402
@@ -296,6 +298,18 @@ def report(router: Router, theirs: dict[tuple[str, str], tuple[int, int, int]],
         print(f"price improvement vs best single venue: mean {statistics.mean(pct_impr):.4f} % "
               f"(goal >= 0.2 %), median {statistics.median(pct_impr):.4f} %, "
               f"p90 {pct([int(x * 10_000) for x in pct_impr], 0.9) / 10_000:.4f} %")
+        primary = []
+        for ex in comparable:  # a desk without routing sends everything to its deepest venue
+            deep = [VenueInput(a.venue, a.book, a.fees) for a in ex.arrivals
+                    if a.venue == "deepbook"]
+            alone = single_venue_costs(ex.parent.side, ex.parent.amount, deep,
+                                       symbol=ex.parent.symbol)
+            if alone:
+                primary.append(saving(ex.parent.side, ex.all_in, alone[0].all_in)
+                               / alone[0].all_in * 100)
+        if primary:
+            print(f"for comparison, vs always the deepest venue (deepbook, its arrival book): "
+                  f"mean {statistics.mean(primary):.4f} % over {len(primary)} orders")
     if bps_gap:
         print(f"planned vs realised all-in (filled orders): mean |gap| "
               f"{statistics.mean(bps_gap):.3f} bps, max {max(bps_gap):.3f} bps")
