@@ -35,3 +35,79 @@ def test_mine_and_time_travel_then_revert(w3: Any) -> None:
     assert w3.eth.block_number == head.number
     with pytest.raises(RuntimeError, match="evm_revert"):
         kit.revert(w3, snap)  # a snapshot is used up by reverting to it
+
+
+
+def _versions(url: str) -> dict[str, list[Any]]:
+    """Every domain's Alembic version rows: the heads a migration reached."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {t: sorted(conn.execute(text(f"SELECT * FROM {t}")).all())
+                    for t in inspect(conn).get_table_names() if t.endswith("alembic_version")}
+    finally:
+        engine.dispose()
+
+
+def _schema_of(url: str) -> dict[str, Any]:
+    """Every table's columns, indexes, unique constraints and foreign keys: what a migration
+    leaves in a database."""
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(url)
+    try:
+        insp = inspect(engine)
+        return {table: (
+            [(c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table)],
+            sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                   for i in insp.get_indexes(table)),
+            sorted(str(u["column_names"]) for u in insp.get_unique_constraints(table)),
+            sorted(str((f["constrained_columns"], f["referred_table"]))
+                   for f in insp.get_foreign_keys(table)),
+        ) for table in sorted(insp.get_table_names())}
+    finally:
+        engine.dispose()
+
+
+def test_migrate_fresh_gives_what_the_migrations_give(database: Any) -> None:
+    from sqlalchemy import create_engine, text
+
+    from keeper.schema import SCHEMA_MODULES, upgrade_all
+    from strongroom_testkit.dbtemplate import migrate_fresh
+
+    real, first, second = database("real"), database("copy1"), database("copy2")
+    upgrade_all(real)
+    migrate_fresh(first)
+    migrate_fresh(second)
+    heads = _versions(real)
+    assert len(heads) == len(SCHEMA_MODULES)
+    assert _versions(first) == heads and _versions(second) == heads
+    assert _schema_of(first) == _schema_of(real)
+    engine = create_engine(first)  # copies are independent databases
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM ledger_alembic_version"))
+    engine.dispose()
+    assert _versions(second) == heads and _versions(first) != heads
+
+
+def test_migrate_fresh_migrates_a_used_database_for_real(database: Any) -> None:
+    from sqlalchemy import create_engine, text
+
+    from keeper.ledger.migrate import SCHEMA as LEDGER
+    from keeper.schema import upgrade_all
+    from strongroom_testkit.dbtemplate import migrate_fresh
+
+    real, used = database("real"), database("used")
+    upgrade_all(real)
+    LEDGER.upgrade(used)
+    engine = create_engine(used)
+    with engine.begin() as conn:  # a row the template does not have must survive
+        conn.execute(text("CREATE TABLE zz_keep (v INTEGER)"))
+        conn.execute(text("INSERT INTO zz_keep VALUES (7)"))
+    migrate_fresh(used)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT v FROM zz_keep")).scalar_one() == 7
+    engine.dispose()
+    assert _versions(used) == _versions(real)
