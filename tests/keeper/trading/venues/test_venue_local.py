@@ -4,6 +4,8 @@ HTTP service's (one simulator behind both)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from keeper.trading.types import (
@@ -17,7 +19,7 @@ from keeper.trading.types import (
 )
 from scripts.services.venues.faults import FaultState
 from scripts.services.venues.inprocess import LocalVenue, local_venues
-from scripts.services.venues.profile import VenueProfile
+from scripts.services.venues.profile import VenueProfile, profile_from_dict
 
 T0 = 1_790_000_000_000
 BASE = VenueProfile(name="localtest", maker_ppm=0, taker_ppm=500, requote_ms=1_000)
@@ -136,3 +138,13 @@ def test_in_process_venue_keeps_no_change_log() -> None:
         v.create_order("BTC/USD", OrderType.MARKET, Side.BUY, 1_000)
     changes = v.sim.engine.take_changes()
     assert changes.orders == {} and changes.fills == []
+
+
+def test_profiles_round_trip_as_json_and_refuse_nonsense() -> None:
+    profile = BASE.with_(outage_windows=((T0, T0 + 5),), symbols=("BTC/USD",))
+    assert profile_from_dict(json.loads(profile.to_json())) == profile
+    for bad in ({"taker_ppm": -1}, {"taker_ppm": 200_000}, {"levels": 0}, {"latency_ms": 1.5},
+                {"stale_probability": 2}, {"outage_windows": [[5, 5]]}, {"spread_ppm": 600_000},
+                {"latency_jitter_ms": 50, "latency_ms": 10}, {"colour": "red"}):
+        with pytest.raises((ValueError, TypeError)):
+            profile_from_dict({**json.loads(BASE.to_json()), **bad})
