@@ -1,0 +1,341 @@
+"""Partner custody: synchronisation, independent verification, reconciliation, outages.
+
+:class:`PartnerCustody` pulls a partner's sub-accounts, transactions and balances, verifies
+100 % of the reported transactions against the chain through OUR node
+(:mod:`keeper.partners.verify`), moves a client's partner holding in the sub-ledger only for
+verified ones (posting and verdict in one transaction), raises each mismatch once as a break with
+an alert, and reconciles reported balances, verified holdings and on-chain balances of the
+sub-account addresses. When the partner is unreachable it alerts once per episode and serves the
+last verified holdings marked stale with their age; a 429 pushes the next sync past Retry-After.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from web3 import Web3
+
+from keeper.ledger import Ledger, LedgerError
+from keeper.partners import chainscan
+from keeper.partners.interface import (
+    BalancesReport,
+    PartnerAPI,
+    PartnerError,
+    PartnerRateLimited,
+    PartnerRejected,
+    PartnerTx,
+    PartnerUnavailable,
+)
+from keeper.partners.postings import partner_location, transfers
+from keeper.partners.store import PartnerStore, digest, now
+from keeper.partners.verify import Reported, Requested, check
+
+log = logging.getLogger("keeper.partners")
+
+
+@dataclass
+class SyncResult:
+    """What one :meth:`PartnerCustody.sync` did."""
+
+    status: str  # ok | skipped | unavailable | rate_limited | protocol_error
+    verified: int = 0
+    breaks: list[str] = field(default_factory=list)
+    pending: int = 0
+    seconds: float = 0.0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What the partner holds for a client in one asset, from the last verified data."""
+
+    client_ref: str
+    asset: str
+    units: int
+    address: str
+    as_of: datetime | None
+    age_s: float | None
+    stale: bool
+
+
+class PartnerCustody:
+    """One partner's custody, verified independently (see module doc)."""
+
+    def __init__(self, ledger: Ledger, partner: PartnerAPI, w3: Web3, *, confirmations: int,
+                 whitelist: Iterable[str], stale_after_s: float = 300.0,
+                 unreported_grace_blocks: int = 64) -> None:
+        self.ledger, self.partner, self.w3 = ledger, partner, w3
+        self.name = partner.name
+        self.store = PartnerStore(ledger.engine, self.name)
+        self.confirmations = max(1, confirmations)
+        self.whitelist = frozenset(a.lower() for a in whitelist)
+        self.stale_after_s, self.grace = stale_after_s, unreported_grace_blocks
+
+    # --- accounts and withdrawals ------------------------------------------------------------
+    def open_account(self, client_ref: str) -> str:
+        """Open the client's segregated sub-account at the partner; returns its address."""
+        account = self.partner.open_account(client_ref)
+        if self.store.state()["scanned_block"] is None:
+            self.store.set_state(scanned_block=int(self.w3.eth.block_number) - 1)
+        self.store.add_account(account.client_ref, account.address)
+        return self.store.accounts()[client_ref]
+
+    def request_withdrawal(self, client_ref: str, asset: str, units: int, to: str) -> dict:
+        """Ask the partner to send ``units`` of ``asset`` from the client's sub-account to ``to``
+        (whitelisted by us). The idempotency key is stored before the call: after an outage
+        :meth:`resume_withdrawals` retries with the same key, so it is executed at most once."""
+        if to.lower() not in self.whitelist:
+            raise ValueError("destination is not whitelisted")
+        if units <= 0 or asset not in chainscan.ASSETS:
+            raise ValueError("a withdrawal needs a positive amount of a custodied asset")
+        if client_ref not in self.store.accounts():
+            raise ValueError("no sub-account for this client")
+        key = str(uuid.uuid4())
+        self.store.add_withdrawal(idem_key=key, client_ref=client_ref, asset=asset,
+                                  amount=str(units), destination=to.lower())
+        self._submit(self._withdrawal(key))
+        return self._withdrawal(key)
+
+    def _withdrawal(self, key: str) -> dict:
+        return next(w for w in self.store.withdrawals() if w["idem_key"] == key)
+
+    def resume_withdrawals(self) -> int:
+        """Send again (same keys) every request the partner has not acknowledged."""
+        rows = self.store.withdrawals("requested")
+        for row in rows:
+            self._submit(row)
+        return len(rows)
+
+    def _submit(self, row: dict) -> None:
+        try:
+            tx = self.partner.withdraw(client_ref=row["client_ref"], asset=row["asset"],
+                                       units=int(row["amount"]), to=row["destination"],
+                                       idempotency_key=row["idem_key"])
+        except PartnerRejected as exc:
+            self.store.set_withdrawal(row["idem_key"], status="refused", last_error=str(exc)[:300])
+            return
+        except PartnerError as exc:
+            self.store.set_withdrawal(row["idem_key"], last_error=str(exc)[:300])
+            return
+        self.store.set_withdrawal(row["idem_key"], status="accepted", partner_tx_id=tx.id,
+                                  last_error=None)
+
+    # --- sync --------------------------------------------------------------------------------
+    def request_sync(self) -> None:
+        """Ask for a pull at the next job run (what a verified webhook does; its body is
+        never used)."""
+        self.store.set_state(requested_at=now())
+
+    def sync(self, *, force: bool = False) -> SyncResult:
+        """Pull, verify every pending report, reconcile balances. Never raises for anything the
+        partner does; a failure changes nothing but the partner's state."""
+        state = self.store.state()
+        if not force and state["not_before"] is not None and state["not_before"] > now():
+            return SyncResult("skipped")
+        started = time.perf_counter()
+        try:
+            self.resume_withdrawals()
+            accounts = self.partner.accounts()
+            txs = self._all_transactions()
+            report = self.partner.balances()
+        except PartnerRateLimited as exc:
+            wait = exc.retry_after or 1.0
+            self.store.set_state(not_before=now() + timedelta(seconds=wait), last_error=str(exc))
+            return SyncResult("rate_limited", error=str(exc))
+        except PartnerUnavailable as exc:
+            self._outage(str(exc))
+            return SyncResult("unavailable", error=str(exc))
+        except PartnerError as exc:  # hostile or broken reply: nothing of it is used
+            self.store.set_state(last_error=str(exc)[:300])
+            self.ledger.raise_alert("partner_protocol_error", f"partner {self.name}: {exc}",
+                                    f"partner_protocol_error:{self.name}:{int(time.time() // 3600)}")
+            return SyncResult("protocol_error", error=str(exc))
+        result = SyncResult("ok")
+        self._check_accounts(accounts, result)
+        self._record(txs, result)
+        safe = int(self.w3.eth.block_number) - self.confirmations + 1
+        self._scan(safe)
+        self._verify(safe, result)
+        self._unreported(report.as_of_block, safe, result)
+        self._reconcile(report, safe, result)
+        result.seconds = time.perf_counter() - started
+        self._recovered(result)
+        return result
+
+    def _all_transactions(self) -> list[PartnerTx]:
+        out: list[PartnerTx] = []
+        after = 0
+        for _ in range(10_000):
+            page = self.partner.transactions(after)
+            out += page.transactions
+            if page.next_after is None:
+                return out
+            if page.next_after <= after:
+                raise PartnerUnavailable("partner pagination does not advance")
+            after = page.next_after
+        raise PartnerUnavailable("partner pagination does not end")
+
+    def _outage(self, error: str) -> None:
+        state = self.store.state()
+        since = state["outage_since"] or now()
+        self.store.set_state(outage_since=since, last_error=error[:300])
+        self.ledger.raise_alert("partner_unreachable",
+                                f"partner {self.name} unreachable since {since.isoformat()}: "
+                                f"{error}; serving last verified balances (stale)",
+                                f"partner_unreachable:{self.name}:{since.isoformat()}")
+
+    def _recovered(self, result: SyncResult) -> None:
+        since = self.store.state()["outage_since"]
+        if since is not None:
+            self.ledger.raise_alert("partner_recovered", f"partner {self.name} reachable again "
+                                    f"(unreachable since {since.isoformat()})",
+                                    f"partner_recovered:{self.name}:{since.isoformat()}")
+        self.store.set_state(outage_since=None, last_error=None, not_before=None, requested_at=None,
+                             last_ok_at=now(), recon_ms=round(result.seconds * 1000))
+
+    def _breach(self, result: SyncResult, kind: str, ref: str, detail: str,
+                client_ref: str | None = None, tx_hash: str | None = None) -> None:
+        if self.store.add_break(kind, ref, detail, client_ref, tx_hash):
+            result.breaks.append(kind)
+        self.ledger.raise_alert(f"partner_{kind}", f"partner {self.name}: {detail}",
+                                f"partner:{self.name}:{ref}")
+
+    def _check_accounts(self, accounts: list, result: SyncResult) -> None:
+        ours = self.store.accounts()
+        for a in accounts:
+            if ours.get(a.client_ref) not in (None, a.address):
+                self._breach(result, "report_changed", f"account:{a.client_ref}:{a.address}",
+                             f"sub-account of {a.client_ref} reported at {a.address}, opened at "
+                             f"{ours[a.client_ref]}", a.client_ref)
+
+    def _record(self, txs: list[PartnerTx], result: SyncResult) -> None:
+        known = self.store.report_digests()
+        fresh = []
+        for t in txs:
+            if t.id in known:
+                if known[t.id] != digest(t):
+                    self._breach(result, "report_changed", f"changed:{t.id}:{digest(t)}",
+                                 f"transaction {t.id} reported differently than before",
+                                 t.client_ref, t.tx_hash)
+            elif t.status == "confirmed":
+                fresh.append(t)
+                known[t.id] = digest(t)
+        self.store.add_reports(fresh)
+
+    def _scan(self, safe: int) -> None:
+        state = self.store.state()
+        start = (state["scanned_block"] or safe - 1) + 1
+        addresses = list(self.store.accounts().values())
+        if addresses and start <= safe:
+            self.store.add_moves(chainscan.scan(self.w3, addresses, start, safe))
+        if start <= safe:
+            self.store.set_state(scanned_block=safe)
+
+    def _verify(self, safe: int, result: SyncResult) -> None:
+        accounts = self.store.accounts()
+        requests = {w["partner_tx_id"]: w for w in self.store.withdrawals() if w["partner_tx_id"]}
+        open_requests = {w["client_ref"] for w in self.store.withdrawals("requested")}
+        claimed = set(self.store.claimed())
+        for row in self.store.reports("pending"):
+            address = accounts.get(row["client_ref"])
+            r = Reported(row["kind"], row["asset"], int(row["amount"]), int(row["fee"]),
+                         row["sender"], row["recipient"], row["tx_hash"], row["log_index"],
+                         row["block_number"])
+            if address is None:
+                self._decide(row, "unknown_account", f"transaction {row['partner_tx_id']} of an "
+                             f"account we never opened ({row['client_ref']})", None, result)
+                continue
+            facts = chainscan.tx_facts(self.w3, r.tx_hash) if r.tx_hash else None
+            req = requests.get(row["partner_tx_id"])
+            verdict = check(r, facts, address=address, safe_block=safe, whitelist=self.whitelist,
+                            request=None if req is None else Requested(
+                                req["asset"], int(req["amount"]), req["destination"]),
+                            request_open=row["client_ref"] in open_requests,
+                            claimed=frozenset(claimed))
+            if verdict.status == "pending":
+                result.pending += 1
+            elif verdict.status == "break":
+                self._decide(row, verdict.kind, verdict.detail, verdict.move, result)
+            else:
+                assert verdict.move is not None
+                if self._post(row, address, verdict.move, facts.block if facts else 0, result):
+                    claimed.add(verdict.move.key)
+
+    def _decide(self, row: dict, kind: str, detail: str, move: chainscan.Move | None,
+                result: SyncResult) -> None:
+        self._breach(result, kind, f"tx:{row['partner_tx_id']}", detail, row["client_ref"],
+                     row["tx_hash"])
+        with self.ledger.engine.begin() as conn:
+            self.store.decide(conn, row["id"], "break", move)
+
+    def _post(self, row: dict, address: str, move: chainscan.Move, block: int,
+              result: SyncResult) -> bool:
+        specs = transfers(self.ledger, partner=self.name, address=address,
+                          client_ref=row["client_ref"], kind=row["kind"], asset=row["asset"],
+                          amount=int(row["amount"]), fee=int(row["fee"]), move_key=move.key,
+                          tx_hash=row["tx_hash"], block=block)
+        try:
+            self.ledger.post_all(specs, hook=lambda conn: self.store.decide(
+                conn, row["id"], "verified", move))
+        except LedgerError as exc:
+            self._decide(row, "ledger_refused", f"the ledger refused {row['partner_tx_id']}: "
+                         f"{type(exc).__name__}: {exc}", move, result)
+            return False
+        result.verified += 1
+        return True
+
+    def _unreported(self, as_of: int, safe: int, result: SyncResult) -> None:
+        reported = {(r["tx_hash"], r["asset"]) for r in self.store.reports()}
+        for m in self.store.unmatched_moves(max(min(as_of, safe), safe - self.grace)):
+            if (m["tx_hash"], m["asset"]) in reported:
+                continue
+            self._breach(result, "unreported_on_chain", f"move:{m['move_key']}",
+                         f"{m['amount']} {m['asset']} {m['sender']} -> {m['recipient']} in "
+                         f"{m['tx_hash']} (block {m['block_number']}) is not in the partner's "
+                         "report", None, m["tx_hash"])
+
+    def _reconcile(self, report: BalancesReport, safe: int, result: SyncResult) -> None:
+        accounts = self.store.accounts()
+        at = min(report.as_of_block, safe)
+        verified: dict[tuple[str, str], int] = defaultdict(int)
+        for r in self.store.reports("verified"):
+            if (r["chain_block"] or 0) <= at:
+                sign = 1 if r["kind"] == "deposit" else -1
+                verified[(r["client_ref"], r["asset"])] += sign * int(r["amount"])
+                verified[(r["client_ref"], "ETH")] -= int(r["fee"])
+        reported = {(b.client_ref, b.asset): b.amount for b in report.balances}
+        self.store.set_state(as_of_block=at)
+        for client, address in sorted(accounts.items()):
+            for asset in chainscan.ASSETS:
+                ours = verified[(client, asset)]
+                chain = chainscan.balance_of(self.w3, address, asset, at)
+                said = reported.get((client, asset), 0)
+                if ours != chain or (report.as_of_block <= safe and said != ours):
+                    self._breach(result, "balance_mismatch",
+                                 f"balance:{client}:{asset}:{said}:{ours}:{chain}",
+                                 f"{client} {asset} at block {at}: partner reports {said}, "
+                                 f"verified {ours}, on chain {chain}", client)
+
+    # --- reads -------------------------------------------------------------------------------
+    def holdings(self) -> list[Holding]:
+        """What the partner holds per client and asset from the last verified data, with its
+        age; ``stale`` while the partner is unreachable or the data older than
+        ``stale_after_s``."""
+        state = self.store.state()
+        as_of = state["last_ok_at"]
+        age = None if as_of is None else (now() - as_of).total_seconds()
+        stale = state["outage_since"] is not None or age is None or age > self.stale_after_s
+        out = []
+        for client, address in sorted(self.store.accounts().items()):
+            for asset in chainscan.ASSETS:
+                acc = self.ledger.omnibus_account(asset, partner_location(self.name, address))
+                bal = self.ledger.balance(acc)
+                out.append(Holding(client, asset, bal.debits_posted - bal.credits_posted, address,
+                                   as_of, age, stale))
+        return out

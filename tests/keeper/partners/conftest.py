@@ -1,0 +1,66 @@
+"""Fixtures of the partner custody tests: one local partner service per module on the fork, a
+ledger with the ledger and partners schemas, and funded fork accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keeper.ledger import Ledger
+from keeper.ledger import upgrade as upgrade_ledger
+from keeper.partners import PartnerCustody, upgrade
+from strongroom_testkit.partner import Partner, mint_usdc, start_partner
+
+CONFIRMATIONS = 2
+
+
+@pytest.fixture
+def _function_isolation() -> Iterator[None]:
+    """No per-test chain revert here: the module's partner service watches the chain and, like
+    any real watcher, cannot follow ape's snapshot reverts between tests (ape's module isolation
+    still reverts the chain after the module). Each test uses its own clients."""
+    yield
+
+
+@pytest.fixture(scope="module")
+def payer(accounts: Any, w3: Any) -> str:
+    """An unlocked fork account holding ETH and 10,000 USDC."""
+    address = accounts[7].address
+    mint_usdc(w3, address, 10_000 * 10**6)
+    return address
+
+
+@pytest.fixture(scope="module")
+def home(accounts: Any) -> str:
+    """Our whitelisted withdrawal destination (lower-case)."""
+    return accounts[8].address.lower()
+
+
+@pytest.fixture(scope="module")
+def partner(tmp_path_factory: pytest.TempPathFactory, rpc_url: str, home: str) -> Iterator[Partner]:
+    """The module's partner service (2 confirmations)."""
+    service = start_partner(tmp_path_factory.mktemp("partner"), rpc_url, whitelist=[home],
+                            extra=["--confirmations", str(CONFIRMATIONS), "--seed", "7"])
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
+    """A ledger database with the partners schema."""
+    url = f"sqlite:///{Path(tmp_path_factory.mktemp('db')) / 'keeper.db'}"
+    upgrade_ledger(url)
+    upgrade(url)
+    with Ledger(url, group_commit=False) as lg:
+        yield lg
+
+
+@pytest.fixture(scope="module")
+def custody(ledger: Ledger, partner: Partner, w3: Any, home: str) -> Iterator[PartnerCustody]:
+    """Our custody service of the module's partner, over the fork (our node)."""
+    client = partner.client()
+    yield PartnerCustody(ledger, client, w3, confirmations=CONFIRMATIONS, whitelist=[home])
+    client.close()

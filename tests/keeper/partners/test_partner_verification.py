@@ -1,0 +1,81 @@
+"""Independent verification on the fork: what the partner reports moves a client's partner
+holding only once the chain (through our node) confirms it; each kind of wrong report is a
+recorded break with an alert and moves nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keeper.assets import USDC
+from keeper.partners import PartnerCustody, partner_location
+from strongroom_testkit.partner import Partner, holding, send_eth, send_token, settle
+
+C = 2  # the module partner's confirmations (conftest)
+
+
+def test_deposits_and_a_withdrawal_verified_move_the_segregated_holding(
+        w3: Any, partner: Partner, custody: PartnerCustody, payer: str, home: str) -> None:
+    address = custody.open_account("client-ok")
+    other = custody.open_account("client-ok-2")
+    assert address != other  # segregated: one address per client
+    eth_tx = send_eth(w3, payer, address, 10**18)
+    usdc_tx = send_token(w3, USDC.address, payer, address, 250 * 10**6)
+    settle(w3, partner, C, lambda txs: {t.tx_hash for t in txs} >= {eth_tx, usdc_tx})
+
+    result = custody.sync()
+
+    assert (result.status, result.verified, result.breaks) == ("ok", 2, [])
+    assert holding(custody, "client-ok", "ETH") == 10**18
+    assert holding(custody, "client-ok", "USDC") == 250 * 10**6
+    assert holding(custody, "client-ok-2", "USDC") == 0
+    lg = custody.ledger
+    assert lg.balance(lg.client_account("client-ok", "USDC")).credit_balance == 250 * 10**6
+    omnibus = lg.omnibus_account("USDC", partner_location("warp", address))
+    assert lg.balance(omnibus).debits_posted == 250 * 10**6
+
+    row = custody.request_withdrawal("client-ok", "USDC", 40 * 10**6, home)
+    assert row["status"] == "accepted", row["last_error"]
+    partner.wait(lambda s: any(w["id"] == row["partner_tx_id"] and w["tx_hash"]
+                               for w in s["withdrawals"]))
+    settle(w3, partner, C, lambda txs: any(t.id == row["partner_tx_id"] for t in txs))
+    result = custody.sync()
+
+    assert (result.status, result.verified, result.breaks) == ("ok", 1, [])
+    assert holding(custody, "client-ok", "USDC") == 210 * 10**6
+    fee = 10**18 - holding(custody, "client-ok", "ETH")
+    assert 0 < fee < 10**16  # the gas the sub-account paid, verified from the receipt
+    assert w3.eth.get_balance(w3.to_checksum_address(address)) == 10**18 - fee
+    assert custody.sync(force=True).breaks == []  # reconciled: nothing new, nothing twice
+    assert lg.balance(lg.client_account("client-ok", "USDC")).credit_balance == 210 * 10**6
+
+
+def test_each_kind_of_wrong_report_is_a_break_with_an_alert_and_moves_nothing(
+        w3: Any, partner: Partner, custody: PartnerCustody, payer: str) -> None:
+    kinds = ("amount", "address", "missing", "invented")
+    addresses = {k: custody.open_account(f"client-{k}") for k in kinds}
+    partner.set_faults(seed=7, wrong=[{"kind": k, "client_ref": f"client-{k}"} for k in kinds])
+    hashes = {k: send_token(w3, USDC.address, payer, addresses[k], 100 * 10**6)
+              for k in ("amount", "address", "missing")}
+    settle(w3, partner, C, lambda txs: {t.tx_hash for t in txs} >= {
+        hashes["amount"], hashes["address"]} and any(t.client_ref == "client-invented" for t in txs))
+
+    result = custody.sync()
+    partner.set_faults(seed=7)
+
+    breaks = {(b["client_ref"], b["kind"]) for b in custody.store.breaks()}
+    assert ("client-amount", "amount_mismatch") in breaks
+    assert ("client-address", "address_mismatch") in breaks
+    assert ("client-invented", "missing_on_chain") in breaks
+    assert (None, "unreported_on_chain") in breaks  # the omitted deposit, seen on chain
+    unreported = [b for b in custody.store.breaks() if b["kind"] == "unreported_on_chain"]
+    assert [b["tx_hash"] for b in unreported] == [hashes["missing"]]
+    for kind in kinds:  # no wrong report moved anything; each is in the balance check too
+        assert holding(custody, f"client-{kind}", "USDC") == 0
+        assert (f"client-{kind}", "balance_mismatch") in breaks
+    alerts = {kind for kind, _, _ in custody.ledger.alerts()}
+    assert {"partner_amount_mismatch", "partner_address_mismatch", "partner_missing_on_chain",
+            "partner_unreported_on_chain", "partner_balance_mismatch"} <= alerts
+    assert result.status == "ok"
+    before = len(custody.store.breaks())
+    custody.sync(force=True)
+    assert len(custody.store.breaks()) >= before  # recorded once; nothing is un-broken
