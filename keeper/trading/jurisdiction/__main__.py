@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from keeper.compliance.screening.own_format import json_depth
 from keeper.trading.jurisdiction.policy import JurisdictionPolicy
-from keeper.trading.jurisdiction.rules import DEFAULT, MAX_DEPTH, RulesError, load_rules
+from keeper.trading.jurisdiction.rules import MAX_DEPTH, RulesError, load_rules
 from keeper.trading.types import ParentOrder, Side
 
 
@@ -73,8 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     decision = policy.check_order(parent, est)
     print(json.dumps({"allowed": decision.allowed, "rule": decision.rule, "reason": decision.reason,
-                      "governed_by": policy.governing(parent.jurisdiction)
-                      if isinstance(parent.jurisdiction, str) else DEFAULT}))
+                      "governed_by": policy.governing(parent.jurisdiction)}))
     return 0 if decision.allowed else 1
 
 

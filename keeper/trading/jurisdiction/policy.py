@@ -97,6 +97,8 @@ class JurisdictionPolicy:
 
     def governing(self, code: str) -> str:
         """The key of the entry governing jurisdiction ``code`` (``default`` if none names it)."""
+        if not isinstance(code, str):
+            return DEFAULT
         return self._by_code.get(code, self._by_key[DEFAULT]).key
 
     def allowed_venues(self, jurisdiction: str) -> frozenset[str]:
@@ -113,7 +115,7 @@ class JurisdictionPolicy:
         another currency than the threshold's is treated as at or above it (no FX here: the
         conservative answer, as for an amount that is not an integer); a malformed code uses the
         default entry's rule."""
-        key = self.governing(jurisdiction) if isinstance(jurisdiction, str) else DEFAULT
+        key = self.governing(jurisdiction)
         rule = self.rules.jurisdictions[key].travel_rule
         required = type(amount) is not int or currency != rule.currency or amount >= rule.threshold
         return TravelRuleCheck(required, f"{key}.travel_rule", rule.currency, rule.threshold)

@@ -78,6 +78,7 @@ def test_a_sanctioned_jurisdiction_may_not_trade_at_all() -> None:
 
 def test_group_members_and_the_default_govern_codes_without_their_own_entry() -> None:
     assert POLICY.governing("DE") == "EU" and POLICY.governing("JP") == "default"
+    assert POLICY.governing(["DE"]) == "default"  # type: ignore[arg-type]
     assert decide(jurisdiction="DE", venue="beta")[0]
     assert decide(jurisdiction="FR", venue="alpha")[:2] == (False, "EU.venues")
     assert decide(jurisdiction="JP")[:2] == (False, "default.client_types")
