@@ -254,8 +254,8 @@ def create_app(service: Service, *, api_key: str, admin_key: str) -> FastAPI:
                     setattr(state, name.replace("_for_ms", "_until_ms"), now + value)
                 else:
                     setattr(state, name, value)
-            run(lambda s: s.set_state(state))
-            return state.to_dict()
+            failed = run(lambda s: s.set_state(state))
+            return failed if isinstance(failed, JSONResponse) else state.to_dict()
 
     @app.get("/admin/fills", dependencies=[Depends(admin)])
     def fills() -> list[dict[str, Any]]:

@@ -197,6 +197,7 @@ class Engine:
                 left = level.amount
                 for row, take in book.plan(side, level.amount, level.price, MAKERS)[0]:
                     if not self._budget_left():
+                        left = 0  # no fill allowed: the level is not posted through our order
                         break
                     self._trade(self.orders[row.order_id], row, take, taker=False, book=book)
                     left -= take

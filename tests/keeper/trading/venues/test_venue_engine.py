@@ -37,7 +37,7 @@ LADDERS = {
 
 
 def small_engine() -> Engine:
-    engine = Engine(SMALL, 1, quotes=lambda symbol, now: LADDERS[(now - T0) // 1_000])
+    engine = Engine(SMALL, 1, quotes=lambda symbol, now: LADDERS[min(1, (now - T0) // 1_000)])
     engine.fund("USD", 10_000_000)  # $100,000.00
     engine.fund("BTC", BTC)
     return engine
@@ -139,6 +139,18 @@ def test_self_trade_prevention_expires_the_incoming_order_and_never_crosses_the_
     book = engine.order_book("BTC/USD", T0)
     assert book.bids[0].price < book.asks[0].price == 5_010_000
     assert engine.fetch_order(ask.id, T0).filled == 0 and engine.balance().used["USD"] == 0
+
+
+def test_makers_do_not_post_through_our_order_while_no_fill_is_allowed() -> None:
+    engine = small_engine()
+    engine.create_order("BTC/USD", OrderType.MARKET, Side.BUY, 25 * BTC // 100, None, T0)
+    bid = engine.create_order("BTC/USD", OrderType.LIMIT, Side.BUY, BTC // 2, 5_001_000, T0)
+    engine.fill_budget = 0  # the venue died: no more fills
+    book = engine.order_book("BTC/USD", T0 + 1_000)  # the makers' new ask (5,000,000) would cross it
+    assert book.bids[0].price < book.asks[0].price
+    assert engine.fetch_order(bid.id, T0 + 1_000).filled == 5 * BTC // 100
+    engine.fill_budget = None  # revived: the next quotes trade with it again
+    assert engine.fetch_order(bid.id, T0 + 2_000).filled > 5 * BTC // 100
 
 
 # --- properties ---------------------------------------------------------------------------------
