@@ -123,6 +123,7 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "keeper.gl.migrate",
     "keeper.treasury.migrate",
     "keeper.trading.migrate",
+    "keeper.staking.migrate",
     "keeper.partners.migrate",
     "keeper.forensics.migrate",
 )

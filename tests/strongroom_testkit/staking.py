@@ -28,6 +28,7 @@ class PoolWorld:
     slasher: Any
     guardian: Any
     stakers: tuple[Any, ...]
+    block: int  # the deployment's block (where a mirror starts)
 
 
 def deploy_pool(project: Any, accounts: Any, reward_per_epoch: int = 0) -> PoolWorld:
@@ -40,7 +41,7 @@ def deploy_pool(project: Any, accounts: Any, reward_per_epoch: int = 0) -> PoolW
                      lockup=LOCKUP, unbonding=UNBONDING, reward_per_epoch=reward_per_epoch)
     pool = deploy_staking_pool(project, accounts[0], cfg)
     return PoolWorld(pool, admin, rewarder, slasher, guardian,
-                     tuple(accounts[i] for i in range(5, 9)))
+                     tuple(accounts[i] for i in range(5, 9)), pool.creation_metadata.block)
 
 
 def reason(w3: Any, contract: Any, method: str, *args: Any, sender: Any,
