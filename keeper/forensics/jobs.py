@@ -1,7 +1,7 @@
 """Scheduled jobs of forensics (registered in :data:`keeper.jobs.catalog.JOBS`).
 
 * ``forensics_mirror`` (every 2 s): :class:`~keeper.forensics.mirror.TransferMirror` over the
-  keeper's node (the follower's reader) for the deployment's tokens, from its start block;
+  keeper's node (the follower's) for the deployment's tokens, from its start block;
 * ``forensics_prune`` (daily): mirrored movements older than :data:`RETENTION_DAYS` deleted;
 * ``forensics_detect`` (every second): one :class:`~keeper.forensics.pipeline.AnomalyPipeline`
   pass over the mirror, the ledger's deposits and the audit trail, alerts raised through the
@@ -16,6 +16,7 @@ import logging
 import time
 from datetime import timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from keeper.chain.reader import ChainReader, RpcError
 from keeper.forensics.detectors import default_detectors
@@ -29,7 +30,7 @@ RETENTION_DAYS = 400  # traces reach back this far (a setting once the lead adds
 MAX_STEPS = 20  # ranges per run: a long catch-up spreads over runs
 COLLECTOR_LABELS = ("own", "partner", "exchange")
 LABELS_REFRESH_S = 600.0
-_PIPELINES: dict[int, tuple[AnomalyPipeline, float]] = {}
+_PIPELINES: WeakKeyDictionary[Any, tuple[AnomalyPipeline, float]] = WeakKeyDictionary()
 log = logging.getLogger(__name__)
 
 
@@ -63,8 +64,7 @@ def pipeline_for(host: Any, now: float | None = None) -> AnomalyPipeline:
     """The keeper ``host``'s pipeline (built once per process; its labels, and so the wallets
     fan-in ignores, re-read every :data:`LABELS_REFRESH_S`)."""
     now = time.monotonic() if now is None else now
-    key = id(host)
-    built = _PIPELINES.get(key)
+    built = _PIPELINES.get(host)
     if built is not None and now - built[1] < LABELS_REFRESH_S:
         return built[0]
     engine = host.ledger.engine
@@ -76,7 +76,7 @@ def pipeline_for(host: Any, now: float | None = None) -> AnomalyPipeline:
     else:
         pipe = built[0]
         pipe.detectors = detectors  # same names: the persisted state carries over
-    _PIPELINES[key] = (pipe, now)
+    _PIPELINES[host] = (pipe, now)
     return pipe
 
 
