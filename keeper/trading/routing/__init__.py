@@ -6,7 +6,8 @@ remainder re-routed; everything persisted so a restart resumes without losing or
 
 Public surface:
 
-* :class:`Router` (``route(parent) -> Execution``, ``execution(parent_id)``), :class:`RoutedVenue`,
+* :class:`Router` (``route(parent) -> Execution``, ``execution(parent_id)``, ``resume()``),
+  :data:`LEASE_MS`, :class:`RoutedVenue`,
   :class:`RoutingStore` (the ``trading_routing_*`` tables), :func:`lookup_by_client_id`;
 * the pure planner: :func:`plan`, :class:`VenueInput`, :class:`Plan`, :class:`PlannedChild`,
   :class:`RoutingCosts`, :func:`best_single_venue`, :func:`single_venue_costs`,
@@ -42,11 +43,11 @@ from keeper.trading.routing.planner import (
     single_venue_costs,
     walk,
 )
-from keeper.trading.routing.router import RoutedVenue, Router, lookup_by_client_id
+from keeper.trading.routing.router import LEASE_MS, RoutedVenue, Router, lookup_by_client_id
 from keeper.trading.routing.store import ParentMismatchError, RoutingStore
 
 __all__ = [
-    "Arrival", "ChildRecord", "ChildStatus", "Consensus", "ConsensusRules", "Decision",
+    "LEASE_MS", "Arrival", "ChildRecord", "ChildStatus", "Consensus", "ConsensusRules", "Decision",
     "Exclusion", "Execution", "ParentMismatchError", "ParentStatus", "Plan", "PlannedChild",
     "PolicyBlock", "RoundExclusion", "RoutedVenue", "Router", "RoutingCosts", "RoutingStore",
     "SingleVenueCost", "VenueInput", "all_in", "best_single_venue", "check_consensus",

@@ -22,13 +22,16 @@ Partial fills and failed children leave a remainder the next round re-plans on t
 until the parent is filled, nothing is left to route on, or ``max_rounds`` is reached. Calling
 :meth:`Router.route` again with the same parent (after a crash) first settles every child whose
 outcome was not recorded (by client order id), then carries on. One router process routes a
-given parent at a time (the caller's job scheduler elects it).
+given parent at a time (a lease on the parent row).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -73,6 +76,7 @@ from keeper.trading.types import (
 AlertFn = Callable[[str, str, str], object]  # (kind, message, ref), e.g. Ledger.raise_alert
 FEED_REASONS = ("stale", "empty", "crossed", "outlier", "no_consensus", "unavailable", "refused")
 ALERT_PREFIX = "trading.routing_"  # alert kinds: trading.routing_stale, trading.routing_outlier...
+LEASE_MS = 60_000  # how long a router holds a parent without renewing (one round renews it)
 PARENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,48}")  # + "-<seq>": a venue's clientOrderId (<= 64)
 
 
@@ -132,16 +136,22 @@ class Router:
     persisted on ``engine``; ``alert(kind, message, ref)`` raises an operational alert (one per
     ref: ``Ledger.raise_alert``). ``clock()`` is now in ms. A parent is routed in at most
     ``max_rounds`` rounds and gives up after ``max_idle_rounds`` rounds in a row that filled
-    nothing (IOC children priced at the book they were planned on miss when it moves)."""
+    nothing (IOC children priced at the book they were planned on miss when it moves). One
+    router routes a parent at a time: it holds a lease on it (``lease_ms``, renewed every round)
+    that another router (another process, the resume job) waits out; a crashed router's lease
+    runs out and its parent is resumed by whoever routes it next."""
 
     def __init__(self, store: RoutingStore, venues: Mapping[str, RoutedVenue],
                  policy: ExecutionPolicy, alert: AlertFn, *,
                  rules: ConsensusRules | None = None, costs: RoutingCosts | None = None,
                  clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
-                 max_rounds: int = 8, max_idle_rounds: int = 2) -> None:
+                 max_rounds: int = 8, max_idle_rounds: int = 2,
+                 lease_ms: int = LEASE_MS) -> None:
         self.store, self.venues, self.policy, self.alert = store, dict(venues), policy, alert
         self.rules, self.costs = rules or ConsensusRules(), costs or RoutingCosts()
         self.clock, self.max_rounds, self.max_idle_rounds = clock, max_rounds, max_idle_rounds
+        self.lease_ms = lease_ms
+        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.last_decision_ns = 0  # the last round's decision time (consensus, plan, policy)
         self.last_decision_cpu_ns = 0  # the same, this thread's CPU time
 
@@ -154,9 +164,18 @@ class Router:
         make client order ids (1-48 of ``[A-Za-z0-9._:-]``)."""
         _validate(parent)
         status = self.store.open_parent(parent)
-        if status in (ParentStatus.ROUTING, ParentStatus.UNRESOLVED):
-            self._run(parent)
+        if status in (ParentStatus.ROUTING, ParentStatus.UNRESOLVED) and self._claim(parent.id):
+            try:
+                self._run(parent)
+            except Exception:
+                self.store.release(parent.id, self.owner)
+                raise
+            self.store.release(parent.id, self.owner)
         return self.execution(parent.id)
+
+    def _claim(self, parent_id: str) -> bool:
+        """Hold (or renew) this router's lease on the parent (False: another router holds it)."""
+        return self.store.claim(parent_id, self.owner, self.clock(), self.lease_ms)
 
     def resume(self) -> list[Execution]:
         """Route every parent left ``routing`` or ``unresolved`` (after a crash, or a child
@@ -187,6 +206,8 @@ class Router:
         first_round = self.store.execution(parent.id).decision is None  # type: ignore[union-attr]
         reason, idle = "max rounds reached", 0
         for _ in range(self.max_rounds):
+            if not self._claim(parent.id):  # our lease ran out and another router took over
+                return
             left = self._left(parent)
             if left <= 0:
                 reason = ""

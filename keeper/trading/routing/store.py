@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -83,6 +83,24 @@ class RoutingStore:
         with Session(self.engine) as s:
             row = s.get(ParentRow, parent_id)
             return None if row is None else _parent(row)
+
+    def claim(self, parent_id: str, owner: str, now_ms: int, ttl_ms: int) -> bool:
+        """Take (or renew) the lease on routing ``parent_id`` until ``now_ms + ttl_ms``: True if
+        ``owner`` holds it now, False while another owner's lease runs."""
+        with self._write() as s, s.begin():
+            done = s.execute(update(ParentRow).where(
+                ParentRow.id == parent_id,
+                or_(ParentRow.lease_owner.is_(None), ParentRow.lease_owner == owner,
+                    ParentRow.lease_until_ms < now_ms))
+                .values(lease_owner=owner, lease_until_ms=now_ms + ttl_ms))
+            return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    def release(self, parent_id: str, owner: str) -> None:
+        """Give the lease up if ``owner`` holds it."""
+        with self._write() as s, s.begin():
+            s.execute(update(ParentRow).where(ParentRow.id == parent_id,
+                                              ParentRow.lease_owner == owner)
+                      .values(lease_owner=None, lease_until_ms=None))
 
     def unfinished(self) -> list[str]:
         """Ids of the parents still ``routing`` or ``unresolved``, oldest first."""

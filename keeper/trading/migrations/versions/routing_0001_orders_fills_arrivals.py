@@ -116,6 +116,8 @@ def upgrade() -> None:
     sa.Column('filled', sa.String(length=80), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('decision', sa.Text(), nullable=True),
+    sa.Column('lease_owner', sa.String(length=80), nullable=True),
+    sa.Column('lease_until_ms', sa.BigInteger(), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_trading_routing_parents'))
     )

@@ -19,6 +19,7 @@ from keeper.ledger.db import make_engine
 from keeper.trading import migrate as trading_migrate
 from keeper.trading.jurisdiction import JurisdictionPolicy
 from keeper.trading.routing import (
+    LEASE_MS,
     ChildStatus,
     ParentStatus,
     RoutedVenue,
@@ -240,7 +241,11 @@ def test_a_crash_between_child_and_outcome_neither_loses_nor_repeats_a_fill(any_
         world.router(deepbook=crashing).route(parent("c1", 6 * BTC))
     stuck = RoutingStore(world.engine).children("c1")
     assert [c.status for c in stuck if c.venue == "deepbook"] == [ChildStatus.SENDING]
-    ex = world.router().resume()[0]  # a new process: same database, same venues
+    # another router (a new process, or the resume job while the first still runs) keeps off a
+    # parent another one holds: it sends nothing until the holder's lease has run out
+    assert world.router().resume()[0].children == tuple(stuck)
+    world.clock.now += LEASE_MS + 1
+    ex = world.router().resume()[0]  # same database, same venues
     first = next(c for c in ex.children if c.venue == "deepbook")
     if after:
         assert first.status == ChildStatus.DONE and first.filled == first.amount
