@@ -196,14 +196,13 @@ class Router:
 
     # ------------------------------------------------------------------ rounds
     def _run(self, parent: ParentOrder) -> None:
-        dropped: dict[str, str] = {}
-        for r in self.store.execution(parent.id).excluded:  # type: ignore[union-attr]
-            if r.exclusion.reason in ("unavailable", "refused"):
-                dropped[r.exclusion.venue] = r.exclusion.reason
-        self._settle(parent, dropped)
-        children = self.store.children(parent.id)
-        round_ = 1 + max((c.round for c in children), default=-1)
-        first_round = self.store.execution(parent.id).decision is None  # type: ignore[union-attr]
+        self._settle(parent)
+        done = self.execution(parent.id)
+        dropped = {r.exclusion.venue: r.exclusion.reason for r in done.excluded
+                   if r.exclusion.reason in ("unavailable", "refused")}
+        round_ = 1 + max([c.round for c in done.children] + [e.round for e in done.excluded],
+                         default=-1)
+        first_round = done.decision is None
         reason, idle = "max rounds reached", 0
         for _ in range(self.max_rounds):
             if not self._claim(parent.id):  # our lease ran out and another router took over
@@ -223,7 +222,7 @@ class Router:
             if idle >= self.max_idle_rounds:  # the market keeps moving away from our plans
                 reason = f"no progress in {idle} rounds: the venues filled nothing of the plan"
                 break
-        self._settle(parent, dropped)  # a venue that failed may answer its look-up by now
+        self._settle(parent)  # a venue that failed may answer its look-up by now
         self._close(parent, reason)
 
     def _left(self, parent: ParentOrder) -> int:
@@ -378,7 +377,7 @@ class Router:
         self.store.record_exclusions(parent.id, round_, [Exclusion(vid, reason, detail)])
         self._episode(parent.symbol, Exclusion(vid, reason, detail), self.clock())
 
-    def _settle(self, parent: ParentOrder, dropped: dict[str, str]) -> None:
+    def _settle(self, parent: ParentOrder) -> None:
         """Settle every child whose outcome was not recorded (a crash or a timeout)."""
         for c in self.store.children(parent.id):
             if c.status in (ChildStatus.SENDING, ChildStatus.UNKNOWN):
