@@ -276,13 +276,15 @@ class Engine:
         if client_order_id is not None:
             self.by_client_id[client_order_id] = order.id
         self.used[currency] = self.used.get(currency, 0) + reserve
+        cut = False  # the venue died (no fill allowed) before the order took what it could
         for row, take in plan:
             if not self._budget_left():
+                cut = True
                 break
             self._trade(order, row, take, taker=True, book=book)
         if order.filled == amount:
             self._finish(order, OrderStatus.CLOSED)
-        elif tif == "IOC" or self_trade:  # self-trade prevention expires the incoming remainder
+        elif tif == "IOC" or self_trade or cut:  # never rest through the book
             self._finish(order, OrderStatus.EXPIRED)
         else:
             book.add(Resting(order.price or 0, order.seq, order.id, US, side, amount - order.filled))

@@ -156,7 +156,7 @@ def test_makers_do_not_post_through_our_order_while_no_fill_is_allowed() -> None
 # --- properties ---------------------------------------------------------------------------------
 
 OPS = st.lists(st.tuples(
-    st.sampled_from(["market", "limit", "limit", "ioc", "cancel", "wait"]),
+    st.sampled_from(["market", "limit", "limit", "ioc", "cancel", "wait", "budget"]),
     st.sampled_from([Side.BUY, Side.SELL]),
     st.sampled_from(["BTC/USD", "ETH/USD"]),
     st.integers(1, 3 * BTC),           # amount scale (ETH amounts are scaled up)
@@ -177,6 +177,8 @@ def run(ops: list[tuple], seed: int) -> Engine:
         try:
             if kind == "wait":
                 engine.advance(now)
+            elif kind == "budget":  # the venue dies after 0-2 more fills, or is revived
+                engine.fill_budget = None if engine.fill_budget is not None else amount % 3
             elif kind == "cancel":
                 open_ids = [o.id for o in engine.orders.values() if o.status is OrderStatus.OPEN]
                 if open_ids:  # it may fill as the makers re-quote first: then it is not open
