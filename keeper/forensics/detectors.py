@@ -15,7 +15,7 @@ amounts is integer only (medians, absolute deviations, percentages as integers).
   ``window_s`` seconds (signing requests; failed authentications).
 * :class:`PeelChain`: on the chain, value received then mostly forwarded (``keep_percent`` to
   100 % exclusive: something was peeled off) to a next address, ``min_hops`` times in a row,
-  each hop within ``window_s`` of the previous.
+  each hop within ``window_s`` of the previous (never through our own wallets or exchanges).
 * :class:`FanIn`: ``min_senders`` distinct addresses paying one address within ``window_s``
   (our own wallets, partners and exchanges excepted: they receive from many by design).
 
@@ -252,17 +252,20 @@ class Burst(Detector):
 @dataclass(frozen=True)
 class PeelChain(Detector):
     """A chain of ``min_hops`` hops where each address forwards between ``keep_percent`` % and
-    100 % (exclusive) of what it received, within ``window_s`` of receiving it."""
+    100 % (exclusive) of what it received, within ``window_s`` of receiving it (hops into or out
+    of ``ignore``, our own wallets and exchanges, are not part of a chain)."""
 
     min_hops: int = 3
     keep_percent: int = 80
     window_s: int = 6 * 3600
+    ignore: frozenset[str] = frozenset()
     max_keys: int = 200_000
     name = "peel_chain"
 
     def observe(self, event: Event, state: State) -> list[Finding]:
         """See :class:`Detector`."""
-        if event.kind != "transfer" or event.sender == event.recipient:
+        if (event.kind != "transfer" or event.sender == event.recipient
+                or event.recipient in self.ignore or event.sender in self.ignore):
             return []
         now = _ts(event.at)
         got = state.get(f"{event.sender}|{event.asset}")
@@ -322,8 +325,9 @@ class FanIn(Detector):
 
 
 def default_detectors(ignore_collectors: frozenset[str] = frozenset()) -> list[Detector]:
-    """The detector set the keeper runs (thresholds as defaults above)."""
+    """The detector set the keeper runs (thresholds as defaults above); ``ignore_collectors``:
+    our own wallets, partners and exchanges (never a fan-in collector nor a peel-chain hop)."""
     return [VolumeSpike(), NewDestinationLarge(), UnusualHours(),
             Burst(name="signing_burst", kinds=("signing",), max_events=5, window_s=60),
             Burst(name="auth_failure_burst", kinds=("auth_failed",), max_events=10, window_s=60),
-            PeelChain(), FanIn(ignore=ignore_collectors)]
+            PeelChain(ignore=ignore_collectors), FanIn(ignore=ignore_collectors)]

@@ -141,6 +141,15 @@ def test_peel_chain_quiet_on_whole_forwards_splits_and_slow_hops():
         assert run(PeelChain(), clean) == []
 
 
+def test_peel_chain_ignores_hops_through_our_own_or_exchange_wallets():
+    a, exchange, c, d = (addr(i) for i in range(20, 24))
+    path = [transfer(addr(1), a, 100 * USDC_UNIT), transfer(a, exchange, 90 * USDC_UNIT, seconds=1),
+            transfer(exchange, c, 81 * USDC_UNIT, seconds=2),
+            transfer(c, d, 72 * USDC_UNIT, seconds=3)]
+    assert len(run(PeelChain(), path)) == 1
+    assert run(PeelChain(ignore=frozenset({exchange})), path) == []
+
+
 def test_fan_in_fires_on_many_senders_to_one_address_within_the_window():
     collector = addr(50)
     pays = [transfer(addr(60 + i), collector, 1000 * USDC_UNIT, seconds=300 * i) for i in range(5)]

@@ -87,6 +87,18 @@ def test_only_watched_tokens_and_successful_eth_above_dust_are_mirrored(world):
     assert w.mirror.run_until_synced() == 0  # a second pass stores nothing twice
 
 
+def test_a_restarted_mirror_continues_from_its_cursor_exactly_once(world, usdc):
+    w = world
+    before = stored(w.engine)
+    usdc.transfer(w.a, 3_000 * U, sender=w.d_account)
+    mine(w.w3, 1)
+    restarted = TransferMirror(w.engine, ChainReader(w.w3), MirrorConfig(
+        tokens={USDC.address: "USDC"}, start_block=0))  # its start block is ignored: a cursor exists
+    assert restarted.run_until_synced() == 1
+    assert stored(w.engine) == [*before, ("USDC", w.d, w.a, 3_000 * U)]
+    assert restarted.run_until_synced() == 0 and w.mirror.run_until_synced() == 0
+
+
 def test_a_trace_reaches_its_depth_with_labels_marked_and_exports(world):
     w = world
     LabelStore(w.engine).import_list("intel", labels_csv([(w.d, "sanctioned"),
