@@ -274,6 +274,8 @@ class Router:
             why = "no venue left" if not fresh else "no liquidity within the limits"
             return None, why
         for child in plan_.children:
+            if not self._claim(parent.id):  # renewed before each send (venue calls take time)
+                break
             self._send(parent, round_, child.venue, child.amount, child.price, child.notional,
                        child.fee, dropped)
         return plan_, ""
