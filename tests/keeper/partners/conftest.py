@@ -61,6 +61,6 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
 @pytest.fixture(scope="module")
 def custody(ledger: Ledger, partner: Partner, w3: Any, home: str) -> Iterator[PartnerCustody]:
     """Our custody service of the module's partner, over the fork (our node)."""
-    client = partner.client()
+    client = partner.client(retries=1, max_backoff_s=0.05)  # outages fail fast here
     yield PartnerCustody(ledger, client, w3, confirmations=CONFIRMATIONS, whitelist=[home])
     client.close()
