@@ -102,9 +102,13 @@ class Faults:
             return "wrong", sign * self.profile.wrong_price_ppm
         return None, 0
 
+    def mean_latency_ms(self) -> int:
+        """The mean added latency (the admin's override, else the profile's)."""
+        return self._setting("latency_ms")
+
     def latency_ms(self) -> int:
         """This request's added latency: mean +- uniform jitter (the admin's mean if set)."""
-        mean = self._setting("latency_ms")
+        mean = self.mean_latency_ms()
         jitter = min(self.profile.latency_jitter_ms, mean)
         return mean + self._rng.randint(-jitter, jitter)
 

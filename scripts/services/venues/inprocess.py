@@ -15,6 +15,7 @@ from collections.abc import Callable
 from keeper.trading.types import (
     Balance,
     FeeSchedule,
+    InvalidOrder,
     Order,
     OrderBook,
     OrderType,
@@ -55,6 +56,11 @@ class LocalVenue:
         """The profile's maker/taker fees."""
         return self.sim.profile.fees()
 
+    def latency_estimate_ms(self) -> int:
+        """The profile's mean latency (or the admin's override), as a registry would estimate it."""
+        with self.sim.lock:
+            return self.sim.faults.mean_latency_ms()
+
     def latency_ms(self) -> int:
         """The latency the next request would have (seeded draw)."""
         with self.sim.lock:
@@ -71,12 +77,14 @@ class LocalVenue:
     def create_order(self, symbol: str, type: OrderType, side: Side, amount: int,
                      price: int | None = None, params: dict[str, object] | None = None) -> Order:
         """Place an order; ``params``: ``clientOrderId``, ``timeInForce`` (GTC or IOC)."""
-        params = params or {}
-        cid = params.get("clientOrderId")
-        tif = params.get("timeInForce", "GTC")
+        params = dict(params or {})
+        cid = params.pop("clientOrderId", None)
+        tif = params.pop("timeInForce", "GTC")
+        if params:
+            raise InvalidOrder(f"unsupported params: {sorted(params)}")
+        # the engine refuses a clientOrderId or timeInForce that is not a valid string
         return self.sim.create_order(symbol, type, side, amount, price, self._now(),
-                                     cid if isinstance(cid, str) or cid is None else str(cid),
-                                     tif if isinstance(tif, str) else "")
+                                     cid, tif)  # type: ignore[arg-type]
 
     def cancel_order(self, id: str, symbol: str | None = None) -> Order:
         """Cancel an open order."""

@@ -10,6 +10,7 @@ import pytest
 
 from keeper.trading.types import (
     ExchangeNotAvailable,
+    InvalidOrder,
     OnMaintenance,
     OrderStatus,
     OrderType,
@@ -48,6 +49,15 @@ def test_local_venues_are_venues_sharing_one_clock() -> None:
         assert isinstance(v, Venue)
         assert v.fetch_balance().total == {"USD": 10**10}
         assert v.fetch_order_book("ETH/USD").timestamp == T0
+
+
+def test_params_are_checked_like_the_http_venue() -> None:
+    v, _ = venue(BASE)
+    assert v.latency_estimate_ms() == BASE.latency_ms
+    for params in ({"clientOrderId": 5}, {"timeInForce": "FOK"}, {"postOnly": True}):
+        with pytest.raises(InvalidOrder):
+            v.create_order("BTC/USD", OrderType.MARKET, Side.BUY, 1_000, None, params)
+    assert v.fetch_balance().total == {"USD": 10**12}
 
 
 def test_profile_outage_window() -> None:
