@@ -7,9 +7,9 @@ What is mirrored (and nothing else):
   logs are asked for by emitter address and checked again here, so a fake token never enters.
   A log that is not a well-formed ``Transfer(address,address,uint256)`` (three topics, 32 bytes
   of data) is skipped and counted.
-* The ETH value of every *successful* transaction of each block (its receipt's status is read:
-  a reverted transaction moved nothing). ETH moved by contracts internally (no log, no trace
-  API on most nodes) is not seen: documented limit.
+* The ETH value of every *successful* transaction of each block (its receipt's status is read,
+  one ``eth_getBlockReceipts`` per block: a reverted transaction moved nothing). ETH moved by
+  contracts internally (no log, no trace API on most nodes) is not seen: documented limit.
 
 Dust: a movement below :attr:`MirrorConfig.dust` of its asset is not stored (counted in
 ``skipped_dust``): spamming dust to an address costs the spammer gas per transfer and costs us
@@ -188,7 +188,8 @@ class TransferMirror:
                         "0x" + topics[1][-40:], "0x" + topics[2][-40:], amount)
 
     def _native(self, blocks: list[dict[str, Any]]) -> list[Movement]:
-        """The ETH value of each successful transaction (receipts read for those above dust)."""
+        """The ETH value of each successful transaction above dust (receipts read for the
+        blocks holding one)."""
         floor = self.cfg.dust.get("ETH", 1)
         candidates = []
         for b in blocks:
@@ -199,18 +200,30 @@ class TransferMirror:
                         self.skipped_dust += 1
                     else:
                         candidates.append((b, tx, value))
-        receipts = self.reader.batch([("eth_getTransactionReceipt", [tx["hash"]])
-                                      for _, tx, _ in candidates])
-        out = []
-        for (b, tx, value), r in zip(candidates, receipts, strict=True):
-            if r is None or r["blockHash"].lower() != b["hash"].lower():
-                raise ChainMovedError(f"receipt of {tx['hash']} is not in block {b['hash']}")
-            if int(r.get("status") or "0x0", 16) != 1:
-                continue
-            out.append(Movement(int(b["number"], 16), b["hash"].lower(), _time(b),
-                                tx["hash"].lower(), -1, "ETH", ZERO_ADDRESS,
-                                tx["from"].lower(), tx["to"].lower(), value))
-        return out
+        ok = self._succeeded({b["hash"].lower(): b for b, _, _ in candidates},
+                             [tx["hash"] for _, tx, _ in candidates])
+        return [Movement(int(b["number"], 16), b["hash"].lower(), _time(b), tx["hash"].lower(),
+                         -1, "ETH", ZERO_ADDRESS, tx["from"].lower(), tx["to"].lower(), value)
+                for b, tx, value in candidates if tx["hash"].lower() in ok]
+
+    def _succeeded(self, blocks: Mapping[str, dict[str, Any]], hashes: list[str]) -> set[str]:
+        """Hashes of the successful transactions among ``hashes`` (of ``blocks``): one
+        ``eth_getBlockReceipts`` per block, or each transaction's receipt where the node lacks
+        it; every receipt must belong to the block read."""
+        if not hashes:
+            return set()
+        try:
+            receipts = [r for rs in self.reader.batch([("eth_getBlockReceipts", [h])
+                                                       for h in blocks]) for r in rs or ()]
+        except RpcError:
+            receipts = self.reader.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        mine = {h.lower() for h in hashes}
+        got = {r["transactionHash"].lower(): r for r in receipts if r is not None}
+        for h in mine:
+            r = got.get(h)
+            if r is None or r["blockHash"].lower() not in blocks:
+                raise ChainMovedError(f"receipt of {h} is not in the blocks read")
+        return {h for h in mine if int(got[h].get("status") or "0x0", 16) == 1}
 
     # ------------------------------------------------------------------ writes
     def _commit(self, cur: tuple[int, str] | None, moves: list[Movement],
