@@ -3,7 +3,8 @@
 No retries here: whether to retry, wait or re-route is routing's decision, and an order must never
 be sent twice blindly. Every failure is one of CCXT's errors:
 
-* a timeout after the request may have reached the venue -> :class:`RequestTimeout` (outcome
+* a timeout after the request may have reached the venue (no byte for ``timeout_s``, or the
+  whole answer not in by then, give or take one read) -> :class:`RequestTimeout` (outcome
   unknown: look the order up with :meth:`HttpVenue.fetch_order_by_client_id` before re-sending);
   a connection refused or a connect timeout -> :class:`ExchangeNotAvailable` (nothing was sent);
   a connection broken mid-answer -> :class:`NetworkError`;
@@ -77,6 +78,7 @@ class HttpVenue:
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport,
                                   headers={"X-API-KEY": api_key.reveal()}, follow_redirects=False)
         self._max_body = max_body_bytes
+        self._timeout_s = timeout_s
         self._latency_ms = float(latency_ms)
         self._fees: FeeSchedule | None = None
 
@@ -172,6 +174,8 @@ class HttpVenue:
                     raw += chunk
                     if len(raw) > self._max_body:
                         raise wire.BadResponse(f"{where}: answer larger than {self._max_body} bytes")
+                    if time.monotonic() - started > self._timeout_s:  # a venue dripping its answer
+                        raise httpx.ReadTimeout("the whole answer took too long")
         except httpx.ConnectTimeout:
             raise ExchangeNotAvailable(f"{where}: connect timeout") from None
         except httpx.TimeoutException:

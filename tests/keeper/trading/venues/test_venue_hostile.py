@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,6 +19,7 @@ from keeper.trading.types import (
     ExchangeNotAvailable,
     NetworkError,
     OrderType,
+    RequestTimeout,
     Side,
 )
 from keeper.trading.venues import BadResponse, HttpVenue, RateLimited
@@ -37,6 +39,8 @@ class Answer:
     headers: dict[str, str] = {}
     body: bytes = b"{}"
     raw: bytes | None = None
+    drip_s: float = 0.0  # seconds between bytes of the body
+    url: str = ""  # where the server listens
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -53,7 +57,16 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(self.answer.body)))
         self.end_headers()
-        self.wfile.write(self.answer.body)
+        if not self.answer.drip_s:
+            self.wfile.write(self.answer.body)
+            return
+        try:
+            for i in range(len(self.answer.body)):
+                self.wfile.write(self.answer.body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(self.answer.drip_s)
+        except OSError:  # the client gave up
+            pass
 
     do_GET = do_POST = do_DELETE = _reply
 
@@ -66,8 +79,8 @@ def hostile() -> Iterator[tuple[HttpVenue, Answer]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    venue = HttpVenue("hostile", f"http://127.0.0.1:{server.server_address[1]}", Secret(KEY), timeout_s=3,
-                      max_body_bytes=100_000)
+    Handler.answer.url = f"http://127.0.0.1:{server.server_address[1]}"
+    venue = HttpVenue("hostile", Handler.answer.url, Secret(KEY), timeout_s=3, max_body_bytes=100_000)
     try:
         yield venue, Handler.answer
     finally:
@@ -77,8 +90,8 @@ def hostile() -> Iterator[tuple[HttpVenue, Answer]]:
 
 
 def serve(answer: Answer, body: object = None, *, status: int = 200, raw_body: bytes | None = None,
-          headers: dict[str, str] | None = None, raw: bytes | None = None) -> None:
-    answer.status, answer.headers, answer.raw = status, headers or {}, raw
+          headers: dict[str, str] | None = None, raw: bytes | None = None, drip_s: float = 0.0) -> None:
+    answer.status, answer.headers, answer.raw, answer.drip_s = status, headers or {}, raw, drip_s
     answer.body = raw_body if raw_body is not None else json.dumps(body).encode()
 
 
@@ -149,6 +162,18 @@ def test_well_formed_answers_parse(hostile: tuple[HttpVenue, Answer]) -> None:
     assert GET_BOOK(venue).bids[0].price == 100  # type: ignore[attr-defined]
     serve(answer, ORDER)
     assert CREATE(venue).cost == 1010  # type: ignore[attr-defined]
+
+
+def test_a_venue_dripping_its_answer_times_out(hostile: tuple[HttpVenue, Answer]) -> None:
+    """Each byte comes well within the read timeout, the whole answer would take 20 s: the call
+    still ends with RequestTimeout (the whole call has a deadline), not after the venue's pace."""
+    venue, answer = hostile
+    impatient = HttpVenue("hostile", answer.url, Secret(KEY), timeout_s=0.3)
+    serve(answer, raw_body=json.dumps(BOOK).encode().ljust(400), drip_s=0.05)
+    with pytest.raises(RequestTimeout):
+        GET_BOOK(impatient)
+    impatient.close()
+    serve(answer, BOOK)
 
 
 def test_absurd_retry_after_is_capped(hostile: tuple[HttpVenue, Answer]) -> None:
