@@ -26,6 +26,7 @@ from api.routes import (
     issuer_webhooks,
     oauth,
     orders,
+    partners,
     safe_delegates,
     safe_transactions,
     statements,
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(safe_transactions.router)
     app.include_router(safe_delegates.router)
     app.include_router(oauth.router)
+    app.include_router(partners.router)
     for module in (clients, balances, statements, deposit_instructions,
                    orders, transfers, withdrawals, corebanking, issuer_webhooks,
                    transactions, webhooks):

@@ -10,7 +10,8 @@ Public surface:
   :class:`PartnerRejected`, :class:`PartnerProtocolError`;
 * :class:`PartnerCustody` (``open_account``, ``request_withdrawal``, ``resume_withdrawals``,
   ``sync`` -> :class:`SyncResult`, ``request_sync``, ``holdings`` -> :class:`Holding` with
-  ``stale`` and ``age_s``), the break kinds :data:`BREAK_KINDS`;
+  ``stale`` and ``age_s``), :func:`request_sync` (what a verified webhook does), the break
+  kinds :data:`BREAK_KINDS`;
 * :func:`partner_location` (``partner:<name>:0x..``: the one naming rule of a sub-account's
   omnibus location in the ledger);
 * :func:`partner_from_settings`, :func:`webhook_secret`, :func:`verify_webhook`;
@@ -41,7 +42,7 @@ from keeper.partners.interface import (
 )
 from keeper.partners.migrate import upgrade
 from keeper.partners.postings import partner_location
-from keeper.partners.service import Holding, PartnerCustody, SyncResult
+from keeper.partners.service import Holding, PartnerCustody, SyncResult, request_sync
 from keeper.partners.verify import BREAK_KINDS
 from keeper.partners.webhook import WebhookSignatureError
 from keeper.partners.webhook import verify as verify_webhook
@@ -51,5 +52,6 @@ __all__ = [
     "PARTNER_WEBHOOK_SECRET_FILE", "PartnerAPI", "PartnerAccount", "PartnerCustody",
     "PartnerError", "PartnerProtocolError", "PartnerRateLimited", "PartnerRejected", "PartnerTx",
     "PartnerUnavailable", "SyncResult", "TransactionsPage", "WarpClient", "WebhookSignatureError",
-    "partner_from_settings", "partner_location", "upgrade", "verify_webhook", "webhook_secret",
+    "partner_from_settings", "partner_location", "request_sync", "upgrade", "verify_webhook",
+    "webhook_secret",
 ]

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import Engine
 from web3 import Web3
 
 from keeper.ledger import Ledger, LedgerError
@@ -62,6 +63,12 @@ class Holding:
     as_of: datetime | None
     age_s: float | None
     stale: bool
+
+
+def request_sync(engine: Engine, partner: str) -> None:
+    """Ask for a pull of ``partner`` at the next ``partners_sync`` job run: all a verified
+    webhook does (its body is never used; the pull verifies everything against the chain)."""
+    PartnerStore(engine, partner).set_state(requested_at=now())
 
 
 class PartnerCustody:
@@ -128,9 +135,8 @@ class PartnerCustody:
 
     # --- sync --------------------------------------------------------------------------------
     def request_sync(self) -> None:
-        """Ask for a pull at the next job run (what a verified webhook does; its body is
-        never used)."""
-        self.store.set_state(requested_at=now())
+        """Ask for a pull at the next job run (see :func:`request_sync`)."""
+        request_sync(self.ledger.engine, self.name)
 
     def sync(self, *, force: bool = False) -> SyncResult:
         """Pull, verify every pending report, reconcile balances. Never raises for anything the
