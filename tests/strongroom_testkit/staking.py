@@ -4,11 +4,15 @@ takes seconds to report a reverted transaction on a fork)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from keeper.chain.revert import call_revert_reason
 from keeper.staking.deploy import PoolConfig, deploy_staking_pool
+from keeper.staking.models import StakingOpRow
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -58,3 +62,21 @@ def next_epoch(chain: Any, epochs: int = 1) -> None:
     """Mine a block exactly ``epochs`` epochs of time after the pending block (so exactly
     ``epochs`` epoch boundaries are crossed, whatever the pool's genesis)."""
     chain.mine(timestamp=chain.pending_timestamp + epochs * EPOCH)
+
+
+def settle(k: Any) -> None:
+    """Wait for every sent operation's receipt, then drive operations and the mirror (``k``:
+    anything with ``ledger``, ``service``, ``sender`` and ``mirror``)."""
+    with k.ledger.engine.connect() as conn:
+        ops = conn.scalars(select(StakingOpRow.op_id).where(StakingOpRow.status == "sent")).all()
+    deadline = time.monotonic() + 30
+    for op_id in ops:
+        for tx_hash in k.service.hashes(op_id):
+            while time.monotonic() < deadline:
+                try:
+                    k.sender.w3.eth.get_transaction_receipt(tx_hash)
+                    break
+                except Exception:  # noqa: BLE001 - not mined yet (automine lags under load)
+                    time.sleep(0.05)
+    k.service.resume()
+    k.mirror.sync()

@@ -27,13 +27,18 @@ MIGRATIONS = ("keeper.ledger.migrate", "keeper.chain.migrate", "keeper.staking.m
 
 
 @pytest.fixture(scope="session")
-def staking_ring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyring]:
+def staking_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data folder whose SoftHSM2 token holds the operator key (``<dir>/hsm``)."""
+    return tmp_path_factory.mktemp("staking-data")
+
+
+@pytest.fixture(scope="session")
+def staking_ring(staking_data: Path) -> Iterator[Keyring]:
     """A SoftHSM2 token holding the operator key "eth-staking"."""
     if shutil.which("softhsm2-util") is None:
         pytest.skip("softhsm2-util not installed (apt softhsm2)")
     from keeper.keys.hsm import ensure_local_token
-    ring = Keyring.from_hsm(ensure_local_token(tmp_path_factory.mktemp("hsm"), ec_keys=(KEY,)),
-                            labels=(KEY,))
+    ring = Keyring.from_hsm(ensure_local_token(staking_data, ec_keys=(KEY,)), labels=(KEY,))
     yield ring
     ring.close()
 
@@ -63,6 +68,7 @@ class Keeper:
     mirror: Mirror
     accounts: Accounts
     alerts: list[tuple[str, str, str | None]]
+    url: str
 
     def fund_client(self, client_id: str, amount: int) -> None:
         """The client holds ``amount`` wei at the operator wallet (liquid ETH)."""
@@ -90,5 +96,5 @@ def keeper(world: PoolWorld, template_db: Path, tmp_path: Path, staking_ring: Ke
     service = StakingService(ledger, sender, pool)
     mirror = Mirror(ledger, w3, pool, operator, start_block=world.block,
                     hashes=service.hashes)
-    yield Keeper(ledger, sender, service, mirror, service.accounts, alerts)
+    yield Keeper(ledger, sender, service, mirror, service.accounts, alerts, url)
     ledger.close()

@@ -6,7 +6,6 @@ and a crash in the middle of a distribution neither losing nor doubling it."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -15,26 +14,9 @@ from sqlalchemy import select
 from keeper.staking.book import Accounts
 from keeper.staking.models import StakingAllocationRow, StakingEventRow, StakingOpRow
 from keeper.staking.pool import queue_value, share_value
-from strongroom_testkit.staking import LOCKUP, UNBONDING, next_epoch
+from strongroom_testkit.staking import LOCKUP, UNBONDING, next_epoch, settle
 
 ETHER = 10**18
-
-
-def settle(k: Any) -> None:
-    """Wait for every sent operation's receipt, then drive operations and the mirror."""
-    with k.ledger.engine.connect() as conn:
-        ops = conn.scalars(select(StakingOpRow.op_id).where(StakingOpRow.status == "sent")).all()
-    deadline = time.monotonic() + 30
-    for op_id in ops:
-        for tx_hash in k.service.hashes(op_id):
-            while time.monotonic() < deadline:
-                try:
-                    k.sender.w3.eth.get_transaction_receipt(tx_hash)
-                    break
-                except Exception:  # noqa: BLE001 - not mined yet (automine lags under load)
-                    time.sleep(0.05)
-    k.service.resume()
-    k.mirror.sync()
 
 
 def ours(pool: Any, operator: str) -> tuple[list[int], list[int]]:
@@ -211,3 +193,29 @@ def test_crash_mid_distribution_neither_loses_nor_doubles(keeper, world, chain):
     assert sum(after[c] - before[c] for c in ("alice", "bob")) + \
         after["remainder"] - before["remainder"] == int(event.contract_amount)
     assert after["omnibus"] == chain_value(pool, k.sender.address)
+
+
+def test_a_deposit_mined_into_a_pause_reverts_and_is_rolled_back(keeper, world, w3):
+    """The simulation passed, then the guardian's pause was mined first: the deposit reverts
+    on chain; the receipt rolls the hold back, alerts, and a later sync books nothing."""
+    k, pool = keeper, world.pool
+    k.fund_client("alice", 2 * ETHER)
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        assert k.service.deposit("dep-late", "alice", ETHER).status == "sent"
+        w3.eth.send_transaction({
+            "from": world.guardian.address, "to": pool.address, "gas": 200_000,
+            "data": pool.pause.encode_input(), "maxPriorityFeePerGas": 100 * 10**9,
+            "maxFeePerGas": 250 * 10**9})  # outbids the keeper: mined first in the block
+        w3.provider.make_request("evm_mine", [])
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    settle(k)
+    state = k.service.state("dep-late")
+    assert state.status == "failed" and "paused" in state.error
+    assert k.sender.status("staking:dep-late:0").state == "reverted"  # mined, then reverted
+    assert pool.position_count() == 0 and pool.isPaused()
+    liquid = k.ledger.balance(k.accounts.liquid("alice"))
+    assert liquid.available == 2 * ETHER and liquid.debits_pending == 0
+    assert "staking_op_failed" in k.alert_kinds()
+    assert ledger_view(k, ["alice"]) == {"alice": 0, "remainder": 0, "omnibus": 0}
