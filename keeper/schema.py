@@ -14,7 +14,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, pool
+from sqlalchemy import Connection, Engine, MetaData, pool
 
 # The one naming convention of constraints and indexes, for every domain's ``MetaData``: names are
 # deterministic (the same on SQLite and PostgreSQL), so a migration can name what it alters.
@@ -93,14 +93,27 @@ def run_alembic_env(schema: DomainSchema, metadata: MetaData) -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
+    shared = context.config.attributes.get("connection")
+    if shared is not None:  # upgrade_all: one connection for every domain, one commit each
+        _migrate_on(shared, options)
+        return
     engine = make_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
-            context.configure(connection=connection, **options)
-            with context.begin_transaction():
-                context.run_migrations()
+            _migrate_on(connection, options)
     finally:
         engine.dispose()
+
+
+def _migrate_on(connection: Connection, options: dict[str, object]) -> None:
+    """Run the current Alembic environment's migrations on ``connection``, committed."""
+    from alembic import context
+
+    context.configure(connection=connection, **options)
+    with context.begin_transaction():
+        context.run_migrations()
+    if connection.in_transaction():
+        connection.commit()
 
 
 # Every domain that owns tables, in migration order: the one list set-up, tests and tools use.
@@ -135,6 +148,18 @@ def all_schemas() -> dict[str, DomainSchema]:
 
 
 def upgrade_all(engine_url: str | Engine) -> None:
-    """Migrate every domain's schema in ``engine_url`` to its head (idempotent)."""
-    for schema in all_schemas().values():
-        schema.upgrade(engine_url)
+    """Migrate every domain's schema in ``engine_url`` to its head (idempotent), in
+    ``SCHEMA_MODULES`` order, each domain in its own transaction, over one connection (one engine
+    and one connect for all domains instead of one per domain)."""
+    from keeper.ledger.db import make_engine
+
+    url = _url(engine_url)
+    engine = make_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            for schema in all_schemas().values():
+                cfg = schema.alembic_config(url)
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, "heads")
+    finally:
+        engine.dispose()
