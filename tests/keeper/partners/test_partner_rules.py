@@ -1,0 +1,114 @@
+"""The rules of partner verification without a chain: each verdict of
+:func:`keeper.partners.verify.check` on transactions described as the node would, the strict
+wire models, and when the sync job runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from keeper.config import Settings
+from keeper.jobs.scheduler import JobRun
+from keeper.partners import PartnerProtocolError, PartnerTx
+from keeper.partners import jobs as partner_jobs
+from keeper.partners.chainscan import Move, TxFacts
+from keeper.partners.client import _parse
+from keeper.partners.store import now
+from keeper.partners.verify import Reported, Requested, check
+
+SUB = "0x" + "aa" * 20
+HOME = "0x" + "bb" * 20
+OUTSIDER = "0x" + "cc" * 20
+TX = "0x" + "11" * 32
+SAFE = 100
+
+
+def move(sender: str, recipient: str, amount: int = 500, asset: str = "USDC") -> Move:
+    """A token movement at log index 3 of ``TX`` in block 90."""
+    return Move(f"{TX}:3", TX, 90, asset, amount, sender, recipient, 3)
+
+
+def facts(*moves: Move, sender: str = SUB, fee: int = 21, ok: bool = True, block: int = 90
+          ) -> TxFacts:
+    """The node's account of ``TX``."""
+    return TxFacts(TX, block, ok, sender, fee, moves)
+
+
+def withdrawal(amount: int = 500, fee: int = 21, to: str = HOME) -> Reported:
+    """A reported USDC withdrawal from the sub-account."""
+    return Reported("withdrawal", "USDC", amount, fee, SUB, to, TX, 3, 90)
+
+
+def verdict(r: Reported, f: TxFacts | None, request: Requested | None = None, **kw: Any) -> str:
+    """``status`` or ``status:kind`` of the check."""
+    v = check(r, f, address=SUB, safe_block=SAFE, whitelist=frozenset({HOME}), request=request,
+              request_open=kw.pop("request_open", False), **kw)
+    return v.status if v.status != "break" else f"break:{v.kind}"
+
+
+REQUEST = Requested("USDC", 500, HOME)
+
+
+@pytest.mark.parametrize(("reported", "node", "asked", "expected"), [
+    (withdrawal(), facts(move(SUB, HOME)), REQUEST, "verified"),
+    (withdrawal(fee=20), facts(move(SUB, HOME)), REQUEST, "break:fee_mismatch"),
+    (withdrawal(amount=499), facts(move(SUB, HOME)), REQUEST, "break:amount_mismatch"),
+    (withdrawal(to=OUTSIDER), facts(move(SUB, OUTSIDER)), REQUEST, "break:unauthorised_destination"),
+    (withdrawal(to=OUTSIDER), facts(move(SUB, HOME)), REQUEST, "break:address_mismatch"),
+    (withdrawal(), facts(move(SUB, HOME)), None, "break:unrequested_withdrawal"),
+    (withdrawal(), facts(move(SUB, HOME)), Requested("USDC", 400, HOME), "break:unrequested_withdrawal"),
+    (withdrawal(), facts(move(OUTSIDER, HOME)), REQUEST, "break:address_mismatch"),
+    (withdrawal(), facts(move(SUB, HOME, asset="USDT")), REQUEST, "break:missing_on_chain"),
+    (withdrawal(), facts(move(SUB, HOME), ok=False), REQUEST, "break:missing_on_chain"),
+    (withdrawal(), facts(move(SUB, HOME), block=SAFE + 1), REQUEST, "pending"),
+    (withdrawal(), None, REQUEST, "break:missing_on_chain"),
+    (Reported("withdrawal", "USDC", 500, 21, SUB, HOME, TX, 3, SAFE + 5), None, REQUEST, "pending"),
+    (Reported("deposit", "USDC", 500, 0, OUTSIDER, SUB, TX, 3, 90),
+     facts(move(OUTSIDER, SUB), sender=OUTSIDER), None, "verified"),
+    (Reported("deposit", "USDC", 500, 21, OUTSIDER, SUB, TX, 3, 90),
+     facts(move(OUTSIDER, SUB), sender=OUTSIDER), None, "break:fee_mismatch"),
+    (Reported("deposit", "USDC", 500, 0, OUTSIDER, SUB, None, None, 90), None, None,
+     "break:missing_on_chain"),
+])
+def test_each_verdict(reported: Reported, node: TxFacts | None, asked: Requested | None,
+                      expected: str) -> None:
+    assert verdict(reported, node, asked) == expected
+
+
+def test_a_withdrawal_waits_for_our_unacknowledged_request_and_a_move_counts_once() -> None:
+    assert verdict(withdrawal(), facts(move(SUB, HOME)), None, request_open=True) == "pending"
+    claimed = frozenset({f"{TX}:3"})
+    assert verdict(withdrawal(), facts(move(SUB, HOME)), REQUEST, claimed=claimed) == \
+        "break:duplicate_report"
+
+
+GOOD = {"id": "dep_1", "seq": 1, "client_ref": "c1", "kind": "deposit", "asset": "USDC",
+        "amount": "5", "fee": "0", "from": OUTSIDER, "to": SUB, "tx_hash": TX, "log_index": 0,
+        "block_number": 9, "status": "confirmed"}
+
+
+@pytest.mark.parametrize("change", [
+    {"amount": "-5"}, {"amount": "1e6"}, {"amount": 5}, {"amount": "9" * 60}, {"fee": "-1"},
+    {"tx_hash": "0x" + "zz" * 32}, {"to": "0x" + "aa" * 19}, {"asset": "DOGE"}, {"seq": "1"},
+    {"kind": "mint"}, {"credit_client": "x"}, {"client_ref": "a/../b"}, {"status": None},
+])
+def test_a_hostile_transaction_is_a_protocol_error(change: dict[str, Any]) -> None:
+    assert _parse(PartnerTx, GOOD).amount == 5
+    with pytest.raises(PartnerProtocolError):
+        _parse(PartnerTx, {**GOOD, **change})
+
+
+def test_the_job_does_nothing_without_a_partner_and_syncs_when_due(tmp_path: Any) -> None:
+    class Host:
+        settings = Settings(data_dir=tmp_path)
+        ledger = None
+
+    assert partner_jobs.sync(JobRun(Host(), "partners_sync", now())) is None
+    fresh = {"last_ok_at": now(), "requested_at": None, "outage_since": None}
+    assert not partner_jobs.due(fresh)
+    assert partner_jobs.due({**fresh, "requested_at": now()})
+    assert partner_jobs.due({**fresh, "outage_since": now()})
+    assert partner_jobs.due({**fresh, "last_ok_at": now() - timedelta(seconds=61)})
+    assert partner_jobs.due({**fresh, "last_ok_at": None})
