@@ -98,4 +98,5 @@ JOBS: tuple[JobDef, ...] = (
     JobDef("forensics_detect", "keeper.forensics.jobs:detect", every=1.0, misfire_grace=30),
     JobDef("forensics_prune", "keeper.forensics.jobs:prune", cron={"hour": "4"}, misfire_grace=21600),
     JobDef("partners_sync", "keeper.partners.jobs:sync", every=10.0, misfire_grace=60),
+    JobDef("staking_sync", "keeper.staking.jobs:sync", every=15.0, misfire_grace=60),
 )
