@@ -4,6 +4,9 @@ and each can be rolled back without touching the others. The domains come from t
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -14,11 +17,22 @@ from keeper.schema import all_schemas, upgrade_all
 DOMAINS = all_schemas()
 
 
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory):
+    """One database migrated for real by ``upgrade_all`` (every test here reads it or a copy)."""
+    path = tmp_path_factory.mktemp("schema") / "all.db"
+    upgrade_all(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:  # everything in the main file: copies are whole
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return path
+
+
 @pytest.fixture
-def db_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'all.db'}"
-    upgrade_all(url)
-    return url
+def db_url(migrated, tmp_path):
+    """A copy of the migrated database, for a test that rolls a domain back and forth."""
+    shutil.copyfile(migrated, tmp_path / "all.db")
+    return f"sqlite:///{tmp_path / 'all.db'}"
 
 
 def test_every_domain_with_tables_is_listed():
@@ -30,9 +44,9 @@ def test_every_domain_with_tables_is_listed():
 
 
 @pytest.mark.parametrize("domain", sorted(DOMAINS))
-def test_migrations_match_models(db_url, domain):
+def test_migrations_match_models(migrated, domain):
     schema = DOMAINS[domain]
-    engine = create_engine(db_url)
+    engine = create_engine(f"sqlite:///{migrated}")
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"include_name": schema.include_name,
                                                      "version_table": schema.version_table})
