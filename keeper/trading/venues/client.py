@@ -3,8 +3,8 @@
 No retries here: whether to retry, wait or re-route is routing's decision, and an order must never
 be sent twice blindly. Every failure is one of CCXT's errors:
 
-* a timeout after the request may have reached the venue (no byte for ``timeout_s``, or the
-  whole answer not in by then, give or take one read) -> :class:`RequestTimeout` (outcome
+* a timeout after the request may have reached the venue (the whole call, headers and body,
+  has ``timeout_s``) -> :class:`RequestTimeout` (outcome
   unknown: look the order up with :meth:`HttpVenue.fetch_order_by_client_id` before re-sending);
   a connection refused or a connect timeout -> :class:`ExchangeNotAvailable` (nothing was sent);
   a connection broken mid-answer -> :class:`NetworkError`;
@@ -52,6 +52,7 @@ from keeper.trading.types import (
     Ticker,
 )
 from keeper.trading.venues import wire
+from keeper.trading.venues.deadline import deadline, deadline_transport
 
 CODES: dict[str, type[ExchangeError]] = {
     "BAD_SYMBOL": BadSymbol, "INSUFFICIENT_FUNDS": InsufficientFunds, "INVALID_ORDER": InvalidOrder,
@@ -75,7 +76,8 @@ class HttpVenue:
                  latency_ms: float = 50.0, max_body_bytes: int = 2_000_000,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.id = venue_id
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport,
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s,
+                                  transport=transport or deadline_transport(),
                                   headers={"X-API-KEY": api_key.reveal()}, follow_redirects=False)
         self._max_body = max_body_bytes
         self._timeout_s = timeout_s
@@ -168,14 +170,13 @@ class HttpVenue:
         where = f"{self.id} {method} {path}"
         started = time.monotonic()
         try:
-            with self._http.stream(method, path, params=params, json=body) as reply:
+            with deadline(started + self._timeout_s), \
+                    self._http.stream(method, path, params=params, json=body) as reply:
                 raw = b""
                 for chunk in reply.iter_bytes():
                     raw += chunk
                     if len(raw) > self._max_body:
                         raise wire.BadResponse(f"{where}: answer larger than {self._max_body} bytes")
-                    if time.monotonic() - started > self._timeout_s:  # a venue dripping its answer
-                        raise httpx.ReadTimeout("the whole answer took too long")
         except httpx.ConnectTimeout:
             raise ExchangeNotAvailable(f"{where}: connect timeout") from None
         except httpx.TimeoutException:

@@ -41,6 +41,8 @@ class Answer:
     raw: bytes | None = None
     drip_s: float = 0.0  # seconds between bytes of the body
     url: str = ""  # where the server listens
+    written = 0  # bytes dripped before the client gave up (or all)
+    done = threading.Event()  # set when a drip ended
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -48,7 +50,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _reply(self) -> None:
         if self.answer.raw is not None:
-            self.wfile.write(self.answer.raw)
+            self._drip(self.answer.raw) if self.answer.drip_s else self.wfile.write(self.answer.raw)
             self.wfile.flush()
             self.close_connection = True
             return
@@ -60,13 +62,20 @@ class Handler(BaseHTTPRequestHandler):
         if not self.answer.drip_s:
             self.wfile.write(self.answer.body)
             return
+        self._drip(self.answer.body)
+
+    def _drip(self, data: bytes) -> None:
+        self.answer.written = 0
         try:
-            for i in range(len(self.answer.body)):
-                self.wfile.write(self.answer.body[i:i + 1])
+            for i in range(len(data)):
+                self.wfile.write(data[i:i + 1])
                 self.wfile.flush()
+                self.answer.written += 1
                 time.sleep(self.answer.drip_s)
         except OSError:  # the client gave up
             pass
+        finally:
+            self.answer.done.set()
 
     do_GET = do_POST = do_DELETE = _reply
 
@@ -166,12 +175,19 @@ def test_well_formed_answers_parse(hostile: tuple[HttpVenue, Answer]) -> None:
 
 def test_a_venue_dripping_its_answer_times_out(hostile: tuple[HttpVenue, Answer]) -> None:
     """Each byte comes well within the read timeout, the whole answer would take 20 s: the call
-    still ends with RequestTimeout (the whole call has a deadline), not after the venue's pace."""
+    ends with RequestTimeout and hangs up long before the venue is through (the whole call has a
+    deadline), whether the venue drips its headers or its body."""
     venue, answer = hostile
     impatient = HttpVenue("hostile", answer.url, Secret(KEY), timeout_s=0.3)
-    serve(answer, raw_body=json.dumps(BOOK).encode().ljust(400), drip_s=0.05)
-    with pytest.raises(RequestTimeout):
-        GET_BOOK(impatient)
+    body = json.dumps(BOOK).encode().ljust(400)
+    head = b"HTTP/1.1 200 OK\r\nX-Padding: " + b"p" * 380 + b"\r\nContent-Length: 2\r\n\r\n{}"
+    for served in (dict(raw_body=body), dict(raw=head)):
+        answer.done.clear()
+        serve(answer, drip_s=0.05, **served)  # type: ignore[arg-type]
+        with pytest.raises(RequestTimeout):
+            GET_BOOK(impatient)
+        assert answer.done.wait(30)
+        assert answer.written < 200  # the client hung up, it did not wait for the venue's pace
     impatient.close()
     serve(answer, BOOK)
 
