@@ -29,7 +29,8 @@ log = logging.getLogger("api")
 
 CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 422: "validation_error", 429: "rate_limited", 503: "unavailable",
+    405: "method_not_allowed", 413: "payload_too_large", 422: "validation_error",
+    429: "rate_limited", 503: "unavailable",
 }
 UNAUTHORIZED = "missing or invalid credentials"  # one message for keys and tokens alike
 RETRY_AFTER_S = 5  # a locked ledger database usually frees within a writer's busy wait
@@ -55,6 +56,11 @@ class ErrorBody(BaseModel):
     """Body of every error response."""
 
     error: Error
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    """The one error body for ``status`` (for middleware that answers before any route)."""
+    return _error(status, message)
 
 
 def _error(status: int, message: str, details: list[dict[str, Any]] | None = None,

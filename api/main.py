@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 
 from api import ratelimit
 from api.audit import AuditMiddleware, RequestAudit
+from api.bodyguard import BodyLimits
 from api.deps import CredentialCache
 from api.errors import install_error_handlers, responses
 from api.routes import (
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.credentials = CredentialCache(CREDENTIAL_TTL_S)
     app.state.ratelimiter = RateLimiter(engine, settings.rate_limit_per_minute)
     app.state.ratelimit_failed = 0
+    app.add_middleware(BodyLimits)  # innermost: refusals are still audited
     app.add_middleware(ratelimit.RateLimitHeaders)
     app.add_middleware(AuditMiddleware, audit=lambda: app.state.audit)
     install_error_handlers(app)

@@ -33,7 +33,6 @@ from sqlalchemy import Engine, insert, select
 from keeper.compliance.models import LabelledAddressRow, LabelVersionRow
 from keeper.compliance.risk import LABEL_SCORES
 from keeper.compliance.screening.addresses import normalise_address
-from keeper.compliance.screening.own_format import MAX_JSON_DEPTH, json_depth
 from keeper.compliance.screening.records import ListFormatError
 from keeper.compliance.screening.store import (
     DEFAULT_MAX_SHRINK,
@@ -41,6 +40,7 @@ from keeper.compliance.screening.store import (
     make_current,
     open_version,
 )
+from keeper.jsonsafe import MAX_JSON_DEPTH, json_depth
 from keeper.ledger.db import WRITE
 
 CSV_HEADER = ("address", "chain", "label", "source")

@@ -21,6 +21,7 @@ from typing import Any
 
 from keeper.compliance.screening.addresses import normalise_address
 from keeper.compliance.screening.records import KINDS, ListedAddress, ListEntry, ListFormatError
+from keeper.jsonsafe import MAX_JSON_DEPTH, json_depth
 
 CSV_HEADER = ("uid", "kind", "name", "aliases", "countries", "birth_dates", "addresses")
 END_MARKER = "__end__"
@@ -61,26 +62,6 @@ def _entry(uid: Any, kind: Any, names: Any, addresses: Any, countries: Any, date
 
 
 # A list document nests a few levels (document -> entries -> entry -> addresses -> address).
-MAX_JSON_DEPTH = 32
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_JSON_BRACKET = re.compile(r"[\[\]{}]")
-
-
-def json_depth(text: str) -> int:
-    """Deepest nesting of arrays/objects in ``text`` (brackets inside strings do not count).
-
-    Checked before ``json.loads``: the C decoder recurses once per level, and where a library
-    has raised the interpreter's recursion limit (py-evm, imported by ape and web3 tooling, sets
-    it far above the default) a hostile ``[[[[...`` overflows the C stack and kills the process
-    instead of raising ``RecursionError``.
-    """
-    depth = deepest = 0
-    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub('""', text)):
-        depth += 1 if bracket in "[{" else -1
-        deepest = max(deepest, depth)
-    return deepest
-
-
 def parse_own_json(data: bytes) -> list[ListEntry]:
     """Parse the JSON variant (nesting deeper than :data:`MAX_JSON_DEPTH` is refused unparsed)."""
     try:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from keeper.compliance.screening.own_format import json_depth
+from keeper.jsonsafe import json_depth
 from keeper.trading.bestex.analytics import OrderReport, analyse, fixed, in_period, summarise, venue_usage
 from keeper.trading.bestex.record import (
     ExecutionRecord,

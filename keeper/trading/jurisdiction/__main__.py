@@ -16,7 +16,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from keeper.compliance.screening.own_format import json_depth
+from keeper.jsonsafe import json_depth
 from keeper.trading.jurisdiction.policy import JurisdictionPolicy
 from keeper.trading.jurisdiction.rules import MAX_DEPTH, RulesError, load_rules
 from keeper.trading.types import ParentOrder, Side

@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from keeper.compliance.screening.own_format import json_depth
+from keeper.jsonsafe import json_depth
 from keeper.trading.types import MARKETS
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("rules.json")

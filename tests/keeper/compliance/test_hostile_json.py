@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from keeper.compliance.screening.own_format import MAX_JSON_DEPTH, json_depth
+from keeper.jsonsafe import MAX_JSON_DEPTH, json_depth
 
 PROBE = """
 import sys
