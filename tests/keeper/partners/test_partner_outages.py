@@ -112,3 +112,39 @@ def test_a_hostile_report_changes_nothing(partner: Partner, custody: PartnerCust
     assert [(h.client_ref, h.asset, h.units) for h in after[2]] == [
         (h.client_ref, h.asset, h.units) for h in before[2]]
     assert alerts(custody.ledger, "partner_protocol_error")
+
+
+def test_the_cli_syncs_and_prints_stale_holdings_and_breaks(
+        partner: Partner, ledger: Ledger, rpc_url: str, tmp_path: Any,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from keeper.keys.secrets import write_secret_file
+    from keeper.partners.__main__ import main
+
+    key = write_secret_file(tmp_path / "partner-api.key", partner.api_key)
+    monkeypatch.setenv("STRONGROOM_DB_URL", ledger.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("STRONGROOM_RPC_URL", rpc_url)
+    monkeypatch.setenv("STRONGROOM_CONFIRMATIONS", str(C))
+    args = ["--url", partner.url, "--api-key-file", str(key)]
+
+    def run(*command: str) -> tuple[int, list[dict[str, Any]]]:
+        code = main([*command, *args])
+        return code, [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    partner.set_faults(maintenance=True)
+    try:
+        code, (summary,) = run("verify")
+        assert (code, summary["status"]) == (0, "unavailable")
+        code, rows = run("balances")
+    finally:
+        partner.set_faults()
+    mine = {r["asset"]: r for r in rows if r["client"] == "client-outage"}
+    assert mine["USDC"]["units"] == str(30 * 10**6) and mine["USDC"]["stale"] is True
+    assert mine["USDC"]["age_s"] is not None
+    code, (summary,) = run("verify")
+    assert summary["status"] == "ok" and summary["reconciliation_seconds"] >= 0
+    code, rows = run("balances")
+    assert not any(r["stale"] for r in rows)
+    code, rows = run("breaks")
+    assert code == 0 and all(r["kind"] for r in rows)
