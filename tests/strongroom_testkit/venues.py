@@ -4,7 +4,7 @@
   each on a free port with its own SQLite file and 0600 key files, seeded and funded, in parallel;
   :func:`stop_venues` stops them. :class:`VenueProcess` restarts, kills (SIGKILL), calls the
   admin API (fund, faults, fills) and opens an :class:`~keeper.trading.venues.HttpVenue`.
-* :func:`venue_services`: a session-scoped pytest fixture with the three started venues (import it
+* :func:`venue_services`: a session-scoped pytest fixture with the three started, calm venues (import it
   into a test module or conftest: ``from strongroom_testkit.venues import venue_services``).
   Tests that change faults should put them back (``set_faults(clear=True)``).
 * :class:`LocalVenue` / :func:`local_venues`: the same simulator behind the ``Venue`` interface
@@ -140,11 +140,18 @@ def make_venue(d: Path, name: str, *, seed: int = DEFAULT_SEED, port: int | None
 
 
 def start_venues(d: Path, *, seed: int = DEFAULT_SEED, names: tuple[str, ...] = tuple(DEFAULT_PROFILES),
-                 funds: dict[str, int] | None = None,
-                 profiles: dict[str, Path] | None = None) -> dict[str, VenueProcess]:
+                 funds: dict[str, int] | None = None, profiles: dict[str, Path] | None = None,
+                 calm: bool = False) -> dict[str, VenueProcess]:
     """Start the venues ``names`` in parallel, each funded with ``funds`` (default
-    :data:`DEFAULT_FUNDS`); stops those started when one fails."""
-    venues = {n: make_venue(d, n, seed=seed, profile=(profiles or {}).get(n)) for n in names}
+    :data:`DEFAULT_FUNDS`); stops those started when one fails. ``calm``: the default profiles
+    without random faults (:meth:`VenueProfile.calm`), so only forced faults happen."""
+    profiles = dict(profiles or {})
+    if calm:
+        for name in names:
+            if name not in profiles:
+                profiles[name] = d / f"{name}-calm.json"
+                profiles[name].write_text(DEFAULT_PROFILES[name].calm().to_json())
+    venues = {n: make_venue(d, n, seed=seed, profile=profiles.get(n)) for n in names}
     try:
         for venue in venues.values():
             venue.launch()
@@ -165,8 +172,9 @@ def stop_venues(venues: dict[str, VenueProcess]) -> None:
 
 @pytest.fixture(scope="session")
 def venue_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, VenueProcess]]:
-    """The three default venues, started once per session, seeded and funded."""
-    venues = start_venues(tmp_path_factory.mktemp("venues"))
+    """The three default venues made calm (no random faults), started once per session, seeded
+    and funded."""
+    venues = start_venues(tmp_path_factory.mktemp("venues"), calm=True)
     try:
         yield venues
     finally:

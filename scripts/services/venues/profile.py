@@ -71,6 +71,12 @@ class VenueProfile:
         """The profile as JSON (what :func:`load_profile` reads)."""
         return json.dumps(asdict(self), sort_keys=True)
 
+    def calm(self) -> VenueProfile:
+        """The same venue without random faults (no outages, stale or wrong books): only the
+        faults the admin API forces happen (tests that must be deterministic)."""
+        return replace(self, outage_probability=0.0, outage_windows=(), stale_probability=0.0,
+                       wrong_price_probability=0.0)
+
     def with_(self, **changes: Any) -> VenueProfile:
         """A copy with ``changes``."""
         return replace(self, **changes)

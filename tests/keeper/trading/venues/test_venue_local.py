@@ -158,3 +158,12 @@ def test_profiles_round_trip_as_json_and_refuse_nonsense() -> None:
                 {"latency_jitter_ms": 50, "latency_ms": 10}, {"colour": "red"}):
         with pytest.raises((ValueError, TypeError)):
             profile_from_dict({**json.loads(BASE.to_json()), **bad})
+
+
+def test_a_calm_profile_has_no_random_faults() -> None:
+    wild = BASE.with_(outage_probability=1.0, stale_probability=1.0, wrong_price_probability=1.0,
+                      outage_windows=((T0, T0 + 10**9),))
+    v, clock = venue(wild.calm())
+    book = v.fetch_order_book("BTC/USD", 2)
+    assert book == v.sim.engine.order_book("BTC/USD", clock.now, 2)  # neither stale nor wrong
+    assert wild.calm().taker_ppm == wild.taker_ppm
