@@ -19,7 +19,9 @@ id ``<parent id>-<seq>``. Outcomes:
   venue is dropped for this parent.
 
 Partial fills and failed children leave a remainder the next round re-plans on the venues left,
-until the parent is filled, nothing is left to route on, or ``max_rounds`` is reached. Calling
+until the parent is filled, no venue is left, no liquidity is left within its limit price, or
+``max_rounds`` is reached (a round in which no book could be trusted is retried like a round that
+filled nothing: ``max_idle_rounds``). Calling
 :meth:`Router.route` again with the same parent (after a crash) first settles every child whose
 outcome was not recorded (by client order id), then carries on. One router process routes a
 given parent at a time (a lease on the parent row).
@@ -74,7 +76,9 @@ from keeper.trading.types import (
 )
 
 AlertFn = Callable[[str, str, str], object]  # (kind, message, ref), e.g. Ledger.raise_alert
-FEED_REASONS = ("stale", "empty", "crossed", "outlier", "no_consensus", "unavailable", "refused")
+# exclusions that open an alert episode ("empty": a side taken by our own orders is no fault)
+FEED_REASONS = ("stale", "crossed", "outlier", "no_consensus", "unavailable", "refused")
+NO_TRUSTED_BOOK = "no trusted book: every venue left was stale, empty or off the consensus"
 ALERT_PREFIX = "trading.routing_"  # alert kinds: trading.routing_stale, trading.routing_outlier...
 LEASE_MS = 60_000  # how long a router holds a parent without renewing (one round renews it)
 PARENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,48}")  # + "-<seq>": a venue's clientOrderId (<= 64)
@@ -215,9 +219,11 @@ class Router:
             plan_, why = self._round(parent, left, round_, dropped, first_round)
             first_round = False
             round_ += 1
-            if plan_ is None:
+            if plan_ is None and (why != NO_TRUSTED_BOOK or len(dropped) == len(self.venues)):
                 reason = why
                 break
+            if plan_ is None:  # every book this round was stale or disagreeing: try again
+                reason = why
             idle = idle + 1 if (self._left(parent), len(dropped)) == before else 0
             if idle >= self.max_idle_rounds:  # the market keeps moving away from our plans
                 reason = f"no progress in {idle} rounds: the venues filled nothing of the plan"
@@ -271,8 +277,9 @@ class Router:
                         for v in sorted(inputs.values(), key=lambda x: x.venue)]
             self.store.record_decision(parent.id, decision, arrivals)
         if not plan_.children:
-            why = "no venue left" if not fresh else "no liquidity within the limits"
-            return None, why
+            if fresh:
+                return None, "no liquidity within the limits"
+            return None, NO_TRUSTED_BOOK if len(dropped) < len(self.venues) else "no venue left"
         for child in plan_.children:
             if not self._claim(parent.id):  # renewed before each send (venue calls take time)
                 break

@@ -303,3 +303,23 @@ def test_partial_iocs_in_a_moving_market_are_re_planned_and_accounted_once(tmp_p
         assert ours == w.venue_fills()
     finally:
         w.close()
+
+
+def test_a_round_without_consensus_is_retried_not_the_end_of_the_parent(tmp_path):
+    w = World(f"sqlite:///{tmp_path / 'flicker.db'}")
+    w.clock = MovingClock()
+    w.venues = local_venues(11, clock=w.clock, profiles=CALM, funds=FUNDS)
+    try:
+        w.venues["thirdex"].sim.set_state(FaultState(down_until_ms=T0 + 3_600_000))
+        w.venues["fastlane"].sim.set_state(FaultState(wrong_until_ms=T0 + 1_500,
+                                                      wrong_ppm=30_000))  # one bad answer
+        ex = w.router().route(parent("fl1", BTC))
+        assert [(e.round, e.exclusion.venue, e.exclusion.reason) for e in ex.excluded
+                if e.exclusion.reason == "no_consensus"] == [(0, "deepbook", "no_consensus"),
+                                                             (0, "fastlane", "no_consensus")]
+        assert ex.status == ParentStatus.FILLED and min(c.round for c in ex.children) == 1
+        # a side emptied by our own orders is a liquidity fact, not a feed fault: no alert
+        assert {k for k, _, _ in w.ledger.alerts()} == {"trading.routing_unavailable",
+                                                        "trading.routing_no_consensus"}
+    finally:
+        w.close()
