@@ -320,7 +320,8 @@ def report(router: Router, theirs: dict[tuple[str, str], tuple[int, int, int]],
     print(f"planner alone, 3 venues x 50 levels: wall p50 {p50:.3f} ms, p99 {p99:.3f} ms; "
           f"CPU p99 {c99:.3f} ms")
     print(f"failovers: venues killed mid-order {killed} (--fail-rate {args.fail_rate}); "
-          f"venues dropped mid-parent {drops}, children failed {failed}, parents held "
+          f"venues dropped within a parent (down when its books were read, or failing or "
+          f"refusing mid-order) {drops}, children failed {failed}, parents held "
           f"unresolved until their venue answered, then resumed: {resumed}; feed exclusions "
           f"{feed}; alerts raised {len(ledger.alerts())} (one per episode)")
     print(f"fills: {len(ours)} venue orders filled in our records, {len(theirs)} in the venues' "
