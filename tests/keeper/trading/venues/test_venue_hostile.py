@@ -14,11 +14,13 @@ import pytest
 
 from keeper.keys.secrets import Secret
 from keeper.trading.types import (
+    BadRequest,
     BaseError,
     ExchangeError,
     ExchangeNotAvailable,
     NetworkError,
     OrderType,
+    PermissionDenied,
     RequestTimeout,
     Side,
 )
@@ -147,6 +149,8 @@ CASES = [
      ExchangeError),
     ("teapot", GET_BOOK, dict(status=418, body={"error": {"code": "INSUFFICIENT_FUNDS\n", "message": KEY}}),
      ExchangeError),
+    ("403", GET_BOOK, dict(status=403, body={"error": {"code": "FORBIDDEN"}}), PermissionDenied),
+    ("404 without our code", GET_BOOK, dict(status=404, raw_body=b"not found"), BadRequest),
     ("fake code on 200", CREATE, dict(body={"error": {"code": "ORDER_NOT_FOUND"}}), BadResponse),
     ("truncated", GET_BOOK, dict(raw=b'HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{"symbol"'),
      NetworkError),
