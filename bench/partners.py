@@ -28,6 +28,7 @@ from eth_utils import to_checksum_address  # noqa: E402
 from web3 import Web3  # noqa: E402
 
 from keeper.assets import USDC  # noqa: E402
+from keeper.audit import upgrade as upgrade_audit  # noqa: E402
 from keeper.chain.calldata import erc20_transfer  # noqa: E402
 from keeper.keys.secrets import Secret, write_secret_file  # noqa: E402
 from keeper.ledger import Ledger  # noqa: E402
@@ -83,6 +84,7 @@ def main() -> None:
         _wait(lambda: httpx.get(url + "/health", timeout=2).status_code == 200, "partner")
         db = f"sqlite:///{tmp}/keeper.db"
         upgrade_ledger(db)
+        upgrade_audit(db)
         upgrade(db)
         client = WarpClient(url, Secret((tmp / "api").read_text()), timeout_s=60)
         ledger = Ledger(db)

@@ -19,9 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from web3 import Web3
 
+from keeper.audit import AuditRecord, append
 from keeper.ledger import Ledger, LedgerError
 from keeper.partners import chainscan
 from keeper.partners.interface import (
@@ -139,11 +140,16 @@ class PartnerCustody:
         request_sync(self.ledger.engine, self.name)
 
     def sync(self, *, force: bool = False) -> SyncResult:
-        """Pull, verify every pending report, reconcile balances. Never raises for anything the
-        partner does; a failure changes nothing but the partner's state."""
+        """Pull, verify every pending report, reconcile balances; audited. Never raises for
+        anything the partner does; a failure changes nothing but the partner's state."""
         state = self.store.state()
         if not force and state["not_before"] is not None and state["not_before"] > now():
             return SyncResult("skipped")
+        result = self._sync()
+        self._audit_sync(result)
+        return result
+
+    def _sync(self) -> SyncResult:
         started = time.perf_counter()
         try:
             self.resume_withdrawals()
@@ -279,6 +285,22 @@ class PartnerCustody:
                      row["tx_hash"])
         with self.ledger.engine.begin() as conn:
             self.store.decide(conn, row["id"], "break", move)
+            append(conn, self._audit("partners.break", row, {"kind": kind, "detail": detail}))
+
+    def _audit(self, operation: str, row: dict, result: dict) -> AuditRecord:
+        """The audit record of a verdict on reported transaction ``row``."""
+        params = {k: row[k] for k in ("partner_tx_id", "client_ref", "kind", "asset", "amount",
+                                      "fee", "sender", "recipient", "tx_hash")}
+        return AuditRecord(f"keeper:partners:{self.name}", operation, params, result)
+
+    def _audit_sync(self, result: SyncResult) -> None:
+        """Every pull is audited: what the partner API answered and what verification found."""
+        record = AuditRecord(f"keeper:partners:{self.name}", "partners.sync", {},
+                             {"status": result.status, "verified": result.verified,
+                              "pending": result.pending, "breaks": sorted(result.breaks),
+                              "ms": round(result.seconds * 1000), "error": result.error[:300]})
+        with self.ledger.engine.begin() as conn:
+            append(conn, record)
 
     def _post(self, row: dict, address: str, move: chainscan.Move, block: int,
               result: SyncResult) -> bool:
@@ -286,9 +308,12 @@ class PartnerCustody:
                           client_ref=row["client_ref"], kind=row["kind"], asset=row["asset"],
                           amount=int(row["amount"]), fee=int(row["fee"]), move_key=move.key,
                           tx_hash=row["tx_hash"], block=block)
+        def hook(conn: Connection) -> None:
+            self.store.decide(conn, row["id"], "verified", move)
+            append(conn, self._audit("partners.verified", row, {"move": move.key, "block": block}))
+
         try:
-            self.ledger.post_all(specs, hook=lambda conn: self.store.decide(
-                conn, row["id"], "verified", move))
+            self.ledger.post_all(specs, hook=hook)
         except LedgerError as exc:
             self._decide(row, "ledger_refused", f"the ledger refused {row['partner_tx_id']}: "
                          f"{type(exc).__name__}: {exc}", move, result)

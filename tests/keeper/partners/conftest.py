@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from keeper.audit import upgrade as upgrade_audit
 from keeper.ledger import Ledger
 from keeper.ledger import upgrade as upgrade_ledger
 from keeper.partners import PartnerCustody, upgrade
@@ -50,9 +51,10 @@ def partner(tmp_path_factory: pytest.TempPathFactory, rpc_url: str, home: str) -
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
-    """A ledger database with the partners schema."""
+    """A ledger database with the partners and audit schemas."""
     url = f"sqlite:///{Path(tmp_path_factory.mktemp('db')) / 'keeper.db'}"
     upgrade_ledger(url)
+    upgrade_audit(url)
     upgrade(url)
     with Ledger(url, group_commit=False) as lg:
         yield lg

@@ -4,13 +4,23 @@ recorded break with an alert and moves nothing."""
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 from keeper.assets import USDC
+from keeper.audit import export, verify_trail
 from keeper.partners import PartnerCustody, partner_location
 from strongroom_testkit.partner import Partner, holding, send_eth, send_token, settle
 
 C = 2  # the module partner's confirmations (conftest)
+
+
+def trail(ledger: Any) -> list[str]:
+    """The operations of the audit trail, in order."""
+    out = io.StringIO()
+    export(ledger.engine, out)
+    return [json.loads(line)["record"]["operation"] for line in out.getvalue().splitlines()]
 
 
 def test_deposits_and_a_withdrawal_verified_move_the_segregated_holding(
@@ -47,6 +57,9 @@ def test_deposits_and_a_withdrawal_verified_move_the_segregated_holding(
     assert w3.eth.get_balance(w3.to_checksum_address(address)) == 10**18 - fee
     assert custody.sync(force=True).breaks == []  # reconciled: nothing new, nothing twice
     assert lg.balance(lg.client_account("client-ok", "USDC")).credit_balance == 210 * 10**6
+    audited = trail(lg)
+    assert audited.count("partners.verified") == 3 and audited.count("partners.sync") == 3
+    assert verify_trail(lg.engine).ok
 
 
 def test_each_kind_of_wrong_report_is_a_break_with_an_alert_and_moves_nothing(
@@ -76,6 +89,7 @@ def test_each_kind_of_wrong_report_is_a_break_with_an_alert_and_moves_nothing(
     assert {"partner_amount_mismatch", "partner_address_mismatch", "partner_missing_on_chain",
             "partner_unreported_on_chain", "partner_balance_mismatch"} <= alerts
     assert result.status == "ok"
+    assert trail(custody.ledger).count("partners.break") >= 3  # one per broken report
     before = len(custody.store.breaks())
     custody.sync(force=True)
     assert len(custody.store.breaks()) >= before  # recorded once; nothing is un-broken
