@@ -159,11 +159,14 @@ class Mirror:
                 ec.pool == self.pool, ec.tx_hash.in_(sorted(tx_hashes))))}
 
     def _ops_by_tx(self) -> dict[str, OpRef]:
-        """Every hash sent for an operation still awaiting its event -> that operation."""
+        """Every hash sent for an operation still awaiting its event -> that operation. ``new``
+        and ``waiting`` ones count too: the sender stores and broadcasts an intent before the
+        service records it as sent, so its event may be mirrored first."""
         oc = StakingOpRow.__table__.c
         with self.ledger.engine.connect() as conn:
             rows = conn.execute(select(oc.op_id, oc.kind, oc.client_id, oc.amount, oc.tx_hash)
-                                .where(oc.pool == self.pool, oc.status == "sent")).all()
+                                .where(oc.pool == self.pool,
+                                       oc.status.in_(("new", "sent", "waiting")))).all()
         out: dict[str, OpRef] = {}
         for r in rows:
             ref = OpRef(r.op_id, r.kind, r.client_id, int(r.amount))

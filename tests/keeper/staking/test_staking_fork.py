@@ -219,3 +219,51 @@ def test_a_deposit_mined_into_a_pause_reverts_and_is_rolled_back(keeper, world, 
     assert liquid.available == 2 * ETHER and liquid.debits_pending == 0
     assert "staking_op_failed" in k.alert_kinds()
     assert ledger_view(k, ["alice"]) == {"alice": 0, "remainder": 0, "omnibus": 0}
+
+
+def test_a_refused_posting_is_parked_in_suspense_and_the_mirror_goes_on(keeper, world, chain):
+    """The deposit's hold expired before its event was mirrored (the ledger refuses to post a
+    resolved hold): the omnibus and operator moves still follow the chain, the client leg is
+    not booked (alerted for operations to resolve), and the next events are applied as usual."""
+    from keeper.ledger import Kind, TransferSpec
+    from keeper.staking.book import hold_id
+
+    k, pool = keeper, world.pool
+    k.fund_client("alice", 2 * ETHER)
+    k.service.deposit("dep-x", "alice", ETHER)
+    k.ledger.post(TransferSpec("expire-dep-x", 0, 0, 0, Kind.VOID, pending_id=hold_id("dep-x")))
+    settle(k)
+    assert "staking_posting_refused" in k.alert_kinds()
+    assert k.ledger.balance(k.accounts.liquid("alice")).available == 2 * ETHER  # not booked
+    assert ledger_view(k, ["alice"]) == {"alice": 0, "remainder": 0, "omnibus": ETHER}
+    assert chain_value(pool, k.sender.address) == ETHER  # the omnibus follows the chain
+    assert -k.ledger.balance(k.accounts.funding).credit_balance == ETHER  # left at the wallet
+    pool.fundRewards(sender=world.rewarder, value=ETHER)
+    next_epoch(chain)
+    pool.accrue(sender=world.stakers[1])
+    settle(k)
+    [event] = [e for e in distributions(k) if e.kind == "RewardsAccrued"]
+    assert int(event.contract_amount) == 10**16 + 3 == int(event.allocated) + int(event.remainder)
+    assert ledger_view(k, ["alice"])["omnibus"] == chain_value(pool, k.sender.address)
+
+
+def test_an_event_mirrored_before_its_operation_is_recorded_sent(keeper, world, w3):
+    """The keeper stopped between broadcasting a deposit and recording it as sent: the
+    mirror still attributes the pool's event to the operation (by its intent's hashes), the
+    client is credited once, and resuming sends nothing more."""
+    from sqlalchemy import update
+
+    k, pool = keeper, world.pool
+    k.fund_client("alice", 2 * ETHER)
+    k.service.deposit("dep-c", "alice", ETHER)
+    with k.ledger.engine.begin() as conn:  # the crash point: broadcast, not yet recorded
+        conn.execute(update(StakingOpRow.__table__).where(StakingOpRow.op_id == "dep-c")
+                     .values(status="new", tx_hash=None))
+    [tx_hash] = k.service.hashes("dep-c")
+    w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+    k.mirror.sync()  # the mirror's job runs before the service resumes
+    settle(k)
+    assert k.service.state("dep-c").status == "done"
+    assert "staking_unattributed" not in k.alert_kinds()
+    assert pool.position_count() == 1  # sent once
+    assert ledger_view(k, ["alice"]) == {"alice": ETHER, "remainder": 0, "omnibus": ETHER}
