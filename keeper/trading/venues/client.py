@@ -14,8 +14,9 @@ be sent twice blindly. Every failure is one of CCXT's errors:
 * 400 -> :class:`BadSymbol`, :class:`InsufficientFunds`, :class:`InvalidOrder` or
   :class:`BadRequest` by the answer's code; 404 ``ORDER_NOT_FOUND`` -> :class:`OrderNotFound`;
   401 -> :class:`AuthenticationError`, 403 -> :class:`PermissionDenied`;
-* anything malformed (also a 2xx whose body is not what was asked for, or larger than
-  ``max_body_bytes``) -> :class:`~keeper.trading.venues.wire.BadResponse` (an ExchangeError).
+* anything malformed (also a 2xx whose body is not what was asked for, does not decode, or is
+  larger than ``max_body_bytes``) -> :class:`~keeper.trading.venues.wire.BadResponse` (an
+  ExchangeError).
 
 The API key is sent in ``X-API-KEY`` and never appears in a repr, a message or a log.
 """
@@ -78,7 +79,8 @@ class HttpVenue:
         self.id = venue_id
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s,
                                   transport=transport or deadline_transport(),
-                                  headers={"X-API-KEY": api_key.reveal()}, follow_redirects=False)
+                                  headers={"X-API-KEY": api_key.reveal(), "Accept-Encoding": "identity"},
+                                  follow_redirects=False)
         self._max_body = max_body_bytes
         self._timeout_s = timeout_s
         self._latency_ms = float(latency_ms)
@@ -172,7 +174,7 @@ class HttpVenue:
         try:
             with deadline(started + self._timeout_s), \
                     self._http.stream(method, path, params=params, json=body) as reply:
-                raw = b""
+                raw = bytearray()
                 for chunk in reply.iter_bytes():
                     raw += chunk
                     if len(raw) > self._max_body:
@@ -185,6 +187,8 @@ class HttpVenue:
             raise ExchangeNotAvailable(f"{where}: cannot connect") from None
         except httpx.TransportError as exc:
             raise NetworkError(f"{where}: {type(exc).__name__}") from None
+        except httpx.HTTPError as exc:  # e.g. a body that does not decode as its Content-Encoding says
+            raise wire.BadResponse(f"{where}: {type(exc).__name__}") from None
         elapsed_ms = (time.monotonic() - started) * 1000
         self._latency_ms = 0.8 * self._latency_ms + 0.2 * elapsed_ms
         try:

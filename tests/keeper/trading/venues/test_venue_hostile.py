@@ -4,6 +4,7 @@ elsewhere, or see the API key in an error."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -114,6 +115,7 @@ def order(**changes: object) -> dict[str, object]:
     return {**ORDER, **changes}
 
 
+GZIP = {"Content-Encoding": "gzip"}
 GET_BOOK: Callable[[HttpVenue], object] = lambda v: v.fetch_order_book("BTC/USD", 2)  # noqa: E731
 CREATE: Callable[[HttpVenue], object] = lambda v: v.create_order(  # noqa: E731
     "BTC/USD", OrderType.MARKET, Side.BUY, 10, None, {"clientOrderId": "c-1"})
@@ -149,6 +151,10 @@ CASES = [
      ExchangeError),
     ("teapot", GET_BOOK, dict(status=418, body={"error": {"code": "INSUFFICIENT_FUNDS\n", "message": KEY}}),
      ExchangeError),
+    ("bad gzip", GET_BOOK, dict(raw_body=b"not gzip at all", headers=GZIP), BadResponse),
+    ("gzip bomb", GET_BOOK, dict(raw_body=gzip.compress(b" " * 5_000_000), headers=GZIP), BadResponse),
+    ("bad charset", GET_BOOK, dict(raw_body=b'{"symbol": "\xff\xfe"}',
+                                   headers={"Content-Type": "application/json; charset=utf-8"}), BadResponse),
     ("403", GET_BOOK, dict(status=403, body={"error": {"code": "FORBIDDEN"}}), PermissionDenied),
     ("404 without our code", GET_BOOK, dict(status=404, raw_body=b"not found"), BadRequest),
     ("fake code on 200", CREATE, dict(body={"error": {"code": "ORDER_NOT_FOUND"}}), BadResponse),
