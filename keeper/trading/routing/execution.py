@@ -1,7 +1,8 @@
 """What routing reports about a parent order: :class:`Execution` and its parts (plain data).
 
 An :class:`Execution` carries everything best-execution analytics read: the parent, the
-``arrivals`` (each venue's book, fee schedule and latency at the first decision), the ``fills``,
+``arrivals`` (each venue's book, fee schedule and latency at the first decision made on trusted
+books, round ``decision.round``), the ``fills``,
 the ``children`` with their outcomes, the venues ``excluded`` (per decision round, with the
 reason) and the first :class:`Decision` (the planned allocation, the best single venue baseline,
 the compliance blocks and what they cost). Money is integer minor units throughout.
@@ -46,7 +47,9 @@ class Decision:
     ``unrestricted_all_in`` / ``restricted_all_in``: the planned all-in without and with those
     blocks; ``compliance_cost``: what compliance cost (restricted minus unrestricted for a buy,
     unrestricted minus restricted received for a sell; None when nothing was blocked or the two
-    plans do not fill the same amount). ``consensus_mid``: the median mid of the fresh venues."""
+    plans do not fill the same amount). ``consensus_mid``: the median mid of the fresh venues.
+    ``round``: the decision round it was made in (the first whose books could be trusted: the
+    arrival; 0 unless every book of the earlier rounds was stale or off the consensus)."""
 
     planned: tuple[PlannedChild, ...]
     baseline: SingleVenueCost | None
@@ -57,6 +60,7 @@ class Decision:
     restricted_all_in: int
     compliance_cost: int | None
     consensus_mid: int | None
+    round: int = 0
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,7 @@ def decision_to_json(d: Decision) -> str:
         "blocked": [[x.venue, x.rule, x.reason] for x in d.blocked],
         "unrestricted": [d.unrestricted_amount, d.unrestricted_all_in],
         "restricted": [d.restricted_amount, d.restricted_all_in],
-        "compliance_cost": d.compliance_cost, "consensus_mid": d.consensus_mid})
+        "compliance_cost": d.compliance_cost, "consensus_mid": d.consensus_mid, "round": d.round})
 
 
 def decision_from_json(text: str) -> Decision:
@@ -163,7 +167,7 @@ def decision_from_json(text: str) -> Decision:
     return Decision(tuple(PlannedChild(*c) for c in d["planned"]),
                     None if b is None else SingleVenueCost(*b),
                     tuple(PolicyBlock(*x) for x in d["blocked"]), *d["unrestricted"],
-                    *d["restricted"], d["compliance_cost"], d["consensus_mid"])
+                    *d["restricted"], d["compliance_cost"], d["consensus_mid"], d["round"])
 
 
 def compliance_cost(side: Side, unrestricted: tuple[int, int],

@@ -217,7 +217,7 @@ class Router:
                 break
             before = (left, len(dropped))
             plan_, why = self._round(parent, left, round_, dropped, first_round)
-            first_round = False
+            first_round = first_round and self.execution(parent.id).decision is None
             round_ += 1
             if plan_ is None and (why != NO_TRUSTED_BOOK or len(dropped) == len(self.venues)):
                 reason = why
@@ -265,14 +265,14 @@ class Router:
         self._episodes(parent.symbol, excluded, list(verdict.fresh), now)
         excluded.extend(Exclusion(b.venue, "blocked", f"{b.rule}: {b.reason}") for b in blocked)
         self.store.record_exclusions(parent.id, round_, excluded)
-        if first:
+        if first and fresh:  # the first decision made on trusted books: the arrival
             allowed = [v for v in fresh if v.venue not in {b.venue for b in blocked}]
             baseline = best_single_venue(parent.side, parent.amount, allowed,
                                          symbol=parent.symbol, limit_price=parent.limit_price)
             un, re = (unrestricted.amount, unrestricted.all_in), (plan_.amount, plan_.all_in)
             decision = Decision(plan_.children, baseline, tuple(blocked), *un, *re,
                                 compliance_cost(parent.side, un, re) if blocked else None,
-                                verdict.mid)
+                                verdict.mid, round_)
             arrivals = [Arrival(v.venue, v.book, v.fees, v.latency_ms)
                         for v in sorted(inputs.values(), key=lambda x: x.venue)]
             self.store.record_decision(parent.id, decision, arrivals)

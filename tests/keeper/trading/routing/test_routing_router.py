@@ -318,6 +318,10 @@ def test_a_round_without_consensus_is_retried_not_the_end_of_the_parent(tmp_path
                 if e.exclusion.reason == "no_consensus"] == [(0, "deepbook", "no_consensus"),
                                                              (0, "fastlane", "no_consensus")]
         assert ex.status == ParentStatus.FILLED and min(c.round for c in ex.children) == 1
+        # the arrival is the first decision made on trusted books (round 1), not round 0's
+        assert ex.decision.round == 1 and ex.decision.baseline is not None
+        assert {a.venue for a in ex.arrivals} == {"deepbook", "fastlane"}
+        assert all(a.book.asks[0].price * 100 < 101 * ex.decision.consensus_mid for a in ex.arrivals)
         # a side emptied by our own orders is a liquidity fact, not a feed fault: no alert
         assert {k for k, _, _ in w.ledger.alerts()} == {"trading.routing_unavailable",
                                                         "trading.routing_no_consensus"}
