@@ -38,4 +38,6 @@ def test_distribute_then_positions(keeper, world, chain, w3, rpc_url, staking_da
     rewards = int(position["rewards"])
     assert rewards == 2 * (10**16 + 3)  # two epochs, alice the only staker
     assert int(view["clients"]["alice"]["staked"]) == ETHER + rewards
+    [dist] = view["clients"]["alice"]["distributions"]
+    assert dist["kind"] == "RewardsAccrued" and int(dist["amount"]) == rewards
     assert int(view["omnibus"]) == pool.previewValue(int(position["shares"]))
