@@ -67,7 +67,7 @@ def test_the_valid_documents_parse() -> None:
     assert wire.fees(VALID[4]).taker_ppm == 500
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.one_of(JSON, mutated()))
 def test_any_json_is_read_or_refused_with_bad_response(data: object) -> None:
     read_all(data)
