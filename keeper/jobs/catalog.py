@@ -99,4 +99,5 @@ JOBS: tuple[JobDef, ...] = (
     JobDef("forensics_prune", "keeper.forensics.jobs:prune", cron={"hour": "4"}, misfire_grace=21600),
     JobDef("partners_sync", "keeper.partners.jobs:sync", every=10.0, misfire_grace=60),
     JobDef("staking_sync", "keeper.staking.jobs:sync", every=15.0, misfire_grace=60),
+    JobDef("trading_routing_resume", "keeper.trading.routing.jobs:resume", every=30.0, misfire_grace=60),
 )

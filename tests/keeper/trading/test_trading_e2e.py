@@ -7,8 +7,8 @@ started once for this module:
   agrees with routing's own baseline, and the client's tax lots are built from the same fills; a
   later sell consumes those lots (FIFO, the default) for its net proceeds;
 * a venue told to die after one fill fails mid-order (503 with the fill made): its child is held
-  unknown while the rest is re-routed, and once the venue is revived the resume settles it by
-  client order id;
+  unknown while the rest is re-routed, and once the venue is revived the keeper's resume job
+  (venues from the registry file) settles it by client order id;
 * a venue in maintenance is left out with one alert.
 
 Every fill is checked against the venues' own records (``/admin/fills``). (A crash between a
@@ -17,10 +17,15 @@ routing/test_routing_router.py.)"""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 
+from keeper.jobs.scheduler import JobRun
+from keeper.keys.secrets import write_secret_file
 from keeper.ledger import Ledger
 from keeper.ledger import migrate as ledger_migrate
 from keeper.ledger.db import make_engine
@@ -28,6 +33,7 @@ from keeper.trading import migrate as trading_migrate
 from keeper.trading.bestex import analyse, from_execution, order_document, render_html
 from keeper.trading.jurisdiction import JurisdictionPolicy
 from keeper.trading.routing import ChildStatus, ParentStatus, RoutedVenue, Router, RoutingStore
+from keeper.trading.routing.jobs import resume
 from keeper.trading.taxlots import Kind, TaxLotBook
 from keeper.trading.types import ParentOrder, Side
 from scripts.services.venues.profile import DEFAULT_PROFILES
@@ -93,7 +99,7 @@ def assert_accounted_once(venues, start, ex) -> None:
     assert ours == venue_fills_since(venues, start)
 
 
-def test_a_venue_dying_mid_order_over_http_is_dropped_rerouted_and_settled(venues, db):
+def test_a_venue_dying_mid_order_over_http_is_dropped_rerouted_and_settled(venues, db, tmp_path):
     _, engine, ledger = db
     start = marks(venues)
     venues["deepbook"].set_faults(die_after_fills=1)
@@ -103,7 +109,19 @@ def test_a_venue_dying_mid_order_over_http_is_dropped_rerouted_and_settled(venue
     assert [c.status for c in deep] == [ChildStatus.UNKNOWN]  # 503 after it took one fill
     assert ex.status == ParentStatus.UNRESOLVED and ex.filled == 12 * BTC - deep[0].amount
     venues["deepbook"].set_faults(clear=True)  # revived
-    ex = r.resume()[0]
+    # the keeper's job resumes it, over the venues of the registry file (keys in 0600 files)
+    registry = {"venues": []}
+    for name, v in venues.items():
+        write_secret_file(tmp_path / f"venue-{name}.key", v.api_key)
+        registry["venues"].append({"id": name, "url": v.url, "api_key_file": f"venue-{name}.key"})
+    (tmp_path / "venues.json").write_text(json.dumps(registry))
+    host = SimpleNamespace(settings=SimpleNamespace(
+        trading_venues_file=str(tmp_path / "venues.json"), secrets_dir=tmp_path), ledger=ledger)
+    off = SimpleNamespace(settings=SimpleNamespace(trading_venues_file="", secrets_dir=tmp_path),
+                          ledger=ledger)
+    assert resume(JobRun(off, "trading_routing_resume", datetime.now(UTC))) == 0
+    assert resume(JobRun(host, "trading_routing_resume", datetime.now(UTC))) == 1
+    ex = r.execution("h1")
     deep = [c for c in ex.children if c.venue == "deepbook"]
     assert [c.status for c in deep] == [ChildStatus.DONE] and 0 < deep[0].filled < deep[0].amount
     assert ex.status == ParentStatus.FILLED and ex.filled == 12 * BTC
