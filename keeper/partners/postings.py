@@ -33,9 +33,9 @@ def transfers(ledger: Ledger, *, partner: str, address: str, client_ref: str, ki
     tid = f"{source_name(partner)}:{move_key}"
     ref = f"partner {partner} {kind} tx {tx_hash}"
     common = {"reference": ref, "source": source_name(partner), "source_pos": block}
-    if kind == "deposit":
-        return [TransferSpec(tid, held, client, amount, **common)]  # type: ignore[arg-type]
-    out = [TransferSpec(tid, client, held, amount, **common)]  # type: ignore[arg-type]
+    if kind == "deposit":  # a zero-value transfer moves nothing (anyone may send one)
+        return [TransferSpec(tid, held, client, amount, **common)] if amount else []  # type: ignore[arg-type]
+    out = [TransferSpec(tid, client, held, amount, **common)] if amount else []  # type: ignore[arg-type]
     if fee:
         out.append(TransferSpec(f"{tid}:fee", ledger.client_account(client_ref, "ETH"),
                                 ledger.omnibus_account("ETH", where), fee,

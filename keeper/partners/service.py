@@ -313,7 +313,11 @@ class PartnerCustody:
             append(conn, self._audit("partners.verified", row, {"move": move.key, "block": block}))
 
         try:
-            self.ledger.post_all(specs, hook=hook)
+            if specs:
+                self.ledger.post_all(specs, hook=hook)
+            else:  # nothing to move (a zero-value transfer): the verdict alone
+                with self.ledger.engine.begin() as conn:
+                    hook(conn)
         except LedgerError as exc:
             self._decide(row, "ledger_refused", f"the ledger refused {row['partner_tx_id']}: "
                          f"{type(exc).__name__}: {exc}", move, result)

@@ -74,7 +74,7 @@ class Worker:
         accounts = {a["address"].lower(): a["client_ref"] for a in self.store.accounts()}
         for move in scan(self.chain.w3, accounts, scanned + 1, safe):
             client = accounts.get(move.recipient)
-            if client is not None:
+            if client is not None and move.amount > 0:  # anyone may emit zero-value Transfers
                 row = {"id": "dep_" + uuid.uuid4().hex, "client_ref": client, "kind": "deposit",
                        "asset": move.asset, "units": str(move.amount), "from_addr": move.sender,
                        "to_addr": move.recipient, "tx_hash": move.tx_hash, "move_key": move.key,

@@ -112,3 +112,24 @@ def test_the_job_does_nothing_without_a_partner_and_syncs_when_due(tmp_path: Any
     assert partner_jobs.due({**fresh, "outage_since": now()})
     assert partner_jobs.due({**fresh, "last_ok_at": now() - timedelta(seconds=61)})
     assert partner_jobs.due({**fresh, "last_ok_at": None})
+
+
+def test_a_verified_zero_value_deposit_posts_nothing_and_fees_are_the_clients(tmp_path: Any) -> None:
+    from keeper.ledger import Ledger
+    from keeper.ledger import upgrade as upgrade_ledger
+    from keeper.partners.postings import partner_location, transfers
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    upgrade_ledger(url)
+    with Ledger(url, group_commit=False) as lg:
+        common = {"partner": "warp", "address": SUB, "client_ref": "c1", "asset": "USDC",
+                  "move_key": f"{TX}:3", "tx_hash": TX, "block": 90}
+        assert transfers(lg, kind="deposit", amount=0, fee=0, **common) == []
+        (deposit,) = transfers(lg, kind="deposit", amount=5, fee=0, **common)
+        held = lg.omnibus_account("USDC", partner_location("warp", SUB))
+        assert (deposit.debit_account, deposit.credit_account) == (held, lg.client_account("c1", "USDC"))
+        out, fee = transfers(lg, kind="withdrawal", amount=5, fee=21, **common)
+        assert (out.debit_account, out.credit_account, out.amount) == (
+            lg.client_account("c1", "USDC"), held, 5)
+        assert (fee.debit_account, fee.amount) == (lg.client_account("c1", "ETH"), 21)
+        assert fee.credit_account == lg.omnibus_account("ETH", partner_location("warp", SUB))

@@ -93,3 +93,16 @@ def test_each_kind_of_wrong_report_is_a_break_with_an_alert_and_moves_nothing(
     before = len(custody.store.breaks())
     custody.sync(force=True)
     assert len(custody.store.breaks()) >= before  # recorded once; nothing is un-broken
+
+
+def test_an_outsiders_zero_value_transfer_to_a_sub_account_breaks_nothing(
+        w3: Any, partner: Partner, custody: PartnerCustody, payer: str) -> None:
+    address = custody.open_account("client-spammed")
+    spam = send_token(w3, USDC.address, payer, address, 0)  # anyone may emit Transfer(.., 0)
+    real = send_token(w3, USDC.address, payer, address, 7)
+    settle(w3, partner, C, lambda txs: real in {t.tx_hash for t in txs})
+    result = custody.sync()
+    assert result.status == "ok"
+    assert [b for b in custody.store.breaks() if b["client_ref"] == "client-spammed"
+            or b["tx_hash"] in (spam, real)] == []
+    assert holding(custody, "client-spammed", "USDC") == 7
