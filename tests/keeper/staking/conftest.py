@@ -80,11 +80,20 @@ class Keeper:
 
 
 @pytest.fixture
-def keeper(world: PoolWorld, template_db: Path, tmp_path: Path, staking_ring: Keyring,
-           w3: Any, chain: Any) -> Iterator[Keeper]:
-    db = tmp_path / "keeper.db"
-    shutil.copy(template_db, db)
-    url = f"sqlite:///{db}"
+def keeper(request: pytest.FixtureRequest, world: PoolWorld, template_db: Path, tmp_path: Path,
+           staking_ring: Keyring, w3: Any, chain: Any) -> Iterator[Keeper]:
+    """On SQLite; a test parametrized indirectly with ``"postgresql"`` gets a new database in
+    the session's PostgreSQL cluster instead."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        import importlib
+        url = request.getfixturevalue("pg_cluster").create_database(
+            f"staking_{tmp_path.name[-20:].lower()}")
+        for module in MIGRATIONS:
+            importlib.import_module(module).SCHEMA.upgrade(url)
+    else:
+        db = tmp_path / "keeper.db"
+        shutil.copy(template_db, db)
+        url = f"sqlite:///{db}"
     ledger = Ledger(url, group_commit=False)
     operator = staking_ring.eth_address(KEY)
     chain.provider.set_balance(operator, 10**22)

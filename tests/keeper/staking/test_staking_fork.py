@@ -17,6 +17,8 @@ from keeper.staking.pool import queue_value, share_value
 from strongroom_testkit.staking import LOCKUP, UNBONDING, next_epoch, settle
 
 ETHER = 10**18
+BOTH = pytest.mark.parametrize(
+    "keeper", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 
 
 def ours(pool: Any, operator: str) -> tuple[list[int], list[int]]:
@@ -62,6 +64,7 @@ def allocations(k: Any) -> dict[str, int]:
     return out
 
 
+@BOTH
 def test_rewards_over_epochs_are_distributed_exactly(keeper, world, chain):
     k, pool = keeper, world.pool
     clients = {"alice": 2 * ETHER, "bob": ETHER + 7, "carol": 3}
@@ -164,6 +167,7 @@ def test_failures_on_a_paused_pool_leave_ledger_and_chain_consistent(keeper, wor
     assert view["alice"] + view["remainder"] == ETHER
 
 
+@BOTH
 def test_crash_mid_distribution_neither_loses_nor_doubles(keeper, world, chain):
     k, pool = keeper, world.pool
     for c, amount in {"alice": ETHER + 1, "bob": 2 * ETHER + 1}.items():
