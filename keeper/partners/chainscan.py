@@ -97,12 +97,20 @@ def _rpc(w3: Web3, method: str, params: list[Any]) -> Any:
     return reply.get("result")
 
 
+SCAN_BLOCKS = 256  # blocks per node query (anvil caps trace_filter at 300)
+
+
 def scan(w3: Web3, addresses: Iterable[str], start: int, end: int) -> list[Move]:
     """Every movement of a custodied asset to or from ``addresses`` in blocks ``start..end``
-    (inclusive) of successful transactions, in chain order."""
+    (inclusive) of successful transactions, in chain order (read :data:`SCAN_BLOCKS` at a time)."""
     addrs = sorted({a.lower() for a in addresses})
-    if not addrs or end < start:
-        return []
+    out: list[Move] = []
+    for lo in range(start, end + 1, SCAN_BLOCKS) if addrs else ():
+        out += _scan(w3, addrs, lo, min(end, lo + SCAN_BLOCKS - 1))
+    return out
+
+
+def _scan(w3: Web3, addrs: list[str], start: int, end: int) -> list[Move]:
     found: dict[str, Move] = {}
     topics = [_topic_address(a) for a in addrs]
     tokens = [to_checksum_address(t) for t in TOKENS]

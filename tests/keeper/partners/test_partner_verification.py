@@ -69,8 +69,10 @@ def test_each_kind_of_wrong_report_is_a_break_with_an_alert_and_moves_nothing(
     partner.set_faults(seed=7, wrong=[{"kind": k, "client_ref": f"client-{k}"} for k in kinds])
     hashes = {k: send_token(w3, USDC.address, payer, addresses[k], 100 * 10**6)
               for k in ("amount", "address", "missing")}
-    settle(w3, partner, C, lambda txs: {t.tx_hash for t in txs} >= {
-        hashes["amount"], hashes["address"]} and any(t.client_ref == "client-invented" for t in txs))
+    last = int(w3.eth.get_transaction_receipt(hashes["missing"])["blockNumber"])
+    settle(w3, partner, C, lambda txs: {t.tx_hash for t in txs} >= {  # the invented deposit
+        hashes["amount"], hashes["address"]} and any(  # is dated at the report's as_of_block
+        t.client_ref == "client-invented" and (t.block_number or 0) >= last for t in txs))
 
     result = custody.sync()
     partner.set_faults(seed=7)
@@ -106,3 +108,16 @@ def test_an_outsiders_zero_value_transfer_to_a_sub_account_breaks_nothing(
     assert [b for b in custody.store.breaks() if b["client_ref"] == "client-spammed"
             or b["tx_hash"] in (spam, real)] == []
     assert holding(custody, "client-spammed", "USDC") == 7
+
+
+def test_moves_are_found_over_ranges_longer_than_a_node_answers_at_once(
+        w3: Any, payer: str, accounts: Any) -> None:
+    from keeper.partners import chainscan
+    from strongroom_testkit import mine
+
+    start = int(w3.eth.block_number) + 1
+    first = send_eth(w3, payer, accounts[6].address, 3)
+    mine(w3, 2 * chainscan.SCAN_BLOCKS + 50)  # anvil refuses trace_filter over 300 blocks
+    last = send_token(w3, USDC.address, payer, accounts[6].address, 4)
+    moves = chainscan.scan(w3, [accounts[6].address], start, int(w3.eth.block_number))
+    assert [(m.tx_hash, m.asset, m.amount) for m in moves] == [(first, "ETH", 3), (last, "USDC", 4)]
