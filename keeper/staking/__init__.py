@@ -10,12 +10,18 @@ Public surface:
 * :class:`StakingService` (deposit / request_withdrawal / claim through ``TxSender``, resume),
   :class:`StakingRefused`, :class:`Mirror` (events -> ledger, exactly once),
   :func:`positions` (read view), :func:`from_settings` and :data:`STAKING_KEY`;
-* :func:`deploy_staking_pool` / :class:`PoolConfig` (deployment on the fork);
+* :func:`deploy_staking_pool` (= :func:`constructor_args` + :func:`configure_staking_pool`) /
+  :class:`PoolConfig` (deployment on the fork);
 * :func:`upgrade` (the ``staking_*`` schema).
 """
 
 from keeper.staking.book import operator_location, remainder_owner, staked_owner, staking_location
-from keeper.staking.deploy import PoolConfig, deploy_staking_pool
+from keeper.staking.deploy import (
+    PoolConfig,
+    configure_staking_pool,
+    constructor_args,
+    deploy_staking_pool,
+)
 from keeper.staking.migrate import upgrade
 from keeper.staking.mirror import Mirror, SyncResult
 from keeper.staking.pool import StakingRole, allocate, queue_value, share_value
@@ -25,6 +31,6 @@ from keeper.staking.wiring import STAKING_KEY, from_settings
 
 __all__ = ["FAILED_ALERT", "STAKING_KEY", "WAITING_ALERT", "Mirror", "OpState", "PoolConfig",
            "StakingRefused", "StakingRole", "StakingService", "SyncResult", "allocate",
-           "deploy_staking_pool", "from_settings", "operator_location", "positions",
-           "queue_value", "remainder_owner", "share_value", "staked_owner", "staking_location",
-           "upgrade"]
+           "configure_staking_pool", "constructor_args", "deploy_staking_pool", "from_settings",
+           "operator_location", "positions", "queue_value", "remainder_owner", "share_value",
+           "staked_owner", "staking_location", "upgrade"]

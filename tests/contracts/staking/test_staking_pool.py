@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from keeper.staking.deploy import PoolConfig, configure_staking_pool
 from keeper.staking.pool import StakingRole
 from strongroom_testkit.staking import EPOCH, LOCKUP, SINK, UNBONDING, deploy_pool, next_epoch, reason
 
@@ -36,6 +37,10 @@ def test_roles_after_deployment(world, accounts):
     assert pool.roles(world.guardian) == StakingRole.GUARDIAN
     assert pool.roles(accounts[0]) == 0  # the deployer kept nothing
     assert pool.reward_per_epoch() == 10**16 and pool.SLASH_SINK() == SINK
+    config = PoolConfig(admin=accounts[0].address, rewarder=SINK, slasher=SINK, guardian=SINK,
+                        slash_sink=SINK, reward_per_epoch=1)
+    assert configure_staking_pool(pool, accounts[0], config) == 0  # a re-run changes nothing
+    assert pool.reward_per_epoch() == 10**16 and pool.roles(accounts[0]) == 0
 
 
 def test_deposit_mints_shares_and_locks(world, chain, w3):
