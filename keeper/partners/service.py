@@ -29,6 +29,7 @@ from keeper.partners.interface import (
     BalancesReport,
     PartnerAPI,
     PartnerError,
+    PartnerProtocolError,
     PartnerRateLimited,
     PartnerRejected,
     PartnerTx,
@@ -39,6 +40,7 @@ from keeper.partners.store import PartnerStore, digest, now
 from keeper.partners.verify import Reported, Requested, check
 
 log = logging.getLogger("keeper.partners")
+MAX_REPORTED = 2_000_000  # reported transactions read per sync; more is a hostile partner
 
 
 @dataclass
@@ -188,10 +190,10 @@ class PartnerCustody:
             out += page.transactions
             if page.next_after is None:
                 return out
-            if page.next_after <= after:
-                raise PartnerUnavailable("partner pagination does not advance")
+            if page.next_after <= after or len(out) > MAX_REPORTED:
+                raise PartnerProtocolError("partner pagination does not advance or never ends")
             after = page.next_after
-        raise PartnerUnavailable("partner pagination does not end")
+        raise PartnerProtocolError("partner pagination never ends")
 
     def _outage(self, error: str) -> None:
         state = self.store.state()

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 WrongKind = Literal["amount", "address", "missing", "invented"]
 Hostile = Literal["not_json", "negative_amount", "huge_amount", "bad_hash", "bad_address",
-                  "wrong_type", "extra_field", "huge_list"]
+                  "wrong_type", "extra_field", "huge_list", "stuck_pages"]
 
 
 class WrongReport(BaseModel):
@@ -57,7 +57,6 @@ class Faults:
         with self._lock:
             self.config = config
             self._rng = random.Random(f"{config.seed}:lost")
-            self.invent = random.Random(f"{config.seed}:invent")
             self._window, self._count = -1, 0
 
     def lose_reply(self) -> bool:

@@ -70,6 +70,8 @@ def hostile(kind: str, body: dict[str, Any]) -> Any:
     items = body.get("transactions") or body.get("balances") or []
     first = dict(items[0]) if items else {"amount": "1", "tx_hash": "0x" + "11" * 32}
     key = "transactions" if "transactions" in body else "balances"
+    if kind == "stuck_pages":  # a cursor that never advances
+        return {**body, "next_after": 0} if key == "transactions" else body
     if kind == "negative_amount":
         first["amount"] = "-5"
     elif kind == "huge_amount":

@@ -16,7 +16,7 @@ from strongroom_testkit.partner import Partner, holding, send_eth, send_token, s
 
 C = 2  # the module partner's confirmations (conftest)
 HOSTILE = ("not_json", "negative_amount", "huge_amount", "bad_hash", "bad_address", "wrong_type",
-           "extra_field", "huge_list")
+           "extra_field", "huge_list", "stuck_pages")
 
 
 def alerts(ledger: Ledger, kind: str) -> list[str]:
