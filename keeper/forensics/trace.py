@@ -6,6 +6,8 @@ from) or both, hop by hop, in time order: a hop out of an address is followed on
 or after the time value reached that address (and a hop in only if it arrived before the value
 left), within the optional time window.
 
+Each address is expanded at most once per direction (from the earliest time value reached it,
+going out; the latest it left, going in), so cycles and repeated transfers cost one read each.
 Bounds (all in :class:`TraceLimits`, so a hostile graph cannot make a trace unbounded):
 ``depth`` hops (at most :data:`MAX_DEPTH`), ``fanout`` movements followed per address and
 direction (the largest of each asset, assets in turn: base units of two assets are not
@@ -212,9 +214,13 @@ def trace(engine: Engine, start: str, labels: AddressLabels | None = None, *,
     else:
         visit(key, 0)
         frontier = [(key, d, None) for d in dirs]
+    expanded: set[tuple[str, str]] = set()
     for depth in range(limits.depth):
-        nxt: list[tuple[str, str, datetime | None]] = []
-        for address, d, at in frontier:
+        nxt: dict[tuple[str, str], datetime | None] = {}
+        for address, d, at in _once(frontier):
+            if (address, d) in expanded:
+                continue
+            expanded.add((address, d))
             moves, cut = _hops(engine, address, d, at, limits)
             result.truncated += cut
             for m in moves:
@@ -222,10 +228,34 @@ def trace(engine: Engine, start: str, labels: AddressLabels | None = None, *,
                 if not visit(node, depth + 1):
                     continue
                 take(m)
-                nxt.append((node, d, m.block_time))
-        frontier = nxt
+                if (node, d) not in expanded:
+                    nxt[(node, d)] = _widest(d, nxt.get((node, d)), m.block_time)
+        frontier = [(a, d, at) for (a, d), at in nxt.items()]
     result.edges.sort(key=lambda m: (m.block_number, m.log_index, m.tx_hash))
     return result
+
+
+def _widest(d: str, known: datetime | None, at: datetime) -> datetime:
+    """The time bound that follows the most: the earliest arrival (out), the latest departure
+    (in)."""
+    if known is None:
+        return at
+    return min(known, at) if d == "out" else max(known, at)
+
+
+def _once(frontier: list[tuple[str, str, datetime | None]]
+          ) -> list[tuple[str, str, datetime | None]]:
+    """One entry per (address, direction), with its widest time bound."""
+    out: dict[tuple[str, str], datetime | None] = {}
+    for a, d, at in frontier:
+        key = (a, d)
+        if key not in out:
+            out[key] = at
+        elif at is not None and out[key] is not None:
+            out[key] = _widest(d, out[key], at)
+        else:
+            out[key] = None
+    return [(a, d, at) for (a, d), at in out.items()]
 
 
 def _of_tx(engine: Engine, tx_hash: str) -> list[Movement]:
