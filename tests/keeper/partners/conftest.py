@@ -3,6 +3,8 @@ ledger with the ledger and partners schemas, and funded fork accounts."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,10 +43,35 @@ def home(accounts: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def partner(tmp_path_factory: pytest.TempPathFactory, rpc_url: str, home: str) -> Iterator[Partner]:
-    """The module's partner service (2 confirmations)."""
+def hooks() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    """A loopback webhook receiver: (its URL, what it received as (headers, body))."""
+    got: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            got.append((dict(self.headers.items()),
+                        self.rfile.read(int(self.headers.get("Content-Length", "0")))))
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1/hooks/partner", got
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def partner(tmp_path_factory: pytest.TempPathFactory, rpc_url: str, home: str,
+            hooks: tuple[str, list]) -> Iterator[Partner]:
+    """The module's partner service (2 confirmations), sending its webhooks to ``hooks``."""
     service = start_partner(tmp_path_factory.mktemp("partner"), rpc_url, whitelist=[home],
-                            extra=["--confirmations", str(CONFIRMATIONS), "--seed", "7"])
+                            extra=["--confirmations", str(CONFIRMATIONS), "--seed", "7"],
+                            webhook=hooks[0])
     yield service
     service.stop()
 

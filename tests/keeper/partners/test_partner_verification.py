@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from typing import Any
+
+import pytest
 
 from keeper.assets import USDC
 from keeper.audit import export, verify_trail
-from keeper.partners import PartnerCustody, partner_location
+from keeper.partners import PartnerCustody, WebhookSignatureError, partner_location, verify_webhook
 from strongroom_testkit.partner import Partner, holding, send_eth, send_token, settle
 
 C = 2  # the module partner's confirmations (conftest)
@@ -24,7 +27,8 @@ def trail(ledger: Any) -> list[str]:
 
 
 def test_deposits_and_a_withdrawal_verified_move_the_segregated_holding(
-        w3: Any, partner: Partner, custody: PartnerCustody, payer: str, home: str) -> None:
+        w3: Any, partner: Partner, custody: PartnerCustody, payer: str, home: str,
+        hooks: tuple[str, list[tuple[dict[str, str], bytes]]]) -> None:
     address = custody.open_account("client-ok")
     other = custody.open_account("client-ok-2")
     assert address != other  # segregated: one address per client
@@ -60,6 +64,17 @@ def test_deposits_and_a_withdrawal_verified_move_the_segregated_holding(
     audited = trail(lg)
     assert audited.count("partners.verified") == 3 and audited.count("partners.sync") == 3
     assert verify_trail(lg.engine).ok
+    deadline = time.monotonic() + 15  # delivered by the partner's own thread
+    while not {"deposit.confirmed", "withdrawal.confirmed"} <= {
+            json.loads(body)["type"] for _, body in hooks[1]} and time.monotonic() < deadline:
+        time.sleep(0.1)
+    secret = partner.webhook_secret.encode()
+    for headers, body in hooks[1]:  # each signed webhook verifies; a changed body does not
+        verify_webhook(secret, headers, body)
+        with pytest.raises(WebhookSignatureError):
+            verify_webhook(secret, headers, body.replace(b"confirmed", b"c0nfirmed"))
+    events = {json.loads(body)["type"] for _, body in hooks[1]}
+    assert {"deposit.confirmed", "withdrawal.confirmed"} <= events
 
 
 def test_each_kind_of_wrong_report_is_a_break_with_an_alert_and_moves_nothing(
