@@ -10,6 +10,7 @@ recording its outcome (before or after the venue got it) neither loses nor repea
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 import pytest
 
@@ -331,3 +332,31 @@ def test_a_round_without_consensus_is_retried_not_the_end_of_the_parent(tmp_path
                                                         "trading.routing_no_consensus"}
     finally:
         w.close()
+
+
+class OverReports:
+    """Fault injection: the venue's answer says more was filled than the child asked for."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.id = inner, inner.id
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def create_order(self, *args, **kw):
+        order = self.inner.create_order(*args, **kw)
+        return replace(order, filled=order.amount + 1)
+
+    def fetch_order_by_client_id(self, *args, **kw):
+        order = self.inner.fetch_order_by_client_id(*args, **kw)
+        return replace(order, filled=order.amount + 1)
+
+
+def test_a_venue_report_inconsistent_with_the_child_is_held_for_review_not_booked(world):
+    ex = world.router(fastlane=OverReports(world.venues["fastlane"])).route(parent("o1", 4 * BTC))
+    fast = [c for c in ex.children if c.venue == "fastlane"]
+    assert [c.status for c in fast] == [ChildStatus.UNKNOWN] and fast[0].filled == 0
+    assert "fastlane" not in {f.venue for f in ex.fills}  # nothing booked from that answer
+    assert ex.status == ParentStatus.UNRESOLVED  # its amount stays reserved: never bought twice
+    assert ex.filled == 4 * BTC - fast[0].amount
+    assert [k for k, _, _ in world.ledger.alerts()] == ["trading.routing_bad_report"]
