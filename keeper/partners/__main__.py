@@ -31,12 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", help="partner API URL (default: the configured one)")
     p.add_argument("--api-key-file", type=Path, help="0600 file holding the partner API key")
     p.add_argument("--whitelist", default=None, help="comma-separated withdrawal destinations")
+    p.add_argument("--retries", type=int, default=3, help="retries of a failed partner call")
     args = p.parse_args(argv)
     settings = Settings()
     if args.url:
         if args.api_key_file is None:
             p.error("--url needs --api-key-file")
-        partner = WarpClient(args.url, Secret(read_private_file(args.api_key_file)), name=PARTNER_NAME)
+        partner = WarpClient(args.url, Secret(read_private_file(args.api_key_file)),
+                             name=PARTNER_NAME, retries=max(0, args.retries))
     else:
         partner = partner_from_settings(settings)
     if partner is None:

@@ -126,7 +126,7 @@ def test_the_cli_syncs_and_prints_stale_holdings_and_breaks(
     monkeypatch.setenv("STRONGROOM_DB_URL", ledger.engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("STRONGROOM_RPC_URL", rpc_url)
     monkeypatch.setenv("STRONGROOM_CONFIRMATIONS", str(C))
-    args = ["--url", partner.url, "--api-key-file", str(key)]
+    args = ["--url", partner.url, "--api-key-file", str(key), "--retries", "0"]
 
     def run(*command: str) -> tuple[int, list[dict[str, Any]]]:
         code = main([*command, *args])
