@@ -14,6 +14,7 @@ from hypothesis import settings
 
 from keeper.assets import USDC, USDT
 from scripts.localnet import SAFE_DEPLOYMENTS
+from strongroom_testkit.dbtemplate import create_migrated, migrate_fresh
 from strongroom_testkit.postgres import PostgresCluster, session_cluster
 
 # 2 shared cores: an example's wall time says nothing about correctness, so no deadlines.
@@ -115,16 +116,24 @@ def assert_deploy_reverts(chain: Any):
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., str]:
     """``database(name)`` -> the URL of a new, empty database, once on SQLite (``<tmp>/<name>.db``)
     and once in the session's PostgreSQL cluster (a uniquely named database): every test using
-    it runs on both backends. Domain fixtures migrate the schemas they need into it."""
+    it runs on both backends. Domain fixtures migrate the schemas they need into it.
+    ``database(name, migrated=True)``: every domain already at its heads (a copy of the session's
+    template, :mod:`strongroom_testkit.dbtemplate`)."""
 
-    def make(name: str) -> str:
+    def make(name: str, migrated: bool = False) -> str:
         if request.param == "sqlite":
-            return f"sqlite:///{tmp_path / f'{name}.db'}"
+            url = f"sqlite:///{tmp_path / f'{name}.db'}"
+            if migrated:
+                migrate_fresh(url)
+            return url
         cluster = request.getfixturevalue("pg_cluster")
-        return cluster.create_database(f"{name}_{uuid.uuid4().hex[:12]}")
+        unique = f"{name}_{uuid.uuid4().hex[:12]}"
+        if migrated:
+            return create_migrated(cluster.url(), unique)
+        return cluster.create_database(unique)
 
     return make
 

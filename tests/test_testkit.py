@@ -81,9 +81,10 @@ def test_migrate_fresh_gives_what_the_migrations_give(database: Any) -> None:
     upgrade_all(real)
     migrate_fresh(first)
     migrate_fresh(second)
+    third = database("copy3", migrated=True)
     heads = _versions(real)
     assert len(heads) == len(SCHEMA_MODULES)
-    assert _versions(first) == heads and _versions(second) == heads
+    assert _versions(first) == heads and _versions(second) == heads and _versions(third) == heads
     assert _schema_of(first) == _schema_of(real)
     engine = create_engine(first)  # copies are independent databases
     with engine.begin() as conn:
@@ -111,3 +112,23 @@ def test_migrate_fresh_migrates_a_used_database_for_real(database: Any) -> None:
         assert conn.execute(text("SELECT v FROM zz_keep")).scalar_one() == 7
     engine.dispose()
     assert _versions(used) == _versions(real)
+
+
+def test_a_cluster_stopped_without_waiting_is_down_and_its_files_go() -> None:
+    import time
+
+    from strongroom_testkit.postgres import PostgresCluster, pg_unavailable_reason
+
+    if pg_unavailable_reason():
+        pytest.skip(pg_unavailable_reason())
+    pg = PostgresCluster(fsync=False).start()
+    pg.create_database("one")
+    folder, trash = pg.dir, pg.dir.with_name(f"{pg.dir.name}.removing")
+    pg.stop(wait_for_removal=False)
+    assert not folder.exists()  # moved away at once
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", pg.port)) != 0  # the server is down
+    deadline = time.monotonic() + 120  # a liveness wait, not a speed assert
+    while trash.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not trash.exists()

@@ -21,9 +21,9 @@ from api.main import create_app
 from keeper.auth import RateLimiter
 from keeper.auth.ratelimit import FLUSH_S
 from keeper.ledger import Ledger, make_engine
-from keeper.schema import upgrade_all
 from strongroom_testkit import free_port
 from strongroom_testkit.apiworld import World
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,8 +39,7 @@ class Clock:
 
 
 def test_limiter_counts_per_bucket_and_window(database: Callable[[str], str]) -> None:
-    url = database("ratelimit")
-    upgrade_all(url)
+    url = database("ratelimit", migrated=True)
     engine = make_engine(url)
     clock = Clock(1_000_020.0)  # the start of a window that ends at 1_000_080
     limiter = RateLimiter(engine, 3, clock=clock)
@@ -81,7 +80,7 @@ def test_api_answers_429_with_retry_after_and_headers(world: World) -> None:
 
 def _seed(url: str) -> dict[str, str]:
     """Migrate ``url`` and give one client an API key; its Authorization header."""
-    upgrade_all(url)
+    migrate_fresh(url)
     lg = Ledger(url, group_commit=False)
     try:
         with Session(lg.engine) as s:
@@ -147,7 +146,7 @@ def test_the_limit_holds_across_two_api_processes(
 def test_cheap_counters_never_weaken_the_ledgers_durability(tmp_path: Path) -> None:
     """The limiter's SQLite connections skip the fsync; the shared engine's keep FULL."""
     url = f"sqlite:///{tmp_path / 'durable.db'}"
-    upgrade_all(url)
+    migrate_fresh(url)
     engine = make_engine(url)
     limiter = RateLimiter(engine, 10)
     try:

@@ -36,7 +36,6 @@ from keeper.config import Settings
 from keeper.keys import Keyring
 from keeper.ledger import Ledger
 from keeper.safetx import SafeChain, SafeTxExecutor, SafeTxService, Status
-from keeper.schema import upgrade_all
 from strongroom_testkit import DAY, free_port
 
 BOB = "0x000000000000000000000000000000000000bEEF"
@@ -74,8 +73,7 @@ def multisig(project: Any, accounts: Any, owners: list[Any]) -> Any:
 @pytest.fixture
 def served(database: Any, tmp_path: Path, chain: Any, multisig: Any) -> Iterator[dict[str, Any]]:
     """The API (create_app) on a real uvicorn server, with ``multisig`` registered."""
-    url = database("safeapi")
-    upgrade_all(url)
+    url = database("safeapi", migrated=True)
     settings = Settings(data_dir=tmp_path, database_url=url, chain_id=chain.chain_id,
                         rpc_url=str(chain.provider.uri))
     app = create_app(settings)

@@ -33,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 
-from keeper.schema import SCHEMA_MODULES
+from keeper.schema import SCHEMA_MODULES, upgrade_all
 
 _SQLITE_TEMPLATES: dict[tuple[str, ...], Path] = {}
 _PG_TEMPLATES: dict[tuple[str, int, tuple[str, ...]], str] = {}
@@ -41,7 +41,11 @@ _TEMP_DIR: Path | None = None
 
 
 def _upgrade(url: str, modules: tuple[str, ...]) -> None:
-    """The real migrations: each module's ``SCHEMA`` to its heads, in ``modules`` order."""
+    """The real migrations: ``upgrade_all`` for every domain, else each module's ``SCHEMA`` to
+    its heads, in ``modules`` order."""
+    if modules == tuple(SCHEMA_MODULES):
+        upgrade_all(url)
+        return
     for mod in modules:
         importlib.import_module(mod).SCHEMA.upgrade(url)
 
@@ -90,6 +94,30 @@ def _pg_admin(url: URL) -> object:
                            password=url.password, dbname="postgres", autocommit=True)
 
 
+def _pg_template(url: URL, modules: tuple[str, ...]) -> str:
+    """The name of this session's template database of ``modules`` in ``url``'s cluster."""
+    from psycopg import sql
+
+    key = (url.host or "", url.port or 5432, modules)
+    template = _PG_TEMPLATES.get(key)
+    if template is None:
+        template = f"sr_template_{_key(modules)}_{uuid.uuid4().hex[:8]}"
+        with _pg_admin(url) as admin:  # type: ignore[attr-defined]
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
+        _upgrade(url.set(database=template).render_as_string(hide_password=False), modules)
+        _PG_TEMPLATES[key] = template
+    return template
+
+
+def _pg_create(url: URL, name: str, modules: tuple[str, ...]) -> None:
+    from psycopg import sql
+
+    template = _pg_template(url, modules)
+    with _pg_admin(url) as admin:  # type: ignore[attr-defined]
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template)))
+
+
 def _pg_fresh(url: URL, modules: tuple[str, ...]) -> bool:
     import psycopg
     from psycopg import sql
@@ -105,21 +133,25 @@ def _pg_fresh(url: URL, modules: tuple[str, ...]) -> bool:
             "AND n.nspname NOT LIKE 'pg_toast%'").fetchone()
     if used is None or used[0]:
         return False
-    key = (url.host or "", url.port or 5432, modules)
-    template = _PG_TEMPLATES.get(key)
+    _pg_template(url, modules)  # made before the target is dropped
     with _pg_admin(url) as admin:  # type: ignore[attr-defined]
-        if template is None:
-            template = f"sr_template_{_key(modules)}_{uuid.uuid4().hex[:8]}"
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
-            _upgrade(url.set(database=template).render_as_string(hide_password=False), modules)
-            _PG_TEMPLATES[key] = template
         try:  # never under a caller's open connection: then it is migrated for real
             admin.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
         except psycopg.errors.ObjectInUse:
             return False
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(template)))
+    _pg_create(url, name, modules)
     return True
+
+
+def create_migrated(server_url: str, name: str, modules: tuple[str, ...] | None = None) -> str:
+    """CREATE DATABASE ``name`` in the PostgreSQL server of ``server_url`` as a copy of this
+    session's template (``modules`` at their heads; default every domain) and return its URL:
+    what ``create_database`` then :func:`migrate_fresh` give, without making an empty database
+    first."""
+    wanted = tuple(SCHEMA_MODULES if modules is None else modules)
+    url = make_url(server_url)
+    _pg_create(url, name, wanted)
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 def migrate_fresh(engine_url: str | Engine, modules: tuple[str, ...] | None = None) -> None:

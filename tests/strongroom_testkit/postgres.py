@@ -82,14 +82,24 @@ class PostgresCluster:
         self.started = True
         return self
 
-    def stop(self) -> None:
-        """Stop the server (immediate) and remove its directory."""
+    def stop(self, wait_for_removal: bool = True) -> None:
+        """Stop the server (immediate) and remove its directory; with ``wait_for_removal`` False
+        the directory is renamed away and deleted by a detached ``rm`` that outlives us (a test
+        session's cluster holds hundreds of databases: gigabytes in hundreds of thousands of
+        files, ~20 s to delete per 150 databases, which the session would otherwise wait for)."""
         if self.started:
             try:
                 self._run(PG_BIN / "pg_ctl", "-D", self.dir / "data", "-m", "immediate", "-w",
                           "stop")
             finally:
                 self.started = False
+        if not wait_for_removal and self.dir.exists():
+            trash = self.dir.with_name(f"{self.dir.name}.removing")
+            self.dir.rename(trash)
+            subprocess.Popen(["nice", "-n", "19", "rm", "-rf", "--", str(trash)],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+            return
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:
@@ -114,7 +124,8 @@ class PostgresCluster:
 
 def session_cluster() -> Iterator[PostgresCluster]:
     """Body of a session-scoped test fixture (``yield from session_cluster()``): a started cluster
-    with fsync off (tests only, never benches), stopped afterwards; skips, printing the reason,
+    with fsync off (tests only, never benches), stopped afterwards (its files deleted in the
+    background: the session does not wait for them); skips, printing the reason,
     only when the server binaries (or the user to run them as) are absent."""
     import pytest
 
@@ -127,4 +138,4 @@ def session_cluster() -> Iterator[PostgresCluster]:
     try:
         yield cluster
     finally:
-        cluster.stop()
+        cluster.stop(wait_for_removal=False)

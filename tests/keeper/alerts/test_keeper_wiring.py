@@ -9,12 +9,12 @@ from keeper.alerts import WebhookChannel
 from keeper.config import Settings
 from keeper.deployments import Deployment
 from keeper.jobs import KeeperJobs, recorded_runs
-from keeper.schema import upgrade_all
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 
 def test_an_escalated_job_failure_is_delivered_by_the_scheduled_dispatch(tmp_path, receiver):
     url = f"sqlite:///{tmp_path / 'keeper.db'}"
-    upgrade_all(url)
+    migrate_fresh(url)
     dead = Settings(data_dir=tmp_path, database_url=url, rpc_url="http://127.0.0.1:9",
                     confirmations=2)
     audited: list[tuple[str, str]] = []

@@ -18,7 +18,7 @@ from keeper.deployments import Deployment
 from keeper.jobs import JOBS, KeeperJobs
 from keeper.jobs.scheduler import JobRun
 from keeper.keys.hsm import AUDIT_ANCHOR_KEY, DEFAULT_EC_KEYS, HsmSigner, ensure_local_token
-from keeper.schema import upgrade_all
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 DEPLOYMENT = Deployment(1, {"vault": "0x" + "11" * 20})
 
@@ -33,7 +33,7 @@ def test_the_anchor_job_is_scheduled_every_minute() -> None:
 
 
 def _keeper(tmp_path: Path, hsm_data: Path, db_url: str) -> KeeperJobs:
-    upgrade_all(db_url)
+    migrate_fresh(db_url)
     settings = Settings(data_dir=tmp_path, database_url=db_url, rpc_url="http://127.0.0.1:9",
                         audit_anchors=tmp_path / "anchors" / "a.jsonl")
     hsm = ensure_local_token(hsm_data, ec_keys=(AUDIT_ANCHOR_KEY,))
@@ -67,7 +67,7 @@ def test_the_anchor_job_signs_the_head_with_the_hsm_key(tmp_path, hsm_data, db_u
 
 
 def test_the_anchor_job_without_an_hsm_fails_loudly(tmp_path, db_url) -> None:
-    upgrade_all(db_url)
+    migrate_fresh(db_url)
     jobs = KeeperJobs(Settings(data_dir=tmp_path, database_url=db_url,
                                rpc_url="http://127.0.0.1:9"), DEPLOYMENT)
     run = ref_to_obj("keeper.audit.jobs:anchor_head")
@@ -80,7 +80,7 @@ def test_the_anchor_job_without_an_hsm_fails_loudly(tmp_path, db_url) -> None:
 
 
 def test_keeper_alert_deliveries_are_audited_in_the_chain(tmp_path, db_url) -> None:
-    upgrade_all(db_url)
+    migrate_fresh(db_url)
     jobs = KeeperJobs(Settings(data_dir=tmp_path, database_url=db_url,
                                rpc_url="http://127.0.0.1:9"), DEPLOYMENT)
     try:

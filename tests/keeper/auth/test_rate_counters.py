@@ -12,7 +12,6 @@ from sqlalchemy import Engine, text
 
 from keeper.auth import RateLimiter
 from keeper.ledger import make_engine
-from keeper.schema import upgrade_all
 
 T0 = 1_000_020.0  # the start of a window that ends at 1_000_080
 
@@ -29,8 +28,7 @@ class Clock:
 
 @pytest.fixture
 def engine(database: Callable[[str], str]) -> Iterator[Engine]:
-    url = database("counters")
-    upgrade_all(url)
+    url = database("counters", migrated=True)
     eng = make_engine(url)
     yield eng
     eng.dispose()

@@ -11,7 +11,7 @@ from keeper.audit.models import AuditRow
 from keeper.chain import events as ev
 from keeper.chain.postings import Mapper, audit_records
 from keeper.ledger import Ledger, make_engine
-from keeper.schema import upgrade_all
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 VAULT = "0x" + "aa" * 20
 
@@ -28,7 +28,7 @@ def deposit(ref: int, amount: int, index: int) -> dict:
 
 def test_one_record_per_group_with_its_transfers_and_alerts(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
-    upgrade_all(url)
+    migrate_fresh(url)
     lg = Ledger(url, group_commit=False)
     try:
         lg.register_client_ref("0x" + word(1), "alice")

@@ -11,14 +11,12 @@ from sqlalchemy.orm import Session
 
 from keeper.clients import create_client
 from keeper.ledger import Ledger, make_engine
-from keeper.schema import upgrade_all
 
 
 @pytest.fixture
 def db(database: Callable[[str], str]) -> Iterator[Engine]:
     """An engine on a database with every domain's schema at head."""
-    url = database("clients")
-    upgrade_all(url)
+    url = database("clients", migrated=True)
     eng = make_engine(url)
     yield eng
     eng.dispose()

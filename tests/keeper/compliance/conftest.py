@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from keeper.compliance import ListStore  # noqa: E402
 from keeper.compliance.migrate import upgrade  # noqa: E402
 from keeper.ledger.db import make_engine  # noqa: E402
-from keeper.schema import upgrade_all
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def engine(compliance_url: str):
 @pytest.fixture
 def db(compliance_url: str) -> Iterator[Engine]:
     """An engine on ``compliance_url`` with every domain migrated (the audit trail included)."""
-    upgrade_all(compliance_url)
+    migrate_fresh(compliance_url)
     eng = make_engine(compliance_url)
     yield eng
     eng.dispose()

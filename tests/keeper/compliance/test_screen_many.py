@@ -22,7 +22,7 @@ from keeper.compliance.risk import LabelledAddressRisk, StaticEdges
 from keeper.compliance.rules_engine import Movement, RuleSet
 from keeper.compliance.service import ComplianceService, MovementConflict
 from keeper.ledger import make_engine
-from keeper.schema import upgrade_all
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
 MIXER = "0x" + "66" * 20
@@ -41,7 +41,7 @@ def _service(db: Engine) -> ComplianceService:
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file copied for each example (migrating each time would be slow)."""
     path = tmp_path_factory.mktemp("screen_many") / "template.db"
-    upgrade_all(f"sqlite:///{path}")
+    migrate_fresh(f"sqlite:///{path}")
     return path
 
 
@@ -118,8 +118,7 @@ def test_screen_many_decides_as_screen_in_order(template: Path, case: tuple, fre
 
 @pytest.fixture
 def db(database) -> Iterator[Engine]:  # noqa: ANN001 - the shared database factory
-    url = database("screen_many")
-    upgrade_all(url)
+    url = database("screen_many", migrated=True)
     eng = make_engine(url)
     yield eng
     eng.dispose()

@@ -29,7 +29,6 @@ from keeper.ledger import Ledger, TransferSpec, make_engine
 from keeper.prices import StaticPrices
 from keeper.recon import BreakBook, Reconciler
 from keeper.roles import VaultRole
-from keeper.schema import upgrade_all
 from scripts import deployments as dep
 from strongroom_testkit.services import Atlas, Issuer, fork_minter_key, make_atlas, start_issuer
 
@@ -113,8 +112,7 @@ class World:
 
 @pytest.fixture
 def world(database: Callable[[str], str], tmp_path: Path) -> Iterator[World]:
-    url = database("flows")
-    upgrade_all(url)
+    url = database("flows", migrated=True)
     engine = make_engine(url)
     ledger = Ledger(engine, group_commit=False)
     atlas = make_atlas(tmp_path / "atlas", "http://127.0.0.1:9")

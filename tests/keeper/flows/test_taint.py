@@ -32,7 +32,6 @@ from keeper.compliance import (
 )
 from keeper.flows.taint import deposit_sources, tainted_sources
 from keeper.ledger import Ledger, TransferSpec, make_engine
-from keeper.schema import upgrade_all
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 VAULT = "0x" + "ab" * 20
@@ -45,8 +44,7 @@ CLEAN = "0x" + "88" * 20
 
 @pytest.fixture
 def engine(database: Callable[[str], str]) -> Iterator[Engine]:
-    url = database("taint")
-    upgrade_all(url)
+    url = database("taint", migrated=True)
     eng = make_engine(url)
     yield eng
     eng.dispose()

@@ -13,8 +13,8 @@ from keeper.chain import Follower, FollowerConfig
 from keeper.compliance import ComplianceService, LabelledAddressRisk, RuleSet
 from keeper.flows.taint import deposit_sources, tainted_sources
 from keeper.ledger import Ledger
-from keeper.schema import upgrade_all
 from scripts import deployments as dep
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 pytestmark = pytest.mark.fork
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.fork
 def test_a_depositor_labelled_later_taints_the_clients_coins(project: Any, w3: Any,
                                                              accounts: Any, tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'taint.db'}"
-    upgrade_all(url)
+    migrate_fresh(url)
     ledger = Ledger(url, group_commit=False)
     try:
         vault, _ = dep.deploy_open_vault(project, accounts[0], accounts[2])

@@ -6,12 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from keeper.schema import upgrade_all
-
 
 @pytest.fixture
 def db_url(database: Callable[[str], str]) -> str:
     """A database with every domain's schema at head (SQLite and PostgreSQL)."""
-    url = database("jobs")
-    upgrade_all(url)
+    url = database("jobs", migrated=True)
     return url

@@ -41,10 +41,10 @@ def test_the_catalog_names_are_unique_and_resolve():
 
 
 def test_a_changed_definition_replaces_the_stored_job_and_a_dropped_one_is_removed(tmp_path):
-    from keeper.schema import upgrade_all
+    from strongroom_testkit.dbtemplate import migrate_fresh
 
     url = f"sqlite:///{tmp_path / 'c.db'}"
-    upgrade_all(url)
+    migrate_fresh(url)
     ledger = Ledger(url, group_commit=False)
     try:
         first = JobScheduler(ledger, [JobDef("a", F, every=60), JobDef("b", F, every=60)],

@@ -7,7 +7,7 @@ import pytest
 from keeper.config import Settings
 from keeper.deployments import Deployment
 from keeper.jobs import KeeperJobs
-from keeper.schema import upgrade_all as upgrade
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 DEPLOYMENT = Deployment(1, {"vault": "0x" + "11" * 20})
 
@@ -15,7 +15,7 @@ DEPLOYMENT = Deployment(1, {"vault": "0x" + "11" * 20})
 @pytest.fixture
 def jobs(tmp_path):
     url = f"sqlite:///{tmp_path / 'keeper.db'}"
-    upgrade(url)
+    migrate_fresh(url)
     alerts: list = []
     dead = Settings(data_dir=tmp_path, database_url=url, rpc_url="http://127.0.0.1:9",
                     confirmations=2)

@@ -11,8 +11,8 @@ from keeper.config import Settings
 from keeper.deployments import Deployment
 from keeper.jobs import KeeperJobs
 from keeper.ledger import Ledger
-from keeper.schema import upgrade_all as upgrade
 from scripts.deployments import deploy_system, local_config
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 pytestmark = pytest.mark.fork
 
@@ -26,7 +26,7 @@ def system(accounts, tmp_path):
 @pytest.fixture
 def settings(tmp_path, rpc_url):
     url = f"sqlite:///{tmp_path / 'keeper.db'}"
-    upgrade(url)
+    migrate_fresh(url)
     return Settings(data_dir=tmp_path, database_url=url, rpc_url=rpc_url, confirmations=2)
 
 

@@ -15,8 +15,8 @@ from keeper.jobs import JOBS, KeeperJobs
 from keeper.jobs.scheduler import JobRun
 from keeper.ledger import TransferSpec
 from keeper.recon.jobs import break_book
-from keeper.schema import upgrade_all
 from scripts.deployments import deploy_system, local_config
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 pytestmark = pytest.mark.fork
 
@@ -25,7 +25,7 @@ def test_type1_job_runs_once_per_hour_slot(accounts, tmp_path, rpc_url) -> None:
     system = Deployment.from_json(
         deploy_system(accounts[0], local_config(), path=tmp_path / "deployments.json"))
     url = f"sqlite:///{tmp_path / 'keeper.db'}"
-    upgrade_all(url)
+    migrate_fresh(url)
     (tmp_path / "prices.json").write_text(json.dumps(
         {"as_of": datetime.now(UTC).isoformat(), "prices": {"ETH": 300_000, "BTC": 9_000_000}}))
     jobs = KeeperJobs(Settings(data_dir=tmp_path, database_url=url, rpc_url=rpc_url), system)

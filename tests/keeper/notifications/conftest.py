@@ -13,15 +13,13 @@ import pytest
 from sqlalchemy import Engine
 
 from keeper.ledger.db import make_engine
-from keeper.schema import upgrade_all
 from strongroom_testkit import free_port
 
 
 @pytest.fixture
 def db_url(database: Callable[[str], str]) -> str:
     """A database with every domain's schema at head."""
-    url = database("notifications")
-    upgrade_all(url)
+    url = database("notifications", migrated=True)
     return url
 
 

@@ -13,12 +13,12 @@ from keeper.jobs import JOBS, KeeperJobs
 from keeper.jobs.scheduler import JobRun
 from keeper.recon import Finding
 from keeper.recon.jobs import break_book
-from keeper.schema import upgrade_all
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 
 def test_overdue_breaks_are_escalated_once_and_audited(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'recon.db'}"
-    upgrade_all(url)
+    migrate_fresh(url)
     jobs = KeeperJobs(Settings(data_dir=tmp_path, database_url=url, rpc_url="http://127.0.0.1:9"),
                       Deployment(1, {"vault": "0x" + "11" * 20}))
     [job] = [j for j in JOBS if j.name == "recon_overdue"]

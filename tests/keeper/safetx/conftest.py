@@ -15,7 +15,6 @@ from eth_account import Account
 from keeper.keys import Keyring, SafeTx, SoftwareSigner, safe_tx_hash, sign_hash
 from keeper.ledger import Ledger
 from keeper.safetx import Proposal, SafeChain, SafeTxService
-from keeper.schema import upgrade_all
 from strongroom_testkit import DAY, ZERO_ADDRESS
 
 
@@ -63,8 +62,7 @@ def multisig(project: Any, accounts: Any, owners: list[Owner]) -> Any:
 @pytest.fixture
 def db_url(database: Any) -> str:
     """A database with every domain's schema migrated (SQLite, then PostgreSQL)."""
-    url = database("safetx")
-    upgrade_all(url)
+    url = database("safetx", migrated=True)
     return url
 
 

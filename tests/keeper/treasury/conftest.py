@@ -22,8 +22,8 @@ from keeper.jobs import JOBS, KeeperJobs
 from keeper.keys import Keyring
 from keeper.keys.hsm import ensure_local_token
 from keeper.roles import VaultRole
-from keeper.schema import upgrade_all
 from scripts.deployments import deploy_system, local_config
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 ETH_PRICE_CENTS = 300_000
 CLIENT_REF = b"\x01" * 32
@@ -105,7 +105,7 @@ def make_world(accounts: Any, chain: Any, project: Any, tmp_path: Path, rpc_url:
             chain.provider.set_balance(timelock, 10**20)
             vault.setRoles(hot, int(roles), sender=accounts[timelock])
         url = f"sqlite:///{tmp_path / 'keeper.db'}"
-        upgrade_all(url)
+        migrate_fresh(url)
         write_prices(tmp_path / "prices.json")
         extra = {"treasury_policy_file": policy} if policy is not None else {}
         settings = Settings(data_dir=tmp_path, database_url=url, rpc_url=rpc_url,

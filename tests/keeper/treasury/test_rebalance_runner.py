@@ -14,9 +14,9 @@ from sqlalchemy import text
 
 from keeper.audit import verify_trail
 from keeper.ledger.db import make_engine
-from keeper.schema import upgrade_all
 from keeper.treasury.moves import Holding, Move, TierTarget
 from keeper.treasury.rebalance import CostModel, Rebalancer
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 TARGETS = {"USDC": [TierTarget("hot", 500), TierTarget("warm", 1500), TierTarget("cold", 8000)]}
 COSTS = CostModel(prices_cents={"ETH": 300_000})
@@ -51,7 +51,7 @@ class Clock:
 @pytest.fixture
 def engine(database):
     url = database("rebalance")  # SQLite, and PostgreSQL (marker postgres)
-    upgrade_all(url)
+    migrate_fresh(url)
     eng = make_engine(url)
     yield eng
     eng.dispose()

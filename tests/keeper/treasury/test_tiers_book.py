@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from keeper.audit.models import AuditRow
 from keeper.ledger import Ledger, make_engine
-from keeper.schema import upgrade_all
 from keeper.treasury.moves import TIERS, Move
 from keeper.treasury.tiers import CEILING_ALERT, SweepBook, SweepStatus, TierView, check_hot_ceiling
 from keeper.treasury.tiers import load_policy as _load
@@ -24,8 +23,7 @@ CEILING = POLICY.hot_ceiling_cents
 
 @pytest.fixture
 def ledger(database: Callable[[str], str]) -> Iterator[Ledger]:
-    url = database("tiers")
-    upgrade_all(url)
+    url = database("tiers", migrated=True)
     lg = Ledger(make_engine(url), group_commit=False)
     yield lg
     lg.close()

@@ -25,7 +25,6 @@ from keeper.btc import (
 from keeper.keys.hd import ExtendedPrivateKey
 from keeper.ledger import Ledger, make_engine
 from keeper.prices import StaticPrices
-from keeper.schema import upgrade_all
 from keeper.treasury.moves import Move
 from keeper.treasury.tiers import BtcLocation, SweepBook, SweepStatus, load_policy, tier_view
 from keeper.treasury.tiers.btc import BtcSweeper
@@ -79,8 +78,7 @@ class World:
 
 @pytest.fixture
 def world(database: Callable[[str], str]) -> Iterator[World]:
-    url = database("tiers_btc")
-    upgrade_all(url)
+    url = database("tiers_btc", migrated=True)
     w = World(url)
     for i, sats in enumerate((6 * SAT, 3 * SAT, 1 * SAT)):
         w.chain.fund(bytes(w.wallets["hot"].descriptor.script_pubkey(0, i)), sats)

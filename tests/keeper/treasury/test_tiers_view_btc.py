@@ -15,7 +15,6 @@ from keeper.btc import REGTEST, LocalChain, MultisigDescriptor, MultisigWallet, 
 from keeper.keys.hd import ExtendedPrivateKey
 from keeper.ledger import Ledger, TransferSpec, make_engine
 from keeper.prices import StaticPrices
-from keeper.schema import upgrade_all
 from keeper.treasury.moves import Holding
 from keeper.treasury.tiers import BtcLocation, Mismatch, load_policy, tier_view
 
@@ -35,8 +34,7 @@ def _wallet(tag: str, chain: LocalChain) -> MultisigWallet:
 
 @pytest.fixture
 def ledger(database: Callable[[str], str]) -> Iterator[Ledger]:
-    url = database("tiers_view")
-    upgrade_all(url)
+    url = database("tiers_view", migrated=True)
     lg = Ledger(make_engine(url), group_commit=False)
     yield lg
     lg.close()
