@@ -46,10 +46,20 @@ class TimelockRole(IntFlag):
     CANCELLER = 4
 
 
+class StakingRole(IntFlag):
+    """contracts/staking/StakingPool.vy role bits (ADMIN is the shared module's bit 1)."""
+
+    ADMIN = 1
+    REWARDER = 2  # funds the reward reserve, nothing else
+    SLASHER = 4  # bounded slash to the fixed sink, once per epoch
+    GUARDIAN = 8  # pause
+
+
 # Contract name -> its role flags (what tests/contracts/test_roles.py checks).
 ROLES_BY_CONTRACT: dict[str, type[IntFlag]] = {
     "Vault": VaultRole,
     "Whitelist": WhitelistRole,
     "Escrow": EscrowRole,
     "Timelock": TimelockRole,
+    "StakingPool": StakingRole,
 }

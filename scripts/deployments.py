@@ -81,6 +81,10 @@ class SystemConfig:
     warm_threshold: int = 2
     pauser_threshold: int = 2
     compliance_threshold: int = 2
+    # The local staking pool's outside roles (the protocol's reward distributor and slashing
+    # oracle); the pool is deployed only when both are set (make run), not in every test world.
+    staking_rewarder: str = ""
+    staking_slasher: str = ""
     recovery_owners: list[str] = field(default_factory=list)
     recovery_threshold: int = 0
     recovery_delay: int = 0
@@ -303,6 +307,20 @@ def _wire_vault(d: _Deployer, vault: Any, timelock: Any, msigs: dict[str, Any],
     d.send(vault, "renounceRoles")
 
 
+def _deploy_staking_pool(d: _Deployer, deployer: Any, admin: str, guardian: str,
+                         config: SystemConfig) -> None:
+    """The local staking pool (a stand-in for a staking protocol): ADMIN the Timelock, pause by
+    the emergency pauser Multisig, slashed ETH burnt; recorded as ``staking_pool``."""
+    from keeper.staking import PoolConfig, configure_staking_pool, constructor_args
+
+    scfg = PoolConfig(admin=admin, rewarder=config.staking_rewarder, slasher=config.staking_slasher,
+                      guardian=guardian, slash_sink="0x000000000000000000000000000000000000dEaD",
+                      epoch_length=86400, lockup=7 * 86400, unbonding=3 * 86400,
+                      reward_per_epoch=10**16)
+    pool = d.ensure("staking_pool", "StakingPool", constructor_args(deployer.address, scfg))
+    d.sent += configure_staking_pool(pool, deployer, scfg)
+
+
 def deploy_system(deployer: Any, config: SystemConfig,
                   path: str | os.PathLike | None = None) -> dict[str, Any]:
     """Deploy and wire Multisigs, Timelock, Whitelist, Vault and Escrow; return the record.
@@ -337,6 +355,8 @@ def deploy_system(deployer: Any, config: SystemConfig,
     _wire_vault(d, vault, timelock, msigs, config)
     d.ensure("escrow", "Escrow", [config.usdc, timelock.address, config.oracle,
                                   compliance.address])
+    if config.staking_rewarder and config.staking_slasher:
+        _deploy_staking_pool(d, deployer, timelock.address, pauser.address, config)
     d.state["config"] = _jsonable(asdict(config))
     d.state["tokens"] = {"ETH": ETH, "USDC": config.usdc, "USDT": config.usdt}
     d.save()

@@ -116,3 +116,27 @@ def test_the_record_deploy_system_writes_is_the_one_keeper_reads(accounts, chain
     write_deployment(path, dep)  # rewriting through the typed record loses nothing
     assert json.loads(path.read_text()) == written
     assert load_deployment(path) == dep
+
+
+@pytest.mark.fork
+def test_make_runs_deployment_includes_the_staking_pool_once(accounts, chain, project,
+                                                             tmp_path: Path) -> None:
+    """With the staking pool's outside roles given (as `scripts/deploy.py` does), the pool is
+    deployed, recorded as `staking_pool` with ADMIN held by the Timelock alone; a second run
+    sends nothing. Without them (test worlds) there is no pool."""
+    from keeper.roles import StakingRole
+    from scripts.deployments import deploy_system, local_config
+
+    rewarder, slasher = accounts[7].address, accounts[8].address
+    cfg = local_config(staking_rewarder=rewarder, staking_slasher=slasher)
+    path = deployment_path(tmp_path, chain.chain_id)
+    first = deploy_system(accounts[0], cfg, path=path)
+    pool = project.StakingPool.at(first["addresses"]["staking_pool"])
+    timelock = first["addresses"]["timelock"]
+    assert pool.roles(timelock) == StakingRole.ADMIN
+    assert pool.roles(rewarder) == StakingRole.REWARDER and pool.roles(slasher) == StakingRole.SLASHER
+    assert pool.roles(first["addresses"]["pauser_multisig"]) == StakingRole.GUARDIAN
+    assert pool.roles(accounts[0].address) == 0  # the deployer kept nothing
+    assert deploy_system(accounts[0], cfg, path=path)["transactions_sent"] == 0
+    plain = deploy_system(accounts[0], local_config(), path=tmp_path / "plain.json")
+    assert "staking_pool" not in plain["addresses"]

@@ -15,6 +15,7 @@ Public surface:
 * :func:`upgrade` (the ``staking_*`` schema).
 """
 
+from keeper.roles import StakingRole
 from keeper.staking.book import operator_location, remainder_owner, staked_owner, staking_location
 from keeper.staking.deploy import (
     PoolConfig,
@@ -24,7 +25,7 @@ from keeper.staking.deploy import (
 )
 from keeper.staking.migrate import upgrade
 from keeper.staking.mirror import Mirror, SyncResult
-from keeper.staking.pool import StakingRole, allocate, queue_value, share_value
+from keeper.staking.pool import allocate, queue_value, share_value
 from keeper.staking.reports import positions
 from keeper.staking.service import FAILED_ALERT, WAITING_ALERT, OpState, StakingRefused, StakingService
 from keeper.staking.wiring import STAKING_KEY, from_settings

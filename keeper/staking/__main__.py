@@ -33,16 +33,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from keeper.config import load_settings
     from keeper.keys.hsm import ensure_local_token
-    from keeper.keys.hsm.config import DEFAULT_EC_KEYS
     from keeper.ledger import Ledger
-    from keeper.staking.wiring import STAKING_KEY, from_settings
+    from keeper.staking.wiring import from_settings
 
     settings = load_settings()
     w3 = Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10}))
     with ExitStack() as stack:
         ledger = Ledger(settings.database_url, group_commit=False)
         stack.callback(ledger.close)
-        hsm = ensure_local_token(settings.data_dir, ec_keys=(*DEFAULT_EC_KEYS, STAKING_KEY))
+        hsm = ensure_local_token(settings.data_dir)
         staking = from_settings(settings, ledger, w3, stack, hsm=hsm)
         if staking is None or staking.service is None:
             print("no staking pool in the deployments record", file=sys.stderr)

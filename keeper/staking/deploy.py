@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from keeper.staking.pool import StakingRole
+from keeper.roles import StakingRole
 
 DAY = 86_400
 

@@ -7,22 +7,11 @@ as the contract pays them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntFlag
 from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
-
-
-class StakingRole(IntFlag):
-    """contracts/staking/StakingPool.vy role bits (ADMIN is the shared module's bit 1)."""
-
-    ADMIN = 1
-    REWARDER = 2  # funds the reward reserve, nothing else
-    SLASHER = 4  # bounded slash to the fixed sink, once per epoch
-    GUARDIAN = 8  # pause
-
 
 DEPOSIT = function_signature_to_4byte_selector("deposit()")
 REQUEST = function_signature_to_4byte_selector("requestWithdrawal(uint256,uint256)")

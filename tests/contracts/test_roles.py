@@ -8,11 +8,19 @@ from enum import IntFlag
 import pytest
 from vyper.ast import nodes, parse_to_ast
 
-from keeper.roles import ROLES_BY_CONTRACT, EscrowRole, TimelockRole, VaultRole, WhitelistRole
+from keeper.roles import (
+    ROLES_BY_CONTRACT,
+    EscrowRole,
+    StakingRole,
+    TimelockRole,
+    VaultRole,
+    WhitelistRole,
+)
 from scripts.deployments import ROOT
 
 ZERO = "0x0000000000000000000000000000000000000000"
-SHARED = ("Vault", "Whitelist", "Escrow")  # the contracts built on contracts/modules/access.vy
+DEAD = "0x000000000000000000000000000000000000dEaD"
+SHARED = ("Vault", "Whitelist", "Escrow", "StakingPool")  # the contracts built on contracts/modules/access.vy
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +32,8 @@ def deployed(project, accounts):
         "Whitelist": wl,
         "Vault": project.Vault.deploy(admin, wl.address, ZERO, sender=dep),
         "Escrow": project.Escrow.deploy(wl.address, admin, ZERO, ZERO, sender=dep),
+        "StakingPool": project.StakingPool.deploy(admin, ZERO, ZERO, ZERO, DEAD, 3600, 0, 0,
+                                                  sender=dep),
     }
 
 
@@ -33,7 +43,7 @@ def test_every_contract_has_one_flag_class_of_distinct_bits():
         values = [m.value for m in flags]
         assert all(v & (v - 1) == 0 for v in values) and len(set(values)) == len(values)
     # ADMIN is bit 1 wherever the shared module is used: it alone changes roles
-    assert VaultRole.ADMIN == WhitelistRole.ADMIN == EscrowRole.ADMIN == 1
+    assert VaultRole.ADMIN == WhitelistRole.ADMIN == EscrowRole.ADMIN == StakingRole.ADMIN == 1
 
 
 @pytest.mark.parametrize("name", SHARED)

@@ -22,7 +22,7 @@ AUDIT_ANCHOR_KEY = "audit-anchor"
 #: secp256k1 keys generated in the local token by the set-up (``eth-issuance``: the issuance
 #: address the issuer mints to, which only deposits into the vault; see ``keeper.flows.wiring``).
 DEFAULT_EC_KEYS: tuple[str, ...] = ("eth-hot", "eth-issuance", "safe-signer", "btc-cosigner",
-                                    AUDIT_ANCHOR_KEY)
+                                    AUDIT_ANCHOR_KEY, "eth-staking")
 #: AES-256 key that wraps cosigner seeds (never leaves the token).
 SEED_WRAP_KEY = "seed-wrap"
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from keeper.roles import StakingRole
 from keeper.staking.deploy import PoolConfig, configure_staking_pool
-from keeper.staking.pool import StakingRole
 from strongroom_testkit.staking import EPOCH, LOCKUP, SINK, UNBONDING, deploy_pool, next_epoch, reason
 
 ETHER = 10**18
