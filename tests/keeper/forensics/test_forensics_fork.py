@@ -56,7 +56,7 @@ def world(tmp_path: Any, accounts: Any, chain: Any, usdc: Any, project: Any, w3:
     a.transfer(g.address, 10)  # ETH dust
     tx = w3.eth.send_transaction({"from": a.address, "to": USDC.address, "value": 10**18,
                                   "gas": 100_000})  # the token refuses ETH: reverted
-    assert w3.eth.get_transaction_receipt(tx)["status"] == 0
+    assert w3.eth.wait_for_transaction_receipt(tx, timeout=30)["status"] == 0
     mine(w3, 1)
     mirror = TransferMirror(engine, ChainReader(w3), MirrorConfig(
         tokens={USDC.address: "USDC", USDT.address: "USDT"}, start_block=start, range_size=7))
