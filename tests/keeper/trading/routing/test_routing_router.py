@@ -360,3 +360,35 @@ def test_a_venue_report_inconsistent_with_the_child_is_held_for_review_not_booke
     assert ex.status == ParentStatus.UNRESOLVED  # its amount stays reserved: never bought twice
     assert ex.filled == 4 * BTC - fast[0].amount
     assert [k for k, _, _ in world.ledger.alerts()] == ["trading.routing_bad_report"]
+
+
+class IgnoresIoc:
+    """Fault injection: a venue that ignores timeInForce IOC (the remainder rests, GTC)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.id = inner, inner.id
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def create_order(self, symbol, type, side, amount, price=None, params=None):
+        return self.inner.create_order(symbol, type, side, amount, price,
+                                       {**(params or {}), "timeInForce": "GTC"})
+
+
+def test_a_child_left_open_by_the_venue_is_cancelled_before_it_is_recorded(tmp_path):
+    w = World(f"sqlite:///{tmp_path / 'gtc.db'}")
+    w.clock = MovingClock()
+    w.venues = local_venues(11, clock=w.clock, profiles=CALM, funds=FUNDS)
+    try:
+        router = w.router(**{n: IgnoresIoc(v) for n, v in w.venues.items()})
+        execs = [router.route(parent(f"g{i}", 3 * BTC, Side.BUY if i % 2 else Side.SELL))
+                 for i in range(3)]
+        orders = [o for v in w.venues.values() for o in v.sim.engine.orders.values()
+                  if o.client_order_id]
+        assert any(o.status.value == "canceled" and o.filled for o in orders)  # rested, then cut
+        assert not [o for o in orders if o.status.value == "open"]  # nothing of ours left resting
+        ours = {f.order_id: (f.amount, f.cost, f.fee) for ex in execs for f in ex.fills}
+        assert ours == w.venue_fills()
+    finally:
+        w.close()
