@@ -275,3 +275,21 @@ def test_the_investigators_cli_exports_a_trace_and_lists_alerts(world, tmp_path,
     [line] = capsys.readouterr().out.strip().splitlines()
     assert json.loads(line)["subject"] == "safe-owner:0xaa"
     assert main(["--db", url, "trace", "not-an-address", "--depth", "99"]) == 2
+
+
+def test_odd_audit_records_are_skipped_and_the_cursor_moves_past_them(world):
+    ledger, trail = world
+    trail.append([
+        AuditRecord("flows", "flows.order.create", {}, {"kind": "withdraw", "units": "9" * 5000,
+                                                         "client_id": "c1", "data": "x"}, at=T0),
+        AuditRecord("flows", "flows.order.create", {}, "not an object", at=T0),
+        AuditRecord("x" * 200, "api.GET /v1/me", {"path": {}}, {"status": "401"}, at=T0),
+        AuditRecord("flows", "flows.order.create", {}, {"kind": "withdraw", "units": "-5",
+                                                         "client_id": "c1", "asset": "USDC",
+                                                         "data": {"to": 7}}, at=T0),
+    ])
+    signing(trail, "0xaa", T0 + timedelta(minutes=1), 6)
+    p = pipeline(ledger)
+    assert [a.detector for a in p.run_once()] == ["signing_burst"]
+    assert [a for a in ledger.alerts() if a[0] == "anomaly_detector_error"] == []
+    assert p.run_once() == []
