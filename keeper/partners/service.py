@@ -35,7 +35,7 @@ from keeper.partners.interface import (
     PartnerTx,
     PartnerUnavailable,
 )
-from keeper.partners.postings import partner_location, transfers
+from keeper.partners.postings import transfers
 from keeper.partners.store import PartnerStore, digest, now
 from keeper.partners.verify import Reported, Requested, check
 
@@ -91,6 +91,11 @@ class PartnerCustody:
     def open_account(self, client_ref: str) -> str:
         """Open the client's segregated sub-account at the partner; returns its address."""
         account = self.partner.open_account(client_ref)
+        taken = {a: c for c, a in self.store.accounts().items()}
+        if account.client_ref != client_ref or account.address in self.whitelist or taken.get(
+                account.address, client_ref) != client_ref:
+            raise PartnerProtocolError(f"partner named {account.address} for {client_ref}: one "
+                                       "of our own addresses, another client's, or another name")
         if self.store.state()["scanned_block"] is None:
             self.store.set_state(scanned_block=int(self.w3.eth.block_number) - 1)
         self.store.add_account(account.client_ref, account.address)
@@ -340,12 +345,7 @@ class PartnerCustody:
     def _reconcile(self, report: BalancesReport, safe: int, result: SyncResult) -> None:
         accounts = self.store.accounts()
         at = min(report.as_of_block, safe)
-        verified: dict[tuple[str, str], int] = defaultdict(int)
-        for r in self.store.reports("verified"):
-            if (r["chain_block"] or 0) <= at:
-                sign = 1 if r["kind"] == "deposit" else -1
-                verified[(r["client_ref"], r["asset"])] += sign * int(r["amount"])
-                verified[(r["client_ref"], "ETH")] -= int(r["fee"])
+        verified = self._verified(at)
         reported = {(b.client_ref, b.asset): b.amount for b in report.balances}
         self.store.set_state(as_of_block=at)
         for client, address in sorted(accounts.items()):
@@ -359,6 +359,18 @@ class PartnerCustody:
                                  f"{client} {asset} at block {at}: partner reports {said}, "
                                  f"verified {ours}, on chain {chain}", client)
 
+    def _verified(self, up_to: int | None = None) -> dict[tuple[str, str], int]:
+        """(client, asset) -> what verified transactions (mined up to block ``up_to``) left at
+        the partner: deposits - withdrawals - the ETH fees the sub-account paid. The same
+        figures as the ledger's ``partner:`` omnibus accounts, posted with each verdict."""
+        out: dict[tuple[str, str], int] = defaultdict(int)
+        for r in self.store.reports("verified"):
+            if up_to is None or (r["chain_block"] or 0) <= up_to:
+                sign = 1 if r["kind"] == "deposit" else -1
+                out[(r["client_ref"], r["asset"])] += sign * int(r["amount"])
+                out[(r["client_ref"], "ETH")] -= int(r["fee"])
+        return out
+
     # --- reads -------------------------------------------------------------------------------
     def holdings(self) -> list[Holding]:
         """What the partner holds per client and asset from the last verified data, with its
@@ -368,11 +380,7 @@ class PartnerCustody:
         as_of = state["last_ok_at"]
         age = None if as_of is None else (now() - as_of).total_seconds()
         stale = state["outage_since"] is not None or age is None or age > self.stale_after_s
-        out = []
-        for client, address in sorted(self.store.accounts().items()):
-            for asset in chainscan.ASSETS:
-                acc = self.ledger.omnibus_account(asset, partner_location(self.name, address))
-                bal = self.ledger.balance(acc)
-                out.append(Holding(client, asset, bal.debits_posted - bal.credits_posted, address,
-                                   as_of, age, stale))
-        return out
+        verified = self._verified()  # read-only: a read during an outage writes nothing
+        return [Holding(client, asset, verified[(client, asset)], address, as_of, age, stale)
+                for client, address in sorted(self.store.accounts().items())
+                for asset in chainscan.ASSETS]

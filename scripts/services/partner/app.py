@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict
 from typing import Annotated, Any
 
-from eth_utils import is_checksum_address
+from eth_utils import is_checksum_address, to_checksum_address
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -116,7 +116,10 @@ def create_app(store: Store, chain: PartnerChain, faults: Faults, *, api_key: st
     def open_account(body: AccountRequest) -> JSONResponse:
         """Open (once) the client's segregated sub-account and its deposit address."""
         row, fresh = store.add_account(body.client_ref, chain.address(body.client_ref))
-        return JSONResponse({"client_ref": row["client_ref"], "address": row["address"]},
+        address = row["address"]
+        if faults.config.hostile == "foreign_address":  # claims one of OUR addresses
+            address = to_checksum_address(sorted(allowed)[0]) if allowed else address
+        return JSONResponse({"client_ref": row["client_ref"], "address": address},
                             201 if fresh else 200)
 
     @app.get("/v1/accounts", dependencies=[Depends(bearer)])

@@ -11,7 +11,7 @@ import pytest
 
 from keeper.assets import USDC
 from keeper.ledger import Ledger
-from keeper.partners import PartnerCustody
+from keeper.partners import PartnerCustody, PartnerProtocolError
 from strongroom_testkit.partner import Partner, holding, send_eth, send_token, settle
 
 C = 2  # the module partner's confirmations (conftest)
@@ -148,3 +148,15 @@ def test_the_cli_syncs_and_prints_stale_holdings_and_breaks(
     assert not any(r["stale"] for r in rows)
     code, rows = run("breaks")
     assert code == 0 and all(r["kind"] for r in rows)
+
+
+def test_a_sub_account_at_one_of_our_own_addresses_is_refused(
+        partner: Partner, custody: PartnerCustody, home: str) -> None:
+    partner.set_faults(hostile="foreign_address")  # the partner names our whitelisted wallet
+    try:
+        with pytest.raises(PartnerProtocolError):
+            custody.open_account("client-foreign")
+    finally:
+        partner.set_faults()
+    assert "client-foreign" not in custody.store.accounts()
+    assert home not in custody.store.accounts().values()

@@ -61,6 +61,9 @@ def test_deposits_and_a_withdrawal_verified_move_the_segregated_holding(
     assert w3.eth.get_balance(w3.to_checksum_address(address)) == 10**18 - fee
     assert custody.sync(force=True).breaks == []  # reconciled: nothing new, nothing twice
     assert lg.balance(lg.client_account("client-ok", "USDC")).credit_balance == 210 * 10**6
+    for h in custody.holdings():  # the sub-ledger's partner locations hold the same figures
+        bal = lg.balance(lg.omnibus_account(h.asset, partner_location("warp", h.address)))
+        assert bal.debits_posted - bal.credits_posted == h.units
     audited = trail(lg)
     assert audited.count("partners.verified") == 3 and audited.count("partners.sync") == 3
     assert verify_trail(lg.engine).ok
