@@ -13,12 +13,14 @@ from sqlalchemy import Engine
 from keeper.compliance import ListStore  # noqa: E402
 from keeper.compliance.migrate import upgrade  # noqa: E402
 from keeper.ledger.db import make_engine  # noqa: E402
-from strongroom_testkit.dbtemplate import migrate_fresh
 
 
 @pytest.fixture
-def compliance_url(database: Callable[[str], str]) -> str:
-    """A freshly migrated compliance database URL (SQLite and PostgreSQL)."""
+def compliance_url(request: pytest.FixtureRequest, database: Callable[..., str]) -> str:
+    """A freshly migrated compliance database URL (SQLite and PostgreSQL); every domain's schema
+    when the test also uses ``db`` (a copy of the session's migrated template)."""
+    if "db" in request.fixturenames:
+        return database("compliance", migrated=True)
     url = database("compliance")
     upgrade(url)
     return url
@@ -34,8 +36,8 @@ def engine(compliance_url: str):
 
 @pytest.fixture
 def db(compliance_url: str) -> Iterator[Engine]:
-    """An engine on ``compliance_url`` with every domain migrated (the audit trail included)."""
-    migrate_fresh(compliance_url)
+    """An engine on ``compliance_url``, which then has every domain migrated (the audit trail
+    included)."""
     eng = make_engine(compliance_url)
     yield eng
     eng.dispose()
