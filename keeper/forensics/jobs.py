@@ -1,7 +1,10 @@
 """Scheduled jobs of forensics (registered in :data:`keeper.jobs.catalog.JOBS`).
 
 * ``forensics_mirror`` (every 2 s): :class:`~keeper.forensics.mirror.TransferMirror` over the
-  keeper's node (the follower's) for the deployment's tokens, from its start block;
+  keeper's node (the follower's) for the deployment's tokens, from its start block, at the
+  head (:data:`CONFIRMATIONS` 0: a chain event is judged seconds after its block, where the
+  ledger's 12 confirmations would take 2.5 minutes; a reorged block is repaired by the mirror,
+  and what was detected on it stays detected: it did happen on a branch);
 * ``forensics_prune`` (daily): mirrored movements older than :data:`RETENTION_DAYS` deleted;
 * ``forensics_detect`` (every second): one :class:`~keeper.forensics.pipeline.AnomalyPipeline`
   pass over the mirror, the ledger's deposits and the audit trail, alerts raised through the
@@ -27,6 +30,7 @@ from keeper.forensics.trace import AddressLabels
 from keeper.jobs.scheduler import JobRun
 
 RETENTION_DAYS = 400  # traces reach back this far (a setting once the lead adds one)
+CONFIRMATIONS = 0  # SC-008: 30 s from the transaction; a reorg is repaired, not waited out
 MAX_STEPS = 20  # ranges per run: a long catch-up spreads over runs
 COLLECTOR_LABELS = ("own", "partner", "exchange")
 LABELS_REFRESH_S = 600.0
@@ -37,7 +41,8 @@ log = logging.getLogger(__name__)
 def mirror(run: JobRun) -> int:
     """Mirror the chain's confirmed value movements; returns movements stored."""
     follower = run.host.follower
-    cfg = MirrorConfig(tokens=follower.cfg.tokens, start_block=follower.cfg.start_block)
+    cfg = MirrorConfig(tokens=follower.cfg.tokens, start_block=follower.cfg.start_block,
+                       confirmations=CONFIRMATIONS)
     reader = ChainReader(follower.w3)  # its own: the follower's reader runs in another job
     return TransferMirror(run.host.ledger.engine, reader, cfg).run_until_synced(MAX_STEPS)
 

@@ -158,3 +158,21 @@ def test_a_real_peel_chain_is_detected_from_the_mirror(world):
     assert [(a.detector, a.subject) for a in found] == [("peel_chain", w.d)]
     assert [(x["sender"], x["recipient"]) for x in found[0].evidence] == [
         ("0x" + "00" * 20, w.a), (w.a, w.b), (w.b, w.c), (w.c, w.d)]
+
+
+def test_at_zero_confirmations_a_reorged_head_is_repaired(world, usdc, tmp_path):
+    """The keeper's job mirrors at the head (SC-008's 30 s): a head block that a reorg drops
+    takes its transfer with it."""
+    w = world
+    engine = create_engine(migrated(tmp_path, "head.db"))
+    m = TransferMirror(engine, ChainReader(w.w3), MirrorConfig(
+        tokens={USDC.address: "USDC"}, confirmations=0, start_block=w.w3.eth.block_number))
+    m.run_until_synced()
+    snap = snapshot(w.w3)
+    usdc.transfer(w.a, 4_000 * U, sender=w.d_account)
+    assert m.run_until_synced() == 1  # at once, no block on top
+    revert(w.w3, snap)
+    mine(w.w3, 2)
+    m.run_until_synced()
+    assert ("USDC", w.d, w.a, 4_000 * U) not in stored(engine) and m.reorgs == 1
+    engine.dispose()
