@@ -333,7 +333,8 @@ class PartnerCustody:
         return True
 
     def _unreported(self, as_of: int, safe: int, result: SyncResult) -> None:
-        reported = {(r["tx_hash"], r["asset"]) for r in self.store.reports()}
+        # a decided report claims its own move; only undecided ones may still account for one
+        reported = {(r["tx_hash"], r["asset"]) for r in self.store.reports("pending")}
         for m in self.store.unmatched_moves(max(min(as_of, safe), safe - self.grace)):
             if (m["tx_hash"], m["asset"]) in reported:
                 continue

@@ -133,3 +133,33 @@ def test_a_verified_zero_value_deposit_posts_nothing_and_fees_are_the_clients(tm
             lg.client_account("c1", "USDC"), held, 5)
         assert (fee.debit_account, fee.amount) == (lg.client_account("c1", "ETH"), 21)
         assert fee.credit_account == lg.omnibus_account("ETH", partner_location("warp", SUB))
+
+
+def test_a_second_move_in_a_reported_transaction_is_still_an_unreported_move(tmp_path: Any) -> None:
+    from keeper.keys.secrets import Secret
+    from keeper.ledger import Ledger
+    from keeper.ledger import upgrade as upgrade_ledger
+    from keeper.partners import PartnerCustody, WarpClient, upgrade
+    from keeper.partners.service import SyncResult
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    upgrade_ledger(url)
+    upgrade(url)
+    other = "0x" + "dd" * 20
+    with Ledger(url, group_commit=False) as lg:
+        nowhere = WarpClient("http://127.0.0.1:9", Secret("never-called-0000"))  # not called
+        custody = PartnerCustody(lg, nowhere, None, confirmations=2, whitelist=[HOME])  # type: ignore[arg-type]
+        custody.store.add_account("c1", SUB)
+        custody.store.add_account("c2", other)
+        reported, hidden = move(OUTSIDER, SUB), Move(f"{TX}:4", TX, 90, "USDC", 9, OUTSIDER, other, 4)
+        custody.store.add_moves([reported, hidden])
+        custody.store.add_reports([_parse(PartnerTx, {**GOOD, "amount": "500", "log_index": 3})])
+        (row,) = custody.store.reports("pending")
+        with lg.engine.begin() as conn:
+            custody.store.decide(conn, row["id"], "verified", reported)
+        result = SyncResult("ok")
+        custody._unreported(SAFE, SAFE, result)  # noqa: SLF001 - the rule under test
+        nowhere.close()
+    assert result.breaks == ["unreported_on_chain"]
+    (found,) = custody.store.breaks()
+    assert found["ref"] == f"move:{TX}:4"
