@@ -8,16 +8,15 @@ deposits are credited, and withdrawals confirmed, once they have ``confirmations
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from keeper.partners.chainscan import scan, tx_facts
 from keeper.partners.webhook import signed_headers
+from scripts.services.issuer.worker import Worker as IssuerWorker
 from scripts.services.partner.chain import PartnerChain
 from scripts.services.partner.reports import tx_json
 from scripts.services.partner.store import Store
@@ -30,38 +29,12 @@ def _event(row: dict[str, Any]) -> dict[str, Any]:
     return {"event_id": f"{row['id']}:{row['status']}", "type": kind, "data": tx_json(row)}
 
 
-class Worker:
-    """``step()`` is one chain pass; ``deliver()`` one webhook pass (threads call them)."""
+class Worker(IssuerWorker):
+    """``step()`` is one chain pass; ``deliver()`` one webhook pass. The threads, their loop
+    and shutdown are the issuer stand-in's (:class:`scripts.services.issuer.worker.Worker`)."""
 
-    def __init__(self, store: Store, chain: PartnerChain, *, confirmations: int,
-                 webhook_url: str | None, webhook_secret: bytes | None, poll_s: float = 0.2,
-                 webhook_backoff_s: float = 1.0) -> None:
-        self.store, self.chain, self.confirmations = store, chain, max(1, confirmations)
-        self.webhook_url, self._secret = webhook_url, webhook_secret
-        self.poll_s, self.webhook_backoff_s = poll_s, webhook_backoff_s
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(fn,), name=f"partner-{fn.__name__}",
-                                          daemon=True) for fn in (self.step, self.deliver)]
-        self._http = httpx.Client(timeout=5.0)
-
-    def start(self) -> None:
-        """Start the background threads."""
-        for thread in self._threads:
-            thread.start()
-
-    def stop(self) -> None:
-        """Stop after the current steps."""
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
-
-    def _run(self, fn: Callable[[], None]) -> None:
-        while not self._stop.is_set():
-            try:
-                fn()
-            except Exception as exc:  # a node or network hiccup: try again next pass
-                log.warning("%s failed: %s: %s", fn.__name__, type(exc).__name__, exc)
-            self._stop.wait(self.poll_s)
+    store: Store  # type: ignore[assignment]
+    chain: PartnerChain  # type: ignore[assignment]
 
     def step(self) -> None:
         """Send pending withdrawals, then credit and confirm up to the confirmed head."""
