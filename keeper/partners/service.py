@@ -152,11 +152,11 @@ class PartnerCustody:
         state = self.store.state()
         if not force and state["not_before"] is not None and state["not_before"] > now():
             return SyncResult("skipped")
-        result = self._sync()
+        result = self._sync(now())
         self._audit_sync(result)
         return result
 
-    def _sync(self) -> SyncResult:
+    def _sync(self, began: datetime) -> SyncResult:
         started = time.perf_counter()
         try:
             self.resume_withdrawals()
@@ -184,7 +184,7 @@ class PartnerCustody:
         self._unreported(report.as_of_block, safe, result)
         self._reconcile(report, safe, result)
         result.seconds = time.perf_counter() - started
-        self._recovered(result)
+        self._recovered(result, began)
         return result
 
     def _all_transactions(self) -> list[PartnerTx]:
@@ -209,13 +209,16 @@ class PartnerCustody:
                                 f"{error}; serving last verified balances (stale)",
                                 f"partner_unreachable:{self.name}:{since.isoformat()}")
 
-    def _recovered(self, result: SyncResult) -> None:
-        since = self.store.state()["outage_since"]
+    def _recovered(self, result: SyncResult, began: datetime) -> None:
+        state = self.store.state()
+        since = state["outage_since"]
         if since is not None:
             self.ledger.raise_alert("partner_recovered", f"partner {self.name} reachable again "
                                     f"(unreachable since {since.isoformat()})",
                                     f"partner_recovered:{self.name}:{since.isoformat()}")
-        self.store.set_state(outage_since=None, last_error=None, not_before=None, requested_at=None,
+        asked = state["requested_at"]  # a pull asked for after this one began is still due
+        self.store.set_state(outage_since=None, last_error=None, not_before=None,
+                             requested_at=asked if asked is not None and asked > began else None,
                              last_ok_at=now(), recon_ms=round(result.seconds * 1000))
 
     def _breach(self, result: SyncResult, kind: str, ref: str, detail: str,

@@ -160,3 +160,17 @@ def test_a_sub_account_at_one_of_our_own_addresses_is_refused(
         partner.set_faults()
     assert "client-foreign" not in custody.store.accounts()
     assert home not in custody.store.accounts().values()
+
+
+def test_a_pull_requested_while_a_sync_runs_is_not_forgotten(custody: PartnerCustody) -> None:
+    from datetime import timedelta
+
+    from keeper.partners.store import now
+
+    later = now() + timedelta(seconds=30)  # a webhook's request stamped after the sync began
+    custody.store.set_state(requested_at=later)
+    assert custody.sync(force=True).status == "ok"
+    assert custody.store.state()["requested_at"] == later  # the next job run still pulls
+    custody.store.set_state(requested_at=now() - timedelta(seconds=30))
+    assert custody.sync(force=True).status == "ok"
+    assert custody.store.state()["requested_at"] is None  # served by this sync
