@@ -4,8 +4,9 @@ Sub-packages, each with its own small public surface:
 
 * ``keeper.trading.types``: the shared vocabulary (markets, books, orders, fills, the CCXT-shaped
   ``Venue`` interface and CCXT's error classes); integer amounts only.
-* ``keeper.trading.venues``: venue clients (the local simulators' HTTP API) and the simulators'
-  matching engine.
+* ``keeper.trading.venues``: the venue client over HTTP (``HttpVenue``) and the venue registry;
+  the local venue simulators themselves (matching engine, service) are vendor code in
+  ``scripts/services/venues``.
 * ``keeper.trading.routing``: the smart order router (split by depth, fees and latency; failover;
   price-consensus exclusion) and its persisted executions.
 * ``keeper.trading.jurisdiction``: per-jurisdiction rules as data, checked before any child order.

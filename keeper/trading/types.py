@@ -218,6 +218,17 @@ class ExecutionPolicy(Protocol):
 
 
 @runtime_checkable
+class PreTradePolicy(ExecutionPolicy, Protocol):
+    """An execution policy that also judges a whole parent order before it is routed."""
+
+    def check_order(self, parent: ParentOrder,
+                    estimated_notional: int | None = None) -> PolicyDecision:
+        """Whether ``parent`` may be routed at all (``estimated_notional`` in quote minor units
+        for a market order, which has no limit price to value it by)."""
+        ...
+
+
+@runtime_checkable
 class Venue(Protocol):
     """A trading venue with CCXT's unified methods (integer amounts, see the module docstring)."""
 
@@ -246,6 +257,10 @@ class Venue(Protocol):
 
     def fetch_order(self, id: str, symbol: str | None = None) -> Order:
         """An order by the venue's id."""
+        ...
+
+    def fetch_order_by_client_id(self, client_order_id: str, symbol: str | None = None) -> Order:
+        """An order by our ``clientOrderId``: how a create whose answer was lost is settled."""
         ...
 
     def fetch_balance(self) -> Balance:
@@ -284,6 +299,10 @@ class BadSymbol(BadRequest):
     """The venue does not list the symbol."""
 
 
+class BadResponse(ExchangeError):
+    """The venue's answer is malformed or inconsistent."""
+
+
 class InsufficientFunds(ExchangeError):
     """Our balance on the venue does not cover the order."""
 
@@ -305,7 +324,11 @@ class DDoSProtection(NetworkError):
 
 
 class RateLimitExceeded(DDoSProtection):
-    """Too many requests: back off."""
+    """Too many requests: back off ``retry_after_s`` seconds (None when the venue did not say)."""
+
+    def __init__(self, message: str = "", retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ExchangeNotAvailable(NetworkError):

@@ -26,11 +26,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from keeper.trading.routing import PolicyBlock
+from keeper.trading.routing import PRICE_REASONS, PolicyBlock
 from keeper.trading.types import FeeSchedule, Fill, Level, OrderBook, ParentOrder, Side
 
 #: the reasons routing's price consensus excludes a book for (its arrival book is not trusted)
-PRICE_REASONS = frozenset({"stale", "empty", "crossed", "outlier", "no_consensus"})
 MAX_LEVELS = 1_000
 MAX_FILLS = 10_000
 MAX_VENUES = 100
@@ -75,10 +74,12 @@ class ExecutionRecord:
 def from_execution(execution: Any) -> ExecutionRecord:
     """The record of routing's ``keeper.trading.routing.Execution`` (read by attribute: parent,
     arrivals, fills, excluded rounds, the first decision's policy blocks and compliance cost)."""
-    untrusted = {
-        r.exclusion.venue for r in execution.excluded if r.round == 0 and r.exclusion.reason in PRICE_REASONS
-    }
     decision = execution.decision
+    arrival_round = decision.round if decision else 0  # the first round decided on trusted books
+    untrusted = {
+        r.exclusion.venue for r in execution.excluded
+        if r.round == arrival_round and r.exclusion.reason in PRICE_REASONS
+    }
     blocked = tuple(decision.blocked) if decision else ()
     refused = {b.venue for b in blocked}  # routing also lists them as "blocked" exclusions: once is enough
     return ExecutionRecord(

@@ -19,7 +19,13 @@ Public surface:
   :class:`ChildStatus`.
 """
 
-from keeper.trading.routing.consensus import Consensus, ConsensusRules, Exclusion, mid_of
+from keeper.trading.routing.consensus import (
+    PRICE_REASONS,
+    Consensus,
+    ConsensusRules,
+    Exclusion,
+    mid_of,
+)
 from keeper.trading.routing.consensus import check as check_consensus
 from keeper.trading.routing.execution import (
     Arrival,
@@ -43,12 +49,20 @@ from keeper.trading.routing.planner import (
     single_venue_costs,
     walk,
 )
-from keeper.trading.routing.router import LEASE_MS, RoutedVenue, Router, lookup_by_client_id
+from keeper.trading.routing.router import (
+    LEASE_MS,
+    OrderRefusedError,
+    RoutedVenue,
+    Router,
+    lookup_by_client_id,
+)
 from keeper.trading.routing.store import ParentMismatchError, RoutingStore
 
 __all__ = [
-    "LEASE_MS", "Arrival", "ChildRecord", "ChildStatus", "Consensus", "ConsensusRules", "Decision",
-    "Exclusion", "Execution", "ParentMismatchError", "ParentStatus", "Plan", "PlannedChild",
+    "LEASE_MS", "PRICE_REASONS", "Arrival", "ChildRecord", "ChildStatus", "Consensus",
+    "ConsensusRules", "Decision",
+    "Exclusion", "Execution", "OrderRefusedError", "ParentMismatchError", "ParentStatus", "Plan",
+    "PlannedChild",
     "PolicyBlock", "RoundExclusion", "RoutedVenue", "Router", "RoutingCosts", "RoutingStore",
     "SingleVenueCost", "VenueInput", "all_in", "best_single_venue", "check_consensus",
     "lookup_by_client_id", "mid_of", "plan", "saving", "single_venue_costs", "walk",

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 
 from keeper.trading.types import OrderBook
 
+# The reasons a venue's *prices* are not trusted for a decision (the executor adds others:
+# ``unavailable``, ``blocked``, ...): one home, read by the best-execution report.
+PRICE_REASONS = frozenset({"stale", "empty", "crossed", "outlier", "no_consensus"})
 
 @dataclass(frozen=True)
 class ConsensusRules:

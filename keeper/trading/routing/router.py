@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import statistics
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -71,6 +72,8 @@ from keeper.trading.types import (
     OrderStatus,
     OrderType,
     ParentOrder,
+    PolicyDecision,
+    PreTradePolicy,
     Side,
     Venue,
 )
@@ -102,6 +105,14 @@ class RoutedVenue:
         return max(0, int(estimate())) if callable(estimate) else 0
 
 
+class OrderRefusedError(ValueError):
+    """The pre-trade policy refused the whole parent: nothing was stored or sent."""
+
+    def __init__(self, decision: PolicyDecision) -> None:
+        super().__init__(f"refused by {decision.rule}: {decision.reason}")
+        self.decision = decision
+
+
 def _positive_int(value: object) -> bool:
     return type(value) is int and value > 0
 
@@ -127,10 +138,9 @@ def _validate(parent: ParentOrder) -> None:
 def lookup_by_client_id(venue: Venue, client_order_id: str, symbol: str) -> Order | None:
     """The venue's order placed with ``client_order_id``, or None if the venue has none.
 
-    Uses the venue's ``fetch_order_by_client_id`` (the simulators' client and a CCXT adapter
-    provide it; not part of the ``Venue`` protocol yet). Network errors propagate."""
+    Network errors propagate."""
     try:
-        return venue.fetch_order_by_client_id(client_order_id, symbol)  # type: ignore[attr-defined]
+        return venue.fetch_order_by_client_id(client_order_id, symbol)
     except OrderNotFound:
         return None
 
@@ -165,8 +175,18 @@ class Router:
 
         Refused before anything is stored (``ValueError``): a side that is not a :class:`Side`,
         an unknown symbol, an amount or limit that is not a positive integer, an id that cannot
-        make client order ids (1-48 of ``[A-Za-z0-9._:-]``)."""
+        make client order ids (1-48 of ``[A-Za-z0-9._:-]``). A new parent is first shown whole
+        to the policy when it is a :class:`PreTradePolicy` (a market order it refuses unvalued
+        is judged again valued at the venues' median touch): refused, it raises
+        :class:`OrderRefusedError` and nothing is stored or sent. A parent already stored (a
+        resume) was accepted then and is not judged again."""
         _validate(parent)
+        if isinstance(self.policy, PreTradePolicy) and self.store.parent(parent.id) is None:
+            decision = self.policy.check_order(parent)
+            if not decision.allowed and parent.limit_price is None:  # perhaps for want of a value
+                decision = self.policy.check_order(parent, self._market_notional(parent))
+            if not decision.allowed:
+                raise OrderRefusedError(decision)
         status = self.store.open_parent(parent)
         if status in (ParentStatus.ROUTING, ParentStatus.UNRESOLVED) and self._claim(parent.id):
             try:
@@ -176,6 +196,24 @@ class Router:
                 raise
             self.store.release(parent.id, self.owner)
         return self.execution(parent.id)
+
+    def _market_notional(self, parent: ParentOrder) -> int | None:
+        """A market order's notional at the median of the venues' touch (ask to buy, bid to
+        sell); None for a limit order (valued at its limit) or when no venue quotes."""
+        if parent.limit_price is not None:
+            return None
+        touches = []
+        for routed in self.venues.values():
+            try:
+                ticker = routed.client.fetch_ticker(parent.symbol)
+            except BaseError:
+                continue
+            touch = ticker.ask if parent.side is Side.BUY else ticker.bid
+            if type(touch) is int and touch > 0:
+                touches.append(touch)
+        if not touches:
+            return None
+        return MARKETS[parent.symbol].notional(parent.amount, statistics.median_low(touches))
 
     def _claim(self, parent_id: str) -> bool:
         """Hold (or renew) this router's lease on the parent (False: another router holds it)."""

@@ -8,9 +8,8 @@ The local venue simulators themselves (matching engine, HTTP service) are vendor
 
 from __future__ import annotations
 
-from keeper.trading.venues.client import HttpVenue, RateLimited
+from keeper.trading.venues.client import HttpVenue
 from keeper.trading.venues.registry import VenueConfig, load_registry, open_venues, parse_registry
-from keeper.trading.venues.wire import BadResponse
 
-__all__ = ["BadResponse", "HttpVenue", "RateLimited", "VenueConfig", "load_registry", "open_venues",
+__all__ = ["HttpVenue", "VenueConfig", "load_registry", "open_venues",
            "parse_registry"]

@@ -8,14 +8,14 @@ be sent twice blindly. Every failure is one of CCXT's errors:
   unknown: look the order up with :meth:`HttpVenue.fetch_order_by_client_id` before re-sending);
   a connection refused or a connect timeout -> :class:`ExchangeNotAvailable` (nothing was sent);
   a connection broken mid-answer -> :class:`NetworkError`;
-* 429 -> :class:`RateLimited` (a :class:`RateLimitExceeded` carrying ``retry_after_s``);
+* 429 -> :class:`RateLimitExceeded` carrying ``retry_after_s``;
 * 503 -> :class:`OnMaintenance` (code ``MAINTENANCE``) or :class:`ExchangeNotAvailable`;
   other 5xx -> :class:`ExchangeNotAvailable`;
 * 400 -> :class:`BadSymbol`, :class:`InsufficientFunds`, :class:`InvalidOrder` or
   :class:`BadRequest` by the answer's code; 404 ``ORDER_NOT_FOUND`` -> :class:`OrderNotFound`;
   401 -> :class:`AuthenticationError`, 403 -> :class:`PermissionDenied`;
 * anything malformed (also a 2xx whose body is not what was asked for, does not decode, or is
-  larger than ``max_body_bytes``) -> :class:`~keeper.trading.venues.wire.BadResponse` (an
+  larger than ``max_body_bytes``) -> :class:`~keeper.trading.types.BadResponse` (an
   ExchangeError).
 
 The API key is sent in ``X-API-KEY`` and never appears in a repr, a message or a log.
@@ -59,14 +59,6 @@ CODES: dict[str, type[ExchangeError]] = {
     "BAD_SYMBOL": BadSymbol, "INSUFFICIENT_FUNDS": InsufficientFunds, "INVALID_ORDER": InvalidOrder,
     "ORDER_NOT_FOUND": OrderNotFound, "BAD_REQUEST": BadRequest}
 MAX_RETRY_AFTER_S = 300.0
-
-
-class RateLimited(RateLimitExceeded):
-    """429: back off for ``retry_after_s`` seconds (None when the venue did not say)."""
-
-    def __init__(self, message: str, retry_after_s: float | None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 class HttpVenue:
@@ -217,7 +209,7 @@ def _error(where: str, reply: httpx.Response, data: object, secret: str) -> Exce
         text += f": {message[:160]!r}"
     status = reply.status_code
     if status == 429:
-        return RateLimited(text, _retry_after(reply, err))
+        return RateLimitExceeded(text, _retry_after(reply, err))
     if status == 503:
         return OnMaintenance(text) if code == "MAINTENANCE" else ExchangeNotAvailable(text)
     if status >= 500:

@@ -12,8 +12,8 @@ import re
 from typing import Any
 
 from keeper.trading.types import (
+    BadResponse,
     Balance,
-    ExchangeError,
     FeeSchedule,
     Level,
     Order,
@@ -32,10 +32,6 @@ ORDER_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 SYMBOL = re.compile(r"^[A-Z0-9]{2,10}/[A-Z0-9]{2,10}$")
 CURRENCY = re.compile(r"^[A-Z0-9]{2,10}$")
 _DIGITS = re.compile(r"^(0|[1-9][0-9]{0,36})$")
-
-
-class BadResponse(ExchangeError):  # noqa: N818 - CCXT's name
-    """The venue's answer is malformed or inconsistent (CCXT's ``BadResponse``)."""
 
 
 def _fail(what: str) -> BadResponse:

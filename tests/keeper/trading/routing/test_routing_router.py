@@ -22,6 +22,7 @@ from keeper.trading.jurisdiction import JurisdictionPolicy
 from keeper.trading.routing import (
     LEASE_MS,
     ChildStatus,
+    OrderRefusedError,
     ParentStatus,
     RoutedVenue,
     Router,
@@ -392,3 +393,22 @@ def test_a_child_left_open_by_the_venue_is_cancelled_before_it_is_recorded(tmp_p
         assert ours == w.venue_fills()
     finally:
         w.close()
+
+
+def test_a_parent_the_pre_trade_policy_refuses_is_never_stored_or_sent(world):
+    router = world.router()
+    # a market order is valued at the venues' touch: 1,000 BTC is far over a US professional's
+    # USD 5,000,000 per order; a sanctioned jurisdiction is refused whatever the size
+    big = ParentOrder("pro1", "client-1", "BTC/USD", Side.BUY, 1_000 * BTC, None, "US",
+                      "professional", T0)
+    with pytest.raises(OrderRefusedError) as refused:
+        router.route(big)
+    assert refused.value.decision.rule.endswith("max_order_notional")
+    with pytest.raises(OrderRefusedError):
+        router.route(parent("kp1", BTC, jurisdiction="KP"))
+    for pid in ("pro1", "kp1"):
+        assert RoutingStore(world.engine).parent(pid) is None
+    assert world.venue_fills() == {}
+    small = ParentOrder("pro2", "client-1", "BTC/USD", Side.BUY, BTC // 10, None, "US",
+                        "professional", T0)
+    assert router.route(small).status == ParentStatus.FILLED  # valued within the limit: routed

@@ -16,16 +16,18 @@ import pytest
 from keeper.keys.secrets import Secret
 from keeper.trading.types import (
     BadRequest,
+    BadResponse,
     BaseError,
     ExchangeError,
     ExchangeNotAvailable,
     NetworkError,
     OrderType,
     PermissionDenied,
+    RateLimitExceeded,
     RequestTimeout,
     Side,
 )
-from keeper.trading.venues import BadResponse, HttpVenue, RateLimited
+from keeper.trading.venues import HttpVenue
 
 KEY = "hostile-test-key-" + "k" * 16
 BOOK = {"symbol": "BTC/USD", "bids": [["100", "5"], ["99", "5"]], "asks": [["101", "5"]], "timestamp": 1}
@@ -205,10 +207,10 @@ def test_a_venue_dripping_its_answer_times_out(hostile: tuple[HttpVenue, Answer]
 def test_absurd_retry_after_is_capped(hostile: tuple[HttpVenue, Answer]) -> None:
     venue, answer = hostile
     serve(answer, {"error": {"code": "RATE_LIMIT", "retry_after_ms": 10**15}}, status=429)
-    with pytest.raises(RateLimited) as caught:
+    with pytest.raises(RateLimitExceeded) as caught:
         GET_BOOK(venue)
     assert caught.value.retry_after_s == 300.0
     serve(answer, {"error": {"retry_after_ms": -5}}, status=429, headers={"Retry-After": "soon"})
-    with pytest.raises(RateLimited) as caught:
+    with pytest.raises(RateLimitExceeded) as caught:
         GET_BOOK(venue)
     assert caught.value.retry_after_s is None

@@ -29,7 +29,7 @@ from keeper.trading.types import (
     Side,
     Venue,
 )
-from keeper.trading.venues import HttpVenue, RateLimited
+from keeper.trading.venues import HttpVenue
 from scripts.services.venues.__main__ import build
 from scripts.services.venues.app import create_app
 from scripts.services.venues.profile import VenueProfile
@@ -132,7 +132,7 @@ def test_a_timed_out_create_was_placed_and_is_found_by_client_order_id(client: H
 
 def test_rate_limit_429_then_success_after_retry_after(client: HttpVenue, venue: VenueProcess) -> None:
     venue.set_faults(rate_limit_rps=3)
-    with pytest.raises(RateLimited) as caught:
+    with pytest.raises(RateLimitExceeded) as caught:
         for _ in range(10):
             client.fetch_balance()
     assert isinstance(caught.value, RateLimitExceeded)
