@@ -18,12 +18,7 @@ from ape.cli import ConnectedProviderCommand, network_option
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.deployments import (  # noqa: E402
-    deploy_system,
-    deployments_path,
-    derived_signer,
-    local_config,
-)
+from scripts.deployments import deploy_system, deployments_path  # noqa: E402
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -38,20 +33,18 @@ def cli(network, path):
     from keeper.flows import ISSUANCE_KEY
     from keeper.keys.hsm import ensure_local_token
     from keeper.staking import STAKING_KEY
-    from scripts.stack import hot_address, key_address
+    from scripts.stack import GAS_KEYS, hot_address, key_address, stack_config
 
     deployer = accounts.test_accounts[0]
     hsm = ensure_local_token(load_settings().data_dir)
     hot, issuance = hot_address(hsm), key_address(hsm, ISSUANCE_KEY)  # the keeper's HSM keys
     staker = key_address(hsm, STAKING_KEY)
-    for who in (hot, issuance, staker):  # gas for withdrawals and sweeps / deposits / stakes
+    for who in (key_address(hsm, label) for label in GAS_KEYS):
         try:
             chain.provider.set_balance(who, 10**20)
         except APINotImplementedError:
             click.echo(f"fund {who} with gas: this provider cannot set balances")
-    rewarder, slasher = (str(derived_signer(i).address) for i in (19, 20))
-    record = deploy_system(deployer, local_config(operator=hot, staking_rewarder=rewarder,
-                                                  staking_slasher=slasher), path)
+    record = deploy_system(deployer, stack_config(hot), path)
     click.echo(f"vault customer and cold sweeper (HSM eth-hot): {hot}")
     click.echo(f"issuance address (HSM eth-issuance, deposits only): {issuance}")
     click.echo(f"staking address (HSM eth-staking, our pool positions): {staker}")

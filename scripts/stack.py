@@ -16,10 +16,11 @@ from typing import Any
 
 from keeper.config import Settings, load_settings
 from keeper.deployments import Deployment, deployment_path, load_deployment
-from keeper.flows.wiring import ISSUANCE_KEY
+from keeper.flows.wiring import HOT_KEY, ISSUANCE_KEY
 from keeper.keys.hsm import HsmConfig
+from keeper.staking import STAKING_KEY
 from scripts.bootstrap import prepare
-from scripts.deployments import deploy_system, local_config
+from scripts.deployments import SystemConfig, deploy_system, derived_signer, local_config
 
 
 def run_dir(settings: Settings) -> Path:
@@ -42,10 +43,10 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
                         chain_id=ape.chain.chain_id)
     hsm = prepare(settings)
     hot, issuance = hot_address(hsm), key_address(hsm, ISSUANCE_KEY)
-    ape.chain.provider.set_balance(hot, 10**20)  # gas for the keeper's withdrawals
-    ape.chain.provider.set_balance(issuance, 10**20)  # gas for its deposits of minted coins
+    for label in GAS_KEYS:
+        ape.chain.provider.set_balance(key_address(hsm, label), 10**20)
     path = deployment_path(settings.deployments_dir, settings.chain_id)
-    deploy_system(deployer, local_config(operator=hot), path=path)
+    deploy_system(deployer, stack_config(hot), path=path)
     deployment = load_deployment(path, settings.chain_id)
     dest = ape.accounts.test_accounts[4].address
     whitelist_demo_destination(ape, deployment, dest)
@@ -61,6 +62,21 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
         "demo_destination": dest,
         "stop": jobs.stop,
     }
+
+
+# The keeper's HSM keys that send transactions and need gas: withdrawals and sweeps, deposits of
+# minted coins, staking operations.
+GAS_KEYS = (HOT_KEY, ISSUANCE_KEY, STAKING_KEY)
+# Test-mnemonic indices of the local staking pool's outside roles (reward distributor, slasher).
+STAKING_ROLE_INDICES = (19, 20)
+
+
+def stack_config(hot: str) -> SystemConfig:
+    """The system configuration of a local stack (``make run`` and ``scripts/deploy.py``): the
+    test mnemonic's roles (:func:`local_config`), the HSM key ``eth-hot`` as the vault's operator
+    and the local staking pool's outside roles."""
+    rewarder, slasher = (str(derived_signer(i).address) for i in STAKING_ROLE_INDICES)
+    return local_config(operator=hot, staking_rewarder=rewarder, staking_slasher=slasher)
 
 
 def hot_address(hsm: HsmConfig) -> str:
