@@ -60,12 +60,21 @@ def test_deposits_and_a_withdrawal_verified_move_the_segregated_holding(
     assert 0 < fee < 10**16  # the gas the sub-account paid, verified from the receipt
     assert w3.eth.get_balance(w3.to_checksum_address(address)) == 10**18 - fee
     assert custody.sync(force=True).breaks == []  # reconciled: nothing new, nothing twice
+
+    eth = custody.request_withdrawal("client-ok", "ETH", 10**17, home)  # value and gas out
+    partner.wait(lambda s: any(w["id"] == eth["partner_tx_id"] and w["tx_hash"]
+                               for w in s["withdrawals"]))
+    settle(w3, partner, C, lambda txs: any(t.id == eth["partner_tx_id"] for t in txs))
+    assert (custody.sync().verified, custody.store.breaks()) == (1, [])
+    left = holding(custody, "client-ok", "ETH")
+    assert 0 < 10**18 - fee - 10**17 - left < 10**16  # the second fee
+    assert w3.eth.get_balance(w3.to_checksum_address(address)) == left
     assert lg.balance(lg.client_account("client-ok", "USDC")).credit_balance == 210 * 10**6
     for h in custody.holdings():  # the sub-ledger's partner locations hold the same figures
         bal = lg.balance(lg.omnibus_account(h.asset, partner_location("warp", h.address)))
         assert bal.debits_posted - bal.credits_posted == h.units
     audited = trail(lg)
-    assert audited.count("partners.verified") == 3 and audited.count("partners.sync") == 3
+    assert audited.count("partners.verified") == 4 and audited.count("partners.sync") == 4
     assert verify_trail(lg.engine).ok
     deadline = time.monotonic() + 15  # delivered by the partner's own thread
     while not {"deposit.confirmed", "withdrawal.confirmed"} <= {
