@@ -112,8 +112,12 @@ class PartnerCustody:
         if client_ref not in self.store.accounts():
             raise ValueError("no sub-account for this client")
         key = str(uuid.uuid4())
-        self.store.add_withdrawal(idem_key=key, client_ref=client_ref, asset=asset,
-                                  amount=str(units), destination=to.lower())
+        request = {"idem_key": key, "client_ref": client_ref, "asset": asset,
+                   "amount": str(units), "destination": to.lower()}
+        with self.ledger.engine.begin() as conn:  # the request and its audit record together
+            self.store.add_withdrawal(conn, **request)
+            append(conn, AuditRecord(f"keeper:partners:{self.name}",
+                                     "partners.withdrawal_requested", request, {}))
         self._submit(self._withdrawal(key))
         return self._withdrawal(key)
 
@@ -138,8 +142,11 @@ class PartnerCustody:
         except PartnerError as exc:
             self.store.set_withdrawal(row["idem_key"], last_error=str(exc)[:300])
             return
-        self.store.set_withdrawal(row["idem_key"], status="accepted", partner_tx_id=tx.id,
-                                  last_error=None)
+        with self.ledger.engine.begin() as conn:  # the acknowledgement and its audit together
+            self.store.set_withdrawal(row["idem_key"], conn, status="accepted",
+                                      partner_tx_id=tx.id, last_error=None)
+            append(conn, AuditRecord(f"keeper:partners:{self.name}", "partners.withdrawal_accepted",
+                                     {"idem_key": row["idem_key"]}, {"partner_tx_id": tx.id}))
 
     # --- sync --------------------------------------------------------------------------------
     def request_sync(self) -> None:

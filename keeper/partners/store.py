@@ -168,11 +168,15 @@ class PartnerStore:
             q = q.where(WITHDRAWALS.c.status == status)
         return self._rows(q.order_by(WITHDRAWALS.c.created_at))
 
-    def add_withdrawal(self, **values: Any) -> None:
-        """Store a request before it is sent."""
-        self._write(insert(WITHDRAWALS).values(partner=self.name, status="requested",
-                                               created_at=now(), **values))
+    def add_withdrawal(self, conn: Connection, **values: Any) -> None:
+        """Store a request before it is sent (inside the caller's transaction)."""
+        conn.execute(insert(WITHDRAWALS).values(partner=self.name, status="requested",
+                                                created_at=now(), **values))
 
-    def set_withdrawal(self, idem_key: str, **values: Any) -> None:
-        """Update one request."""
-        self._write(update(WITHDRAWALS).where(WITHDRAWALS.c.idem_key == idem_key).values(**values))
+    def set_withdrawal(self, idem_key: str, conn: Connection | None = None, **values: Any) -> None:
+        """Update one request (in the caller's transaction when ``conn`` is given)."""
+        stmt = update(WITHDRAWALS).where(WITHDRAWALS.c.idem_key == idem_key).values(**values)
+        if conn is None:
+            self._write(stmt)
+        else:
+            conn.execute(stmt)

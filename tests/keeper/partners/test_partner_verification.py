@@ -75,6 +75,8 @@ def test_deposits_and_a_withdrawal_verified_move_the_segregated_holding(
         assert bal.debits_posted - bal.credits_posted == h.units
     audited = trail(lg)
     assert audited.count("partners.verified") == 4 and audited.count("partners.sync") == 4
+    assert audited.count("partners.withdrawal_requested") == 2
+    assert audited.count("partners.withdrawal_accepted") == 2
     assert verify_trail(lg.engine).ok
     deadline = time.monotonic() + 15  # delivered by the partner's own thread
     while not {"deposit.confirmed", "withdrawal.confirmed"} <= {
