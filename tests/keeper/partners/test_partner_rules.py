@@ -135,14 +135,14 @@ def test_a_verified_zero_value_deposit_posts_nothing_and_fees_are_the_clients(tm
         assert fee.credit_account == lg.omnibus_account("ETH", partner_location("warp", SUB))
 
 
-def test_a_second_move_in_a_reported_transaction_is_still_an_unreported_move(tmp_path: Any) -> None:
+def test_a_second_move_in_a_reported_transaction_is_still_an_unreported_move(database: Any) -> None:
     from keeper.keys.secrets import Secret
     from keeper.ledger import Ledger
     from keeper.ledger import upgrade as upgrade_ledger
     from keeper.partners import PartnerCustody, WarpClient, upgrade
     from keeper.partners.service import SyncResult
 
-    url = f"sqlite:///{tmp_path / 'k.db'}"
+    url = database("partners")  # SQLite and PostgreSQL
     upgrade_ledger(url)
     upgrade(url)
     other = "0x" + "dd" * 20
