@@ -74,6 +74,13 @@ ENVIRONMENT: dict[str, str] = {
     "treasury_policy_file": "STRONGROOM_TREASURY_POLICY_FILE",
     "treasury_dry_run": "STRONGROOM_TREASURY_DRY_RUN",
     "flows_outbox_retention_days": "STRONGROOM_FLOWS_OUTBOX_RETENTION_DAYS",
+    "trading_venues_file": "STRONGROOM_TRADING_VENUES_FILE",
+    "trading_jurisdiction_rules_file": "STRONGROOM_TRADING_JURISDICTION_RULES_FILE",
+    "taxlots_default_method": "STRONGROOM_TAXLOTS_DEFAULT_METHOD",
+    "taxlots_fees_in_basis": "STRONGROOM_TAXLOTS_FEES_IN_BASIS",
+    "taxlots_long_term_days": "STRONGROOM_TAXLOTS_LONG_TERM_DAYS",
+    "forensics_confirmations": "STRONGROOM_FORENSICS_CONFIRMATIONS",
+    "forensics_retention_days": "STRONGROOM_FORENSICS_RETENTION_DAYS",
 }
 _FIELD_OF = {var: field for field, var in ENVIRONMENT.items()}
 
@@ -227,6 +234,30 @@ class Settings(BaseSettings):
     flows_outbox_retention_days: int = Field(
         30, ge=0, le=3650, validation_alias=_env("flows_outbox_retention_days"),
         description="days a relayed flows outbox row is kept before the daily prune")
+    trading_venues_file: Path | None = Field(
+        None, validation_alias=_env("trading_venues_file"),
+        description="venue registry (id, URL, API key file under secrets_dir, latency); "
+        "none: no trading venues")
+    trading_jurisdiction_rules_file: Path = Field(
+        ROOT / "keeper" / "trading" / "jurisdiction" / "rules.json",
+        validation_alias=_env("trading_jurisdiction_rules_file"),
+        description="jurisdiction rules every order and child order is checked against")
+    taxlots_default_method: Literal["fifo", "lifo", "hifo"] = Field(
+        "fifo", validation_alias=_env("taxlots_default_method"),
+        description="tax-lot method of a client without one of their own")
+    taxlots_fees_in_basis: bool = Field(
+        True, validation_alias=_env("taxlots_fees_in_basis"),
+        description="fees add to an acquisition's basis and reduce a disposal's proceeds")
+    taxlots_long_term_days: int = Field(
+        365, ge=1, le=36500, validation_alias=_env("taxlots_long_term_days"),
+        description="a lot held longer than this many days is long-term")
+    forensics_confirmations: int = Field(
+        0, ge=0, le=64, validation_alias=_env("forensics_confirmations"),
+        description="blocks the forensics mirror stays behind the head (0: follows it, "
+        "repairing reorgs)")
+    forensics_retention_days: int = Field(
+        400, ge=1, le=36500, validation_alias=_env("forensics_retention_days"),
+        description="days a mirrored transfer is kept for tracing")
 
     @field_validator("alert_smtp_to", mode="before")
     @classmethod

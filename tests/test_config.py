@@ -40,6 +40,10 @@ def test_defaults_are_the_local_stack(clean_env: pytest.MonkeyPatch, tmp_path: P
     assert (s.safetx_max_age_s, s.safetx_executor_max_gas) == (604800.0, 3_000_000)
     assert (s.treasury_policy_file.name, s.treasury_dry_run) == ("policy.json", False)
     assert s.flows_outbox_retention_days == 30
+    assert s.trading_venues_file is None and s.trading_jurisdiction_rules_file.is_file()
+    assert (s.taxlots_default_method, s.taxlots_fees_in_basis, s.taxlots_long_term_days) == (
+        "fifo", True, 365)
+    assert (s.forensics_confirmations, s.forensics_retention_days) == (0, 400)
     assert s.compliance_rules_file.name == "rules.json" and s.compliance_rules_file.is_file()
     assert s.secrets_dir == tmp_path / "secrets"
     assert (s.atlas_url, s.issuer_url, s.atlas_port, s.issuer_port) == ("", "", 8101, 8102)
@@ -76,6 +80,11 @@ def test_every_variable_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -
         "safetx_max_age_s": "3600.0", "safetx_executor_max_gas": "500000",
         "treasury_policy_file": str(tmp_path / "t.json"), "treasury_dry_run": "True",
         "flows_outbox_retention_days": "7",
+        "trading_venues_file": str(tmp_path / "v.json"),
+        "trading_jurisdiction_rules_file": str(tmp_path / "j.json"),
+        "taxlots_default_method": "hifo", "taxlots_fees_in_basis": "False",
+        "taxlots_long_term_days": "366", "forensics_confirmations": "2",
+        "forensics_retention_days": "30",
     }
     listed = {"alert_smtp_to": "('a@example', 'b@example')"}
     assert set(values) == set(ENVIRONMENT)  # the test covers every setting

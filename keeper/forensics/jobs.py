@@ -1,11 +1,13 @@
 """Scheduled jobs of forensics (registered in :data:`keeper.jobs.catalog.JOBS`).
 
 * ``forensics_mirror`` (every 2 s): :class:`~keeper.forensics.mirror.TransferMirror` over the
-  keeper's node (the follower's) for the deployment's tokens, from its start block, at the
-  head (:data:`CONFIRMATIONS` 0: a chain event is judged seconds after its block, where the
-  ledger's 12 confirmations would take 2.5 minutes; a reorged block is repaired by the mirror,
-  and what was detected on it stays detected: it did happen on a branch);
-* ``forensics_prune`` (daily): mirrored movements older than :data:`RETENTION_DAYS` deleted;
+  keeper's node (the follower's) for the deployment's tokens, from its start block, at the head
+  (setting ``forensics_confirmations``, default 0: a chain event is judged seconds after its
+  block, where the ledger's 12 confirmations would take 2.5 minutes; a reorged block is
+  repaired by the mirror, and what was detected on it stays detected: it did happen on a
+  branch);
+* ``forensics_prune`` (daily): mirrored movements older than ``forensics_retention_days``
+  (default 400) deleted;
 * ``forensics_detect`` (every second): one :class:`~keeper.forensics.pipeline.AnomalyPipeline`
   pass over the mirror, the ledger's deposits and the audit trail, alerts raised through the
   ledger's alert outbox. The pipeline (and its loaded state) is kept per keeper process; fan-in
@@ -29,8 +31,6 @@ from keeper.forensics.pipeline import AnomalyPipeline
 from keeper.forensics.trace import AddressLabels
 from keeper.jobs.scheduler import JobRun
 
-RETENTION_DAYS = 400  # traces reach back this far (a setting once the lead adds one)
-CONFIRMATIONS = 0  # SC-008: 30 s from the transaction; a reorg is repaired, not waited out
 MAX_STEPS = 20  # ranges per run: a long catch-up spreads over runs
 COLLECTOR_LABELS = ("own", "partner", "exchange")
 LABELS_REFRESH_S = 600.0
@@ -42,14 +42,15 @@ def mirror(run: JobRun) -> int:
     """Mirror the chain's confirmed value movements; returns movements stored."""
     follower = run.host.follower
     cfg = MirrorConfig(tokens=follower.cfg.tokens, start_block=follower.cfg.start_block,
-                       confirmations=CONFIRMATIONS)
+                       confirmations=run.host.settings.forensics_confirmations)
     reader = ChainReader(follower.w3)  # its own: the follower's reader runs in another job
     return TransferMirror(run.host.ledger.engine, reader, cfg).run_until_synced(MAX_STEPS)
 
 
 def prune(run: JobRun) -> int:
     """Delete mirrored movements older than the retention; returns how many."""
-    return prune_transfers(run.host.ledger.engine, run.slot - timedelta(days=RETENTION_DAYS))
+    days = run.host.settings.forensics_retention_days
+    return prune_transfers(run.host.ledger.engine, run.slot - timedelta(days=days))
 
 
 def own_wallets(host: Any) -> dict[str, str]:

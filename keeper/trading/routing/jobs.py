@@ -5,7 +5,8 @@ is waiting for its venue to answer a look-up by client order id).
 The venues come from the venue registry file (``keeper.trading.venues.load_registry``: id, URL,
 0600 API key file under ``secrets_dir``, latency estimate) named by the setting
 ``trading_venues_file``; without it the job does nothing. The execution policy is the
-jurisdiction rules (``keeper.trading.jurisdiction.JurisdictionPolicy``, the packaged rules).
+jurisdiction rules (``keeper.trading.jurisdiction.JurisdictionPolicy``) of the file named by
+``trading_jurisdiction_rules_file``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from keeper.jobs.scheduler import JobRun
-from keeper.trading.jurisdiction import JurisdictionPolicy
+from keeper.trading.jurisdiction import JurisdictionPolicy, load_rules
 from keeper.trading.routing.router import RoutedVenue, Router
 from keeper.trading.routing.store import RoutingStore
 from keeper.trading.venues import load_registry, open_venues
@@ -30,13 +31,13 @@ def router_from_settings(settings: Any, engine: Engine,
                          alert: Callable[[str, str, str], object]) -> Router | None:
     """A router over the registry's venues, or None when no registry is configured
     (``settings.trading_venues_file`` empty or absent). Close it with :func:`close_router`."""
-    path = getattr(settings, "trading_venues_file", None)  # a setting asked of the lead
+    path = settings.trading_venues_file
     if not path:
         return None
     configs = load_registry(Path(path), Path(settings.secrets_dir))
     clients = open_venues(configs)
     return Router(RoutingStore(engine), {c.id: RoutedVenue(clients[c.id]) for c in configs},
-                  JurisdictionPolicy(), alert)
+                  JurisdictionPolicy(load_rules(settings.trading_jurisdiction_rules_file)), alert)
 
 
 def close_router(router: Router) -> None:

@@ -24,6 +24,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from keeper.config import Settings
 from keeper.jobs.scheduler import JobRun
 from keeper.keys.secrets import write_secret_file
 from keeper.ledger import Ledger
@@ -115,9 +116,10 @@ def test_a_venue_dying_mid_order_over_http_is_dropped_rerouted_and_settled(venue
         write_secret_file(tmp_path / f"venue-{name}.key", v.api_key)
         registry["venues"].append({"id": name, "url": v.url, "api_key_file": f"venue-{name}.key"})
     (tmp_path / "venues.json").write_text(json.dumps(registry))
-    host = SimpleNamespace(settings=SimpleNamespace(
-        trading_venues_file=str(tmp_path / "venues.json"), secrets_dir=tmp_path), ledger=ledger)
-    off = SimpleNamespace(settings=SimpleNamespace(trading_venues_file="", secrets_dir=tmp_path),
+    host = SimpleNamespace(settings=Settings(
+        data_dir=tmp_path, trading_venues_file=tmp_path / "venues.json", secrets_dir=tmp_path),
+        ledger=ledger)
+    off = SimpleNamespace(settings=Settings(data_dir=tmp_path, secrets_dir=tmp_path),
                           ledger=ledger)
     assert resume(JobRun(off, "trading_routing_resume", datetime.now(UTC))) == 0
     assert resume(JobRun(host, "trading_routing_resume", datetime.now(UTC))) == 1
