@@ -49,9 +49,10 @@ def outsider(accounts: Any) -> Owner:
     return _owner(accounts[9])
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def multisig(project: Any, accounts: Any, owners: list[Owner]) -> Any:
-    """A 2-of-3 Multisig (recovery quorum 2 of accounts 6-8), funded with 5 ETH."""
+    """A 2-of-3 Multisig (recovery quorum 2 of accounts 6-8), funded with 5 ETH: deployed once per
+    module; ape's isolation reverts what each test does to it (and everything else on chain)."""
     deployer = accounts[0]
     msig = deployer.deploy(project.Multisig, [o.address for o in owners], 2,
                            [accounts[i].address for i in (6, 7, 8)], 2, 30 * DAY)
