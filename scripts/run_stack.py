@@ -3,7 +3,8 @@
 1. the upstream local mainnet (anvil, chain id 1, USDC/USDT/Safe at real addresses);
 2. a fork of it (ape's foundry provider), on which the system contracts are deployed;
 3. the keeper (chain follower mirroring vault events into the ledger);
-4. the local core banking (ATLAS) and stablecoin issuer, each its own process;
+4. the local core banking (ATLAS), stablecoin issuer and three trading venues, each its own
+   process (the keeper routes over the venues through a registry file);
 5. the API (uvicorn), which then shows a deposit, a buy, a sell, an on-us transfer, a deposit
    notice from core banking and a withdrawal request end to end.
 
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logger.set_level("WARNING")  # one summary, not a line per deployment transaction
 
+    from scripts.services.venues.launch import VENUE_PORTS
     from scripts.stack import bring_up, demo_deposit, demo_flows, start_services
 
     with contextlib.ExitStack() as exits:
@@ -109,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         ports = ((localnet.free_port(), localnet.free_port()) if args.check
                  else (base.atlas_port, base.issuer_port))
         exits.callback(lambda: summary.get("stop_services", lambda: None)())  # also on errors
-        start_services(summary, api_url, atlas_port=ports[0], issuer_port=ports[1])
+        venue_ports = ({n: localnet.free_port() for n in VENUE_PORTS} if args.check else None)
+        start_services(summary, api_url, atlas_port=ports[0], issuer_port=ports[1],
+                       venue_ports=venue_ports)
         server, thread = start_api(api_port, summary["settings"])
         health = get_json(f"{api_url}/health")
         print("Strongroom local stack is up")
@@ -123,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  core banking      {summary['services']['atlas']}  (local ATLAS, own process)")
         print(f"  issuer            {summary['services']['issuer']}  (local issuer, own process; "
               f"minter {summary['services']['minter']})")
+        for name, url in summary["services"]["venues"].items():
+            print(f"  venue {name:<11} {url}  (local exchange simulator, own process)")
         if not health.get("ok"):
             print("run: error: API health check failed", file=sys.stderr)
             return 1

@@ -67,6 +67,7 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
 # The keeper's HSM keys that send transactions and need gas: withdrawals and sweeps, deposits of
 # minted coins, staking operations.
 GAS_KEYS = (HOT_KEY, ISSUANCE_KEY, STAKING_KEY)
+VENUE_SEED = 15  # the local venues' market (reference price walk, makers, faults) is seeded
 # Test-mnemonic indices of the local staking pool's outside roles (reward distributor, slasher).
 STAKING_ROLE_INDICES = (19, 20)
 
@@ -249,11 +250,12 @@ def _wait_http(url: str, proc: Any, log: Path, timeout: float = 60.0) -> None:
 
 
 def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
-                   issuer_port: int) -> dict[str, Any]:
-    """Start the local ATLAS and issuer as their own processes (keys as 0600 files under the
-    run's ``secrets_dir``), and point the run's settings at them. Adds ``services`` (their
-    URLs and key files) and ``stop_services`` (idempotent; registered first, so a failure while
-    starting still stops what started) to ``summary``. A busy port is refused."""
+                   issuer_port: int, venue_ports: dict[str, int] | None = None) -> dict[str, Any]:
+    """Start the local ATLAS, issuer and trading venues as their own processes (keys as 0600
+    files under the run's ``secrets_dir``), and point the run's settings at them (the venues
+    through a registry file, funded). Adds ``services`` (their URLs and key files) and
+    ``stop_services`` (idempotent; registered first, so a failure while starting still stops
+    what started) to ``summary``. A busy port is refused."""
     import socket
     import subprocess
     import sys
@@ -264,7 +266,14 @@ def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
     from keeper.config import ROOT
     from keeper.integrations.corebanking import ATLAS_KEY_FILE
     from keeper.integrations.issuer import ISSUER_KEY_FILE, ISSUER_WEBHOOK_SECRET_FILE
+    from keeper.keys.secrets import read_private_file
     from keeper.ledger import Ledger
+    from scripts.services.venues.launch import (
+        VENUE_PORTS,
+        fund_venue,
+        venue_argv,
+        write_registry,
+    )
 
     settings: Settings = summary["settings"]
     folder = run_dir(settings)
@@ -312,9 +321,16 @@ def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
                 proc.wait(10)
 
     summary["stop_services"] = stop
-    for name, argv, port, health in (
-            ("atlas", atlas_argv, atlas_port, f"{atlas_url}/atlas/health"),
-            ("issuer", issuer_argv, issuer_port, f"{issuer_url}/health")):
+    venue_ports = dict(VENUE_PORTS if venue_ports is None else venue_ports)
+    venue_urls = {n: f"http://127.0.0.1:{port}" for n, port in venue_ports.items()}
+    venue_keys = {n: (_secret(secrets_dir, f"venue-{n}.key"),
+                      _secret(secrets_dir, f"venue-{n}-admin.key")) for n in venue_ports}
+    starts = [("atlas", atlas_argv, atlas_port, f"{atlas_url}/atlas/health"),
+              ("issuer", issuer_argv, issuer_port, f"{issuer_url}/health")]
+    starts += [(f"venue-{n}", venue_argv(n, port, folder / f"venue-{n}.db", *venue_keys[n],
+                                         seed=VENUE_SEED), port, f"{venue_urls[n]}/health")
+               for n, port in venue_ports.items()]
+    for name, argv, port, health in starts:
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 raise RuntimeError(f"{name}: port {port} is already in use (another stack, or set "
@@ -326,11 +342,16 @@ def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
     prices = folder / "prices.json"
     prices.write_text(json.dumps({"as_of": datetime.now(UTC).isoformat(), "prices": {
         "USDC": 100, "USDT": 100, "ETH": 300_000, "BTC": 6_000_000}}))
+    for n, url in venue_urls.items():
+        fund_venue(url, read_private_file(venue_keys[n][1]))
+    registry = write_registry(folder / "venues.json", venue_urls,
+                              {n: keys[0].name for n, keys in venue_keys.items()})
     summary["settings"] = settings.model_copy(update={
         "atlas_url": atlas_url, "issuer_url": issuer_url, "secrets_dir": secrets_dir,
-        "prices_file": prices, "atlas_port": atlas_port, "issuer_port": issuer_port})
+        "prices_file": prices, "atlas_port": atlas_port, "issuer_port": issuer_port,
+        "trading_venues_file": registry})
     summary["services"] = {"atlas": atlas_url, "issuer": issuer_url, "files": files,
-                           "minter": minter.address}
+                           "minter": minter.address, "venues": venue_urls}
     if (jobs := summary.get("keeper_jobs")) is not None:
         jobs.settings = summary["settings"]  # the flows jobs reach core banking and the issuer
     return summary

@@ -23,8 +23,10 @@ def assert_stack_output(out: str) -> None:
     assert "Strongroom local stack is up" in out
     assert "upstream mainnet  http://127.0.0.1:18545" in out
     for name in ("cold_multisig", "warm_multisig", "pauser_multisig", "timelock", "whitelist",
-                 "vault", "escrow"):
+                 "vault", "escrow", "staking_pool"):
         assert f"    {name}" in out
+    for venue in ("deepbook", "fastlane", "thirdex"):  # the trading venues, each its own process
+        assert re.search(rf"venue {venue} +http://127.0.0.1:\d+ ", out)
     assert "'ok': True" in out
     assert "GET /v1/balances -> ETH 1000000000000000000 wei" in out  # deposit mirrored end to end
     assert "sr_" not in out  # the demo API key is written to a 0600 file, never printed
