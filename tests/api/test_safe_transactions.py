@@ -55,15 +55,16 @@ def keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyring]:
     ring.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def owners(accounts: Any) -> list[Any]:
     """Three owners of the multisig (ape test accounts with private keys)."""
     return [accounts[i] for i in (1, 2, 3)]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def multisig(project: Any, accounts: Any, owners: list[Any]) -> Any:
-    """Our 2-of-3 Multisig, funded with 5 ETH."""
+    """Our 2-of-3 Multisig, funded with 5 ETH (once per module: ape's isolation reverts what each
+    test does on chain)."""
     msig = accounts[0].deploy(project.Multisig, [o.address for o in owners], 2,
                               [accounts[i].address for i in (6, 7, 8)], 2, 30 * DAY)
     accounts[0].transfer(msig, 5 * 10**18)
