@@ -18,6 +18,7 @@ import httpx
 from eth_utils import to_checksum_address
 from pydantic import BaseModel, ValidationError
 
+from keeper import jsonsafe
 from keeper.keys.secrets import Secret
 from keeper.partners.interface import (
     AccountsPage,
@@ -92,7 +93,7 @@ class WarpClient:
             if attempt:
                 self._pause(attempt, last)
             try:
-                reply = self._http.request(method, path, json=body, headers=headers)
+                reply, content = self._send(method, path, body, headers)
             except httpx.TransportError as exc:
                 last = PartnerUnavailable(f"{method} {path}: {type(exc).__name__}")
                 continue
@@ -104,9 +105,21 @@ class WarpClient:
                 last = PartnerUnavailable(f"{method} {path}: HTTP {reply.status_code}",
                                           status=reply.status_code, retry_after=_retry_after(reply))
                 continue
-            return _decode(method, path, reply)
+            return _decode(method, path, reply, content)
         assert last is not None
         raise last
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None,
+              headers: dict[str, str]) -> tuple[httpx.Response, bytes | None]:
+        """The reply and at most :data:`MAX_REPLY_BYTES` of its body (None: it was longer,
+        and reading stopped there: a hostile partner cannot fill our memory)."""
+        with self._http.stream(method, path, json=body, headers=headers) as reply:
+            content = bytearray()
+            for chunk in reply.iter_bytes():
+                content += chunk
+                if len(content) > MAX_REPLY_BYTES:
+                    return reply, None
+            return reply, bytes(content)
 
     def _pause(self, attempt: int, last: PartnerError | None) -> None:
         delay = min(self._backoff_s * 2 ** (attempt - 1), self._max_backoff_s)
@@ -121,12 +134,12 @@ def _retry_after(reply: httpx.Response) -> float | None:
     return float(value) if value.isdigit() and len(value) < 7 else None
 
 
-def _decode(method: str, path: str, reply: httpx.Response) -> Any:
+def _decode(method: str, path: str, reply: httpx.Response, content: bytes | None) -> Any:
     where = f"{method} {path}: HTTP {reply.status_code}"
-    if len(reply.content) > MAX_REPLY_BYTES:
+    if content is None:
         raise PartnerProtocolError(f"{where}: reply larger than {MAX_REPLY_BYTES} bytes")
     try:
-        data = reply.json()
+        data = jsonsafe.loads(content)
     except ValueError:
         data = None
     if 400 <= reply.status_code < 500:

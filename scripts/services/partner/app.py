@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from eth_utils import is_checksum_address, to_checksum_address
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from keeper.partners.chainscan import ASSETS
@@ -101,6 +101,10 @@ def create_app(store: Store, chain: PartnerChain, faults: Faults, *, api_key: st
         kind = faults.config.hostile
         if kind == "not_json":
             return Response(b"<html>oops</html>", 200, media_type="application/json")
+        if kind == "deep_json":  # nesting deeper than any parser's recursion
+            return Response(b"[" * 200_000 + b"]" * 200_000, 200, media_type="application/json")
+        if kind == "huge_body":  # streamed, no Content-Length: the reader must cap it
+            return StreamingResponse(iter([b" " * 1024 * 1024] * 64), media_type="application/json")
         return JSONResponse(body if kind is None else reports.hostile(kind, body))
 
     def rendered() -> list[dict[str, Any]]:

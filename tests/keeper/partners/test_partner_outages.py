@@ -16,7 +16,7 @@ from strongroom_testkit.partner import Partner, holding, send_eth, send_token, s
 
 C = 2  # the module partner's confirmations (conftest)
 HOSTILE = ("not_json", "negative_amount", "huge_amount", "bad_hash", "bad_address", "wrong_type",
-           "extra_field", "huge_list", "stuck_pages")
+           "extra_field", "huge_list", "stuck_pages", "deep_json")
 
 
 def alerts(ledger: Ledger, kind: str) -> list[str]:
@@ -174,3 +174,19 @@ def test_a_pull_requested_while_a_sync_runs_is_not_forgotten(custody: PartnerCus
     custody.store.set_state(requested_at=now() - timedelta(seconds=30))
     assert custody.sync(force=True).status == "ok"
     assert custody.store.state()["requested_at"] is None  # served by this sync
+
+
+def test_an_endless_reply_is_cut_off_not_read_into_memory(partner: Partner,
+                                                        custody: PartnerCustody) -> None:
+    import tracemalloc
+
+    partner.set_faults(hostile="huge_body")  # 64 MiB, streamed without a Content-Length
+    tracemalloc.start()
+    try:
+        result = custody.sync(force=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        partner.set_faults()
+    assert result.status == "protocol_error"
+    assert peak < 24 * 1024 * 1024  # the reader stops at its cap (8 MiB)
