@@ -36,6 +36,7 @@ from keeper.partners.interface import (
 M = TypeVar("M", bound=BaseModel)
 MAX_REPLY_BYTES = 8 * 1024 * 1024
 RETRYABLE = frozenset({500, 502, 503, 504})
+REPLY_DEADLINE_TIMEOUTS = 3  # a whole reply may take this many read timeouts
 
 
 class WarpClient:
@@ -51,6 +52,7 @@ class WarpClient:
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s,
                                   headers={"Authorization": f"Bearer {api_key.reveal()}"})
         self._retries, self._backoff_s, self._max_backoff_s = retries, backoff_s, max_backoff_s
+        self._timeout_s = timeout_s
         self._sleep = sleep
         self.waited: list[float] = []  # every pause taken (backoff or Retry-After), seconds
 
@@ -112,10 +114,14 @@ class WarpClient:
     def _send(self, method: str, path: str, body: dict[str, Any] | None,
               headers: dict[str, str]) -> tuple[httpx.Response, bytes | None]:
         """The reply and at most :data:`MAX_REPLY_BYTES` of its body (None: it was longer,
-        and reading stopped there: a hostile partner cannot fill our memory)."""
+        and reading stopped there: a hostile partner cannot fill our memory). The whole reply
+        must arrive within :data:`REPLY_DEADLINE_TIMEOUTS` timeouts (a trickle is cut off)."""
+        deadline = time.monotonic() + REPLY_DEADLINE_TIMEOUTS * self._timeout_s
         with self._http.stream(method, path, json=body, headers=headers) as reply:
             content = bytearray()
             for chunk in reply.iter_bytes():
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"{method} {path}: reply not complete in time")
                 content += chunk
                 if len(content) > MAX_REPLY_BYTES:
                     return reply, None

@@ -6,12 +6,14 @@ Amounts on the wire are decimal strings of integer base units.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from eth_utils import is_checksum_address, to_checksum_address
@@ -65,6 +67,12 @@ def _units_available(store: Store, client_ref: str, asset: str) -> int:
     return total[asset]
 
 
+async def _trickle(count: int = 30) -> AsyncIterator[bytes]:
+    for _ in range(count):
+        await asyncio.sleep(0.2)
+        yield b" "
+
+
 def create_app(store: Store, chain: PartnerChain, faults: Faults, *, api_key: str,
                admin_token: str, whitelist: set[str]) -> FastAPI:
     """The FastAPI app."""
@@ -103,6 +111,8 @@ def create_app(store: Store, chain: PartnerChain, faults: Faults, *, api_key: st
             return Response(b"<html>oops</html>", 200, media_type="application/json")
         if kind == "deep_json":  # nesting deeper than any parser's recursion
             return Response(b"[" * 200_000 + b"]" * 200_000, 200, media_type="application/json")
+        if kind == "trickle":  # one byte every 0.2 s: each read is quick, the reply endless
+            return StreamingResponse(_trickle(), media_type="application/json")
         if kind == "huge_body":  # streamed, no Content-Length: the reader must cap it
             return StreamingResponse(iter([b" " * 1024 * 1024] * 64), media_type="application/json")
         return JSONResponse(body if kind is None else reports.hostile(kind, body))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 WrongKind = Literal["amount", "address", "missing", "invented"]
 Hostile = Literal["not_json", "negative_amount", "huge_amount", "bad_hash", "bad_address",
                   "wrong_type", "extra_field", "huge_list", "stuck_pages",
-                  "foreign_address", "huge_body", "deep_json"]
+                  "foreign_address", "huge_body", "deep_json", "trickle"]
 
 
 class WrongReport(BaseModel):

@@ -190,3 +190,15 @@ def test_an_endless_reply_is_cut_off_not_read_into_memory(partner: Partner,
         partner.set_faults()
     assert result.status == "protocol_error"
     assert peak < 24 * 1024 * 1024  # the reader stops at its cap (8 MiB)
+
+
+def test_a_reply_trickling_forever_is_an_outage_not_a_hung_sync(
+        w3: Any, partner: Partner, ledger: Ledger, home: str) -> None:
+    partner.set_faults(hostile="trickle")  # a byte every 0.2 s: no single read times out
+    client = partner.client(retries=0, timeout_s=0.5)
+    try:
+        result = PartnerCustody(ledger, client, w3, confirmations=C, whitelist=[home]).sync(force=True)
+    finally:
+        partner.set_faults()
+        client.close()
+    assert result.status == "unavailable"  # cut at the reply's deadline, not read to its end
