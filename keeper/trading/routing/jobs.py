@@ -7,6 +7,11 @@ The venues come from the venue registry file (``keeper.trading.venues.load_regis
 ``trading_venues_file``; without it the job does nothing. The execution policy is the
 jurisdiction rules (``keeper.trading.jurisdiction.JurisdictionPolicy``) of the file named by
 ``trading_jurisdiction_rules_file``.
+
+After each resume the fills of the parents it settled, and of every parent finished in the last
+:data:`keeper.trading.desk.RESUME_LOOKBACK_MS` whose fills are not in the tax lots yet (a desk
+that crashed between routing and the lots), are recorded in the clients' tax lots
+(:class:`keeper.trading.desk.TradingDesk`; idempotent: fills already there change nothing).
 """
 
 from __future__ import annotations
@@ -49,15 +54,21 @@ def close_router(router: Router) -> None:
 
 
 def resume(run: JobRun) -> int:
-    """Resume every unfinished parent; returns how many were looked at."""
-    router = router_from_settings(run.host.settings, run.host.ledger.engine,
-                                  run.host.ledger.raise_alert)
-    if router is None:
+    """Resume every unfinished parent and record the fills of those done in the tax lots;
+    returns how many parents were resumed. (The job's runs are audited by ``keeper.jobs``; the
+    desk here writes no audit records of its own.)"""
+    from keeper.trading.desk import RESUME_LOOKBACK_MS, TradingDesk  # builds on this module
+
+    desk = TradingDesk.from_settings(run.host.settings, run.host.ledger.engine,
+                                     run.host.ledger.raise_alert, audit=None, catch_up_ms=None)
+    if desk is None:
         return 0
     try:
-        done = router.resume()
+        done = desk.router.resume()
+        desk.book_executions(done)
+        desk.book_finished(desk.clock() - RESUME_LOOKBACK_MS)
     finally:
-        close_router(router)
+        desk.close()
     if done:
         log.info("routing resumed %d parent(s): %s", len(done),
                  ", ".join(f"{ex.parent.id}={ex.status}" for ex in done))
