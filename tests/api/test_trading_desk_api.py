@@ -1,0 +1,115 @@
+"""``/v1/trading`` over the app built by ``create_app`` and the session's three venue services:
+auth (no credential 401, a key without ``ops`` 403), an order routed and read back (fills, VWAP,
+fees, baseline), a retry with the same id returning the same execution, a refusal (422 naming the
+rule, nothing stored), an id reused for another order (409), the report as HTML and PDF, a
+client's tax lots; and 503 in the one error shape without a venue registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+import keeper.clients as clients
+from api.main import create_app
+from keeper.keys.secrets import write_secret_file
+from keeper.ledger import make_engine
+from strongroom_testkit.apiworld import build_world
+from strongroom_testkit.venues import venue_services  # noqa: F401  (session fixture)
+
+BTC = 10**8
+ORDER = {"id": "api-buy-1", "client_id": "api-c1", "symbol": "BTC/USD", "side": "buy",
+         "amount": str(BTC), "jurisdiction": "US", "client_type": "institutional"}
+
+
+@pytest.fixture(scope="module")
+def desk_api(tmp_path_factory, venue_services):  # noqa: F811
+    """The app over a migrated world with the venue registry configured, and two keys."""
+    d = Path(tmp_path_factory.mktemp("desk-api"))
+    world = build_world(d)
+    registry = {"venues": []}
+    for name, v in venue_services.items():
+        write_secret_file(d / f"venue-{name}.key", v.api_key)
+        registry["venues"].append({"id": name, "url": v.url, "api_key_file": f"venue-{name}.key"})
+    (d / "venues.json").write_text(json.dumps(registry))
+    settings = world.settings().model_copy(update={
+        "trading_venues_file": d / "venues.json", "secrets_dir": d,
+        "rate_limit_per_minute": 10**6})
+    engine = make_engine(world.url)
+    with Session(engine) as s:
+        ops = clients.issue_key(s, world.alice.client.id, [clients.OPS]).api_key
+        read = clients.issue_key(s, world.alice.client.id, [clients.CLIENT_READ]).api_key
+    engine.dispose()
+    with TestClient(create_app(settings)) as api:
+        yield SimpleNamespace(api=api, world=world, ops={"Authorization": f"Bearer {ops}"},
+                              read={"Authorization": f"Bearer {read}"})
+
+
+def test_every_route_needs_an_ops_credential(desk_api):
+    api = desk_api.api
+    calls = [("POST", "/v1/trading/orders", ORDER), ("GET", "/v1/trading/orders/x", None),
+             ("GET", "/v1/trading/orders/x/report", None),
+             ("GET", "/v1/trading/clients/api-c1/taxlots", None)]
+    for method, path, body in calls:
+        r = api.request(method, path, json=body)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+        r = api.request(method, path, json=body, headers=desk_api.read)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    assert api.get("/v1/trading/orders/api-buy-1", headers=desk_api.ops).status_code == 404
+
+
+def test_an_order_routed_read_back_reported_and_in_the_lots(desk_api):
+    api, ops = desk_api.api, desk_api.ops
+    r = api.post("/v1/trading/orders", json=ORDER, headers=ops)
+    assert r.status_code == 201, r.text
+    order = r.json()
+    assert order["status"] == "filled" and order["filled"] == str(BTC)
+    assert sum(int(f["amount"]) for f in order["fills"]) == BTC
+    assert int(order["notional"]) == sum(int(f["cost"]) for f in order["fills"])
+    assert int(order["fees"]) == sum(int(f["fee"]) for f in order["fills"]) > 0
+    assert order["vwap"] is not None and order["baseline"] in {"deepbook", "fastlane"}
+    assert "thirdex" not in {f["venue"] for f in order["fills"]}  # US rules forbid it
+    assert api.get("/v1/trading/orders/api-buy-1", headers=ops).json() == order
+    # a retry with the same id: the same execution, nothing routed again
+    assert api.post("/v1/trading/orders", json=ORDER, headers=ops).json() == order
+    conflict = api.post("/v1/trading/orders", json={**ORDER, "amount": str(2 * BTC)}, headers=ops)
+    assert conflict.status_code == 409 and "already stored" in conflict.json()["error"]["message"]
+
+    html = api.get("/v1/trading/orders/api-buy-1/report", headers=ops)
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "api-buy-1" in html.text
+    pdf = api.get("/v1/trading/orders/api-buy-1/report?format=pdf", headers=ops)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+
+    lots = api.get("/v1/trading/clients/api-c1/taxlots", headers=ops).json()
+    assert lots["client_id"] == "api-c1"
+    assert sum(int(x["quantity"]) for x in lots["lots"]) == BTC
+    assert sum(int(x["basis"]) for x in lots["lots"]) == int(order["notional"]) + int(order["fees"])
+    assert api.get("/v1/trading/clients/nobody/taxlots", headers=ops).json()["lots"] == []
+
+
+def test_a_refused_order_is_a_422_naming_the_rule_and_stores_nothing(desk_api):
+    api, ops = desk_api.api, desk_api.ops
+    r = api.post("/v1/trading/orders", json={**ORDER, "id": "api-kp-1", "jurisdiction": "KP"},
+                 headers=ops)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+    assert "sanction" in r.json()["error"]["message"]
+    assert api.get("/v1/trading/orders/api-kp-1", headers=ops).status_code == 404
+    for bad in ({"amount": "0"}, {"amount": "1.5"}, {"symbol": "DOGE/USD"}, {"id": "a b"},
+                {"jurisdiction": "usa"}, {"extra": 1}):
+        r = api.post("/v1/trading/orders", json={**ORDER, **bad}, headers=ops)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error", bad
+
+
+def test_without_a_venue_registry_every_route_is_a_503(desk_api, tmp_path):
+    settings = desk_api.world.settings().model_copy(update={"rate_limit_per_minute": 10**6})
+    with TestClient(create_app(settings)) as api:
+        r = api.get("/v1/trading/orders/x", headers=desk_api.ops)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+        r = api.post("/v1/trading/orders", json=ORDER, headers=desk_api.ops)
+        assert r.status_code == 503
