@@ -31,6 +31,7 @@ from api.routes import (
     safe_delegates,
     safe_transactions,
     statements,
+    trading,
     transactions,
     transfers,
     webhooks,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(safe_delegates.router)
     app.include_router(oauth.router)
     app.include_router(partners.router)
+    app.include_router(trading.router)
     for module in (clients, balances, statements, deposit_instructions,
                    orders, transfers, withdrawals, corebanking, issuer_webhooks,
                    transactions, webhooks):
