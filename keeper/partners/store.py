@@ -92,16 +92,13 @@ class PartnerStore:
 
     def add_reports(self, txs: list[PartnerTx]) -> None:
         """Store newly reported transactions (verdict ``pending``)."""
-        if not txs:
-            return
         at = now()
-        with self.engine.begin() as conn:
-            conn.execute(insert(REPORTS), [{
-                "partner": self.name, "partner_tx_id": t.id, "client_ref": t.client_ref,
-                "kind": t.kind, "asset": t.asset, "amount": str(t.amount), "fee": str(t.fee),
-                "sender": t.sender, "recipient": t.to, "tx_hash": t.tx_hash,
-                "log_index": t.log_index, "block_number": t.block_number, "digest": digest(t),
-                "verdict": "pending", "first_seen_at": at} for t in txs])
+        rows = [{"partner": self.name, "partner_tx_id": t.id, "client_ref": t.client_ref,
+                 "kind": t.kind, "asset": t.asset, "amount": str(t.amount), "fee": str(t.fee),
+                 "sender": t.sender, "recipient": t.to, "tx_hash": t.tx_hash,
+                 "log_index": t.log_index, "block_number": t.block_number, "digest": digest(t),
+                 "verdict": "pending", "first_seen_at": at} for t in txs]
+        self._insert_new(REPORTS, rows)  # another sync may record some first: keep its
 
     def decide(self, conn: Connection, report_id: int, verdict: str, move: Move | None) -> None:
         """Record a verdict (inside the caller's transaction) and claim its chain move."""
@@ -124,13 +121,25 @@ class PartnerStore:
         """Store chain moves seen at the sub-account addresses (each once)."""
         known = {r["move_key"] for r in self._rows(select(MOVES.c.move_key).where(
             MOVES.c.partner == self.name, MOVES.c.move_key.in_([m.key for m in moves])))}
-        fresh = [m for m in moves if m.key not in known and m.amount > 0]
-        if fresh:
+        rows = [{"partner": self.name, "move_key": m.key, "tx_hash": m.tx_hash,
+                 "block_number": m.block, "asset": m.asset, "amount": str(m.amount),
+                 "sender": m.sender, "recipient": m.recipient, "matched": False}
+                for m in moves if m.key not in known and m.amount > 0]
+        self._insert_new(MOVES, rows)
+
+    def _insert_new(self, table: Any, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows``, skipping those another sync inserted first (unique keys)."""
+        if not rows:
+            return
+        try:
             with self.engine.begin() as conn:
-                conn.execute(insert(MOVES), [{
-                    "partner": self.name, "move_key": m.key, "tx_hash": m.tx_hash,
-                    "block_number": m.block, "asset": m.asset, "amount": str(m.amount),
-                    "sender": m.sender, "recipient": m.recipient, "matched": False} for m in fresh])
+                conn.execute(insert(table), rows)
+        except IntegrityError:
+            for row in rows:
+                try:
+                    self._write(insert(table).values(**row))
+                except IntegrityError:
+                    pass
 
     def unmatched_moves(self, up_to: int) -> list[dict[str, Any]]:
         """Chain moves up to block ``up_to`` no reported transaction accounts for."""

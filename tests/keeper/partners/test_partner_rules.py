@@ -163,3 +163,22 @@ def test_a_second_move_in_a_reported_transaction_is_still_an_unreported_move(dat
     assert result.breaks == ["unreported_on_chain"]
     (found,) = custody.store.breaks()
     assert found["ref"] == f"move:{TX}:4"
+
+
+def test_two_syncs_recording_the_same_new_report_do_not_fail(tmp_path: Any) -> None:
+    from keeper.ledger import make_engine
+    from keeper.partners import upgrade
+    from keeper.partners.store import PartnerStore
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        first, second = PartnerStore(engine, "warp"), PartnerStore(engine, "warp")
+        tx = _parse(PartnerTx, GOOD)
+        other = _parse(PartnerTx, {**GOOD, "id": "dep_2", "seq": 2})
+        first.add_reports([tx])
+        second.add_reports([tx, other])  # a concurrent sync saw the same report first
+        assert sorted(r["partner_tx_id"] for r in first.reports()) == ["dep_1", "dep_2"]
+    finally:
+        engine.dispose()
