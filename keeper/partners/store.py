@@ -98,7 +98,7 @@ class PartnerStore:
                  "sender": t.sender, "recipient": t.to, "tx_hash": t.tx_hash,
                  "log_index": t.log_index, "block_number": t.block_number, "digest": digest(t),
                  "verdict": "pending", "first_seen_at": at} for t in txs]
-        self._insert_new(REPORTS, rows)  # another sync may record some first: keep its
+        self._insert_new(REPORTS, rows)  # another sync may record some first: theirs stay
 
     def decide(self, conn: Connection, report_id: int, verdict: str, move: Move | None) -> None:
         """Record a verdict (inside the caller's transaction) and claim its chain move."""
@@ -119,8 +119,11 @@ class PartnerStore:
     # --- moves -------------------------------------------------------------------------------
     def add_moves(self, moves: list[Move]) -> None:
         """Store chain moves seen at the sub-account addresses (each once)."""
-        known = {r["move_key"] for r in self._rows(select(MOVES.c.move_key).where(
-            MOVES.c.partner == self.name, MOVES.c.move_key.in_([m.key for m in moves])))}
+        keys = [m.key for m in moves]
+        known: set[str] = set()
+        for i in range(0, len(keys), 500):  # bounded IN lists (SQLite caps bound variables)
+            known |= {r["move_key"] for r in self._rows(select(MOVES.c.move_key).where(
+                MOVES.c.partner == self.name, MOVES.c.move_key.in_(keys[i:i + 500])))}
         rows = [{"partner": self.name, "move_key": m.key, "tx_hash": m.tx_hash,
                  "block_number": m.block, "asset": m.asset, "amount": str(m.amount),
                  "sender": m.sender, "recipient": m.recipient, "matched": False}
