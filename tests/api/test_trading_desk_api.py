@@ -106,6 +106,18 @@ def test_a_refused_order_is_a_422_naming_the_rule_and_stores_nothing(desk_api):
         assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error", bad
 
 
+def test_an_order_nothing_could_fill_is_read_back_and_reported(desk_api):
+    api, ops = desk_api.api, desk_api.ops
+    body = {**ORDER, "id": "api-low-1", "client_id": "api-c3", "limit_price": "1"}
+    r = api.post("/v1/trading/orders", json=body, headers=ops)
+    assert r.status_code == 201, r.text
+    assert r.json()["filled"] == "0" and r.json()["fills"] == []
+    assert r.json()["status"] in {"rejected", "partial"}
+    assert api.get("/v1/trading/orders/api-low-1", headers=ops).json() == r.json()
+    assert api.get("/v1/trading/orders/api-low-1/report", headers=ops).status_code == 200
+    assert api.get("/v1/trading/clients/api-c3/taxlots", headers=ops).json()["lots"] == []
+
+
 def test_without_a_venue_registry_every_route_is_a_503(desk_api, tmp_path):
     settings = desk_api.world.settings().model_copy(update={"rate_limit_per_minute": 10**6})
     with TestClient(create_app(settings)) as api:
