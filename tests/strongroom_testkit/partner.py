@@ -39,6 +39,7 @@ class Partner:
     admin_token: str
     webhook_secret: str
     log: Path
+    argv: list[str]
 
     def client(self, **options: Any) -> WarpClient:
         """A new API client (fast backoff unless ``options`` say otherwise)."""
@@ -63,6 +64,12 @@ class Partner:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise AssertionError(f"partner never got there: {self.log.read_text()[-2000:]}")
             time.sleep(0.1)
+
+    def kill_and_restart(self) -> None:
+        """SIGKILL (a crash, no clean shutdown), then start again on the same port and database."""
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.proc = _spawn(self.argv, self.url, self.log)
 
     def stop(self) -> None:
         """Terminate the process."""
@@ -94,21 +101,25 @@ def start_partner(tmp: Path, rpc_url: str, *, whitelist: list[str], extra: list[
     if webhook:
         argv += ["--webhook", webhook, "--webhook-secret-file", str(files["hook"])]
     log = tmp / f"partner-{port}.log"
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    return Partner(_spawn(argv, url, log), url, api_key, admin_token, hook, log, argv)
+
+
+def _spawn(argv: list[str], url: str, log: Path) -> subprocess.Popen[bytes]:
+    """Start the service and wait until it answers."""
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"partner exited: {log.read_text()[-3000:]}")
         try:
             httpx.get(url + "/health", timeout=2).raise_for_status()
-            break
+            return proc
         except httpx.HTTPError:
             if time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError(f"partner did not start: {log.read_text()[-3000:]}") from None
             time.sleep(0.2)
-    return Partner(proc, url, api_key, admin_token, hook, log)
 
 
 def mint_usdc(w3: Any, to: str, units: int) -> None:

@@ -202,3 +202,22 @@ def test_a_reply_trickling_forever_is_an_outage_not_a_hung_sync(
         partner.set_faults()
         client.close()
     assert result.status == "unavailable"  # cut at the reply's deadline, not read to its end
+
+
+def test_a_partner_killed_after_accepting_a_withdrawal_sends_it_exactly_once(
+        w3: Any, partner: Partner, custody: PartnerCustody, payer: str, home: str) -> None:
+    address = custody.open_account("client-crash")
+    send_eth(w3, payer, address, 10**17)
+    send_token(w3, USDC.address, payer, address, 9 * 10**6)
+    settle(w3, partner, C, lambda txs: sum(t.client_ref == "client-crash" for t in txs) == 2)
+    assert custody.sync().verified == 2
+    row = custody.request_withdrawal("client-crash", "USDC", 4 * 10**6, home)
+    partner.kill_and_restart()  # wherever the worker was: before signing, after, mid-broadcast
+    partner.wait(lambda s: any(w["id"] == row["partner_tx_id"] and w["tx_hash"]
+                               for w in s["withdrawals"]))
+    settle(w3, partner, C, lambda txs: any(t.id == row["partner_tx_id"] for t in txs))
+    result = custody.sync()
+    assert (result.verified, result.breaks) == (1, [])
+    out = [m for m in _moves(w3, address) if m.asset == "USDC" and m.sender == address]
+    assert len(out) == 1 and out[0].amount == 4 * 10**6
+    assert holding(custody, "client-crash", "USDC") == 5 * 10**6
