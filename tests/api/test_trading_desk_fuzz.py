@@ -54,7 +54,7 @@ schema = schemathesis.pytest.from_fixture("desk_schema").exclude(path_regex=r"^(
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 def test_trading_desk_routes_never_fail_and_answer_as_documented(case: schemathesis.Case,
                                                                  desk_fuzz) -> None:
     case.call_and_validate(headers=desk_fuzz[1], checks=CHECKS)
