@@ -187,25 +187,34 @@ def use_sender(world: World, w3: Any, ring: Keyring, config: SenderConfig,
     world.service = world.make_service(sender=world.payer)
 
 
-@pytest.fixture
-def chain_world(world: World, project: Any, accounts: Any, chain: Any, w3: Any, usdc: Any,
-                hot_ring: Keyring) -> World:
-    """``world`` with a vault (dest whitelisted, 1M USDC) whose CUSTOMER is "eth-hot" and a
-    withdrawal service sending from that key (fee ceiling 300 gwei, bump after 60 s);
-    ``world.use_sender(config)`` switches to a sender with another fee policy."""
+@pytest.fixture(scope="module")
+def flows_vault(project: Any, accounts: Any, chain: Any, w3: Any, usdc: Any) -> tuple[Any, Any]:
+    """A vault and its whitelist (dest and MIXER whitelisted and active, 1M USDC in the vault),
+    deployed once per module: ape's isolation reverts what each test does to them."""
     admin, officer, dest = accounts[0], accounts[2], accounts[6]
     vault, wl = dep.deploy_open_vault(project, admin, officer)
     wl.add(dest.address, sender=officer)
     wl.add(MIXER, sender=officer)
     w3.provider.make_request("evm_increaseTime", [2])
     w3.provider.make_request("anvil_mine", ["0x1"])
-    hot = hot_ring.eth_address("eth-hot")
-    vault.setRoles(hot, VaultRole.CUSTOMER, sender=admin)
-    chain.provider.set_balance(hot, 10**21)
     master = usdc.masterMinter()
     chain.provider.set_balance(master, 10**20)
     usdc.configureMinter(accounts[1].address, 10**18, sender=accounts[master])
     usdc.mint(vault.address, 1_000_000 * USDC, sender=accounts[1])
+    return vault, wl
+
+
+@pytest.fixture
+def chain_world(world: World, flows_vault: tuple[Any, Any], accounts: Any, chain: Any, w3: Any,
+                hot_ring: Keyring) -> World:
+    """``world`` with a vault (dest whitelisted, 1M USDC) whose CUSTOMER is "eth-hot" and a
+    withdrawal service sending from that key (fee ceiling 300 gwei, bump after 60 s);
+    ``world.use_sender(config)`` switches to a sender with another fee policy."""
+    admin, officer, dest = accounts[0], accounts[2], accounts[6]
+    vault, wl = flows_vault
+    hot = hot_ring.eth_address("eth-hot")
+    vault.setRoles(hot, VaultRole.CUSTOMER, sender=admin)
+    chain.provider.set_balance(hot, 10**21)
     world.vault = vault.address.lower()
     w: Any = world
     w.dest, w.vault_contract, w.admin = dest.address, vault, admin
