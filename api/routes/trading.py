@@ -17,6 +17,7 @@ the desk's.
 
 from __future__ import annotations
 
+import logging
 import threading
 from enum import StrEnum
 from typing import Annotated, Any
@@ -41,16 +42,23 @@ OpsPrincipal = Annotated[Principal, Security(get_principal, scopes=[OPS])]
 Symbol = StrEnum("Symbol", {s: s for s in sorted(MARKETS)})  # type: ignore[misc]
 Symbol.__doc__ = "A market the venues trade."
 _BUILD = threading.Lock()
+log = logging.getLogger("api.trading")
 
 
 def get_desk(request: Request) -> TradingDesk:
-    """The app's desk, built on first use from its settings (503 when no venue registry is
-    configured)."""
+    """The app's desk, built on first use from its settings: 503 when no venue registry is
+    configured, or while the registry, a venue key file or the rules file cannot be read (the
+    cause is logged, not answered; the next request tries again)."""
     state = request.app.state
     with _BUILD:
         if not hasattr(state, "trading"):
-            state.trading = TradingDesk.from_settings(state.settings, state.engine,
-                                                      state.ledger.raise_alert)
+            try:
+                state.trading = TradingDesk.from_settings(state.settings, state.engine,
+                                                          state.ledger.raise_alert)
+            except (OSError, ValueError) as e:
+                log.error("trading desk unavailable: %s", e)
+                raise HTTPException(503, "trading is unavailable: its configuration cannot "
+                                    "be read") from None
     if state.trading is None:
         raise HTTPException(503, "trading is not configured: no venue registry")
     return state.trading

@@ -118,6 +118,22 @@ def test_an_order_nothing_could_fill_is_read_back_and_reported(desk_api):
     assert api.get("/v1/trading/clients/api-c3/taxlots", headers=ops).json()["lots"] == []
 
 
+def test_an_unreadable_venue_registry_is_a_503_until_it_is_fixed(desk_api, tmp_path):
+    registry = {"venues": [{"id": "deepbook", "url": "http://127.0.0.1:9",
+                            "api_key_file": "missing.key"}]}
+    (tmp_path / "venues.json").write_text(json.dumps(registry))
+    settings = desk_api.world.settings().model_copy(update={
+        "trading_venues_file": tmp_path / "venues.json", "secrets_dir": tmp_path,
+        "rate_limit_per_minute": 10**6})
+    with TestClient(create_app(settings)) as api:
+        r = api.get("/v1/trading/clients/api-c1/taxlots", headers=desk_api.ops)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+        assert "missing.key" not in r.text
+        write_secret_file(tmp_path / "missing.key", "k" * 32)  # the operator fixes it
+        r = api.get("/v1/trading/clients/api-nobody/taxlots", headers=desk_api.ops)
+        assert r.status_code == 200 and r.json()["lots"] == []
+
+
 def test_without_a_venue_registry_every_route_is_a_503(desk_api, tmp_path):
     settings = desk_api.world.settings().model_copy(update={"rate_limit_per_minute": 10**6})
     with TestClient(create_app(settings)) as api:
