@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from web3 import Web3
@@ -271,6 +272,7 @@ class PartnerCustody:
         requests = {w["partner_tx_id"]: w for w in self.store.withdrawals() if w["partner_tx_id"]}
         open_requests = {w["client_ref"] for w in self.store.withdrawals("requested")}
         claimed = set(self.store.claimed())
+        posting: list[tuple[dict, chainscan.Move, Any]] = []
         for row in self.store.reports("pending"):
             address = accounts.get(row["client_ref"])
             r = Reported(row["kind"], row["asset"], int(row["amount"]), int(row["fee"]),
@@ -293,8 +295,10 @@ class PartnerCustody:
                 self._decide(row, verdict.kind, verdict.detail, verdict.move, result)
             else:
                 assert verdict.move is not None
-                if self._post(row, address, verdict.move, facts.block if facts else 0, result):
-                    claimed.add(verdict.move.key)
+                posting.append(self._post(row, address, verdict.move, facts.block if facts else 0))
+                claimed.add(verdict.move.key)
+        for row, move, outcome in posting:  # queued together: the ledger commits them in groups
+            self._settled(row, move, outcome, result)
 
     def _decide(self, row: dict, kind: str, detail: str, move: chainscan.Move | None,
                 result: SyncResult) -> None:
@@ -319,28 +323,40 @@ class PartnerCustody:
         with self.ledger.engine.begin() as conn:
             append(conn, record)
 
-    def _post(self, row: dict, address: str, move: chainscan.Move, block: int,
-              result: SyncResult) -> bool:
+    def _post(self, row: dict, address: str, move: chainscan.Move, block: int
+              ) -> tuple[dict, chainscan.Move, Any]:
+        """Queue the postings of a verified report with its verdict and audit record (one
+        transaction); returns the ledger's ticket (None: nothing to post, verdict recorded)."""
         specs = transfers(self.ledger, partner=self.name, address=address,
                           client_ref=row["client_ref"], kind=row["kind"], asset=row["asset"],
                           amount=int(row["amount"]), fee=int(row["fee"]), move_key=move.key,
                           tx_hash=row["tx_hash"], block=block)
+
         def hook(conn: Connection) -> None:
             self.store.decide(conn, row["id"], "verified", move)
             append(conn, self._audit("partners.verified", row, {"move": move.key, "block": block}))
 
+        if not specs:  # nothing to move (a zero-value transfer): the verdict alone
+            with self.ledger.engine.begin() as conn:
+                hook(conn)
+            return row, move, None
         try:
-            if specs:
-                self.ledger.post_all(specs, hook=hook)
-            else:  # nothing to move (a zero-value transfer): the verdict alone
-                with self.ledger.engine.begin() as conn:
-                    hook(conn)
+            return row, move, self.ledger.submit(specs, hook)
+        except LedgerError as exc:
+            return row, move, exc
+
+    def _settled(self, row: dict, move: chainscan.Move, outcome: Any, result: SyncResult) -> None:
+        """Wait for a queued posting; a refusal is a ``ledger_refused`` break."""
+        try:
+            if isinstance(outcome, LedgerError):
+                raise outcome
+            if outcome is not None:
+                outcome.result()
         except LedgerError as exc:
             self._decide(row, "ledger_refused", f"the ledger refused {row['partner_tx_id']}: "
                          f"{type(exc).__name__}: {exc}", move, result)
-            return False
+            return
         result.verified += 1
-        return True
 
     def _unreported(self, as_of: int, safe: int, result: SyncResult) -> None:
         # a decided report claims its own move; only undecided ones may still account for one

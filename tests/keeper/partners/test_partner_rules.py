@@ -182,3 +182,37 @@ def test_two_syncs_recording_the_same_new_report_do_not_fail(tmp_path: Any) -> N
         assert sorted(r["partner_tx_id"] for r in first.reports()) == ["dep_1", "dep_2"]
     finally:
         engine.dispose()
+
+
+def test_a_queued_posting_the_ledger_refuses_is_a_break_and_moves_nothing(tmp_path: Any) -> None:
+    from keeper.audit import upgrade as upgrade_audit
+    from keeper.keys.secrets import Secret
+    from keeper.ledger import Ledger
+    from keeper.ledger import upgrade as upgrade_ledger
+    from keeper.partners import PartnerCustody, WarpClient, upgrade
+    from keeper.partners.service import SyncResult
+
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    for migrate in (upgrade_ledger, upgrade_audit, upgrade):
+        migrate(url)
+    nowhere = WarpClient("http://127.0.0.1:9", Secret("never-called-0000"))  # not called
+    with Ledger(url, group_commit=True) as lg:  # postings queued to the group committer
+        custody = PartnerCustody(lg, nowhere, None, confirmations=2, whitelist=[HOME])  # type: ignore[arg-type]
+        custody.store.add_account("c1", SUB)
+        deposit = {**GOOD, "id": "dep_9", "amount": "500", "log_index": 3}
+        spend = {**GOOD, "id": "wd_9", "seq": 2, "kind": "withdrawal", "amount": "900", "fee": "0",
+                 "from": SUB, "to": HOME, "log_index": 4}
+        custody.store.add_reports([_parse(PartnerTx, deposit), _parse(PartnerTx, spend)])
+        rows = {r["partner_tx_id"]: r for r in custody.store.reports("pending")}
+        queued = [custody._post(rows["dep_9"], SUB, move(OUTSIDER, SUB), 90),  # noqa: SLF001
+                  custody._post(rows["wd_9"], SUB, Move(f"{TX}:4", TX, 90, "USDC", 900, SUB,  # noqa: SLF001
+                                                        HOME, 4), 90)]
+        result = SyncResult("ok")
+        for outcome in queued:
+            custody._settled(*outcome, result)  # noqa: SLF001
+        client = lg.balance(lg.client_account("c1", "USDC")).credit_balance
+    nowhere.close()
+    assert (result.verified, result.breaks) == (1, ["ledger_refused"])
+    assert client == 500  # the deposit only: the refused withdrawal moved nothing
+    verdicts = {r["partner_tx_id"]: r["verdict"] for r in custody.store.reports()}
+    assert verdicts == {"dep_9": "verified", "wd_9": "break"}
