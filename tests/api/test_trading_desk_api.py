@@ -2,7 +2,9 @@
 auth (no credential 401, a key without ``ops`` 403), an order routed and read back (fills, VWAP,
 fees, baseline), a retry with the same id returning the same execution, a refusal (422 naming the
 rule, nothing stored), an id reused for another order (409), the report as HTML and PDF, a
-client's tax lots; and 503 in the one error shape without a venue registry."""
+client's tax lots; 503 in the one error shape without a venue registry or with one that cannot
+be read; and schemathesis over the ``/v1/trading`` routes with the registry configured (no 5xx,
+every answer as documented; the shared fuzz world has no registry: 503 by design there)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import schemathesis
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
 from sqlalchemy.orm import Session
 
 import keeper.clients as clients
@@ -19,6 +23,7 @@ from api.main import create_app
 from keeper.keys.secrets import write_secret_file
 from keeper.ledger import make_engine
 from strongroom_testkit.apiworld import build_world
+from strongroom_testkit.fuzzing import CHECKS, asgi_schema
 from strongroom_testkit.venues import venue_services  # noqa: F401  (session fixture)
 
 BTC = 10**8
@@ -141,3 +146,19 @@ def test_without_a_venue_registry_every_route_is_a_503(desk_api, tmp_path):
         assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
         r = api.post("/v1/trading/orders", json=ORDER, headers=desk_api.ops)
         assert r.status_code == 503
+
+
+@pytest.fixture(scope="module")
+def desk_schema(desk_api) -> schemathesis.BaseSchema:
+    """The configured app's schema."""
+    return asgi_schema(desk_api.api.app)
+
+
+schema = schemathesis.pytest.from_fixture("desk_schema").exclude(path_regex=r"^(?!/v1/trading/)")
+
+
+@schema.parametrize()
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+def test_fuzzed_requests_never_fail_and_answer_as_documented(case: schemathesis.Case,
+                                                             desk_api) -> None:
+    case.call_and_validate(headers=desk_api.ops, checks=CHECKS)
