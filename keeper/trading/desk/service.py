@@ -18,7 +18,9 @@
   :meth:`TradingDesk.book_finished` records the fills of every parent finished since a moment
   that are not in the book yet (idempotent: fills already there change nothing); the routing
   resume job calls it for the recent past after each resume, and :meth:`TradingDesk.from_settings`
-  (a restart) for :data:`RESTART_LOOKBACK_MS`.
+  (a restart) for :data:`RESTART_LOOKBACK_MS`. Fills the book refuses (a venue clock far ahead)
+  never fail an order or block the others: an alert (:data:`LOTS_REFUSED`, once per parent)
+  and a later pass records them.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from keeper.trading.bestex import (
 from keeper.trading.routing import Execution, OrderRefusedError, ParentStatus, Router
 from keeper.trading.routing.jobs import close_router, router_from_settings
 from keeper.trading.routing.models import ParentRow
-from keeper.trading.taxlots import Lot, Method, TaxLotBook
+from keeper.trading.taxlots import EventConflictError, InvalidEventError, Lot, Method, TaxLotBook
 from keeper.trading.types import Fill, ParentOrder, Side
 
 log = logging.getLogger("keeper.trading.desk")
@@ -55,6 +57,7 @@ FINISHED = (ParentStatus.FILLED, ParentStatus.PARTIAL, ParentStatus.REJECTED)
 RESTART_LOOKBACK_MS = 30 * 86_400_000  # a restart books the fills of parents finished this recently
 RESUME_LOOKBACK_MS = 15 * 60_000  # each resume run, those of parents finished this recently
 DAY_MS = 86_400_000
+LOTS_REFUSED = "trading.desk_lots_refused"  # alert kind (ref: the parent id)
 AuditFn = Callable[..., object]
 
 
@@ -120,7 +123,9 @@ class TradingDesk:
 
         Raises ``OrderRefusedError`` (refused whole by the rules: nothing stored or sent; the
         refusal is audited), ``ParentMismatchError`` (an id reused with other contents) or
-        ``ValueError`` (a parent that cannot be routed as written: nothing stored)."""
+        ``ValueError`` (a parent that cannot be routed as written: nothing stored). Fills the
+        tax-lot book refuses do not fail the order (they were made): alert
+        :data:`LOTS_REFUSED`, recorded later by :meth:`book_finished`."""
         stored = self.router.store.parent(parent.id) if isinstance(parent.id, str) else None
         if stored is not None and replace(parent, created_at=stored.created_at) == stored:
             parent = stored
@@ -132,8 +137,8 @@ class TradingDesk:
             self._audit(actor, "trading.order.refused", _parent_params(parent),
                         {"rule": e.decision.rule, "reason": e.decision.reason})
             raise
-        new = _record_fills(self.book, ex.parent.client_id, ex.fills)
-        if ex.status in FINISHED and (new or not was_done):
+        new = self._record_lots(ex)
+        if ex.status in FINISHED and new is not None and (new or not was_done):
             self._audit(actor, "trading.order.finished", {"parent_id": ex.parent.id},
                         _summary(ex))
         return ex
@@ -145,12 +150,24 @@ class TradingDesk:
         done)."""
         booked = 0
         for ex in executions:
-            if _record_fills(self.book, ex.parent.client_id, ex.fills):
+            if self._record_lots(ex):
                 booked += 1
                 if ex.status in FINISHED:
                     self._audit(actor, "trading.order.finished", {"parent_id": ex.parent.id},
                                 _summary(ex))
         return booked
+
+    def _record_lots(self, ex: Execution) -> int | None:
+        """Record ``ex``'s fills in its client's lots: how many were new, or None when the book
+        refused them (e.g. a venue's clock far ahead dates them in the future): the fills stay
+        routing's, an alert names the parent, and a later :meth:`book_finished` records them."""
+        try:
+            return _record_fills(self.book, ex.parent.client_id, ex.fills)
+        except (InvalidEventError, EventConflictError) as e:
+            log.error("tax lots of parent %s refused: %s", ex.parent.id, e)
+            self.router.alert(LOTS_REFUSED, f"the tax-lot book refused the fills of parent "
+                              f"{ex.parent.id}: {e}", ex.parent.id)
+            return None
 
     def book_finished(self, since_ms: int, *, actor: str = "trading-desk") -> int:
         """Record the fills of every parent finished since ``since_ms`` (ms) that are not in the

@@ -184,3 +184,22 @@ def test_the_cli_routes_shows_reports_and_lists_lots(world, monkeypatch, tmp_pat
     assert cli(["route", "--client", "desk-cli", "--symbol", "BTC/USD", "--side", "buy",
                 "--amount", str(BTC), "--jurisdiction", "KP", "--client-type", "institutional"]) == 1
     assert cli(["show", "no-such-order"]) == 2
+
+
+def test_fills_the_book_refuses_are_alerted_not_lost_and_block_nothing(world, desk):
+    """A venue whose clock runs far ahead dates its fills "in the future" for the book: the
+    routed order is still answered (its fills are real), an alert names the parent, the other
+    parents' fills are still recorded, and once the clocks agree the fills land in the lots."""
+    sane = desk.book
+    desk.book = TaxLotBook(world.engine, clock=lambda: datetime(2020, 1, 1, tzinfo=UTC))
+    ex = desk.submit(parent("d-skew-1", "desk-skew", BTC))
+    assert ex.status == ParentStatus.FILLED and ex.filled == BTC
+    assert desk.lots("desk-skew") == {}
+    assert ("trading.desk_lots_refused", "d-skew-1") in {
+        (k, ref) for k, _, ref in world.ledger.alerts()}
+    ok = desk.router.route(parent("d-skew-2", "desk-skew2", BTC))  # routed, lots not yet booked
+    assert desk.book_finished(desk.clock() - 60_000) == 0  # the skewed book: nothing, no raise
+    desk.book = sane
+    assert desk.book_finished(desk.clock() - 60_000) == 2
+    assert sum(x.quantity for x in desk.lots("desk-skew")["BTC"]) == BTC
+    assert sum(x.quantity for x in desk.lots("desk-skew2")["BTC"]) == ok.filled
