@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from keeper import jsonsafe
 from keeper.integrations.corebanking.interface import (
     CoreBankingError,
     CoreBankingRejectedError,
@@ -115,7 +116,7 @@ class AtlasClient:
     @staticmethod
     def _decode(method: str, path: str, reply: httpx.Response) -> Any:
         try:
-            data = reply.json()
+            data = jsonsafe.loads(reply.content)  # depth checked first: see keeper.jsonsafe
         except ValueError:
             data = None
         if reply.status_code >= 400:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from eth_utils import to_checksum_address
 
+from keeper import jsonsafe
 from keeper.integrations.issuer.errors import (
     IssuerConflict,
     IssuerError,
@@ -141,7 +142,7 @@ def _retry_after(reply: httpx.Response) -> float | None:
 def _decode(method: str, path: str, reply: httpx.Response) -> dict[str, Any]:
     """The JSON object of a 2xx reply, else the matching error (detail text only, no headers)."""
     try:
-        data = reply.json()
+        data = jsonsafe.loads(reply.content)  # depth checked first: see keeper.jsonsafe
     except ValueError:
         data = None
     detail = data.get("detail") if isinstance(data, dict) else None

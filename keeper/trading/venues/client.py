@@ -23,12 +23,12 @@ The API key is sent in ``X-API-KEY`` and never appears in a repr, a message or a
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import httpx
 
+from keeper import jsonsafe
 from keeper.keys.secrets import Secret
 from keeper.trading.types import (
     AuthenticationError,
@@ -184,7 +184,7 @@ class HttpVenue:
         elapsed_ms = (time.monotonic() - started) * 1000
         self._latency_ms = 0.8 * self._latency_ms + 0.2 * elapsed_ms
         try:
-            data = json.loads(raw) if raw else None
+            data = jsonsafe.loads(raw) if raw else None  # depth checked first (keeper.jsonsafe)
         except (ValueError, RecursionError):
             data = None
         if 200 <= reply.status_code < 300:
