@@ -81,6 +81,9 @@ ENVIRONMENT: dict[str, str] = {
     "taxlots_long_term_days": "STRONGROOM_TAXLOTS_LONG_TERM_DAYS",
     "forensics_confirmations": "STRONGROOM_FORENSICS_CONFIRMATIONS",
     "forensics_retention_days": "STRONGROOM_FORENSICS_RETENTION_DAYS",
+    "partner_url": "STRONGROOM_PARTNER_URL",
+    "partner_timeout_s": "STRONGROOM_PARTNER_TIMEOUT_S",
+    "partner_whitelist": "STRONGROOM_PARTNER_WHITELIST",
 }
 _FIELD_OF = {var: field for field, var in ENVIRONMENT.items()}
 
@@ -258,8 +261,17 @@ class Settings(BaseSettings):
     forensics_retention_days: int = Field(
         400, ge=1, le=36500, validation_alias=_env("forensics_retention_days"),
         description="days a mirrored transfer is kept for tracing")
+    partner_url: str = Field(
+        "", validation_alias=_env("partner_url"),
+        description="base URL of the custody partner (Warp Data); empty: no partner")
+    partner_timeout_s: float = Field(
+        10.0, gt=0, allow_inf_nan=False, validation_alias=_env("partner_timeout_s"),
+        description="seconds a partner call may take (a whole reply within three of them)")
+    partner_whitelist: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias=_env("partner_whitelist"),
+        description="comma-separated addresses the keeper lets the partner pay withdrawals to")
 
-    @field_validator("alert_smtp_to", mode="before")
+    @field_validator("alert_smtp_to", "partner_whitelist", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         """``a@x,b@y`` -> ``("a@x", "b@y")``; an empty entry is refused (a typo, not a wish)."""

@@ -44,6 +44,7 @@ def test_defaults_are_the_local_stack(clean_env: pytest.MonkeyPatch, tmp_path: P
     assert (s.taxlots_default_method, s.taxlots_fees_in_basis, s.taxlots_long_term_days) == (
         "fifo", True, 365)
     assert (s.forensics_confirmations, s.forensics_retention_days) == (0, 400)
+    assert (s.partner_url, s.partner_timeout_s, s.partner_whitelist) == ("", 10.0, ())
     assert s.compliance_rules_file.name == "rules.json" and s.compliance_rules_file.is_file()
     assert s.secrets_dir == tmp_path / "secrets"
     assert (s.atlas_url, s.issuer_url, s.atlas_port, s.issuer_port) == ("", "", 8101, 8102)
@@ -85,8 +86,10 @@ def test_every_variable_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -
         "taxlots_default_method": "hifo", "taxlots_fees_in_basis": "False",
         "taxlots_long_term_days": "366", "forensics_confirmations": "2",
         "forensics_retention_days": "30",
+        "partner_url": "http://partner:3", "partner_timeout_s": "2.5",
+        "partner_whitelist": "0xaa,0xbb",
     }
-    listed = {"alert_smtp_to": "('a@example', 'b@example')"}
+    listed = {"alert_smtp_to": "('a@example', 'b@example')", "partner_whitelist": "('0xaa', '0xbb')"}
     assert set(values) == set(ENVIRONMENT)  # the test covers every setting
     for field, value in values.items():
         clean_env.setenv(ENVIRONMENT[field], value)

@@ -21,9 +21,8 @@ PARTNER_WEBHOOK_SECRET_FILE = "partner-webhook.secret"  # noqa: S105 - a file na
 
 
 def partner_url(settings: Any) -> str:
-    """The configured partner URL ("" when none; the setting is optional until the lead adds it
-    to :class:`keeper.config.Settings`)."""
-    return str(getattr(settings, "partner_url", "") or "")
+    """The configured partner URL ("" when none)."""
+    return str(settings.partner_url or "")
 
 
 def partner_from_settings(settings: Any) -> WarpClient | None:
@@ -33,13 +32,12 @@ def partner_from_settings(settings: Any) -> WarpClient | None:
         return None
     key = Secret(read_private_file(settings.secrets_dir / PARTNER_KEY_FILE))
     return WarpClient(url, key, name=PARTNER_NAME,
-                      timeout_s=float(getattr(settings, "partner_timeout_s", 10.0)))
+                      timeout_s=float(settings.partner_timeout_s))
 
 
 def whitelist(settings: Any) -> list[str]:
     """Withdrawal destinations the keeper lets the partner pay."""
-    raw = str(getattr(settings, "partner_whitelist", "") or "")
-    return [a.strip() for a in raw.split(",") if a.strip()]
+    return list(settings.partner_whitelist)
 
 
 def webhook_secret(settings: Any) -> bytes | None:

@@ -15,6 +15,9 @@ from schemathesis.checks import (
 
 # The trading routes: they need core banking (ATLAS) and the issuer running
 TRADING = r"^/(v1/(orders|transfers|withdrawals|hooks/issuer)|stablecoin/)"
+# The trading desk's routes: they need the venues (503 without a registry, by design); fuzzed with
+# venues running in tests/api/test_trading_desk_api.py
+DESK = r"^/v1/trading/"
 
 # no 5xx; every answer's status code, content type and body as the OpenAPI document says
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
