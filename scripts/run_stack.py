@@ -3,10 +3,11 @@
 1. the upstream local mainnet (anvil, chain id 1, USDC/USDT/Safe at real addresses);
 2. a fork of it (ape's foundry provider), on which the system contracts are deployed;
 3. the keeper (chain follower mirroring vault events into the ledger);
-4. the local core banking (ATLAS), stablecoin issuer and three trading venues, each its own
-   process (the keeper routes over the venues through a registry file);
+4. the local core banking (ATLAS), stablecoin issuer, three trading venues and the custody
+   partner, each its own process (the keeper routes over the venues through a registry file);
 5. the API (uvicorn), which then shows a deposit, a buy, a sell, an on-us transfer, a deposit
-   notice from core banking and a withdrawal request end to end.
+   notice from core banking, a withdrawal request and a trading desk order routed over the
+   venues end to end.
 
 Everything runs on embedded defaults: SQLite and SoftHSM under ``.data/``, loopback only.
 ``--check`` brings everything up, verifies it answers, prints the summary and stops (used by the
@@ -98,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
 
     logger.set_level("WARNING")  # one summary, not a line per deployment transaction
 
+    from scripts.demo_desk import demo_trading
     from scripts.services.venues.launch import VENUE_PORTS
-    from scripts.stack import bring_up, demo_deposit, demo_flows, start_services
+    from scripts.stack import PARTNER_PORT, bring_up, demo_deposit, demo_flows, start_services
 
     with contextlib.ExitStack() as exits:
         provider = enter_fork(exits, networks)
@@ -113,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         exits.callback(lambda: summary.get("stop_services", lambda: None)())  # also on errors
         venue_ports = ({n: localnet.free_port() for n in VENUE_PORTS} if args.check else None)
         start_services(summary, api_url, atlas_port=ports[0], issuer_port=ports[1],
-                       venue_ports=venue_ports)
+                       venue_ports=venue_ports,
+                       partner_port=localnet.free_port() if args.check else PARTNER_PORT)
         server, thread = start_api(api_port, summary["settings"])
         health = get_json(f"{api_url}/health")
         print("Strongroom local stack is up")
@@ -129,12 +132,16 @@ def main(argv: list[str] | None = None) -> int:
               f"minter {summary['services']['minter']})")
         for name, url in summary["services"]["venues"].items():
             print(f"  venue {name:<11} {url}  (local exchange simulator, own process)")
+        print(f"  custody partner   {summary['services']['partner']}  (local Warp Data, own "
+              "process; pays withdrawals only to the vault)")
         if not health.get("ok"):
             print("run: error: API health check failed", file=sys.stderr)
             return 1
         print(f"  demo              {demo_deposit(ape, summary, api_url)}")
         for line in demo_flows(ape, summary, api_url):
             print(f"  flows             {line}")
+        for line in demo_trading(summary, api_url):
+            print(f"  trading desk      {line}")
         gc.freeze()  # long-lived start-up objects leave the GC's generations: no full-GC pauses
         if args.check:
             server.should_exit = True

@@ -67,6 +67,7 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
 # The keeper's HSM keys that send transactions and need gas: withdrawals and sweeps, deposits of
 # minted coins, staking operations.
 GAS_KEYS = (HOT_KEY, ISSUANCE_KEY, STAKING_KEY)
+PARTNER_PORT = 8121  # the local custody partner (Warp Data)
 VENUE_SEED = 15  # the local venues' market (reference price walk, makers, faults) is seeded
 # Test-mnemonic indices of the local staking pool's outside roles (reward distributor, slasher).
 STAKING_ROLE_INDICES = (19, 20)
@@ -250,12 +251,15 @@ def _wait_http(url: str, proc: Any, log: Path, timeout: float = 60.0) -> None:
 
 
 def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
-                   issuer_port: int, venue_ports: dict[str, int] | None = None) -> dict[str, Any]:
-    """Start the local ATLAS, issuer and trading venues as their own processes (keys as 0600
-    files under the run's ``secrets_dir``), and point the run's settings at them (the venues
-    through a registry file, funded). Adds ``services`` (their URLs and key files) and
+                   issuer_port: int, venue_ports: dict[str, int] | None = None,
+                   partner_port: int = PARTNER_PORT) -> dict[str, Any]:
+    """Start the local ATLAS, issuer, trading venues and custody partner as their own processes
+    (keys as 0600 files under the run's ``secrets_dir``), and point the run's settings at them
+    (the venues through a registry file, funded; the partner may pay withdrawals only to the
+    vault). Adds ``services`` (their URLs and key files) and
     ``stop_services`` (idempotent; registered first, so a failure while starting still stops
     what started) to ``summary``. A busy port is refused."""
+    import secrets
     import socket
     import subprocess
     import sys
@@ -268,6 +272,7 @@ def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
     from keeper.integrations.issuer import ISSUER_KEY_FILE, ISSUER_WEBHOOK_SECRET_FILE
     from keeper.keys.secrets import read_private_file
     from keeper.ledger import Ledger
+    from keeper.partners import PARTNER_KEY_FILE, PARTNER_WEBHOOK_SECRET_FILE
     from scripts.services.venues.launch import (
         VENUE_PORTS,
         fund_venue,
@@ -330,6 +335,19 @@ def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
     starts += [(f"venue-{n}", venue_argv(n, port, folder / f"venue-{n}.db", *venue_keys[n],
                                          seed=VENUE_SEED), port, f"{venue_urls[n]}/health")
                for n, port in venue_ports.items()]
+    partner_url = f"http://127.0.0.1:{partner_port}"
+    vendor = folder / "partner"  # the partner's own secrets: its custody key and admin token
+    partner_argv = [
+        sys.executable, "-m", "scripts.services.partner", "--port", str(partner_port),
+        "--db", str(folder / "partner.db"), "--rpc", settings.rpc_url,
+        "--key-file", str(_secret(vendor, "custody.key", secrets.token_hex(32))),
+        "--api-key-file", str(_secret(secrets_dir, PARTNER_KEY_FILE)),
+        "--admin-token-file", str(_secret(vendor, "admin.token")),
+        "--whitelist", summary["contracts"]["vault"],
+        "--webhook", f"{api_url}/v1/hooks/partner",
+        "--webhook-secret-file", str(_secret(secrets_dir, PARTNER_WEBHOOK_SECRET_FILE)),
+        "--confirmations", "2"]
+    starts.append(("partner", partner_argv, partner_port, f"{partner_url}/health"))
     for name, argv, port, health in starts:
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -349,9 +367,11 @@ def start_services(summary: dict[str, Any], api_url: str, *, atlas_port: int,
     summary["settings"] = settings.model_copy(update={
         "atlas_url": atlas_url, "issuer_url": issuer_url, "secrets_dir": secrets_dir,
         "prices_file": prices, "atlas_port": atlas_port, "issuer_port": issuer_port,
-        "trading_venues_file": registry})
+        "trading_venues_file": registry, "partner_url": partner_url,
+        "partner_whitelist": (summary["contracts"]["vault"],)})
     summary["services"] = {"atlas": atlas_url, "issuer": issuer_url, "files": files,
-                           "minter": minter.address, "venues": venue_urls}
+                           "minter": minter.address, "venues": venue_urls,
+                           "partner": partner_url}
     if (jobs := summary.get("keeper_jobs")) is not None:
         jobs.settings = summary["settings"]  # the flows jobs reach core banking and the issuer
     return summary

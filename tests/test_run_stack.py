@@ -44,6 +44,11 @@ def assert_stack_output(out: str) -> None:
                      r"\(whitelisted by the compliance multisig\) in tx 0x[0-9a-f]{64}; "
                      r"USDC there now 500000000\b", out)
     assert re.search(r"EOD GL batch GL-BATCH-\S+: posted as ATLAS-GL-\d+ \(\d+ balanced lines\)", out)
+    # the trading desk: routed over the local venues under the jurisdiction rules, lots booked
+    assert re.search(r"trading desk +buy 0.1 BTC for a US institutional client: order demo-desk-1 "
+                     r"filled over \w+.* \(filled 10000000 sat\)", out)
+    assert re.search(r"tax lots: GET \S+/taxlots -> HTTP 200", out)
+    assert re.search(r"custody partner +http://127.0.0.1:\d+ ", out)
 
 
 def test_check_mode_comes_up_verifies_and_stops():
