@@ -76,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.audit.close()  # hands the buffered read records to the trail's writer
         trail.close()  # commits the queued audit records
         app.state.ratelimiter.close()
+        if (desk := getattr(app.state, "trading", None)) is not None:
+            desk.close()  # the venue clients' connection pools (built on first use)
         ledger.close()  # also disposes the engine's pool
 
     app = FastAPI(
