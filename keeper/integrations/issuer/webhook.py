@@ -28,21 +28,29 @@ def sign(secret: bytes, timestamp: int, body: bytes) -> str:
     return "v1=" + mac.hexdigest()
 
 
-def signed_headers(secret: bytes, body: bytes, now: float | None = None) -> dict[str, str]:
-    """The headers that authenticate ``body`` (timestamp now unless given)."""
+def signed_headers(secret: bytes, body: bytes, now: float | None = None, *,
+                   timestamp_header: str = TIMESTAMP_HEADER,
+                   signature_header: str = SIGNATURE_HEADER) -> dict[str, str]:
+    """The headers that authenticate ``body`` (timestamp now unless given).
+
+    Other senders using this scheme (the custody partner) pass their own header names.
+    """
     ts = int(time.time() if now is None else now)
-    return {TIMESTAMP_HEADER: str(ts), SIGNATURE_HEADER: sign(secret, ts, body)}
+    return {timestamp_header: str(ts), signature_header: sign(secret, ts, body)}
 
 
 def verify(secret: bytes, headers: Mapping[str, str], body: bytes, *, now: float | None = None,
-           tolerance_s: int = DEFAULT_TOLERANCE_S) -> None:
+           tolerance_s: int = DEFAULT_TOLERANCE_S, timestamp_header: str = TIMESTAMP_HEADER,
+           signature_header: str = SIGNATURE_HEADER) -> None:
     """Raise :class:`WebhookSignatureError` unless ``body`` carries a valid, fresh signature.
 
-    ``headers`` may be any case-insensitive or plain mapping of the received headers.
+    ``headers`` may be any case-insensitive or plain mapping of the received headers; other
+    senders using this scheme (the custody partner) pass their own header names. The signature
+    is compared in constant time and the timestamp must lie within ``tolerance_s`` of now.
     """
     lowered = {k.lower(): v for k, v in headers.items()}
-    raw_ts = lowered.get(TIMESTAMP_HEADER.lower(), "")
-    given = lowered.get(SIGNATURE_HEADER.lower(), "")
+    raw_ts = lowered.get(timestamp_header.lower(), "")
+    given = lowered.get(signature_header.lower(), "")
     if not raw_ts.isdigit() or len(raw_ts) > 12 or not given:
         raise WebhookSignatureError("missing or malformed signature headers")
     ts = int(raw_ts)
