@@ -33,8 +33,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from keeper.audit import record_in
 from keeper.trading.bestex import (
@@ -47,7 +46,6 @@ from keeper.trading.bestex import (
 )
 from keeper.trading.routing import Execution, OrderRefusedError, ParentStatus, Router
 from keeper.trading.routing.jobs import close_router, router_from_settings
-from keeper.trading.routing.models import ParentRow
 from keeper.trading.taxlots import EventConflictError, InvalidEventError, Lot, Method, TaxLotBook
 from keeper.trading.types import Fill, ParentOrder, Side
 
@@ -174,10 +172,7 @@ class TradingDesk:
         book yet (a crash between routing and the tax lots); returns how many parents had fills
         recorded now."""
         since = datetime.fromtimestamp(max(0, since_ms) / 1000, UTC) - timedelta(seconds=1)
-        with Session(self.engine) as s:
-            ids = list(s.scalars(select(ParentRow.id).where(
-                ParentRow.status.in_(FINISHED), ParentRow.filled != "0",
-                ParentRow.updated_at >= since).order_by(ParentRow.updated_at)))
+        ids = self.router.store.finished_with_fills_since(since)
         late = self.book_executions([self.execution(pid) for pid in ids], actor=actor)
         if late:
             log.warning("tax lots of %d finished parent(s) recorded late (after a crash)", late)

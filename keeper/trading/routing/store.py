@@ -108,6 +108,15 @@ class RoutingStore:
             return list(s.scalars(select(ParentRow.id).where(ParentRow.status.in_(
                 (ParentStatus.ROUTING, ParentStatus.UNRESOLVED))).order_by(ParentRow.created_at_ms)))
 
+    def finished_with_fills_since(self, since: datetime) -> list[str]:
+        """Ids of the parents that ended ``filled``, ``partial`` or ``rejected`` with something
+        filled, whose status changed at or after ``since``; oldest change first."""
+        done = (ParentStatus.FILLED, ParentStatus.PARTIAL, ParentStatus.REJECTED)
+        with Session(self.engine) as s:
+            return list(s.scalars(select(ParentRow.id).where(
+                ParentRow.status.in_(done), ParentRow.filled != "0",
+                ParentRow.updated_at >= since).order_by(ParentRow.updated_at)))
+
     def finish(self, parent_id: str, status: str, reason: str | None) -> None:
         """Set the parent's final (or ``unresolved``) status and why."""
         with self._write() as s, s.begin():
