@@ -24,8 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from keeper.strictdata import Strict, faults
 from keeper.trading.routing import PRICE_REASONS, PolicyBlock
 from keeper.trading.types import FeeSchedule, Fill, Level, OrderBook, ParentOrder, Side
 
@@ -107,11 +108,7 @@ Pair = Annotated[list[Pos], Field(min_length=2, max_length=2)]  # [price, amount
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class _Parent(_Strict):
+class _Parent(Strict):
     id: Id
     client_id: Id
     symbol: Id
@@ -123,14 +120,14 @@ class _Parent(_Strict):
     created_at: NonNeg
 
 
-class _Book(_Strict):
+class _Book(Strict):
     symbol: Id
     timestamp: NonNeg
     bids: list[Pair] = Field(max_length=MAX_LEVELS)
     asks: list[Pair] = Field(max_length=MAX_LEVELS)
 
 
-class _Arrival(_Strict):
+class _Arrival(Strict):
     venue: Id
     book: _Book
     maker_ppm: Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
@@ -138,7 +135,7 @@ class _Arrival(_Strict):
     trusted: bool = True
 
 
-class _Fill(_Strict):
+class _Fill(Strict):
     venue: Id
     order_id: Id
     symbol: Id
@@ -150,20 +147,20 @@ class _Fill(_Strict):
     timestamp: NonNeg
 
 
-class _Excluded(_Strict):
+class _Excluded(Strict):
     venue: Id
     reason: Text
     detail: Text = ""
     round: NonNeg = 0
 
 
-class _Blocked(_Strict):
+class _Blocked(Strict):
     venue: Id
     rule: Text
     reason: Text
 
 
-class _Record(_Strict):
+class _Record(Strict):
     parent: _Parent
     arrivals: list[_Arrival] = Field(max_length=MAX_VENUES)
     fills: list[_Fill] = Field(max_length=MAX_FILLS)
@@ -177,10 +174,7 @@ def record_from_json(data: Any, where: str = "record") -> ExecutionRecord:
     try:
         r = _Record.model_validate(data)
     except ValidationError as exc:
-        faults = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise RecordError(f"{where} refused: {faults}") from None
+        raise RecordError(f"{where} refused: {faults(exc)}") from None
     p = r.parent
     parent = ParentOrder(
         p.id,

@@ -24,13 +24,12 @@ half-loaded is returned.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from keeper.jsonsafe import json_depth
+from keeper.strictdata import Strict, decode, faults
 from keeper.trading.types import MARKETS
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("rules.json")
@@ -49,18 +48,14 @@ class RulesError(ValueError):
     """A rules file that cannot be used; the message names the file and every bad field."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class VenueInfo(_Strict):
+class VenueInfo(Strict):
     """A venue the rules know: the region (ISO code) it is established and licensed in."""
 
     region: Code
     notes: Notes = ""
 
 
-class ClientTypeRule(_Strict):
+class ClientTypeRule(Strict):
     """What one client type may do: order types and the largest order per quote currency."""
 
     order_types: list[Literal["market", "limit"]] = Field(min_length=1)
@@ -68,7 +63,7 @@ class ClientTypeRule(_Strict):
     notes: Notes = ""
 
 
-class TravelRule(_Strict):
+class TravelRule(Strict):
     """Originator/beneficiary information required at or above ``threshold`` minor units."""
 
     currency: Currency
@@ -76,7 +71,7 @@ class TravelRule(_Strict):
     notes: Notes = ""
 
 
-class JurisdictionRule(_Strict):
+class JurisdictionRule(Strict):
     """The rules of one jurisdiction (or group, or the default)."""
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
@@ -90,14 +85,14 @@ class JurisdictionRule(_Strict):
     notes: Notes = ""
 
 
-class SanctionedJurisdictions(_Strict):
+class SanctionedJurisdictions(Strict):
     """Codes whose clients may not trade at all."""
 
     codes: list[Code]
     notes: Notes = ""
 
 
-class Rules(_Strict):
+class Rules(Strict):
     """The whole rules file (see the module docstring)."""
 
     version: int
@@ -162,25 +157,11 @@ def parse_rules(data: Any, source: str = "<rules>") -> Rules:
     try:
         rules = Rules.model_validate(data)
     except ValidationError as exc:
-        faults = [f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()]
-        raise RulesError(f"jurisdiction rules {source} refused: " + "; ".join(faults)) from None
-    faults = _cross_faults(rules)
-    if faults:
-        raise RulesError(f"jurisdiction rules {source} refused: " + "; ".join(faults))
+        raise RulesError(f"jurisdiction rules {source} refused: {faults(exc)}") from None
+    crossed = _cross_faults(rules)
+    if crossed:
+        raise RulesError(f"jurisdiction rules {source} refused: " + "; ".join(crossed))
     return rules
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"key {key!r} appears twice")
-        out[key] = value
-    return out
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number the rules accept")
 
 
 def decode_rules(text: str, source: str = "<rules>") -> Rules:
@@ -188,10 +169,8 @@ def decode_rules(text: str, source: str = "<rules>") -> Rules:
     :data:`MAX_DEPTH` refused; the depth is checked before decoding: where a library raised the
     recursion limit, as py_ecc does, a hostile ``[[[[...`` would crash the C decoder)."""
     try:
-        if json_depth(text) > MAX_DEPTH:  # before the C decoder can overflow the stack
-            raise ValueError(f"nesting deeper than {MAX_DEPTH} levels")
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:
+        data = decode(text, MAX_DEPTH)
+    except ValueError as exc:
         raise RulesError(f"jurisdiction rules {source} are not valid JSON: {exc}") from None
     return parse_rules(data, source)
 

@@ -16,13 +16,13 @@ returned.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from keeper.assets import ASSETS
+from keeper.strictdata import Strict, decode, faults
 from keeper.treasury.moves import BPS, TIERS, Tier, TierTarget
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.json")
@@ -37,11 +37,7 @@ class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file and the fields."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class TierNumbers(_Strict):
+class TierNumbers(Strict):
     """One integer per tier."""
 
     hot: Units
@@ -53,7 +49,7 @@ class TierNumbers(_Strict):
         return int(getattr(self, tier))
 
 
-class AssetPolicy(_Strict):
+class AssetPolicy(Strict):
     """One asset's targets (bps), band (bps) and per-tier wallet minimums (base units)."""
 
     targets_bps: TierNumbers
@@ -74,7 +70,7 @@ class AssetPolicy(_Strict):
         return [TierTarget(t, self.targets_bps.of(t), self.band_bps) for t in TIERS]
 
 
-class PaymentRouting(_Strict):
+class PaymentRouting(Strict):
     """Which tier pays a payment of a given USD value (spec 6.3: hot < 50K <= warm <= 500K < cold)."""
 
     hot_below: Cents
@@ -87,7 +83,7 @@ class PaymentRouting(_Strict):
         return self
 
 
-class TierPolicy(_Strict):
+class TierPolicy(Strict):
     """The whole policy (see the module docstring)."""
 
     version: int
@@ -127,9 +123,7 @@ def parse_policy(data: Any, source: str = "<policy>") -> TierPolicy:
     try:
         return TierPolicy.model_validate(data)
     except ValidationError as exc:
-        faults = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
-                           for e in exc.errors())
-        raise PolicyError(f"treasury policy {source} refused: {faults}") from None
+        raise PolicyError(f"treasury policy {source} refused: {faults(exc)}") from None
 
 
 def load_policy(path: str | Path | None = None) -> TierPolicy:
@@ -140,8 +134,8 @@ def load_policy(path: str | Path | None = None) -> TierPolicy:
     except OSError as exc:
         raise PolicyError(f"treasury policy {p} cannot be read: {exc.strerror or exc}") from None
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
-    except (json.JSONDecodeError, ValueError) as exc:
+        data = decode(text)
+    except ValueError as exc:
         raise PolicyError(f"treasury policy {p} is not valid JSON: {exc}") from None
     return parse_policy(data, str(p))
 
@@ -149,7 +143,3 @@ def load_policy(path: str | Path | None = None) -> TierPolicy:
 def policy_from_settings(settings: Any) -> TierPolicy:
     """The policy named by ``settings.treasury_policy_file``."""
     return load_policy(settings.treasury_policy_file)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number the policy accepts")
