@@ -23,6 +23,7 @@ from api.routes import (
     clients,
     corebanking,
     deposit_instructions,
+    forensics,
     health,
     issuer_webhooks,
     oauth,
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oauth.router)
     app.include_router(partners.router)
     app.include_router(trading.router)
+    app.include_router(forensics.router)
     for module in (clients, balances, statements, deposit_instructions,
                    orders, transfers, withdrawals, corebanking, issuer_webhooks,
                    transactions, webhooks):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,6 +36,7 @@ from keeper.partners.interface import (
     PartnerUnavailable,
 )
 from keeper.partners.postings import transfers
+from keeper.partners.reads import STALE_AFTER_S, Holding, holdings, verified_units
 from keeper.partners.store import PartnerStore, digest, now
 from keeper.partners.verify import Reported, Requested, check
 
@@ -56,19 +56,6 @@ class SyncResult:
     error: str = ""
 
 
-@dataclass(frozen=True)
-class Holding:
-    """What the partner holds for a client in one asset, from the last verified data."""
-
-    client_ref: str
-    asset: str
-    units: int
-    address: str
-    as_of: datetime | None
-    age_s: float | None
-    stale: bool
-
-
 def request_sync(engine: Engine, partner: str) -> None:
     """Ask for a pull of ``partner`` at the next ``partners_sync`` job run: all a verified
     webhook does (its body is never used; the pull verifies everything against the chain)."""
@@ -79,7 +66,7 @@ class PartnerCustody:
     """One partner's custody, verified independently (see module doc)."""
 
     def __init__(self, ledger: Ledger, partner: PartnerAPI, w3: Web3, *, confirmations: int,
-                 whitelist: Iterable[str], stale_after_s: float = 300.0,
+                 whitelist: Iterable[str], stale_after_s: float = STALE_AFTER_S,
                  unreported_grace_blocks: int = 64) -> None:
         self.ledger, self.partner, self.w3 = ledger, partner, w3
         self.name = partner.name
@@ -387,27 +374,12 @@ class PartnerCustody:
                                  f"verified {ours}, on chain {chain}", client)
 
     def _verified(self, up_to: int | None = None) -> dict[tuple[str, str], int]:
-        """(client, asset) -> what verified transactions (mined up to block ``up_to``) left at
-        the partner: deposits - withdrawals - the ETH fees the sub-account paid. The same
-        figures as the ledger's ``partner:`` omnibus accounts, posted with each verdict."""
-        out: dict[tuple[str, str], int] = defaultdict(int)
-        for r in self.store.reports("verified"):
-            if up_to is None or (r["chain_block"] or 0) <= up_to:
-                sign = 1 if r["kind"] == "deposit" else -1
-                out[(r["client_ref"], r["asset"])] += sign * int(r["amount"])
-                out[(r["client_ref"], "ETH")] -= int(r["fee"])
-        return out
+        """(client, asset) -> verified units up to block ``up_to`` (see
+        :func:`keeper.partners.reads.verified_units`)."""
+        return verified_units(self.store, up_to)
 
     # --- reads -------------------------------------------------------------------------------
     def holdings(self) -> list[Holding]:
         """What the partner holds per client and asset from the last verified data, with its
-        age; ``stale`` while the partner is unreachable or the data older than
-        ``stale_after_s``."""
-        state = self.store.state()
-        as_of = state["last_ok_at"]
-        age = None if as_of is None else (now() - as_of).total_seconds()
-        stale = state["outage_since"] is not None or age is None or age > self.stale_after_s
-        verified = self._verified()  # read-only: a read during an outage writes nothing
-        return [Holding(client, asset, verified[(client, asset)], address, as_of, age, stale)
-                for client, address in sorted(self.store.accounts().items())
-                for asset in chainscan.ASSETS]
+        age and stale flag (see :func:`keeper.partners.reads.holdings`)."""
+        return holdings(self.ledger.engine, self.name, self.stale_after_s)
