@@ -27,6 +27,7 @@ from keeper.config import ROOT
 from keeper.keys.secrets import Secret, write_secret_file
 from keeper.partners import WarpClient
 from strongroom_testkit import free_port
+from strongroom_testkit.processes import kill, terminate
 
 
 @dataclass
@@ -67,19 +68,12 @@ class Partner:
 
     def kill_and_restart(self) -> None:
         """SIGKILL (a crash, no clean shutdown), then start again on the same port and database."""
-        self.proc.kill()
-        self.proc.wait(timeout=30)
+        kill(self.proc)
         self.proc = _spawn(self.argv, self.url, self.log)
 
     def stop(self) -> None:
         """Terminate the process."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
+        terminate(self.proc)
 
 
 def start_partner(tmp: Path, rpc_url: str, *, whitelist: list[str], extra: list[str] = (),

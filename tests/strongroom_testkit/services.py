@@ -8,7 +8,6 @@ the local stablecoin issuer (``python -m scripts.services.issuer``) on a chain.
 from __future__ import annotations
 
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from keeper.config import ROOT
 from keeper.integrations.issuer import IssuerClient
 from keeper.keys.secrets import Secret, write_secret_file
 from strongroom_testkit import free_port
+from strongroom_testkit.processes import kill, terminate
 
 
 @dataclass
@@ -56,18 +56,11 @@ class Atlas:
     def kill(self) -> None:
         """SIGKILL: a crash, no clean shutdown."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+        kill(self.proc, timeout=10)
 
     def stop(self) -> None:
         """Terminate and reap."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        terminate(self.proc, timeout=10)
 
 
 def make_atlas(d: Path, platform_url: str) -> Atlas:
@@ -112,13 +105,7 @@ class Issuer:
 
     def stop(self) -> None:
         """Terminate the process."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
+        terminate(self.proc)
         self.client.close()
 
 

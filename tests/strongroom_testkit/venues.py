@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import secrets
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from scripts.services.venues.inprocess import LocalVenue, local_venues
 from scripts.services.venues.launch import DEFAULT_FUNDS, fund_venue, venue_argv
 from scripts.services.venues.profile import DEFAULT_PROFILES
 from strongroom_testkit import free_port
+from strongroom_testkit.processes import kill, terminate
 
 DEFAULT_SEED = 1515
 
@@ -82,21 +82,14 @@ class VenueProcess:
     def kill(self) -> None:
         """SIGKILL: a crash, no clean shutdown."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+        kill(self.proc, timeout=10)
 
     def stop(self) -> None:
         """Terminate and reap; close the clients opened by :meth:`client`."""
         for client in self.clients:
             client.close()
         self.clients.clear()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        terminate(self.proc, timeout=10)
 
     def client(self, **kwargs: Any) -> HttpVenue:
         """An :class:`HttpVenue` on this venue (closed by :meth:`stop`)."""
