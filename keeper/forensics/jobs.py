@@ -11,25 +11,30 @@
 * ``forensics_detect`` (every second): one :class:`~keeper.forensics.pipeline.AnomalyPipeline`
   pass over the mirror, the ledger's deposits and the audit trail, alerts raised through the
   ledger's alert outbox. The pipeline (and its loaded state) is kept per keeper process; fan-in
-  ignores our own wallets (vault and tiers), partners and exchanges (labels re-read every ten
-  minutes).
+  ignores our own wallets (vault and tiers), the partners' deposit addresses
+  (:func:`keeper.partners.deposit_addresses`) and exchanges (labels re-read every ten minutes,
+  :func:`known_labels`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from sqlalchemy import Engine
+
 from keeper.chain.reader import ChainReader, RpcError
-from keeper.forensics.detectors import default_detectors
+from keeper.forensics.detectors import Detector, default_detectors
 from keeper.forensics.events import AuditSource, ChainSource, LedgerSource
 from keeper.forensics.mirror import MirrorConfig, TransferMirror, prune_transfers
 from keeper.forensics.pipeline import AnomalyPipeline
 from keeper.forensics.trace import AddressLabels
 from keeper.jobs.scheduler import JobRun
+from keeper.partners import deposit_addresses
 
 MAX_STEPS = 20  # ranges per run: a long catch-up spreads over runs
 COLLECTOR_LABELS = ("own", "partner", "exchange")
@@ -66,6 +71,18 @@ def own_wallets(host: Any) -> dict[str, str]:
     return own
 
 
+def known_labels(engine: Engine, own: Mapping[str, str]) -> AddressLabels:
+    """The labels the keeper knows: compliance's lists, our ``own`` wallets (address -> name)
+    and every partner sub-account's deposit address (``partner:<partner>:<client>``)."""
+    return AddressLabels.from_compliance(engine, own=own, partners=deposit_addresses(engine))
+
+
+def detectors(labels: AddressLabels) -> list[Detector]:
+    """The keeper's detectors, fan-in and peel chains ignoring the addresses labelled
+    :data:`COLLECTOR_LABELS` (ours, partners', exchanges')."""
+    return default_detectors(frozenset(labels.having(COLLECTOR_LABELS)))
+
+
 def pipeline_for(host: Any, now: float | None = None) -> AnomalyPipeline:
     """The keeper ``host``'s pipeline (built once per process; its labels, and so the wallets
     fan-in ignores, re-read every :data:`LABELS_REFRESH_S`)."""
@@ -74,14 +91,13 @@ def pipeline_for(host: Any, now: float | None = None) -> AnomalyPipeline:
     if built is not None and now - built[1] < LABELS_REFRESH_S:
         return built[0]
     engine = host.ledger.engine
-    labels = AddressLabels.from_compliance(engine, own=own_wallets(host))
-    detectors = default_detectors(frozenset(labels.having(COLLECTOR_LABELS)))
+    judges = detectors(known_labels(engine, own_wallets(host)))
     if built is None:
         pipe = AnomalyPipeline(engine, [ChainSource(engine), LedgerSource(engine),
-                                        AuditSource(engine)], detectors, host.ledger.raise_alert)
+                                        AuditSource(engine)], judges, host.ledger.raise_alert)
     else:
         pipe = built[0]
-        pipe.detectors = detectors  # same names: the persisted state carries over
+        pipe.detectors = judges  # same names: the persisted state carries over
     _PIPELINES[host] = (pipe, now)
     return pipe
 
