@@ -27,9 +27,8 @@ from pydantic import BaseModel
 from api.deps import DeploymentDep, EngineDep, get_principal
 from api.errors import responses
 from keeper.clients import OPS, Principal
-from keeper.forensics import AddressLabels, StoredAlert, TraceLimits, stored_alerts, trace
-from keeper.forensics.trace import MAX_DEPTH
-from keeper.partners import deposit_addresses
+from keeper.forensics import StoredAlert, TraceLimits, stored_alerts, trace
+from keeper.forensics.trace import MAX_DEPTH, known_labels
 
 router = APIRouter(prefix="/v1/forensics", tags=["forensics"],
                    responses=responses(401, 403, 422))
@@ -175,8 +174,7 @@ def get_trace(
     if (address is None) == (tx is None):
         raise HTTPException(422, "give exactly one of address and tx")
     own = {} if deployment is None else {a: n for n, a in deployment.addresses.items()}
-    labels = AddressLabels.from_compliance(engine, own=own, partners=deposit_addresses(engine))
-    result = trace(engine, address or tx or "", labels, direction=direction.value,
+    result = trace(engine, address or tx or "", known_labels(engine, own), direction=direction.value,
                    limits=TraceLimits(depth, fanout, max_nodes))
     if format is TraceFormat.json:
         return Response(result.to_json(), media_type="application/json")

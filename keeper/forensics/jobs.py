@@ -20,21 +20,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
-
-from sqlalchemy import Engine
 
 from keeper.chain.reader import ChainReader, RpcError
 from keeper.forensics.detectors import Detector, default_detectors
 from keeper.forensics.events import AuditSource, ChainSource, LedgerSource
 from keeper.forensics.mirror import MirrorConfig, TransferMirror, prune_transfers
 from keeper.forensics.pipeline import AnomalyPipeline
-from keeper.forensics.trace import AddressLabels
+from keeper.forensics.trace import AddressLabels, known_labels
 from keeper.jobs.scheduler import JobRun
-from keeper.partners import deposit_addresses
 
 MAX_STEPS = 20  # ranges per run: a long catch-up spreads over runs
 COLLECTOR_LABELS = ("own", "partner", "exchange")
@@ -69,12 +65,6 @@ def own_wallets(host: Any) -> dict[str, str]:
     except (RpcError, ValueError) as exc:
         log.info("tier wallets unknown for now (%s)", exc)
     return own
-
-
-def known_labels(engine: Engine, own: Mapping[str, str]) -> AddressLabels:
-    """The labels the keeper knows: compliance's lists, our ``own`` wallets (address -> name)
-    and every partner sub-account's deposit address (``partner:<partner>:<client>``)."""
-    return AddressLabels.from_compliance(engine, own=own, partners=deposit_addresses(engine))
 
 
 def detectors(labels: AddressLabels) -> list[Detector]:

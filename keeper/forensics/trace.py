@@ -18,7 +18,9 @@ Labels (:class:`AddressLabels`) come from compliance (:meth:`AddressLabels.from_
 the current sanctions lists' addresses as ``sanctioned``, the labelled lists' labels such as
 ``mixer`` or ``exchange``) and from what the caller knows: our own wallets and tiers
 (``own:<name>``), partners (``partner:<name>``) and clients' whitelisted addresses
-(``whitelisted:<client>``).
+(``whitelisted:<client>``). :func:`known_labels` is what the keeper knows: compliance's lists,
+the given own wallets and every partner sub-account's deposit address
+(``partner:<partner>:<client>``, :func:`keeper.partners.deposit_addresses`).
 
 Exports for investigators: :meth:`Trace.to_json` (nodes with labels and depth, edges with every
 field), :meth:`Trace.to_csv` (one row per movement) and :meth:`Trace.to_dot` (GraphViz; labelled
@@ -41,6 +43,7 @@ from sqlalchemy import Engine, select
 from keeper.compliance import LabelStore, ListStore, normalise_address
 from keeper.forensics.mirror import Movement, movement
 from keeper.forensics.models import TransferRow
+from keeper.partners import deposit_addresses
 
 MAX_DEPTH = 10
 DIRECTIONS = ("out", "in", "both")
@@ -112,6 +115,12 @@ class AddressLabels:
         out.add_named(partners or {}, "partner")
         out.add_named(whitelisted or {}, "whitelisted")
         return out
+
+
+def known_labels(engine: Engine, own: Mapping[str, str]) -> AddressLabels:
+    """The labels the keeper knows: compliance's lists, our ``own`` wallets (address -> name)
+    and every partner sub-account's deposit address (``partner:<partner>:<client>``)."""
+    return AddressLabels.from_compliance(engine, own=own, partners=deposit_addresses(engine))
 
 
 @dataclass

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import create_engine, insert
 
 from keeper.forensics import AnomalyPipeline, ChainSource
-from keeper.forensics.jobs import detectors, known_labels
+from keeper.forensics.jobs import detectors
 from keeper.forensics.models import TransferRow
+from keeper.forensics.trace import known_labels
 from keeper.partners import upgrade as partners_upgrade
 from keeper.partners.store import PartnerStore
 from strongroom_testkit.forensics import T0, USDC_UNIT, addr, migrated
