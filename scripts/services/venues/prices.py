@@ -6,8 +6,12 @@ walk fixes each UTC day's opening deviation, and within a day a Brownian bridge 
 joins one opening to the next. Deviations are integer parts per million of the symbol's start
 price, so every price is an integer (quote minor units per whole base unit), never a float.
 
-A venue's makers quote a ladder around the venue's own mid (the reference plus a seeded per-venue
-noise), ``levels`` a side, each level worth about ``level_notional`` quote minor units.
+A venue's makers quote a ladder around the venue's own mid, ``levels`` a side, each level worth
+about ``level_notional`` quote minor units. The mid is the reference plus two seeded per-venue
+terms: a persistent *basis* (:func:`venue_basis`: real venues do not quote one shared price; a
+mean-reverting deviation of ``basis_ppm`` standard deviation and ``basis_halflife_ms`` half-life,
+see :mod:`.profile` for the sizes and their sources) and a re-quote *noise* (uniform
+``+-noise_ppm``, drawn afresh each ``requote_ms``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import random
 from functools import lru_cache
 from itertools import accumulate
+from operator import mul
 
 from keeper.trading.types import MARKETS, Level
 from scripts.services.venues.profile import VenueProfile
@@ -72,14 +77,62 @@ def reference_price(seed: int, symbol: str, now_ms: int) -> int:
     return max(1, START_PRICES[symbol] * (1_000_000 + deviation) // 1_000_000)
 
 
+_BASIS_BLOCK = 4_096  # one-second basis innovations drawn per seeded block
+_BASIS_SHIFT = 20     # fixed-point bits of the basis weights
+_BASIS_HALFLIVES = 8  # the moving sum keeps 8 half-lives of innovations (weights down to 1/256)
+
+
+@lru_cache(maxsize=256)
+def _basis_innovations(seed: int, venue: str, symbol: str, block: int) -> tuple[int, ...]:
+    """The basis innovations (integers in [-127, 127], symmetric) of one block of seconds."""
+    rng = random.Random(f"basis:{seed}:{venue}:{symbol}:{block}")
+    return tuple(b - 127 if b < 255 else 0 for b in rng.randbytes(_BASIS_BLOCK))
+
+
+@lru_cache(maxsize=64)
+def _basis_weights(basis_ppm: int, halflife_ms: int) -> tuple[int, ...]:
+    """Fixed-point weights ``w_k`` (newest first) of the AR(1) written as a moving sum:
+    ``basis_t = sum_k w_k * e_(t-k)``, ``w_k = sigma_e * phi**k`` with ``phi = 2**(-1 s /
+    half-life)`` and ``sigma_e`` such that the stationary standard deviation is ``basis_ppm``
+    (innovations uniform on [-1, 1]: variance 1/3). The float only builds this integer table; every
+    price stays an integer."""
+    phi = 0.5 ** (STEP_MS / halflife_ms)
+    terms = max(1, _BASIS_HALFLIVES * halflife_ms // STEP_MS)
+    sigma_e = basis_ppm * (3 * (1 - phi * phi)) ** 0.5
+    return tuple(round(sigma_e * phi**k * 2**_BASIS_SHIFT / 127) for k in range(terms))
+
+
+def venue_basis(seed: int, profile: VenueProfile, symbol: str, now_ms: int) -> int:
+    """The venue's basis (ppm of the reference) at ``now_ms``: a seeded, stationary,
+    mean-reverting (AR(1) on a one-second grid) deviation with standard deviation
+    ``profile.basis_ppm`` and half-life ``profile.basis_halflife_ms``; 0 when ``basis_ppm`` is 0.
+    O(8 half-lives) per call, addressable at any time."""
+    if profile.basis_ppm == 0:
+        return 0
+    weights = _basis_weights(profile.basis_ppm, profile.basis_halflife_ms)
+    t = now_ms // STEP_MS
+    first = t - len(weights) + 1
+    e: list[int] = []
+    for block in range(first // _BASIS_BLOCK, t // _BASIS_BLOCK + 1):
+        chunk = _basis_innovations(seed, profile.name, symbol, block)
+        lo = max(first - block * _BASIS_BLOCK, 0)
+        hi = min(t - block * _BASIS_BLOCK, _BASIS_BLOCK - 1) + 1
+        e.extend(chunk[lo:hi])
+    e.reverse()  # newest first, as the weights
+    total = sum(map(mul, weights, e))
+    return total >> _BASIS_SHIFT if total >= 0 else -((-total) >> _BASIS_SHIFT)
+
+
 def venue_mid(seed: int, profile: VenueProfile, symbol: str, now_ms: int) -> int:
-    """The venue's own mid at the re-quote step holding ``now_ms``: reference plus its noise."""
+    """The venue's own mid at the re-quote step holding ``now_ms``: the reference plus its basis
+    plus its re-quote noise."""
     step = now_ms // profile.requote_ms
     step_ms = step * profile.requote_ms
     noise = random.Random(f"mid:{seed}:{profile.name}:{symbol}:{step}").randint(
         -profile.noise_ppm, profile.noise_ppm)
+    basis = venue_basis(seed, profile, symbol, step_ms)
     ref = reference_price(seed, symbol, step_ms)
-    return max(2, ref * (1_000_000 + noise) // 1_000_000)
+    return max(2, ref * (1_000_000 + noise + basis) // 1_000_000)
 
 
 def maker_ladder(seed: int, profile: VenueProfile, symbol: str, now_ms: int
