@@ -3,6 +3,9 @@ sends the keeper's own transactions (crash-safe, fee-bumped) from its HSM key.
 
 Public surface:
 
+* :class:`ChainReader` (logsBloom-checked log reads, balances and the vault's tier wallets at a
+  block), :class:`Query` (one log query) and :class:`RpcError` (the node failed or lied)
+  (:mod:`keeper.chain.reader`);
 * :class:`Follower`, :class:`FollowerConfig`, and the event topics/decoder module
   :mod:`keeper.chain.events`;
 * :func:`tier_location` (``tier<n>:0x..``, the one naming rule of the tier wallets' omnibus
@@ -37,6 +40,7 @@ from keeper.chain.postings import (
     tier_location,
     vault_location,
 )
+from keeper.chain.reader import ChainReader, Query, RpcError
 from keeper.chain.sender import IntentConflictError, SenderConfig, SentTx, TxSender, WouldRevertError
 from keeper.chain.withdrawals import (
     REASON_CODES,
@@ -47,6 +51,7 @@ from keeper.chain.withdrawals import (
 )
 
 __all__ = [
+    "ChainReader", "Query", "RpcError",
     "REASON_CODES", "Follower", "FollowerConfig", "IntentConflictError", "SenderConfig", "SentTx",
     "TxSender", "VaultWithdrawals", "WithdrawalOutcome", "WithdrawalRefusedError", "WouldRevertError",
     "reason_code", "deposit_reference", "deposit_sender", "Sighting", "unconfirmed_deposits",

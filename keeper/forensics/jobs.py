@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from keeper.chain.reader import ChainReader, RpcError
+from keeper.chain import ChainReader, RpcError
 from keeper.forensics.detectors import Detector, default_detectors
 from keeper.forensics.events import AuditSource, ChainSource, LedgerSource
 from keeper.forensics.mirror import MirrorConfig, TransferMirror, prune_transfers

@@ -38,8 +38,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from keeper.assets import ZERO_ADDRESS
+from keeper.chain import ChainReader, Query, RpcError
 from keeper.chain.events import TRANSFER
-from keeper.chain.reader import ChainReader, Query, RpcError
 from keeper.forensics.models import BlockRow, CursorRow, TransferRow
 from keeper.ledger.db import WRITE
 

@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         from web3 import HTTPProvider, Web3
 
-        from keeper.chain.reader import ChainReader
+        from keeper.chain import ChainReader
         from keeper.deployments import read_deployment
         from keeper.treasury.rebalance.jobs import build_rebalancer
         from keeper.treasury.tiers.jobs import view_at  # not on the tiers' surface yet

@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _view(settings: Any, engine: Any, policy: TierPolicy) -> int:
     from web3 import HTTPProvider, Web3
 
-    from keeper.chain.reader import ChainReader
+    from keeper.chain import ChainReader
     from keeper.deployments import read_deployment
     from keeper.treasury.tiers.jobs import view_at
 
