@@ -14,6 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from keeper.keys.secrets import read_private_file
+from scripts.services.common.secrets import read_secret
 from scripts.services.issuer.chain import IssuerChain, configure_minter_on_fork
 from scripts.services.issuer.faults import FaultConfig, Faults, parse_delay
 from scripts.services.issuer.service import build
@@ -46,18 +47,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.webhook and not args.webhook_secret_file:
         p.error("--webhook needs --webhook-secret-file")
     return args
-
-
-MIN_SECRET_CHARS = 16
-
-
-def read_secret(path: Path) -> str:
-    """A secret from its 0600 file, refused (naming the file, never the value) when shorter than
-    :data:`MIN_SECRET_CHARS`: an empty admin token or API key would let anyone in."""
-    value = read_private_file(path)
-    if len(value) < MIN_SECRET_CHARS:
-        raise SystemExit(f"secret file {path} must hold at least {MIN_SECRET_CHARS} characters")
-    return value
 
 
 def main(argv: list[str] | None = None) -> None:

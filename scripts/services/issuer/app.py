@@ -4,7 +4,6 @@ for failure injection. Built by :func:`create_app` around a store, a chain and a
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from keeper.assets import ZERO_ADDRESS
 from keeper.integrations.issuer.amounts import to_amount, to_units
+from scripts.services.common.web import guards
 from scripts.services.issuer.chain import IssuerChain
 from scripts.services.issuer.faults import FaultConfig, Faults
 from scripts.services.issuer.records import burn_json, mint_json
@@ -87,13 +87,7 @@ def create_app(store: Store, chain: IssuerChain, faults: Faults, *, api_key: str
     """The FastAPI app; ``api_key`` guards ``/v1``, ``admin_token`` guards ``/admin``."""
     app = FastAPI(title="Local stablecoin issuer", docs_url=None, redoc_url=None, openapi_url=None)
 
-    def bearer(authorization: Annotated[str, Header()] = "") -> None:
-        if not hmac.compare_digest(authorization.encode(), f"Bearer {api_key}".encode()):
-            raise HTTPException(401, "invalid API key")
-
-    def admin(x_admin_token: Annotated[str, Header()] = "") -> None:
-        if not hmac.compare_digest(x_admin_token.encode(), admin_token.encode()):
-            raise HTTPException(401, "invalid admin token")
+    bearer, admin = guards(api_key, admin_token)
 
     @app.middleware("http")
     async def injected_faults(request: Request, call_next: Any) -> Response:

@@ -16,6 +16,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound
 
 from keeper.assets import USDC
+from scripts.services.common.chain import broadcast, fee_fields
 
 TOKEN_ABI: list[dict[str, Any]] = [
     {"type": "function", "name": n, "stateMutability": m, "inputs": [{"name": a, "type": t} for a, t in i],
@@ -77,22 +78,16 @@ class IssuerChain:
             gas = fn.estimate_gas({"from": self.address})
         except ContractLogicError as exc:
             raise Reverted(str(exc.message or exc)) from None
-        base = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
-        tip = 10**9
         tx = fn.build_transaction({
             "from": self.address, "nonce": self.w3.eth.get_transaction_count(self.address, "pending"),
-            "gas": gas * 6 // 5, "maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * base + tip,
+            "gas": gas * 6 // 5, **fee_fields(self.w3),  # type: ignore[typeddict-item]
             "chainId": self.w3.eth.chain_id})
         signed = self._account.sign_transaction(tx)
         return Signed(bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex(), int(tx["nonce"]))
 
     def broadcast(self, raw: bytes) -> None:
         """Send a signed transaction; a node that already has it (or mined it) is fine."""
-        try:
-            self.w3.eth.send_raw_transaction(raw)
-        except ValueError as exc:  # "already known", "nonce too low": the receipt decides
-            if "already" not in str(exc).lower() and "nonce" not in str(exc).lower():
-                raise
+        broadcast(self.w3, raw)
 
     def confirmations(self, tx_hash: str) -> tuple[int, bool] | None:
         """(confirmations, succeeded) of a mined transaction, or None while unmined."""

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from scripts.services.common.web import run_with
 from scripts.services.issuer.app import create_app
 from scripts.services.issuer.chain import IssuerChain
 from scripts.services.issuer.faults import Faults
@@ -29,14 +28,4 @@ def build(db: Path, chain: IssuerChain, faults: Faults, *, api_key: str, admin_t
                     webhook_secret=webhook_secret, webhook_backoff_s=webhook_backoff_s)
     app = create_app(store, chain, faults, api_key=api_key, admin_token=admin_token,
                      confirmations=confirmations)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        worker.start()
-        try:
-            yield
-        finally:
-            worker.stop()
-
-    app.router.lifespan_context = lifespan
-    return app
+    return run_with(app, worker)

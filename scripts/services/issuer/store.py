@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from scripts.services.common.sqlite import SqliteStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,33 +45,16 @@ class Conflict(Exception):  # noqa: N818 - domain names read better
     """The idempotency key (or the deposit) is already bound to a different request."""
 
 
-class Store:
+class Store(SqliteStore):
     """Typed access to the service's tables; rows come back as plain dicts."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.RLock()
+        super().__init__(path, SCHEMA)
         self._columns = {t: {r["name"] for r in self._db.execute(f"PRAGMA table_info({t})")} for t in TABLES}
 
     def _check(self, table: str, columns: Any) -> None:
         if table not in TABLES or not set(columns) <= self._columns[table]:
             raise ValueError("unknown table or column")
-
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One exclusive transaction (rolled back on any exception)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
 
     def meta(self, key: str, default: str | None = None) -> str | None:
         """A value of the meta table."""

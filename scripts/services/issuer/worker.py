@@ -9,14 +9,11 @@ broadcast and re-broadcast after a restart).
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from keeper.integrations.issuer.webhook import signed_headers
+from scripts.services.common.worker import ServiceWorker
 from scripts.services.issuer.chain import IssuerChain, Reverted
 from scripts.services.issuer.records import event_for
 from scripts.services.issuer.store import Store
@@ -24,39 +21,14 @@ from scripts.services.issuer.store import Store
 log = logging.getLogger("issuer.worker")
 
 
-class Worker:
-    """Advances open records; ``step()`` is one pass (the thread calls it every ``poll_s``)."""
+class Worker(ServiceWorker):
+    """Advances open records; ``step()`` is one pass (its thread calls it every ``poll_s``;
+    webhooks have their own thread: a slow or dead bank endpoint never holds up minting)."""
 
-    def __init__(self, store: Store, chain: IssuerChain, *, confirmations: int,
-                 webhook_url: str | None, webhook_secret: bytes | None, webhook_backoff_s: float = 1.0,
-                 poll_s: float = 0.2) -> None:
-        self.store, self.chain, self.confirmations = store, chain, max(1, confirmations)
-        self.webhook_url, self._secret = webhook_url, webhook_secret
-        self.webhook_backoff_s, self.poll_s = webhook_backoff_s, poll_s
-        self._stop = threading.Event()
-        # webhooks have their own thread: a slow or dead bank endpoint never holds up minting
-        self._threads = [threading.Thread(target=self._run, args=(fn,), name=f"issuer-{fn.__name__}",
-                                          daemon=True) for fn in (self.step, self.deliver)]
-        self._http = httpx.Client(timeout=5.0)
-
-    def start(self) -> None:
-        """Start the background threads."""
-        for thread in self._threads:
-            thread.start()
-
-    def stop(self) -> None:
-        """Stop after the current steps."""
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
-
-    def _run(self, fn: Callable[[], None]) -> None:
-        while not self._stop.is_set():
-            try:
-                fn()
-            except Exception as exc:  # a node or network hiccup: try again next pass
-                log.warning("%s failed: %s", fn.__name__, type(exc).__name__)
-            self._stop.wait(self.poll_s)
+    name = "issuer"
+    sign = staticmethod(signed_headers)
+    store: Store
+    chain: IssuerChain
 
     def step(self) -> None:
         """One pass: track in-flight transactions, start the next one, settle payouts."""
@@ -137,22 +109,3 @@ class Worker:
     def _finish(self, table: str, row: dict[str, Any], status: str, **values: Any) -> None:
         final = {**row, **values, "status": status}
         self.store.update(table, row["id"], event=event_for(table, final), status=status, **values)
-
-    # --- webhooks ----------------------------------------------------------------------------
-
-    def deliver(self) -> None:
-        """One pass over due webhooks: POST each signed; reschedule a failure with backoff."""
-        if not self.webhook_url or self._secret is None:
-            return
-        for hook in self.store.due_webhooks(time.time()):
-            body = bytes(hook["body"])
-            try:
-                reply = self._http.post(self.webhook_url, content=body, headers={
-                    "Content-Type": "application/json", **signed_headers(self._secret, body)})
-                ok, error = reply.is_success, f"HTTP {reply.status_code}"
-            except httpx.HTTPError as exc:
-                ok, error = False, type(exc).__name__
-            delay = min(self.webhook_backoff_s * 2 ** hook["attempts"], 3600.0)
-            self.store.webhook_result(hook["event_id"], delivered=ok, next_at=time.time() + delay,
-                                      error=None if ok else error)
-

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
-from scripts.services.issuer.__main__ import read_secret
+from scripts.services.common.secrets import read_secret
+from scripts.services.common.web import run_with
 from scripts.services.partner.app import create_app
 from scripts.services.partner.chain import PartnerChain
 from scripts.services.partner.faults import FaultConfig, Faults
@@ -65,17 +64,7 @@ def build(args: argparse.Namespace) -> FastAPI:
                     webhook_secret=secret, poll_s=args.poll_s)
     app = create_app(store, chain, faults, api_key=api_key, admin_token=admin_token,
                      whitelist=whitelist)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        worker.start()
-        try:
-            yield
-        finally:
-            worker.stop()
-
-    app.router.lifespan_context = lifespan
-    return app
+    return run_with(app, worker)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import random
 import uuid
@@ -22,6 +21,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from keeper.partners.chainscan import ASSETS
+from scripts.services.common.web import guards
 from scripts.services.partner import reports
 from scripts.services.partner.chain import PartnerChain
 from scripts.services.partner.faults import FaultConfig, Faults
@@ -79,13 +79,7 @@ def create_app(store: Store, chain: PartnerChain, faults: Faults, *, api_key: st
     app = FastAPI(title="Warp Data (local partner)", docs_url=None, redoc_url=None, openapi_url=None)
     allowed = {a.lower() for a in whitelist}
 
-    def bearer(authorization: Annotated[str, Header()] = "") -> None:
-        if not hmac.compare_digest(authorization.encode(), f"Bearer {api_key}".encode()):
-            raise HTTPException(401, "invalid API key")
-
-    def admin(x_admin_token: Annotated[str, Header()] = "") -> None:
-        if not hmac.compare_digest(x_admin_token.encode(), admin_token.encode()):
-            raise HTTPException(401, "invalid admin token")
+    bearer, admin = guards(api_key, admin_token)
 
     @app.middleware("http")
     async def injected_faults(request: Request, call_next: Any) -> Response:

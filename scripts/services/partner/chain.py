@@ -17,6 +17,7 @@ from web3.exceptions import TransactionNotFound
 
 from keeper.chain.calldata import erc20_transfer
 from keeper.partners.chainscan import TOKENS
+from scripts.services.common.chain import broadcast, fee_fields
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -69,9 +70,7 @@ class PartnerChain:
         else:
             token = next(t for t, a in TOKENS.items() if a == asset)
             tx.update(to=to_checksum_address(token), value=0, data=erc20_transfer(to, units))
-        base = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
-        tip = 10**9
-        tx.update(maxPriorityFeePerGas=tip, maxFeePerGas=2 * base + tip)
+        tx.update(fee_fields(self.w3))
         tx["gas"] = int(self.w3.eth.estimate_gas(tx)) * 6 // 5  # type: ignore[arg-type]
         need = int(tx["gas"]) * int(tx["maxFeePerGas"]) + (units if asset == "ETH" else 0)  # type: ignore[call-overload]
         if int(self.w3.eth.get_balance(sender)) < need:
@@ -81,11 +80,7 @@ class PartnerChain:
 
     def broadcast(self, raw: bytes) -> None:
         """Send a signed transaction; a node that already has it (or mined it) is fine."""
-        try:
-            self.w3.eth.send_raw_transaction(raw)
-        except ValueError as exc:  # "already known", "nonce too low": the receipt decides
-            if "already" not in str(exc).lower() and "nonce" not in str(exc).lower():
-                raise
+        broadcast(self.w3, raw)
 
     def mined(self, tx_hash: str) -> int | None:
         """Block number of a mined transaction, or None."""

@@ -8,15 +8,12 @@ deposits are credited, and withdrawals confirmed, once they have ``confirmations
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from typing import Any
 
-import httpx
-
 from keeper.partners.chainscan import scan, tx_facts
 from keeper.partners.webhook import signed_headers
-from scripts.services.issuer.worker import Worker as IssuerWorker
+from scripts.services.common.worker import ServiceWorker
 from scripts.services.partner.chain import PartnerChain
 from scripts.services.partner.reports import tx_json
 from scripts.services.partner.store import Store
@@ -29,12 +26,14 @@ def _event(row: dict[str, Any]) -> dict[str, Any]:
     return {"event_id": f"{row['id']}:{row['status']}", "type": kind, "data": tx_json(row)}
 
 
-class Worker(IssuerWorker):
-    """``step()`` is one chain pass; ``deliver()`` one webhook pass. The threads, their loop
-    and shutdown are the issuer stand-in's (:class:`scripts.services.issuer.worker.Worker`)."""
+class Worker(ServiceWorker):
+    """``step()`` is one chain pass; ``deliver()`` one webhook pass. The threads, their loop,
+    shutdown and webhook delivery are :class:`scripts.services.common.worker.ServiceWorker`'s."""
 
-    store: Store  # type: ignore[assignment]
-    chain: PartnerChain  # type: ignore[assignment]
+    name = "partner"
+    sign = staticmethod(signed_headers)
+    store: Store
+    chain: PartnerChain
 
     def step(self) -> None:
         """Send pending withdrawals, then credit and confirm up to the confirmed head."""
@@ -98,19 +97,3 @@ class Worker(IssuerWorker):
         self.store.update_tx(row["id"], _event(done), status=status, block=facts.block,
                              fee=str(facts.fee), log_index=done["log_index"],
                              move_key=move.key if move else None)
-
-    def deliver(self) -> None:
-        """One pass over due webhooks: POST each signed; reschedule a failure with backoff."""
-        if not self.webhook_url or self._secret is None:
-            return
-        for hook in self.store.due_webhooks(time.time()):
-            body = bytes(hook["body"])
-            try:
-                reply = self._http.post(self.webhook_url, content=body, headers={
-                    "Content-Type": "application/json", **signed_headers(self._secret, body)})
-                ok, error = reply.is_success, f"HTTP {reply.status_code}"
-            except httpx.HTTPError as exc:
-                ok, error = False, type(exc).__name__
-            delay = min(self.webhook_backoff_s * 2 ** hook["attempts"], 3600.0)
-            self.store.webhook_result(hook["event_id"], delivered=ok, next_at=time.time() + delay,
-                                      error=None if ok else error)
