@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 
 from keeper.ledger import utc
 from keeper.partners import chainscan
-from keeper.partners.store import ACCOUNTS, BREAKS, PartnerStore, now
+from keeper.partners.store import ACCOUNTS, BREAKS, STATE, PartnerStore, now
 
 STALE_AFTER_S = 300.0  # verified data older than this is served marked stale
 
@@ -46,13 +46,15 @@ def verified_units(store: PartnerStore, up_to: int | None = None) -> dict[tuple[
 def holdings(engine: Engine, partner: str, stale_after_s: float = STALE_AFTER_S) -> list[Holding]:
     """What ``partner`` holds per client and asset from the last verified data, with its age;
     ``stale`` while the partner is unreachable, never synced, or the data older than
-    ``stale_after_s``. Read-only (a read during an outage writes nothing but the partner's
-    state row on first use)."""
+    ``stale_after_s``. Writes nothing (it serves a read-only replica, and reads during an
+    outage)."""
     store = PartnerStore(engine, partner)
-    state = store.state()
-    as_of = state["last_ok_at"]
+    with engine.connect() as conn:
+        state = conn.execute(select(STATE.c.last_ok_at, STATE.c.outage_since)
+                             .where(STATE.c.partner == partner)).first()
+    as_of = None if state is None or state.last_ok_at is None else utc(state.last_ok_at)
     age = None if as_of is None else max((now() - as_of).total_seconds(), 0.0)
-    stale = state["outage_since"] is not None or age is None or age > stale_after_s
+    stale = age is None or age > stale_after_s or (state is not None and state.outage_since is not None)
     verified = verified_units(store)
     return [Holding(client, asset, verified[(client, asset)], address, as_of, age, stale)
             for client, address in sorted(store.accounts().items())

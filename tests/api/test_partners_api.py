@@ -9,8 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
 
-from keeper.partners import PartnerTx
+from keeper.partners import PartnerTx, deposit_addresses, holdings
 from keeper.partners.chainscan import Move
 from keeper.partners.store import PartnerStore, now
 from strongroom_testkit.forensics import addr
@@ -105,3 +106,16 @@ def test_a_forensics_cursor_is_not_a_breaks_cursor(w: Any, store: PartnerStore) 
     r = w.api.get("/v1/forensics/alerts", params={"cursor": minted["next_cursor"]},
                   headers=w.ops)
     assert r.status_code == 400
+
+
+def test_the_reads_write_nothing_they_work_on_a_read_only_database(w: Any,
+                                                                    store: PartnerStore) -> None:
+    ro = create_engine(f"sqlite:///file:{w.world.data_dir / 'strongroom.db'}?mode=ro&uri=true")
+    try:
+        never = holdings(ro, "never-synced")  # no state row yet: none is created
+        assert never == []
+        held = {h.asset: h for h in holdings(ro, "warp") if h.client_ref == "client-7"}
+        assert held["USDC"].units == UNITS
+        assert deposit_addresses(ro) == {SUB: "warp:client-7"}
+    finally:
+        ro.dispose()
