@@ -7,8 +7,12 @@ SC-017), planned vs realised all-in, routing decision latency p50/p99 per round 
 consensus -> plan -> policy; goal < 5 ms), the planner alone on 3 venues x 50 levels, and the
 failovers and exclusions seen.
 
-Venues: the default profiles (deepbook: 20 levels of $250k, 10 bps; fastlane: 5 levels of $40k,
-5 bps; thirdex: 10 levels of $100k, 8 bps), with their seeded faults (stale and wrong books,
+Market (``--market``): by default ``dispersed`` (``DISPERSED_PROFILES``): each venue quotes around
+its own seeded, mean-reverting basis to the reference (deepbook 2 bps, thirdex 3 bps, fastlane
+6 bps standard deviation; sources in ``scripts/services/venues/profile.py``), as real venues do;
+``shared``: the default profiles, every venue on one shared reference (mids ~1 bp apart), what the
+tests run. Venues (deepbook: 20 levels of $250k, 10 bps; fastlane: 5 levels of $40k, 5 bps;
+thirdex: 10 levels of $100k, 8 bps), with their seeded faults (stale and wrong books,
 thirdex's outage slots, and ``--fail-rate`` of the orders during which one venue dies after 1-3
 of our fills, revived for the next order; the bench resumes the parents left unresolved at the
 end). By default in this process through ``LocalVenue`` (the simulators' own engine without
@@ -24,8 +28,13 @@ the range where an institutional desk's block meets this simulated depth (the th
 about $6.4M a side together). Half buys, half sells; half BTC/USD, half ETH/USD; a Swiss client
 (every venue allowed by the jurisdiction rules, so the comparison is routing alone).
 
+What drives the improvement figure is printed with it: the market's assumptions (fees, depth,
+spread, level step, basis per venue), the improvement per order size against that depth, and its
+split into price and fees (a split order saves mostly fees: its cheaper-fee venues are also the
+thinner ones).
+
 Usage: python bench/routing.py [--orders 1000] [--seed 7] [--min-usd 20000] [--max-usd 1500000]
-       [--fail-rate 0.03] [--tick-ms 20] [--http [--rate 4]]
+       [--fail-rate 0.03] [--tick-ms 20] [--market dispersed|shared] [--http [--rate 4]]
 """
 
 from __future__ import annotations
@@ -61,9 +70,16 @@ from keeper.trading.types import MARKETS, OrderBook, ParentOrder, Side  # noqa: 
 from scripts.services.venues.faults import FaultState  # noqa: E402
 from scripts.services.venues.inprocess import local_venues  # noqa: E402
 from scripts.services.venues.prices import START_PRICES, maker_ladder  # noqa: E402
-from scripts.services.venues.profile import DEFAULT_PROFILES  # noqa: E402
+from scripts.services.venues.profile import (  # noqa: E402
+    DEFAULT_PROFILES,
+    DISPERSED_PROFILES,
+    VenueProfile,
+)
 
 T0 = 1_800_000_000_000
+MARKETS_BY_NAME: dict[str, dict[str, VenueProfile]] = {
+    "dispersed": DISPERSED_PROFILES, "shared": DEFAULT_PROFILES}
+SIZE_BUCKETS = (20_000, 100_000, 500_000, 10**12)  # USD: within one venue's top, a few levels, deep
 FUNDS = {"USD": 10**13, "BTC": 10**12, "ETH": 10**24}
 
 
@@ -100,7 +116,8 @@ class InProcess:
     def __init__(self, args: argparse.Namespace) -> None:
         self.now = T0
         self.tick = args.tick_ms
-        self.venues = local_venues(args.seed, clock=self._venue_clock, funds=FUNDS)
+        self.venues = local_venues(args.seed, clock=self._venue_clock, funds=FUNDS,
+                                   profiles=MARKETS_BY_NAME[args.market])
         self.routed = {n: RoutedVenue(v, DEFAULT_PROFILES[n].latency_ms)
                        for n, v in self.venues.items()}
         self.mode = ("in process (LocalVenue over the simulators' engine, simulated clock, "
@@ -153,8 +170,12 @@ class Http:
         sys.path.insert(0, str(ROOT / "tests"))
         from strongroom_testkit.venues import start_venues
 
-        self.procs = start_venues(Path(tempfile.mkdtemp(prefix="bench-venues-")),
-                                  seed=args.seed, funds=FUNDS)
+        d = Path(tempfile.mkdtemp(prefix="bench-venues-"))
+        files = {}
+        for name, profile in MARKETS_BY_NAME[args.market].items():
+            files[name] = d / f"{name}.json"
+            files[name].write_text(profile.to_json())
+        self.procs = start_venues(d, seed=args.seed, funds=FUNDS, profiles=files)
         self.routed = {n: RoutedVenue(v.client()) for n, v in self.procs.items()}
         self.mode = ("HTTP services (python -m scripts.services.venues, real time, their latency "
                      "and rate limits)")
@@ -212,11 +233,15 @@ def main() -> None:
                     help="share of orders during which one venue dies after 1-3 of our fills")
     ap.add_argument("--tick-ms", type=int, default=20,
                     help="in process: simulated time each venue request takes")
+    ap.add_argument("--market", choices=sorted(MARKETS_BY_NAME), default="dispersed",
+                    help="dispersed: each venue on its own basis; shared: one reference price")
     ap.add_argument("--http", action="store_true", help="use the HTTP venue services")
     ap.add_argument("--rate", type=float, default=4.0, help="HTTP: parent orders per second")
     args = ap.parse_args()
     world = Http(args) if args.http else InProcess(args)
-    print(f"venues: {world.mode}; default profiles with their seeded faults; seed {args.seed}")
+    print(f"venues: {world.mode}; {args.market} market with the profiles' seeded faults; "
+          f"seed {args.seed}")
+    assumptions(MARKETS_BY_NAME[args.market], args)
     tmp = Path(tempfile.mkdtemp(prefix="bench-routing-"))
     url = f"sqlite:///{tmp / 'routing.db'}"
     ledger_migrate.SCHEMA.upgrade(url)
@@ -261,6 +286,36 @@ def main() -> None:
         world.close()
 
 
+def assumptions(profiles: dict[str, VenueProfile], args: argparse.Namespace) -> None:
+    """Print the market assumptions the improvement figure depends on."""
+    for name, p in profiles.items():
+        print(f"  {name}: taker {p.taker_ppm / 100:g} bps (maker {p.maker_ppm / 100:g}), "
+              f"{p.levels} levels x ${p.level_notional / 100:,.0f} a side "
+              f"(${p.levels * p.level_notional / 100:,.0f}), spread {p.spread_ppm / 100:g} bps, "
+              f"levels {p.level_step_ppm / 100:g} bps apart, re-quote noise +-{p.noise_ppm / 100:g} "
+              f"bps, basis " + (f"{p.basis_ppm / 100:g} bps sd (half-life "
+                                f"{p.basis_halflife_ms / 1000:g} s)" if p.basis_ppm else "none"))
+    print(f"  orders: ${args.min_usd:,}-${args.max_usd:,} log-uniform (--min-usd/--max-usd)")
+
+
+def drivers(comparable: list) -> None:
+    """Print the improvement per order size and its split into price and fees (% of the
+    baseline's all-in)."""
+    for lo, hi in zip(SIZE_BUCKETS, SIZE_BUCKETS[1:], strict=False):
+        rows = [ex for ex in comparable
+                if lo <= ex.decision.baseline.notional / 100 < hi]
+        if not rows:
+            continue
+        total = [ex.improvement() / ex.decision.baseline.all_in * 100 for ex in rows]
+        fees = [(ex.decision.baseline.fee - ex.fee) / ex.decision.baseline.all_in * 100
+                for ex in rows]
+        label = f"${lo:,}-${hi:,}" if hi < 10**12 else f">= ${lo:,}"
+        print(f"  size {label}: {len(rows)} orders, mean {statistics.mean(total):.4f} % "
+              f"(fees {statistics.mean(fees):.4f} %, price "
+              f"{statistics.mean(total) - statistics.mean(fees):.4f} %), "
+              f"split {sum(len({c.venue for c in ex.children}) > 1 for ex in rows) / len(rows):.0%}")
+
+
 def report(router: Router, theirs: dict[tuple[str, str], tuple[int, int, int]],
            args: argparse.Namespace,
            latency: tuple[list[int], list[int]], counts: tuple[int, int], elapsed: float,
@@ -302,6 +357,7 @@ def report(router: Router, theirs: dict[tuple[str, str], tuple[int, int, int]],
         print(f"price improvement vs best single venue: mean {statistics.mean(pct_impr):.4f} % "
               f"(goal >= 0.2 %), median {statistics.median(pct_impr):.4f} %, "
               f"p90 {pct([int(x * 10_000) for x in pct_impr], 0.9) / 10_000:.4f} %")
+        drivers(comparable)
         primary = []
         for ex in comparable:  # a desk without routing sends everything to its deepest venue
             deep = [VenueInput(a.venue, a.book, a.fees) for a in ex.arrivals
