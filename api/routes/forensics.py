@@ -27,8 +27,7 @@ from pydantic import BaseModel
 from api.deps import DeploymentDep, EngineDep, get_principal
 from api.errors import responses
 from keeper.clients import OPS, Principal
-from keeper.forensics import StoredAlert, TraceLimits, stored_alerts, trace
-from keeper.forensics.trace import MAX_DEPTH, known_labels
+from keeper.forensics import MAX_DEPTH, StoredAlert, TraceLimits, known_labels, stored_alerts, trace
 
 router = APIRouter(prefix="/v1/forensics", tags=["forensics"],
                    responses=responses(401, 403, 422))

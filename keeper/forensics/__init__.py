@@ -33,12 +33,12 @@ from keeper.forensics.events import AuditSource, ChainSource, Event, LedgerSourc
 from keeper.forensics.migrate import upgrade
 from keeper.forensics.mirror import CAUGHT_UP, MirrorConfig, Movement, TransferMirror, prune_transfers
 from keeper.forensics.pipeline import AnomalyPipeline, PipelineMovedError, StoredAlert, stored_alerts
-from keeper.forensics.trace import AddressLabels, Trace, TraceLimits, trace
+from keeper.forensics.trace import MAX_DEPTH, AddressLabels, Trace, TraceLimits, known_labels, trace
 
 __all__ = [
-    "CAUGHT_UP", "AddressLabels", "AnomalyPipeline", "AuditSource", "Burst", "ChainSource",
+    "CAUGHT_UP", "MAX_DEPTH", "AddressLabels", "AnomalyPipeline", "AuditSource", "Burst", "ChainSource",
     "Detector", "Event", "FanIn", "Finding", "LedgerSource", "MirrorConfig", "Movement",
     "NewDestinationLarge", "PeelChain", "PipelineMovedError", "Source", "State", "StoredAlert",
     "Trace", "TraceLimits", "TransferMirror", "UnusualHours", "VolumeSpike", "default_detectors",
-    "prune_transfers", "stored_alerts", "trace", "upgrade",
+    "known_labels", "prune_transfers", "stored_alerts", "trace", "upgrade",
 ]

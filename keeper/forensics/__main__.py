@@ -44,9 +44,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _trace(args: argparse.Namespace, engine: Engine) -> int:
-    from keeper.forensics.trace import AddressLabels, TraceLimits, trace
+    from keeper.forensics.trace import TraceLimits, known_labels, trace
 
-    labels = AddressLabels.from_compliance(engine, own=_own_wallets())
+    labels = known_labels(engine, _own_wallets())
     limits = TraceLimits(args.depth, args.fanout, args.max_nodes, args.since, args.until)
     result = trace(engine, args.start, labels, direction=args.direction,
                    limits=limits)

@@ -41,9 +41,11 @@ def migrated(tmp_path: Path, name: str = "forensics.db", url: str | None = None)
     from keeper.compliance.migrate import upgrade as compliance_upgrade
     from keeper.forensics import upgrade as forensics_upgrade
     from keeper.ledger import upgrade as ledger_upgrade
+    from keeper.partners.migrate import upgrade as partners_upgrade
 
     url = url or f"sqlite:///{tmp_path / name}"
-    for up in (ledger_upgrade, audit_upgrade, compliance_upgrade, forensics_upgrade):
+    for up in (ledger_upgrade, audit_upgrade, compliance_upgrade, forensics_upgrade,
+               partners_upgrade):  # the trace labels partner deposit addresses
         up(url)
     return url
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from keeper.assets import USDC, USDT
-from keeper.chain.reader import ChainReader
+from keeper.chain import ChainReader
 from keeper.compliance import LabelStore
 from keeper.forensics import (
     AddressLabels,
