@@ -16,21 +16,12 @@ import uvicorn
 
 from keeper.config import LOOPBACK
 from keeper.integrations.corebanking.wire import Faults
-from keeper.keys.secrets import read_private_file
 from scripts.services.atlas.app import create_app
 from scripts.services.atlas.notifier import Notifier
 from scripts.services.atlas.store import Store
+from scripts.services.common.secrets import read_secret
 
-
-def read_key(path: Path) -> str:
-    """A key from a private (0600, own, no symlink) file; its content is never shown."""
-    try:
-        key = read_private_file(path)
-    except PermissionError as exc:
-        raise SystemExit(str(exc)) from None
-    if not key:
-        raise SystemExit(f"{path}: empty key file")
-    return key
+ANY_KEY = 1  # ATLAS keys: any non-empty value (the bank's keys, not generated here)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,13 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     faults = Faults(latency_ms=args.latency_ms, error_rate=args.error_rate,
                     error_when=args.error_when, maintenance=args.maintenance, seed=args.seed)
     store = Store(f"sqlite:///{args.db}")
-    app = create_app(store, api_key=read_key(args.api_key_file),
-                     ops_key=read_key(args.ops_key_file), faults=faults)
+    app = create_app(store, api_key=read_secret(args.api_key_file, ANY_KEY),
+                     ops_key=read_secret(args.ops_key_file, ANY_KEY), faults=faults)
     notifier = None
     if args.platform_url:
+        platform_key = read_secret(args.platform_key_file, ANY_KEY) if args.platform_key_file else None
         notifier = Notifier(store, args.platform_url, backoff_s=args.notify_backoff_s,
                             max_attempts=args.notify_max_attempts, timeout_s=args.notify_timeout_s,
-                            api_key=read_key(args.platform_key_file) if args.platform_key_file else None)
+                            api_key=platform_key)
         notifier.start()
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -6,9 +6,16 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
-from fastapi import FastAPI, Header, HTTPException
+from fastapi import Depends, FastAPI, Header, HTTPException
+from pydantic import BaseModel
+
+
+class _Faults(Protocol):
+    config: Any
+
+    def set(self, config: Any) -> None: ...
 
 
 class _Startable(Protocol):
@@ -44,3 +51,23 @@ def run_with(app: FastAPI, worker: _Startable) -> FastAPI:
 
     app.router.lifespan_context = lifespan
     return app
+
+
+def add_fault_routes(app: FastAPI, faults: _Faults, config_type: type[BaseModel],
+                     admin: Callable[..., None]) -> None:
+    """``GET /admin/faults`` (the live fault configuration) and ``PUT /admin/faults`` (replace
+    it with a ``config_type`` body: the decision streams restart from its seed), both behind
+    the ``admin`` guard."""
+
+    def get_faults() -> dict[str, Any]:
+        """The live fault configuration."""
+        return dict(faults.config.model_dump())
+
+    def put_faults(config: Any) -> dict[str, Any]:
+        """Replace the fault configuration (decision streams restart from the seed)."""
+        faults.set(config)
+        return dict(faults.config.model_dump())
+
+    put_faults.__annotations__ = {"config": config_type, "return": dict[str, Any]}
+    app.get("/admin/faults", dependencies=[Depends(admin)])(get_faults)
+    app.put("/admin/faults", dependencies=[Depends(admin)])(put_faults)

@@ -14,6 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from keeper.keys.secrets import read_private_file
+from scripts.services.common.options import add_webhook_options, check_webhook_options, webhook_secret
 from scripts.services.common.secrets import read_secret
 from scripts.services.issuer.chain import IssuerChain, configure_minter_on_fork
 from scripts.services.issuer.faults import FaultConfig, Faults, parse_delay
@@ -29,8 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--minter-key-file", type=Path, required=True, help="0600 file: hex private key")
     p.add_argument("--api-key-file", type=Path, required=True, help="0600 file: the bearer API key")
     p.add_argument("--admin-token-file", type=Path, required=True, help="0600 file: admin token")
-    p.add_argument("--webhook", help="URL the signed webhooks are POSTed to")
-    p.add_argument("--webhook-secret-file", type=Path, help="0600 file: webhook HMAC secret")
+    add_webhook_options(p)
     p.add_argument("--webhook-backoff", type=float, default=1.0, help="first retry delay, seconds")
     p.add_argument("--confirmations", type=int, default=12)
     p.add_argument("--configure-minter-allowance", type=int, default=None,
@@ -44,8 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lost-reply-rate", type=float, default=0.0)
     p.add_argument("--maintenance", action="store_true")
     args = p.parse_args(argv)
-    if args.webhook and not args.webhook_secret_file:
-        p.error("--webhook needs --webhook-secret-file")
+    check_webhook_options(p, args)
     return args
 
 
@@ -53,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     """Start the service (blocks until SIGINT/SIGTERM)."""
     args = parse_args(argv)
     api_key, admin_token = read_secret(args.api_key_file), read_secret(args.admin_token_file)
-    secret = read_secret(args.webhook_secret_file).encode() if args.webhook_secret_file else None
+    secret = webhook_secret(args)
     try:
         chain = IssuerChain(args.rpc, read_private_file(args.minter_key_file))
     except (ValueError, TypeError):  # never echo what the file held

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from keeper.assets import ZERO_ADDRESS
 from keeper.integrations.issuer.amounts import to_amount, to_units
-from scripts.services.common.web import guards
+from scripts.services.common.web import add_fault_routes, guards
 from scripts.services.issuer.chain import IssuerChain
 from scripts.services.issuer.faults import FaultConfig, Faults
 from scripts.services.issuer.records import burn_json, mint_json
@@ -175,16 +175,7 @@ def create_app(store: Store, chain: IssuerChain, faults: Faults, *, api_key: str
         """Where the bank sends USDC it wants redeemed (the issuer's minter, which burns it)."""
         return {"address": to_checksum_address(chain.address), "token": chain.token.address}
 
-    @app.get("/admin/faults", dependencies=[Depends(admin)])
-    def get_faults() -> dict[str, Any]:
-        """The live fault configuration."""
-        return faults.config.model_dump()
-
-    @app.put("/admin/faults", dependencies=[Depends(admin)])
-    def put_faults(config: FaultConfig) -> dict[str, Any]:
-        """Replace the fault configuration (decision streams restart from the seed)."""
-        faults.set(config)
-        return faults.config.model_dump()
+    add_fault_routes(app, faults, FaultConfig, admin)
 
     @app.post("/admin/{table}/{row_id}/release", dependencies=[Depends(admin)])
     def release(table: str, row_id: str) -> dict[str, Any]:

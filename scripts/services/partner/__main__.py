@@ -14,6 +14,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from scripts.services.common.options import add_webhook_options, check_webhook_options, webhook_secret
 from scripts.services.common.secrets import read_secret
 from scripts.services.common.web import run_with
 from scripts.services.partner.app import create_app
@@ -34,8 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--api-key-file", type=Path, required=True, help="0600 file: the bearer API key")
     p.add_argument("--admin-token-file", type=Path, required=True, help="0600 file: admin token")
     p.add_argument("--whitelist", default="", help="comma-separated withdrawal destinations")
-    p.add_argument("--webhook", help="URL the signed webhooks are POSTed to")
-    p.add_argument("--webhook-secret-file", type=Path, help="0600 file: webhook HMAC secret")
+    add_webhook_options(p)
     p.add_argument("--confirmations", type=int, default=12)
     p.add_argument("--poll-s", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
@@ -43,15 +43,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate-window-s", type=int, default=1)
     p.add_argument("--maintenance", action="store_true")
     args = p.parse_args(argv)
-    if args.webhook and not args.webhook_secret_file:
-        p.error("--webhook needs --webhook-secret-file")
+    check_webhook_options(p, args)
     return args
 
 
 def build(args: argparse.Namespace) -> FastAPI:
     """The app with its worker started and stopped with it."""
     api_key, admin_token = read_secret(args.api_key_file), read_secret(args.admin_token_file)
-    secret = read_secret(args.webhook_secret_file).encode() if args.webhook_secret_file else None
+    secret = webhook_secret(args)
     chain = PartnerChain(args.rpc, read_secret(args.key_file))
     store = Store(args.db)
     head = str(chain.head())

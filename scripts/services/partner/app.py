@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from keeper.partners.chainscan import ASSETS
-from scripts.services.common.web import guards
+from scripts.services.common.web import add_fault_routes, guards
 from scripts.services.partner import reports
 from scripts.services.partner.chain import PartnerChain
 from scripts.services.partner.faults import FaultConfig, Faults
@@ -188,16 +188,7 @@ def create_app(store: Store, chain: PartnerChain, faults: Faults, *, api_key: st
             raise HTTPException(404, "no such withdrawal")
         return reports.tx_json(row)
 
-    @app.get("/admin/faults", dependencies=[Depends(admin)])
-    def get_faults() -> dict[str, Any]:
-        """The live fault configuration."""
-        return faults.config.model_dump()
-
-    @app.put("/admin/faults", dependencies=[Depends(admin)])
-    def put_faults(config: FaultConfig) -> dict[str, Any]:
-        """Replace the fault configuration."""
-        faults.set(config)
-        return config.model_dump()
+    add_fault_routes(app, faults, FaultConfig, admin)
 
     @app.put("/admin/whitelist", dependencies=[Depends(admin)])
     def put_whitelist(body: Whitelist) -> dict[str, Any]:

@@ -16,13 +16,12 @@ from pathlib import Path
 import uvicorn
 
 from keeper.config import LOOPBACK
-from keeper.keys.secrets import read_private_file
+from scripts.services.common.secrets import read_secret
 from scripts.services.venues.app import PersistFailed, Service, create_app, now_ms
 from scripts.services.venues.profile import DEFAULT_PROFILES, VenueProfile, load_profile
 from scripts.services.venues.simulator import Simulator
 from scripts.services.venues.store import Store
 
-MIN_KEY_CHARS = 16
 log = logging.getLogger("venue")
 
 
@@ -38,17 +37,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--profile", type=Path, help="JSON profile (default: the named default profile)")
     return p.parse_args(argv)
-
-
-def read_key(path: Path) -> str:
-    """A key from its private file, refused when shorter than :data:`MIN_KEY_CHARS` (never shown)."""
-    try:
-        key = read_private_file(path)
-    except PermissionError as exc:
-        raise SystemExit(str(exc)) from None
-    if len(key) < MIN_KEY_CHARS:
-        raise SystemExit(f"key file {path} must hold at least {MIN_KEY_CHARS} characters")
-    return key
 
 
 def profile_for(args: argparse.Namespace) -> VenueProfile:
@@ -91,7 +79,7 @@ def build(db: Path, profile: VenueProfile, seed: int, *, busy_timeout_s: float =
 def main(argv: list[str] | None = None) -> None:
     """Start the venue (blocks until SIGINT/SIGTERM)."""
     args = parse(argv)
-    api_key, admin_key = read_key(args.api_key_file), read_key(args.admin_key_file)
+    api_key, admin_key = read_secret(args.api_key_file), read_secret(args.admin_key_file)
     if api_key == admin_key:
         raise SystemExit("the API key and the admin key must differ")
     profile = profile_for(args)
