@@ -27,7 +27,7 @@ from keeper.config import ROOT
 from keeper.keys.secrets import Secret, write_secret_file
 from keeper.partners import WarpClient
 from strongroom_testkit import free_port
-from strongroom_testkit.processes import kill, terminate
+from strongroom_testkit.processes import kill, terminate, wait_healthy
 
 
 @dataclass
@@ -102,18 +102,8 @@ def start_partner(tmp: Path, rpc_url: str, *, whitelist: list[str], extra: list[
 def _spawn(argv: list[str], url: str, log: Path) -> subprocess.Popen[bytes]:
     """Start the service and wait until it answers."""
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"partner exited: {log.read_text()[-3000:]}")
-        try:
-            httpx.get(url + "/health", timeout=2).raise_for_status()
-            return proc
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"partner did not start: {log.read_text()[-3000:]}") from None
-            time.sleep(0.2)
+    wait_healthy(proc, url + "/health", log, what="partner")
+    return proc
 
 
 def mint_usdc(w3: Any, to: str, units: int) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from keeper.config import ROOT
 from keeper.integrations.issuer import IssuerClient
 from keeper.keys.secrets import Secret, write_secret_file
 from strongroom_testkit import free_port
-from strongroom_testkit.processes import kill, terminate
+from strongroom_testkit.processes import kill, terminate, wait_healthy
 
 
 @dataclass
@@ -41,17 +40,8 @@ class Atlas:
         """Start (or restart) the process on the same port and database; wait until healthy."""
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(self.argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ATLAS exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/atlas/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("ATLAS did not come up")
+        wait_healthy(self.proc, f"{self.url}/atlas/health", self.log, what="ATLAS", timeout_s=60,
+                     interval_s=0.1)
 
     def kill(self) -> None:
         """SIGKILL: a crash, no clean shutdown."""
@@ -128,18 +118,7 @@ def start_issuer(tmp: Path, rpc_url: str, *, key: str, extra: list[str], db: Pat
     proc = subprocess.Popen([sys.executable, "-m", "scripts.services.issuer", *args], cwd=ROOT,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"issuer exited: {log.read_text()[-3000:]}")
-        try:
-            health = httpx.get(url + "/health", timeout=2).json()
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"issuer did not start: {log.read_text()[-3000:]}") from None
-            time.sleep(0.2)
+    health = wait_healthy(proc, url + "/health", log, what="issuer").json()
     client = IssuerClient(url, Secret(api_key), timeout_s=30, retries=3, backoff_s=0.05)
     return Issuer(proc, url, health["redemption_address"], client, admin_token, log, args)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from scripts.services.venues.inprocess import LocalVenue, local_venues
 from scripts.services.venues.launch import DEFAULT_FUNDS, fund_venue, venue_argv
 from scripts.services.venues.profile import DEFAULT_PROFILES
 from strongroom_testkit import free_port
-from strongroom_testkit.processes import kill, terminate
+from strongroom_testkit.processes import kill, terminate, wait_healthy
 
 DEFAULT_SEED = 1515
 
@@ -61,18 +60,8 @@ class VenueProcess:
     def wait_ready(self, timeout_s: float = 60) -> None:
         """Wait until ``/health`` answers."""
         assert self.proc is not None
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"venue {self.name} exited {self.proc.returncode}: "
-                                   f"{self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"venue {self.name} did not come up")
+        wait_healthy(self.proc, f"{self.url}/health", self.log, what=f"venue {self.name}",
+                     timeout_s=timeout_s, interval_s=0.05)
 
     def start(self) -> None:
         """Start (or restart) on the same port and database, and wait until it answers."""
