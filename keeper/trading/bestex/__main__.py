@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from keeper.jsonsafe import json_depth
+from keeper.strictdata import decode
 from keeper.trading.bestex.analytics import OrderReport, analyse, fixed, in_period, summarise, venue_usage
 from keeper.trading.bestex.record import (
     ExecutionRecord,
@@ -45,17 +45,15 @@ def _ms(text: str | None) -> int | None:
     return int((at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number a record may hold")
-
 
 def _records_from_file(path: Path) -> list[ExecutionRecord]:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise RecordError(f"{path} is larger than {MAX_FILE_BYTES} bytes")
     text = path.read_text(encoding="utf-8")
-    if json_depth(text) > MAX_DEPTH:  # before the C decoder can overflow the stack (py_ecc's limit)
-        raise RecordError(f"{path}: nesting deeper than {MAX_DEPTH} levels")
-    data = json.loads(text, parse_constant=_refuse_constant)
+    try:
+        data = decode(text, MAX_DEPTH)  # depth first: py_ecc raises the recursion limit
+    except ValueError as exc:
+        raise RecordError(f"{path}: {exc}") from None
     if not isinstance(data, list):
         raise RecordError(f"{path}: a JSON list of execution records is expected")
     return [record_from_json(item, f"{path} record {i}") for i, item in enumerate(data)]
