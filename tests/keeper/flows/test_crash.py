@@ -54,7 +54,11 @@ def run_with_kills(cfg: Path, rng: random.Random, kills: int, most_steps: int,
                 proc.wait(10)
                 landed += 1
                 continue
-        out, _ = proc.communicate(timeout=300)
+        # wait, then read what is left through the same buffered reader readline() used:
+        # communicate() reads the raw pipe and misses lines readline() already buffered (a
+        # worker that finished quickly lost its "done"); the output is far below a pipe's size
+        proc.wait(timeout=300)
+        out = proc.stdout.read()
         assert proc.returncode == 0 and b"done" in read + out
         return landed
     raise AssertionError("the worker never finished")
