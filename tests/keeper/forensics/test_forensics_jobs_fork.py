@@ -13,9 +13,9 @@ from keeper.deployments import Deployment
 from keeper.forensics import jobs as fjobs
 from keeper.forensics import stored_alerts
 from keeper.jobs import JobRun, KeeperJobs
-from keeper.schema import upgrade_all
 from scripts.deployments import deploy_system, local_config
 from strongroom_testkit.anvil import mine
+from strongroom_testkit.dbtemplate import migrate_fresh
 from strongroom_testkit.forensics import mint_usdc
 
 pytestmark = pytest.mark.fork
@@ -27,7 +27,7 @@ def test_jobs_mirror_the_deployment_and_alert_fan_in_except_into_our_vault(
     system = Deployment.from_json(deploy_system(accounts[0], local_config(),
                                                 path=tmp_path / "deployments.json"))
     url = f"sqlite:///{tmp_path / 'keeper.db'}"
-    upgrade_all(url)
+    migrate_fresh(url)
     host = KeeperJobs(Settings(data_dir=tmp_path, database_url=url, rpc_url=rpc_url,
                                confirmations=2), system)
     try:

@@ -28,9 +28,7 @@ from keeper.config import Settings
 from keeper.jobs.scheduler import JobRun
 from keeper.keys.secrets import write_secret_file
 from keeper.ledger import Ledger
-from keeper.ledger import migrate as ledger_migrate
 from keeper.ledger.db import make_engine
-from keeper.trading import migrate as trading_migrate
 from keeper.trading.bestex import analyse, from_execution, order_document, render_html
 from keeper.trading.jurisdiction import JurisdictionPolicy
 from keeper.trading.routing import ChildStatus, ParentStatus, RoutedVenue, Router, RoutingStore
@@ -38,6 +36,7 @@ from keeper.trading.routing.jobs import resume
 from keeper.trading.taxlots import Kind, TaxLotBook
 from keeper.trading.types import ParentOrder, Side
 from scripts.services.venues.profile import DEFAULT_PROFILES
+from strongroom_testkit.dbtemplate import migrate_fresh
 from strongroom_testkit.venues import start_venues, stop_venues
 
 BTC = 10**8
@@ -59,8 +58,7 @@ def venues(tmp_path_factory):
 @pytest.fixture
 def db(tmp_path):
     url = f"sqlite:///{tmp_path / 'routing.db'}"
-    ledger_migrate.SCHEMA.upgrade(url)
-    trading_migrate.SCHEMA.upgrade(url)
+    migrate_fresh(url, ("keeper.ledger.migrate", "keeper.trading.migrate"))
     engine = make_engine(url)
     ledger = Ledger(engine, group_commit=False)
     yield url, engine, ledger

@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 
 from keeper.ledger import Ledger
-from keeper.ledger import migrate as ledger_migrate
 from keeper.ledger.db import make_engine
-from keeper.trading import migrate as trading_migrate
 from keeper.trading.bestex import analyse, from_execution
 from keeper.trading.bestex.__main__ import main
 from keeper.trading.jurisdiction import JurisdictionPolicy
@@ -21,6 +19,7 @@ from keeper.trading.routing import ParentStatus, RoutedVenue, Router, RoutingSto
 from keeper.trading.types import ParentOrder, Side
 from scripts.services.venues.inprocess import local_venues
 from scripts.services.venues.profile import DEFAULT_PROFILES
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 BTC = 10**8
 T0 = 1_800_000_000_000
@@ -33,8 +32,7 @@ CALM = {
 @pytest.fixture(scope="module")
 def routed(tmp_path_factory: pytest.TempPathFactory):
     url = f"sqlite:///{tmp_path_factory.mktemp('bestex') / 'routing.db'}"
-    ledger_migrate.SCHEMA.upgrade(url)
-    trading_migrate.SCHEMA.upgrade(url)
+    migrate_fresh(url, ("keeper.ledger.migrate", "keeper.trading.migrate"))
     engine = make_engine(url)
     ledger = Ledger(engine, group_commit=False)
     venues = local_venues(11, clock=lambda: T0, profiles=CALM, funds={"USD": 10**11, "BTC": 10**10})

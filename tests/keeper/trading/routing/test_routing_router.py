@@ -15,9 +15,7 @@ from dataclasses import replace
 import pytest
 
 from keeper.ledger import Ledger
-from keeper.ledger import migrate as ledger_migrate
 from keeper.ledger.db import make_engine
-from keeper.trading import migrate as trading_migrate
 from keeper.trading.jurisdiction import JurisdictionPolicy
 from keeper.trading.routing import (
     LEASE_MS,
@@ -32,6 +30,7 @@ from keeper.trading.types import ParentOrder, RequestTimeout, Side
 from scripts.services.venues.faults import FaultState
 from scripts.services.venues.inprocess import local_venues
 from scripts.services.venues.profile import DEFAULT_PROFILES
+from strongroom_testkit.dbtemplate import migrate_fresh
 
 BTC = 10**8
 T0 = 1_800_000_000_000
@@ -50,8 +49,7 @@ class Clock:
 
 class World:
     def __init__(self, url: str) -> None:
-        ledger_migrate.SCHEMA.upgrade(url)
-        trading_migrate.SCHEMA.upgrade(url)
+        migrate_fresh(url, ("keeper.ledger.migrate", "keeper.trading.migrate"))
         self.engine = make_engine(url)
         self.ledger = Ledger(self.engine, group_commit=False)
         self.clock = Clock()
