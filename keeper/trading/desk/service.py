@@ -44,6 +44,7 @@ from keeper.trading.bestex import (
     render_html,
     render_pdf,
 )
+from keeper.trading.desk.kyc import ClientRefusedError, client_jurisdiction
 from keeper.trading.routing import Execution, OrderRefusedError, ParentStatus, Router
 from keeper.trading.routing.jobs import close_router, router_from_settings
 from keeper.trading.taxlots import EventConflictError, InvalidEventError, Lot, Method, TaxLotBook
@@ -123,7 +124,20 @@ class TradingDesk:
         refusal is audited), ``ParentMismatchError`` (an id reused with other contents) or
         ``ValueError`` (a parent that cannot be routed as written: nothing stored). Fills the
         tax-lot book refuses do not fail the order (they were made): alert
-        :data:`LOTS_REFUSED`, recorded later by :meth:`book_finished`."""
+        :data:`LOTS_REFUSED`, recorded later by :meth:`book_finished`.
+
+        The client is looked up first (:func:`~keeper.trading.desk.kyc.client_jurisdiction`):
+        unknown, may not trade, no country, or a ``jurisdiction`` other than its KYC country:
+        :class:`~keeper.trading.desk.kyc.ClientRefusedError` (audited; nothing stored or sent).
+        ``parent.jurisdiction`` None: the client's KYC country."""
+        asked = parent
+        try:
+            parent = client_jurisdiction(self.engine, parent, self.clock())
+        except ClientRefusedError as e:
+            self._audit(actor, "trading.order.submitted", _parent_params(asked), "received")
+            self._audit(actor, "trading.order.refused", _parent_params(asked),
+                        {"rule": e.rule, "reason": e.reason})
+            raise
         stored = self.router.store.parent(parent.id) if isinstance(parent.id, str) else None
         if stored is not None and replace(parent, created_at=stored.created_at) == stored:
             parent = stored
