@@ -2,7 +2,9 @@
 trading operations (scope ``ops``).
 
 * ``POST /v1/trading/orders``: route a parent order; its ``id`` (the caller's) is the parent id,
-  so a retry returns the same execution (201 either way); refused by the jurisdiction rules:
+  so a retry returns the same execution (201 either way); the client's jurisdiction is its KYC
+  country (``jurisdiction`` optional; given, it must match); refused by the client check
+  (unknown client, may not trade, no country, another jurisdiction) or the jurisdiction rules:
   422 naming the rule and the reason (nothing stored or sent); the id reused with other
   contents: 409;
 * ``GET /v1/trading/orders/{id}``: status, fills, VWAP, fees, baseline and improvement,
@@ -28,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import get_principal
 from api.errors import not_found, responses
 from keeper.clients import OPS, Principal
-from keeper.trading.desk import TradingDesk, lots_view, order_view
+from keeper.trading.desk import ClientRefusedError, TradingDesk, lots_view, order_view
 from keeper.trading.routing import OrderRefusedError, ParentMismatchError
 from keeper.trading.types import MARKETS, ParentOrder, Side
 
@@ -69,7 +71,8 @@ Desk = Annotated[TradingDesk, Depends(get_desk)]
 
 class OrderIn(BaseModel):
     """A parent order: ``amount`` in base minor units, ``limit_price`` (optional) in quote
-    minor units per whole base unit; ``id`` is the caller's and makes retries idempotent."""
+    minor units per whole base unit; ``id`` is the caller's and makes retries idempotent.
+    ``jurisdiction`` (optional) is the client's KYC country; given, it must match it."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -79,7 +82,7 @@ class OrderIn(BaseModel):
     side: Side
     amount: Units
     limit_price: Units | None = None
-    jurisdiction: Annotated[str, Field(pattern=r"^[A-Z]{2}$", examples=["US"])]
+    jurisdiction: Annotated[str | None, Field(pattern=r"^[A-Z]{2}$", examples=["US"])] = None
     client_type: Annotated[str, Field(pattern=r"^[a-z_]{1,32}$", examples=["institutional"])]
 
 
@@ -174,7 +177,7 @@ def _order(desk: TradingDesk, parent_id: str) -> dict[str, Any]:
 @router.post("/orders", response_model=OrderOut, status_code=201,
              responses=responses(409), summary="Route a parent order")
 def submit(body: OrderIn, principal: OpsPrincipal, desk: Desk) -> dict[str, Any]:
-    """Route the order across the venues under the client's jurisdiction rules and record its
+    """Route the order across the venues under the rules of the client's KYC country and record its
     fills in the client's tax lots."""
     parent = ParentOrder(body.id, body.client_id, body.symbol.value, body.side, int(body.amount),
                          None if body.limit_price is None else int(body.limit_price),
@@ -183,6 +186,8 @@ def submit(body: OrderIn, principal: OpsPrincipal, desk: Desk) -> dict[str, Any]
         ex = desk.submit(parent, actor=str(principal.client.id))
     except OrderRefusedError as e:
         raise HTTPException(422, f"refused by {e.decision.rule}: {e.decision.reason}") from None
+    except ClientRefusedError as e:
+        raise HTTPException(422, f"refused by {e.rule}: {e.reason}") from None
     except ParentMismatchError as e:
         raise HTTPException(409, str(e)) from None
     except ValueError as e:  # a parent routing cannot take as written: nothing stored

@@ -9,6 +9,7 @@ every answer as documented; the shared fuzz world has no registry: 503 by design
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 import keeper.clients as clients
 from api.main import create_app
 from keeper.keys.secrets import write_secret_file
-from keeper.ledger import make_engine
+from keeper.ledger import Ledger, make_engine
 from strongroom_testkit.apiworld import build_world
 from strongroom_testkit.fuzzing import CHECKS, asgi_schema
 from strongroom_testkit.venues import venue_services  # noqa: F401  (session fixture)
@@ -45,13 +46,21 @@ def desk_api(tmp_path_factory, venue_services):  # noqa: F811
         "trading_venues_file": d / "venues.json", "secrets_dir": d,
         "rate_limit_per_minute": 10**6})
     engine = make_engine(world.url)
+    ledger = Ledger(engine, group_commit=False)
+    ids = {}
     with Session(engine) as s:
         ops = clients.issue_key(s, world.alice.client.id, [clients.OPS]).api_key
         read = clients.issue_key(s, world.alice.client.id, [clients.CLIENT_READ]).api_key
+        for name in ("us", "us2", "kp", "expired"):  # real clients with a KYC country
+            ids[name] = clients.create_client(s, ledger, f"desk api {name}").id
+    for name, cid in ids.items():
+        clients.set_profile(engine, cid, actor="test", country="KP" if name == "kp" else "US",
+                            kyc_valid_until=date(2020 if name == "expired" else 2099, 1, 1))
+    ledger.close()
     engine.dispose()
     with TestClient(create_app(settings)) as api:
         yield SimpleNamespace(api=api, world=world, ops={"Authorization": f"Bearer {ops}"},
-                              read={"Authorization": f"Bearer {read}"})
+                              read={"Authorization": f"Bearer {read}"}, **ids)
 
 
 def test_every_route_needs_an_ops_credential(desk_api):
@@ -69,7 +78,8 @@ def test_every_route_needs_an_ops_credential(desk_api):
 
 def test_an_order_routed_read_back_reported_and_in_the_lots(desk_api):
     api, ops = desk_api.api, desk_api.ops
-    r = api.post("/v1/trading/orders", json=ORDER, headers=ops)
+    body = {**ORDER, "client_id": desk_api.us}
+    r = api.post("/v1/trading/orders", json=body, headers=ops)
     assert r.status_code == 201, r.text
     order = r.json()
     assert order["status"] == "filled" and order["filled"] == str(BTC)
@@ -80,8 +90,8 @@ def test_an_order_routed_read_back_reported_and_in_the_lots(desk_api):
     assert "thirdex" not in {f["venue"] for f in order["fills"]}  # US rules forbid it
     assert api.get("/v1/trading/orders/api-buy-1", headers=ops).json() == order
     # a retry with the same id: the same execution, nothing routed again
-    assert api.post("/v1/trading/orders", json=ORDER, headers=ops).json() == order
-    conflict = api.post("/v1/trading/orders", json={**ORDER, "amount": str(2 * BTC)}, headers=ops)
+    assert api.post("/v1/trading/orders", json=body, headers=ops).json() == order
+    conflict = api.post("/v1/trading/orders", json={**body, "amount": str(2 * BTC)}, headers=ops)
     assert conflict.status_code == 409 and "already stored" in conflict.json()["error"]["message"]
 
     html = api.get("/v1/trading/orders/api-buy-1/report", headers=ops)
@@ -91,8 +101,8 @@ def test_an_order_routed_read_back_reported_and_in_the_lots(desk_api):
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
 
-    lots = api.get("/v1/trading/clients/api-c1/taxlots", headers=ops).json()
-    assert lots["client_id"] == "api-c1"
+    lots = api.get(f"/v1/trading/clients/{desk_api.us}/taxlots", headers=ops).json()
+    assert lots["client_id"] == desk_api.us
     assert sum(int(x["quantity"]) for x in lots["lots"]) == BTC
     assert sum(int(x["basis"]) for x in lots["lots"]) == int(order["notional"]) + int(order["fees"])
     assert api.get("/v1/trading/clients/nobody/taxlots", headers=ops).json()["lots"] == []
@@ -100,8 +110,9 @@ def test_an_order_routed_read_back_reported_and_in_the_lots(desk_api):
 
 def test_a_refused_order_is_a_422_naming_the_rule_and_stores_nothing(desk_api):
     api, ops = desk_api.api, desk_api.ops
-    r = api.post("/v1/trading/orders", json={**ORDER, "id": "api-kp-1", "jurisdiction": "KP"},
-                 headers=ops)
+    kp = {**ORDER, "id": "api-kp-1", "client_id": desk_api.kp}
+    del kp["jurisdiction"]  # omitted: the client's KYC country (KP), whose rules refuse it
+    r = api.post("/v1/trading/orders", json=kp, headers=ops)
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
     assert "sanction" in r.json()["error"]["message"]
     assert api.get("/v1/trading/orders/api-kp-1", headers=ops).status_code == 404
@@ -111,16 +122,44 @@ def test_a_refused_order_is_a_422_naming_the_rule_and_stores_nothing(desk_api):
         assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error", bad
 
 
+@pytest.mark.parametrize("case", ["unknown", "expired", "mismatch"])
+def test_the_client_check_refuses_with_a_422_and_stores_nothing(desk_api, case):
+    """An unknown client, one whose KYC expired, or a jurisdiction other than the client's KYC
+    country (the message names both): 422 in the one error shape, nothing stored."""
+    api, ops = desk_api.api, desk_api.ops
+    client = {"unknown": "api-nobody", "expired": desk_api.expired, "mismatch": desk_api.us}[case]
+    body = {**ORDER, "id": f"api-kyc-{case}", "client_id": client, "jurisdiction": "CH"}
+    r = api.post("/v1/trading/orders", json=body, headers=ops)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error", r.text
+    message = r.json()["error"]["message"]
+    assert {"unknown": "client.unknown", "expired": "client.status",
+            "mismatch": "client.jurisdiction"}[case] in message
+    if case == "mismatch":
+        assert "'CH'" in message and "'US'" in message
+    assert api.get(f"/v1/trading/orders/api-kyc-{case}", headers=ops).status_code == 404
+
+
+def test_an_omitted_jurisdiction_is_the_clients_kyc_country(desk_api):
+    api, ops = desk_api.api, desk_api.ops
+    body = {k: v for k, v in ORDER.items() if k != "jurisdiction"}
+    body.update(id="api-omit-1", client_id=desk_api.us, amount=str(BTC // 10))
+    r = api.post("/v1/trading/orders", json=body, headers=ops)
+    assert r.status_code == 201, r.text
+    assert r.json()["jurisdiction"] == "US" and r.json()["filled"] == str(BTC // 10)
+    assert "thirdex" not in {f["venue"] for f in r.json()["fills"]}  # the US rules
+
+
 def test_an_order_nothing_could_fill_is_read_back_and_reported(desk_api):
     api, ops = desk_api.api, desk_api.ops
-    body = {**ORDER, "id": "api-low-1", "client_id": "api-c3", "limit_price": "1"}
+    body = {**ORDER, "id": "api-low-1", "client_id": desk_api.us2, "limit_price": "1"}
     r = api.post("/v1/trading/orders", json=body, headers=ops)
     assert r.status_code == 201, r.text
     assert r.json()["filled"] == "0" and r.json()["fills"] == []
     assert r.json()["status"] in {"rejected", "partial"}
     assert api.get("/v1/trading/orders/api-low-1", headers=ops).json() == r.json()
     assert api.get("/v1/trading/orders/api-low-1/report", headers=ops).status_code == 200
-    assert api.get("/v1/trading/clients/api-c3/taxlots", headers=ops).json()["lots"] == []
+    assert api.get(f"/v1/trading/clients/{desk_api.us2}/taxlots",
+                   headers=ops).json()["lots"] == []
 
 
 def test_an_unreadable_venue_registry_is_a_503_until_it_is_fixed(desk_api, tmp_path):
