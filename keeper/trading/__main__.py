@@ -1,16 +1,18 @@
 """``python -m keeper.trading``: the trading desk from the command line (the keeper's settings:
 database, venue registry, jurisdiction rules, tax-lot defaults).
 
-* ``route --client ID --symbol BTC/USD --side buy|sell --amount N [--limit P] --jurisdiction CC
+* ``route --client ID --symbol BTC/USD --side buy|sell --amount N [--limit P] [--jurisdiction CC]
   --client-type TYPE [--id PARENT_ID]``: route a parent order (amount in base minor units, limit
-  in quote minor units per whole base unit), record its fills in the client's tax lots, print
-  the order as JSON; ``--id`` makes a retry return the same execution;
+  in quote minor units per whole base unit) under the rules of the client's KYC country (a
+  ``--jurisdiction`` must match it), record its fills in the client's tax lots, print the order
+  as JSON; ``--id`` makes a retry return the same execution;
 * ``show ID``: the order as JSON (status, fills, VWAP, fees, baseline, improvement...);
 * ``report ID [--html F | --pdf F]``: the best-execution report (JSON figures, or HTML/PDF file);
 * ``lots CLIENT``: the client's open tax lots as JSON.
 
-Exit codes: 0 done, 1 refused by the jurisdiction rules (the rule and reason on stderr: nothing
-was stored or sent), 2 a bad argument or unknown order, 3 no venue registry configured.
+Exit codes: 0 done, 1 refused by the jurisdiction rules or the client check (unknown client, may
+not trade, no country, another jurisdiction; the rule and reason on stderr: nothing was stored
+or sent), 2 a bad argument or unknown order, 3 no venue registry configured.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--side", required=True, choices=("buy", "sell"))
     route.add_argument("--amount", required=True, type=int, help="base minor units")
     route.add_argument("--limit", type=int, help="quote minor units per whole base unit")
-    route.add_argument("--jurisdiction", required=True)
+    route.add_argument("--jurisdiction", default=None,
+                       help="must match the client's KYC country (the default)")
     route.add_argument("--client-type", required=True)
     route.add_argument("--id", help="parent id (default: a new one)")
     route.add_argument("--actor", default="cli")
@@ -54,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from keeper.config import load_settings
     from keeper.ledger import Ledger, make_engine
-    from keeper.trading.desk import TradingDesk, lots_view, order_view
+    from keeper.trading.desk import ClientRefusedError, TradingDesk, lots_view, order_view
     from keeper.trading.routing import OrderRefusedError, ParentMismatchError
     from keeper.trading.taxlots import InvalidEventError
     from keeper.trading.types import ParentOrder, Side
@@ -73,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  args.jurisdiction, args.client_type, desk.clock())
             try:
                 ex = desk.submit(parent, actor=args.actor)
-            except OrderRefusedError as e:
+            except (OrderRefusedError, ClientRefusedError) as e:
                 print(f"refused: {e}", file=sys.stderr)
                 return 1
             except (ParentMismatchError, InvalidEventError, ValueError) as e:

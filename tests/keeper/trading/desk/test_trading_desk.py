@@ -202,6 +202,15 @@ def test_the_cli_routes_shows_reports_and_lists_lots(world, monkeypatch, tmp_pat
     assert sum(int(x["quantity"]) for x in lots) == BTC
     assert cli(["route", "--client", kp, "--symbol", "BTC/USD", "--side", "buy",
                 "--amount", str(BTC), "--jurisdiction", "KP", "--client-type", "institutional"]) == 1
+    # the client check refuses like the rules do (exit 1), and the KYC country is the default
+    capsys.readouterr()
+    assert cli(["route", "--client", gb, "--symbol", "BTC/USD", "--side", "buy",
+                "--amount", str(BTC), "--jurisdiction", "CH", "--client-type", "institutional",
+                "--id", "d-cli-2"]) == 1
+    assert "client.jurisdiction" in capsys.readouterr().err
+    assert cli(["route", "--client", gb, "--symbol", "BTC/USD", "--side", "buy",
+                "--amount", str(BTC), "--client-type", "institutional", "--id", "d-cli-3"]) == 0
+    assert json.loads(capsys.readouterr().out)["jurisdiction"] == "GB"
     assert cli(["show", "no-such-order"]) == 2
 
 
