@@ -38,5 +38,5 @@ def too_deep(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
 def loads(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> Any:
     """``json.loads`` that refuses (``ValueError``) nesting deeper than ``limit`` before decoding."""
     if too_deep(text, limit):
-        raise ValueError(f"JSON nested deeper than {limit} levels")
+        raise ValueError(f"nesting deeper than {limit} levels")
     return json.loads(text)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
+from keeper import jsonsafe
 from keeper.compliance.models import LabelledAddressRow, LabelVersionRow
 from keeper.compliance.risk import LABEL_SCORES
 from keeper.compliance.screening.addresses import normalise_address
@@ -40,7 +40,6 @@ from keeper.compliance.screening.store import (
     make_current,
     open_version,
 )
-from keeper.jsonsafe import MAX_JSON_DEPTH, json_depth
 from keeper.ledger.db import WRITE
 
 CSV_HEADER = ("address", "chain", "label", "source")
@@ -105,9 +104,7 @@ def parse_labels(data: bytes, source_format: str) -> tuple[LabelledAddress, ...]
         raise ListFormatError(f"not UTF-8: {exc}") from exc
     if source_format == "json":
         try:
-            if json_depth(text) > MAX_JSON_DEPTH:  # before the C decoder can overflow the stack
-                raise ValueError(f"nesting deeper than {MAX_JSON_DEPTH} levels")
-            doc = json.loads(text)
+            doc = jsonsafe.loads(text)  # depth first: the C decoder can overflow the stack
         except (ValueError, RecursionError) as exc:
             raise ListFormatError(f"malformed JSON: {exc}") from exc
         if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT or not isinstance(

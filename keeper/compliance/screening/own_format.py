@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from typing import Any
 
+from keeper import jsonsafe
 from keeper.compliance.screening.addresses import normalise_address
 from keeper.compliance.screening.records import KINDS, ListedAddress, ListEntry, ListFormatError
-from keeper.jsonsafe import MAX_JSON_DEPTH, json_depth
 
 CSV_HEADER = ("uid", "kind", "name", "aliases", "countries", "birth_dates", "addresses")
 END_MARKER = "__end__"
@@ -63,12 +62,11 @@ def _entry(uid: Any, kind: Any, names: Any, addresses: Any, countries: Any, date
 
 # A list document nests a few levels (document -> entries -> entry -> addresses -> address).
 def parse_own_json(data: bytes) -> list[ListEntry]:
-    """Parse the JSON variant (nesting deeper than :data:`MAX_JSON_DEPTH` is refused unparsed)."""
+    """Parse the JSON variant (nesting deeper than :data:`keeper.jsonsafe.MAX_JSON_DEPTH` is
+    refused unparsed)."""
     try:
         text = data.decode("utf-8")
-        if json_depth(text) > MAX_JSON_DEPTH:
-            raise ValueError(f"nesting deeper than {MAX_JSON_DEPTH} levels")
-        doc = json.loads(text)
+        doc = jsonsafe.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ListFormatError(f"malformed, truncated or too deeply nested JSON: {exc!r:.200}") from None
     if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT or not isinstance(

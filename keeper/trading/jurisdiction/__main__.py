@@ -16,16 +16,14 @@ import json
 import sys
 from collections.abc import Sequence
 
-from keeper.jsonsafe import json_depth
+from keeper import jsonsafe
 from keeper.trading.jurisdiction.policy import JurisdictionPolicy
 from keeper.trading.jurisdiction.rules import MAX_DEPTH, RulesError, load_rules
 from keeper.trading.types import ParentOrder, Side
 
 
 def _order(text: str) -> tuple[ParentOrder, int | None]:
-    if json_depth(text) > MAX_DEPTH:
-        raise ValueError(f"nesting deeper than {MAX_DEPTH} levels")
-    data = json.loads(text)
+    data = jsonsafe.loads(text, MAX_DEPTH)
     if not isinstance(data, dict):
         raise ValueError("the order must be a JSON object")
     est = data.pop("estimated_notional", None)
