@@ -570,6 +570,9 @@ def end_of_day_gl(settings: Settings) -> Any:
     assert bank is not None
     try:
         with closing(bank):
-            return GLBatches(ledger.engine, bank, ledger.raise_alert).run(datetime.now(UTC).date())
+            # the keeper's jobs write meanwhile; a run refused with "database is locked" wrote
+            # nothing and is safe to repeat (the batch is idempotent per date, ATLAS per batch id)
+            batches = GLBatches(ledger.engine, bank, ledger.raise_alert)
+            return _unlocked(lambda: batches.run(datetime.now(UTC).date()))
     finally:
         ledger.close()
