@@ -197,15 +197,17 @@ def expected_runtime(project: Any, provider: Any, entry: dict[str, Any]) -> byte
     """Runtime code the recorded constructor call produces (immutables included).
 
     Runs the artifact's deployment bytecode plus the recorded constructor arguments through
-    `eth_call` from the recorded deployer: the EVM returns the exact runtime code the
-    constructor would install, immutables and all.
+    `eth_call` from the recorded deployer at the recorded deployment block: the EVM returns
+    the exact runtime code the constructor installed, immutables and all (also those taken from
+    the block, as the staking pool's epoch origin is from its timestamp).
     """
     contract_type = _container(project, entry["contract"]).contract_type
     initcode = HexBytes(
         bytes(HexBytes(contract_type.deployment_bytecode.bytecode)) + bytes(HexBytes(entry["args"]))
     )
     tx = {"from": entry["deployer"], "data": initcode.to_0x_hex()}
-    result = provider.make_request("eth_call", [tx, "latest"])
+    block = entry.get("block")
+    result = provider.make_request("eth_call", [tx, hex(block) if block else "latest"])
     return bytes(HexBytes(result))
 
 
