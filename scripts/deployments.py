@@ -197,17 +197,25 @@ def expected_runtime(project: Any, provider: Any, entry: dict[str, Any]) -> byte
     """Runtime code the recorded constructor call produces (immutables included).
 
     Runs the artifact's deployment bytecode plus the recorded constructor arguments through
-    `eth_call` from the recorded deployer at the recorded deployment block: the EVM returns
-    the exact runtime code the constructor installed, immutables and all (also those taken from
-    the block, as the staking pool's epoch origin is from its timestamp).
+    `eth_call` from the recorded deployer with the recorded deployment block's number and
+    timestamp: the EVM returns the exact runtime code the constructor installed, immutables and
+    all (also those taken from the block, as the staking pool's epoch origin is its timestamp).
     """
     contract_type = _container(project, entry["contract"]).contract_type
     initcode = HexBytes(
         bytes(HexBytes(contract_type.deployment_bytecode.bytecode)) + bytes(HexBytes(entry["args"]))
     )
     tx = {"from": entry["deployer"], "data": initcode.to_0x_hex()}
+    params: list[Any] = [tx, "latest"]
     block = entry.get("block")
-    result = provider.make_request("eth_call", [tx, hex(block) if block else "latest"])
+    if block:
+        # Historical state is not reliably kept by a dev node (anvil answered "missing bytecode
+        # for code hash" for an old block), the header is: run at the head with the recorded
+        # block's number and timestamp, the only block fields a constructor here reads.
+        header = provider.make_request("eth_getBlockByNumber", [hex(block), False])
+        if header:
+            params += [{}, {"number": hex(block), "time": header["timestamp"]}]
+    result = provider.make_request("eth_call", params)
     return bytes(HexBytes(result))
 
 
