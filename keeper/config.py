@@ -84,6 +84,9 @@ ENVIRONMENT: dict[str, str] = {
     "partner_url": "STRONGROOM_PARTNER_URL",
     "partner_timeout_s": "STRONGROOM_PARTNER_TIMEOUT_S",
     "partner_whitelist": "STRONGROOM_PARTNER_WHITELIST",
+    "rpc_fallback_urls": "STRONGROOM_RPC_FALLBACK_URLS",
+    "backup_dir": "STRONGROOM_BACKUP_DIR",
+    "console_session_minutes": "STRONGROOM_CONSOLE_SESSION_MINUTES",
 }
 _FIELD_OF = {var: field for field, var in ENVIRONMENT.items()}
 
@@ -270,8 +273,17 @@ class Settings(BaseSettings):
     partner_whitelist: Annotated[tuple[str, ...], NoDecode] = Field(
         (), validation_alias=_env("partner_whitelist"),
         description="comma-separated addresses the keeper lets the partner pay withdrawals to")
+    rpc_fallback_urls: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias=_env("rpc_fallback_urls"),
+        description="comma-separated JSON-RPC URLs tried in order when rpc_url fails")
+    backup_dir: Path = Field(Path(), validation_alias=_env("backup_dir"),
+                             description="database backups and archived WAL; default backups in "
+                                         "data_dir")
+    console_session_minutes: int = Field(
+        15, ge=1, le=15, validation_alias=_env("console_session_minutes"),
+        description="idle minutes before a web console session ends (the spec's 15 at most)")
 
-    @field_validator("alert_smtp_to", "partner_whitelist", mode="before")
+    @field_validator("alert_smtp_to", "partner_whitelist", "rpc_fallback_urls", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         """``a@x,b@y`` -> ``("a@x", "b@y")``; an empty entry is refused (a typo, not a wish)."""
@@ -312,6 +324,8 @@ class Settings(BaseSettings):
             out["prices_file"] = data_dir / "prices.json"
         if not out.get("secrets_dir"):
             out["secrets_dir"] = data_dir / "secrets"
+        if not out.get("backup_dir"):
+            out["backup_dir"] = data_dir / "backups"
         if not out.get("audit_anchors"):
             out["audit_anchors"] = data_dir / "audit" / "anchors.jsonl"
         return out

@@ -45,6 +45,8 @@ def test_defaults_are_the_local_stack(clean_env: pytest.MonkeyPatch, tmp_path: P
         "fifo", True, 365)
     assert (s.forensics_confirmations, s.forensics_retention_days) == (0, 400)
     assert (s.partner_url, s.partner_timeout_s, s.partner_whitelist) == ("", 10.0, ())
+    assert (s.rpc_fallback_urls, s.backup_dir, s.console_session_minutes) == (
+        (), tmp_path / "backups", 15)
     assert s.compliance_rules_file.name == "rules.json" and s.compliance_rules_file.is_file()
     assert s.secrets_dir == tmp_path / "secrets"
     assert (s.atlas_url, s.issuer_url, s.atlas_port, s.issuer_port) == ("", "", 8101, 8102)
@@ -88,8 +90,11 @@ def test_every_variable_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -
         "forensics_retention_days": "30",
         "partner_url": "http://partner:3", "partner_timeout_s": "2.5",
         "partner_whitelist": "0xaa,0xbb",
+        "rpc_fallback_urls": "http://b:1,http://c:2", "backup_dir": str(tmp_path / "bk"),
+        "console_session_minutes": "10",
     }
-    listed = {"alert_smtp_to": "('a@example', 'b@example')", "partner_whitelist": "('0xaa', '0xbb')"}
+    listed = {"alert_smtp_to": "('a@example', 'b@example')", "partner_whitelist": "('0xaa', '0xbb')",
+              "rpc_fallback_urls": "('http://b:1', 'http://c:2')"}
     assert set(values) == set(ENVIRONMENT)  # the test covers every setting
     for field, value in values.items():
         clean_env.setenv(ENVIRONMENT[field], value)
