@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Strongroom set-up: installs what is missing, does nothing when everything is in place.
-# Sources: Debian apt (system libraries), npm (anvil binary, Safe artifacts), PyPI (Python deps).
+# Sources: Debian apt (system libraries; chromium for the console's browser tests), npm (anvil
+# binary, Safe artifacts, htmx), PyPI (Python deps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DATA=${STRONGROOM_DATA:-$ROOT/.data}
 STAMPS=$DATA/stamps
-APT_PACKAGES=${STRONGROOM_APT_PACKAGES:-"softhsm2 libsecp256k1-1"}
+APT_PACKAGES=${STRONGROOM_APT_PACKAGES:-"softhsm2 libsecp256k1-1 chromium chromium-driver"}
 PYTHON=${PYTHON:-python3}
 mkdir -p "$STAMPS"
 
