@@ -2,15 +2,19 @@
 .PHONY: setup run test lint bench localnet-start localnet-stop clean-data
 
 ARGS ?=
+# DB=postgres: `make run` serves a local PostgreSQL cluster under .data/ and puts every domain in it;
+# `make test` runs every database-backed test on PostgreSQL only (default: SQLite, plus the
+# PostgreSQL variants of the tests that take the `database` fixture).
+DB ?= sqlite
 
 setup:
 	@bash scripts/setup.sh
 
 run: setup
-	@.venv/bin/python -m scripts.run_stack
+	@.venv/bin/python -m scripts.run_stack $(if $(filter postgres,$(DB)),--db postgres,)
 
 test: setup
-	@bash scripts/test.sh $(ARGS)
+	@bash scripts/test.sh $(if $(filter postgres,$(DB)),--db=postgresql,) $(ARGS)
 
 lint: setup
 	@.venv/bin/ruff check .
