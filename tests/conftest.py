@@ -14,8 +14,13 @@ from hypothesis import settings
 
 from keeper.assets import USDC, USDT
 from scripts.localnet import SAFE_DEPLOYMENTS
-from strongroom_testkit.dbtemplate import create_migrated, migrate_fresh
-from strongroom_testkit.postgres import PostgresCluster, session_cluster
+from strongroom_testkit.dbtemplate import BACKENDS, create_migrated, migrate_fresh, set_backend
+from strongroom_testkit.postgres import (
+    PostgresCluster,
+    pg_unavailable_reason,
+    session_cluster,
+    stop_shared_cluster,
+)
 
 # 2 shared cores: an example's wall time says nothing about correctness, so no deadlines.
 settings.register_profile("strongroom", deadline=None, print_blob=True)
@@ -25,10 +30,63 @@ settings.load_profile("strongroom")
 FORK_FIXTURES = frozenset({"chain", "accounts", "project", "networks"})
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--db=postgresql``: every product database the tests make is a new database in the
+    session's PostgreSQL cluster instead of a SQLite file (``make test DB=postgres``)."""
+    parser.addoption("--db", choices=BACKENDS, default="sqlite",
+                     help="backend of the tests' product databases (default sqlite)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Route :func:`strongroom_testkit.dbtemplate.fresh_url` to the ``--db`` backend."""
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): about SQLite itself; deselected with --db=postgresql")
+    backend = config.getoption("--db")
+    if backend == "postgresql" and (reason := pg_unavailable_reason()):
+        raise pytest.UsageError(f"--db=postgresql: {reason}")
+    set_backend(backend)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the session's PostgreSQL cluster, if one was started."""
+    stop_shared_cluster()
+
+
+def _sqlite_only(item: pytest.Item) -> str | None:
+    """Why ``item`` runs only on SQLite (a ``sqlite_only`` mark, or the ``sqlite`` variant of a
+    test parametrized over both backends), else None."""
+    mark = item.get_closest_marker("sqlite_only")
+    if mark is not None:
+        return str(mark.kwargs.get("reason") or (mark.args[0] if mark.args else "about SQLite"))
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "sqlite" in [v for v in params.values() if isinstance(v, str)]:
+        return "the SQLite variant (its postgresql variant runs)"
+    return None
+
+
+def _deselect_sqlite_only(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--db=postgresql``: deselect the tests about SQLite itself, printing each reason."""
+    why = {item.nodeid: r for item in items if (r := _sqlite_only(item))}
+    if not why:
+        return
+    config.hook.pytest_deselected(items=[i for i in items if i.nodeid in why])
+    items[:] = [i for i in items if i.nodeid not in why]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reasons: dict[str, int] = {}
+        for reason in why.values():
+            reasons[reason] = reasons.get(reason, 0) + 1
+        for reason, n in sorted(reasons.items()):
+            reporter.write_line(f"--db=postgresql: deselected {n} SQLite-only test(s): {reason}")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under plain pytest (``-p no:ape_test``, the pure tier) deselect the fork tier's tests: those
-    marked ``fork`` or needing ape's fixtures, directly or through other fixtures. They are not
-    skipped: they run under ``ape test`` (``make test``)."""
+    """With ``--db=postgresql`` deselect the SQLite-only tests. Under plain pytest
+    (``-p no:ape_test``, the pure tier) deselect the fork tier's tests: those marked ``fork`` or
+    needing ape's fixtures, directly or through other fixtures. They are not skipped: they run
+    under ``ape test`` (``make test``)."""
+    if config.getoption("--db") == "postgresql":
+        _deselect_sqlite_only(config, items)
     if config.pluginmanager.hasplugin("ape_test"):
         return
     fork = [i for i in items if i.get_closest_marker("fork")

@@ -13,6 +13,7 @@ import keeper.clients as clients
 from keeper.clients.__main__ import main
 from keeper.ledger import Ledger, make_engine
 from keeper.schema import all_schemas
+from strongroom_testkit.dbtemplate import fresh_url
 
 
 def _field(out: str, name: str) -> str:
@@ -22,7 +23,7 @@ def _field(out: str, name: str) -> str:
 
 
 def test_cli_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    db = fresh_url(tmp_path / 'cli.db')
     assert main(["--db", db, "migrate"]) == 0
     assert main(["--db", db, "migrate"]) == 0  # idempotent
     capsys.readouterr()
@@ -62,14 +63,14 @@ def test_cli_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 def test_cli_on_an_unmigrated_database_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = f"sqlite:///{tmp_path / 'empty.db'}"
+    db = fresh_url(tmp_path / 'empty.db')
     assert main(["--db", db, "issue-key", "x"]) == 1
     assert "migrate" in capsys.readouterr().err
 
 
 def test_migrate_brings_every_domain_to_head(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``migrate`` uses the one list of schemas: a database it prepared serves every domain."""
-    db = f"sqlite:///{tmp_path / 'all.db'}"
+    db = fresh_url(tmp_path / 'all.db')
     assert main(["--db", db, "migrate"]) == 0
     engine = make_engine(db)
     tables = set(inspect(engine).get_table_names())
@@ -81,7 +82,7 @@ def test_migrate_brings_every_domain_to_head(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_cli_profile_and_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    db = fresh_url(tmp_path / 'cli.db')
     assert main(["--db", db, "migrate"]) == 0
     assert main(["--db", db, "create-client", "Dana Bank"]) == 0
     client_id = _field(capsys.readouterr().out, "client_id")

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from keeper.config import Settings
 from strongroom_testkit.apiworld import World
+from strongroom_testkit.dbtemplate import fresh_url
 
 
 @pytest.mark.parametrize(
@@ -71,7 +72,7 @@ def test_openapi_schema(api: TestClient) -> None:
 
 def test_internal_errors_leak_nothing(tmp_path: Path, world: World) -> None:
     """A database without the clients schema: the 500 says nothing about SQL or the database."""
-    empty = f"sqlite:///{tmp_path / 'unmigrated.db'}"
+    empty = fresh_url(tmp_path / 'unmigrated.db')
     app = create_app(Settings(data_dir=tmp_path, database_url=empty, chain_id=1))
     with TestClient(app, raise_server_exceptions=False) as api:
         r = api.get("/v1/me", headers=world.alice.headers)

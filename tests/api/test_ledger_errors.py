@@ -20,6 +20,8 @@ from api.main import create_app
 from keeper.ledger import Ledger, TransferSpec
 from strongroom_testkit.apiworld import World
 
+pytestmark = pytest.mark.sqlite_only(reason="locks the SQLite file (BEGIN IMMEDIATE)")
+
 
 @pytest.fixture
 def locked(world: World) -> Iterator[sqlite3.Connection]:

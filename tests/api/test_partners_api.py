@@ -9,11 +9,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
 
 from keeper.partners import PartnerTx, deposit_addresses, holdings
 from keeper.partners.chainscan import Move
 from keeper.partners.store import PartnerStore, now
+from strongroom_testkit.dbtemplate import read_only_engine
 from strongroom_testkit.forensics import addr
 from strongroom_testkit.opsapi import ops_api
 
@@ -110,7 +110,7 @@ def test_a_forensics_cursor_is_not_a_breaks_cursor(w: Any, store: PartnerStore) 
 
 def test_the_reads_write_nothing_they_work_on_a_read_only_database(w: Any,
                                                                     store: PartnerStore) -> None:
-    ro = create_engine(f"sqlite:///file:{w.world.data_dir / 'strongroom.db'}?mode=ro&uri=true")
+    ro = read_only_engine(w.world.url)
     try:
         never = holdings(ro, "never-synced")  # no state row yet: none is created
         assert never == []

@@ -143,6 +143,7 @@ def test_the_limit_holds_across_two_api_processes(
     assert all("retry-after" in r.headers for r in answers[6:])
 
 
+@pytest.mark.sqlite_only(reason="SQLite's synchronous setting")
 def test_cheap_counters_never_weaken_the_ledgers_durability(tmp_path: Path) -> None:
     """The limiter's SQLite connections skip the fsync; the shared engine's keep FULL."""
     url = f"sqlite:///{tmp_path / 'durable.db'}"

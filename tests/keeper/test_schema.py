@@ -4,35 +4,30 @@ and each can be rolled back without touching the others. The domains come from t
 
 from __future__ import annotations
 
-import shutil
-import sqlite3
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from keeper.schema import all_schemas, upgrade_all
+from strongroom_testkit.dbtemplate import copy_database, fresh_url
 
 DOMAINS = all_schemas()
 
 
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory):
-    """One database migrated for real by ``upgrade_all`` (every test here reads it or a copy)."""
-    path = tmp_path_factory.mktemp("schema") / "all.db"
-    upgrade_all(f"sqlite:///{path}")
-    with sqlite3.connect(path) as conn:  # everything in the main file: copies are whole
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    return path
+    """One database migrated for real by ``upgrade_all`` (every test here reads it or a copy);
+    its URL (SQLite unless ``--db=postgresql``)."""
+    url = fresh_url(tmp_path_factory.mktemp("schema") / "all.db")
+    upgrade_all(url)
+    return url
 
 
 @pytest.fixture
 def db_url(migrated, tmp_path):
     """A copy of the migrated database, for a test that rolls a domain back and forth."""
-    shutil.copyfile(migrated, tmp_path / "all.db")
-    return f"sqlite:///{tmp_path / 'all.db'}"
+    return copy_database(migrated, tmp_path / "all.db")
 
 
 def test_every_domain_with_tables_is_listed():
@@ -46,7 +41,7 @@ def test_every_domain_with_tables_is_listed():
 @pytest.mark.parametrize("domain", sorted(DOMAINS))
 def test_migrations_match_models(migrated, domain):
     schema = DOMAINS[domain]
-    engine = create_engine(f"sqlite:///{migrated}")
+    engine = create_engine(migrated)
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"include_name": schema.include_name,
                                                      "version_table": schema.version_table})

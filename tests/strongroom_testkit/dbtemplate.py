@@ -17,6 +17,11 @@ for real with the same Alembic calls (``upgrade_all`` is idempotent, so the resu
 caller asked for either way). The template is made in this process by the real migrations, never
 cached across sessions, so a changed migration is always what the tests see.
 ``tests/keeper/test_schema.py`` tests the migrations themselves and keeps migrating for real.
+
+The suite's backend is ONE decision, made here: :func:`fresh_url` is where every test that needs
+a product database gets one: a SQLite file by default, a new database in the session's
+PostgreSQL cluster when pytest runs with ``--db=postgresql`` (tests/conftest.py calls
+:func:`set_backend`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import importlib
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -38,6 +44,8 @@ from keeper.schema import SCHEMA_MODULES, upgrade_all
 _SQLITE_TEMPLATES: dict[tuple[str, ...], Path] = {}
 _PG_TEMPLATES: dict[tuple[str, int, tuple[str, ...]], str] = {}
 _TEMP_DIR: Path | None = None
+BACKENDS = ("sqlite", "postgresql")
+_BACKEND = ["sqlite"]
 
 
 def _upgrade(url: str, modules: tuple[str, ...]) -> None:
@@ -168,3 +176,66 @@ def migrate_fresh(engine_url: str | Engine, modules: tuple[str, ...] | None = No
               else _pg_fresh(url, wanted) if backend == "postgresql" else False)
     if not copied:
         _upgrade(text, wanted)
+
+
+def set_backend(name: str) -> None:
+    """Choose where :func:`fresh_url` puts product databases: ``sqlite`` or ``postgresql``."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown test database backend {name!r} (one of {', '.join(BACKENDS)})")
+    _BACKEND[0] = name
+
+
+def backend() -> str:
+    """The backend :func:`fresh_url` uses this session (``sqlite`` unless ``--db=postgresql``)."""
+    return _BACKEND[0]
+
+
+def fresh_url(path: str | Path, migrated: bool = False,
+              modules: tuple[str, ...] | None = None) -> str:
+    """The URL of a new, empty product database: SQLite's file at ``path`` by default; in the
+    PostgreSQL mode a new database in the session's cluster named after ``path``'s stem plus a
+    unique suffix (``path`` is then unused). ``migrated``: ``modules`` (default every domain)
+    already at their heads, copied from this session's template (:func:`migrate_fresh`)."""
+    target = Path(path)
+    if backend() == "sqlite":
+        url = f"sqlite:///{target}"
+        if migrated:
+            migrate_fresh(url, modules)
+        return url
+    from strongroom_testkit.postgres import shared_cluster
+
+    cluster = shared_cluster()
+    name = f"{re.sub(r'[^a-z0-9_]', '_', target.stem.lower())[:40]}_{uuid.uuid4().hex[:12]}"
+    if migrated:
+        return create_migrated(cluster.url(), name, modules)
+    return cluster.create_database(name)
+
+
+def read_only_engine(url: str) -> Engine:
+    """An engine that can read ``url`` but never write it: SQLite's file opened ``mode=ro``;
+    on PostgreSQL every transaction ``READ ONLY`` (a write fails)."""
+    from sqlalchemy import create_engine
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return create_engine(f"sqlite:///file:{parsed.database}?mode=ro&uri=true")
+    return create_engine(url, connect_args={"options": "-c default_transaction_read_only=on"})
+
+
+def copy_database(url: str, path: str | Path) -> str:
+    """A copy of the database at ``url`` (no connection may be open on it): SQLite's file copied
+    to ``path``; on PostgreSQL a new database made with ``CREATE DATABASE ... TEMPLATE``."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        with sqlite3.connect(parsed.database or "") as conn:  # everything in the main file
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        shutil.copyfile(parsed.database or "", path)
+        return f"sqlite:///{path}"
+    from psycopg import sql
+
+    name = f"{re.sub(r'[^a-z0-9_]', '_', Path(path).stem.lower())[:40]}_{uuid.uuid4().hex[:12]}"
+    with _pg_admin(parsed) as admin:  # type: ignore[attr-defined]
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(parsed.database or "")))
+    return parsed.set(database=name).render_as_string(hide_password=False)

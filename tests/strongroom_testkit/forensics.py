@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from keeper.forensics import Event
+from strongroom_testkit.dbtemplate import fresh_url
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 10:00 UTC
 USDC_UNIT = 10**6
@@ -43,7 +44,7 @@ def migrated(tmp_path: Path, name: str = "forensics.db", url: str | None = None)
     from keeper.ledger import upgrade as ledger_upgrade
     from keeper.partners.migrate import upgrade as partners_upgrade
 
-    url = url or f"sqlite:///{tmp_path / name}"
+    url = url or fresh_url(tmp_path / name)
     for up in (ledger_upgrade, audit_upgrade, compliance_upgrade, forensics_upgrade,
                partners_upgrade):  # the trace labels partner deposit addresses
         up(url)

@@ -122,20 +122,37 @@ class PostgresCluster:
         self.stop()
 
 
+_SHARED: list[PostgresCluster] = []
+
+
+def shared_cluster() -> PostgresCluster:
+    """This process's one test cluster (fsync off: tests only), started on first use and stopped
+    by :func:`stop_shared_cluster` (tests/conftest.py calls it when the session ends): the
+    ``pg_cluster`` fixture and, in the suite's PostgreSQL mode, every product database
+    (:func:`strongroom_testkit.dbtemplate.fresh_url`) live in it. Raises RuntimeError with the
+    reason when no cluster can be started here."""
+    if not _SHARED:
+        cluster = PostgresCluster(fsync=False)
+        cluster.start()
+        _SHARED.append(cluster)
+    return _SHARED[0]
+
+
+def stop_shared_cluster() -> None:
+    """Stop the shared cluster if one was started (its files deleted in the background)."""
+    while _SHARED:
+        _SHARED.pop().stop(wait_for_removal=False)
+
+
 def session_cluster() -> Iterator[PostgresCluster]:
-    """Body of a session-scoped test fixture (``yield from session_cluster()``): a started cluster
-    with fsync off (tests only, never benches), stopped afterwards (its files deleted in the
-    background: the session does not wait for them); skips, printing the reason,
-    only when the server binaries (or the user to run them as) are absent."""
+    """Body of a session-scoped test fixture (``yield from session_cluster()``): the
+    :func:`shared_cluster` (fsync off: tests only, never benches; stopped when the session ends,
+    its files deleted in the background); skips, printing the reason, only when the server
+    binaries (or the user to run them as) are absent."""
     import pytest
 
     reason = pg_unavailable_reason()
     if reason:
         print(f"SKIP postgres: {reason}")
         pytest.skip(reason)
-    cluster = PostgresCluster(fsync=False)
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop(wait_for_removal=False)
+    yield shared_cluster()

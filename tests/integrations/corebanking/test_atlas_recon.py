@@ -17,13 +17,14 @@ from keeper.ledger import upgrade as upgrade_ledger
 from keeper.prices import StaticPrices
 from keeper.recon import BreakBook, Reconciler
 from keeper.recon.migrate import upgrade as upgrade_recon
+from strongroom_testkit.dbtemplate import fresh_url
 
 USDC = 10**6
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def test_type2_against_atlas(tmp_path, spawn, receiver) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    url = fresh_url(tmp_path / 'ledger.db')
     for upgrade in (upgrade_ledger, clients.upgrade, upgrade_audit, upgrade_recon):
         upgrade(url)
     engine = make_engine(url)

@@ -20,7 +20,7 @@ from keeper.config import Settings
 from keeper.deployments import Deployment
 from keeper.jobs import KeeperJobs
 from keeper.keys.secrets import write_secret_file
-from strongroom_testkit.dbtemplate import migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
 
 
 def test_no_channel_settings_means_no_extra_channel(tmp_path) -> None:
@@ -89,7 +89,7 @@ def test_dispatcher_retries_as_configured(tmp_path, ledger) -> None:
 
 
 def test_keeper_jobs_take_lease_and_alerting_from_settings(tmp_path, receiver) -> None:
-    url = f"sqlite:///{tmp_path / 'keeper.db'}"
+    url = fresh_url(tmp_path / 'keeper.db')
     migrate_fresh(url)
     write_secret_file(tmp_path / "secrets" / WEBHOOK_SECRET_FILE, receiver.secret.decode())
     settings = Settings(data_dir=tmp_path, database_url=url, rpc_url="http://127.0.0.1:9",

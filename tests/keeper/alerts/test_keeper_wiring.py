@@ -9,11 +9,11 @@ from keeper.alerts import WebhookChannel
 from keeper.config import Settings
 from keeper.deployments import Deployment
 from keeper.jobs import KeeperJobs, recorded_runs
-from strongroom_testkit.dbtemplate import migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
 
 
 def test_an_escalated_job_failure_is_delivered_by_the_scheduled_dispatch(tmp_path, receiver):
-    url = f"sqlite:///{tmp_path / 'keeper.db'}"
+    url = fresh_url(tmp_path / 'keeper.db')
     migrate_fresh(url)
     dead = Settings(data_dir=tmp_path, database_url=url, rpc_url="http://127.0.0.1:9",
                     confirmations=2)

@@ -42,6 +42,7 @@ def test_the_keeper_role_can_append_but_not_rewrite(pg_cluster, sql: str) -> Non
     owner.dispose()
 
 
+@pytest.mark.sqlite_only(reason="SQLite's refusal")
 def test_restrict_is_postgresql_only(tmp_path) -> None:
     from keeper.audit import upgrade
 

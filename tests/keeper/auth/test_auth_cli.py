@@ -13,7 +13,7 @@ import keeper.auth as auth
 import keeper.clients as clients
 from keeper.auth.__main__ import main
 from keeper.ledger import Ledger
-from strongroom_testkit.dbtemplate import migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
 
 
 def _field(out: str, name: str) -> str:
@@ -23,7 +23,7 @@ def _field(out: str, name: str) -> str:
 
 def test_cli_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    url = fresh_url(tmp_path / 'cli.db')
     migrate_fresh(url)
     monkeypatch.setenv("STRONGROOM_DATA", str(tmp_path))
     monkeypatch.setenv("STRONGROOM_DB_URL", url)

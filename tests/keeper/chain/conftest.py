@@ -12,6 +12,7 @@ from chainworld import deploy_vault
 from keeper.audit import upgrade as audit_upgrade
 from keeper.chain.migrate import upgrade as chain_upgrade
 from keeper.ledger import Ledger, upgrade
+from strongroom_testkit.dbtemplate import fresh_url
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def vault(project: Any, w3: Any, who: SimpleNamespace) -> Any:
 @pytest.fixture
 def ledger_url(tmp_path: Any) -> str:
     """A migrated SQLite ledger database."""
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    url = fresh_url(tmp_path / 'ledger.db')
     upgrade(url)
     audit_upgrade(url)  # the follower writes an audit record per posting group
     chain_upgrade(url)  # and its unconfirmed-deposit sightings

@@ -12,6 +12,7 @@ from keeper.chain import events as ev
 from keeper.chain.pending import client_sighting
 from keeper.chain.postings import Mapper
 from keeper.ledger import Ledger
+from strongroom_testkit.dbtemplate import fresh_url
 
 VAULT, TOKEN = "0x" + "aa" * 20, "0x" + "bb" * 20
 WARM, COLD, STRANGER = "0x" + "01" * 20, "0x" + "02" * 20, "0x" + "0e" * 20
@@ -68,7 +69,7 @@ def test_only_moves_out_of_a_tier_are_tier_transfers() -> None:
 def ledger(tmp_path):
     from keeper.ledger import upgrade
 
-    url = f"sqlite:///{tmp_path / 'l.db'}"
+    url = fresh_url(tmp_path / 'l.db')
     upgrade(url)
     lg = Ledger(url)
     yield lg

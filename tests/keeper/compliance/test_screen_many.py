@@ -5,7 +5,6 @@ records per batch, and a conflicting batch refused whole (SQLite and PostgreSQL)
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from keeper.compliance.risk import LabelledAddressRisk, StaticEdges
 from keeper.compliance.rules_engine import Movement, RuleSet
 from keeper.compliance.service import ComplianceService, MovementConflict
 from keeper.ledger import make_engine
-from strongroom_testkit.dbtemplate import migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
 MIXER = "0x" + "66" * 20
@@ -39,18 +38,16 @@ def _service(db: Engine) -> ComplianceService:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file copied for each example (migrating each time would be slow)."""
-    path = tmp_path_factory.mktemp("screen_many") / "template.db"
-    migrate_fresh(f"sqlite:///{path}")
-    return path
+    """The folder of the databases made for each example (copies of the session's migrated
+    template: migrating each time would be slow)."""
+    return tmp_path_factory.mktemp("screen_many") / "template.db"
 
 
 def _fresh(template: Path, name: str) -> Engine:
     path = template.with_name(f"{name}.db")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    shutil.copy(template, path)
-    return make_engine(f"sqlite:///{path}")
+    return make_engine(fresh_url(path, migrated=True))
 
 
 def _state(db: Engine) -> dict[str, list]:

@@ -8,6 +8,7 @@ import pytest
 
 from keeper.jobs import JOBS, JobDef, JobScheduler
 from keeper.ledger import Ledger
+from strongroom_testkit.dbtemplate import fresh_url
 
 F = "keeper.jobs.builtin:expire_holds"
 
@@ -43,7 +44,7 @@ def test_the_catalog_names_are_unique_and_resolve():
 def test_a_changed_definition_replaces_the_stored_job_and_a_dropped_one_is_removed(tmp_path):
     from strongroom_testkit.dbtemplate import migrate_fresh
 
-    url = f"sqlite:///{tmp_path / 'c.db'}"
+    url = fresh_url(tmp_path / 'c.db')
     migrate_fresh(url)
     ledger = Ledger(url, group_commit=False)
     try:
@@ -62,7 +63,7 @@ def test_a_changed_definition_replaces_the_stored_job_and_a_dropped_one_is_remov
 
 
 def test_a_job_whose_function_does_not_resolve_is_refused_at_start_up(tmp_path):
-    ledger = Ledger(f"sqlite:///{tmp_path / 'c.db'}", group_commit=False)
+    ledger = Ledger(fresh_url(tmp_path / 'c.db'), group_commit=False)
     try:
         with pytest.raises((ImportError, LookupError)):
             JobScheduler(ledger, [JobDef("a", "keeper.jobs.builtin:nope", every=60)], ledger)

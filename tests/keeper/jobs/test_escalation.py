@@ -7,14 +7,14 @@ import pytest
 from keeper.config import Settings
 from keeper.deployments import Deployment
 from keeper.jobs import KeeperJobs
-from strongroom_testkit.dbtemplate import migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
 
 DEPLOYMENT = Deployment(1, {"vault": "0x" + "11" * 20})
 
 
 @pytest.fixture
 def jobs(tmp_path):
-    url = f"sqlite:///{tmp_path / 'keeper.db'}"
+    url = fresh_url(tmp_path / 'keeper.db')
     migrate_fresh(url)
     alerts: list = []
     dead = Settings(data_dir=tmp_path, database_url=url, rpc_url="http://127.0.0.1:9",

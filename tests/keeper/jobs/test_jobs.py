@@ -12,7 +12,7 @@ from keeper.deployments import Deployment
 from keeper.jobs import KeeperJobs
 from keeper.ledger import Ledger
 from scripts.deployments import deploy_system, local_config
-from strongroom_testkit.dbtemplate import migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
 
 pytestmark = pytest.mark.fork
 
@@ -25,7 +25,7 @@ def system(accounts, tmp_path):
 
 @pytest.fixture
 def settings(tmp_path, rpc_url):
-    url = f"sqlite:///{tmp_path / 'keeper.db'}"
+    url = fresh_url(tmp_path / 'keeper.db')
     migrate_fresh(url)
     return Settings(data_dir=tmp_path, database_url=url, rpc_url=rpc_url, confirmations=2)
 

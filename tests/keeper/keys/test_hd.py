@@ -22,6 +22,7 @@ from keeper.keys.hd import (
     WrappedSeed,
 )
 from keeper.keys.hsm import HsmSeedWrapper
+from strongroom_testkit.dbtemplate import fresh_url
 
 N_CLIENTS = 100_000
 
@@ -41,7 +42,7 @@ def test_bip32_matches_embit(seed, idx):
 
 @pytest.fixture
 def registry(tmp_path):
-    reg = AddressRegistry(create_engine(f"sqlite:///{tmp_path / 'keys.db'}"))
+    reg = AddressRegistry(create_engine(fresh_url(tmp_path / 'keys.db')))
     reg.create_schema()
     return reg
 

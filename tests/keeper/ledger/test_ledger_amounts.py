@@ -117,6 +117,7 @@ def test_amounts_near_the_bound(ledger: Ledger, amount: int) -> None:
         assert ledger.balance(alice).credits_posted == 0
 
 
+@pytest.mark.sqlite_only(reason="SQLite's dynamic typing (a REAL in an amount column)")
 def test_a_float_in_an_amount_column_is_refused_on_every_read_path(tmp_path) -> None:  # noqa: ANN001
     """One SQLite amount codec: a REAL (a value that lost digits) is never read back as money,
     neither by the column type (balances, statements) nor by the group commit's bulk reads."""

@@ -56,6 +56,7 @@ def test_asset_symbols_are_normalised_and_validated(ledger: Ledger) -> None:
         ledger.statement("bob", "XYZ", 2026, 1)
 
 
+@pytest.mark.sqlite_only(reason="SQLite's WAL checkpoints")
 def test_group_commits_skip_autocheckpoint_and_checkpoint_in_background(tmp_path) -> None:
     from keeper.ledger import upgrade
 

@@ -17,6 +17,7 @@ def _cache_kib(url: str, **kw: int) -> int:
         engine.dispose()
 
 
+@pytest.mark.sqlite_only(reason="SQLite's page cache")
 def test_sqlite_page_cache_follows_the_setting(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     url = f"sqlite:///{tmp_path / 'l.db'}"
     monkeypatch.delenv(ENVIRONMENT["ledger_sqlite_cache_kib"], raising=False)

@@ -30,6 +30,7 @@ from keeper.ledger import (
     upgrade,
 )
 from keeper.ledger.batcher import GroupCommitter, Ticket
+from strongroom_testkit.dbtemplate import fresh_url
 
 Submit = Callable[..., Ticket]
 
@@ -84,10 +85,12 @@ def count_write_attempts(engine: Engine) -> list[str]:
 
 @pytest.fixture
 def sqlite_ledger(tmp_path) -> Iterator[tuple[Ledger, str]]:  # noqa: ANN001
-    """A direct (non-group-committing) ledger on a fresh SQLite file, and the file's path."""
+    """A direct (non-group-committing) ledger on a fresh database (a SQLite file unless
+    ``--db=postgresql``), and SQLite's file path (for the SQLite-only tests)."""
     path = str(tmp_path / "ledger.db")
-    upgrade(f"sqlite:///{path}")
-    lg = Ledger(make_engine(f"sqlite:///{path}"), group_commit=False)
+    url = fresh_url(path)
+    upgrade(url)
+    lg = Ledger(make_engine(url), group_commit=False)
     yield lg, path
     lg.close()
 
@@ -120,6 +123,7 @@ def _count(lg: Ledger, sql: str) -> int:
         return conn.scalar(text(sql))
 
 
+@pytest.mark.sqlite_only(reason="locks the SQLite file")
 def test_locked_sqlite_fails_the_whole_batch_after_one_attempt(sqlite_ledger) -> None:  # noqa: ANN001
     lg, path = sqlite_ledger
     om, alice = _accounts(lg)
@@ -147,6 +151,7 @@ def test_locked_sqlite_fails_the_whole_batch_after_one_attempt(sqlite_ledger) ->
     assert lg.verify_invariants() == []
 
 
+@pytest.mark.sqlite_only(reason="SQLite's page limit stands in for a full disk")
 def test_full_disk_fails_the_whole_batch_after_one_attempt(sqlite_ledger) -> None:  # noqa: ANN001
     """An I/O-class error (SQLITE_FULL, from SQLite's own page limit standing in for a full
     disk) is not the fault of any one request: one attempt, every request LedgerUnavailable."""
@@ -275,7 +280,7 @@ def test_post_has_a_default_timeout(tmp_path, monkeypatch) -> None:  # noqa: ANN
     from keeper.ledger import batcher
 
     monkeypatch.setattr(batcher, "DEFAULT_RESULT_TIMEOUT", 0.05)
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    url = fresh_url(tmp_path / "ledger.db")
     upgrade(url)
     lg = Ledger(url)
     try:
@@ -303,6 +308,7 @@ def _busy_waits(engine: Engine) -> list[int]:
     return waits
 
 
+@pytest.mark.sqlite_only(reason="SQLite's busy timeout")
 @pytest.mark.parametrize("source", ["default", "caller"])
 def test_direct_post_waits_the_writer_busy_timeout_not_a_minute(tmp_path, monkeypatch,  # noqa: ANN001
                                                                 source: str) -> None:
@@ -335,6 +341,7 @@ def test_direct_post_waits_the_writer_busy_timeout_not_a_minute(tmp_path, monkey
         lg.close()
 
 
+@pytest.mark.sqlite_only(reason="SQLite's busy timeout")
 def test_group_committed_ledger_takes_its_timeouts_from_the_caller(tmp_path) -> None:  # noqa: ANN001
     """``Ledger(busy_timeout=, result_timeout=)`` (what a caller reads from Settings) reach the
     group committer: its writes wait that long for a lock, its callers that long for a ticket."""

@@ -15,6 +15,7 @@ from keeper.audit import upgrade as upgrade_audit
 from keeper.ledger import Ledger
 from keeper.ledger import upgrade as upgrade_ledger
 from keeper.partners import PartnerCustody, upgrade
+from strongroom_testkit.dbtemplate import fresh_url
 from strongroom_testkit.partner import Partner, mint_usdc, start_partner
 
 CONFIRMATIONS = 2
@@ -79,7 +80,7 @@ def partner(tmp_path_factory: pytest.TempPathFactory, rpc_url: str, home: str,
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
     """A ledger database with the partners and audit schemas."""
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('db')) / 'keeper.db'}"
+    url = fresh_url(Path(tmp_path_factory.mktemp('db')) / 'keeper.db')
     upgrade_ledger(url)
     upgrade_audit(url)
     upgrade(url)

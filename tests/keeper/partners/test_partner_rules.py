@@ -17,6 +17,7 @@ from keeper.partners.chainscan import Move, TxFacts
 from keeper.partners.client import _parse
 from keeper.partners.store import now
 from keeper.partners.verify import Reported, Requested, check
+from strongroom_testkit.dbtemplate import fresh_url
 
 SUB = "0x" + "aa" * 20
 HOME = "0x" + "bb" * 20
@@ -119,7 +120,7 @@ def test_a_verified_zero_value_deposit_posts_nothing_and_fees_are_the_clients(tm
     from keeper.ledger import upgrade as upgrade_ledger
     from keeper.partners.postings import partner_location, transfers
 
-    url = f"sqlite:///{tmp_path / 'l.db'}"
+    url = fresh_url(tmp_path / 'l.db')
     upgrade_ledger(url)
     with Ledger(url, group_commit=False) as lg:
         common = {"partner": "warp", "address": SUB, "client_ref": "c1", "asset": "USDC",
@@ -170,7 +171,7 @@ def test_two_syncs_recording_the_same_new_report_do_not_fail(tmp_path: Any) -> N
     from keeper.partners import upgrade
     from keeper.partners.store import PartnerStore
 
-    url = f"sqlite:///{tmp_path / 'r.db'}"
+    url = fresh_url(tmp_path / 'r.db')
     upgrade(url)
     engine = make_engine(url)
     try:
@@ -192,7 +193,7 @@ def test_a_queued_posting_the_ledger_refuses_is_a_break_and_moves_nothing(tmp_pa
     from keeper.partners import PartnerCustody, WarpClient, upgrade
     from keeper.partners.service import SyncResult
 
-    url = f"sqlite:///{tmp_path / 'g.db'}"
+    url = fresh_url(tmp_path / 'g.db')
     for migrate in (upgrade_ledger, upgrade_audit, upgrade):
         migrate(url)
     nowhere = WarpClient("http://127.0.0.1:9", Secret("never-called-0000"))  # not called

@@ -19,6 +19,7 @@ from keeper.recon import (
     size_class,
 )
 from keeper.recon.models import ReconBreak, ReconRun
+from strongroom_testkit.dbtemplate import fresh_url
 
 
 def usdc(cents: int, subject: str = "USDC vault:0x1") -> Finding:
@@ -180,7 +181,7 @@ def test_a_failed_resolution_changes_nothing(resolver, engine, clock) -> None:
 def test_an_unmigrated_database_fails_closed(tmp_path) -> None:
     from keeper.ledger import make_engine
 
-    eng = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    eng = make_engine(fresh_url(tmp_path / 'empty.db'))
     with pytest.raises(Exception, match="recon_breaker"):
         ensure_open_for_business(eng)
     eng.dispose()

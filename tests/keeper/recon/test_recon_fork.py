@@ -25,6 +25,7 @@ from keeper.recon import (
 )
 from keeper.recon.migrate import upgrade as upgrade_recon
 from strongroom_testkit import mine
+from strongroom_testkit.dbtemplate import fresh_url
 
 pytestmark = pytest.mark.fork
 RESOLVER = "treasury.alice"
@@ -38,7 +39,7 @@ def addr(label: str) -> str:
 
 @pytest.fixture
 def world(tmp_path: Any, w3: Web3) -> Any:
-    url = f"sqlite:///{tmp_path / 'recon.db'}"
+    url = fresh_url(tmp_path / 'recon.db')
     upgrade_ledger(url)
     upgrade_recon(url)
     engine = make_engine(url)

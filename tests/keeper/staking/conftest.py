@@ -18,6 +18,7 @@ from keeper.ledger import Ledger, TransferSpec
 from keeper.staking.book import Accounts
 from keeper.staking.mirror import Mirror
 from keeper.staking.service import StakingService
+from strongroom_testkit.dbtemplate import backend
 from strongroom_testkit.staking import PoolWorld, deploy_pool
 
 KEY = "eth-staking"
@@ -82,9 +83,9 @@ class Keeper:
 @pytest.fixture
 def keeper(request: pytest.FixtureRequest, world: PoolWorld, template_db: Path, tmp_path: Path,
            staking_ring: Keyring, w3: Any, chain: Any) -> Iterator[Keeper]:
-    """On SQLite; a test parametrized indirectly with ``"postgresql"`` gets a new database in
-    the session's PostgreSQL cluster instead."""
-    if getattr(request, "param", "sqlite") == "postgresql":
+    """On SQLite (unless ``--db=postgresql``); a test parametrized indirectly with
+    ``"postgresql"`` gets a new database in the session's PostgreSQL cluster instead."""
+    if getattr(request, "param", backend()) == "postgresql":
         import importlib
         url = request.getfixturevalue("pg_cluster").create_database(
             f"staking_{tmp_path.name[-20:].lower()}")

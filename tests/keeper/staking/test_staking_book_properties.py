@@ -21,6 +21,7 @@ from keeper.ledger import Kind, Ledger
 from keeper.ledger.migrate import upgrade
 from keeper.staking.book import Accounts, Book, Model, OpRef, hold_id
 from keeper.staking.pool import PoolEvent, allocate, queue_value, share_value
+from strongroom_testkit.dbtemplate import fresh_url
 
 OPERATOR = "0x00000000000000000000000000000000000000a1"
 OUTSIDER = "0x00000000000000000000000000000000000000b2"
@@ -123,7 +124,7 @@ class PoolTwin:
 
 @pytest.fixture(scope="module")
 def book_accounts(tmp_path_factory: pytest.TempPathFactory) -> Accounts:
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('book')) / 'ledger.db'}"
+    url = fresh_url(Path(tmp_path_factory.mktemp('book')) / 'ledger.db')
     upgrade(url)
     return Accounts(Ledger(url, group_commit=False), POOL, OPERATOR)
 

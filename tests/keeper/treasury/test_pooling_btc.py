@@ -31,6 +31,7 @@ from keeper.treasury.pooling.btc import (
     plan_consolidation,
     propose_consolidation,
 )
+from strongroom_testkit.dbtemplate import fresh_url
 
 BIP48 = "m/48h/1h/0h/2h"
 SEEDS = [hashlib.sha256(b"pooling-btc-cosigner-%d" % i).digest() for i in range(3)]
@@ -143,7 +144,7 @@ def test_every_decision_is_audited(setup, tmp_path):
     from keeper.audit import upgrade as audit_upgrade
 
     desc, _, _, coord, _ = setup
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    url = fresh_url(tmp_path / 'audit.db')
     audit_upgrade(url)
     engine = create_engine(url)
     dest = desc.address(79, 0)

@@ -29,6 +29,7 @@ from keeper.treasury.pooling import PoolCosts, operational_wallets, plan_pool, r
 from keeper.treasury.pooling.executor import PoolRunner, read_holdings
 from keeper.treasury.pooling.keys import DepositKeys
 from keeper.treasury.pooling.models import PoolTx
+from strongroom_testkit.dbtemplate import fresh_url
 from strongroom_testkit.treasury_pooling import deposit_wallet, fund_in_one_block
 
 GWEI, ETHER, USD = 10**9, 10**18, 10**6
@@ -54,7 +55,7 @@ def _layout(i: int) -> tuple[int, int, int, int]:
 
 
 def test_pool_120_hd_deposit_addresses(tmp_path, w3, chain, hsm):
-    url = f"sqlite:///{tmp_path / 'pool.db'}"
+    url = fresh_url(tmp_path / 'pool.db')
     for upgrade in (treasury_upgrade, audit_upgrade, CHAIN_SCHEMA.upgrade):
         upgrade(url)
     engine = make_engine(url)
@@ -156,7 +157,7 @@ def test_the_job_advances_open_runs_and_sends_nothing_in_dry_run(tmp_path, w3, r
     from keeper.treasury.pooling.jobs import advance
 
     assert any(j.func == "keeper.treasury.pooling.jobs:advance" for j in JOBS)
-    url = f"sqlite:///{tmp_path / 'job.db'}"
+    url = fresh_url(tmp_path / 'job.db')
     for upgrade in (treasury_upgrade, audit_upgrade, CHAIN_SCHEMA.upgrade):
         upgrade(url)
     engine = make_engine(url)
@@ -201,7 +202,7 @@ def test_a_blacklisted_wallet_fails_its_token_move_without_sending_it(tmp_path, 
     revert. Nothing is sent for them (no gas burnt on a known revert, no top-up to a wallet that
     cannot use it), the rows fail with the reason, the ETH is still pooled, and every other
     wallet completes."""
-    url = f"sqlite:///{tmp_path / 'bl.db'}"
+    url = fresh_url(tmp_path / 'bl.db')
     for upgrade in (treasury_upgrade, audit_upgrade, CHAIN_SCHEMA.upgrade):
         upgrade(url)
     engine = make_engine(url)
@@ -251,7 +252,7 @@ def test_cli_plans_and_starts_a_dry_run(tmp_path, w3, rpc_url, monkeypatch, caps
 
     if shutil.which("softhsm2-util") is None:
         pytest.skip("softhsm2-util not installed (apt softhsm2)")
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    url = fresh_url(tmp_path / 'cli.db')
     for upgrade in (treasury_upgrade, audit_upgrade):
         upgrade(url)
     engine = make_engine(url)

@@ -20,6 +20,7 @@ from keeper.treasury.migrate import upgrade as treasury_upgrade
 from keeper.treasury.moves import Holding
 from keeper.treasury.pooling import DepositKeys, PoolCosts, PoolRunner, plan_pool
 from keeper.treasury.pooling.models import PoolRun, PoolTx
+from strongroom_testkit.dbtemplate import fresh_url
 from strongroom_testkit.treasury_pooling import deposit_wallet
 
 ETHER, USD = 10**18, 10**6
@@ -33,7 +34,7 @@ def world(tmp_path_factory):
         pytest.skip("softhsm2-util not installed (apt softhsm2)")
     tmp = tmp_path_factory.mktemp("pool-runs")
     hsm = ensure_local_token(tmp)
-    url = f"sqlite:///{tmp / 'runs.db'}"
+    url = fresh_url(tmp / 'runs.db')
     treasury_upgrade(url)
     audit_upgrade(url)
     engine = make_engine(url)

@@ -31,6 +31,7 @@ from keeper.treasury.pooling import (
 )
 from scripts.deployments import deploy_open_vault
 from strongroom_testkit.anvil import mine
+from strongroom_testkit.dbtemplate import fresh_url
 from strongroom_testkit.treasury_pooling import deposit_wallet, fund_in_one_block
 
 GWEI, ETHER, USD = 10**9, 10**18, 10**6
@@ -47,7 +48,7 @@ def hsm(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_pooling_into_the_vault_credits_no_client(tmp_path, w3, project, accounts, hsm):
     vault, _ = deploy_open_vault(project, accounts[0], accounts[2])
     start = int(w3.eth.block_number)
-    url = f"sqlite:///{tmp_path / 'pool.db'}"
+    url = fresh_url(tmp_path / 'pool.db')
     for upgrade in (treasury_upgrade, audit_upgrade, CHAIN_SCHEMA.upgrade, ledger_upgrade):
         upgrade(url)
     engine = make_engine(url)

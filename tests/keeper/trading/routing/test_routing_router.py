@@ -30,7 +30,7 @@ from keeper.trading.types import ParentOrder, RequestTimeout, Side
 from scripts.services.venues.faults import FaultState
 from scripts.services.venues.inprocess import local_venues
 from scripts.services.venues.profile import DEFAULT_PROFILES
-from strongroom_testkit.dbtemplate import migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
 
 BTC = 10**8
 T0 = 1_800_000_000_000
@@ -80,7 +80,7 @@ class World:
 
 @pytest.fixture
 def world(tmp_path):
-    w = World(f"sqlite:///{tmp_path / 'routing.db'}")
+    w = World(fresh_url(tmp_path / 'routing.db'))
     yield w
     w.close()
 
@@ -288,7 +288,7 @@ class MovingClock(Clock):
 
 
 def test_partial_iocs_in_a_moving_market_are_re_planned_and_accounted_once(tmp_path):
-    w = World(f"sqlite:///{tmp_path / 'moving.db'}")
+    w = World(fresh_url(tmp_path / 'moving.db'))
     w.clock = MovingClock()
     w.venues = local_venues(11, clock=w.clock, profiles=CALM, funds=FUNDS)
     try:
@@ -310,7 +310,7 @@ def test_partial_iocs_in_a_moving_market_are_re_planned_and_accounted_once(tmp_p
 
 
 def test_a_round_without_consensus_is_retried_not_the_end_of_the_parent(tmp_path):
-    w = World(f"sqlite:///{tmp_path / 'flicker.db'}")
+    w = World(fresh_url(tmp_path / 'flicker.db'))
     w.clock = MovingClock()
     w.venues = local_venues(11, clock=w.clock, profiles=CALM, funds=FUNDS)
     try:
@@ -376,7 +376,7 @@ class IgnoresIoc:
 
 
 def test_a_child_left_open_by_the_venue_is_cancelled_before_it_is_recorded(tmp_path):
-    w = World(f"sqlite:///{tmp_path / 'gtc.db'}")
+    w = World(fresh_url(tmp_path / 'gtc.db'))
     w.clock = MovingClock()
     w.venues = local_venues(11, clock=w.clock, profiles=CALM, funds=FUNDS)
     try:
