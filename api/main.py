@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import Depends, FastAPI
 
-from api import ratelimit
+from api import console, ratelimit
 from api.audit import AuditMiddleware, RequestAudit
 from api.bodyguard import BodyLimits
 from api.deps import CredentialCache
@@ -117,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    orders, transfers, withdrawals, corebanking, issuer_webhooks,
                    transactions, webhooks):
         app.include_router(module.router)
+    app.include_router(console.router)
+    app.mount(console.STATIC_PATH, console.static_files(), name="console-static")
     return app
 
 

@@ -139,6 +139,7 @@ SCHEMA_MODULES: tuple[str, ...] = (
     "keeper.staking.migrate",
     "keeper.partners.migrate",
     "keeper.forensics.migrate",
+    "keeper.console.migrate",
 )
 
 

@@ -1,0 +1,79 @@
+"""The web console: server-rendered pages (Jinja2 + htmx) for staff and clients, under ``/console``.
+
+``api.main`` includes :data:`router` and mounts :func:`static_files` at ``/console/static``
+(``console.css`` and htmx from ``node_modules/htmx.org/dist``: no CDN, no front-end build).
+Sessions, users and roles live in ``keeper.console``; the machinery in :mod:`api.console.core`.
+
+How to add a page (e.g. ``api/console/treasury.py``)
+-----------------------------------------------------
+1. Router: ``router = page_router()`` (from ``api.console.core``); paths are under ``/console``
+   (``@router.get("/treasury/")`` serves ``/console/treasury/``). The router brings the security
+   headers, HTML error pages and the CSRF guard for every non-GET route. Put the module's name
+   in :data:`PAGE_MODULES` below (``compliance`` and ``treasury`` are already listed: a module
+   that does not exist yet is skipped). The navigation bar links ``/console/compliance/`` and
+   ``/console/treasury/`` (``api/console/nav.py``) once the app serves them.
+2. Role guard: a parameter ``user: Annotated[User, Depends(require(TREASURY, OPS, AUDITOR))]``
+   (roles from ``keeper.console``). Not signed in: redirect to the login page; another role:
+   403. For read-only roles, check ``user.roles`` in the handler of a POST (e.g. require
+   ``TREASURY`` only on the POST route: ``Depends(require(TREASURY))``).
+3. Template: ``{% extends "base.html" %}`` with ``{% block title %}`` and ``{% block main %}``;
+   your templates in ``api/console/templates/<area>/``; answer with
+   ``render(request, "treasury/index.html", {...})`` (adds ``user``, ``csrf``, ``nav``).
+   Amounts: the ``units`` filter (``{{ amount|units(decimals) }}``, integers only).
+   No inline ``<script>`` or ``style=`` attributes (the CSP refuses them); SVG presentation
+   attributes (``fill=``, ``stroke=``) are fine; Jinja2 autoescapes every ``{{ }}``.
+4. CSRF in forms: ``<form method="post" action="...">`` with
+   ``{% include "csrf.html" %}`` inside (the hidden field ``csrf_token``); htmx requests carry
+   the ``X-CSRF-Token`` header from ``<body hx-headers>`` automatically. Forms must work
+   without JavaScript (a POST answers a redirect 303 or a page).
+5. Audit: domain services audit their own changes (pass ``actor=f"console:{user.login}"``
+   where they take one); for anything else (a download, a refusal worth keeping) call
+   ``audit(request, "console.<what>", params, result)``. Every request is also recorded by
+   ``api/audit.py`` with the actor ``console:<login>``.
+6. Tests: ``tests/strongroom_testkit/browser.py``: in-process
+   ``TestClient(app, follow_redirects=False)`` + ``form_login(client, login)`` (returns the
+   CSRF token) and ``post_form(client, path, data, csrf)`` for TestClient tests;
+   for the browser, ``chrome()`` (one headless chromium per process), ``LiveServer(app)`` (uvicorn
+   on a free port in a thread), ``browser_login(driver, base_url, login, password)`` and
+   ``screenshot(driver, name)`` (PNG under ``.data/screenshots/<run>/``, path printed).
+   A world with users: ``console_world(tmp_path)`` (``apiworld``'s two clients plus one login per
+   role; passwords in ``ConsoleWorld.passwords``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from fastapi import APIRouter
+from starlette.staticfiles import StaticFiles
+
+from api.console.core import HERE, PREFIX
+from keeper.config import ROOT
+
+# Page modules, each with a ``router``; modules not written yet are skipped.
+PAGE_MODULES: tuple[str, ...] = ("auth", "client", "signer", "compliance", "treasury")
+HTMX_DIR = ROOT / "node_modules" / "htmx.org" / "dist"
+STATIC_PATH = f"{PREFIX}/static"
+
+
+def build_router() -> APIRouter:
+    """Every console page module's routes in one router."""
+    out = APIRouter()
+    for name in PAGE_MODULES:
+        if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            pages = getattr(importlib.import_module(f"{__name__}.{name}"), "router", None)
+            if pages is not None:  # a module still without pages adds nothing
+                out.include_router(pages)
+    return out
+
+
+def static_files() -> StaticFiles:
+    """The console's static files (``api/console/static``) and htmx's ``dist`` folder."""
+    files = StaticFiles(directory=HERE / "static")
+    if HTMX_DIR.is_dir():
+        files.all_directories.append(HTMX_DIR)
+    return files
+
+
+router = build_router()

@@ -1,0 +1,151 @@
+"""The console's rules in-process: sign-in, sessions, roles, CSRF, headers, client isolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from api.console.auth import LOGIN_PER_MINUTE
+from keeper.console.models import ConsoleSession
+from strongroom_testkit.browser import (
+    PASSWORD,
+    TEST_ORIGIN,
+    ConsoleWorld,
+    csrf_in,
+    form_login,
+    post_form,
+)
+
+
+def _audit_ops(cworld: ConsoleWorld) -> list[str]:
+    engine = create_engine(cworld.world.url)
+    try:
+        with engine.connect() as conn:
+            bodies = conn.execute(text("SELECT body FROM audit_records ORDER BY seq")).scalars()
+            return list(bodies)
+    finally:
+        engine.dispose()
+
+
+def test_pages_need_a_session_and_send_security_headers(web: TestClient) -> None:
+    r = web.get("/console/client/balances")
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/login?next=")
+    page = web.get("/console/login")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert "<script>" not in page.text and " style=" not in page.text
+
+
+def test_login_sets_a_strict_httponly_cookie_and_rotates_the_session(
+        web: TestClient, cworld: ConsoleWorld) -> None:
+    page = web.get("/console/login")
+    r = web.post("/console/login", data={"login": "alice", "password": PASSWORD,
+                                         "csrf_token": csrf_in(page.text)},
+                 headers={"Origin": TEST_ORIGIN})
+    assert r.status_code == 303 and r.headers["location"] == "/console/client/balances"
+    cookie = r.headers["set-cookie"]
+    assert "sr_console=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    first = web.cookies.get("sr_console")
+    assert web.get("/console/client/balances").status_code == 200
+    page = web.get("/console/login")  # signing in again with the old cookie: a new id
+    r = web.post("/console/login", data={"login": "alice", "password": PASSWORD,
+                                         "csrf_token": csrf_in(page.text)},
+                 headers={"Origin": TEST_ORIGIN})
+    second = web.cookies.get("sr_console")
+    assert r.status_code == 303 and second and second != first
+    web.cookies.clear()
+    web.cookies.set("sr_console", first, domain="testserver.local", path="/console")
+    assert web.get("/console/client/balances").status_code == 303  # the old id was revoked
+    assert first not in str(_audit_ops(cworld))  # the session id is never written anywhere
+
+
+def test_a_wrong_password_and_an_unknown_login_fail_alike_and_are_audited(
+        web: TestClient, cworld: ConsoleWorld) -> None:
+    answers = []
+    for login, password in (("alice", "not the password!"), ("nobody-here", PASSWORD)):
+        page = web.get("/console/login")
+        r = web.post("/console/login", data={"login": login, "password": password,
+                                             "csrf_token": csrf_in(page.text)},
+                     headers={"Origin": TEST_ORIGIN})
+        answers.append((r.status_code, r.text.count("Sign-in failed")))
+        assert "sr_console=" not in r.headers.get("set-cookie", "")
+    assert answers == [(401, 1), (401, 1)]
+    trail = _audit_ops(cworld)
+    assert sum('"console.login_failed"' in b for b in trail) >= 2
+    assert not any("not the password" in b for b in trail)
+
+
+def test_login_is_throttled_per_login_name(web: TestClient) -> None:
+    codes = []
+    for _ in range(LOGIN_PER_MINUTE + 1):
+        page = web.get("/console/login")
+        codes.append(web.post("/console/login", data={
+            "login": "auditor", "password": "wrong wrong wrong", "csrf_token": csrf_in(page.text)},
+            headers={"Origin": TEST_ORIGIN}).status_code)
+    assert codes == [401] * LOGIN_PER_MINUTE + [429]
+    page = web.get("/console/login")  # the right password is refused too while throttled
+    r = web.post("/console/login", data={"login": "auditor", "password": PASSWORD,
+                                         "csrf_token": csrf_in(page.text)},
+                 headers={"Origin": TEST_ORIGIN})
+    assert r.status_code == 429
+
+
+def test_login_form_needs_its_token_and_this_origin(web: TestClient) -> None:
+    page = web.get("/console/login")
+    token = csrf_in(page.text)
+    body = {"login": "alice", "password": PASSWORD, "csrf_token": token}
+    assert web.post("/console/login", data=body,
+                    headers={"Origin": "https://evil.example"}).status_code == 403
+    assert web.post("/console/login", data={**body, "csrf_token": "forged"},
+                    headers={"Origin": TEST_ORIGIN}).status_code == 403
+    assert web.post("/console/login", data=body, headers={"Origin": TEST_ORIGIN}
+                    ).status_code == 303
+
+
+def test_post_without_csrf_token_or_from_elsewhere_is_refused(web: TestClient) -> None:
+    csrf = form_login(web, "alice")
+    assert post_form(web, "/console/logout", {}, None).status_code == 403
+    assert post_form(web, "/console/logout", {}, "wrong-token").status_code == 403
+    r = web.post("/console/logout", data={"csrf_token": csrf},
+                 headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
+    assert web.get("/console/client/balances").status_code == 200  # still signed in
+    assert post_form(web, "/console/logout", {}, csrf).status_code == 303
+    assert web.get("/console/client/balances").status_code == 303  # logout revoked it
+
+
+def test_a_client_sees_only_its_own_data_and_no_staff_page(
+        web: TestClient, cworld: ConsoleWorld) -> None:
+    form_login(web, "bob")
+    page = web.get("/console/client/transactions")
+    assert page.status_code == 200 and "b-dep-1" in page.text and "a-dep-1" not in page.text
+    assert web.get("/console/client/transactions/a-dep-1").status_code == 404
+    assert web.get("/console/client/transactions/b-dep-1").status_code == 200
+    for staff_page in ("/console/signer/",):
+        assert web.get(staff_page).status_code == 403
+
+
+def test_staff_cannot_open_client_pages(web: TestClient) -> None:
+    form_login(web, "signer")
+    assert web.get("/console/client/balances").status_code == 403
+
+
+def test_the_session_ends_after_the_idle_timeout(web: TestClient, cworld: ConsoleWorld) -> None:
+    form_login(web, "ops")
+    assert web.get("/console/").status_code == 303
+    assert web.get("/console/signer/").status_code == 403  # signed in: a role refusal
+    idle = cworld.settings().console_session_minutes
+    engine = create_engine(cworld.world.url)
+    try:
+        with engine.begin() as conn:  # the session was last used idle + 1 minutes ago
+            conn.execute(ConsoleSession.__table__.update().values(
+                last_seen=datetime.now(UTC) - timedelta(minutes=idle + 1)))
+    finally:
+        engine.dispose()
+    assert web.get("/console/signer/").status_code == 303  # ended: to the login page
