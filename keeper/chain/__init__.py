@@ -6,6 +6,10 @@ Public surface:
 * :class:`ChainReader` (logsBloom-checked log reads, balances and the vault's tier wallets at a
   block), :class:`Query` (one log query) and :class:`RpcError` (the node failed or lied)
   (:mod:`keeper.chain.reader`);
+* :class:`FailoverProvider` (a web3 provider over ``rpc_url`` then ``rpc_fallback_urls``:
+  failing, wrong-chain and behind nodes skipped and retried later, raw transactions broadcast to
+  every healthy node), :func:`web3_from_settings`, :class:`NoHealthyEndpointError`
+  (:mod:`keeper.chain.endpoints`, the one home of the choice of node);
 * :class:`Follower`, :class:`FollowerConfig`, and the event topics/decoder module
   :mod:`keeper.chain.events`;
 * :func:`tier_location` (``tier<n>:0x..``, the one naming rule of the tier wallets' omnibus
@@ -31,6 +35,7 @@ migrated by :mod:`keeper.chain.migrate`.
 """
 
 from keeper.chain.calldata import erc20_approve, erc20_transfer, vault_deposit, vault_deposit_eth
+from keeper.chain.endpoints import FailoverProvider, NoHealthyEndpointError, web3_from_settings
 from keeper.chain.follower import Follower, FollowerConfig
 from keeper.chain.pending import Sighting, unconfirmed_deposits
 from keeper.chain.postings import (
@@ -51,7 +56,8 @@ from keeper.chain.withdrawals import (
 )
 
 __all__ = [
-    "ChainReader", "Query", "RpcError",
+    "ChainReader", "Query", "RpcError", "FailoverProvider", "NoHealthyEndpointError",
+    "web3_from_settings",
     "REASON_CODES", "Follower", "FollowerConfig", "IntentConflictError", "SenderConfig", "SentTx",
     "TxSender", "VaultWithdrawals", "WithdrawalOutcome", "WithdrawalRefusedError", "WouldRevertError",
     "reason_code", "deposit_reference", "deposit_sender", "Sighting", "unconfirmed_deposits",

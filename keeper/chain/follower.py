@@ -32,6 +32,12 @@ each range, are followed too: ERC-20 transfers out of them, ETH between them
 the ETH each paid to someone outside (:meth:`Follower._payments`). The postings rules are in
 :mod:`keeper.chain.postings`.
 
+Endpoint switches (:mod:`keeper.chain.endpoints`): whenever the node in use changes (and at the
+first step of a process), :meth:`Follower.verify_cursor` checks the recorded hashes of the cursor
+block and the recent blocks against the new node before anything is read for posting: a node
+lacking them is behind and refused, a different hash takes the reorg path. A step whose reads
+straddled a switch is dropped and re-read after the check.
+
 Unconfirmed deposits: after each catch-up, a :class:`~keeper.chain.pending.TipWatcher` pass
 records the vault deposits of the tip above the cursor as *sightings* for clients to see (never
 postings), in its own transaction; its failure is alerted and never stops the follower.
@@ -54,6 +60,7 @@ from web3 import Web3
 from keeper.assets import ZERO_ADDRESS
 from keeper.audit import AuditRecord, append
 from keeper.chain import events as ev
+from keeper.chain.endpoints import note_floor, refuse_endpoint, switches
 from keeper.chain.pending import TipWatcher
 from keeper.chain.postings import Group, Mapper, audit_records, fallback, vault_location
 from keeper.chain.reader import ChainReader, Query, RpcError
@@ -72,7 +79,12 @@ from keeper.ledger.sources import WITHDRAWAL_GRACE
 log = logging.getLogger(__name__)
 CAUGHT_UP = -1  # step(): nothing left with enough confirmations
 LEASE_HELD = -2  # step(): another process holds the cursor's lease (retry after a pause)
+VERIFY_BLOCKS = 64  # recorded blocks checked against a node the follower switched to
 AlertSink = Callable[[str, str], None]
+
+
+class ForeignChainError(RuntimeError):
+    """The node shares none of the recorded blocks (a reorg deeper than all, or another chain)."""
 
 
 @dataclass
@@ -109,6 +121,7 @@ class Follower:
         self.lease: LeaseGrant | None = None
         self.tip = TipWatcher(self)
         self.tiers: dict[str, int] = {}  # the tier wallets of the range being read
+        self._verified: int | None = None  # endpoint switch count the cursor was verified at
 
     # ------------------------------------------------------------------ state
     def cursor(self) -> tuple[int, str, int] | None:
@@ -152,7 +165,16 @@ class Follower:
         state = self.ledger.cursor(self.cfg.name)
         pos, pos_hash, gen = ((state.position, state.position_hash, state.generation) if state
                               else (self.cfg.start_block - 1, "", 0))
-        safe = self.reader.head() - self.cfg.confirmations
+        note_floor(self.w3, pos)  # a node whose head is below the cursor is behind
+        head = self.reader.head()
+        epoch = switches(self.w3)
+        if state is not None and self._verified != epoch:
+            if not self.verify_cursor(state):
+                return 0
+            if switches(self.w3) != epoch:
+                return 0  # the endpoint changed again while verifying: verify on the next step
+            self._verified = epoch
+        safe = head - self.cfg.confirmations
         if safe <= pos:
             return CAUGHT_UP
         end = min(safe, pos + self.cfg.range_size)
@@ -182,6 +204,10 @@ class Follower:
         to = CursorState(self.cfg.name, end, hashes[end], gen, int(headers[-1]["timestamp"], 16),
                          tuple(vaults))
         decoded = self._payments(decoded, vaults)
+        if switches(self.w3) != epoch:  # read partly through another node: verify it first
+            log.warning("%s: RPC endpoint changed during the step; verifying before posting",
+                        self.cfg.name)
+            return 0
         m = Mapper(self.ledger, self.cfg.name, self.tokens, gen, self.tiers)
         groups = self._commit(m, m.groups(decoded), state, to, blocks)
         if groups is None:
@@ -189,6 +215,37 @@ class Follower:
         self._emit([a for g in groups for a in g.alerts])
         self._check_balances(end, vaults)
         return len(decoded)
+
+    # ------------------------------------------------------------------ endpoint checks
+    def verify_cursor(self, state: CursorState) -> bool:
+        """Check the node in use against the cursor: the hashes recorded for the cursor block
+        and the recent blocks kept for reorg detection (the newest :data:`VERIFY_BLOCKS`) must
+        be the node's. True when they are; on a difference the reorg path runs
+        (:meth:`_rollback`, the fork point found on this node) and False is returned. A node
+        lacking one of those blocks is behind: it is refused (the next endpoint is tried at the
+        next step) and False returned; without another endpoint :class:`RpcError` is raised."""
+        recorded = self.ledger.cursor_blocks(self.cfg.name)[:VERIFY_BLOCKS]
+        if not recorded:
+            return True
+        got = self.reader.batch([("eth_getBlockByNumber", [hex(n), False]) for n, _ in recorded])
+        if any(h is None for h in got):
+            missing = max(n for (n, _), h in zip(recorded, got, strict=True) if h is None)
+            why = f"node lacks block {missing}"
+            if not refuse_endpoint(self.w3, f"{why} (cursor at {state.position})"):
+                raise RpcError(f"{self.cfg.name}: {why}, cursor at {state.position}")
+            return False
+        differ = [n for (n, h), hdr in zip(recorded, got, strict=True)
+                  if hdr["hash"].lower() != h]
+        if not differ:
+            return True
+        log.warning("%s: the node's hash of block(s) %s differs from the recorded one(s); "
+                    "taking the reorg path", self.cfg.name, differ)
+        try:
+            self._rollback(state)
+        except ForeignChainError as exc:  # no recorded block is on this node's chain
+            if not refuse_endpoint(self.w3, str(exc)):
+                raise
+        return False
 
     # ------------------------------------------------------------------ reads
     def tier_wallets(self, vaults: list[str], block: int) -> dict[str, int]:
@@ -337,7 +394,7 @@ class Follower:
             hdr = self.reader.header(number)
             if hdr["hash"].lower() == h:
                 return number, h, int(hdr["timestamp"], 16)
-        raise RuntimeError(f"{self.cfg.name}: reorg deeper than every stored block")
+        raise ForeignChainError(f"{self.cfg.name}: reorg deeper than every stored block")
 
     def _rollback(self, state: CursorState) -> None:
         fork, fork_hash, fork_time = self._fork_point()

@@ -2,7 +2,10 @@
 across all keepers on the database (:class:`~keeper.jobs.scheduler.JobScheduler`).
 
 * ``follow``: mirror the vault's events into the ledger (exactly once, reorg-safe). Across
-  processes the follower's cursor lease also keeps a second follower idle.
+  processes the follower's cursor lease also keeps a second follower idle. It reads through
+  ``settings.rpc_url`` then ``settings.rpc_fallback_urls`` (:mod:`keeper.chain.endpoints`:
+  a failing node, one on another chain than the deployment's or behind the cursor is skipped,
+  and the cursor is re-verified against each node switched to).
 * ``expire_holds``: void two-phase holds whose expiry passed.
 * ``alerts_dispatch``: deliver the ledger's alerts on the configured channels (:mod:`keeper.alerts`).
 * ``audit_anchor``: sign the audit chain's head with the HSM into ``settings.audit_anchors``.
@@ -22,12 +25,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from web3 import HTTPProvider, Web3
-
 from keeper.alerts import AuditFn, Channel
 from keeper.alerts.configured import dispatcher_from_settings
 from keeper.audit import record_in
 from keeper.chain import Follower, FollowerConfig
+from keeper.chain.endpoints import web3_from_settings
 from keeper.config import Settings
 from keeper.deployments import Deployment
 from keeper.jobs.catalog import JOBS, JobDef
@@ -71,7 +73,7 @@ class KeeperJobs:
         self.settings = settings
         self.hsm = hsm
         self.ledger = Ledger(settings.database_url)
-        w3 = Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10}))
+        w3 = web3_from_settings(settings, deployment.chain_id)  # rpc_url, then the fallbacks
         self.on_alert = on_alert
         self.follower = Follower(w3, self.ledger, follower_config(deployment, settings.confirmations),
                                  on_alert=self._alert)

@@ -51,7 +51,8 @@ class LyingNode:
     ``no_block_receipts``: refuses ``eth_getBlockReceipts``; ``no_receipts``: refuses every
     receipt method; ``cap``: refuses an ``eth_getLogs`` whose
     answer would hold more than ``cap`` logs (as Infura/Alchemy do); ``truncate``: silently cuts
-    answers to ``truncate`` logs. Counts the calls per method in ``calls``.
+    answers to ``truncate`` logs; ``broken``: answers every request with an internal error
+    (-32603), as a node whose backend failed. Counts the calls per method in ``calls``.
     """
 
     def __init__(self, upstream: str, **modes: Any) -> None:
@@ -101,6 +102,8 @@ class LyingNode:
             refused |= {"eth_getBlockReceipts", "eth_getTransactionReceipt"}
         if method in refused:
             return {**err, "error": {"code": -32601, "message": f"{method} not available"}}
+        if self.modes.get("broken"):
+            return {**err, "error": {"code": -32603, "message": "internal error"}}
         if method == "eth_getLogs" and self.modes.get("empty_logs"):
             return {**err, "result": []}
         resp = forward(json.dumps(item).encode())
