@@ -149,3 +149,13 @@ def test_the_session_ends_after_the_idle_timeout(web: TestClient, cworld: Consol
     finally:
         engine.dispose()
     assert web.get("/console/signer/").status_code == 303  # ended: to the login page
+
+
+def test_hsm_signing_needs_a_signer_linked_to_the_key(web: TestClient) -> None:
+    path = "/console/signer/tx/0x" + "ab" * 32 + "/sign"
+    csrf = form_login(web, "signer")  # a signer with no owner address
+    assert post_form(web, path, {}, csrf).status_code == 403
+    csrf = form_login(web, "compliance")  # not a signer at all
+    assert post_form(web, path, {}, csrf).status_code == 403
+    assert post_form(web, "/console/signer/tx/0x" + "ab" * 32 + "/confirm",
+                     {"signature": "0x" + "11" * 65}, csrf).status_code == 403
