@@ -41,13 +41,17 @@ log = logging.getLogger(__name__)
 AlertSink = Callable[[str, str], None]
 
 
-def follower_config(deployment: Deployment, confirmations: int) -> FollowerConfig:
-    """Follower settings from the typed deployments record."""
+def follower_config(deployment: Deployment, confirmations: int,
+                    lease_seconds: float = 30.0) -> FollowerConfig:
+    """Follower settings from the typed deployments record; the cursor's lease lasts
+    ``lease_seconds`` (the scheduler's: a keeper taking the scheduler over also gets the
+    cursor within one lease of its predecessor's death)."""
     return FollowerConfig(
         vault=deployment.address("vault"),
         tokens={address: symbol for symbol, address in deployment.tokens.items()},
         confirmations=confirmations,
         start_block=deployment.start_block,
+        lease_seconds=lease_seconds,
     )
 
 
@@ -60,7 +64,8 @@ class KeeperJobs:
     (:mod:`keeper.alerts.configured`); ``audit`` (default: the audit chain,
     :func:`keeper.audit.record_in`) is called in the transaction of every alert delivery record
     (see :class:`keeper.alerts.AlertDispatcher`). ``lease_ttl`` defaults to
-    ``settings.jobs_lease_seconds``. ``hsm`` is the token holding the ``audit-anchor`` key.
+    ``settings.jobs_lease_seconds``; the follower's cursor lease lasts as long. ``hsm`` is the
+    token holding the ``audit-anchor`` key.
     """
 
     def __init__(self, settings: Settings, deployment: Deployment, *,
@@ -75,7 +80,9 @@ class KeeperJobs:
         self.ledger = Ledger(settings.database_url)
         w3 = web3_from_settings(settings, deployment.chain_id)  # rpc_url, then the fallbacks
         self.on_alert = on_alert
-        self.follower = Follower(w3, self.ledger, follower_config(deployment, settings.confirmations),
+        lease_ttl = lease_ttl or settings.jobs_lease_seconds
+        self.follower = Follower(w3, self.ledger,
+                                 follower_config(deployment, settings.confirmations, lease_ttl),
                                  on_alert=self._alert)
         self.alerts = dispatcher_from_settings(settings, self.ledger, extra=alert_channels,
                                                audit=audit)
@@ -85,7 +92,7 @@ class KeeperJobs:
         defs = [replace(j, every=every[j.name]) if j.name in every and j.every else j
                 for j in jobs]
         self.scheduler = JobScheduler(self.ledger, defs, self, holder=holder,
-                                      lease_ttl=lease_ttl or settings.jobs_lease_seconds,
+                                      lease_ttl=lease_ttl,
                                       on_success=self._succeeded,
                                       on_failure=self._failed)
         self.runs = 0

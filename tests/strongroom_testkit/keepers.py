@@ -12,6 +12,7 @@ same block hashes), and ETH deposits into a vault sent as raw transactions.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ from keeper.chain.calldata import vault_deposit_eth
 from scripts.localnet import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
 DEPOSITOR_KEY = "0x" + "5a" * 32
 DEPOSITOR = Account.from_key(DEPOSITOR_KEY)
 
@@ -61,7 +61,8 @@ def start_node(fork_url: str, block: int, chain_id: int | None = None,
                timeout_s: float = 30.0) -> Node:
     """An anvil forking ``fork_url`` at ``block`` (mining only on request)."""
     port = free_port()
-    cmd = [str(ANVIL), "--port", str(port), "--fork-url", fork_url,
+    anvil = shutil.which("anvil") or str(ROOT / "node_modules" / ".bin" / "anvil")  # as ape's
+    cmd = [anvil, "--port", str(port), "--fork-url", fork_url,
            "--fork-block-number", str(block), "--no-mining", "--silent"]
     if chain_id is not None:
         cmd += ["--chain-id", str(chain_id)]
