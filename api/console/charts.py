@@ -37,6 +37,7 @@ COLOURS = {"risk": ("#fde8e8", "#b00020"), "own": ("#e6f4ea", "#137333"),
 MARKS = {"risk": "\u26a0 ", "own": "\u25c6 ", "partner": "\u25cf ", "labelled": "\u25b2 ",
          "plain": ""}
 MAX_ROWS = 25  # addresses drawn per column of the flow graph (the rest listed as "not drawn")
+MAX_WIDTH = 1150  # drawn at most this wide (px), scaled down through the viewBox beyond it
 
 
 def bps(value: int) -> str:
@@ -47,7 +48,9 @@ def bps(value: int) -> str:
 
 
 def _svg(width: int, height: int, title: str, desc: str, body: Iterable[str]) -> Markup:
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+    shown_w = min(width, MAX_WIDTH)
+    shown_h = height * shown_w // width
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{shown_w}" height="{shown_h}" '
             f'viewBox="0 0 {width} {height}" role="img" {FONT}>'
             f"<title>{escape(title)}</title><desc>{escape(desc)}</desc>")
     return Markup(head + "".join(body) + "</svg>")  # noqa: S704 - every data text escaped here
