@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from api.main import create_app
 from keeper.chain import SenderConfig
@@ -105,6 +105,9 @@ def test_signer_confirms_with_the_hsm_key_and_the_multisig_executes(
     screenshot(driver, "signer-tx-confirmed")
     rec = service.get(h)
     assert rec.status == Status.PENDING and len(rec.confirmations) == 2
+    with service.engine.connect() as conn:  # audited by the service, via the console user
+        trail = list(conn.execute(text("SELECT body FROM audit_records")).scalars())
+    assert any('"safetx.confirm"' in b and "console:signer-hsm" in b for b in trail)
 
     before = chain.provider.get_balance(DEST)
     lg = Ledger(service.engine, group_commit=False)
