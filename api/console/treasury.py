@@ -29,6 +29,7 @@ from fastapi import Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import NoResultFound
 
 from api.console.charts import Bar, Drift, bar_chart, bps, drift_chart
 from api.console.core import audit, engine_of, page_router, render, require
@@ -186,7 +187,7 @@ def recon(engine: Engine, run_id: int | None = None) -> ReconSection:
     if run_id is not None:
         try:
             out.run = book.run(run_id)
-        except Exception:  # noqa: BLE001 - sqlalchemy's NoResultFound: no such run
+        except NoResultFound:
             return out
         out.run_breaks = book.breaks(run_id)
     return out
