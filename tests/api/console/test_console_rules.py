@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -159,3 +160,14 @@ def test_hsm_signing_needs_a_signer_linked_to_the_key(web: TestClient) -> None:
     assert post_form(web, path, {}, csrf).status_code == 403
     assert post_form(web, "/console/signer/tx/0x" + "ab" * 32 + "/confirm",
                      {"signature": "0x" + "11" * 65}, csrf).status_code == 403
+
+
+def test_static_files_are_served_locally(web: TestClient) -> None:
+    from api.console import HTMX_DIR
+
+    css = web.get("/console/static/console.css")
+    assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+    if not (HTMX_DIR / "htmx.min.js").exists():
+        pytest.skip(f"{HTMX_DIR} is missing: npm install (set-up) provides htmx")
+    js = web.get("/console/static/htmx.min.js")
+    assert js.status_code == 200 and "htmx" in js.text[:2000]
