@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from keeper import ledger as ledger_pkg
@@ -97,6 +97,9 @@ def _print_profile(p: profile.ClientProfile) -> None:
         print(f"{field + ':':<24} {show(getattr(p, field))}")
 
 
+UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for a missing table (SQLite: OperationalError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit status."""
     args = _parser().parse_args(argv)
@@ -113,7 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClientsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except OperationalError as exc:
+    except (OperationalError, ProgrammingError) as exc:
+        if isinstance(exc, ProgrammingError) and getattr(exc.orig, "sqlstate", None) != UNDEFINED_TABLE:
+            raise
         print(f"error: database not ready ({exc.orig}); run `python -m keeper.clients migrate`",
               file=sys.stderr)
         return 1
