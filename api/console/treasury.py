@@ -16,11 +16,14 @@ and audits the resolution (and any resume of transactions) in the same transacti
 
 Where the tiers come from: ``app.state.treasury_tiers`` when set (a callable returning
 ``(policy, view)``, e.g. with the BTC wallets wired in), else the deployed vault read through
-``settings.rpc_url`` at the follower's block (:func:`keeper.treasury.tiers.view_at`).
+``settings.rpc_url`` at the follower's block (:func:`keeper.treasury.tiers.view_at`), at most
+every :data:`TIERS_TTL_S` seconds (the page says at which block).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -52,6 +55,7 @@ TierSource = Callable[[], tuple[TierPolicy, TierView]]
 RUNS_SHOWN = 20
 SWEEPS_SHOWN = 30
 EVENTS_SHOWN = 10
+TIERS_TTL_S = 5.0  # the chain's tier view is read at most this often per app
 
 
 def actor(user: User) -> str:
@@ -116,21 +120,43 @@ def tiers_section(policy: TierPolicy, view: TierView) -> TiersSection:
     return out
 
 
-def chain_tiers(settings: Settings, engine: Engine) -> TierSource | None:
-    """The deployed vault's tiers read through ``settings.rpc_url`` (None: nothing deployed)."""
-    deployment = read_deployment(settings.deployments_dir, settings.chain_id)
-    if deployment is None or deployment.vault is None:
+class Cached:
+    """``source`` read at most once every ``ttl_s`` seconds (threads wait for one read; a
+    failed read is not kept)."""
+
+    def __init__(self, source: TierSource, ttl_s: float = TIERS_TTL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.source, self.ttl_s, self.clock = source, ttl_s, clock
+        self.lock = threading.Lock()
+        self.value: tuple[TierPolicy, TierView] | None = None
+        self.at = 0.0
+
+    def __call__(self) -> tuple[TierPolicy, TierView]:
+        """The last reading if it is fresh enough, else a new one."""
+        with self.lock:
+            if self.value is None or self.clock() - self.at >= self.ttl_s:
+                self.value, self.at = self.source(), self.clock()
+            return self.value
+
+
+def chain_tiers(settings: Settings, engine: Engine, vault: str | None = None) -> TierSource | None:
+    """The deployed vault's tiers (``vault``, default the deployment record's) read through
+    ``settings.rpc_url`` over one kept connection (None: nothing deployed)."""
+    if vault is None:
+        deployment = read_deployment(settings.deployments_dir, settings.chain_id)
+        vault = None if deployment is None else deployment.vault
+    if vault is None:
         return None
-    vault = deployment.vault
+    from web3 import HTTPProvider, Web3
+
+    from keeper.chain import ChainReader
+    from keeper.treasury.tiers import view_at
+
+    reader = ChainReader(Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 5})))
+    chosen = vault
 
     def read() -> tuple[TierPolicy, TierView]:
-        from web3 import HTTPProvider, Web3
-
-        from keeper.chain import ChainReader
-        from keeper.treasury.tiers import view_at
-
-        w3 = Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 5}))
-        return view_at(settings, engine, ChainReader(w3), vault)
+        return view_at(settings, engine, reader, chosen)
     return read
 
 
@@ -209,10 +235,24 @@ def follower_lag(engine: Engine, ledger: Ledger, settings: Settings) -> list[Fol
 
 # ---- pages ------------------------------------------------------------------------------------
 def _source(request: Request) -> TierSource | None:
-    given = getattr(request.app.state, "treasury_tiers", None)
+    """``app.state.treasury_tiers`` if wired, else the deployed vault's tiers read through the
+    node, kept for :data:`TIERS_TTL_S` seconds per app (a page is a few milliseconds; reading
+    every tier wallet is a dozen RPC calls)."""
+    state = request.app.state
+    given = getattr(state, "treasury_tiers", None)
     if given is not None:
         return given
-    return chain_tiers(request.app.state.settings, engine_of(request))
+    settings = state.settings
+    deployment = read_deployment(settings.deployments_dir, settings.chain_id)
+    vault = None if deployment is None else deployment.vault
+    if vault is None:
+        return None
+    kept = getattr(state, "treasury_chain_tiers", None)
+    if kept is None or kept[0] != vault:
+        source = chain_tiers(settings, engine_of(request), vault)
+        kept = (vault, Cached(source) if source is not None else None)
+        state.treasury_chain_tiers = kept
+    return kept[1]
 
 
 def _index(request: Request, user: User, *, done: str | None = None, error: str | None = None,

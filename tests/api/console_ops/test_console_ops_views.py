@@ -6,12 +6,13 @@ sweeps; the follower's lag against the local mainnet."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from web3 import HTTPProvider, Web3
 
 from api.console.compliance import CaseView, alerts, case, cases, close_case, reports, trace_starts
-from api.console.treasury import follower_lag, load_tiers, recon, sweeps
+from api.console.treasury import Cached, follower_lag, load_tiers, recon, sweeps
 from keeper.compliance import CaseError, ComplianceService, RuleSet
 from keeper.forensics import TraceLimits
 from keeper.ledger import Ledger
@@ -151,3 +152,27 @@ def test_the_follower_lag_is_the_health_figure_against_the_node(ow: OpsWorld) ->
     after = w3.eth.block_number
     assert f.name == "vault" and f.position == 3
     assert f.lag_blocks is not None and before - 3 <= f.lag_blocks <= after - 3
+
+
+def test_the_chain_tier_view_is_reread_after_its_ttl_and_a_failed_read_is_not_kept(
+        ow: OpsWorld) -> None:
+    assert ow.tiers is not None
+    reads: list[int] = []
+    now = [0.0]
+    failing = [False]
+
+    def source() -> Any:
+        if failing[0]:
+            raise ConnectionError("node down")
+        reads.append(1)
+        return ow.tiers()  # type: ignore[misc]
+
+    kept = Cached(source, ttl_s=5.0, clock=lambda: now[0])
+    first = kept()
+    now[0] = 4.9
+    assert kept() is first and len(reads) == 1
+    now[0], failing[0] = 5.0, True
+    with pytest.raises(ConnectionError):
+        kept()
+    failing[0] = False
+    assert kept() is not first and len(reads) == 2
