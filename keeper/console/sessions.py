@@ -78,8 +78,11 @@ class SessionStore:
             return None
         h, now = _digest(session_id), self.clock()
         with self.engine.connect() as conn:
-            row = conn.execute(select(S, U).join(U, U.c.id == S.c.user_id)
-                               .where(S.c.id_hash == h)).first()
+            row = conn.execute(
+                select(S.c.user_id, S.c.csrf_token, S.c.created_at, S.c.last_seen,
+                       S.c.revoked_at, U.c.login, U.c.roles, U.c.client_id, U.c.owner_address,
+                       U.c.disabled).join(U, U.c.id == S.c.user_id)
+                .where(S.c.id_hash == h)).first()
         if row is None or row.revoked_at is not None or row.disabled:
             return None
         last, created = _aware(row.last_seen), _aware(row.created_at)
