@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from keeper.auth.clients import (
@@ -28,7 +28,7 @@ from keeper.auth.clients import (
     revoke_oauth_client,
 )
 from keeper.auth.tokens import TokenService
-from keeper.clients import SCOPES, ClientsError
+from keeper.clients import SCOPES, ClientsError, database_not_ready
 from keeper.config import load_settings
 from keeper.ledger import make_engine
 
@@ -65,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ClientsError, UnknownOAuthClient) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except OperationalError as exc:
+    except DBAPIError as exc:
+        if not database_not_ready(exc):
+            raise
         print(f"error: database not ready ({exc.orig}); run `python -m keeper.clients migrate`",
               file=sys.stderr)
         return 1

@@ -20,7 +20,7 @@ from keeper.clients.errors import (
     UnknownClient,
     UnknownKey,
 )
-from keeper.clients.migrate import downgrade, upgrade
+from keeper.clients.migrate import database_not_ready, downgrade, upgrade
 from keeper.clients.portfolio import (
     AssetBalance,
     InvalidCursor,
@@ -73,7 +73,7 @@ from keeper.clients.service import (
 
 __all__ = [
     "CLIENT_READ", "COREBANKING", "CUSTOMER_TRADE", "OPS", "PARTNER", "SIGNER",
-    "DEFAULT_SCOPES", "SCOPES", "ApiKeyInfo", "AssetBalance", "Client", "ClientsError",
+    "DEFAULT_SCOPES", "SCOPES", "ApiKeyInfo", "AssetBalance", "Client", "ClientsError", "database_not_ready",
     "DepositInstructions", "DepositsUnavailable", "InvalidScope", "IssuedKey",
     "Principal", "UnknownClient", "UnknownKey", "authenticate", "balances", "create_client",
     "deposit_instructions", "downgrade", "get_client", "issue_key", "key_digest", "list_clients",

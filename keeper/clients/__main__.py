@@ -21,12 +21,13 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from keeper import ledger as ledger_pkg
 from keeper.clients import profile, service
 from keeper.clients.errors import ClientsError, InvalidProfile
+from keeper.clients.migrate import database_not_ready
 from keeper.config import load_settings
 from keeper.schema import all_schemas, upgrade_all
 
@@ -97,9 +98,6 @@ def _print_profile(p: profile.ClientProfile) -> None:
         print(f"{field + ':':<24} {show(getattr(p, field))}")
 
 
-UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for a missing table (SQLite: OperationalError)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit status."""
     args = _parser().parse_args(argv)
@@ -116,8 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClientsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (OperationalError, ProgrammingError) as exc:
-        if isinstance(exc, ProgrammingError) and getattr(exc.orig, "sqlstate", None) != UNDEFINED_TABLE:
+    except DBAPIError as exc:
+        if not database_not_ready(exc):
             raise
         print(f"error: database not ready ({exc.orig}); run `python -m keeper.clients migrate`",
               file=sys.stderr)

@@ -54,3 +54,11 @@ def test_cli_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert main(["revoke-client", "oc_" + "0" * 16]) == 1
     assert main(["create-client", "no-such-client", "--scope", "ops"]) == 1
     assert "no client" in capsys.readouterr().err
+
+
+def test_cli_on_an_unmigrated_database_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """On either backend: exit 1 pointing at ``migrate``, no traceback."""
+    monkeypatch.setenv("STRONGROOM_DATA", str(tmp_path))
+    assert main(["--db", fresh_url(tmp_path / "empty.db"), "list-clients", "c-1"]) == 1
+    assert "migrate" in capsys.readouterr().err
