@@ -35,6 +35,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import NoResultFound
 
 from api.console.charts import Bar, Drift, bar_chart, bps, drift_chart
+from api.console.compliance import actor
 from api.console.core import audit, engine_of, page_router, render, require
 from api.routes.health import FollowerLag, health
 from keeper.audit import record_in
@@ -56,11 +57,6 @@ RUNS_SHOWN = 20
 SWEEPS_SHOWN = 30
 EVENTS_SHOWN = 10
 TIERS_TTL_S = 5.0  # the chain's tier view is read at most this often per app
-
-
-def actor(user: User) -> str:
-    """The actor name of a console user in the domains' records (as the core audits it)."""
-    return f"console:{user.login}"
 
 
 # ---- tiers --------------------------------------------------------------------------------------
