@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
@@ -65,6 +66,8 @@ class ConsoleRoute(APIRoute):
                 response = await handler(request)
             except HTTPException as exc:
                 response = _error_page(request, exc)
+            except RequestValidationError:  # a malformed path, query or form: never echoed
+                response = _error_page(request, HTTPException(400, "this request is not valid"))
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
             return response

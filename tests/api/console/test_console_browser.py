@@ -51,6 +51,8 @@ def _by() -> Any:
 def test_client_sees_balances_and_transactions_pages(driver: Any, site: str,
                                                        cworld: ConsoleWorld) -> None:
     By = _by()  # noqa: N806
+    driver.get(f"{site}/console/login")
+    screenshot(driver, "login")
     browser_login(driver, site, "alice")
     assert driver.current_url == f"{site}/console/client/balances"
     table = driver.find_element(By.ID, "balances").text

@@ -171,3 +171,10 @@ def test_static_files_are_served_locally(web: TestClient) -> None:
         pytest.skip(f"{HTMX_DIR} is missing: npm install (set-up) provides htmx")
     js = web.get("/console/static/htmx.min.js")
     assert js.status_code == 200 and "htmx" in js.text[:2000]
+
+
+def test_malformed_requests_get_the_console_error_page(web: TestClient) -> None:
+    form_login(web, "signer")
+    r = web.get("/console/signer/tx/0x<script>alert(1)")
+    assert r.status_code == 400 and "text/html" in r.headers["content-type"]
+    assert "<script>alert" not in r.text and r.headers["x-frame-options"] == "DENY"
