@@ -9,6 +9,7 @@ Logout revokes the session. Login, failure and logout are audited.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from typing import Annotated
@@ -33,7 +34,7 @@ from api.console.core import (
 )
 from api.console.nav import home_of
 from keeper.auth import RateLimiter
-from keeper.console import verify_password
+from keeper.console import get_user, verify_password
 
 pages = page_router()
 signin = page_router(csrf=False)  # the sign-in form only: no session yet (own token)
@@ -74,6 +75,14 @@ def _login_page(request: Request, message: str | None, status: int, nxt: str | N
     return response
 
 
+def _audit_attempt(request: Request, operation: str, name: str, address: str) -> None:
+    """Audit a refused sign-in: the login name only when it is a real login (a password typed
+    into the login field must not land in the trail), else a digest to correlate attempts."""
+    known = get_user(engine_of(request), name) is not None
+    shown = name if known else "sha256:" + hashlib.sha256(name.encode()).hexdigest()[:16]
+    audit(request, operation, {"login": shown, "address": address[:64]})
+
+
 @pages.get("/login")
 async def login_form(request: Request, next: str | None = None) -> Response:  # noqa: A002
     """The sign-in form (signing in again ends the current session: a new id)."""
@@ -100,13 +109,11 @@ async def login(
         lambda: per_address.hit(f"console-ip:{address}", True).allowed
         & per_login.hit(f"console-login:{name}", True).allowed)
     if not allowed:
-        await run_in_threadpool(audit, request, "console.login_throttled",
-                                {"login": name, "address": address[:64]})
+        await run_in_threadpool(_audit_attempt, request, "console.login_throttled", name, address)
         return _login_page(request, THROTTLED, 429, next)
     user = await run_in_threadpool(verify_password, engine_of(request), login, password)
     if user is None:
-        await run_in_threadpool(audit, request, "console.login_failed",
-                                {"login": name, "address": address[:64]})
+        await run_in_threadpool(_audit_attempt, request, "console.login_failed", name, address)
         return _login_page(request, FAILED, 401, next)
     sid, _ = await run_in_threadpool(sessions(request).create, user, address,
                                      request.cookies.get(COOKIE))

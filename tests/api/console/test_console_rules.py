@@ -69,17 +69,20 @@ def test_login_sets_a_strict_httponly_cookie_and_rotates_the_session(
 def test_a_wrong_password_and_an_unknown_login_fail_alike_and_are_audited(
         web: TestClient, cworld: ConsoleWorld) -> None:
     answers = []
-    for login, password in (("alice", "not the password!"), ("nobody-here", PASSWORD)):
+    for login, password in (("alice", "not the password!"), ("nobody-here", PASSWORD),
+                            ("my-secret-password-typed-here", "x")):
         page = web.get("/console/login")
         r = web.post("/console/login", data={"login": login, "password": password,
                                              "csrf_token": csrf_in(page.text)},
                      headers={"Origin": TEST_ORIGIN})
         answers.append((r.status_code, r.text.count("Sign-in failed")))
         assert "sr_console=" not in r.headers.get("set-cookie", "")
-    assert answers == [(401, 1), (401, 1)]
+    assert answers == [(401, 1), (401, 1), (401, 1)]
     trail = _audit_ops(cworld)
-    assert sum('"console.login_failed"' in b for b in trail) >= 2
-    assert not any("not the password" in b for b in trail)
+    failed = [b for b in trail if '"console.login_failed"' in b]
+    assert len(failed) >= 3 and any('"login":"alice"' in b for b in failed)
+    assert not any("not the password" in b or "my-secret-password" in b or "nobody-here" in b
+                   for b in trail)  # an unknown login name is kept as a digest only
 
 
 def test_login_is_throttled_per_login_name(web: TestClient) -> None:
