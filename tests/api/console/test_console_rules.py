@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -181,3 +182,14 @@ def test_malformed_requests_get_the_console_error_page(web: TestClient) -> None:
     r = web.get("/console/signer/tx/0x<script>alert(1)")
     assert r.status_code == 400 and "text/html" in r.headers["content-type"]
     assert "<script>alert" not in r.text and r.headers["x-frame-options"] == "DENY"
+
+
+def test_the_cookie_is_secure_over_https(capp: FastAPI) -> None:
+    with TestClient(capp, base_url="https://testserver", follow_redirects=False) as web:
+        page = web.get("/console/login")
+        r = web.post("/console/login", data={"login": "treasury", "password": PASSWORD,
+                                             "csrf_token": csrf_in(page.text)},
+                     headers={"Origin": "https://testserver"})
+        assert r.status_code == 303
+        session = [c for c in r.headers.get_list("set-cookie") if c.startswith("sr_console=")]
+        assert session and "Secure" in session[0] and "HttpOnly" in session[0]
