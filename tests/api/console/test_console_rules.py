@@ -193,3 +193,14 @@ def test_the_cookie_is_secure_over_https(capp: FastAPI) -> None:
         assert r.status_code == 303
         session = [c for c in r.headers.get_list("set-cookie") if c.startswith("sr_console=")]
         assert session and "Secure" in session[0] and "HttpOnly" in session[0]
+
+
+def test_a_statement_download_is_audited_and_never_cached(
+        web: TestClient, cworld: ConsoleWorld) -> None:
+    form_login(web, "bob")
+    w = cworld.world
+    r = web.get(f"/console/client/statements/{w.year}/{w.month}.pdf")
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    assert r.headers["cache-control"] == "no-store"
+    downloads = [b for b in _audit_ops(cworld) if '"console.statement_download"' in b]
+    assert any('"actor":"console:bob"' in b and w.bob.client.id in b for b in downloads)
