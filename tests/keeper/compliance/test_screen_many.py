@@ -38,9 +38,11 @@ def _service(db: Engine) -> ComplianceService:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The folder of the databases made for each example (copies of the session's migrated
-    template: migrating each time would be slow)."""
-    return tmp_path_factory.mktemp("screen_many") / "template.db"
+    """Where the databases made for each example go (copies of the session's migrated template:
+    migrating each time would be slow); the template is made here, outside hypothesis's run."""
+    path = tmp_path_factory.mktemp("screen_many") / "template.db"
+    fresh_url(path, migrated=True)
+    return path
 
 
 def _fresh(template: Path, name: str) -> Engine:
