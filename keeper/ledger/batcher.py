@@ -26,12 +26,12 @@ from collections.abc import Callable, Sequence
 from types import EllipsisType
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from keeper import config
 from keeper.ledger import db
 from keeper.ledger.checkpoint import Checkpointer
-from keeper.ledger.db import NO_AUTOCHECKPOINT, WRITE, is_unavailable
+from keeper.ledger.db import NO_AUTOCHECKPOINT, PIPELINED, WRITE, is_unavailable
 from keeper.ledger.domain import TransferResult, TransferSpec
 from keeper.ledger.engine import Hook, Request, apply_requests
 from keeper.ledger.errors import LedgerTimeout, LedgerUnavailable
@@ -152,9 +152,14 @@ def _busy_ms(seconds: float | None) -> int:
     return int(1000 * (db.WRITER_BUSY_TIMEOUT if seconds is None else seconds))
 
 
-def _commit(engine: Engine, requests: Sequence[Request], options: dict[str, object]) -> None:
+def _commit(engine: Engine, requests: Sequence[Request], options: dict[str, object],
+            held: Connection | None) -> None:
+    if held is not None:
+        with held.begin():
+            apply_requests(held, requests, commit=True)
+        return
     with engine.connect().execution_options(**options) as conn, conn.begin():
-        apply_requests(conn, requests)
+        apply_requests(conn, requests, commit=True)
 
 
 def _fail_unavailable(requests: Sequence[Request], exc: BaseException) -> None:
@@ -168,7 +173,8 @@ def _fail_unavailable(requests: Sequence[Request], exc: BaseException) -> None:
 
 
 def commit_requests(
-    engine: Engine, requests: Sequence[Request], options: dict[str, object] | None = None
+    engine: Engine, requests: Sequence[Request], options: dict[str, object] | None = None,
+    connection: Connection | None = None,
 ) -> None:
     """Commit ``requests`` in one transaction, setting each request's ``results`` or ``error``.
 
@@ -179,10 +185,12 @@ def commit_requests(
     those retries find the database unavailable, it and the requests after it fail at once.
     ``options`` are the write connection's execution options (default: :data:`WRITE`, waiting
     at most :data:`~keeper.ledger.db.WRITER_BUSY_TIMEOUT` for a lock held elsewhere).
+    ``connection``: an open connection (no transaction) to use instead of one from ``engine``'s
+    pool, its execution options already set (the group committer's).
     """
     options = options or {**WRITE, "ledger_busy_ms": _busy_ms(None)}
     try:
-        _commit(engine, requests, options)
+        _commit(engine, requests, options, connection)
         return
     except Exception as exc:  # noqa: BLE001 - classified below
         if is_unavailable(exc):
@@ -199,7 +207,7 @@ def commit_requests(
         req.error = None
         req.results = None
         try:
-            _commit(engine, [req], options)
+            _commit(engine, [req], options, connection)
         except Exception as exc:  # noqa: BLE001
             if is_unavailable(exc):
                 _fail_unavailable(requests[i:], exc)
@@ -235,7 +243,9 @@ class GroupCommitter:
         sqlite = engine.dialect.name == "sqlite"
         self.checkpointer = Checkpointer(engine, busy_ms=busy_ms) if sqlite else None
         self._options: dict[str, object] = {
-            **(NO_AUTOCHECKPOINT if sqlite else WRITE), "ledger_busy_ms": busy_ms}
+            **(NO_AUTOCHECKPOINT if sqlite else {**WRITE, PIPELINED: True}),
+            "ledger_busy_ms": busy_ms}
+        self._conn: Connection | None = None  # held while batches follow each other
         self._q: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="ledger-group-commit", daemon=True)
@@ -253,14 +263,47 @@ class GroupCommitter:
         """Flush pending requests and stop the writer thread."""
         self._q.put(_STOP)
         self._thread.join()
+        self._release()
         if self.checkpointer is not None:
             self.checkpointer.close()
             self.checkpointer = None
 
+    def _connection(self) -> Connection:
+        """The writer's connection: kept while batches follow each other (no pool checkout and
+        no pre-ping round trip per batch), given back to the pool when the queue runs dry. A
+        connection lost under a batch fails that batch (``LedgerUnavailable``); SQLAlchemy
+        invalidates it on the rollback and the next batch runs on a new one."""
+        if self._conn is None:
+            self._conn = self.engine.connect().execution_options(**self._options)
+        return self._conn
+
+    def _release(self) -> None:
+        """Give the writer's connection back to the pool."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - a dead connection may fail to close; it is dropped
+                log.warning("ledger writer: closing its connection failed", exc_info=True)
+
+    def _commit(self, reqs: list[Request]) -> None:
+        try:
+            conn = self._connection()
+        except Exception as exc:  # noqa: BLE001 - no connection: classified like a failed commit
+            if not is_unavailable(exc):
+                raise
+            _fail_unavailable(reqs, exc)
+            return
+        commit_requests(self.engine, reqs, self._options, conn)
+
     def _run(self) -> None:
         stop = False
         while not stop:
-            item = self._q.get()
+            try:
+                item = self._q.get_nowait()
+            except queue.Empty:
+                self._release()  # idle
+                item = self._q.get()
             if item is _STOP:
                 break
             batch, n, stop = take_batch(self._q, item, self.max_batch,
@@ -273,7 +316,7 @@ class GroupCommitter:
                         reqs.append(req)
             try:
                 if reqs:
-                    commit_requests(self.engine, reqs, self._options)
+                    self._commit(reqs)
             except BaseException as exc:  # noqa: BLE001 - never leave a caller hanging
                 for req in reqs:
                     req.error = exc

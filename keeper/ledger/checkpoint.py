@@ -81,13 +81,15 @@ class Checkpointer:
             self._writer_raw = None
 
     def _run(self) -> None:
-        raw = self.engine.raw_connection()  # autocommit sqlite3 connection (isolation_level None)
+        raw = None  # autocommit sqlite3 connection (isolation_level None), opened on first use
         try:
             while True:
                 self._kick.wait()
                 self._kick.clear()
                 stop = self._stop
                 try:
+                    if raw is None:  # a database that cannot be opened now is retried next kick
+                        raw = self.engine.raw_connection()
                     busy, frames, _done = raw.driver_connection.execute(  # type: ignore[union-attr]
                         "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     self.runs += 1
@@ -99,4 +101,5 @@ class Checkpointer:
                     return
                 time.sleep(self.interval)
         finally:
-            raw.close()
+            if raw is not None:
+                raw.close()

@@ -35,6 +35,12 @@ WRITE = {"ledger_write": True}
 # and no per-row foreign-key lookups (the engine reads every account it posts to under the write
 # lock and refuses unknown ones; accounts are never deleted)
 NO_AUTOCHECKPOINT = {"ledger_write": True, "ledger_autocheckpoint": 0, "ledger_fk": False}
+# execution option (PostgreSQL): the transaction's ``lock_timeout`` is left to the first pipeline
+# of :func:`keeper.ledger.bulk.read_batch` (:func:`pipelined_lock_timeout`) instead of a round trip
+# of its own at BEGIN
+PIPELINED = "ledger_pipelined"
+# this transaction's row-lock waits end with LockNotAvailable (SQLSTATE 55P03) after the value
+_PG_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', %s, true)"
 DEFAULT_AUTOCHECKPOINT = 1000  # SQLite's default, in WAL pages
 BUSY_TIMEOUT_MS = 60_000  # how long an ordinary connection waits for another writer
 # how long the group committer's write waits for a lock held elsewhere before failing its batch,
@@ -129,8 +135,21 @@ def make_engine(url: str, *, cache_kib: int | None = None, **kw: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_pg_begin(conn: Connection) -> None:
-        ms = conn.get_execution_options().get("ledger_busy_ms")
-        if ms is not None:  # this transaction's row-lock waits end with LockNotAvailable
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(ms)}")
+        opts = conn.get_execution_options()
+        ms = opts.get("ledger_busy_ms")
+        if ms is not None and not opts.get(PIPELINED):  # see pipelined_lock_timeout
+            conn.exec_driver_sql(_PG_LOCK_TIMEOUT, (f"{int(ms)}ms",))
 
     return engine
+
+
+def pipelined_lock_timeout(conn: Connection) -> tuple[str, tuple[str]] | None:
+    """(SQL, parameters) setting this transaction's PostgreSQL lock wait, when ``conn``'s options
+    carry ``ledger_busy_ms`` and :data:`PIPELINED`: the group commit sends it in the pipeline of
+    its reads (no round trip of its own) instead of the ``begin`` listener sending it alone.
+    None otherwise (nothing pending)."""
+    opts = conn.get_execution_options()
+    ms = opts.get("ledger_busy_ms")
+    if ms is None or not opts.get(PIPELINED):
+        return None
+    return _PG_LOCK_TIMEOUT, (f"{int(ms)}ms",)

@@ -68,15 +68,14 @@ class _State:
     dirty: set[int] = field(default_factory=set)
 
 
-def _write(conn: Connection, st: _State) -> None:
-    """The two hot statements: every new transfer row, then every touched account's totals."""
-    bulk.insert_transfers(conn, st.rows)
-    if st.dirty:
-        amt, acc = st.amt, st.accounts
-        bulk.update_accounts(conn, [
-            (amt(v[2]), amt(v[3]), amt(v[4]), amt(v[5]), i)
-            for i, v in ((i, acc[i]) for i in sorted(st.dirty))
-        ])
+def _write(conn: Connection, st: _State, commit: bool) -> None:
+    """The two hot statements: every new transfer row, then every touched account's totals
+    (with the COMMIT when ``commit``, see :func:`keeper.ledger.bulk.write_batch`)."""
+    amt, acc = st.amt, st.accounts
+    bulk.write_batch(conn, st.rows, [
+        (amt(v[2]), amt(v[3]), amt(v[4]), amt(v[5]), i)
+        for i, v in ((i, acc[i]) for i in sorted(st.dirty))
+    ], commit=commit)
 
 
 def _load(conn: Connection, requests: Sequence[Request], now: datetime) -> _State:
@@ -93,17 +92,10 @@ def _load(conn: Connection, requests: Sequence[Request], now: datetime) -> _Stat
                 revs.add(t.reverses_id)
             acc_ids.add(t.debit_account)
             acc_ids.add(t.credit_account)
-    existing = {tid: (fp, amt, at) for tid, fp, amt, at in bulk.fetch_transfers(conn, ids)}
-    refs: dict[str, _Ref] = {}
-    for tid, kind, d, cr, asset, amt, exp in bulk.fetch_refs(conn, pend | revs):
-        refs[tid] = _Ref(kind, d, cr, asset, amt, exp)
-        acc_ids.add(d)
-        acc_ids.add(cr)
-    resolved = bulk.fetch_links(conn, "pending_id", pend)
-    reversed_ = bulk.fetch_links(conn, "reverses_id", revs)
-    acc_ids.discard(0)
-    accounts = bulk.fetch_accounts(conn, acc_ids)
-    return _State(now, accounts, existing, refs, resolved, reversed_)
+    r = bulk.read_batch(conn, ids, pend, revs, acc_ids)
+    refs = {tid: _Ref(kind, d, cr, asset, amt, exp) for tid, kind, d, cr, asset, amt, exp in r.refs}
+    existing = {tid: (fp, amt, at) for tid, fp, amt, at in r.existing}
+    return _State(now, r.accounts, existing, refs, r.resolved, r.reversed)
 
 
 class _Direct:
@@ -271,13 +263,18 @@ def _apply_one(g: _Group | _Direct, t: TransferSpec) -> TransferResult:
 
 
 def apply_requests(
-    conn: Connection, requests: Sequence[Request], now: datetime | None = None
+    conn: Connection, requests: Sequence[Request], now: datetime | None = None, *,
+    commit: bool = False,
 ) -> None:
     """Apply ``requests`` inside the caller's open transaction on ``conn``.
 
     Each request gets ``results`` or ``error`` set. Refused requests write nothing. Hooks of
     accepted requests run last, inside the same transaction; a hook exception propagates (the
     caller must roll back).
+
+    ``commit=True`` (the group committer): when no accepted request has a hook, PostgreSQL
+    commits the transaction together with the writes (one round trip; durable on return, the
+    caller's commit then has nothing left to do). Otherwise, and on SQLite, the caller commits.
     """
     st = _load(conn, requests, now or datetime.now(UTC))
     if conn.dialect.name == "sqlite":  # bind exactly what the Amount/DateTime types would
@@ -293,7 +290,7 @@ def apply_requests(
             req.results = None
             continue
         g.commit()
-    _write(conn, st)
-    for req in requests:
-        if req.error is None and req.hook is not None:
-            req.hook(conn)
+    hooks = [req.hook for req in requests if req.error is None and req.hook is not None]
+    _write(conn, st, commit and not hooks)
+    for hook in hooks:
+        hook(conn)
