@@ -11,8 +11,10 @@ For each backend:
     no commit, no fsync), the figure to compare before/after a change to the engine on a shared
     machine where fsync-bound rates are noisy (``--hot-path`` runs only this, in a few seconds).
 Latency figures are per posting: (commit acknowledged) - (scheduled submit time).
+CPU per posting during the open loop: the bench process (producer + writer thread) and, for
+PostgreSQL, the server (every process of the bench's cluster: backends, WAL writer, autovacuum).
 SQLite runs WAL + synchronous=FULL (fsync per commit); PostgreSQL a fresh cluster with fsync=on,
-synchronous_commit=on (defaults).
+synchronous_commit=on (defaults). The last lines print both backends side by side.
 Usage: python bench/ledger.py [--rate N] [--seconds S] [--only sqlite|postgresql] [--hot-path]
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import statistics
 import sys
@@ -99,6 +102,26 @@ def open_loop(lg: Ledger, om: int, clients: list[int], rate: int, seconds: float
     }
 
 
+def _server_ticks(pg: object | None) -> int:
+    """CPU clock ticks used so far by the cluster ``pg`` (its postmaster, the children it reaped
+    and the live ones): 0 without a cluster (SQLite runs in the bench process)."""
+    if pg is None:
+        return 0
+    root = int((pg.dir / "data" / "postmaster.pid").read_text().split()[0])  # type: ignore[attr-defined]
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" ", 1)
+        except OSError:  # exited meanwhile
+            continue
+        f = rest.rsplit(")", 1)[1].split()
+        if int(pid) == root:
+            total += sum(int(x) for x in f[11:15])  # utime stime cutime cstime
+        elif int(f[1]) == root:
+            total += int(f[11]) + int(f[12])
+    return total
+
+
 def saturate(lg: Ledger, om: int, clients: list[int], n: int) -> float:
     """Peak postings/s: ``n`` requests queued at once."""
     rnd = random.Random(2)
@@ -140,8 +163,8 @@ def hot_path(lg: Ledger, om: int, clients: list[int], rounds: int = 15, size: in
 
 
 def run(name: str, url: str, rate: int, seconds: float, max_batch: int, freeze: bool = True,
-        hot_only: bool = False) -> None:
-    """Bench one backend and print its figures."""
+        hot_only: bool = False, pg: object | None = None) -> dict | None:
+    """Bench one backend, print its figures and return them (None with ``hot_only``)."""
     upgrade(url)
     lg = Ledger(url, max_batch=max_batch)
     om, clients = _accounts(lg)
@@ -149,7 +172,7 @@ def run(name: str, url: str, rate: int, seconds: float, max_batch: int, freeze: 
     print(f"{name:10s} hot path: apply_requests {hot:.2f} us/posting (CPU only, no commit)")
     if hot_only:
         lg.close()
-        return
+        return None
     gc_pauses: list[float] = []
     gc_start = [0.0]
 
@@ -162,7 +185,10 @@ def run(name: str, url: str, rate: int, seconds: float, max_batch: int, freeze: 
     gc.callbacks.append(gc_probe)
     if freeze:  # what a long-running service does after start-up (see keeper.ledger docs)
         gc.freeze()
+    cpu0, srv0 = time.process_time(), _server_ticks(pg)
     ol = open_loop(lg, om, clients, rate, seconds)
+    client_us = 1e6 * (time.process_time() - cpu0) / ol["postings"]
+    server_us = 1e6 * (_server_ticks(pg) - srv0) / os.sysconf("SC_CLK_TCK") / ol["postings"]
     gc.callbacks.remove(gc_probe)
     ckpt = lg._committer.checkpointer if lg._committer else None  # noqa: SLF001
     peak = saturate(lg, om, clients, 50_000)
@@ -175,6 +201,8 @@ def run(name: str, url: str, rate: int, seconds: float, max_batch: int, freeze: 
         f"p50 {ol['p50_ms']:.1f} ms, p99 {ol['p99_ms']:.1f} ms, max {ol['max_ms']:.1f} ms, "
         f"errors {ol['errors']}"
     )
+    print(f"{name:10s} open-loop CPU per posting: bench process {client_us:.1f} us (producer and "
+          f"writer)" + (f", database server {server_us:.1f} us" if pg is not None else ""))
     print(f"{name:10s} open-loop: {len(gc_pauses)} full GCs, longest "
           f"{1000 * max(gc_pauses, default=0):.0f} ms"
           + (f"; {ckpt.runs} background checkpoints, {ckpt.restarts} WAL restarts, "
@@ -184,6 +212,25 @@ def run(name: str, url: str, rate: int, seconds: float, max_batch: int, freeze: 
     print(f"{name:10s} baseline one-commit-per-posting: {base:,.0f} postings/s -> "
           f"group commit x{ol['per_s'] / base:.1f} sustained, x{peak / base:.1f} peak")
     print(f"{name:10s} invariants: {'OK' if not problems else problems[:3]}")
+    return {"name": name, "offered": rate, **ol, "peak": peak, "base": base,
+            "client_us": client_us, "server_us": server_us if pg is not None else None,
+            "ok": not problems}
+
+
+def table(rows: list[dict]) -> None:
+    """Both backends side by side: the open loop, saturation and the one-commit baseline."""
+    print()
+    print(f"{'backend':10s} {'offered/s':>9s} {'achieved/s':>10s} {'p50 ms':>7s} {'p99 ms':>7s} "
+          f"{'max ms':>7s} {'saturation/s':>12s} {'baseline/s':>10s} {'x base':>6s} "
+          f"{'cpu us':>10s}")
+    for r in rows:
+        cpu = f"{r['client_us']:.0f}" + (f"+{r['server_us']:.0f}" if r["server_us"] is not None
+                                         else "")
+        print(f"{r['name']:10s} {r['offered']:9,d} {r['per_s']:10,.0f} {r['p50_ms']:7.1f} "
+              f"{r['p99_ms']:7.1f} {r['max_ms']:7.1f} {r['peak']:12,.0f} {r['base']:10,.0f} "
+              f"{r['per_s'] / r['base']:6.1f} {cpu:>10s}")
+    print("(x base: sustained rate over the one-commit-per-posting baseline of the same run; "
+          "cpu us: per posting, bench process + database server)")
 
 
 def main() -> None:
@@ -198,20 +245,24 @@ def main() -> None:
     ap.add_argument("--hot-path", action="store_true",
                     help="only the CPU cost of the engine per posting (seconds, light)")
     args = ap.parse_args()
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "sqlite"):
-            run("sqlite", f"sqlite:///{tmp}/bench.db", args.rate, args.seconds, args.max_batch,
-                not args.no_gc_freeze, args.hot_path)
+            rows.append(run("sqlite", f"sqlite:///{tmp}/bench.db", args.rate, args.seconds,
+                            args.max_batch, not args.no_gc_freeze, args.hot_path))
     if args.only in (None, "postgresql"):
         from strongroom_testkit.postgres import PostgresCluster, pg_unavailable_reason
 
         reason = pg_unavailable_reason()
         if reason:
             print(f"postgresql skipped: {reason}")
-            return
-        with PostgresCluster(fsync=True) as pg:
-            run("postgresql", pg.create_database("bench"), args.rate, args.seconds, args.max_batch,
-                not args.no_gc_freeze, args.hot_path)
+        else:
+            with PostgresCluster(fsync=True) as pg:
+                rows.append(run("postgresql", pg.create_database("bench"), args.rate,
+                                args.seconds, args.max_batch, not args.no_gc_freeze,
+                                args.hot_path, pg))
+    if not args.hot_path:
+        table([r for r in rows if r is not None])
 
 
 if __name__ == "__main__":
