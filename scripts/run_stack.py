@@ -10,6 +10,9 @@
    venues end to end.
 
 Everything runs on embedded defaults: SQLite and SoftHSM under ``.data/``, loopback only.
+``--db postgres`` (``make run DB=postgres``) puts the keeper's database in a local PostgreSQL
+cluster instead (``.data/pg/primary`` on loopback port 15432, created on first use, reused
+afterwards; the run's database is new each run, like the SQLite one, since the fork is new).
 ``--check`` brings everything up, verifies it answers, prints the summary and stops (used by the
 test suite to prove the main job works).
 """
@@ -82,12 +85,34 @@ def get_json(url: str) -> Any:
         return json.loads(resp.read())
 
 
+def serve_postgres(exits: contextlib.ExitStack, check: bool) -> str:
+    """Serve the local PostgreSQL primary (started here unless it runs; stopped on exit only
+    if started here), create a new run database in it (``strongroom_check`` in check mode,
+    else ``strongroom_run``), point every process started from now on at it
+    (``STRONGROOM_DB_URL``) and return its password-free URL (trust on loopback)."""
+    from keeper.config import load_settings
+    from scripts.dr.pgcluster import serve_local
+
+    settings = load_settings()
+    cluster, started = serve_local(settings.data_dir, settings.backup_dir)
+    if started:
+        exits.callback(cluster.stop)
+    url = cluster.create_database("strongroom_check" if check else "strongroom_run", fresh=True)
+    os.environ["STRONGROOM_DB_URL"] = url  # the services this run starts inherit it
+    print(f"  postgres          {url}  ({'started' if started else 'already running'}; "
+          f"data {cluster.data}, WAL archived to {settings.backup_dir / 'wal'})", flush=True)
+    return url
+
+
 def main(argv: list[str] | None = None) -> int:
     """Bring the stack up; with --check verify and stop, else wait for Ctrl-C."""
     parser = argparse.ArgumentParser(description="Run the local Strongroom stack")
     parser.add_argument("--check", action="store_true", help="start, verify, stop")
     parser.add_argument("--api-port", type=int, default=localnet.SETTINGS.api_port,
                         help="loopback port of the API (default: Settings.api_port, STRONGROOM_API_PORT)")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
+                        help="the keeper's database: SQLite in .data/run (default) or the local "
+                             "PostgreSQL cluster in .data/pg/primary")
     args = parser.parse_args(argv)
 
     warnings.filterwarnings("ignore", module="pydantic_settings")
@@ -104,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     from scripts.stack import PARTNER_PORT, bring_up, demo_deposit, demo_flows, start_services
 
     with contextlib.ExitStack() as exits:
+        db = {"database_url": serve_postgres(exits, args.check)} if args.db == "postgres" else {}
         provider = enter_fork(exits, networks)
         fork_url = str(provider.uri)
-        summary = bring_up(ape, accounts.test_accounts[0], fork_url)
+        summary = bring_up(ape, accounts.test_accounts[0], fork_url, **db)  # migrates every domain
         api_port = args.api_port if not args.check else localnet.free_port()
         api_url = f"http://127.0.0.1:{api_port}"
         base = summary["settings"]

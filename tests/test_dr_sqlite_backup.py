@@ -12,7 +12,7 @@ import pytest
 from keeper.ledger import Ledger, TransferSpec, client_postings, upgrade
 from scripts.dr import sqlite_backup
 
-pytestmark = pytest.mark.sqlite_only  # about SQLite's own backup API
+pytestmark = pytest.mark.sqlite_only("SQLite's own online backup API")
 
 
 def post(ledger: Ledger, accounts: tuple[int, int], i: int) -> str:

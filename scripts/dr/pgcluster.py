@@ -292,6 +292,32 @@ class Cluster:
         return self.url(name)
 
 
+RUN_PORT = 15432  # loopback port of make run's local primary (DB=postgres)
+
+
+def serve_local(data_dir: Path, backup_dir: Path, port: int = RUN_PORT) -> tuple[Cluster, bool]:
+    """``make run``'s primary in ``<data_dir>/pg/primary`` on ``port``: created on first use
+    (archiving full WAL segments into ``<backup_dir>/wal``), started unless it runs already.
+    Returns (cluster, whether this call started it)."""
+    cluster = Cluster(data_dir / "pg", "primary", port)
+    settings = primary_settings(own_dir(backup_dir / "wal"), None, archive_timeout_s=0)
+    if cluster.running():
+        import psycopg
+
+        try:
+            psycopg.connect(cluster.dsn(), autocommit=True).close()
+        except psycopg.OperationalError as exc:
+            raise RuntimeError(f"{cluster.data} runs but does not answer on port {port} "
+                               "(started with another port?)") from exc
+        return cluster, False
+    if cluster.initialized():
+        cluster.write_config(settings)  # the port and settings of this version
+    else:
+        cluster.init(settings)
+    cluster.start()
+    return cluster, True
+
+
 def children(pid: int) -> list[int]:
     """Pids whose parent is ``pid`` (read from /proc)."""
     out = []
