@@ -79,10 +79,11 @@ def _safe_view(service: SafeTxService, address: str, vault: str | None) -> SafeV
         _, done, _ = service.list(address, executed=True, limit=HISTORY_SHOWN)
     except SafeTxError as exc:
         return SafeView(None, address, [], [], str(exc))
+    seen: dict[str, bool | None] = {}  # whitelist answers of this page, by destination
     return SafeView(state, address,
-                    [Row(r, decode_call(r.tx, chain, vault)) for r in pending
+                    [Row(r, decode_call(r.tx, chain, vault, seen)) for r in pending
                      if r.status == Status.PENDING],
-                    [Row(r, decode_call(r.tx, chain, vault)) for r in done])
+                    [Row(r, decode_call(r.tx, chain, vault, seen)) for r in done])
 
 
 @router.get("/")

@@ -72,16 +72,23 @@ def is_whitelisted(chain: SafeChain, vault: str | None, destination: str) -> boo
         return None
 
 
-def decode_call(tx: SafeTx, chain: SafeChain, vault: str | None) -> DecodedCall:
-    """The transfer ``tx`` makes (see :class:`DecodedCall`)."""
+def decode_call(tx: SafeTx, chain: SafeChain, vault: str | None,
+                seen: dict[str, bool | None] | None = None) -> DecodedCall:
+    """The transfer ``tx`` makes (see :class:`DecodedCall`); ``seen`` remembers whitelist
+    answers by destination across the calls of one page (one chain read per destination)."""
+    seen = {} if seen is None else seen
+
+    def listed(destination: str) -> bool | None:
+        if destination not in seen:
+            seen[destination] = is_whitelisted(chain, vault, destination)
+        return seen[destination]
+
     if tx.operation == 0 and tx.data[:4] == TRANSFER and len(tx.data) == 68:
         to, amount = abi_decode(["address", "uint256"], tx.data[4:])
         to = to_checksum_address(to)
-        return DecodedCall("erc20", _asset_at(tx.to), tx.to, int(amount), to,
-                           is_whitelisted(chain, vault, to))
+        return DecodedCall("erc20", _asset_at(tx.to), tx.to, int(amount), to, listed(to))
     if tx.operation == 0 and not tx.data:
-        return DecodedCall("eth", ASSETS.get("ETH"), None, tx.value, tx.to,
-                           is_whitelisted(chain, vault, tx.to))
+        return DecodedCall("eth", ASSETS.get("ETH"), None, tx.value, tx.to, listed(tx.to))
     return DecodedCall("call", None, None, tx.value, tx.to, None)
 
 

@@ -38,6 +38,11 @@ AMOUNT = 3 * 10**18  # wei
 SENDER = SenderConfig(max_fee_wei=300 * 10**9, bump_after_s=60, confirmations=1)
 
 
+def _sign(account: Any, digest: bytes) -> bytes:
+    """``account``'s own 65-byte signature of a safeTxHash (its wallet's key, not the HSM)."""
+    return sign_hash(SoftwareSigner(bytes.fromhex(account.private_key[2:])), digest)
+
+
 @pytest.fixture(scope="module")
 def fork_site(tmp_path_factory: pytest.TempPathFactory, chain: Any, accounts: Any,
               project: Any) -> Iterator[dict[str, Any]]:
@@ -64,12 +69,11 @@ def fork_site(tmp_path_factory: pytest.TempPathFactory, chain: Any, accounts: An
     service.register_safe(msig.address)
     tx = SafeTx(DEST, AMOUNT, b"", 0, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, 0)
     digest = safe_tx_hash(chain.chain_id, msig.address, tx)
-    key = bytes.fromhex(proposer.private_key[2:])
     h = service.propose(Proposal(msig.address, tx, digest, proposer.address,
-                                 sign_hash(SoftwareSigner(key), digest), "tests"))
+                                 _sign(proposer, digest), "tests"))
     with LiveServer(app) as url:
         yield {"url": url, "service": service, "hash": h, "msig": msig, "ring": ring,
-               "settings": settings}
+               "settings": settings, "owners": [proposer, accounts[2]]}
     ring.close()
 
 
@@ -121,3 +125,17 @@ def test_signer_confirms_with_the_hsm_key_and_the_multisig_executes(
     executed = driver.find_element(By.CSS_SELECTOR, "table.executed").text
     assert DEST in executed
     screenshot(driver, "signer-executed-history")
+
+    # the other path: a second owner's signature pasted into the form (made by its own wallet)
+    msig, proposer, second = fork_site["msig"], fork_site["owners"][0], fork_site["owners"][1]
+    tx = SafeTx(DEST, 1, b"", 0, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, 1)
+    digest = safe_tx_hash(chain.chain_id, msig.address, tx)
+    h2 = service.propose(Proposal(msig.address, tx, digest, proposer.address,
+                                  _sign(proposer, digest), "tests"))
+    driver.get(f"{site}/console/signer/tx/{h2}")
+    driver.find_element(By.ID, "signature").send_keys("0x" + _sign(second, digest).hex())
+    driver.find_element(By.ID, "confirm-pasted").click()
+    wait_for(driver, lambda d: d.find_elements(By.ID, "tx-message"))
+    assert driver.find_element(By.ID, "confirmations").text == "2 of 2"
+    assert executor.run_once() == 1 and service.get(h2).status == Status.EXECUTED
+    assert chain.provider.get_balance(DEST) == before + AMOUNT + 1
