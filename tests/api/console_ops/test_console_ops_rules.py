@@ -232,3 +232,23 @@ def test_resolving_breaks_needs_a_note_and_resumes_transactions(logins: Logins,
     again = post_form(web, f"/console/treasury/breaks/{crit}/resolve", {"note": "again"}, csrf)
     assert again.status_code == 409 and "not open" in again.text
     assert "open for business" in web.get("/console/treasury/").text
+
+
+def test_assign_and_escalate_go_through_the_service_and_are_audited(logins: Logins,
+                                                                     ow: OpsWorld) -> None:
+    web, csrf = logins.as_("compliance")
+    cid = ow.cases[4]
+    r = post_form(web, f"/console/compliance/cases/{cid}/assign", {"assignee": "analyst-1"}, csrf)
+    assert r.status_code == 303 and case_state(ow, cid)[2] == "analyst-1"
+    r = post_form(web, f"/console/compliance/cases/{cid}/escalate",
+                  {"to": "mlro", "reason": "exposure above the desk's authority"}, csrf)
+    assert r.status_code == 303 and r.headers["location"].endswith("done=escalated")
+    status, _, assignee, *_ = case_state(ow, cid)
+    assert (status, assignee) == ("open", "mlro")
+    (ev,) = [x for x in audit_ops(ow.engine, "compliance.case.evidence")
+             if x["params"]["case"] == cid]
+    assert ev["actor"] == "console:compliance"
+    assert ev["params"]["escalation"] == "exposure above the desk's authority"
+    assert [x["params"]["assignee"] for x in audit_ops(ow.engine, "compliance.case.assign")
+            if x["params"]["case"] == cid] == ["analyst-1", "mlro"]
+    assert "Case escalated." in web.get(r.headers["location"]).text
