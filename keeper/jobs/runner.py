@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from sqlalchemy.engine import make_url
+
 from keeper.alerts import AuditFn, Channel
 from keeper.alerts.configured import dispatcher_from_settings
 from keeper.audit import record_in
@@ -55,6 +57,23 @@ def follower_config(deployment: Deployment, confirmations: int,
     )
 
 
+MIN_STALL_S = 5.0  # never end a session idle in its transaction sooner than this
+
+
+def stall_bounded(url: str, lease_seconds: float, floor: float = MIN_STALL_S) -> str:
+    """``url`` such that, on PostgreSQL, the server ends a keeper session left idle inside a
+    transaction for longer than its lease (at least ``floor`` seconds): a keeper stalled
+    mid-transaction (SIGSTOP, a paused VM) otherwise keeps its row locks, and a standby waiting
+    for them could never take over. Its transaction rolls back; its lease was gone anyway."""
+    u = make_url(url)
+    if u.get_backend_name() != "postgresql":
+        return url
+    ms = int(max(lease_seconds, floor) * 1000)
+    opts = u.query.get("options", "")
+    opts = f"{opts} -c idle_in_transaction_session_timeout={ms}".strip()
+    return u.update_query_dict({"options": opts}).render_as_string(hide_password=False)
+
+
 class KeeperJobs:
     """Owns the ledger, the follower, the alert dispatcher and the scheduler that runs them.
 
@@ -64,8 +83,9 @@ class KeeperJobs:
     (:mod:`keeper.alerts.configured`); ``audit`` (default: the audit chain,
     :func:`keeper.audit.record_in`) is called in the transaction of every alert delivery record
     (see :class:`keeper.alerts.AlertDispatcher`). ``lease_ttl`` defaults to
-    ``settings.jobs_lease_seconds``; the follower's cursor lease lasts as long. ``hsm`` is the
-    token holding the ``audit-anchor`` key.
+    ``settings.jobs_lease_seconds``; the follower's cursor lease lasts as long, and on
+    PostgreSQL a session of this keeper stalled inside a transaction is ended after it
+    (:func:`stall_bounded`). ``hsm`` is the token holding the ``audit-anchor`` key.
     """
 
     def __init__(self, settings: Settings, deployment: Deployment, *,
@@ -77,10 +97,10 @@ class KeeperJobs:
                  hsm: HsmConfig | None = None) -> None:
         self.settings = settings
         self.hsm = hsm
-        self.ledger = Ledger(settings.database_url)
+        lease_ttl = lease_ttl or settings.jobs_lease_seconds
+        self.ledger = Ledger(stall_bounded(settings.database_url, lease_ttl))
         w3 = web3_from_settings(settings, deployment.chain_id)  # rpc_url, then the fallbacks
         self.on_alert = on_alert
-        lease_ttl = lease_ttl or settings.jobs_lease_seconds
         self.follower = Follower(w3, self.ledger,
                                  follower_config(deployment, settings.confirmations, lease_ttl),
                                  on_alert=self._alert)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from keeper.chain import vault_deposit_eth
 from keeper.jobs import recorded_runs
 from keeper.ledger import Ledger
 from scripts.deployments import deploy_system, local_config
@@ -34,12 +35,23 @@ def ref(n: int) -> bytes:
     return n.to_bytes(32, "big")
 
 
-def wait(cond: Callable[[], bool], what: str, timeout: float, logs: list[Path]) -> None:
+def sessions(engine) -> str:
+    """What every other session of the database is doing (shown when a wait times out)."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT pid, state, wait_event_type, wait_event, left(query, 100) FROM "
+            "pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        return "\n".join(" | ".join(str(v) for v in r) for r in rows)
+
+
+def wait(cond: Callable[[], bool], what: str, timeout: float, logs: list[Path],
+         engine=None) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
             tails = "\n".join(f"--- {p.name}\n{p.read_text()[-1500:]}" for p in logs)
-            raise AssertionError(f"timed out waiting for {what}\n{tails}")
+            db = sessions(engine) if engine is not None else ""
+            raise AssertionError(f"timed out waiting for {what}\n{tails}\n--- sessions\n{db}")
         time.sleep(0.1)
 
 
@@ -97,7 +109,8 @@ def test_keepers_on_one_postgres_run_each_slot_once_and_credit_each_deposit_once
         for _ in range(n):
             c = made[0] % 3
             made[0] += 1
-            vault.depositEth(ref(800 + c), value=made[0] * WEI, sender=accounts[5 + c])
+            w3.eth.send_transaction({"from": accounts[5 + c].address, "to": vault.address,
+                                     "value": made[0] * WEI, "data": vault_deposit_eth(ref(800 + c))})
             expected[clients[c]] += made[0] * WEI
 
     def all_credited() -> bool:
@@ -116,19 +129,19 @@ def test_keepers_on_one_postgres_run_each_slot_once_and_credit_each_deposit_once
         killed.send_signal(signal.SIGKILL)  # the leader dies mid-run, leases held
         killed.wait()
         deposit(4)
-        wait(all_credited, "the standby to take over and credit", LIVENESS, keepers.logs)
+        wait(all_credited, "the standby to take over and credit", LIVENESS, keepers.logs, ledger.engine)
         third = keepers.start()  # ops restart a keeper: it stands by
         paused_pid = leader_pid(ledger.engine)
         paused = next(p for p in keepers.procs if p.pid == paused_pid)
         paused.send_signal(signal.SIGSTOP)  # the leader stalls (GC pause, VM migration...)
         stalled_at = time.time()
         deposit(4)
-        wait(all_credited, "a takeover from the paused leader", LIVENESS, keepers.logs)
+        wait(all_credited, "a takeover from the paused leader", LIVENESS, keepers.logs, ledger.engine)
         paused.send_signal(signal.SIGCONT)  # it wakes up believing it still leads
         wait(lambda: "lost the scheduler lease" in keepers.log_of(paused),
-             "the resumed keeper to notice its lease is gone", LIVENESS, keepers.logs)
+             "the resumed keeper to notice its lease is gone", LIVENESS, keepers.logs, ledger.engine)
         deposit(3)
-        wait(all_credited, "the last deposits", LIVENESS, keepers.logs)
+        wait(all_credited, "the last deposits", LIVENESS, keepers.logs, ledger.engine)
         for p in keepers.procs:
             if p is not killed:
                 p.send_signal(signal.SIGTERM)
