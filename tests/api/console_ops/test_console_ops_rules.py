@@ -252,3 +252,17 @@ def test_assign_and_escalate_go_through_the_service_and_are_audited(logins: Logi
     assert [x["params"]["assignee"] for x in audit_ops(ow.engine, "compliance.case.assign")
             if x["params"]["case"] == cid] == ["analyst-1", "mlro"]
     assert "Case escalated." in web.get(r.headers["location"]).text
+
+
+def test_the_trace_starts_where_the_officer_says_within_the_apis_bounds(logins: Logins,
+                                                                        ow: OpsWorld) -> None:
+    web, _ = logins.as_("auditor")
+    page = f"/console/compliance/cases/{ow.cases[2]}"
+    tx = "0x" + f"{2:064x}"  # the movement A -> mixer
+    r = web.get(page, params={"start": tx, "direction": "out", "depth": 1})
+    assert r.status_code == 200 and 'id="trace-graph"' in r.text
+    assert "+1 hop" in r.text and "\u26a0 mixer" in r.text and "own:vault" not in r.text
+    for bad in ("0x1234", "vault", "0x" + "zz" * 20):
+        assert web.get(page, params={"start": bad}).status_code == 400, bad
+    for query in ({"depth": 11}, {"fanout": 26}, {"max_nodes": 501}, {"direction": "sideways"}):
+        assert web.get(page, params=query).status_code == 400, query  # the console refuses
