@@ -22,6 +22,7 @@ every :data:`TIERS_TTL_S` seconds (the page says at which block).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -43,13 +44,15 @@ from keeper.config import Settings
 from keeper.console import AUDITOR, OPS, TREASURY, User
 from keeper.deployments import read_deployment
 from keeper.ledger import Ledger
+from keeper.prices import PriceError
 from keeper.recon import BreakBook, BreakRow, ReconError, RunRow, Status, render_html, render_pdf
 from keeper.recon.figures import format_cents, format_units
 from keeper.recon.models import ReconRun
 from keeper.treasury.moves import BPS, TIERS
-from keeper.treasury.tiers import Planned, SweepBook, TierPolicy, TierView
+from keeper.treasury.tiers import Planned, PolicyError, SweepBook, TierPolicy, TierView
 
 router = page_router(prefix="/treasury")
+log = logging.getLogger("api.console.treasury")
 Reader = Annotated[User, Depends(require(TREASURY, OPS, AUDITOR))]
 Officer = Annotated[User, Depends(require(TREASURY))]
 TierSource = Callable[[], tuple[TierPolicy, TierView]]
@@ -157,15 +160,20 @@ def chain_tiers(settings: Settings, engine: Engine, vault: str | None = None) ->
 
 
 def load_tiers(source: TierSource | None) -> TiersSection:
-    """The section from ``source``; what went wrong, said on the page, when it cannot be read
-    (nothing deployed, node down, bad policy or prices file)."""
+    """The section from ``source``; what went wrong, said on the page, when it cannot be read:
+    the domain's own refusals (policy, prices) in full, anything else (a node down: its
+    message may carry the node's URL and API key) by its kind only, the details in the log
+    without the message."""
     if source is None:
         return TiersSection(error="no vault is deployed on this chain: no tier view")
     try:
         policy, view = source()
+    except (PolicyError, PriceError) as exc:
+        return TiersSection(error=f"the tier view could not be read: {exc}")
     except Exception as exc:  # noqa: BLE001 - the page shows every other section regardless
-        return TiersSection(error=f"the tier view could not be read: {type(exc).__name__}: "
-                                  f"{str(exc)[:300]}")
+        log.warning("console: the tier view could not be read (%s)", type(exc).__name__)
+        return TiersSection(error=f"the tier view could not be read: {type(exc).__name__} "
+                                  "(the node or the chain reader failed; see the keeper's health)")
     return tiers_section(policy, view)
 
 

@@ -17,6 +17,7 @@ from api.console.treasury import Cached, follower_lag, load_tiers, recon, sweeps
 from keeper.compliance import CaseError, ComplianceService, RuleSet
 from keeper.forensics import TraceLimits
 from keeper.ledger import Ledger, make_engine
+from keeper.prices import PriceError
 from strongroom_testkit.apiworld import VAULT
 from strongroom_testkit.consoleops import HOSTILE, MIXER, PARTNER, UPSTREAM, OpsWorld, audit_ops
 
@@ -124,11 +125,16 @@ def test_the_tiers_show_shares_targets_and_drift_with_out_of_band_marked(ow: Ops
     assert symbol == "BTC" and "out of band" in bars and "+25.00%" in drift
 
 
-def test_a_tier_source_that_fails_is_said_on_the_page() -> None:
-    def broken() -> object:
-        raise ConnectionError("node at 127.0.0.1:1 refused")
+def test_a_tier_source_that_fails_is_said_on_the_page_without_its_secrets() -> None:
+    def broken() -> object:  # node URLs often carry an API key
+        raise ConnectionError("https://mainnet.example/v3/SECRETKEY0123: connection refused")
     t = load_tiers(broken)  # type: ignore[arg-type]
     assert t.error is not None and "ConnectionError" in t.error and not t.rows
+    assert "SECRETKEY" not in t.error and "example" not in t.error
+
+    def unpriced() -> object:  # the domain's own refusals are said as they are
+        raise PriceError("no fresh price for BTC")
+    assert "no fresh price for BTC" in (load_tiers(unpriced).error or "")  # type: ignore[arg-type]
     assert load_tiers(None).error == "no vault is deployed on this chain: no tier view"
 
 
