@@ -8,7 +8,7 @@ the services restarted on it (:mod:`scripts.dr.drill`). RTO is printed, never as
 from __future__ import annotations
 
 import os
-import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -30,11 +30,16 @@ def workdir() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="strongroom-dr-"))
     os.chmod(folder, 0o755)
     yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    # thousands of cluster files: deleted by a detached, niced rm the test does not wait for
+    trash = folder.with_name(f"{folder.name}.removing")
+    folder.rename(trash)
+    subprocess.Popen(["nice", "-n", "19", "rm", "-rf", "--", str(trash)], start_new_session=True,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def test_sync_failover_keeps_every_acknowledged_posting(workdir: Path) -> None:
-    failover, = run_drill("sync", workdir / "sync", seconds=2, rate=100, settle_s=0.2)
+    failover, = run_drill("sync", workdir / "sync", seconds=2, rate=100, settle_s=0.2,
+                          progress=print)
     print(table([failover]))
     assert failover.acked > 0  # postings were acknowledged before the kill
     assert failover.missing == 0 and failover.rpo_s == 0  # RPO 0: all on the promoted standby

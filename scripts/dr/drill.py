@@ -26,6 +26,7 @@ import contextlib
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,8 @@ class Outcome:
     p50_ms: float | None = None  # commit latency before the kill
     p99_ms: float | None = None
     after: int = 0  # postings acknowledged on the recovered database
+    lag_kb: float | None = None  # most WAL the standby had not flushed, sampled under load
+    reads: bool = True  # whether API reads were part of the drill
 
 
 def seed_client(url: str) -> tuple[str, str]:
@@ -83,34 +86,45 @@ def percentile_ms(sorted_us: list[int], q: float) -> float | None:
     return sorted_us[min(len(sorted_us) - 1, int(q * len(sorted_us)))] / 1000
 
 
-def recover(name: str, site: Site, reader: Reader, acks: dict[str, tuple[float, int]],
+def recover(name: str, site: Site, reader: Reader | None, acks: dict[str, tuple[float, int]],
             killed_at: float, since: float, settle_s: float) -> Outcome:
     """Start ``site`` (writer and API on the recovered database), wait for its first posting
     and read, let it run ``settle_s``, and count the acknowledged postings it lacks. RTO counts
     from ``since`` (the kill, or the start of a restore), RPO up to ``killed_at``."""
     site.start()
     site.wait_up()
-    reader.url = site.api_url
-    deadline = time.monotonic() + 30
-    while reader.first_ok_after(since) is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    if reader is not None:
+        reader.url = site.api_url
+        deadline = time.monotonic() + 30
+        while reader.first_ok_after(since) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
     time.sleep(settle_s)
     lost = missing_acks(site.db_url, acks)
-    first_ack, first_read = site.log.first_at(), reader.first_ok_after(since)
+    first_ack = site.log.first_at()
+    first_read = None if reader is None else reader.first_ok_after(since)
     return Outcome(
         name, len(acks), len(lost),
         round(killed_at - min(acks[t][0] for t in lost), 3) if lost else 0.0,
         None if first_ack is None else first_ack - since,
         None if first_read is None else first_read - since,
-        after=len(site.log.acks))
+        after=len(site.log.acks), reads=reader is not None)
 
 
 def run_drill(mode: str, workdir: Path, *, seconds: float = 10.0, rate: float = 200.0,
               pitr: bool = False, archive_timeout_s: int = 10, settle_s: float = 1.0,
-              ) -> list[Outcome]:
+              api: bool = True, progress: Callable[[str], None] | None = None) -> list[Outcome]:
     """Run the drill in ``workdir`` (wiped first); return the failover outcome (and the
-    restore's with ``pitr``). Every cluster and process it started is stopped on return."""
+    restore's with ``pitr``). Every cluster and process it started is stopped on return (their
+    files and logs stay in ``workdir``).
+    ``api`` False leaves the API and its reads out (the database and the writer only).
+    ``progress`` receives a line per step, with the seconds since the start."""
     from keeper.schema import upgrade_all
+
+    began = time.monotonic()
+
+    def step(what: str) -> None:
+        if progress is not None:
+            progress(f"[{time.monotonic() - began:6.2f}s] {what}")
 
     if mode not in ("sync", "async"):
         raise ValueError("mode is sync or async")
@@ -119,41 +133,52 @@ def run_drill(mode: str, workdir: Path, *, seconds: float = 10.0, rate: float = 
     base = workdir / "backups" / "base"
     clusters: list[Cluster] = []
     with contextlib.ExitStack() as stack:
-        stack.callback(lambda: [c.remove() for c in clusters])
+        stack.callback(lambda: [c.stop("immediate") for c in clusters])  # files kept to look at
         primary = Cluster(root, "primary", free_port())
         clusters.append(primary.init(primary_settings(wal, None, archive_timeout_s)).start())
+        step(f"primary up on port {primary.port}")
         url = primary.create_database(DATABASE)
         upgrade_all(url)
         client_id, api_key = seed_client(url)
+        step("every domain migrated, drill client created")
+        site = Site(workdir / "site-a", url, client_id, "a", free_port() if api else None, rate)
+        stack.callback(site.stop)
+        site.start_api()  # its start-up overlaps the standby's creation; nothing is measured yet
         if pitr:
             primary.base_backup(base)
         standby = primary.make_standby("standby", free_port(), primary_settings(
-            wal, None, archive_timeout_s))  # once promoted it runs alone: no synchronous peer
+            wal, None, archive_timeout_s), no_sync=True)  # promoted, it runs alone: no sync peer
         clusters.append(standby.start())
         if mode == "sync":
             primary.set_synchronous("standby")
         primary.wait_replica("standby", sync=mode == "sync")
+        step(f"standby streaming on port {standby.port} ({mode})")
 
-        site = Site(workdir / "site-a", url, client_id, "a", free_port(), rate).start()
-        stack.callback(site.stop)
+        site.start_writer()  # the writer posts only once the standby is attached
         site.wait_up()
-        reader = Reader(site.api_url, api_key)
-        reader.start()
-        stack.callback(reader.stop)
-        time.sleep(seconds)
+        step("writer posting and API serving on the primary; load running")
+        reader = Reader(site.api_url, api_key) if api else None
+        if reader is not None:
+            reader.start()
+            stack.callback(reader.stop)
+        lag = sample_lag(primary, "standby", seconds)
 
         killed_at = time.monotonic()
         primary.kill()
         site.kill()
         acks = dict(site.log.acks)
+        step(f"primary site killed ({len(acks)} postings acknowledged)")
         standby.promote()
-        new_site = Site(workdir / "site-b", standby.url(DATABASE), client_id, "b", free_port(),
-                        rate)
+        step("standby promoted")
+        new_site = Site(workdir / "site-b", standby.url(DATABASE), client_id, "b",
+                        free_port() if api else None, rate)
         stack.callback(new_site.stop)
         failover = recover(f"failover ({mode})", new_site, reader, acks, killed_at, killed_at,
                            settle_s)
         lat = site.log.latencies_us()
         failover.p50_ms, failover.p99_ms = percentile_ms(lat, 0.5), percentile_ms(lat, 0.99)
+        failover.lag_kb = lag / 1024
+        step("writer and API serving on the promoted standby")
         new_site.stop()
         outcomes = [failover]
         if pitr:
@@ -164,12 +189,22 @@ def run_drill(mode: str, workdir: Path, *, seconds: float = 10.0, rate: float = 
             restored.start()
             while restored.in_recovery():
                 time.sleep(0.05)
+            step("restored from base backup + archived WAL")
             site_c = Site(workdir / "site-c", restored.url(DATABASE), client_id, "c",
-                          free_port(), rate)
+                          free_port() if api else None, rate)
             stack.callback(site_c.stop)
             outcomes.append(recover("restore (base + WAL)", site_c, reader, acks, killed_at,
                                     started, settle_s))
         return outcomes
+
+
+def sample_lag(primary: Cluster, standby: str, seconds: float) -> int:
+    """Sample the standby's unflushed WAL every 50 ms for ``seconds``; the largest, in bytes."""
+    most, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        most = max(most, primary.replica_lag_bytes(standby) or 0)
+        time.sleep(0.05)
+    return most
 
 
 def table(rows: list[Outcome]) -> str:
@@ -178,13 +213,14 @@ def table(rows: list[Outcome]) -> str:
         return "never" if x is None else f"{x:.2f}{unit}"
 
     head = (f"{'recovery':<22}{'acked':>7}{'missing':>9}{'RPO':>9}{'RTO posting':>13}"
-            f"{'RTO read':>10}{'commit p50':>12}{'p99':>10}{'after':>7}")
+            f"{'RTO read':>10}{'commit p50':>12}{'p99':>10}{'after':>7}{'lag max':>10}")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r.name:<22}{r.acked:>7}{r.missing:>9}{fmt(r.rpo_s):>9}"
-                     f"{fmt(r.rto_posting_s):>13}{fmt(r.rto_read_s):>10}"
+                     f"{fmt(r.rto_posting_s):>13}{fmt(r.rto_read_s) if r.reads else '-':>10}"
                      f"{'-' if r.p50_ms is None else fmt(r.p50_ms, 'ms'):>12}"
-                     f"{'-' if r.p99_ms is None else fmt(r.p99_ms, 'ms'):>10}{r.after:>7}")
+                     f"{'-' if r.p99_ms is None else fmt(r.p99_ms, 'ms'):>10}{r.after:>7}"
+                     f"{'-' if r.lag_kb is None else f'{r.lag_kb:.0f}kB':>10}")
     return "\n".join(lines)
 
 
@@ -199,11 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pitr", action="store_true", help="also restore base backup + WAL")
     parser.add_argument("--archive-timeout", type=int, default=10,
                         help="seconds after which the primary archives a partial segment")
+    parser.add_argument("--no-api", action="store_true", help="database and writer only")
     parser.add_argument("--workdir", type=Path, help="default: <data_dir>/dr/<mode>")
     args = parser.parse_args(argv)
     workdir = args.workdir or load_settings().data_dir / "dr" / args.mode
     rows = run_drill(args.mode, workdir, seconds=args.seconds, rate=args.rate, pitr=args.pitr,
-                     archive_timeout_s=args.archive_timeout)
+                     archive_timeout_s=args.archive_timeout, api=not args.no_api, progress=print)
     print(table(rows))
     return 1 if args.mode == "sync" and rows[0].missing else 0
 

@@ -136,7 +136,7 @@ class Cluster:
         """``initdb`` (trust on loopback, UTF-8, data checksums) and our settings."""
         own_dir(self.root)
         run_pg(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-               "--data-checksums")
+               "--data-checksums", "--no-sync")  # an empty cluster: the first checkpoint syncs
         self.write_config(settings)
         return self
 
@@ -206,18 +206,21 @@ class Cluster:
         self.log.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ replication
-    def base_backup(self, target: Path, *, standby: bool = False) -> None:
+    def base_backup(self, target: Path, *, standby: bool = False, no_sync: bool = False) -> None:
         """``pg_basebackup`` of this (running) cluster into ``target`` (plain format, WAL
         streamed alongside, fast checkpoint); ``standby`` adds ``-R`` (standby.signal and
-        ``primary_conninfo`` pointing here)."""
+        ``primary_conninfo`` pointing here); ``no_sync`` skips flushing the copy to disk (for
+        drills that kill processes, never the machine)."""
         own_dir(target.parent)
         run_pg(PG_BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", self.port, "-U", "postgres",
-               "-D", target, "-X", "stream", "-c", "fast", *(["-R"] if standby else []))
+               "-D", target, "-X", "stream", "-c", "fast", *(["-R"] if standby else []),
+               *(["--no-sync"] if no_sync else []))
 
-    def make_standby(self, name: str, port: int, settings: Mapping[str, object]) -> Cluster:
+    def make_standby(self, name: str, port: int, settings: Mapping[str, object],
+                     no_sync: bool = False) -> Cluster:
         """A standby of this cluster in ``<root>/<name>`` on ``port`` (not started)."""
         standby = Cluster(self.root, name, port)
-        self.base_backup(standby.data, standby=True)
+        self.base_backup(standby.data, standby=True, no_sync=no_sync)
         standby.write_config(settings)
         return standby
 
@@ -259,6 +262,17 @@ class Cluster:
             row = conn.execute("SELECT state, sync_state FROM pg_stat_replication "
                                "WHERE application_name = %s", (name,)).fetchone()
         return None if row is None else (str(row[0]), str(row[1]))
+
+    def replica_lag_bytes(self, name: str) -> int | None:
+        """Bytes of WAL this primary wrote that the standby ``name`` has not flushed yet (what
+        an asynchronous standby would lose if the primary died now), or None if not attached."""
+        import psycopg
+
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn) "
+                               "FROM pg_stat_replication WHERE application_name = %s",
+                               (name,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def wait_replica(self, name: str, sync: bool, timeout_s: float = 60) -> None:
         """Wait until the standby ``name`` streams (and is the synchronous one if ``sync``)."""

@@ -100,10 +100,11 @@ class Reader:
 
 
 class Site:
-    """The writer and the API of one site against ``db_url`` (their logs in ``folder``)."""
+    """The writer and the API of one site against ``db_url`` (their logs in ``folder``);
+    ``api_port`` None: no API (a drill of the database and the writer only)."""
 
-    def __init__(self, folder: Path, db_url: str, client_id: str, tag: str, api_port: int,
-                 rate: float) -> None:
+    def __init__(self, folder: Path, db_url: str, client_id: str, tag: str,
+                 api_port: int | None, rate: float) -> None:
         self.folder, self.db_url, self.tag, self.api_port = folder, db_url, tag, api_port
         self.client_id, self.rate = client_id, rate
         self.log = AckLog()
@@ -121,7 +122,11 @@ class Site:
                 "STRONGROOM_DATA": str(self.folder / "app")}
 
     def start(self) -> Site:
-        """Start the writer and the API (not waiting for them)."""
+        """Start the API (if any) and the writer, not waiting for them."""
+        return self.start_api().start_writer()
+
+    def start_writer(self) -> Site:
+        """Start the writer (not waiting for it)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         writer = subprocess.Popen(
             [sys.executable, "-m", "scripts.dr.writer", "--url", self.db_url, "--client",
@@ -131,6 +136,13 @@ class Site:
         self.procs.append(writer)
         assert writer.stdout is not None
         self._reader_thread = self.log.follow(writer.stdout)
+        return self
+
+    def start_api(self) -> Site:
+        """Start the API (not waiting for it), if this site has one."""
+        if self.api_port is None:
+            return self
+        self.folder.mkdir(parents=True, exist_ok=True)
         api_log = (self.folder / f"api-{self.tag}.log").open("ab")
         self.procs.append(subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port",
@@ -139,11 +151,12 @@ class Site:
         return self
 
     def wait_up(self, timeout_s: float = 60) -> None:
-        """Wait until the writer acknowledged a posting and the API answers ``/health``."""
+        """Wait until the writer acknowledged a posting and the API (if any) answers
+        ``/health``."""
         deadline = time.monotonic() + timeout_s
         while not self.log.first_ack.wait(0.05):
             self._check(deadline)
-        while True:
+        while self.api_port is not None:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
                     return
