@@ -30,6 +30,9 @@ SignerUser = Annotated[User, Depends(require(SIGNER))]
 HSM_KEY = "safe-signer"
 PENDING_SHOWN = 50
 HISTORY_SHOWN = 20
+# shown in the queue: collecting confirmations, in flight, or refused by the simulation (the
+# signers must see it: it will not be sent); replaced and expired ones are left out
+OPEN = (Status.PENDING, Status.SUBMITTED, Status.FAILED_SIMULATION)
 HashPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")]
 
 
@@ -82,7 +85,7 @@ def _safe_view(service: SafeTxService, address: str, vault: str | None) -> SafeV
     seen: dict[str, bool | None] = {}  # whitelist answers of this page, by destination
     return SafeView(state, address,
                     [Row(r, decode_call(r.tx, chain, vault, seen)) for r in pending
-                     if r.status == Status.PENDING],
+                     if r.status in OPEN],
                     [Row(r, decode_call(r.tx, chain, vault, seen)) for r in done])
 
 

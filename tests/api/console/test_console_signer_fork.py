@@ -88,7 +88,7 @@ def test_signer_confirms_with_the_hsm_key_and_the_multisig_executes(
     pending = driver.find_element(By.CSS_SELECTOR, "table.pending").text
     assert "ETH" in pending and "3" in pending and DEST in pending
     assert "whitelisted" in pending and "not whitelisted" not in pending
-    assert "1 of 2" in pending
+    assert "1 of 2 pending" in pending
     screenshot(driver, "signer-queue")
 
     driver.find_element(By.CSS_SELECTOR, "a.open-tx").click()
