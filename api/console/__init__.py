@@ -6,7 +6,8 @@ Sessions, users and roles live in ``keeper.console``; the machinery in :mod:`api
 
 How to add a page (e.g. ``api/console/treasury.py``)
 -----------------------------------------------------
-1. Router: ``router = page_router()`` (from ``api.console.core``); paths are under ``/console``
+1. Router: ``router = page_router()`` (from ``api.console.core``; ``page_router("/area")``
+   prefixes the area; ``csrf=False`` is for the sign-in form only); paths are under ``/console``
    (``@router.get("/treasury/")`` serves ``/console/treasury/``). The router brings the security
    headers, HTML error pages and the CSRF guard for every non-GET route. Put the module's name
    in :data:`PAGE_MODULES` below (``compliance`` and ``treasury`` are already listed: a module
@@ -19,7 +20,8 @@ How to add a page (e.g. ``api/console/treasury.py``)
 3. Template: ``{% extends "base.html" %}`` with ``{% block title %}`` and ``{% block main %}``;
    your templates in ``api/console/templates/<area>/``; answer with
    ``render(request, "treasury/index.html", {...})`` (adds ``user``, ``csrf``, ``nav``).
-   Amounts: the ``units`` filter (``{{ amount|units(decimals) }}``, integers only).
+   Amounts: the ``units`` filter (``{{ amount|units(decimals) }}``: integers only, the one
+   formatting helper ``keeper.clients.portfolio.display_amount``).
    No inline ``<script>`` or ``style=`` attributes (the CSP refuses them); SVG presentation
    attributes (``fill=``, ``stroke=``) are fine; Jinja2 autoescapes every ``{{ }}``.
 4. CSRF in forms: ``<form method="post" action="...">`` with
