@@ -160,17 +160,22 @@ class FailoverProvider(JSONBaseProvider):
                         before.url if before else "none")
 
     # ------------------------------------------------------------------ calls
+    def _attempt(self, ep: Endpoint, fn: Callable[[HTTPProvider], Any],
+                 check: Callable[[Any], str | None]) -> tuple[Any, str | None]:
+        """(answer, None) from ``ep``, or (None, why it failed): admission, transport, check."""
+        try:
+            reason = self._admit(ep)
+            resp = None if reason else fn(ep.provider)
+            return resp, reason or check(resp)
+        except Exception as exc:  # noqa: BLE001 - any transport failure: the next endpoint
+            return None, f"{type(exc).__name__}: {str(exc)[:200]}"
+
     def _call(self, what: str, fn: Callable[[HTTPProvider], Any],
               check: Callable[[Any], str | None] = _broken) -> Any:
         """``fn`` on the first endpoint that answers it soundly (see the module doc)."""
         failures: list[str] = []
         for ep in self._candidates():
-            try:
-                reason = self._admit(ep)
-                resp = None if reason else fn(ep.provider)
-                reason = reason or check(resp)
-            except Exception as exc:  # noqa: BLE001 - any transport failure: next endpoint
-                reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+            resp, reason = self._attempt(ep, fn, check)
             if reason is None:
                 self._use(ep)
                 return resp
@@ -204,12 +209,8 @@ class FailoverProvider(JSONBaseProvider):
         answers: list[RPCResponse] = []
         failures: list[str] = []
         for ep in self._candidates():
-            try:
-                reason = self._admit(ep)
-                resp = None if reason else ep.provider.make_request(RPCEndpoint(BROADCAST), params)
-                reason = reason or _broken(resp)
-            except Exception as exc:  # noqa: BLE001 - transport failure: the others may take it
-                reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+            resp, reason = self._attempt(
+                ep, lambda p: p.make_request(RPCEndpoint(BROADCAST), params), _broken)
             if reason is not None:
                 failures.append(f"{ep.url}: {reason}")
                 self._rest(ep, f"{BROADCAST}: {reason}")
