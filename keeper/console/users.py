@@ -25,7 +25,8 @@ from keeper.console.models import ConsoleUser
 SIGNER, COMPLIANCE, TREASURY, OPS, AUDITOR = "signer", "compliance", "treasury", "ops", "auditor"
 STAFF_ROLES = frozenset({SIGNER, COMPLIANCE, TREASURY, OPS, AUDITOR})
 CLIENT = "client"
-_LOGIN = re.compile(r"[a-z0-9][a-z0-9._@-]{2,63}")
+# 56 at most: audit and compliance actor columns are 64 characters and hold "console:<login>"
+_LOGIN = re.compile(r"[a-z0-9][a-z0-9._@-]{2,55}")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 256  # Argon2 hashes anything; a bound keeps a login form from being a CPU sink
 HASHER = PasswordHasher()  # Argon2id, RFC 9106 low-memory profile (argon2-cffi's defaults)
@@ -65,10 +66,10 @@ def _now() -> datetime:
 
 
 def check_login(login: str) -> str:
-    """``login`` lower-cased if it is a valid login name (3 to 64 of ``a-z 0-9 . _ @ -``)."""
+    """``login`` lower-cased if it is a valid login name (3 to 56 of ``a-z 0-9 . _ @ -``)."""
     login = login.strip().lower()
     if not _LOGIN.fullmatch(login):
-        raise ConsoleUserError("a login is 3 to 64 characters of a-z 0-9 . _ @ -")
+        raise ConsoleUserError("a login is 3 to 56 characters of a-z 0-9 . _ @ -")
     return login
 
 
