@@ -31,8 +31,9 @@ from scripts.dr.drill import Outcome, run_drill, table  # noqa: E402
 def sqlite_rpo(folder: Path, interval_s: float, prefill: int, rate: float) -> tuple[Outcome, float, float]:
     """Post ``rate``/s into a SQLite ledger (``prefill`` postings first) while a snapshot is
     taken every ``interval_s``; at a random moment 2-3 intervals in, the disk is "lost": count
-    the acknowledged postings the newest completed snapshot lacks. Returns (outcome, mean copy
-    seconds, database MB)."""
+    the acknowledged postings the newest completed snapshot lacks, then restore it into a new
+    folder and post (RTO, from the start of the restore). Returns (outcome, mean copy seconds,
+    database MB)."""
     data = folder / "data"
     (data / "run").mkdir(parents=True)
     url = f"sqlite:///{data / 'run' / 'strongroom.db'}"
@@ -77,8 +78,14 @@ def sqlite_rpo(folder: Path, interval_s: float, prefill: int, rate: float) -> tu
     finally:
         engine.dispose()
     lost = [acked[t] for t in acked if t not in held]
+    restore_started = time.monotonic()  # RTO: copy the snapshot back, post again
+    sqlite_backup.restore(folder / "restored", last)
+    with Ledger(f"sqlite:///{folder / 'restored' / 'run' / 'strongroom.db'}",
+                group_commit=False) as ledger:
+        ledger.post(TransferSpec("after-restore", debit, credit, 1))
     outcome = Outcome(f"sqlite backup /{interval_s:g}s", len(acked), len(lost),
-                      round(lost_at - min(lost), 3) if lost else 0.0, None, None)
+                      round(lost_at - min(lost), 3) if lost else 0.0,
+                      time.monotonic() - restore_started, None, after=1, reads=False)
     size_mb = (data / "run" / "strongroom.db").stat().st_size / 1e6
     return outcome, sum(s.seconds for _, s in done) / len(done), size_mb
 

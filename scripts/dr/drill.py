@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.dr.pgcluster import Cluster, own_dir, primary_settings
-from scripts.dr.site import Reader, Site
+from scripts.dr.site import FAST_S, SLOW_S, Reader, Site
 from scripts.localnet import free_port
 
 DATABASE = "strongroom"
@@ -98,6 +98,7 @@ def recover(name: str, site: Site, reader: Reader | None, acks: dict[str, tuple[
         deadline = time.monotonic() + 30
         while reader.first_ok_after(since) is None and time.monotonic() < deadline:
             time.sleep(0.02)
+        reader.interval_s = SLOW_S
     time.sleep(settle_s)
     lost = missing_acks(site.db_url, acks)
     first_ack = site.log.first_at()
@@ -164,6 +165,8 @@ def run_drill(mode: str, workdir: Path, *, seconds: float = 10.0, rate: float = 
         lag = sample_lag(primary, "standby", seconds)
 
         killed_at = time.monotonic()
+        if reader is not None:
+            reader.interval_s = FAST_S  # until the first read on the new primary
         primary.kill()
         site.kill()
         acks = dict(site.log.acks)
@@ -186,6 +189,8 @@ def run_drill(mode: str, workdir: Path, *, seconds: float = 10.0, rate: float = 
             restored = Cluster.restore(root, "restored", free_port(), base, wal, timeline="1")
             clusters.append(restored)
             started = time.monotonic()
+            if reader is not None:
+                reader.interval_s = FAST_S
             restored.start()
             while restored.in_recovery():
                 time.sleep(0.05)
