@@ -52,7 +52,8 @@ class LyingNode:
     receipt method; ``cap``: refuses an ``eth_getLogs`` whose
     answer would hold more than ``cap`` logs (as Infura/Alchemy do); ``truncate``: silently cuts
     answers to ``truncate`` logs; ``broken``: answers every request with an internal error
-    (-32603), as a node whose backend failed. Counts the calls per method in ``calls``.
+    (-32603), as a node whose backend failed; ``delay``: answers every request that many seconds
+    late (an overloaded node). Counts the calls per method in ``calls``.
     """
 
     def __init__(self, upstream: str, **modes: Any) -> None:
@@ -93,6 +94,7 @@ class LyingNode:
     def answer(self, item: dict, forward: Any) -> dict:
         """The (mis)answer to one JSON-RPC request."""
         import json
+        import time
 
         method = item.get("method")
         self.calls[method] += 1
@@ -102,6 +104,8 @@ class LyingNode:
             refused |= {"eth_getBlockReceipts", "eth_getTransactionReceipt"}
         if method in refused:
             return {**err, "error": {"code": -32601, "message": f"{method} not available"}}
+        if self.modes.get("delay"):
+            time.sleep(self.modes["delay"])
         if self.modes.get("broken"):
             return {**err, "error": {"code": -32603, "message": "internal error"}}
         if method == "eth_getLogs" and self.modes.get("empty_logs"):

@@ -128,9 +128,11 @@ def test_fallback_with_another_hash_at_the_cursor_takes_the_reorg_path(
 def test_a_broken_node_is_skipped_retried_later_and_request_errors_stay_answers(
         rpc_url, w3, vault, ledger, accounts):
     broken, capped = LyingNode(rpc_url, broken=True), LyingNode(rpc_url, cap=1)
+    slow = LyingNode(rpc_url, delay=2)
     now = [0.0]
-    provider = FailoverProvider([broken.url, capped.url], chain_id=int(w3.eth.chain_id),
-                                retry_after=60, clock=lambda: now[0])
+    provider = FailoverProvider([slow.url, broken.url, capped.url], timeout=0.5,
+                                chain_id=int(w3.eth.chain_id), retry_after=60,
+                                clock=lambda: now[0])
     try:
         ledger.register_client_ref(ref(720), "h0")
         start = int(w3.eth.block_number) + 1
@@ -139,12 +141,14 @@ def test_a_broken_node_is_skipped_retried_later_and_request_errors_stay_answers(
         cfg = FollowerConfig(vault=vault.address, confirmations=0, start_block=start)
         f = Follower(Web3(provider), ledger, cfg)
         f.run_until_synced()
-        assert provider.url == capped.url and "-32603" in provider.endpoints[0].reason
+        assert provider.url == capped.url and "-32603" in provider.endpoints[1].reason
+        assert "Timeout" in provider.endpoints[0].reason  # the slow node timed out
         # "more than 1 result" (-32005) is the provider's answer to a request: the reader
         # splits the range on the same node instead of abandoning it
         assert f.reader.splits > 0 and provider.switches == 1
         assert credited(ledger, "h0") == 6 * WEI
         broken.modes["broken"] = False  # repaired: tried again once its rest is over
+        slow.close()  # the slow one is gone for good: refused again when its rest is over
         assert Web3(provider).eth.block_number == w3.eth.block_number
         assert provider.url == capped.url  # still resting
         now[0] = 61.0
@@ -153,6 +157,7 @@ def test_a_broken_node_is_skipped_retried_later_and_request_errors_stay_answers(
     finally:
         broken.close()
         capped.close()
+        slow.close()
 
 
 def test_a_signed_transaction_is_broadcast_to_every_endpoint(rpc_url, w3, vault, fork_block):
