@@ -73,8 +73,7 @@ _PG_REF_ACCOUNTS = (
 # commit is a key lookup; a table whose statistics lag behind its growth (never analysed yet, a
 # bulk load) got the ``transfer_id = ANY(...)`` lookup planned as a full scan with the key list
 # as a filter, its cost growing with the table (measured: 1.1 ms per batch of 64 keys at 21k
-# transfers, in a fresh database before autovacuum's first ANALYZE)
-_PG_NO_SEQSCAN = "SELECT set_config('enable_seqscan', 'off', true)"
+# transfers, in a fresh database before autovacuum's first ANALYZE): see read_batch
 
 
 @dataclass(slots=True)
@@ -187,10 +186,12 @@ def read_batch(conn: Connection, ids: set[str], pending: set[str], reverses: set
     pg = conn.connection.driver_connection
     cur = {k: pg.cursor() for k in ("acc", "ids", "refs", "pend", "revs")}
     with pg.pipeline():
+        settings = ["enable_seqscan", "off"]  # (name, value) pairs, set for the transaction
         lock = db.pipelined_lock_timeout(conn)
         if lock is not None:
-            pg.execute(*lock)
-        pg.execute(_PG_NO_SEQSCAN)
+            settings += ["lock_timeout", lock]
+        pg.execute("SELECT " + ", ".join(["set_config(%b, %b, true)"] * (len(settings) // 2)),
+                   settings)
         if named:
             cur["acc"].execute(_ACCOUNTS + "(id = ANY(%b)" + _PG_REF_ACCOUNTS
                                + ") ORDER BY id FOR UPDATE", (sorted(account_ids), named, named))
@@ -243,11 +244,12 @@ def write_batch(conn: Connection, rows: Sequence[tuple[Any, ...]],
     if not (rows or params or commit):
         return
     pg = conn.connection.driver_connection
+    inserts = [list(col) for col in zip(*rows, strict=True)]
+    updates = [list(col) for col in zip(*params, strict=True)]
     with pg.pipeline():
-        cur = pg.cursor()
-        if rows:
-            cur.execute(_PG_INSERT, [list(col) for col in zip(*rows, strict=True)])
-        if params:
-            cur.execute(_PG_UPDATE, [list(col) for col in zip(*params, strict=True)])
+        if rows and params:  # one statement: the INSERT as a data-modifying CTE of the UPDATE
+            pg.execute(f"WITH t AS ({_PG_INSERT}) {_PG_UPDATE}", inserts + updates)
+        elif rows or params:
+            pg.execute(_PG_INSERT if rows else _PG_UPDATE, inserts or updates)
         if commit:
             pg.commit()

@@ -143,13 +143,13 @@ def make_engine(url: str, *, cache_kib: int | None = None, **kw: Any) -> Engine:
     return engine
 
 
-def pipelined_lock_timeout(conn: Connection) -> tuple[str, tuple[str]] | None:
-    """(SQL, parameters) setting this transaction's PostgreSQL lock wait, when ``conn``'s options
-    carry ``ledger_busy_ms`` and :data:`PIPELINED`: the group commit sends it in the pipeline of
-    its reads (no round trip of its own) instead of the ``begin`` listener sending it alone.
-    None otherwise (nothing pending)."""
+def pipelined_lock_timeout(conn: Connection) -> str | None:
+    """This transaction's PostgreSQL ``lock_timeout`` value (e.g. ``"5000ms"``) when ``conn``'s
+    options carry ``ledger_busy_ms`` and :data:`PIPELINED`: the group commit sets it in the
+    pipeline of its reads (no round trip of its own) instead of the ``begin`` listener sending it
+    alone. None otherwise (nothing pending)."""
     opts = conn.get_execution_options()
     ms = opts.get("ledger_busy_ms")
     if ms is None or not opts.get(PIPELINED):
         return None
-    return _PG_LOCK_TIMEOUT, (f"{int(ms)}ms",)
+    return f"{int(ms)}ms"
