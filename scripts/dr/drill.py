@@ -50,7 +50,7 @@ class Outcome:
     p50_ms: float | None = None  # commit latency before the kill
     p99_ms: float | None = None
     after: int = 0  # postings acknowledged on the recovered database
-    lag_kb: float | None = None  # most WAL the standby had not flushed, sampled under load
+    lag_ms: float | None = None  # the standby's largest flush lag, sampled under load
     reads: bool = True  # whether API reads were part of the drill
 
 
@@ -180,7 +180,7 @@ def run_drill(mode: str, workdir: Path, *, seconds: float = 10.0, rate: float = 
                            settle_s)
         lat = site.log.latencies_us()
         failover.p50_ms, failover.p99_ms = percentile_ms(lat, 0.5), percentile_ms(lat, 0.99)
-        failover.lag_kb = lag / 1024
+        failover.lag_ms = lag * 1000
         step("writer and API serving on the promoted standby")
         new_site.stop()
         outcomes = [failover]
@@ -203,11 +203,11 @@ def run_drill(mode: str, workdir: Path, *, seconds: float = 10.0, rate: float = 
         return outcomes
 
 
-def sample_lag(primary: Cluster, standby: str, seconds: float) -> int:
-    """Sample the standby's unflushed WAL every 50 ms for ``seconds``; the largest, in bytes."""
-    most, end = 0, time.monotonic() + seconds
+def sample_lag(primary: Cluster, standby: str, seconds: float) -> float:
+    """Sample the standby's flush lag every 50 ms for ``seconds``; the largest, in seconds."""
+    most, end = 0.0, time.monotonic() + seconds
     while time.monotonic() < end:
-        most = max(most, primary.replica_lag_bytes(standby) or 0)
+        most = max(most, primary.replica_flush_lag_s(standby) or 0.0)
         time.sleep(0.05)
     return most
 
@@ -225,7 +225,7 @@ def table(rows: list[Outcome]) -> str:
                      f"{fmt(r.rto_posting_s):>13}{fmt(r.rto_read_s) if r.reads else '-':>10}"
                      f"{'-' if r.p50_ms is None else fmt(r.p50_ms, 'ms'):>12}"
                      f"{'-' if r.p99_ms is None else fmt(r.p99_ms, 'ms'):>10}{r.after:>7}"
-                     f"{'-' if r.lag_kb is None else f'{r.lag_kb:.0f}kB':>10}")
+                     f"{'-' if r.lag_ms is None else fmt(r.lag_ms, 'ms'):>10}")
     return "\n".join(lines)
 
 

@@ -263,16 +263,16 @@ class Cluster:
                                "WHERE application_name = %s", (name,)).fetchone()
         return None if row is None else (str(row[0]), str(row[1]))
 
-    def replica_lag_bytes(self, name: str) -> int | None:
-        """Bytes of WAL this primary wrote that the standby ``name`` has not flushed yet (what
-        an asynchronous standby would lose if the primary died now), or None if not attached."""
+    def replica_flush_lag_s(self, name: str) -> float | None:
+        """Seconds between this primary flushing recent WAL and the standby ``name`` reporting
+        it flushed too (``pg_stat_replication.flush_lag``: what an asynchronous standby is
+        behind), or None if not attached or idle."""
         import psycopg
 
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
-            row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn) "
-                               "FROM pg_stat_replication WHERE application_name = %s",
-                               (name,)).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+            row = conn.execute("SELECT EXTRACT(EPOCH FROM flush_lag) FROM pg_stat_replication "
+                               "WHERE application_name = %s", (name,)).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
 
     def wait_replica(self, name: str, sync: bool, timeout_s: float = 60) -> None:
         """Wait until the standby ``name`` streams (and is the synchronous one if ``sync``)."""
