@@ -11,7 +11,7 @@ acknowledges a commit only once that standby has flushed it (``synchronous_commi
 standby is a ``pg_basebackup -R`` copy of the primary streaming from it; ``promote`` makes it
 the primary. :meth:`Cluster.restore` builds a cluster from a base backup plus the archived WAL.
 
-CLI: ``python -m scripts.dr.pgcluster init|start|stop|status|promote|standby NAME``.
+CLI: ``python -m scripts.dr.pgcluster init|start|stop|status|promote|standby|sync NAME``.
 """
 
 from __future__ import annotations
@@ -371,20 +371,22 @@ def main(argv: list[str] | None = None) -> int:
     from keeper.config import load_settings
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=("init", "start", "stop", "status", "promote", "standby"))
+    parser.add_argument("action", choices=("init", "start", "stop", "status", "promote", "standby",
+                                           "sync"))
     parser.add_argument("name", help="cluster name, e.g. primary or standby")
     parser.add_argument("--port", type=int, required=True, help="loopback port of this cluster")
     parser.add_argument("--primary-port", type=int, help="standby: port of the primary")
     parser.add_argument("--primary-name", default="primary", help="standby: primary's name")
-    parser.add_argument("--sync", metavar="STANDBY",
-                        help="init: commit only once this standby flushed it")
+    parser.add_argument("--standby", default="",
+                        help="sync: commit only once this (streaming) standby flushed it; "
+                             "empty: asynchronous")
     args = parser.parse_args(argv)
     settings = load_settings()
     root = settings.data_dir / "pg"
     cluster = Cluster(root, args.name, args.port)
     if args.action == "init":
         wal = own_dir(settings.backup_dir / "wal")
-        cluster.init(primary_settings(wal, args.sync))
+        cluster.init(primary_settings(wal))
     elif args.action == "standby":
         if args.primary_port is None:
             parser.error("standby needs --primary-port")
@@ -397,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
         cluster.stop()
     elif args.action == "promote":
         cluster.promote()
+    elif args.action == "sync":
+        cluster.set_synchronous(args.standby or None)
     up = cluster.running()
     print(f"{args.name}: {'running' if up else 'stopped'} ({cluster.data}, {cluster.url()})")
     return 0 if up or args.action in ("stop", "init", "standby") else 3
