@@ -74,6 +74,8 @@ _PG_REF_ACCOUNTS = (
 # bulk load) got the ``transfer_id = ANY(...)`` lookup planned as a full scan with the key list
 # as a filter, its cost growing with the table (measured: 1.1 ms per batch of 64 keys at 21k
 # transfers, in a fresh database before autovacuum's first ANALYZE): see read_batch
+_PG_SEQSCAN_BACK = ("SELECT set_config(name, reset_val, true) FROM pg_settings "
+                    "WHERE name = 'enable_seqscan'")
 
 
 @dataclass(slots=True)
@@ -216,16 +218,6 @@ def read_batch(conn: Connection, ids: set[str], pending: set[str], reverses: set
                       _accounts(rows("acc")))
 
 
-def insert_transfers(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert transfer rows (``TRANSFER_COLUMNS`` order, values in the dialect's bind form)."""
-    write_batch(conn, rows, ())
-
-
-def update_accounts(conn: Connection, params: Sequence[tuple[Any, ...]]) -> None:
-    """Write account totals: ``params`` rows are (dp, cp, dpend, cpend, id)."""
-    write_batch(conn, (), params)
-
-
 def write_batch(conn: Connection, rows: Sequence[tuple[Any, ...]],
                 params: Sequence[tuple[Any, ...]], *, commit: bool = False) -> None:
     """Insert transfer ``rows`` (``TRANSFER_COLUMNS`` order, values in the dialect's bind form)
@@ -233,15 +225,15 @@ def write_batch(conn: Connection, rows: Sequence[tuple[Any, ...]],
 
     ``commit``: PostgreSQL sends the COMMIT of the caller's transaction in the same pipeline as
     the writes (one round trip; returns once it is durable; the caller's own commit afterwards
-    finds nothing to do). SQLite ignores it: the caller commits.
+    finds nothing to do). SQLite ignores it: the caller commits. Without it, PostgreSQL's planner
+    gets back the sequential scans :func:`read_batch` turned off, for what the transaction runs
+    next (hooks).
     """
     if not is_pg(conn):
         if rows:
             conn.exec_driver_sql(_SQLITE_INSERT, list(rows))
         if params:
             conn.exec_driver_sql(_SQLITE_UPDATE, list(params))
-        return
-    if not (rows or params or commit):
         return
     pg = conn.connection.driver_connection
     inserts = [list(col) for col in zip(*rows, strict=True)]
@@ -253,3 +245,5 @@ def write_batch(conn: Connection, rows: Sequence[tuple[Any, ...]],
             pg.execute(_PG_INSERT if rows else _PG_UPDATE, inserts or updates)
         if commit:
             pg.commit()
+        else:  # the transaction goes on (hooks, a dry run): the planner gets its scans back
+            pg.execute(_PG_SEQSCAN_BACK)
