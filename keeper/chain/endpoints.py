@@ -13,7 +13,9 @@ tried again in its turn), when:
 * it is on another chain: ``eth_chainId`` is checked before an endpoint is used, and again each
   time it comes back from resting;
 * it is behind: an ``eth_blockNumber`` below :attr:`FailoverProvider.floor` (the follower sets
-  it to its cursor) or a node lacking the follower's cursor block (:meth:`refuse`).
+  it to its cursor) or a node lacking the follower's cursor block (:meth:`refuse`). When every
+  node is below the floor (a reorg that shortened the chain past the cursor) the call fails
+  until the chain has grown past it again, as the follower waited before: nothing is posted.
 
 Every change of the endpoint in use bumps :attr:`FailoverProvider.switches`; the follower
 re-verifies its cursor against the new node (its recorded block hashes) before it posts anything
@@ -260,7 +262,7 @@ def note_floor(w3: Any, block: int) -> None:
 
 
 def refuse_endpoint(w3: Any, reason: str) -> bool:
-    """Rest ``w3``'s endpoint in use; False when the provider has no other to fall back to."""
+    """Rest ``w3``'s endpoint in use; False when the provider is a single node (nothing to do)."""
     refuse = getattr(w3.provider, "refuse", None)
     if refuse is None:
         return False

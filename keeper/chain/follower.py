@@ -222,8 +222,9 @@ class Follower:
         and the recent blocks kept for reorg detection (the newest :data:`VERIFY_BLOCKS`) must
         be the node's. True when they are; on a difference the reorg path runs
         (:meth:`_rollback`, the fork point found on this node) and False is returned. A node
-        lacking one of those blocks is behind: it is refused (the next endpoint is tried at the
-        next step) and False returned; without another endpoint :class:`RpcError` is raised."""
+        lacking one of those blocks (behind), or sharing none of them (another chain), is
+        refused and the step raises (:class:`RpcError` / :class:`ForeignChainError`): the job
+        fails once and its next run reads through the next endpoint (never a busy loop)."""
         recorded = self.ledger.cursor_blocks(self.cfg.name)[:VERIFY_BLOCKS]
         if not recorded:
             return True
@@ -231,9 +232,8 @@ class Follower:
         if any(h is None for h in got):
             missing = max(n for (n, _), h in zip(recorded, got, strict=True) if h is None)
             why = f"node lacks block {missing}"
-            if not refuse_endpoint(self.w3, f"{why} (cursor at {state.position})"):
-                raise RpcError(f"{self.cfg.name}: {why}, cursor at {state.position}")
-            return False
+            refuse_endpoint(self.w3, f"{why} (cursor at {state.position})")
+            raise RpcError(f"{self.cfg.name}: {why}, cursor at {state.position}")
         differ = [n for (n, h), hdr in zip(recorded, got, strict=True)
                   if hdr["hash"].lower() != h]
         if not differ:
@@ -243,8 +243,8 @@ class Follower:
         try:
             self._rollback(state)
         except ForeignChainError as exc:  # no recorded block is on this node's chain
-            if not refuse_endpoint(self.w3, str(exc)):
-                raise
+            refuse_endpoint(self.w3, str(exc))
+            raise
         return False
 
     # ------------------------------------------------------------------ reads

@@ -57,13 +57,15 @@ class Node:
         return reply["result"]
 
 
-def start_node(fork_url: str, block: int, chain_id: int | None = None,
+def start_node(fork_url: str | None, block: int, chain_id: int | None = None,
                timeout_s: float = 30.0) -> Node:
-    """An anvil forking ``fork_url`` at ``block`` (mining only on request)."""
+    """An anvil forking ``fork_url`` at ``block`` (mining only on request); without
+    ``fork_url`` a chain of its own with ``block`` empty blocks (another history)."""
     port = free_port()
     anvil = shutil.which("anvil") or str(ROOT / "node_modules" / ".bin" / "anvil")  # as ape's
-    cmd = [anvil, "--port", str(port), "--fork-url", fork_url,
-           "--fork-block-number", str(block), "--no-mining", "--silent"]
+    cmd = [anvil, "--port", str(port), "--no-mining", "--silent"]
+    if fork_url is not None:
+        cmd += ["--fork-url", fork_url, "--fork-block-number", str(block)]
     if chain_id is not None:
         cmd += ["--chain-id", str(chain_id)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -72,6 +74,8 @@ def start_node(fork_url: str, block: int, chain_id: int | None = None,
     deadline = time.monotonic() + timeout_s
     while True:
         try:
+            if fork_url is None and w3.eth.block_number < block:
+                w3.provider.make_request("anvil_mine", [hex(block - w3.eth.block_number)])
             if w3.eth.block_number >= block:
                 return Node(proc, url, w3)
         except Exception:  # noqa: BLE001 - not listening yet

@@ -16,6 +16,7 @@ from web3 import Web3
 
 from keeper.chain import Follower, FollowerConfig
 from keeper.chain.endpoints import FailoverProvider, NoHealthyEndpointError
+from keeper.chain.follower import ForeignChainError
 from keeper.ledger import Ledger
 from strongroom_testkit.keepers import DEPOSITOR, Nodes, start_node
 
@@ -123,6 +124,34 @@ def test_fallback_with_another_hash_at_the_cursor_takes_the_reorg_path(
     finally:
         nodes.stop()
         behind.kill()
+
+
+def test_a_fallback_with_none_of_the_recorded_blocks_is_refused_then_the_next_is_used(
+        rpc_url, w3, vault, fork_block, ledger):
+    chain_id = int(w3.eth.chain_id)
+    a, b = start_node(rpc_url, fork_block), start_node(rpc_url, fork_block)
+    foreign = start_node(None, fork_block + 20, chain_id=chain_id)  # same id, other history
+    nodes = Nodes([a, b])
+    try:
+        ledger.register_client_ref(ref(740), "j0")
+        for i in range(4):
+            nodes.deposit(vault.address, ref(740), (i + 1) * WEI)
+        f, provider = follower_on([a.url, foreign.url, b.url], ledger, vault.address,
+                                  fork_block + 1, chain_id)
+        f.run_until_synced()
+        a.kill()
+        nodes.deposit(vault.address, ref(740), 5 * WEI)
+        with pytest.raises(ForeignChainError):  # refused, nothing posted or reversed
+            f.step()
+        assert "every stored block" in provider.endpoints[1].reason
+        assert ledger.count_source_postings("vault") == 4
+        f.run_until_synced()  # the next run reads through the next endpoint
+        assert provider.url == b.url
+        assert credited(ledger, "j0") == 15 * WEI and ledger.count_source_postings("vault") == 5
+        assert [k for k, _, _ in ledger.alerts() if k == "reorg"] == []
+    finally:
+        nodes.stop()
+        foreign.kill()
 
 
 def test_a_broken_node_is_skipped_retried_later_and_request_errors_stay_answers(
