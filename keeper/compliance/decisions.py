@@ -11,6 +11,7 @@ each a case step with its audit record, in the transaction that makes the change
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -39,12 +40,14 @@ class FourEyes:
     def _step(self, conn: Connection, case_id: int, step: str, actor: str,
               detail: dict[str, Any], audit: Any = None) -> None: ...  # pragma: no cover
 
+    def _write(self) -> AbstractContextManager[Connection]: ...  # pragma: no cover
+
     def decide(self, case_id: int, actor: str, outcome: str, note: str) -> int | None:
         """Decide an open case. ``confirm`` takes effect now (returns ``None``); ``clear`` is
         proposed and returns the proposal id a second officer approves."""
         if outcome not in ("clear", "confirm"):
             raise CaseError("outcome is 'clear' or 'confirm'")
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             self._open_case(conn, case_id)
             if outcome == "confirm":
                 self._decided(conn, case_id, actor, "confirm", note)
@@ -56,13 +59,13 @@ class FourEyes:
         """Propose lifting a freeze; only the case that froze it (a freeze without a case: a
         case of that client) decided ``clear`` can. Returns the proposal id to approve."""
         subject, key = _subject(client_id, address)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             self._check_lift(conn, case_id, subject, key)
             return self._propose(conn, case_id, "lift", actor, {subject: key})
 
     def approve(self, proposal_id: int, actor: str) -> None:
         """Approve a pending proposal as the second officer and carry it out."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             p = self._pending(conn, proposal_id)
             opener = conn.execute(select(_EV.c.actor).where(_EV.c.case_id == p.case_id,
                                                            _EV.c.step == "open")).scalar()
@@ -85,7 +88,7 @@ class FourEyes:
 
     def reject(self, proposal_id: int, actor: str, note: str) -> None:
         """Reject a pending proposal (by anyone but its proposer); nothing else changes."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             p = self._pending(conn, proposal_id)
             if actor == p.proposed_by:
                 raise CaseError("the proposer cannot reject their own proposal; leave it pending")

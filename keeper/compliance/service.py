@@ -245,7 +245,7 @@ class ComplianceService(FourEyes):
     # ---- cases ----------------------------------------------------------------------------
     def open_case(self, actor: str, client_id: str, detail: dict[str, Any]) -> int:
         """Open a case by hand; returns its id."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             return self._open(conn, client_id, None, actor, detail)
 
     def assign(self, case_id: int, actor: str, assignee: str) -> None:
@@ -258,7 +258,7 @@ class ComplianceService(FourEyes):
 
     def close(self, case_id: int, actor: str) -> None:
         """Close a decided case."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             if self._case(conn, case_id).status != "decided":
                 raise CaseError(f"case {case_id} is not decided")
             conn.execute(update(_CASE).where(_CASE.c.id == case_id).values(status="closed"))
@@ -273,6 +273,14 @@ class ComplianceService(FourEyes):
             ]
 
     # ---- internals ------------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A case step's transaction, a writer from its first read (SQLite ``BEGIN IMMEDIATE``):
+        a deferred one read, then failed at once with "database is locked" when another
+        connection (the audit writer, a job) committed between its read and its write."""
+        with self.engine.connect().execution_options(ledger_write=True) as conn, conn.begin():
+            yield conn
+
     @contextmanager
     def _serialised(self, *client_ids: str) -> Iterator[Connection]:
         """A write transaction that holds the clients' locks from its first read: screens of one
@@ -346,7 +354,7 @@ class ComplianceService(FourEyes):
         return int(case_id)
 
     def _advance(self, case_id: int, step: str, actor: str, detail: dict[str, Any], **values: Any) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             if self._case(conn, case_id).status != "open":
                 raise CaseError(f"case {case_id} is not open")
             if values:

@@ -105,3 +105,62 @@ def test_a_confirmed_case_cannot_lift_a_freeze(db: Engine) -> None:
         s.approve(10_000, "officer-3")  # no such proposal
     with pytest.raises(Frozen):
         s.check_can_move("c1")
+
+
+def test_case_steps_survive_a_commit_between_their_read_and_their_write(db: Engine) -> None:
+    """Another connection (the audit writer, a keeper job) commits between a step's first read
+    and its first write. A deferred SQLite transaction let it, then failed at once with
+    "database is locked" (its snapshot was stale; no busy wait helps). A step's transaction is a
+    writer from its first read: on SQLite the other writer finds the lock taken (it would wait;
+    here it does not wait, so the test needs no timing) and every step goes through. PostgreSQL:
+    the other commit goes through and so does every step."""
+    import threading
+
+    from sqlalchemy import event, text
+    from sqlalchemy.exc import OperationalError
+
+    from keeper.ledger.db import make_engine, set_sqlite_busy
+
+    other = make_engine(db.url.render_as_string(hide_password=False))
+    sqlite = db.dialect.name == "sqlite"
+    s = svc(db)
+    case = s.open_case("officer-1", "c1", {"why": "adverse media"})
+    outcomes: list[str] = []
+
+    def commit_elsewhere() -> None:
+        with other.connect() as c:
+            if sqlite:
+                set_sqlite_busy(c.connection, 0)  # find out, do not wait
+            try:
+                with c.begin():
+                    c.execute(text("UPDATE compliance_cases SET assignee = :a WHERE id = :i"),
+                              {"a": f"analyst-{len(outcomes)}", "i": case})
+                outcomes.append("committed")
+            except OperationalError as exc:
+                outcomes.append("locked" if "locked" in str(exc) else repr(exc))
+
+    def interleave(conn: object, cursor: object, statement: str, *_: object) -> None:
+        info = conn.info  # type: ignore[attr-defined]
+        if statement.lstrip().startswith(("INSERT", "UPDATE", "DELETE")) and not info.get("wrote"):
+            info["wrote"] = True
+            worker = threading.Thread(target=commit_elsewhere)  # another connection, not ours
+            worker.start()
+            worker.join()
+
+    event.listen(db, "begin", lambda conn: conn.info.pop("wrote", None))
+    event.listen(db, "before_cursor_execute", interleave)
+    try:
+        s.assign(case, "officer-1", "analyst-1")
+        s.add_evidence(case, "officer-1", {"doc": "kyc refresh"})
+        proposal = s.decide(case, "officer-1", "clear", "documented")
+        assert proposal is not None
+        s.approve(proposal, "officer-2")
+        s.close(case, "officer-2")
+        other_case = s.open_case("officer-1", "c1", {"why": "second"})
+    finally:
+        event.remove(db, "before_cursor_execute", interleave)
+        other.dispose()
+    assert len(outcomes) == 6 and set(outcomes) == {"locked" if sqlite else "committed"}
+    steps = [st for st, *_ in s.case_steps(case)]
+    assert steps == ["open", "assign", "evidence", "propose", "approve", "decide", "close"]
+    assert [st for st, *_ in s.case_steps(other_case)] == ["open"]
