@@ -138,11 +138,11 @@ class Site:
     def start_writer(self) -> Site:
         """Start the writer (not waiting for it)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        writer = subprocess.Popen(
-            [sys.executable, "-m", "scripts.dr.writer", "--url", self.db_url, "--client",
-             self.client_id, "--tag", self.tag, "--rate", str(self.rate)],
-            cwd=ROOT, env=self.env(), stdout=subprocess.PIPE, text=True,
-            stderr=(self.folder / f"writer-{self.tag}.log").open("ab"))
+        with (self.folder / f"writer-{self.tag}.log").open("ab") as log:
+            writer = subprocess.Popen(
+                [sys.executable, "-m", "scripts.dr.writer", "--url", self.db_url, "--client",
+                 self.client_id, "--tag", self.tag, "--rate", str(self.rate)],
+                cwd=ROOT, env=self.env(), stdout=subprocess.PIPE, text=True, stderr=log)
         self.procs.append(writer)
         assert writer.stdout is not None
         self._reader_thread = self.log.follow(writer.stdout)
@@ -153,11 +153,11 @@ class Site:
         if self.api_port is None:
             return self
         self.folder.mkdir(parents=True, exist_ok=True)
-        api_log = (self.folder / f"api-{self.tag}.log").open("ab")
-        self.procs.append(subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port",
-             str(self.api_port), "--log-level", "warning"],
-            cwd=ROOT, env=self.env(), stdout=api_log, stderr=subprocess.STDOUT, text=True))
+        with (self.folder / f"api-{self.tag}.log").open("ab") as log:
+            self.procs.append(subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+                 "--port", str(self.api_port), "--log-level", "warning"],
+                cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, text=True))
         return self
 
     def wait_up(self, timeout_s: float = 60) -> None:
