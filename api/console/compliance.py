@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError
 
 from api.console.charts import amount, flow_graph
 from api.console.core import audit, engine_of, page_router, render, require
@@ -50,8 +48,6 @@ CASE_STATUSES = ("open", "decided", "closed")
 CONSOLE_TRACE = TraceLimits(depth=2, fanout=10, max_nodes=60)  # the page's default bounds
 API_TRACE = TraceLimits()  # the API's ceilings (fanout, max_nodes), also the console's
 MAX_TEXT = 2000
-LOCKED_ATTEMPTS = 3
-T = TypeVar("T")
 _CASE, _MOV, _REP, _APR = (CaseRow.__table__, MovementRow.__table__, ReportRow.__table__,
                            ApprovalRow.__table__)
 
@@ -245,21 +241,6 @@ def case(service: ComplianceService, case_id: int, *, own: dict[str, str] | None
     return view
 
 
-def once(call: Callable[[], T]) -> T:
-    """Run ONE compliance-service call (one all-or-nothing transaction), again when SQLite
-    refused its write because another connection committed after its first read ("database is
-    locked": the service's case steps open deferred transactions, which fail at once instead of
-    waiting for the lock); at most :data:`LOCKED_ATTEMPTS` times. A call is never repeated
-    after it committed."""
-    for attempt in range(1, LOCKED_ATTEMPTS + 1):
-        try:
-            return call()
-        except OperationalError as exc:
-            if "database is locked" not in str(exc.orig) or attempt == LOCKED_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def close_case(service: ComplianceService, case_id: int, who: str, reason: str) -> str:
     """Close a case with ``reason``: an open case is decided ``confirm`` with the reason as its
     note, then closed; a decided case is closed. Refused (``CaseError``, nothing changed)
@@ -271,8 +252,8 @@ def close_case(service: ComplianceService, case_id: int, who: str, reason: str) 
     if row is None:
         raise CaseError(f"no case {case_id}")
     if row.status == "open":
-        once(lambda: service.decide(case_id, who, "confirm", reason))
-    once(lambda: service.close(case_id, who))
+        service.decide(case_id, who, "confirm", reason)
+    service.close(case_id, who)
     return "closed"
 
 
@@ -377,7 +358,7 @@ def assign(request: Request, user: Officer, case_id: CaseId, assignee: Login = "
     def step() -> None:
         if not assignee.strip():
             raise CaseError("name the officer to assign")
-        once(lambda: _service(request).assign(case_id, actor(user), assignee.strip()))
+        _service(request).assign(case_id, actor(user), assignee.strip())
     return _act(request, user, case_id, "assigned", step)
 
 
@@ -389,9 +370,8 @@ def escalate(request: Request, user: Officer, case_id: CaseId, to: Login = "",
         if not reason.strip() or not to.strip():
             raise CaseError("escalating needs the officer escalated to and a reason")
         svc = _service(request)
-        once(lambda: svc.add_evidence(case_id, actor(user),
-                                      {"escalation": reason.strip(), "to": to.strip()}))
-        once(lambda: svc.assign(case_id, actor(user), to.strip()))
+        svc.add_evidence(case_id, actor(user), {"escalation": reason.strip(), "to": to.strip()})
+        svc.assign(case_id, actor(user), to.strip())
     return _act(request, user, case_id, "escalated", step)
 
 
@@ -404,8 +384,7 @@ def decide(request: Request, user: Officer, case_id: CaseId,
     def step() -> None:
         if not note.strip():
             raise CaseError("a note is required for a decision")
-        result.append(once(lambda: _service(request).decide(case_id, actor(user), outcome,
-                                                            note.strip())))
+        result.append(_service(request).decide(case_id, actor(user), outcome, note.strip()))
     response = _act(request, user, case_id, "decided", step)
     if result and result[0] is not None:
         return RedirectResponse(f"/console/compliance/cases/{case_id}?done=proposed", 303)
@@ -421,9 +400,9 @@ def proposal(request: Request, user: Officer, case_id: CaseId,
     svc = _service(request)
     if verdict == "approve":
         return _act(request, user, case_id, "approved",
-                    lambda: once(lambda: svc.approve(proposal_id, actor(user))))
+                    lambda: svc.approve(proposal_id, actor(user)))
     return _act(request, user, case_id, "rejected",
-                lambda: once(lambda: svc.reject(proposal_id, actor(user), note.strip())))
+                lambda: svc.reject(proposal_id, actor(user), note.strip()))
 
 
 @router.post("/cases/{case_id}/close")
@@ -443,8 +422,7 @@ def file_report(request: Request, user: Officer, case_id: CaseId,
             raise CaseError("the regulator's reference is required")
         if report_id not in {r.id for r in reports(engine_of(request), case_id=case_id)}:
             raise KeyError(f"no report {report_id} in case {case_id}")
-        once(lambda: sar_reports.mark_filed(engine_of(request), report_id, actor(user),
-                                            reference.strip()))
+        sar_reports.mark_filed(engine_of(request), report_id, actor(user), reference.strip())
     return _act(request, user, case_id, "filed", step)
 
 

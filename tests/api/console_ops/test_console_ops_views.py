@@ -9,14 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
 from web3 import HTTPProvider, Web3
 
 from api.console.compliance import CaseView, alerts, case, cases, close_case, reports, trace_starts
 from api.console.treasury import Cached, follower_lag, load_tiers, recon, sweeps
 from keeper.compliance import CaseError, ComplianceService, RuleSet
 from keeper.forensics import TraceLimits
-from keeper.ledger import Ledger, make_engine
+from keeper.ledger import Ledger
 from keeper.prices import PriceError
 from strongroom_testkit.apiworld import VAULT
 from strongroom_testkit.consoleops import HOSTILE, MIXER, PARTNER, UPSTREAM, OpsWorld, audit_ops
@@ -183,35 +182,3 @@ def test_the_chain_tier_view_is_reread_after_its_ttl_and_a_failed_read_is_not_ke
         kept()
     failing[0] = False
     assert kept() is not first and len(reads) == 2
-
-
-def test_a_case_step_is_not_lost_to_a_concurrent_sqlite_writer(ow: OpsWorld) -> None:
-    """SQLite: the compliance service's case steps read, then write, in a deferred transaction;
-    a commit by another connection in between (the audit writer, a keeper job) makes the write
-    fail at once ("database is locked") instead of waiting. Each step is all or nothing, so the
-    console runs it again."""
-    engine, other = make_engine(ow.cw.world.url), make_engine(ow.cw.world.url)  # WAL, as the app
-    service = ComplianceService(engine, RuleSet.load())
-    cid = service.open_case("console:compliance", ow.cw.world.alice.client.id, {"why": "test"})
-    fired: list[int] = []
-
-    def interleave(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        first_write = statement.startswith(("INSERT", "UPDATE")) and not conn.info.get("wrote")
-        if first_write:
-            conn.info["wrote"] = True
-        if first_write and len(fired) < 2:
-            fired.append(1)  # another writer commits between the step's read and its write
-            with other.begin() as c:
-                c.execute(text("UPDATE compliance_cases SET assignee = :a WHERE id = :i"),
-                          {"a": f"analyst-{len(fired)}", "i": cid})
-
-    event.listen(engine, "begin", lambda conn: conn.info.pop("wrote", None))
-    event.listen(engine, "before_cursor_execute", interleave)
-    try:
-        assert close_case(service, cid, "console:compliance", "concurrent write") == "closed"
-    finally:
-        engine.dispose()
-        other.dispose()
-    assert fired
-    v = view_of(ow, cid)
-    assert (v.case.status, [s for s, *_ in v.steps]) == ("closed", ["open", "decide", "close"])
