@@ -2,7 +2,8 @@
 per-slot run records; jobs registered by name in :data:`JOBS`.
 
 Public surface: :class:`KeeperJobs`, :class:`JobDef`, :data:`JOBS`, :class:`JobScheduler`,
-:class:`JobRun`, :func:`recorded_runs`.
+:class:`JobRun`, :func:`recorded_runs`. A keeper process: ``python -m keeper.jobs run [--only
+JOB,...] [--local-hsm]`` (several on one PostgreSQL database: one leads, the others stand by).
 """
 
 from keeper.jobs.catalog import JOBS, JobDef
