@@ -68,3 +68,23 @@ def test_backup_under_writes_then_restore_gives_the_backup_point(tmp_path: Path)
     restored = sqlite_backup.restore(data, snap)  # nothing runs now
     assert restored == [data / "run" / "strongroom.db"]
     assert state(url, ids) == (ids[:k], k * (k + 1) // 2, [])  # the 20+ later postings are gone
+
+
+def test_watch_takes_snapshots_on_its_interval_and_keeps_the_newest(tmp_path: Path) -> None:
+    data, backups = tmp_path / "data", tmp_path / "backups"
+    data.mkdir()
+    upgrade(f"sqlite:///{data / 'strongroom.db'}")
+    stop = threading.Event()
+    thread = threading.Thread(target=sqlite_backup.watch, args=(data, backups, 0.05, 2, stop))
+    thread.start()
+    try:
+        while len(list((backups / "sqlite").glob("*"))) < 2:
+            stop.wait(0.01)
+        stop.wait(0.3)  # several more intervals
+    finally:
+        stop.set()
+        thread.join()
+    kept = sqlite_backup.snapshots(backups)
+    assert len(kept) == 2 and kept[0].taken_at < kept[1].taken_at  # older ones pruned
+    assert all(s.files == ("strongroom.db",) for s in kept)
+    assert not list((backups / "sqlite").glob(".*"))  # no half-written snapshot left behind
