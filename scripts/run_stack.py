@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  flows             {line}")
         for line in demo_trading(summary, api_url):
             print(f"  trading desk      {line}")
+        print_console_logins(summary, api_url)
         gc.freeze()  # long-lived start-up objects leave the GC's generations: no full-GC pauses
         if args.check:
             server.should_exit = True
@@ -192,6 +193,21 @@ def main(argv: list[str] | None = None) -> int:
     if not upstream_was_running:
         localnet.stop()
     return 0
+
+
+def print_console_logins(summary: dict, api_url: str) -> None:
+    """The web console's URL and one demo login per role. Passwords are random, kept in 0600
+    files under the secrets folder and never printed (like the demo API key)."""
+    from keeper.console.demo import seed as console_demo_logins
+    from scripts.stack import key_address
+
+    base = summary["settings"]
+    folder = base.secrets_dir / "console"
+    print(f"  console           {api_url}/console/  (web console; each demo login's password is "
+          f"in {folder}/<login>.password)")
+    logins = console_demo_logins(base, signer_address=key_address(summary["hsm"], "safe-signer"))
+    for login, role, _password in logins:
+        print(f"    {login:<20}{role}")
 
 
 if __name__ == "__main__":

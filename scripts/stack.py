@@ -28,8 +28,12 @@ def run_dir(settings: Settings) -> Path:
     return settings.data_dir / "run"
 
 
-def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
+def bring_up(ape: Any, deployer: Any, fork_url: str,
+             database_url: str | None = None) -> dict[str, Any]:
     """Deploy the system contracts on the fork, prepare database and HSM, start the keeper.
+
+    ``database_url``: the run's database (``make run DB=postgres`` passes a fresh database in the
+    local cluster); default a fresh SQLite file in the run folder.
 
     Returns what the caller prints and serves: the run's ``settings`` (for the API), contract
     addresses, database, keeper description, and a ``stop`` callable that stops the keeper.
@@ -38,7 +42,8 @@ def bring_up(ape: Any, deployer: Any, fork_url: str) -> dict[str, Any]:
     folder = run_dir(base)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    settings = Settings(data_dir=base.data_dir, database_url=f"sqlite:///{folder / 'strongroom.db'}",
+    settings = Settings(data_dir=base.data_dir,
+                        database_url=database_url or f"sqlite:///{folder / 'strongroom.db'}",
                         rpc_url=fork_url, deployments_dir=folder / "deployments",
                         chain_id=ape.chain.chain_id)
     hsm = prepare(settings)
