@@ -80,16 +80,14 @@ def vault_withdrawals(settings: Any, engine: Engine, ledger: Ledger, hsm: HsmCon
     such key: buys beyond the inventory then escalate). None when nothing is deployed on
     ``settings.chain_id`` or the chain does not answer: withdrawals are then refused
     ``unavailable``."""
-    from web3 import HTTPProvider, Web3
-
-    from keeper.chain import SenderConfig, TxSender, VaultWithdrawals
+    from keeper.chain import SenderConfig, TxSender, VaultWithdrawals, web3_from_settings
     from keeper.deployments import read_deployment
     from keeper.keys import Keyring
 
     deployment = read_deployment(settings.deployments_dir, settings.chain_id)
     if deployment is None or deployment.vault is None:
         return None
-    w3 = w3 or Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10}))
+    w3 = w3 or web3_from_settings(settings)  # rpc_url, then the fallbacks
     config = SenderConfig.from_settings(settings)
     keyring = Keyring.from_hsm(hsm, labels=(HOT_KEY,))
     stack.callback(keyring.close)

@@ -10,8 +10,7 @@ from __future__ import annotations
 from contextlib import closing
 from datetime import timedelta
 
-from web3 import Web3
-
+from keeper.chain import web3_from_settings
 from keeper.jobs.scheduler import JobRun
 from keeper.partners.configured import partner_from_settings, whitelist
 from keeper.partners.service import PartnerCustody, SyncResult
@@ -22,7 +21,7 @@ SYNC_EVERY_S = 60.0
 
 def custody(settings: object, ledger: object, partner: object) -> PartnerCustody:
     """The custody service of the configured partner over our own node."""
-    w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 30}))  # type: ignore[attr-defined]
+    w3 = web3_from_settings(settings, timeout=30)  # rpc_url, then the fallbacks
     return PartnerCustody(ledger, partner, w3, confirmations=settings.confirmations,  # type: ignore[arg-type, attr-defined]
                           whitelist=whitelist(settings))
 

@@ -43,11 +43,11 @@ def advance(run: Any) -> int:
     host = run.host
     if getattr(host, "hsm", None) is None:
         return 0
-    from web3 import HTTPProvider, Web3
+    from keeper.chain import web3_from_settings
 
     settings = host.settings
     engine = host.ledger.engine
-    w3 = Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10}))
+    w3 = web3_from_settings(settings)  # rpc_url, then the fallbacks
     with engine.connect() as conn:
         open_runs = list(conn.scalars(select(PoolRun.run_id).where(PoolRun.status == "planned")
                                       .order_by(PoolRun.created_at)))
