@@ -99,10 +99,8 @@ class OrderService(Burns):
         fps = [store.fingerprint({"kind": "transfer", "to": i.to_client_id, "asset": a,
                                   "units": i.units}) for i, a in zip(batch, assets, strict=True)]
         keys = [f"{idempotency_key}:{n}" for n in range(len(batch))]
-        with self.engine.connect() as conn:
-            done = store.find_by_keys(conn, client_id, keys, fps)
-        if all(d is not None and d.state != "screening" for d in done):
-            return [o for o in done if o is not None and self._known(o)]
+        if (done := self._batch_done(client_id, keys, fps)) is not None:
+            return done
 
         def preflight() -> clients.ClientProfile:
             profile = self._preflight(client_id)
@@ -133,8 +131,23 @@ class OrderService(Burns):
             moved = self._complete_transfers(todo, to)
         except Refused as exc:
             raise self._refuse_all(opened, exc) from None
+        except FlowError:
+            # the same keys sent at once to another API worker: its request completed these
+            # orders first (nothing moved twice); answer them as a replay would
+            if (done := self._batch_done(client_id, keys, fps)) is not None:
+                return done
+            raise
         by_id = {o.id: o for o in moved}
         return [by_id.get(o.id, o) for o in opened]
+
+    def _batch_done(self, client_id: str, keys: list[str], fps: list[str]) -> list[Order] | None:
+        """The batch's orders when every one is past screening (a replay: its answer, or its
+        refusal raised), else None."""
+        with self.engine.connect() as conn:
+            done = store.find_by_keys(conn, client_id, keys, fps)
+        if all(d is not None and d.state != "screening" for d in done):
+            return [o for o in done if o is not None and self._known(o)]
+        return None
 
     def _complete_transfers(self, todo: list[Order], to: dict[str, str] | None = None) -> list[Order]:
         """Post screened transfers and complete their orders in one transaction (``to``: each

@@ -140,3 +140,29 @@ def test_a_transfer_left_in_screening_is_completed_by_the_driver_to_its_benefici
     assert [world.service.get(a, o.id).state for o in opened] == ["completed", "completed"]
     assert (world.held(b), world.held(c), world.held(a)) == (1 * USDC, 2 * USDC, 97 * USDC)
     world.sound()
+
+
+def test_the_same_new_key_completed_meanwhile_by_another_request_answers_its_orders(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two requests with the same new key at once (two API workers): the second completes the
+    orders while the first is between screening and posting. The first then finds them past
+    screening: it answers the same orders (as a replay would) instead of failing with 'no
+    longer screening', and the money moved once."""
+    a, b = world.client(), world.client()
+    world.deposit(a, 100 * USDC)
+    items = [TransferItem(b, "USDC", 5 * USDC), TransferItem(b, "USDC", 6 * USDC)]
+    service = world.service
+    original = service._complete_transfers
+    other: list[Any] = []
+
+    def racing(todo: Any, to: Any = None) -> Any:
+        monkeypatch.setattr(service, "_complete_transfers", original)
+        other.extend(service.transfer_batch(a, items, idempotency_key="race"))  # wins the race
+        return original(todo, to)
+
+    monkeypatch.setattr(service, "_complete_transfers", racing)
+    first = service.transfer_batch(a, items, idempotency_key="race")
+    assert [o.id for o in first] == [o.id for o in other]
+    assert {o.state for o in first} == {"completed"}
+    assert world.held(b) == 11 * USDC and world.held(a) == 89 * USDC
+    world.sound()
