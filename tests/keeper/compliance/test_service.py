@@ -18,7 +18,7 @@ from keeper.compliance.models import CaseRow, MovementRow, ReportRow
 from keeper.compliance.risk import LabelledAddressRisk, StaticEdges
 from keeper.compliance.rules_engine import DEFAULT_RULES_FILE, Movement, RuleSet
 from keeper.compliance.service import CaseError, ComplianceService, Frozen, Verdict
-from keeper.ledger import Ledger, TransferSpec
+from keeper.ledger import Ledger, TransferSpec, utc
 from keeper.prices import StaticPrices
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -74,7 +74,7 @@ def test_block_opens_case_sar_and_audit_atomically(db: Engine) -> None:
         bodies = [json.loads(b) for b in c.execute(select(AuditRow.body).order_by(AuditRow.seq)).scalars()]
     assert "compliance.screen" in json.dumps(bodies[-1])
     assert case.status == "open" and sar.case_id == v.case_id
-    assert sar.due_at.replace(tzinfo=UTC) == T0 + timedelta(days=30)
+    assert utc(sar.due_at) == T0 + timedelta(days=30)
     assert count(db, AuditRow) - audits == 3  # case opened, SAR drafted, decision
 
 
@@ -133,7 +133,7 @@ def test_case_steps_record_actor_and_time(db: Engine) -> None:
     assert [(st, actor) for st, actor, _, _ in steps] == [
         ("open", "officer-1"), ("assign", "lead"), ("evidence", "officer-2"), ("decide", "officer-2"),
         ("close", "lead")]
-    assert all(at.replace(tzinfo=UTC) == T0 for _, _, at, _ in steps)
+    assert all(utc(at) == T0 for _, _, at, _ in steps)
 
 
 def test_one_hop_exposure_scores_review() -> None:
