@@ -79,3 +79,18 @@ def test_a_copy_is_independent_and_a_read_only_engine_cannot_write(database, tmp
     with engine.connect() as conn:
         assert conn.execute(text("SELECT v FROM t")).scalars().all() == [1]
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_session_server_is_not_on_utc(pg_cluster) -> None:  # noqa: ANN001
+    """Reads must convert timestamptz values, not relabel them: the server's zone says so."""
+    from strongroom_testkit.postgres import SERVER_TIMEZONE
+
+    engine = create_engine(pg_cluster.url())
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW timezone")).scalar_one() == SERVER_TIMEZONE != "UTC"
+            offset = conn.execute(text("SELECT extract(timezone FROM now())")).scalar_one()
+            assert offset != 0
+    finally:
+        engine.dispose()

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from eth_utils import keccak
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
+from keeper.ledger import utc
 from keeper.safetx import store
 from keeper.safetx.chain import BadSignature
 from keeper.safetx.errors import DelegateRefused, UnknownSafe
@@ -88,8 +89,9 @@ def drop_removed_owner(conn: Connection, safe: str, owner: str, audit: AuditFn) 
 
 
 def _aware(value: datetime) -> datetime:
-    """``value`` with its zone (SQLite returns the stored UTC datetimes naive)."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    """``value`` in UTC (SQLite returns the stored UTC datetimes naive; PostgreSQL returns them
+    in the server's timezone, which need not be UTC)."""
+    return utc(value)
 
 
 class SafeDelegates:

@@ -123,16 +123,20 @@ class PostgresCluster:
 
 
 _SHARED: list[PostgresCluster] = []
+# The tests' server runs in a zone that is not UTC (+12:45/+13:45, a calendar day ahead of UTC
+# for half of it): a read that relabels a timestamptz as UTC instead of converting it fails here.
+SERVER_TIMEZONE = "Pacific/Chatham"
 
 
 def shared_cluster() -> PostgresCluster:
-    """This process's one test cluster (fsync off: tests only), started on first use and stopped
+    """This process's one test cluster (fsync off: tests only; server timezone
+    :data:`SERVER_TIMEZONE`), started on first use and stopped
     by :func:`stop_shared_cluster` (tests/conftest.py calls it when the session ends): the
     ``pg_cluster`` fixture and, in the suite's PostgreSQL mode, every product database
     (:func:`strongroom_testkit.dbtemplate.fresh_url`) live in it. Raises RuntimeError with the
     reason when no cluster can be started here."""
     if not _SHARED:
-        cluster = PostgresCluster(fsync=False)
+        cluster = PostgresCluster(fsync=False, settings={"timezone": SERVER_TIMEZONE})
         cluster.start()
         _SHARED.append(cluster)
     return _SHARED[0]
