@@ -98,7 +98,9 @@ def serve_postgres(exits: contextlib.ExitStack, check: bool) -> str:
     if started:
         exits.callback(cluster.stop)
     url = cluster.create_database("strongroom_check" if check else "strongroom_run", fresh=True)
-    os.environ["STRONGROOM_DB_URL"] = url  # the services this run starts inherit it
+    from keeper.config import environment
+
+    os.environ.update(environment(database_url=url))  # the services this run starts inherit it
     print(f"  postgres          {url}  ({'started' if started else 'already running'}; "
           f"data {cluster.data}, WAL archived to {settings.backup_dir / 'wal'})", flush=True)
     return url

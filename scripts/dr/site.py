@@ -20,7 +20,7 @@ from typing import IO
 
 import httpx
 
-from keeper.config import ROOT
+from keeper.config import ROOT, environment
 
 
 @dataclass
@@ -128,8 +128,7 @@ class Site:
 
     def env(self) -> dict[str, str]:
         """The children's environment: the site's database and data folder."""
-        return {**os.environ, "STRONGROOM_DB_URL": self.db_url,
-                "STRONGROOM_DATA": str(self.folder / "app")}
+        return {**os.environ, **environment(database_url=self.db_url, data_dir=self.folder / "app")}
 
     def start(self) -> Site:
         """Start the API (if any) and the writer, not waiting for them."""
