@@ -37,6 +37,7 @@ from keeper.config import Settings
 from keeper.console import AUDITOR, COMPLIANCE, User
 from keeper.deployments import read_deployment
 from keeper.forensics import MAX_DEPTH, StoredAlert, Trace, TraceLimits, known_labels, stored_alerts, trace
+from keeper.ledger import utc
 from keeper.recon.figures import format_cents
 
 router = page_router(prefix="/compliance")
@@ -55,11 +56,6 @@ _CASE, _MOV, _REP, _APR = (CaseRow.__table__, MovementRow.__table__, ReportRow._
 def actor(user: User) -> str:
     """The actor name of a console user in the domains' records (as the core audits it)."""
     return f"console:{user.login}"
-
-
-def utc(at: datetime | None) -> datetime | None:
-    """``at`` as an aware UTC time (SQLite hands naive UTC times back)."""
-    return None if at is None else (at if at.tzinfo else at.replace(tzinfo=UTC))
 
 
 # ---- reads of the compliance tables (to move into keeper.compliance) ---------------------------

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from keeper.audit import record_in
 from keeper.console.models import ConsoleSession, ConsoleUser
 from keeper.console.users import User, _user
+from keeper.ledger import utc
 
 ABSOLUTE_HOURS = 8
 TOUCH_EVERY = timedelta(seconds=30)  # last_seen is written at most this often per session
@@ -36,10 +37,6 @@ class Active:
     user: User
     csrf_token: str
     id_hash: str
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def revoke_all(conn: Connection, user_id: int, now: datetime) -> int:
@@ -85,7 +82,7 @@ class SessionStore:
                 .where(S.c.id_hash == h)).first()
         if row is None or row.revoked_at is not None or row.disabled:
             return None
-        last, created = _aware(row.last_seen), _aware(row.created_at)
+        last, created = utc(row.last_seen), utc(row.created_at)
         if now - last > self.idle or now - created > self.lifetime:
             return None
         if now - last > TOUCH_EVERY:

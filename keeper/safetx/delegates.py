@@ -75,7 +75,7 @@ def active_delegators(conn: Connection, safe: str, owners: Sequence[str], delega
     rows = conn.execute(select(D.c.delegator, D.c.expiry_date).where(
         D.c.delegate == delegate, D.c.delegator.in_(list(owners)),
         or_(D.c.safe == safe, D.c.safe.is_(None))).order_by(D.c.id)).all()
-    return [r.delegator for r in rows if r.expiry_date is None or _aware(r.expiry_date) > now]
+    return [r.delegator for r in rows if r.expiry_date is None or utc(r.expiry_date) > now]
 
 
 def drop_removed_owner(conn: Connection, safe: str, owner: str, audit: AuditFn) -> int:
@@ -86,12 +86,6 @@ def drop_removed_owner(conn: Connection, safe: str, owner: str, audit: AuditFn) 
         audit(conn, "keeper", "safetx.delegate_owner_removed", {"safe": safe, "owner": owner},
               {"removed": gone})
     return gone
-
-
-def _aware(value: datetime) -> datetime:
-    """``value`` in UTC (SQLite returns the stored UTC datetimes naive; PostgreSQL returns them
-    in the server's timezone, which need not be UTC)."""
-    return utc(value)
 
 
 class SafeDelegates:
@@ -185,7 +179,7 @@ class SafeDelegates:
                                 .limit(limit).offset(offset)).all()
         return int(count), [DelegateRecord(r.safe, r.delegate, r.delegator, r.label,
                                            None if r.expiry_date is None
-                                           else _aware(r.expiry_date)) for r in rows]
+                                           else utc(r.expiry_date)) for r in rows]
 
     # ------------------------------------------------------------------ checks
     def _check_delegator(self, safe: str | None, delegator: str) -> None:

@@ -39,6 +39,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keeper.audit import record_in
+from keeper.ledger import utc
 from keeper.ledger.db import WRITE
 from keeper.treasury.moves import Holding, Move, MoveExecutor, TierTarget
 from keeper.treasury.rebalance.costs import CostModel
@@ -140,7 +141,7 @@ class Rebalancer:
         q = (select(D.c.asset, func.max(D.c.created_at))
              .where(D.c.action == "rebalance", D.c.dry_run.is_(False)).group_by(D.c.asset))
         with self.engine.connect() as conn:
-            return {a for a, at in conn.execute(q) if _aware(at) > since}
+            return {a for a, at in conn.execute(q) if utc(at) > since}
 
     def last_decisions(self) -> dict[str, dict[str, Any]]:
         """Each asset's latest decision (see :func:`last_decisions`)."""
@@ -231,10 +232,7 @@ def last_decisions(engine: Engine) -> dict[str, dict[str, Any]]:
     q = select(D).join(latest, D.c.id == latest.c.id)
     with engine.connect() as conn:
         return {r.asset: {**json.loads(r.decision), "run_key": r.run_key,
-                          "dry_run": bool(r.dry_run), "at": _aware(r.created_at).isoformat()}
+                          "dry_run": bool(r.dry_run), "at": utc(r.created_at).isoformat()}
                 for r in conn.execute(q)}
 
 
-def _aware(at: datetime) -> datetime:
-    """SQLite returns naive datetimes: they were written in UTC."""
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
