@@ -44,6 +44,7 @@ from keeper.compliance.rules_engine import (
 )
 from keeper.compliance.screening.addresses import normalise_address
 from keeper.compliance.screening.screener import Screener
+from keeper.ledger.db import WRITE
 
 SAR_FILING_DAYS = 30
 ACTOR = "compliance"
@@ -278,7 +279,7 @@ class ComplianceService(FourEyes):
         """A case step's transaction, a writer from its first read (SQLite ``BEGIN IMMEDIATE``):
         a deferred one read, then failed at once with "database is locked" when another
         connection (the audit writer, a job) committed between its read and its write."""
-        with self.engine.connect().execution_options(ledger_write=True) as conn, conn.begin():
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             yield conn
 
     @contextmanager
@@ -287,7 +288,7 @@ class ComplianceService(FourEyes):
         client run one after another, so each sliding window sees every earlier movement.
         SQLite: ``BEGIN IMMEDIATE`` (the database's write lock); PostgreSQL: transaction-scoped
         advisory locks keyed by the client ids, taken in key order (no deadlock between batches)."""
-        with self.engine.connect().execution_options(ledger_write=True) as conn, conn.begin():
+        with self._write() as conn:
             if conn.dialect.name == "postgresql":
                 keys = sorted({_lock_key(c) for c in client_ids})
                 conn.execute(

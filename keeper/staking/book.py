@@ -261,14 +261,11 @@ class Book:
                                f"unbonding: {req.slashed}); client {client!r} booked what was "
                                "paid", f"staking_claim_short:{ev.key}"))
         left = self.staked_balance.get(client, 0)  # the client's share-math rounding
-        if client != UNATTRIBUTED and left < 0:
-            # paid more than booked: the pool's rounding moved value to this request after it
-            # was booked (e.g. a claim before it raised the queue's price by a wei), and that
-            # gain went to the remainder as it arose: it comes back from there
-            post(self.acc.remainder, self.acc.staked(client), -left)
-            self.staked_balance[client] = 0
-            out.remainder += left
-        elif client != UNATTRIBUTED and left > 0 and not self.model.client_open(client):
+        # left < 0: paid more than booked; the pool's rounding moved value to this request after
+        # it was booked (e.g. a claim before it raised the queue's price by a wei), and that gain
+        # went to the remainder as it arose: it comes back from there (post swaps the sides).
+        # left > 0 once the client has nothing open: the rounding left over goes to the remainder
+        if client != UNATTRIBUTED and (left < 0 or (left > 0 and not self.model.client_open(client))):
             post(self.acc.staked(client), self.acc.remainder, left)
             self.staked_balance[client] = 0
             out.remainder += left
