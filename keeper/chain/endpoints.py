@@ -146,10 +146,14 @@ class FailoverProvider(JSONBaseProvider):
         head = ep.provider.make_request(RPCEndpoint("eth_blockNumber"), [])
         if "error" in head:
             return f"eth_blockNumber failed: {head['error']}"
-        if int(head["result"], 16) < self.floor:
-            return f"head {int(head['result'], 16)} is behind block {self.floor}"
+        if (behind := self._behind(int(head["result"], 16))) is not None:
+            return behind
         ep.admitted = True
         return None
+
+    def _behind(self, head: int) -> str | None:
+        """Why a node whose head is ``head`` is behind the cursor, else None."""
+        return f"head {head} is behind block {self.floor}" if head < self.floor else None
 
     def _use(self, ep: Endpoint) -> None:
         with self._lock:
@@ -193,9 +197,7 @@ class FailoverProvider(JSONBaseProvider):
         def check(resp: Any) -> str | None:
             reason = _broken(resp)
             if reason is None and method == "eth_blockNumber" and "result" in resp:
-                head = int(resp["result"], 16)
-                if head < self.floor:
-                    reason = f"head {head} is behind block {self.floor}"
+                reason = self._behind(int(resp["result"], 16))
             return reason
 
         return self._call(method, lambda p: p.make_request(method, params), check)
@@ -223,30 +225,15 @@ class FailoverProvider(JSONBaseProvider):
                                     f"({'; '.join(failures)})")
         return next((a for a in answers if "result" in a), answers[0])
 
-    def is_connected(self, show_traceback: bool = False) -> bool:
-        """Whether some endpoint answers."""
-        try:
-            return "result" in self.make_request(RPCEndpoint("web3_clientVersion"), [])
-        except NoHealthyEndpointError:
-            if show_traceback:
-                raise
-            return False
-
-
-def failover_web3(urls: Sequence[str], chain_id: int | None = None, *, timeout: float = 10.0,
-                  retry_after: float = RETRY_AFTER_S) -> Web3:
-    """A :class:`~web3.Web3` over :class:`FailoverProvider` (``urls`` by preference)."""
-    return Web3(FailoverProvider(urls, chain_id=chain_id, timeout=timeout,
-                                 retry_after=retry_after))
-
 
 def web3_from_settings(settings: Any, chain_id: int | None = None, *,
                        timeout: float = 10.0) -> Web3:
-    """The keeper's Web3: ``settings.rpc_url`` then ``settings.rpc_fallback_urls``, every one
-    on ``chain_id`` (default ``settings.chain_id``)."""
+    """The keeper's Web3 over a :class:`FailoverProvider`: ``settings.rpc_url`` then
+    ``settings.rpc_fallback_urls``, every one on ``chain_id`` (default ``settings.chain_id``).
+    (``is_connected`` is web3's own: a failure of every endpoint is an ``OSError``.)"""
     urls = [settings.rpc_url, *getattr(settings, "rpc_fallback_urls", ())]
-    return failover_web3(urls, settings.chain_id if chain_id is None else chain_id,
-                         timeout=timeout)
+    return Web3(FailoverProvider(urls, chain_id=settings.chain_id if chain_id is None else chain_id,
+                                 timeout=timeout))
 
 
 def switches(w3: Any) -> int:
@@ -261,10 +248,8 @@ def note_floor(w3: Any, block: int) -> None:
         note(block)
 
 
-def refuse_endpoint(w3: Any, reason: str) -> bool:
-    """Rest ``w3``'s endpoint in use; False when the provider is a single node (nothing to do)."""
+def refuse_endpoint(w3: Any, reason: str) -> None:
+    """Rest ``w3``'s endpoint in use (nothing to do for a single-node provider)."""
     refuse = getattr(w3.provider, "refuse", None)
-    if refuse is None:
-        return False
-    refuse(reason)
-    return True
+    if refuse is not None:
+        refuse(reason)
