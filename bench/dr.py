@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from keeper.ledger import Ledger, TransferSpec, client_postings, make_engine, upgrade  # noqa: E402
+from keeper.ledger import Ledger, TransferSpec, upgrade  # noqa: E402
 from scripts.dr import sqlite_backup  # noqa: E402
-from scripts.dr.drill import Outcome, run_drill, table  # noqa: E402
+from scripts.dr.drill import Outcome, missing_acks, run_drill, table  # noqa: E402
 
 
 def sqlite_rpo(folder: Path, interval_s: float, prefill: int, rate: float) -> tuple[Outcome, float, float]:
@@ -72,12 +72,7 @@ def sqlite_rpo(folder: Path, interval_s: float, prefill: int, rate: float) -> tu
             t.join()
     acked = {t: at for t, at in acks.items() if at <= lost_at}
     last = [snap for end, snap in done if end <= lost_at][-1]
-    engine = make_engine(f"sqlite:///{last.folder / 'run' / 'strongroom.db'}")
-    try:
-        held = client_postings(engine, acked)
-    finally:
-        engine.dispose()
-    lost = [acked[t] for t in acked if t not in held]
+    lost = [acked[t] for t in missing_acks(f"sqlite:///{last.folder / 'run' / 'strongroom.db'}", acked)]
     restore_started = time.monotonic()  # RTO: copy the snapshot back, post again
     sqlite_backup.restore(folder / "restored", last)
     with Ledger(f"sqlite:///{folder / 'restored' / 'run' / 'strongroom.db'}",

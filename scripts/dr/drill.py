@@ -26,7 +26,7 @@ import contextlib
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +67,7 @@ def seed_client(url: str) -> tuple[str, str]:
         return client.id, key.api_key
 
 
-def missing_acks(url: str, acks: dict[str, tuple[float, int]]) -> list[str]:
+def missing_acks(url: str, acks: Mapping[str, object]) -> list[str]:
     """The acknowledged transfer ids that ``url``'s ledger does not hold."""
     from keeper.ledger import client_postings, make_engine
 

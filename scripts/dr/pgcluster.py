@@ -55,7 +55,7 @@ def run_pg(*args: object, check: bool = True) -> subprocess.CompletedProcess[str
     done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                           check=False)
     if check and done.returncode != 0:
-        raise RuntimeError(f"{Path(cmd[-1] if _as_root() else cmd[0]).name}: "
+        raise RuntimeError(f"{Path(str(args[0])).name}: "
                            f"{' '.join(map(str, args[:2]))} failed ({done.returncode}): "
                            f"{done.stderr.strip()[-1500:]}")
     return done
@@ -197,13 +197,6 @@ class Cluster:
         while any(alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.01)
         return len(pids)
-
-    def remove(self) -> None:
-        """Stop (immediate) and delete the data directory and log."""
-        if self.running():
-            run_pg(PG_BIN / "pg_ctl", "stop", "-D", self.data, "-m", "immediate", "-w")
-        shutil.rmtree(self.data, ignore_errors=True)
-        self.log.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ replication
     def base_backup(self, target: Path, *, standby: bool = False, no_sync: bool = False) -> None:

@@ -28,8 +28,6 @@ class AckLog:
     """Acknowledged transfers read from a writer's output: id -> (monotonic time, latency µs)."""
 
     acks: dict[str, tuple[float, int]] = field(default_factory=dict)
-    errors: int = 0
-    ready: threading.Event = field(default_factory=threading.Event)
     first_ack: threading.Event = field(default_factory=threading.Event)
 
     def follow(self, stream: IO[str]) -> threading.Thread:
@@ -41,10 +39,6 @@ class AckLog:
                 if parts[:1] == ["ack"] and len(parts) == 3:
                     self.acks[parts[1]] = (time.monotonic(), int(parts[2]))
                     self.first_ack.set()
-                elif parts[:1] == ["ready"]:
-                    self.ready.set()
-                elif parts[:1] == ["err"]:
-                    self.errors += 1
 
         thread = threading.Thread(target=read, name="acks", daemon=True)
         thread.start()
@@ -74,8 +68,6 @@ class Reader:
     api_key: str
     interval_s: float = SLOW_S
     ok_at: list[float] = field(default_factory=list)
-    failed: int = 0
-    limited: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> threading.Thread:
@@ -90,10 +82,6 @@ class Reader:
                         status = 0
                     if status == 200:
                         self.ok_at.append(time.monotonic())
-                    elif status == 429:
-                        self.limited += 1
-                    else:
-                        self.failed += 1
                     self._stop.wait(self.interval_s)
 
         thread = threading.Thread(target=poll, name="reader", daemon=True)
