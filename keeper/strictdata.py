@@ -4,7 +4,7 @@
   strict types (no floats, booleans or numeric strings where integers are meant), frozen.
 * :func:`faults`: a :class:`pydantic.ValidationError` as one line naming *every* bad field.
 * :func:`decode`: JSON text to data with nesting deeper than ``max_depth`` refused *before*
-  decoding (:func:`keeper.jsonsafe.json_depth`: where a library raised the recursion limit, as
+  decoding (:func:`keeper.jsonsafe.too_deep`: where a library raised the recursion limit, as
   py_ecc does, a hostile ``[[[[...`` would crash the C decoder), duplicate keys and
   NaN/Infinity refused.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from keeper.jsonsafe import json_depth
+from keeper.jsonsafe import too_deep
 
 MAX_DEPTH = 16
 
@@ -50,7 +50,7 @@ def decode(text: str, max_depth: int = MAX_DEPTH) -> Any:
     """Decode JSON ``text``; :class:`ValueError` (saying why) for nesting deeper than
     ``max_depth``, a duplicate key, NaN/Infinity or malformed JSON."""
     try:
-        if json_depth(text) > max_depth:  # before the C decoder can overflow the stack
+        if too_deep(text, max_depth):  # before the C decoder can overflow the stack
             raise ValueError(f"nesting deeper than {max_depth} levels")
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
     except RecursionError as exc:

@@ -7,7 +7,6 @@ deposits are credited, and withdrawals confirmed, once they have ``confirmations
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
 
@@ -17,8 +16,6 @@ from scripts.services.common.worker import ServiceWorker
 from scripts.services.partner.chain import PartnerChain
 from scripts.services.partner.reports import tx_json
 from scripts.services.partner.store import Store
-
-log = logging.getLogger("partner.worker")
 
 
 def _event(row: dict[str, Any]) -> dict[str, Any]:
