@@ -28,7 +28,7 @@ How to add a page (e.g. ``api/console/treasury.py``)
    ``{% include "csrf.html" %}`` inside (the hidden field ``csrf_token``); htmx requests carry
    the ``X-CSRF-Token`` header from ``<body hx-headers>`` automatically. Forms must work
    without JavaScript (a POST answers a redirect 303 or a page).
-5. Audit: domain services audit their own changes (pass ``actor=f"console:{user.login}"``
+5. Audit: domain services audit their own changes (pass ``actor=user.actor``
    where they take one); for anything else (a download, a refusal worth keeping) call
    ``audit(request, "console.<what>", params, result)``. Every request is also recorded by
    ``api/audit.py`` with the actor ``console:<login>``.

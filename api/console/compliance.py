@@ -53,11 +53,6 @@ _CASE, _MOV, _REP, _APR = (CaseRow.__table__, MovementRow.__table__, ReportRow._
                            ApprovalRow.__table__)
 
 
-def actor(user: User) -> str:
-    """The actor name of a console user in the domains' records (as the core audits it)."""
-    return f"console:{user.login}"
-
-
 # ---- reads of the compliance tables (to move into keeper.compliance) ---------------------------
 @dataclass(frozen=True)
 class CaseSummary:
@@ -327,7 +322,7 @@ def _case_page(request: Request, user: User, view: CaseView, *, done: str | None
               "max_nodes": CONSOLE_TRACE.max_nodes, "start": ""}
     return render(request, "compliance/case.html", {
         "v": view, "done": done, "error": error, "can_act": COMPLIANCE in user.roles,
-        "me": actor(user), "now": datetime.now(UTC), "q": q}, status_code=status_code)
+        "me": user.actor, "now": datetime.now(UTC), "q": q}, status_code=status_code)
 
 
 def _act(request: Request, user: User, case_id: int, what: str, step: Any) -> Response:
@@ -354,7 +349,7 @@ def assign(request: Request, user: Officer, case_id: CaseId, assignee: Login = "
     def step() -> None:
         if not assignee.strip():
             raise CaseError("name the officer to assign")
-        _service(request).assign(case_id, actor(user), assignee.strip())
+        _service(request).assign(case_id, user.actor, assignee.strip())
     return _act(request, user, case_id, "assigned", step)
 
 
@@ -366,8 +361,8 @@ def escalate(request: Request, user: Officer, case_id: CaseId, to: Login = "",
         if not reason.strip() or not to.strip():
             raise CaseError("escalating needs the officer escalated to and a reason")
         svc = _service(request)
-        svc.add_evidence(case_id, actor(user), {"escalation": reason.strip(), "to": to.strip()})
-        svc.assign(case_id, actor(user), to.strip())
+        svc.add_evidence(case_id, user.actor, {"escalation": reason.strip(), "to": to.strip()})
+        svc.assign(case_id, user.actor, to.strip())
     return _act(request, user, case_id, "escalated", step)
 
 
@@ -380,7 +375,7 @@ def decide(request: Request, user: Officer, case_id: CaseId,
     def step() -> None:
         if not note.strip():
             raise CaseError("a note is required for a decision")
-        result.append(_service(request).decide(case_id, actor(user), outcome, note.strip()))
+        result.append(_service(request).decide(case_id, user.actor, outcome, note.strip()))
     response = _act(request, user, case_id, "decided", step)
     if result and result[0] is not None:
         return RedirectResponse(f"/console/compliance/cases/{case_id}?done=proposed", 303)
@@ -396,16 +391,16 @@ def proposal(request: Request, user: Officer, case_id: CaseId,
     svc = _service(request)
     if verdict == "approve":
         return _act(request, user, case_id, "approved",
-                    lambda: svc.approve(proposal_id, actor(user)))
+                    lambda: svc.approve(proposal_id, user.actor))
     return _act(request, user, case_id, "rejected",
-                lambda: svc.reject(proposal_id, actor(user), note.strip()))
+                lambda: svc.reject(proposal_id, user.actor, note.strip()))
 
 
 @router.post("/cases/{case_id}/close")
 def close(request: Request, user: Officer, case_id: CaseId, reason: Text = "") -> Response:
     """Close with a reason (:func:`close_case`)."""
     return _act(request, user, case_id, "closed",
-                lambda: close_case(_service(request), case_id, actor(user), reason))
+                lambda: close_case(_service(request), case_id, user.actor, reason))
 
 
 @router.post("/cases/{case_id}/reports/{report_id}/file")
@@ -418,7 +413,7 @@ def file_report(request: Request, user: Officer, case_id: CaseId,
             raise CaseError("the regulator's reference is required")
         if report_id not in {r.id for r in reports(engine_of(request), case_id=case_id)}:
             raise KeyError(f"no report {report_id} in case {case_id}")
-        sar_reports.mark_filed(engine_of(request), report_id, actor(user), reference.strip())
+        sar_reports.mark_filed(engine_of(request), report_id, user.actor, reference.strip())
     return _act(request, user, case_id, "filed", step)
 
 

@@ -109,7 +109,7 @@ async def current_session(request: Request) -> Active | None:
     request.state.console_active = active
     if active is not None:
         request.state.console_user = active.user
-        setattr(request.state, ACTOR_STATE, f"console:{active.user.login}")
+        setattr(request.state, ACTOR_STATE, active.user.actor)
     return active
 
 
@@ -213,7 +213,7 @@ def audit(request: Request, operation: str, params: Any, result: Any = None) -> 
     (``console:<login>``): for console actions that a domain service does not audit itself
     (downloads, failed logins). Operations are ``console.<what>``."""
     user = getattr(request.state, "console_user", None)
-    actor = f"console:{user.login}" if user is not None else "anonymous"
+    actor = user.actor if user is not None else "anonymous"
     with engine_of(request).connect().execution_options(ledger_write=True) as conn, \
             conn.begin():
         record_in(conn, actor, operation, params, result)

@@ -135,7 +135,7 @@ def confirm_pasted(request: Request, user: SignerUser, safe_tx_hash: HashPath,
     h = safe_tx_hash.lower()
     try:
         raw = _signature({"signature": signature.strip()})
-        get_safetx(request).confirm(h, raw, actor=f"console:{user.login}")
+        get_safetx(request).confirm(h, raw, actor=user.actor)
     except (BadInputError, SafeTxError) as exc:
         return _tx_page(request, user, h, error=str(exc), status=400)
     return _confirmed(h)
@@ -152,7 +152,7 @@ async def confirm_with_hsm(request: Request, user: SignerUser, safe_tx_hash: Has
                 user.owner_address:
             raise HTTPException(403, "your login is not linked to the HSM signing key's owner")
         sig = keyring_of(request).sign_eip712_hash(HSM_KEY, bytes.fromhex(h[2:]))
-        get_safetx(request).confirm(h, sig, actor=f"console:{user.login}")
+        get_safetx(request).confirm(h, sig, actor=user.actor)
 
     try:
         await run_in_threadpool(sign)

@@ -36,7 +36,6 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import NoResultFound
 
 from api.console.charts import Bar, Drift, bar_chart, bps, drift_chart
-from api.console.compliance import actor
 from api.console.core import audit, engine_of, page_router, render, require
 from api.routes.health import FollowerLag, health
 from keeper.audit import record_in
@@ -309,9 +308,9 @@ def resolve(request: Request, user: Officer, break_id: Annotated[int, Path(ge=1,
             note: Annotated[str, Form(max_length=4000)] = "") -> Response:
     """Resolve an open break with a note (the book's rule; refused: 409, nothing changed)."""
     engine = engine_of(request)
-    book = BreakBook(engine, resolvers={actor(user)}, audit=record_in)
+    book = BreakBook(engine, resolvers={user.actor}, audit=record_in)
     try:
-        book.resolve(break_id, actor(user), note)
+        book.resolve(break_id, user.actor, note)
     except ReconError as exc:
         return _index(request, user, error=str(exc), status_code=409)
     return RedirectResponse("/console/treasury/?done=resolved", status_code=303)

@@ -65,7 +65,7 @@ class SessionStore:
                                              S.c.revoked_at.is_(None)).values(revoked_at=now))
             conn.execute(insert(S).values(id_hash=_digest(sid), user_id=user.id, csrf_token=csrf,
                                           created_at=now, last_seen=now, revoked_at=None))
-            record_in(conn, f"console:{user.login}", "console.login", {"address": address[:64]},
+            record_in(conn, user.actor, "console.login", {"address": address[:64]},
                       {"roles": sorted(user.roles)})
         return sid, csrf
 
@@ -99,4 +99,4 @@ class SessionStore:
         with self.engine.connect().execution_options(ledger_write=True) as conn, conn.begin():
             conn.execute(update(S).where(S.c.id_hash == active.id_hash)
                          .values(revoked_at=self.clock()))
-            record_in(conn, f"console:{active.user.login}", "console.logout", {}, None)
+            record_in(conn, active.user.actor, "console.logout", {}, None)

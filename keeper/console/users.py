@@ -51,6 +51,12 @@ class User:
     disabled: bool
 
     @property
+    def actor(self) -> str:
+        """Who this login is in every audit and domain record (``console:<login>``; a login is
+        at most 56 characters so this fits the 64-character actor columns)."""
+        return f"console:{self.login}"
+
+    @property
     def is_client(self) -> bool:
         """A client login (its own data only), not staff."""
         return CLIENT in self.roles
