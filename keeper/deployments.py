@@ -116,6 +116,11 @@ class Deployment:
         """The Vault's address, or None when the record names none (yet)."""
         return self.addresses.get("vault")
 
+    def names_by_address(self) -> dict[str, str]:
+        """Our contracts (vault, multisigs, ...) by address: name (labelled ``own:<name>`` in
+        fund-flow traces)."""
+        return {address: name for name, address in self.addresses.items()}
+
     def address(self, name: str) -> str:
         """Address of the contract recorded as ``name``; KeyError naming the known ones."""
         try:

@@ -188,7 +188,7 @@ def trace_starts(movement: dict[str, Any] | None,
 def own_wallets(settings: Settings) -> dict[str, str]:
     """Our deployed contracts (address -> name), labelled ``own:<name>`` in traces."""
     deployment = read_deployment(settings.deployments_dir, settings.chain_id)
-    return {} if deployment is None else {a: n for n, a in deployment.addresses.items()}
+    return {} if deployment is None else deployment.names_by_address()
 
 
 def case(service: ComplianceService, case_id: int, *, own: dict[str, str] | None = None,

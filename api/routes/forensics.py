@@ -172,7 +172,7 @@ def get_trace(
     """The movements out of / into the start within the bounds, labelled addresses marked."""
     if (address is None) == (tx is None):
         raise HTTPException(422, "give exactly one of address and tx")
-    own = {} if deployment is None else {a: n for n, a in deployment.addresses.items()}
+    own = {} if deployment is None else deployment.names_by_address()
     result = trace(engine, address or tx or "", known_labels(engine, own), direction=direction.value,
                    limits=TraceLimits(depth, fanout, max_nodes))
     if format is TraceFormat.json:

@@ -67,7 +67,7 @@ def _own_wallets() -> dict[str, str]:
 
     settings = load_settings()
     record = read_deployment(settings.deployments_dir, settings.chain_id)
-    return {} if record is None else {a: name for name, a in record.addresses.items()}
+    return {} if record is None else record.names_by_address()
 
 
 def _alerts(args: argparse.Namespace, engine: Engine) -> int:
