@@ -18,7 +18,7 @@ from keeper.assets import token_addresses
 from keeper.config import Settings
 from keeper.deployments import Deployment, deployment_path
 from keeper.ledger import Kind, Ledger, TransferSpec
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 BIG = 2**53 + 1  # first integer a JSON double cannot hold
 VAULT = "0x1111111111111111111111111111111111111111"
@@ -66,8 +66,7 @@ class World:
 
 def build_world(data_dir: Path) -> World:
     """Migrate a fresh SQLite database and fill it with two clients' keys and postings."""
-    url = fresh_url(data_dir / 'strongroom.db')
-    migrate_fresh(url)
+    url = fresh_url(data_dir / 'strongroom.db', migrated=True)
     lg = Ledger(url, group_commit=False)
     try:
         with Session(lg.engine) as s:

@@ -22,7 +22,7 @@ from keeper.deployments import Deployment
 from keeper.jobs import JOBS, KeeperJobs
 from keeper.roles import VaultRole
 from scripts.deployments import deploy_system, derived_signer, exec_multisig, local_config
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 CLIENT_REF = b"\x07" * 32
 COLD_OWNERS, WARM_OWNERS = (1, 2, 3), (6, 7)  # a quorum of each
@@ -122,8 +122,7 @@ def tier_world(accounts: Any, chain: Any, tmp_path: Path) -> TierWorld:
     chain.provider.set_balance(timelock, 10**20)
     vault.setRoles(accounts[0].address, VaultRole.CUSTOMER | VaultRole.TREASURY,
                    sender=accounts[timelock])
-    url = fresh_url(tmp_path / 'keeper.db')
-    migrate_fresh(url)
+    url = fresh_url(tmp_path / 'keeper.db', migrated=True)
     (tmp_path / "prices.json").write_text(json.dumps({
         "as_of": datetime.now(UTC).isoformat(), "prices": {"ETH": 300_000, "BTC": 9_000_000}}))
     settings = Settings(data_dir=tmp_path, database_url=url, rpc_url=str(chain.provider.uri),

@@ -20,7 +20,7 @@ from keeper.config import Settings
 from keeper.deployments import Deployment
 from keeper.jobs import KeeperJobs
 from keeper.keys.secrets import write_secret_file
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 
 def test_no_channel_settings_means_no_extra_channel(tmp_path) -> None:
@@ -89,8 +89,7 @@ def test_dispatcher_retries_as_configured(tmp_path, ledger) -> None:
 
 
 def test_keeper_jobs_take_lease_and_alerting_from_settings(tmp_path, receiver) -> None:
-    url = fresh_url(tmp_path / 'keeper.db')
-    migrate_fresh(url)
+    url = fresh_url(tmp_path / 'keeper.db', migrated=True)
     write_secret_file(tmp_path / "secrets" / WEBHOOK_SECRET_FILE, receiver.secret.decode())
     settings = Settings(data_dir=tmp_path, database_url=url, rpc_url="http://127.0.0.1:9",
                         jobs_lease_seconds=12.0, alert_webhook_url=receiver.url,

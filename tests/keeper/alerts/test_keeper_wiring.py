@@ -9,12 +9,11 @@ from keeper.alerts import WebhookChannel
 from keeper.config import Settings
 from keeper.deployments import Deployment
 from keeper.jobs import KeeperJobs, recorded_runs
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 
 def test_an_escalated_job_failure_is_delivered_by_the_scheduled_dispatch(tmp_path, receiver):
-    url = fresh_url(tmp_path / 'keeper.db')
-    migrate_fresh(url)
+    url = fresh_url(tmp_path / 'keeper.db', migrated=True)
     dead = Settings(data_dir=tmp_path, database_url=url, rpc_url="http://127.0.0.1:9",
                     confirmations=2)
     audited: list[tuple[str, str]] = []

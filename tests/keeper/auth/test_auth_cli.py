@@ -13,7 +13,7 @@ import keeper.auth as auth
 import keeper.clients as clients
 from keeper.auth.__main__ import main
 from keeper.ledger import Ledger
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 
 def _field(out: str, name: str) -> str:
@@ -23,8 +23,7 @@ def _field(out: str, name: str) -> str:
 
 def test_cli_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture[str]) -> None:
-    url = fresh_url(tmp_path / 'cli.db')
-    migrate_fresh(url)
+    url = fresh_url(tmp_path / 'cli.db', migrated=True)
     monkeypatch.setenv("STRONGROOM_DATA", str(tmp_path))
     monkeypatch.setenv("STRONGROOM_DB_URL", url)
     lg = Ledger(url, group_commit=False)

@@ -11,7 +11,7 @@ from keeper.audit.models import AuditRow
 from keeper.chain import events as ev
 from keeper.chain.postings import Mapper, audit_records
 from keeper.ledger import Ledger, make_engine
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 VAULT = "0x" + "aa" * 20
 
@@ -27,8 +27,7 @@ def deposit(ref: int, amount: int, index: int) -> dict:
 
 
 def test_one_record_per_group_with_its_transfers_and_alerts(tmp_path) -> None:
-    url = fresh_url(tmp_path / 'k.db')
-    migrate_fresh(url)
+    url = fresh_url(tmp_path / 'k.db', migrated=True)
     lg = Ledger(url, group_commit=False)
     try:
         lg.register_client_ref("0x" + word(1), "alice")

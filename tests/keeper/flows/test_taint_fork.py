@@ -14,15 +14,14 @@ from keeper.compliance import ComplianceService, LabelledAddressRisk, RuleSet
 from keeper.flows.taint import deposit_sources, tainted_sources
 from keeper.ledger import Ledger
 from scripts import deployments as dep
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 pytestmark = pytest.mark.fork
 
 
 def test_a_depositor_labelled_later_taints_the_clients_coins(project: Any, w3: Any,
                                                              accounts: Any, tmp_path: Any) -> None:
-    url = fresh_url(tmp_path / 'taint.db')
-    migrate_fresh(url)
+    url = fresh_url(tmp_path / 'taint.db', migrated=True)
     ledger = Ledger(url, group_commit=False)
     try:
         vault, _ = dep.deploy_open_vault(project, accounts[0], accounts[2])

@@ -15,7 +15,7 @@ from keeper.forensics import stored_alerts
 from keeper.jobs import JobRun, KeeperJobs
 from scripts.deployments import deploy_system, local_config
 from strongroom_testkit.anvil import mine
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 from strongroom_testkit.forensics import mint_usdc
 
 pytestmark = pytest.mark.fork
@@ -26,8 +26,7 @@ def test_jobs_mirror_the_deployment_and_alert_fan_in_except_into_our_vault(
         accounts, chain, usdc, tmp_path, rpc_url, w3):
     system = Deployment.from_json(deploy_system(accounts[0], local_config(),
                                                 path=tmp_path / "deployments.json"))
-    url = fresh_url(tmp_path / 'keeper.db')
-    migrate_fresh(url)
+    url = fresh_url(tmp_path / 'keeper.db', migrated=True)
     host = KeeperJobs(Settings(data_dir=tmp_path, database_url=url, rpc_url=rpc_url,
                                confirmations=2), system)
     try:

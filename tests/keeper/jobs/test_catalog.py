@@ -42,10 +42,8 @@ def test_the_catalog_names_are_unique_and_resolve():
 
 
 def test_a_changed_definition_replaces_the_stored_job_and_a_dropped_one_is_removed(tmp_path):
-    from strongroom_testkit.dbtemplate import migrate_fresh
 
-    url = fresh_url(tmp_path / 'c.db')
-    migrate_fresh(url)
+    url = fresh_url(tmp_path / 'c.db', migrated=True)
     ledger = Ledger(url, group_commit=False)
     try:
         first = JobScheduler(ledger, [JobDef("a", F, every=60), JobDef("b", F, every=60)],

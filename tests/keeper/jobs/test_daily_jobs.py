@@ -21,7 +21,7 @@ from keeper.deployments import Deployment
 from keeper.jobs import JOBS, KeeperJobs
 from keeper.jobs.scheduler import JobRun
 from keeper.keys.secrets import write_secret_file
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 from strongroom_testkit.services import make_atlas
 
 SLOT = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -33,8 +33,7 @@ __end__,1
 
 
 def _jobs(tmp_path: Path, **settings: object) -> KeeperJobs:
-    url = fresh_url(tmp_path / 'keeper.db')
-    migrate_fresh(url)
+    url = fresh_url(tmp_path / 'keeper.db', migrated=True)
     (tmp_path / "prices.json").write_text(json.dumps(
         {"as_of": datetime.now(UTC).isoformat(), "prices": {"ETH": 300_000, "BTC": 9_000_000}}))
     return KeeperJobs(Settings(data_dir=tmp_path, database_url=url, rpc_url="http://127.0.0.1:9",

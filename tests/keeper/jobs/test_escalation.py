@@ -7,15 +7,14 @@ import pytest
 from keeper.config import Settings
 from keeper.deployments import Deployment
 from keeper.jobs import KeeperJobs
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 DEPLOYMENT = Deployment(1, {"vault": "0x" + "11" * 20})
 
 
 @pytest.fixture
 def jobs(tmp_path):
-    url = fresh_url(tmp_path / 'keeper.db')
-    migrate_fresh(url)
+    url = fresh_url(tmp_path / 'keeper.db', migrated=True)
     alerts: list = []
     dead = Settings(data_dir=tmp_path, database_url=url, rpc_url="http://127.0.0.1:9",
                     confirmations=2)

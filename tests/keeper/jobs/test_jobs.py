@@ -12,7 +12,7 @@ from keeper.deployments import Deployment
 from keeper.jobs import KeeperJobs
 from keeper.ledger import Ledger
 from scripts.deployments import deploy_system, local_config
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 pytestmark = pytest.mark.fork
 
@@ -25,8 +25,7 @@ def system(accounts, tmp_path):
 
 @pytest.fixture
 def settings(tmp_path, rpc_url):
-    url = fresh_url(tmp_path / 'keeper.db')
-    migrate_fresh(url)
+    url = fresh_url(tmp_path / 'keeper.db', migrated=True)
     return Settings(data_dir=tmp_path, database_url=url, rpc_url=rpc_url, confirmations=2)
 
 

@@ -16,7 +16,7 @@ from keeper.jobs.scheduler import JobRun
 from keeper.ledger import TransferSpec
 from keeper.recon.jobs import break_book
 from scripts.deployments import deploy_system, local_config
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 pytestmark = pytest.mark.fork
 
@@ -24,8 +24,7 @@ pytestmark = pytest.mark.fork
 def test_type1_job_runs_once_per_hour_slot(accounts, tmp_path, rpc_url) -> None:
     system = Deployment.from_json(
         deploy_system(accounts[0], local_config(), path=tmp_path / "deployments.json"))
-    url = fresh_url(tmp_path / 'keeper.db')
-    migrate_fresh(url)
+    url = fresh_url(tmp_path / 'keeper.db', migrated=True)
     (tmp_path / "prices.json").write_text(json.dumps(
         {"as_of": datetime.now(UTC).isoformat(), "prices": {"ETH": 300_000, "BTC": 9_000_000}}))
     jobs = KeeperJobs(Settings(data_dir=tmp_path, database_url=url, rpc_url=rpc_url), system)

@@ -13,12 +13,11 @@ from keeper.jobs import JOBS, KeeperJobs
 from keeper.jobs.scheduler import JobRun
 from keeper.recon import Finding
 from keeper.recon.jobs import break_book
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 
 def test_overdue_breaks_are_escalated_once_and_audited(tmp_path) -> None:
-    url = fresh_url(tmp_path / 'recon.db')
-    migrate_fresh(url)
+    url = fresh_url(tmp_path / 'recon.db', migrated=True)
     jobs = KeeperJobs(Settings(data_dir=tmp_path, database_url=url, rpc_url="http://127.0.0.1:9"),
                       Deployment(1, {"vault": "0x" + "11" * 20}))
     [job] = [j for j in JOBS if j.name == "recon_overdue"]

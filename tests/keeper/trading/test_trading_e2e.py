@@ -36,7 +36,7 @@ from keeper.trading.routing.jobs import resume
 from keeper.trading.taxlots import Kind, TaxLotBook
 from keeper.trading.types import ParentOrder, Side
 from scripts.services.venues.profile import DEFAULT_PROFILES
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 from strongroom_testkit.venues import start_venues, stop_venues
 
 BTC = 10**8
@@ -57,8 +57,8 @@ def venues(tmp_path_factory):
 
 @pytest.fixture
 def db(tmp_path):
-    url = fresh_url(tmp_path / 'routing.db')
-    migrate_fresh(url, ("keeper.ledger.migrate", "keeper.trading.migrate"))
+    url = fresh_url(tmp_path / 'routing.db',
+                    migrated=True, modules=("keeper.ledger.migrate", "keeper.trading.migrate"))
     engine = make_engine(url)
     ledger = Ledger(engine, group_commit=False)
     yield url, engine, ledger

@@ -23,7 +23,7 @@ from keeper.keys import Keyring
 from keeper.keys.hsm import ensure_local_token
 from keeper.roles import VaultRole
 from scripts.deployments import deploy_system, local_config
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 ETH_PRICE_CENTS = 300_000
 CLIENT_REF = b"\x01" * 32
@@ -104,8 +104,7 @@ def make_world(accounts: Any, chain: Any, project: Any, tmp_path: Path, rpc_url:
             timelock = system.address("timelock")
             chain.provider.set_balance(timelock, 10**20)
             vault.setRoles(hot, int(roles), sender=accounts[timelock])
-        url = fresh_url(tmp_path / 'keeper.db')
-        migrate_fresh(url)
+        url = fresh_url(tmp_path / 'keeper.db', migrated=True)
         write_prices(tmp_path / "prices.json")
         extra = {"treasury_policy_file": policy} if policy is not None else {}
         settings = Settings(data_dir=tmp_path, database_url=url, rpc_url=rpc_url,

@@ -19,7 +19,7 @@ from keeper.trading.routing import ParentStatus, RoutedVenue, Router, RoutingSto
 from keeper.trading.types import ParentOrder, Side
 from scripts.services.venues.inprocess import local_venues
 from scripts.services.venues.profile import DEFAULT_PROFILES
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 
 BTC = 10**8
 T0 = 1_800_000_000_000
@@ -31,8 +31,8 @@ CALM = {
 
 @pytest.fixture(scope="module")
 def routed(tmp_path_factory: pytest.TempPathFactory):
-    url = fresh_url(tmp_path_factory.mktemp('bestex') / 'routing.db')
-    migrate_fresh(url, ("keeper.ledger.migrate", "keeper.trading.migrate"))
+    url = fresh_url(tmp_path_factory.mktemp('bestex') / 'routing.db',
+                    migrated=True, modules=("keeper.ledger.migrate", "keeper.trading.migrate"))
     engine = make_engine(url)
     ledger = Ledger(engine, group_commit=False)
     venues = local_venues(11, clock=lambda: T0, profiles=CALM, funds={"USD": 10**11, "BTC": 10**10})

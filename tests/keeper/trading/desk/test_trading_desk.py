@@ -27,7 +27,7 @@ from keeper.trading.routing import OrderRefusedError, ParentMismatchError, Paren
 from keeper.trading.routing.jobs import resume
 from keeper.trading.taxlots import TaxLotBook
 from keeper.trading.types import ParentOrder, Side
-from strongroom_testkit.dbtemplate import fresh_url, migrate_fresh
+from strongroom_testkit.dbtemplate import fresh_url
 from strongroom_testkit.venues import venue_services  # noqa: F401  (session fixture)
 
 BTC = 10**8
@@ -38,8 +38,7 @@ KYC_UNTIL = date(2099, 12, 31)
 def world(tmp_path_factory, venue_services):  # noqa: F811
     """A migrated database, the venue registry file (keys in 0600 files) and the settings."""
     d = tmp_path_factory.mktemp("desk")
-    url = fresh_url(d / 'desk.db')
-    migrate_fresh(url)
+    url = fresh_url(d / 'desk.db', migrated=True)
     registry = {"venues": []}
     for name, v in venue_services.items():
         write_secret_file(d / f"venue-{name}.key", v.api_key)
