@@ -9,10 +9,9 @@ How to add a page (e.g. ``api/console/treasury.py``)
 1. Router: ``router = page_router()`` (from ``api.console.core``; ``page_router("/area")``
    prefixes the area; ``csrf=False`` is for the sign-in form only); paths are under ``/console``
    (``@router.get("/treasury/")`` serves ``/console/treasury/``). The router brings the security
-   headers, HTML error pages and the CSRF guard for every non-GET route. Put the module's name
-   in :data:`PAGE_MODULES` below (``compliance`` and ``treasury`` are already listed: a module
-   that does not exist yet is skipped). The navigation bar links ``/console/compliance/`` and
-   ``/console/treasury/`` (``api/console/nav.py``) once the app serves them.
+   headers, HTML error pages and the CSRF guard for every non-GET route. Import the module in
+   :func:`build_router` below and add it to the tuple there; give it a navigation entry in
+   ``api/console/nav.py``.
 2. Role guard: a parameter ``user: Annotated[User, Depends(require(TREASURY, OPS, AUDITOR))]``
    (roles from ``keeper.console``). Not signed in: redirect to the login page; another role:
    403. For read-only roles, check ``user.roles`` in the handler of a POST (e.g. require
@@ -44,29 +43,23 @@ How to add a page (e.g. ``api/console/treasury.py``)
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
 from api.console.core import HERE, PREFIX
 from keeper.config import ROOT
 
-# Page modules, each with a ``router``; modules not written yet are skipped.
-PAGE_MODULES: tuple[str, ...] = ("auth", "client", "signer", "compliance", "treasury")
 HTMX_DIR = ROOT / "node_modules" / "htmx.org" / "dist"
 STATIC_PATH = f"{PREFIX}/static"
 
 
 def build_router() -> APIRouter:
     """Every console page module's routes in one router."""
+    from api.console import auth, client, compliance, signer, treasury  # they import core
+
     out = APIRouter()
-    for name in PAGE_MODULES:
-        if importlib.util.find_spec(f"{__name__}.{name}") is not None:
-            pages = getattr(importlib.import_module(f"{__name__}.{name}"), "router", None)
-            if pages is not None:  # a module still without pages adds nothing
-                out.include_router(pages)
+    for pages in (auth, client, signer, compliance, treasury):
+        out.include_router(pages.router)
     return out
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 from dataclasses import dataclass
 
 from keeper.console import AUDITOR, CLIENT, COMPLIANCE, OPS, SIGNER, TREASURY, User
@@ -16,30 +14,24 @@ class NavItem:
     label: str
     path: str
     roles: frozenset[str]
-    module: str  # the page module (``api.console.<module>``) that serves it
 
 
 NAV: tuple[NavItem, ...] = (
-    NavItem("Balances", "/console/client/balances", frozenset({CLIENT}), "client"),
-    NavItem("Transactions", "/console/client/transactions", frozenset({CLIENT}), "client"),
-    NavItem("Statements", "/console/client/statements", frozenset({CLIENT}), "client"),
-    NavItem("Deposit instructions", "/console/client/deposit", frozenset({CLIENT}), "client"),
-    NavItem("Signer queue", "/console/signer/", frozenset({SIGNER}), "signer"),
-    NavItem("Compliance", "/console/compliance/", frozenset({COMPLIANCE, AUDITOR}), "compliance"),
-    NavItem("Treasury", "/console/treasury/", frozenset({TREASURY, OPS, AUDITOR}), "treasury"),
+    NavItem("Balances", "/console/client/balances", frozenset({CLIENT})),
+    NavItem("Transactions", "/console/client/transactions", frozenset({CLIENT})),
+    NavItem("Statements", "/console/client/statements", frozenset({CLIENT})),
+    NavItem("Deposit instructions", "/console/client/deposit", frozenset({CLIENT})),
+    NavItem("Signer queue", "/console/signer/", frozenset({SIGNER})),
+    NavItem("Compliance", "/console/compliance/", frozenset({COMPLIANCE, AUDITOR})),
+    NavItem("Treasury", "/console/treasury/", frozenset({TREASURY, OPS, AUDITOR})),
 )
 
 
-@functools.cache
-def _served(module: str) -> bool:
-    return importlib.util.find_spec(f"api.console.{module}") is not None
-
-
 def items_for(user: User | None) -> list[NavItem]:
-    """The navigation ``user`` sees: the areas their roles open that are written."""
+    """The navigation ``user`` sees: the areas their roles open."""
     if user is None:
         return []
-    return [n for n in NAV if n.roles & user.roles and _served(n.module)]
+    return [n for n in NAV if n.roles & user.roles]
 
 
 def home_of(user: User) -> str:
