@@ -137,12 +137,19 @@ def browser_login(driver: Any, base_url: str, login: str, password: str = PASSWO
 
 
 def _stale(element: Any) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
+    """Whether ``element`` left the document (the next page replaced it). During navigation
+    chromedriver may report that as an inspector error ("Node with given id does not belong to
+    the document") instead of a stale reference: the same fact, seen mid-swap."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
     try:
         element.is_enabled()
     except StaleElementReferenceException:
         return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
     return False
 
 
