@@ -7,6 +7,7 @@ and silently lose precision above 2**53. ``decimals`` tells how to display an am
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 from typing import Annotated
 
@@ -46,6 +47,12 @@ class AssetInfo(BaseModel):
 
     @classmethod
     def of(cls, asset: Asset) -> AssetInfo:
-        """Build from the asset registry (ETH has the zero address, BTC none)."""
-        return cls(symbol=asset.symbol, chain=asset.chain, decimals=asset.decimals,
-                   contract_address=asset.address)
+        """Build from the asset registry (ETH has the zero address, BTC none): one shared
+        instance per asset (a page of movements names a handful of assets many times)."""
+        return _asset_info(asset)
+
+
+@functools.cache
+def _asset_info(asset: Asset) -> AssetInfo:
+    return AssetInfo(symbol=asset.symbol, chain=asset.chain, decimals=asset.decimals,
+                     contract_address=asset.address)

@@ -60,6 +60,9 @@ class Account(Base):
     __tablename__ = "ledger_accounts"
     __table_args__ = (
         UniqueConstraint("kind", "asset", "owner", name="uq_ledger_accounts_key"),
+        # a client's accounts (balances, statements, transaction pages) without reading every
+        # client's: the unique key above can only narrow such a read by ``kind``
+        Index("ix_ledger_accounts_owner", "owner", "kind"),
         *(_uint256(c) for c in ("debits_posted", "credits_posted", "debits_pending",
                                 "credits_pending")),
     )

@@ -1,0 +1,46 @@
+"""Every documented operation is served by its own route: the app tries its routers in traffic
+order (:data:`api.main.ROUTERS`, customer reads first), and no router earlier in that order may
+take a path another one documents. The route that served a request is read back from its audit
+record (``api.<METHOD> <route template>``), as an operator would."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from api.main import ROUTERS, create_app
+from api.routes import balances, transactions
+from keeper.ledger import make_engine
+from strongroom_testkit.apiworld import World
+
+
+def _api_operations(world: World) -> list[str]:
+    engine = make_engine(world.url)
+    try:
+        with engine.connect() as conn:
+            bodies = conn.execute(text("SELECT body FROM audit_records ORDER BY seq")).scalars()
+            return [op for b in bodies
+                    if (op := json.loads(b)["record"]["operation"]).startswith("api.")]
+    finally:
+        engine.dispose()
+
+
+def test_every_documented_operation_reaches_its_own_route(world: World) -> None:
+    app = create_app(world.settings())
+    expected = []
+    with TestClient(app) as api:
+        for template, operations in app.openapi()["paths"].items():
+            concrete = re.sub(r"\{[^}]+\}", "x1", template)
+            for method in operations:
+                api.request(method.upper(), concrete)  # unauthenticated: matched, then refused
+                expected.append(f"api.{method.upper()} {template}")
+    assert len(expected) > 40
+    assert sorted(_api_operations(world)) == sorted(expected)  # reads are audited in batches
+
+
+def test_the_customer_reads_are_tried_first() -> None:
+    assert ROUTERS.index(balances) < 3 and ROUTERS.index(transactions) < 3
+    assert len(set(ROUTERS)) == len(ROUTERS)
