@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel
 
-from api.deps import CurrentClient, LedgerDep
+from api.deps import CurrentClient, LedgerDep, run_read
 from api.errors import not_found, responses
 from api.schemas import AssetInfo, AssetSymbol, BaseUnits
 from keeper.assets import ASSETS
@@ -97,7 +97,8 @@ def _utc(value: datetime | None) -> datetime | None:
 
 @router.get("/transactions", response_model=TransactionPageOut, responses=responses(400),
             summary="Movements, newest first (cursor pages)")
-def list_transactions(
+async def list_transactions(
+    request: Request,
     client: CurrentClient,
     ledger: LedgerDep,
     asset: Annotated[AssetSymbol | None, Query(description="Only this asset")] = None,
@@ -114,7 +115,8 @@ def list_transactions(
     flt = TransactionFilter(asset.value if asset else None, kind.value if kind else None,
                             _utc(since), _utc(until))
     try:
-        page = transactions(ledger, client.id, flt, cursor=cursor, limit=limit)
+        page = await run_read(request, transactions, ledger, client.id, flt, cursor=cursor,
+                              limit=limit)
     except InvalidCursor as exc:
         raise HTTPException(400, str(exc)) from None
     return TransactionPageOut(client_id=client.id, next_cursor=page.next_cursor,
@@ -123,10 +125,10 @@ def list_transactions(
 
 @router.get("/transactions/{transaction_id}", response_model=TransactionOut,
             responses=responses(404), summary="One movement")
-def get_transaction(client: CurrentClient, ledger: LedgerDep,
-                    transaction_id: Annotated[str, Path(max_length=160)]) -> TransactionOut:
+async def get_transaction(request: Request, client: CurrentClient, ledger: LedgerDep,
+                          transaction_id: Annotated[str, Path(max_length=160)]) -> TransactionOut:
     """One of the client's posted movements (another client's id is 404, as a missing one)."""
-    found = transaction(ledger, client.id, transaction_id)
+    found = await run_read(request, transaction, ledger, client.id, transaction_id)
     if found is None:
         raise not_found("transaction")
     return TransactionOut.of(found)

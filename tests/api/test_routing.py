@@ -6,13 +6,17 @@ would). The objects built at start-up are frozen out of the garbage collector's 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import re
+import threading
+from types import SimpleNamespace
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from api.deps import run_read
 from api.main import ROUTERS, create_app
 from api.routes import balances, transactions
 from keeper.ledger import make_engine
@@ -56,3 +60,18 @@ def test_the_app_hides_its_start_up_objects_from_the_collector(world: World) -> 
             assert gc.get_freeze_count() > 100_000  # modules, routes, models: never collected
     finally:
         gc.unfreeze()
+
+
+def test_short_reads_run_inline_on_sqlite_and_in_the_pool_on_a_server(world: World) -> None:
+    app = create_app(world.settings())
+    assert app.state.inline_reads == world.url.startswith("sqlite")
+
+    async def where(inline: bool) -> tuple[str, str]:
+        request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(inline_reads=inline)))
+        ran = await run_read(request, lambda tag: (tag, threading.current_thread().name), "x")
+        return ran[0], ran[1]
+
+    loop_thread = threading.current_thread().name
+    assert asyncio.run(where(True)) == ("x", loop_thread)
+    tag, thread = asyncio.run(where(False))
+    assert tag == "x" and thread != loop_thread
