@@ -132,7 +132,8 @@ def _posting_query(client_id: str | BindParameter[str], kinds: Sequence[str]
          .join(mine, or_(mine.c.id == t.debit_account_id, mine.c.id == t.credit_account_id))
          .join(da, da.c.id == t.debit_account_id)
          .join(ca, ca.c.id == t.credit_account_id)
-         .where(mine.c.kind == client, mine.c.owner == client_id, t.kind.in_(list(kinds))))
+         # one equality per kind, not IN (...): an expanding IN is re-rendered at every execution
+         .where(mine.c.kind == client, mine.c.owner == client_id, or_(*(t.kind == k for k in kinds))))
     return q, category, credited
 
 
