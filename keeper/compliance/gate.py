@@ -23,14 +23,12 @@ from keeper.compliance.rules_engine import History, Movement, Reach, Summary
 from keeper.compliance.screening.addresses import normalise_address
 from keeper.compliance.screening.matcher import Decision
 from keeper.compliance.screening.screener import Screener
+from keeper.compliance.totals import CTR_FILED, gap_summaries
 from keeper.ledger import utc
 
 HISTORY = timedelta(days=31)  # the longest window the rules read (R006 baseline: 30 days)
 _MOV, _FRZ = MovementRow.__table__, FreezeRow.__table__
 _CHUNK = 500  # keys per IN (...) query
-#: how a stored movement's ``detail`` (``json.dumps(..., sort_keys=True)``) says it filed a CTR; a
-#: string value cannot contain it (its quotes are escaped), so no parse is needed to find it
-CTR_FILED = '"ctr_filed": true'
 
 
 @dataclass
@@ -144,7 +142,16 @@ class Histories:
                 self.add(movement_of(r), bool(r.ctr))
             if rules is not None:
                 ctr_since = first - min(timedelta(seconds=max(rules.ctr_windows, default=0)), HISTORY)
-                for client_id, summary, ctr_at in _summaries(conn, live, edges, rules, ctr_since):
+                gaps = _gaps(edges)
+                summed: list[tuple[str, Summary, datetime | None]] = []
+                for client_id in part:
+                    got = gap_summaries(conn, client_id, gaps, rules.bands, ctr_since)
+                    if got is None:  # totals without a band the rules read: the database sums
+                        summed += _summaries(conn, and_(live, _MOV.c.client_id == client_id),
+                                             edges, rules, ctr_since)
+                    else:
+                        summed += [(client_id, s, c) for s, c in got]
+                for client_id, summary, ctr_at in summed:
                     self._history(client_id).add(summary)
                     if ctr_at is not None:
                         bisect.insort_right(self._ctr.setdefault(client_id, []), ctr_at)
@@ -188,11 +195,16 @@ def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datet
     return out
 
 
+def _gaps(edges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The open intervals between consecutive ``edges``."""
+    return [(b, a) for (_, b), (a, _) in zip(edges, edges[1:], strict=False)]
+
+
 def _summaries(conn: Connection, live: Any, edges: list[tuple[datetime, datetime]], rules: Reach,
                ctr_since: datetime) -> Iterable[tuple[str, Summary, datetime | None]]:
     """(client, summary, latest CTR filing) of the stored movements in each gap between
     ``edges`` (the database sums them; a CTR flag is looked for only after ``ctr_since``)."""
-    gaps = [(b, a) for (_, b), (a, _) in zip(edges, edges[1:], strict=False)]
+    gaps = _gaps(edges)
     if not gaps:
         return
     gap = case(*[(and_(_MOV.c.at > lo, _MOV.c.at < hi), n) for n, (lo, hi) in enumerate(gaps)],

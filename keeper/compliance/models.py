@@ -119,6 +119,19 @@ class MovementRow(ComplianceBase):
     detail: Mapped[str] = mapped_column(Text)  # JSON: reasons, rule hits with versions
 
 
+class MovementTotalRow(ComplianceBase):
+    """A client's running totals over its non-blocked movements up to and including time ``at``
+    (one row per client and distinct movement time), kept in the transaction that stores the
+    movements (:mod:`keeper.compliance.totals`): the totals between two times are a difference of
+    two rows, whatever the length of the client's history."""
+
+    __tablename__ = "compliance_movement_totals"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    totals: Mapped[str] = mapped_column(Text)  # JSON: count, cents, band counts, last buy/CTR
+
+
 class CaseRow(ComplianceBase):
     """A compliance case: ``open`` -> ``decided`` -> ``closed``."""
 

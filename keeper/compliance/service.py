@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from keeper.audit import AuditRecord, append, batch_records, record_in
+from keeper.compliance import totals
 from keeper.compliance.decisions import CaseError, FourEyes
 from keeper.compliance.gate import (
     Findings,
@@ -143,7 +144,7 @@ class ComplianceService(FourEyes):
                 rows.append(row)
                 verdicts.append(verdict)
             if rows:
-                conn.execute(insert(_MOV), rows)
+                totals.store(conn, rows, reach(self.rules).bands)
             append(conn, batch_records(audit))  # a batch's screens: a few records
         return verdicts
 

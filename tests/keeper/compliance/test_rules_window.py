@@ -12,9 +12,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, and_, event, insert
 
-from keeper.compliance.gate import HISTORY, Histories
+from keeper.compliance import totals
+from keeper.compliance.gate import HISTORY, Histories, _gaps, _merge, _summaries
 from keeper.compliance.models import MovementRow
 from keeper.compliance.rules_engine import (
     OUT_KINDS,
@@ -25,6 +26,7 @@ from keeper.compliance.rules_engine import (
     evaluate,
     reach,
 )
+from keeper.compliance.totals import gap_summaries
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
 RULES = RuleSet.load()
@@ -112,34 +114,61 @@ _MOV = MovementRow.__table__
 _CTR_AT = [1, 100, 3_600, 50_000, 80_000, 86_399, 86_400, 86_401, 1_000_000]  # s before T0
 
 
+def _row(m: Movement, blocked: bool = False, ctr: bool = False) -> dict[str, Any]:
+    return {"id": m.id, "client_id": m.client_id, "kind": m.kind, "asset": m.asset,
+            "units": str(m.units), "usd_cents": m.usd_cents, "at": m.at, "rules_version": 1,
+            "verdict": "block" if blocked else "allow",
+            "detail": json.dumps({"ctr_filed": ctr}, sort_keys=True)}
+
+
+def _sums_equal_the_database_sums(conn: Connection, batch: list[Movement]) -> None:
+    """The gap summaries from the running totals equal the database's SUM over the gaps' rows
+    (the computation the totals replace)."""
+    first, until = min(t.at for t in batch), max(t.at for t in batch)
+    r = reach(RULES)
+    spans = {HISTORY} | {min(timedelta(seconds=w), HISTORY) for w in r.windows}
+    edges = _merge([(first - s, until - s) for s in spans] + [(first, until)])
+    ctr_since = first - timedelta(days=1)
+    client = batch[0].client_id
+    live = and_(_MOV.c.client_id == client, _MOV.c.verdict != "block",
+                _MOV.c.at > first - HISTORY, _MOV.c.at <= until)
+    old = sorted(((s.at, s.count, s.cents, sorted(s.bands.items()), s.last_buy), c)
+                 for _, s, c in _summaries(conn, live, edges, r, ctr_since))
+    new = gap_summaries(conn, client, _gaps(edges), r.bands, ctr_since)
+    assert new is not None
+    assert sorted(((s.at, s.count, s.cents, sorted(s.bands.items()), s.last_buy), c)
+                  for s, c in new) == old
+
+
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(hist=st.lists(movement, max_size=30), txs=st.lists(movement, min_size=1, max_size=5),
        ctr=st.lists(st.sampled_from(_CTR_AT), max_size=3), blocked=st.sets(st.integers(0, 29)),
-       spread=st.integers(0, 7_200))
+       spread=st.integers(0, 7_200), backwards=st.booleans(), cut=st.integers(1, 12))
 def test_summarised_batch_history_decides_as_a_scan(engine: Engine, hist: list[Movement],
                                                     txs: list[Movement], ctr: list[int],
-                                                    blocked: set[int], spread: int) -> None:
+                                                    blocked: set[int], spread: int,
+                                                    backwards: bool, cut: int) -> None:
+    """Stored through :func:`totals.store` in chunks, in time order or against it (each chunk
+    then lands before stored ones and updates their totals)."""
     client = f"c-{uuid.uuid4().hex}"
     stored = [replace(m, id=f"s{i}-{client}", client_id=client,
                       at=m.at - timedelta(seconds=3 * spread)) for i, m in enumerate(hist)]
     stored += [Movement(f"ctr{i}-{client}", client, "deposit", "USDC", 10_000, 1,
                         T0 - timedelta(seconds=s)) for i, s in enumerate(ctr)]
     ctr_ids = {m.id for m in stored[len(hist):]}
-    with engine.begin() as conn:
-        if stored:
-            conn.execute(insert(_MOV), [{
-                "id": m.id, "client_id": m.client_id, "kind": m.kind, "asset": m.asset,
-                "units": str(m.units), "usd_cents": m.usd_cents, "at": m.at, "rules_version": 1,
-                "verdict": "block" if i in blocked else "allow",
-                "detail": json.dumps({"ctr_filed": m.id in ctr_ids}, sort_keys=True)}
-                for i, m in enumerate(stored)])
+    rows = [_row(m, i in blocked, m.id in ctr_ids) for i, m in enumerate(stored)]
+    rows.sort(key=lambda r: r["at"], reverse=backwards)
+    for i in range(0, len(rows), cut):
+        with engine.begin() as conn:
+            totals.store(conn, rows[i:i + cut], reach(RULES).bands)
     live = [m for i, m in enumerate(stored) if i not in blocked]
     batch = [replace(t, id=f"t{i}-{client}", client_id=client,
                      at=T0 + timedelta(seconds=spread * (i % 2))) for i, t in enumerate(txs)]
     with engine.connect() as conn:
         full = Histories(conn, batch)
         summed = Histories(conn, batch, reach(RULES))
+        _sums_equal_the_database_sums(conn, batch)
     assert summed.rows <= full.rows
     seen = list(live)
     for tx in batch:  # judged in order, each added afterwards, as screen_many does
@@ -163,13 +192,52 @@ def test_a_batch_reads_only_rows_near_window_edges(engine: Engine) -> None:
              "verdict": "allow", "rules_version": 1, "detail": "{}"} for i in range(2_000)]
     rows[91]["detail"] = json.dumps({"ctr_filed": True})  # 22.2 h before: inside the CTR window
     with engine.begin() as conn:
-        conn.execute(insert(_MOV), rows)
+        totals.store(conn, rows, reach(RULES).bands)
     tx = Movement(f"t-{client}", client, "deposit", "USDC", 10**6 * 100_000, 10_000_000, T0)
-    with engine.connect() as conn:
-        summed = Histories(conn, [tx], reach(RULES))
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with engine.connect() as conn:
+            summed = Histories(conn, [tx], reach(RULES))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
     assert summed.rows == 0
+    # no sum over the client's month: the gaps' totals are two rows of running totals each
+    assert [q for q in statements if "sum(" in q.lower()] == []
     assert summed.ctr_within(tx, timedelta(days=1))
     assert not summed.ctr_within(tx, timedelta(hours=22))
     day = sum(1 for r in rows if r["at"] > T0 - timedelta(days=1))
     assert evaluate(RULES, tx, summed.before(tx))[0].reason == f"{10_000_000 + day} cents within 24 h"
     assert [h.rule_id for h in evaluate(RULES, tx, summed.before(tx))] == ["R004", "R006"]
+
+
+def test_totals_filled_by_the_migration_decide_as_a_scan_and_gain_bands(engine: Engine) -> None:
+    """Movements stored before the totals existed: the migration's backfill (no band counts)
+    makes a batch fall back to the database's sums (same verdicts), and the next store adds the
+    rules' bands so later batches read two totals rows per gap."""
+    client = f"c-{uuid.uuid4().hex}"
+    hist = [Movement(f"s{i}-{client}", client, "buy" if i % 5 == 0 else "deposit", "USDC",
+                     10**6, c, T0 - timedelta(seconds=off))
+            for i, (c, off) in enumerate(zip(CENTS * 3, OFFSETS * 3, strict=False))]
+    with engine.begin() as conn:  # a fresh database: these are its only movements
+        conn.execute(insert(_MOV), [_row(m, ctr=i == 4) for i, m in enumerate(hist)])
+        totals.backfill(conn)
+    tx = Movement(f"t-{client}", client, "transfer_out", "USDC", 10**6, 950_000, T0)
+    with engine.connect() as conn:
+        assert gap_summaries(conn, client, [(T0 - HISTORY, T0)], reach(RULES).bands, T0) is None
+        summed = Histories(conn, [tx], reach(RULES))
+    assert evaluate(RULES, tx, summed.before(tx)) == _scan(RULES, tx, hist, HISTORY)
+    later = Movement(f"u-{client}", client, "deposit", "USDC", 10**6, 900_000,
+                     T0 + timedelta(seconds=5))
+    with engine.begin() as conn:
+        totals.store(conn, [_row(tx), _row(later)], reach(RULES).bands)
+    nxt = Movement(f"v-{client}", client, "transfer_out", "USDC", 10**6, 999_999,
+                   T0 + timedelta(seconds=9))
+    with engine.connect() as conn:
+        _sums_equal_the_database_sums(conn, [nxt])
+        summed = Histories(conn, [nxt], reach(RULES))
+    assert evaluate(RULES, nxt, summed.before(nxt)) == _scan(RULES, nxt, [*hist, tx, later], HISTORY)
