@@ -53,7 +53,8 @@ from keeper.ledger import make_engine
 WINDOW_S = 60
 MAX_BUCKET_LEN = 100
 BUSY_MS = 250  # longest wait of a counter for a lock held elsewhere
-FLUSH_S = 0.1  # how often pending in-memory hits are written
+FLUSH_S = 0.25  # how often pending in-memory hits are written (each flush upserts every bucket
+# with pending hits: at 0.1 s and 500 reads/s over 57 clients that was nearly an upsert per request)
 READ_CHUNK = 500  # buckets re-read per statement by a flush
 log = logging.getLogger(__name__)
 
