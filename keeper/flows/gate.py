@@ -117,13 +117,16 @@ class Gate(Driver):
                 raise self._refused(order, Refused(f"compliance_{verdict.outcome}",
                                                    f"held by compliance (case {verdict.case_id})"))
 
-    def _open_all(self, client_id: str, rows: list[tuple[str, str, dict[str, Any]]]) -> list[Order]:
-        """:meth:`_open` of many (key, fingerprint, fields) in one transaction."""
+    def _open_all(self, client_id: str, rows: list[tuple[str, str, dict[str, Any]]],
+                  found: list[Order | None] | None = None) -> list[Order]:
+        """:meth:`_open` of many (key, fingerprint, fields) in one transaction (``found``: the
+        orders the caller just found under those keys, not read again; one created since then
+        makes the insert fail and the orders are opened one by one)."""
         try:
             with self.writer.begin() as conn:
                 trail = store.Trail()
                 out = store.open_many(conn, client_id, rows, state="screening", now=self.clock(),
-                                      trail=trail)
+                                      trail=trail, found=found)
                 store.flush(conn, trail)
                 return out
         except IntegrityError:  # a concurrent request with the same keys: one by one

@@ -99,7 +99,8 @@ class OrderService(Burns):
         fps = [store.fingerprint({"kind": "transfer", "to": i.to_client_id, "asset": a,
                                   "units": i.units}) for i, a in zip(batch, assets, strict=True)]
         keys = [f"{idempotency_key}:{n}" for n in range(len(batch))]
-        if (done := self._batch_done(client_id, keys, fps)) is not None:
+        done, found = self._batch_done(client_id, keys, fps)
+        if done is not None:
             return done
 
         def preflight() -> clients.ClientProfile:
@@ -114,7 +115,7 @@ class OrderService(Burns):
         opened = self._open_all(client_id, [
             (k, fp, {"kind": "transfer", "asset": a, "units": i.units, "fiat_cents": 0,
                      "fee_cents": 0, "data": {"to": i.to_client_id}})
-            for k, fp, a, i in zip(keys, fps, assets, batch, strict=True)])
+            for k, fp, a, i in zip(keys, fps, assets, batch, strict=True)], found)
         try:
             for o in opened:
                 if o.state != "screening":
@@ -134,20 +135,21 @@ class OrderService(Burns):
         except FlowError:
             # the same keys sent at once to another API worker: its request completed these
             # orders first (nothing moved twice); answer them as a replay would
-            if (done := self._batch_done(client_id, keys, fps)) is not None:
+            if (done := self._batch_done(client_id, keys, fps)[0]) is not None:
                 return done
             raise
         by_id = {o.id: o for o in moved}
         return [by_id.get(o.id, o) for o in opened]
 
-    def _batch_done(self, client_id: str, keys: list[str], fps: list[str]) -> list[Order] | None:
-        """The batch's orders when every one is past screening (a replay: its answer, or its
-        refusal raised), else None."""
+    def _batch_done(self, client_id: str, keys: list[str], fps: list[str]
+                    ) -> tuple[list[Order] | None, list[Order | None]]:
+        """(the batch's orders when every one is past screening (a replay: its answer, or its
+        refusal raised), else None; the orders found under ``keys``)."""
         with self.engine.connect() as conn:
-            done = store.find_by_keys(conn, client_id, keys, fps)
-        if all(d is not None and d.state != "screening" for d in done):
-            return [o for o in done if o is not None and self._known(o)]
-        return None
+            found = store.find_by_keys(conn, client_id, keys, fps)
+        if all(d is not None and d.state != "screening" for d in found):
+            return [o for o in found if o is not None and self._known(o)], found
+        return None, found
 
     def _complete_transfers(self, todo: list[Order], to: dict[str, str] | None = None) -> list[Order]:
         """Post screened transfers and complete their orders in one transaction (``to``: each

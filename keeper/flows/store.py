@@ -132,10 +132,14 @@ def load_many(conn: Connection, order_ids: list[str]) -> dict[str, tuple[Order, 
 
 
 def open_many(conn: Connection, client_id: str, rows: list[tuple[str, str, dict[str, Any]]], *,
-              state: str, now: datetime, trail: Trail) -> list[Order]:
+              state: str, now: datetime, trail: Trail,
+              found: list[Order | None] | None = None) -> list[Order]:
     """The orders of ``client_id`` under each (key, fingerprint, fields): found, or created in
-    ``state`` at ``now`` with one multi-row insert (their records kept in ``trail``)."""
-    found = find_by_keys(conn, client_id, [k for k, _, _ in rows], [fp for _, fp, _ in rows])
+    ``state`` at ``now`` with one multi-row insert (their records kept in ``trail``). ``found``:
+    :func:`find_by_keys` of the rows, when the caller has just read it (an order created since
+    makes the insert raise ``IntegrityError``)."""
+    if found is None:
+        found = find_by_keys(conn, client_id, [k for k, _, _ in rows], [fp for _, fp, _ in rows])
     out: list[Order] = []
     values: list[dict[str, Any]] = []
     for (key, fp, fields), order in zip(rows, found, strict=True):

@@ -166,3 +166,29 @@ def test_the_same_new_key_completed_meanwhile_by_another_request_answers_its_ord
     assert {o.state for o in first} == {"completed"}
     assert world.held(b) == 11 * USDC and world.held(a) == 89 * USDC
     world.sound()
+
+
+def test_the_same_new_key_opened_meanwhile_by_another_request_answers_its_orders(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The orders a request found absent (its one read of the keys) are created by another
+    request before it opens them: its insert meets them, it opens them one by one and answers
+    the other request's orders; the money moved once."""
+    a, b = world.client(), world.client()
+    world.deposit(a, 100 * USDC)
+    items = [TransferItem(b, "USDC", 5 * USDC), TransferItem(b, "USDC", 6 * USDC)]
+    service = world.service
+    original = service._open_all
+    other: list[Any] = []
+
+    def racing(client_id: str, rows: Any, found: Any = None) -> Any:
+        monkeypatch.setattr(service, "_open_all", original)
+        assert found == [None, None]  # the caller's read, not repeated
+        other.extend(service.transfer_batch(a, items, idempotency_key="race-open"))
+        return original(client_id, rows, found)
+
+    monkeypatch.setattr(service, "_open_all", racing)
+    first = service.transfer_batch(a, items, idempotency_key="race-open")
+    assert [o.id for o in first] == [o.id for o in other]
+    assert {o.state for o in first} == {"completed"}
+    assert world.held(b) == 11 * USDC and world.held(a) == 89 * USDC
+    world.sound()
