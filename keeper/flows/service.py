@@ -96,8 +96,14 @@ class OrderService(Burns):
             return assets
 
         assets = self._checked(client_id, "transfer", params, validate)
-        fps = [store.fingerprint({"kind": "transfer", "to": i.to_client_id, "asset": a,
-                                  "units": i.units}) for i, a in zip(batch, assets, strict=True)]
+        prints: dict[tuple[Any, ...], str] = {}  # one digest per distinct item of the batch
+        fps = []
+        for i, a in zip(batch, assets, strict=True):
+            item = (type(i.to_client_id), i.to_client_id, a, i.units)
+            if item not in prints:
+                prints[item] = store.fingerprint({"kind": "transfer", "to": i.to_client_id,
+                                                  "asset": a, "units": i.units})
+            fps.append(prints[item])
         keys = [f"{idempotency_key}:{n}" for n in range(len(batch))]
         done, found = self._batch_done(client_id, keys, fps)
         if done is not None:

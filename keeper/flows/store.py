@@ -74,10 +74,15 @@ class Order:
     updated_at: datetime
 
 
+# json.dumps(..., sort_keys=True) (and the fingerprint's options) built once: the same text,
+# without a new encoder for each of a batch's thousands of calls
+_SORTED = json.JSONEncoder(sort_keys=True).encode
+_FINGERPRINT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
+
+
 def fingerprint(body: dict[str, Any]) -> str:
     """Digest of a request body, compared when an idempotency key is reused."""
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_FINGERPRINT(body).encode()).hexdigest()
 
 
 def step_key(order_id: str, step: str) -> str:
@@ -142,16 +147,27 @@ def open_many(conn: Connection, client_id: str, rows: list[tuple[str, str, dict[
         found = find_by_keys(conn, client_id, [k for k, _, _ in rows], [fp for _, fp, _ in rows])
     out: list[Order] = []
     values: list[dict[str, Any]] = []
+    encoded: dict[Any, str] = {}  # a batch's many orders share a few data objects
     for (key, fp, fields), order in zip(rows, found, strict=True):
         if order is None:
             order, row = _new(client_id=client_id, idem_key=key, fp=fp, state=state, now=now,
-                              **fields)
+                              data_json=_encoded(fields["data"], encoded), **fields)
             values.append(row)
             _trail(conn, order, "flows.order.create", None, fields["data"], now, trail)
         out.append(order)
     if values:
         conn.execute(insert(_ORD), values)
     return out
+
+
+def _encoded(data: dict[str, Any], memo: dict[Any, str]) -> str:
+    """``data`` as stored (sorted-keys JSON), once per distinct flat object of strings."""
+    if not all(type(k) is str and type(v) is str for k, v in data.items()):
+        return _SORTED(data)
+    key = tuple(sorted(data.items()))
+    if key not in memo:
+        memo[key] = _SORTED(data)
+    return memo[key]
 
 
 class Trail(list):  # type: ignore[type-arg]
@@ -169,13 +185,14 @@ def flush(conn: Connection, trail: Trail) -> None:
 
 def _new(*, client_id: str, idem_key: str, fp: str, kind: str, state: str, asset: str,
          units: int, fiat_cents: int, fee_cents: int, data: dict[str, Any], now: datetime,
-         order_id: str | None = None) -> tuple[Order, dict[str, Any]]:
-    """A new order and its row."""
+         order_id: str | None = None, data_json: str | None = None) -> tuple[Order, dict[str, Any]]:
+    """A new order and its row (``data_json``: ``data`` already encoded)."""
     oid = order_id or f"ord_{uuid.uuid4().hex}"
     row = {"id": oid, "client_id": client_id, "idem_key": idem_key, "fingerprint": fp,
            "kind": kind, "state": state, "open": state not in FINAL, "asset": asset,
            "units": str(units), "fiat_cents": fiat_cents, "fee_cents": fee_cents, "reason": None,
-           "data": json.dumps(data, sort_keys=True), "version": 1, "created_at": now,
+           "data": data_json if data_json is not None else _SORTED(data), "version": 1,
+           "created_at": now,
            "updated_at": now}
     return Order(oid, client_id, kind, state, asset, units, fiat_cents, fee_cents, None, now,
                  now), row
@@ -207,7 +224,7 @@ def transition(conn: Connection, order_id: str, expect: str, to: str, *, now: da
         raise FlowError(f"order {order_id} is {order.state} (v{ver}), not {expect}")
     merged = {**old, **(data or {})}
     values: dict[str, Any] = {"state": to, "open": to not in FINAL, "updated_at": now,
-                              "data": json.dumps(merged, sort_keys=True), "version": ver + 1}
+                              "data": _SORTED(merged), "version": ver + 1}
     if reason is not None:
         values["reason"] = reason
     res = conn.execute(update(_ORD).where(_ORD.c.id == order_id, _ORD.c.version == ver)
@@ -253,7 +270,7 @@ def _trail(conn: Connection, order: Order, op: str, before: str | None, data: di
     batch.append((AuditRecord(ACTOR, op, {"order_id": order.id, "from": before, "to": order.state},
                               {**payload, "data": data}),
                   {"order_id": order.id, "event": f"order.{order.state}",
-                   "payload": json.dumps(payload, sort_keys=True), "created_at": now}))
+                   "payload": _SORTED(payload), "created_at": now}))
     if trail is None:
         flush(conn, batch)
 

@@ -31,6 +31,8 @@ EVENTS: frozenset[str] = frozenset({DEPOSIT_CREDITED, ORDER_COMPLETED, ORDER_FAI
                                     WITHDRAWAL_CONFIRMED, WITHDRAWAL_DELAYED})
 MAX_PAYLOAD_BYTES = 16_384
 _O = OutboxRow.__table__
+#: json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False), built once
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 _CHUNK = 500
 
 
@@ -60,7 +62,7 @@ def encode_payload(payload: Mapping[str, Any]) -> str:
     if type(payload) is not dict or not all(  # a flat object of strings needs no deeper walk
             type(k) is str and type(v) is str for k, v in payload.items()):
         _check_value(payload, "$")
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _ENCODE(payload)
     if len(text.encode()) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"payload larger than {MAX_PAYLOAD_BYTES} bytes")
     return text
