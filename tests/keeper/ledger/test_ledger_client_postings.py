@@ -6,9 +6,14 @@ two clients, filters and page positions never reveal the other side.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from keeper.ledger import Kind, Ledger, TransferSpec
+from keeper.ledger.migrate import upgrade
 from keeper.ledger.statements import (
     client_credits_after,
     client_open_credits,
@@ -99,3 +104,87 @@ def test_credits_feed_follows_deposits_of_every_client(ledger: Ledger) -> None:
     assert client_credits_after(ledger.engine, feed[-1][1].seq) == []
     assert [p.transfer_id for _, p in client_credits_after(ledger.engine, feed[0][1].seq,
                                                           limit=1)] == ["a-eth"]
+
+
+def _mixed(lg: Ledger, n: int) -> None:
+    """``n`` rounds of every category on two assets (interleaved in the journal), beside
+    another client's deposits."""
+    specs = []
+    for i in range(n):
+        for asset in ("USDC", "ETH"):
+            om, fee = lg.omnibus_account(asset, "vault:x"), lg.fee_account(asset)
+            susp = lg.suspense_account(asset)
+            a, b = lg.client_account("alice", asset), lg.client_account("bob", asset)
+            specs += [TransferSpec(f"{asset}-dep-{i}", om, a, 100 + i),
+                      TransferSpec(f"{asset}-bob-{i}", om, b, 3),
+                      TransferSpec(f"{asset}-fee-{i}", a, fee, 1),
+                      TransferSpec(f"{asset}-out-{i}", a, b, 2),
+                      TransferSpec(f"{asset}-in-{i}", b, a, 1),
+                      TransferSpec(f"{asset}-fix-{i}", susp, a, 1),
+                      TransferSpec(f"{asset}-wd-{i}", a, om, 5)]
+    lg.post_all(specs)
+
+
+def test_every_filtered_page_walk_equals_filtering_the_whole_history(ledger: Ledger) -> None:
+    _mixed(ledger, 6)
+    eng = ledger.engine
+    everything = client_postings_page(eng, "alice", limit=1000)
+    assert len(everything) == 2 * 6 * 6 and [p.seq for p in everything] == \
+        sorted((p.seq for p in everything), reverse=True)
+    middle = sorted(p.created_at for p in everything)[len(everything) // 2]
+    for asset in (None, "USDC", "ETH"):
+        for category in (None, "deposit", "withdrawal", "fee", "transfer", "adjustment"):
+            for since, until in ((None, None), (middle, None), (None, middle)):
+                want = [p for p in everything
+                        if (asset is None or p.asset == asset)
+                        and (category is None or p.category == category)
+                        and (since is None or p.created_at >= since)
+                        and (until is None or p.created_at < until)]
+                for limit in (1, 4, 50):
+                    got, before = [], None
+                    while page := client_postings_page(eng, "alice", before=before, limit=limit,
+                                                       asset=asset, category=category,
+                                                       since=since, until=until):
+                        assert len(page) <= limit
+                        got += page
+                        before = page[-1].seq
+                    assert got == want, (asset, category, since, until, limit)
+
+
+@pytest.fixture
+def sqlite_ledger(tmp_path: Path) -> Iterator[Ledger]:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(url)
+    lg = Ledger(url)
+    yield lg
+    lg.close()
+
+
+@pytest.mark.sqlite_only("counts SQLite's virtual machine steps")
+def test_a_page_costs_the_same_whatever_the_clients_history(sqlite_ledger: Ledger) -> None:
+    ledger = sqlite_ledger
+    om = ledger.omnibus_account("USDC", "vault:x")
+    big, small = ledger.client_account("big", "USDC"), ledger.client_account("small", "USDC")
+    futures = [ledger.submit(TransferSpec(f"big-{i}", om, big, 1)) for i in range(5000)]
+    futures += [ledger.submit(TransferSpec(f"small-{i}", om, small, 1)) for i in range(60)]
+    for f in futures:
+        f.result()
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    def cost(client_id: str) -> int:
+        with ledger.engine.connect() as conn:  # the pool hands the page this connection again
+            conn.connection.driver_connection.set_progress_handler(count, 100)
+        steps[0] = 0
+        try:
+            assert len(client_postings_page(ledger.engine, client_id, limit=50)) == 50
+            return steps[0]
+        finally:
+            with ledger.engine.connect() as conn:
+                conn.connection.driver_connection.set_progress_handler(None, 100)
+
+    big_cost, small_cost = cost("big"), cost("small")
+    assert 0 < big_cost < 2 * small_cost, (big_cost, small_cost)
