@@ -150,12 +150,13 @@ def _verify(engine: Engine, tokens: TokenService, credential: str) -> Principal 
         return tokens.verify(session, credential)
 
 
-async def get_authenticated(request: Request, engine: EngineDep,
-                            tokens: TokenServiceDep) -> Principal | None:
+async def get_authenticated(request: Request) -> Principal | None:
     """The principal of the request's bearer credential (API key or access token), or ``None``.
 
     FastAPI caches it per request: the rate limit and the scope check authenticate only once.
     API keys verified in the last few seconds come from the app's :class:`CredentialCache`.
+    The engine and token service are read from the app's state, not declared as dependencies:
+    this runs on every request, and each dependency FastAPI resolves costs more than the read.
     """
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not credential:
@@ -165,7 +166,8 @@ async def get_authenticated(request: Request, engine: EngineDep,
     is_key = credential.startswith(API_KEY_PREFIX)
     principal = cache.get(credential) if is_key else None
     if principal is None:
-        principal = await run_in_threadpool(_verify, engine, tokens, credential)
+        state = request.app.state
+        principal = await run_in_threadpool(_verify, state.engine, state.tokens, credential)
         if principal is not None and is_key:
             cache.put(credential, principal)
     if principal is not None:
