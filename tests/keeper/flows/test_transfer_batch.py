@@ -142,15 +142,28 @@ def test_a_transfer_left_in_screening_is_completed_by_the_driver_to_its_benefici
     world.sound()
 
 
+def _race(world: World) -> tuple[str, str, list[TransferItem]]:
+    """A funded sender, a beneficiary and the two transfers two requests race with."""
+    a, b = world.client(), world.client()
+    world.deposit(a, 100 * USDC)
+    return a, b, [TransferItem(b, "USDC", 5 * USDC), TransferItem(b, "USDC", 6 * USDC)]
+
+
+def _answered_once(world: World, a: str, b: str, first: list[Any], other: list[Any]) -> None:
+    """The first request answered the other request's orders, completed; money moved once."""
+    assert [o.id for o in first] == [o.id for o in other]
+    assert {o.state for o in first} == {"completed"}
+    assert world.held(b) == 11 * USDC and world.held(a) == 89 * USDC
+    world.sound()
+
+
 def test_the_same_new_key_completed_meanwhile_by_another_request_answers_its_orders(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two requests with the same new key at once (two API workers): the second completes the
     orders while the first is between screening and posting. The first then finds them past
     screening: it answers the same orders (as a replay would) instead of failing with 'no
     longer screening', and the money moved once."""
-    a, b = world.client(), world.client()
-    world.deposit(a, 100 * USDC)
-    items = [TransferItem(b, "USDC", 5 * USDC), TransferItem(b, "USDC", 6 * USDC)]
+    a, b, items = _race(world)
     service = world.service
     original = service._complete_transfers
     other: list[Any] = []
@@ -161,11 +174,7 @@ def test_the_same_new_key_completed_meanwhile_by_another_request_answers_its_ord
         return original(todo, to)
 
     monkeypatch.setattr(service, "_complete_transfers", racing)
-    first = service.transfer_batch(a, items, idempotency_key="race")
-    assert [o.id for o in first] == [o.id for o in other]
-    assert {o.state for o in first} == {"completed"}
-    assert world.held(b) == 11 * USDC and world.held(a) == 89 * USDC
-    world.sound()
+    _answered_once(world, a, b, service.transfer_batch(a, items, idempotency_key="race"), other)
 
 
 def test_the_same_new_key_opened_meanwhile_by_another_request_answers_its_orders(
@@ -173,9 +182,7 @@ def test_the_same_new_key_opened_meanwhile_by_another_request_answers_its_orders
     """The orders a request found absent (its one read of the keys) are created by another
     request before it opens them: its insert meets them, it opens them one by one and answers
     the other request's orders; the money moved once."""
-    a, b = world.client(), world.client()
-    world.deposit(a, 100 * USDC)
-    items = [TransferItem(b, "USDC", 5 * USDC), TransferItem(b, "USDC", 6 * USDC)]
+    a, b, items = _race(world)
     service = world.service
     original = service._open_all
     other: list[Any] = []
@@ -187,8 +194,5 @@ def test_the_same_new_key_opened_meanwhile_by_another_request_answers_its_orders
         return original(client_id, rows, found)
 
     monkeypatch.setattr(service, "_open_all", racing)
-    first = service.transfer_batch(a, items, idempotency_key="race-open")
-    assert [o.id for o in first] == [o.id for o in other]
-    assert {o.state for o in first} == {"completed"}
-    assert world.held(b) == 11 * USDC and world.held(a) == 89 * USDC
-    world.sound()
+    _answered_once(world, a, b, service.transfer_batch(a, items, idempotency_key="race-open"),
+                   other)
