@@ -226,6 +226,8 @@ def main() -> None:
                     bench_transfers(http, headers, ids, args.batches, size, args.concurrency,
                                     api.pid)
                 bench_buys(http, headers, args.buys)
+            # the figures are only comparable on a quiet machine: say how busy it was
+            print(f"load average at the end {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
         except RuntimeError:
             log = folder / "api.log"
             print(log.read_text()[-3000:] if log.exists() else "(no API log)", file=sys.stderr)
