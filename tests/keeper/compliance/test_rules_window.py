@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, and_, event, insert
 
 from keeper.compliance import totals
 from keeper.compliance.gate import HISTORY, Histories, _gaps, _merge, _summaries
+from keeper.compliance.migrate import SCHEMA
 from keeper.compliance.models import MovementRow
 from keeper.compliance.rules_engine import (
     OUT_KINDS,
@@ -223,9 +224,12 @@ def test_totals_filled_by_the_migration_decide_as_a_scan_and_gain_bands(engine: 
     hist = [Movement(f"s{i}-{client}", client, "buy" if i % 5 == 0 else "deposit", "USDC",
                      10**6, c, T0 - timedelta(seconds=off))
             for i, (c, off) in enumerate(zip(CENTS * 3, OFFSETS * 3, strict=False))]
-    with engine.begin() as conn:  # a fresh database: these are its only movements
+    url = engine.url.render_as_string(hide_password=False)
+    SCHEMA.downgrade(url, "0004")  # before the totals: movements alone
+    with engine.begin() as conn:
         conn.execute(insert(_MOV), [_row(m, ctr=i == 4) for i, m in enumerate(hist)])
-        totals.backfill(conn)
+    engine.dispose()
+    SCHEMA.upgrade(url)  # 0005 fills the totals from them
     tx = Movement(f"t-{client}", client, "transfer_out", "USDC", 10**6, 950_000, T0)
     with engine.connect() as conn:
         assert gap_summaries(conn, client, [(T0 - HISTORY, T0)], reach(RULES).bands, T0) is None
