@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select, true
+from sqlalchemy import Connection, and_, case, func, select, union_all
 
 from keeper.compliance.models import FreezeRow, MovementRow
 from keeper.compliance.risk import AddressRisk
@@ -128,15 +128,19 @@ class Histories:
         since = first - HISTORY
         spans = {HISTORY} | {min(timedelta(seconds=w), HISTORY) for w in (rules.windows if rules else ())}
         edges = _merge([(first - s, until - s) for s in spans] + [(first, until)])
-        near = or_(*[_MOV.c.at.between(a, b) for a, b in edges]) if rules else true()
+        # one index range per edge (since, until] clipped to it: an OR of the edges beside the
+        # month's range made SQLite walk every movement of the month to find the few near them
+        ranges = [(max(a, since), min(b, until)) for a, b in edges] if rules else [(since, until)]
         for part in _chunks(sorted({t.client_id for t in txs})):
             live = and_(_MOV.c.client_id.in_(part), _MOV.c.verdict != "block",
                         _MOV.c.at > since, _MOV.c.at <= until)
-            rows = conn.execute(  # the CTR flag found by the database, not the detail shipped
+            near = union_all(*[  # the CTR flag found by the database, not the detail shipped
                 select(_MOV.c.id, _MOV.c.client_id, _MOV.c.kind, _MOV.c.asset, _MOV.c.units,
                        _MOV.c.usd_cents, _MOV.c.at, _CTR.label("ctr"))
-                .where(live, near).order_by(_MOV.c.at)
-            )
+                .where(_MOV.c.client_id.in_(part), _MOV.c.verdict != "block",
+                       _MOV.c.at > a if a == since else _MOV.c.at >= a, _MOV.c.at <= b)
+                for a, b in ranges if a <= b]).subquery()
+            rows = conn.execute(select(near).order_by(near.c.at))
             for r in rows:
                 self.rows += 1
                 self.add(movement_of(r), bool(r.ctr))
