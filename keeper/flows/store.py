@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -183,11 +185,20 @@ def flush(conn: Connection, trail: Trail) -> None:
         trail.clear()
 
 
+def new_order_id() -> str:
+    """A new order id: ``ord_`` and 32 hex digits, the creation time in milliseconds first (12
+    digits) and 80 random bits after: ids made later sort later, so a batch's orders, and the
+    movements, transfers and events named after them, land at the end of their indexes instead
+    of on a random page each (a batch then writes a few pages, not one per row, however big the
+    tables have grown)."""
+    return f"ord_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+
+
 def _new(*, client_id: str, idem_key: str, fp: str, kind: str, state: str, asset: str,
          units: int, fiat_cents: int, fee_cents: int, data: dict[str, Any], now: datetime,
          order_id: str | None = None, data_json: str | None = None) -> tuple[Order, dict[str, Any]]:
     """A new order and its row (``data_json``: ``data`` already encoded)."""
-    oid = order_id or f"ord_{uuid.uuid4().hex}"
+    oid = order_id or new_order_id()
     row = {"id": oid, "client_id": client_id, "idem_key": idem_key, "fingerprint": fp,
            "kind": kind, "state": state, "open": state not in FINAL, "asset": asset,
            "units": str(units), "fiat_cents": fiat_cents, "fee_cents": fee_cents, "reason": None,

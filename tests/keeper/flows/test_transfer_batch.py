@@ -4,6 +4,7 @@ one compare-and-set UPDATE) decide as the per-order ones did, on SQLite and Post
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -196,3 +197,17 @@ def test_the_same_new_key_opened_meanwhile_by_another_request_answers_its_orders
     monkeypatch.setattr(service, "_open_all", racing)
     _answered_once(world, a, b, service.transfer_batch(a, items, idempotency_key="race-open"),
                    other)
+
+
+def test_order_ids_are_unique_and_sort_by_creation_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ord_`` and 32 hex digits as before; the creation millisecond leads, so orders (and the
+    movements, transfers and events named after them) append to their indexes."""
+    ids = {store.new_order_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    assert all(re.fullmatch(r"ord_[0-9a-f]{32}", i) for i in ids)
+    made = []
+    for ms in (1_700_000_000_000, 1_700_000_000_001, 1_800_000_000_000):
+        monkeypatch.setattr(store.time, "time_ns", lambda ms=ms: ms * 1_000_000 + 999_999)
+        made += sorted(store.new_order_id() for _ in range(50))
+    assert made == sorted(made)
+    assert made[0].startswith(f"ord_{1_700_000_000_000:012x}")
