@@ -3,8 +3,8 @@
 Public surface: the client/key service (:func:`create_client`, :func:`issue_key`,
 :func:`revoke_key`, :func:`authenticate`, ...), the read services the customer API calls
 (:func:`balances`, :func:`statement`, :func:`deposit_instructions`), client profiles
-(:func:`get_profile`, :func:`set_profile`, :func:`suspend_client`, :func:`client_for_bank_customer`,
-:func:`effective_limits`, ...), :func:`upgrade` (Alembic,
+(:func:`get_profile`, :func:`get_profiles`, :func:`set_profile`, :func:`suspend_client`,
+:func:`client_for_bank_customer`, :func:`effective_limits`, ...), :func:`upgrade` (Alembic,
 version table ``clients_alembic_version``) and the errors. CLI: ``python -m keeper.clients``.
 """
 
@@ -41,6 +41,7 @@ from keeper.clients.profile import (
     close_client,
     effective_limits,
     get_profile,
+    get_profiles,
     list_profiles,
     reactivate_client,
     set_profile,
@@ -81,7 +82,7 @@ __all__ = [
     # profiles
     "ClientProfile", "DuplicateBankCustomer", "InvalidProfile", "InvalidStatusChange", "Limits",
     "ProfileConflict", "client_for_bank_customer", "close_client", "effective_limits",
-    "get_profile", "list_profiles", "reactivate_client", "set_profile", "set_status",
+    "get_profile", "get_profiles", "list_profiles", "reactivate_client", "set_profile", "set_status",
     "suspend_client",
     # customer reads
     "InvalidCursor", "TransactionFilter", "TransactionPage", "monthly_statements",

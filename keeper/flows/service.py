@@ -111,10 +111,13 @@ class OrderService(Burns):
 
         def preflight() -> clients.ClientProfile:
             profile = self._preflight(client_id)
-            with self.engine.connect() as conn:  # one read for every beneficiary
-                for to in sorted({i.to_client_id for i in batch}):
-                    if self._profile(to, conn).status != "active":
-                        raise Refused("beneficiary_inactive", f"client {to} cannot receive")
+            beneficiaries = sorted({i.to_client_id for i in batch})
+            found = clients.get_profiles(self.engine, beneficiaries)  # one query for them all
+            for to in beneficiaries:
+                if to not in found:
+                    raise Refused("unknown_client", f"no client {to!r}")
+                if found[to].status != "active":
+                    raise Refused("beneficiary_inactive", f"client {to} cannot receive")
             return profile
 
         profile = self._checked(client_id, "transfer", params, preflight)

@@ -21,6 +21,7 @@ from keeper.clients import (
     close_client,
     effective_limits,
     get_profile,
+    get_profiles,
     list_profiles,
     reactivate_client,
     set_profile,
@@ -167,3 +168,15 @@ def test_list_profiles_includes_defaults(db: Engine, new_client: Callable[[str],
     set_profile(db, b, actor=OFFICER, country="CH")
     listed = {cid: (name, p.country) for cid, name, p in list_profiles(db)}
     assert listed == {a: ("A", None), b: ("B", "CH")}
+
+
+def test_many_profiles_read_at_once_equal_one_by_one(db: Engine,
+                                                      new_client: Callable[[str], str]) -> None:
+    plain, kyc, suspended = new_client("Plain"), new_client("KYC"), new_client("Suspended")
+    set_profile(db, kyc, actor=OFFICER, kyc_valid_until=date(2027, 1, 1), country="GB")
+    suspend_client(db, suspended, "review", OFFICER)
+    asked = [plain, kyc, suspended, "no-such-client", "x" * 37, 42, plain]
+    found = get_profiles(db, asked)
+    assert found == {c: get_profile(db, c) for c in (plain, kyc, suspended)}
+    assert found[suspended].status != "active" and found[kyc].country == "GB"
+    assert get_profiles(db, []) == {}

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+import keeper.clients as clients
 from keeper.audit import guards, verify_trail
-from keeper.flows import IdempotencyConflict, TransferItem, store
+from keeper.flows import IdempotencyConflict, Refused, TransferItem, store
 from keeper.flows.models import OrderRow
 from keeper.flows.store import FlowError
 
@@ -211,3 +212,18 @@ def test_order_ids_are_unique_and_sort_by_creation_time(monkeypatch: pytest.Monk
         made += sorted(store.new_order_id() for _ in range(50))
     assert made == sorted(made)
     assert made[0].startswith(f"ord_{1_700_000_000_000:012x}")
+
+
+def test_a_batch_naming_an_unknown_or_suspended_beneficiary_moves_nothing(world: World) -> None:
+    """The beneficiaries are read in one query: an unknown one refuses the batch as
+    ``unknown_client``, a suspended one as ``beneficiary_inactive``; nothing moves either way."""
+    a, b, c = world.client(), world.client(), world.client()
+    world.deposit(a, 100 * USDC)
+    clients.suspend_client(world.engine, c, "review", "ops.test")
+    for ghost, code in (("no-such-client", "unknown_client"), (c, "beneficiary_inactive")):
+        items = [TransferItem(b, "USDC", 1 * USDC), TransferItem(ghost, "USDC", 1 * USDC)]
+        with pytest.raises(Refused) as exc:
+            world.service.transfer_batch(a, items, idempotency_key=f"k-{code}")
+        assert exc.value.code == code
+    assert world.held(a) == 100 * USDC and world.held(b) == 0 == world.held(c)
+    world.sound()
