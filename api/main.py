@@ -120,7 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.issuer_webhook_secret = webhook_secret(settings)
     app.state.tokens = TokenService(settings.secrets_dir, settings.auth_token_ttl_s)
     app.state.credentials = CredentialCache(CREDENTIAL_TTL_S)
-    app.state.ratelimiter = RateLimiter(engine, settings.rate_limit_per_minute)
+    app.state.ratelimiter = RateLimiter(engine, settings.rate_limit_per_minute,
+                                        flush_s=settings.rate_limit_flush_s)
     app.state.ratelimit_failed = 0
     app.add_middleware(BodyLimits)  # innermost: refusals are still audited
     app.add_middleware(ratelimit.RateLimitHeaders)

@@ -65,6 +65,7 @@ ENVIRONMENT: dict[str, str] = {
     "withdrawal_bump_after_s": "STRONGROOM_WITHDRAWAL_BUMP_AFTER_S",
     "auth_token_ttl_s": "STRONGROOM_AUTH_TOKEN_TTL_S",
     "rate_limit_per_minute": "STRONGROOM_RATE_LIMIT_PER_MINUTE",
+    "rate_limit_flush_s": "STRONGROOM_RATE_LIMIT_FLUSH_S",
     "webhook_max_attempts": "STRONGROOM_WEBHOOK_MAX_ATTEMPTS",
     "webhook_backoff_seconds": "STRONGROOM_WEBHOOK_BACKOFF_SECONDS",
     "webhook_allow_loopback": "STRONGROOM_WEBHOOK_ALLOW_LOOPBACK",
@@ -213,6 +214,9 @@ class Settings(BaseSettings):
                                   description="lifetime of an OAuth2 access token (JWT), seconds")
     rate_limit_per_minute: int = Field(100, gt=0, validation_alias=_env("rate_limit_per_minute"),
                                        description="API requests per client per minute")
+    rate_limit_flush_s: float = Field(
+        1.0, ge=0.05, le=10, validation_alias=_env("rate_limit_flush_s"),
+        description="seconds between writes of an API process's in-memory rate-limit counts")
     webhook_max_attempts: int = Field(8, gt=0, le=1000, validation_alias=_env("webhook_max_attempts"),
                                       description="deliveries tried per client webhook event")
     webhook_backoff_seconds: float = Field(

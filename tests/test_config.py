@@ -54,7 +54,7 @@ def test_defaults_are_the_local_stack(clean_env: pytest.MonkeyPatch, tmp_path: P
     assert (s.buy_single_limit_cents, s.buy_daily_limit_cents, s.sell_daily_limit_cents) == (
         25_000_000, 50_000_000, 25_000_000)
     assert (s.mint_escalate_after_s, s.receivable_escalate_after_s) == (86400.0, 432000.0)
-    assert (s.auth_token_ttl_s, s.rate_limit_per_minute) == (900, 100)
+    assert (s.auth_token_ttl_s, s.rate_limit_per_minute, s.rate_limit_flush_s) == (900, 100, 1.0)
 
 
 def test_every_variable_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_every_variable_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -
         "buy_daily_limit_cents": "200", "sell_daily_limit_cents": "300",
         "mint_escalate_after_s": "60.0", "receivable_escalate_after_s": "120.0",
         "withdrawal_max_fee_gwei": "77", "withdrawal_bump_after_s": "9.5",
-        "auth_token_ttl_s": "60", "rate_limit_per_minute": "7",
+        "auth_token_ttl_s": "60", "rate_limit_per_minute": "7", "rate_limit_flush_s": "0.5",
         "webhook_max_attempts": "4", "webhook_backoff_seconds": "1.5",
         "webhook_allow_loopback": "True", "bank_name": "First Example Bank",
         "safetx_max_age_s": "3600.0", "safetx_executor_max_gas": "500000",

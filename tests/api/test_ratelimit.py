@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 import keeper.clients as clients
 from api.main import create_app
 from keeper.auth import RateLimiter
-from keeper.auth.ratelimit import FLUSH_S
 from keeper.ledger import Ledger, make_engine
 from strongroom_testkit import free_port
 from strongroom_testkit.apiworld import World
 from strongroom_testkit.dbtemplate import migrate_fresh
 
 ROOT = Path(__file__).resolve().parents[2]
+FLUSH_S = 0.1  # the API processes' rate_limit_flush_s: how long a count stays in one process
 
 
 class Clock:
@@ -98,7 +98,8 @@ def two_api_processes(database: Callable[[str], str], tmp_path: Path
     url = database("shared")
     headers = _seed(url)
     env = {**os.environ, "STRONGROOM_DATA": str(tmp_path), "STRONGROOM_DB_URL": url,
-           "STRONGROOM_RATE_LIMIT_PER_MINUTE": "6", "STRONGROOM_CHAIN_ID": "1"}
+           "STRONGROOM_RATE_LIMIT_PER_MINUTE": "6", "STRONGROOM_CHAIN_ID": "1",
+           "STRONGROOM_RATE_LIMIT_FLUSH_S": str(FLUSH_S)}
     env.pop("STRONGROOM_DEPLOYMENTS_DIR", None)
     ports = [free_port(), free_port()]
     procs = [subprocess.Popen(

@@ -30,7 +30,6 @@ import pytest
 from sqlalchemy.orm import Session
 
 import keeper.clients as clients
-from keeper.auth.ratelimit import FLUSH_S
 from keeper.integrations.corebanking import ATLAS_KEY_FILE
 from keeper.integrations.issuer import ISSUER_KEY_FILE, ISSUER_WEBHOOK_SECRET_FILE
 from keeper.keys.secrets import write_secret_file
@@ -41,6 +40,7 @@ from strongroom_testkit.processes import terminate, wait_healthy
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
+FLUSH_S = 0.1  # the API processes' rate_limit_flush_s: how long a count stays in one process
 LIMIT = 20
 USDC = 10**6
 
@@ -96,6 +96,7 @@ def workers(pg_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: never called by transfers
     env = {**os.environ, "STRONGROOM_DATA": str(tmp), "STRONGROOM_DB_URL": url,
            "STRONGROOM_RATE_LIMIT_PER_MINUTE": str(LIMIT), "STRONGROOM_CHAIN_ID": "1",
+           "STRONGROOM_RATE_LIMIT_FLUSH_S": str(FLUSH_S),
            "STRONGROOM_ATLAS_URL": closed, "STRONGROOM_ISSUER_URL": closed,
            "STRONGROOM_SECRETS_DIR": str(secrets), "STRONGROOM_PRICES_FILE": str(tmp / "prices.json")}
     env.pop("STRONGROOM_DEPLOYMENTS_DIR", None)
