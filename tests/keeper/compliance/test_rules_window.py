@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ from sqlalchemy import Connection, Engine, and_, event, insert
 
 from keeper.compliance import totals
 from keeper.compliance.gate import HISTORY, Histories, _gaps, _merge, _summaries
-from keeper.compliance.migrate import SCHEMA
+from keeper.compliance.migrate import SCHEMA, upgrade
 from keeper.compliance.models import MovementRow
 from keeper.compliance.rules_engine import (
     OUT_KINDS,
@@ -29,6 +31,7 @@ from keeper.compliance.rules_engine import (
     reach,
 )
 from keeper.compliance.totals import gap_summaries
+from keeper.ledger.db import make_engine
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
 RULES = RuleSet.load()
@@ -267,12 +270,22 @@ def _vm_steps(engine: Engine, txs: list[Movement]) -> int:
     return ticks[0]
 
 
-def test_a_batch_reads_the_same_whatever_the_months_history(engine: Engine) -> None:
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated compliance database on SQLite whatever the suite's backend."""
+    url = f"sqlite:///{tmp_path / 'compliance.db'}"
+    upgrade(url)
+    eng = make_engine(url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.mark.sqlite_only("counts SQLite's virtual-machine steps (the PostgreSQL plans are its own)")
+def test_a_batch_reads_the_same_whatever_the_months_history(sqlite_engine: Engine) -> None:
     """On SQLite a batch's history costs the same database work for a client with 3,000
     movements in the month as for one with 30 (the rows near window edges are found by one
     index range per edge, the rest by two totals rows per gap)."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("counts SQLite's virtual-machine steps (the PostgreSQL plans are its own)")
+    engine = sqlite_engine
     steps = []
     for n in (30, 3_000):
         client = f"c-{uuid.uuid4().hex}"
