@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -153,9 +153,14 @@ def _profile(row: Any) -> ClientProfile:
     )
 
 
+def _well_formed(client_id: object) -> TypeGuard[str]:
+    """Whether ``client_id`` can name a client at all (1-36 characters of text)."""
+    return isinstance(client_id, str) and 0 < len(client_id) <= 36
+
+
 def _load(conn: Connection, client_id: object) -> ClientProfile | None:
     """The stored or default profile of ``client_id``; ``None`` if there is no such client."""
-    if not isinstance(client_id, str) or not 0 < len(client_id) <= 36:
+    if not _well_formed(client_id):
         return None
     row = conn.execute(select(_TABLE).where(_TABLE.c.client_id == client_id)).first()
     if row is not None:
@@ -179,7 +184,7 @@ _CHUNK = 500  # ids per IN (...) query
 def get_profiles(target: Target, client_ids: Iterable[object]) -> dict[str, ClientProfile]:
     """:func:`get_profile` of many clients in one query per 500 ids: ``{client_id: profile}``
     (the default profile where none was set); unknown and malformed ids are left out."""
-    ids = sorted({c for c in client_ids if isinstance(c, str) and 0 < len(c) <= 36})
+    ids = sorted({c for c in client_ids if _well_formed(c)})
     found: dict[str, ClientProfile] = {}
     with _read(target) as conn:
         for n in range(0, len(ids), _CHUNK):
