@@ -92,6 +92,11 @@ class Totals:
                       _later(self.last_buy, other.last_buy), _later(self.last_ctr, other.last_ctr))
 
 
+#: a totals row rewritten (client ``c``, time ``a``, totals text ``t``)
+_REWRITE = (update(_TOT).where(_TOT.c.client_id == bindparam("c"), _TOT.c.at == bindparam("a"))
+            .values(totals=bindparam("t")))
+
+
 def _fill_bands(conn: Connection, client_id: str, bands: Sequence[Band]) -> None:
     """Give every totals row of ``client_id`` the counts of ``bands``, from one pass over the
     client's stored movements (once per client after the migration or a new band)."""
@@ -108,9 +113,7 @@ def _fill_bands(conn: Connection, client_id: str, bands: Sequence[Band]) -> None
             k += 1
         t.bands = {_key(b): counts[b] for b in bands}
     if rows:
-        conn.execute(update(_TOT).where(_TOT.c.client_id == bindparam("c"),
-                                        _TOT.c.at == bindparam("a")).values(totals=bindparam("t")),
-                     [{"c": client_id, "a": at, "t": t.encode()} for at, t in rows])
+        conn.execute(_REWRITE, [{"c": client_id, "a": at, "t": t.encode()} for at, t in rows])
 
 
 def _has(t: Totals, bands: Sequence[Band]) -> bool:
@@ -161,9 +164,7 @@ def record(conn: Connection, rows: Sequence[dict[str, Any]], bands: Iterable[Ban
         conn.execute(insert(_TOT), [{"client_id": r["c"], "at": r["a"], "totals": r["t"]}
                                     for r in inserts])
     if updates:
-        conn.execute(update(_TOT).where(_TOT.c.client_id == bindparam("c"),
-                                        _TOT.c.at == bindparam("a"))
-                     .values(totals=bindparam("t")), updates)
+        conn.execute(_REWRITE, updates)
 
 
 def store(conn: Connection, rows: Sequence[dict[str, Any]], bands: Iterable[Band]) -> None:
@@ -206,7 +207,7 @@ def gap_summaries(conn: Connection, client_id: str, gaps: Sequence[tuple[datetim
             continue  # nothing strictly inside
         a = before[1] if before is not None else Totals.zero(want)
         at, b = last
-        if any(_key(x) not in a.bands or _key(x) not in b.bands for x in want):
+        if not (_has(a, want) and _has(b, want)):
             return None
         buy = b.last_buy if b.last_buy is not None and b.last_buy > lo else None
         ctr = b.last_ctr if b.last_ctr is not None and b.last_ctr > max(lo, ctr_since) else None
