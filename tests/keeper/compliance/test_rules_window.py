@@ -32,6 +32,7 @@ from keeper.compliance.rules_engine import (
 )
 from keeper.compliance.totals import gap_summaries
 from keeper.ledger.db import make_engine
+from strongroom_testkit.sqlitesteps import vm_steps
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)
 RULES = RuleSet.load()
@@ -252,21 +253,9 @@ def test_totals_filled_by_the_migration_decide_as_a_scan_and_gain_bands(engine: 
 
 
 def _vm_steps(engine: Engine, txs: list[Movement]) -> int:
-    """SQLite virtual-machine steps (in hundreds) of reading ``txs``' history: a measure of the
-    work done that no other load on the machine changes."""
-    ticks = [0]
-
-    def tick() -> int:
-        ticks[0] += 1
-        return 0
-
-    with engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        raw.set_progress_handler(tick, 100)
-        try:
-            Histories(conn, txs, reach(RULES))
-        finally:
-            raw.set_progress_handler(None, 100)
+    """SQLite virtual-machine steps (in hundreds) of reading ``txs``' history."""
+    with vm_steps(engine) as ticks, engine.connect() as conn:
+        Histories(conn, txs, reach(RULES))
     return ticks[0]
 
 

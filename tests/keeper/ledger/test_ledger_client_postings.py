@@ -20,6 +20,7 @@ from keeper.ledger.statements import (
     client_posting,
     client_postings_page,
 )
+from strongroom_testkit.sqlitesteps import vm_steps
 
 WIDE = 2**200 + 7  # wider than 64 bits: stored as text on SQLite
 
@@ -169,22 +170,10 @@ def test_a_page_costs_the_same_whatever_the_clients_history(sqlite_ledger: Ledge
     futures += [ledger.submit(TransferSpec(f"small-{i}", om, small, 1)) for i in range(60)]
     for f in futures:
         f.result()
-    steps = [0]
-
-    def count() -> int:
-        steps[0] += 1
-        return 0
-
     def cost(client_id: str) -> int:
-        with ledger.engine.connect() as conn:  # the pool hands the page this connection again
-            conn.connection.driver_connection.set_progress_handler(count, 100)
-        steps[0] = 0
-        try:
+        with vm_steps(ledger.engine) as ticks:
             assert len(client_postings_page(ledger.engine, client_id, limit=50)) == 50
-            return steps[0]
-        finally:
-            with ledger.engine.connect() as conn:
-                conn.connection.driver_connection.set_progress_handler(None, 100)
+        return ticks[0]
 
     big_cost, small_cost = cost("big"), cost("small")
     assert 0 < big_cost < 2 * small_cost, (big_cost, small_cost)
