@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, literal, select, union_all, update
 
+from keeper import sqlrows
 from keeper.compliance.models import MovementRow, MovementTotalRow
 from keeper.compliance.rules_engine import Summary
 from keeper.ledger import utc
@@ -160,9 +161,8 @@ def record(conn: Connection, rows: Sequence[dict[str, Any]], bands: Iterable[Ban
                 i += 1
             row = {"c": client_id, "a": at, "t": current.plus(added, want).encode()}
             (updates if at in stored else inserts).append(row)
-    if inserts:
-        conn.execute(insert(_TOT), [{"client_id": r["c"], "at": r["a"], "totals": r["t"]}
-                                    for r in inserts])
+    sqlrows.insert_rows(conn, _TOT, [{"client_id": r["c"], "at": r["a"], "totals": r["t"]}
+                                     for r in inserts])
     if updates:
         conn.execute(_REWRITE, updates)
 
@@ -171,7 +171,7 @@ def store(conn: Connection, rows: Sequence[dict[str, Any]], bands: Iterable[Band
     """Insert ``compliance_movements`` rows with their clients' totals (the one way movements
     are stored), in ``conn``'s open transaction under the clients' screening locks."""
     record(conn, rows, bands)
-    conn.execute(insert(_MOV), list(rows))
+    sqlrows.insert_rows(conn, _MOV, rows)
 
 
 def _bounds(conn: Connection, client_id: str,

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from keeper import sqlrows
 from keeper.audit import AuditRecord, append, batch_records
 from keeper.flows.models import DepositNoticeRow, OrderRow, OutboxRow
 from keeper.ledger.domain import utc
@@ -111,6 +112,9 @@ def load(conn: Connection, order_id: str) -> tuple[Order, dict[str, Any], int] |
 
 
 _CHUNK = 500  # keys per IN (...) query
+# transition_many on SQLite (values: state, open, updated_at, expected state, the ids' JSON)
+_SQLITE_MOVE = (f"UPDATE {_ORD.name} SET state = ?, open = ?, updated_at = ?, "  # noqa: S608
+                "version = version + 1 WHERE state = ? AND ")
 
 
 def find_by_keys(conn: Connection, client_id: str, keys: list[str],
@@ -157,8 +161,7 @@ def open_many(conn: Connection, client_id: str, rows: list[tuple[str, str, dict[
             values.append(row)
             _trail(conn, order, "flows.order.create", None, fields["data"], now, trail)
         out.append(order)
-    if values:
-        conn.execute(insert(_ORD), values)
+    sqlrows.insert_rows(conn, _ORD, values)
     return out
 
 
@@ -181,7 +184,7 @@ def flush(conn: Connection, trail: Trail) -> None:
     changes per record, one chain append) and outbox rows (one insert)."""
     if trail:
         append(conn, batch_records([rec for rec, _ in trail]))
-        conn.execute(insert(_OUT), [row for _, row in trail])
+        sqlrows.insert_rows(conn, _OUT, [row for _, row in trail])
         trail.clear()
 
 
@@ -253,15 +256,23 @@ def transition_many(conn: Connection, orders: list[Order], expect: str, to: str,
                     now: datetime, trail: Trail) -> list[Order]:
     """:func:`transition` of many orders (no new data or reason) with one UPDATE per chunk,
     compare-and-set on their state: if any of them is no longer ``expect``, ``FlowError`` (the
-    caller's transaction rolls back)."""
+    caller's transaction rolls back). SQLite: one statement through the driver, the ids one
+    JSON parameter (no per-chunk statement compile)."""
     out: list[Order] = []
-    for i in range(0, len(orders), _CHUNK):
-        part = orders[i:i + _CHUNK]
-        res = conn.execute(update(_ORD).where(_ORD.c.id.in_([o.id for o in part]),
-                                              _ORD.c.state == expect)
-                           .values(state=to, open=to not in FINAL, updated_at=now,
-                                   version=_ORD.c.version + 1))
-        if res.rowcount != len({o.id for o in part}):
+    step = len(orders) if sqlrows.is_sqlite(conn) else _CHUNK
+    for i in range(0, len(orders), step):
+        part = orders[i:i + step]
+        ids = [o.id for o in part]
+        if sqlrows.is_sqlite(conn):
+            where, keys = sqlrows.in_keys(conn, "id", ids)
+            res = conn.exec_driver_sql(_SQLITE_MOVE + where, (
+                to, sqlrows.bound(conn, _ORD.c.open, to not in FINAL),
+                sqlrows.bound(conn, _ORD.c.updated_at, now), expect, keys))
+        else:
+            res = conn.execute(update(_ORD).where(_ORD.c.id.in_(ids), _ORD.c.state == expect)
+                               .values(state=to, open=to not in FINAL, updated_at=now,
+                                       version=_ORD.c.version + 1))
+        if res.rowcount != len(set(ids)):
             raise FlowError(f"an order of the batch is no longer {expect}")
         for o in part:
             new = Order(o.id, o.client_id, o.kind, to, o.asset, o.units, o.fiat_cents,

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from keeper import sqlrows
 from keeper.notifications.models import OutboxRow
 
 DEPOSIT_CREDITED = "deposit.credited"
@@ -102,13 +102,11 @@ def enqueue_many(conn: Connection, notices: Sequence[Notice], *,
     rows = [_row(n, at) for n in notices]
     if len({r["event_id"] for r in rows}) != len(rows):
         raise EventConflict("the same event_id twice in one call")
-    table = postgresql.insert(_O) if conn.dialect.name == "postgresql" else sqlite.insert(_O)
-    # ON CONFLICT DO NOTHING: a duplicate never aborts the caller's transaction
-    ins = table.on_conflict_do_nothing(index_elements=["event_id"]).returning(_O.c.event_id)
     new = 0
     for i in range(0, len(rows), _CHUNK):
         chunk = rows[i:i + _CHUNK]
-        made = set(conn.execute(ins, chunk).scalars())
+        # ON CONFLICT DO NOTHING: a duplicate never aborts the caller's transaction
+        made = sqlrows.insert_new(conn, _O, chunk, "event_id")
         new += len(made)
         again = {r["event_id"]: r for r in chunk if r["event_id"] not in made}
         if again:
