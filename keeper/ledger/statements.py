@@ -11,24 +11,32 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    CompoundSelect,
+    Dialect,
     Engine,
+    Executable,
     Row,
     Select,
     bindparam,
     case,
     exists,
+    false,
     func,
     or_,
     select,
+    true,
     union_all,
 )
 
+from keeper.ledger.db import DriverQuery
 from keeper.ledger.domain import AccountKind, Kind, utc
 from keeper.ledger.models import Account, Transfer
+from keeper.ledger.types import amount_from_db
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +162,13 @@ def _posting_query(client_id: str | BindParameter[str], kinds: Sequence[str]
     return q, category, credited
 
 
-def _posting(row: Row) -> ClientPosting:
+def _posting(row: Row | tuple[Any, ...]) -> ClientPosting:
     # unpacked by position, in :func:`_posting_query`'s column order: a page maps up to 1,000
     # rows, and ``row.name`` lookups cost more than the query (measured: 4.7 us against 2 us
-    # a row)
+    # a row); a row may come raw from the driver (:class:`DriverQuery`: amount as stored,
+    # ``credited`` 0/1, ``created_at`` as text)
     seq, transfer_id, asset, category, amount, credited, kind, reference, created_at = row
+    amount = amount_from_db(amount)
     return ClientPosting(int(seq), transfer_id, asset, category, amount if credited else -amount,
                          "pending" if kind == Kind.PENDING else "posted", reference,
                          utc(created_at))
@@ -173,24 +183,56 @@ def client_postings_page(engine: Engine, client_id: str, *, before: int | None =
     when given (keyset pagination: pass the last row's ``seq`` for the next page).
 
     Only this client's accounts are read, whatever the filters say (a transfer between two
-    clients shows each of them only their own leg). A page reads at most ``limit`` movements
-    per account and side, newest first along the journal's (account, id) indexes, whatever the
-    client's history: a client with a million movements pages as fast as one with fifty."""
+    clients shows each of them only their own leg). A page merges each account's debits and
+    credits newest first along the journal's (account, id) indexes and stops at ``limit`` rows,
+    whatever the client's history: a client with a million movements pages as fast as one with
+    fifty. On SQLite both reads run straight through the driver (:class:`DriverQuery`)."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be 1 to {MAX_PAGE}")
     if category is not None and category not in CATEGORIES:
         raise ValueError(f"category must be one of {CATEGORIES}")
     given = {"before": before, "category": category, "since": since, "until": until}
-    with engine.connect() as conn:  # one read transaction: the accounts, then their page
-        accounts = list(conn.execute(_CLIENT_ACCOUNTS, {"owner": client_id, "asset": asset,
-                                                        "any_asset": asset is None}).scalars())
-        if not accounts:
-            return []
-        q = _page_query(len(accounts), *(v is not None for v in given.values()))
-        params = {k: v for k, v in given.items() if v is not None}
-        rows = conn.execute(q, {"client_id": client_id, "limit": limit, **params,
-                                **{f"account_{n}": a for n, a in enumerate(accounts)}}).all()
+    params = {"limit": limit, **{k: v for k, v in given.items() if v is not None}}
+    shape = tuple(v is not None for v in given.values())
+    accounts_params = {"owner": client_id, "asset": asset, "any_asset": asset is None}
+    if engine.dialect.name == "sqlite":
+        rows = _sqlite_page(engine, accounts_params, shape, params)
+    else:
+        with engine.connect() as conn:  # one read transaction: the accounts, then their page
+            accounts = list(conn.execute(_CLIENT_ACCOUNTS, accounts_params).scalars())
+            if not accounts:
+                return []
+            params.update((f"account_{n}", a) for n, a in enumerate(accounts))
+            rows = conn.execute(_page_query(False, len(accounts), *shape), params).all()
     return [_posting(r) for r in rows]
+
+
+def _sqlite_page(engine: Engine, accounts_params: dict[str, object], shape: tuple[bool, ...],
+                 params: dict[str, object]) -> list[Row]:
+    """The accounts and the page on SQLite, through the driver in autocommit: each read is one
+    statement, consistent by itself, and accounts are never deleted, so the page of accounts
+    read a moment earlier is the page a transaction around both would give."""
+    accounts_q = _sqlite_query(_CLIENT_ACCOUNTS, engine.dialect)
+    dbapi = engine.raw_connection()
+    try:
+        cur = dbapi.cursor()
+        try:
+            accounts = [r[0] for r in cur.execute(accounts_q.sql, accounts_q.args(accounts_params))]
+            if not accounts:
+                return []
+            params.update((f"account_{n}", a) for n, a in enumerate(accounts))
+            page = _sqlite_query(_page_query(True, len(accounts), *shape), engine.dialect)
+            return cur.execute(page.sql, page.args(params)).fetchall()
+        finally:
+            cur.close()
+    finally:
+        dbapi.close()
+
+
+@functools.cache
+def _sqlite_query(stmt: Executable, dialect: Dialect) -> DriverQuery:
+    """``stmt`` compiled once for SQLite (``stmt`` is itself built once: cached by identity)."""
+    return DriverQuery(stmt, dialect)
 
 
 _ACC = Account.__table__.c
@@ -203,35 +245,47 @@ _CLIENT_ACCOUNTS = (select(_ACC.id)
 
 
 @functools.cache
-def _page_query(accounts: int, before: bool, category: bool, since: bool,
-                until: bool) -> Select:
+def _page_query(merges: bool, accounts: int, before: bool, category: bool, since: bool,
+                until: bool) -> CompoundSelect:
     """The page statement for ``accounts`` accounts (bound as ``account_<n>``) and one shape of
     filters, built once (values are bound parameters: building and keying the statement cost
-    about as much as running it). Each account's debits and credits are read newest first with
-    the filters and at most ``limit`` rows each; the page is the newest ``limit`` of those."""
+    about as much as running it). One arm per account and side, each newest first along that
+    side's (account, id) index with the filters, the other leg's account joined for the
+    category, and the newest ``limit`` rows of them all.
+
+    ``merges``: SQLite merges UNION ALL arms ordered by an index as co-routines and stops at
+    ``limit`` rows. PostgreSQL appends the arms and sorts everything they return (measured:
+    12.5 ms for a client with 25,000 movements), so there (``merges=False``) each arm is cut
+    at ``limit`` rows first (0.7 ms); on SQLite that cut costs a third more."""
     t = Transfer.__table__
-    legs = []
+    other_account = Account.__table__.alias("other")
+    arms = []
     for n in range(accounts):
         for credited in (False, True):
             own, other = ((t.c.credit_account_id, t.c.debit_account_id) if credited
                           else (t.c.debit_account_id, t.c.credit_account_id))
-            leg = select(t.c.id).where(own == bindparam(f"account_{n}"),
-                                       _of_kinds([Kind.SINGLE, Kind.POST]))
+            kind = _category(other_account.c.kind, credited)
+            arm = (select(t.c.id.label("seq"), t.c.transfer_id, t.c.asset, kind.label("category"),
+                          t.c.amount,
+                          (true() if credited else false()).label("credited"), t.c.kind,
+                          t.c.reference, t.c.created_at)
+                   .join(other_account, other_account.c.id == other)
+                   .where(own == bindparam(f"account_{n}"), _of_kinds([Kind.SINGLE, Kind.POST])))
             if category:
-                o = Account.__table__.alias("other")
-                leg = leg.join(o, o.c.id == other).where(
-                    _category(o.c.kind, credited) == bindparam("category"))
+                arm = arm.where(kind == bindparam("category"))
             if before:
-                leg = leg.where(t.c.id < bindparam("before"))
+                arm = arm.where(t.c.id < bindparam("before"))
             if since:
-                leg = leg.where(t.c.created_at >= bindparam("since", type_=t.c.created_at.type))
+                arm = arm.where(t.c.created_at >= bindparam("since", type_=t.c.created_at.type))
             if until:
-                leg = leg.where(t.c.created_at < bindparam("until", type_=t.c.created_at.type))
-            newest = leg.order_by(t.c.id.desc()).limit(bindparam("limit")).subquery()
-            legs.append(select(newest.c.id))
-    q, _, _ = _posting_query(bindparam("client_id"), [Kind.SINGLE, Kind.POST])
-    return (q.where(t.c.id.in_(union_all(*legs)))
-            .order_by(t.c.id.desc()).limit(bindparam("limit")))
+                arm = arm.where(t.c.created_at < bindparam("until", type_=t.c.created_at.type))
+            if merges:
+                arms.append(arm)
+            else:  # each arm stops at ``limit`` by itself before the sort
+                arms.append(select(arm.order_by(t.c.id.desc()).limit(bindparam("limit"))
+                                   .subquery()))
+    merged = union_all(*arms)
+    return merged.order_by(merged.selected_columns.seq.desc()).limit(bindparam("limit"))
 
 
 def client_posting(engine: Engine, client_id: str, transfer_id: str) -> ClientPosting | None:
