@@ -118,36 +118,63 @@ class ComplianceService(FourEyes):
         :func:`keeper.audit.batch_records`), in ONE transaction (the clients' locks taken
         together, each table read once per batch). A movement id repeated with other content
         (:class:`MovementConflict`) refuses the whole batch: nothing of it is written."""
-        found = [prescreen(tx, self.risk, self.screener) for tx in txs]
+        found = [prescreen(tx, self.risk, self.screener) for tx in txs]  # before the locks
         if not found:
             return []
-        audit: list[AuditRecord] = []
+        with self._serialised(*{f.tx.client_id for f in found}) as conn:
+            audit: list[AuditRecord] = []
+            verdicts = self._screen_found(conn, found, audit)
+            append(conn, batch_records(audit))  # a batch's screens: a few records
+        return verdicts
+
+    def lock_screens(self, conn: Connection, client_ids: Sequence[str]) -> None:
+        """Take the screening locks of ``client_ids`` in ``conn``'s open write transaction (a
+        SQLite write transaction already holds the database's write lock; PostgreSQL:
+        transaction-scoped advisory locks in key order). Take them before anything else the
+        transaction locks (and so before its audit append): one lock order everywhere."""
+        if conn.dialect.name == "postgresql":
+            keys = sorted({_lock_key(c) for c in client_ids})
+            conn.execute(
+                text("SELECT count(pg_advisory_xact_lock(k)) FROM "
+                     "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"),
+                {"keys": keys},
+            )
+
+    def screen_in(self, conn: Connection, txs: Sequence[Movement],
+                  audit: list[AuditRecord]) -> list[Verdict]:
+        """:meth:`screen_many` inside the caller's open write transaction, which holds the
+        clients' screening locks (:meth:`lock_screens`): rows, cases and reports are written on
+        ``conn``, the audit records collected in ``audit`` for the caller to append (with its
+        own, in the same transaction). Raises :class:`MovementConflict` (the caller rolls back)."""
+        return self._screen_found(conn, [prescreen(tx, self.risk, self.screener) for tx in txs],
+                                  audit)
+
+    def _screen_found(self, conn: Connection, found: list[Findings],
+                      audit: list[AuditRecord]) -> list[Verdict]:
         rows: list[dict[str, Any]] = []
         verdicts: list[Verdict] = []
-        with self._serialised(*{f.tx.client_id for f in found}) as conn:
-            stored = {i: (json.loads(r.detail).get("fingerprint"), _verdict_of(r))
-                      for i, r in load_stored(conn, [f.tx.id for f in found]).items()}
-            frozen = load_freezes(conn, [f.tx.client_id for f in found],
-                                  [normalise_address(f.tx.address) for f in found if f.tx.address])
-            history = Histories(conn, [f.tx for f in found if f.tx.id not in stored],
-                                  reach(self.rules))
-            for f in found:
-                fingerprint = _fingerprint(f.tx)
-                prior = stored.get(f.tx.id)
-                if prior is not None:
-                    if prior[0] != fingerprint:
-                        raise MovementConflict(f"movement {f.tx.id} was screened with other content")
-                    verdicts.append(self._current(conn, prior[1], f.tx, audit))
-                    continue
-                verdict, row, ctr_filed = self._decide(conn, f, fingerprint, frozen, history, audit)
-                stored[f.tx.id] = (fingerprint, verdict)
-                if verdict.outcome != "block":
-                    history.add(f.tx, ctr_filed)
-                rows.append(row)
-                verdicts.append(verdict)
-            if rows:
-                totals.store(conn, rows, reach(self.rules).bands)
-            append(conn, batch_records(audit))  # a batch's screens: a few records
+        stored = {i: (json.loads(r.detail).get("fingerprint"), _verdict_of(r))
+                  for i, r in load_stored(conn, [f.tx.id for f in found]).items()}
+        frozen = load_freezes(conn, [f.tx.client_id for f in found],
+                              [normalise_address(f.tx.address) for f in found if f.tx.address])
+        history = Histories(conn, [f.tx for f in found if f.tx.id not in stored],
+                            reach(self.rules))
+        for f in found:
+            fingerprint = _fingerprint(f.tx)
+            prior = stored.get(f.tx.id)
+            if prior is not None:
+                if prior[0] != fingerprint:
+                    raise MovementConflict(f"movement {f.tx.id} was screened with other content")
+                verdicts.append(self._current(conn, prior[1], f.tx, audit))
+                continue
+            verdict, row, ctr_filed = self._decide(conn, f, fingerprint, frozen, history, audit)
+            stored[f.tx.id] = (fingerprint, verdict)
+            if verdict.outcome != "block":
+                history.add(f.tx, ctr_filed)
+            rows.append(row)
+            verdicts.append(verdict)
+        if rows:
+            totals.store(conn, rows, reach(self.rules).bands)
         return verdicts
 
     def _decide(
@@ -292,13 +319,7 @@ class ComplianceService(FourEyes):
         SQLite: ``BEGIN IMMEDIATE`` (the database's write lock); PostgreSQL: transaction-scoped
         advisory locks keyed by the client ids, taken in key order (no deadlock between batches)."""
         with self._write() as conn:
-            if conn.dialect.name == "postgresql":
-                keys = sorted({_lock_key(c) for c in client_ids})
-                conn.execute(
-                    text("SELECT count(pg_advisory_xact_lock(k)) FROM "
-                         "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"),
-                    {"keys": keys},
-                )
+            self.lock_screens(conn, client_ids)
             yield conn
 
     def _current(self, conn: Connection, v: Verdict, tx: Movement, audit: list[AuditRecord]) -> Verdict:

@@ -6,15 +6,15 @@ their audit record; from the ``screening`` row on, a refusal ends the order ``re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from keeper import clients
-from keeper.audit import record_in
-from keeper.compliance import ComplianceService, Movement
+from keeper.audit import AuditRecord, record_in
+from keeper.compliance import ComplianceService, Movement, Verdict
 from keeper.flows import rules, store
 from keeper.flows.driver import Driver
 from keeper.flows.store import Order, Refused
@@ -96,13 +96,21 @@ class Gate(Driver):
     def _screen_all(self, orders: list[Order], kind: str, profile: clients.ClientProfile,
                     **kw: Any) -> None:
         """Screen each order as movement ``flows:{order id}`` at its creation time, all in one
-        compliance transaction (a repeat returns the stored verdict). A block also freezes and
-        suspends the client (spec 004 §5.1 scenario 1); anything but allow refuses the order
-        (the first such verdict is raised)."""
-        movs = [Movement.valued(self.prices, f"flows:{o.id}", o.client_id, kind, o.asset,
+        compliance transaction (a repeat returns the stored verdict); see :meth:`_verdicts`."""
+        self._verdicts(orders, self.compliance.screen_many(self._movements(orders, kind, profile,
+                                                                           **kw)))
+
+    def _movements(self, orders: list[Order], kind: str, profile: clients.ClientProfile,
+                   **kw: Any) -> list[Movement]:
+        """The movement each order is screened as: ``flows:{order id}`` at its creation time."""
+        return [Movement.valued(self.prices, f"flows:{o.id}", o.client_id, kind, o.asset,
                                 o.units, o.created_at, country=profile.country, **kw)
                 for o in orders]
-        verdicts = self.compliance.screen_many(movs)
+
+    def _verdicts(self, orders: list[Order], verdicts: list[Verdict]) -> None:
+        """Act on the screening verdicts of ``orders``: a block also freezes and suspends the
+        client (spec 004 §5.1 scenario 1); anything but allow refuses the order (the first such
+        verdict is raised)."""
         for order, verdict in zip(orders, verdicts, strict=True):
             if verdict.outcome == "block":
                 self.compliance.freeze(store.ACTOR, "; ".join(verdict.reasons)[:500] or "blocked",
@@ -116,6 +124,58 @@ class Gate(Driver):
             if verdict.outcome != "allow":
                 raise self._refused(order, Refused(f"compliance_{verdict.outcome}",
                                                    f"held by compliance (case {verdict.case_id})"))
+
+    def _open_screened(self, client_id: str, rows: list[tuple[str, str, dict[str, Any]]],
+                       found: list[Order | None], kind: str, profile: clients.ClientProfile,
+                       **kw: Any) -> list[Order]:
+        """:meth:`_open_all` then :meth:`_screen_all` of a batch's orders, both in ONE write
+        transaction (the client's screening lock first, one commit, one audit append: the
+        orders' records then the screens'): the orders exist screened, or not at all. A crash
+        after it leaves them in ``screening`` with their verdicts stored (the driver's rerun
+        finds them). A replay (an order of the batch already past screening), a compliance
+        service on another database or a concurrent request with the same keys take the two
+        transactions one after the other, as before."""
+        if (self.compliance.engine.url != self.engine.url
+                or any(o is not None and o.state != "screening" for o in found)):
+            return self._open_then_screen(client_id, rows, found, kind, profile, **kw)
+        try:
+            with self.writer.begin() as conn:
+                self.compliance.lock_screens(conn, [client_id])
+                trail = store.Trail()
+                opened = store.open_many(conn, client_id, rows, state="screening",
+                                         now=self.clock(), trail=trail, found=found)
+                audit: list[AuditRecord] = []
+                verdicts = self.compliance.screen_in(
+                    conn, self._movements(opened, kind, profile, **kw), audit)
+                store.flush(conn, trail, audit)
+        except IntegrityError:  # a concurrent request with the same keys
+            return self._open_then_screen(client_id, rows, None, kind, profile, **kw)
+        try:
+            self._verdicts(opened, verdicts)
+        except Refused as exc:
+            raise self._refuse_all(opened, exc) from None
+        return opened
+
+    def _open_then_screen(self, client_id: str, rows: list[tuple[str, str, dict[str, Any]]],
+                          found: list[Order | None] | None, kind: str,
+                          profile: clients.ClientProfile, **kw: Any) -> list[Order]:
+        """:meth:`_open_all`, then screening of the orders still in ``screening`` (a refused
+        order of the batch, or a refusing verdict, refuses the batch's orders)."""
+        opened = self._open_all(client_id, rows, found)
+        try:
+            for o in opened:
+                if o.state != "screening":
+                    self._known(o)
+            self._screen_all([o for o in opened if o.state == "screening"], kind, profile, **kw)
+        except Refused as exc:
+            raise self._refuse_all(opened, exc) from None
+        return opened
+
+    def _refuse_all(self, orders: Sequence[Order], exc: Refused) -> Refused:
+        """Mark each of ``orders`` still screening refused (:meth:`_refused`); returns ``exc``."""
+        for o in orders:
+            self._refused(o, exc)
+        return exc
 
     def _open_all(self, client_id: str, rows: list[tuple[str, str, dict[str, Any]]],
                   found: list[Order | None] | None = None) -> list[Order]:

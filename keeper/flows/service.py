@@ -121,18 +121,11 @@ class OrderService(Burns):
             return profile
 
         profile = self._checked(client_id, "transfer", params, preflight)
-        opened = self._open_all(client_id, [
+        opened = self._open_screened(client_id, [
             (k, fp, {"kind": "transfer", "asset": a, "units": i.units, "fiat_cents": 0,
                      "fee_cents": 0, "data": {"to": i.to_client_id}})
-            for k, fp, a, i in zip(keys, fps, assets, batch, strict=True)], found)
-        try:
-            for o in opened:
-                if o.state != "screening":
-                    self._known(o)
-            self._screen_all([o for o in opened if o.state == "screening"], "transfer_out",
-                             profile)
-        except Refused as exc:
-            raise self._refuse_all(opened, exc) from None
+            for k, fp, a, i in zip(keys, fps, assets, batch, strict=True)], found,
+            "transfer_out", profile)
         todo = [o for o in opened if o.state == "screening"]
         if not todo:
             return opened
@@ -201,11 +194,6 @@ class OrderService(Burns):
         except Refused as exc:
             self._refused(order, exc)
             return self._load(order.id)[0]
-
-    def _refuse_all(self, orders: Sequence[Order], exc: Refused) -> Refused:
-        for o in orders:
-            self._refused(o, exc)
-        return exc
 
     # ---------------------------------------------------------------- buy / sell
     def buy(self, client_id: str, asset: str, fiat_cents: int, *, idempotency_key: str,

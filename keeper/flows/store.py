@@ -179,11 +179,14 @@ class Trail(list):  # type: ignore[type-arg]
     """Audit records and outbox rows of a batch, written at once by :func:`flush`."""
 
 
-def flush(conn: Connection, trail: Trail) -> None:
+def flush(conn: Connection, trail: Trail, more: list[AuditRecord] | None = None) -> None:
     """Write a batch's audit records (:func:`keeper.audit.batch_records`: a few hundred order
-    changes per record, one chain append) and outbox rows (one insert)."""
+    changes per record, one chain append), then ``more`` records of the same transaction in
+    the same append, and outbox rows (one insert)."""
+    records = [rec for rec, _ in trail] + (more or [])
+    if records:
+        append(conn, batch_records(records))
     if trail:
-        append(conn, batch_records([rec for rec, _ in trail]))
         sqlrows.insert_rows(conn, _OUT, [row for _, row in trail])
         trail.clear()
 

@@ -186,16 +186,16 @@ def test_the_same_new_key_opened_meanwhile_by_another_request_answers_its_orders
     the other request's orders; the money moved once."""
     a, b, items = _race(world)
     service = world.service
-    original = service._open_all
+    original = service._open_screened
     other: list[Any] = []
 
-    def racing(client_id: str, rows: Any, found: Any = None) -> Any:
-        monkeypatch.setattr(service, "_open_all", original)
+    def racing(client_id: str, rows: Any, found: Any, *args: Any, **kw: Any) -> Any:
+        monkeypatch.setattr(service, "_open_screened", original)
         assert found == [None, None]  # the caller's read, not repeated
         other.extend(service.transfer_batch(a, items, idempotency_key="race-open"))
-        return original(client_id, rows, found)
+        return original(client_id, rows, found, *args, **kw)
 
-    monkeypatch.setattr(service, "_open_all", racing)
+    monkeypatch.setattr(service, "_open_screened", racing)
     _answered_once(world, a, b, service.transfer_batch(a, items, idempotency_key="race-open"),
                    other)
 
@@ -226,4 +226,34 @@ def test_a_batch_naming_an_unknown_or_suspended_beneficiary_moves_nothing(world:
             world.service.transfer_batch(a, items, idempotency_key=f"k-{code}")
         assert exc.value.code == code
     assert world.held(a) == 100 * USDC and world.held(b) == 0 == world.held(c)
+    world.sound()
+
+
+def test_a_batch_is_opened_and_screened_in_one_transaction(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch's orders, their screens and the audit records of both commit together: a
+    failure while screening (here: storing the movements' totals) leaves no order, no movement
+    and no record (before, the orders stayed behind in ``screening``); the retry under the same
+    key then moves the money once."""
+    a, b, items = _race(world)
+
+    def counts() -> tuple[Any, ...]:
+        with world.engine.connect() as c:
+            return tuple(c.execute(text(f"SELECT count(*) FROM {t}")).scalar()  # noqa: S608
+                         for t in ("flows_orders", "flows_outbox", "compliance_movements",
+                                   "audit_records"))
+
+    before = counts()
+
+    def broken(*args: Any, **kw: Any) -> None:
+        raise RuntimeError("the disk filled up")
+
+    monkeypatch.setattr("keeper.compliance.totals.store", broken)
+    with pytest.raises(RuntimeError, match="disk"):
+        world.service.transfer_batch(a, items, idempotency_key="k")
+    assert counts() == before
+    monkeypatch.undo()
+    done = world.service.transfer_batch(a, items, idempotency_key="k")
+    assert {o.state for o in done} == {"completed"}
+    assert world.held(b) == 11 * USDC and world.held(a) == 89 * USDC
     world.sound()
