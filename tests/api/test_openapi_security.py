@@ -1,7 +1,8 @@
 """The OpenAPI document declares how to authenticate: the OAuth2 client-credentials flow
 (``tokenUrl: /oauth/token`` and every scope the API knows) beside the bearer API key, and each
 protected operation lists, for both schemes, exactly the scopes its route requires. The scopes
-expected are read from the routes' own dependencies (``Security(get_principal, scopes=...)``),
+expected are read from the routes' own scope checks (``Security(get_principal, scopes=...)`` or
+``Security(get_current_client, ...)``),
 not from the document; a few are also spelled out. Both credentials still work on a scoped route.
 """
 
@@ -15,20 +16,21 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from api.deps import get_principal
+from api.deps import get_current_client, get_principal
 from keeper.auth import create_oauth_client
 from keeper.clients import CLIENT_READ, COREBANKING, CUSTOMER_TRADE, SCOPES
 from keeper.ledger import make_engine
 from strongroom_testkit.apiworld import World
 
 SCHEMES = ("ApiKey", "OAuth2")
+SCOPE_CHECKS = (get_principal, get_current_client)  # the dependencies that demand scopes
 
 
 def required_scopes(dependant: Dependant) -> set[str] | None:
-    """The scopes the route's ``get_principal`` dependency demands (None: the route has none)."""
+    """The scopes the route's scope checks demand (None: the route has none)."""
     found: set[str] | None = None
     for sub in dependant.dependencies:
-        if sub.call is get_principal:
+        if sub.call in SCOPE_CHECKS:
             found = (found or set()) | set(sub.parent_oauth_scopes or []) | \
                 set(sub.own_oauth_scopes or [])
         deeper = required_scopes(sub)
