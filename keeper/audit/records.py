@@ -20,13 +20,12 @@ ends with ``,"seq":N}``: the verifier reads the link and the position at fixed p
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-import orjson
+from keeper.jsontext import sorted_compact
 
 _sha256 = hashlib.sha256
 GENESIS = "0" * 64  # ``prev`` of record 1
@@ -105,31 +104,14 @@ def _check(value: Any) -> None:
         stack.extend(reversed(later))
 
 
-_ORJSON = orjson.dumps
-_SORT_KEYS = orjson.OPT_SORT_KEYS
-_DEL = 0x7F  # ASCII, yet json.dumps(ensure_ascii=True) escapes it (orjson writes it raw)
-
-
 def canonical_json(value: Any) -> str:
-    """The canonical JSON text of ``value`` (checked: no floats, no unsafe integers).
-
-    Written by orjson (sorted keys, no whitespace: ~10x faster) when its output is printable
-    ASCII, where its bytes are json.dumps' (both escape ``"``, ``\\`` and the control
-    characters alike; keys of ASCII text sort alike); any other output (a non-ASCII character,
-    which orjson writes as UTF-8 where the canonical form escapes it, or DEL) is written by
-    json.dumps itself."""
+    """The canonical JSON text of ``value`` (checked: no floats, no unsafe integers), written
+    by orjson where that is json.dumps' text (:func:`keeper.jsontext.sorted_compact`)."""
     try:
         _check(value)
     except _BadValueError as bad:
         raise AuditRecordError(f"${bad.where}: {bad.why}") from None
-    try:
-        fast = _ORJSON(value, option=_SORT_KEYS)
-    except orjson.JSONEncodeError:
-        fast = b"\x80"  # what orjson cannot write (e.g. a lone surrogate): json.dumps decides
-    if fast.isascii() and _DEL not in fast:
-        return fast.decode("ascii")
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False)
+    return sorted_compact(value, ascii_only=True)
 
 
 def timestamp(at: datetime | None = None) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, insert, select, update
 from keeper import sqlrows
 from keeper.audit import AuditRecord, append, batch_records
 from keeper.flows.models import DepositNoticeRow, OrderRow, OutboxRow
+from keeper.jsontext import sorted_compact
 from keeper.ledger.domain import utc
 
 ACTOR = "flows"
@@ -295,9 +296,16 @@ def _trail(conn: Connection, order: Order, op: str, before: str | None, data: di
     batch.append((AuditRecord(ACTOR, op, {"order_id": order.id, "from": before, "to": order.state},
                               {**payload, "data": data}),
                   {"order_id": order.id, "event": f"order.{order.state}",
-                   "payload": _SORTED(payload), "created_at": now}))
+                   "payload": outbox_payload(payload), "created_at": now}))
     if trail is None:
         flush(conn, batch)
+
+
+def outbox_payload(payload: dict[str, Any]) -> str:
+    """The stored text of an outbox row's payload: sorted compact JSON (orjson, see
+    :mod:`keeper.jsontext`; rows written before kept ``json.dumps``' spaces): it is only ever
+    read back with ``json.loads`` (:func:`outbox`), never hashed or compared as text."""
+    return sorted_compact(payload, ascii_only=False)
 
 
 def open_orders(conn: Connection, limit: int = 1000) -> list[str]:

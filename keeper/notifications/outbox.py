@@ -11,7 +11,6 @@ refused (money is integer base units; an amount travels as a decimal string of b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from keeper import sqlrows
+from keeper.jsontext import sorted_compact
 from keeper.notifications.models import OutboxRow
 
 DEPOSIT_CREDITED = "deposit.credited"
@@ -31,8 +31,6 @@ EVENTS: frozenset[str] = frozenset({DEPOSIT_CREDITED, ORDER_COMPLETED, ORDER_FAI
                                     WITHDRAWAL_CONFIRMED, WITHDRAWAL_DELAYED})
 MAX_PAYLOAD_BYTES = 16_384
 _O = OutboxRow.__table__
-#: json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False), built once
-_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 _CHUNK = 500
 
 
@@ -56,13 +54,15 @@ def _check_value(value: Any, path: str) -> None:
 
 
 def encode_payload(payload: Mapping[str, Any]) -> str:
-    """The canonical JSON of ``payload`` (sorted keys, no spaces); refuses floats and non-JSON."""
+    """The canonical JSON of ``payload``: ``json.dumps(payload, sort_keys=True, separators=(",",
+    ":"), ensure_ascii=False)`` byte for byte (written by orjson, :mod:`keeper.jsontext`; a
+    replayed event is compared with the stored text); refuses floats and non-JSON."""
     if not isinstance(payload, Mapping):
         raise ValueError("payload must be a JSON object")
     if type(payload) is not dict or not all(  # a flat object of strings needs no deeper walk
             type(k) is str and type(v) is str for k, v in payload.items()):
         _check_value(payload, "$")
-    text = _ENCODE(payload)
+    text = sorted_compact(payload, ascii_only=False)
     if len(text.encode()) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"payload larger than {MAX_PAYLOAD_BYTES} bytes")
     return text

@@ -8,10 +8,10 @@ import json
 import orjson
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from keeper.audit import AuditRecord, canonical_json
 from keeper.audit.records import MAX_SAFE_INT
+from strongroom_testkit.jsonvalues import json_values
 
 
 def _reference(value: object) -> str:
@@ -19,32 +19,7 @@ def _reference(value: object) -> str:
                       allow_nan=False)
 
 
-# every kind of character the two encoders could treat differently: controls, DEL, quotes and
-# backslashes, slash, non-ASCII of the BMP (U+2028, private use), lone surrogates and astral
-# characters (which sort after U+E000-U+FFFF by code point, before them in UTF-16)
-_chars = st.one_of(
-    st.characters(min_codepoint=0x20, max_codepoint=0x7E),
-    st.characters(max_codepoint=0x1F),
-    st.sampled_from(['\x7f', '"', "\\", "/", "\u2028", "\u00e9", "\ue000", "\uffff", "\ud800",
-                     "\udfff", "\U0001f600", "\U0010ffff"]),
-    st.characters(codec="utf-8"),
-)
-_ints = st.integers(-MAX_SAFE_INT, MAX_SAFE_INT) | st.sampled_from(
-    [0, -1, MAX_SAFE_INT, -MAX_SAFE_INT, 2**31, -(2**31) - 1, 2**32, 2**53 - 2])
-
-
-def _values(text: st.SearchStrategy[str]) -> st.SearchStrategy[object]:
-    return st.recursive(
-        st.none() | st.booleans() | _ints | text,
-        lambda inner: (st.lists(inner, max_size=4) | st.lists(inner, max_size=3).map(tuple)
-                       | st.dictionaries(text, inner, max_size=4)),
-        max_leaves=24)
-
-
-# half the values are all ASCII (controls and DEL included): orjson's path is taken or refused
-# on them; the other half mix in every other kind of character (json.dumps' path)
-_json = _values(st.text(st.characters(max_codepoint=0x7F), max_size=12)) | _values(
-    st.text(_chars, max_size=12))
+_json = json_values()
 
 
 @settings(max_examples=200, deadline=None)

@@ -34,6 +34,9 @@ def test_stored_texts_are_json_dumps_with_their_options(body: dict, flat: list[d
     assert compliance_service._SORTED(plain) == json.dumps(plain, sort_keys=True)
     assert encode_payload(plain) == json.dumps(plain, sort_keys=True, separators=(",", ":"),
                                                ensure_ascii=False)
+    # an order's outbox payload is only read back with json.loads: compact, sorted, same value
+    assert json.loads(store.outbox_payload(plain)) == plain
+    assert store.outbox_payload(plain) == encode_payload(plain)
     memo: dict = {}
     for data in [*flat, *flat, plain]:  # repeated objects come from the batch's memo
         assert store._encoded(data, memo) == json.dumps(data, sort_keys=True)
