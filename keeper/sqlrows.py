@@ -18,8 +18,9 @@ through the driver).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Connection, Table, insert
@@ -27,6 +28,7 @@ from sqlalchemy import Column, Connection, Table, insert
 _Processor = Callable[[Any], Any] | None
 _SQLITE_MAX_VARIABLES = 32_766  # SQLite's bound-parameter limit of one statement (3.32+)
 _SQL: dict[tuple[str, tuple[str, ...]], str] = {}  # INSERT statements by (table, columns)
+_MEMO_TYPES = frozenset({datetime, bool, type(None)})  # equal values: the same bound value
 
 
 def is_sqlite(conn: Connection) -> bool:
@@ -34,43 +36,31 @@ def is_sqlite(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
 
-def _memo_key(value: Any) -> Any:
-    # two aware datetimes of one instant in different zones are equal, yet SQLAlchemy's SQLite
-    # DATETIME stores their own wall times: the zone is part of the key
-    return (value, value.tzinfo) if type(value) is datetime else value
+def _processor(conn: Connection, column: Column[Any]) -> _Processor:
+    return column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
 
 
-class _Binder:
-    """One column's SQLAlchemy bind processor, run once per distinct value of a batch."""
-
-    __slots__ = ("memo", "process")
-
-    def __init__(self, process: _Processor) -> None:
-        self.process = process
-        self.memo: dict[Any, Any] = {}
-
-    def __call__(self, value: Any) -> Any:
-        if value is None or self.process is None:
-            return value
-        try:
-            key = _memo_key(value)
-            found = self.memo.get(key, self)
-        except TypeError:  # unhashable: processed each time
-            return self.process(value)
-        if found is self:
-            found = self.memo[key] = self.process(value)
-        return found
-
-
-def _binders(conn: Connection, columns: Iterable[Column[Any]]) -> list[_Binder]:
-    return [_Binder(c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect))
-            for c in columns]
+def _bind_column(values: list[Any], process: _Processor) -> list[Any]:
+    """``values`` of one column as SQLAlchemy binds them. Datetimes, booleans and nulls (the
+    values a batch repeats: its ``now`` on every row) are processed once per distinct value;
+    any other type once per value."""
+    if process is None:
+        return values
+    types = set(map(type, values))
+    if not types <= _MEMO_TYPES or (datetime in types and len(
+            {v.tzinfo for v in values if type(v) is datetime}) > 1):
+        # datetimes of one instant in different zones are equal, yet SQLAlchemy's SQLite
+        # DATETIME stores each one's own wall time: no results shared between zones
+        return list(map(process, values))
+    memo = {v: process(v) for v in set(values)}
+    return list(map(memo.__getitem__, values))
 
 
 def bound(conn: Connection, column: Column[Any], value: Any) -> Any:
     """``value`` as SQLAlchemy binds it for ``column`` on ``conn``'s database (for a statement
     run with ``exec_driver_sql``)."""
-    return _binders(conn, [column])[0](value)
+    process = _processor(conn, column)
+    return value if process is None else process(value)
 
 
 def _names(conn: Connection, table: Table, names: Sequence[str]) -> tuple[str, str]:
@@ -80,8 +70,10 @@ def _names(conn: Connection, table: Table, names: Sequence[str]) -> tuple[str, s
 
 def _tuples(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
             names: Sequence[str]) -> list[tuple[Any, ...]]:
-    binders = _binders(conn, [table.c[n] for n in names])
-    return [tuple(b(row[n]) for b, n in zip(binders, names, strict=True)) for row in rows]
+    """The rows as tuples of bound values, built column by column (C-level maps)."""
+    columns = [_bind_column(list(map(itemgetter(n), rows)), _processor(conn, table.c[n]))
+               for n in names]
+    return list(zip(*columns, strict=True))
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
