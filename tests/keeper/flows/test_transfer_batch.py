@@ -206,6 +206,9 @@ def test_order_ids_are_unique_and_sort_by_creation_time(monkeypatch: pytest.Monk
     ids = {store.new_order_id() for _ in range(10_000)}
     assert len(ids) == 10_000
     assert all(re.fullmatch(r"ord_[0-9a-f]{32}", i) for i in ids)
+    batch = store.new_order_ids(10_000)  # a batch's ids: the random bits read at once
+    assert len(set(batch) | ids) == 20_000
+    assert all(re.fullmatch(r"ord_[0-9a-f]{32}", i) for i in batch)
     made = []
     for ms in (1_700_000_000_000, 1_700_000_000_001, 1_800_000_000_000):
         monkeypatch.setattr(store.time, "time_ns", lambda ms=ms: ms * 1_000_000 + 999_999)
