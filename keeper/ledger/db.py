@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 
 from keeper import config
+from keeper.ledger import writelock
 
 WRITE = {"ledger_write": True}
 # execution option of the group committer's writes: no automatic checkpoint inside its commits
@@ -93,8 +94,10 @@ def make_engine(url: str, *, cache_kib: int | None = None, **kw: Any) -> Engine:
     if url.startswith("sqlite"):
         if cache_kib is None:
             cache_kib = config.load_settings().ledger_sqlite_cache_kib
-        connect_args = {"check_same_thread": False, "timeout": 60}
+        connect_args = {"check_same_thread": False, "timeout": 60,
+                        "factory": writelock.LockingConnection}
         engine = create_engine(url, connect_args=connect_args, **kw)
+        queue = writelock.writer_lock(engine.url.database or "")
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
@@ -122,7 +125,11 @@ def make_engine(url: str, *, cache_kib: int | None = None, **kw: Any) -> Engine:
                 if info.get("ledger_fk", True) != fk:  # a no-op inside a transaction: set before
                     conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if fk else 'OFF'}")
                     info["ledger_fk"] = fk
-                set_sqlite_busy(conn.connection, opts.get("ledger_busy_ms", BUSY_TIMEOUT_MS))
+                busy_ms = opts.get("ledger_busy_ms", BUSY_TIMEOUT_MS)
+                set_sqlite_busy(conn.connection, busy_ms)
+                if queue is not None:
+                    _begin_queued(conn, queue, busy_ms)
+                    return
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
@@ -141,6 +148,24 @@ def make_engine(url: str, *, cache_kib: int | None = None, **kw: Any) -> Engine:
             conn.exec_driver_sql(_PG_LOCK_TIMEOUT, (f"{int(ms)}ms",))
 
     return engine
+
+
+def _begin_queued(conn: Connection, queue: writelock.WriterLock, busy_ms: int) -> None:
+    """``BEGIN IMMEDIATE`` once this connection's turn in the writer queue has come (see
+    :mod:`keeper.ledger.writelock`); when the queue did not move within the busy timeout, one
+    try at SQLite's lock without waiting ("database is locked" if it is held, as before)."""
+    dbapi = conn.connection.driver_connection
+    queued = writelock.take(dbapi, queue, busy_ms / 1000)
+    if not queued:
+        set_sqlite_busy(conn.connection, 0)
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        writelock.let_go(dbapi)  # no transaction began: the next writer may go
+        raise
+    finally:
+        if not queued:
+            set_sqlite_busy(conn.connection, busy_ms)
 
 
 def pipelined_lock_timeout(conn: Connection) -> str | None:
