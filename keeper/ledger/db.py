@@ -22,6 +22,7 @@ busy_timeout=settings.ledger_writer_busy_s)``); :data:`WRITER_BUSY_TIMEOUT` is i
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -212,3 +213,24 @@ class DriverQuery:
         """The positional arguments of one execution with ``params`` (by bindparam name)."""
         return tuple(c if k is None else (p(params[k]) if p else params[k])
                      for k, p, c in self._slots)
+
+
+@functools.cache
+def driver_query(stmt: Any, dialect: Any) -> DriverQuery:
+    """``stmt`` compiled once for ``dialect`` (statements are built once: cached by identity)."""
+    return DriverQuery(stmt, dialect)
+
+
+def read_through_driver(engine: Engine, stmt: Any, params: dict[str, Any]) -> list[Any]:
+    """Every row of the SELECT ``stmt`` on a SQLite ``engine``, run through the driver in
+    autocommit (one statement: consistent by itself), values as the driver hands them."""
+    query = driver_query(stmt, engine.dialect)
+    dbapi = engine.raw_connection()
+    try:
+        cur = dbapi.cursor()
+        try:
+            return cur.execute(query.sql, query.args(params)).fetchall()
+        finally:
+            cur.close()
+    finally:
+        dbapi.close()

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from keeper.assets import ASSETS, by_symbol
 from keeper.ledger import errors as err
 from keeper.ledger.batcher import GroupCommitter, Ticket, commit_requests
-from keeper.ledger.db import WRITE, make_engine
+from keeper.ledger.db import WRITE, make_engine, read_through_driver
 from keeper.ledger.domain import (
     GL_CODES,
     AccountKind,
@@ -26,6 +26,7 @@ from keeper.ledger.engine import Request
 from keeper.ledger.models import Account, Alert, ClientRef, Transfer
 from keeper.ledger.sources import SourceBook
 from keeper.ledger.statements import Statement, monthly_statement
+from keeper.ledger.types import amount_from_db
 
 AlertSink = Callable[[str, str], None]
 _ACC = Account.__table__.c
@@ -146,8 +147,13 @@ class Ledger(SourceBook):
 
     def client_balances(self, client_id: str) -> dict[str, Balance]:
         """Stored totals of every account ``client_id`` holds, by asset symbol (read-only)."""
+        params = {"owner": client_id}
+        if self.engine.dialect.name == "sqlite":  # raw totals: see read_through_driver
+            return {asset: Balance(account_id, *map(amount_from_db, totals))
+                    for asset, account_id, *totals in
+                    read_through_driver(self.engine, _CLIENT_BALANCES, params)}
         with self.engine.connect() as conn:
-            rows = conn.execute(_CLIENT_BALANCES, {"owner": client_id}).all()
+            rows = conn.execute(_CLIENT_BALANCES, params).all()
         return {asset: Balance(*rest) for asset, *rest in rows}
 
     def omnibus_account(self, asset: str, location: str) -> int:

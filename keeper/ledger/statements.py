@@ -17,9 +17,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     CompoundSelect,
-    Dialect,
     Engine,
-    Executable,
     Row,
     Select,
     bindparam,
@@ -33,7 +31,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from keeper.ledger.db import DriverQuery
+from keeper.ledger.db import driver_query
 from keeper.ledger.domain import AccountKind, Kind, utc
 from keeper.ledger.models import Account, Transfer
 from keeper.ledger.types import amount_from_db
@@ -186,7 +184,8 @@ def client_postings_page(engine: Engine, client_id: str, *, before: int | None =
     clients shows each of them only their own leg). A page merges each account's debits and
     credits newest first along the journal's (account, id) indexes and stops at ``limit`` rows,
     whatever the client's history: a client with a million movements pages as fast as one with
-    fifty. On SQLite both reads run straight through the driver (:class:`DriverQuery`)."""
+    fifty. On SQLite both reads run straight through the driver
+    (:class:`~keeper.ledger.db.DriverQuery`)."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be 1 to {MAX_PAGE}")
     if category is not None and category not in CATEGORIES:
@@ -212,7 +211,7 @@ def _sqlite_page(engine: Engine, accounts_params: dict[str, object], shape: tupl
     """The accounts and the page on SQLite, through the driver in autocommit: each read is one
     statement, consistent by itself, and accounts are never deleted, so the page of accounts
     read a moment earlier is the page a transaction around both would give."""
-    accounts_q = _sqlite_query(_CLIENT_ACCOUNTS, engine.dialect)
+    accounts_q = driver_query(_CLIENT_ACCOUNTS, engine.dialect)
     dbapi = engine.raw_connection()
     try:
         cur = dbapi.cursor()
@@ -221,18 +220,12 @@ def _sqlite_page(engine: Engine, accounts_params: dict[str, object], shape: tupl
             if not accounts:
                 return []
             params.update((f"account_{n}", a) for n, a in enumerate(accounts))
-            page = _sqlite_query(_page_query(True, len(accounts), *shape), engine.dialect)
+            page = driver_query(_page_query(True, len(accounts), *shape), engine.dialect)
             return cur.execute(page.sql, page.args(params)).fetchall()
         finally:
             cur.close()
     finally:
         dbapi.close()
-
-
-@functools.cache
-def _sqlite_query(stmt: Executable, dialect: Dialect) -> DriverQuery:
-    """``stmt`` compiled once for SQLite (``stmt`` is itself built once: cached by identity)."""
-    return DriverQuery(stmt, dialect)
 
 
 _ACC = Account.__table__.c

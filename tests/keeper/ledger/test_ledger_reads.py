@@ -38,6 +38,13 @@ def test_lookups_find_what_exists(ledger: Ledger) -> None:
     assert sorted(bals) == ["ETH", "USDC"]
     assert bals["USDC"].account_id == alice and bals["USDC"].credit_balance == 250
     assert bals["ETH"].credit_balance == 0
+    wide = 2**200 + 3  # stored as decimal text on SQLite: read back as the exact int
+    ledger.post(TransferSpec("dep-eth", ledger.omnibus_account("ETH", "vault"),
+                             ledger.find_client_account("alice", "ETH"), wide))
+    eth = ledger.client_balances("alice")["ETH"]
+    assert (eth.credits_posted, eth.debits_posted, eth.credit_balance) == (wide, 0, wide)
+    assert type(eth.credits_posted) is int
+    before += 1  # the ETH omnibus account
     ledger.register_client_ref("0x" + "ab" * 32, "alice")
     assert ledger.client_id_for_ref(bytes.fromhex("ab" * 32)) == "alice"
     assert ledger.client_id_for_ref("0x" + "AB" * 32) == "alice"
