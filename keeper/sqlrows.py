@@ -26,7 +26,6 @@ from typing import Any
 from sqlalchemy import Column, Connection, Table, insert
 
 _Processor = Callable[[Any], Any] | None
-_SQLITE_MAX_VARIABLES = 32_766  # SQLite's bound-parameter limit of one statement (3.32+)
 _SQL: dict[tuple[str, tuple[str, ...]], str] = {}  # INSERT statements by (table, columns)
 _MEMO_TYPES = frozenset({datetime, bool, type(None)})  # equal values: the same bound value
 
@@ -108,7 +107,9 @@ def insert_new(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
         ins = (postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
                .returning(table.c[key]))
         return set(conn.execute(ins, list(rows)).scalars())
-    per = max(1, min(len(rows), _SQLITE_MAX_VARIABLES // len(names)))
+    # rows per statement: as many as SQLAlchemy's own multi-row statements bind on this dialect
+    per = max(1, min(len(rows), conn.dialect.insertmanyvalues_page_size,
+                     conn.dialect.insertmanyvalues_max_parameters // len(names)))
     values = _tuples(conn, table, rows, names)
     name, cols = _names(conn, table, names)
     one = f"({', '.join('?' * len(names))})"
