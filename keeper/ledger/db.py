@@ -23,6 +23,8 @@ busy_timeout=settings.ledger_writer_busy_s)``); :data:`WRITER_BUSY_TIMEOUT` is i
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -214,6 +216,10 @@ class DriverQuery:
         return tuple(c if k is None else (p(params[k]) if p else params[k])
                      for k, p, c in self._slots)
 
+    def run(self, cursor: Any, params: dict[str, Any]) -> Any:
+        """Execute on the DB-API ``cursor`` with ``params``; the cursor, to fetch from."""
+        return cursor.execute(self.sql, self.args(params))
+
 
 @functools.cache
 def driver_query(stmt: Any, dialect: Any) -> DriverQuery:
@@ -221,16 +227,25 @@ def driver_query(stmt: Any, dialect: Any) -> DriverQuery:
     return DriverQuery(stmt, dialect)
 
 
-def read_through_driver(engine: Engine, stmt: Any, params: dict[str, Any]) -> list[Any]:
-    """Every row of the SELECT ``stmt`` on a SQLite ``engine``, run through the driver in
-    autocommit (one statement: consistent by itself), values as the driver hands them."""
-    query = driver_query(stmt, engine.dialect)
+@contextmanager
+def driver_cursor(engine: Engine) -> Iterator[Any]:
+    """A DB-API cursor of a pooled connection of ``engine``, outside SQLAlchemy's transaction
+    handling (SQLite: autocommit, each statement consistent by itself); closed, and the
+    connection returned to the pool, on exit."""
     dbapi = engine.raw_connection()
     try:
         cur = dbapi.cursor()
         try:
-            return cur.execute(query.sql, query.args(params)).fetchall()
+            yield cur
         finally:
             cur.close()
     finally:
         dbapi.close()
+
+
+def read_through_driver(engine: Engine, stmt: Any, params: dict[str, Any]) -> list[Any]:
+    """Every row of the SELECT ``stmt`` on a SQLite ``engine``, run through the driver
+    (:func:`driver_cursor`), values as the driver hands them."""
+    query = driver_query(stmt, engine.dialect)
+    with driver_cursor(engine) as cur:
+        return query.run(cur, params).fetchall()

@@ -31,7 +31,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from keeper.ledger.db import driver_query
+from keeper.ledger.db import driver_cursor, driver_query
 from keeper.ledger.domain import AccountKind, Kind, utc
 from keeper.ledger.models import Account, Transfer
 from keeper.ledger.types import amount_from_db
@@ -212,20 +212,13 @@ def _sqlite_page(engine: Engine, accounts_params: dict[str, object], shape: tupl
     statement, consistent by itself, and accounts are never deleted, so the page of accounts
     read a moment earlier is the page a transaction around both would give."""
     accounts_q = driver_query(_CLIENT_ACCOUNTS, engine.dialect)
-    dbapi = engine.raw_connection()
-    try:
-        cur = dbapi.cursor()
-        try:
-            accounts = [r[0] for r in cur.execute(accounts_q.sql, accounts_q.args(accounts_params))]
-            if not accounts:
-                return []
-            params.update((f"account_{n}", a) for n, a in enumerate(accounts))
-            page = driver_query(_page_query(True, len(accounts), *shape), engine.dialect)
-            return cur.execute(page.sql, page.args(params)).fetchall()
-        finally:
-            cur.close()
-    finally:
-        dbapi.close()
+    with driver_cursor(engine) as cur:
+        accounts = [r[0] for r in accounts_q.run(cur, accounts_params)]
+        if not accounts:
+            return []
+        params.update((f"account_{n}", a) for n, a in enumerate(accounts))
+        page = driver_query(_page_query(True, len(accounts), *shape), engine.dialect)
+        return page.run(cur, params).fetchall()
 
 
 _ACC = Account.__table__.c
