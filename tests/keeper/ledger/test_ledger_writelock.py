@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -83,46 +84,46 @@ def test_each_way_a_write_transaction_ends_lets_the_next_writer_in(
         assert conn.execute(text("SELECT v FROM n")).scalar() == 1
 
 
-def test_a_writer_that_cannot_begin_lets_go_of_the_queue(db: tuple[Engine, WriterLock],
-                                                        tmp_path: Path) -> None:
-    engine, lock = db
-    outsider = subprocess.Popen(  # SQLite's lock held by a writer that never queues
-        [sys.executable, "-c", "import sqlite3, sys\n"
-         f"c = sqlite3.connect({str(tmp_path / 'w.db')!r}, isolation_level=None)\n"
+@contextmanager
+def other_process_holding(db_path: Path, queue_path: str | None = None) -> Iterator[None]:
+    """Another process holds SQLite's write lock (and the writer queue too, given its file)
+    until the block exits; it then exits, and the kernel drops its locks."""
+    take_queue = ("import fcntl, os\n"
+                  f"fcntl.flock(os.open({queue_path!r}, os.O_RDWR | os.O_CREAT), fcntl.LOCK_EX)\n"
+                  if queue_path else "")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", take_queue + "import sqlite3, sys\n"
+         f"c = sqlite3.connect({str(db_path)!r}, isolation_level=None)\n"
          "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        assert outsider.stdout is not None and outsider.stdout.readline().strip() == "held"
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.communicate("")
+
+
+def test_a_writer_that_cannot_begin_lets_go_of_the_queue(db: tuple[Engine, WriterLock],
+                                                        tmp_path: Path) -> None:
+    engine, lock = db
+    with other_process_holding(tmp_path / "w.db"):  # a writer that never queues
         with pytest.raises(OperationalError) as failed:
             bump(engine, QUICK)
         assert is_unavailable(failed.value)
         assert free_for_another_thread(lock)
-    finally:
-        outsider.communicate("")
-    bump(engine, QUICK)  # the outsider is gone: the next writer goes through
+    bump(engine, QUICK)  # the other writer is gone: the next one goes through
 
 
 def test_a_queue_held_by_a_stuck_process_fails_a_writer_as_sqlite_would(
         db: tuple[Engine, WriterLock], tmp_path: Path) -> None:
     engine, lock = db
-    db_path = str(tmp_path / "w.db")
-    stuck = subprocess.Popen(  # holds the queue and SQLite's lock, then hangs
-        [sys.executable, "-c", "import fcntl, os, sqlite3, sys\n"
-         f"fd = os.open({lock.path!r}, os.O_RDWR | os.O_CREAT)\n"
-         "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-         f"c = sqlite3.connect({db_path!r}, isolation_level=None)\n"
-         "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert stuck.stdout is not None and stuck.stdout.readline().strip() == "held"
+    with other_process_holding(tmp_path / "w.db", lock.path):  # the queue too, then hangs
         with pytest.raises(OperationalError) as failed:
             bump(engine, QUICK)
         assert is_unavailable(failed.value)  # the same retryable failure as before the queue
         assert not lock.held_by_me()
         with engine.connect() as conn:  # the failed writer changed nothing; readers still read
             assert conn.execute(text("SELECT v FROM n")).scalar() == 0
-    finally:
-        stuck.communicate("")  # exits: the kernel drops its flock
     bump(engine, QUICK)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT v FROM n")).scalar() == 1
