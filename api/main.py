@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.ledger = ledger
-    app.state.inline_reads = engine.dialect.name == "sqlite"  # see api.deps.run_read
+    app.state.inline_reads = engine.dialect.name == "sqlite"  # see api.deps.read_ledger
     app.state.audit = RequestAudit(trail, app.state)
     app.state.orders = orders.order_service_from_settings(settings, engine, ledger)
     app.state.issuer_webhook_secret = webhook_secret(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from api.deps import CurrentClient, LedgerDep, run_read
+from api.deps import CurrentClient, read_ledger
 from api.errors import responses
 from api.schemas import AssetInfo, BaseUnits
 from keeper.clients import balances as client_balances
@@ -30,9 +30,9 @@ class BalancesOut(BaseModel):
 
 
 @router.get("/balances", response_model=BalancesOut, summary="Balances per asset")
-async def get_balances(request: Request, client: CurrentClient, ledger: LedgerDep) -> BalancesOut:
+async def get_balances(request: Request, client: CurrentClient) -> BalancesOut:
     """Posted balance, available balance (after open holds) and incoming holds per asset."""
-    rows = await run_read(request, client_balances, ledger, client.id)
+    rows = await read_ledger(request, client_balances, client.id)
     return BalancesOut(client_id=client.id, balances=[
         BalanceOut(asset=AssetInfo.of(r.asset), balance=r.balance, available=r.available,
                    pending_credits=r.pending_credits)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from api.deps import CurrentClient, LedgerDep, run_read
+from api.deps import CurrentClient, LedgerDep, read_ledger
 from api.errors import not_found, responses
 from api.schemas import AssetInfo, AssetSymbol, BaseUnits
 from keeper.assets import ASSETS
@@ -106,7 +106,6 @@ def _utc(value: datetime | None) -> datetime | None:
 async def list_transactions(
     request: Request,
     client: CurrentClient,
-    ledger: LedgerDep,
     asset: Annotated[AssetSymbol | None, Query(description="Only this asset")] = None,
     kind: Annotated[TransactionKind | None, Query(description="Only this kind")] = None,
     since: Annotated[datetime | None, Query(alias="from",
@@ -121,7 +120,7 @@ async def list_transactions(
     flt = TransactionFilter(asset.value if asset else None, kind.value if kind else None,
                             _utc(since), _utc(until))
     try:
-        page = await run_read(request, transactions, ledger, client.id, flt, cursor=cursor,
+        page = await read_ledger(request, transactions, client.id, flt, cursor=cursor,
                               limit=limit)
     except InvalidCursor as exc:
         raise HTTPException(400, str(exc)) from None
@@ -134,10 +133,10 @@ async def list_transactions(
 
 @router.get("/transactions/{transaction_id}", response_model=TransactionOut,
             responses=responses(404), summary="One movement")
-async def get_transaction(request: Request, client: CurrentClient, ledger: LedgerDep,
+async def get_transaction(request: Request, client: CurrentClient,
                           transaction_id: Annotated[str, Path(max_length=160)]) -> TransactionOut:
     """One of the client's posted movements (another client's id is 404, as a missing one)."""
-    found = await run_read(request, transaction, ledger, client.id, transaction_id)
+    found = await read_ledger(request, transaction, client.id, transaction_id)
     if found is None:
         raise not_found("transaction")
     return TransactionOut.of(found)

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from api.deps import run_read
+from api.deps import read_ledger
 from api.main import ROUTERS, create_app
 from api.routes import balances, transactions
 from keeper.ledger import make_engine
@@ -67,11 +67,14 @@ def test_short_reads_run_inline_on_sqlite_and_in_the_pool_on_a_server(world: Wor
     assert app.state.inline_reads == world.url.startswith("sqlite")
 
     async def where(inline: bool) -> tuple[str, str]:
-        request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(inline_reads=inline)))
-        ran = await run_read(request, lambda tag: (tag, threading.current_thread().name), "x")
+        state = SimpleNamespace(inline_reads=inline, ledger="the ledger")
+        request = SimpleNamespace(app=SimpleNamespace(state=state))
+        ran = await read_ledger(request, lambda ledger, tag: (f"{ledger} {tag}",
+                                                              threading.current_thread().name),
+                                "x")
         return ran[0], ran[1]
 
     loop_thread = threading.current_thread().name
-    assert asyncio.run(where(True)) == ("x", loop_thread)
+    assert asyncio.run(where(True)) == ("the ledger x", loop_thread)
     tag, thread = asyncio.run(where(False))
-    assert tag == "x" and thread != loop_thread
+    assert tag == "the ledger x" and thread != loop_thread
