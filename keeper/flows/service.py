@@ -333,7 +333,7 @@ class OrderService(Burns):
 
 def order_json(order: Order) -> str:
     """An order as JSON (amounts as decimal strings)."""
-    return json.dumps({**order.__dict__, "units": str(order.units),
+    return json.dumps({**order._asdict(), "units": str(order.units),
                        "created_at": order.created_at.isoformat(),
                        "updated_at": order.updated_at.isoformat()})
 
