@@ -167,7 +167,7 @@ async def get_authenticated(request: Request) -> Principal | None:
     principal = cache.get(credential) if is_key else None
     if principal is None:
         state = request.app.state
-        if is_key and state.inline_reads:  # one short read: inline on SQLite, as read_ledger
+        if state.inline_reads:  # short reads: inline on SQLite, as read_ledger
             principal = _verify(state.engine, state.tokens, credential)
         else:
             principal = await run_in_threadpool(_verify, state.engine, state.tokens, credential)
