@@ -8,9 +8,11 @@ Prints:
   debit over HTTP, delivery from the bank's inventory in the sub-ledger): orders/s and p50/p99.
 
 Run: .venv/bin/python bench/flows.py [--batches N] [--batch-size N[,N...]] [--buys N]
-     [--workers N] [--concurrency N] [--postgres | --db-url URL]
+     [--workers N] [--instances N] [--concurrency N] [--postgres | --db-url URL]
 
-``--workers``: API processes (uvicorn workers; on SQLite they share one writer);
+``--workers``: API processes (uvicorn workers on one port; on SQLite they share one writer,
+taking turns through its writer queue); ``--instances``: API instances on their own ports, the
+batches spread over them as a load balancer would;
 ``--concurrency``: batch requests in flight at once (each sender thread its own key).
 """
 
@@ -136,36 +138,43 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def bench_transfers(http: httpx.Client, headers: dict[str, str], ids: list[str], batches: int,
-                    size: int, concurrency: int = 1, api_pid: int | None = None) -> None:
+def bench_transfers(http: httpx.Client | list[httpx.Client], headers: dict[str, str],
+                    ids: list[str], batches: int, size: int, concurrency: int = 1,
+                    api_pid: int | list[int] | None = None) -> None:
     """Batches of on-us transfers (``concurrency`` requests in flight): rate over all of them,
     p50/p99 per request, and the API's CPU per transfer (a figure the machine's other load
     changes much less than the wall-clock rate). One warm-up batch of ``size`` runs first and
     is not counted: the API's first batch of a size compiles statements and fills caches (about
-    twice a warm batch's time), and with a few batches it alone would be the p99."""
+    twice a warm batch's time), and with a few batches it alone would be the p99.
+
+    ``http`` may be one client per API instance (``--instances``): batch ``b`` goes to
+    instance ``b % len(http)``, as a load balancer would spread them."""
     lat: list[float] = []
+    https = http if isinstance(http, list) else [http]
+    pids = api_pid if isinstance(api_pid, list) else [api_pid] if api_pid else []
 
     def one(b: int) -> int:
         items = [{"to_client_id": ids[(b * size + i) % len(ids)], "asset": "USDC", "units": "1"}
                  for i in range(size)]
         start = time.perf_counter()
-        r = http.post("/v1/transfers/batch", json={"items": items},
+        r = https[b % len(https)].post("/v1/transfers/batch", json={"items": items},
                       headers={**headers, "Idempotency-Key": f"bench-{uuid.uuid4().hex}"})
         lat.append(time.perf_counter() - start)
         if r.status_code != 201:
             raise RuntimeError(f"batch {b}: {r.status_code} {r.text[:300]}")
         return len(r.json()["orders"])
 
-    one(batches)  # the warm-up batch (its own items): not counted in any figure
+    for b in range(len(https)):  # a warm-up batch per instance (its own items): not counted
+        one(batches + b)
     lat.clear()
-    cpu0 = cpu_seconds(api_pid) if api_pid else 0.0
+    cpu0 = sum(map(cpu_seconds, pids))
     t0 = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         done = sum(pool.map(one, range(batches)))
     total = time.perf_counter() - t0
-    cpu = cpu_seconds(api_pid) - cpu0 if api_pid else 0.0
+    cpu = sum(map(cpu_seconds, pids)) - cpu0
     print(f"transfers: {done:,} in {batches} batches of {size:,} ({concurrency} in flight; "
-          f"after 1 uncounted warm-up batch): "
+          f"after {len(https)} uncounted warm-up batch(es)): "
           f"{done / total:,.0f} transfers/s sustained; per batch p50 "
           f"{statistics.median(lat) * 1000:.0f} ms, p99 {pct(lat, 0.99) * 1000:.0f} ms "
           f"(goal >= 10,000/s, p99 < 200 ms); API CPU {cpu * 1e6 / max(done, 1):,.0f} us a "
@@ -199,7 +208,12 @@ def main() -> None:
     ap.add_argument("--batch-size", default="10000",
                     help="items per batch; a comma-separated list runs each size in turn")
     ap.add_argument("--beneficiaries", type=int, default=100)
-    ap.add_argument("--workers", type=int, default=1, help="API worker processes")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="uvicorn worker processes of the API (they share one port: keep-alive "
+                    "connections stay with the worker that accepted them)")
+    ap.add_argument("--instances", type=int, default=1,
+                    help="API instances, each its own process and port, batches spread over them "
+                    "as a load balancer would (use --concurrency >= instances)")
     ap.add_argument("--concurrency", type=int, default=1, help="batch requests in flight")
     ap.add_argument("--buys", type=int, default=200)
     ap.add_argument("--db-url", default="", help="default: SQLite in a temporary folder")
@@ -217,20 +231,29 @@ def main() -> None:
                   args.db_url or f"sqlite:///{folder / 'strongroom.db'}")
         atlas = make_atlas(folder / "atlas", "http://127.0.0.1:9")
         atlas.start()
-        api = None
+        apis: list[subprocess.Popen[bytes]] = []
         try:
             ops = AtlasOpsClient(atlas.url, Secret(atlas.ops_key))
             headers, ids = setup(folder, db_url, args.beneficiaries, atlas.url, atlas.api_key, ops)
             ops.close()
-            api, url = start_api(folder, db_url, atlas.url, args.workers)
+            urls = []
+            for _ in range(args.instances):
+                api, url = start_api(folder, db_url, atlas.url, args.workers)
+                apis.append(api)
+                urls.append(url)
             print(f"database {db_url.split(':')[0]}, {os.cpu_count()} CPUs, API in its own "
-                  f"process ({args.workers} worker(s)), load average {os.getloadavg()[0]:.1f}")
+                  f"process(es) ({args.instances} instance(s) of {args.workers} worker(s)), "
+                  f"load average {os.getloadavg()[0]:.1f}")
             limits = httpx.Limits(max_connections=max(args.concurrency, 1))
-            with httpx.Client(base_url=url, timeout=300, limits=limits) as http:
+            https = [httpx.Client(base_url=u, timeout=300, limits=limits) for u in urls]
+            try:
                 for size in sizes:
-                    bench_transfers(http, headers, ids, args.batches, size, args.concurrency,
-                                    api.pid)
-                bench_buys(http, headers, args.buys)
+                    bench_transfers(https, headers, ids, args.batches, size, args.concurrency,
+                                    [a.pid for a in apis])
+                bench_buys(https[0], headers, args.buys)
+            finally:
+                for h in https:
+                    h.close()
             # the figures are only comparable on a quiet machine: say how busy it was
             print(f"load average at the end {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
         except RuntimeError:
@@ -238,7 +261,7 @@ def main() -> None:
             print(log.read_text()[-3000:] if log.exists() else "(no API log)", file=sys.stderr)
             raise
         finally:
-            if api is not None:
+            for api in apis:
                 api.terminate()
                 api.wait(10)
             atlas.stop()
