@@ -274,7 +274,7 @@ def transition_many(conn: Connection, orders: list[Order], expect: str, to: str,
     caller's transaction rolls back). SQLite: one statement through the driver, the ids one
     JSON parameter (no per-chunk statement compile)."""
     out: list[Order] = []
-    step = len(orders) if sqlrows.is_sqlite(conn) else _CHUNK
+    step = max(len(orders), 1) if sqlrows.is_sqlite(conn) else _CHUNK  # no orders: no UPDATE
     for i in range(0, len(orders), step):
         part = orders[i:i + step]
         ids = [o.id for o in part]

@@ -82,6 +82,9 @@ def test_bulk_transition_refuses_the_batch_when_one_order_moved(world: World) ->
         moved = store.transition_many(conn, [opened[0], opened[2]], "screening", "completed",
                                       now=now, trail=store.Trail())
     assert [o.state for o in moved] == ["completed", "completed"]
+    with world.engine.begin() as conn:  # no orders: nothing to move, nothing written
+        assert store.transition_many(conn, [], "screening", "completed", now=now,
+                                     trail=store.Trail()) == []
     with world.engine.connect() as conn:
         found = store.load_many(conn, [o.id for o in opened])
     loaded = {i: (o.state, v) for i, (o, _, v) in found.items()}
