@@ -47,19 +47,21 @@ from sqlalchemy import Engine, case, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from keeper import config
 from keeper.auth.models import RateLimitRow
 from keeper.ledger import make_engine
 
 WINDOW_S = 60
 MAX_BUCKET_LEN = 100
 BUSY_MS = 250  # longest wait of a counter for a lock held elsewhere
-#: how often pending in-memory hits are written by default (the API uses the setting
-#: ``rate_limit_flush_s``): each flush upserts every bucket with pending hits, about 20 us of
-#: CPU each with the GIL held, which delays every request the event loop is serving meanwhile.
-#: Measured at 500 reads/s over 91 clients: a flush took 1.8 ms; every 0.1 s that was nearly an
-#: upsert per request and set the p99 of a transactions page. The interval bounds nothing else
-#: but how soon one process sees another's counts below half the limit, and a crash's loss.
-FLUSH_S = 1.0
+#: how often pending in-memory hits are written when none is given (the setting
+#: ``rate_limit_flush_s``'s embedded default; the API passes the setting): each flush upserts
+#: every bucket with pending hits, about 20 us of CPU each with the GIL held, which delays every
+#: request the event loop is serving meanwhile. Measured at 500 reads/s over 91 clients: a flush
+#: took 1.8 ms; every 0.1 s that was nearly an upsert per request and set the p99 of a
+#: transactions page. The interval bounds nothing else but how soon one process sees another's
+#: counts below half the limit, and a crash's loss.
+FLUSH_S: float = config.default("rate_limit_flush_s")
 READ_CHUNK = 500  # buckets re-read per statement by a flush
 log = logging.getLogger(__name__)
 
