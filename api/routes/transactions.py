@@ -121,7 +121,7 @@ async def list_transactions(
                             _utc(since), _utc(until))
     try:
         page = await read_ledger(request, transactions, client.id, flt, cursor=cursor,
-                              limit=limit)
+                                 limit=limit)
     except InvalidCursor as exc:
         raise HTTPException(400, str(exc)) from None
     out = TransactionPageOut.model_validate({

@@ -216,7 +216,7 @@ def authenticate(session: Session, api_key: str | None) -> Principal | None:
 _KEY = ApiKeyRow.__table__.c
 _CLIENT = ClientRow.__table__.c
 #: a key and its client in one read (Core, built once): API keys are checked on every cache miss
-#: of every API worker, and two ORM loads cost 230 us against this statement's ~60 us
+#: of every API worker, and a check with two ORM loads cost 230 us against 92 us with this
 _KEY_AND_CLIENT = (
     select(_KEY.key_id, _KEY.key_sha256, _KEY.scopes, _KEY.revoked_at, _CLIENT.id, _CLIENT.name,
            _CLIENT.client_ref, _CLIENT.created_at)
